@@ -1,0 +1,63 @@
+//! Element types. float32 is the default; int64 holds labels and indices; bool holds masks.
+//! Half types slot in as further variants (and `CpuStorage` variants) when they are needed.
+
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DType {
+    F32,
+    I64,
+    Bool,
+}
+
+impl DType {
+    /// The name used by the JS API (`'float32'`), PyTorch-style.
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "float32",
+            DType::I64 => "int64",
+            DType::Bool => "bool",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<DType> {
+        match name {
+            "float32" | "float" => Ok(DType::F32),
+            "int64" | "long" => Ok(DType::I64),
+            "bool" => Ok(DType::Bool),
+            other => Err(Error::invalid(
+                "dtype",
+                format!("unknown dtype '{other}'; expected 'float32', 'int64' or 'bool'"),
+            )),
+        }
+    }
+
+    pub fn size_in_bytes(self) -> usize {
+        match self {
+            DType::F32 => 4,
+            DType::I64 => 8,
+            DType::Bool => 1,
+        }
+    }
+
+    pub fn is_float(self) -> bool {
+        matches!(self, DType::F32)
+    }
+
+    /// PyTorch's promotion for two tensor operands of the dtypes we have: float beats int beats bool.
+    pub fn promote(a: DType, b: DType) -> DType {
+        if a == DType::F32 || b == DType::F32 {
+            DType::F32
+        } else if a == DType::I64 || b == DType::I64 {
+            DType::I64
+        } else {
+            DType::Bool
+        }
+    }
+}
+
+impl std::fmt::Display for DType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}

@@ -1,0 +1,78 @@
+//! The one error type of the core. Every variant names the op that failed; the binding maps
+//! `Error::code()` onto a stable JS `err.code`.
+
+use std::fmt;
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// Shapes that cannot work together (broadcasting, matmul, reshape, ragged data).
+    #[error("{op}: {detail}")]
+    ShapeMismatch { op: &'static str, detail: String },
+    /// An operand of the wrong dtype.
+    #[error("{op}: expected {expected}, got {got}")]
+    DTypeMismatch { op: &'static str, expected: String, got: String },
+    /// Operands on different devices.
+    #[error("{op}: expected all tensors on {expected}, got {got}")]
+    DeviceMismatch { op: &'static str, expected: String, got: String },
+    /// A device that this build or this machine cannot provide.
+    #[error("{op}: {detail}")]
+    DeviceUnavailable { op: &'static str, detail: String },
+    /// A dimension or index outside its valid range.
+    #[error("{op}: {detail}")]
+    IndexOutOfRange { op: &'static str, detail: String },
+    /// Any other argument that is not acceptable.
+    #[error("{op}: {detail}")]
+    InvalidArgument { op: &'static str, detail: String },
+    /// A bug in Ferrite rather than in the caller's input (for example a caught panic).
+    #[error("{op}: internal error: {detail}")]
+    Internal { op: &'static str, detail: String },
+}
+
+impl Error {
+    /// The stable identifier that JS code can switch on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::ShapeMismatch { .. } => "ShapeMismatch",
+            Error::DTypeMismatch { .. } => "DTypeMismatch",
+            Error::DeviceMismatch { .. } => "DeviceMismatch",
+            Error::DeviceUnavailable { .. } => "DeviceUnavailable",
+            Error::IndexOutOfRange { .. } => "IndexOutOfRange",
+            Error::InvalidArgument { .. } => "InvalidArgument",
+            Error::Internal { .. } => "Internal",
+        }
+    }
+
+    pub fn shape(op: &'static str, detail: impl fmt::Display) -> Self {
+        Error::ShapeMismatch { op, detail: detail.to_string() }
+    }
+
+    pub fn dtype(op: &'static str, expected: impl fmt::Display, got: impl fmt::Display) -> Self {
+        Error::DTypeMismatch { op, expected: expected.to_string(), got: got.to_string() }
+    }
+
+    pub fn invalid(op: &'static str, detail: impl fmt::Display) -> Self {
+        Error::InvalidArgument { op, detail: detail.to_string() }
+    }
+
+    pub fn index(op: &'static str, detail: impl fmt::Display) -> Self {
+        Error::IndexOutOfRange { op, detail: detail.to_string() }
+    }
+}
+
+/// Formats a shape the way error messages and PyTorch show it: `[2, 3]`.
+pub(crate) struct ShapeDisplay<'a>(pub &'a [usize]);
+
+impl fmt::Display for ShapeDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[")?;
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            write!(f, "{d}")?;
+        }
+        write!(f, "]")
+    }
+}

@@ -1,0 +1,183 @@
+//! Elementwise ops of two tensors with PyTorch broadcasting and type promotion: arithmetic
+//! (`add`, `sub`, `mul`, `div`, `pow`, `maximum`, `minimum`) and comparisons (`eq`, `lt`, ...).
+
+mod cpu;
+
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::layout::broadcast_shapes;
+use crate::storage::{CpuStorage, Storage};
+use crate::tensor::Tensor;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    Maximum,
+    Minimum,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl BinaryOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "add",
+            BinaryOp::Sub => "sub",
+            BinaryOp::Mul => "mul",
+            BinaryOp::Div => "div",
+            BinaryOp::Pow => "pow",
+            BinaryOp::Maximum => "maximum",
+            BinaryOp::Minimum => "minimum",
+            BinaryOp::Eq => "eq",
+            BinaryOp::Ne => "ne",
+            BinaryOp::Lt => "lt",
+            BinaryOp::Le => "le",
+            BinaryOp::Gt => "gt",
+            BinaryOp::Ge => "ge",
+        }
+    }
+
+    pub fn is_comparison(self) -> bool {
+        matches!(self, BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge)
+    }
+
+    /// The dtype both operands are converted to before the kernel runs.
+    fn compute_dtype(self, lhs: DType, rhs: DType) -> Result<DType> {
+        let promoted = DType::promote(lhs, rhs);
+        match (self, promoted) {
+            // True division, as in PyTorch: integers divide to float.
+            (BinaryOp::Div, _) => Ok(DType::F32),
+            (BinaryOp::Sub, DType::Bool) => Err(Error::dtype(
+                "sub",
+                "numeric tensors (subtracting bool tensors is not supported; use ne() for xor)",
+                "bool and bool",
+            )),
+            (BinaryOp::Pow, DType::Bool) => Ok(DType::I64),
+            _ => Ok(promoted),
+        }
+    }
+}
+
+impl Tensor {
+    /// `lhs <op> rhs` elementwise, broadcasting both to a common shape.
+    pub fn binary(&self, op: BinaryOp, rhs: &Tensor) -> Result<Tensor> {
+        self.same_device(op.name(), rhs)?;
+        let shape = broadcast_shapes(op.name(), self.shape(), rhs.shape())?;
+        let dtype = op.compute_dtype(self.dtype(), rhs.dtype())?;
+        let (lhs, rhs) = (self.to_dtype(dtype)?, rhs.to_dtype(dtype)?);
+        let (ll, rl) = (lhs.layout().broadcast_to(&shape), rhs.layout().broadcast_to(&shape));
+        let out = {
+            let (ls, rs) = (lhs.storage().read(), rhs.storage().read());
+            match (&*ls, &*rs) {
+                (Storage::Cpu(a), Storage::Cpu(b)) => Storage::Cpu(cpu::binary(op, a, &ll, b, &rl, &shape)?),
+            }
+        };
+        Ok(Tensor::from_storage(out, &shape))
+    }
+
+    /// `self <op> scalar`, with PyTorch's promotion for Python scalars: a float scalar makes an
+    /// integer tensor float, an integral one keeps it integral.
+    pub fn binary_scalar(&self, op: BinaryOp, scalar: f64) -> Result<Tensor> {
+        let scalar = if self.dtype() == DType::F32 || scalar.fract() != 0.0 || !scalar.is_finite() {
+            CpuStorage::F32(vec![scalar as f32])
+        } else {
+            CpuStorage::I64(vec![scalar as i64])
+        };
+        self.binary(op, &Tensor::from_cpu(scalar, &[])?)
+    }
+
+    pub fn add(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary(BinaryOp::Add, rhs)
+    }
+
+    pub fn sub(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary(BinaryOp::Sub, rhs)
+    }
+
+    pub fn mul(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary(BinaryOp::Mul, rhs)
+    }
+
+    pub fn div(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary(BinaryOp::Div, rhs)
+    }
+
+    pub fn pow(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary(BinaryOp::Pow, rhs)
+    }
+
+    pub fn maximum(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary(BinaryOp::Maximum, rhs)
+    }
+
+    pub fn minimum(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary(BinaryOp::Minimum, rhs)
+    }
+
+    pub fn eq(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.binary(BinaryOp::Eq, rhs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(data: &[f32], shape: &[usize]) -> Tensor {
+        Tensor::from_f32(data.to_vec(), shape).unwrap()
+    }
+
+    #[test]
+    fn broadcasts_rows_and_columns() {
+        let a = f(&[1., 2., 3.], &[3, 1]);
+        let b = f(&[10., 20.], &[2]);
+        let c = a.add(&b).unwrap();
+        assert_eq!(c.shape(), &[3, 2]);
+        assert_eq!(c.to_vec_f32().unwrap(), vec![11., 21., 12., 22., 13., 23.]);
+    }
+
+    #[test]
+    fn integer_division_is_true_division() {
+        let a = Tensor::from_i64(vec![7, -7], &[2]).unwrap();
+        let q = a.binary_scalar(BinaryOp::Div, 2.0).unwrap();
+        assert_eq!(q.dtype(), DType::F32);
+        assert_eq!(q.to_vec_f32().unwrap(), vec![3.5, -3.5]);
+    }
+
+    #[test]
+    fn scalar_promotion_matches_pytorch() {
+        let a = Tensor::from_i64(vec![1, 2], &[2]).unwrap();
+        assert_eq!(a.binary_scalar(BinaryOp::Add, 1.0).unwrap().dtype(), DType::I64);
+        assert_eq!(a.binary_scalar(BinaryOp::Add, 0.5).unwrap().dtype(), DType::F32);
+    }
+
+    #[test]
+    fn integer_pow_rejects_negative_exponents() {
+        let a = Tensor::from_i64(vec![2, 3], &[2]).unwrap();
+        assert_eq!(a.binary_scalar(BinaryOp::Pow, 3.0).unwrap().to_vec_i64().unwrap(), vec![8, 27]);
+        assert_eq!(a.binary_scalar(BinaryOp::Pow, -1.0).unwrap_err().code(), "InvalidArgument");
+    }
+
+    #[test]
+    fn comparisons_give_bool() {
+        let a = f(&[1., 2., 3.], &[3]);
+        let b = f(&[2.], &[1]);
+        let lt = a.binary(BinaryOp::Lt, &b).unwrap();
+        assert_eq!(lt.dtype(), DType::Bool);
+        assert!(matches!(lt.to_cpu_storage(), CpuStorage::Bool(v) if v == vec![true, false, false]));
+    }
+
+    #[test]
+    fn mismatched_shapes_are_reported() {
+        let err = f(&[1., 2.], &[2]).add(&f(&[1., 2., 3.], &[3])).unwrap_err();
+        assert_eq!(err.to_string(), "add: shapes [2] and [3] cannot be broadcast together (dim 0: 2 vs 3)");
+    }
+}

@@ -1,0 +1,111 @@
+//! Tensors made from nothing: constants, ranges and random draws.
+
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+use crate::device::Device;
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::random::with_generator;
+use crate::storage::CpuStorage;
+use crate::tensor::Tensor;
+
+impl Tensor {
+    /// Every element set to `value` (converted to `dtype`).
+    pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Tensor> {
+        device.ensure_available("full")?;
+        let n = shape.iter().product();
+        let data = match dtype {
+            DType::F32 => CpuStorage::F32(vec![value as f32; n]),
+            DType::I64 => CpuStorage::I64(vec![value as i64; n]),
+            DType::Bool => CpuStorage::Bool(vec![value != 0.0; n]),
+        };
+        Tensor::from_cpu(data, shape)
+    }
+
+    pub fn zeros(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        Self::full(shape, 0.0, dtype, device)
+    }
+
+    pub fn ones(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
+        Self::full(shape, 1.0, dtype, device)
+    }
+
+    /// `start, start + step, ...` up to but excluding `end`, computed in f64 as PyTorch does.
+    pub fn arange(start: f64, end: f64, step: f64, dtype: DType, device: Device) -> Result<Tensor> {
+        device.ensure_available("arange")?;
+        if step == 0.0 || !step.is_finite() || !start.is_finite() || !end.is_finite() {
+            return Err(Error::invalid("arange", format!("expected finite start, end and a nonzero step, got {start}, {end}, {step}")));
+        }
+        if (end - start) * step < 0.0 {
+            return Err(Error::invalid("arange", format!("upper bound and step sign are inconsistent (start {start}, end {end}, step {step})")));
+        }
+        let n = ((end - start) / step).ceil() as usize;
+        let values = (0..n).map(|i| start + i as f64 * step);
+        let data = match dtype {
+            DType::F32 => CpuStorage::F32(values.map(|v| v as f32).collect()),
+            DType::I64 => CpuStorage::I64(values.map(|v| v as i64).collect()),
+            DType::Bool => return Err(Error::dtype("arange", "float32 or int64", "bool")),
+        };
+        Tensor::from_cpu(data, &[n])
+    }
+
+    /// Uniform draws from [0, 1).
+    pub fn rand(shape: &[usize], device: Device) -> Result<Tensor> {
+        device.ensure_available("rand")?;
+        let n = shape.iter().product();
+        let data = with_generator(|g| (0..n).map(|_| g.random::<f32>()).collect());
+        Tensor::from_f32(data, shape)
+    }
+
+    /// Standard normal draws.
+    pub fn randn(shape: &[usize], device: Device) -> Result<Tensor> {
+        device.ensure_available("randn")?;
+        let n = shape.iter().product();
+        let data = with_generator(|g| (0..n).map(|_| StandardNormal.sample(g)).collect());
+        Tensor::from_f32(data, shape)
+    }
+
+    /// Uniform integers from [low, high), as int64.
+    pub fn randint(low: i64, high: i64, shape: &[usize], device: Device) -> Result<Tensor> {
+        device.ensure_available("randint")?;
+        if low >= high {
+            return Err(Error::invalid("randint", format!("expected low < high, got low {low} and high {high}")));
+        }
+        let n = shape.iter().product();
+        let data = with_generator(|g| (0..n).map(|_| g.random_range(low..high)).collect());
+        Tensor::from_i64(data, shape)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::manual_seed;
+
+    #[test]
+    fn arange_counts_like_pytorch() {
+        let t = Tensor::arange(0.0, 1.0, 0.3, DType::F32, Device::Cpu).unwrap();
+        assert_eq!(t.shape(), &[4]);
+        let i = Tensor::arange(5.0, 0.0, -2.0, DType::I64, Device::Cpu).unwrap();
+        assert_eq!(i.to_vec_i64().unwrap(), vec![5, 3, 1]);
+        assert_eq!(Tensor::arange(0.0, 1.0, -1.0, DType::F32, Device::Cpu).unwrap_err().code(), "InvalidArgument");
+    }
+
+    #[test]
+    fn seeding_makes_draws_repeat() {
+        manual_seed(7);
+        let a = Tensor::randn(&[64], Device::Cpu).unwrap().to_vec_f32().unwrap();
+        manual_seed(7);
+        let b = Tensor::randn(&[64], Device::Cpu).unwrap().to_vec_f32().unwrap();
+        assert_eq!(a, b);
+        let mean = a.iter().sum::<f32>() / 64.0;
+        assert!(mean.abs() < 0.5, "mean of 64 normal draws was {mean}");
+    }
+
+    #[test]
+    fn cuda_is_a_clear_error_without_the_backend() {
+        let err = Tensor::zeros(&[2], DType::F32, Device::Cuda(0)).unwrap_err();
+        assert_eq!(err.code(), "DeviceUnavailable");
+    }
+}

@@ -1,0 +1,119 @@
+//! `matmul` with PyTorch's rules: 1-D operands are promoted to matrices and squeezed back,
+//! leading (batch) dims broadcast.
+
+mod cpu;
+
+use crate::dtype::DType;
+use crate::error::{Error, Result, ShapeDisplay};
+use crate::layout::broadcast_shapes;
+use crate::storage::{CpuStorage, Storage};
+use crate::tensor::Tensor;
+
+impl Tensor {
+    pub fn matmul(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.same_device("matmul", rhs)?;
+        for t in [self, rhs] {
+            if t.dtype() != DType::F32 {
+                return Err(Error::dtype("matmul", "float32 tensors", format!("{} (shapes {} and {})", t.dtype(), ShapeDisplay(self.shape()), ShapeDisplay(rhs.shape()))));
+            }
+        }
+        if self.rank() == 0 || rhs.rank() == 0 {
+            return Err(Error::shape(
+                "matmul",
+                format!("both arguments need at least 1 dimension, got shapes {} and {}", ShapeDisplay(self.shape()), ShapeDisplay(rhs.shape())),
+            ));
+        }
+        let a = if self.rank() == 1 { self.unsqueeze(0)? } else { self.clone() };
+        let b = if rhs.rank() == 1 { rhs.unsqueeze(1)? } else { rhs.clone() };
+        let (ar, br) = (a.rank(), b.rank());
+        let (m, k) = (a.shape()[ar - 2], a.shape()[ar - 1]);
+        let (k2, n) = (b.shape()[br - 2], b.shape()[br - 1]);
+        if k != k2 {
+            return Err(Error::shape(
+                "matmul",
+                format!("shapes {} and {} cannot be multiplied ({k} != {k2})", ShapeDisplay(self.shape()), ShapeDisplay(rhs.shape())),
+            ));
+        }
+        let batch = broadcast_shapes("matmul", &a.shape()[..ar - 2], &b.shape()[..br - 2])?;
+        let with = |tail: [usize; 2]| [batch.as_slice(), &tail].concat();
+        let (al, bl) = (a.layout().broadcast_to(&with([m, k])), b.layout().broadcast_to(&with([k, n])));
+        let out = {
+            let (sa, sb) = (a.storage().read(), b.storage().read());
+            match (&*sa, &*sb) {
+                (Storage::Cpu(CpuStorage::F32(x)), Storage::Cpu(CpuStorage::F32(y))) => {
+                    Storage::Cpu(CpuStorage::F32(cpu::batched_matmul(x, &al, y, &bl, m, k, n)))
+                }
+                _ => return Err(Error::Internal { op: "matmul", detail: "operands are not float32 storage".into() }),
+            }
+        };
+        let mut shape = with([m, n]);
+        if rhs.rank() == 1 {
+            shape.pop();
+        }
+        if self.rank() == 1 {
+            shape.remove(shape.len() - if rhs.rank() == 1 { 1 } else { 2 });
+        }
+        Ok(Tensor::from_storage(out, &shape))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
+        let mut c = vec![0f32; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|p| a[i * k + p] as f64 * b[p * n + j] as f64).sum::<f64>() as f32;
+            }
+        }
+        c
+    }
+
+    fn seq(n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|i| ((i * 7919) % 23) as f32 * scale - 1.0).collect()
+    }
+
+    #[test]
+    fn matches_a_naive_loop_for_large_and_transposed_operands() {
+        let (m, k, n) = (130, 70, 90);
+        let (a, b) = (seq(m * k, 0.1), seq(k * n, 0.05));
+        let ta = Tensor::from_f32(a.clone(), &[m, k]).unwrap();
+        let tb = Tensor::from_f32(b.clone(), &[k, n]).unwrap();
+        let c = ta.matmul(&tb).unwrap().to_vec_f32().unwrap();
+        let want = naive(&a, &b, m, k, n);
+        for (x, y) in c.iter().zip(&want) {
+            assert!((x - y).abs() <= 1e-4 * y.abs().max(1.0), "{x} vs {y}");
+        }
+        // (B^T A^T)^T == A B, through strided views.
+        let bt = tb.transpose(0, 1).unwrap();
+        let at = ta.transpose(0, 1).unwrap();
+        let c2 = bt.matmul(&at).unwrap().transpose(0, 1).unwrap().to_vec_f32().unwrap();
+        for (x, y) in c2.iter().zip(&want) {
+            assert!((x - y).abs() <= 1e-4 * y.abs().max(1.0), "{x} vs {y}");
+        }
+    }
+
+    #[test]
+    fn vectors_and_batches() {
+        let v = Tensor::from_f32(vec![1., 2., 3.], &[3]).unwrap();
+        assert_eq!(v.matmul(&v).unwrap().shape(), &[] as &[usize]);
+        assert_eq!(v.matmul(&v).unwrap().item().unwrap(), 14.0);
+        let m = Tensor::from_f32(seq(2 * 4 * 3, 1.0), &[2, 4, 3]).unwrap();
+        assert_eq!(m.matmul(&v).unwrap().shape(), &[2, 4]);
+        let w = Tensor::from_f32(seq(3 * 5, 1.0), &[3, 5]).unwrap();
+        let bm = m.matmul(&w).unwrap();
+        assert_eq!(bm.shape(), &[2, 4, 5]);
+        let second = Tensor::from_f32(seq(24, 1.0)[12..].to_vec(), &[4, 3]).unwrap().matmul(&w).unwrap();
+        assert_eq!(bm.to_vec_f32().unwrap()[20..], second.to_vec_f32().unwrap()[..]);
+    }
+
+    #[test]
+    fn reports_inner_dim_mismatch() {
+        let a = Tensor::from_f32(vec![0.; 6], &[2, 3]).unwrap();
+        let err = a.matmul(&a).unwrap_err();
+        assert_eq!(err.code(), "ShapeMismatch");
+        assert_eq!(err.to_string(), "matmul: shapes [2, 3] and [2, 3] cannot be multiplied (3 != 2)");
+    }
+}

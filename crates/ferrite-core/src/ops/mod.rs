@@ -1,0 +1,10 @@
+//! Tensor operations. Each op family keeps its validation and dispatch in `mod.rs` and its CPU
+//! kernel in `cpu.rs` beside it; a CUDA kernel joins as `cuda.rs` with one more `match` arm.
+
+pub mod binary;
+pub mod cast;
+pub mod creation;
+pub mod matmul;
+pub mod reduce;
+pub mod unary;
+pub mod view;

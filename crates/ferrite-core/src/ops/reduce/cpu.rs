@@ -1,0 +1,80 @@
+use rayon::prelude::*;
+
+use super::{ReduceOp, Rows};
+use crate::cpu::PARALLEL_MIN_ELEMS;
+use crate::storage::CpuStorage;
+
+/// Folds `rows.rows` runs of `rows.len` contiguous elements starting at `start`.
+pub(super) fn reduce(op: ReduceOp, input: &CpuStorage, start: usize, rows: &Rows) -> CpuStorage {
+    use CpuStorage as S;
+    use ReduceOp::*;
+    let n = rows.rows * rows.len;
+    let k = rows.len;
+    match (input, op) {
+        (S::F32(x), Sum) => S::F32(per_row(&x[start..start + n], rows.rows, k, |r| sum_f32(r) as f32)),
+        (S::F32(x), Mean) => S::F32(per_row(&x[start..start + n], rows.rows, k, |r| (sum_f32(r) / k as f64) as f32)),
+        (S::F32(x), Max) => S::F32(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, f32_beats(true)).0)),
+        (S::F32(x), Min) => S::F32(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, f32_beats(false)).0)),
+        (S::F32(x), ArgMax) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, f32_beats(true)).1 as i64)),
+        (S::F32(x), ArgMin) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, f32_beats(false)).1 as i64)),
+        (S::I64(x), Sum | Mean) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| r.iter().fold(0i64, |a, &b| a.wrapping_add(b)))),
+        (S::I64(x), Max) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, |a, b| a > b).0)),
+        (S::I64(x), Min) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, |a, b| a < b).0)),
+        (S::I64(x), ArgMax) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, |a, b| a > b).1 as i64)),
+        (S::I64(x), ArgMin) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, |a, b| a < b).1 as i64)),
+        (S::Bool(x), Sum | Mean) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| r.iter().filter(|&&b| b).count() as i64)),
+        (S::Bool(x), Max) => S::Bool(per_row(&x[start..start + n], rows.rows, k, |r| r.iter().any(|&b| b))),
+        (S::Bool(x), Min) => S::Bool(per_row(&x[start..start + n], rows.rows, k, |r| r.iter().all(|&b| b))),
+        (S::Bool(x), ArgMax) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, |a, b| a & !b).1 as i64)),
+        (S::Bool(x), ArgMin) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, |a, b| !a & b).1 as i64)),
+    }
+}
+
+/// `fold` applied to each run of `k` elements; rows go to rayon when the input is large.
+fn per_row<T: Sync, U: Send>(data: &[T], rows: usize, k: usize, fold: impl Fn(&[T]) -> U + Sync + Send) -> Vec<U> {
+    if k == 0 {
+        // Only sums and means get here (the caller rejects the rest): zero and NaN per row.
+        return (0..rows).map(|_| fold(&[])).collect();
+    }
+    if data.len() >= PARALLEL_MIN_ELEMS && rows > 1 {
+        data.par_chunks(k).map(fold).collect()
+    } else {
+        data.chunks(k).map(fold).collect()
+    }
+}
+
+/// Sum in f64 over four lanes (vectorises, and stays accurate for long rows); long rows split
+/// across threads.
+fn sum_f32(row: &[f32]) -> f64 {
+    fn block(b: &[f32]) -> f64 {
+        let mut lanes = [0f64; 4];
+        let mut chunks = b.chunks_exact(4);
+        for c in &mut chunks {
+            for i in 0..4 {
+                lanes[i] += c[i] as f64;
+            }
+        }
+        lanes.iter().sum::<f64>() + chunks.remainder().iter().map(|&v| v as f64).sum::<f64>()
+    }
+    if row.len() >= PARALLEL_MIN_ELEMS {
+        row.par_chunks(PARALLEL_MIN_ELEMS / 4).map(block).sum()
+    } else {
+        block(row)
+    }
+}
+
+/// "a beats b" for max (or min) on floats: NaN beats everything, as PyTorch propagates it.
+fn f32_beats(max: bool) -> impl Fn(f32, f32) -> bool + Copy {
+    move |a: f32, b: f32| !b.is_nan() && (a.is_nan() || if max { a > b } else { a < b })
+}
+
+/// The first element that no later one beats, and its index.
+fn extreme<T: Copy>(row: &[T], beats: impl Fn(T, T) -> bool) -> (T, usize) {
+    let mut best = (row[0], 0);
+    for (i, &v) in row.iter().enumerate().skip(1) {
+        if beats(v, best.0) {
+            best = (v, i);
+        }
+    }
+    best
+}

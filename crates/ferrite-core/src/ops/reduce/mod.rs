@@ -1,0 +1,189 @@
+//! Reductions over some or all dims: `sum`, `mean`, `max`/`min` (values and indices), `argmax`/`argmin`.
+
+mod cpu;
+
+use crate::dtype::DType;
+use crate::error::{Error, Result, ShapeDisplay};
+use crate::layout::normalize_dim;
+use crate::storage::Storage;
+use crate::tensor::Tensor;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReduceOp {
+    Sum,
+    Mean,
+    Max,
+    Min,
+    ArgMax,
+    ArgMin,
+}
+
+impl ReduceOp {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReduceOp::Sum => "sum",
+            ReduceOp::Mean => "mean",
+            ReduceOp::Max => "max",
+            ReduceOp::Min => "min",
+            ReduceOp::ArgMax => "argmax",
+            ReduceOp::ArgMin => "argmin",
+        }
+    }
+}
+
+/// Where a reduction's rows come from: `rows` outputs, each folding `len` contiguous inputs.
+pub(crate) struct Rows {
+    pub rows: usize,
+    pub len: usize,
+}
+
+impl Tensor {
+    /// Sum over `dims` (all dims when empty). Integers and bools sum to int64.
+    pub fn sum(&self, dims: &[i64], keep_dim: bool) -> Result<Tensor> {
+        self.reduce(ReduceOp::Sum, dims, keep_dim)
+    }
+
+    /// Mean over `dims` (all dims when empty); float tensors only, as in PyTorch.
+    pub fn mean(&self, dims: &[i64], keep_dim: bool) -> Result<Tensor> {
+        self.reduce(ReduceOp::Mean, dims, keep_dim)
+    }
+
+    /// Largest element over all dims (NaN if any element is NaN).
+    pub fn max(&self) -> Result<Tensor> {
+        self.reduce(ReduceOp::Max, &[], false)
+    }
+
+    pub fn min(&self) -> Result<Tensor> {
+        self.reduce(ReduceOp::Min, &[], false)
+    }
+
+    /// Largest elements along `dim` and their (first) indices.
+    pub fn max_dim(&self, dim: i64, keep_dim: bool) -> Result<(Tensor, Tensor)> {
+        Ok((self.reduce(ReduceOp::Max, &[dim], keep_dim)?, self.reduce(ReduceOp::ArgMax, &[dim], keep_dim)?))
+    }
+
+    pub fn min_dim(&self, dim: i64, keep_dim: bool) -> Result<(Tensor, Tensor)> {
+        Ok((self.reduce(ReduceOp::Min, &[dim], keep_dim)?, self.reduce(ReduceOp::ArgMin, &[dim], keep_dim)?))
+    }
+
+    /// Index of the first largest element along `dim`, or in the flattened tensor when `None`.
+    pub fn argmax(&self, dim: Option<i64>, keep_dim: bool) -> Result<Tensor> {
+        self.arg_reduce(ReduceOp::ArgMax, dim, keep_dim)
+    }
+
+    pub fn argmin(&self, dim: Option<i64>, keep_dim: bool) -> Result<Tensor> {
+        self.arg_reduce(ReduceOp::ArgMin, dim, keep_dim)
+    }
+
+    fn arg_reduce(&self, op: ReduceOp, dim: Option<i64>, keep_dim: bool) -> Result<Tensor> {
+        match dim {
+            Some(d) => self.reduce(op, &[d], keep_dim),
+            // PyTorch keeps every dim as size 1 for keepdim without a dim.
+            None if keep_dim => self.reshape(&[-1])?.reduce(op, &[0], false)?.reshape(&vec![1; self.rank()]),
+            None => self.reshape(&[-1])?.reduce(op, &[0], false),
+        }
+    }
+
+    pub fn reduce(&self, op: ReduceOp, dims: &[i64], keep_dim: bool) -> Result<Tensor> {
+        let rank = self.rank();
+        let mut reduced = vec![false; rank];
+        for &d in dims {
+            let d = normalize_dim(op.name(), d, rank)?;
+            if rank > 0 && std::mem::replace(&mut reduced[d], true) {
+                return Err(Error::invalid(op.name(), format!("dim {d} appears more than once in the list of dims")));
+            }
+        }
+        if dims.is_empty() {
+            reduced.fill(true);
+        }
+        let shape = self.shape();
+        let kept: Vec<usize> = (0..rank).filter(|&d| !reduced[d]).collect();
+        let folded: Vec<usize> = (0..rank).filter(|&d| reduced[d]).collect();
+        let rows = Rows {
+            rows: kept.iter().map(|&d| shape[d]).product(),
+            len: folded.iter().map(|&d| shape[d]).product(),
+        };
+        if rows.len == 0 && !matches!(op, ReduceOp::Sum | ReduceOp::Mean) {
+            return Err(Error::invalid(
+                op.name(),
+                format!("cannot reduce over a zero-size dimension (shape {})", ShapeDisplay(shape)),
+            ));
+        }
+        if op == ReduceOp::Mean && self.dtype() != DType::F32 {
+            return Err(Error::dtype("mean", "a float32 tensor (use .to('float32') first)", self.dtype()));
+        }
+        let out_shape: Vec<usize> = if keep_dim {
+            (0..rank).map(|d| if reduced[d] { 1 } else { shape[d] }).collect()
+        } else {
+            kept.iter().map(|&d| shape[d]).collect()
+        };
+        // Reduced dims last and dense, so each output folds one contiguous run.
+        let order: Vec<i64> = kept.iter().chain(&folded).map(|&d| d as i64).collect();
+        let arranged = self.permute(&order)?.contiguous();
+        let start = arranged.layout().offset();
+        let out = match &*arranged.storage().read() {
+            Storage::Cpu(s) => Storage::Cpu(cpu::reduce(op, s, start, &rows)),
+        };
+        Ok(Tensor::from_storage(out, &out_shape))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(data: &[f32], shape: &[usize]) -> Tensor {
+        Tensor::from_f32(data.to_vec(), shape).unwrap()
+    }
+
+    #[test]
+    fn sums_over_dims_with_and_without_keepdim() {
+        let x = t(&[1., 2., 3., 4., 5., 6.], &[2, 3]);
+        assert_eq!(x.sum(&[], false).unwrap().to_vec_f32().unwrap(), vec![21.]);
+        assert_eq!(x.sum(&[0], false).unwrap().to_vec_f32().unwrap(), vec![5., 7., 9.]);
+        let k = x.sum(&[1], true).unwrap();
+        assert_eq!(k.shape(), &[2, 1]);
+        assert_eq!(k.to_vec_f32().unwrap(), vec![6., 15.]);
+        assert_eq!(x.mean(&[-1], false).unwrap().to_vec_f32().unwrap(), vec![2., 5.]);
+    }
+
+    #[test]
+    fn max_and_argmax_pick_the_first_of_ties() {
+        let x = t(&[1., 5., 5., 7., 2., 7.], &[2, 3]);
+        let (v, i) = x.max_dim(1, false).unwrap();
+        assert_eq!(v.to_vec_f32().unwrap(), vec![5., 7.]);
+        assert_eq!(i.to_vec_i64().unwrap(), vec![1, 0]);
+        assert_eq!(x.argmax(None, false).unwrap().to_vec_i64().unwrap(), vec![3]);
+        assert_eq!(x.argmax(None, true).unwrap().shape(), &[1, 1]);
+    }
+
+    #[test]
+    fn nan_propagates_through_max() {
+        let x = t(&[1., f32::NAN, 3.], &[3]);
+        assert!(x.max().unwrap().item().unwrap().is_nan());
+        assert_eq!(x.argmax(None, false).unwrap().item().unwrap(), 1.0);
+    }
+
+    #[test]
+    fn large_sums_are_accurate_and_parallel() {
+        let n = 1 << 20;
+        let x = Tensor::from_f32(vec![0.1; n], &[n]).unwrap();
+        let s = x.sum(&[], false).unwrap().item().unwrap();
+        assert!((s - 0.1f32 as f64 * n as f64).abs() < 1e-2, "sum was {s}");
+    }
+
+    #[test]
+    fn integer_and_bool_sums_are_int64() {
+        let b = Tensor::from_bool(vec![true, false, true], &[3]).unwrap();
+        assert_eq!(b.sum(&[], false).unwrap().to_vec_i64().unwrap(), vec![2]);
+        assert_eq!(b.mean(&[], false).unwrap_err().code(), "DTypeMismatch");
+    }
+
+    #[test]
+    fn empty_reductions() {
+        let e = Tensor::from_f32(vec![], &[0, 3]).unwrap();
+        assert_eq!(e.sum(&[0], false).unwrap().to_vec_f32().unwrap(), vec![0., 0., 0.]);
+        assert_eq!(e.max().unwrap_err().code(), "InvalidArgument");
+        assert_eq!(e.sum(&[0, 0], false).unwrap_err().code(), "InvalidArgument");
+    }
+}

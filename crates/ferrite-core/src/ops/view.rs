@@ -1,0 +1,214 @@
+//! Ops that change how a storage is seen (no copy) and the copies that make a view dense.
+
+use crate::cpu::map_strided;
+use crate::error::{Error, Result, ShapeDisplay};
+use crate::layout::{infer_shape, normalize_dim, Layout};
+use crate::storage::{CpuStorage, Storage};
+use crate::tensor::Tensor;
+
+impl Tensor {
+    /// A view with `shape` (one dim may be -1); fails when the strides don't allow it.
+    pub fn view(&self, shape: &[i64]) -> Result<Tensor> {
+        let shape = infer_shape("view", shape, self.numel(), self.shape())?;
+        let strides = self.layout().view_strides(&shape).ok_or_else(|| {
+            Error::shape(
+                "view",
+                format!(
+                    "shape {} is not compatible with the strides of a non-contiguous tensor of shape {}; use reshape() or contiguous() first",
+                    ShapeDisplay(&shape),
+                    ShapeDisplay(self.shape())
+                ),
+            )
+        })?;
+        Ok(self.with_layout(Layout::new(shape, strides, self.layout().offset())))
+    }
+
+    /// Like `view`, copying only when the strides don't allow a view.
+    pub fn reshape(&self, shape: &[i64]) -> Result<Tensor> {
+        let resolved = infer_shape("reshape", shape, self.numel(), self.shape())?;
+        match self.layout().view_strides(&resolved) {
+            Some(strides) => Ok(self.with_layout(Layout::new(resolved, strides, self.layout().offset()))),
+            None => self.contiguous().view(shape),
+        }
+    }
+
+    /// Flattens dims `start..=end` into one.
+    pub fn flatten(&self, start: i64, end: i64) -> Result<Tensor> {
+        if self.rank() == 0 {
+            return self.reshape(&[1]);
+        }
+        let (s, e) = (normalize_dim("flatten", start, self.rank())?, normalize_dim("flatten", end, self.rank())?);
+        if s > e {
+            return Err(Error::invalid("flatten", format!("start dim {start} cannot come after end dim {end}")));
+        }
+        let shape = self.shape();
+        let mut new: Vec<i64> = shape[..s].iter().map(|&d| d as i64).collect();
+        new.push(shape[s..=e].iter().product::<usize>() as i64);
+        new.extend(shape[e + 1..].iter().map(|&d| d as i64));
+        self.reshape(&new)
+    }
+
+    pub fn permute(&self, dims: &[i64]) -> Result<Tensor> {
+        if dims.len() != self.rank() {
+            return Err(Error::shape(
+                "permute",
+                format!("number of dims ({}) doesn't match the tensor's rank ({}, shape {})", dims.len(), self.rank(), ShapeDisplay(self.shape())),
+            ));
+        }
+        let mut seen = vec![false; self.rank()];
+        let mut order = Vec::with_capacity(dims.len());
+        for &d in dims {
+            let d = normalize_dim("permute", d, self.rank())?;
+            if std::mem::replace(&mut seen[d], true) {
+                return Err(Error::invalid("permute", format!("dim {d} appears more than once")));
+            }
+            order.push(d);
+        }
+        Ok(self.with_layout(self.layout().permute(&order)))
+    }
+
+    pub fn transpose(&self, dim0: i64, dim1: i64) -> Result<Tensor> {
+        if self.rank() == 0 {
+            return Ok(self.clone());
+        }
+        let (a, b) = (normalize_dim("transpose", dim0, self.rank())?, normalize_dim("transpose", dim1, self.rank())?);
+        let mut order: Vec<usize> = (0..self.rank()).collect();
+        order.swap(a, b);
+        Ok(self.with_layout(self.layout().permute(&order)))
+    }
+
+    /// Inserts a size-1 dim at `dim` (which may equal the rank).
+    pub fn unsqueeze(&self, dim: i64) -> Result<Tensor> {
+        let d = normalize_dim("unsqueeze", dim, self.rank() + 1)?;
+        let layout = self.layout();
+        let mut shape = layout.shape().to_vec();
+        let mut strides = layout.strides().to_vec();
+        let stride = if d < shape.len() { strides[d] * shape[d] } else { 1 };
+        shape.insert(d, 1);
+        strides.insert(d, stride);
+        Ok(self.with_layout(Layout::new(shape, strides, layout.offset())))
+    }
+
+    /// Removes `dim` if it has size 1, or every size-1 dim when `dim` is `None`.
+    pub fn squeeze(&self, dim: Option<i64>) -> Result<Tensor> {
+        let layout = self.layout();
+        let keep: Vec<usize> = match dim {
+            None => (0..self.rank()).filter(|&d| layout.shape()[d] != 1).collect(),
+            Some(dim) if self.rank() == 0 => {
+                normalize_dim("squeeze", dim, 0)?;
+                vec![]
+            }
+            Some(dim) => {
+                let d = normalize_dim("squeeze", dim, self.rank())?;
+                (0..self.rank()).filter(|&i| i != d || layout.shape()[i] != 1).collect()
+            }
+        };
+        let shape = keep.iter().map(|&d| layout.shape()[d]).collect();
+        let strides = keep.iter().map(|&d| layout.strides()[d]).collect();
+        Ok(self.with_layout(Layout::new(shape, strides, layout.offset())))
+    }
+
+    /// A broadcast view as `shape` (-1 keeps a dim), sharing storage: size-1 dims repeat.
+    pub fn expand(&self, shape: &[i64]) -> Result<Tensor> {
+        if shape.len() < self.rank() {
+            return Err(Error::shape(
+                "expand",
+                format!("the target shape has {} dims, fewer than the tensor's {} (shape {})", shape.len(), self.rank(), ShapeDisplay(self.shape())),
+            ));
+        }
+        let lead = shape.len() - self.rank();
+        let mut target = Vec::with_capacity(shape.len());
+        for (i, &want) in shape.iter().enumerate() {
+            let have = if i >= lead { Some(self.shape()[i - lead]) } else { None };
+            let size = match (want, have) {
+                (-1, Some(h)) => h,
+                (w, Some(h)) if w >= 0 && (h == w as usize || h == 1) => w as usize,
+                (w, None) if w >= 0 => w as usize,
+                _ => {
+                    return Err(Error::shape(
+                        "expand",
+                        format!("cannot expand shape {} to {:?} (dim {i})", ShapeDisplay(self.shape()), shape),
+                    ))
+                }
+            };
+            target.push(size);
+        }
+        Ok(self.with_layout(self.layout().broadcast_to(&target)))
+    }
+
+    /// This tensor if it is already dense, else a dense copy.
+    pub fn contiguous(&self) -> Tensor {
+        if self.is_contiguous() {
+            self.clone()
+        } else {
+            self.copy()
+        }
+    }
+
+    /// A dense copy with its own storage.
+    pub fn copy(&self) -> Tensor {
+        let layout = self.layout();
+        let out = match &*self.storage().read() {
+            Storage::Cpu(s) => Storage::Cpu(match s {
+                CpuStorage::F32(x) => CpuStorage::F32(map_strided(x, layout, |v| v)),
+                CpuStorage::I64(x) => CpuStorage::I64(map_strided(x, layout, |v| v)),
+                CpuStorage::Bool(x) => CpuStorage::Bool(map_strided(x, layout, |v| v)),
+            }),
+        };
+        Tensor::from_storage(out, self.shape())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn arange(n: usize, shape: &[usize]) -> Tensor {
+        Tensor::from_f32((0..n).map(|v| v as f32).collect(), shape).unwrap()
+    }
+
+    #[test]
+    fn transpose_then_reshape_copies_in_logical_order() {
+        let t = arange(6, &[2, 3]).transpose(0, 1).unwrap();
+        assert!(!t.is_contiguous());
+        assert_eq!(t.view(&[6]).unwrap_err().code(), "ShapeMismatch");
+        let r = t.reshape(&[6]).unwrap();
+        assert_eq!(r.to_vec_f32().unwrap(), vec![0., 3., 1., 4., 2., 5.]);
+    }
+
+    #[test]
+    fn views_share_storage() {
+        let t = arange(12, &[3, 4]);
+        let v = t.view(&[2, -1]).unwrap();
+        assert_eq!(v.shape(), &[2, 6]);
+        assert!(v.shares_storage(&t));
+        assert!(!t.copy().shares_storage(&t));
+    }
+
+    #[test]
+    fn squeeze_unsqueeze_flatten() {
+        let t = arange(6, &[1, 2, 1, 3]);
+        assert_eq!(t.squeeze(None).unwrap().shape(), &[2, 3]);
+        assert_eq!(t.squeeze(Some(1)).unwrap().shape(), &[1, 2, 1, 3]);
+        assert_eq!(t.squeeze(Some(-2)).unwrap().shape(), &[1, 2, 3]);
+        assert_eq!(t.unsqueeze(4).unwrap().shape(), &[1, 2, 1, 3, 1]);
+        assert_eq!(t.flatten(1, -1).unwrap().shape(), &[1, 6]);
+        assert_eq!(t.unsqueeze(5).unwrap_err().code(), "IndexOutOfRange");
+    }
+
+    #[test]
+    fn expand_repeats_size_one_dims() {
+        let t = arange(3, &[3, 1]).expand(&[2, -1, 4]).unwrap();
+        assert_eq!(t.shape(), &[2, 3, 4]);
+        assert_eq!(t.contiguous().to_vec_f32().unwrap()[..8], [0., 0., 0., 0., 1., 1., 1., 1.]);
+        assert_eq!(arange(3, &[3]).expand(&[2]).unwrap_err().code(), "ShapeMismatch");
+    }
+
+    #[test]
+    fn permute_rejects_repeated_dims() {
+        let t = arange(6, &[2, 3]);
+        assert_eq!(t.permute(&[0, 0]).unwrap_err().code(), "InvalidArgument");
+        assert_eq!(t.permute(&[0]).unwrap_err().code(), "ShapeMismatch");
+        assert_eq!(t.permute(&[1, 0]).unwrap().shape(), &[3, 2]);
+    }
+}

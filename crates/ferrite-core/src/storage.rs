@@ -1,0 +1,103 @@
+//! Owned element buffers. `Storage` is the per-device enum; a CUDA variant joins `Cpu` when the
+//! CUDA backend lands, and every op dispatches on it in one `match`.
+
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::device::Device;
+use crate::dtype::DType;
+use crate::memory;
+
+#[derive(Debug, Clone)]
+pub enum CpuStorage {
+    F32(Vec<f32>),
+    I64(Vec<i64>),
+    Bool(Vec<bool>),
+}
+
+impl CpuStorage {
+    pub fn dtype(&self) -> DType {
+        match self {
+            CpuStorage::F32(_) => DType::F32,
+            CpuStorage::I64(_) => DType::I64,
+            CpuStorage::Bool(_) => DType::Bool,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            CpuStorage::F32(v) => v.len(),
+            CpuStorage::I64(v) => v.len(),
+            CpuStorage::Bool(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[derive(Debug)]
+pub enum Storage {
+    Cpu(CpuStorage),
+}
+
+impl Storage {
+    pub fn device(&self) -> Device {
+        match self {
+            Storage::Cpu(_) => Device::Cpu,
+        }
+    }
+
+    pub fn dtype(&self) -> DType {
+        match self {
+            Storage::Cpu(s) => s.dtype(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Storage::Cpu(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A storage shared by a tensor and its views. Its bytes count towards `memory::usage` for as
+/// long as it lives.
+#[derive(Debug)]
+pub struct SharedStorage {
+    inner: RwLock<Storage>,
+    device: Device,
+    bytes: usize,
+}
+
+impl SharedStorage {
+    pub fn new(storage: Storage) -> Self {
+        let device = storage.device();
+        let bytes = storage.len() * storage.dtype().size_in_bytes();
+        memory::bytes_allocated(device, bytes);
+        SharedStorage { inner: RwLock::new(storage), device, bytes }
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    pub fn read(&self) -> RwLockReadGuard<'_, Storage> {
+        // A poisoned lock only means a panic happened mid-write elsewhere; the buffer is still valid memory.
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn write(&self) -> RwLockWriteGuard<'_, Storage> {
+        self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Drop for SharedStorage {
+    fn drop(&mut self) {
+        memory::bytes_released(self.device, self.bytes);
+    }
+}

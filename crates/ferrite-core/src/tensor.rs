@@ -1,0 +1,166 @@
+//! `Tensor`: a cheap, shareable handle to a strided view of a storage.
+
+use std::sync::Arc;
+
+use crate::device::Device;
+use crate::dtype::DType;
+use crate::error::{Error, Result, ShapeDisplay};
+use crate::layout::Layout;
+use crate::memory;
+use crate::storage::{CpuStorage, SharedStorage, Storage};
+
+#[derive(Clone, Debug)]
+pub struct Tensor(Arc<TensorInner>);
+
+#[derive(Debug)]
+struct TensorInner {
+    storage: Arc<SharedStorage>,
+    layout: Layout,
+    dtype: DType,
+    device: Device,
+}
+
+impl Drop for TensorInner {
+    fn drop(&mut self) {
+        memory::tensor_dropped(self.device);
+    }
+}
+
+impl Tensor {
+    /// A tensor owning fresh storage, laid out contiguously as `shape`.
+    pub(crate) fn from_storage(storage: Storage, shape: &[usize]) -> Tensor {
+        debug_assert_eq!(storage.len(), shape.iter().product::<usize>());
+        let (dtype, device) = (storage.dtype(), storage.device());
+        Self::make(Arc::new(SharedStorage::new(storage)), Layout::contiguous(shape), dtype, device)
+    }
+
+    fn make(storage: Arc<SharedStorage>, layout: Layout, dtype: DType, device: Device) -> Tensor {
+        memory::tensor_created(device);
+        Tensor(Arc::new(TensorInner { storage, layout, dtype, device }))
+    }
+
+    /// Another view of this tensor's storage.
+    pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
+        Self::make(self.0.storage.clone(), layout, self.0.dtype, self.0.device)
+    }
+
+    pub fn from_cpu(data: CpuStorage, shape: &[usize]) -> Result<Tensor> {
+        let numel: usize = shape.iter().product();
+        if data.len() != numel {
+            return Err(Error::shape(
+                "tensor",
+                format!("{} values cannot fill shape {} ({numel} elements)", data.len(), ShapeDisplay(shape)),
+            ));
+        }
+        Ok(Self::from_storage(Storage::Cpu(data), shape))
+    }
+
+    pub fn from_f32(data: Vec<f32>, shape: &[usize]) -> Result<Tensor> {
+        Self::from_cpu(CpuStorage::F32(data), shape)
+    }
+
+    pub fn from_i64(data: Vec<i64>, shape: &[usize]) -> Result<Tensor> {
+        Self::from_cpu(CpuStorage::I64(data), shape)
+    }
+
+    pub fn from_bool(data: Vec<bool>, shape: &[usize]) -> Result<Tensor> {
+        Self::from_cpu(CpuStorage::Bool(data), shape)
+    }
+
+    pub fn shape(&self) -> &[usize] {
+        self.0.layout.shape()
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.0.layout
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.0.dtype
+    }
+
+    pub fn device(&self) -> Device {
+        self.0.device
+    }
+
+    pub fn rank(&self) -> usize {
+        self.0.layout.rank()
+    }
+
+    pub fn numel(&self) -> usize {
+        self.0.layout.numel()
+    }
+
+    pub fn is_contiguous(&self) -> bool {
+        self.0.layout.is_contiguous()
+    }
+
+    pub(crate) fn storage(&self) -> &SharedStorage {
+        &self.0.storage
+    }
+
+    /// Bytes of the storage behind this tensor (shared with its views).
+    pub fn storage_bytes(&self) -> usize {
+        self.0.storage.bytes()
+    }
+
+    /// True when both tensors view the same storage.
+    pub fn shares_storage(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0.storage, &other.0.storage)
+    }
+
+    /// The elements in row-major order, copied to the host.
+    pub fn to_cpu_storage(&self) -> CpuStorage {
+        let contiguous = self.contiguous();
+        let storage = contiguous.storage().read();
+        let Storage::Cpu(data) = &*storage;
+        let start = contiguous.layout().offset();
+        let end = start + contiguous.numel();
+        match data {
+            CpuStorage::F32(v) => CpuStorage::F32(v[start..end].to_vec()),
+            CpuStorage::I64(v) => CpuStorage::I64(v[start..end].to_vec()),
+            CpuStorage::Bool(v) => CpuStorage::Bool(v[start..end].to_vec()),
+        }
+    }
+
+    pub fn to_vec_f32(&self) -> Result<Vec<f32>> {
+        match self.to_cpu_storage() {
+            CpuStorage::F32(v) => Ok(v),
+            other => Err(Error::dtype("to_vec_f32", "float32", other.dtype())),
+        }
+    }
+
+    pub fn to_vec_i64(&self) -> Result<Vec<i64>> {
+        match self.to_cpu_storage() {
+            CpuStorage::I64(v) => Ok(v),
+            other => Err(Error::dtype("to_vec_i64", "int64", other.dtype())),
+        }
+    }
+
+    /// The value of a one-element tensor, as f64 (bools as 0 or 1).
+    pub fn item(&self) -> Result<f64> {
+        if self.numel() != 1 {
+            return Err(Error::invalid(
+                "item",
+                format!("a tensor with {} elements cannot be converted to a scalar (shape {})", self.numel(), ShapeDisplay(self.shape())),
+            ));
+        }
+        Ok(match self.to_cpu_storage() {
+            CpuStorage::F32(v) => v[0] as f64,
+            CpuStorage::I64(v) => v[0] as f64,
+            CpuStorage::Bool(v) => v[0] as u8 as f64,
+        })
+    }
+
+    /// Fails unless `other` lives on this tensor's device.
+    pub(crate) fn same_device(&self, op: &'static str, other: &Tensor) -> Result<()> {
+        if self.device() != other.device() {
+            return Err(Error::DeviceMismatch {
+                op,
+                expected: self.device().to_string(),
+                got: other.device().to_string(),
+            });
+        }
+        Ok(())
+    }
+}
