@@ -9,4 +9,105 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-export declare function version(): string
+export declare class NativeTensor {
+  get shape(): Array<number>
+  get dtype(): string
+  get device(): string
+  get isDisposed(): boolean
+  /** Frees the native storage now (when no other tensor views it); later use is an error. */
+  dispose(): void
+  isContiguous(): boolean
+  sharesStorage(other: NativeTensor): boolean
+  toString(): string
+  item(): number
+  /** Row-major float32 copy (float32 tensors only). */
+  toFloat32Array(): Float32Array
+  /** Row-major int64 copy (int64 tensors only). */
+  toInt64Array(): BigInt64Array
+  /** Row-major copy as float64 whatever the dtype, for building JS numbers. */
+  toFloat64Array(): Float64Array
+  binary(op: BinaryOpCode, other: NativeTensor): NativeTensor
+  binaryScalar(op: BinaryOpCode, scalar: number): NativeTensor
+  unary(op: UnaryOpCode): NativeTensor
+  /** Reduces over `dims` (all dims when empty). */
+  reduce(op: ReduceOpCode, dims: Array<number>, keepDim: boolean): NativeTensor
+  /** argmax/argmin over `dim`, or over the flattened tensor when `dim` is undefined. */
+  argReduce(op: ReduceOpCode, dim: number | undefined | null, keepDim: boolean): NativeTensor
+  matmul(other: NativeTensor): NativeTensor
+  reshape(shape: Array<number>): NativeTensor
+  view(shape: Array<number>): NativeTensor
+  flatten(startDim: number, endDim: number): NativeTensor
+  permute(dims: Array<number>): NativeTensor
+  transpose(dim0: number, dim1: number): NativeTensor
+  unsqueeze(dim: number): NativeTensor
+  squeeze(dim?: number | undefined | null): NativeTensor
+  expand(shape: Array<number>): NativeTensor
+  contiguous(): NativeTensor
+  /** A copy with its own storage. */
+  copy(): NativeTensor
+  toDtype(dtypeName: string): NativeTensor
+  toDevice(deviceName: string): NativeTensor
+}
+
+export declare function arange(start: number, end: number, step: number, dtypeName: string, deviceName: string): NativeTensor
+
+export declare enum BinaryOpCode {
+  Add = 0,
+  Sub = 1,
+  Mul = 2,
+  Div = 3,
+  Pow = 4,
+  Maximum = 5,
+  Minimum = 6,
+  Eq = 7,
+  Ne = 8,
+  Lt = 9,
+  Le = 10,
+  Gt = 11,
+  Ge = 12,
+}
+
+export interface DeviceMemory {
+  device: string
+  tensors: number
+  bytes: number
+}
+
+export declare function fromFloat32(data: Float32Array, shape: Array<number>): NativeTensor
+
+/** JS numbers (as float64) converted to `dtype_name` natively. */
+export declare function fromFloat64(data: Float64Array, shape: Array<number>, dtypeName: string): NativeTensor
+
+export declare function fromInt64(data: BigInt64Array, shape: Array<number>): NativeTensor
+
+export declare function full(shape: Array<number>, value: number, dtypeName: string, deviceName: string): NativeTensor
+
+export declare function manualSeed(seed: number): void
+
+/** Live native tensors and bytes on each device that has held any. */
+export declare function memory(): Array<DeviceMemory>
+
+export declare function numThreads(): number
+
+export declare function rand(shape: Array<number>, deviceName: string): NativeTensor
+
+export declare function randint(low: number, high: number, shape: Array<number>, deviceName: string): NativeTensor
+
+export declare function randn(shape: Array<number>, deviceName: string): NativeTensor
+
+export declare enum ReduceOpCode {
+  Sum = 0,
+  Mean = 1,
+  Max = 2,
+  Min = 3,
+  ArgMax = 4,
+  ArgMin = 5,
+}
+
+export declare enum UnaryOpCode {
+  Neg = 0,
+  Abs = 1,
+  Exp = 2,
+  Log = 3,
+  Sqrt = 4,
+}

@@ -835,4 +835,18 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
-module.exports.version = nativeBinding.version
+module.exports.NativeTensor = nativeBinding.NativeTensor
+module.exports.arange = nativeBinding.arange
+module.exports.BinaryOpCode = nativeBinding.BinaryOpCode
+module.exports.fromFloat32 = nativeBinding.fromFloat32
+module.exports.fromFloat64 = nativeBinding.fromFloat64
+module.exports.fromInt64 = nativeBinding.fromInt64
+module.exports.full = nativeBinding.full
+module.exports.manualSeed = nativeBinding.manualSeed
+module.exports.memory = nativeBinding.memory
+module.exports.numThreads = nativeBinding.numThreads
+module.exports.rand = nativeBinding.rand
+module.exports.randint = nativeBinding.randint
+module.exports.randn = nativeBinding.randn
+module.exports.ReduceOpCode = nativeBinding.ReduceOpCode
+module.exports.UnaryOpCode = nativeBinding.UnaryOpCode

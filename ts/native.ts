@@ -1,8 +1,42 @@
-// Internal: the napi-rs addon, loaded through the generated loader in <pkg>/native/.
-// This file compiles to dist/cjs/native.js, so the loader is two levels up from there.
-// (`native/index.d.ts` is also copied to dist/native/ by the build so that the type
-// import below resolves from dist/types/ too.)
-import type * as Native from '../native/index';
+// Internal: the napi-rs addon, via the generated loader <pkg>/native/index.js (which tries the
+// local native/ferrite.<platform>.node, then the ferrite-<platform> package). Compiled, this file
+// is dist/cjs/native.js (loader two levels up); run from source (tsx, tsconfig "paths") it is
+// ts/native.ts (one level up). The build copies native/index.d.ts to dist/native/ so that
+// `../native/index` also resolves from the emitted declarations in dist/types/.
+import type * as Native from '../native/index'
+import { fromNativeError } from './errors'
 
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-export const native: typeof Native = require('../../native/index.js');
+export type { NativeTensor } from '../native/index'
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+const binding: typeof Native = __filename.endsWith('.ts') ? require('../native/index.js') : require('../../native/index.js')
+
+type AnyFunction = (this: unknown, ...args: unknown[]) => unknown
+
+/** Rethrows the addon's errors as the typed `FerriteError` subclass named by their `code`. */
+function typedErrors(f: AnyFunction): AnyFunction {
+  return function (this: unknown, ...args: unknown[]) {
+    try {
+      return f.apply(this, args)
+    } catch (error) {
+      throw fromNativeError(error)
+    }
+  }
+}
+
+// Wrapped once here, so that no call site needs its own try/catch.
+for (const [name, value] of Object.entries(binding)) {
+  if (typeof value === 'function' && name !== 'NativeTensor') {
+    ;(binding as unknown as Record<string, AnyFunction>)[name] = typedErrors(value as AnyFunction)
+  }
+}
+const prototype = binding.NativeTensor.prototype
+for (const name of Object.getOwnPropertyNames(prototype)) {
+  const d = Object.getOwnPropertyDescriptor(prototype, name)!
+  if (name === 'constructor') continue
+  if (typeof d.value === 'function') d.value = typedErrors(d.value)
+  if (d.get) d.get = typedErrors(d.get)
+  Object.defineProperty(prototype, name, d)
+}
+
+export const native = binding

@@ -137,6 +137,15 @@ impl Tensor {
         }
     }
 
+    /// The elements in row-major order as f64, whatever the dtype (bools as 0 or 1).
+    pub fn to_vec_f64(&self) -> Vec<f64> {
+        match self.to_cpu_storage() {
+            CpuStorage::F32(v) => v.into_iter().map(f64::from).collect(),
+            CpuStorage::I64(v) => v.into_iter().map(|x| x as f64).collect(),
+            CpuStorage::Bool(v) => v.into_iter().map(|x| x as u8 as f64).collect(),
+        }
+    }
+
     /// The value of a one-element tensor, as f64 (bools as 0 or 1).
     pub fn item(&self) -> Result<f64> {
         if self.numel() != 1 {
@@ -150,6 +159,15 @@ impl Tensor {
             CpuStorage::I64(v) => v[0] as f64,
             CpuStorage::Bool(v) => v[0] as u8 as f64,
         })
+    }
+
+    /// This tensor on `device` (itself when it is already there).
+    pub fn to_device(&self, device: Device) -> Result<Tensor> {
+        if device == self.device() {
+            return Ok(self.clone());
+        }
+        device.ensure_available("to")?;
+        Err(Error::Internal { op: "to", detail: format!("no copy path from {} to {device}", self.device()) })
     }
 
     /// Fails unless `other` lives on this tensor's device.

@@ -1,6 +1,10 @@
-use napi_derive::napi;
+//! napi-rs wrappers over `ferrite-core`. Nothing here computes: each export converts its
+//! arguments, calls the core once and converts the result or error back. The public API is the
+//! hand-written TypeScript in `ts/`; this module's generated typings stay internal.
 
-#[napi]
-pub fn version() -> String {
-    env!("CARGO_PKG_VERSION").to_string()
-}
+mod convert;
+mod creation;
+mod tensor;
+
+pub use creation::*;
+pub use tensor::*;

@@ -1,0 +1,83 @@
+//! Module-level exports: tensors from JS data, factories, the random seed and memory stats.
+
+use ferrite_core::{memory, random, CpuStorage, DType, Tensor};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::convert::{device, dims, dtype, guard};
+use crate::tensor::{wrap, NativeTensor};
+
+#[napi]
+pub fn from_float32(env: Env, data: Float32Array, shape: Vec<i64>) -> Result<NativeTensor, String> {
+    guard("tensor", || Tensor::from_f32(data.to_vec(), &dims("tensor", &shape)?)).map(|t| wrap(&env, t))
+}
+
+#[napi]
+pub fn from_int64(env: Env, data: BigInt64Array, shape: Vec<i64>) -> Result<NativeTensor, String> {
+    guard("tensor", || Tensor::from_i64(data.to_vec(), &dims("tensor", &shape)?)).map(|t| wrap(&env, t))
+}
+
+/// JS numbers (as float64) converted to `dtype_name` natively.
+#[napi]
+pub fn from_float64(env: Env, data: Float64Array, shape: Vec<i64>, dtype_name: String) -> Result<NativeTensor, String> {
+    guard("tensor", || {
+        let storage = match dtype(&dtype_name)? {
+            DType::F32 => CpuStorage::F32(data.iter().map(|&v| v as f32).collect()),
+            DType::I64 => CpuStorage::I64(data.iter().map(|&v| v as i64).collect()),
+            DType::Bool => CpuStorage::Bool(data.iter().map(|&v| v != 0.0).collect()),
+        };
+        Tensor::from_cpu(storage, &dims("tensor", &shape)?)
+    })
+    .map(|t| wrap(&env, t))
+}
+
+#[napi]
+pub fn full(env: Env, shape: Vec<i64>, value: f64, dtype_name: String, device_name: String) -> Result<NativeTensor, String> {
+    guard("full", || Tensor::full(&dims("full", &shape)?, value, dtype(&dtype_name)?, device(&device_name)?)).map(|t| wrap(&env, t))
+}
+
+#[napi]
+pub fn arange(env: Env, start: f64, end: f64, step: f64, dtype_name: String, device_name: String) -> Result<NativeTensor, String> {
+    guard("arange", || Tensor::arange(start, end, step, dtype(&dtype_name)?, device(&device_name)?)).map(|t| wrap(&env, t))
+}
+
+#[napi]
+pub fn rand(env: Env, shape: Vec<i64>, device_name: String) -> Result<NativeTensor, String> {
+    guard("rand", || Tensor::rand(&dims("rand", &shape)?, device(&device_name)?)).map(|t| wrap(&env, t))
+}
+
+#[napi]
+pub fn randn(env: Env, shape: Vec<i64>, device_name: String) -> Result<NativeTensor, String> {
+    guard("randn", || Tensor::randn(&dims("randn", &shape)?, device(&device_name)?)).map(|t| wrap(&env, t))
+}
+
+#[napi]
+pub fn randint(env: Env, low: i64, high: i64, shape: Vec<i64>, device_name: String) -> Result<NativeTensor, String> {
+    guard("randint", || Tensor::randint(low, high, &dims("randint", &shape)?, device(&device_name)?)).map(|t| wrap(&env, t))
+}
+
+#[napi]
+pub fn manual_seed(seed: i64) {
+    random::manual_seed(seed as u64);
+}
+
+#[napi(object)]
+pub struct DeviceMemory {
+    pub device: String,
+    pub tensors: u32,
+    pub bytes: f64,
+}
+
+/// Live native tensors and bytes on each device that has held any.
+#[napi]
+pub fn memory() -> Vec<DeviceMemory> {
+    memory::usage()
+        .into_iter()
+        .map(|m| DeviceMemory { device: m.device.to_string(), tensors: m.tensors as u32, bytes: m.bytes as f64 })
+        .collect()
+}
+
+#[napi]
+pub fn num_threads() -> u32 {
+    ferrite_core::num_threads() as u32
+}

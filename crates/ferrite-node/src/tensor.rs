@@ -1,0 +1,305 @@
+//! `NativeTensor`: the JS handle of a core tensor. Its bytes are reported to V8 as external
+//! memory so that garbage collection feels their weight; `dispose()` frees them at once.
+
+use ferrite_core::{BinaryOp, ReduceOp, Tensor, UnaryOp};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::convert::{device, dtype, guard};
+
+#[napi]
+pub enum BinaryOpCode {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Pow,
+    Maximum,
+    Minimum,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl From<BinaryOpCode> for BinaryOp {
+    fn from(op: BinaryOpCode) -> Self {
+        match op {
+            BinaryOpCode::Add => BinaryOp::Add,
+            BinaryOpCode::Sub => BinaryOp::Sub,
+            BinaryOpCode::Mul => BinaryOp::Mul,
+            BinaryOpCode::Div => BinaryOp::Div,
+            BinaryOpCode::Pow => BinaryOp::Pow,
+            BinaryOpCode::Maximum => BinaryOp::Maximum,
+            BinaryOpCode::Minimum => BinaryOp::Minimum,
+            BinaryOpCode::Eq => BinaryOp::Eq,
+            BinaryOpCode::Ne => BinaryOp::Ne,
+            BinaryOpCode::Lt => BinaryOp::Lt,
+            BinaryOpCode::Le => BinaryOp::Le,
+            BinaryOpCode::Gt => BinaryOp::Gt,
+            BinaryOpCode::Ge => BinaryOp::Ge,
+        }
+    }
+}
+
+#[napi]
+pub enum UnaryOpCode {
+    Neg,
+    Abs,
+    Exp,
+    Log,
+    Sqrt,
+}
+
+impl From<UnaryOpCode> for UnaryOp {
+    fn from(op: UnaryOpCode) -> Self {
+        match op {
+            UnaryOpCode::Neg => UnaryOp::Neg,
+            UnaryOpCode::Abs => UnaryOp::Abs,
+            UnaryOpCode::Exp => UnaryOp::Exp,
+            UnaryOpCode::Log => UnaryOp::Log,
+            UnaryOpCode::Sqrt => UnaryOp::Sqrt,
+        }
+    }
+}
+
+#[napi]
+pub enum ReduceOpCode {
+    Sum,
+    Mean,
+    Max,
+    Min,
+    ArgMax,
+    ArgMin,
+}
+
+impl From<ReduceOpCode> for ReduceOp {
+    fn from(op: ReduceOpCode) -> Self {
+        match op {
+            ReduceOpCode::Sum => ReduceOp::Sum,
+            ReduceOpCode::Mean => ReduceOp::Mean,
+            ReduceOpCode::Max => ReduceOp::Max,
+            ReduceOpCode::Min => ReduceOp::Min,
+            ReduceOpCode::ArgMax => ReduceOp::ArgMax,
+            ReduceOpCode::ArgMin => ReduceOp::ArgMin,
+        }
+    }
+}
+
+#[napi(custom_finalize)]
+pub struct NativeTensor {
+    tensor: Option<Tensor>,
+    /// Bytes announced to V8 for this handle, taken back on dispose or finalize.
+    reported: i64,
+}
+
+/// Wraps a core tensor for JS, announcing its storage to V8.
+pub fn wrap(env: &Env, tensor: Tensor) -> NativeTensor {
+    let reported = tensor.storage_bytes() as i64;
+    // Only a hint to the GC: failing to give it must not fail the op.
+    let _ = env.adjust_external_memory(reported);
+    NativeTensor { tensor: Some(tensor), reported }
+}
+
+impl ObjectFinalize for NativeTensor {
+    fn finalize(self, env: Env) -> Result<()> {
+        if self.reported != 0 {
+            env.adjust_external_memory(-self.reported)?;
+        }
+        Ok(())
+    }
+}
+
+impl NativeTensor {
+    fn get(&self, op: &'static str) -> Result<&Tensor, String> {
+        self.tensor.as_ref().ok_or_else(|| {
+            napi::Error::new("DisposedTensor".to_string(), format!("{op}: the tensor was disposed and cannot be used"))
+        })
+    }
+
+    /// Runs `f` on this tensor and wraps the tensor it returns.
+    fn op(&self, env: &Env, op: &'static str, f: impl FnOnce(&Tensor) -> ferrite_core::Result<Tensor>) -> Result<NativeTensor, String> {
+        let t = self.get(op)?;
+        guard(op, || f(t)).map(|out| wrap(env, out))
+    }
+}
+
+#[napi]
+impl NativeTensor {
+    #[napi(getter)]
+    pub fn shape(&self) -> Result<Vec<i64>, String> {
+        Ok(self.get("shape")?.shape().iter().map(|&d| d as i64).collect())
+    }
+
+    #[napi(getter)]
+    pub fn dtype(&self) -> Result<&'static str, String> {
+        Ok(self.get("dtype")?.dtype().name())
+    }
+
+    #[napi(getter)]
+    pub fn device(&self) -> Result<String, String> {
+        Ok(self.get("device")?.device().to_string())
+    }
+
+    #[napi(getter)]
+    pub fn is_disposed(&self) -> bool {
+        self.tensor.is_none()
+    }
+
+    /// Frees the native storage now (when no other tensor views it); later use is an error.
+    #[napi]
+    pub fn dispose(&mut self, env: Env) {
+        if self.tensor.take().is_some() && self.reported != 0 {
+            let _ = env.adjust_external_memory(-self.reported);
+            self.reported = 0;
+        }
+    }
+
+    #[napi]
+    pub fn is_contiguous(&self) -> Result<bool, String> {
+        Ok(self.get("isContiguous")?.is_contiguous())
+    }
+
+    #[napi]
+    pub fn shares_storage(&self, other: &NativeTensor) -> Result<bool, String> {
+        Ok(self.get("sharesStorage")?.shares_storage(other.get("sharesStorage")?))
+    }
+
+    #[napi]
+    pub fn to_string(&self) -> Result<String, String> {
+        let t = self.get("toString")?;
+        guard("toString", || Ok(t.to_string()))
+    }
+
+    #[napi]
+    pub fn item(&self) -> Result<f64, String> {
+        let t = self.get("item")?;
+        guard("item", || t.item())
+    }
+
+    /// Row-major float32 copy (float32 tensors only).
+    #[napi]
+    pub fn to_float32_array(&self) -> Result<Float32Array, String> {
+        let t = self.get("toFloat32Array")?;
+        guard("toTypedArray", || t.to_vec_f32()).map(Float32Array::new)
+    }
+
+    /// Row-major int64 copy (int64 tensors only).
+    #[napi]
+    pub fn to_int64_array(&self) -> Result<BigInt64Array, String> {
+        let t = self.get("toInt64Array")?;
+        guard("toTypedArray", || t.to_vec_i64()).map(BigInt64Array::new)
+    }
+
+    /// Row-major copy as float64 whatever the dtype, for building JS numbers.
+    #[napi]
+    pub fn to_float64_array(&self) -> Result<Float64Array, String> {
+        let t = self.get("toArray")?;
+        guard("toArray", || Ok(t.to_vec_f64())).map(Float64Array::new)
+    }
+
+    #[napi]
+    pub fn binary(&self, env: Env, op: BinaryOpCode, other: &NativeTensor) -> Result<NativeTensor, String> {
+        let op = BinaryOp::from(op);
+        let rhs = other.get(op.name())?;
+        self.op(&env, op.name(), |t| t.binary(op, rhs))
+    }
+
+    #[napi]
+    pub fn binary_scalar(&self, env: Env, op: BinaryOpCode, scalar: f64) -> Result<NativeTensor, String> {
+        let op = BinaryOp::from(op);
+        self.op(&env, op.name(), |t| t.binary_scalar(op, scalar))
+    }
+
+    #[napi]
+    pub fn unary(&self, env: Env, op: UnaryOpCode) -> Result<NativeTensor, String> {
+        let op = UnaryOp::from(op);
+        self.op(&env, op.name(), |t| t.unary(op))
+    }
+
+    /// Reduces over `dims` (all dims when empty).
+    #[napi]
+    pub fn reduce(&self, env: Env, op: ReduceOpCode, dims: Vec<i64>, keep_dim: bool) -> Result<NativeTensor, String> {
+        let op = ReduceOp::from(op);
+        self.op(&env, op.name(), |t| t.reduce(op, &dims, keep_dim))
+    }
+
+    /// argmax/argmin over `dim`, or over the flattened tensor when `dim` is undefined.
+    #[napi]
+    pub fn arg_reduce(&self, env: Env, op: ReduceOpCode, dim: Option<i64>, keep_dim: bool) -> Result<NativeTensor, String> {
+        let op = ReduceOp::from(op);
+        self.op(&env, op.name(), |t| match op {
+            ReduceOp::ArgMin => t.argmin(dim, keep_dim),
+            _ => t.argmax(dim, keep_dim),
+        })
+    }
+
+    #[napi]
+    pub fn matmul(&self, env: Env, other: &NativeTensor) -> Result<NativeTensor, String> {
+        let rhs = other.get("matmul")?;
+        self.op(&env, "matmul", |t| t.matmul(rhs))
+    }
+
+    #[napi]
+    pub fn reshape(&self, env: Env, shape: Vec<i64>) -> Result<NativeTensor, String> {
+        self.op(&env, "reshape", |t| t.reshape(&shape))
+    }
+
+    #[napi]
+    pub fn view(&self, env: Env, shape: Vec<i64>) -> Result<NativeTensor, String> {
+        self.op(&env, "view", |t| t.view(&shape))
+    }
+
+    #[napi]
+    pub fn flatten(&self, env: Env, start_dim: i64, end_dim: i64) -> Result<NativeTensor, String> {
+        self.op(&env, "flatten", |t| t.flatten(start_dim, end_dim))
+    }
+
+    #[napi]
+    pub fn permute(&self, env: Env, dims: Vec<i64>) -> Result<NativeTensor, String> {
+        self.op(&env, "permute", |t| t.permute(&dims))
+    }
+
+    #[napi]
+    pub fn transpose(&self, env: Env, dim0: i64, dim1: i64) -> Result<NativeTensor, String> {
+        self.op(&env, "transpose", |t| t.transpose(dim0, dim1))
+    }
+
+    #[napi]
+    pub fn unsqueeze(&self, env: Env, dim: i64) -> Result<NativeTensor, String> {
+        self.op(&env, "unsqueeze", |t| t.unsqueeze(dim))
+    }
+
+    #[napi]
+    pub fn squeeze(&self, env: Env, dim: Option<i64>) -> Result<NativeTensor, String> {
+        self.op(&env, "squeeze", |t| t.squeeze(dim))
+    }
+
+    #[napi]
+    pub fn expand(&self, env: Env, shape: Vec<i64>) -> Result<NativeTensor, String> {
+        self.op(&env, "expand", |t| t.expand(&shape))
+    }
+
+    #[napi]
+    pub fn contiguous(&self, env: Env) -> Result<NativeTensor, String> {
+        self.op(&env, "contiguous", |t| Ok(t.contiguous()))
+    }
+
+    /// A copy with its own storage.
+    #[napi]
+    pub fn copy(&self, env: Env) -> Result<NativeTensor, String> {
+        self.op(&env, "clone", |t| Ok(t.copy()))
+    }
+
+    #[napi]
+    pub fn to_dtype(&self, env: Env, dtype_name: String) -> Result<NativeTensor, String> {
+        self.op(&env, "to", |t| t.to_dtype(dtype(&dtype_name)?))
+    }
+
+    #[napi]
+    pub fn to_device(&self, env: Env, device_name: String) -> Result<NativeTensor, String> {
+        self.op(&env, "to", |t| t.to_device(device(&device_name)?))
+    }
+}

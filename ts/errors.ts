@@ -1,0 +1,109 @@
+/**
+ * Typed errors. Every error Ferrite throws for bad input is a {@link FerriteError} whose `code`
+ * is stable across releases, so callers can branch on it:
+ *
+ * ```ts
+ * try { a.matmul(b) } catch (e) { if (e instanceof ft.FerriteError && e.code === 'ShapeMismatch') ... }
+ * ```
+ */
+
+/** The stable codes carried by {@link FerriteError.code}. */
+export type ErrorCode =
+  | 'ShapeMismatch'
+  | 'DTypeMismatch'
+  | 'DeviceMismatch'
+  | 'DeviceUnavailable'
+  | 'IndexOutOfRange'
+  | 'InvalidArgument'
+  | 'DisposedTensor'
+  | 'Internal'
+
+/** Base class of every error Ferrite throws on purpose. */
+export class FerriteError extends Error {
+  readonly code: ErrorCode
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
+    super(message, options)
+    this.code = code
+    this.name = new.target.name
+  }
+}
+
+/** Shapes that cannot work together: broadcasting, matmul, reshape, ragged nested arrays. */
+export class ShapeMismatchError extends FerriteError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ShapeMismatch', message, options)
+  }
+}
+
+/** An operand of the wrong dtype. */
+export class DTypeMismatchError extends FerriteError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('DTypeMismatch', message, options)
+  }
+}
+
+/** Tensors on different devices used together. */
+export class DeviceMismatchError extends FerriteError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('DeviceMismatch', message, options)
+  }
+}
+
+/** A device this build or this machine cannot provide (for example CUDA without a GPU). */
+export class DeviceUnavailableError extends FerriteError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('DeviceUnavailable', message, options)
+  }
+}
+
+/** A dimension or index outside its valid range. */
+export class IndexOutOfRangeError extends FerriteError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('IndexOutOfRange', message, options)
+  }
+}
+
+/** Any other unacceptable argument. */
+export class InvalidArgumentError extends FerriteError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('InvalidArgument', message, options)
+  }
+}
+
+/** A tensor used after `dispose()`. */
+export class DisposedTensorError extends FerriteError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('DisposedTensor', message, options)
+  }
+}
+
+/** A bug in Ferrite (for example a Rust panic caught at the boundary). Please report it. */
+export class InternalError extends FerriteError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('Internal', message, options)
+  }
+}
+
+const byCode: Record<ErrorCode, new (message: string, options?: ErrorOptions) => FerriteError> = {
+  ShapeMismatch: ShapeMismatchError,
+  DTypeMismatch: DTypeMismatchError,
+  DeviceMismatch: DeviceMismatchError,
+  DeviceUnavailable: DeviceUnavailableError,
+  IndexOutOfRange: IndexOutOfRangeError,
+  InvalidArgument: InvalidArgumentError,
+  DisposedTensor: DisposedTensorError,
+  Internal: InternalError,
+}
+
+/** Re-types an error thrown by the native addon by its `code`; anything else passes through. */
+export function fromNativeError(error: unknown): unknown {
+  if (error instanceof Error && !(error instanceof FerriteError)) {
+    const code = (error as { code?: unknown }).code
+    if (typeof code === 'string' && code in byCode) {
+      const typed = new byCode[code as ErrorCode](error.message)
+      typed.stack = error.stack?.replace(/^Error/, typed.name)
+      return typed
+    }
+  }
+  return error
+}

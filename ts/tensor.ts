@@ -1,0 +1,352 @@
+import { IndexOutOfRangeError, InvalidArgumentError } from './errors'
+import { native, type NativeTensor } from './native'
+import type { DeviceName, DType, NestedArray, Shape } from './types'
+import { DTYPES } from './types'
+import { checkInt, checkInts } from './validate'
+
+const { BinaryOpCode: Binary, UnaryOpCode: Unary, ReduceOpCode: Reduce } = native
+
+/** Options of reductions that can keep the reduced dims as size 1. */
+export interface ReduceOptions {
+  keepDim?: boolean
+}
+
+/** Values and indices returned by `max(dim)` and `min(dim)`. */
+export interface ValuesIndices {
+  values: Tensor
+  indices: Tensor
+}
+
+/** The right-hand side of an elementwise op: a tensor, or a number that broadcasts. */
+export type Operand = Tensor | number
+
+const inspect = Symbol.for('nodejs.util.inspect.custom')
+
+/**
+ * An n-dimensional array whose elements live in native memory (Rust), like `torch.Tensor`.
+ *
+ * Ops return new tensors; views (`view`, `transpose`, ...) share storage with their base.
+ * Memory is freed when the tensor is garbage collected, or at once with `dispose()` / `using`.
+ */
+export class Tensor {
+  /** @internal */
+  readonly native: NativeTensor
+  #shape: number[] | undefined
+
+  /** @internal Tensors are made by factories such as `ft.tensor` and by ops. */
+  constructor(handle: NativeTensor) {
+    this.native = handle
+  }
+
+  /** The size of each dim, e.g. `[2, 3]`. */
+  get shape(): number[] {
+    this.#shape ??= this.native.shape
+    return [...this.#shape]
+  }
+
+  /** Number of dims. */
+  get ndim(): number {
+    this.#shape ??= this.native.shape
+    return this.#shape.length
+  }
+
+  get dtype(): DType {
+    return this.native.dtype as DType
+  }
+
+  get device(): DeviceName {
+    return this.native.device as DeviceName
+  }
+
+  /** True once `dispose()` has been called. */
+  get isDisposed(): boolean {
+    return this.native.isDisposed
+  }
+
+  /** Number of elements. */
+  numel(): number {
+    this.#shape ??= this.native.shape
+    return this.#shape.reduce((a, b) => a * b, 1)
+  }
+
+  /** Size of one dim (negative counts from the end), or the whole shape. */
+  size(): number[]
+  size(dim: number): number
+  size(dim?: number): number | number[] {
+    if (dim === undefined) return this.shape
+    const shape = this.shape
+    const d = checkInt('size', 'dim', dim) < 0 ? dim + shape.length : dim
+    if (d < 0 || d >= shape.length) {
+      throw new IndexOutOfRangeError(`size: dimension out of range (expected to be in range of [${-shape.length}, ${shape.length - 1}], but got ${dim})`)
+    }
+    return shape[d]
+  }
+
+  /** The elements as nested JS arrays (numbers, or booleans for bool tensors); a 0-d tensor gives a scalar. */
+  toArray(): NestedArray<number | boolean> {
+    const flat: ArrayLike<number> = this.native.toFloat64Array()
+    const shape = this.shape
+    const asBool = this.dtype === 'bool'
+    let pos = 0
+    const build = (dim: number): NestedArray<number | boolean> => {
+      if (dim === shape.length) {
+        const v = flat[pos++]
+        return asBool ? v !== 0 : v
+      }
+      const out: NestedArray<number | boolean>[] = new Array(shape[dim])
+      for (let i = 0; i < shape[dim]; i++) out[i] = build(dim + 1)
+      return out
+    }
+    return build(0)
+  }
+
+  /** A row-major copy: `Float32Array` for float32, `BigInt64Array` for int64, `Uint8Array` (0/1) for bool. */
+  toTypedArray(): Float32Array | BigInt64Array | Uint8Array {
+    switch (this.dtype) {
+      case 'float32':
+        return this.native.toFloat32Array()
+      case 'int64':
+        return this.native.toInt64Array()
+      case 'bool':
+        return Uint8Array.from(this.native.toFloat64Array())
+    }
+  }
+
+  /** The value of a one-element tensor (bools as 0 or 1). */
+  item(): number {
+    return this.native.item()
+  }
+
+  /** PyTorch's print layout, e.g. `tensor([[1., 2.],\n        [3., 4.]])`. */
+  toString(): string {
+    return this.native.toString()
+  }
+
+  [inspect](): string {
+    return this.isDisposed ? 'tensor(<disposed>)' : this.toString()
+  }
+
+  /** Frees the native memory now. Views of the same storage keep it alive until they go too. */
+  dispose(): void {
+    this.native.dispose()
+  }
+
+  [Symbol.dispose](): void {
+    this.native.dispose()
+  }
+
+  add(other: Operand): Tensor {
+    return this.#binary(Binary.Add, 'add', other)
+  }
+
+  sub(other: Operand): Tensor {
+    return this.#binary(Binary.Sub, 'sub', other)
+  }
+
+  mul(other: Operand): Tensor {
+    return this.#binary(Binary.Mul, 'mul', other)
+  }
+
+  /** True division: integer tensors divide to float32, as in PyTorch. */
+  div(other: Operand): Tensor {
+    return this.#binary(Binary.Div, 'div', other)
+  }
+
+  pow(exponent: Operand): Tensor {
+    return this.#binary(Binary.Pow, 'pow', exponent)
+  }
+
+  /** Elementwise maximum (NaN wins). */
+  maximum(other: Operand): Tensor {
+    return this.#binary(Binary.Maximum, 'maximum', other)
+  }
+
+  /** Elementwise minimum (NaN wins). */
+  minimum(other: Operand): Tensor {
+    return this.#binary(Binary.Minimum, 'minimum', other)
+  }
+
+  eq(other: Operand): Tensor {
+    return this.#binary(Binary.Eq, 'eq', other)
+  }
+
+  ne(other: Operand): Tensor {
+    return this.#binary(Binary.Ne, 'ne', other)
+  }
+
+  lt(other: Operand): Tensor {
+    return this.#binary(Binary.Lt, 'lt', other)
+  }
+
+  le(other: Operand): Tensor {
+    return this.#binary(Binary.Le, 'le', other)
+  }
+
+  gt(other: Operand): Tensor {
+    return this.#binary(Binary.Gt, 'gt', other)
+  }
+
+  ge(other: Operand): Tensor {
+    return this.#binary(Binary.Ge, 'ge', other)
+  }
+
+  neg(): Tensor {
+    return new Tensor(this.native.unary(Unary.Neg))
+  }
+
+  abs(): Tensor {
+    return new Tensor(this.native.unary(Unary.Abs))
+  }
+
+  exp(): Tensor {
+    return new Tensor(this.native.unary(Unary.Exp))
+  }
+
+  log(): Tensor {
+    return new Tensor(this.native.unary(Unary.Log))
+  }
+
+  sqrt(): Tensor {
+    return new Tensor(this.native.unary(Unary.Sqrt))
+  }
+
+  /** Matrix product with PyTorch's rules for 1-D operands and broadcast batch dims. */
+  matmul(other: Tensor): Tensor {
+    return new Tensor(this.native.matmul(operand('matmul', other).native))
+  }
+
+  /** Sum over all elements, or over `dim` (a dim or a list of dims). */
+  sum(dim?: number | readonly number[], options: ReduceOptions = {}): Tensor {
+    return new Tensor(this.native.reduce(Reduce.Sum, dims('sum', dim), options.keepDim ?? false))
+  }
+
+  /** Mean over all elements or over `dim`; float tensors only. */
+  mean(dim?: number | readonly number[], options: ReduceOptions = {}): Tensor {
+    return new Tensor(this.native.reduce(Reduce.Mean, dims('mean', dim), options.keepDim ?? false))
+  }
+
+  /** The largest element, or the largest along `dim` with its index. */
+  max(): Tensor
+  max(dim: number, options?: ReduceOptions): ValuesIndices
+  max(dim?: number, options: ReduceOptions = {}): Tensor | ValuesIndices {
+    return this.#extreme(Reduce.Max, Reduce.ArgMax, 'max', dim, options)
+  }
+
+  /** The smallest element, or the smallest along `dim` with its index. */
+  min(): Tensor
+  min(dim: number, options?: ReduceOptions): ValuesIndices
+  min(dim?: number, options: ReduceOptions = {}): Tensor | ValuesIndices {
+    return this.#extreme(Reduce.Min, Reduce.ArgMin, 'min', dim, options)
+  }
+
+  /** Index of the first largest element along `dim`, or in the flattened tensor. */
+  argmax(dim?: number, options: ReduceOptions = {}): Tensor {
+    return new Tensor(this.native.argReduce(Reduce.ArgMax, optionalDim('argmax', dim), options.keepDim ?? false))
+  }
+
+  /** Index of the first smallest element along `dim`, or in the flattened tensor. */
+  argmin(dim?: number, options: ReduceOptions = {}): Tensor {
+    return new Tensor(this.native.argReduce(Reduce.ArgMin, optionalDim('argmin', dim), options.keepDim ?? false))
+  }
+
+  /** Same elements in a new shape (one dim may be -1); copies only when a view is impossible. */
+  reshape(shape: Shape): Tensor {
+    return new Tensor(this.native.reshape(checkInts('reshape', 'shape', shape)))
+  }
+
+  /** A view in a new shape (one dim may be -1); throws when the strides don't allow a view. */
+  view(shape: Shape): Tensor {
+    return new Tensor(this.native.view(checkInts('view', 'shape', shape)))
+  }
+
+  /** Flattens dims `startDim..endDim` (inclusive) into one. */
+  flatten(startDim = 0, endDim = -1): Tensor {
+    return new Tensor(this.native.flatten(checkInt('flatten', 'startDim', startDim), checkInt('flatten', 'endDim', endDim)))
+  }
+
+  /** A view with the dims reordered. */
+  permute(dims: readonly number[]): Tensor {
+    return new Tensor(this.native.permute(checkInts('permute', 'dims', dims)))
+  }
+
+  /** A view with two dims swapped. */
+  transpose(dim0: number, dim1: number): Tensor {
+    return new Tensor(this.native.transpose(checkInt('transpose', 'dim0', dim0), checkInt('transpose', 'dim1', dim1)))
+  }
+
+  /** A view with a size-1 dim inserted at `dim`. */
+  unsqueeze(dim: number): Tensor {
+    return new Tensor(this.native.unsqueeze(checkInt('unsqueeze', 'dim', dim)))
+  }
+
+  /** A view without size-1 dims (or without `dim`, if it has size 1). */
+  squeeze(dim?: number): Tensor {
+    return new Tensor(this.native.squeeze(optionalDim('squeeze', dim)))
+  }
+
+  /** A broadcast view as `shape` (-1 keeps a dim); size-1 dims repeat without copying. */
+  expand(shape: Shape): Tensor {
+    return new Tensor(this.native.expand(checkInts('expand', 'shape', shape)))
+  }
+
+  /** This tensor if its elements are dense in row-major order, else a dense copy. */
+  contiguous(): Tensor {
+    return new Tensor(this.native.contiguous())
+  }
+
+  isContiguous(): boolean {
+    return this.native.isContiguous()
+  }
+
+  /** A copy with its own storage. */
+  clone(): Tensor {
+    return new Tensor(this.native.copy())
+  }
+
+  /** This tensor converted to a dtype or moved to a device (itself, shared, when nothing changes). */
+  to(target: DType | DeviceName): Tensor {
+    if ((DTYPES as readonly string[]).includes(target)) return new Tensor(this.native.toDtype(target))
+    if (typeof target !== 'string') {
+      throw new InvalidArgumentError(`to: expected a dtype (${DTYPES.join(', ')}) or a device ('cpu', 'cuda:N'), got ${String(target)}`)
+    }
+    return new Tensor(this.native.toDevice(target))
+  }
+
+  #binary(op: number, name: string, other: Operand): Tensor {
+    if (typeof other === 'number') return new Tensor(this.native.binaryScalar(op, other))
+    return new Tensor(this.native.binary(op, operand(name, other).native))
+  }
+
+  #extreme(values: number, indices: number, op: string, dim: number | undefined, options: ReduceOptions): Tensor | ValuesIndices {
+    if (dim === undefined) return new Tensor(this.native.reduce(values, [], false))
+    const d = checkInt(op, 'dim', dim)
+    const keepDim = options.keepDim ?? false
+    return {
+      values: new Tensor(this.native.reduce(values, [d], keepDim)),
+      indices: new Tensor(this.native.argReduce(indices, d, keepDim)),
+    }
+  }
+}
+
+function operand(op: string, value: unknown): Tensor {
+  if (!(value instanceof Tensor)) {
+    throw new InvalidArgumentError(`${op}: expected a Tensor${op === 'matmul' ? '' : ' or a number'}, got ${describe(value)}`)
+  }
+  return value
+}
+
+function dims(op: string, dim: number | readonly number[] | undefined): number[] {
+  if (dim === undefined) return []
+  return typeof dim === 'number' ? [checkInt(op, 'dim', dim)] : checkInts(op, 'dim', dim)
+}
+
+function optionalDim(op: string, dim: number | undefined): number | undefined {
+  return dim === undefined ? undefined : checkInt(op, 'dim', dim)
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'object') return (value as object).constructor?.name ?? 'an object'
+  return `${typeof value} ${String(value)}`
+}
