@@ -198,6 +198,11 @@ impl fmt::Display for Tensor {
             let formatter = Formatter::new(&values, &shown);
             printer.print(&formatter, 0, 0, indent)
         };
+        if let Some(name) = self.grad_fn_name() {
+            suffixes.push(format!("grad_fn=<{name}>"));
+        } else if self.requires_grad() {
+            suffixes.push("requires_grad=True".into());
+        }
         let mut s = format!("{PREFIX}{body}");
         let mut last_line = s.len() - s.rfind('\n').unwrap_or(0) + 1;
         for suffix in suffixes {

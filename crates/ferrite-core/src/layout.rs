@@ -119,6 +119,11 @@ impl Layout {
     }
 }
 
+/// A shape as the signed dims that shape-taking ops accept.
+pub(crate) fn signed(shape: &[usize]) -> Vec<i64> {
+    shape.iter().map(|&d| d as i64).collect()
+}
+
 /// Turns a possibly negative dim into an index, PyTorch-style.
 pub fn normalize_dim(op: &'static str, dim: i64, rank: usize) -> Result<usize> {
     // A 0-d tensor accepts dims -1 and 0, as in PyTorch.

@@ -1,6 +1,7 @@
 //! Ferrite's core: tensors with their storage, dtype and device, the ops on them and their CPU
 //! kernels. No Node.js here; the binding crate wraps this API.
 
+pub mod autograd;
 mod cpu;
 pub mod device;
 pub mod dtype;
@@ -13,6 +14,7 @@ pub mod random;
 pub mod storage;
 pub mod tensor;
 
+pub use autograd::{is_grad_enabled, set_grad_enabled, NoGradGuard};
 pub use device::Device;
 pub use dtype::DType;
 pub use error::{Error, Result};

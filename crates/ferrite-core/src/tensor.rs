@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::autograd::AutogradMeta;
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
@@ -9,15 +10,21 @@ use crate::layout::Layout;
 use crate::memory;
 use crate::storage::{CpuStorage, SharedStorage, Storage};
 
-#[derive(Clone, Debug)]
-pub struct Tensor(Arc<TensorInner>);
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Arc<TensorInner>);
 
-#[derive(Debug)]
-struct TensorInner {
+pub(crate) struct TensorInner {
     storage: Arc<SharedStorage>,
     layout: Layout,
     dtype: DType,
     device: Device,
+    pub(crate) autograd: AutogradMeta,
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor(shape={}, dtype={}, device={})", ShapeDisplay(self.shape()), self.dtype(), self.device())
+    }
 }
 
 impl Drop for TensorInner {
@@ -36,10 +43,10 @@ impl Tensor {
 
     fn make(storage: Arc<SharedStorage>, layout: Layout, dtype: DType, device: Device) -> Tensor {
         memory::tensor_created(device);
-        Tensor(Arc::new(TensorInner { storage, layout, dtype, device }))
+        Tensor(Arc::new(TensorInner { storage, layout, dtype, device, autograd: AutogradMeta::default() }))
     }
 
-    /// Another view of this tensor's storage.
+    /// Another view of this tensor's storage, outside the autograd graph (ops record themselves).
     pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
         Self::make(self.0.storage.clone(), layout, self.0.dtype, self.0.device)
     }

@@ -1,8 +1,9 @@
 //! Ops that change how a storage is seen (no copy) and the copies that make a view dense.
 
+use crate::autograd::{record, Backward};
 use crate::cpu::map_strided;
 use crate::error::{Error, Result, ShapeDisplay};
-use crate::layout::{infer_shape, normalize_dim, Layout};
+use crate::layout::{infer_shape, normalize_dim, signed, Layout};
 use crate::storage::{CpuStorage, Storage};
 use crate::tensor::Tensor;
 
@@ -20,14 +21,20 @@ impl Tensor {
                 ),
             )
         })?;
-        Ok(self.with_layout(Layout::new(shape, strides, self.layout().offset())))
+        Ok(self.reshaped_view(Layout::new(shape, strides, self.layout().offset()), "ViewBackward0"))
+    }
+
+    /// A view of the same elements in another shape; its gradient is reshaped back.
+    fn reshaped_view(&self, layout: Layout, name: &'static str) -> Tensor {
+        let out = self.with_layout(layout);
+        record(out, &[self], || ReshapeBackward { input: self.clone(), name })
     }
 
     /// Like `view`, copying only when the strides don't allow a view.
     pub fn reshape(&self, shape: &[i64]) -> Result<Tensor> {
         let resolved = infer_shape("reshape", shape, self.numel(), self.shape())?;
         match self.layout().view_strides(&resolved) {
-            Some(strides) => Ok(self.with_layout(Layout::new(resolved, strides, self.layout().offset()))),
+            Some(strides) => Ok(self.reshaped_view(Layout::new(resolved, strides, self.layout().offset()), "ViewBackward0")),
             None => self.contiguous().view(shape),
         }
     }
@@ -64,7 +71,7 @@ impl Tensor {
             }
             order.push(d);
         }
-        Ok(self.with_layout(self.layout().permute(&order)))
+        Ok(self.permuted(order, "PermuteBackward0"))
     }
 
     pub fn transpose(&self, dim0: i64, dim1: i64) -> Result<Tensor> {
@@ -74,7 +81,12 @@ impl Tensor {
         let (a, b) = (normalize_dim("transpose", dim0, self.rank())?, normalize_dim("transpose", dim1, self.rank())?);
         let mut order: Vec<usize> = (0..self.rank()).collect();
         order.swap(a, b);
-        Ok(self.with_layout(self.layout().permute(&order)))
+        Ok(self.permuted(order, "TransposeBackward0"))
+    }
+
+    fn permuted(&self, order: Vec<usize>, name: &'static str) -> Tensor {
+        let out = self.with_layout(self.layout().permute(&order));
+        record(out, &[self], || PermuteBackward { input: self.clone(), order, name })
     }
 
     /// Inserts a size-1 dim at `dim` (which may equal the rank).
@@ -86,7 +98,7 @@ impl Tensor {
         let stride = if d < shape.len() { strides[d] * shape[d] } else { 1 };
         shape.insert(d, 1);
         strides.insert(d, stride);
-        Ok(self.with_layout(Layout::new(shape, strides, layout.offset())))
+        Ok(self.reshaped_view(Layout::new(shape, strides, layout.offset()), "UnsqueezeBackward0"))
     }
 
     /// Removes `dim` if it has size 1, or every size-1 dim when `dim` is `None`.
@@ -105,7 +117,7 @@ impl Tensor {
         };
         let shape = keep.iter().map(|&d| layout.shape()[d]).collect();
         let strides = keep.iter().map(|&d| layout.strides()[d]).collect();
-        Ok(self.with_layout(Layout::new(shape, strides, layout.offset())))
+        Ok(self.reshaped_view(Layout::new(shape, strides, layout.offset()), "SqueezeBackward0"))
     }
 
     /// A broadcast view as `shape` (-1 keeps a dim), sharing storage: size-1 dims repeat.
@@ -133,7 +145,8 @@ impl Tensor {
             };
             target.push(size);
         }
-        Ok(self.with_layout(self.layout().broadcast_to(&target)))
+        let out = self.with_layout(self.layout().broadcast_to(&target));
+        Ok(record(out, &[self], || ExpandBackward { input: self.clone() }))
     }
 
     /// This tensor if it is already dense, else a dense copy.
@@ -155,7 +168,86 @@ impl Tensor {
                 CpuStorage::Bool(x) => CpuStorage::Bool(map_strided(x, layout, |v| v)),
             }),
         };
-        Tensor::from_storage(out, self.shape())
+        record(Tensor::from_storage(out, self.shape()), &[self], || CloneBackward { input: self.clone() })
+    }
+}
+
+struct ReshapeBackward {
+    input: Tensor,
+    name: &'static str,
+}
+
+impl Backward for ReshapeBackward {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn inputs(&self) -> Vec<Tensor> {
+        vec![self.input.clone()]
+    }
+
+    fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(g.reshape(&signed(self.input.shape()))?)])
+    }
+}
+
+struct PermuteBackward {
+    input: Tensor,
+    order: Vec<usize>,
+    name: &'static str,
+}
+
+impl Backward for PermuteBackward {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn inputs(&self) -> Vec<Tensor> {
+        vec![self.input.clone()]
+    }
+
+    fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let mut inverse = vec![0i64; self.order.len()];
+        for (i, &d) in self.order.iter().enumerate() {
+            inverse[d] = i as i64;
+        }
+        Ok(vec![Some(g.permute(&inverse)?)])
+    }
+}
+
+struct ExpandBackward {
+    input: Tensor,
+}
+
+impl Backward for ExpandBackward {
+    fn name(&self) -> &'static str {
+        "ExpandBackward0"
+    }
+
+    fn inputs(&self) -> Vec<Tensor> {
+        vec![self.input.clone()]
+    }
+
+    fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(g.sum_to_shape(self.input.shape())?)])
+    }
+}
+
+struct CloneBackward {
+    input: Tensor,
+}
+
+impl Backward for CloneBackward {
+    fn name(&self) -> &'static str {
+        "CloneBackward0"
+    }
+
+    fn inputs(&self) -> Vec<Tensor> {
+        vec![self.input.clone()]
+    }
+
+    fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(g.clone())])
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod cpu;
 
+use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::layout::broadcast_shapes;
@@ -72,15 +73,16 @@ impl Tensor {
         self.same_device(op.name(), rhs)?;
         let shape = broadcast_shapes(op.name(), self.shape(), rhs.shape())?;
         let dtype = op.compute_dtype(self.dtype(), rhs.dtype())?;
-        let (lhs, rhs) = (self.to_dtype(dtype)?, rhs.to_dtype(dtype)?);
-        let (ll, rl) = (lhs.layout().broadcast_to(&shape), rhs.layout().broadcast_to(&shape));
+        let (a, b) = (self.to_dtype(dtype)?, rhs.to_dtype(dtype)?);
+        let (al, bl) = (a.layout().broadcast_to(&shape), b.layout().broadcast_to(&shape));
         let out = {
-            let (ls, rs) = (lhs.storage().read(), rhs.storage().read());
-            match (&*ls, &*rs) {
-                (Storage::Cpu(a), Storage::Cpu(b)) => Storage::Cpu(cpu::binary(op, a, &ll, b, &rl, &shape)?),
+            let (sa, sb) = (a.storage().read(), b.storage().read());
+            match (&*sa, &*sb) {
+                (Storage::Cpu(a), Storage::Cpu(b)) => Storage::Cpu(cpu::binary(op, a, &al, b, &bl, &shape)?),
             }
         };
-        Ok(Tensor::from_storage(out, &shape))
+        let out = Tensor::from_storage(out, &shape);
+        Ok(record(out, &[self, rhs], || BinaryBackward { op, lhs: self.clone(), rhs: rhs.clone() }))
     }
 
     /// `self <op> scalar`, with PyTorch's promotion for Python scalars: a float scalar makes an
@@ -124,6 +126,71 @@ impl Tensor {
 
     pub fn eq(&self, rhs: &Tensor) -> Result<Tensor> {
         self.binary(BinaryOp::Eq, rhs)
+    }
+}
+
+struct BinaryBackward {
+    op: BinaryOp,
+    lhs: Tensor,
+    rhs: Tensor,
+}
+
+impl Backward for BinaryBackward {
+    fn name(&self) -> &'static str {
+        match self.op {
+            BinaryOp::Add => "AddBackward0",
+            BinaryOp::Sub => "SubBackward0",
+            BinaryOp::Mul => "MulBackward0",
+            BinaryOp::Div => "DivBackward0",
+            BinaryOp::Pow => "PowBackward1",
+            BinaryOp::Maximum => "MaximumBackward0",
+            BinaryOp::Minimum => "MinimumBackward0",
+            // Comparisons give bool tensors, which are never recorded.
+            _ => "ComparisonBackward0",
+        }
+    }
+
+    fn inputs(&self) -> Vec<Tensor> {
+        vec![self.lhs.clone(), self.rhs.clone()]
+    }
+
+    fn backward(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        use BinaryOp::*;
+        let (l, r) = (&self.lhs, &self.rhs);
+        let as_float = |mask: Tensor| mask.to_dtype(DType::F32);
+        let dl = |g: &Tensor| -> Result<Tensor> {
+            match self.op {
+                Add | Sub => Ok(g.clone()),
+                Mul => g.mul(r),
+                Div => g.div(r),
+                // d(l^r)/dl = r * l^(r-1)
+                Pow => g.mul(&r.mul(&l.pow(&r.binary_scalar(Sub, 1.0)?)?)?),
+                // Ties share the gradient, as in PyTorch.
+                Maximum => g.mul(&as_float(l.binary(Gt, r)?)?.add(&as_float(l.eq(r)?)?.binary_scalar(Mul, 0.5)?)?),
+                Minimum => g.mul(&as_float(l.binary(Lt, r)?)?.add(&as_float(l.eq(r)?)?.binary_scalar(Mul, 0.5)?)?),
+                _ => Err(Error::Internal { op: self.op.name(), detail: "no gradient for comparisons".into() }),
+            }
+        };
+        let dr = |g: &Tensor| -> Result<Tensor> {
+            match self.op {
+                Add => Ok(g.clone()),
+                Sub => g.neg(),
+                Mul => g.mul(l),
+                Div => g.mul(l)?.div(&r.mul(r)?)?.neg(),
+                // d(l^r)/dr = l^r * ln(l), taken as 0 where l == 0 (PyTorch's convention).
+                Pow => {
+                    let safe_base = l.add(&as_float(l.binary_scalar(Eq, 0.0)?)?)?;
+                    g.mul(&l.pow(r)?)?.mul(&safe_base.log()?)
+                }
+                Maximum => g.mul(&as_float(r.binary(Gt, l)?)?.add(&as_float(l.eq(r)?)?.binary_scalar(Mul, 0.5)?)?),
+                Minimum => g.mul(&as_float(r.binary(Lt, l)?)?.add(&as_float(l.eq(r)?)?.binary_scalar(Mul, 0.5)?)?),
+                _ => Err(Error::Internal { op: self.op.name(), detail: "no gradient for comparisons".into() }),
+            }
+        };
+        Ok(vec![
+            if needs[0] { Some(dl(g)?.sum_to_shape(l.shape())?) } else { None },
+            if needs[1] { Some(dr(g)?.sum_to_shape(r.shape())?) } else { None },
+        ])
     }
 }
 

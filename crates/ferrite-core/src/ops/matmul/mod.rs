@@ -3,9 +3,10 @@
 
 mod cpu;
 
+use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
-use crate::layout::broadcast_shapes;
+use crate::layout::{broadcast_shapes, signed};
 use crate::storage::{CpuStorage, Storage};
 use crate::tensor::Tensor;
 
@@ -23,8 +24,7 @@ impl Tensor {
                 format!("both arguments need at least 1 dimension, got shapes {} and {}", ShapeDisplay(self.shape()), ShapeDisplay(rhs.shape())),
             ));
         }
-        let a = if self.rank() == 1 { self.unsqueeze(0)? } else { self.clone() };
-        let b = if rhs.rank() == 1 { rhs.unsqueeze(1)? } else { rhs.clone() };
+        let (a, b) = (as_matrix(&self.detach(), 0)?, as_matrix(&rhs.detach(), 1)?);
         let (ar, br) = (a.rank(), b.rank());
         let (m, k) = (a.shape()[ar - 2], a.shape()[ar - 1]);
         let (k2, n) = (b.shape()[br - 2], b.shape()[br - 1]);
@@ -53,7 +53,56 @@ impl Tensor {
         if self.rank() == 1 {
             shape.remove(shape.len() - if rhs.rank() == 1 { 1 } else { 2 });
         }
-        Ok(Tensor::from_storage(out, &shape))
+        let out = Tensor::from_storage(out, &shape);
+        Ok(record(out, &[self, rhs], || MatmulBackward { lhs: self.clone(), rhs: rhs.clone() }))
+    }
+}
+
+/// A 1-D operand as a matrix: a row (`at` = 0) on the left, a column (`at` = 1) on the right.
+fn as_matrix(t: &Tensor, at: i64) -> Result<Tensor> {
+    if t.rank() == 1 {
+        t.unsqueeze(at)
+    } else {
+        Ok(t.clone())
+    }
+}
+
+struct MatmulBackward {
+    lhs: Tensor,
+    rhs: Tensor,
+}
+
+impl Backward for MatmulBackward {
+    fn name(&self) -> &'static str {
+        match (self.lhs.rank(), self.rhs.rank()) {
+            (1, 1) => "DotBackward0",
+            (2, 1) => "MvBackward0",
+            (2, 2) => "MmBackward0",
+            _ => "UnsafeViewBackward0",
+        }
+    }
+
+    fn inputs(&self) -> Vec<Tensor> {
+        vec![self.lhs.clone(), self.rhs.clone()]
+    }
+
+    fn backward(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let (a, b) = (as_matrix(&self.lhs, 0)?, as_matrix(&self.rhs, 1)?);
+        // The gradient with the dims that 1-D operands squeezed away put back.
+        let mut g = g.clone();
+        if self.lhs.rank() == 1 {
+            g = g.unsqueeze(if self.rhs.rank() == 1 { 0 } else { -2 })?;
+        }
+        if self.rhs.rank() == 1 {
+            g = g.unsqueeze(-1)?;
+        }
+        let da = needs[0]
+            .then(|| g.matmul(&b.transpose(-1, -2)?)?.sum_to_shape(a.shape())?.reshape(&signed(self.lhs.shape())))
+            .transpose()?;
+        let db = needs[1]
+            .then(|| a.transpose(-1, -2)?.matmul(&g)?.sum_to_shape(b.shape())?.reshape(&signed(self.rhs.shape())))
+            .transpose()?;
+        Ok(vec![da, db])
     }
 }
 

@@ -2,11 +2,13 @@
 
 mod cpu;
 
+use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::layout::normalize_dim;
 use crate::storage::Storage;
 use crate::tensor::Tensor;
+use crate::BinaryOp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReduceOp {
@@ -79,8 +81,8 @@ impl Tensor {
         match dim {
             Some(d) => self.reduce(op, &[d], keep_dim),
             // PyTorch keeps every dim as size 1 for keepdim without a dim.
-            None if keep_dim => self.reshape(&[-1])?.reduce(op, &[0], false)?.reshape(&vec![1; self.rank()]),
-            None => self.reshape(&[-1])?.reduce(op, &[0], false),
+            None if keep_dim => self.detach().reshape(&[-1])?.reduce(op, &[0], false)?.reshape(&vec![1; self.rank()]),
+            None => self.detach().reshape(&[-1])?.reduce(op, &[0], false),
         }
     }
 
@@ -119,12 +121,85 @@ impl Tensor {
         };
         // Reduced dims last and dense, so each output folds one contiguous run.
         let order: Vec<i64> = kept.iter().chain(&folded).map(|&d| d as i64).collect();
-        let arranged = self.permute(&order)?.contiguous();
+        let arranged = self.detach().permute(&order)?.contiguous();
         let start = arranged.layout().offset();
         let out = match &*arranged.storage().read() {
             Storage::Cpu(s) => Storage::Cpu(cpu::reduce(op, s, start, &rows)),
         };
-        Ok(Tensor::from_storage(out, &out_shape))
+        let out = Tensor::from_storage(out, &out_shape);
+        let saved = out.detach();
+        let all = folded.len() != 1 || dims.is_empty();
+        Ok(record(out, &[self], || ReduceBackward { op, input: self.clone(), output: saved, folded, keep_dim, all }))
+    }
+}
+
+struct ReduceBackward {
+    op: ReduceOp,
+    input: Tensor,
+    output: Tensor,
+    folded: Vec<usize>,
+    keep_dim: bool,
+    /// Reduced over every element (`max()`) rather than along one given dim (`max(dim)`).
+    all: bool,
+}
+
+impl Backward for ReduceBackward {
+    fn name(&self) -> &'static str {
+        match (self.op, self.all) {
+            (ReduceOp::Sum, true) => "SumBackward0",
+            (ReduceOp::Sum, false) => "SumBackward1",
+            (ReduceOp::Mean, true) => "MeanBackward0",
+            (ReduceOp::Mean, false) => "MeanBackward1",
+            (ReduceOp::Max, true) => "MaxBackward1",
+            (ReduceOp::Max, false) => "MaxBackward0",
+            (ReduceOp::Min, true) => "MinBackward1",
+            (ReduceOp::Min, false) => "MinBackward0",
+            // Index outputs are int64 and never recorded.
+            (ReduceOp::ArgMax | ReduceOp::ArgMin, _) => "ArgReduceBackward0",
+        }
+    }
+
+    fn inputs(&self) -> Vec<Tensor> {
+        vec![self.input.clone()]
+    }
+
+    fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let x = &self.input;
+        // The gradient and the output with the reduced dims back as size 1, to broadcast over x.
+        let unfold = |t: &Tensor| -> Result<Tensor> {
+            let mut t = t.clone();
+            if !self.keep_dim {
+                for &d in &self.folded {
+                    t = t.unsqueeze(d as i64)?;
+                }
+            }
+            Ok(t)
+        };
+        let shape: Vec<i64> = x.shape().iter().map(|&d| d as i64).collect();
+        let g = unfold(g)?;
+        let dx = match self.op {
+            ReduceOp::Sum => g.expand(&shape)?.contiguous(),
+            ReduceOp::Mean => {
+                let count: usize = self.folded.iter().map(|&d| x.shape()[d]).product();
+                g.binary_scalar(BinaryOp::Div, count as f64)?.expand(&shape)?.contiguous()
+            }
+            ReduceOp::Max | ReduceOp::Min if self.all => {
+                // Ties share the gradient evenly, as in PyTorch's max().
+                let hits = x.eq(&unfold(&self.output)?)?.to_dtype(DType::F32)?;
+                g.mul(&hits.div(&hits.sum(&[], false)?)?)?
+            }
+            ReduceOp::Max | ReduceOp::Min => {
+                // Only the selected index gets the gradient, as in PyTorch's max(dim).
+                let dim = self.folded[0];
+                let index = if self.op == ReduceOp::Max { x.argmax(Some(dim as i64), true)? } else { x.argmin(Some(dim as i64), true)? };
+                let mut position_shape = vec![1usize; x.rank()];
+                position_shape[dim] = x.shape()[dim];
+                let positions = Tensor::arange(0.0, x.shape()[dim] as f64, 1.0, DType::I64, x.device())?.reshape(&position_shape.iter().map(|&d| d as i64).collect::<Vec<_>>())?;
+                g.mul(&positions.eq(&index)?.to_dtype(DType::F32)?)?
+            }
+            ReduceOp::ArgMax | ReduceOp::ArgMin => return Err(Error::Internal { op: self.op.name(), detail: "indices have no gradient".into() }),
+        };
+        Ok(vec![Some(dx)])
     }
 }
 

@@ -3,10 +3,12 @@
 
 mod cpu;
 
+use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::storage::Storage;
 use crate::tensor::Tensor;
+use crate::BinaryOp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UnaryOp {
@@ -48,7 +50,10 @@ impl Tensor {
         let out = match &*input.storage().read() {
             Storage::Cpu(s) => Storage::Cpu(cpu::unary(op, s, input.layout())?),
         };
-        Ok(Tensor::from_storage(out, self.shape()))
+        let out = Tensor::from_storage(out, self.shape());
+        // The saved output is detached: a node holding its own output would be a reference cycle.
+        let saved = out.detach();
+        Ok(record(out, &[self], || UnaryBackward { op, input: self.clone(), output: saved }))
     }
 
     pub fn neg(&self) -> Result<Tensor> {
@@ -69,6 +74,43 @@ impl Tensor {
 
     pub fn sqrt(&self) -> Result<Tensor> {
         self.unary(UnaryOp::Sqrt)
+    }
+}
+
+struct UnaryBackward {
+    op: UnaryOp,
+    input: Tensor,
+    output: Tensor,
+}
+
+impl Backward for UnaryBackward {
+    fn name(&self) -> &'static str {
+        match self.op {
+            UnaryOp::Neg => "NegBackward0",
+            UnaryOp::Abs => "AbsBackward0",
+            UnaryOp::Exp => "ExpBackward0",
+            UnaryOp::Log => "LogBackward0",
+            UnaryOp::Sqrt => "SqrtBackward0",
+        }
+    }
+
+    fn inputs(&self) -> Vec<Tensor> {
+        vec![self.input.clone()]
+    }
+
+    fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let (x, y) = (&self.input, &self.output);
+        let dx = match self.op {
+            UnaryOp::Neg => g.neg()?,
+            UnaryOp::Abs => {
+                let sign = x.binary_scalar(BinaryOp::Gt, 0.0)?.to_dtype(DType::F32)?.sub(&x.binary_scalar(BinaryOp::Lt, 0.0)?.to_dtype(DType::F32)?)?;
+                g.mul(&sign)?
+            }
+            UnaryOp::Exp => g.mul(y)?,
+            UnaryOp::Log => g.div(x)?,
+            UnaryOp::Sqrt => g.div(&y.binary_scalar(BinaryOp::Mul, 2.0)?)?,
+        };
+        Ok(vec![Some(dx)])
     }
 }
 

@@ -1,0 +1,400 @@
+//! Reverse-mode automatic differentiation. Ops record a `Backward` node on their output when grad
+//! mode is on and an input requires a gradient; `backward()` sorts the graph once, walks it in
+//! reverse, accumulates gradients into the leaves, and frees each node as it goes.
+
+use std::cell::Cell;
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use crate::dtype::DType;
+use crate::error::{Error, Result, ShapeDisplay};
+use crate::tensor::Tensor;
+
+/// A recorded op: knows its inputs and turns the gradient of its output into theirs.
+pub(crate) trait Backward: Send + Sync {
+    /// PyTorch's name for the node (`AddBackward0`), shown as `grad_fn=<...>`.
+    fn name(&self) -> &'static str;
+    /// The inputs, in the order `backward` returns their gradients.
+    fn inputs(&self) -> Vec<Tensor>;
+    /// Gradients of the inputs given the output's; `needs[i]` is false where none is wanted.
+    fn backward(&self, grad: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>>;
+}
+
+#[derive(Default)]
+pub(crate) struct AutogradMeta {
+    requires_grad: AtomicBool,
+    /// Set once an op records itself as this tensor's origin.
+    non_leaf: AtomicBool,
+    grad: Mutex<Option<Tensor>>,
+    grad_fn: Mutex<Option<Arc<dyn Backward>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+thread_local! {
+    /// Per thread, as in PyTorch: a no-grad block on one thread doesn't affect another.
+    static GRAD_ENABLED: Cell<bool> = const { Cell::new(true) };
+}
+
+pub fn is_grad_enabled() -> bool {
+    GRAD_ENABLED.get()
+}
+
+/// Turns recording on or off for this thread and returns the previous setting.
+pub fn set_grad_enabled(enabled: bool) -> bool {
+    GRAD_ENABLED.replace(enabled)
+}
+
+/// Disables recording until dropped, like `torch.no_grad()`.
+pub struct NoGradGuard(bool);
+
+impl NoGradGuard {
+    pub fn new() -> Self {
+        NoGradGuard(set_grad_enabled(false))
+    }
+}
+
+impl Default for NoGradGuard {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for NoGradGuard {
+    fn drop(&mut self) {
+        set_grad_enabled(self.0);
+    }
+}
+
+/// Makes `out` (a fresh op output) the result of `node` when grad mode is on and an input needs
+/// a gradient. `node` is only built when it will be kept.
+pub(crate) fn record<B: Backward + 'static>(out: Tensor, inputs: &[&Tensor], node: impl FnOnce() -> B) -> Tensor {
+    if out.dtype() == DType::F32 && is_grad_enabled() && inputs.iter().any(|t| t.requires_grad()) {
+        let meta = &out.0.autograd;
+        meta.requires_grad.store(true, Relaxed);
+        meta.non_leaf.store(true, Relaxed);
+        *lock(&meta.grad_fn) = Some(Arc::new(node()));
+    }
+    out
+}
+
+impl Tensor {
+    fn key(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+
+    pub fn requires_grad(&self) -> bool {
+        self.0.autograd.requires_grad.load(Relaxed)
+    }
+
+    /// Leaves are tensors no recorded op produced: user data and parameters.
+    pub fn is_leaf(&self) -> bool {
+        !self.0.autograd.non_leaf.load(Relaxed)
+    }
+
+    pub fn set_requires_grad(&self, requires_grad: bool) -> Result<()> {
+        if requires_grad && self.dtype() != DType::F32 {
+            return Err(Error::dtype("requiresGrad", "a float32 tensor (only floating point tensors can require gradients)", self.dtype()));
+        }
+        if !self.is_leaf() && !requires_grad {
+            return Err(Error::invalid(
+                "requiresGrad",
+                "you can only change the requiresGrad flag of leaf tensors; use detach() to get a tensor outside the graph",
+            ));
+        }
+        self.0.autograd.requires_grad.store(requires_grad, Relaxed);
+        Ok(())
+    }
+
+    /// The gradient accumulated by `backward()` (leaves only).
+    pub fn grad(&self) -> Option<Tensor> {
+        lock(&self.0.autograd.grad).clone()
+    }
+
+    pub fn set_grad(&self, grad: Option<Tensor>) -> Result<()> {
+        if let Some(g) = &grad {
+            if g.shape() != self.shape() || g.dtype() != self.dtype() {
+                return Err(Error::shape(
+                    "grad",
+                    format!(
+                        "assigned grad has shape {} and dtype {}, but the tensor has shape {} and dtype {}",
+                        ShapeDisplay(g.shape()),
+                        g.dtype(),
+                        ShapeDisplay(self.shape()),
+                        self.dtype()
+                    ),
+                ));
+            }
+        }
+        *lock(&self.0.autograd.grad) = grad;
+        Ok(())
+    }
+
+    /// PyTorch's name of the op that produced this tensor, if one was recorded and not yet freed.
+    pub fn grad_fn_name(&self) -> Option<&'static str> {
+        lock(&self.0.autograd.grad_fn).as_ref().map(|f| f.name())
+    }
+
+    /// The same values as a new leaf outside the graph, sharing storage.
+    pub fn detach(&self) -> Tensor {
+        self.with_layout(self.layout().clone())
+    }
+
+    /// Computes the gradient of this tensor with respect to every leaf that requires one and
+    /// adds it to the leaf's `grad`. `grad` defaults to 1 for one-element tensors. The graph is
+    /// freed on the way unless `retain_graph` is set.
+    pub fn backward(&self, grad: Option<&Tensor>, retain_graph: bool) -> Result<()> {
+        if !self.requires_grad() {
+            return Err(Error::invalid(
+                "backward",
+                "the tensor does not require grad and has no grad_fn (no input of the ops that made it requires grad)",
+            ));
+        }
+        let seed = match grad {
+            Some(g) if g.shape() != self.shape() => {
+                return Err(Error::shape(
+                    "backward",
+                    format!("grad has shape {} but the output has shape {}", ShapeDisplay(g.shape()), ShapeDisplay(self.shape())),
+                ))
+            }
+            Some(g) => g.detach(),
+            None if self.numel() != 1 => {
+                return Err(Error::invalid(
+                    "backward",
+                    format!("grad can be implicitly created only for one-element outputs, this one has shape {}", ShapeDisplay(self.shape())),
+                ))
+            }
+            None => Tensor::ones(self.shape(), DType::F32, self.device())?,
+        };
+        let _no_grad = NoGradGuard::new();
+        let order = self.topological_order();
+        let mut grads: HashMap<usize, Tensor> = HashMap::from([(self.key(), seed)]);
+        for node in order.iter().rev() {
+            let Some(grad) = grads.remove(&node.key()) else { continue };
+            if node.is_leaf() {
+                node.accumulate_grad(grad)?;
+                continue;
+            }
+            let taken = {
+                let mut slot = lock(&node.0.autograd.grad_fn);
+                if retain_graph { slot.clone() } else { slot.take() }
+            };
+            let Some(f) = taken else {
+                return Err(Error::invalid(
+                    "backward",
+                    "trying to backward through the graph a second time: its saved tensors were freed by the first backward(); pass retainGraph: true to that one",
+                ));
+            };
+            let inputs = f.inputs();
+            let needs: Vec<bool> = inputs.iter().map(Tensor::requires_grad).collect();
+            let input_grads = f.backward(&grad, &needs)?;
+            for ((input, g), need) in inputs.iter().zip(input_grads).zip(needs) {
+                let Some(g) = g.filter(|_| need) else { continue };
+                match grads.entry(input.key()) {
+                    Entry::Occupied(mut e) => {
+                        let sum = e.get().add(&g)?;
+                        e.insert(sum);
+                    }
+                    Entry::Vacant(e) => {
+                        e.insert(g);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn accumulate_grad(&self, grad: Tensor) -> Result<()> {
+        if !self.requires_grad() {
+            return Ok(());
+        }
+        let grad = if grad.shape() == self.shape() { grad } else { grad.reshape(&self.shape().iter().map(|&d| d as i64).collect::<Vec<_>>())? };
+        let mut slot = lock(&self.0.autograd.grad);
+        let sum = match slot.take() {
+            Some(old) => old.add(&grad)?,
+            None => grad.contiguous(),
+        };
+        *slot = Some(sum);
+        Ok(())
+    }
+
+    /// Every tensor the graph behind `self` reaches that requires grad, inputs before outputs.
+    fn topological_order(&self) -> Vec<Tensor> {
+        let mut order = Vec::new();
+        let mut seen = HashSet::new();
+        let mut stack = vec![(self.clone(), false)];
+        while let Some((t, inputs_done)) = stack.pop() {
+            if inputs_done {
+                order.push(t);
+                continue;
+            }
+            if !seen.insert(t.key()) {
+                continue;
+            }
+            let f = lock(&t.0.autograd.grad_fn).clone();
+            stack.push((t, true));
+            if let Some(f) = f {
+                for input in f.inputs() {
+                    if input.requires_grad() && !seen.contains(&input.key()) {
+                        stack.push((input, false));
+                    }
+                }
+            }
+        }
+        order
+    }
+
+    /// `grad` summed over the dims that broadcasting expanded, so that it has `shape`.
+    pub(crate) fn sum_to_shape(&self, shape: &[usize]) -> Result<Tensor> {
+        if self.shape() == shape {
+            return Ok(self.clone());
+        }
+        let lead = self.rank() - shape.len();
+        let dims: Vec<i64> = (0..self.rank())
+            .filter(|&d| d < lead || (shape[d - lead] == 1 && self.shape()[d] != 1))
+            .map(|d| d as i64)
+            .collect();
+        let summed = if dims.is_empty() { self.clone() } else { self.sum(&dims, true)? };
+        summed.reshape(&shape.iter().map(|&d| d as i64).collect::<Vec<_>>())
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::device::Device;
+
+    /// Deterministic, non-uniform values in [-1, 1) so that gradients are not all alike.
+    pub(crate) fn values(n: usize, seed: u64) -> Vec<f32> {
+        (0..n).map(|i| (((i as u64 * 2654435761 + seed * 40503) % 1000) as f32 / 500.0) - 1.0).collect()
+    }
+
+    pub(crate) fn leaf(shape: &[usize], seed: u64) -> Tensor {
+        let t = Tensor::from_f32(values(shape.iter().product(), seed), shape).unwrap();
+        t.set_requires_grad(true).unwrap();
+        t
+    }
+
+    /// Checks the gradients of `(f(inputs) * R).sum()` for a fixed non-uniform `R` against
+    /// central differences, element by element.
+    pub(crate) fn gradcheck(inputs: &[Tensor], f: impl Fn(&[Tensor]) -> Result<Tensor>) {
+        let out = f(inputs).unwrap();
+        let weights = Tensor::from_f32(values(out.numel(), 99).iter().map(|v| v + 1.5).collect(), out.shape()).unwrap();
+        let loss = |xs: &[Tensor]| -> f64 { f(xs).unwrap().mul(&weights).unwrap().sum(&[], false).unwrap().item().unwrap() };
+        out.mul(&weights).unwrap().sum(&[], false).unwrap().backward(None, false).unwrap();
+        let eps = 1e-2f32;
+        for (k, x) in inputs.iter().enumerate() {
+            let analytic = x.grad().expect("input got no gradient").to_vec_f32().unwrap();
+            let base = x.to_vec_f32().unwrap();
+            for i in 0..base.len() {
+                let shifted = |delta: f32| {
+                    let mut v = base.clone();
+                    v[i] += delta;
+                    let mut xs = inputs.to_vec();
+                    xs[k] = Tensor::from_f32(v, x.shape()).unwrap();
+                    let _g = NoGradGuard::new();
+                    loss(&xs)
+                };
+                let numeric = (shifted(eps) - shifted(-eps)) / (2.0 * eps as f64);
+                let a = analytic[i] as f64;
+                assert!((a - numeric).abs() <= 2e-2 * numeric.abs().max(1.0), "input {k} element {i}: analytic {a} vs numeric {numeric}");
+            }
+        }
+    }
+
+    #[test]
+    fn gradients_accumulate_and_the_graph_is_freed() {
+        let x = leaf(&[3], 1);
+        let y = x.mul(&x).unwrap().sum(&[], false).unwrap();
+        assert_eq!(y.grad_fn_name(), Some("SumBackward0"));
+        y.backward(None, false).unwrap();
+        let first = x.grad().unwrap().to_vec_f32().unwrap();
+        assert_eq!(first, x.to_vec_f32().unwrap().iter().map(|v| 2.0 * v).collect::<Vec<_>>());
+        assert_eq!(y.grad_fn_name(), None, "the graph is freed after backward");
+        assert_eq!(y.backward(None, false).unwrap_err().code(), "InvalidArgument");
+        x.mul(&x).unwrap().sum(&[], false).unwrap().backward(None, false).unwrap();
+        let second = x.grad().unwrap().to_vec_f32().unwrap();
+        assert_eq!(second, first.iter().map(|v| 2.0 * v).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn no_grad_records_nothing_and_only_needed_inputs_get_grads() {
+        let x = leaf(&[2], 2);
+        let c = Tensor::from_f32(vec![1.0, 2.0], &[2]).unwrap();
+        {
+            let _g = NoGradGuard::new();
+            assert!(!x.mul(&c).unwrap().requires_grad());
+        }
+        x.mul(&c).unwrap().sum(&[], false).unwrap().backward(None, false).unwrap();
+        assert!(c.grad().is_none());
+        assert_eq!(x.grad().unwrap().to_vec_f32().unwrap(), vec![1.0, 2.0]);
+    }
+
+    #[test]
+    fn backward_needs_a_scalar_or_a_gradient() {
+        let x = leaf(&[2], 3);
+        let y = x.mul(&x).unwrap();
+        assert_eq!(y.backward(None, false).unwrap_err().code(), "InvalidArgument");
+        let g = Tensor::ones(&[2], DType::F32, Device::Cpu).unwrap();
+        y.backward(Some(&g), false).unwrap();
+        assert!(x.grad().is_some());
+        let int = Tensor::from_i64(vec![1], &[1]).unwrap();
+        assert_eq!(int.set_requires_grad(true).unwrap_err().code(), "DTypeMismatch");
+    }
+
+    #[test]
+    fn elementwise_gradients_match_finite_differences() {
+        use crate::BinaryOp::*;
+        for op in [Add, Sub, Mul, Div, Maximum, Minimum] {
+            let inputs = [leaf(&[2, 3], 4), leaf(&[3], 5)];
+            gradcheck(&inputs, |x| x[0].binary(op, &x[1].binary_scalar(Add, if op == Div { 2.0 } else { 0.0 })?));
+        }
+        // Fresh positive leaves for each check, since gradients accumulate.
+        let positive = || {
+            let t = Tensor::from_f32(values(4, 6).iter().map(|v| v.abs() + 0.5).collect(), &[4]).unwrap();
+            t.set_requires_grad(true).unwrap();
+            t
+        };
+        gradcheck(&[positive(), leaf(&[4], 7)], |x| x[0].pow(&x[1]));
+        gradcheck(&[positive()], |x| x[0].log());
+        gradcheck(&[positive()], |x| x[0].sqrt());
+        gradcheck(&[leaf(&[5], 8)], |x| x[0].exp());
+        gradcheck(&[leaf(&[5], 9)], |x| x[0].neg());
+        gradcheck(&[leaf(&[5], 10)], |x| x[0].abs());
+    }
+
+    #[test]
+    fn reduction_gradients_match_finite_differences() {
+        gradcheck(&[leaf(&[2, 3, 4], 11)], |x| x[0].sum(&[1], false));
+        gradcheck(&[leaf(&[2, 3, 4], 12)], |x| x[0].sum(&[0, 2], true));
+        gradcheck(&[leaf(&[2, 3, 4], 13)], |x| x[0].mean(&[-1], false));
+        gradcheck(&[leaf(&[2, 3, 4], 14)], |x| x[0].mean(&[], false));
+        gradcheck(&[leaf(&[3, 5], 15)], |x| Ok(x[0].max_dim(1, false)?.0));
+        gradcheck(&[leaf(&[3, 5], 16)], |x| Ok(x[0].min_dim(0, true)?.0));
+        gradcheck(&[leaf(&[3, 5], 17)], |x| x[0].max());
+    }
+
+    #[test]
+    fn matmul_and_view_gradients_match_finite_differences() {
+        gradcheck(&[leaf(&[3, 4], 18), leaf(&[4, 2], 19)], |x| x[0].matmul(&x[1]));
+        gradcheck(&[leaf(&[2, 3, 4], 20), leaf(&[4, 5], 21)], |x| x[0].matmul(&x[1]));
+        gradcheck(&[leaf(&[4], 22), leaf(&[2, 4, 3], 23)], |x| x[0].matmul(&x[1]));
+        gradcheck(&[leaf(&[3, 4], 24), leaf(&[4], 25)], |x| x[0].matmul(&x[1]));
+        gradcheck(&[leaf(&[4], 26), leaf(&[4], 27)], |x| x[0].matmul(&x[1]));
+        gradcheck(&[leaf(&[2, 3, 4], 28)], |x| x[0].permute(&[2, 0, 1])?.reshape(&[4, 6]));
+        gradcheck(&[leaf(&[2, 3], 29)], |x| x[0].transpose(0, 1)?.unsqueeze(0)?.expand(&[2, 3, 2]));
+        gradcheck(&[leaf(&[2, 1, 3], 30)], |x| x[0].squeeze(None)?.flatten(0, -1));
+        gradcheck(&[leaf(&[2, 3], 31)], |x| x[0].transpose(0, 1)?.contiguous().view(&[-1]));
+    }
+
+    #[test]
+    fn printing_shows_the_grad_fn() {
+        let x = leaf(&[2], 32);
+        assert!(x.to_string().ends_with(", requires_grad=True)"));
+        assert!(x.mul(&x).unwrap().to_string().ends_with(", grad_fn=<MulBackward0>)"));
+    }
+}
