@@ -16,6 +16,16 @@ export declare class NativeTensor {
   get isDisposed(): boolean
   /** Frees the native storage now (when no other tensor views it); later use is an error. */
   dispose(): void
+  get requiresGrad(): boolean
+  set requiresGrad(requiresGrad: boolean)
+  get isLeaf(): boolean
+  /** PyTorch's name of the node that produced this tensor, e.g. `MulBackward0`. */
+  get gradFn(): string | null
+  grad(): NativeTensor | null
+  setGrad(grad?: NativeTensor | undefined | null): void
+  /** Back-propagates from this tensor into the `grad` of every leaf it depends on. */
+  backward(grad: NativeTensor | undefined | null, retainGraph: boolean): void
+  detach(): NativeTensor
   isContiguous(): boolean
   sharesStorage(other: NativeTensor): boolean
   toString(): string
@@ -82,6 +92,8 @@ export declare function fromInt64(data: BigInt64Array, shape: Array<number>): Na
 
 export declare function full(shape: Array<number>, value: number, dtypeName: string, deviceName: string): NativeTensor
 
+export declare function isGradEnabled(): boolean
+
 export declare function manualSeed(seed: number): void
 
 /** Live native tensors and bytes on each device that has held any. */
@@ -103,6 +115,9 @@ export declare enum ReduceOpCode {
   ArgMax = 4,
   ArgMin = 5,
 }
+
+/** Turns autograd recording on or off for the calling thread; returns the previous setting. */
+export declare function setGradEnabled(enabled: boolean): boolean
 
 export declare enum UnaryOpCode {
   Neg = 0,

@@ -45,7 +45,7 @@ export function tensor(data: TensorData, options: TensorDataOptions = {}): Tenso
     flatten(data, shape, flat)
     made = new Tensor(dtype === 'float32' ? native.fromFloat32(flat as Float32Array, shape) : native.fromFloat64(flat as Float64Array, shape, dtype))
   }
-  return onDevice(made, deviceOf(options))
+  return finish(onDevice(made, deviceOf(options)), options)
 }
 
 function fromTypedArray(data: Exclude<TensorData, NestedArray<number | boolean>>, options: TensorDataOptions): Tensor {
@@ -112,6 +112,12 @@ function flatten(data: unknown, shape: number[], out: Float32Array | Float64Arra
   walk(data, 0)
 }
 
+/** Applies the options that act on a made tensor. */
+function finish(t: Tensor, options: TensorOptions): Tensor {
+  if (options.requiresGrad) t.requiresGrad = true
+  return t
+}
+
 function onDevice(t: Tensor, device: DeviceName): Tensor {
   if (device === 'cpu') return t
   const moved = t.to(device)
@@ -122,20 +128,20 @@ function onDevice(t: Tensor, device: DeviceName): Tensor {
 /** A tensor of `shape` filled with `value` (float32 unless `dtype` says otherwise). */
 export function full(shape: Shape, value: number | boolean, options: TensorOptions = {}): Tensor {
   const dtype = dtypeOf('full', options, typeof value === 'boolean' ? 'bool' : 'float32')
-  return new Tensor(native.full(checkShape('full', shape), Number(value), dtype, deviceOf(options)))
+  return finish(new Tensor(native.full(checkShape('full', shape), Number(value), dtype, deviceOf(options))), options)
 }
 
 export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
-  return new Tensor(native.full(checkShape('zeros', shape), 0, dtypeOf('zeros', options, 'float32'), deviceOf(options)))
+  return finish(new Tensor(native.full(checkShape('zeros', shape), 0, dtypeOf('zeros', options, 'float32'), deviceOf(options))), options)
 }
 
 export function ones(shape: Shape, options: TensorOptions = {}): Tensor {
-  return new Tensor(native.full(checkShape('ones', shape), 1, dtypeOf('ones', options, 'float32'), deviceOf(options)))
+  return finish(new Tensor(native.full(checkShape('ones', shape), 1, dtypeOf('ones', options, 'float32'), deviceOf(options))), options)
 }
 
 /** Options of the `*Like` factories: dtype and device default to those of the model tensor. */
-function likeOptions(t: Tensor, options: TensorOptions): Required<TensorOptions> {
-  return { dtype: options.dtype ?? t.dtype, device: options.device ?? t.device }
+function likeOptions(t: Tensor, options: TensorOptions): TensorOptions {
+  return { ...options, dtype: options.dtype ?? t.dtype, device: options.device ?? t.device }
 }
 
 export function zerosLike(t: Tensor, options: TensorOptions = {}): Tensor {
@@ -158,22 +164,22 @@ export function arange(end: number): Tensor
 export function arange(start: number, end: number, step?: number, options?: TensorOptions): Tensor
 export function arange(startOrEnd: number, end?: number, step = 1, options: TensorOptions = {}): Tensor {
   const [start, stop] = end === undefined ? [0, startOrEnd] : [startOrEnd, end]
-  return new Tensor(native.arange(start, stop, step, dtypeOf('arange', options, 'float32'), deviceOf(options)))
+  return finish(new Tensor(native.arange(start, stop, step, dtypeOf('arange', options, 'float32'), deviceOf(options))), options)
 }
 
 /** Uniform draws from [0, 1), float32. Seeded by {@link manualSeed}. */
 export function rand(shape: Shape, options: Omit<TensorOptions, 'dtype'> = {}): Tensor {
-  return new Tensor(native.rand(checkShape('rand', shape), deviceOf(options)))
+  return finish(new Tensor(native.rand(checkShape('rand', shape), deviceOf(options))), options)
 }
 
 /** Standard normal draws, float32. Seeded by {@link manualSeed}. */
 export function randn(shape: Shape, options: Omit<TensorOptions, 'dtype'> = {}): Tensor {
-  return new Tensor(native.randn(checkShape('randn', shape), deviceOf(options)))
+  return finish(new Tensor(native.randn(checkShape('randn', shape), deviceOf(options))), options)
 }
 
 /** Uniform integers from [low, high), int64. Seeded by {@link manualSeed}. */
 export function randint(low: number, high: number, shape: Shape, options: Omit<TensorOptions, 'dtype'> = {}): Tensor {
-  return new Tensor(native.randint(checkInt('randint', 'low', low), checkInt('randint', 'high', high), checkShape('randint', shape), deviceOf(options)))
+  return finish(new Tensor(native.randint(checkInt('randint', 'low', low), checkInt('randint', 'high', high), checkShape('randint', shape), deviceOf(options))), options)
 }
 
 export function randLike(t: Tensor): Tensor {

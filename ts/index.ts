@@ -26,6 +26,7 @@ export {
   zerosLike,
 } from './creation'
 export type { TensorData, TensorDataOptions } from './creation'
+export { isGradEnabled, noGrad, setGradEnabled } from './autograd'
 export { allClose, getNumThreads, memory } from './runtime'
 export type { AllCloseOptions, MemoryInfo } from './runtime'
 export type { DeviceName, DType, NestedArray, Shape, TensorOptions } from './types'

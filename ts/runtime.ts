@@ -34,22 +34,26 @@ export interface AllCloseOptions {
   equalNan?: boolean
 }
 
-/** True when `|a - b| <= atol + rtol * |b|` everywhere (broadcasting), like `torch.allclose`. */
+/**
+ * True when every pair of elements (broadcast) is close, like `torch.allclose`: equal, or finite
+ * with `|a - b| <= atol + rtol * |b|`; NaNs match each other only with `equalNan`.
+ */
 export function allClose(a: Tensor, b: Tensor, { rtol = 1e-5, atol = 1e-8, equalNan = false }: AllCloseOptions = {}): boolean {
+  using equal = a.eq(b)
   using diff = a.sub(b)
-  using absDiff = diff.abs()
+  using actual = diff.abs()
   using absB = b.abs()
   using scaled = absB.mul(rtol)
-  using bound = scaled.add(atol)
-  using close = absDiff.le(bound)
-  if (!equalNan) {
-    using all = close.min()
-    return all.item() === 1
-  }
+  using allowed = scaled.add(atol)
+  using withinTolerance = actual.le(allowed)
+  using finite = actual.lt(Infinity)
+  using finiteAndWithin = withinTolerance.mul(finite) // bool mul is logical and
+  using close = equal.add(finiteAndWithin) // bool add is logical or
   using aNan = a.ne(a)
   using bNan = b.ne(b)
   using bothNan = aNan.mul(bNan)
-  using either = close.add(bothNan)
-  using all = either.min()
+  using accepted = equalNan ? close.add(bothNan) : close.clone()
+  if (accepted.numel() === 0) return true
+  using all = accepted.min()
   return all.item() === 1
 }

@@ -58,6 +58,55 @@ export class Tensor {
     return this.native.device as DeviceName
   }
 
+  /** Whether autograd tracks ops on this tensor. Set it on leaves such as parameters. */
+  get requiresGrad(): boolean {
+    return this.native.requiresGrad
+  }
+
+  set requiresGrad(value: boolean) {
+    this.native.requiresGrad = value
+  }
+
+  /** Sets `requiresGrad` in place and returns this tensor, like PyTorch's `requires_grad_()`. */
+  requiresGrad_(value = true): this {
+    this.native.requiresGrad = value
+    return this
+  }
+
+  /** True for tensors no recorded op produced (user data, parameters). */
+  get isLeaf(): boolean {
+    return this.native.isLeaf
+  }
+
+  /** The name of the op that produced this tensor (`'MulBackward0'`), or null for leaves. */
+  get gradFn(): string | null {
+    return this.native.gradFn ?? null
+  }
+
+  /** The gradient accumulated by `backward()`, or null. Assign null to clear it. */
+  get grad(): Tensor | null {
+    const g = this.native.grad()
+    return g ? new Tensor(g) : null
+  }
+
+  set grad(value: Tensor | null) {
+    this.native.setGrad(value === null ? null : operand('grad', value).native)
+  }
+
+  /**
+   * Computes gradients of this tensor with respect to every leaf that requires them and adds
+   * them to the leaves' `grad`. One-element tensors need no `gradient`. The graph is freed
+   * afterwards unless `retainGraph` is set.
+   */
+  backward(gradient?: Tensor, options: { retainGraph?: boolean } = {}): void {
+    this.native.backward(gradient === undefined ? undefined : operand('backward', gradient).native, options.retainGraph ?? false)
+  }
+
+  /** The same values outside the autograd graph (shares storage). */
+  detach(): Tensor {
+    return new Tensor(this.native.detach())
+  }
+
   /** True once `dispose()` has been called. */
   get isDisposed(): boolean {
     return this.native.isDisposed

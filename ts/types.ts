@@ -14,6 +14,8 @@ export type NestedArray<T> = T | NestedArray<T>[]
 export interface TensorOptions {
   dtype?: DType
   device?: DeviceName
+  /** Track ops on the new tensor for autograd (float32 only). */
+  requiresGrad?: boolean
 }
 
 export const DTYPES: readonly DType[] = ['float32', 'int64', 'bool']

@@ -77,6 +77,17 @@ pub fn memory() -> Vec<DeviceMemory> {
         .collect()
 }
 
+/// Turns autograd recording on or off for the calling thread; returns the previous setting.
+#[napi]
+pub fn set_grad_enabled(enabled: bool) -> bool {
+    ferrite_core::set_grad_enabled(enabled)
+}
+
+#[napi]
+pub fn is_grad_enabled() -> bool {
+    ferrite_core::is_grad_enabled()
+}
+
 #[napi]
 pub fn num_threads() -> u32 {
     ferrite_core::num_threads() as u32

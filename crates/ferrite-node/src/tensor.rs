@@ -113,7 +113,7 @@ impl ObjectFinalize for NativeTensor {
 }
 
 impl NativeTensor {
-    fn get(&self, op: &'static str) -> Result<&Tensor, String> {
+    pub(crate) fn get(&self, op: &'static str) -> Result<&Tensor, String> {
         self.tensor.as_ref().ok_or_else(|| {
             napi::Error::new("DisposedTensor".to_string(), format!("{op}: the tensor was disposed and cannot be used"))
         })
@@ -155,6 +155,53 @@ impl NativeTensor {
             let _ = env.adjust_external_memory(-self.reported);
             self.reported = 0;
         }
+    }
+
+    #[napi(getter)]
+    pub fn requires_grad(&self) -> Result<bool, String> {
+        Ok(self.get("requiresGrad")?.requires_grad())
+    }
+
+    #[napi(setter)]
+    pub fn set_requires_grad(&self, requires_grad: bool) -> Result<(), String> {
+        let t = self.get("requiresGrad")?;
+        guard("requiresGrad", || t.set_requires_grad(requires_grad))
+    }
+
+    #[napi(getter)]
+    pub fn is_leaf(&self) -> Result<bool, String> {
+        Ok(self.get("isLeaf")?.is_leaf())
+    }
+
+    /// PyTorch's name of the node that produced this tensor, e.g. `MulBackward0`.
+    #[napi(getter)]
+    pub fn grad_fn(&self) -> Result<Option<&'static str>, String> {
+        Ok(self.get("gradFn")?.grad_fn_name())
+    }
+
+    #[napi]
+    pub fn grad(&self, env: Env) -> Result<Option<NativeTensor>, String> {
+        Ok(self.get("grad")?.grad().map(|g| wrap(&env, g)))
+    }
+
+    #[napi]
+    pub fn set_grad(&self, grad: Option<&NativeTensor>) -> Result<(), String> {
+        let t = self.get("grad")?;
+        let grad = grad.map(|g| g.get("grad")).transpose()?.cloned();
+        guard("grad", || t.set_grad(grad))
+    }
+
+    /// Back-propagates from this tensor into the `grad` of every leaf it depends on.
+    #[napi]
+    pub fn backward(&self, grad: Option<&NativeTensor>, retain_graph: bool) -> Result<(), String> {
+        let t = self.get("backward")?;
+        let grad = grad.map(|g| g.get("backward")).transpose()?;
+        guard("backward", || t.backward(grad, retain_graph))
+    }
+
+    #[napi]
+    pub fn detach(&self, env: Env) -> Result<NativeTensor, String> {
+        self.op(&env, "detach", |t| Ok(t.detach()))
     }
 
     #[napi]
