@@ -25,6 +25,8 @@ export declare class NativeTensor {
   setGrad(grad?: NativeTensor | undefined | null): void
   /** Back-propagates from this tensor into the `grad` of every leaf it depends on. */
   backward(grad: NativeTensor | undefined | null, retainGraph: boolean): void
+  /** Copies `src` into this tensor's storage (broadcasting, converting the dtype). */
+  copy(src: NativeTensor): void
   detach(): NativeTensor
   isContiguous(): boolean
   sharesStorage(other: NativeTensor): boolean

@@ -27,6 +27,7 @@ export {
 } from './creation'
 export type { TensorData, TensorDataOptions } from './creation'
 export { isGradEnabled, noGrad, setGradEnabled } from './autograd'
+export * as functional from './functional'
 export { allClose, getNumThreads, memory } from './runtime'
 export type { AllCloseOptions, MemoryInfo } from './runtime'
 export type { DeviceName, DType, NestedArray, Shape, TensorOptions } from './types'

@@ -102,6 +102,15 @@ export class Tensor {
     this.native.backward(gradient === undefined ? undefined : operand('backward', gradient).native, options.retainGraph ?? false)
   }
 
+  /**
+   * Copies `src` into this tensor's storage in place (broadcasting and converting the dtype),
+   * like PyTorch's `copy_`. Leaves that require grad can only be changed inside `ft.noGrad`.
+   */
+  copy_(src: Tensor): this {
+    this.native.copy_(operand('copy_', src).native)
+    return this
+  }
+
   /** The same values outside the autograd graph (shares storage). */
   detach(): Tensor {
     return new Tensor(this.native.detach())

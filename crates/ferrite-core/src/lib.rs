@@ -7,6 +7,7 @@ pub mod device;
 pub mod dtype;
 pub mod error;
 mod format;
+pub mod nn;
 pub mod layout;
 pub mod memory;
 pub mod ops;

@@ -4,6 +4,7 @@
 
 mod convert;
 mod creation;
+mod nn;
 mod tensor;
 
 pub use creation::*;

@@ -120,7 +120,7 @@ impl NativeTensor {
     }
 
     /// Runs `f` on this tensor and wraps the tensor it returns.
-    fn op(&self, env: &Env, op: &'static str, f: impl FnOnce(&Tensor) -> ferrite_core::Result<Tensor>) -> Result<NativeTensor, String> {
+    pub(crate) fn op(&self, env: &Env, op: &'static str, f: impl FnOnce(&Tensor) -> ferrite_core::Result<Tensor>) -> Result<NativeTensor, String> {
         let t = self.get(op)?;
         guard(op, || f(t)).map(|out| wrap(env, out))
     }
@@ -197,6 +197,14 @@ impl NativeTensor {
         let t = self.get("backward")?;
         let grad = grad.map(|g| g.get("backward")).transpose()?;
         guard("backward", || t.backward(grad, retain_graph))
+    }
+
+    /// Copies `src` into this tensor's storage (broadcasting, converting the dtype).
+    #[napi]
+    pub fn copy_(&self, src: &NativeTensor) -> Result<(), String> {
+        let t = self.get("copy_")?;
+        let src = src.get("copy_")?;
+        guard("copy_", || t.copy_(src))
     }
 
     #[napi]

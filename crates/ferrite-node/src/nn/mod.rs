@@ -1,0 +1,7 @@
+//! Exports of the neural-network ops, one file per family as in the core.
+
+mod activation;
+mod conv;
+mod loss;
+mod norm;
+mod pool;
