@@ -26,7 +26,7 @@ export declare class NativeTensor {
   /** Back-propagates from this tensor into the `grad` of every leaf it depends on. */
   backward(grad: NativeTensor | undefined | null, retainGraph: boolean): void
   /** Copies `src` into this tensor's storage (broadcasting, converting the dtype). */
-  copy(src: NativeTensor): void
+  copyFrom(src: NativeTensor): void
   detach(): NativeTensor
   isContiguous(): boolean
   sharesStorage(other: NativeTensor): boolean

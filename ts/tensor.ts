@@ -107,7 +107,7 @@ export class Tensor {
    * like PyTorch's `copy_`. Leaves that require grad can only be changed inside `ft.noGrad`.
    */
   copy_(src: Tensor): this {
-    this.native.copy_(operand('copy_', src).native)
+    this.native.copyFrom(operand('copy_', src).native)
     return this
   }
 

@@ -201,7 +201,7 @@ impl NativeTensor {
 
     /// Copies `src` into this tensor's storage (broadcasting, converting the dtype).
     #[napi]
-    pub fn copy_(&self, src: &NativeTensor) -> Result<(), String> {
+    pub fn copy_from(&self, src: &NativeTensor) -> Result<(), String> {
         let t = self.get("copy_")?;
         let src = src.get("copy_")?;
         guard("copy_", || t.copy_(src))
