@@ -9,6 +9,20 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+export declare class NativeImageSet {
+  /** Reads CIFAR-10 binary batch files, in order. */
+  static fromCifarFiles(paths: Array<string>): NativeImageSet
+  get length(): number
+  labels(): Array<number>
+  /** The transformed images at `indices` and their labels, now. */
+  loadBatch(indices: Array<number>, specs: Array<TransformSpec>, seed: number): Array<NativeTensor>
+  /**
+   * Like `loadBatch`, on a worker thread; errors resolve as `{ errorCode, errorMessage }` so
+   * that their code survives the trip.
+   */
+  loadBatchAsync(indices: Array<number>, specs: Array<TransformSpec>, seed: number): Promise<LoadedBatch>
+}
+
 export declare class NativeTensor {
   get shape(): Array<number>
   get dtype(): string
@@ -54,6 +68,8 @@ export declare class NativeTensor {
   unsqueeze(dim: number): NativeTensor
   squeeze(dim?: number | undefined | null): NativeTensor
   expand(shape: Array<number>): NativeTensor
+  narrow(dim: number, start: number, length: number): NativeTensor
+  select(dim: number, index: number): NativeTensor
   contiguous(): NativeTensor
   /** A copy with its own storage. */
   copy(): NativeTensor
@@ -61,7 +77,27 @@ export declare class NativeTensor {
   toDevice(deviceName: string): NativeTensor
 }
 
+export interface AdamConfig {
+  lr: number
+  beta1: number
+  beta2: number
+  eps: number
+  weightDecay: number
+  amsgrad: boolean
+  maximize: boolean
+  decoupledWeightDecay: boolean
+}
+
+export declare function adamStep(param: NativeTensor, grad: NativeTensor, expAvg: NativeTensor, expAvgSq: NativeTensor, maxExpAvgSq: NativeTensor | undefined | null, step: number, config: AdamConfig): void
+
+export declare function adaptiveAvgPool2d(input: NativeTensor, outputSize: Array<number>): NativeTensor
+
 export declare function arange(start: number, end: number, step: number, dtypeName: string, deviceName: string): NativeTensor
+
+export declare function avgPool2d(input: NativeTensor, kernel: Array<number>, stride: Array<number>, padding: Array<number>, ceilMode: boolean, countIncludePad: boolean): NativeTensor
+
+/** Normalises over dim 1; in training the running statistics are updated in place. */
+export declare function batchNorm(input: NativeTensor, runningMean: NativeTensor | undefined | null, runningVar: NativeTensor | undefined | null, weight: NativeTensor | undefined | null, bias: NativeTensor | undefined | null, training: boolean, momentum: number, eps: number): NativeTensor
 
 export declare enum BinaryOpCode {
   Add = 0,
@@ -79,6 +115,22 @@ export declare enum BinaryOpCode {
   Ge = 12,
 }
 
+/** Joins tensors along an existing dim. */
+export declare function cat(tensors: Array<NativeTensor>, dim: number): NativeTensor
+
+/** One panel of a line chart. */
+export interface ChartSeries {
+  title: string
+  xLabel: string
+  yLabel: string
+  values: Array<number>
+}
+
+export declare function conv2d(input: NativeTensor, weight: NativeTensor, bias: NativeTensor | undefined | null, stride: Array<number>, padding: Array<number>, dilation: Array<number>, groups: number): NativeTensor
+
+/** Cross entropy of logits against int64 class indices; `reduction` is 'none', 'mean' or 'sum'. */
+export declare function crossEntropy(logits: NativeTensor, targets: NativeTensor, reduction: string, ignoreIndex: number, labelSmoothing: number): NativeTensor
+
 export interface DeviceMemory {
   device: string
   tensors: number
@@ -94,12 +146,49 @@ export declare function fromInt64(data: BigInt64Array, shape: Array<number>): Na
 
 export declare function full(shape: Array<number>, value: number, dtypeName: string, deviceName: string): NativeTensor
 
+/** `GridOptions` as JS passes them; the TypeScript wrapper fills in the defaults. */
+export interface ImageGridOptions {
+  titles?: Array<string>
+  columns?: number
+  normalize: boolean
+  scale: number
+}
+
 export declare function isGradEnabled(): boolean
+
+/** `input @ weight^T + bias`. */
+export declare function linear(input: NativeTensor, weight: NativeTensor, bias?: NativeTensor | undefined | null): NativeTensor
+
+export interface LoadedBatch {
+  images?: NativeTensor
+  labels?: NativeTensor
+  errorCode?: string
+  errorMessage?: string
+}
+
+/** Every tensor of the safetensors file at `path`, sorted by name. */
+export declare function loadSafetensors(path: string): Array<NamedTensor>
+
+/** The string metadata stored in the header of the safetensors file at `path`. */
+export declare function loadSafetensorsMetadata(path: string): Record<string, string>
+
+export declare function logSoftmax(input: NativeTensor, dim: number): NativeTensor
 
 export declare function manualSeed(seed: number): void
 
+export declare function maxPool2d(input: NativeTensor, kernel: Array<number>, stride: Array<number>, padding: Array<number>, dilation: Array<number>, ceilMode: boolean): NativeTensor
+
 /** Live native tensors and bytes on each device that has held any. */
 export declare function memory(): Array<DeviceMemory>
+
+/** One entry of a loaded file (only ever sent to JS). */
+export interface NamedTensor {
+  name: string
+  tensor: NativeTensor
+}
+
+/** Negative log-likelihood of log-probabilities at int64 class indices. */
+export declare function nllLoss(logProbs: NativeTensor, targets: NativeTensor, reduction: string, ignoreIndex: number): NativeTensor
 
 export declare function numThreads(): number
 
@@ -108,6 +197,8 @@ export declare function rand(shape: Array<number>, deviceName: string): NativeTe
 export declare function randint(low: number, high: number, shape: Array<number>, deviceName: string): NativeTensor
 
 export declare function randn(shape: Array<number>, deviceName: string): NativeTensor
+
+export declare function readImage(path: string, mode: string): NativeTensor
 
 export declare enum ReduceOpCode {
   Sum = 0,
@@ -118,8 +209,52 @@ export declare enum ReduceOpCode {
   ArgMin = 5,
 }
 
+export declare function relu(input: NativeTensor): NativeTensor
+
+export declare function saveImageGrid(images: Array<NativeTensor>, path: string, options: ImageGridOptions): void
+
+/** Draws each series in its own panel, side by side, and writes a PNG. */
+export declare function saveLineCharts(series: Array<ChartSeries>, path: string): void
+
+/** Writes `tensors` under `names` (same length) to `path`, replacing it whole or not at all. */
+export declare function saveSafetensors(names: Array<string>, tensors: Array<NativeTensor>, path: string, metadata?: Record<string, string> | undefined | null): void
+
 /** Turns autograd recording on or off for the calling thread; returns the previous setting. */
 export declare function setGradEnabled(enabled: boolean): boolean
+
+export interface SgdConfig {
+  lr: number
+  momentum: number
+  dampening: number
+  weightDecay: number
+  nesterov: boolean
+  maximize: boolean
+}
+
+export declare function sgdStep(param: NativeTensor, grad: NativeTensor, momentumBuffer: NativeTensor | undefined | null, firstStep: boolean, config: SgdConfig): void
+
+export declare function sigmoid(input: NativeTensor): NativeTensor
+
+export declare function softmax(input: NativeTensor, dim: number): NativeTensor
+
+/** Joins tensors along a new dim. */
+export declare function stack(tensors: Array<NativeTensor>, dim: number): NativeTensor
+
+export declare function tanh(input: NativeTensor): NativeTensor
+
+/** One transform as the TS layer describes it; `kind` selects which fields are read. */
+export interface TransformSpec {
+  kind: string
+  /** Left, top, right, bottom. */
+  padding?: Array<number>
+  fill?: number
+  p?: number
+  /** Height, width. */
+  size?: Array<number>
+  padIfNeeded?: boolean
+  mean?: Array<number>
+  std?: Array<number>
+}
 
 export declare enum UnaryOpCode {
   Neg = 0,
@@ -128,3 +263,5 @@ export declare enum UnaryOpCode {
   Log = 3,
   Sqrt = 4,
 }
+
+export declare function writeImage(tensor: NativeTensor, path: string): void

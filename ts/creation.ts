@@ -194,3 +194,20 @@ export function randnLike(t: Tensor): Tensor {
 export function manualSeed(seed: number): void {
   native.manualSeed(checkInt('manualSeed', 'seed', seed))
 }
+
+function tensorList(op: string, tensors: readonly Tensor[]): Tensor[] {
+  if (!Array.isArray(tensors) || tensors.some((t) => !(t instanceof Tensor))) {
+    throw new InvalidArgumentError(`${op}: expected an array of Tensors`)
+  }
+  return tensors as Tensor[]
+}
+
+/** Joins tensors along an existing dim, like `torch.cat`. */
+export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
+  return new Tensor(native.cat(tensorList('cat', tensors).map((t) => t.native), checkInt('cat', 'dim', dim)))
+}
+
+/** Joins same-shaped tensors along a new dim, like `torch.stack`. */
+export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
+  return new Tensor(native.stack(tensorList('stack', tensors).map((t) => t.native), checkInt('stack', 'dim', dim)))
+}

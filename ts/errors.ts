@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'IndexOutOfRange'
   | 'InvalidArgument'
   | 'DisposedTensor'
+  | 'Io'
   | 'Internal'
 
 /** Base class of every error Ferrite throws on purpose. */
@@ -77,6 +78,13 @@ export class DisposedTensorError extends FerriteError {
   }
 }
 
+/** A file that cannot be read or written: missing, unreadable, truncated, corrupt, or holding a dtype Ferrite lacks. The message names the file. */
+export class IoError extends FerriteError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('Io', message, options)
+  }
+}
+
 /** A bug in Ferrite (for example a Rust panic caught at the boundary). Please report it. */
 export class InternalError extends FerriteError {
   constructor(message: string, options?: ErrorOptions) {
@@ -92,6 +100,7 @@ const byCode: Record<ErrorCode, new (message: string, options?: ErrorOptions) =>
   IndexOutOfRange: IndexOutOfRangeError,
   InvalidArgument: InvalidArgumentError,
   DisposedTensor: DisposedTensorError,
+  Io: IoError,
   Internal: InternalError,
 }
 

@@ -11,6 +11,7 @@ export { Tensor } from './tensor'
 export type { Operand, ReduceOptions, ValuesIndices } from './tensor'
 export {
   arange,
+  cat,
   full,
   fullLike,
   manualSeed,
@@ -21,13 +22,24 @@ export {
   randLike,
   randn,
   randnLike,
+  stack,
   tensor,
   zeros,
   zerosLike,
 } from './creation'
 export type { TensorData, TensorDataOptions } from './creation'
 export { isGradEnabled, noGrad, setGradEnabled } from './autograd'
+export { keep, tidy } from './scope'
 export * as functional from './functional'
+export * as vision from './vision'
+export * as nn from './nn'
+export { load, loadMetadata, save, type SaveOptions } from './io'
+export * as optim from './optim'
+export * as data from './data'
+export * as models from './models'
+export * as transforms from './transforms'
+export { evaluate, fit, loadCheckpoint, plotCurves, saveCheckpoint, saveModel, train } from './train'
+export type { FitOptions, History, LossFunction, TrainOptions } from './train'
 export { allClose, getNumThreads, memory } from './runtime'
 export type { AllCloseOptions, MemoryInfo } from './runtime'
 export type { DeviceName, DType, NestedArray, Shape, TensorOptions } from './types'
@@ -40,6 +52,7 @@ export {
   IndexOutOfRangeError,
   InternalError,
   InvalidArgumentError,
+  IoError,
   ShapeMismatchError,
 } from './errors'
 export type { ErrorCode } from './errors'

@@ -6,7 +6,7 @@
 import type * as Native from '../native/index'
 import { fromNativeError } from './errors'
 
-export type { NativeTensor } from '../native/index'
+export type { NativeImageSet, NativeTensor } from '../native/index'
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const binding: typeof Native = __filename.endsWith('.ts') ? require('../native/index.js') : require('../../native/index.js')
@@ -24,19 +24,29 @@ function typedErrors(f: AnyFunction): AnyFunction {
   }
 }
 
-// Wrapped once here, so that no call site needs its own try/catch.
-for (const [name, value] of Object.entries(binding)) {
-  if (typeof value === 'function' && name !== 'NativeTensor') {
-    ;(binding as unknown as Record<string, AnyFunction>)[name] = typedErrors(value as AnyFunction)
+// Wrapped once here, so that no call site needs its own try/catch. Classes keep their identity:
+// their methods, accessors and static factories are wrapped in place.
+function wrapMembers(target: object): void {
+  for (const name of Object.getOwnPropertyNames(target)) {
+    if (name === 'constructor' || name === 'prototype' || name === 'length' || name === 'name') continue
+    const d = Object.getOwnPropertyDescriptor(target, name)!
+    if (!d.configurable) continue
+    if (typeof d.value === 'function') d.value = typedErrors(d.value)
+    if (d.get) d.get = typedErrors(d.get)
+    if (d.set) d.set = typedErrors(d.set)
+    Object.defineProperty(target, name, d)
   }
 }
-const prototype = binding.NativeTensor.prototype
-for (const name of Object.getOwnPropertyNames(prototype)) {
-  const d = Object.getOwnPropertyDescriptor(prototype, name)!
-  if (name === 'constructor') continue
-  if (typeof d.value === 'function') d.value = typedErrors(d.value)
-  if (d.get) d.get = typedErrors(d.get)
-  Object.defineProperty(prototype, name, d)
+
+const members = binding as unknown as Record<string, unknown>
+for (const [name, value] of Object.entries(members)) {
+  if (typeof value !== 'function') continue
+  if (/^Native[A-Z]/.test(name)) {
+    wrapMembers(value)
+    wrapMembers((value as { prototype: object }).prototype)
+  } else {
+    members[name] = typedErrors(value as AnyFunction)
+  }
 }
 
 export const native = binding

@@ -2,6 +2,7 @@ import { IndexOutOfRangeError, InvalidArgumentError } from './errors'
 import { native, type NativeTensor } from './native'
 import type { DeviceName, DType, NestedArray, Shape } from './types'
 import { DTYPES } from './types'
+import { setTensorCheck, track } from './scope'
 import { checkInt, checkInts } from './validate'
 
 const { BinaryOpCode: Binary, UnaryOpCode: Unary, ReduceOpCode: Reduce } = native
@@ -36,6 +37,7 @@ export class Tensor {
   /** @internal Tensors are made by factories such as `ft.tensor` and by ops. */
   constructor(handle: NativeTensor) {
     this.native = handle
+    track(this)
   }
 
   /** The size of each dim, e.g. `[2, 3]`. */
@@ -342,6 +344,16 @@ export class Tensor {
     return new Tensor(this.native.squeeze(optionalDim('squeeze', dim)))
   }
 
+  /** The `length` entries of `dim` from `start`, as a view (like `x.narrow(dim, start, length)`). */
+  narrow(dim: number, start: number, length: number): Tensor {
+    return new Tensor(this.native.narrow(checkInt('narrow', 'dim', dim), checkIndex('narrow', 'start', start), checkIndex('narrow', 'length', length)))
+  }
+
+  /** Entry `index` of `dim` with that dim removed, as a view (`x[i]` is `x.select(0, i)`). */
+  select(dim: number, index: number): Tensor {
+    return new Tensor(this.native.select(checkInt('select', 'dim', dim), checkInt('select', 'index', index)))
+  }
+
   /** A broadcast view as `shape` (-1 keeps a dim); size-1 dims repeat without copying. */
   expand(shape: Shape): Tensor {
     return new Tensor(this.native.expand(checkInts('expand', 'shape', shape)))
@@ -386,10 +398,17 @@ export class Tensor {
   }
 }
 
+setTensorCheck((v: unknown): v is Tensor => v instanceof Tensor)
+
 function operand(op: string, value: unknown): Tensor {
   if (!(value instanceof Tensor)) {
     throw new InvalidArgumentError(`${op}: expected a Tensor${op === 'matmul' ? '' : ' or a number'}, got ${describe(value)}`)
   }
+  return value
+}
+
+function checkIndex(op: string, name: string, value: number): number {
+  if (checkInt(op, name, value) < 0) throw new InvalidArgumentError(`${op}: ${name} must be non-negative, got ${value}`)
   return value
 }
 

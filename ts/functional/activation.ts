@@ -1,1 +1,35 @@
-export {}
+import { native } from '../native'
+import { Tensor } from '../tensor'
+import { checkInt } from '../validate'
+
+/** `max(x, 0)` elementwise, like `torch.relu`; int64 tensors stay int64. */
+export function relu(input: Tensor): Tensor {
+  return new Tensor(native.relu(input.native))
+}
+
+/** `1 / (1 + exp(-x))` elementwise, like `torch.sigmoid`. */
+export function sigmoid(input: Tensor): Tensor {
+  return new Tensor(native.sigmoid(input.native))
+}
+
+/** Hyperbolic tangent elementwise, like `torch.tanh`. */
+export function tanh(input: Tensor): Tensor {
+  return new Tensor(native.tanh(input.native))
+}
+
+/**
+ * `exp(x) / sum(exp(x))` along `dim` (negative counts from the end), like
+ * `torch.softmax`; stable for large logits.
+ *
+ * ```ts
+ * const probs = F.softmax(logits, -1)
+ * ```
+ */
+export function softmax(input: Tensor, dim: number): Tensor {
+  return new Tensor(native.softmax(input.native, checkInt('softmax', 'dim', dim)))
+}
+
+/** `x - log(sum(exp(x)))` along `dim`, like `torch.log_softmax`; more accurate than `softmax(x).log()`. */
+export function logSoftmax(input: Tensor, dim: number): Tensor {
+  return new Tensor(native.logSoftmax(input.native, checkInt('log_softmax', 'dim', dim)))
+}

@@ -4,6 +4,7 @@
  */
 export * from './activation'
 export * from './conv'
+export * from './linear'
 export * from './loss'
 export * from './norm'
 export * from './pool'

@@ -25,6 +25,10 @@ pub enum Error {
     /// Any other argument that is not acceptable.
     #[error("{op}: {detail}")]
     InvalidArgument { op: &'static str, detail: String },
+    /// A file that cannot be read or written: missing, unreadable, truncated or corrupt, or
+    /// holding data Ferrite cannot represent.
+    #[error("{op}: {path}: {detail}")]
+    Io { op: &'static str, path: String, detail: String },
     /// A bug in Ferrite rather than in the caller's input (for example a caught panic).
     #[error("{op}: internal error: {detail}")]
     Internal { op: &'static str, detail: String },
@@ -40,6 +44,7 @@ impl Error {
             Error::DeviceUnavailable { .. } => "DeviceUnavailable",
             Error::IndexOutOfRange { .. } => "IndexOutOfRange",
             Error::InvalidArgument { .. } => "InvalidArgument",
+            Error::Io { .. } => "Io",
             Error::Internal { .. } => "Internal",
         }
     }
@@ -54,6 +59,10 @@ impl Error {
 
     pub fn invalid(op: &'static str, detail: impl fmt::Display) -> Self {
         Error::InvalidArgument { op, detail: detail.to_string() }
+    }
+
+    pub fn io(op: &'static str, path: &std::path::Path, detail: impl fmt::Display) -> Self {
+        Error::Io { op, path: path.display().to_string(), detail: detail.to_string() }
     }
 
     pub fn index(op: &'static str, detail: impl fmt::Display) -> Self {

@@ -3,17 +3,21 @@
 
 pub mod autograd;
 mod cpu;
+pub mod data;
 pub mod device;
 pub mod dtype;
 pub mod error;
+pub mod io;
 mod format;
 pub mod nn;
 pub mod layout;
 pub mod memory;
 pub mod ops;
+pub mod optim;
 pub mod random;
 pub mod storage;
 pub mod tensor;
+pub mod vision;
 
 pub use autograd::{is_grad_enabled, set_grad_enabled, NoGradGuard};
 pub use device::Device;

@@ -56,6 +56,20 @@ pub fn randint(env: Env, low: i64, high: i64, shape: Vec<i64>, device_name: Stri
     guard("randint", || Tensor::randint(low, high, &dims("randint", &shape)?, device(&device_name)?)).map(|t| wrap(&env, t))
 }
 
+/// Joins tensors along an existing dim.
+#[napi]
+pub fn cat(env: Env, tensors: Vec<&NativeTensor>, dim: i64) -> Result<NativeTensor, String> {
+    let parts: Vec<Tensor> = tensors.iter().map(|t| t.get("cat").cloned()).collect::<Result<_, _>>()?;
+    guard("cat", || Tensor::cat(&parts, dim)).map(|t| wrap(&env, t))
+}
+
+/// Joins tensors along a new dim.
+#[napi]
+pub fn stack(env: Env, tensors: Vec<&NativeTensor>, dim: i64) -> Result<NativeTensor, String> {
+    let parts: Vec<Tensor> = tensors.iter().map(|t| t.get("stack").cloned()).collect::<Result<_, _>>()?;
+    guard("stack", || Tensor::stack(&parts, dim)).map(|t| wrap(&env, t))
+}
+
 #[napi]
 pub fn manual_seed(seed: i64) {
     random::manual_seed(seed as u64);

@@ -4,8 +4,12 @@
 
 mod convert;
 mod creation;
+mod data;
+mod io;
 mod nn;
+mod optim;
 mod tensor;
+mod vision;
 
 pub use creation::*;
 pub use tensor::*;

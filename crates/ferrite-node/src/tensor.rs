@@ -338,6 +338,16 @@ impl NativeTensor {
     }
 
     #[napi]
+    pub fn narrow(&self, env: Env, dim: i64, start: u32, length: u32) -> Result<NativeTensor, String> {
+        self.op(&env, "narrow", |t| t.narrow(dim, start as usize, length as usize))
+    }
+
+    #[napi]
+    pub fn select(&self, env: Env, dim: i64, index: i64) -> Result<NativeTensor, String> {
+        self.op(&env, "select", |t| t.select(dim, index))
+    }
+
+    #[napi]
     pub fn contiguous(&self, env: Env) -> Result<NativeTensor, String> {
         self.op(&env, "contiguous", |t| Ok(t.contiguous()))
     }

@@ -6,3 +6,7 @@ pub(crate) use strided::{collect_runs, map_strided};
 
 /// Below this many elements an op runs on the calling thread: rayon's fork/join would cost more.
 pub(crate) const PARALLEL_MIN_ELEMS: usize = 1 << 15;
+
+/// Below this many multiply-adds, a matrix product runs on one thread and callers parallelise
+/// over batches instead.
+pub(crate) const PARALLEL_GEMM_MIN_FLOPS: usize = 1 << 18;

@@ -3,6 +3,7 @@
 
 pub mod activation;
 pub mod conv;
+pub mod linear;
 pub mod loss;
 pub mod norm;
 pub mod pool;

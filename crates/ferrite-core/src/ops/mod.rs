@@ -5,6 +5,7 @@ pub mod binary;
 pub mod cast;
 pub mod creation;
 pub mod inplace;
+pub mod join;
 pub mod matmul;
 pub mod reduce;
 pub mod unary;

@@ -120,6 +120,41 @@ impl Tensor {
         Ok(self.reshaped_view(Layout::new(shape, strides, layout.offset()), "SqueezeBackward0"))
     }
 
+    /// The `length` entries of `dim` starting at `start`, as a view.
+    pub fn narrow(&self, dim: i64, start: usize, length: usize) -> Result<Tensor> {
+        if self.rank() == 0 {
+            return Err(Error::shape("narrow", "a zero-dimensional tensor cannot be narrowed"));
+        }
+        let d = normalize_dim("narrow", dim, self.rank())?;
+        let size = self.shape()[d];
+        if start + length > size {
+            return Err(Error::index(
+                "narrow",
+                format!("start ({start}) + length ({length}) exceeds dimension size ({size}) of dim {d} (shape {})", ShapeDisplay(self.shape())),
+            ));
+        }
+        let layout = self.layout();
+        let mut shape = layout.shape().to_vec();
+        shape[d] = length;
+        let offset = layout.offset() + start * layout.strides()[d];
+        let out = self.with_layout(Layout::new(shape, layout.strides().to_vec(), offset));
+        Ok(record(out, &[self], || NarrowBackward { input: self.clone(), dim: d, start }))
+    }
+
+    /// Entry `index` of `dim` (negative counts from the end), with that dim removed.
+    pub fn select(&self, dim: i64, index: i64) -> Result<Tensor> {
+        if self.rank() == 0 {
+            return Err(Error::shape("select", "a zero-dimensional tensor cannot be indexed"));
+        }
+        let d = normalize_dim("select", dim, self.rank())?;
+        let size = self.shape()[d] as i64;
+        if index < -size || index >= size {
+            return Err(Error::index("select", format!("index {index} is out of bounds for dimension {d} with size {size}")));
+        }
+        let i = if index < 0 { index + size } else { index } as usize;
+        self.narrow(d as i64, i, 1)?.squeeze(Some(d as i64))
+    }
+
     /// A broadcast view as `shape` (-1 keeps a dim), sharing storage: size-1 dims repeat.
     pub fn expand(&self, shape: &[i64]) -> Result<Tensor> {
         if shape.len() < self.rank() {
@@ -188,6 +223,33 @@ impl Backward for ReshapeBackward {
 
     fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         Ok(vec![Some(g.reshape(&signed(self.input.shape()))?)])
+    }
+}
+
+struct NarrowBackward {
+    input: Tensor,
+    dim: usize,
+    start: usize,
+}
+
+impl Backward for NarrowBackward {
+    fn name(&self) -> &'static str {
+        "NarrowBackward0"
+    }
+
+    fn inputs(&self) -> Vec<Tensor> {
+        vec![self.input.clone()]
+    }
+
+    fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        // The gradient in place, zeros around it.
+        let zeros = |len: usize| {
+            let mut shape = g.shape().to_vec();
+            shape[self.dim] = len;
+            Tensor::zeros(&shape, g.dtype(), g.device())
+        };
+        let after = self.input.shape()[self.dim] - self.start - g.shape()[self.dim];
+        Ok(vec![Some(Tensor::cat(&[zeros(self.start)?, g.clone(), zeros(after)?], self.dim as i64)?)])
     }
 }
 

@@ -1,1 +1,379 @@
-//! (being written)
+//! `conv2d`: 2-D convolution (cross-correlation, as in PyTorch) of an NCHW or unbatched CHW input
+//! with a [out_channels, in_channels / groups, kh, kw] weight, an optional bias, and per-axis
+//! stride, padding and dilation.
+
+mod cpu;
+
+use cpu::ConvShape;
+
+use crate::autograd::{record, Backward};
+use crate::dtype::DType;
+use crate::error::{Error, Result, ShapeDisplay};
+use crate::tensor::Tensor;
+
+const OP: &str = "conv2d";
+
+/// Everything of a convolution but its operands; `Default` is PyTorch's defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conv2dParams {
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+    pub dilation: [usize; 2],
+    pub groups: usize,
+}
+
+impl Default for Conv2dParams {
+    fn default() -> Self {
+        Conv2dParams { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }
+    }
+}
+
+impl Tensor {
+    /// Convolves this [n, c, h, w] (or [c, h, w]) input with `weight` [o, c / groups, kh, kw], like
+    /// `torch.nn.functional.conv2d`. The output is [n, o, oh, ow] (or [o, oh, ow]) with
+    /// `oh = (h + 2 * padding - dilation * (kh - 1) - 1) / stride + 1`, rounded down.
+    pub fn conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, params: Conv2dParams) -> Result<Tensor> {
+        let s = conv_shape(self, weight, bias, params)?;
+        let bias_values = bias.map(Tensor::to_vec_f32).transpose()?;
+        let out =
+            self.read_f32(OP, |x| weight.read_f32(OP, |w| cpu::conv2d_fwd(&s, x, w, bias_values.as_deref())))??;
+        let shape = if self.rank() == 4 { vec![s.n, s.o, s.oh, s.ow] } else { vec![s.o, s.oh, s.ow] };
+        let out = Tensor::from_f32(out, &shape)?;
+        let mut inputs = vec![self, weight];
+        inputs.extend(bias);
+        Ok(record(out, &inputs, || ConvolutionBackward {
+            input: self.clone(),
+            weight: weight.clone(),
+            bias: bias.cloned(),
+            shape: s,
+        }))
+    }
+}
+
+/// Validates the operands against each other and works out the output size.
+fn conv_shape(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>, params: Conv2dParams) -> Result<ConvShape> {
+    let operands = || format!("input {} and weight {}", ShapeDisplay(input.shape()), ShapeDisplay(weight.shape()));
+    for t in [input, weight].into_iter().chain(bias) {
+        input.same_device(OP, t)?;
+        if t.dtype() != DType::F32 {
+            return Err(Error::dtype(OP, "float32 tensors", format!("{} ({})", t.dtype(), operands())));
+        }
+    }
+    let (n, [c, h, w]) = match *input.shape() {
+        [n, c, h, w] => (n, [c, h, w]),
+        [c, h, w] => (1, [c, h, w]),
+        _ => {
+            return Err(Error::shape(
+                OP,
+                format!(
+                    "expected a 3-D (unbatched) or 4-D (batched) input, got input of shape {}",
+                    ShapeDisplay(input.shape())
+                ),
+            ))
+        }
+    };
+    let &[o, wc, kh, kw] = weight.shape() else {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "expected a 4-D weight [out_channels, in_channels / groups, kh, kw], got weight of shape {}",
+                ShapeDisplay(weight.shape())
+            ),
+        ));
+    };
+    let Conv2dParams { stride, padding, dilation, groups } = params;
+    if stride.contains(&0) {
+        return Err(Error::invalid(OP, format!("stride must be positive, got {stride:?}")));
+    }
+    if dilation.contains(&0) {
+        return Err(Error::invalid(OP, format!("dilation must be positive, got {dilation:?}")));
+    }
+    if groups == 0 {
+        return Err(Error::invalid(OP, "groups must be positive, got 0"));
+    }
+    if weight.shape().contains(&0) {
+        return Err(Error::shape(
+            OP,
+            format!("expected a weight with no zero-size dim, got weight of shape {}", ShapeDisplay(weight.shape())),
+        ));
+    }
+    if o % groups != 0 {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "expected the {o} output channels of weight {} to be divisible by groups {groups}",
+                ShapeDisplay(weight.shape())
+            ),
+        ));
+    }
+    if c != wc * groups {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "expected input{} to have {} channels (weight {} with groups {groups}), but got {c} channels",
+                ShapeDisplay(input.shape()),
+                wc * groups,
+                ShapeDisplay(weight.shape())
+            ),
+        ));
+    }
+    if let Some(b) = bias.filter(|b| b.shape() != [o]) {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "expected bias of shape [{o}] (one per output channel of weight {}), got {}",
+                ShapeDisplay(weight.shape()),
+                ShapeDisplay(b.shape())
+            ),
+        ));
+    }
+    let (span_h, span_w) = (dilation[0] * (kh - 1) + 1, dilation[1] * (kw - 1) + 1);
+    let (padded_h, padded_w) = (h + 2 * padding[0], w + 2 * padding[1]);
+    if padded_h < span_h || padded_w < span_w {
+        return Err(Error::shape(
+            OP,
+            format!(
+                "the padded input is {padded_h} x {padded_w} per channel but the dilated kernel spans \
+                 {span_h} x {span_w} ({}); the kernel can't be larger than the input",
+                operands()
+            ),
+        ));
+    }
+    Ok(ConvShape {
+        n,
+        c,
+        h,
+        w,
+        o,
+        groups,
+        kh,
+        kw,
+        stride,
+        padding,
+        dilation,
+        oh: (padded_h - span_h) / stride[0] + 1,
+        ow: (padded_w - span_w) / stride[1] + 1,
+    })
+}
+
+struct ConvolutionBackward {
+    input: Tensor,
+    weight: Tensor,
+    bias: Option<Tensor>,
+    shape: ConvShape,
+}
+
+impl Backward for ConvolutionBackward {
+    fn name(&self) -> &'static str {
+        "ConvolutionBackward0"
+    }
+
+    fn inputs(&self) -> Vec<Tensor> {
+        [&self.input, &self.weight].into_iter().chain(&self.bias).cloned().collect()
+    }
+
+    fn backward(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let s = &self.shape;
+        g.read_f32(OP, |dy| {
+            let dx = needs[0]
+                .then(|| {
+                    self.weight
+                        .read_f32(OP, |w| Tensor::from_f32(cpu::conv2d_bwd_data(s, dy, w), self.input.shape()))?
+                })
+                .transpose()?;
+            let dw = needs[1]
+                .then(|| {
+                    self.input
+                        .read_f32(OP, |x| Tensor::from_f32(cpu::conv2d_bwd_filter(s, x, dy), self.weight.shape()))?
+                })
+                .transpose()?;
+            let mut grads = vec![dx, dw];
+            if self.bias.is_some() {
+                grads.push(needs[2].then(|| Tensor::from_f32(cpu::conv2d_bwd_bias(s, dy), &[s.o])).transpose()?);
+            }
+            Ok(grads)
+        })?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autograd::tests::{gradcheck, leaf, values};
+
+    fn params(stride: [usize; 2], padding: [usize; 2], dilation: [usize; 2], groups: usize) -> Conv2dParams {
+        Conv2dParams { stride, padding, dilation, groups }
+    }
+
+    /// Direct float64 convolution of an NCHW input, independent of im2col and gemm.
+    fn reference(
+        x: &[f32],
+        [n, c, h, w]: [usize; 4],
+        wt: &[f32],
+        [o, cg, kh, kw]: [usize; 4],
+        bias: Option<&[f32]>,
+        p: Conv2dParams,
+    ) -> Vec<f64> {
+        let [oh, ow] = [0, 1].map(|a| {
+            let (len, k) = ([h, w][a], [kh, kw][a]);
+            (len + 2 * p.padding[a] - p.dilation[a] * (k - 1) - 1) / p.stride[a] + 1
+        });
+        let og = o / p.groups;
+        let mut out = vec![0f64; n * o * oh * ow];
+        for b in 0..n {
+            for oc in 0..o {
+                let g = oc / og;
+                for y in 0..oh {
+                    for xo in 0..ow {
+                        let mut acc = bias.map_or(0.0, |bs| bs[oc] as f64);
+                        for ci in 0..cg {
+                            let ch = g * cg + ci;
+                            for i in 0..kh {
+                                for j in 0..kw {
+                                    let iy = (y * p.stride[0] + i * p.dilation[0]) as isize - p.padding[0] as isize;
+                                    let ix = (xo * p.stride[1] + j * p.dilation[1]) as isize - p.padding[1] as isize;
+                                    if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
+                                        continue;
+                                    }
+                                    let xv = x[((b * c + ch) * h + iy as usize) * w + ix as usize] as f64;
+                                    acc += xv * wt[((oc * cg + ci) * kh + i) * kw + j] as f64;
+                                }
+                            }
+                        }
+                        out[((b * o + oc) * oh + y) * ow + xo] = acc;
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn check_forward(xs: [usize; 4], ws: [usize; 4], with_bias: bool, p: Conv2dParams) {
+        let x = values(xs.iter().product(), 1);
+        let w = values(ws.iter().product(), 2);
+        let b = values(ws[0], 3);
+        let xt = Tensor::from_f32(x.clone(), &xs).unwrap();
+        let wt = Tensor::from_f32(w.clone(), &ws).unwrap();
+        let bt = Tensor::from_f32(b.clone(), &[ws[0]]).unwrap();
+        let got = xt.conv2d(&wt, with_bias.then_some(&bt), p).unwrap();
+        let want = reference(&x, xs, &w, ws, with_bias.then_some(&b[..]), p);
+        assert_eq!(got.numel(), want.len(), "{xs:?} {ws:?} {p:?}");
+        for (i, (g, w)) in got.to_vec_f32().unwrap().iter().zip(&want).enumerate() {
+            assert!((*g as f64 - w).abs() <= 1e-4 * w.abs().max(1.0), "{xs:?} {ws:?} {p:?} at {i}: {g} vs {w}");
+        }
+    }
+
+    #[test]
+    fn matches_a_direct_float64_convolution() {
+        let d = Conv2dParams::default();
+        check_forward([2, 3, 7, 9], [4, 3, 3, 3], true, d);
+        check_forward([2, 3, 7, 9], [4, 3, 2, 5], true, params([1, 2], [2, 1], [1, 1], 1));
+        check_forward([1, 2, 9, 8], [3, 2, 3, 2], false, params([1, 1], [1, 0], [2, 2], 1));
+        check_forward([2, 4, 6, 5], [6, 2, 3, 3], false, params([2, 2], [1, 1], [1, 1], 2));
+        check_forward([3, 4, 7, 6], [4, 1, 3, 2], true, params([2, 1], [2, 1], [2, 1], 4));
+        check_forward([5, 3, 5, 5], [2, 3, 5, 5], true, d);
+        check_forward([3, 5, 4, 6], [7, 5, 1, 1], true, d);
+        check_forward([2, 4, 3, 5], [6, 2, 1, 1], false, params([1, 1], [0, 0], [1, 1], 2));
+        check_forward([2, 3, 6, 6], [4, 3, 1, 1], true, params([2, 2], [1, 1], [1, 1], 1));
+        check_forward([9, 2, 5, 4], [3, 2, 3, 3], true, params([1, 1], [1, 1], [1, 1], 1));
+        // One big image: the gemms split across threads instead of the batch.
+        check_forward([1, 16, 24, 20], [32, 16, 3, 3], true, params([1, 1], [1, 1], [1, 1], 1));
+    }
+
+    #[test]
+    fn unbatched_and_empty_batches() {
+        let x = Tensor::from_f32(values(3 * 5 * 6, 4), &[3, 5, 6]).unwrap();
+        let w = Tensor::from_f32(values(2 * 3 * 9, 5), &[2, 3, 3, 3]).unwrap();
+        let y = x.conv2d(&w, None, Conv2dParams::default()).unwrap();
+        assert_eq!(y.shape(), &[2, 3, 4]);
+        let batched = x.unsqueeze(0).unwrap().conv2d(&w, None, Conv2dParams::default()).unwrap();
+        assert_eq!(y.to_vec_f32().unwrap(), batched.to_vec_f32().unwrap());
+        let empty = Tensor::from_f32(vec![], &[0, 3, 5, 6]).unwrap();
+        assert_eq!(empty.conv2d(&w, None, Conv2dParams::default()).unwrap().shape(), &[0, 2, 3, 4]);
+    }
+
+    #[test]
+    fn an_arange_case_checks_by_hand() {
+        // torch.nn.functional.conv2d(torch.arange(9.).view(1, 1, 3, 3), torch.ones(1, 1, 2, 2), padding=1)
+        let x = Tensor::arange(0.0, 9.0, 1.0, DType::F32, crate::Device::Cpu).unwrap().reshape(&[1, 1, 3, 3]).unwrap();
+        let w = Tensor::ones(&[1, 1, 2, 2], DType::F32, crate::Device::Cpu).unwrap();
+        let y = x.conv2d(&w, None, params([1, 1], [1, 1], [1, 1], 1)).unwrap();
+        assert_eq!(y.shape(), &[1, 1, 4, 4]);
+        let want = [0., 1., 3., 2., 3., 8., 12., 7., 9., 20., 24., 13., 6., 13., 15., 8.];
+        assert_eq!(y.to_vec_f32().unwrap(), want);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        fn conv(p: Conv2dParams) -> impl Fn(&[Tensor]) -> Result<Tensor> {
+            move |x| x[0].conv2d(&x[1], x.get(2), p)
+        }
+        gradcheck(&[leaf(&[2, 2, 5, 4], 10), leaf(&[3, 2, 3, 2], 11), leaf(&[3], 12)], conv(Conv2dParams::default()));
+        gradcheck(
+            &[leaf(&[2, 2, 5, 6], 13), leaf(&[3, 2, 2, 3], 14), leaf(&[3], 15)],
+            conv(params([1, 2], [2, 1], [1, 1], 1)),
+        );
+        gradcheck(&[leaf(&[1, 4, 6, 5], 16), leaf(&[4, 2, 2, 2], 17)], conv(params([2, 1], [1, 1], [2, 2], 2)));
+        gradcheck(&[leaf(&[2, 3, 3, 4], 18), leaf(&[2, 3, 1, 1], 19), leaf(&[2], 20)], conv(Conv2dParams::default()));
+        gradcheck(
+            &[leaf(&[2, 4, 3], 21), leaf(&[2, 2, 2, 2], 22), leaf(&[2], 23)],
+            conv(params([1, 1], [1, 0], [1, 1], 1)),
+        );
+    }
+
+    #[test]
+    fn backward_computes_only_the_gradients_asked_for() {
+        let x = Tensor::from_f32(values(2 * 3 * 5 * 5, 30), &[2, 3, 5, 5]).unwrap();
+        let w = leaf(&[4, 3, 3, 3], 31);
+        let b = Tensor::from_f32(values(4, 32), &[4]).unwrap();
+        let y = x.conv2d(&w, Some(&b), Conv2dParams::default()).unwrap();
+        assert_eq!(y.grad_fn_name(), Some("ConvolutionBackward0"));
+        y.sum(&[], false).unwrap().backward(None, false).unwrap();
+        assert_eq!(w.grad().unwrap().shape(), &[4, 3, 3, 3]);
+        assert!(x.grad().is_none() && b.grad().is_none());
+    }
+
+    #[test]
+    fn bad_operands_are_typed_errors() {
+        let t = |shape: &[usize]| Tensor::from_f32(vec![0.5; shape.iter().product()], shape).unwrap();
+        let d = Conv2dParams::default();
+        let code = |r: Result<Tensor>| r.unwrap_err().code();
+        let err = t(&[1, 4, 8, 8]).conv2d(&t(&[16, 3, 3, 3]), None, params([1, 1], [0, 0], [1, 1], 2)).unwrap_err();
+        assert_eq!(err.to_string(), "conv2d: expected input[1, 4, 8, 8] to have 6 channels (weight [16, 3, 3, 3] with groups 2), but got 4 channels");
+        assert_eq!(err.code(), "ShapeMismatch");
+        assert_eq!(code(t(&[4, 8, 8, 1, 1]).conv2d(&t(&[2, 4, 3, 3]), None, d)), "ShapeMismatch");
+        assert_eq!(code(t(&[8, 8]).conv2d(&t(&[2, 4, 3, 3]), None, d)), "ShapeMismatch");
+        assert_eq!(code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 3]), None, d)), "ShapeMismatch");
+        assert_eq!(code(t(&[1, 4, 2, 8]).conv2d(&t(&[2, 4, 3, 3]), None, d)), "ShapeMismatch");
+        assert_eq!(
+            code(t(&[1, 4, 5, 8]).conv2d(&t(&[2, 4, 3, 3]), None, params([1, 1], [0, 0], [3, 1], 1))),
+            "ShapeMismatch"
+        );
+        assert!(t(&[1, 4, 2, 8]).conv2d(&t(&[2, 4, 3, 3]), None, params([1, 1], [1, 0], [1, 1], 1)).is_ok());
+        assert_eq!(
+            code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 3, 3]), None, params([0, 1], [0, 0], [1, 1], 1))),
+            "InvalidArgument"
+        );
+        assert_eq!(
+            code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 3, 3]), None, params([1, 1], [0, 0], [1, 0], 1))),
+            "InvalidArgument"
+        );
+        assert_eq!(
+            code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 3, 3]), None, params([1, 1], [0, 0], [1, 1], 0))),
+            "InvalidArgument"
+        );
+        assert_eq!(
+            code(t(&[1, 4, 8, 8]).conv2d(&t(&[3, 2, 3, 3]), None, params([1, 1], [0, 0], [1, 1], 2))),
+            "ShapeMismatch"
+        );
+        assert_eq!(code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 0, 3]), None, d)), "ShapeMismatch");
+        assert_eq!(code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 3, 3]), Some(&t(&[3])), d)), "ShapeMismatch");
+        assert_eq!(code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 3, 3]), Some(&t(&[1, 2])), d)), "ShapeMismatch");
+        let ints = Tensor::from_i64(vec![0; 4 * 64], &[1, 4, 8, 8]).unwrap();
+        assert_eq!(code(ints.conv2d(&t(&[2, 4, 3, 3]), None, d)), "DTypeMismatch");
+        assert_eq!(
+            code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 3, 3]), Some(&Tensor::from_i64(vec![0, 0], &[2]).unwrap()), d)),
+            "DTypeMismatch"
+        );
+    }
+}

@@ -1,1 +1,387 @@
-//! (being written)
+//! Classification losses over `[N, C]` scores and int64 class targets `[N]` (or one unbatched
+//! sample: `[C]` scores and a 0-d target): `cross_entropy`, which fuses log-softmax and the
+//! negative log-likelihood (with label smoothing), and `nll_loss` on log-probabilities.
+
+mod cpu;
+
+use crate::autograd::{record, Backward};
+use crate::dtype::DType;
+use crate::error::{Error, Result, ShapeDisplay};
+use crate::tensor::Tensor;
+
+/// How per-sample losses are combined, as PyTorch's `reduction` argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reduction {
+    /// One loss per sample.
+    None,
+    /// The mean over the samples whose target is not ignored.
+    Mean,
+    Sum,
+}
+
+impl Reduction {
+    pub fn parse(op: &'static str, name: &str) -> Result<Reduction> {
+        match name {
+            "none" => Ok(Reduction::None),
+            "mean" => Ok(Reduction::Mean),
+            "sum" => Ok(Reduction::Sum),
+            other => Err(Error::invalid(op, format!("unknown reduction '{other}'; expected 'none', 'mean' or 'sum'"))),
+        }
+    }
+}
+
+/// The validated problem: `rows` samples (sample positions, for `[N, C, d...]` scores) of `c`
+/// classes and their targets.
+struct Classes {
+    rows: usize,
+    c: usize,
+    targets: Vec<i64>,
+    /// Samples whose target is not `ignore_index`: the divisor of `Reduction::Mean`.
+    counted: usize,
+    /// The scores' shape without the class dim: that of the targets and of unreduced losses.
+    loss_shape: Vec<usize>,
+}
+
+impl Tensor {
+    /// Cross entropy between the scores `self` (logits) and class indices `targets`: per sample
+    /// `-(1 - s) * log_softmax(x)[target] - s / C * sum(log_softmax(x))` for label smoothing `s`,
+    /// 0 where the target is `ignore_index`. Scores are `[N, C]`, `[N, C, d1, ...]` (targets
+    /// `[N, d1, ...]`) or one unbatched `[C]` (a 0-d target). The backward is the fused
+    /// `softmax - onehot`.
+    pub fn cross_entropy(
+        &self,
+        targets: &Tensor,
+        reduction: Reduction,
+        ignore_index: i64,
+        label_smoothing: f64,
+    ) -> Result<Tensor> {
+        const OP: &str = "cross_entropy";
+        if !(0.0..=1.0).contains(&label_smoothing) {
+            return Err(Error::invalid(
+                OP,
+                format!("label_smoothing must be between 0.0 and 1.0, got {label_smoothing}"),
+            ));
+        }
+        let classes = self.check_classes(OP, targets, ignore_index)?;
+        let (losses, probs) = self
+            .class_rows()?
+            .read_f32(OP, |x| cpu::cross_entropy(x, &classes.targets, classes.c, ignore_index, label_smoothing))?;
+        let out = reduce_losses(losses, reduction, &classes)?;
+        let probs = Tensor::from_f32(probs, &[classes.rows, classes.c])?;
+        let kind = Kind::CrossEntropy { probs, smoothing: label_smoothing };
+        Ok(record(out, &[self], || NllLossBackward { input: self.clone(), kind, classes, reduction, ignore_index }))
+    }
+
+    /// Negative log-likelihood of the log-probabilities `self` at class indices `targets`:
+    /// `-self[i, targets[i]]` per sample, 0 where the target is `ignore_index`. Shapes as for
+    /// `cross_entropy`.
+    pub fn nll_loss(&self, targets: &Tensor, reduction: Reduction, ignore_index: i64) -> Result<Tensor> {
+        const OP: &str = "nll_loss";
+        let classes = self.check_classes(OP, targets, ignore_index)?;
+        let losses = self.class_rows()?.read_f32(OP, |x| cpu::nll(x, &classes.targets, classes.c, ignore_index))?;
+        let out = reduce_losses(losses, reduction, &classes)?;
+        Ok(record(out, &[self], || NllLossBackward {
+            input: self.clone(),
+            kind: Kind::Nll,
+            classes,
+            reduction,
+            ignore_index,
+        }))
+    }
+
+    fn check_classes(&self, op: &'static str, targets: &Tensor, ignore_index: i64) -> Result<Classes> {
+        self.same_device(op, targets)?;
+        if self.dtype() != DType::F32 {
+            return Err(Error::dtype(op, "float32 scores", self.dtype()));
+        }
+        if targets.dtype() != DType::I64 {
+            return Err(Error::dtype(op, "int64 class indices as targets", targets.dtype()));
+        }
+        let (shape, target_shape) = (self.shape(), targets.shape());
+        let (c, loss_shape) = match shape {
+            [] => {
+                return Err(Error::shape(
+                    op,
+                    "expected scores of shape [N, C], [N, C, d1, ...] or [C], got a 0-d tensor",
+                ))
+            }
+            &[c] => (c, vec![]),
+            _ => (shape[1], [&shape[..1], &shape[2..]].concat()),
+        };
+        if target_shape != loss_shape {
+            return Err(Error::shape(
+                op,
+                match (shape.len(), target_shape) {
+                    (2, &[m]) => format!("expected input batch_size ({}) to match target batch_size ({m})", shape[0]),
+                    _ => format!(
+                        "expected targets of shape {} for scores of shape {}, got {}",
+                        ShapeDisplay(&loss_shape),
+                        ShapeDisplay(shape),
+                        ShapeDisplay(target_shape)
+                    ),
+                },
+            ));
+        }
+        let targets = targets.to_vec_i64()?;
+        if let Some(&bad) = targets.iter().find(|&&t| t != ignore_index && !(0..c as i64).contains(&t)) {
+            return Err(Error::index(op, format!("target {bad} is out of bounds for {c} classes")));
+        }
+        let counted = targets.iter().filter(|&&t| t != ignore_index).count();
+        Ok(Classes { rows: targets.len(), c, targets, counted, loss_shape })
+    }
+
+    /// The scores as `[rows, C]` data: `[N, C, d...]` is copied with its class dim moved last.
+    fn class_rows(&self) -> Result<Tensor> {
+        if self.rank() <= 2 {
+            return Ok(self.clone());
+        }
+        let class_last: Vec<i64> = (0..self.rank() as i64).filter(|&d| d != 1).chain([1]).collect();
+        Ok(self.detach().permute(&class_last)?.contiguous())
+    }
+}
+
+/// Per-sample losses combined by `reduction`: a 0-d tensor, or the targets' shape.
+fn reduce_losses(losses: Vec<f32>, reduction: Reduction, classes: &Classes) -> Result<Tensor> {
+    let sum = || losses.iter().map(|&l| l as f64).sum::<f64>();
+    match reduction {
+        Reduction::None => Tensor::from_f32(losses, &classes.loss_shape),
+        // 0 / 0 is NaN when every target is ignored, as in PyTorch.
+        Reduction::Mean => Tensor::from_f32(vec![(sum() / classes.counted as f64) as f32], &[]),
+        Reduction::Sum => Tensor::from_f32(vec![sum() as f32], &[]),
+    }
+}
+
+enum Kind {
+    /// Saves the softmax of the scores: the gradient is `p - onehot`, smoothed.
+    CrossEntropy {
+        probs: Tensor,
+        smoothing: f64,
+    },
+    Nll,
+}
+
+/// PyTorch records cross entropy as `LogSoftmaxBackward0` then `NllLossBackward0`; the fused
+/// node keeps the second name.
+struct NllLossBackward {
+    input: Tensor,
+    kind: Kind,
+    classes: Classes,
+    reduction: Reduction,
+    ignore_index: i64,
+}
+
+impl Backward for NllLossBackward {
+    fn name(&self) -> &'static str {
+        "NllLossBackward0"
+    }
+
+    fn inputs(&self) -> Vec<Tensor> {
+        vec![self.input.clone()]
+    }
+
+    fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        let Classes { rows, c, ref targets, counted, .. } = self.classes;
+        let g = g.to_vec_f32()?;
+        // The gradient of each sample's loss.
+        let weights = match self.reduction {
+            Reduction::None => g,
+            Reduction::Sum => vec![g[0]; rows],
+            Reduction::Mean => vec![g[0] / counted as f32; rows],
+        };
+        let dx = match &self.kind {
+            Kind::CrossEntropy { probs, smoothing } => probs.read_f32("cross_entropy", |p| {
+                cpu::cross_entropy_backward(p, targets, &weights, c, self.ignore_index, *smoothing)
+            })?,
+            Kind::Nll => cpu::nll_backward(targets, &weights, c, self.ignore_index),
+        };
+        let shape = self.input.shape();
+        if shape.len() <= 2 {
+            return Ok(vec![Some(Tensor::from_f32(dx, shape)?)]);
+        }
+        // Rows of [N, d..., C] back to [N, C, d...].
+        let class_last: Vec<usize> = [&shape[..1], &shape[2..], &shape[1..2]].concat();
+        let class_back: Vec<i64> = [0, shape.len() as i64 - 1].into_iter().chain(1..shape.len() as i64 - 1).collect();
+        Ok(vec![Some(Tensor::from_f32(dx, &class_last)?.permute(&class_back)?)])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autograd::tests::{gradcheck, leaf, values};
+
+    fn t(data: Vec<f32>, shape: &[usize]) -> Tensor {
+        Tensor::from_f32(data, shape).unwrap()
+    }
+
+    fn labels(data: &[i64]) -> Tensor {
+        Tensor::from_i64(data.to_vec(), &[data.len()]).unwrap()
+    }
+
+    /// Per-sample cross entropy with label smoothing, in f64 from the definition.
+    fn naive_cross_entropy(x: &[f32], targets: &[i64], c: usize, ignore: i64, s: f64) -> Vec<f64> {
+        targets
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                let row: Vec<f64> = x[i * c..(i + 1) * c].iter().map(|&v| v as f64).collect();
+                let max = row.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                let lse = max + row.iter().map(|v| (v - max).exp()).sum::<f64>().ln();
+                let logp: Vec<f64> = row.iter().map(|v| v - lse).collect();
+                if t == ignore {
+                    0.0
+                } else {
+                    -(1.0 - s) * logp[t as usize] - s / c as f64 * logp.iter().sum::<f64>()
+                }
+            })
+            .collect()
+    }
+
+    fn assert_close(got: &[f32], want: &[f64], tol: f64) {
+        assert_eq!(got.len(), want.len());
+        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+            assert!((g as f64 - w).abs() <= tol * w.abs().max(1.0), "element {i}: {g} vs {w}");
+        }
+    }
+
+    #[test]
+    fn cross_entropy_matches_a_float64_reference() {
+        let (n, c) = (5, 4);
+        let x: Vec<f32> = values(n * c, 1).iter().map(|v| v * 5.0).collect();
+        let targets = [3, -100, 0, 1, 3];
+        let logits = t(x.clone(), &[n, c]);
+        for s in [0.0, 0.2] {
+            let per_sample = naive_cross_entropy(&x, &targets, c, -100, s);
+            let none = logits.cross_entropy(&labels(&targets), Reduction::None, -100, s).unwrap();
+            assert_eq!(none.shape(), &[n]);
+            assert_close(&none.to_vec_f32().unwrap(), &per_sample, 1e-6);
+            let sum: f64 = per_sample.iter().sum();
+            let got_sum = logits.cross_entropy(&labels(&targets), Reduction::Sum, -100, s).unwrap();
+            assert_eq!(got_sum.shape(), &[] as &[usize]);
+            assert_close(&got_sum.to_vec_f32().unwrap(), &[sum], 1e-6);
+            let mean = logits.cross_entropy(&labels(&targets), Reduction::Mean, -100, s).unwrap();
+            assert_close(&mean.to_vec_f32().unwrap(), &[sum / 4.0], 1e-6);
+        }
+        // Large enough for the parallel kernel.
+        let (n, c) = (400, 100);
+        let x = values(n * c, 2);
+        let targets: Vec<i64> = (0..n as i64).map(|i| (i * 7) % c as i64).collect();
+        let got = t(x.clone(), &[n, c]).cross_entropy(&labels(&targets), Reduction::None, -100, 0.1).unwrap();
+        assert_close(&got.to_vec_f32().unwrap(), &naive_cross_entropy(&x, &targets, c, -100, 0.1), 1e-5);
+    }
+
+    #[test]
+    fn cross_entropy_is_log_softmax_then_nll_and_stable() {
+        let x = t(vec![1000.0, 1001.0, 999.0, -5.0, 0.0, 5.0], &[2, 3]);
+        let y = labels(&[1, 0]);
+        let fused = x.cross_entropy(&y, Reduction::None, -100, 0.0).unwrap().to_vec_f32().unwrap();
+        let composed = x.log_softmax(1).unwrap().nll_loss(&y, Reduction::None, -100).unwrap().to_vec_f32().unwrap();
+        assert!(fused.iter().all(|v| v.is_finite()));
+        assert_close(&fused, &composed.iter().map(|&v| v as f64).collect::<Vec<_>>(), 1e-6);
+        assert_close(&fused, &naive_cross_entropy(&x.to_vec_f32().unwrap(), &[1, 0], 3, -100, 0.0), 1e-5);
+    }
+
+    #[test]
+    fn unbatched_and_fully_ignored_inputs() {
+        let x = t(vec![0.5, -1.0, 2.0], &[3]);
+        let target = Tensor::from_i64(vec![2], &[]).unwrap();
+        let none = x.cross_entropy(&target, Reduction::None, -100, 0.0).unwrap();
+        assert_eq!(none.shape(), &[] as &[usize]);
+        assert_close(
+            &none.to_vec_f32().unwrap(),
+            &naive_cross_entropy(&x.to_vec_f32().unwrap(), &[2], 3, -100, 0.0),
+            1e-6,
+        );
+        assert_eq!(x.nll_loss(&target, Reduction::Mean, -100).unwrap().item().unwrap(), -2.0);
+        let ignored =
+            t(values(6, 3), &[2, 3]).cross_entropy(&labels(&[-100, -100]), Reduction::Mean, -100, 0.0).unwrap();
+        assert!(ignored.item().unwrap().is_nan());
+    }
+
+    #[test]
+    fn spatial_scores_have_a_loss_per_position() {
+        let (n, c, hw) = (2, 3, 4);
+        let x = values(n * c * hw, 10);
+        let targets = Tensor::from_i64(vec![0, 2, 1, -100, 2, 2, 0, 1], &[n, 2, 2]).unwrap();
+        // The same problem as [N * H * W, C] rows, gathered by hand.
+        let rows: Vec<f32> = (0..n)
+            .flat_map(|i| (0..hw).flat_map(move |p| (0..c).map(move |k| (i, k, p))))
+            .map(|(i, k, p)| x[(i * c + k) * hw + p])
+            .collect();
+        let scores = t(x.clone(), &[n, c, 2, 2]);
+        let got = scores.cross_entropy(&targets, Reduction::None, -100, 0.1).unwrap();
+        assert_eq!(got.shape(), &[n, 2, 2]);
+        assert_close(
+            &got.to_vec_f32().unwrap(),
+            &naive_cross_entropy(&rows, &targets.to_vec_i64().unwrap(), c, -100, 0.1),
+            1e-6,
+        );
+        for reduction in [Reduction::Mean, Reduction::None] {
+            gradcheck(&[leaf(&[n, c, 2, 2], 11)], |x| x[0].cross_entropy(&targets, reduction, -100, 0.1));
+            gradcheck(&[leaf(&[n, c, 2, 2], 12)], |x| x[0].nll_loss(&targets, reduction, -100));
+        }
+        let err = scores.nll_loss(&labels(&[0, 1]), Reduction::Mean, -100).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "nll_loss: expected targets of shape [2, 2, 2] for scores of shape [2, 3, 2, 2], got [2]"
+        );
+    }
+
+    #[test]
+    fn nll_loss_picks_the_targets() {
+        let x = t(vec![-0.5, -1.0, -2.0, -3.0, -0.1, -0.2], &[2, 3]);
+        let y = labels(&[2, 1]);
+        assert_eq!(x.nll_loss(&y, Reduction::None, -100).unwrap().to_vec_f32().unwrap(), vec![2.0, 0.1]);
+        assert_eq!(x.nll_loss(&y, Reduction::Sum, -100).unwrap().item().unwrap() as f32, 2.1);
+        assert_eq!(x.nll_loss(&y, Reduction::Mean, 1).unwrap().item().unwrap(), 2.0);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let y = labels(&[2, -100, 0, 3]);
+        for reduction in [Reduction::Mean, Reduction::Sum, Reduction::None] {
+            for s in [0.0, 0.3] {
+                gradcheck(&[leaf(&[4, 5], 4)], |x| x[0].cross_entropy(&y, reduction, -100, s));
+            }
+            gradcheck(&[leaf(&[4, 5], 5)], |x| x[0].nll_loss(&y, reduction, -100));
+        }
+        let target = Tensor::from_i64(vec![1], &[]).unwrap();
+        gradcheck(&[leaf(&[5], 6)], |x| x[0].cross_entropy(&target, Reduction::Mean, -100, 0.1));
+        let x = leaf(&[4, 5], 7);
+        let loss = x.cross_entropy(&y, Reduction::Mean, -100, 0.0).unwrap();
+        assert_eq!(loss.grad_fn_name(), Some("NllLossBackward0"));
+        loss.backward(None, false).unwrap();
+        // (softmax - onehot) / 3 counted samples; the ignored row gets nothing.
+        let g = x.grad().unwrap().to_vec_f32().unwrap();
+        let p = x.softmax(1).unwrap().to_vec_f32().unwrap();
+        assert!((g[2] - (p[2] - 1.0) / 3.0).abs() < 1e-6 && (g[0] - p[0] / 3.0).abs() < 1e-6);
+        assert!(g[5..10].iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn errors_have_codes() {
+        let x = t(values(20, 8), &[2, 10]);
+        let err = x.cross_entropy(&labels(&[1, 10]), Reduction::Mean, -100, 0.0).unwrap_err();
+        assert_eq!(err.code(), "IndexOutOfRange");
+        assert_eq!(err.to_string(), "cross_entropy: target 10 is out of bounds for 10 classes");
+        assert_eq!(x.nll_loss(&labels(&[-1, 0]), Reduction::Mean, -100).unwrap_err().code(), "IndexOutOfRange");
+        let floats = t(vec![1.0, 2.0], &[2]);
+        assert_eq!(x.cross_entropy(&floats, Reduction::Mean, -100, 0.0).unwrap_err().code(), "DTypeMismatch");
+        let ints = Tensor::from_i64(vec![0; 20], &[2, 10]).unwrap();
+        assert_eq!(ints.nll_loss(&labels(&[0, 0]), Reduction::Mean, -100).unwrap_err().code(), "DTypeMismatch");
+        let err = x.cross_entropy(&labels(&[1, 2, 3]), Reduction::Mean, -100, 0.0).unwrap_err();
+        assert_eq!(err.code(), "ShapeMismatch");
+        assert_eq!(err.to_string(), "cross_entropy: expected input batch_size (2) to match target batch_size (3)");
+        let scalar_target = Tensor::from_i64(vec![1], &[]).unwrap();
+        assert_eq!(x.cross_entropy(&scalar_target, Reduction::Mean, -100, 0.0).unwrap_err().code(), "ShapeMismatch");
+        assert_eq!(
+            t(values(8, 9), &[2, 2, 2]).cross_entropy(&labels(&[0, 1]), Reduction::Mean, -100, 0.0).unwrap_err().code(),
+            "ShapeMismatch"
+        );
+        assert_eq!(
+            x.cross_entropy(&labels(&[0, 1]), Reduction::Mean, -100, 1.5).unwrap_err().code(),
+            "InvalidArgument"
+        );
+        assert_eq!(Reduction::parse("cross_entropy", "avg").unwrap_err().code(), "InvalidArgument");
+    }
+}

@@ -1,10 +1,8 @@
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
+use crate::cpu::PARALLEL_GEMM_MIN_FLOPS;
 use crate::layout::Layout;
-
-/// Below this many multiply-adds per matrix, batches run in parallel and each gemm on one thread.
-const PARALLEL_GEMM_MIN_FLOPS: usize = 1 << 18;
 
 /// `a @ b` for every batch index; `a` and `b` are viewed through layouts already broadcast to
 /// `batch + [m, k]` and `batch + [k, n]`, so transposed and expanded operands need no copy.

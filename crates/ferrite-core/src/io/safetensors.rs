@@ -1,0 +1,200 @@
+//! The safetensors format: an 8-byte header length, a JSON header (dtype, shape and byte range of
+//! each named tensor, plus optional string metadata), then the raw little-endian data. PyTorch
+//! (`safetensors.torch`) and the Hugging Face tools read and write it.
+
+use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use ::safetensors::{Dtype, SafeTensors, View};
+
+use crate::error::{Error, Result};
+use crate::storage::CpuStorage;
+use crate::tensor::Tensor;
+
+/// One tensor's bytes, laid out as the file stores them.
+struct Encoded {
+    dtype: Dtype,
+    shape: Vec<usize>,
+    data: Vec<u8>,
+}
+
+impl View for &Encoded {
+    fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+
+    fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    fn data(&self) -> Cow<'_, [u8]> {
+        Cow::Borrowed(&self.data)
+    }
+
+    fn data_len(&self) -> usize {
+        self.data.len()
+    }
+}
+
+fn encode(tensor: &Tensor) -> Encoded {
+    let (dtype, data) = match tensor.to_cpu_storage() {
+        CpuStorage::F32(v) => (Dtype::F32, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        CpuStorage::I64(v) => (Dtype::I64, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        CpuStorage::Bool(v) => (Dtype::BOOL, v.iter().map(|&x| x as u8).collect()),
+    };
+    Encoded { dtype, shape: tensor.shape().to_vec(), data }
+}
+
+/// Writes `named` tensors to `path` (replacing it whole, or not at all, see `write_atomically`).
+/// The file lists them sorted by name, whatever their order here.
+pub fn save_safetensors(named: &[(String, Tensor)], path: &Path, metadata: Option<HashMap<String, String>>) -> Result<()> {
+    let mut seen = HashSet::new();
+    if let Some((name, _)) = named.iter().find(|(name, _)| !seen.insert(name.as_str())) {
+        return Err(Error::invalid("save", format!("the key '{name}' appears twice")));
+    }
+    let encoded: Vec<(&str, Encoded)> = named.iter().map(|(name, t)| (name.as_str(), encode(t))).collect();
+    let bytes = ::safetensors::serialize(encoded.iter().map(|(name, e)| (*name, e)), metadata)
+        .map_err(|e| Error::io("save", path, format!("cannot encode the tensors: {e}")))?;
+    super::write_atomically("save", path, &bytes)
+}
+
+/// Reads every tensor of the safetensors file at `path`, sorted by name (the order
+/// `safetensors.torch.load_file` gives). F32, I64 and BOOL tensors are supported.
+pub fn load_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io("load", path, e))?;
+    let file = SafeTensors::deserialize(&bytes)
+        .map_err(|e| Error::io("load", path, format!("not a valid safetensors file (truncated or corrupt?): {e}")))?;
+    let mut names = file.names();
+    names.sort_unstable();
+    names
+        .into_iter()
+        .map(|name| {
+            let view = file.tensor(name).map_err(|e| Error::io("load", path, e))?;
+            Ok((name.to_string(), decode(path, name, view.dtype(), view.shape(), view.data())?))
+        })
+        .collect()
+}
+
+/// The free-form string metadata of the safetensors file at `path` (empty when it has none).
+pub fn load_safetensors_metadata(path: &Path) -> Result<HashMap<String, String>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io("load", path, e))?;
+    let (_, header) = SafeTensors::read_metadata(&bytes)
+        .map_err(|e| Error::io("load", path, format!("not a valid safetensors file (truncated or corrupt?): {e}")))?;
+    Ok(header.metadata().clone().unwrap_or_default())
+}
+
+fn decode(path: &Path, name: &str, dtype: Dtype, shape: &[usize], data: &[u8]) -> Result<Tensor> {
+    let storage = match dtype {
+        Dtype::F32 => CpuStorage::F32(data.chunks_exact(4).map(|c| f32::from_le_bytes(le_bytes(c))).collect()),
+        Dtype::I64 => CpuStorage::I64(data.chunks_exact(8).map(|c| i64::from_le_bytes(le_bytes(c))).collect()),
+        Dtype::BOOL => CpuStorage::Bool(data.iter().map(|&b| b != 0).collect()),
+        other => {
+            return Err(Error::io(
+                "load",
+                path,
+                format!("tensor '{name}' has dtype {other:?}; Ferrite loads only F32, I64 and BOOL tensors (convert it, e.g. with `.float()`, before saving)"),
+            ))
+        }
+    };
+    // The header's byte ranges were validated against the shapes, so the counts agree.
+    Tensor::from_cpu(storage, shape)
+}
+
+/// A chunk from `chunks_exact(N)` as an array (its length is always N).
+fn le_bytes<const N: usize>(chunk: &[u8]) -> [u8; N] {
+    let mut bytes = [0; N];
+    bytes.copy_from_slice(chunk);
+    bytes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_dir::TestDir;
+    use super::*;
+
+    fn sample() -> Vec<(String, Tensor)> {
+        vec![
+            ("weight".into(), Tensor::from_f32(vec![1.5, -2.0, 0.25, 3.0, f32::NAN, -0.0], &[2, 3]).unwrap()),
+            ("steps".into(), Tensor::from_i64(vec![i64::MAX], &[]).unwrap()),
+            ("mask".into(), Tensor::from_bool(vec![true, false, true], &[3]).unwrap()),
+            ("empty".into(), Tensor::from_f32(vec![], &[0, 4]).unwrap()),
+        ]
+    }
+
+    #[test]
+    fn round_trips_every_dtype_sorted_by_name() {
+        let dir = TestDir::new();
+        let path = dir.path().join("m.safetensors");
+        let original = sample();
+        save_safetensors(&original, &path, Some(HashMap::from([("format".into(), "pt".into())]))).unwrap();
+        let loaded = load_safetensors(&path).unwrap();
+        let names: Vec<&str> = loaded.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["empty", "mask", "steps", "weight"]);
+        for (name, t) in &loaded {
+            let (_, want) = original.iter().find(|(n, _)| n == name).unwrap();
+            assert_eq!((t.shape(), t.dtype()), (want.shape(), want.dtype()), "{name}");
+            let (got, want) = (t.to_vec_f64(), want.to_vec_f64());
+            assert!(got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())), "{name}");
+        }
+        // A non-contiguous view is written in its logical (row-major) order.
+        let t = Tensor::from_f32(vec![1., 2., 3., 4., 5., 6.], &[2, 3]).unwrap().transpose(0, 1).unwrap();
+        save_safetensors(&[("t".into(), t)], &path, None).unwrap();
+        assert_eq!(load_safetensors(&path).unwrap()[0].1.to_vec_f32().unwrap(), vec![1., 4., 2., 5., 3., 6.]);
+    }
+
+    #[test]
+    fn file_problems_are_io_errors_that_name_the_file() {
+        let dir = TestDir::new();
+        let path = dir.path().join("m.safetensors");
+        let err = load_safetensors(&path).unwrap_err();
+        assert_eq!(err.code(), "Io");
+        assert!(err.to_string().starts_with(&format!("load: {}: ", path.display())), "{err}");
+
+        save_safetensors(&sample(), &path, None).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        for cut in [0, 5, 20, bytes.len() - 1] {
+            std::fs::write(&path, &bytes[..cut]).unwrap();
+            let err = load_safetensors(&path).unwrap_err();
+            assert_eq!(err.code(), "Io", "cut at {cut}");
+            assert!(err.to_string().contains("not a valid safetensors file"), "{err}");
+        }
+        std::fs::write(&path, b"this is not a safetensors file at all").unwrap();
+        assert!(load_safetensors(&path).unwrap_err().to_string().contains("m.safetensors: not a valid safetensors file"));
+    }
+
+    #[test]
+    fn unsupported_dtypes_name_the_key_and_the_dtype() {
+        struct Half;
+        impl View for &Half {
+            fn dtype(&self) -> Dtype {
+                Dtype::F16
+            }
+            fn shape(&self) -> &[usize] {
+                &[2]
+            }
+            fn data(&self) -> Cow<'_, [u8]> {
+                Cow::Borrowed(&[0, 60, 0, 60])
+            }
+            fn data_len(&self) -> usize {
+                4
+            }
+        }
+        let dir = TestDir::new();
+        let path = dir.path().join("half.safetensors");
+        std::fs::write(&path, ::safetensors::serialize([("fc.weight", &Half)], None).unwrap()).unwrap();
+        let err = load_safetensors(&path).unwrap_err();
+        assert_eq!(err.code(), "Io");
+        assert!(err.to_string().contains("half.safetensors: tensor 'fc.weight' has dtype F16"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_keys_are_refused_before_anything_is_written() {
+        let dir = TestDir::new();
+        let path = dir.path().join("m.safetensors");
+        let t = Tensor::from_f32(vec![1.0], &[1]).unwrap();
+        let err = save_safetensors(&[("a".into(), t.clone()), ("a".into(), t)], &path, None).unwrap_err();
+        assert_eq!(err.code(), "InvalidArgument");
+        assert!(dir.entries().is_empty());
+    }
+}

@@ -1,0 +1,182 @@
+//! CPU kernels of 2-D pooling. Every channel plane is pooled on its own, so the planes are split
+//! across threads; the windows along each axis are worked out once per call as `Span`s.
+
+use rayon::prelude::*;
+
+use crate::cpu::PARALLEL_MIN_ELEMS;
+
+/// The input coordinates one output position reads along one axis: `count` of them from `start`,
+/// one step (the dilation) apart, and for averages the window's length counting padding.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Span {
+    start: usize,
+    count: usize,
+    padded: usize,
+}
+
+/// The windows of one pooling: input planes [planes, h, w] to output planes [planes, oh, ow].
+#[derive(Debug, Clone)]
+pub(super) struct PoolShape {
+    pub planes: usize,
+    pub h: usize,
+    pub w: usize,
+    rows: Vec<Span>,
+    cols: Vec<Span>,
+    step: [usize; 2],
+}
+
+impl PoolShape {
+    /// Sliding windows of size `kernel`, as max and average pooling use them.
+    pub fn sliding(
+        planes: usize,
+        [h, w]: [usize; 2],
+        [oh, ow]: [usize; 2],
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+        dilation: [usize; 2],
+    ) -> Self {
+        let spans = |out: usize, len: usize, a: usize| -> Vec<Span> {
+            let (k, s, p, d) = (kernel[a] as isize, stride[a] as isize, padding[a] as isize, dilation[a] as isize);
+            let len = len as isize;
+            (0..out as isize)
+                .map(|o| {
+                    let first = o * s - p;
+                    let end = (first + (k - 1) * d + 1).min(len);
+                    // Taps before the input are skipped in whole steps of the dilation.
+                    let start = if first < 0 { first + (-first + d - 1) / d * d } else { first };
+                    let count = if start < end { (end - start - 1) / d + 1 } else { 0 };
+                    let padded = (first + k).min(len + p) - first;
+                    Span {
+                        start: if count > 0 { start as usize } else { 0 },
+                        count: count as usize,
+                        padded: padded as usize,
+                    }
+                })
+                .collect()
+        };
+        PoolShape { planes, h, w, rows: spans(oh, h, 0), cols: spans(ow, w, 1), step: dilation }
+    }
+
+    /// PyTorch's adaptive bins: output `i` of `out` averages `floor(i * len / out)..ceil((i + 1) * len / out)`.
+    pub fn adaptive(planes: usize, [h, w]: [usize; 2], [oh, ow]: [usize; 2]) -> Self {
+        let spans = |out: usize, len: usize| -> Vec<Span> {
+            (0..out)
+                .map(|i| {
+                    let (start, end) = (i * len / out, ((i + 1) * len).div_ceil(out));
+                    Span { start, count: end - start, padded: end - start }
+                })
+                .collect()
+        };
+        PoolShape { planes, h, w, rows: spans(oh, h), cols: spans(ow, w), step: [1, 1] }
+    }
+
+    pub fn oh(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn ow(&self) -> usize {
+        self.cols.len()
+    }
+
+    /// Planes per rayon task, so that tiny planes are not scheduled one by one.
+    fn min_planes(&self) -> usize {
+        let (rows, cols) = (self.rows.first().map_or(1, |s| s.count), self.cols.first().map_or(1, |s| s.count));
+        let work = (self.oh() * self.ow() * rows * cols).max(self.h * self.w).max(1);
+        (PARALLEL_MIN_ELEMS / work).max(1)
+    }
+
+    /// The divisor of an average window: its area, with or without the padding it covers.
+    fn divisor(ry: &Span, rx: &Span, count_padding: bool) -> f32 {
+        if count_padding {
+            (ry.padded * rx.padded) as f32
+        } else {
+            (ry.count * rx.count) as f32
+        }
+    }
+}
+
+/// Max pooling: the largest value of each window (NaN wins, as in PyTorch) and its flat index in
+/// the input plane; ties keep the first.
+pub(super) fn max_pool2d_fwd(s: &PoolShape, x: &[f32]) -> (Vec<f32>, Vec<i64>) {
+    let (hw, ohw, [dh, dw]) = (s.h * s.w, s.oh() * s.ow(), s.step);
+    let mut values = vec![0.0; s.planes * ohw];
+    let mut indices = vec![0i64; s.planes * ohw];
+    values
+        .par_chunks_mut(ohw)
+        .zip(indices.par_chunks_mut(ohw))
+        .zip(x.par_chunks(hw))
+        .with_min_len(s.min_planes())
+        .for_each(|((values, indices), plane)| {
+            let outputs = values.iter_mut().zip(indices.iter_mut());
+            let windows = s.rows.iter().flat_map(|ry| s.cols.iter().map(move |rx| (ry, rx)));
+            for ((value, index), (ry, rx)) in outputs.zip(windows) {
+                let (mut best, mut at) = (f32::NEG_INFINITY, ry.start * s.w + rx.start);
+                for iy in (ry.start..).step_by(dh).take(ry.count) {
+                    let row = &plane[iy * s.w..][..s.w];
+                    for (j, &v) in row[rx.start..].iter().step_by(dw).take(rx.count).enumerate() {
+                        if v > best || v.is_nan() {
+                            (best, at) = (v, iy * s.w + rx.start + j * dw);
+                        }
+                    }
+                }
+                (*value, *index) = (best, at as i64);
+            }
+        });
+    (values, indices)
+}
+
+/// Max pooling's gradient: each output's gradient goes to the input element it picked.
+pub(super) fn max_pool2d_bwd(s: &PoolShape, dy: &[f32], indices: &[i64]) -> Vec<f32> {
+    let (hw, ohw) = (s.h * s.w, s.oh() * s.ow());
+    let mut dx = vec![0.0; s.planes * hw];
+    dx.par_chunks_mut(hw).zip(dy.par_chunks(ohw).zip(indices.par_chunks(ohw))).with_min_len(s.min_planes()).for_each(
+        |(dx, (dy, indices))| {
+            for (&g, &i) in dy.iter().zip(indices) {
+                dx[i as usize] += g;
+            }
+        },
+    );
+    dx
+}
+
+/// Average pooling (sliding or adaptive windows): each window's sum over its divisor; a window
+/// entirely in padding gives 0.
+pub(super) fn avg_pool2d_fwd(s: &PoolShape, x: &[f32], count_padding: bool) -> Vec<f32> {
+    let (hw, ohw) = (s.h * s.w, s.oh() * s.ow());
+    let mut y = vec![0.0; s.planes * ohw];
+    y.par_chunks_mut(ohw).zip(x.par_chunks(hw)).with_min_len(s.min_planes()).for_each(|(y, plane)| {
+        let windows = s.rows.iter().flat_map(|ry| s.cols.iter().map(move |rx| (ry, rx)));
+        for (out, (ry, rx)) in y.iter_mut().zip(windows) {
+            if ry.count == 0 || rx.count == 0 {
+                continue;
+            }
+            let sum: f32 = (ry.start..ry.start + ry.count)
+                .map(|iy| plane[iy * s.w + rx.start..][..rx.count].iter().sum::<f32>())
+                .sum();
+            *out = sum / PoolShape::divisor(ry, rx, count_padding);
+        }
+    });
+    y
+}
+
+/// Average pooling's gradient: each output's gradient over its divisor, spread over its window.
+pub(super) fn avg_pool2d_bwd(s: &PoolShape, dy: &[f32], count_padding: bool) -> Vec<f32> {
+    let (hw, ohw) = (s.h * s.w, s.oh() * s.ow());
+    let mut dx = vec![0.0; s.planes * hw];
+    dx.par_chunks_mut(hw).zip(dy.par_chunks(ohw)).with_min_len(s.min_planes()).for_each(|(dx, dy)| {
+        let windows = s.rows.iter().flat_map(|ry| s.cols.iter().map(move |rx| (ry, rx)));
+        for (&g, (ry, rx)) in dy.iter().zip(windows) {
+            if ry.count == 0 || rx.count == 0 {
+                continue;
+            }
+            let share = g / PoolShape::divisor(ry, rx, count_padding);
+            for iy in ry.start..ry.start + ry.count {
+                for d in &mut dx[iy * s.w + rx.start..][..rx.count] {
+                    *d += share;
+                }
+            }
+        }
+    });
+    dx
+}

@@ -1,0 +1,212 @@
+//! PNG and JPEG files to `[C, H, W]` float32 tensors and back to PNG. Pixel values match PIL's
+//! `Image.open(path).convert(mode)` exactly for PNG; JPEG decoders may differ from libjpeg by
+//! rounding.
+
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use image::codecs::png::PngEncoder;
+use image::{ColorType, ExtendedColorType, ImageEncoder, ImageError, ImageFormat};
+
+use crate::error::{Error, Result, ShapeDisplay};
+use crate::tensor::Tensor;
+
+/// The channels `read_image` returns, named after PIL's modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColorMode {
+    /// Red, green and blue planes; a gray image is repeated into all three.
+    Rgb,
+    /// One luma plane.
+    L,
+}
+
+impl ColorMode {
+    pub fn parse(op: &'static str, name: &str) -> Result<ColorMode> {
+        match name {
+            "RGB" => Ok(ColorMode::Rgb),
+            "L" => Ok(ColorMode::L),
+            _ => Err(Error::invalid(op, format!("mode must be 'RGB' or 'L', got '{name}'"))),
+        }
+    }
+}
+
+/// Reads an 8-bit PNG or JPEG (gray, gray + alpha, RGB, RGBA or palette; alpha is dropped) into a float32
+/// tensor of shape `[3, H, W]` (`Rgb`) or `[1, H, W]` (`L`) with values 0..=255.
+pub fn read_image(path: &Path, mode: ColorMode) -> Result<Tensor> {
+    const OP: &str = "readImage";
+    let bytes = fs::read(path).map_err(|e| Error::io(OP, path, e))?;
+    // The format comes from the bytes alone: a file's extension says nothing about its content.
+    let format = match image::guess_format(&bytes) {
+        Ok(f @ (ImageFormat::Png | ImageFormat::Jpeg)) => f,
+        Ok(other) => return Err(Error::io(OP, path, format!("a {other:?} image; only PNG and JPEG can be read"))),
+        Err(_) => return Err(Error::io(OP, path, "not a PNG or JPEG image")),
+    };
+    if format == ImageFormat::Jpeg && jpeg_ends_early(&bytes) {
+        return Err(Error::io(OP, path, "the file is truncated"));
+    }
+    let decoded = image::load_from_memory_with_format(&bytes, format).map_err(|e| decode_error(OP, path, e))?;
+    let (channels, color) = match decoded.color() {
+        c @ (ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8) => (c.channel_count() as usize, c),
+        other => return Err(Error::io(OP, path, format!("{other:?} pixels; only 8-bit images can be read"))),
+    };
+    let (width, height) = (decoded.width() as usize, decoded.height() as usize);
+    let pixels = decoded.as_bytes().chunks_exact(channels);
+    let has_rgb = color.has_color();
+    let data: Vec<f32> = match mode {
+        ColorMode::L if has_rgb => pixels.map(|p| luma(p[0], p[1], p[2]) as f32).collect(),
+        ColorMode::L => pixels.map(|p| p[0] as f32).collect(),
+        ColorMode::Rgb => {
+            let plane = width * height;
+            let mut planes = vec![0f32; 3 * plane];
+            for (i, p) in pixels.enumerate() {
+                for c in 0..3 {
+                    planes[c * plane + i] = p[if has_rgb { c } else { 0 }] as f32;
+                }
+            }
+            planes
+        }
+    };
+    let c = if mode == ColorMode::Rgb { 3 } else { 1 };
+    Tensor::from_f32(data, &[c, height, width])
+}
+
+/// Writes a `[C, H, W]` (C = 1 or 3) or `[H, W]` tensor as an 8-bit PNG, values clamped to
+/// 0..=255 and rounded (NaN becomes 0).
+pub fn write_image(tensor: &Tensor, path: &Path) -> Result<()> {
+    const OP: &str = "writeImage";
+    let (channels, height, width) = image_dims(OP, "the image", tensor.shape())?;
+    let values = tensor.to_vec_f64();
+    let plane = height * width;
+    let mut pixels = vec![0u8; values.len()];
+    for (c, channel) in values.chunks_exact(plane).enumerate() {
+        for (i, &v) in channel.iter().enumerate() {
+            pixels[i * channels + c] = to_byte(v);
+        }
+    }
+    save_png(OP, path, &pixels, width, height, channels)
+}
+
+/// PIL's `convert('L')` for RGB: ITU-R 601-2 luma in 16-bit fixed point, rounded to nearest.
+/// PIL documents `R * 299/1000 + G * 587/1000 + B * 114/1000`, but its code (`L24` in
+/// Convert.c) rounds; truncating that formula differs from PIL by one in about half of all pixels.
+fn luma(r: u8, g: u8, b: u8) -> u8 {
+    ((r as u32 * 19595 + g as u32 * 38470 + b as u32 * 7471 + 0x8000) >> 16) as u8
+}
+
+/// A value in 0..=255 as a pixel byte; `as` saturates, so NaN becomes 0.
+pub(super) fn to_byte(v: f64) -> u8 {
+    v.clamp(0.0, 255.0).round() as u8
+}
+
+/// `(channels, height, width)` of an image tensor: `[C, H, W]` with C = 1 or 3, or `[H, W]`.
+pub(super) fn image_dims(op: &'static str, what: &str, shape: &[usize]) -> Result<(usize, usize, usize)> {
+    let (c, h, w) = match *shape {
+        [c @ (1 | 3), h, w] => (c, h, w),
+        [h, w] => (1, h, w),
+        _ => {
+            return Err(Error::shape(op, format!("{what} must have shape [C, H, W] with C = 1 or 3, or [H, W]; got {}", ShapeDisplay(shape))));
+        }
+    };
+    if h == 0 || w == 0 {
+        return Err(Error::shape(op, format!("{what} has no pixels (shape {})", ShapeDisplay(shape))));
+    }
+    Ok((c, h, w))
+}
+
+/// Encodes interleaved 8-bit gray or RGB pixels as PNG and writes them atomically to `path`.
+pub(super) fn save_png(op: &'static str, path: &Path, pixels: &[u8], width: usize, height: usize, channels: usize) -> Result<()> {
+    let too_large = || Error::invalid(op, format!("a {width}x{height} image is too large for PNG"));
+    let (w, h) = (u32::try_from(width).map_err(|_| too_large())?, u32::try_from(height).map_err(|_| too_large())?);
+    let color = if channels == 1 { ExtendedColorType::L8 } else { ExtendedColorType::Rgb8 };
+    let mut png = Vec::new();
+    PngEncoder::new(&mut png)
+        .write_image(pixels, w, h, color)
+        .map_err(|e| Error::io(op, path, format!("cannot encode as PNG: {e}")))?;
+    crate::io::write_atomically(op, path, &png)
+}
+
+/// True when a JPEG stream runs out before its end-of-image marker. The JPEG decoder paints
+/// the missing part gray and succeeds; PIL refuses such files ("image file is truncated"), and
+/// so do we. Segments are skipped by their length, so an EXIF thumbnail's own marker does not count.
+fn jpeg_ends_early(bytes: &[u8]) -> bool {
+    let mut at = 2; // past the start-of-image marker
+    while at + 1 < bytes.len() {
+        if bytes[at] != 0xFF {
+            // Entropy-coded scan data (or stray bytes, which decoders skip too).
+            at += 1;
+            continue;
+        }
+        match bytes[at + 1] {
+            0xD9 => return false,
+            0xFF => at += 1, // fill byte before a marker
+            // Stuffed 0xFF inside scan data, and the markers that carry no length.
+            0x00 | 0x01 | 0xD0..=0xD7 => at += 2,
+            _ => match bytes.get(at + 2..at + 4) {
+                // The length counts itself but not the marker.
+                Some(&[high, low]) => at += 2 + u16::from_be_bytes([high, low]) as usize,
+                _ => return true,
+            },
+        }
+    }
+    true
+}
+
+fn decode_error(op: &'static str, path: &Path, err: ImageError) -> Error {
+    match err {
+        ImageError::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => Error::io(op, path, "the file is truncated"),
+        other => Error::io(op, path, format!("cannot decode: {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luma_rounds_like_pil() {
+        // np.asarray(Image.new('RGB', (1, 1), c).convert('L'))[0, 0] for each colour c (Pillow 13).
+        for (rgb, expected) in [((255, 0, 0), 76), ((0, 255, 0), 150), ((0, 0, 255), 29), ((1, 2, 3), 2), ((200, 100, 50), 124), ((255, 255, 255), 255)] {
+            assert_eq!(luma(rgb.0, rgb.1, rgb.2), expected, "{rgb:?}");
+        }
+    }
+
+    #[test]
+    fn jpeg_end_is_found_past_thumbnails_and_stuffed_bytes() {
+        // SOI, an APP1 segment holding a thumbnail's own EOI, SOS, scan data with a stuffed 0xFF
+        // and a restart marker, then EOI.
+        let app1 = [0xFF, 0xE1, 0x00, 0x06, 0xFF, 0xD9, 0x00, 0x00];
+        let sos = [0xFF, 0xDA, 0x00, 0x02];
+        let scan = [0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56];
+        let whole = [&[0xFF, 0xD8][..], &app1, &sos, &scan, &[0xFF, 0xD9]].concat();
+        assert!(!jpeg_ends_early(&whole));
+        for cut in 2..whole.len() {
+            assert!(jpeg_ends_early(&whole[..cut]), "cut at {cut}");
+        }
+        let with_trailing_bytes = [&whole[..], &[0x00, 0x11]].concat();
+        assert!(!jpeg_ends_early(&with_trailing_bytes));
+    }
+
+    #[test]
+    fn write_then_read_round_trips() {
+        let dir = std::env::temp_dir().join(format!("ferrite-vision-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("round-trip.png");
+        let values = vec![0.0, 0.4, 254.6, 300.0, -5.0, f32::NAN, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0];
+        write_image(&Tensor::from_f32(values, &[3, 2, 2]).unwrap(), &path).unwrap();
+        let read = read_image(&path, ColorMode::Rgb).unwrap();
+        assert_eq!(read.shape(), &[3, 2, 2]);
+        assert_eq!(read.to_vec_f32().unwrap(), vec![0.0, 0.0, 255.0, 255.0, 0.0, 0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]);
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temporary file is left behind");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rejects_bad_shapes_and_missing_files() {
+        let err = write_image(&Tensor::from_f32(vec![0.0; 8], &[2, 2, 2]).unwrap(), Path::new("x.png")).unwrap_err();
+        assert_eq!(err.code(), "ShapeMismatch");
+        let err = read_image(Path::new("/nonexistent/ferrite.png"), ColorMode::L).unwrap_err();
+        assert_eq!(err.code(), "Io");
+        assert!(err.to_string().starts_with("readImage: /nonexistent/ferrite.png: "), "{err}");
+    }
+}

@@ -1,0 +1,149 @@
+//! Native datasets: decoded 8-bit images held in Rust, batches assembled and augmented off the
+//! JS thread so that the next batch is ready while the current one trains.
+
+use std::sync::Arc;
+
+use ferrite_core::data::{self, ImageSet, Transform};
+use ferrite_core::{Error, Tensor};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::convert::guard;
+use crate::tensor::{wrap, NativeTensor};
+
+/// One transform as the TS layer describes it; `kind` selects which fields are read.
+#[napi(object)]
+pub struct TransformSpec {
+    pub kind: String,
+    /// Left, top, right, bottom.
+    pub padding: Option<Vec<u32>>,
+    pub fill: Option<u32>,
+    pub p: Option<f64>,
+    /// Height, width.
+    pub size: Option<Vec<u32>>,
+    pub pad_if_needed: Option<bool>,
+    pub mean: Option<Vec<f64>>,
+    pub std: Option<Vec<f64>>,
+}
+
+fn transform(spec: &TransformSpec) -> ferrite_core::Result<Transform> {
+    let missing = |field: &str| Error::invalid("transforms", format!("{} needs `{field}`", spec.kind));
+    let sides = |v: &Option<Vec<u32>>| -> ferrite_core::Result<[usize; 4]> {
+        match v.as_deref() {
+            Some([l, t, r, b]) => Ok([*l as usize, *t as usize, *r as usize, *b as usize]),
+            Some(_) => Err(Error::invalid("transforms", format!("{}: padding must have 4 sides", spec.kind))),
+            None => Ok([0; 4]),
+        }
+    };
+    let size = || match spec.size.as_deref() {
+        Some([h, w]) => Ok((*h as usize, *w as usize)),
+        _ => Err(missing("size")),
+    };
+    let fill = u8::try_from(spec.fill.unwrap_or(0)).map_err(|_| Error::invalid("transforms", "fill must be 0-255"))?;
+    Ok(match spec.kind.as_str() {
+        "pad" => {
+            let [left, top, right, bottom] = sides(&spec.padding)?;
+            Transform::Pad { left, top, right, bottom, fill }
+        }
+        "randomHorizontalFlip" => Transform::RandomHorizontalFlip { p: spec.p.ok_or_else(|| missing("p"))? },
+        "randomCrop" => {
+            let (height, width) = size()?;
+            Transform::RandomCrop { height, width, padding: sides(&spec.padding)?, pad_if_needed: spec.pad_if_needed.unwrap_or(false), fill }
+        }
+        "centerCrop" => {
+            let (height, width) = size()?;
+            Transform::CenterCrop { height, width }
+        }
+        "toTensor" => Transform::ToTensor,
+        "normalize" => Transform::Normalize {
+            mean: spec.mean.as_ref().ok_or_else(|| missing("mean"))?.iter().map(|&v| v as f32).collect(),
+            std: spec.std.as_ref().ok_or_else(|| missing("std"))?.iter().map(|&v| v as f32).collect(),
+        },
+        other => return Err(Error::invalid("transforms", format!("unknown transform '{other}'"))),
+    })
+}
+
+fn transforms(specs: &[TransformSpec]) -> ferrite_core::Result<Vec<Transform>> {
+    specs.iter().map(transform).collect()
+}
+
+#[napi]
+pub struct NativeImageSet {
+    set: Arc<ImageSet>,
+}
+
+#[napi]
+impl NativeImageSet {
+    /// Reads CIFAR-10 binary batch files, in order.
+    #[napi(factory)]
+    pub fn from_cifar_files(paths: Vec<String>) -> Result<NativeImageSet, String> {
+        guard("CIFAR10", || data::read_cifar_files(&paths)).map(|set| NativeImageSet { set: Arc::new(set) })
+    }
+
+    #[napi(getter)]
+    pub fn length(&self) -> u32 {
+        self.set.len() as u32
+    }
+
+    #[napi]
+    pub fn labels(&self) -> Vec<i64> {
+        self.set.labels().to_vec()
+    }
+
+    /// The transformed images at `indices` and their labels, now.
+    #[napi]
+    pub fn load_batch(&self, env: Env, indices: Vec<u32>, specs: Vec<TransformSpec>, seed: i64) -> Result<Vec<NativeTensor>, String> {
+        let indices: Vec<usize> = indices.into_iter().map(|i| i as usize).collect();
+        let (images, labels) = guard("DataLoader", || data::load_batch(&self.set, &indices, &transforms(&specs)?, seed as u64))?;
+        Ok(vec![wrap(&env, images), wrap(&env, labels)])
+    }
+
+    /// Like `loadBatch`, on a worker thread; errors resolve as `{ errorCode, errorMessage }` so
+    /// that their code survives the trip.
+    #[napi(ts_return_type = "Promise<LoadedBatch>")]
+    pub fn load_batch_async(&self, indices: Vec<u32>, specs: Vec<TransformSpec>, seed: i64) -> AsyncTask<LoadBatch> {
+        AsyncTask::new(LoadBatch {
+            set: self.set.clone(),
+            indices: indices.into_iter().map(|i| i as usize).collect(),
+            transforms: transforms(&specs),
+            seed: seed as u64,
+        })
+    }
+}
+
+pub struct LoadBatch {
+    set: Arc<ImageSet>,
+    indices: Vec<usize>,
+    transforms: ferrite_core::Result<Vec<Transform>>,
+    seed: u64,
+}
+
+#[napi(object, object_from_js = false)]
+pub struct LoadedBatch {
+    pub images: Option<NativeTensor>,
+    pub labels: Option<NativeTensor>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+impl Task for LoadBatch {
+    type Output = std::result::Result<(Tensor, Tensor), napi::Error<String>>;
+    type JsValue = LoadedBatch;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        let transforms = std::mem::replace(&mut self.transforms, Ok(Vec::new()));
+        Ok(guard("DataLoader", || data::load_batch(&self.set, &self.indices, &transforms?, self.seed)))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        Ok(match output {
+            Ok((images, labels)) => LoadedBatch {
+                images: Some(wrap(&env, images)),
+                labels: Some(wrap(&env, labels)),
+                error_code: None,
+                error_message: None,
+            },
+            Err(e) => LoadedBatch { images: None, labels: None, error_code: Some(e.status.clone()), error_message: Some(e.reason.clone()) },
+        })
+    }
+}

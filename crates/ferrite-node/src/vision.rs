@@ -1,0 +1,61 @@
+//! Image files: `readImage`, `writeImage` and `saveImageGrid` over `ferrite_core::vision`.
+
+use std::path::Path;
+
+use ferrite_core::vision::{self, ColorMode, GridOptions};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::convert::guard;
+use crate::tensor::{wrap, NativeTensor};
+
+#[napi]
+pub fn read_image(env: Env, path: String, mode: String) -> Result<NativeTensor, String> {
+    guard("readImage", || vision::read_image(Path::new(&path), ColorMode::parse("readImage", &mode)?)).map(|t| wrap(&env, t))
+}
+
+#[napi]
+pub fn write_image(tensor: &NativeTensor, path: String) -> Result<(), String> {
+    let t = tensor.get("writeImage")?;
+    guard("writeImage", || vision::write_image(t, Path::new(&path)))
+}
+
+/// `GridOptions` as JS passes them; the TypeScript wrapper fills in the defaults.
+#[napi(object)]
+pub struct ImageGridOptions {
+    pub titles: Option<Vec<String>>,
+    pub columns: Option<u32>,
+    pub normalize: bool,
+    pub scale: u32,
+}
+
+#[napi]
+pub fn save_image_grid(images: Vec<&NativeTensor>, path: String, options: ImageGridOptions) -> Result<(), String> {
+    let tensors = images.iter().map(|t| t.get("saveImageGrid").cloned()).collect::<Result<Vec<_>, String>>()?;
+    let options = GridOptions {
+        titles: options.titles,
+        columns: options.columns.map(|c| c as usize),
+        normalize: options.normalize,
+        scale: options.scale as usize,
+    };
+    guard("saveImageGrid", || vision::save_image_grid(&tensors, Path::new(&path), &options))
+}
+
+/// One panel of a line chart.
+#[napi(object)]
+pub struct ChartSeries {
+    pub title: String,
+    pub x_label: String,
+    pub y_label: String,
+    pub values: Vec<f64>,
+}
+
+/// Draws each series in its own panel, side by side, and writes a PNG.
+#[napi]
+pub fn save_line_charts(series: Vec<ChartSeries>, path: String) -> Result<(), String> {
+    let series: Vec<vision::Series> = series
+        .into_iter()
+        .map(|s| vision::Series { title: s.title, x_label: s.x_label, y_label: s.y_label, values: s.values })
+        .collect();
+    guard("plotCurves", || vision::save_line_charts(&series, Path::new(&path)))
+}

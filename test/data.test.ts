@@ -1,0 +1,80 @@
+// Datasets, transforms and the data loader, on the shared cifar10-mini (its PNGs are the
+// independent reference for the binary records) and on files made here.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import * as ft from 'ferrite'
+
+const T = ft.transforms
+const mini = join(__dirname, '..', '..', 'shared', 'data', 'cifar10-mini')
+
+/** A CIFAR-10 file of `labels.length` records whose pixels encode (record, channel, index). */
+function writeRecords(dir: string, name: string, labels: number[]): string {
+  const bytes = new Uint8Array(labels.length * 3073)
+  labels.forEach((label, r) => {
+    bytes[r * 3073] = label
+    for (let i = 0; i < 3072; i++) bytes[r * 3073 + 1 + i] = (r * 7 + Math.floor(i / 1024) * 50 + (i % 1024)) % 256
+  })
+  const path = join(dir, name)
+  writeFileSync(path, bytes)
+  return path
+}
+
+describe('CIFAR10', () => {
+  it('reads single-file splits and the official batch layout', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferrite-cifar-'))
+    writeRecords(dir, 'train.bin', [3, 1, 4])
+    writeRecords(dir, 'test.bin', [9])
+    const train = new ft.data.CIFAR10({ root: dir })
+    expect(train.length).toBe(3)
+    expect(train.targets).toEqual([3, 1, 4])
+    expect(train.classes[3]).toBe('cat')
+    expect(train.classToIdx.truck).toBe(9)
+    const [image, label] = train.get(1)
+    expect(label).toBe(1)
+    expect(image.shape).toEqual([3, 32, 32])
+    // Without toTensor the raw byte values come through, channel planes as in the record.
+    expect(image.toArray()).toEqual(
+      [0, 1, 2].map((c) => Array.from({ length: 32 }, (_, y) => Array.from({ length: 32 }, (_, x) => (7 + c * 50 + y * 32 + x) % 256))),
+    )
+    const official = mkdtempSync(join(tmpdir(), 'ferrite-cifar-'))
+    for (let i = 1; i <= 5; i++) writeRecords(official, `data_batch_${i}.bin`, [i])
+    writeRecords(official, 'test_batch.bin', [0, 0])
+    expect(new ft.data.CIFAR10({ root: official }).targets).toEqual([1, 2, 3, 4, 5])
+    expect(new ft.data.CIFAR10({ root: official, train: false }).length).toBe(2)
+  })
+
+  it('names the file when it is missing, truncated or mislabelled', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferrite-cifar-'))
+    expect(() => new ft.data.CIFAR10({ root: dir })).toThrow(ft.IoError)
+    const path = writeRecords(dir, 'train.bin', [1, 2])
+    writeFileSync(path, readFileSync(path).subarray(0, 5000))
+    expect(() => new ft.data.CIFAR10({ root: dir })).toThrow(/train\.bin: 5000 bytes is not a whole number of 3073-byte CIFAR-10 records/)
+    const bad = readFileSync(writeRecords(dir, 'train.bin', [1]))
+    bad[0] = 42
+    writeFileSync(path, bad)
+    expect(() => new ft.data.CIFAR10({ root: dir })).toThrow(/record 0 has label 42/)
+  })
+
+  it('matches the PNG files of cifar10-mini through toTensor and normalize', async () => {
+    const test = new ft.data.CIFAR10({ root: mini, train: false, transform: T.compose([T.toTensor(), T.normalize([0.5, 0.5, 0.5], [0.25, 0.25, 0.25])]) })
+    expect(test.length).toBe(5000)
+    const loader = new ft.data.DataLoader(test, { batchSize: 100 })
+    let n = 0
+    for await (const [images, targets] of loader) {
+      expect(images.shape).toEqual([100, 3, 32, 32])
+      expect(targets.dtype).toBe('int64')
+      if (n === 0) {
+        // Record 0 is test/airplane/00000.png; its first pixel, read independently with vision.readImage.
+        const png = ft.vision.readImage(join(mini, 'test', 'airplane', '00000.png'))
+        const expected = png.div(255).sub(0.5).div(0.25)
+        expect(ft.allClose(images.select(0, 0), expected, { atol: 1e-6 })).toBe(true)
+        const last = ft.vision.readImage(join(mini, 'test', 'airplane', '00099.png'))
+        expect(ft.allClose(images.select(0, 99), last.div(255).sub(0.5).div(0.25), { atol: 1e-6 })).toBe(true)
+      }
+      n += 1
+    }
+    expect(n).toBe(50)
+  })
+})

@@ -1,0 +1,35 @@
+import * as nn from '../nn'
+import type { Tensor } from '../tensor'
+
+/**
+ * The tutorial's simple CNN: two Conv2d -> BatchNorm2d -> ReLU -> MaxPool2d stages and a linear
+ * classifier, for square `imageSize` inputs with 3 channels.
+ */
+export class MyCNN extends nn.Module {
+  conv1: nn.Sequential
+  conv2: nn.Sequential
+  fc: nn.Linear
+
+  constructor(imageSize = 32, numClasses = 10) {
+    super()
+    this.conv1 = new nn.Sequential(
+      new nn.Conv2d(3, 16, 3, { stride: 1, padding: 1 }),
+      new nn.BatchNorm2d(16),
+      new nn.ReLU(),
+      new nn.MaxPool2d(2, { stride: 2 }),
+    )
+    this.conv2 = new nn.Sequential(
+      new nn.Conv2d(16, 32, 3, { stride: 1, padding: 1 }),
+      new nn.BatchNorm2d(32),
+      new nn.ReLU(),
+      new nn.MaxPool2d(2, { stride: 2 }),
+    )
+    const side = Math.floor(imageSize / 4)
+    this.fc = new nn.Linear(32 * side * side, numClasses)
+  }
+
+  forward(x: Tensor): Tensor {
+    const features = this.conv2.forward(this.conv1.forward(x))
+    return this.fc.forward(features.view([features.size(0), -1]))
+  }
+}

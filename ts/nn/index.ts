@@ -1,0 +1,37 @@
+/**
+ * Layers and models, like `torch.nn`: subclass {@link Module}, assign layers to fields,
+ * implement `forward`.
+ *
+ * ```ts
+ * import * as ft from 'ferrite'
+ * const { nn } = ft
+ *
+ * class MyCNN extends nn.Module {
+ *   conv1 = new nn.Sequential(new nn.Conv2d(3, 16, 3, { padding: 1 }), new nn.BatchNorm2d(16), new nn.ReLU(), new nn.MaxPool2d(2))
+ *   fc = new nn.Linear(16 * 16 * 16, 10)
+ *   forward(x: ft.Tensor): ft.Tensor {
+ *     return this.fc.forward(this.conv1.forward(x).flatten(1))
+ *   }
+ * }
+ * ```
+ */
+export { Module } from './module'
+export type { IncompatibleKeys, LoadStateDictOptions, RegisterBufferOptions, ZeroGradOptions } from './module'
+export { Buffer, Parameter } from './parameter'
+export type { BufferOptions, ParameterOptions } from './parameter'
+export { Sequential } from './containers'
+export { Conv2d } from './conv'
+export type { Conv2dOptions } from './conv'
+export { BatchNorm2d } from './normalization'
+export type { BatchNorm2dOptions } from './normalization'
+export { ReLU, Sigmoid, Tanh } from './activation'
+export type { ReLUOptions } from './activation'
+export { AdaptiveAvgPool2d, AvgPool2d, MaxPool2d } from './pooling'
+export type { AvgPool2dOptions, MaxPool2dOptions } from './pooling'
+export { Linear } from './linear'
+export type { LinearOptions } from './linear'
+export { Flatten } from './flatten'
+export type { FlattenOptions } from './flatten'
+export { CrossEntropyLoss } from './loss'
+export type { CrossEntropyLossOptions } from './loss'
+export * as init from './init'

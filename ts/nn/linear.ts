@@ -1,0 +1,41 @@
+import { linear } from '../functional'
+import type { Tensor } from '../tensor'
+import { intArg } from './args'
+import { kaimingUniform_, uniform_ } from './init'
+import { Module } from './module'
+import { filledParameter, type Parameter } from './parameter'
+
+/** Options of {@link Linear}. */
+export interface LinearOptions {
+  /** Learn an additive bias (default true). */
+  bias?: boolean
+}
+
+/**
+ * y = x Wᵀ + b over the last dim, like `torch.nn.Linear`. The weight is
+ * `[outFeatures, inFeatures]`; weight and bias start as U(-k, k) with k = 1 / sqrt(inFeatures),
+ * as in PyTorch.
+ */
+export class Linear extends Module {
+  readonly inFeatures: number
+  readonly outFeatures: number
+  weight: Parameter
+  bias: Parameter | null
+
+  constructor(inFeatures: number, outFeatures: number, { bias = true }: LinearOptions = {}) {
+    super()
+    this.inFeatures = intArg('Linear', 'inFeatures', inFeatures, 0)
+    this.outFeatures = intArg('Linear', 'outFeatures', outFeatures, 0)
+    this.weight = kaimingUniform_(filledParameter([outFeatures, inFeatures]), { a: Math.sqrt(5) })
+    const bound = inFeatures > 0 ? 1 / Math.sqrt(inFeatures) : 0
+    this.bias = bias ? uniform_(filledParameter([outFeatures]), -bound, bound) : null
+  }
+
+  forward(input: Tensor): Tensor {
+    return linear(input, this.weight, this.bias)
+  }
+
+  override extraRepr(): string {
+    return `in_features=${this.inFeatures}, out_features=${this.outFeatures}, bias=${this.bias === null ? 'False' : 'True'}`
+  }
+}

@@ -1,0 +1,113 @@
+import { InvalidArgumentError } from '../errors'
+import { noGrad } from '../autograd'
+import { keep } from '../scope'
+import { Tensor } from '../tensor'
+
+/** A group of parameters sharing hyper-parameters, as in `torch.optim`. */
+export type ParamGroup<Options> = Options & { params: Tensor[] }
+
+/** What an optimizer accepts: parameters, or groups of them with their own option overrides. */
+export type Params<Options> = Iterable<Tensor> | (Partial<Options> & { params: Iterable<Tensor> })[]
+
+/** Per-parameter state: step counts and state tensors (moments, momentum buffers). */
+export type ParamState = Record<string, Tensor | number | null>
+
+/** Serializable optimizer state, PyTorch's layout: parameters are referred to by index. */
+export interface OptimizerStateDict<Options> {
+  state: Record<number, ParamState>
+  paramGroups: (Options & { params: number[] })[]
+}
+
+/**
+ * Base class of the optimizers. Subclasses implement `updateParameter` with one native call per
+ * parameter; the update itself never runs element by element in JS.
+ */
+export abstract class Optimizer<Options extends object> {
+  readonly paramGroups: ParamGroup<Options>[]
+  readonly state = new Map<Tensor, ParamState>()
+  readonly defaults: Options
+
+  constructor(params: Params<Options>, defaults: Options) {
+    this.defaults = defaults
+    const list = [...(params as Iterable<unknown>)]
+    if (list.length === 0) throw new InvalidArgumentError(`${new.target.name}: got an empty parameter list`)
+    const groups = list[0] instanceof Tensor ? [{ params: list as Tensor[] }] : (list as (Partial<Options> & { params: Iterable<Tensor> })[])
+    this.paramGroups = groups.map((g) => {
+      const params = [...g.params]
+      for (const p of params) {
+        if (!(p instanceof Tensor)) throw new InvalidArgumentError(`${new.target.name}: parameters must be Tensors`)
+        if (!p.requiresGrad) throw new InvalidArgumentError(`${new.target.name}: optimizing a tensor that doesn't require grad`)
+      }
+      return { ...defaults, ...g, params } as ParamGroup<Options>
+    })
+  }
+
+  /** Clears the gradients of every parameter (sets them to null, PyTorch's default). */
+  zeroGrad(): void {
+    for (const group of this.paramGroups) for (const p of group.params) p.grad = null
+  }
+
+  /** Applies one update to every parameter that has a gradient. */
+  step(): void {
+    noGrad(() => {
+      for (const group of this.paramGroups) {
+        for (const p of group.params) {
+          const grad = p.grad
+          if (grad === null) continue
+          let state = this.state.get(p)
+          if (state === undefined) {
+            state = {}
+            this.state.set(p, state)
+          }
+          try {
+            this.updateParameter(p, grad, state, group)
+          } finally {
+            grad.dispose()
+          }
+        }
+      }
+    })
+  }
+
+  protected abstract updateParameter(param: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<Options>): void
+
+  /** The optimizer's state with parameters numbered in group order, like PyTorch's `state_dict()`. */
+  stateDict(): OptimizerStateDict<Options> {
+    const index = new Map<Tensor, number>()
+    const paramGroups = this.paramGroups.map(({ params, ...options }) => ({
+      ...(options as unknown as Options),
+      params: params.map((p) => {
+        if (!index.has(p)) index.set(p, index.size)
+        return index.get(p)!
+      }),
+    }))
+    const state: Record<number, ParamState> = {}
+    for (const [p, s] of this.state) state[index.get(p)!] = { ...s }
+    return { state, paramGroups }
+  }
+
+  /** Restores hyper-parameters and state saved by `stateDict()` (state tensors are copied). */
+  loadStateDict(stateDict: OptimizerStateDict<Options>): void {
+    if (stateDict.paramGroups.length !== this.paramGroups.length) {
+      throw new InvalidArgumentError(`loadStateDict: the saved state has ${stateDict.paramGroups.length} parameter groups, this optimizer has ${this.paramGroups.length}`)
+    }
+    const byIndex: Tensor[] = []
+    stateDict.paramGroups.forEach((saved, i) => {
+      const group = this.paramGroups[i]
+      if (saved.params.length !== group.params.length) {
+        throw new InvalidArgumentError(`loadStateDict: parameter group ${i} has ${saved.params.length} parameters in the saved state but ${group.params.length} here`)
+      }
+      saved.params.forEach((k, j) => (byIndex[k] = group.params[j]))
+      const { params: _ignored, ...options } = saved
+      Object.assign(group, options)
+    })
+    this.state.clear()
+    for (const [k, s] of Object.entries(stateDict.state)) {
+      const param = byIndex[Number(k)]
+      if (param === undefined) throw new InvalidArgumentError(`loadStateDict: state for parameter ${k}, which no group refers to`)
+      const copy: ParamState = {}
+      for (const [name, value] of Object.entries(s)) copy[name] = value instanceof Tensor ? keep(value.clone()) : value
+      this.state.set(param, copy)
+    }
+  }
+}

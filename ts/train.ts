@@ -1,0 +1,257 @@
+/**
+ * The tutorial's training loop: `train` (one epoch), `evaluate`, `fit` (epochs of both, with
+ * checkpoints and resume), `saveModel` and `plotCurves`. Log lines match the tutorial's; on a
+ * terminal a progress bar shows images/s and the time left.
+ */
+import { existsSync } from 'node:fs'
+import { noGrad } from './autograd'
+import { InvalidArgumentError } from './errors'
+import { load, loadMetadata, save } from './io'
+import { native } from './native'
+import { CrossEntropyLoss, type Module } from './nn'
+import type { Optimizer, OptimizerStateDict, LRScheduler } from './optim'
+import { ProgressBar } from './progress'
+import { tidy } from './scope'
+import { Tensor } from './tensor'
+import type { DeviceName } from './types'
+import type { DataLoader } from './data'
+
+/** Per-epoch results of {@link fit}. */
+export interface History {
+  /** Mean training loss of each epoch. */
+  trainLoss: number[]
+  /** Test accuracy (a fraction) after each epoch; empty without a test loader. */
+  testAccuracy: number[]
+  /** Wall-clock seconds of each epoch's training pass. */
+  epochSeconds: number[]
+  /** Training images per second in each epoch. */
+  imagesPerSecond: number[]
+}
+
+/** A function that computes the loss from the model's output and the targets. */
+export type LossFunction = Module | ((output: Tensor, targets: Tensor) => Tensor)
+
+export interface TrainOptions {
+  /** Where to run; `'auto'` picks the GPU with the most free memory, else the CPU. */
+  device?: DeviceName | 'auto'
+  /** Print `Step [i/n] Train Loss: x` every this many steps (the tutorial's 100). */
+  logEvery?: number
+  /** Where log lines go (default `console.log`). */
+  log?: (line: string) => void
+  /** Show a progress bar (default: when stdout is a terminal). */
+  progress?: boolean
+  /** Label of the progress bar, e.g. `Epoch 3/10`. */
+  label?: string
+}
+
+export interface FitOptions extends TrainOptions {
+  epochs: number
+  optimizer: Optimizer<{ lr: number }>
+  trainLoader: DataLoader
+  testLoader?: DataLoader
+  /** Default: `new nn.CrossEntropyLoss()`. */
+  lossFn?: LossFunction
+  /** Stepped once per epoch, after the epoch's optimizer steps. */
+  scheduler?: LRScheduler
+  /** Write a checkpoint (model, optimizer, scheduler, epoch, data order, history) here after every epoch. */
+  checkpoint?: string
+  /** Continue from `checkpoint` if it exists. */
+  resume?: boolean
+}
+
+function resolveDevice(device: DeviceName | 'auto' | undefined): DeviceName {
+  // Until the CUDA backend lands every machine is CPU-only, so 'auto' means the CPU.
+  return device === undefined || device === 'auto' ? 'cpu' : device
+}
+
+function lossOf(lossFn: LossFunction, output: Tensor, targets: Tensor): Tensor {
+  return typeof lossFn === 'function' ? lossFn(output, targets) : lossFn.forward(output, targets)
+}
+
+/**
+ * Trains `model` for one pass over `loader` and returns the mean loss, like the tutorial's
+ * `train`. Each step's tensors are released as soon as the step ends.
+ */
+export async function train(
+  model: Module,
+  loader: DataLoader,
+  lossFn: LossFunction,
+  optimizer: Optimizer<object>,
+  { device, logEvery = 100, log = console.log, progress = process.stdout.isTTY === true, label = 'train' }: TrainOptions = {},
+): Promise<{ loss: number; images: number; seconds: number }> {
+  const target = resolveDevice(device)
+  model.train()
+  const steps = loader.length
+  const bar = progress ? new ProgressBar(steps, label) : undefined
+  const start = performance.now()
+  let total = 0
+  let images = 0
+  let step = 0
+  for await (const [batchImages, batchTargets] of loader) {
+    const loss = tidy(() => {
+      const x = batchImages.to(target)
+      const y = batchTargets.to(target)
+      const l = lossOf(lossFn, model.forward(x), y)
+      optimizer.zeroGrad()
+      l.backward()
+      optimizer.step()
+      return l.item()
+    })
+    images += batchImages.shape[0]
+    batchImages.dispose()
+    batchTargets.dispose()
+    total += loss
+    step += 1
+    if (step % logEvery === 0) {
+      bar?.clear()
+      log(`Step [${step}/${steps}] Train Loss: ${loss.toFixed(4)}`)
+    }
+    bar?.update(step, images)
+  }
+  bar?.clear()
+  if (step === 0) throw new InvalidArgumentError('train: the data loader produced no batches')
+  return { loss: total / step, images, seconds: (performance.now() - start) / 1000 }
+}
+
+/** The model's accuracy (a fraction) on `loader`, in eval mode without gradients; prints the tutorial's line. */
+export async function evaluate(model: Module, loader: DataLoader, { device, log = console.log }: Pick<TrainOptions, 'device' | 'log'> = {}): Promise<number> {
+  const target = resolveDevice(device)
+  const wasTraining = model.training
+  model.eval()
+  let correct = 0
+  let seen = 0
+  try {
+    for await (const [images, targets] of loader) {
+      correct += noGrad(() =>
+        tidy(() => {
+          const predicted = model.forward(images.to(target)).argmax(1)
+          return predicted.eq(targets.to(target)).sum().item()
+        }),
+      )
+      seen += targets.shape[0]
+      images.dispose()
+      targets.dispose()
+    }
+  } finally {
+    model.train(wasTraining)
+  }
+  if (seen === 0) throw new InvalidArgumentError('evaluate: the data loader produced no batches')
+  const accuracy = correct / seen
+  log(`Accuracy on Test Set: ${(100 * accuracy).toFixed(4)} %`)
+  return accuracy
+}
+
+/**
+ * Trains for `epochs` epochs, evaluating after each, like the tutorial's `fit`, and returns the
+ * history. With `checkpoint`, everything needed to continue is saved atomically after every
+ * epoch; with `resume`, training continues from that file and ends where an uninterrupted run
+ * would have.
+ */
+export async function fit(model: Module, options: FitOptions): Promise<History> {
+  const { epochs, optimizer, trainLoader, testLoader, scheduler, checkpoint, resume = false, log = console.log } = options
+  if (!Number.isInteger(epochs) || epochs < 1) throw new InvalidArgumentError(`fit: epochs must be a positive integer, got ${epochs}`)
+  const lossFn = options.lossFn ?? new CrossEntropyLoss()
+  const device = resolveDevice(options.device)
+  model.to(device)
+  let history: History = { trainLoss: [], testAccuracy: [], epochSeconds: [], imagesPerSecond: [] }
+  let first = 0
+  if (resume && checkpoint !== undefined && existsSync(checkpoint)) {
+    const restored = loadCheckpoint(checkpoint, model, optimizer, scheduler)
+    history = restored.history
+    first = restored.epoch
+    trainLoader.epoch = restored.loaderEpoch
+    log(`Resuming from ${checkpoint} after epoch ${first}`)
+  }
+  for (let epoch = first; epoch < epochs; epoch++) {
+    log(`Epoch ${epoch + 1}/${epochs}:`)
+    const { loss, images, seconds } = await train(model, trainLoader, lossFn, optimizer, { ...options, device, label: `Epoch ${epoch + 1}/${epochs}` })
+    history.trainLoss.push(loss)
+    history.epochSeconds.push(seconds)
+    history.imagesPerSecond.push(images / seconds)
+    if (testLoader) history.testAccuracy.push(await evaluate(model, testLoader, { device, log }))
+    scheduler?.step()
+    if (checkpoint !== undefined) saveCheckpoint(checkpoint, { model, optimizer, scheduler, epoch: epoch + 1, history, loaderEpoch: trainLoader.epoch })
+  }
+  return history
+}
+
+/** Saves the model's state dict as safetensors (loadable by PyTorch's `load_file` into the same model). */
+export function saveModel(model: Module, path: string): void {
+  save(model.stateDict(), path, { metadata: { format: 'pt' } })
+}
+
+/** Writes the train-loss and test-accuracy curves, one panel each, as a PNG chart. */
+export async function plotCurves(history: Pick<History, 'trainLoss' | 'testAccuracy'>, path: string): Promise<void> {
+  const panels = [{ title: 'train loss curve', xLabel: 'epoch', yLabel: 'train loss', values: history.trainLoss }]
+  if (history.testAccuracy.length > 0) {
+    panels.push({ title: 'test accuracy curve', xLabel: 'epoch', yLabel: 'test accuracy', values: history.testAccuracy })
+  }
+  native.saveLineCharts(panels, path)
+}
+
+interface CheckpointState {
+  model: Module
+  optimizer: Optimizer<object>
+  scheduler?: LRScheduler
+  epoch: number
+  history: History
+  loaderEpoch: number
+}
+
+const CHECKPOINT_FORMAT = 'ferrite-checkpoint-1'
+
+/** Writes model and optimizer tensors plus the rest as JSON metadata, atomically. */
+export function saveCheckpoint(path: string, { model, optimizer, scheduler, epoch, history, loaderEpoch }: CheckpointState): void {
+  const tensors: Record<string, Tensor> = {}
+  for (const [k, v] of Object.entries(model.stateDict())) tensors[`model.${k}`] = v
+  const { state, paramGroups } = optimizer.stateDict()
+  const scalars: Record<string, Record<string, number | null>> = {}
+  for (const [index, s] of Object.entries(state)) {
+    scalars[index] = {}
+    for (const [name, value] of Object.entries(s)) {
+      if (value instanceof Tensor) tensors[`optimizer.${index}.${name}`] = value
+      else scalars[index][name] = value
+    }
+  }
+  save(tensors, path, {
+    metadata: {
+      format: CHECKPOINT_FORMAT,
+      epoch: String(epoch),
+      loaderEpoch: String(loaderEpoch),
+      history: JSON.stringify(history),
+      optimizer: JSON.stringify({ paramGroups, scalars }),
+      scheduler: JSON.stringify(scheduler?.stateDict() ?? null),
+    },
+  })
+}
+
+/** Restores what {@link saveCheckpoint} wrote into the given model, optimizer and scheduler. */
+export function loadCheckpoint(
+  path: string,
+  model: Module,
+  optimizer: Optimizer<object>,
+  scheduler?: LRScheduler,
+): { epoch: number; history: History; loaderEpoch: number } {
+  const meta = loadMetadata(path)
+  if (meta.format !== CHECKPOINT_FORMAT) {
+    throw new InvalidArgumentError(`loadCheckpoint: ${path} is not a Ferrite checkpoint (format ${meta.format ?? 'missing'})`)
+  }
+  const tensors = load(path)
+  const modelState: Record<string, Tensor> = {}
+  const state: Record<number, Record<string, Tensor | number | null>> = {}
+  const { paramGroups, scalars } = JSON.parse(meta.optimizer) as { paramGroups: OptimizerStateDict<object>['paramGroups']; scalars: Record<string, Record<string, number | null>> }
+  for (const [index, s] of Object.entries(scalars)) state[Number(index)] = { ...s }
+  for (const [key, t] of Object.entries(tensors)) {
+    if (key.startsWith('model.')) modelState[key.slice('model.'.length)] = t
+    else {
+      const [, index, name] = key.split('.')
+      ;(state[Number(index)] ??= {})[name] = t
+    }
+  }
+  model.loadStateDict(modelState)
+  optimizer.loadStateDict({ state, paramGroups })
+  for (const t of Object.values(tensors)) t.dispose()
+  const schedulerState = JSON.parse(meta.scheduler) as { lastEpoch: number } | null
+  if (scheduler && schedulerState) scheduler.loadStateDict(schedulerState)
+  return { epoch: Number(meta.epoch), history: JSON.parse(meta.history) as History, loaderEpoch: Number(meta.loaderEpoch) }
+}
