@@ -1,6 +1,7 @@
 import { InvalidArgumentError, ShapeMismatchError } from './errors'
 import { native } from './native'
-import { describe, Tensor } from './tensor'
+import { Tensor } from './tensor'
+import { describe } from './validate'
 import type { DeviceName, DType, NestedArray, Shape, TensorOptions } from './types'
 import { DTYPES } from './types'
 import { checkInt, checkShape } from './validate'

@@ -43,6 +43,7 @@ export type { FitOptions, History, LossFunction, TrainOptions } from './train'
 export { allClose, getNumThreads, memory } from './runtime'
 export type { AllCloseOptions, MemoryInfo } from './runtime'
 export type { DeviceName, DType, NestedArray, Shape, TensorOptions } from './types'
+export type { Pair } from './validate'
 export {
   DeviceMismatchError,
   DeviceUnavailableError,

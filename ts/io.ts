@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from './errors'
 import { native } from './native'
-import { describe, Tensor } from './tensor'
+import { Tensor } from './tensor'
+import { describe } from './validate'
 
 /** Options of {@link save}. */
 export interface SaveOptions {

@@ -3,7 +3,7 @@ import { native, type NativeTensor } from './native'
 import type { DeviceName, DType, NestedArray, Shape } from './types'
 import { DTYPES } from './types'
 import { setTensorCheck, track } from './scope'
-import { checkInt, checkInts } from './validate'
+import { checkInt, checkInts, describe } from './validate'
 
 const { BinaryOpCode: Binary, UnaryOpCode: Unary, ReduceOpCode: Reduce } = native
 
@@ -419,11 +419,4 @@ function dims(op: string, dim: number | readonly number[] | undefined): number[]
 
 function optionalDim(op: string, dim: number | undefined): number | undefined {
   return dim === undefined ? undefined : checkInt(op, 'dim', dim)
-}
-
-export function describe(value: unknown): string {
-  if (value === null) return 'null'
-  if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'object') return (value as object).constructor?.name ?? 'an object'
-  return `${typeof value} ${String(value)}`
 }

@@ -11,7 +11,8 @@
 import { fileURLToPath } from 'node:url'
 import { InvalidArgumentError } from './errors'
 import { native } from './native'
-import { describe, Tensor } from './tensor'
+import { Tensor } from './tensor'
+import { describe } from './validate'
 import { checkInt } from './validate'
 
 /** A file path, or a `file:` URL such as `new URL('./photo.jpg', import.meta.url)`. */

@@ -1,26 +1,7 @@
 import { InvalidArgumentError } from '../errors'
 import { native } from '../native'
 import { Tensor } from '../tensor'
-import { checkInt } from '../validate'
-
-/** A size for both spatial dims at once, or `[height, width]`. */
-export type Pair = number | [number, number]
-
-/**
- * @internal `[height, width]` from a number or a pair of integers. The native side rejects
- * negative values, so they are not checked twice.
- */
-export function pair(value: Pair, name: string, op: string): [number, number] {
-  if (typeof value === 'number') {
-    checkInt(op, name, value)
-    return [value, value]
-  }
-  if (!Array.isArray(value) || value.length !== 2) {
-    const got = Array.isArray(value) ? `[${value.join(', ')}]` : String(value)
-    throw new InvalidArgumentError(`${op}: ${name} must be an integer or a pair of integers, got ${got}`)
-  }
-  return [checkInt(op, name, value[0]), checkInt(op, name, value[1])]
-}
+import { checkInt, checkPair, type Pair } from '../validate'
 
 /** Options of {@link conv2d}. */
 export interface Conv2dOptions {
@@ -53,9 +34,9 @@ export function conv2d(input: Tensor, weight: Tensor, options: Conv2dOptions = {
       input.native,
       weight.native,
       options.bias?.native,
-      pair(options.stride ?? 1, 'stride', op),
-      pair(options.padding ?? 0, 'padding', op),
-      pair(options.dilation ?? 1, 'dilation', op),
+      checkPair(op, 'stride', options.stride ?? 1, 0),
+      checkPair(op, 'padding', options.padding ?? 0, 0),
+      checkPair(op, 'dilation', options.dilation ?? 1, 0),
       checkInt(op, 'groups', options.groups ?? 1),
     ),
   )

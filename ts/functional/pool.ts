@@ -1,6 +1,6 @@
 import { native } from '../native'
 import { Tensor } from '../tensor'
-import { type Pair, pair } from './conv'
+import { checkPair, type Pair } from '../validate'
 
 /** Options of {@link maxPool2d}. */
 export interface MaxPool2dOptions {
@@ -40,14 +40,14 @@ export interface AvgPool2dOptions {
  */
 export function maxPool2d(input: Tensor, options: MaxPool2dOptions): Tensor {
   const op = 'max_pool2d'
-  const kernel = pair(options.kernelSize, 'kernelSize', op)
+  const kernel = checkPair(op, 'kernelSize', options.kernelSize, 0)
   return new Tensor(
     native.maxPool2d(
       input.native,
       kernel,
-      options.stride === undefined ? kernel : pair(options.stride, 'stride', op),
-      pair(options.padding ?? 0, 'padding', op),
-      pair(options.dilation ?? 1, 'dilation', op),
+      options.stride === undefined ? kernel : checkPair(op, 'stride', options.stride, 0),
+      checkPair(op, 'padding', options.padding ?? 0, 0),
+      checkPair(op, 'dilation', options.dilation ?? 1, 0),
       options.ceilMode ?? false,
     ),
   )
@@ -63,13 +63,13 @@ export function maxPool2d(input: Tensor, options: MaxPool2dOptions): Tensor {
  */
 export function avgPool2d(input: Tensor, options: AvgPool2dOptions): Tensor {
   const op = 'avg_pool2d'
-  const kernel = pair(options.kernelSize, 'kernelSize', op)
+  const kernel = checkPair(op, 'kernelSize', options.kernelSize, 0)
   return new Tensor(
     native.avgPool2d(
       input.native,
       kernel,
-      options.stride === undefined ? kernel : pair(options.stride, 'stride', op),
-      pair(options.padding ?? 0, 'padding', op),
+      options.stride === undefined ? kernel : checkPair(op, 'stride', options.stride, 0),
+      checkPair(op, 'padding', options.padding ?? 0, 0),
       options.ceilMode ?? false,
       options.countIncludePad ?? true,
     ),
@@ -86,5 +86,5 @@ export function avgPool2d(input: Tensor, options: AvgPool2dOptions): Tensor {
  * ```
  */
 export function adaptiveAvgPool2d(input: Tensor, outputSize: Pair): Tensor {
-  return new Tensor(native.adaptiveAvgPool2d(input.native, pair(outputSize, 'outputSize', 'adaptive_avg_pool2d')))
+  return new Tensor(native.adaptiveAvgPool2d(input.native, checkPair('adaptive_avg_pool2d', 'outputSize', outputSize, 0)))
 }

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../errors'
-import { conv2d, type Pair } from '../functional'
+import { conv2d } from '../functional'
 import type { Tensor } from '../tensor'
-import { intArg, pairArg } from './args'
+import { checkIntAtLeast, checkPair, type Pair } from '../validate'
 import { kaimingUniform_, uniform_ } from './init'
 import { Module } from './module'
 import { filledParameter, type Parameter } from './parameter'
@@ -44,13 +44,13 @@ export class Conv2d extends Module {
   constructor(inChannels: number, outChannels: number, kernelSize: Pair, options: Conv2dOptions = {}) {
     super()
     const { stride = 1, padding = 0, dilation = 1, groups = 1, bias = true } = options
-    this.inChannels = intArg('Conv2d', 'inChannels', inChannels, 1)
-    this.outChannels = intArg('Conv2d', 'outChannels', outChannels, 1)
-    this.kernelSize = pairArg('Conv2d', 'kernelSize', kernelSize, 1)
-    this.stride = pairArg('Conv2d', 'stride', stride, 1)
-    this.padding = pairArg('Conv2d', 'padding', padding, 0)
-    this.dilation = pairArg('Conv2d', 'dilation', dilation, 1)
-    this.groups = intArg('Conv2d', 'groups', groups, 1)
+    this.inChannels = checkIntAtLeast('Conv2d', 'inChannels', inChannels, 1)
+    this.outChannels = checkIntAtLeast('Conv2d', 'outChannels', outChannels, 1)
+    this.kernelSize = checkPair('Conv2d', 'kernelSize', kernelSize, 1)
+    this.stride = checkPair('Conv2d', 'stride', stride, 1)
+    this.padding = checkPair('Conv2d', 'padding', padding, 0)
+    this.dilation = checkPair('Conv2d', 'dilation', dilation, 1)
+    this.groups = checkIntAtLeast('Conv2d', 'groups', groups, 1)
     if (inChannels % this.groups !== 0 || outChannels % this.groups !== 0) {
       throw new InvalidArgumentError(`Conv2d: inChannels (${inChannels}) and outChannels (${outChannels}) must both be divisible by groups (${this.groups})`)
     }

@@ -1,6 +1,6 @@
 import { linear } from '../functional'
 import type { Tensor } from '../tensor'
-import { intArg } from './args'
+import { checkIntAtLeast } from '../validate'
 import { kaimingUniform_, uniform_ } from './init'
 import { Module } from './module'
 import { filledParameter, type Parameter } from './parameter'
@@ -24,8 +24,8 @@ export class Linear extends Module {
 
   constructor(inFeatures: number, outFeatures: number, { bias = true }: LinearOptions = {}) {
     super()
-    this.inFeatures = intArg('Linear', 'inFeatures', inFeatures, 0)
-    this.outFeatures = intArg('Linear', 'outFeatures', outFeatures, 0)
+    this.inFeatures = checkIntAtLeast('Linear', 'inFeatures', inFeatures, 0)
+    this.outFeatures = checkIntAtLeast('Linear', 'outFeatures', outFeatures, 0)
     this.weight = kaimingUniform_(filledParameter([outFeatures, inFeatures]), { a: Math.sqrt(5) })
     const bound = inFeatures > 0 ? 1 / Math.sqrt(inFeatures) : 0
     this.bias = bias ? uniform_(filledParameter([outFeatures]), -bound, bound) : null

@@ -2,7 +2,7 @@ import { ones, tensor, zeros } from '../creation'
 import { InvalidArgumentError, ShapeMismatchError } from '../errors'
 import { batchNorm } from '../functional'
 import type { Tensor } from '../tensor'
-import { intArg } from './args'
+import { checkIntAtLeast } from '../validate'
 import { Module } from './module'
 import { filledParameter, type Parameter } from './parameter'
 import { pyFloat, pyRepr } from './repr'
@@ -45,7 +45,7 @@ export class BatchNorm2d extends Module {
 
   constructor(numFeatures: number, { eps = 1e-5, momentum = 0.1, affine = true, bias = true, trackRunningStats = true }: BatchNorm2dOptions = {}) {
     super()
-    this.numFeatures = intArg('BatchNorm2d', 'numFeatures', numFeatures, 1)
+    this.numFeatures = checkIntAtLeast('BatchNorm2d', 'numFeatures', numFeatures, 1)
     if (typeof eps !== 'number' || !(eps >= 0)) throw new InvalidArgumentError(`BatchNorm2d: eps must be a non-negative number, got ${String(eps)}`)
     if (momentum !== null && typeof momentum !== 'number') {
       throw new InvalidArgumentError(`BatchNorm2d: momentum must be a number or null, got ${String(momentum)}`)

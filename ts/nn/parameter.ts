@@ -1,6 +1,7 @@
 import { full } from '../creation'
 import { InvalidArgumentError } from '../errors'
-import { describe, Tensor } from '../tensor'
+import { Tensor } from '../tensor'
+import { describe } from '../validate'
 import type { Shape } from '../types'
 
 /** Options of {@link Parameter}. */

@@ -1,4 +1,5 @@
-import { adaptiveAvgPool2d, avgPool2d, maxPool2d, type Pair } from '../functional'
+import { adaptiveAvgPool2d, avgPool2d, maxPool2d } from '../functional'
+import type { Pair } from '../validate'
 import type { Tensor } from '../tensor'
 import { sizeArg } from './args'
 import { Module } from './module'

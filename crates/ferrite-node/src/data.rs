@@ -80,6 +80,12 @@ impl NativeImageSet {
         guard("CIFAR10", || data::read_cifar_files(&paths)).map(|set| NativeImageSet { set: Arc::new(set) })
     }
 
+    /// Decodes PNG and JPEG files on all threads, each converted to RGB, labelled `labels`.
+    #[napi(factory)]
+    pub fn from_image_files(paths: Vec<String>, labels: Vec<i64>) -> Result<NativeImageSet, String> {
+        guard("ImageFolder", || data::read_image_files("ImageFolder", &paths, &labels)).map(|set| NativeImageSet { set: Arc::new(set) })
+    }
+
     #[napi(getter)]
     pub fn length(&self) -> u32 {
         self.set.len() as u32

@@ -2,9 +2,11 @@
 //! run in parallel over the samples, so that data loading never keeps training waiting.
 
 mod cifar;
+mod folder;
 mod transforms;
 
 pub use cifar::{parse_cifar_records, read_cifar_files, CIFAR_RECORD_BYTES};
+pub use folder::read_image_files;
 pub use transforms::{load_batch, Transform};
 
 use crate::error::{Error, Result};

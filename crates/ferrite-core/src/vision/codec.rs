@@ -7,7 +7,7 @@ use std::io;
 use std::path::Path;
 
 use image::codecs::png::PngEncoder;
-use image::{ColorType, ExtendedColorType, ImageEncoder, ImageError, ImageFormat};
+use image::{ColorType, DynamicImage, ExtendedColorType, ImageEncoder, ImageError, ImageFormat};
 
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::tensor::Tensor;
@@ -34,22 +34,9 @@ impl ColorMode {
 /// Reads an 8-bit PNG or JPEG (gray, gray + alpha, RGB, RGBA or palette; alpha is dropped) into a float32
 /// tensor of shape `[3, H, W]` (`Rgb`) or `[1, H, W]` (`L`) with values 0..=255.
 pub fn read_image(path: &Path, mode: ColorMode) -> Result<Tensor> {
-    const OP: &str = "readImage";
-    let bytes = fs::read(path).map_err(|e| Error::io(OP, path, e))?;
-    // The format comes from the bytes alone: a file's extension says nothing about its content.
-    let format = match image::guess_format(&bytes) {
-        Ok(f @ (ImageFormat::Png | ImageFormat::Jpeg)) => f,
-        Ok(other) => return Err(Error::io(OP, path, format!("a {other:?} image; only PNG and JPEG can be read"))),
-        Err(_) => return Err(Error::io(OP, path, "not a PNG or JPEG image")),
-    };
-    if format == ImageFormat::Jpeg && jpeg_ends_early(&bytes) {
-        return Err(Error::io(OP, path, "the file is truncated"));
-    }
-    let decoded = image::load_from_memory_with_format(&bytes, format).map_err(|e| decode_error(OP, path, e))?;
-    let (channels, color) = match decoded.color() {
-        c @ (ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8) => (c.channel_count() as usize, c),
-        other => return Err(Error::io(OP, path, format!("{other:?} pixels; only 8-bit images can be read"))),
-    };
+    let decoded = decode("readImage", path)?;
+    let color = decoded.color();
+    let channels = color.channel_count() as usize;
     let (width, height) = (decoded.width() as usize, decoded.height() as usize);
     let pixels = decoded.as_bytes().chunks_exact(channels);
     let has_rgb = color.has_color();
@@ -69,6 +56,34 @@ pub fn read_image(path: &Path, mode: ColorMode) -> Result<Tensor> {
     };
     let c = if mode == ColorMode::Rgb { 3 } else { 1 };
     Tensor::from_f32(data, &[c, height, width])
+}
+
+/// Reads an 8-bit PNG or JPEG as interleaved RGB bytes (height x width x 3) with its height and
+/// width, like PIL's `Image.open(path).convert('RGB')`: gray is repeated, alpha dropped. Errors
+/// are `Io`, name the file and are reported under `op`.
+pub fn decode_rgb8(op: &'static str, path: &Path) -> Result<(Vec<u8>, usize, usize)> {
+    let decoded = decode(op, path)?;
+    let (width, height) = (decoded.width() as usize, decoded.height() as usize);
+    Ok((decoded.into_rgb8().into_raw(), height, width))
+}
+
+/// Reads and decodes one 8-bit gray, gray + alpha, RGB or RGBA image (palettes are expanded).
+fn decode(op: &'static str, path: &Path) -> Result<DynamicImage> {
+    let bytes = fs::read(path).map_err(|e| Error::io(op, path, e))?;
+    // The format comes from the bytes alone: a file's extension says nothing about its content.
+    let format = match image::guess_format(&bytes) {
+        Ok(f @ (ImageFormat::Png | ImageFormat::Jpeg)) => f,
+        Ok(other) => return Err(Error::io(op, path, format!("a {other:?} image; only PNG and JPEG can be read"))),
+        Err(_) => return Err(Error::io(op, path, "not a PNG or JPEG image")),
+    };
+    if format == ImageFormat::Jpeg && jpeg_ends_early(&bytes) {
+        return Err(Error::io(op, path, "the file is truncated"));
+    }
+    let decoded = image::load_from_memory_with_format(&bytes, format).map_err(|e| decode_error(op, path, e))?;
+    match decoded.color() {
+        ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8 => Ok(decoded),
+        other => Err(Error::io(op, path, format!("{other:?} pixels; only 8-bit images can be read"))),
+    }
 }
 
 /// Writes a `[C, H, W]` (C = 1 or 3) or `[H, W]` tensor as an 8-bit PNG, values clamped to

@@ -7,5 +7,5 @@ mod codec;
 mod grid;
 
 pub use chart::{save_line_charts, Series};
-pub use codec::{read_image, write_image, ColorMode};
+pub use codec::{decode_rgb8, read_image, write_image, ColorMode};
 pub use grid::{save_image_grid, GridOptions};

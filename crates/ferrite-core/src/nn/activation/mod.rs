@@ -262,12 +262,13 @@ mod tests {
         gradcheck(&[off_zero()], |x| x[0].relu());
         gradcheck(&[leaf(&[3, 4], 3)], |x| x[0].sigmoid());
         gradcheck(&[leaf(&[3, 4], 4)], |x| x[0].tanh());
-        let x = t(vec![-1.0, 0.0, 2.0], &[3]);
+        let x = t(vec![-1.0, 0.0, 2.0, 3.0, -5.0, 6.0], &[2, 3]);
         x.set_requires_grad(true).unwrap();
         let y = x.relu().unwrap();
         assert_eq!(y.grad_fn_name(), Some("ReluBackward0"));
-        y.sum(&[], false).unwrap().backward(None, false).unwrap();
-        assert_eq!(x.grad().unwrap().to_vec_f32().unwrap(), vec![0.0, 0.0, 1.0]);
+        // An upstream gradient that is a broadcast view.
+        y.backward(Some(&t(vec![1.0, 2.0, 3.0], &[3]).expand(&[2, 3]).unwrap()), false).unwrap();
+        assert_eq!(x.grad().unwrap().to_vec_f32().unwrap(), vec![0.0, 0.0, 3.0, 1.0, 0.0, 3.0]);
         assert_eq!(x.sigmoid().unwrap().grad_fn_name(), Some("SigmoidBackward0"));
         assert_eq!(x.tanh().unwrap().grad_fn_name(), Some("TanhBackward0"));
     }
