@@ -9,10 +9,11 @@
  * {@link main} is the whole program with injectable output streams, so it can be tested in
  * process; `bin/ferrite.js` only calls it.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { ImageFolder } from './data/image-folder'
 import * as ft from './index'
 
 /** Where the CLI writes; `process.stdout` and `process.stderr` fit. */
@@ -84,9 +85,11 @@ interface Command {
 
 const HELP: OptionSpec = { name: 'help', help: 'show this help' }
 const MODEL_NAMES = Object.keys(MODELS).join(', ')
-const DATA_HELP = 'folder with CIFAR-10 binary batches: train.bin and test.bin, or data_batch_1..5.bin and test_batch.bin (also in cifar-10-batches-bin/)'
+const DATA_HELP =
+  'CIFAR-10 binary batches (train.bin and test.bin, or data_batch_1..5.bin and test_batch.bin, also in cifar-10-batches-bin/), ' +
+  "or the tutorial's image folders: train/<class>/*.png and test/<class>/*.png"
 const DEVICE_HELP = 'cpu, cuda or cuda:N (default cpu)'
-const LIMIT_HELP = 'use only n images of each split, picked class-balanced (n/10 per class), for quick runs'
+const LIMIT_HELP = 'use only n images of each split, the same number from each class (n/10 for CIFAR-10), for quick runs'
 
 const EXIT_STATUS = `Exit status:
   0  success
@@ -163,7 +166,8 @@ export function mainHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 3
   return `Usage: ferrite <command> [options]
 
-Trains, evaluates and inspects the CNN tutorial's models on CIFAR-10, on Ferrite's Rust core.
+Trains, evaluates and inspects the CNN tutorial's models on CIFAR-10 (or on folders of 32x32
+images, one folder per class), on Ferrite's Rust core.
 
 Commands:
 ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join('\n')}
@@ -384,10 +388,18 @@ export function balancedIndices(targets: readonly number[], n: number): number[]
   return picked.sort((a, b) => a - b)
 }
 
-/** One split of the CIFAR-10 files under `root`, cut to `limit` images when given. */
+const isFolder = (path: string) => statSync(path, { throwIfNoEntry: false })?.isDirectory() === true
+
+/**
+ * One split of the data under `root`, cut to `limit` images when given: CIFAR-10's binary batches
+ * when `root` holds any, else the tutorial's `train/` and `test/` image folders when present.
+ */
 function loadSplit(root: string, train: boolean, transform: ft.transforms.Compose, limit: number | undefined): ft.data.ImageDataset {
   if (!existsSync(root)) throw new ft.IoError(`data folder not found: ${root}`)
-  const dataset = new ft.data.CIFAR10({ root, train, transform })
+  const hasBatches = [root, join(root, 'cifar-10-batches-bin')].some((dir) => isFolder(dir) && readdirSync(dir).some((f) => f.endsWith('.bin')))
+  const folder = join(root, train ? 'train' : 'test')
+  const dataset = !hasBatches && isFolder(folder) ? new ImageFolder(folder, { transform }) : new ft.data.CIFAR10({ root, train, transform })
+  if (dataset.classes.length > 10) throw new ft.IoError(`${root}: ${dataset.classes.length} classes found, but the models classify 10`)
   return limit === undefined || limit >= dataset.length ? dataset : new ImageSubset(dataset, balancedIndices(dataset.targets, limit))
 }
 
@@ -437,7 +449,7 @@ async function runTrain(values: Values, io: CliIO): Promise<void> {
         `batch size ${batchSize}, ${augment ? 'augmented' : 'no augmentation'}, seed ${seed}, ${device} with ${ft.getNumThreads()} threads`,
     )
     if (resume && !existsSync(checkpoint)) log(`No checkpoint at ${checkpoint}; starting from scratch`)
-    const history = await fit(model, {
+    const history = await fitNamingCheckpoint(model, {
       epochs,
       optimizer,
       trainLoader,
@@ -472,13 +484,13 @@ async function runTrain(values: Values, io: CliIO): Promise<void> {
   }
 }
 
-/** `ft.fit`, with a checkpoint that does not fit the model reported by its file name. */
-async function fit(model: ft.nn.Module, options: ft.FitOptions): Promise<ft.History> {
+/** `ft.fit`, reporting a checkpoint that does not fit the model by its file name. */
+async function fitNamingCheckpoint(model: ft.nn.Module, options: ft.FitOptions): Promise<ft.History> {
   try {
     return await ft.fit(model, options)
   } catch (error) {
     if (options.resume && error instanceof ft.FerriteError && /loadStateDict|loadCheckpoint/.test(error.message)) {
-      throw new ft.IoError(`cannot resume from ${options.checkpoint}: ${error.message}`, { cause: error })
+      throw new ft.IoError(`cannot resume from ${options.checkpoint}: ${shortenKeyLists(error.message)}`, { cause: error })
     }
     throw error
   }
@@ -496,10 +508,18 @@ function loadWeights(model: ft.nn.Module, file: string, modelName: string): void
     model.loadStateDict(state)
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
-    throw new ft.IoError(`${file} does not hold weights for model '${modelName}': ${message}`, { cause: error })
+    throw new ft.IoError(`${file} does not hold weights for model '${modelName}': ${shortenKeyLists(message)}`, { cause: error })
   } finally {
     for (const t of Object.values(tensors)) t.dispose()
   }
+}
+
+/** `loadStateDict`'s message with each list of keys cut to its first few. */
+function shortenKeyLists(message: string, shown = 5): string {
+  return message.replace(/"[^"]*"(?:, "[^"]*")+/g, (list) => {
+    const keys = list.split(', ')
+    return keys.length <= shown ? list : `${keys.slice(0, shown).join(', ')}, ... (${keys.length} in all)`
+  })
 }
 
 async function runEvaluate(values: Values, io: CliIO): Promise<void> {

@@ -34,7 +34,7 @@ export type LossFunction = Module | ((output: Tensor, targets: Tensor) => Tensor
 export interface TrainOptions {
   /** Where to run; `'auto'` picks the GPU with the most free memory, else the CPU. */
   device?: DeviceName | 'auto'
-  /** Print `Step [i/n] Train Loss: x` every this many steps (the tutorial's 100). */
+  /** Print `Step [i/n] Train Loss: x` every this many steps (the tutorial's 100), and at the end of shorter epochs. */
   logEvery?: number
   /** Where log lines go (default `console.log`). */
   log?: (line: string) => void
@@ -102,7 +102,8 @@ export async function train(
     batchTargets.dispose()
     total += loss
     step += 1
-    if (step % logEvery === 0) {
+    // Every `logEvery` steps, and at the end of an epoch shorter than that.
+    if (step % logEvery === 0 || (step === steps && steps < logEvery)) {
       bar?.clear()
       log(`Step [${step}/${steps}] Train Loss: ${loss.toFixed(4)}`)
     }

@@ -1,0 +1,266 @@
+// The `ferrite` command line, run in process through the built dist/cjs/cli.js (with captured
+// output) and, for the launcher and its exit status, as a real `node bin/ferrite.js` process.
+import { execFile } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { cpus, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { beforeAll, describe, expect, it } from 'vitest'
+import * as ft from 'ferrite'
+
+type Cli = typeof import('../ts/cli')
+const ROOT = join(__dirname, '..')
+const { main, balancedIndices } = createRequire(import.meta.url)(join(ROOT, 'dist', 'cjs', 'cli.js')) as Cli
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string> }
+const fixtures = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'module_models.json'), 'utf8')) as {
+  models: Record<string, { repr: string; num_parameters: number }>
+}
+
+/** Runs `ferrite ...argv` in process and returns its exit status and output. */
+async function ferrite(...argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  let stdout = ''
+  let stderr = ''
+  const status = await main(argv, { stdout: { write: (s: string) => (stdout += s) }, stderr: { write: (s: string) => (stderr += s) } })
+  return { status, stdout, stderr }
+}
+
+/**
+ * A CIFAR-10 record file whose image of class `c` is a flat colour set by `c` plus a little
+ * seeded noise, so that even a tiny run learns something.
+ */
+function writeRecords(path: string, count: number, seed: number): void {
+  const bytes = new Uint8Array(count * 3073)
+  let state = seed
+  const noise = () => ((state = (state * 1103515245 + 12345) >>> 0) >>> 24) % 32
+  for (let r = 0; r < count; r++) {
+    const label = (r * 7 + seed) % 10
+    bytes[r * 3073] = label
+    for (let i = 0; i < 3072; i++) bytes[r * 3073 + 1 + i] = ((label * 25 + Math.floor(i / 1024) * 60 * (label % 3)) % 224) + noise()
+  }
+  writeFileSync(path, bytes)
+}
+
+describe('ferrite help, version and usage errors', () => {
+  it('lists the commands and exit statuses', async () => {
+    const { status, stdout } = await ferrite('--help')
+    expect(status).toBe(0)
+    expect(stdout).toContain('Usage: ferrite <command> [options]')
+    for (const command of ['train', 'evaluate', 'summary', 'devices']) expect(stdout).toMatch(new RegExp(`^  ${command} `, 'm'))
+    expect(stdout).toContain('2  usage error')
+    expect((await ferrite()).status).toBe(2)
+  })
+
+  it("prints each command's options", async () => {
+    const train = await ferrite('train', '--help')
+    expect(train.status).toBe(0)
+    expect(train.stdout).toContain('Usage: ferrite train --model <name> --data <dir> [options]')
+    for (const flag of ['--model', '--data', '--epochs', '--optimizer', '--lr', '--momentum', '--weight-decay', '--batch-size', '--device', '--seed', '--out', '--resume', '--no-augment', '--limit']) {
+      expect(train.stdout).toMatch(new RegExp(`^  ${flag} `, 'm'))
+    }
+    expect(train.stdout).toContain('1  runtime failure')
+    expect((await ferrite('help', 'train')).stdout).toBe(train.stdout)
+    expect((await ferrite('evaluate', '-h')).stdout).toContain('--weights <file>')
+    expect((await ferrite('summary', '--help')).stdout).toContain('Usage: ferrite summary --model <name>')
+    expect((await ferrite('devices', '--help')).stdout).toContain('Usage: ferrite devices')
+  })
+
+  it('prints the package version', async () => {
+    expect(await ferrite('--version')).toEqual({ status: 0, stdout: `ferrite ${pkg.version}\n`, stderr: '' })
+  })
+
+  it('rejects unknown commands, options and bad values with status 2 and a usage hint', async () => {
+    const cases: [string[], string, string][] = [
+      [['frob'], "unknown command 'frob'", "'ferrite --help'"],
+      [['--frob'], "unknown option '--frob'", "'ferrite --help'"],
+      [['train', '--model', 'mycnn', '--epoch', '3'], "unknown option '--epoch'", "'ferrite train --help'"],
+      [['train', '--model', 'mycnn', '--data'], "option '--data' needs a value <dir>", "'ferrite train --help'"],
+      [['train', '--data', 'd'], 'missing required option --model', "'ferrite train --help'"],
+      [['train', '--model', 'alexnet', '--data', 'd'], "unknown model 'alexnet'", 'mycnn, resnet, se-resnet, vgg11'],
+      [['train', '--model', 'mycnn', '--data', 'd', '--epochs', '0'], "--epochs must be an integer of at least 1, got '0'", 'Run'],
+      [['train', '--model', 'mycnn', '--data', 'd', '--lr', 'fast'], "--lr must be a positive number, got 'fast'", 'Run'],
+      [['train', '--model', 'mycnn', '--data', 'd', '--optimizer', 'rmsprop'], "unknown optimizer 'rmsprop'", 'Run'],
+      [['train', '--model', 'mycnn', '--data', 'd', '--momentum', '0.5'], '--momentum applies only to --optimizer sgd', 'Run'],
+      [['train', '--model', 'mycnn', '--data', 'd', '--resume=yes'], "option '--resume' takes no value", 'Run'],
+      [['evaluate', '--model', 'mycnn', '--weights', 'w', '--data', 'd', '--device', 'tpu'], "unknown device 'tpu'", "'ferrite evaluate --help'"],
+      [['summary', '--model', 'mycnn', 'extra'], "unexpected argument 'extra'", "'ferrite summary --help'"],
+    ]
+    for (const [argv, message, hint] of cases) {
+      const { status, stdout, stderr } = await ferrite(...argv)
+      expect({ argv, status, stdout }).toEqual({ argv, status: 2, stdout: '' })
+      expect(stderr).toContain(message)
+      expect(stderr).toContain(hint)
+    }
+  })
+
+  it('fails with status 1 naming a missing data folder or weights file', async () => {
+    const missing = join(tmpdir(), 'ferrite-no-such-folder')
+    const train = await ferrite('train', '--model', 'mycnn', '--data', missing)
+    expect(train.status).toBe(1)
+    expect(train.stderr).toBe(`ferrite train: error: data folder not found: ${missing}\n`)
+    const empty = mkdtempSync(join(tmpdir(), 'ferrite-cli-empty-'))
+    const noBatches = await ferrite('evaluate', '--model', 'mycnn', '--weights', 'w.safetensors', '--data', empty)
+    expect(noBatches.status).toBe(1)
+    expect(noBatches.stderr).toContain(`${empty}: no CIFAR-10 test batches found`)
+  })
+})
+
+describe('ferrite summary and devices', () => {
+  it.each([
+    ['mycnn', 'mycnn'],
+    ['resnet', 'resnet'],
+    ['se-resnet', 'se_resnet'],
+    ['vgg11', 'vgg11'],
+  ])("prints %s as PyTorch does, with PyTorch's parameter count", async (name, fixture) => {
+    const { status, stdout } = await ferrite('summary', '--model', name)
+    expect(status).toBe(0)
+    const { repr, num_parameters: count } = fixtures.models[fixture]
+    const grouped = count.toLocaleString('en-US')
+    expect(stdout).toBe(`${repr}\nTotal parameters: ${grouped}\nTrainable parameters: ${grouped}\n`)
+  })
+
+  it('lists the CPU and says that there is no CUDA backend', async () => {
+    const { status, stdout } = await ferrite('devices')
+    expect(status).toBe(0)
+    const [header, cpu, note] = stdout.trimEnd().split('\n')
+    expect(header.split(/\s{2,}/)).toEqual(['DEVICE', 'TYPE', 'NAME', 'CORES', 'THREADS'])
+    const cells = cpu.split(/\s{2,}/)
+    expect(cells.slice(0, 2)).toEqual(['cpu', 'CPU'])
+    expect(Number(cells[3])).toBe(cpus().length)
+    expect(Number(cells[4])).toBeGreaterThan(0)
+    expect(note).toContain('no CUDA backend in this build')
+  })
+})
+
+describe('balancedIndices', () => {
+  it('takes classes in turn and returns file order', () => {
+    expect(balancedIndices([0, 0, 0, 1, 1, 2], 4)).toEqual([0, 1, 3, 5])
+    expect(balancedIndices([2, 2, 2, 2], 3)).toEqual([0, 1, 2])
+    expect(balancedIndices([1, 0], 5)).toEqual([0, 1])
+  })
+})
+
+describe('ferrite train, evaluate and --resume', () => {
+  let data: string
+  let out: string
+  let first: { status: number; stdout: string; stderr: string }
+  const train = (epochs: number, ...extra: string[]) =>
+    ferrite('train', '--model', 'mycnn', '--data', data, '--epochs', String(epochs), '--limit', '200', '--batch-size', '50', '--out', out, ...extra)
+
+  beforeAll(async () => {
+    data = mkdtempSync(join(tmpdir(), 'ferrite-cli-data-'))
+    writeRecords(join(data, 'train.bin'), 300, 1)
+    writeRecords(join(data, 'test.bin'), 250, 2)
+    out = join(mkdtempSync(join(tmpdir(), 'ferrite-cli-run-')), 'mycnn')
+    first = await train(1, '--lr', '0.001')
+  })
+
+  it('trains, printing the model and the tutorial lines, and writes its outputs', () => {
+    expect(first.stderr).toBe('')
+    expect(first.status).toBe(0)
+    expect(first.stdout.startsWith(`${fixtures.models.mycnn.repr}\n`)).toBe(true)
+    expect(first.stdout).toContain('Training mycnn on 200 images (testing on 200) for 1 epoch(s): adam lr=0.001')
+    expect(first.stdout).toMatch(/^Epoch 1\/1:\nAccuracy on Test Set: \d+\.\d{4} %\n/m)
+    expect(first.stdout).toMatch(/^Best test accuracy \d+\.\d{4} % \(epoch 1\), final \d+\.\d{4} %, [\d.]+ images\/s/m)
+    for (const file of ['model.safetensors', 'checkpoint.safetensors', 'history.json', 'curves.png']) expect(existsSync(join(out, file))).toBe(true)
+    expect(readFileSync(join(out, 'curves.png')).subarray(1, 4).toString()).toBe('PNG')
+    const history = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8'))
+    expect(history.model).toBe('mycnn')
+    expect(history.options).toMatchObject({ epochs: 1, optimizer: 'adam', lr: 0.001, batchSize: 50, limit: 200, seed: 0, augment: true, device: 'cpu' })
+    expect(history.trainLoss).toHaveLength(1)
+    expect(Number.isFinite(history.trainLoss[0])).toBe(true)
+    expect(history.testAccuracy).toHaveLength(1)
+    expect(history.testAccuracy[0]).toBeGreaterThanOrEqual(0)
+    expect(history.testAccuracy[0]).toBeLessThanOrEqual(1)
+    expect(history.finalTestAccuracy).toBe(history.testAccuracy[0])
+    expect(history.secondsPerEpoch).toBeGreaterThan(0)
+    expect(history.imagesPerSecond[0]).toBeGreaterThan(0)
+  })
+
+  it('evaluates the saved weights (or the checkpoint) to the accuracy training reported', async () => {
+    const { testAccuracy } = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8'))
+    const expected = `Accuracy on Test Set: ${(100 * testAccuracy[0]).toFixed(4)} %\n`
+    for (const weights of ['model.safetensors', 'checkpoint.safetensors']) {
+      const { status, stdout } = await ferrite('evaluate', '--model', 'mycnn', '--weights', join(out, weights), '--data', data, '--limit', '200')
+      expect({ status, stdout }).toEqual({ status: 0, stdout: expected })
+    }
+  })
+
+  it('names the weights file when it is missing, corrupt or for another model', async () => {
+    const corrupt = join(out, 'corrupt.safetensors')
+    writeFileSync(corrupt, 'not a safetensors file')
+    const cases: [string, string, string][] = [
+      [join(out, 'missing.safetensors'), 'mycnn', `weights file not found: ${join(out, 'missing.safetensors')}`],
+      [corrupt, 'mycnn', corrupt],
+      [join(out, 'model.safetensors'), 'resnet', `${join(out, 'model.safetensors')} does not hold weights for model 'resnet'`],
+    ]
+    for (const [weights, model, message] of cases) {
+      const { status, stderr } = await ferrite('evaluate', '--model', model, '--weights', weights, '--data', data)
+      expect(status).toBe(1)
+      expect(stderr).toContain(message)
+    }
+  })
+
+  it('continues from the checkpoint with --resume, training only the missing epochs', async () => {
+    const before = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8'))
+    const { status, stdout } = await train(2, '--lr', '0.001', '--resume')
+    expect(status).toBe(0)
+    expect(stdout).toContain(`Resuming from ${join(out, 'checkpoint.safetensors')} after epoch 1`)
+    expect(stdout).not.toContain('Epoch 1/2:')
+    expect(stdout.match(/^Epoch \d\/2:$/gm)).toEqual(['Epoch 2/2:'])
+    const after = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8'))
+    expect(after.trainLoss).toHaveLength(2)
+    expect(after.trainLoss[0]).toBe(before.trainLoss[0])
+    expect(after.testAccuracy[0]).toBe(before.testAccuracy[0])
+    expect(after.options).toMatchObject({ epochs: 2, resume: true })
+  })
+
+  it('fails with status 1 naming a checkpoint of another model', async () => {
+    const { status, stderr } = await ferrite('train', '--model', 'resnet', '--data', data, '--epochs', '3', '--limit', '20', '--out', out, '--resume')
+    expect(status).toBe(1)
+    expect(stderr).toContain(`cannot resume from ${join(out, 'checkpoint.safetensors')}: loadStateDict: Error(s) in loading state_dict for ResNet`)
+  })
+})
+
+describe('ferrite train on image folders', () => {
+  it("reads the tutorial's train/<class>/ and test/<class>/ layout when there are no CIFAR-10 batches", async () => {
+    const root = mkdtempSync(join(tmpdir(), 'ferrite-cli-folders-'))
+    for (const split of ['train', 'test']) {
+      for (const [c, name] of ['cat', 'dog', 'frog'].entries()) {
+        mkdirSync(join(root, split, name), { recursive: true })
+        for (let i = 0; i < 4; i++) {
+          using image = ft.full([3, 32, 32], 40 * c + 10 * i)
+          ft.vision.writeImage(image, join(root, split, name, `${i}.png`))
+        }
+      }
+    }
+    const out = join(root, 'run')
+    const args = ['--model', 'mycnn', '--data', root, '--batch-size', '4']
+    const trained = await ferrite('train', ...args, '--epochs', '1', '--out', out)
+    expect(trained.stderr).toBe('')
+    expect(trained.stdout).toContain('Training mycnn on 12 images (testing on 12)')
+    const { testAccuracy } = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8'))
+    const evaluated = await ferrite('evaluate', ...args, '--weights', join(out, 'model.safetensors'))
+    expect(evaluated.stdout).toBe(`Accuracy on Test Set: ${(100 * testAccuracy[0]).toFixed(4)} %\n`)
+  })
+})
+
+describe('bin/ferrite.js', () => {
+  const run = (...argv: string[]) =>
+    promisify(execFile)(process.execPath, [join(ROOT, 'bin', 'ferrite.js'), ...argv], { cwd: ROOT }).then(
+      ({ stdout, stderr }) => ({ status: 0, stdout, stderr }),
+      (error: { code: number; stdout: string; stderr: string }) => ({ status: error.code, stdout: error.stdout, stderr: error.stderr }),
+    )
+
+  it('is the package bin and exits with the status of main', async () => {
+    expect(pkg.bin.ferrite).toBe('bin/ferrite.js')
+    expect(await run('--version')).toEqual({ status: 0, stdout: `ferrite ${pkg.version}\n`, stderr: '' })
+    const usage = await run('train', '--epochs', '2', '--frob')
+    expect(usage.status).toBe(2)
+    expect(usage.stderr).toContain("unknown option '--frob'")
+    const help = await run('summary', '--model', 'mycnn', '--help')
+    expect(help.status).toBe(0)
+    const missing = await run('evaluate', '--model', 'mycnn', '--weights', 'w.safetensors', '--data', 'no-such-folder')
+    expect(missing).toEqual({ status: 1, stdout: '', stderr: 'ferrite evaluate: error: data folder not found: no-such-folder\n' })
+  })
+})

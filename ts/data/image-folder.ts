@@ -1,0 +1,145 @@
+import { readdirSync, realpathSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { FerriteError, fromNativeError, InvalidArgumentError, IoError } from '../errors'
+import { native, type NativeImageSet } from '../native'
+import type { Compose } from '../transforms'
+import { ImageDataset } from './dataset'
+
+/** The extensions `ImageFolder` counts as images by default: the formats Ferrite decodes. */
+export const IMG_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png']
+
+export interface ImageFolderOptions {
+  transform?: Compose
+  /** File name endings counted as images, compared case-insensitively; other files are ignored. */
+  extensions?: readonly string[]
+}
+
+/** A sample: an image file and the index of its class. */
+export type Sample = [path: string, target: number]
+
+/**
+ * Images in one folder per class, like `torchvision.datasets.ImageFolder`:
+ *
+ * ```
+ * root/cat/001.png
+ * root/cat/kittens/002.jpg
+ * root/dog/003.png
+ * ```
+ *
+ * Classes are the subfolders of `root`, sorted as Python's `sorted()` sorts them (by code point);
+ * a class's images are found in its folder and every folder below it (links followed), in
+ * torchvision's order: folder by folder in sorted path order, files sorted by name within each.
+ * Every image is decoded once, natively and in parallel, converted to RGB, and held as bytes.
+ */
+export class ImageFolder extends ImageDataset {
+  readonly root: string
+  readonly extensions: readonly string[]
+  /** Every image file and its class index, in dataset order. */
+  readonly samples: readonly Sample[]
+
+  constructor(root: string, { transform, extensions = IMG_EXTENSIONS }: ImageFolderOptions = {}) {
+    if (!Array.isArray(extensions) || extensions.length === 0 || extensions.some((e) => typeof e !== 'string' || e === '')) {
+      throw new InvalidArgumentError(`ImageFolder: extensions must be a non-empty array of file endings such as '.png', got ${String(extensions)}`)
+    }
+    const classes = findClasses(root)
+    const samples = findSamples(root, classes, extensions)
+    let set: NativeImageSet
+    try {
+      set = native.NativeImageSet.fromImageFiles(
+        samples.map(([path]) => path),
+        samples.map(([, target]) => target),
+      )
+    } catch (error) {
+      // Static factories are not among the members that native.ts re-types.
+      throw fromNativeError(error)
+    }
+    super(set, classes, transform)
+    this.root = root
+    this.extensions = [...extensions]
+    this.samples = samples
+  }
+}
+
+/** The class folders of `root`, in Python's sorted order. */
+function findClasses(root: string): string[] {
+  let isFolder: boolean
+  try {
+    isFolder = statSync(root).isDirectory()
+  } catch (error) {
+    throw ioError(root, error)
+  }
+  if (!isFolder) throw new IoError(`ImageFolder: ${root}: not a folder`)
+  const classes = list(root).filter((name) => isDirectory(join(root, name)))
+  if (classes.length === 0) throw new IoError(`ImageFolder: Couldn't find any class folder in ${root}.`)
+  return sortedByCodePoint(classes)
+}
+
+/** Every image of every class, class by class, in torchvision's `make_dataset` order. */
+function findSamples(root: string, classes: string[], extensions: readonly string[]): Sample[] {
+  const endings = extensions.map((e) => e.toLowerCase())
+  const samples: Sample[] = []
+  const empty: string[] = []
+  classes.forEach((name, target) => {
+    const before = samples.length
+    // Python: `for root, _, fnames in sorted(os.walk(dir, followlinks=True)): for fname in sorted(fnames)`.
+    const folders = walk(join(root, name), new Set())
+    const order = sortedByCodePoint(folders.map(([folder]) => folder))
+    const filesOf = new Map(folders)
+    for (const folder of order) {
+      for (const file of sortedByCodePoint(filesOf.get(folder)!)) {
+        const lower = file.toLowerCase()
+        if (endings.some((e) => lower.endsWith(e))) samples.push([join(folder, file), target])
+      }
+    }
+    if (samples.length === before) empty.push(name)
+  })
+  if (empty.length > 0) {
+    throw new IoError(`ImageFolder: ${root}: Found no valid file for the classes ${empty.join(', ')}. Supported extensions are: ${extensions.join(', ')}`)
+  }
+  return samples
+}
+
+/**
+ * `[folder, file names]` for `folder` and every folder below it, following links like
+ * `os.walk(followlinks=True)` but never into a folder that contains the link (which would loop).
+ */
+function walk(folder: string, ancestors: Set<string>): [string, string[]][] {
+  const real = realpathSync(folder)
+  if (ancestors.has(real)) return []
+  ancestors.add(real)
+  const files: string[] = []
+  const found: [string, string[]][] = [[folder, files]]
+  for (const name of list(folder)) {
+    const path = join(folder, name)
+    if (isDirectory(path)) found.push(...walk(path, ancestors))
+    else files.push(name)
+  }
+  ancestors.delete(real)
+  return found
+}
+
+function list(folder: string): string[] {
+  try {
+    return readdirSync(folder)
+  } catch (error) {
+    throw ioError(folder, error)
+  }
+}
+
+/** Like Python's `os.path.isdir`: links are followed, and a broken link is not a folder. */
+function isDirectory(path: string): boolean {
+  return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false
+}
+
+/** Python's `sorted()` for strings compares code points; UTF-8 bytes sort the same way, UTF-16 units do not. */
+function sortedByCodePoint(names: string[]): string[] {
+  return names
+    .map((name) => ({ name, key: Buffer.from(name) }))
+    .sort((a, b) => Buffer.compare(a.key, b.key))
+    .map(({ name }) => name)
+}
+
+function ioError(path: string, error: unknown): FerriteError {
+  const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such folder' : (error as Error).message
+  return new IoError(`ImageFolder: ${path}: ${reason}`, { cause: error })
+}
