@@ -160,7 +160,7 @@ describe('ferrite train, evaluate and --resume', () => {
     expect(first.status).toBe(0)
     expect(first.stdout.startsWith(`${fixtures.models.mycnn.repr}\n`)).toBe(true)
     expect(first.stdout).toContain('Training mycnn on 200 images (testing on 200) for 1 epoch(s): adam lr=0.001')
-    expect(first.stdout).toMatch(/^Epoch 1\/1:\nStep \[2\/2\] Train Loss: \d+\.\d{4}\nAccuracy on Test Set: \d+\.\d{4} %\n/m)
+    expect(first.stdout).toMatch(/^Epoch 1\/1:\nStep \[4\/4\] Train Loss: \d+\.\d{4}\nAccuracy on Test Set: \d+\.\d{4} %\n/m)
     expect(first.stdout).toMatch(/^Best test accuracy \d+\.\d{4} % \(epoch 1\), final \d+\.\d{4} %, [\d.]+ images\/s/m)
     for (const file of ['model.safetensors', 'checkpoint.safetensors', 'history.json', 'curves.png']) expect(existsSync(join(out, file))).toBe(true)
     expect(readFileSync(join(out, 'curves.png')).subarray(1, 4).toString()).toBe('PNG')
