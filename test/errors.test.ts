@@ -2,16 +2,7 @@
 // the op and what was wrong.
 import { describe, expect, it } from 'vitest'
 import * as ft from 'ferrite'
-
-function thrown(f: () => unknown): ft.FerriteError {
-  try {
-    f()
-  } catch (e) {
-    expect(e).toBeInstanceOf(ft.FerriteError)
-    return e as ft.FerriteError
-  }
-  throw new Error('expected a FerriteError, but nothing was thrown')
-}
+import { thrown } from './helpers'
 
 describe('typed errors', () => {
   it('matmul names the op and both shapes', () => {

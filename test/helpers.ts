@@ -216,3 +216,14 @@ export function makeRng(seed: number) {
     },
   };
 }
+
+/** The typed error `f` throws; fails the test when it throws something else or nothing. */
+export function thrown(f: () => unknown): ft.FerriteError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(ft.FerriteError);
+    return e as ft.FerriteError;
+  }
+  throw new Error('expected a FerriteError, but nothing was thrown');
+}

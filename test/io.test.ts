@@ -8,21 +8,11 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import * as ft from 'ferrite'
-import { valuesOf } from './helpers'
+import { thrown, valuesOf } from './helpers'
 
 const fixturePath = (name: string) => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 const dir = mkdtempSync(join(tmpdir(), 'ferrite-io-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
-function thrown(f: () => unknown): ft.FerriteError {
-  try {
-    f()
-  } catch (e) {
-    expect(e).toBeInstanceOf(ft.FerriteError)
-    return e as ft.FerriteError
-  }
-  throw new Error('expected a FerriteError, but nothing was thrown')
-}
 
 /** The JSON header of a safetensors file (8-byte little-endian length, then the JSON). */
 function header(path: string): Record<string, unknown> {

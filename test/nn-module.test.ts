@@ -6,7 +6,7 @@ import { inspect } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import * as ft from 'ferrite'
-import { type FixtureTensor, expectClose, loadFixture, makeTensor, valuesOf } from './helpers'
+import { expectClose, type FixtureTensor, loadFixture, makeTensor, thrown, valuesOf } from './helpers'
 
 const { nn } = ft
 
@@ -37,16 +37,6 @@ interface ForwardFixture {
 const fixture = loadFixture('module_models') as unknown as ModelsFixture
 const forwardFixture = loadFixture('module_forward') as unknown as ForwardFixture
 const SMALL_WEIGHTS = fileURLToPath(new URL('./fixtures/module_small.safetensors', import.meta.url))
-
-function thrown(f: () => unknown): ft.FerriteError {
-  try {
-    f()
-  } catch (e) {
-    expect(e).toBeInstanceOf(ft.FerriteError)
-    return e as ft.FerriteError
-  }
-  throw new Error('expected a FerriteError, but nothing was thrown')
-}
 
 // ------------------------------------------------------------------------------------- the tutorial's models
 

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
 import * as ft from 'ferrite'
+import { thrown } from './helpers'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'vision')
@@ -62,16 +63,6 @@ function region(page: ft.Tensor, c: number, top: number, left: number, h: number
   const out: number[] = []
   for (let y = top; y < top + h; y++) for (let x = left; x < left + w; x++) out.push(data[(c * height + y) * width + x])
   return out
-}
-
-function thrown(f: () => unknown): ft.FerriteError {
-  try {
-    f()
-  } catch (e) {
-    expect(e).toBeInstanceOf(ft.FerriteError)
-    return e as ft.FerriteError
-  }
-  throw new Error('expected a FerriteError, but nothing was thrown')
 }
 
 describe('readImage', () => {
