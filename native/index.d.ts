@@ -12,6 +12,8 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
 export declare class NativeImageSet {
   /** Reads CIFAR-10 binary batch files, in order. */
   static fromCifarFiles(paths: Array<string>): NativeImageSet
+  /** Decodes PNG and JPEG files on all threads, each converted to RGB, labelled `labels`. */
+  static fromImageFiles(paths: Array<string>, labels: Array<number>): NativeImageSet
   get length(): number
   labels(): Array<number>
   /** The transformed images at `indices` and their labels, now. */

@@ -50,6 +50,7 @@ describe('CIFAR10', () => {
     expect(() => new ft.data.CIFAR10({ root: dir })).toThrow(ft.IoError)
     const path = writeRecords(dir, 'train.bin', [1, 2])
     writeFileSync(path, readFileSync(path).subarray(0, 5000))
+    expect(() => new ft.data.CIFAR10({ root: dir })).toThrow(ft.IoError)
     expect(() => new ft.data.CIFAR10({ root: dir })).toThrow(/train\.bin: 5000 bytes is not a whole number of 3073-byte CIFAR-10 records/)
     const bad = readFileSync(writeRecords(dir, 'train.bin', [1]))
     bad[0] = 42

@@ -42,8 +42,17 @@ const members = binding as unknown as Record<string, unknown>
 for (const [name, value] of Object.entries(members)) {
   if (typeof value !== 'function') continue
   if (/^Native[A-Z]/.test(name)) {
-    wrapMembers(value)
-    wrapMembers((value as { prototype: object }).prototype)
+    const native = value as new (...args: never[]) => object
+    const statics = native as unknown as Record<string, unknown>
+    wrapMembers(native.prototype)
+    // napi defines static factories as non-configurable, so they are re-typed on a subclass.
+    const factories = Object.getOwnPropertyNames(native).filter((k) => k !== 'prototype' && typeof statics[k] === 'function')
+    if (factories.length > 0) {
+      const typed = class extends native {}
+      for (const k of factories) Object.defineProperty(typed, k, { value: typedErrors((statics[k] as AnyFunction).bind(native)) })
+      Object.defineProperty(typed, 'name', { value: name })
+      members[name] = typed
+    }
   } else {
     members[name] = typedErrors(value as AnyFunction)
   }

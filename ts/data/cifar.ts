@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { fromNativeError, IoError } from '../errors'
-import { native, type NativeImageSet } from '../native'
+import { IoError } from '../errors'
+import { native } from '../native'
 import type { Compose } from '../transforms'
 import { ImageDataset } from './dataset'
 import { downloadAndExtract } from './download'
@@ -85,14 +85,7 @@ export class CIFAR10 extends ImageDataset {
     if (files === undefined) throw missingSplit(root, train, download)
     const metaFile = [join(root, 'batches.meta.txt'), join(root, ARCHIVE_FOLDER, 'batches.meta.txt')].find((f) => existsSync(f))
     const classes = metaFile ? readFileSync(metaFile, 'utf8').split('\n').map((l) => l.trim()).filter(Boolean) : CIFAR10_CLASSES
-    let set: NativeImageSet
-    try {
-      set = native.NativeImageSet.fromCifarFiles(files)
-    } catch (error) {
-      // Static factories are not among the members that native.ts re-types.
-      throw fromNativeError(error)
-    }
-    super(set, classes, transform)
+    super(native.NativeImageSet.fromCifarFiles(files), classes, transform)
     this.root = root
     this.train = train
   }

@@ -37,7 +37,7 @@ export interface ArchiveOptions {
  * whether or not anything failed.
  */
 export async function downloadAndExtract({ op, url, md5, root, folder, required }: ArchiveOptions): Promise<void> {
-  if (!URL.canParse(url)) throw new InvalidArgumentError(`${op}: url must be an http or https URL, got '${url}'`)
+  const name = basename(httpUrl(op, url).pathname) || 'archive.tar.gz'
   const target = join(root, folder)
   if (existsSync(target)) {
     const missing = required.filter((f) => !existsSync(join(target, f)))
@@ -47,7 +47,7 @@ export async function downloadAndExtract({ op, url, md5, root, folder, required 
   try {
     await mkdir(root, { recursive: true })
     work = await mkdtemp(join(root, `.${folder}-download-`))
-    const archive = join(work, basename(new URL(url).pathname) || 'archive.tar.gz')
+    const archive = join(work, name)
     await downloadFile(op, url, md5, archive)
     const staged = join(work, folder)
     await extractFolder(`${op}: ${url}`, archive, folder, staged)
@@ -104,18 +104,14 @@ async function downloadFile(op: string, url: string, md5: string, dest: string):
 
 /** An http(s) GET that follows up to five redirects and rejects any status but 200. */
 function get(op: string, url: string, redirects = 5): Promise<IncomingMessage> {
-  const protocol = URL.canParse(url) ? new URL(url).protocol : undefined
-  if (protocol !== 'http:' && protocol !== 'https:') {
-    return Promise.reject(new InvalidArgumentError(`${op}: url must be an http or https URL, got '${url}'`))
-  }
   return new Promise((resolve, reject) => {
     // No content decoding: the MD5 covers the bytes of the archive as stored.
-    const request = (protocol === 'https:' ? httpsGet : httpGet)(url, (response) => {
+    const request = (httpUrl(op, url).protocol === 'https:' ? httpsGet : httpGet)(url, (response) => {
       const status = response.statusCode ?? 0
       const location = response.headers.location
       if (status >= 300 && status < 400 && location !== undefined && redirects > 0) {
         response.resume()
-        resolve(get(op, new URL(location, url).href, redirects - 1))
+        get(op, new URL(location, url).href, redirects - 1).then(resolve, reject)
       } else if (status !== 200) {
         response.resume()
         reject(new IoError(`${op}: ${url}: the download failed: HTTP ${status} ${response.statusMessage ?? ''}`.trimEnd()))
@@ -126,6 +122,14 @@ function get(op: string, url: string, redirects = 5): Promise<IncomingMessage> {
     request.setTimeout(60_000, () => request.destroy(new Error('no data for 60 s')))
     request.on('error', reject)
   })
+}
+
+function httpUrl(op: string, url: string): URL {
+  const parsed = URL.canParse(url) ? new URL(url) : undefined
+  if (parsed?.protocol !== 'http:' && parsed?.protocol !== 'https:') {
+    throw new InvalidArgumentError(`${op}: url must be an http or https URL, got '${url}'`)
+  }
+  return parsed
 }
 
 /**
@@ -150,9 +154,9 @@ async function extractFolder(source: string, archive: string, folder: string, de
   }
 }
 
-/** `[path, contents]` of each regular file in a ustar or GNU tar archive (contents are views, not copies). */
+/** `[path, contents]` of each regular file in a ustar, GNU or pax tar archive (contents are views, not copies). */
 function* tarFiles(tar: Buffer, source: string): Generator<[string, Buffer]> {
-  let longName: string | undefined
+  let nextName: string | undefined
   for (let at = 0; at + 512 <= tar.length; ) {
     const header = tar.subarray(at, at + 512)
     if (header[0] === 0) return // the end-of-archive zero blocks
@@ -164,12 +168,17 @@ function* tarFiles(tar: Buffer, source: string): Generator<[string, Buffer]> {
     const type = String.fromCharCode(header[156])
     if (type === 'L') {
       // GNU long name: the next header's name is this entry's contents.
-      longName = text(contents, 0, size)
+      nextName = text(contents, 0, size)
+      continue
+    }
+    if (type === 'x') {
+      // POSIX extended header: `<length> path=<name>\n` records for the next entry.
+      nextName = /(?:^|\n)\d+ path=([^\n]*)\n/.exec(contents.toString('utf8'))?.[1]
       continue
     }
     const prefix = text(header, 257, 6) === 'ustar' ? text(header, 345, 155) : ''
-    const path = longName ?? (prefix ? `${prefix}/${text(header, 0, 100)}` : text(header, 0, 100))
-    longName = undefined
+    const path = nextName ?? (prefix ? `${prefix}/${text(header, 0, 100)}` : text(header, 0, 100))
+    nextName = undefined
     if (type === '0' || type === '\0') yield [path, contents]
   }
 }

@@ -1,7 +1,7 @@
 import { readdirSync, realpathSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { FerriteError, fromNativeError, InvalidArgumentError, IoError } from '../errors'
-import { native, type NativeImageSet } from '../native'
+import { FerriteError, InvalidArgumentError, IoError } from '../errors'
+import { native } from '../native'
 import type { Compose } from '../transforms'
 import { ImageDataset } from './dataset'
 
@@ -43,16 +43,10 @@ export class ImageFolder extends ImageDataset {
     }
     const classes = findClasses(root)
     const samples = findSamples(root, classes, extensions)
-    let set: NativeImageSet
-    try {
-      set = native.NativeImageSet.fromImageFiles(
-        samples.map(([path]) => path),
-        samples.map(([, target]) => target),
-      )
-    } catch (error) {
-      // Static factories are not among the members that native.ts re-types.
-      throw fromNativeError(error)
-    }
+    const set = native.NativeImageSet.fromImageFiles(
+      samples.map(([path]) => path),
+      samples.map(([, target]) => target),
+    )
     super(set, classes, transform)
     this.root = root
     this.extensions = [...extensions]

@@ -1,4 +1,3 @@
-import { InvalidArgumentError } from '../errors'
 import { native } from '../native'
 import { Tensor } from '../tensor'
 import { checkInt, checkPair, type Pair } from '../validate'

@@ -41,7 +41,7 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     // c - n * ln 2, with ln 2 split in two so that the product is exact.
     let r = c - n * 0.693_359_4 + n * 2.121_944_4e-4;
     let mut p = 1.987_569_1e-4f32;
-    for k in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 0.166_666_65, 0.500_000_01] {
+    for k in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 0.166_666_65, 0.5] {
         p = p * r + k;
     }
     let y = p * r * r + r + 1.0;

@@ -1,12 +1,17 @@
-//! Batch-norm kernels over a contiguous input seen as `[n, c, s]`: the `n * s` values of channel
-//! `ch` are the rows `x[(i * c + ch) * s..][..s]`. Reductions run per channel, elementwise passes
-//! per row, both on rayon threads for large inputs.
+//! Batch-norm kernels over a contiguous input seen as `[n, c, s]`: `n` samples of `c` channels of
+//! `s` positions. Long rows (the `s` values of one channel in one sample) are walked row by row
+//! with the channel's coefficients as scalars; short ones (`[N, C]` inputs have s = 1) sample by
+//! sample with the coefficients spread over the sample's `c * s` columns. Either way the inner
+//! loops are plain zips over contiguous slices, which vectorise.
 
 use rayon::prelude::*;
 
 use crate::cpu::PARALLEL_MIN_ELEMS;
 
-/// `[n, c, s]`: batch, channels, spatial positions per channel and sample.
+/// Rows shorter than this are walked by sample.
+const SHORT_ROW: usize = 64;
+
+/// `[n, c, s]`: batch, channels, positions per channel and sample.
 #[derive(Clone, Copy)]
 pub(super) struct Dims {
     pub n: usize,
@@ -23,101 +28,163 @@ impl Dims {
         self.numel() >= PARALLEL_MIN_ELEMS
     }
 
-    /// The rows of channel `ch` in `data`.
-    fn rows(self, data: &[f32], ch: usize) -> impl Iterator<Item = &[f32]> {
-        (0..self.n).map(move |i| &data[(i * self.c + ch) * self.s..][..self.s])
+    fn short(self) -> bool {
+        self.s < SHORT_ROW
     }
 }
 
-/// `f(ch)` for every channel, on rayon threads when the input is large.
-fn per_channel<T: Send>(d: Dims, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
-    if d.parallel() {
-        (0..d.c).into_par_iter().map(f).collect()
-    } else {
-        (0..d.c).map(f).collect()
-    }
+/// Per-channel values repeated for each of the channel's `s` columns in a sample.
+fn spread<const P: usize>(d: Dims, per_channel: [&[f32]; P]) -> [Vec<f32>; P] {
+    std::array::from_fn(|k| per_channel[k].iter().flat_map(|&v| std::iter::repeat(v).take(d.s)).collect())
 }
 
-/// A new `[n, c, s]` buffer filled row by row by `f(channel, row index, row)`.
-fn per_row(d: Dims, f: impl Fn(usize, usize, &mut [f32]) + Sync + Send) -> Vec<f32> {
-    let mut out = vec![0f32; d.numel()];
+/// Per channel, the sums over its `n * s` values of the two terms `f(a, b, center[ch])`.
+fn channel_sums(
+    a: &[f32],
+    b: &[f32],
+    d: Dims,
+    center: &[f32],
+    f: impl Fn(f32, f32, f32) -> (f32, f32) + Sync + Send,
+) -> Vec<(f64, f64)> {
     if d.numel() == 0 {
-        return out;
+        return vec![(0.0, 0.0); d.c];
     }
-    let fill = |(r, row): (usize, &mut [f32])| f(r % d.c, r, row);
-    if d.parallel() {
-        // Enough rows per task that short rows (`[N, C]` inputs have s = 1) don't drown in scheduling.
-        let min_rows = (PARALLEL_MIN_ELEMS / 4 / d.s).max(1);
-        out.par_chunks_mut(d.s).with_min_len(min_rows).enumerate().for_each(fill);
-    } else {
-        out.chunks_mut(d.s).enumerate().for_each(fill);
+    if !d.short() {
+        let by_channel = |ch: usize| {
+            let m = center[ch];
+            (0..d.n).fold((0.0, 0.0), |(t1, t2), i| {
+                let at = (i * d.c + ch) * d.s;
+                let (s1, s2) = lane_sums(&a[at..at + d.s], &b[at..at + d.s], |x, y| f(x, y, m));
+                (t1 + s1, t2 + s2)
+            })
+        };
+        return if d.parallel() {
+            (0..d.c).into_par_iter().map(by_channel).collect()
+        } else {
+            (0..d.c).map(by_channel).collect()
+        };
     }
-    out
-}
-
-/// Sums `f(a[i], b[i])` in f32 lanes over short blocks and in f64 across blocks: vector speed,
-/// and accurate for channels of millions of values.
-fn sum_pairs(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
-    const LANES: usize = 8;
-    let mut total = 0f64;
-    for (a, b) in a.chunks(512).zip(b.chunks(512)) {
-        let mut lanes = [0f32; LANES];
-        let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-        let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(&x, &y)| f(x, y)).sum();
-        for (x, y) in ca.zip(cb) {
-            for k in 0..LANES {
-                lanes[k] += f(x[k], y[k]);
+    // Column sums in f32 over blocks of samples, added up in f64.
+    const BLOCK: usize = 64;
+    let cs = d.c * d.s;
+    let [centers] = spread(d, [center]);
+    let block = |(a, b): (&[f32], &[f32])| {
+        let (mut s1, mut s2) = (vec![0f32; cs], vec![0f32; cs]);
+        for (ra, rb) in a.chunks(cs).zip(b.chunks(cs)) {
+            for ((((p, q), &x), &y), &m) in s1.iter_mut().zip(&mut s2).zip(ra).zip(rb).zip(&centers) {
+                let (t1, t2) = f(x, y, m);
+                *p += t1;
+                *q += t2;
             }
         }
-        total += lanes.iter().map(|&v| v as f64).sum::<f64>() + tail as f64;
+        (s1, s2)
+    };
+    let partials: Vec<(Vec<f32>, Vec<f32>)> = if d.parallel() {
+        a.par_chunks(cs * BLOCK).zip(b.par_chunks(cs * BLOCK)).map(block).collect()
+    } else {
+        a.chunks(cs * BLOCK).zip(b.chunks(cs * BLOCK)).map(block).collect()
+    };
+    let total = |v: &[f32]| v.iter().map(|&x| x as f64).sum::<f64>();
+    (0..d.c)
+        .map(|ch| {
+            let cols = ch * d.s..(ch + 1) * d.s;
+            partials
+                .iter()
+                .fold((0.0, 0.0), |(t1, t2), (s1, s2)| (t1 + total(&s1[cols.clone()]), t2 + total(&s2[cols.clone()])))
+        })
+        .collect()
+}
+
+/// The sums of both terms of `f` over paired slices: f32 lanes over blocks of 512, f64 across
+/// blocks, so that it vectorises and stays accurate for long rows.
+fn lane_sums(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> (f32, f32)) -> (f64, f64) {
+    const LANES: usize = 8;
+    let mut total = (0f64, 0f64);
+    for (a, b) in a.chunks(512).zip(b.chunks(512)) {
+        let (mut l1, mut l2) = ([0f32; LANES], [0f32; LANES]);
+        let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+        for (&x, &y) in ca.remainder().iter().zip(cb.remainder()) {
+            let (p, q) = f(x, y);
+            l1[0] += p;
+            l2[0] += q;
+        }
+        for (x, y) in ca.zip(cb) {
+            for k in 0..LANES {
+                let (p, q) = f(x[k], y[k]);
+                l1[k] += p;
+                l2[k] += q;
+            }
+        }
+        total.0 += l1.iter().map(|&v| v as f64).sum::<f64>();
+        total.1 += l2.iter().map(|&v| v as f64).sum::<f64>();
     }
     total
 }
 
-fn sum_by(a: &[f32], f: impl Fn(f32) -> f32) -> f64 {
-    sum_pairs(a, a, |v, _| f(v))
+/// A new `[n, c, s]` buffer of `f(a, b, coefficients of the element's channel)`.
+fn channel_map<const P: usize>(
+    a: &[f32],
+    b: &[f32],
+    d: Dims,
+    coefficients: [&[f32]; P],
+    f: impl Fn(f32, f32, [f32; P]) -> f32 + Sync + Send,
+) -> Vec<f32> {
+    let mut out = vec![0f32; d.numel()];
+    if out.is_empty() {
+        return out;
+    }
+    let (unit, columns) = if d.short() { (d.c * d.s, Some(spread(d, coefficients))) } else { (d.s, None) };
+    let fill = |(u, out): (usize, &mut [f32])| {
+        let (a, b) = (&a[u * unit..][..unit], &b[u * unit..][..unit]);
+        match &columns {
+            Some(columns) => {
+                let cols: [&[f32]; P] = std::array::from_fn(|k| &columns[k][..unit]);
+                for (j, ((o, &x), &y)) in out.iter_mut().zip(a).zip(b).enumerate() {
+                    *o = f(x, y, std::array::from_fn(|k| cols[k][j]));
+                }
+            }
+            None => {
+                let p = std::array::from_fn(|k| coefficients[k][u % d.c]);
+                for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+                    *o = f(x, y, p);
+                }
+            }
+        }
+    };
+    if d.parallel() {
+        let min_units = (PARALLEL_MIN_ELEMS / 4 / unit).max(1);
+        out.par_chunks_mut(unit).with_min_len(min_units).enumerate().for_each(fill);
+    } else {
+        out.chunks_mut(unit).enumerate().for_each(fill);
+    }
+    out
 }
 
 /// Mean and biased variance of every channel (two passes, so large means don't cancel).
 pub(super) fn channel_stats(x: &[f32], d: Dims) -> Vec<(f64, f64)> {
     let count = (d.n * d.s) as f64;
-    per_channel(d, |ch| {
-        let mean = d.rows(x, ch).map(|r| sum_by(r, |v| v)).sum::<f64>() / count;
-        let m = mean as f32;
-        let var = d.rows(x, ch).map(|r| sum_by(r, |v| (v - m) * (v - m))).sum::<f64>() / count;
-        (mean, var)
-    })
+    let zeros = vec![0f32; d.c];
+    let means: Vec<f64> =
+        channel_sums(x, x, d, &zeros, |v, _, _| (v, 0.0)).into_iter().map(|(s, _)| s / count).collect();
+    let centers: Vec<f32> = means.iter().map(|&m| m as f32).collect();
+    let squares = channel_sums(x, x, d, &centers, |v, _, m| ((v - m) * (v - m), 0.0));
+    means.into_iter().zip(squares).map(|(m, (sq, _))| (m, sq / count)).collect()
 }
 
 /// `(x - center[ch]) * scale[ch] + shift[ch]`. Centring first keeps the precision that
 /// `x * scale + (shift - center * scale)` would lose to cancellation when the mean is large.
 pub(super) fn channel_affine(x: &[f32], d: Dims, center: &[f32], scale: &[f32], shift: &[f32]) -> Vec<f32> {
-    per_row(d, |ch, r, out| {
-        let (m, a, b) = (center[ch], scale[ch], shift[ch]);
-        for (o, &v) in out.iter_mut().zip(&x[r * d.s..]) {
-            *o = (v - m) * a + b;
-        }
-    })
+    channel_map(x, x, d, [center, scale, shift], |v, _, [m, a, b]| (v - m) * a + b)
 }
 
 /// Per channel, the sum of `dy` and of `dy * (x - mean)`: what the weight, bias and training
 /// input gradients are made of.
 pub(super) fn grad_sums(x: &[f32], dy: &[f32], mean: &[f32], d: Dims) -> Vec<(f64, f64)> {
-    per_channel(d, |ch| {
-        let m = mean[ch];
-        d.rows(x, ch)
-            .zip(d.rows(dy, ch))
-            .fold((0.0, 0.0), |(s, sx), (xr, gr)| (s + sum_by(gr, |g| g), sx + sum_pairs(xr, gr, |v, g| g * (v - m))))
-    })
+    channel_sums(x, dy, d, mean, |v, g, m| (g, g * (v - m)))
 }
 
 /// `a[ch] * dy + b[ch] * (x - center[ch]) + k[ch]`: the training input gradient, which is
 /// affine in `dy` and `x` once the channel sums are known.
 pub(super) fn channel_affine2(dy: &[f32], x: &[f32], d: Dims, center: &[f32], [a, b, k]: [&[f32]; 3]) -> Vec<f32> {
-    per_row(d, |ch, r, out| {
-        let (m, a, b, k) = (center[ch], a[ch], b[ch], k[ch]);
-        for ((o, &g), &v) in out.iter_mut().zip(&dy[r * d.s..]).zip(&x[r * d.s..]) {
-            *o = a * g + b * (v - m) + k;
-        }
-    })
+    channel_map(dy, x, d, [center, a, b, k], |g, v, [m, a, b, k]| a * g + b * (v - m) + k)
 }

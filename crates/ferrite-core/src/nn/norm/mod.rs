@@ -248,8 +248,10 @@ mod tests {
 
     #[test]
     fn training_matches_a_float64_reference_for_every_rank() {
-        // The last shape is large enough for the parallel kernels.
-        for shape in [vec![6, 3], vec![4, 3, 5], vec![2, 3, 4, 4], vec![16, 4, 32, 32]] {
+        // Short rows (walked by sample) and long ones, each small and large enough for threads.
+        for shape in
+            [vec![6, 3], vec![4, 3, 5], vec![2, 3, 4, 4], vec![1000, 40], vec![2, 3, 8, 8], vec![16, 4, 32, 32]]
+        {
             let (n, c, s) = (shape[0], shape[1], shape[2..].iter().product::<usize>());
             // Offset values, so that a one-pass variance would lose precision.
             let x: Vec<f32> = values(n * c * s, 1).iter().map(|v| v * 3.0 + 100.0).collect();
