@@ -131,9 +131,14 @@ pub(super) fn softmax(x: &[f32], d: Dims, log: bool) -> Vec<f32> {
     if d.inner == 1 {
         return per_block(d, |i, out| {
             let row = &x[i * d.dim..][..d.dim];
-            let (max, ln_sum) = softmax_row(row, out);
             if log {
+                // out holds exp(x - max) until the sum is taken.
+                let max = lane_max(row);
+                out.iter_mut().zip(row).for_each(|(o, &v)| *o = exp_f32(v - max));
+                let ln_sum = lane_sum(out, |v| v).ln() as f32;
                 out.iter_mut().zip(row).for_each(|(o, &v)| *o = (v - max) - ln_sum);
+            } else {
+                softmax_row(row, out);
             }
         });
     }
