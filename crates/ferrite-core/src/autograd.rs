@@ -279,6 +279,14 @@ pub(crate) mod tests {
         t
     }
 
+    /// Element-wise closeness of a float32 result to a float64 reference, relative to max(|want|, 1).
+    pub(crate) fn assert_close(got: &[f32], want: &[f64], tol: f64) {
+        assert_eq!(got.len(), want.len());
+        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+            assert!((g as f64 - w).abs() <= tol * w.abs().max(1.0), "element {i}: {g} vs {w}");
+        }
+    }
+
     /// Checks the gradients of `(f(inputs) * R).sum()` for a fixed non-uniform `R` against
     /// central differences, element by element.
     pub(crate) fn gradcheck(inputs: &[Tensor], f: impl Fn(&[Tensor]) -> Result<Tensor>) {

@@ -11,5 +11,8 @@ mod optim;
 mod tensor;
 mod vision;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub use creation::*;
 pub use tensor::*;

@@ -1,8 +1,10 @@
 //! Building blocks shared by the CPU kernels: strided traversal split across rayon threads.
 
 mod strided;
+mod sum;
 
 pub(crate) use strided::{collect_runs, map_strided};
+pub(crate) use sum::{lane_sum, lane_sums};
 
 /// Below this many elements an op runs on the calling thread: rayon's fork/join would cost more.
 pub(crate) const PARALLEL_MIN_ELEMS: usize = 1 << 15;

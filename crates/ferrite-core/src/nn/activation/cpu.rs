@@ -5,7 +5,7 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use crate::cpu::{collect_runs, PARALLEL_MIN_ELEMS};
+use crate::cpu::{collect_runs, lane_sum, PARALLEL_MIN_ELEMS};
 use crate::layout::Layout;
 
 /// Elements handed to one rayon task.
@@ -54,25 +54,6 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     } else {
         e
     }
-}
-
-/// Sum in f32 lanes over short blocks and in f64 across blocks: vectorised, and accurate for
-/// long rows.
-fn lane_sum(x: &[f32], f: impl Fn(f32) -> f32) -> f64 {
-    const LANES: usize = 8;
-    let mut total = 0f64;
-    for block in x.chunks(512) {
-        let mut lanes = [0f32; LANES];
-        let chunks = block.chunks_exact(LANES);
-        let tail: f32 = chunks.remainder().iter().map(|&v| f(v)).sum();
-        for c in chunks {
-            for k in 0..LANES {
-                lanes[k] += f(c[k]);
-            }
-        }
-        total += lanes.iter().map(|&v| v as f64).sum::<f64>() + tail as f64;
-    }
-    total
 }
 
 /// The largest element (-inf for none), in lanes so that it vectorises; NaNs are skipped, and

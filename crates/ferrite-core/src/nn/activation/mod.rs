@@ -176,17 +176,10 @@ impl Backward for SoftmaxBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autograd::tests::{gradcheck, leaf, values};
+    use crate::autograd::tests::{assert_close, gradcheck, leaf, values};
 
     fn t(data: Vec<f32>, shape: &[usize]) -> Tensor {
         Tensor::from_f32(data, shape).unwrap()
-    }
-
-    fn assert_close(got: &[f32], want: &[f64], tol: f64) {
-        assert_eq!(got.len(), want.len());
-        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-            assert!((g as f64 - w).abs() <= tol * w.abs().max(1.0), "element {i}: {g} vs {w}");
-        }
     }
 
     /// Softmax along `axis` of a row-major `shape`, in f64 (log-softmax when `log`).

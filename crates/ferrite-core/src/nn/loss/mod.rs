@@ -208,7 +208,7 @@ impl Backward for NllLossBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autograd::tests::{gradcheck, leaf, values};
+    use crate::autograd::tests::{assert_close, gradcheck, leaf, values};
 
     fn t(data: Vec<f32>, shape: &[usize]) -> Tensor {
         Tensor::from_f32(data, shape).unwrap()
@@ -235,13 +235,6 @@ mod tests {
                 }
             })
             .collect()
-    }
-
-    fn assert_close(got: &[f32], want: &[f64], tol: f64) {
-        assert_eq!(got.len(), want.len());
-        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-            assert!((g as f64 - w).abs() <= tol * w.abs().max(1.0), "element {i}: {g} vs {w}");
-        }
     }
 
     #[test]

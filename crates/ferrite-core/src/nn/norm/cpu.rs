@@ -6,7 +6,7 @@
 
 use rayon::prelude::*;
 
-use crate::cpu::PARALLEL_MIN_ELEMS;
+use crate::cpu::{lane_sums, PARALLEL_MIN_ELEMS};
 
 /// Rows shorter than this are walked by sample.
 const SHORT_ROW: usize = 64;
@@ -93,32 +93,6 @@ fn channel_sums(
                 .fold((0.0, 0.0), |(t1, t2), (s1, s2)| (t1 + total(&s1[cols.clone()]), t2 + total(&s2[cols.clone()])))
         })
         .collect()
-}
-
-/// The sums of both terms of `f` over paired slices: f32 lanes over blocks of 512, f64 across
-/// blocks, so that it vectorises and stays accurate for long rows.
-fn lane_sums(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> (f32, f32)) -> (f64, f64) {
-    const LANES: usize = 8;
-    let mut total = (0f64, 0f64);
-    for (a, b) in a.chunks(512).zip(b.chunks(512)) {
-        let (mut l1, mut l2) = ([0f32; LANES], [0f32; LANES]);
-        let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-        for (&x, &y) in ca.remainder().iter().zip(cb.remainder()) {
-            let (p, q) = f(x, y);
-            l1[0] += p;
-            l2[0] += q;
-        }
-        for (x, y) in ca.zip(cb) {
-            for k in 0..LANES {
-                let (p, q) = f(x[k], y[k]);
-                l1[k] += p;
-                l2[k] += q;
-            }
-        }
-        total.0 += l1.iter().map(|&v| v as f64).sum::<f64>();
-        total.1 += l2.iter().map(|&v| v as f64).sum::<f64>();
-    }
-    total
 }
 
 /// A new `[n, c, s]` buffer of `f(a, b, coefficients of the element's channel)`.

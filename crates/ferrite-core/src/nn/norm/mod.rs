@@ -203,7 +203,7 @@ impl BatchNormBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autograd::tests::{gradcheck, leaf, values};
+    use crate::autograd::tests::{assert_close, gradcheck, leaf, values};
     use crate::autograd::NoGradGuard;
 
     fn t(data: Vec<f32>, shape: &[usize]) -> Tensor {
@@ -237,13 +237,6 @@ mod tests {
                 (v as f64 - stats[ch].0) / (stats[ch].1 + eps).sqrt() * w[ch] as f64 + b[ch] as f64
             })
             .collect()
-    }
-
-    fn assert_close(got: &[f32], want: &[f64], tol: f64) {
-        assert_eq!(got.len(), want.len());
-        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-            assert!((g as f64 - w).abs() <= tol * w.abs().max(1.0), "element {i}: {g} vs {w}");
-        }
     }
 
     #[test]

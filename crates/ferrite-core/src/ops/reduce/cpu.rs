@@ -43,8 +43,9 @@ fn per_row<T: Sync, U: Send>(data: &[T], rows: usize, k: usize, fold: impl Fn(&[
     }
 }
 
-/// Sum in f64 over four lanes (vectorises, and stays accurate for long rows); long rows split
-/// across threads.
+/// Sum in f64 over four lanes: `sum()` is what users check totals with, so it pays for f64
+/// accumulation (`cpu::lane_sum`'s f32 lanes drift by ~1e-6 relative over a million elements).
+/// Long rows split across threads.
 fn sum_f32(row: &[f32]) -> f64 {
     fn block(b: &[f32]) -> f64 {
         let mut lanes = [0f64; 4];
