@@ -79,3 +79,40 @@ describe('CIFAR10', () => {
     expect(n).toBe(50)
   })
 })
+
+describe('custom datasets and subsets', () => {
+  class Squares extends ft.data.Dataset {
+    get length(): number {
+      return 5
+    }
+    get(index: number): ft.data.Item {
+      return [ft.full([1, 2, 2], index * index), index % 2]
+    }
+  }
+
+  it('a Dataset subclass is batched by stacking its items', async () => {
+    const loader = new ft.data.DataLoader(new Squares(), { batchSize: 2 })
+    expect(loader.length).toBe(3)
+    const batches: [number[], number[]][] = []
+    for await (const [inputs, targets] of loader) {
+      expect(inputs.shape.slice(1)).toEqual([1, 2, 2])
+      expect(targets.dtype).toBe('int64')
+      batches.push([inputs.mean([1, 2, 3]).toArray() as number[], targets.toArray() as number[]])
+    }
+    expect(batches).toEqual([[[0, 1], [0, 1]], [[4, 9], [0, 1]], [[16], [0]]])
+    expect(new ft.data.DataLoader(new Squares(), { batchSize: 2, dropLast: true }).length).toBe(2)
+  })
+
+  it('Subset picks items by index and keeps native batching', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferrite-cifar-'))
+    writeRecords(dir, 'train.bin', [0, 1, 2, 3, 4, 5])
+    const subset = new ft.data.Subset(new ft.data.CIFAR10({ root: dir, transform: T.compose([T.toTensor()]) }), [5, 1, 3])
+    expect(subset.length).toBe(3)
+    expect(subset.get(0)[1]).toBe(5)
+    const [images, targets] = await subset.getBatch([0, 2], 0)
+    expect(targets.toArray()).toEqual([5, 3])
+    expect(images.shape).toEqual([2, 3, 32, 32])
+    expect(() => new ft.data.Subset(subset, [3])).toThrow(ft.IndexOutOfRangeError)
+    expect(() => new ft.data.DataLoader([] as never)).toThrow(ft.InvalidArgumentError)
+  })
+})

@@ -13,7 +13,6 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { ImageFolder } from './data/image-folder'
 import * as ft from './index'
 
 /** Where the CLI writes; `process.stdout` and `process.stderr` fit. */
@@ -339,38 +338,6 @@ function deviceOption(values: Values): ft.DeviceName {
   return device as ft.DeviceName
 }
 
-/** Some of a dataset's images, through the dataset itself (so with its transform). */
-class ImageSubset extends ft.data.ImageDataset {
-  readonly dataset: ft.data.ImageDataset
-  readonly indices: readonly number[]
-
-  constructor(dataset: ft.data.ImageDataset, indices: readonly number[]) {
-    super(dataset.native, dataset.classes, dataset.transform)
-    this.dataset = dataset
-    this.indices = indices
-  }
-
-  override get length(): number {
-    return this.indices.length
-  }
-
-  override get targets(): number[] {
-    const all = this.dataset.targets
-    return this.indices.map((i) => all[i])
-  }
-
-  override get(index: number, seed = 0): [ft.Tensor, number] {
-    if (!Number.isInteger(index) || index < 0 || index >= this.length) {
-      throw new ft.IndexOutOfRangeError(`dataset: index ${index} is out of range for a subset of ${this.length} images`)
-    }
-    return this.dataset.get(this.indices[index], seed)
-  }
-
-  override getBatch(indices: number[], seed: number): Promise<ft.data.Batch> {
-    return this.dataset.getBatch(indices.map((i) => this.indices[i]), seed)
-  }
-}
-
 /** The first `n` indices taking classes in turn (class 0's first image, class 1's first, ...), in file order. */
 export function balancedIndices(targets: readonly number[], n: number): number[] {
   if (n >= targets.length) return targets.map((_, i) => i)
@@ -394,13 +361,13 @@ const isFolder = (path: string) => statSync(path, { throwIfNoEntry: false })?.is
  * One split of the data under `root`, cut to `limit` images when given: CIFAR-10's binary batches
  * when `root` holds any, else the tutorial's `train/` and `test/` image folders when present.
  */
-function loadSplit(root: string, train: boolean, transform: ft.transforms.Compose, limit: number | undefined): ft.data.ImageDataset {
+function loadSplit(root: string, train: boolean, transform: ft.transforms.Compose, limit: number | undefined): ft.data.Dataset {
   if (!existsSync(root)) throw new ft.IoError(`data folder not found: ${root}`)
   const hasBatches = [root, join(root, 'cifar-10-batches-bin')].some((dir) => isFolder(dir) && readdirSync(dir).some((f) => f.endsWith('.bin')))
   const folder = join(root, train ? 'train' : 'test')
-  const dataset = !hasBatches && isFolder(folder) ? new ImageFolder(folder, { transform }) : new ft.data.CIFAR10({ root, train, transform })
+  const dataset = !hasBatches && isFolder(folder) ? new ft.data.ImageFolder(folder, { transform }) : new ft.data.CIFAR10({ root, train, transform })
   if (dataset.classes.length > 10) throw new ft.IoError(`${root}: ${dataset.classes.length} classes found, but the models classify 10`)
-  return limit === undefined || limit >= dataset.length ? dataset : new ImageSubset(dataset, balancedIndices(dataset.targets, limit))
+  return limit === undefined || limit >= dataset.length ? dataset : new ft.data.Subset(dataset, balancedIndices(dataset.targets, limit))
 }
 
 function createOptimizer(name: OptimizerName, model: ft.nn.Module, lr: number, momentum: number, weightDecay: number): ft.optim.Optimizer<{ lr: number }> {

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../errors'
 import { native } from '../native'
-import type { Batch, ImageDataset } from './dataset'
+import { Dataset, type Batch } from './dataset'
 
 export interface DataLoaderOptions {
   batchSize?: number
@@ -35,7 +35,7 @@ function generator(seed: number): () => number {
  * natively on a worker thread while the current one is being used.
  */
 export class DataLoader implements AsyncIterable<Batch> {
-  readonly dataset: ImageDataset
+  readonly dataset: Dataset
   readonly batchSize: number
   readonly shuffle: boolean
   readonly dropLast: boolean
@@ -43,10 +43,10 @@ export class DataLoader implements AsyncIterable<Batch> {
   /** Epochs started so far; it varies the shuffle and the augmentation between epochs. */
   epoch = 0
 
-  constructor(dataset: ImageDataset, { batchSize = 1, shuffle = false, seed, dropLast = false }: DataLoaderOptions = {}) {
+  constructor(dataset: Dataset, { batchSize = 1, shuffle = false, seed, dropLast = false }: DataLoaderOptions = {}) {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`DataLoader: batchSize must be a positive integer, got ${batchSize}`)
-    if (typeof (dataset as Partial<ImageDataset>)?.getBatch !== 'function') {
-      throw new InvalidArgumentError('DataLoader: expected a dataset such as ft.data.ImageFolder or ft.data.CIFAR10')
+    if (!(dataset instanceof Dataset)) {
+      throw new InvalidArgumentError('DataLoader: expected a dataset (ft.data.ImageFolder, ft.data.CIFAR10, or a subclass of ft.data.Dataset)')
     }
     this.dataset = dataset
     this.batchSize = batchSize

@@ -1,22 +1,72 @@
 import { fromNativeError, IndexOutOfRangeError } from '../errors'
 import type { NativeImageSet, NativeTensor } from '../native'
+import { stack, tensor } from '../creation'
 import { Tensor } from '../tensor'
 import type { Compose } from '../transforms'
 
-/** A map-style dataset: `length` items, read by index. */
-export abstract class Dataset<T> {
-  abstract get length(): number
-  abstract get(index: number): T
-}
-
 /** A batch: inputs stacked along a new first dim, and their labels. */
 export type Batch = [images: Tensor, targets: Tensor]
+
+/** An item of a labelled dataset: an input tensor and its class index. */
+export type Item = [input: Tensor, target: number]
+
+/**
+ * A map-style dataset of labelled items, like `torch.utils.data.Dataset`: implement `length`
+ * and `get`. The data loader batches items with `getBatch`; datasets backed by native data
+ * override it to build whole batches natively.
+ */
+export abstract class Dataset {
+  abstract get length(): number
+  abstract get(index: number): Item
+
+  /** The items at `indices`, stacked (`seed` is for datasets with random transforms). */
+  async getBatch(indices: number[], _seed: number): Promise<Batch> {
+    const items = indices.map((i) => this.get(i))
+    try {
+      return [stack(items.map(([input]) => input)), tensor(items.map(([, target]) => target), { dtype: 'int64' })]
+    } finally {
+      for (const [input] of items) input.dispose()
+    }
+  }
+}
+
+/** Some of a dataset's items, by index, like `torch.utils.data.Subset`; batches still come from the dataset. */
+export class Subset extends Dataset {
+  readonly dataset: Dataset
+  readonly indices: readonly number[]
+
+  constructor(dataset: Dataset, indices: readonly number[]) {
+    super()
+    for (const i of indices) {
+      if (!Number.isInteger(i) || i < 0 || i >= dataset.length) {
+        throw new IndexOutOfRangeError(`Subset: index ${i} is out of range for a dataset of ${dataset.length} items`)
+      }
+    }
+    this.dataset = dataset
+    this.indices = [...indices]
+  }
+
+  get length(): number {
+    return this.indices.length
+  }
+
+  get(index: number): Item {
+    if (!Number.isInteger(index) || index < 0 || index >= this.length) {
+      throw new IndexOutOfRangeError(`Subset: index ${index} is out of range for a subset of ${this.length} items`)
+    }
+    return this.dataset.get(this.indices[index])
+  }
+
+  override getBatch(indices: number[], seed: number): Promise<Batch> {
+    return this.dataset.getBatch(indices.map((i) => this.indices[i]), seed)
+  }
+}
 
 /**
  * Labelled images decoded once and held natively as bytes. Items and batches are produced by the
  * native transform pipeline; batches never pass through JS element by element.
  */
-export class ImageDataset extends Dataset<[Tensor, number]> {
+export class ImageDataset extends Dataset {
   /** Class names, index = label. */
   readonly classes: string[]
   readonly classToIdx: Record<string, number>
@@ -58,7 +108,7 @@ export class ImageDataset extends Dataset<[Tensor, number]> {
   }
 
   /** The transformed images at `indices`, stacked, with their labels; prepared off the JS thread. */
-  async getBatch(indices: number[], seed: number): Promise<Batch> {
+  override async getBatch(indices: number[], seed: number): Promise<Batch> {
     const r = await this.native.loadBatchAsync(indices, this.specs(), seed)
     if (r.errorCode !== undefined && r.errorCode !== null) {
       throw fromNativeError(Object.assign(new Error(r.errorMessage ?? ''), { code: r.errorCode }))

@@ -1,6 +1,6 @@
 /** Datasets and the data loader, like `torch.utils.data` and `torchvision.datasets`. */
-export { Dataset, ImageDataset } from './dataset'
-export type { Batch } from './dataset'
+export { Dataset, ImageDataset, Subset } from './dataset'
+export type { Batch, Item } from './dataset'
 export { CIFAR10, CIFAR10_CLASSES, CIFAR10_MD5, CIFAR10_URL } from './cifar'
 export type { CIFAR10Options } from './cifar'
 export { IMG_EXTENSIONS, ImageFolder } from './image-folder'
