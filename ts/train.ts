@@ -160,7 +160,8 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
     const restored = loadCheckpoint(checkpoint, model, optimizer, scheduler)
     history = restored.history
     first = restored.epoch
-    trainLoader.epoch = restored.loaderEpoch
+    trainLoader.epoch = restored.loader.epoch
+    trainLoader.seed = restored.loader.seed
     log(`Resuming from ${checkpoint} after epoch ${first}`)
   }
   for (let epoch = first; epoch < epochs; epoch++) {
@@ -171,7 +172,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
     history.imagesPerSecond.push(images / seconds)
     if (testLoader) history.testAccuracy.push(await evaluate(model, testLoader, { device, log }))
     scheduler?.step()
-    if (checkpoint !== undefined) saveCheckpoint(checkpoint, { model, optimizer, scheduler, epoch: epoch + 1, history, loaderEpoch: trainLoader.epoch })
+    if (checkpoint !== undefined) saveCheckpoint(checkpoint, { model, optimizer, scheduler, epoch: epoch + 1, history, loader: { epoch: trainLoader.epoch, seed: trainLoader.seed } })
   }
   return history
 }
@@ -196,13 +197,14 @@ interface CheckpointState {
   scheduler?: LRScheduler
   epoch: number
   history: History
-  loaderEpoch: number
+  /** The training loader's position: its seed and epochs started fix the data order and augmentation. */
+  loader: { epoch: number; seed: number }
 }
 
-const CHECKPOINT_FORMAT = 'ferrite-checkpoint-1'
+const CHECKPOINT_FORMAT = 'ferrite-checkpoint-2'
 
 /** Writes model and optimizer tensors plus the rest as JSON metadata, atomically. */
-export function saveCheckpoint(path: string, { model, optimizer, scheduler, epoch, history, loaderEpoch }: CheckpointState): void {
+export function saveCheckpoint(path: string, { model, optimizer, scheduler, epoch, history, loader }: CheckpointState): void {
   const tensors: Record<string, Tensor> = {}
   for (const [k, v] of Object.entries(model.stateDict())) tensors[`model.${k}`] = v
   const { state, paramGroups } = optimizer.stateDict()
@@ -218,7 +220,7 @@ export function saveCheckpoint(path: string, { model, optimizer, scheduler, epoc
     metadata: {
       format: CHECKPOINT_FORMAT,
       epoch: String(epoch),
-      loaderEpoch: String(loaderEpoch),
+      loader: JSON.stringify(loader),
       history: JSON.stringify(history),
       optimizer: JSON.stringify({ paramGroups, scalars }),
       scheduler: JSON.stringify(scheduler?.stateDict() ?? null),
@@ -232,7 +234,7 @@ export function loadCheckpoint(
   model: Module,
   optimizer: Optimizer<object>,
   scheduler?: LRScheduler,
-): { epoch: number; history: History; loaderEpoch: number } {
+): Pick<CheckpointState, 'epoch' | 'history' | 'loader'> {
   const meta = loadMetadata(path)
   if (meta.format !== CHECKPOINT_FORMAT) {
     throw new InvalidArgumentError(`loadCheckpoint: ${path} is not a Ferrite checkpoint (format ${meta.format ?? 'missing'})`)
@@ -254,5 +256,5 @@ export function loadCheckpoint(
   for (const t of Object.values(tensors)) t.dispose()
   const schedulerState = JSON.parse(meta.scheduler) as { lastEpoch: number } | null
   if (scheduler && schedulerState) scheduler.loadStateDict(schedulerState)
-  return { epoch: Number(meta.epoch), history: JSON.parse(meta.history) as History, loaderEpoch: Number(meta.loaderEpoch) }
+  return { epoch: Number(meta.epoch), history: JSON.parse(meta.history) as History, loader: JSON.parse(meta.loader) as CheckpointState['loader'] }
 }

@@ -39,7 +39,8 @@ export class DataLoader implements AsyncIterable<Batch> {
   readonly batchSize: number
   readonly shuffle: boolean
   readonly dropLast: boolean
-  readonly seed: number
+  /** Seeds shuffling and augmentation, together with the epoch. */
+  seed: number
   /** Epochs started so far; it varies the shuffle and the augmentation between epochs. */
   epoch = 0
 
