@@ -1,0 +1,275 @@
+// The comparison's tables: each peer's figure and Ferrite's ratio to it, as Markdown for the
+// terminal and bench/RESULTS.md alike.
+import { BATCH, convFlops, type ConvShape } from './peer'
+
+export type PeerName = 'ferrite' | 'torch' | 'tfjs'
+export const PEER_LABELS: Record<PeerName, string> = { ferrite: 'Ferrite', torch: 'PyTorch', tfjs: 'TF.js' }
+const PEERS: PeerName[] = ['ferrite', 'torch', 'tfjs']
+
+/** One peer's figure for one workload (GFLOP/s or images/s), or why there is none. */
+export type Outcome =
+  | { kind: 'measured'; value: number; runs: number; seconds: number; backend: string }
+  /** Stopped before one call finished; `bound` is the figure a call finishing right then would have given. */
+  | { kind: 'timeout'; seconds: number; bound: number }
+  | { kind: 'failed'; reason: string }
+  | { kind: 'skipped'; reason: string }
+
+export type Outcomes = Partial<Record<PeerName, Outcome>>
+
+export interface Memory {
+  peakKb: number
+  /** Resident set once the peer had imported its library, before any tensor. */
+  startKb?: number
+}
+
+export interface ConvRow extends ConvShape {
+  pass: string
+  outcomes: Outcomes
+  /** The same layer and pass on the core crate, without the binding (bench/rust/conv.rs). */
+  rust?: { gflops: number; medianMs: number }
+  /** Ferrite's median ms from TypeScript, to set against `rust`. */
+  ferriteMs?: number
+}
+
+export interface ModelRow {
+  workload: 'train' | 'infer'
+  model: string
+  outcomes: Outcomes
+  memory: Partial<Record<PeerName, Memory>>
+}
+
+export interface PeerInfo {
+  version: string
+  threads: number
+}
+
+export interface Report {
+  date: string
+  command: string
+  quick: boolean
+  budgetS: number
+  targetS: number
+  threads: number
+  machine: { cpu: string; cores: number; simd: string; os: string; node: string; ferrite: string }
+  /**
+   * Other work on the machine, before and after this run: the 1-minute load average, and the
+   * share of all CPUs busy over a second while none of this benchmark ran.
+   */
+  load: { average: [number, number]; busy: [number | undefined, number | undefined] }
+  /** The peers asked for, in column order; `peers` has those that started, `skipped` why others did not. */
+  selected: PeerName[]
+  peers: Partial<Record<PeerName, PeerInfo>>
+  skipped: Partial<Record<PeerName, string>>
+  fma?: { peakGflops: number; peakGflopsOneThread: number; isa: string; threads: number }
+  notes: string[]
+  conv: ConvRow[]
+  models: ModelRow[]
+}
+
+/** Share of the CPUs that other processes may keep busy before figures count as taken under load. */
+export const BUSY = 0.1
+
+export function percent(share: number | undefined): string {
+  return share === undefined ? '?' : `${Math.round(100 * share)} %`
+}
+
+const MODEL_LABELS: Record<string, string> = { mycnn: 'MyCNN', resnet: 'ResNet [2,2,2]', 'se-resnet': 'SE-ResNet [2,2,2]', vgg11: 'VGG11' }
+
+export function renderReport(r: Report): string {
+  const sections = [
+    [`# Ferrite against PyTorch and TensorFlow.js on the CPU`],
+    [`${r.date}, \`${r.command}\`${r.quick ? ' (quick run: short timing, not final figures)' : ''}.`],
+    underLoad(r),
+    machineLines(r),
+    convSection(r),
+    modelSection(r, 'train'),
+    modelSection(r, 'infer'),
+    memorySection(r),
+    standouts(r),
+    methodLines(r),
+  ]
+  return `${sections
+    .filter((lines) => lines.length > 0)
+    .map((lines) => lines.join('\n'))
+    .join('\n\n')}\n`
+}
+
+function underLoad(r: Report): string[] {
+  const [before, after] = r.load.busy
+  if ((before ?? 0) <= BUSY && (after ?? 0) <= BUSY) return []
+  return [
+    `**Taken under load:** other processes kept ${percent(before)} of the CPUs busy just before this run and ${percent(after)} just after (1-minute load average ${r.load.average[0].toFixed(2)} and ${r.load.average[1].toFixed(2)} on ${r.machine.cores} cores), so these figures are not final. Shared cores hurt PyTorch more than Ferrite: an OpenMP region waits for its slowest thread, so one the OS has parked stalls the rest, where rayon's work stealing hands the parked thread's work to the running ones. \`--threads 1\` compares the kernels more fairly on a busy machine.`,
+  ]
+}
+
+/** The peers other than Ferrite that this run included, each with a figure column and a ratio column. */
+function others(r: Report): PeerName[] {
+  return r.selected.filter((p) => p !== 'ferrite')
+}
+
+function peerHeaders(r: Report): string[] {
+  return others(r).flatMap((p) => [PEER_LABELS[p], `Ferrite ÷ ${PEER_LABELS[p]}`])
+}
+
+function machineLines(r: Report): string[] {
+  const peerThreads = PEERS.filter((p) => r.peers[p]).map((p) => `${PEER_LABELS[p]} ${r.peers[p]!.threads}`)
+  const lines = [
+    `- **Machine:** ${r.machine.cpu}, ${r.machine.cores} logical cores, SIMD ${r.machine.simd}; ${r.machine.os}; Node ${r.machine.node}.`,
+    `- **Threads:** ${r.threads} for every multi-threaded peer (RAYON_NUM_THREADS for Ferrite, torch.set_num_threads and OMP_NUM_THREADS for PyTorch); as reported by each: ${peerThreads.join(', ')}.${r.selected.includes('tfjs') ? ' TF.js is single-threaded: its cpu backend is plain JS and its wasm backend finds no thread support in Node.' : ''}`,
+  ]
+  if (r.fma) {
+    const onOne = r.fma.threads > 1 ? ` on ${r.fma.threads} threads with ${r.fma.isa}, ${fmt(r.fma.peakGflopsOneThread)} on one` : ` on one thread with ${r.fma.isa}`
+    lines.push(`- **fp32 FMA peak** (register-only FMA loop, bench/rust/fma_peak.rs): ${fmt(r.fma.peakGflops)} GFLOP/s${onOne}.`)
+  }
+  const versions = PEERS.filter((p) => p !== 'ferrite' && r.peers[p]).map((p) => r.peers[p]!.version)
+  lines.push(`- **Versions:** ${[r.machine.ferrite, ...versions].join('; ')}.`)
+  for (const p of PEERS) if (r.skipped[p]) lines.push(`- **${PEER_LABELS[p]} skipped:** ${r.skipped[p]}`)
+  for (const note of r.notes) lines.push(`- ${note}`)
+  return lines
+}
+
+function convSection(r: Report): string[] {
+  if (r.conv.length === 0) return []
+  const rows = r.conv.map((row) => {
+    const ferrite = row.outcomes.ferrite
+    const ffi = row.rust && row.ferriteMs !== undefined ? `${signed(row.ferriteMs - row.rust.medianMs)}` : ''
+    return [
+      `${row.c}→${row.o} @ ${row.hw}×${row.hw}`,
+      row.pass,
+      cell(ferrite, 'call'),
+      row.rust ? fmt(row.rust.gflops) : '',
+      ffi,
+      r.fma && ferrite?.kind === 'measured' ? `${Math.round((100 * ferrite.value) / r.fma.peakGflops)} %` : '',
+      ...others(r).flatMap((p) => [cell(row.outcomes[p], 'call', p === 'tfjs'), ratio(ferrite, row.outcomes[p])]),
+    ]
+  })
+  return [
+    `## conv2d, GFLOP/s (batch ${BATCH}, 3×3, padding 1, stride 1; higher is better)`,
+    '',
+    ...table(['layer', 'pass', 'Ferrite', 'Ferrite Rust', 'TS − Rust ms', '% of peak', ...peerHeaders(r)], rows, 2),
+    '',
+    '"Ferrite" is called from TypeScript through the binding; "Ferrite Rust" is the same op on the core crate (bench/rust/conv.rs), and "TS − Rust ms" the difference of their median times: what the binding and the JS side cost per call (within noise it is zero or negative). % of peak is Ferrite (TS) against the FMA peak above.',
+  ]
+}
+
+function modelSection(r: Report, workload: 'train' | 'infer'): string[] {
+  const rows = r.models.filter((m) => m.workload === workload)
+  if (rows.length === 0) return []
+  const title =
+    workload === 'train'
+      ? `## Training step, images/s (forward, backward and Adam on a batch of ${BATCH} 32×32×3 images; higher is better)`
+      : `## Inference, images/s (eval mode, no grad, batch ${BATCH}; higher is better)`
+  return [
+    title,
+    '',
+    ...table(
+      ['model', 'Ferrite', ...peerHeaders(r)],
+      rows.map((m) => [
+        MODEL_LABELS[m.model] ?? m.model,
+        cell(m.outcomes.ferrite, 'step'),
+        ...others(r).flatMap((p) => [cell(m.outcomes[p], 'step', p === 'tfjs'), ratio(m.outcomes.ferrite, m.outcomes[p])]),
+      ]),
+      1,
+    ),
+  ]
+}
+
+function memorySection(r: Report): string[] {
+  if (r.models.length === 0) return []
+  const mb = (m: Memory | undefined) => (m ? `${Math.round(m.peakKb / 1024)}${m.startKb ? ` (${Math.round(m.startKb / 1024)})` : ''}` : '')
+  const rows = r.models.filter((m) => Object.keys(m.memory).length > 0).map((m) => [
+    MODEL_LABELS[m.model] ?? m.model,
+    m.workload === 'train' ? 'training' : 'inference',
+    mb(m.memory.ferrite),
+    ...others(r).flatMap((p) => [mb(m.memory[p]), memoryRatio(m.memory.ferrite, m.memory[p])]),
+  ])
+  return [
+    '## Peak resident memory, MB (lower is better)',
+    '',
+    ...table(['model', 'workload', 'Ferrite', ...peerHeaders(r)], rows, 2),
+    '',
+    "Each peer runs each workload in a process of its own; the figure is that process's peak RSS (VmHWM), in brackets the RSS once the library was imported, before any tensor existed (PyTorch's import is most of its figure). A process the time budget stopped reports its peak up to then.",
+  ]
+}
+
+/** Where Ferrite is furthest behind PyTorch: where the next optimisation should go. */
+function standouts(r: Report): string[] {
+  const ranked: [string, number][] = []
+  for (const row of r.conv) {
+    const q = ratioValue(row.outcomes.ferrite, row.outcomes.torch)
+    if (q !== undefined) ranked.push([`conv ${row.c}→${row.o} @ ${row.hw}×${row.hw} ${row.pass}`, q])
+  }
+  for (const m of r.models) {
+    const q = ratioValue(m.outcomes.ferrite, m.outcomes.torch)
+    if (q !== undefined) ranked.push([`${m.workload === 'train' ? 'training' : 'inference'} ${MODEL_LABELS[m.model] ?? m.model}`, q])
+  }
+  if (ranked.length === 0) return []
+  ranked.sort((a, b) => a[1] - b[1])
+  return ['## Furthest behind PyTorch', '', ...ranked.slice(0, 6).map(([what, q]) => `- ${what}: ${fmt(q)}× PyTorch's speed`)]
+}
+
+function methodLines(r: Report): string[] {
+  return [
+    '## Method',
+    '',
+    `Every peer runs in its own process, one after another, never two at once. Each measurement warms up (two calls, or one past a quarter of the budget), then times single calls until ${r.targetS} s have passed and at least 3 ran; the figure is the median. A measurement may take ${r.budgetS} s, warm-up included: a peer whose warm-up call alone takes longer reports that call ("1 step in N s"), and one silent for ${2 * r.budgetS + 10} s is stopped ("— none in N s"; Ferrite's ratio to it is then a lower bound, "> x"). A conv backward is timed alone: the forward output is made once with a retained graph, only the input (backward-data) or only the weight (backward-weight) requires grad, and its grad is cleared before each call. TF.js runs conv forward, backward-data and inference on its wasm backend and training and backward-weight on its cpu backend (wasm has no Conv2DBackpropFilter kernel), in NHWC; Ferrite and PyTorch in NCHW. Inputs are random normal; the models are the tutorial's (bench/compare/torch_models.py, bench/compare/tfjs-models.ts, ts/models/), with Adam at lr 1e-3 and softmax cross-entropy.`,
+  ]
+}
+
+function cell(o: Outcome | undefined, unit: 'call' | 'step', showBackend = false): string {
+  if (!o) return ''
+  switch (o.kind) {
+    case 'measured': {
+      const backend = showBackend ? ` ${o.backend}` : ''
+      return o.runs > 0 ? `${fmt(o.value)}${backend}` : `${fmt(o.value)}${backend} (1 ${unit} in ${o.seconds.toFixed(0)} s)`
+    }
+    case 'timeout':
+      return `— (none in ${o.seconds.toFixed(0)} s)`
+    case 'failed':
+      return 'failed'
+    case 'skipped':
+      return 'skipped'
+  }
+}
+
+function ratioValue(ferrite: Outcome | undefined, peer: Outcome | undefined): number | undefined {
+  return ferrite?.kind === 'measured' && peer?.kind === 'measured' ? ferrite.value / peer.value : undefined
+}
+
+function ratio(ferrite: Outcome | undefined, peer: Outcome | undefined): string {
+  const q = ratioValue(ferrite, peer)
+  if (q !== undefined) return `${peer?.kind === 'measured' && peer.runs === 0 ? '≈ ' : ''}${fmt(q)}×`
+  // The peer was stopped: it is slower than its bound, so Ferrite's ratio is at least this.
+  if (ferrite?.kind === 'measured' && peer?.kind === 'timeout') return `> ${fmt(ferrite.value / peer.bound)}×`
+  return ''
+}
+
+function memoryRatio(ferrite: Memory | undefined, peer: Memory | undefined): string {
+  return ferrite && peer ? `${fmt(ferrite.peakKb / peer.peakKb)}×` : ''
+}
+
+/** Three significant figures at most, no exponent: 1234, 123, 12.3, 1.23, 0.0123. */
+export function fmt(v: number): string {
+  if (!Number.isFinite(v)) return '—'
+  if (Math.abs(v) >= 100) return v.toFixed(0)
+  if (Math.abs(v) >= 10) return v.toFixed(1)
+  if (Math.abs(v) >= 1) return v.toFixed(2)
+  return v.toPrecision(2)
+}
+
+function signed(v: number): string {
+  return `${v >= 0 ? '+' : ''}${v.toFixed(v > -10 && v < 10 ? 2 : 1)}`
+}
+
+/** Upper bound of a peer's figure when it was stopped: what finishing one call right then would have given. */
+export function boundAtTimeout(seconds: number, shape: ConvShape | undefined): number {
+  return shape ? convFlops(shape) / seconds / 1e9 : BATCH / seconds
+}
+
+/** A Markdown table whose first `labelColumns` columns are left-aligned and the rest, figures, right-aligned. */
+function table(headers: string[], rows: string[][], labelColumns: number): string[] {
+  const widths = headers.map((h, c) => Math.max(h.length, ...rows.map((row) => row[c].length)))
+  const line = (cells: string[]) => `| ${cells.map((s, c) => (c >= labelColumns ? s.padStart(widths[c]) : s.padEnd(widths[c]))).join(' | ')} |`
+  const rule = `|${widths.map((w, c) => (c >= labelColumns ? `${'-'.repeat(w + 1)}:` : `:${'-'.repeat(w + 1)}`)).join('|')}|`
+  return [line(headers), rule, ...rows.map(line)]
+}

@@ -1,0 +1,285 @@
+// `npm run bench:compare`: Ferrite against PyTorch (CPU) and TensorFlow.js, in one run on one
+// machine with one thread count: conv2d passes in GFLOP/s, training steps and inference in
+// images/s, and peak memory, each peer in processes of its own. Also the machine's FMA peak and
+// the Rust-only conv figures. Prints the tables and writes bench/RESULTS.md.
+//
+//   npm run bench:compare -- [--quick] [--threads N] [--budget S] [--target S] [--system-python]
+//                            [--peers ferrite,torch,tfjs] [--workloads conv,train,infer]
+//                            [--models mycnn,resnet,se-resnet,vgg11] [--no-rust] [--out FILE]
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import * as os from 'node:os'
+import { join, relative } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { parseArgs } from 'node:util'
+import { CONV_PASSES, type ConvPass, type ConvShape } from './peer'
+import { boundAtTimeout, BUSY, fmt, PEER_LABELS, percent, renderReport, type ConvRow, type Memory, type ModelRow, type Outcome, type PeerName, type Report } from './report'
+import { runPeer, type PeerEvent } from './spawn'
+
+const ROOT = join(import.meta.dirname, '..', '..')
+/** The conv layers of the tutorial's models: in channels, out channels, height = width. */
+const CONV_SHAPES: ConvShape[] = [
+  { c: 3, o: 16, hw: 32 },
+  { c: 16, o: 32, hw: 16 },
+  { c: 64, o: 64, hw: 8 },
+  { c: 128, o: 256, hw: 8 },
+  { c: 256, o: 256, hw: 8 },
+  { c: 512, o: 512, hw: 4 },
+]
+const MODELS = ['mycnn', 'resnet', 'se-resnet', 'vgg11']
+const STARTUP_S = 120
+
+const { values: opts } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    threads: { type: 'string', default: String(os.availableParallelism()) },
+    budget: { type: 'string' },
+    target: { type: 'string' },
+    'system-python': { type: 'boolean', default: false },
+    peers: { type: 'string', default: 'ferrite,torch,tfjs' },
+    workloads: { type: 'string', default: 'conv,train,infer' },
+    models: { type: 'string', default: MODELS.join(',') },
+    'no-rust': { type: 'boolean', default: false },
+    out: { type: 'string', default: join(ROOT, 'bench', 'RESULTS.md') },
+  },
+})
+const threads = Number(opts.threads)
+const budgetS = Number(opts.budget ?? (opts.quick ? 5 : 20))
+const targetS = Number(opts.target ?? (opts.quick ? 0.5 : 3))
+const workloads = new Set(opts.workloads.split(','))
+const models = opts.models.split(',').filter(Boolean)
+const unknown = models.filter((m) => !MODELS.includes(m))
+if (unknown.length > 0) {
+  log(`--models: unknown ${unknown.join(', ')}; expected some of ${MODELS.join(', ')}`)
+  process.exit(2)
+}
+const pinned = String(threads)
+// Every peer gets every pin; PYTHONDONTWRITEBYTECODE keeps __pycache__ out of bench/compare.
+const env = { ...process.env, RAYON_NUM_THREADS: pinned, OMP_NUM_THREADS: pinned, MKL_NUM_THREADS: pinned, PYTHONDONTWRITEBYTECODE: '1' }
+
+const report: Report = {
+  date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+  command: ['npm run bench:compare', ...(process.argv.length > 2 ? ['--', ...process.argv.slice(2)] : [])].join(' '),
+  quick: opts.quick,
+  budgetS,
+  targetS,
+  threads,
+  machine: describeMachine(),
+  load: { average: [os.loadavg()[0], 0], busy: [await busyFraction(), undefined] },
+  selected: (['ferrite', 'torch', 'tfjs'] as const).filter((p) => opts.peers.split(',').includes(p)),
+  peers: {},
+  skipped: {},
+  notes: [],
+  conv: [],
+  models: [],
+}
+log(`Ferrite vs PyTorch vs TF.js: ${report.machine.cpu}, ${report.machine.cores} cores, SIMD ${report.machine.simd}, ${threads} threads, budget ${budgetS} s per measurement`)
+if ((report.load.busy[0] ?? 0) > BUSY) log(`note: other processes keep ${percent(report.load.busy[0])} of the CPUs busy; figures taken under load are not final`)
+
+const commands = peerCommands()
+if (!opts['no-rust']) rustBenchmarks()
+if (workloads.has('conv')) await convWorkloads()
+for (const model of models) {
+  for (const workload of ['train', 'infer'] as const) if (workloads.has(workload)) await modelWorkload(workload, model)
+}
+report.load.average[1] = os.loadavg()[0]
+report.load.busy[1] = await busyFraction()
+
+const markdown = renderReport(report)
+console.log(`\n${markdown}`)
+writeFileSync(opts.out, markdown)
+mkdirSync(join(ROOT, 'bench', '.results'), { recursive: true })
+writeFileSync(join(ROOT, 'bench', '.results', 'compare.json'), JSON.stringify(report, null, 2))
+log(`wrote ${relative(process.cwd(), opts.out)} and bench/.results/compare.json`)
+
+/** The command line that starts each selected peer; PyTorch's python comes from the setup step. */
+function peerCommands(): Partial<Record<PeerName, string[]>> {
+  const wanted = new Set(report.selected)
+  const commands: Partial<Record<PeerName, string[]>> = {}
+  const tsPeer = (file: string) => [process.execPath, '--import', 'tsx', join(ROOT, 'bench', 'compare', file)]
+  if (wanted.has('ferrite')) commands.ferrite = tsPeer('ferrite.mts')
+  if (wanted.has('tfjs')) commands.tfjs = tsPeer('tfjs.mts')
+  if (wanted.has('torch')) {
+    const python = pythonWithTorch()
+    if ('python' in python) commands.torch = [python.python, join(ROOT, 'bench', 'compare', 'torch_bench.py'), '--threads', String(threads)]
+    else {
+      report.skipped.torch = python.skipped
+      log(`PyTorch skipped: ${python.skipped}`)
+    }
+  }
+  return commands
+}
+
+function pythonWithTorch(): { python: string } | { skipped: string } {
+  if (opts['system-python']) {
+    const probe = spawnSync('python3', ['-c', 'import torch'], { encoding: 'utf8' })
+    return probe.status === 0 ? { python: 'python3' } : { skipped: `--system-python: python3 cannot import torch (${(probe.stderr || probe.error?.message || '').trim().split('\n').pop()})` }
+  }
+  log('PyTorch: bench/compare/setup.sh (creates or reuses bench/.venv)')
+  const setup = spawnSync('bash', [join(ROOT, 'bench', 'compare', 'setup.sh')], { stdio: 'inherit' })
+  if (setup.status !== 0) {
+    return { skipped: `torch could not be installed into bench/.venv (bench/compare/setup.sh exit ${setup.status ?? setup.error?.message}); run \`npm run bench:compare:setup\` to see why, or pass --system-python to use python3's torch` }
+  }
+  return { python: join(ROOT, 'bench', '.venv', 'bin', 'python') }
+}
+
+/** The FMA peak and the binding-free conv figures, from the core crate's own benchmarks. */
+function rustBenchmarks() {
+  const fma = cargoBench('fma_peak', [])
+  if (fma) report.fma = fma
+  const conv = workloads.has('conv') ? cargoBench('conv', opts.quick ? ['--quick'] : []) : undefined
+  for (const row of conv?.rows ?? []) convRow(row, row.pass).rust = { gflops: row.gflops, medianMs: row.medianMs }
+}
+
+function cargoBench(name: string, args: string[]): any {
+  log(`Rust: cargo bench -p ferrite-core --bench ${name}`)
+  const run = spawnSync('cargo', ['bench', '-p', 'ferrite-core', '--bench', name, '--', '--json', ...args], { cwd: ROOT, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  const line = run.stdout?.split('\n').find((l) => l.startsWith('{'))
+  if (run.status !== 0 || !line) {
+    report.notes.push(`The Rust benchmark \`${name}\` did not run (cargo exit ${run.status ?? run.error?.message}).`)
+    return undefined
+  }
+  return JSON.parse(line)
+}
+
+function convRow(shape: ConvShape, pass: string): ConvRow {
+  let row = report.conv.find((r) => r.c === shape.c && r.o === shape.o && r.hw === shape.hw && r.pass === pass)
+  if (!row) {
+    row = { c: shape.c, o: shape.o, hw: shape.hw, pass, outcomes: {} }
+    report.conv.push(row)
+  }
+  return row
+}
+
+/** All conv layers and passes, peer by peer; a peer stopped on one item starts again after it. */
+async function convWorkloads() {
+  const items = CONV_SHAPES.flatMap((shape) => CONV_PASSES.map((pass) => ({ ...shape, pass })))
+  for (const shape of CONV_SHAPES) for (const pass of CONV_PASSES) convRow(shape, pass)
+  for (const peer of selectedPeers()) {
+    let remaining = items
+    while (remaining.length > 0) {
+      const spec = remaining.map(({ c, o, hw, pass }) => `${c}x${o}x${hw}:${pass}`).join(',')
+      const run = await startPeer(peer, ['--workload', 'conv', '--items', spec], `conv (${remaining.length} layer passes)`)
+      const done = new Set<string>()
+      for (const e of run.events.filter((e) => e.event === 'conv')) {
+        const row = convRow(e as unknown as ConvShape, e.pass)
+        row.outcomes[peer] = measured(e)
+        if (peer === 'ferrite') row.ferriteMs = e.medianMs
+        done.add(`${e.c}x${e.o}x${e.hw}:${e.pass}`)
+      }
+      remaining = remaining.filter(({ c, o, hw, pass }) => !done.has(`${c}x${o}x${hw}:${pass}`))
+      if (remaining.length === 0) break
+      const [stuck, ...rest] = remaining
+      if (run.killedAfterS !== undefined) {
+        convRow(stuck, stuck.pass).outcomes[peer] = { kind: 'timeout', seconds: run.killedAfterS, bound: boundAtTimeout(run.killedAfterS, stuck) }
+        log(`  ${PEER_LABELS[peer]} conv ${describeItem(stuck)}: nothing in ${run.killedAfterS.toFixed(0)} s, stopped`)
+        remaining = rest
+      } else {
+        for (const item of remaining) convRow(item, item.pass).outcomes[peer] = failedOutcome(peer, `conv ${describeItem(item)}`, run.failure)
+        remaining = []
+      }
+    }
+  }
+}
+
+async function modelWorkload(workload: 'train' | 'infer', model: string) {
+  const row: ModelRow = { workload, model, outcomes: {}, memory: {} }
+  report.models.push(row)
+  for (const peer of selectedPeers()) {
+    let startKb: number | undefined
+    const run = await startPeer(peer, ['--workload', workload, '--model', model], `${workload} ${model}`, (e) => {
+      if (e.event === 'ready') startKb = e.rssKb
+    })
+    const result = run.events.find((e) => e.event === 'model')
+    if (result) row.outcomes[peer] = measured(result)
+    else if (run.killedAfterS !== undefined) row.outcomes[peer] = { kind: 'timeout', seconds: run.killedAfterS, bound: boundAtTimeout(run.killedAfterS, undefined) }
+    else row.outcomes[peer] = failedOutcome(peer, `${workload} ${model}`, run.failure)
+    if (run.peakRssKb) row.memory[peer] = { peakKb: run.peakRssKb, startKb } satisfies Memory
+  }
+}
+
+function selectedPeers(): PeerName[] {
+  return (['ferrite', 'torch', 'tfjs'] as const).filter((p) => commands[p])
+}
+
+async function startPeer(peer: PeerName, args: string[], what: string, onEvent: (e: PeerEvent) => void = () => {}) {
+  log(`${PEER_LABELS[peer]}: ${what}`)
+  const command = [...commands[peer]!, ...args, '--budget', String(budgetS), '--target', String(targetS)]
+  return runPeer(command, { env, cwd: ROOT, silenceS: 2 * budgetS + 10, startupS: STARTUP_S }, (e) => {
+    if (e.event === 'ready' && !report.peers[peer]) {
+      report.peers[peer] = { version: e.version, threads: e.threads }
+      if (peer !== 'tfjs' && e.threads !== threads) report.notes.push(`${PEER_LABELS[peer]} runs ${e.threads} threads, not the ${threads} asked for.`)
+    }
+    if (e.event === 'conv') log(`  ${describeItem(e as unknown as ConvShape & { pass: string })}: ${fmt(e.gflops)} GFLOP/s (${e.backend}, ${e.runs} runs)`)
+    if (e.event === 'model') log(`  ${fmt(e.imagesPerSecond)} images/s (${e.backend}, ${e.runs} runs)`)
+    onEvent(e)
+  })
+}
+
+function measured(e: PeerEvent): Outcome {
+  const value = e.event === 'conv' ? e.gflops : e.imagesPerSecond
+  return { kind: 'measured', value, runs: e.runs, seconds: e.seconds, backend: e.backend }
+}
+
+function failedOutcome(peer: PeerName, what: string, failure: string | undefined): Outcome {
+  const reason = failure ?? 'ended without reporting'
+  // Node ends a crash with its version line and Python with the error; take the last `...Error` line.
+  const lines = reason.split('\n').map((l) => l.trim())
+  const summary = [...lines].reverse().find((l) => /^\w*Error\b/.test(l)) ?? lines[lines.length - 1]
+  report.notes.push(`${PEER_LABELS[peer]} ${what} failed: ${summary.trim()}`)
+  log(`  ${PEER_LABELS[peer]} ${what} failed:\n${reason}`)
+  return { kind: 'failed', reason }
+}
+
+function describeItem({ c, o, hw, pass }: ConvShape & { pass: ConvPass | string }): string {
+  return `${c}->${o} @ ${hw}x${hw} ${pass}`
+}
+
+function describeMachine(): Report['machine'] {
+  const cpuinfo = readText('/proc/cpuinfo')
+  const flags = new Set((/^(?:flags|Features)\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? '').split(/\s+/))
+  const simd = ['avx512f', 'avx512_vnni', 'avx512_bf16', 'avx2', 'fma', 'asimd', 'sve'].filter((f) => flags.has(f))
+  return {
+    cpu: os.cpus()[0]?.model.trim() || 'unknown CPU',
+    cores: os.availableParallelism(),
+    simd: simd.length > 0 ? `${simd.join(' ')} (/proc/cpuinfo)` : 'unknown',
+    os: `${os.type()} ${os.release()} ${process.arch}`,
+    node: process.version,
+    ferrite: ferriteRevision(),
+  }
+}
+
+function ferriteRevision(): string {
+  const { version } = JSON.parse(readText(join(ROOT, 'package.json')))
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8' }).trim()
+    return `ferrite ${version} at ${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--untracked-files=no') ? ' with uncommitted changes' : ''}`
+  } catch {
+    return `ferrite ${version}`
+  }
+}
+
+/** Share of all CPUs busy over one second, from /proc/stat (undefined where there is none). */
+async function busyFraction(): Promise<number | undefined> {
+  // user nice system idle iowait irq softirq steal: the first eight fields of the `cpu` line.
+  const sample = () => /^cpu\s+(.*)$/m.exec(readText('/proc/stat'))?.[1].split(/\s+/).slice(0, 8).map(Number)
+  const before = sample()
+  await sleep(1000)
+  const after = sample()
+  if (!before || !after) return undefined
+  const delta = after.map((v, i) => v - before[i])
+  const total = delta.reduce((a, b) => a + b, 0)
+  return total > 0 ? 1 - (delta[3] + delta[4]) / total : undefined
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch {
+    return ''
+  }
+}
+
+function log(message: string) {
+  console.error(`[bench:compare] ${message}`)
+}

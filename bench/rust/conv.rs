@@ -1,0 +1,178 @@
+//! conv2d throughput of the core crate, without the Node binding: forward, backward-data and
+//! backward-weight GFLOP/s of 3x3, padding-1, stride-1 convolutions on a batch of 100, for the
+//! layer shapes of the tutorial's models. `bench/compare` runs the same shapes from TypeScript;
+//! the difference between the two is what the FFI and the JS side cost.
+//!
+//! Run with `cargo bench -p ferrite-core --bench conv` (`-- --quick` for shorter timing,
+//! `-- --json` for one line of JSON). Threads: rayon's global pool (`RAYON_NUM_THREADS`).
+//!
+//! Each backward is timed alone: the forward output is built once with `retain_graph`, only the
+//! input (backward-data) or only the weight (backward-weight) requires grad, and the gradient is
+//! cleared before each call so that nothing accumulates.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use ferrite_core::nn::conv::Conv2dParams;
+use ferrite_core::{Device, NoGradGuard, Tensor};
+
+const BATCH: usize = 100;
+/// (in channels, out channels, height = width): the conv layers of MyCNN, ResNet and VGG11.
+const SHAPES: [(usize, usize, usize); 6] = [(3, 16, 32), (16, 32, 16), (64, 64, 8), (128, 256, 8), (256, 256, 8), (512, 512, 4)];
+const MIN_RUNS: usize = 3;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Clone, Copy)]
+enum Pass {
+    Forward,
+    BackwardData,
+    BackwardWeight,
+}
+
+impl Pass {
+    const ALL: [Pass; 3] = [Pass::Forward, Pass::BackwardData, Pass::BackwardWeight];
+
+    fn name(self) -> &'static str {
+        match self {
+            Pass::Forward => "forward",
+            Pass::BackwardData => "backward-data",
+            Pass::BackwardWeight => "backward-weight",
+        }
+    }
+}
+
+struct Row {
+    shape: (usize, usize, usize),
+    pass: Pass,
+    runs: usize,
+    median: Duration,
+    best: Duration,
+}
+
+impl Row {
+    fn gflops(&self, d: Duration) -> f64 {
+        let (c, o, hw) = self.shape;
+        // Every pass is the same multiply-adds rearranged: N * O * OH * OW * C * KH * KW of them.
+        2.0 * (BATCH * o * hw * hw * c * 9) as f64 / d.as_secs_f64() / 1e9
+    }
+}
+
+fn main() -> Result<(), BoxError> {
+    let args: Vec<String> = std::env::args().collect();
+    let json = args.iter().any(|a| a == "--json");
+    let target = Duration::from_millis(if args.iter().any(|a| a == "--quick") { 300 } else { 1000 });
+    let params = Conv2dParams { padding: [1, 1], ..Conv2dParams::default() };
+
+    let mut rows = Vec::new();
+    for shape @ (c, o, hw) in SHAPES {
+        ferrite_core::random::manual_seed(0);
+        let x = Tensor::randn(&[BATCH, c, hw, hw], Device::Cpu)?;
+        let w = Tensor::randn(&[o, c, 3, 3], Device::Cpu)?;
+        check(&x, &w, params)?;
+        for pass in Pass::ALL {
+            let times = time_pass(&x, &w, params, pass, target)?;
+            rows.push(Row { shape, pass, runs: times.len(), median: times[times.len() / 2], best: times[0] });
+        }
+    }
+
+    if json {
+        let items: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                let (c, o, hw) = r.shape;
+                format!(
+                    "{{\"c\":{c},\"o\":{o},\"hw\":{hw},\"pass\":\"{}\",\"runs\":{},\"medianMs\":{:.4},\"gflops\":{:.2},\"bestGflops\":{:.2}}}",
+                    r.pass.name(),
+                    r.runs,
+                    r.median.as_secs_f64() * 1e3,
+                    r.gflops(r.median),
+                    r.gflops(r.best)
+                )
+            })
+            .collect();
+        println!("{{\"threads\":{},\"batch\":{BATCH},\"rows\":[{}]}}", ferrite_core::num_threads(), items.join(","));
+        return Ok(());
+    }
+    println!("Ferrite conv2d, core crate (no binding): batch {BATCH}, 3x3, padding 1, stride 1, float32");
+    println!("rayon threads: {}", ferrite_core::num_threads());
+    println!();
+    println!("| layer | pass | runs | median ms | median GFLOP/s | best GFLOP/s |");
+    println!("|:------|:-----|-----:|----------:|---------------:|-------------:|");
+    for r in &rows {
+        let (c, o, hw) = r.shape;
+        println!(
+            "| {c}->{o} @ {hw}x{hw} | {} | {} | {:.3} | {:.1} | {:.1} |",
+            r.pass.name(),
+            r.runs,
+            r.median.as_secs_f64() * 1e3,
+            r.gflops(r.median),
+            r.gflops(r.best)
+        );
+    }
+    println!();
+    println!("GFLOP/s = 2 * N * O * H * W * C * 9 / time, the same count for all three passes.");
+    Ok(())
+}
+
+/// Sorted single-call times: one warm-up call, then calls until `target` has passed (at least `MIN_RUNS`).
+fn time_pass(x: &Tensor, w: &Tensor, params: Conv2dParams, pass: Pass, target: Duration) -> Result<Vec<Duration>, BoxError> {
+    let mut call: Box<dyn FnMut() -> Result<(), BoxError>> = match pass {
+        Pass::Forward => Box::new(move || {
+            let _no_grad = NoGradGuard::new();
+            black_box(x.conv2d(w, None, params)?);
+            Ok(())
+        }),
+        Pass::BackwardData | Pass::BackwardWeight => {
+            let wrt = if matches!(pass, Pass::BackwardData) { x.detach() } else { w.detach() };
+            wrt.set_requires_grad(true)?;
+            let y = match pass {
+                Pass::BackwardData => wrt.conv2d(w, None, params)?,
+                _ => x.conv2d(&wrt, None, params)?,
+            };
+            let dy = Tensor::randn(y.shape(), Device::Cpu)?;
+            Box::new(move || {
+                wrt.set_grad(None)?;
+                y.backward(Some(&dy), true)?;
+                Ok(())
+            })
+        }
+    };
+    call()?;
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < MIN_RUNS || start.elapsed() < target {
+        let t = Instant::now();
+        call()?;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    Ok(times)
+}
+
+/// A few forward outputs against a plain sum, so that a broken kernel cannot post a fast time.
+fn check(x: &Tensor, w: &Tensor, params: Conv2dParams) -> Result<(), BoxError> {
+    let (&[n, c, h, wd], &[o, ..]) = (x.shape(), w.shape()) else { return Err("expected 4-D operands".into()) };
+    let y = {
+        let _no_grad = NoGradGuard::new();
+        x.conv2d(w, None, params)?.to_vec_f32()?
+    };
+    let (xv, wv) = (x.to_vec_f32()?, w.to_vec_f32()?);
+    for (b, k, i, j) in [(0, 0, 0, 0), (n - 1, o - 1, h - 1, wd - 1), (n / 2, o / 2, h / 2, wd / 3)] {
+        let mut want = 0.0_f64;
+        for ci in 0..c {
+            for (di, dj) in (0..3).flat_map(|di| (0..3).map(move |dj| (di, dj))) {
+                let (yi, xj) = ((i + di).checked_sub(1), (j + dj).checked_sub(1));
+                let (Some(yi), Some(xj)) = (yi, xj) else { continue };
+                if yi < h && xj < wd {
+                    want += xv[((b * c + ci) * h + yi) * wd + xj] as f64 * wv[((k * c + ci) * 3 + di) * 3 + dj] as f64;
+                }
+            }
+        }
+        let got = y[((b * o + k) * h + i) * wd + j] as f64;
+        if (got - want).abs() > 1e-3 * (c as f64 * 9.0).sqrt() {
+            return Err(format!("conv2d {c}->{o} @ {h}x{wd}: y[{b}][{k}][{i}][{j}] = {got}, expected {want}").into());
+        }
+    }
+    Ok(())
+}
