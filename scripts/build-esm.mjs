@@ -4,7 +4,7 @@
 //    imports the CommonJS build and re-exports each of its exports by name, so
 //    `import` and `require` users share ONE module instance (no dual-package hazard).
 //    The export names are taken from the loaded CJS module, so this step needs a
-//    loadable native addon (npm's `install` script guarantees one before `prepare`).
+//    loadable native addon (`prepare` runs scripts/ensure-native.mjs first).
 // 2. Copies native/index.d.ts to dist/native/index.d.ts: declarations in dist/types/
 //    refer to the addon types as `../native`, which must resolve inside dist/ too.
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';

@@ -1,5 +1,5 @@
-// `npm test`: runs the Rust tests and the JS tests. Both always run; exits non-zero
-// if either fails. Extra arguments (`npm test -- -t name`) are passed to vitest.
+// `npm test`: runs the Rust tests, the JS tests and the install test (packed tarballs installed
+// into a fresh project). All always run; exits non-zero if any fails. Extra arguments (`npm test -- -t name`) are passed to vitest.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -18,7 +18,9 @@ function npmRun(script, args = []) {
 
 const rust = npmRun('test:rust');
 const js = npmRun('test:js', extra);
-if (!rust || !js) {
-  console.error(`\nFAILED: ${[!rust && 'test:rust (cargo test)', !js && 'test:js (vitest)'].filter(Boolean).join(', ')}`);
+const install = npmRun('test:install');
+if (!rust || !js || !install) {
+  const failed = [!rust && 'test:rust (cargo test)', !js && 'test:js (vitest)', !install && 'test:install (npm pack + install)'];
+  console.error(`\nFAILED: ${failed.filter(Boolean).join(', ')}`);
   process.exit(1);
 }

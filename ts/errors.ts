@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'InvalidArgument'
   | 'DisposedTensor'
   | 'Io'
+  | 'NativeBinding'
   | 'Internal'
 
 /** Base class of every error Ferrite throws on purpose. */
@@ -85,6 +86,17 @@ export class IoError extends FerriteError {
   }
 }
 
+/**
+ * The native addon could not be loaded: no binary for this platform was installed, or the one found
+ * does not load. Thrown when `ferrite` is first imported; the message names the platform, the
+ * package that should have provided the binary, and how to fix it.
+ */
+export class NativeBindingError extends FerriteError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('NativeBinding', message, options)
+  }
+}
+
 /** A bug in Ferrite (for example a Rust panic caught at the boundary). Please report it. */
 export class InternalError extends FerriteError {
   constructor(message: string, options?: ErrorOptions) {
@@ -101,6 +113,7 @@ const byCode: Record<ErrorCode, new (message: string, options?: ErrorOptions) =>
   InvalidArgument: InvalidArgumentError,
   DisposedTensor: DisposedTensorError,
   Io: IoError,
+  NativeBinding: NativeBindingError,
   Internal: InternalError,
 }
 

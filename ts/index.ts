@@ -54,6 +54,7 @@ export {
   InternalError,
   InvalidArgumentError,
   IoError,
+  NativeBindingError,
   ShapeMismatchError,
 } from './errors'
 export type { ErrorCode } from './errors'

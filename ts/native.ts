@@ -4,12 +4,48 @@
 // ts/native.ts (one level up). The build copies native/index.d.ts to dist/native/ so that
 // `../native/index` also resolves from the emitted declarations in dist/types/.
 import type * as Native from '../native/index'
-import { fromNativeError } from './errors'
+import { fromNativeError, NativeBindingError } from './errors'
 
 export type { NativeImageSet, NativeTensor } from '../native/index'
 
 /* eslint-disable @typescript-eslint/no-require-imports */
-const binding: typeof Native = __filename.endsWith('.ts') ? require('../native/index.js') : require('../../native/index.js')
+const packageRoot = __filename.endsWith('.ts') ? '..' : '../..'
+const binding = loadBinding()
+
+function loadBinding(): typeof Native {
+  try {
+    return require(`${packageRoot}/native/index.js`)
+  } catch (error) {
+    const platform = platformName()
+    const { name, optionalDependencies = {} } = require(`${packageRoot}/package.json`) as {
+      name: string
+      optionalDependencies?: Record<string, string>
+    }
+    const expected = `${name}-${platform}`
+    const prebuilt = Object.keys(optionalDependencies).map((p) => p.slice(name.length + 1))
+    const advice = prebuilt.includes(platform)
+      ? `npm installs '${expected}' as an optional dependency of '${name}'. If it is missing from ` +
+        `node_modules, the cause is usually npm's optional-dependency bug ` +
+        `(https://github.com/npm/cli/issues/4828, a package-lock.json written on another platform): ` +
+        `delete node_modules and package-lock.json, then run \`npm install\` again.`
+      : `No prebuilt binary is published for ${platform} (prebuilt: ${prebuilt.join(', ')}); ` +
+        `build it from source instead, as the README's "Building from source" section describes.`
+    throw new NativeBindingError(
+      `cannot load ferrite's native addon for ${platform}: looked for a local build ` +
+        `(native/${name}.${platform}.node) and the package '${expected}'. ${advice}`,
+      { cause: error },
+    )
+  }
+}
+
+/** napi-rs's platform suffix for this process: `linux-x64-gnu`, `darwin-arm64`, `win32-x64-msvc`... */
+function platformName(): string {
+  const base = `${process.platform}-${process.arch}`
+  if (process.platform === 'win32') return `${base}-msvc`
+  if (process.platform !== 'linux') return base
+  const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header
+  return `${base}-${header?.glibcVersionRuntime ? 'gnu' : 'musl'}`
+}
 
 type AnyFunction = (this: unknown, ...args: unknown[]) => unknown
 

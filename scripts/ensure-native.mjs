@@ -1,4 +1,5 @@
-// npm `install` lifecycle script.
+// Run by `prepare` (npm install / npm ci in a clone of the repository; never in an install from
+// the registry, whose binary comes from the platform package).
 //
 // If a loadable native addon already exists (a local native/ferrite.*.node, or an
 // installed platform package ferrite-<platform>), do nothing. Otherwise build it
