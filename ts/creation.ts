@@ -11,6 +11,7 @@ export type TensorData = NestedArray<number | boolean> | Float32Array | Float64A
 
 /** Options of {@link tensor}: a typed array is 1-D unless `shape` says otherwise. */
 export interface TensorDataOptions extends TensorOptions {
+  /** The shape to give a typed array's elements (row-major; default `[data.length]`). Ignored for nested arrays. */
   shape?: Shape
 }
 
@@ -132,10 +133,12 @@ export function full(shape: Shape, value: number | boolean, options: TensorOptio
   return finish(new Tensor(native.full(checkShape('full', shape), Number(value), dtype, deviceOf(options))), options)
 }
 
+/** A tensor of `shape` filled with 0, like `torch.zeros` (float32 unless `dtype` says otherwise). */
 export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
   return finish(new Tensor(native.full(checkShape('zeros', shape), 0, dtypeOf('zeros', options, 'float32'), deviceOf(options))), options)
 }
 
+/** A tensor of `shape` filled with 1, like `torch.ones` (float32 unless `dtype` says otherwise). */
 export function ones(shape: Shape, options: TensorOptions = {}): Tensor {
   return finish(new Tensor(native.full(checkShape('ones', shape), 1, dtypeOf('ones', options, 'float32'), deviceOf(options))), options)
 }
@@ -145,14 +148,17 @@ function likeOptions(t: Tensor, options: TensorOptions): TensorOptions {
   return { ...options, dtype: options.dtype ?? t.dtype, device: options.device ?? t.device }
 }
 
+/** Zeros with the shape of `t`, and its dtype and device unless `options` say otherwise, like `torch.zeros_like`. */
 export function zerosLike(t: Tensor, options: TensorOptions = {}): Tensor {
   return zeros(t.shape, likeOptions(t, options))
 }
 
+/** Ones with the shape of `t`, and its dtype and device unless `options` say otherwise, like `torch.ones_like`. */
 export function onesLike(t: Tensor, options: TensorOptions = {}): Tensor {
   return ones(t.shape, likeOptions(t, options))
 }
 
+/** `value` in the shape of `t`, with its dtype and device unless `options` say otherwise, like `torch.full_like`. */
 export function fullLike(t: Tensor, value: number | boolean, options: TensorOptions = {}): Tensor {
   return full(t.shape, value, likeOptions(t, options))
 }
@@ -183,10 +189,12 @@ export function randint(low: number, high: number, shape: Shape, options: Omit<T
   return finish(new Tensor(native.randint(checkInt('randint', 'low', low), checkInt('randint', 'high', high), checkShape('randint', shape), deviceOf(options))), options)
 }
 
+/** Uniform draws from [0, 1) in the shape of `t`, on its device, float32, like `torch.rand_like`. */
 export function randLike(t: Tensor): Tensor {
   return rand(t.shape, { device: t.device })
 }
 
+/** Standard normal draws in the shape of `t`, on its device, float32, like `torch.randn_like`. */
 export function randnLike(t: Tensor): Tensor {
   return randn(t.shape, { device: t.device })
 }

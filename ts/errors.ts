@@ -22,6 +22,7 @@ export type ErrorCode =
 
 /** Base class of every error Ferrite throws on purpose. */
 export class FerriteError extends Error {
+  /** The stable error code (`'ShapeMismatch'`, ...): branch on it rather than on the message. */
   readonly code: ErrorCode
   constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
     super(message, options)

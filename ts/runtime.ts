@@ -3,9 +3,20 @@ import type { Tensor } from './tensor'
 
 /** Live native tensors and storage bytes, in total and per device. */
 export interface MemoryInfo {
+  /** Live tensor objects, views included. */
   tensors: number
+  /** Bytes of live storage, each storage counted once. */
   bytes: number
-  devices: Record<string, { tensors: number; bytes: number }>
+  /** The same counts per device name (`'cpu'`, ...). */
+  devices: Record<
+    string,
+    {
+      /** Live tensor objects on this device. */
+      tensors: number
+      /** Bytes of live storage on this device. */
+      bytes: number
+    }
+  >
 }
 
 /**
@@ -29,8 +40,11 @@ export function getNumThreads(): number {
 
 /** Options of {@link allClose}, with PyTorch's defaults. */
 export interface AllCloseOptions {
+  /** Relative tolerance, scaled by `|b|` (default 1e-5). */
   rtol?: number
+  /** Absolute tolerance (default 1e-8). */
   atol?: number
+  /** Count two NaNs as equal (default false). */
   equalNan?: boolean
 }
 

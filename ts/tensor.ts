@@ -9,12 +9,15 @@ const { BinaryOpCode: Binary, UnaryOpCode: Unary, ReduceOpCode: Reduce } = nativ
 
 /** Options of reductions that can keep the reduced dims as size 1. */
 export interface ReduceOptions {
+  /** Keep each reduced dim as size 1 so the result broadcasts against the input, like PyTorch's `keepdim` (default false). */
   keepDim?: boolean
 }
 
 /** Values and indices returned by `max(dim)` and `min(dim)`. */
 export interface ValuesIndices {
+  /** The largest (or smallest) values along the dim. */
   values: Tensor
+  /** Their positions along the dim, int64. */
   indices: Tensor
 }
 
@@ -52,10 +55,12 @@ export class Tensor {
     return this.#shape.length
   }
 
+  /** The element type: `'float32'`, `'int64'` or `'bool'`. */
   get dtype(): DType {
     return this.native.dtype as DType
   }
 
+  /** The device holding the storage, e.g. `'cpu'`. */
   get device(): DeviceName {
     return this.native.device as DeviceName
   }
@@ -65,6 +70,7 @@ export class Tensor {
     return this.native.requiresGrad
   }
 
+  /** Turns gradient tracking on or off; only float32 tensors can require grad, and only leaves can turn it off. */
   set requiresGrad(value: boolean) {
     this.native.requiresGrad = value
   }
@@ -91,6 +97,7 @@ export class Tensor {
     return g ? new Tensor(g) : null
   }
 
+  /** Replaces the accumulated gradient (same shape and dtype as this tensor); null clears it. */
   set grad(value: Tensor | null) {
     this.native.setGrad(value === null ? null : operand('grad', value).native)
   }
@@ -182,6 +189,7 @@ export class Tensor {
     return this.native.toString()
   }
 
+  /** What `console.log` and Node's `util.inspect` print: `toString()`, or `tensor(<disposed>)`. */
   [inspect](): string {
     return this.isDisposed ? 'tensor(<disposed>)' : this.toString()
   }
@@ -191,18 +199,22 @@ export class Tensor {
     this.native.dispose()
   }
 
+  /** Same as `dispose()`; lets `using x = ...` free the tensor at the end of its block. */
   [Symbol.dispose](): void {
     this.native.dispose()
   }
 
+  /** Elementwise sum with broadcasting, like `torch.add`; `other` may be a number. Bool + bool is logical or. */
   add(other: Operand): Tensor {
     return this.#binary(Binary.Add, 'add', other)
   }
 
+  /** Elementwise difference with broadcasting, like `torch.sub`; `other` may be a number. Not defined for two bool operands. */
   sub(other: Operand): Tensor {
     return this.#binary(Binary.Sub, 'sub', other)
   }
 
+  /** Elementwise product with broadcasting, like `torch.mul`; `other` may be a number. Bool * bool is logical and. */
   mul(other: Operand): Tensor {
     return this.#binary(Binary.Mul, 'mul', other)
   }
@@ -212,6 +224,7 @@ export class Tensor {
     return this.#binary(Binary.Div, 'div', other)
   }
 
+  /** Elementwise power with broadcasting, like `torch.pow`; `exponent` may be a number. Integer bases with integer exponents stay int64 (negative exponents throw). */
   pow(exponent: Operand): Tensor {
     return this.#binary(Binary.Pow, 'pow', exponent)
   }
@@ -226,46 +239,57 @@ export class Tensor {
     return this.#binary(Binary.Minimum, 'minimum', other)
   }
 
+  /** Elementwise `==` with broadcasting, like `torch.eq`; returns a bool tensor. */
   eq(other: Operand): Tensor {
     return this.#binary(Binary.Eq, 'eq', other)
   }
 
+  /** Elementwise `!=` with broadcasting, like `torch.ne`; returns a bool tensor. */
   ne(other: Operand): Tensor {
     return this.#binary(Binary.Ne, 'ne', other)
   }
 
+  /** Elementwise `<` with broadcasting, like `torch.lt`; returns a bool tensor. */
   lt(other: Operand): Tensor {
     return this.#binary(Binary.Lt, 'lt', other)
   }
 
+  /** Elementwise `<=` with broadcasting, like `torch.le`; returns a bool tensor. */
   le(other: Operand): Tensor {
     return this.#binary(Binary.Le, 'le', other)
   }
 
+  /** Elementwise `>` with broadcasting, like `torch.gt`; returns a bool tensor. */
   gt(other: Operand): Tensor {
     return this.#binary(Binary.Gt, 'gt', other)
   }
 
+  /** Elementwise `>=` with broadcasting, like `torch.ge`; returns a bool tensor. */
   ge(other: Operand): Tensor {
     return this.#binary(Binary.Ge, 'ge', other)
   }
 
+  /** Elementwise negation, like `torch.neg`; not defined for bool tensors. */
   neg(): Tensor {
     return new Tensor(this.native.unary(Unary.Neg))
   }
 
+  /** Elementwise absolute value, like `torch.abs` (bool tensors give int64). */
   abs(): Tensor {
     return new Tensor(this.native.unary(Unary.Abs))
   }
 
+  /** Elementwise e^x, like `torch.exp`; integer and bool inputs give float32. */
   exp(): Tensor {
     return new Tensor(this.native.unary(Unary.Exp))
   }
 
+  /** Elementwise natural logarithm, like `torch.log` (`-Infinity` at 0, NaN below); integer and bool inputs give float32. */
   log(): Tensor {
     return new Tensor(this.native.unary(Unary.Log))
   }
 
+  /** Elementwise square root, like `torch.sqrt` (NaN below 0); integer and bool inputs give float32. */
   sqrt(): Tensor {
     return new Tensor(this.native.unary(Unary.Sqrt))
   }
@@ -364,6 +388,7 @@ export class Tensor {
     return new Tensor(this.native.contiguous())
   }
 
+  /** Whether the elements are dense in row-major order, like `is_contiguous()`; views such as `transpose` usually are not. */
   isContiguous(): boolean {
     return this.native.isContiguous()
   }

@@ -31,8 +31,9 @@ export interface History {
 /** A function that computes the loss from the model's output and the targets. */
 export type LossFunction = Module | ((output: Tensor, targets: Tensor) => Tensor)
 
+/** Options of {@link train}; {@link fit} takes them too. */
 export interface TrainOptions {
-  /** Where to run; `'auto'` picks the GPU with the most free memory, else the CPU. */
+  /** Where to run (default `'auto'`); `'auto'` is meant to pick the GPU with the most free memory, and is the CPU until the CUDA backend lands. */
   device?: DeviceName | 'auto'
   /** Print `Step [i/n] Train Loss: x` every this many steps (the tutorial's 100), and at the end of shorter epochs. */
   logEvery?: number
@@ -44,10 +45,18 @@ export interface TrainOptions {
   label?: string
 }
 
+/** Options of {@link fit}: the training setup, plus {@link TrainOptions} for each epoch. */
 export interface FitOptions extends TrainOptions {
+  /** Total epochs to train, counting any already done when resuming. */
   epochs: number
-  optimizer: Optimizer<{ lr: number }>
+  /** The optimizer stepping the model's parameters. */
+  optimizer: Optimizer<{
+    /** Learning rate, read and set by `scheduler`. */
+    lr: number
+  }>
+  /** Batches for training; with `checkpoint`, its seed and epoch are saved so a resumed run sees the same data order. */
   trainLoader: DataLoader
+  /** Batches for the accuracy check after each epoch; none skips it. */
   testLoader?: DataLoader
   /** Default: `new nn.CrossEntropyLoss()`. */
   lossFn?: LossFunction
@@ -78,7 +87,14 @@ export async function train(
   lossFn: LossFunction,
   optimizer: Optimizer<object>,
   { device, logEvery = 100, log = console.log, progress = process.stdout.isTTY === true, label = 'train' }: TrainOptions = {},
-): Promise<{ loss: number; images: number; seconds: number }> {
+): Promise<{
+  /** Mean loss over the epoch's steps. */
+  loss: number
+  /** Images trained on. */
+  images: number
+  /** Wall-clock seconds of the pass. */
+  seconds: number
+}> {
   const target = resolveDevice(device)
   model.train()
   const steps = loader.length
@@ -191,14 +207,25 @@ export async function plotCurves(history: Pick<History, 'trainLoss' | 'testAccur
   native.saveLineCharts(panels, path)
 }
 
-interface CheckpointState {
+/** What {@link saveCheckpoint} writes and {@link loadCheckpoint} restores. */
+export interface CheckpointState {
+  /** The model, saved as its `stateDict()`. */
   model: Module
+  /** The optimizer, saved as its `stateDict()` (hyper-parameters and per-parameter state). */
   optimizer: Optimizer<object>
+  /** The scheduler, if any, saved as its `stateDict()`. */
   scheduler?: LRScheduler
+  /** Epochs completed. */
   epoch: number
+  /** The per-epoch results so far. */
   history: History
   /** The training loader's position: its seed and epochs started fix the data order and augmentation. */
-  loader: { epoch: number; seed: number }
+  loader: {
+    /** The loader's `epoch`: epochs started. */
+    epoch: number
+    /** The loader's `seed`. */
+    seed: number
+  }
 }
 
 const CHECKPOINT_FORMAT = 'ferrite-checkpoint-2'

@@ -7,13 +7,21 @@ import { InvalidArgumentError } from './errors'
 
 /** One transform, as handed to the native pipeline. */
 export interface Transform {
+  /** Which transform this is; the fields below are set as it needs them. */
   readonly kind: 'pad' | 'randomHorizontalFlip' | 'randomCrop' | 'centerCrop' | 'toTensor' | 'normalize'
+  /** `pad`, `randomCrop`: pixels added as `[left, top, right, bottom]`. */
   readonly padding?: number[]
+  /** `pad`, `randomCrop`: the byte value (0-255) of padded pixels. */
   readonly fill?: number
+  /** `randomHorizontalFlip`: probability of flipping. */
   readonly p?: number
+  /** `randomCrop`, `centerCrop`: the crop's `[height, width]`. */
   readonly size?: number[]
+  /** `randomCrop`: pad images smaller than `size` up to it instead of failing. */
   readonly padIfNeeded?: boolean
+  /** `normalize`: per-channel mean subtracted. */
   readonly mean?: number[]
+  /** `normalize`: per-channel standard deviation divided by. */
   readonly std?: number[]
   /** torchvision's repr, e.g. `RandomCrop(size=(32, 32), padding=None)`. */
   toString(): string
@@ -21,6 +29,7 @@ export interface Transform {
 
 /** Transforms applied in order. */
 export class Compose {
+  /** The transforms, in the order they run. */
   readonly transforms: readonly Transform[]
 
   constructor(transforms: readonly Transform[]) {
@@ -38,6 +47,7 @@ export class Compose {
   }
 }
 
+/** Chains transforms into one pipeline, like `torchvision.transforms.Compose`; image transforms go before `toTensor()`. */
 export function compose(transforms: readonly Transform[]): Compose {
   return new Compose(transforms)
 }

@@ -12,7 +12,9 @@ export type NestedArray<T> = T | NestedArray<T>[]
 
 /** Options accepted by every factory function. */
 export interface TensorOptions {
+  /** Element type (default float32; `tensor` and `full` infer bool from booleans, the `*Like` factories copy the model tensor's). */
   dtype?: DType
+  /** Where to allocate it (default `'cpu'`). */
   device?: DeviceName
   /** Track ops on the new tensor for autograd (float32 only). */
   requiresGrad?: boolean

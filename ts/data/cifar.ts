@@ -6,20 +6,24 @@ import type { Compose } from '../transforms'
 import { ImageDataset } from './dataset'
 import { downloadAndExtract } from './download'
 
+/** The ten class names, index = label; used when `root` has no `batches.meta.txt`. */
 export const CIFAR10_CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck']
 
 /** The official binary archive, and its MD5 as torchvision checks it. */
 export const CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz'
+/** The MD5 (hex) of {@link CIFAR10_URL}'s archive, checked after a download. */
 export const CIFAR10_MD5 = 'c32a1d4ab5d03f1284b67883e8d87530'
 
 const ARCHIVE_FOLDER = 'cifar-10-batches-bin'
 const ARCHIVE_FILES = ['data_batch_1.bin', 'data_batch_2.bin', 'data_batch_3.bin', 'data_batch_4.bin', 'data_batch_5.bin', 'test_batch.bin']
 
+/** Options of {@link CIFAR10} and {@link CIFAR10.create}. */
 export interface CIFAR10Options {
   /** A folder holding the batch files, or the official archive's `cifar-10-batches-bin/` folder. */
   root: string
   /** The training split (default) or the test split. */
   train?: boolean
+  /** Transforms applied to each 32x32 RGB image, e.g. `T.compose([T.toTensor()])`; none gives raw 0-255 floats. */
   transform?: Compose
   /**
    * Download the official archive into `root` when the batches are missing. A download has to be
@@ -63,7 +67,9 @@ function missingSplit(root: string, train: boolean, download: boolean): IoError 
  * ```
  */
 export class CIFAR10 extends ImageDataset {
+  /** The folder the batches were loaded from. */
   readonly root: string
+  /** True for the training split (50,000 images in the official files), false for the test split. */
   readonly train: boolean
 
   /**

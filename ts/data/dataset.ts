@@ -16,7 +16,9 @@ export type Item = [input: Tensor, target: number]
  * override it to build whole batches natively.
  */
 export abstract class Dataset {
+  /** Number of items, like `__len__`. */
   abstract get length(): number
+  /** The item at `index` in `[0, length)`, like `__getitem__`. */
   abstract get(index: number): Item
 
   /** The items at `indices`, stacked (`seed` is for datasets with random transforms). */
@@ -32,7 +34,9 @@ export abstract class Dataset {
 
 /** Some of a dataset's items, by index, like `torch.utils.data.Subset`; batches still come from the dataset. */
 export class Subset extends Dataset {
+  /** The dataset the items come from. */
   readonly dataset: Dataset
+  /** The indices into `dataset`, in subset order. */
   readonly indices: readonly number[]
 
   constructor(dataset: Dataset, indices: readonly number[]) {
@@ -46,10 +50,12 @@ export class Subset extends Dataset {
     this.indices = [...indices]
   }
 
+  /** Number of indices. */
   get length(): number {
     return this.indices.length
   }
 
+  /** Item `index` of the subset: `dataset.get(indices[index])`. */
   get(index: number): Item {
     if (!Number.isInteger(index) || index < 0 || index >= this.length) {
       throw new IndexOutOfRangeError(`Subset: index ${index} is out of range for a subset of ${this.length} items`)
@@ -69,7 +75,9 @@ export class Subset extends Dataset {
 export class ImageDataset extends Dataset {
   /** Class names, index = label. */
   readonly classes: string[]
+  /** Class name to label, like torchvision's `class_to_idx`. */
   readonly classToIdx: Record<string, number>
+  /** The transforms applied to every image; without any, images are `[C, H, W]` float32 with raw 0-255 values. */
   transform: Compose | undefined
   /** @internal */
   readonly native: NativeImageSet
@@ -84,6 +92,7 @@ export class ImageDataset extends Dataset {
     this.transform = transform
   }
 
+  /** Number of images. */
   get length(): number {
     return this.native.length
   }

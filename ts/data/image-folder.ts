@@ -8,7 +8,9 @@ import { ImageDataset } from './dataset'
 /** The extensions `ImageFolder` counts as images by default: the formats Ferrite decodes. */
 export const IMG_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png']
 
+/** Options of {@link ImageFolder}. */
 export interface ImageFolderOptions {
+  /** Transforms applied to each image, e.g. `T.compose([T.centerCrop(224), T.toTensor()])`; none gives raw 0-255 floats. */
   transform?: Compose
   /** File name endings counted as images, compared case-insensitively; other files are ignored. */
   extensions?: readonly string[]
@@ -32,7 +34,9 @@ export type Sample = [path: string, target: number]
  * Every image is decoded once, natively and in parallel, converted to RGB, and held as bytes.
  */
 export class ImageFolder extends ImageDataset {
+  /** The folder holding one subfolder per class. */
   readonly root: string
+  /** File name endings counted as images. */
   readonly extensions: readonly string[]
   /** Every image file and its class index, in dataset order. */
   readonly samples: readonly Sample[]

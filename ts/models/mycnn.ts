@@ -6,8 +6,11 @@ import type { Tensor } from '../tensor'
  * classifier, for square `imageSize` inputs with 3 channels.
  */
 export class MyCNN extends nn.Module {
+  /** Conv2d(3, 16, 3) -> BatchNorm2d -> ReLU -> MaxPool2d(2): halves the resolution. */
   conv1: nn.Sequential
+  /** Conv2d(16, 32, 3) -> BatchNorm2d -> ReLU -> MaxPool2d(2): halves it again. */
   conv2: nn.Sequential
+  /** Classifier from the flattened `32 * floor(imageSize / 4)^2` features to `numClasses` logits. */
   fc: nn.Linear
 
   constructor(imageSize = 32, numClasses = 10) {

@@ -11,11 +11,17 @@ export type Block = new (inChannels: number, outChannels: number, stride?: numbe
 
 /** Two 3x3 conv + batch-norm stages with a shortcut; `downsample` matches the shortcut's shape. */
 export class ResidualBlock extends nn.Module {
+  /** First 3x3 conv, carrying the block's stride. */
   conv1: nn.Conv2d
+  /** Batch norm after `conv1`. */
   bn1: nn.BatchNorm2d
+  /** ReLU after `bn1` and after the sum with the shortcut. */
   relu = new nn.ReLU({ inplace: true })
+  /** Second 3x3 conv, stride 1. */
   conv2: nn.Conv2d
+  /** Batch norm after `conv2`. */
   bn2: nn.BatchNorm2d
+  /** Maps the input to the output's shape for the shortcut; null for the identity. */
   downsample: nn.Module | null
 
   constructor(inChannels: number, outChannels: number, stride = 1, downsample: nn.Module | null = null) {
@@ -36,10 +42,15 @@ export class ResidualBlock extends nn.Module {
 
 /** Squeeze-and-excitation: rescales each channel by weights computed from its global average. */
 export class SELayer extends nn.Module {
+  /** Global average pooling to one value per channel (`avg_pool` in the state dict). */
   avgPool = this.registerModule('avg_pool', new nn.AdaptiveAvgPool2d([1, 1]))
+  /** ReLU between the two linear layers. */
   relu = new nn.ReLU({ inplace: true })
+  /** Squeezes `channel` to `channel / reduction` features. */
   FC1: nn.Linear
+  /** Expands back to `channel` weights. */
   FC2: nn.Linear
+  /** Maps the weights into (0, 1). */
   sigmoid = new nn.Sigmoid()
 
   constructor(channel: number, reduction = 16) {
@@ -60,12 +71,19 @@ export class SELayer extends nn.Module {
  * tutorial's loop scaled every sample by sample 0's, a bug this corrects.
  */
 export class SEResidualBlock extends nn.Module {
+  /** First 3x3 conv, carrying the block's stride. */
   conv1: nn.Conv2d
+  /** Batch norm after `conv1`. */
   bn1: nn.BatchNorm2d
+  /** ReLU after `bn1` and after the sum with the shortcut. */
   relu = new nn.ReLU({ inplace: true })
+  /** Second 3x3 conv, stride 1. */
   conv2: nn.Conv2d
+  /** Batch norm after `conv2`. */
   bn2: nn.BatchNorm2d
+  /** Squeeze-and-excitation applied to the residual branch before the sum. */
   se: SELayer
+  /** Maps the input to the output's shape for the shortcut; null for the identity. */
   downsample: nn.Module | null
 
   constructor(inChannels: number, outChannels: number, stride = 1, downsample: nn.Module | null = null, reduction = 16) {
@@ -91,13 +109,21 @@ export class SEResidualBlock extends nn.Module {
  */
 export class ResNet extends nn.Module {
   private inChannels = 16
+  /** Stem: 3x3 conv from RGB to 16 channels. */
   conv = conv3x3(3, 16)
+  /** Batch norm after the stem. */
   bn = new nn.BatchNorm2d(16)
+  /** ReLU after the stem. */
   relu = new nn.ReLU({ inplace: true })
+  /** Stage 1: `layers[0]` blocks, 16 channels, full resolution. */
   layer1: nn.Sequential
+  /** Stage 2: `layers[1]` blocks, 32 channels, half resolution. */
   layer2: nn.Sequential
+  /** Stage 3: `layers[2]` blocks, 64 channels, quarter resolution. */
   layer3: nn.Sequential
+  /** 8x8 average pooling (`avg_pool` in the state dict): `[N, 64, 8, 8]` to `[N, 64, 1, 1]` for 32x32 inputs. */
   avgPool: nn.AvgPool2d
+  /** Classifier from 64 features to `numClasses` logits. */
   fc: nn.Linear
 
   constructor(block: Block = ResidualBlock, layers: readonly number[] = [2, 2, 2], numClasses = 10) {

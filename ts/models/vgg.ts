@@ -4,17 +4,24 @@ import type { Tensor } from '../tensor'
 
 /** Layer plans: a number is a Conv2d(3x3) -> BatchNorm2d -> ReLU with that many channels, 'M' a 2x2 max pool. */
 export const VGG_CONFIGS = {
+  /** 8 conv layers (configuration A of Simonyan & Zisserman). */
   VGG11: [64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M'],
+  /** 10 conv layers (configuration B). */
   VGG13: [64, 64, 'M', 128, 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512, 'M'],
+  /** 13 conv layers (configuration D). */
   VGG16: [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 'M', 512, 512, 512, 'M', 512, 512, 512, 'M'],
+  /** 16 conv layers (configuration E). */
   VGG19: [64, 64, 'M', 128, 128, 'M', 256, 256, 256, 256, 'M', 512, 512, 512, 512, 'M', 512, 512, 512, 512, 'M'],
 } as const satisfies Record<string, readonly (number | 'M')[]>
 
+/** The names of the built-in layer plans: `'VGG11'`, `'VGG13'`, `'VGG16'`, `'VGG19'`. */
 export type VGGName = keyof typeof VGG_CONFIGS
 
 /** The tutorial's VGG for 32x32 inputs: `new VGG('VGG11')`, or a custom layer plan. */
 export class VGG extends nn.Module {
+  /** The conv/batch-norm/ReLU/max-pool stack of the plan, ending in a 1x1 average pool. */
   features: nn.Sequential
+  /** Linear classifier from the 512 features left of a 32x32 input to 10 logits. */
   classifier = new nn.Linear(512, 10)
 
   constructor(cfg: VGGName | readonly (number | 'M')[]) {

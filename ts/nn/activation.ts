@@ -13,6 +13,7 @@ export interface ReLUOptions {
 
 /** max(0, x) elementwise, like `torch.nn.ReLU`. */
 export class ReLU extends Module {
+  /** PyTorch's in-place flag; only affects printing, since Ferrite always returns a new tensor. */
   readonly inplace: boolean
 
   constructor({ inplace = false }: ReLUOptions = {}) {

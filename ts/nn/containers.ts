@@ -39,6 +39,7 @@ export class Sequential extends Module implements Iterable<Module> {
     return this
   }
 
+  /** Iterates the modules in order: `for (const layer of block)`. */
   [Symbol.iterator](): Iterator<Module> {
     return this.children()[Symbol.iterator]()
   }

@@ -31,14 +31,23 @@ export interface Conv2dOptions {
  * ```
  */
 export class Conv2d extends Module {
+  /** Channels of the input (`C` of `[N, C, H, W]`). */
   readonly inChannels: number
+  /** Channels of the output, one filter each. */
   readonly outChannels: number
+  /** `[kh, kw]` of the kernel. */
   readonly kernelSize: [number, number]
+  /** `[sh, sw]` step of the window. */
   readonly stride: [number, number]
+  /** `[ph, pw]` zeros added on each side. */
   readonly padding: [number, number]
+  /** `[dh, dw]` spacing between kernel taps. */
   readonly dilation: [number, number]
+  /** Independent channel groups (1 is a dense convolution). */
   readonly groups: number
+  /** The filters, `[outChannels, inChannels / groups, kh, kw]`. */
   weight: Parameter
+  /** One bias per output channel, `[outChannels]`, or null when built with `bias: false`. */
   bias: Parameter | null
 
   constructor(inChannels: number, outChannels: number, kernelSize: Pair, options: Conv2dOptions = {}) {

@@ -12,7 +12,9 @@ export interface FlattenOptions {
 
 /** Flattens dims `startDim..endDim` into one, like `torch.nn.Flatten`: `[N, C, H, W]` becomes `[N, C*H*W]`. */
 export class Flatten extends Module {
+  /** First dim flattened. */
   readonly startDim: number
+  /** Last dim flattened, inclusive. */
   readonly endDim: number
 
   constructor({ startDim = 1, endDim = -1 }: FlattenOptions = {}) {

@@ -23,7 +23,9 @@ export type Nonlinearity = 'linear' | 'conv1d' | 'conv2d' | 'conv3d' | 'sigmoid'
 export interface KaimingOptions {
   /** The negative slope of the leaky ReLU that follows (default 0). */
   a?: number
+  /** `'fan_in'` (default) or `'fan_out'`. */
   mode?: FanMode
+  /** The nonlinearity whose gain scales the bound (default `'leaky_relu'`, with slope `a`). */
   nonlinearity?: Nonlinearity
 }
 

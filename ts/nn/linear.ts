@@ -17,9 +17,13 @@ export interface LinearOptions {
  * as in PyTorch.
  */
 export class Linear extends Module {
+  /** Size of the input's last dim. */
   readonly inFeatures: number
+  /** Size of the output's last dim. */
   readonly outFeatures: number
+  /** `[outFeatures, inFeatures]`. */
   weight: Parameter
+  /** `[outFeatures]`, or null when built with `bias: false`. */
   bias: Parameter | null
 
   constructor(inFeatures: number, outFeatures: number, { bias = true }: LinearOptions = {}) {

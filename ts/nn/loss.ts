@@ -22,8 +22,11 @@ export interface CrossEntropyLossOptions {
  * ```
  */
 export class CrossEntropyLoss extends Module {
+  /** `'mean'`, `'sum'` or `'none'` (one loss per sample). */
   readonly reduction: Reduction
+  /** Target class that contributes nothing to the loss or the mean. */
   readonly ignoreIndex: number
+  /** Amount of uniform distribution mixed into the one-hot target, in [0, 1]. */
   readonly labelSmoothing: number
 
   constructor({ reduction = 'mean', ignoreIndex = -100, labelSmoothing = 0 }: CrossEntropyLossOptions = {}) {

@@ -296,6 +296,7 @@ export abstract class Module {
     for (const b of this.buffers()) b.dispose()
   }
 
+  /** Same as `dispose()`; lets `using model = ...` free the weights at the end of its block. */
   [Symbol.dispose](): void {
     this.dispose()
   }
@@ -320,6 +321,7 @@ export abstract class Module {
     return `${this.constructor.name}(${body})`
   }
 
+  /** What `console.log` and Node's `util.inspect` print: the `toString()` tree. */
   [inspect](): string {
     return this.toString()
   }

@@ -35,12 +35,19 @@ export interface BatchNorm2dOptions {
  * `BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)`.
  */
 export class BatchNorm2d extends Module {
+  /** Channels normalised (`C` of `[N, C, H, W]`). */
   readonly numFeatures: number
+  /** Added to the variance for numerical stability. */
   readonly eps: number
+  /** Weight of each new batch in the running statistics; null for a cumulative average. */
   readonly momentum: number | null
+  /** Whether it learns a per-channel scale (and shift). */
   readonly affine: boolean
+  /** Whether it keeps running statistics for evaluation mode. */
   readonly trackRunningStats: boolean
+  /** Per-channel scale `[numFeatures]`, starting at 1; null without `affine`. */
   weight: Parameter | null
+  /** Per-channel shift `[numFeatures]`, starting at 0; null without `affine` or with `bias: false`. */
   bias: Parameter | null
 
   constructor(numFeatures: number, { eps = 1e-5, momentum = 0.1, affine = true, bias = true, trackRunningStats = true }: BatchNorm2dOptions = {}) {

@@ -22,10 +22,15 @@ export interface MaxPool2dOptions {
  * were given (`kernel_size=2` or `kernel_size=(2, 2)`), as in PyTorch.
  */
 export class MaxPool2d extends Module {
+  /** Window size, as given (a number or `[h, w]`). */
   readonly kernelSize: Pair
+  /** Step of the window; the kernel size unless given. */
   readonly stride: Pair
+  /** Implicit -inf padding on each side. */
   readonly padding: Pair
+  /** Spacing between window taps. */
   readonly dilation: Pair
+  /** Whether the output size rounds up rather than down. */
   readonly ceilMode: boolean
 
   constructor(kernelSize: Pair, { stride, padding = 0, dilation = 1, ceilMode = false }: MaxPool2dOptions = {}) {
@@ -64,10 +69,15 @@ export interface AvgPool2dOptions {
 
 /** The mean over each `kernelSize` window, like `torch.nn.AvgPool2d`. */
 export class AvgPool2d extends Module {
+  /** Window size, as given (a number or `[h, w]`). */
   readonly kernelSize: Pair
+  /** Step of the window; the kernel size unless given. */
   readonly stride: Pair
+  /** Implicit zero padding on each side. */
   readonly padding: Pair
+  /** Whether the output size rounds up rather than down. */
   readonly ceilMode: boolean
+  /** Whether padding zeros count in each window's divisor. */
   readonly countIncludePad: boolean
 
   constructor(kernelSize: Pair, { stride, padding = 0, ceilMode = false, countIncludePad = true }: AvgPool2dOptions = {}) {
@@ -95,6 +105,7 @@ export class AvgPool2d extends Module {
  * input size, like `torch.nn.AdaptiveAvgPool2d`; `[1, 1]` is global average pooling.
  */
 export class AdaptiveAvgPool2d extends Module {
+  /** The output's `[h, w]` (or one number for both), as given. */
   readonly outputSize: Pair
 
   constructor(outputSize: Pair) {

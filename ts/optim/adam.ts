@@ -4,12 +4,19 @@ import { keep } from '../scope'
 import type { Tensor } from '../tensor'
 import { Optimizer, type ParamGroup, type Params, type ParamState } from './optimizer'
 
+/** Hyper-parameters of {@link Adam} and {@link AdamW}, with PyTorch's defaults. */
 export interface AdamOptions {
+  /** Learning rate (default 1e-3). */
   lr: number
+  /** Decay rates of the running averages of the gradient and its square (default `[0.9, 0.999]`). */
   betas: [number, number]
+  /** Added to the denominator for numerical stability (default 1e-8). */
   eps: number
+  /** Weight decay: an L2 penalty added to the gradient for Adam (default 0), decoupled for AdamW (default 1e-2). */
   weightDecay: number
+  /** Use the maximum of past squared-gradient averages (AMSGrad; default false). */
   amsgrad: boolean
+  /** Ascend the objective instead of descending it (default false). */
   maximize: boolean
 }
 
@@ -39,6 +46,7 @@ export class Adam extends Optimizer<AdamOptions> {
     super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...options })
   }
 
+  /** One Adam step of `param`; `state` holds `step`, `expAvg`, `expAvgSq` (and `maxExpAvgSq` with amsgrad). */
   protected updateParameter(param: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<AdamOptions>): void {
     adamStep(param, grad, state, group, false)
   }
@@ -50,6 +58,7 @@ export class AdamW extends Optimizer<AdamOptions> {
     super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, ...options })
   }
 
+  /** One AdamW step of `param`: multiplies it by `1 - lr * weightDecay`, then takes an Adam step without the L2 term. */
   protected updateParameter(param: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<AdamOptions>): void {
     adamStep(param, grad, state, group, true)
   }

@@ -1,15 +1,22 @@
 import { InvalidArgumentError } from '../errors'
 import type { Optimizer } from './optimizer'
 
-type LrOptimizer = Optimizer<{ lr: number }>
+/** Any optimizer whose parameter groups have a learning rate `lr` (SGD, Adam, AdamW). */
+export type LrOptimizer = Optimizer<{
+  /** Learning rate, which the scheduler sets in every parameter group. */
+  lr: number
+}>
 
 /**
  * Base class of the learning-rate schedulers: `step()` once per epoch (or per batch for
  * OneCycleLR), after `optimizer.step()`. Like PyTorch, constructing one applies the epoch-0 rate.
  */
 export abstract class LRScheduler {
+  /** The optimizer whose groups' `lr` this scheduler sets. */
   readonly optimizer: LrOptimizer
+  /** Each group's starting rate: its `lr` at construction (`maxLr / divFactor` for OneCycleLR). */
   readonly baseLrs: number[]
+  /** The epoch (per-batch step for OneCycleLR) whose rate is set: 0 after construction, +1 per `step()`. */
   lastEpoch = -1
 
   constructor(optimizer: LrOptimizer) {
@@ -31,10 +38,17 @@ export abstract class LRScheduler {
     return this.optimizer.paramGroups.map((g) => g.lr)
   }
 
-  stateDict(): { lastEpoch: number; baseLrs: number[] } {
+  /** The scheduler's position, to save with a checkpoint, like PyTorch's `state_dict()`. */
+  stateDict(): {
+    /** The epoch (or step) whose rate is set. */
+    lastEpoch: number
+    /** Each group's starting rate. */
+    baseLrs: number[]
+  } {
     return { lastEpoch: this.lastEpoch, baseLrs: [...this.baseLrs] }
   }
 
+  /** Jumps to the saved `lastEpoch` and sets the groups' rates for it. */
   loadStateDict(state: { lastEpoch: number }): void {
     this.lastEpoch = state.lastEpoch
     this.lrAt(this.lastEpoch).forEach((lr, i) => (this.optimizer.paramGroups[i].lr = lr))
@@ -43,7 +57,9 @@ export abstract class LRScheduler {
 
 /** Multiplies the rate by `gamma` every `stepSize` epochs. */
 export class StepLR extends LRScheduler {
+  /** Epochs between decays. */
   readonly stepSize: number
+  /** Factor applied at each decay (default 0.1). */
   readonly gamma: number
 
   constructor(optimizer: LrOptimizer, { stepSize, gamma = 0.1 }: { stepSize: number; gamma?: number }) {
@@ -61,7 +77,9 @@ export class StepLR extends LRScheduler {
 
 /** Cosine annealing from the base rate to `etaMin` over `tMax` epochs (SGDR without restarts). */
 export class CosineAnnealingLR extends LRScheduler {
+  /** Epochs from the base rate down to `etaMin` (half a cosine period). */
   readonly tMax: number
+  /** The lowest rate (default 0). */
   readonly etaMin: number
 
   constructor(optimizer: LrOptimizer, { tMax, etaMin = 0 }: { tMax: number; etaMin?: number }) {
@@ -77,19 +95,31 @@ export class CosineAnnealingLR extends LRScheduler {
   }
 }
 
+/** Options of {@link OneCycleLR}, with PyTorch's defaults. */
 export interface OneCycleLROptions {
+  /** The peak rate, for all groups or one per group. */
   maxLr: number | number[]
   /** Total number of steps; or give `epochs` and `stepsPerEpoch`. */
   totalSteps?: number
+  /** Epochs to train, with `stepsPerEpoch`, when `totalSteps` is not given. */
   epochs?: number
+  /** Batches per epoch, with `epochs`, when `totalSteps` is not given. */
   stepsPerEpoch?: number
+  /** Fraction of the steps spent warming up (default 0.3). */
   pctStart?: number
+  /** Shape of each phase's curve: `'cos'` (default) or `'linear'`. */
   annealStrategy?: 'cos' | 'linear'
+  /** Cycle momentum inversely to the rate (default true): Adam's beta1, or SGD's momentum. */
   cycleMomentum?: boolean
+  /** Momentum at the peak rate (default 0.85). */
   baseMomentum?: number
+  /** Momentum at the lowest rates (default 0.95). */
   maxMomentum?: number
+  /** The starting rate is `maxLr / divFactor` (default 25). */
   divFactor?: number
+  /** The final rate is the starting rate divided by this (default 1e4). */
   finalDivFactor?: number
+  /** Three phases, as in the paper: warm up, come back down symmetrically, then anneal to the final rate (default false). */
   threePhase?: boolean
 }
 
@@ -99,6 +129,7 @@ export interface OneCycleLROptions {
  * momentum (Adam's beta1, or SGD's momentum) cycles the other way.
  */
 export class OneCycleLR extends LRScheduler {
+  /** Steps in the whole cycle; stepping past it throws. */
   readonly totalSteps: number
   private readonly phases: { end: number; lr: [string, string]; momentum: [string, string] }[]
   private readonly anneal: (start: number, end: number, pct: number) => number

@@ -4,18 +4,31 @@ import { keep } from '../scope'
 import { Tensor } from '../tensor'
 
 /** A group of parameters sharing hyper-parameters, as in `torch.optim`. */
-export type ParamGroup<Options> = Options & { params: Tensor[] }
+export type ParamGroup<Options> = Options & {
+  /** The group's parameters. */
+  params: Tensor[]
+}
 
 /** What an optimizer accepts: parameters, or groups of them with their own option overrides. */
-export type Params<Options> = Iterable<Tensor> | (Partial<Options> & { params: Iterable<Tensor> })[]
+export type Params<Options> =
+  | Iterable<Tensor>
+  | (Partial<Options> & {
+      /** The group's parameters; the group's other fields override the optimizer's options. */
+      params: Iterable<Tensor>
+    })[]
 
 /** Per-parameter state: step counts and state tensors (moments, momentum buffers). */
 export type ParamState = Record<string, Tensor | number | null>
 
 /** Serializable optimizer state, PyTorch's layout: parameters are referred to by index. */
 export interface OptimizerStateDict<Options> {
+  /** Per-parameter state, keyed by parameter index (parameters without state are absent). */
   state: Record<number, ParamState>
-  paramGroups: (Options & { params: number[] })[]
+  /** Each group's hyper-parameters, with its parameters as indices. */
+  paramGroups: (Options & {
+    /** Indices of the group's parameters, numbered across groups in order. */
+    params: number[]
+  })[]
 }
 
 /**
@@ -23,8 +36,11 @@ export interface OptimizerStateDict<Options> {
  * parameter; the update itself never runs element by element in JS.
  */
 export abstract class Optimizer<Options extends object> {
+  /** The parameter groups, each with its own hyper-parameters; schedulers change `lr` here, as in PyTorch. */
   readonly paramGroups: ParamGroup<Options>[]
+  /** Per-parameter state (step counts, momentum buffers, moments), created on a parameter's first update. */
   readonly state = new Map<Tensor, ParamState>()
+  /** The hyper-parameters groups start from, defaults merged with the constructor's options. */
   readonly defaults: Options
 
   constructor(params: Params<Options>, defaults: Options) {
@@ -69,6 +85,7 @@ export abstract class Optimizer<Options extends object> {
     })
   }
 
+  /** Updates `param` in place from `grad`, reading and updating its `state`, with the hyper-parameters of its `group`. */
   protected abstract updateParameter(param: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<Options>): void
 
   /** The optimizer's state with parameters numbered in group order, like PyTorch's `state_dict()`. */

@@ -4,12 +4,19 @@ import { keep } from '../scope'
 import type { Tensor } from '../tensor'
 import { Optimizer, type ParamGroup, type Params, type ParamState } from './optimizer'
 
+/** Hyper-parameters of {@link SGD}, with PyTorch's defaults. */
 export interface SGDOptions {
+  /** Learning rate (default 1e-3). */
   lr: number
+  /** Momentum factor (default 0, plain SGD). */
   momentum: number
+  /** Dampening of the gradient's contribution to the momentum (default 0). */
   dampening: number
+  /** L2 penalty added to the gradient (default 0). */
   weightDecay: number
+  /** Nesterov momentum; needs `momentum > 0` and `dampening` 0 (default false). */
   nesterov: boolean
+  /** Ascend the objective instead of descending it (default false). */
   maximize: boolean
 }
 
@@ -19,6 +26,7 @@ export class SGD extends Optimizer<SGDOptions> {
     super(params, { lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, ...options })
   }
 
+  /** One SGD step of `param`, keeping its momentum buffer in `state.momentumBuffer`. */
   protected updateParameter(param: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<SGDOptions>): void {
     let buffer = (state.momentumBuffer as Tensor | null | undefined) ?? null
     const firstStep = buffer === null
