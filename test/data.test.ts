@@ -103,6 +103,33 @@ describe('custom datasets and subsets', () => {
     expect(new ft.data.DataLoader(new Squares(), { batchSize: 2, dropLast: true }).length).toBe(2)
   })
 
+  it('random transforms differ between batches and epochs for any seed, and repeat for the same seed', async () => {
+    // Four copies of one image: only the augmentation tells the batches apart.
+    const dir = mkdtempSync(join(tmpdir(), 'ferrite-cifar-'))
+    const one = readFileSync(writeRecords(dir, 'one.bin', [3]))
+    writeFileSync(join(dir, 'train.bin'), Buffer.concat([one, one, one, one]))
+    const set = new ft.data.CIFAR10({ root: dir, transform: T.compose([T.pad(4), T.randomCrop(32), T.toTensor()]) })
+    const epoch = async (loader: ft.data.DataLoader) => {
+      const batches: number[][] = []
+      for await (const [images, targets] of loader) {
+        batches.push(images.toArray().flat(3) as number[])
+        images.dispose()
+        targets.dispose()
+      }
+      return batches
+    }
+    for (const seed of [0, 1e9, Number.MAX_SAFE_INTEGER]) {
+      const loader = new ft.data.DataLoader(set, { batchSize: 2, seed })
+      const [first, second] = [await epoch(loader), await epoch(loader)]
+      expect(first[0]).not.toEqual(first[1])
+      expect(first).not.toEqual(second)
+      expect(await epoch(new ft.data.DataLoader(set, { batchSize: 2, seed }))).toEqual(first)
+    }
+    for (const seed of [-1, 1.5, 2 ** 53]) {
+      expect(() => new ft.data.DataLoader(set, { seed })).toThrow(ft.InvalidArgumentError)
+    }
+  })
+
   it('Subset picks items by index and keeps native batching', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferrite-cifar-'))
     writeRecords(dir, 'train.bin', [0, 1, 2, 3, 4, 5])

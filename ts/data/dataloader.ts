@@ -2,13 +2,18 @@ import { InvalidArgumentError } from '../errors'
 import { native } from '../native'
 import { Dataset, type Batch } from './dataset'
 
+/** Options of {@link DataLoader}, with PyTorch's defaults. */
 export interface DataLoaderOptions {
+  /** Items per batch (default 1). */
   batchSize?: number
-  /** Reshuffle the order every epoch. */
+  /** Reshuffle the order every epoch (default false). */
   shuffle?: boolean
-  /** Seeds shuffling and random transforms; drawn from `ft.manualSeed`'s generator if absent. */
+  /**
+   * Seeds shuffling and random transforms: a non-negative integer up to `Number.MAX_SAFE_INTEGER`;
+   * drawn from `ft.manualSeed`'s generator if absent.
+   */
   seed?: number
-  /** Drop the last batch when it is smaller than `batchSize`. */
+  /** Drop the last batch when it is smaller than `batchSize` (default false). */
   dropLast?: boolean
 }
 
@@ -24,6 +29,26 @@ function generator(seed: number): () => number {
   }
 }
 
+/** Two 32-bit words mixed into one (murmur3's finaliser), so that nearby inputs give unrelated outputs. */
+function mix32(a: number, b: number): number {
+  let h = Math.imul(a ^ Math.imul(b, 0x9e3779b1), 0x85ebca6b)
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
+  return (h ^ (h >>> 16)) >>> 0
+}
+
+/** The 32-bit seed of one epoch, from every bit of a seed up to 2^53. */
+function seedOfEpoch(seed: number, epoch: number): number {
+  return mix32(mix32(seed >>> 0, Math.floor(seed / 2 ** 32)), epoch)
+}
+
+/**
+ * The seed of batch `b` of an epoch: distinct for every batch of the epoch, and an integer below
+ * 2^53, so that the native side receives it exactly.
+ */
+function seedOfBatch(epochSeed: number, b: number): number {
+  return epochSeed * 2 ** 21 + (b % 2 ** 21)
+}
+
 /**
  * Iterates a dataset in batches, like `torch.utils.data.DataLoader`:
  *
@@ -35,9 +60,13 @@ function generator(seed: number): () => number {
  * natively on a worker thread while the current one is being used.
  */
 export class DataLoader implements AsyncIterable<Batch> {
+  /** The dataset batches are drawn from. */
   readonly dataset: Dataset
+  /** Items per batch. */
   readonly batchSize: number
+  /** Whether each epoch visits the items in a new random order. */
   readonly shuffle: boolean
+  /** Whether a final batch smaller than `batchSize` is skipped. */
   readonly dropLast: boolean
   /** Seeds shuffling and augmentation, together with the epoch. */
   seed: number
@@ -53,6 +82,9 @@ export class DataLoader implements AsyncIterable<Batch> {
     this.batchSize = batchSize
     this.shuffle = shuffle
     this.dropLast = dropLast
+    if (seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0)) {
+      throw new InvalidArgumentError(`DataLoader: seed must be a non-negative integer up to Number.MAX_SAFE_INTEGER, got ${seed}`)
+    }
     this.seed = seed ?? drawSeed()
   }
 
@@ -62,11 +94,12 @@ export class DataLoader implements AsyncIterable<Batch> {
     return this.dropLast ? Math.floor(n) : Math.ceil(n)
   }
 
+  /** One epoch of `[inputs, targets]` batches, for `for await`; each call starts the next epoch. */
   async *[Symbol.asyncIterator](): AsyncGenerator<Batch> {
-    const epoch = this.epoch++
+    const epochSeed = seedOfEpoch(this.seed, this.epoch++)
     const order = Array.from({ length: this.dataset.length }, (_, i) => i)
     if (this.shuffle) {
-      const random = generator(this.seed * 1_000_003 + epoch)
+      const random = generator(epochSeed)
       for (let i = order.length - 1; i > 0; i--) {
         const j = Math.floor(random() * (i + 1))
         ;[order[i], order[j]] = [order[j], order[i]]
@@ -75,7 +108,7 @@ export class DataLoader implements AsyncIterable<Batch> {
     const batches = this.length
     const load = (b: number) => {
       const indices = order.slice(b * this.batchSize, (b + 1) * this.batchSize)
-      return this.dataset.getBatch(indices, (this.seed * 1_000_003 + epoch) * 100_003 + b)
+      return this.dataset.getBatch(indices, seedOfBatch(epochSeed, b))
     }
     let next = batches > 0 ? load(0) : undefined
     for (let b = 0; b < batches; b++) {
