@@ -130,6 +130,20 @@ describe('custom datasets and subsets', () => {
     }
   })
 
+  it('a loop left early releases the batch prepared ahead', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferrite-cifar-'))
+    writeRecords(dir, 'train.bin', [0, 1, 2, 3, 4, 5])
+    const loader = new ft.data.DataLoader(new ft.data.CIFAR10({ root: dir, transform: T.compose([T.toTensor()]) }), { batchSize: 2 })
+    const before = ft.memory().tensors
+    for await (const [images, targets] of loader) {
+      images.dispose()
+      targets.dispose()
+      break
+    }
+    for (let i = 0; i < 100 && ft.memory().tensors !== before; i++) await new Promise((r) => setTimeout(r, 10))
+    expect(ft.memory().tensors).toBe(before)
+  })
+
   it('Subset picks items by index and keeps native batching', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferrite-cifar-'))
     writeRecords(dir, 'train.bin', [0, 1, 2, 3, 4, 5])

@@ -485,6 +485,10 @@ describe('layers', () => {
     using loss = new nn.CrossEntropyLoss().forward(logits, labels)
     expect(loss.shape).toEqual([])
     model.dispose()
+    const vgg = new VGG('VGG11', { numClasses: 100 })
+    expect(String(vgg.classifier)).toBe('Linear(in_features=512, out_features=100, bias=True)')
+    expect(Object.keys(vgg.stateDict()).at(-1)).toBe('classifier.bias')
+    vgg.dispose()
   })
 })
 

@@ -104,3 +104,14 @@ describe('learning-rate schedulers match torch.optim.lr_scheduler', () => {
     momenta.forEach((m, i) => expect(m, `momentum after ${i} steps`).toBeCloseTo(c.momenta[i], 10))
   })
 })
+
+describe('OneCycleLR', () => {
+  it('refuses to cycle momentum on an optimizer that has none, as PyTorch does', () => {
+    class PlainStep extends ft.optim.Optimizer<{ lr: number }> {
+      protected updateParameter(): void {}
+    }
+    const optimizer = new PlainStep([ft.zeros([1], { requiresGrad: true })], { lr: 0.1 })
+    expect(() => new ft.optim.OneCycleLR(optimizer, { maxLr: 1, totalSteps: 10 })).toThrow(/cycleMomentum needs an optimizer with momentum/)
+    expect(() => new ft.optim.OneCycleLR(optimizer, { maxLr: 1, totalSteps: 10, cycleMomentum: false })).not.toThrow()
+  })
+})

@@ -111,10 +111,18 @@ export class DataLoader implements AsyncIterable<Batch> {
       return this.dataset.getBatch(indices, seedOfBatch(epochSeed, b))
     }
     let next = batches > 0 ? load(0) : undefined
-    for (let b = 0; b < batches; b++) {
-      const current = await next!
-      next = b + 1 < batches ? load(b + 1) : undefined
-      yield current
+    try {
+      for (let b = 0; b < batches; b++) {
+        const current = await next!
+        next = b + 1 < batches ? load(b + 1) : undefined
+        yield current
+      }
+    } finally {
+      // Left early (break, return, throw): release the batch prepared ahead, whatever became of it.
+      next?.then(
+        (batch) => batch.forEach((t) => t.dispose()),
+        () => {},
+      )
     }
   }
 }

@@ -21,10 +21,10 @@ export type VGGName = keyof typeof VGG_CONFIGS
 export class VGG extends nn.Module {
   /** The conv/batch-norm/ReLU/max-pool stack of the plan, ending in a 1x1 average pool. */
   features: nn.Sequential
-  /** Linear classifier from the 512 features left of a 32x32 input to 10 logits. */
-  classifier = new nn.Linear(512, 10)
+  /** Linear classifier from the 512 features left of a 32x32 input to `numClasses` logits. */
+  classifier: nn.Linear
 
-  constructor(cfg: VGGName | readonly (number | 'M')[]) {
+  constructor(cfg: VGGName | readonly (number | 'M')[], { numClasses = 10 }: { numClasses?: number } = {}) {
     super()
     const plan = typeof cfg === 'string' ? VGG_CONFIGS[cfg] : cfg
     if (plan === undefined) {
@@ -42,6 +42,7 @@ export class VGG extends nn.Module {
     }
     layers.push(new nn.AvgPool2d(1, { stride: 1 }))
     this.features = new nn.Sequential(...layers)
+    this.classifier = new nn.Linear(512, numClasses)
   }
 
   forward(x: Tensor): Tensor {

@@ -160,6 +160,10 @@ export class OneCycleLR extends LRScheduler {
           { end: total - 1, lr: ['maxLr', 'minLr'], momentum: ['baseMomentum', 'maxMomentum'] },
         ]
     this.cycleMomentum = o.cycleMomentum ?? true
+    const groups = optimizer.paramGroups as unknown as { betas?: unknown; momentum?: unknown }[]
+    if (this.cycleMomentum && groups.some((g) => g.betas === undefined && g.momentum === undefined)) {
+      throw new InvalidArgumentError('OneCycleLR: cycleMomentum needs an optimizer with momentum (SGD) or betas (Adam); pass cycleMomentum: false')
+    }
     const maxLrs = Array.isArray(o.maxLr) ? o.maxLr : optimizer.paramGroups.map(() => o.maxLr as number)
     this.groupValues = optimizer.paramGroups.map((_, i) => ({
       initialLr: maxLrs[i] / divFactor,
@@ -193,6 +197,6 @@ export class OneCycleLR extends LRScheduler {
   private setMomentum(group: number, momentum: number): void {
     const g = this.optimizer.paramGroups[group] as unknown as { betas?: [number, number]; momentum?: number }
     if (g.betas) g.betas = [momentum, g.betas[1]]
-    else if (g.momentum !== undefined) g.momentum = momentum
+    else g.momentum = momentum
   }
 }
