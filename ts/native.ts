@@ -29,7 +29,7 @@ function loadBinding(): typeof Native {
         `(https://github.com/npm/cli/issues/4828, a package-lock.json written on another platform): ` +
         `delete node_modules and package-lock.json, then run \`npm install\` again.`
       : `No prebuilt binary is published for ${platform} (prebuilt: ${prebuilt.join(', ')}); ` +
-        `build it from source instead, as the README's "Building from source" section describes.`
+        `build it from source instead, as the README's "Building from source and contributing" section describes.`
     throw new NativeBindingError(
       `cannot load ferrite's native addon for ${platform}: looked for a local build ` +
         `(native/${name}.${platform}.node) and the package '${expected}'. ${advice}`,
