@@ -199,7 +199,7 @@ impl Backward for ConvolutionBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autograd::tests::{gradcheck, leaf, values};
+    use crate::autograd::tests::{assert_close, gradcheck, leaf, values};
 
     fn params(stride: [usize; 2], padding: [usize; 2], dilation: [usize; 2], groups: usize) -> Conv2dParams {
         Conv2dParams { stride, padding, dilation, groups }
@@ -290,6 +290,12 @@ mod tests {
         assert_eq!(y.to_vec_f32().unwrap(), batched.to_vec_f32().unwrap());
         let empty = Tensor::from_f32(vec![], &[0, 3, 5, 6]).unwrap();
         assert_eq!(empty.conv2d(&w, None, Conv2dParams::default()).unwrap().shape(), &[0, 2, 3, 4]);
+        // Input planes with no rows: the output sees only padding.
+        let flat = leaf(&[1, 3, 0, 6], 6);
+        let y = flat.conv2d(&leaf(&[2, 3, 3, 3], 7), None, params([1, 1], [2, 1], [1, 1], 1)).unwrap();
+        assert_eq!((y.shape(), y.to_vec_f32().unwrap()), (&[1, 2, 2, 6][..], vec![0.0; 24]));
+        y.sum(&[], false).unwrap().backward(None, false).unwrap();
+        assert_eq!(flat.grad().unwrap().shape(), &[1, 3, 0, 6]);
     }
 
     #[test]
@@ -319,6 +325,70 @@ mod tests {
             &[leaf(&[2, 4, 3], 21), leaf(&[2, 2, 2, 2], 22), leaf(&[2], 23)],
             conv(params([1, 1], [1, 0], [1, 1], 1)),
         );
+        // Stride 1 with groups and dilation: the input gradient is a convolution of its own.
+        gradcheck(&[leaf(&[2, 4, 5, 6], 24), leaf(&[6, 2, 3, 2], 25)], conv(params([1, 1], [2, 1], [2, 1], 2)));
+        // Padding wider than the kernel's span: the input gradient goes through col2im.
+        gradcheck(&[leaf(&[2, 2, 3, 3], 26), leaf(&[3, 2, 1, 2], 27)], conv(params([1, 1], [1, 1], [1, 1], 1)));
+    }
+
+    #[test]
+    fn weight_gradient_is_the_same_bit_for_bit_on_every_run() {
+        // Four threads on fewer cores steal work in a different order from run to run; the sum of
+        // the per-thread partial gradients must not follow it, or training would not be reproducible.
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+        let ([n, c, hw], o) = ([300, 8, 8], 8);
+        let x = Tensor::from_f32(values(n * c * hw * hw, 50), &[n, c, hw, hw]).unwrap();
+        let dy = Tensor::from_f32(values(n * o * hw * hw, 51), &[n, o, hw, hw]).unwrap();
+        let grad = || {
+            pool.install(|| {
+                let w = leaf(&[o, c, 3, 3], 52);
+                x.conv2d(&w, None, params([1, 1], [1, 1], [1, 1], 1)).unwrap().backward(Some(&dy), false).unwrap();
+                w.grad().unwrap().to_vec_f32().unwrap()
+            })
+        };
+        let first = grad();
+        for _ in 0..20 {
+            assert_eq!(grad(), first);
+        }
+    }
+
+    #[test]
+    fn batches_split_into_chunks_match_sample_by_sample() {
+        // Enough samples for several chunks of side-by-side im2col columns, the last one partial: at
+        // stride 1 the input gradient is a convolution and 9x8 outputs take the weight gradient
+        // sample by sample; at stride 2 the input gradient goes through col2im, and the weight
+        // gradient through two chunks (5x10 outputs) or one, its gemm split across threads (5x5).
+        let ([n, c, h, w], o) = ([37, 8, 9, 8], 8);
+        let xs = values(n * c * h * w, 40);
+        // On one thread, one task runs several chunks through the same buffers, the last one narrower.
+        let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        for (stride, padding) in [([1, 1], [1, 1]), ([2, 1], [1, 2]), ([2, 2], [1, 2])] {
+            let p = params(stride, padding, [1, 1], 1);
+            let gs = values(n * o * h * w, 43);
+            let run = |x: &[f32], shape: &[usize], sample: usize| {
+                let x = Tensor::from_f32(x.to_vec(), shape).unwrap();
+                let (wt, bt) = (leaf(&[o, c, 3, 3], 41), leaf(&[o], 42));
+                x.set_requires_grad(true).unwrap();
+                let y = x.conv2d(&wt, Some(&bt), p).unwrap();
+                let g = Tensor::from_f32(gs[sample * y.numel()..][..y.numel()].to_vec(), y.shape()).unwrap();
+                y.backward(Some(&g), false).unwrap();
+                [y, x.grad().unwrap(), wt.grad().unwrap(), bt.grad().unwrap()].map(|t| t.to_vec_f32().unwrap())
+            };
+            let samples: Vec<_> = (0..n).map(|i| run(&xs[i * c * h * w..][..c * h * w], &[c, h, w], i)).collect();
+            let sum = |k: usize| {
+                let mut total = vec![0f64; samples[0][k].len()];
+                samples.iter().for_each(|s| total.iter_mut().zip(&s[k]).for_each(|(t, &v)| *t += v as f64));
+                total
+            };
+            for batched in [run(&xs, &[n, c, h, w], 0), one_thread.install(|| run(&xs, &[n, c, h, w], 0))] {
+                for k in 0..2 {
+                    let want: Vec<f64> = samples.iter().flat_map(|s| s[k].iter().map(|&v| v as f64)).collect();
+                    assert_close(&batched[k], &want, 1e-5);
+                }
+                assert_close(&batched[2], &sum(2), 1e-4);
+                assert_close(&batched[3], &sum(3), 1e-4);
+            }
+        }
     }
 
     #[test]
