@@ -177,7 +177,7 @@ pub fn infer_shape(op: &'static str, requested: &[i64], numel: usize, from: &[us
     }
     let mut shape: Vec<usize> = requested.iter().map(|&d| d.max(0) as usize).collect();
     let fits = match inferred {
-        Some(i) if known != 0 && numel % known == 0 => {
+        Some(i) if known != 0 && numel.is_multiple_of(known) => {
             shape[i] = numel / known;
             true
         }

@@ -8,7 +8,7 @@ pub const CIFAR_RECORD_BYTES: usize = 1 + 3 * 32 * 32;
 
 /// Parses records read from `source` (named in errors) into an image set with 10 classes.
 pub fn parse_cifar_records(bytes: &[u8], source: &str, into: &mut ImageSet) -> Result<()> {
-    if bytes.is_empty() || bytes.len() % CIFAR_RECORD_BYTES != 0 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(CIFAR_RECORD_BYTES) {
         return Err(Error::Io {
             op: "CIFAR10",
             path: source.to_string(),

@@ -60,7 +60,10 @@ pub fn sgd_step(param: &Tensor, grad: &Tensor, momentum_buffer: Option<&Tensor>,
     grad.read_f32("sgd", |g| {
         param.write_f32("sgd", |p| match buffer {
             Some(b) => b.write_f32("sgd", |buf| cpu::sgd_momentum(p, g, buf, first_step, o)),
-            None => Ok(cpu::sgd_plain(p, g, o)),
+            None => {
+                cpu::sgd_plain(p, g, o);
+                Ok(())
+            }
         })
     })???;
     Ok(())
@@ -96,7 +99,10 @@ pub fn adam_step(
             exp_avg.write_f32("adam", |m| {
                 exp_avg_sq.write_f32("adam", |v| match max_sq {
                     Some(max) => max.write_f32("adam", |vmax| cpu::adam(p, g, m, v, Some(vmax), step, o)),
-                    None => Ok(cpu::adam(p, g, m, v, None, step, o)),
+                    None => {
+                        cpu::adam(p, g, m, v, None, step, o);
+                        Ok(())
+                    }
                 })
             })
         })

@@ -35,7 +35,7 @@ impl Dims {
 
 /// Per-channel values repeated for each of the channel's `s` columns in a sample.
 fn spread<const P: usize>(d: Dims, per_channel: [&[f32]; P]) -> [Vec<f32>; P] {
-    std::array::from_fn(|k| per_channel[k].iter().flat_map(|&v| std::iter::repeat(v).take(d.s)).collect())
+    std::array::from_fn(|k| per_channel[k].iter().flat_map(|&v| std::iter::repeat_n(v, d.s)).collect())
 }
 
 /// Per channel, the sums over its `n * s` values of the two terms `f(a, b, center[ch])`.
