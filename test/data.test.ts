@@ -112,7 +112,7 @@ describe('custom datasets and subsets', () => {
     const epoch = async (loader: ft.data.DataLoader) => {
       const batches: number[][] = []
       for await (const [images, targets] of loader) {
-        batches.push(images.toArray().flat(3) as number[])
+        batches.push((images.toArray() as number[][][][]).flat(3))
         images.dispose()
         targets.dispose()
       }

@@ -4,24 +4,16 @@
 // package ships, and that without the platform package the import fails with advice.
 // Needs a built tree (`npm run build`). Prints the package sizes.
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync } from 'node:fs'
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { delimiter, dirname, join } from 'node:path'
+import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { npmCommand, packRelease } from '../../scripts/pack.mjs'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const here = fileURLToPath(new URL('.', import.meta.url))
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
-const npmCli = process.env.npm_execpath ?? join(dirname(realpathSync(whichOrThrow('npm'))), 'npm-cli.js')
 const work = mkdtempSync(join(tmpdir(), 'ferrite-install-'))
-
-function whichOrThrow(command) {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    const candidate = join(dir, command)
-    if (existsSync(candidate)) return candidate
-  }
-  throw new Error(`${command} not found on PATH`)
-}
 
 /** Runs one step; each builds on the ones before, so the first failure ends the test. */
 function step(title, fn) {
@@ -44,7 +36,8 @@ function run(command, args, options = {}) {
 }
 
 function npm(args, options) {
-  return run(process.execPath, [npmCli, ...args], options)
+  const [node, cli] = npmCommand()
+  return run(node, [cli, ...args], options)
 }
 
 /** PATH with every folder holding cargo or rustc removed, plus a folder holding only `node`. */
@@ -55,38 +48,15 @@ function pathWithoutRust() {
   return [nodeOnly, ...(process.env.PATH ?? '').split(delimiter).filter((d) => d && !hasRust(d))].join(delimiter)
 }
 
-const platform = readdirSync(join(root, 'npm')).find((dir) => existsSync(join(root, 'native', `ferrite.${dir}.node`)))
-if (!platform) {
-  console.error('test:install: no built addon in native/ for a platform in npm/; run `npm run build` first')
-  process.exit(1)
-}
-if (!existsSync(join(root, 'dist', 'cjs', 'index.js'))) {
-  console.error('test:install: dist/ is missing; run `npm run build` first')
-  process.exit(1)
-}
-
-const tarballs = join(work, 'tarballs')
-mkdirSync(tarballs)
-const sizes = []
-function pack(dir) {
-  const [info] = JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', tarballs], { cwd: dir, echo: false }))
-  sizes.push(info)
-  return { tarball: join(tarballs, info.filename), files: info.files.map((f) => f.path) }
-}
-
-let main, platformPackage
-step(`pack ${pkg.name} and ${pkg.name}-${platform}`, () => {
-  const platformDir = join(work, platform)
-  cpSync(join(root, 'npm', platform), platformDir, { recursive: true })
-  copyFileSync(join(root, 'native', `ferrite.${platform}.node`), join(platformDir, `ferrite.${platform}.node`))
-  main = pack(root)
-  platformPackage = pack(platformDir)
-  const unwanted = main.files.filter((f) => /^(crates|ts|test|bench|data|examples|scripts|npm|target)\//.test(f) || f.endsWith('.node') || f.endsWith('.rs'))
+let main, platformPackage, platform
+step(`pack ${pkg.name} and its platform package (npm run pack)`, () => {
+  ;({ main, platformPackage, platform } = packRelease(join(work, 'tarballs')))
+  const unwanted = main.paths.filter((f) => /^(crates|ts|test|bench|data|examples|scripts|npm|target)\//.test(f) || f.endsWith('.node') || f.endsWith('.rs'))
   if (unwanted.length > 0) throw new Error(`the main package ships files users do not need: ${unwanted.join(', ')}`)
-  for (const needed of ['dist/cjs/index.js', 'dist/esm/index.mjs', 'dist/types/index.d.ts', 'native/index.js', 'bin/ferrite.js', 'README.md']) {
-    if (!main.files.includes(needed)) throw new Error(`the main package lacks ${needed}`)
+  for (const needed of ['dist/cjs/index.js', 'dist/esm/index.mjs', 'dist/types/index.d.ts', 'native/index.js', 'bin/ferrite.js', 'README.md', 'LICENSE']) {
+    if (!main.paths.includes(needed)) throw new Error(`the main package lacks ${needed}`)
   }
-  if (!platformPackage.files.includes(`ferrite.${platform}.node`)) throw new Error('the platform package lacks its .node file')
+  if (!platformPackage.paths.includes(`${pkg.napi.binaryName}.${platform}.node`)) throw new Error('the platform package lacks its .node file')
 })
 
 const PATH = pathWithoutRust()
@@ -126,7 +96,7 @@ step('without the platform package, importing ferrite names the platform, the pa
 })
 
 console.log('\n== package sizes')
-for (const info of sizes) {
+for (const info of [main, platformPackage]) {
   console.log(`${info.filename}: ${(info.size / 1e6).toFixed(2)} MB packed, ${(info.unpackedSize / 1e6).toFixed(2)} MB unpacked, ${info.entryCount} files`)
 }
 rmSync(work, { recursive: true, force: true })
