@@ -213,6 +213,9 @@ export declare enum ReduceOpCode {
 
 export declare function relu(input: NativeTensor): NativeTensor
 
+/** The generator's whole state (`random::GENERATOR_STATE_BYTES` bytes). */
+export declare function rngState(): Buffer
+
 export declare function saveImageGrid(images: Array<NativeTensor>, path: string, options: ImageGridOptions): void
 
 /** Draws each series in its own panel, side by side, and writes a PNG. */
@@ -223,6 +226,8 @@ export declare function saveSafetensors(names: Array<string>, tensors: Array<Nat
 
 /** Turns autograd recording on or off for the calling thread; returns the previous setting. */
 export declare function setGradEnabled(enabled: boolean): boolean
+
+export declare function setRngState(state: Buffer): void
 
 export interface SgdConfig {
   lr: number

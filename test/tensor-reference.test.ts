@@ -312,6 +312,20 @@ describe('random tensors (statistical and determinism checks; no PyTorch referen
     expect(valuesOf(ft.rand([5, 3]))).not.toEqual(valuesOf(a[0]))
   })
 
+  it('getRngState / setRngState replay the same draws, like torch.get_rng_state', () => {
+    ft.manualSeed(5)
+    ft.randn([3])
+    const state = ft.getRngState()
+    expect(state).toBeInstanceOf(Uint8Array)
+    const next = valuesOf(ft.randn([6]))
+    ft.manualSeed(6)
+    ft.setRngState(state)
+    expect(valuesOf(ft.randn([6]))).toEqual(next)
+    expect(() => ft.setRngState(state.subarray(1))).toThrow(ft.InvalidArgumentError)
+    expect(() => ft.setRngState(state.subarray(1))).toThrow(/expected a state of 56 bytes/)
+    expect(() => ft.setRngState([1, 2] as never)).toThrow(ft.InvalidArgumentError)
+  })
+
   it('rand is float32 in [0, 1) with mean ~ 1/2', () => {
     ft.manualSeed(7)
     const t = ft.rand([100_003])

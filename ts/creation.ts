@@ -204,6 +204,17 @@ export function manualSeed(seed: number): void {
   native.manualSeed(checkInt('manualSeed', 'seed', seed))
 }
 
+/** The whole state of the generator behind `rand`, `randn` and `randint`, like `torch.get_rng_state()`. */
+export function getRngState(): Uint8Array {
+  return new Uint8Array(native.rngState())
+}
+
+/** Restores a state from {@link getRngState}, like `torch.set_rng_state()`: the same draws follow. */
+export function setRngState(state: Uint8Array): void {
+  if (!(state instanceof Uint8Array)) throw new InvalidArgumentError('setRngState: expected the Uint8Array that getRngState returned')
+  native.setRngState(Buffer.from(state.buffer, state.byteOffset, state.byteLength))
+}
+
 function tensorList(op: string, tensors: readonly Tensor[]): Tensor[] {
   if (!Array.isArray(tensors) || tensors.some((t) => !(t instanceof Tensor))) {
     throw new InvalidArgumentError(`${op}: expected an array of Tensors`)

@@ -15,6 +15,8 @@ export {
   full,
   fullLike,
   manualSeed,
+  getRngState,
+  setRngState,
   ones,
   onesLike,
   rand,

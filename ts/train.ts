@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs'
 import { noGrad } from './autograd'
+import { getRngState, setRngState } from './creation'
 import { InvalidArgumentError } from './errors'
 import { load, loadMetadata, save } from './io'
 import { native } from './native'
@@ -178,6 +179,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
     first = restored.epoch
     trainLoader.epoch = restored.loader.epoch
     trainLoader.seed = restored.loader.seed
+    if (restored.rngState) setRngState(restored.rngState)
     log(`Resuming from ${checkpoint} after epoch ${first}`)
   }
   for (let epoch = first; epoch < epochs; epoch++) {
@@ -219,6 +221,8 @@ export interface CheckpointState {
   epoch: number
   /** The per-epoch results so far. */
   history: History
+  /** The state of the generator behind `rand`, `randn` and `randint`; saved as {@link getRngState} returns it when absent, restored by `fit`. */
+  rngState?: Uint8Array
   /** The training loader's position: its seed and epochs started fix the data order and augmentation. */
   loader: {
     /** The loader's `epoch`: epochs started. */
@@ -228,10 +232,12 @@ export interface CheckpointState {
   }
 }
 
-const CHECKPOINT_FORMAT = 'ferrite-checkpoint-2'
+const CHECKPOINT_FORMAT = 'ferrite-checkpoint-3'
+/** Formats `loadCheckpoint` still reads: version 2 had no generator state. */
+const READABLE_FORMATS = ['ferrite-checkpoint-2', CHECKPOINT_FORMAT]
 
 /** Writes model and optimizer tensors plus the rest as JSON metadata, atomically. */
-export function saveCheckpoint(path: string, { model, optimizer, scheduler, epoch, history, loader }: CheckpointState): void {
+export function saveCheckpoint(path: string, { model, optimizer, scheduler, epoch, history, loader, rngState = getRngState() }: CheckpointState): void {
   const tensors: Record<string, Tensor> = {}
   for (const [k, v] of Object.entries(model.stateDict())) tensors[`model.${k}`] = v
   const { state, paramGroups } = optimizer.stateDict()
@@ -248,6 +254,7 @@ export function saveCheckpoint(path: string, { model, optimizer, scheduler, epoc
       format: CHECKPOINT_FORMAT,
       epoch: String(epoch),
       loader: JSON.stringify(loader),
+      rngState: Buffer.from(rngState).toString('hex'),
       history: JSON.stringify(history),
       optimizer: JSON.stringify({ paramGroups, scalars }),
       scheduler: JSON.stringify(scheduler?.stateDict() ?? null),
@@ -261,9 +268,9 @@ export function loadCheckpoint(
   model: Module,
   optimizer: Optimizer<object>,
   scheduler?: LRScheduler,
-): Pick<CheckpointState, 'epoch' | 'history' | 'loader'> {
+): Pick<CheckpointState, 'epoch' | 'history' | 'loader' | 'rngState'> {
   const meta = loadMetadata(path)
-  if (meta.format !== CHECKPOINT_FORMAT) {
+  if (!READABLE_FORMATS.includes(meta.format)) {
     throw new InvalidArgumentError(`loadCheckpoint: ${path} is not a Ferrite checkpoint (format ${meta.format ?? 'missing'})`)
   }
   const tensors = load(path)
@@ -283,5 +290,10 @@ export function loadCheckpoint(
   for (const t of Object.values(tensors)) t.dispose()
   const schedulerState = JSON.parse(meta.scheduler) as { lastEpoch: number } | null
   if (scheduler && schedulerState) scheduler.loadStateDict(schedulerState)
-  return { epoch: Number(meta.epoch), history: JSON.parse(meta.history) as History, loader: JSON.parse(meta.loader) as CheckpointState['loader'] }
+  return {
+    epoch: Number(meta.epoch),
+    history: JSON.parse(meta.history) as History,
+    loader: JSON.parse(meta.loader) as CheckpointState['loader'],
+    rngState: meta.rngState === undefined ? undefined : new Uint8Array(Buffer.from(meta.rngState, 'hex')),
+  }
 }

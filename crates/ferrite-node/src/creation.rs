@@ -75,6 +75,17 @@ pub fn manual_seed(seed: i64) {
     random::manual_seed(seed as u64);
 }
 
+/// The generator's whole state (`random::GENERATOR_STATE_BYTES` bytes).
+#[napi]
+pub fn rng_state() -> Buffer {
+    random::generator_state().into()
+}
+
+#[napi]
+pub fn set_rng_state(state: Buffer) -> Result<(), String> {
+    guard("setRngState", || random::set_generator_state(&state))
+}
+
 #[napi(object)]
 pub struct DeviceMemory {
     pub device: String,
