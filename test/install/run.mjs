@@ -4,7 +4,7 @@
 // package ships, and that without the platform package the import fails with advice.
 // Needs a built tree (`npm run build`). Prints the package sizes.
 import { spawnSync } from 'node:child_process'
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -43,7 +43,14 @@ function npm(args, options) {
 /** PATH with every folder holding cargo or rustc removed, plus a folder holding only `node`. */
 function pathWithoutRust() {
   const nodeOnly = join(work, 'node-bin')
-  cpSync(process.execPath, join(nodeOnly, process.platform === 'win32' ? 'node.exe' : 'node'), { recursive: true })
+  mkdirSync(nodeOnly)
+  const node = join(nodeOnly, process.platform === 'win32' ? 'node.exe' : 'node')
+  // A link, not a copy of the ~100 MB binary; Windows without link rights gets the copy.
+  try {
+    symlinkSync(process.execPath, node)
+  } catch {
+    copyFileSync(process.execPath, node)
+  }
   const hasRust = (dir) => ['cargo', 'rustc', 'cargo.exe', 'rustc.exe'].some((f) => existsSync(join(dir, f)))
   return [nodeOnly, ...(process.env.PATH ?? '').split(delimiter).filter((d) => d && !hasRust(d))].join(delimiter)
 }
