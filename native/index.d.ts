@@ -133,6 +133,32 @@ export declare function conv2d(input: NativeTensor, weight: NativeTensor, bias: 
 /** Cross entropy of logits against int64 class indices; `reduction` is 'none', 'mean' or 'sum'. */
 export declare function crossEntropy(logits: NativeTensor, targets: NativeTensor, reduction: string, ignoreIndex: number, labelSmoothing: number): NativeTensor
 
+export declare function cudaDeviceCount(): number
+
+export declare function cudaDevices(): Array<GpuReading>
+
+export declare function cudaFreestDevice(): number | null
+
+export declare function cudaInfo(): CudaInfo
+
+export interface CudaInfo {
+  available: boolean
+  unavailableReason?: string
+  driverVersion?: string
+  cudaVersion?: string
+  libraries: Array<CudaLibraryInfo>
+  gpus: number
+}
+
+export declare function cudaIsAvailable(): boolean
+
+export interface CudaLibraryInfo {
+  name: string
+  path?: string
+  version?: string
+  problem?: string
+}
+
 export interface DeviceMemory {
   device: string
   tensors: number
@@ -147,6 +173,16 @@ export declare function fromFloat64(data: Float64Array, shape: Array<number>, dt
 export declare function fromInt64(data: BigInt64Array, shape: Array<number>): NativeTensor
 
 export declare function full(shape: Array<number>, value: number, dtypeName: string, deviceName: string): NativeTensor
+
+export interface GpuReading {
+  index: number
+  name: string
+  uuid?: string
+  memoryUsed?: number
+  memoryTotal: number
+  utilization?: number
+  temperature?: number
+}
 
 /** `GridOptions` as JS passes them; the TypeScript wrapper fills in the defaults. */
 export interface ImageGridOptions {

@@ -119,16 +119,26 @@ describe('ferrite summary and devices', () => {
     expect(stdout).toBe(`${repr}\nTotal parameters: ${grouped}\nTrainable parameters: ${grouped}\n`)
   })
 
-  it('lists the CPU and says that there is no CUDA backend', async () => {
+  it('lists the CPU and every GPU like nvidia-smi, and says why GPUs cannot be used', async () => {
     const { status, stdout } = await ferrite('devices')
     expect(status).toBe(0)
-    const [header, cpu, note] = stdout.trimEnd().split('\n')
-    expect(header.split(/\s{2,}/)).toEqual(['DEVICE', 'TYPE', 'NAME', 'CORES', 'THREADS'])
-    const cells = cpu.split(/\s{2,}/)
-    expect(cells.slice(0, 2)).toEqual(['cpu', 'CPU'])
-    expect(Number(cells[3])).toBe(cpus().length)
-    expect(Number(cells[4])).toBeGreaterThan(0)
-    expect(note).toContain('no CUDA backend in this build')
+    const lines = stdout.trimEnd().split('\n')
+    expect(lines[0].split(/\s{2,}/)).toEqual(['ID', 'NAME', 'MEMORY-USAGE', 'UTIL', 'TEMP', 'THREADS'])
+    const cpu = lines[1].split(/\s{2,}/)
+    expect(cpu[0]).toBe('cpu')
+    expect(cpu[2]).toMatch(/^\d+MiB \/ \d+MiB$/)
+    expect(Number(cpu[5])).toBe(ft.getNumThreads())
+    const gpus = ft.cuda.devices()
+    for (const [i, gpu] of gpus.entries()) {
+      const cells = lines[2 + i].split(/\s{2,}/)
+      expect(cells[0]).toBe(`cuda:${gpu.index}`)
+      expect(cells[2]).toMatch(/^(\d+MiB|N\/A) \/ \d+MiB$/)
+    }
+    expect(lines[2 + gpus.length]).toBe('')
+    expect(lines[3 + gpus.length]).toMatch(/^CUDA libraries found: /)
+    const info = ft.cuda.info()
+    if (!info.available) expect(stdout).toContain(info.unavailableReason!)
+    expect(cpus().length).toBeGreaterThan(0)
   })
 })
 

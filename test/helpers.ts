@@ -81,7 +81,24 @@ const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1)
  * Builds the tensor a fixture describes: `ft.tensor(nestedData, { dtype })` (`ft.zeros` for
  * empty shapes, whose nesting cannot express trailing dims), then the fixture's view transforms.
  */
-export function makeTensor(spec: FixtureTensor): ft.Tensor {
+/**
+ * Every device the device-parameterised suites run on: the CPU, then each GPU present (or
+ * `cuda:0` where none is), with why it is skipped where Ferrite cannot place tensors on it, so
+ * GPU cases show up in the skipped count on CPU-only machines instead of vanishing.
+ */
+export const TEST_DEVICES: { device: ft.DeviceName; skip: string | false }[] = (() => {
+  const gpus = ft.cuda.devices().map((g) => g.index)
+  const usable = ft.cuda.deviceCount()
+  const skip = (index: number) =>
+    index < usable ? (false as const) : ft.cuda.isAvailable() ? `cuda:${index} is not visible` : 'CUDA unavailable'
+  return [
+    { device: 'cpu' as const, skip: false as const },
+    ...(gpus.length > 0 ? gpus : [0]).map((index) => ({ device: `cuda:${index}` as const, skip: skip(index) })),
+  ]
+})()
+
+/** The tensor a fixture describes, built on the CPU and moved to `device` before any view is taken. */
+export function makeTensor(spec: FixtureTensor, device: ft.DeviceName = 'cpu'): ft.Tensor {
   const values = decode(spec.data)
   let t: ft.Tensor
   if (product(spec.shape) === 0) {
@@ -92,6 +109,7 @@ export function makeTensor(spec: FixtureTensor): ft.Tensor {
   // Guard against a construction bug being reported as a bug in the op under test.
   expect(t.shape, 'makeTensor: shape of the built input').toEqual(spec.shape)
   expect(t.dtype, 'makeTensor: dtype of the built input').toBe(spec.dtype)
+  t = t.to(device)
   for (const tr of spec.transform ?? []) {
     if (tr.op === 'transpose') t = t.transpose(tr.dim0, tr.dim1)
     else if (tr.op === 'permute') t = t.permute(tr.dims)

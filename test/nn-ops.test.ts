@@ -2,10 +2,11 @@
 // by test/fixtures/gen_nn_fixtures.py from torch.nn.functional) is replayed through
 // ft.functional. Each case checks the forward output, the running stats batchNorm updates, and
 // the gradient of the non-uniform loss (out * R).sum() for every float input; error cases must
-// throw a FerriteError. The worst relative error per op is printed at the end.
+// throw a FerriteError. The worst relative error per op is printed at the end. The whole suite
+// runs once per device in TEST_DEVICES (GPU runs are skipped, and counted, where CUDA is unavailable).
 import { afterAll, describe, expect, it } from 'vitest'
 import * as ft from 'ferrite'
-import { type FixtureTensor, decode, expectClose, loadFixture, makeTensor, valuesOf } from './helpers'
+import { type FixtureTensor, TEST_DEVICES, decode, expectClose, loadFixture, makeTensor, valuesOf } from './helpers'
 
 const F = ft.functional
 
@@ -76,11 +77,11 @@ function run(c: NnCase, x: Inputs): ft.Tensor {
  * Builds a case's inputs. Inputs with a gradient in the fixture become leaves with requiresGrad;
  * a transformed input is a view of its leaf, whose gradient PyTorch recorded.
  */
-function buildInputs(c: NnCase): { used: Inputs; leaves: Inputs } {
+function buildInputs(c: NnCase, device: ft.DeviceName): { used: Inputs; leaves: Inputs } {
   const used: Inputs = {}
   const leaves: Inputs = {}
   for (const [key, spec] of Object.entries(c.inputs)) {
-    const leaf = makeTensor({ ...spec, transform: undefined })
+    const leaf = makeTensor({ ...spec, transform: undefined }, device)
     if (c.grads && key in c.grads) leaf.requiresGrad = true
     leaves[key] = leaf
     let t = leaf
@@ -121,8 +122,6 @@ interface Worst {
   rel: number
   name: string
 }
-const forwardWorst = new Map<string, Worst>()
-const backwardWorst = new Map<string, Worst>()
 function record(table: Map<string, Worst>, c: NnCase, rel: number) {
   if (rel > (table.get(c.op)?.rel ?? -1)) table.set(c.op, { rel, name: c.name })
 }
@@ -131,9 +130,9 @@ const fixture = loadFixture<NnCase>('nn_ops')
 const byOp = new Map<string, NnCase[]>()
 for (const c of fixture.cases) byOp.set(c.op, [...(byOp.get(c.op) ?? []), c])
 
-function summary(): string {
+function summary(device: ft.DeviceName, forwardWorst: Map<string, Worst>, backwardWorst: Map<string, Worst>): string {
   const cell = (w?: Worst) => `${(w ? w.rel.toExponential(2) : '-').padEnd(9)} ${(w?.name.split('/')[1] ?? '').padEnd(34)}`
-  const lines = [`max relative error vs PyTorch per op (|a - e| / max(|e|, ${REL_FLOOR} * max|E|)), with the worst case:`]
+  const lines = [`${device}: max relative error vs PyTorch per op (|a - e| / max(|e|, ${REL_FLOOR} * max|E|)), with the worst case:`]
   lines.push(`  ${'op'.padEnd(18)} ${'cases'.padEnd(5)} ${'forward'.padEnd(44)} gradients`)
   for (const [op, cases] of byOp) {
     const n = cases.filter((c) => c.error === undefined).length
@@ -142,49 +141,53 @@ function summary(): string {
   return lines.join('\n')
 }
 
-describe(`nn ops match PyTorch (${fixture.generator})`, () => {
-  it('fixture is loaded', () => {
-    expect(fixture.cases.length).toBeGreaterThan(150)
-  })
+for (const { device, skip } of TEST_DEVICES) {
+  describe.skipIf(skip !== false)(`nn ops on ${device} match PyTorch (${fixture.generator})${skip ? ` [skipped: ${skip}]` : ''}`, () => {
+    const forwardWorst = new Map<string, Worst>()
+    const backwardWorst = new Map<string, Worst>()
+    it('fixture is loaded', () => {
+      expect(fixture.cases.length).toBeGreaterThan(150)
+    })
 
-  afterAll(() => {
-    if (forwardWorst.size > 0) console.log(summary())
-  })
+    afterAll(() => {
+      if (forwardWorst.size > 0) console.log(summary(device, forwardWorst, backwardWorst))
+    })
 
-  for (const [op, cases] of byOp) {
-    describe(op, () => {
-      it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
-        const { used, leaves } = buildInputs(c)
-        if (c.error !== undefined) {
-          expect(() => run(c, used), `PyTorch: ${c.error}`).toThrow(ft.FerriteError)
-          return
-        }
-        const out = run(c, used)
-        record(forwardWorst, c, compare(out, c.expected!, 'forward', c.forwardAtol))
-        for (const [key, want] of Object.entries(c.state ?? {})) {
-          record(forwardWorst, c, compare(used[key], want, `${key} after the call`))
-        }
-        out.mul(makeTensor(c.upstream!)).sum().backward()
-        for (const [key, want] of Object.entries(c.grads ?? {})) {
-          const grad = leaves[key].grad
-          expect(grad, `${key}.grad`).not.toBeNull()
-          record(backwardWorst, c, compare(grad!, want, `d(out * R).sum() / d${key}`))
-        }
-        for (const key of ['runningMean', 'runningVar', 'target']) {
-          if (leaves[key]) expect(leaves[key].grad, `${key} gets no gradient`).toBeNull()
-        }
+    for (const [op, cases] of byOp) {
+      describe(op, () => {
+        it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+          const { used, leaves } = buildInputs(c, device)
+          if (c.error !== undefined) {
+            expect(() => run(c, used), `PyTorch: ${c.error}`).toThrow(ft.FerriteError)
+            return
+          }
+          const out = run(c, used)
+          record(forwardWorst, c, compare(out, c.expected!, 'forward', c.forwardAtol))
+          for (const [key, want] of Object.entries(c.state ?? {})) {
+            record(forwardWorst, c, compare(used[key], want, `${key} after the call`))
+          }
+          out.mul(makeTensor(c.upstream!, device)).sum().backward()
+          for (const [key, want] of Object.entries(c.grads ?? {})) {
+            const grad = leaves[key].grad
+            expect(grad, `${key}.grad`).not.toBeNull()
+            record(backwardWorst, c, compare(grad!, want, `d(out * R).sum() / d${key}`))
+          }
+          for (const key of ['runningMean', 'runningVar', 'target']) {
+            if (leaves[key]) expect(leaves[key].grad, `${key} gets no gradient`).toBeNull()
+          }
+        })
+      })
+    }
+
+    describe('under ft.noGrad: same values (and running stats), no graph', () => {
+      const firstCases = [...byOp.values()].map((cases) => cases.find((c) => c.error === undefined && c.grads)!)
+      it.each(firstCases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+        const { used } = buildInputs(c, device)
+        const out = ft.noGrad(() => run(c, used))
+        expect(out.requiresGrad).toBe(false)
+        compare(out, c.expected!, 'forward', c.forwardAtol)
+        for (const [key, want] of Object.entries(c.state ?? {})) compare(used[key], want, `${key} after the call`)
       })
     })
-  }
-
-  describe('under ft.noGrad: same values (and running stats), no graph', () => {
-    const firstCases = [...byOp.values()].map((cases) => cases.find((c) => c.error === undefined && c.grads)!)
-    it.each(firstCases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
-      const { used } = buildInputs(c)
-      const out = ft.noGrad(() => run(c, used))
-      expect(out.requiresGrad).toBe(false)
-      compare(out, c.expected!, 'forward', c.forwardAtol)
-      for (const [key, want] of Object.entries(c.state ?? {})) compare(used[key], want, `${key} after the call`)
-    })
   })
-})
+}

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs'
 import { noGrad } from './autograd'
 import { getRngState, setRngState } from './creation'
+import { autoDevice } from './cuda'
 import { InvalidArgumentError } from './errors'
 import { load, loadMetadata, save } from './io'
 import { native } from './native'
@@ -34,7 +35,7 @@ export type LossFunction = Module | ((output: Tensor, targets: Tensor) => Tensor
 
 /** Options of {@link train}; {@link fit} takes them too. */
 export interface TrainOptions {
-  /** Where to run (default `'auto'`); `'auto'` is meant to pick the GPU with the most free memory, and is the CPU until the CUDA backend lands. */
+  /** Where to run (default `'auto'`: the GPU with the most free memory when CUDA is available, else the CPU). */
   device?: DeviceName | 'auto'
   /** Print `Step [i/n] Train Loss: x` every this many steps (the tutorial's 100), and at the end of shorter epochs. */
   logEvery?: number
@@ -70,8 +71,7 @@ export interface FitOptions extends TrainOptions {
 }
 
 function resolveDevice(device: DeviceName | 'auto' | undefined): DeviceName {
-  // Until the CUDA backend lands every machine is CPU-only, so 'auto' means the CPU.
-  return device === undefined || device === 'auto' ? 'cpu' : device
+  return device === undefined || device === 'auto' ? autoDevice() : device
 }
 
 function lossOf(lossFn: LossFunction, output: Tensor, targets: Tensor): Tensor {

@@ -18,7 +18,14 @@ use ferrite_core::{Device, NoGradGuard, Tensor};
 
 const BATCH: usize = 100;
 /// (in channels, out channels, height = width): the conv layers of MyCNN, ResNet and VGG11.
-const SHAPES: [(usize, usize, usize); 6] = [(3, 16, 32), (16, 32, 16), (64, 64, 8), (128, 256, 8), (256, 256, 8), (512, 512, 4)];
+const SHAPES: [(usize, usize, usize); 6] = [
+    (3, 16, 32),
+    (16, 32, 16),
+    (64, 64, 8),
+    (128, 256, 8),
+    (256, 256, 8),
+    (512, 512, 4),
+];
 const MIN_RUNS: usize = 3;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -61,8 +68,15 @@ impl Row {
 fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().collect();
     let json = args.iter().any(|a| a == "--json");
-    let target = Duration::from_millis(if args.iter().any(|a| a == "--quick") { 300 } else { 1000 });
-    let params = Conv2dParams { padding: [1, 1], ..Conv2dParams::default() };
+    let target = Duration::from_millis(if args.iter().any(|a| a == "--quick") {
+        300
+    } else {
+        1000
+    });
+    let params = Conv2dParams {
+        padding: [1, 1],
+        ..Conv2dParams::default()
+    };
 
     let mut rows = Vec::new();
     for shape @ (c, o, hw) in SHAPES {
@@ -72,7 +86,13 @@ fn main() -> Result<(), BoxError> {
         check(&x, &w, params)?;
         for pass in Pass::ALL {
             let times = time_pass(&x, &w, params, pass, target)?;
-            rows.push(Row { shape, pass, runs: times.len(), median: times[times.len() / 2], best: times[0] });
+            rows.push(Row {
+                shape,
+                pass,
+                runs: times.len(),
+                median: times[times.len() / 2],
+                best: times[0],
+            });
         }
     }
 
@@ -91,10 +111,16 @@ fn main() -> Result<(), BoxError> {
                 )
             })
             .collect();
-        println!("{{\"threads\":{},\"batch\":{BATCH},\"rows\":[{}]}}", ferrite_core::num_threads(), items.join(","));
+        println!(
+            "{{\"threads\":{},\"batch\":{BATCH},\"rows\":[{}]}}",
+            ferrite_core::num_threads(),
+            items.join(",")
+        );
         return Ok(());
     }
-    println!("Ferrite conv2d, core crate (no binding): batch {BATCH}, 3x3, padding 1, stride 1, float32");
+    println!(
+        "Ferrite conv2d, core crate (no binding): batch {BATCH}, 3x3, padding 1, stride 1, float32"
+    );
     println!("rayon threads: {}", ferrite_core::num_threads());
     println!();
     println!("| layer | pass | runs | median ms | median GFLOP/s | best GFLOP/s |");
@@ -116,7 +142,13 @@ fn main() -> Result<(), BoxError> {
 }
 
 /// Sorted single-call times: one warm-up call, then calls until `target` has passed (at least `MIN_RUNS`).
-fn time_pass(x: &Tensor, w: &Tensor, params: Conv2dParams, pass: Pass, target: Duration) -> Result<Vec<Duration>, BoxError> {
+fn time_pass(
+    x: &Tensor,
+    w: &Tensor,
+    params: Conv2dParams,
+    pass: Pass,
+    target: Duration,
+) -> Result<Vec<Duration>, BoxError> {
     let mut call: Box<dyn FnMut() -> Result<(), BoxError>> = match pass {
         Pass::Forward => Box::new(move || {
             let _no_grad = NoGradGuard::new();
@@ -124,7 +156,11 @@ fn time_pass(x: &Tensor, w: &Tensor, params: Conv2dParams, pass: Pass, target: D
             Ok(())
         }),
         Pass::BackwardData | Pass::BackwardWeight => {
-            let wrt = if matches!(pass, Pass::BackwardData) { x.detach() } else { w.detach() };
+            let wrt = if matches!(pass, Pass::BackwardData) {
+                x.detach()
+            } else {
+                w.detach()
+            };
             wrt.set_requires_grad(true)?;
             let y = match pass {
                 Pass::BackwardData => wrt.conv2d(w, None, params)?,
@@ -152,26 +188,38 @@ fn time_pass(x: &Tensor, w: &Tensor, params: Conv2dParams, pass: Pass, target: D
 
 /// A few forward outputs against a plain sum, so that a broken kernel cannot post a fast time.
 fn check(x: &Tensor, w: &Tensor, params: Conv2dParams) -> Result<(), BoxError> {
-    let (&[n, c, h, wd], &[o, ..]) = (x.shape(), w.shape()) else { return Err("expected 4-D operands".into()) };
+    let (&[n, c, h, wd], &[o, ..]) = (x.shape(), w.shape()) else {
+        return Err("expected 4-D operands".into());
+    };
     let y = {
         let _no_grad = NoGradGuard::new();
         x.conv2d(w, None, params)?.to_vec_f32()?
     };
     let (xv, wv) = (x.to_vec_f32()?, w.to_vec_f32()?);
-    for (b, k, i, j) in [(0, 0, 0, 0), (n - 1, o - 1, h - 1, wd - 1), (n / 2, o / 2, h / 2, wd / 3)] {
+    for (b, k, i, j) in [
+        (0, 0, 0, 0),
+        (n - 1, o - 1, h - 1, wd - 1),
+        (n / 2, o / 2, h / 2, wd / 3),
+    ] {
         let mut want = 0.0_f64;
         for ci in 0..c {
             for (di, dj) in (0..3).flat_map(|di| (0..3).map(move |dj| (di, dj))) {
                 let (yi, xj) = ((i + di).checked_sub(1), (j + dj).checked_sub(1));
-                let (Some(yi), Some(xj)) = (yi, xj) else { continue };
+                let (Some(yi), Some(xj)) = (yi, xj) else {
+                    continue;
+                };
                 if yi < h && xj < wd {
-                    want += xv[((b * c + ci) * h + yi) * wd + xj] as f64 * wv[((k * c + ci) * 3 + di) * 3 + dj] as f64;
+                    want += xv[((b * c + ci) * h + yi) * wd + xj] as f64
+                        * wv[((k * c + ci) * 3 + di) * 3 + dj] as f64;
                 }
             }
         }
         let got = y[((b * o + k) * h + i) * wd + j] as f64;
         if (got - want).abs() > 1e-3 * (c as f64 * 9.0).sqrt() {
-            return Err(format!("conv2d {c}->{o} @ {h}x{wd}: y[{b}][{k}][{i}][{j}] = {got}, expected {want}").into());
+            return Err(format!(
+                "conv2d {c}->{o} @ {h}x{wd}: y[{b}][{k}][{i}][{j}] = {got}, expected {want}"
+            )
+            .into());
         }
     }
     Ok(())

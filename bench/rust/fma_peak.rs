@@ -35,7 +35,10 @@ fn main() {
     }
     let peak = rows.iter().map(|(_, _, all)| *all).fold(0.0, f64::max);
     let peak_one = rows.iter().map(|(_, one, _)| *one).fold(0.0, f64::max);
-    let best = rows.iter().find(|(_, _, all)| *all == peak).map_or("none", |(k, _, _)| k.name);
+    let best = rows
+        .iter()
+        .find(|(_, _, all)| *all == peak)
+        .map_or("none", |(k, _, _)| k.name);
     if json {
         let per_isa: Vec<String> = rows
             .iter()
@@ -47,7 +50,9 @@ fn main() {
         );
         return;
     }
-    println!("float32 FMA peak (register-only loop, {ACCUMULATORS} accumulators, best of {ROUNDS})");
+    println!(
+        "float32 FMA peak (register-only loop, {ACCUMULATORS} accumulators, best of {ROUNDS})"
+    );
     println!("rayon threads: {threads}");
     println!();
     println!("| ISA | lanes | 1 thread GFLOP/s | {threads} threads GFLOP/s |");
@@ -65,7 +70,10 @@ fn main() {
 
 /// Best GFLOP/s over `ROUNDS` runs of the kernel on `threads` threads at once.
 fn best_of(kernel: &Kernel, threads: usize) -> f64 {
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("a rayon pool");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a rayon pool");
     // One untimed call brings the threads up and the core clocks to their vector frequency.
     pool.broadcast(|_| black_box((kernel.run)(ITERATIONS / 10)));
     let flops = 2.0 * (ITERATIONS * ACCUMULATORS * kernel.lanes * threads as u64) as f64;
@@ -83,16 +91,28 @@ fn available_kernels() -> Vec<Kernel> {
     #[cfg(target_arch = "x86_64")]
     {
         if is_x86_feature_detected!("avx512f") {
-            kernels.push(Kernel { name: "avx512f", lanes: 16, run: x86::avx512 });
+            kernels.push(Kernel {
+                name: "avx512f",
+                lanes: 16,
+                run: x86::avx512,
+            });
         }
         if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            kernels.push(Kernel { name: "avx2+fma", lanes: 8, run: x86::avx2 });
+            kernels.push(Kernel {
+                name: "avx2+fma",
+                lanes: 8,
+                run: x86::avx2,
+            });
         }
     }
     #[cfg(target_arch = "aarch64")]
     {
         if std::arch::is_aarch64_feature_detected!("neon") {
-            kernels.push(Kernel { name: "neon", lanes: 4, run: arm::neon });
+            kernels.push(Kernel {
+                name: "neon",
+                lanes: 4,
+                run: arm::neon,
+            });
         }
     }
     kernels
@@ -149,12 +169,26 @@ mod x86 {
 
     #[target_feature(enable = "avx512f")]
     unsafe fn avx512_loop(iters: u64) -> f32 {
-        fma_loop!(iters, __m512, 16, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps)
+        fma_loop!(
+            iters,
+            __m512,
+            16,
+            _mm512_set1_ps,
+            _mm512_fmadd_ps,
+            _mm512_add_ps
+        )
     }
 
     #[target_feature(enable = "avx2,fma")]
     unsafe fn avx2_loop(iters: u64) -> f32 {
-        fma_loop!(iters, __m256, 8, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps)
+        fma_loop!(
+            iters,
+            __m256,
+            8,
+            _mm256_set1_ps,
+            _mm256_fmadd_ps,
+            _mm256_add_ps
+        )
     }
 }
 

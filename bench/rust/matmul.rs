@@ -27,8 +27,15 @@ struct Sample {
 
 fn main() -> Result<(), BoxError> {
     // cargo passes `--bench`; anything numeric is a size to add.
-    let extra: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let sizes = if extra.is_empty() { DEFAULT_SIZES.to_vec() } else { extra };
+    let extra: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if extra.is_empty() {
+        DEFAULT_SIZES.to_vec()
+    } else {
+        extra
+    };
 
     print_machine();
     let pool_threads = ferrite_core::num_threads();
@@ -80,13 +87,20 @@ fn measure(a: &Tensor, b: &Tensor) -> Result<Sample, BoxError> {
         _ => None,
     };
     times.sort();
-    Ok(Sample { runs, best: times[0], median: times[runs / 2], cpu_per_wall })
+    Ok(Sample {
+        runs,
+        best: times[0],
+        median: times[runs / 2],
+        cpu_per_wall,
+    })
 }
 
 fn print_row(n: usize, threads: usize, s: &Sample) {
     let flops = 2.0 * (n as f64).powi(3);
     let gflops = |d: Duration| flops / d.as_secs_f64() / 1e9;
-    let cpu = s.cpu_per_wall.map_or("-".to_string(), |r| format!("{r:.2}"));
+    let cpu = s
+        .cpu_per_wall
+        .map_or("-".to_string(), |r| format!("{r:.2}"));
     println!(
         "| {n:>4} | {threads:>7} | {:>4} | {:>7.3} | {:>9.3} | {:>12.1} | {:>14.1} | {cpu:>8} |",
         s.runs,
@@ -101,7 +115,9 @@ fn print_row(n: usize, threads: usize, s: &Sample) {
 fn check(a: &Tensor, b: &Tensor, n: usize) -> Result<(), BoxError> {
     let (av, bv, cv) = (a.to_vec_f32()?, b.to_vec_f32()?, a.matmul(b)?.to_vec_f32()?);
     for (i, j) in [(0, 0), (n / 2, n / 3), (n - 1, n - 1)] {
-        let want: f64 = (0..n).map(|p| av[i * n + p] as f64 * bv[p * n + j] as f64).sum();
+        let want: f64 = (0..n)
+            .map(|p| av[i * n + p] as f64 * bv[p * n + j] as f64)
+            .sum();
         let got = cv[i * n + j] as f64;
         if (got - want).abs() > 1e-3 * (n as f64).sqrt() {
             return Err(format!("matmul {n}x{n}: c[{i}][{j}] = {got}, expected {want}").into());
@@ -117,7 +133,11 @@ fn print_machine() {
     println!("logical cores:  {cores}");
     println!("SIMD (runtime): {}", simd_features());
     println!("rayon threads:  {}", ferrite_core::num_threads());
-    println!("arch/os:        {}/{}", std::env::consts::ARCH, std::env::consts::OS);
+    println!(
+        "arch/os:        {}/{}",
+        std::env::consts::ARCH,
+        std::env::consts::OS
+    );
 }
 
 fn cpu_model() -> String {
@@ -126,7 +146,10 @@ fn cpu_model() -> String {
     ["model name", "Hardware", "Processor"]
         .iter()
         .find_map(|key| {
-            info.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_once(':')).map(|(_, v)| v.trim().to_string())
+            info.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_string())
         })
         .unwrap_or_else(|| "unknown".to_string())
 }
@@ -139,7 +162,11 @@ fn simd_features() -> String {
             ("fma", is_x86_feature_detected!("fma")),
             ("avx512f", is_x86_feature_detected!("avx512f")),
         ];
-        let on: Vec<&str> = found.iter().filter(|(_, yes)| *yes).map(|(name, _)| *name).collect();
+        let on: Vec<&str> = found
+            .iter()
+            .filter(|(_, yes)| *yes)
+            .map(|(name, _)| *name)
+            .collect();
         if on.is_empty() {
             "none of avx2/fma/avx512f".to_string()
         } else {
@@ -148,7 +175,12 @@ fn simd_features() -> String {
     }
     #[cfg(target_arch = "aarch64")]
     {
-        if std::arch::is_aarch64_feature_detected!("neon") { "neon" } else { "no neon" }.to_string()
+        if std::arch::is_aarch64_feature_detected!("neon") {
+            "neon"
+        } else {
+            "no neon"
+        }
+        .to_string()
     }
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     {

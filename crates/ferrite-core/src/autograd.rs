@@ -72,7 +72,11 @@ impl Drop for NoGradGuard {
 
 /// Makes `out` (a fresh op output) the result of `node` when grad mode is on and an input needs
 /// a gradient. `node` is only built when it will be kept.
-pub(crate) fn record<B: Backward + 'static>(out: Tensor, inputs: &[&Tensor], node: impl FnOnce() -> B) -> Tensor {
+pub(crate) fn record<B: Backward + 'static>(
+    out: Tensor,
+    inputs: &[&Tensor],
+    node: impl FnOnce() -> B,
+) -> Tensor {
     if out.dtype() == DType::F32 && is_grad_enabled() && inputs.iter().any(|t| t.requires_grad()) {
         let meta = &out.0.autograd;
         meta.requires_grad.store(true, Relaxed);
@@ -98,7 +102,11 @@ impl Tensor {
 
     pub fn set_requires_grad(&self, requires_grad: bool) -> Result<()> {
         if requires_grad && self.dtype() != DType::F32 {
-            return Err(Error::dtype("requiresGrad", "a float32 tensor (only floating point tensors can require gradients)", self.dtype()));
+            return Err(Error::dtype(
+                "requiresGrad",
+                "a float32 tensor (only floating point tensors can require gradients)",
+                self.dtype(),
+            ));
         }
         if !self.is_leaf() && !requires_grad {
             return Err(Error::invalid(
@@ -174,14 +182,20 @@ impl Tensor {
         let order = self.topological_order();
         let mut grads: HashMap<usize, Tensor> = HashMap::from([(self.key(), seed)]);
         for node in order.iter().rev() {
-            let Some(grad) = grads.remove(&node.key()) else { continue };
+            let Some(grad) = grads.remove(&node.key()) else {
+                continue;
+            };
             if node.is_leaf() {
                 node.accumulate_grad(grad)?;
                 continue;
             }
             let taken = {
                 let mut slot = lock(&node.0.autograd.grad_fn);
-                if retain_graph { slot.clone() } else { slot.take() }
+                if retain_graph {
+                    slot.clone()
+                } else {
+                    slot.take()
+                }
             };
             let Some(f) = taken else {
                 return Err(Error::invalid(
@@ -193,7 +207,9 @@ impl Tensor {
             let needs: Vec<bool> = inputs.iter().map(Tensor::requires_grad).collect();
             let input_grads = f.backward(&grad, &needs)?;
             for ((input, g), need) in inputs.iter().zip(input_grads).zip(needs) {
-                let Some(g) = g.filter(|_| need) else { continue };
+                let Some(g) = g.filter(|_| need) else {
+                    continue;
+                };
                 match grads.entry(input.key()) {
                     Entry::Occupied(mut e) => {
                         let sum = e.get().add(&g)?;
@@ -212,7 +228,11 @@ impl Tensor {
         if !self.requires_grad() {
             return Ok(());
         }
-        let grad = if grad.shape() == self.shape() { grad } else { grad.reshape(&self.shape().iter().map(|&d| d as i64).collect::<Vec<_>>())? };
+        let grad = if grad.shape() == self.shape() {
+            grad
+        } else {
+            grad.reshape(&self.shape().iter().map(|&d| d as i64).collect::<Vec<_>>())?
+        };
         let mut slot = lock(&self.0.autograd.grad);
         let sum = match slot.take() {
             Some(old) => old.add(&grad)?,
@@ -258,7 +278,11 @@ impl Tensor {
             .filter(|&d| d < lead || (shape[d - lead] == 1 && self.shape()[d] != 1))
             .map(|d| d as i64)
             .collect();
-        let summed = if dims.is_empty() { self.clone() } else { self.sum(&dims, true)? };
+        let summed = if dims.is_empty() {
+            self.clone()
+        } else {
+            self.sum(&dims, true)?
+        };
         summed.reshape(&shape.iter().map(|&d| d as i64).collect::<Vec<_>>())
     }
 }
@@ -270,7 +294,9 @@ pub(crate) mod tests {
 
     /// Deterministic, non-uniform values in [-1, 1) so that gradients are not all alike.
     pub(crate) fn values(n: usize, seed: u64) -> Vec<f32> {
-        (0..n).map(|i| (((i as u64 * 2654435761 + seed * 40503) % 1000) as f32 / 500.0) - 1.0).collect()
+        (0..n)
+            .map(|i| (((i as u64 * 2654435761 + seed * 40503) % 1000) as f32 / 500.0) - 1.0)
+            .collect()
     }
 
     pub(crate) fn leaf(shape: &[usize], seed: u64) -> Tensor {
@@ -283,7 +309,10 @@ pub(crate) mod tests {
     pub(crate) fn assert_close(got: &[f32], want: &[f64], tol: f64) {
         assert_eq!(got.len(), want.len());
         for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-            assert!((g as f64 - w).abs() <= tol * w.abs().max(1.0), "element {i}: {g} vs {w}");
+            assert!(
+                (g as f64 - w).abs() <= tol * w.abs().max(1.0),
+                "element {i}: {g} vs {w}"
+            );
         }
     }
 
@@ -291,12 +320,34 @@ pub(crate) mod tests {
     /// central differences, element by element.
     pub(crate) fn gradcheck(inputs: &[Tensor], f: impl Fn(&[Tensor]) -> Result<Tensor>) {
         let out = f(inputs).unwrap();
-        let weights = Tensor::from_f32(values(out.numel(), 99).iter().map(|v| v + 1.5).collect(), out.shape()).unwrap();
-        let loss = |xs: &[Tensor]| -> f64 { f(xs).unwrap().mul(&weights).unwrap().sum(&[], false).unwrap().item().unwrap() };
-        out.mul(&weights).unwrap().sum(&[], false).unwrap().backward(None, false).unwrap();
+        let weights = Tensor::from_f32(
+            values(out.numel(), 99).iter().map(|v| v + 1.5).collect(),
+            out.shape(),
+        )
+        .unwrap();
+        let loss = |xs: &[Tensor]| -> f64 {
+            f(xs)
+                .unwrap()
+                .mul(&weights)
+                .unwrap()
+                .sum(&[], false)
+                .unwrap()
+                .item()
+                .unwrap()
+        };
+        out.mul(&weights)
+            .unwrap()
+            .sum(&[], false)
+            .unwrap()
+            .backward(None, false)
+            .unwrap();
         let eps = 1e-2f32;
         for (k, x) in inputs.iter().enumerate() {
-            let analytic = x.grad().expect("input got no gradient").to_vec_f32().unwrap();
+            let analytic = x
+                .grad()
+                .expect("input got no gradient")
+                .to_vec_f32()
+                .unwrap();
             let base = x.to_vec_f32().unwrap();
             for i in 0..base.len() {
                 let shifted = |delta: f32| {
@@ -309,7 +360,10 @@ pub(crate) mod tests {
                 };
                 let numeric = (shifted(eps) - shifted(-eps)) / (2.0 * eps as f64);
                 let a = analytic[i] as f64;
-                assert!((a - numeric).abs() <= 2e-2 * numeric.abs().max(1.0), "input {k} element {i}: analytic {a} vs numeric {numeric}");
+                assert!(
+                    (a - numeric).abs() <= 2e-2 * numeric.abs().max(1.0),
+                    "input {k} element {i}: analytic {a} vs numeric {numeric}"
+                );
             }
         }
     }
@@ -321,10 +375,25 @@ pub(crate) mod tests {
         assert_eq!(y.grad_fn_name(), Some("SumBackward0"));
         y.backward(None, false).unwrap();
         let first = x.grad().unwrap().to_vec_f32().unwrap();
-        assert_eq!(first, x.to_vec_f32().unwrap().iter().map(|v| 2.0 * v).collect::<Vec<_>>());
+        assert_eq!(
+            first,
+            x.to_vec_f32()
+                .unwrap()
+                .iter()
+                .map(|v| 2.0 * v)
+                .collect::<Vec<_>>()
+        );
         assert_eq!(y.grad_fn_name(), None, "the graph is freed after backward");
-        assert_eq!(y.backward(None, false).unwrap_err().code(), "InvalidArgument");
-        x.mul(&x).unwrap().sum(&[], false).unwrap().backward(None, false).unwrap();
+        assert_eq!(
+            y.backward(None, false).unwrap_err().code(),
+            "InvalidArgument"
+        );
+        x.mul(&x)
+            .unwrap()
+            .sum(&[], false)
+            .unwrap()
+            .backward(None, false)
+            .unwrap();
         let second = x.grad().unwrap().to_vec_f32().unwrap();
         assert_eq!(second, first.iter().map(|v| 2.0 * v).collect::<Vec<_>>());
     }
@@ -337,7 +406,12 @@ pub(crate) mod tests {
             let _g = NoGradGuard::new();
             assert!(!x.mul(&c).unwrap().requires_grad());
         }
-        x.mul(&c).unwrap().sum(&[], false).unwrap().backward(None, false).unwrap();
+        x.mul(&c)
+            .unwrap()
+            .sum(&[], false)
+            .unwrap()
+            .backward(None, false)
+            .unwrap();
         assert!(c.grad().is_none());
         assert_eq!(x.grad().unwrap().to_vec_f32().unwrap(), vec![1.0, 2.0]);
     }
@@ -346,12 +420,18 @@ pub(crate) mod tests {
     fn backward_needs_a_scalar_or_a_gradient() {
         let x = leaf(&[2], 3);
         let y = x.mul(&x).unwrap();
-        assert_eq!(y.backward(None, false).unwrap_err().code(), "InvalidArgument");
+        assert_eq!(
+            y.backward(None, false).unwrap_err().code(),
+            "InvalidArgument"
+        );
         let g = Tensor::ones(&[2], DType::F32, Device::Cpu).unwrap();
         y.backward(Some(&g), false).unwrap();
         assert!(x.grad().is_some());
         let int = Tensor::from_i64(vec![1], &[1]).unwrap();
-        assert_eq!(int.set_requires_grad(true).unwrap_err().code(), "DTypeMismatch");
+        assert_eq!(
+            int.set_requires_grad(true).unwrap_err().code(),
+            "DTypeMismatch"
+        );
     }
 
     #[test]
@@ -359,11 +439,17 @@ pub(crate) mod tests {
         use crate::BinaryOp::*;
         for op in [Add, Sub, Mul, Div, Maximum, Minimum] {
             let inputs = [leaf(&[2, 3], 4), leaf(&[3], 5)];
-            gradcheck(&inputs, |x| x[0].binary(op, &x[1].binary_scalar(Add, if op == Div { 2.0 } else { 0.0 })?));
+            gradcheck(&inputs, |x| {
+                x[0].binary(
+                    op,
+                    &x[1].binary_scalar(Add, if op == Div { 2.0 } else { 0.0 })?,
+                )
+            });
         }
         // Fresh positive leaves for each check, since gradients accumulate.
         let positive = || {
-            let t = Tensor::from_f32(values(4, 6).iter().map(|v| v.abs() + 0.5).collect(), &[4]).unwrap();
+            let t = Tensor::from_f32(values(4, 6).iter().map(|v| v.abs() + 0.5).collect(), &[4])
+                .unwrap();
             t.set_requires_grad(true).unwrap();
             t
         };
@@ -388,21 +474,39 @@ pub(crate) mod tests {
 
     #[test]
     fn matmul_and_view_gradients_match_finite_differences() {
-        gradcheck(&[leaf(&[3, 4], 18), leaf(&[4, 2], 19)], |x| x[0].matmul(&x[1]));
-        gradcheck(&[leaf(&[2, 3, 4], 20), leaf(&[4, 5], 21)], |x| x[0].matmul(&x[1]));
-        gradcheck(&[leaf(&[4], 22), leaf(&[2, 4, 3], 23)], |x| x[0].matmul(&x[1]));
+        gradcheck(&[leaf(&[3, 4], 18), leaf(&[4, 2], 19)], |x| {
+            x[0].matmul(&x[1])
+        });
+        gradcheck(&[leaf(&[2, 3, 4], 20), leaf(&[4, 5], 21)], |x| {
+            x[0].matmul(&x[1])
+        });
+        gradcheck(&[leaf(&[4], 22), leaf(&[2, 4, 3], 23)], |x| {
+            x[0].matmul(&x[1])
+        });
         gradcheck(&[leaf(&[3, 4], 24), leaf(&[4], 25)], |x| x[0].matmul(&x[1]));
         gradcheck(&[leaf(&[4], 26), leaf(&[4], 27)], |x| x[0].matmul(&x[1]));
-        gradcheck(&[leaf(&[2, 3, 4], 28)], |x| x[0].permute(&[2, 0, 1])?.reshape(&[4, 6]));
-        gradcheck(&[leaf(&[2, 3], 29)], |x| x[0].transpose(0, 1)?.unsqueeze(0)?.expand(&[2, 3, 2]));
-        gradcheck(&[leaf(&[2, 1, 3], 30)], |x| x[0].squeeze(None)?.flatten(0, -1));
-        gradcheck(&[leaf(&[2, 3], 31)], |x| x[0].transpose(0, 1)?.contiguous().view(&[-1]));
+        gradcheck(&[leaf(&[2, 3, 4], 28)], |x| {
+            x[0].permute(&[2, 0, 1])?.reshape(&[4, 6])
+        });
+        gradcheck(&[leaf(&[2, 3], 29)], |x| {
+            x[0].transpose(0, 1)?.unsqueeze(0)?.expand(&[2, 3, 2])
+        });
+        gradcheck(&[leaf(&[2, 1, 3], 30)], |x| {
+            x[0].squeeze(None)?.flatten(0, -1)
+        });
+        gradcheck(&[leaf(&[2, 3], 31)], |x| {
+            x[0].transpose(0, 1)?.contiguous().view(&[-1])
+        });
     }
 
     #[test]
     fn printing_shows_the_grad_fn() {
         let x = leaf(&[2], 32);
         assert!(x.to_string().ends_with(", requires_grad=True)"));
-        assert!(x.mul(&x).unwrap().to_string().ends_with(", grad_fn=<MulBackward0>)"));
+        assert!(x
+            .mul(&x)
+            .unwrap()
+            .to_string()
+            .ends_with(", grad_fn=<MulBackward0>)"));
     }
 }

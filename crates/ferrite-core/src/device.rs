@@ -1,5 +1,5 @@
 //! Where a tensor's storage lives. `Cuda` is part of the type from the start so that the CUDA
-//! backend slots in behind a cargo feature without changing any signature.
+//! tensor backend slots in without changing any signature.
 
 use crate::error::{Error, Result};
 
@@ -35,11 +35,9 @@ impl Device {
     pub fn ensure_available(self, op: &'static str) -> Result<()> {
         match self {
             Device::Cpu => Ok(()),
-            Device::Cuda(_) => Err(Error::DeviceUnavailable {
+            Device::Cuda(index) => Err(Error::DeviceUnavailable {
                 op,
-                detail: format!(
-                    "{self} requested, but this build of Ferrite has no CUDA backend; use 'cpu'"
-                ),
+                detail: crate::cuda::unavailable_detail(index),
             }),
         }
     }
@@ -65,7 +63,11 @@ mod tests {
         assert_eq!(Device::parse("cuda:3").unwrap(), Device::Cuda(3));
         assert_eq!(Device::Cuda(3).to_string(), "cuda:3");
         for bad in ["gpu", "cuda:", "cuda:x", "cuda:-1", "CPU"] {
-            assert_eq!(Device::parse(bad).unwrap_err().code(), "InvalidArgument", "{bad}");
+            assert_eq!(
+                Device::parse(bad).unwrap_err().code(),
+                "InvalidArgument",
+                "{bad}"
+            );
         }
     }
 }

@@ -12,10 +12,18 @@ pub enum Error {
     ShapeMismatch { op: &'static str, detail: String },
     /// An operand of the wrong dtype.
     #[error("{op}: expected {expected}, got {got}")]
-    DTypeMismatch { op: &'static str, expected: String, got: String },
+    DTypeMismatch {
+        op: &'static str,
+        expected: String,
+        got: String,
+    },
     /// Operands on different devices.
     #[error("{op}: expected all tensors on {expected}, got {got}")]
-    DeviceMismatch { op: &'static str, expected: String, got: String },
+    DeviceMismatch {
+        op: &'static str,
+        expected: String,
+        got: String,
+    },
     /// A device that this build or this machine cannot provide.
     #[error("{op}: {detail}")]
     DeviceUnavailable { op: &'static str, detail: String },
@@ -28,7 +36,11 @@ pub enum Error {
     /// A file that cannot be read or written: missing, unreadable, truncated or corrupt, or
     /// holding data Ferrite cannot represent.
     #[error("{op}: {path}: {detail}")]
-    Io { op: &'static str, path: String, detail: String },
+    Io {
+        op: &'static str,
+        path: String,
+        detail: String,
+    },
     /// A bug in Ferrite rather than in the caller's input (for example a caught panic).
     #[error("{op}: internal error: {detail}")]
     Internal { op: &'static str, detail: String },
@@ -50,23 +62,40 @@ impl Error {
     }
 
     pub fn shape(op: &'static str, detail: impl fmt::Display) -> Self {
-        Error::ShapeMismatch { op, detail: detail.to_string() }
+        Error::ShapeMismatch {
+            op,
+            detail: detail.to_string(),
+        }
     }
 
     pub fn dtype(op: &'static str, expected: impl fmt::Display, got: impl fmt::Display) -> Self {
-        Error::DTypeMismatch { op, expected: expected.to_string(), got: got.to_string() }
+        Error::DTypeMismatch {
+            op,
+            expected: expected.to_string(),
+            got: got.to_string(),
+        }
     }
 
     pub fn invalid(op: &'static str, detail: impl fmt::Display) -> Self {
-        Error::InvalidArgument { op, detail: detail.to_string() }
+        Error::InvalidArgument {
+            op,
+            detail: detail.to_string(),
+        }
     }
 
     pub fn io(op: &'static str, path: &std::path::Path, detail: impl fmt::Display) -> Self {
-        Error::Io { op, path: path.display().to_string(), detail: detail.to_string() }
+        Error::Io {
+            op,
+            path: path.display().to_string(),
+            detail: detail.to_string(),
+        }
     }
 
     pub fn index(op: &'static str, detail: impl fmt::Display) -> Self {
-        Error::IndexOutOfRange { op, detail: detail.to_string() }
+        Error::IndexOutOfRange {
+            op,
+            detail: detail.to_string(),
+        }
     }
 }
 

@@ -31,20 +31,44 @@ struct Formatter {
 
 impl Formatter {
     fn new(values: &Values, shown: &[usize]) -> Formatter {
-        let mut f = Formatter { float: false, int_mode: true, sci_mode: false, width: 1 };
+        let mut f = Formatter {
+            float: false,
+            int_mode: true,
+            sci_mode: false,
+            width: 1,
+        };
         match values {
-            Values::Int(v) => f.width = shown.iter().map(|&i| v[i].to_string().len()).max().unwrap_or(1).max(1),
-            Values::Bool(v) => f.width = shown.iter().map(|&i| if v[i] { 4 } else { 5 }).max().unwrap_or(1),
+            Values::Int(v) => {
+                f.width = shown
+                    .iter()
+                    .map(|&i| v[i].to_string().len())
+                    .max()
+                    .unwrap_or(1)
+                    .max(1)
+            }
+            Values::Bool(v) => {
+                f.width = shown
+                    .iter()
+                    .map(|&i| if v[i] { 4 } else { 5 })
+                    .max()
+                    .unwrap_or(1)
+            }
             Values::Float(v) => {
                 f.float = true;
-                let finite: Vec<f64> = shown.iter().map(|&i| v[i]).filter(|x| x.is_finite() && *x != 0.0).collect();
+                let finite: Vec<f64> = shown
+                    .iter()
+                    .map(|&i| v[i])
+                    .filter(|x| x.is_finite() && *x != 0.0)
+                    .collect();
                 if finite.is_empty() {
                     return f;
                 }
                 let min = finite.iter().fold(f64::INFINITY, |a, &x| a.min(x.abs()));
                 let max = finite.iter().fold(0f64, |a, &x| a.max(x.abs()));
                 f.int_mode = finite.iter().all(|x| x.ceil() == *x);
-                let widest = |g: &dyn Fn(f64) -> String| finite.iter().map(|&x| g(x).len()).max().unwrap_or(1);
+                let widest = |g: &dyn Fn(f64) -> String| {
+                    finite.iter().map(|&x| g(x).len()).max().unwrap_or(1)
+                };
                 if f.int_mode {
                     if max / min > 1000.0 || max > 1e8 {
                         f.sci_mode = true;
@@ -102,7 +126,9 @@ fn sci(x: f64) -> String {
         return non_finite(x);
     }
     let s = format!("{x:.PRECISION$e}");
-    let (mantissa, exponent) = s.split_once('e').expect("Rust's {:e} always has an exponent");
+    let (mantissa, exponent) = s
+        .split_once('e')
+        .expect("Rust's {:e} always has an exponent");
     let exponent: i32 = exponent.parse().expect("Rust's exponent is an integer");
     let sign = if exponent < 0 { '-' } else { '+' };
     format!("{mantissa}e{sign}{:02}", exponent.abs())
@@ -145,16 +171,24 @@ impl Printer<'_> {
         }
         let (idx, ellipsis_at) = self.shown_along(dim);
         if dim == rank - 1 {
-            let mut items: Vec<String> = idx.iter().map(|&i| f.format(self.values, base + i)).collect();
+            let mut items: Vec<String> = idx
+                .iter()
+                .map(|&i| f.format(self.values, base + i))
+                .collect();
             if let Some(at) = ellipsis_at {
                 items.insert(at, " ...".into());
             }
             let per_line = ((LINE_WIDTH.saturating_sub(indent)) / (f.width + 2)).max(1);
             let lines: Vec<String> = items.chunks(per_line).map(|l| l.join(", ")).collect();
-            return format!("[{}]", lines.join(&format!(",\n{}", " ".repeat(indent + 1))));
+            return format!(
+                "[{}]",
+                lines.join(&format!(",\n{}", " ".repeat(indent + 1)))
+            );
         }
-        let mut slices: Vec<String> =
-            idx.iter().map(|&i| self.print(f, dim + 1, base + i * self.strides[dim], indent + 1)).collect();
+        let mut slices: Vec<String> = idx
+            .iter()
+            .map(|&i| self.print(f, dim + 1, base + i * self.strides[dim], indent + 1))
+            .collect();
         if let Some(at) = ellipsis_at {
             slices.insert(at, "...".into());
         }
@@ -174,7 +208,11 @@ impl fmt::Display for Tensor {
         let body = if self.numel() == 0 {
             if self.rank() != 1 {
                 let dims: Vec<String> = self.shape().iter().map(|d| d.to_string()).collect();
-                let tuple = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+                let tuple = if dims.len() == 1 {
+                    format!("({},)", dims[0])
+                } else {
+                    format!("({})", dims.join(", "))
+                };
                 suffixes.push(format!("size={tuple}"));
             }
             if self.dtype() != DType::F32 {
@@ -230,7 +268,10 @@ mod tests {
     // Expected strings printed by PyTorch 2.x for the same tensors.
     #[test]
     fn prints_like_pytorch() {
-        assert_eq!(f(&[1., 2., 3., 4.], &[2, 2]), "tensor([[1., 2.],\n        [3., 4.]])");
+        assert_eq!(
+            f(&[1., 2., 3., 4.], &[2, 2]),
+            "tensor([[1., 2.],\n        [3., 4.]])"
+        );
         assert_eq!(f(&[1.5, -2.25], &[2]), "tensor([ 1.5000, -2.2500])");
         assert_eq!(f(&[3.], &[]), "tensor(3.)");
         assert_eq!(f(&[1e-5, 1.], &[2]), "tensor([1.0000e-05, 1.0000e+00])");
@@ -247,7 +288,10 @@ mod tests {
 
     #[test]
     fn summarizes_large_tensors() {
-        assert_eq!(f(&[1.; 2000], &[2000]), "tensor([1., 1., 1.,  ..., 1., 1., 1.])");
+        assert_eq!(
+            f(&[1.; 2000], &[2000]),
+            "tensor([1., 1., 1.,  ..., 1., 1., 1.])"
+        );
         let data: Vec<f32> = (0..2000).map(|v| v as f32).collect();
         let s = f(&data, &[2000]);
         assert_eq!(s, "tensor([0.0000e+00, 1.0000e+00, 2.0000e+00,  ..., 1.9970e+03, 1.9980e+03,\n        1.9990e+03])");

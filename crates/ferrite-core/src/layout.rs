@@ -22,12 +22,20 @@ pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
 
 impl Layout {
     pub fn contiguous(shape: &[usize]) -> Self {
-        Layout { shape: shape.to_vec(), strides: contiguous_strides(shape), offset: 0 }
+        Layout {
+            shape: shape.to_vec(),
+            strides: contiguous_strides(shape),
+            offset: 0,
+        }
     }
 
     pub fn new(shape: Vec<usize>, strides: Vec<usize>, offset: usize) -> Self {
         debug_assert_eq!(shape.len(), strides.len());
-        Layout { shape, strides, offset }
+        Layout {
+            shape,
+            strides,
+            offset,
+        }
     }
 
     pub fn shape(&self) -> &[usize] {
@@ -80,7 +88,11 @@ impl Layout {
                 strides[lead + i] = self.strides[i];
             }
         }
-        Layout { shape: shape.to_vec(), strides, offset: self.offset }
+        Layout {
+            shape: shape.to_vec(),
+            strides,
+            offset: self.offset,
+        }
     }
 
     /// Strides for viewing this layout as `shape` without copying, if possible (ATen's
@@ -131,10 +143,18 @@ pub fn normalize_dim(op: &'static str, dim: i64, rank: usize) -> Result<usize> {
     if dim < -r || dim >= r {
         return Err(Error::index(
             op,
-            format!("dimension out of range (expected to be in range of [{}, {}], but got {dim})", -r, r - 1),
+            format!(
+                "dimension out of range (expected to be in range of [{}, {}], but got {dim})",
+                -r,
+                r - 1
+            ),
         ));
     }
-    Ok(if dim < 0 { (dim + r) as usize } else { dim as usize })
+    Ok(if dim < 0 {
+        (dim + r) as usize
+    } else {
+        dim as usize
+    })
 }
 
 /// The broadcast shape of two shapes, by PyTorch's rules.
@@ -142,8 +162,16 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Ve
     let rank = a.len().max(b.len());
     let mut out = vec![0; rank];
     for i in 0..rank {
-        let da = if i + a.len() >= rank { a[i + a.len() - rank] } else { 1 };
-        let db = if i + b.len() >= rank { b[i + b.len() - rank] } else { 1 };
+        let da = if i + a.len() >= rank {
+            a[i + a.len() - rank]
+        } else {
+            1
+        };
+        let db = if i + b.len() >= rank {
+            b[i + b.len() - rank]
+        } else {
+            1
+        };
         out[i] = match (da, db) {
             (x, y) if x == y => x,
             (1, y) => y,
@@ -164,13 +192,23 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Ve
 }
 
 /// Resolves a requested shape that may hold one `-1` against a known element count.
-pub fn infer_shape(op: &'static str, requested: &[i64], numel: usize, from: &[usize]) -> Result<Vec<usize>> {
+pub fn infer_shape(
+    op: &'static str,
+    requested: &[i64],
+    numel: usize,
+    from: &[usize],
+) -> Result<Vec<usize>> {
     let mut inferred = None;
     let mut known = 1usize;
     for (i, &d) in requested.iter().enumerate() {
         match d {
             -1 if inferred.is_none() => inferred = Some(i),
-            -1 => return Err(Error::invalid(op, "only one dimension can be inferred (-1)")),
+            -1 => {
+                return Err(Error::invalid(
+                    op,
+                    "only one dimension can be inferred (-1)",
+                ))
+            }
             d if d < 0 => return Err(Error::invalid(op, format!("invalid shape dimension {d}"))),
             d => known *= d as usize,
         }
@@ -188,7 +226,11 @@ pub fn infer_shape(op: &'static str, requested: &[i64], numel: usize, from: &[us
         let req: Vec<String> = requested.iter().map(|d| d.to_string()).collect();
         return Err(Error::shape(
             op,
-            format!("shape '[{}]' is invalid for input of size {numel} (shape {})", req.join(", "), ShapeDisplay(from)),
+            format!(
+                "shape '[{}]' is invalid for input of size {numel} (shape {})",
+                req.join(", "),
+                ShapeDisplay(from)
+            ),
         ));
     }
     Ok(shape)
@@ -200,9 +242,15 @@ mod tests {
 
     #[test]
     fn broadcasting_follows_pytorch() {
-        assert_eq!(broadcast_shapes("t", &[2, 1, 3], &[4, 1]).unwrap(), vec![2, 4, 3]);
+        assert_eq!(
+            broadcast_shapes("t", &[2, 1, 3], &[4, 1]).unwrap(),
+            vec![2, 4, 3]
+        );
         assert_eq!(broadcast_shapes("t", &[], &[5]).unwrap(), vec![5]);
-        assert_eq!(broadcast_shapes("t", &[2, 3], &[3, 2]).unwrap_err().code(), "ShapeMismatch");
+        assert_eq!(
+            broadcast_shapes("t", &[2, 3], &[3, 2]).unwrap_err().code(),
+            "ShapeMismatch"
+        );
     }
 
     #[test]
@@ -215,15 +263,29 @@ mod tests {
 
     #[test]
     fn infers_minus_one() {
-        assert_eq!(infer_shape("view", &[-1, 4], 12, &[12]).unwrap(), vec![3, 4]);
-        assert_eq!(infer_shape("view", &[-1, 5], 12, &[12]).unwrap_err().code(), "ShapeMismatch");
-        assert_eq!(infer_shape("view", &[-1, -1], 12, &[12]).unwrap_err().code(), "InvalidArgument");
+        assert_eq!(
+            infer_shape("view", &[-1, 4], 12, &[12]).unwrap(),
+            vec![3, 4]
+        );
+        assert_eq!(
+            infer_shape("view", &[-1, 5], 12, &[12]).unwrap_err().code(),
+            "ShapeMismatch"
+        );
+        assert_eq!(
+            infer_shape("view", &[-1, -1], 12, &[12])
+                .unwrap_err()
+                .code(),
+            "InvalidArgument"
+        );
     }
 
     #[test]
     fn normalizes_negative_dims() {
         assert_eq!(normalize_dim("t", -1, 3).unwrap(), 2);
-        assert_eq!(normalize_dim("t", 3, 3).unwrap_err().code(), "IndexOutOfRange");
+        assert_eq!(
+            normalize_dim("t", 3, 3).unwrap_err().code(),
+            "IndexOutOfRange"
+        );
         assert_eq!(normalize_dim("t", 0, 0).unwrap(), 0);
     }
 }

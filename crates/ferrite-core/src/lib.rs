@@ -3,15 +3,16 @@
 
 pub mod autograd;
 mod cpu;
+pub mod cuda;
 pub mod data;
 pub mod device;
 pub mod dtype;
 pub mod error;
-pub mod io;
 mod format;
-pub mod nn;
+pub mod io;
 pub mod layout;
 pub mod memory;
+pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod random;

@@ -48,8 +48,16 @@ pub fn usage() -> Vec<DeviceMemory> {
         .filter_map(|i| {
             let tensors = TENSORS[i].load(Relaxed);
             let bytes = BYTES[i].load(Relaxed);
-            let device = if i == 0 { Device::Cpu } else { Device::Cuda(i - 1) };
-            (i == 0 || tensors > 0 || bytes > 0).then_some(DeviceMemory { device, tensors, bytes })
+            let device = if i == 0 {
+                Device::Cpu
+            } else {
+                Device::Cuda(i - 1)
+            };
+            (i == 0 || tensors > 0 || bytes > 0).then_some(DeviceMemory {
+                device,
+                tensors,
+                bytes,
+            })
         })
         .collect()
 }

@@ -55,12 +55,19 @@ fn generator_from(state: &[u8]) -> Result<ChaCha12Rng> {
     let Ok(state) = <&[u8; GENERATOR_STATE_BYTES]>::try_from(state) else {
         return Err(Error::invalid(
             "setRngState",
-            format!("expected a state of {GENERATOR_STATE_BYTES} bytes from getRngState, got {} bytes", state.len()),
+            format!(
+                "expected a state of {GENERATOR_STATE_BYTES} bytes from getRngState, got {} bytes",
+                state.len()
+            ),
         ));
     };
     let mut g = ChaCha12Rng::from_seed(state[..32].try_into().expect("32 bytes"));
-    g.set_stream(u64::from_le_bytes(state[32..40].try_into().expect("8 bytes")));
-    g.set_word_pos(u128::from_le_bytes(state[40..].try_into().expect("16 bytes")));
+    g.set_stream(u64::from_le_bytes(
+        state[32..40].try_into().expect("8 bytes"),
+    ));
+    g.set_word_pos(u128::from_le_bytes(
+        state[40..].try_into().expect("16 bytes"),
+    ));
     Ok(g)
 }
 
@@ -78,7 +85,10 @@ mod tests {
         let state = state_of(&g);
         let next: Vec<u64> = (0..5).map(|_| g.random()).collect();
         let mut restored = generator_from(&state).unwrap();
-        assert_eq!((0..5).map(|_| restored.random()).collect::<Vec<u64>>(), next);
+        assert_eq!(
+            (0..5).map(|_| restored.random()).collect::<Vec<u64>>(),
+            next
+        );
         assert!(generator_from(&state[1..]).is_err());
     }
 
@@ -87,6 +97,9 @@ mod tests {
         // Naming ChaCha12 instead of `StdRng` must not change any seeded run.
         let mut ours = ChaCha12Rng::seed_from_u64(3);
         let mut std = rand::rngs::StdRng::seed_from_u64(3);
-        assert_eq!((0..4).map(|_| ours.random()).collect::<Vec<f32>>(), (0..4).map(|_| std.random()).collect::<Vec<f32>>());
+        assert_eq!(
+            (0..4).map(|_| ours.random()).collect::<Vec<f32>>(),
+            (0..4).map(|_| std.random()).collect::<Vec<f32>>()
+        );
     }
 }

@@ -79,7 +79,11 @@ impl SharedStorage {
         let device = storage.device();
         let bytes = storage.len() * storage.dtype().size_in_bytes();
         memory::bytes_allocated(device, bytes);
-        SharedStorage { inner: RwLock::new(storage), device, bytes }
+        SharedStorage {
+            inner: RwLock::new(storage),
+            device,
+            bytes,
+        }
     }
 
     pub fn bytes(&self) -> usize {

@@ -23,7 +23,13 @@ pub(crate) struct TensorInner {
 
 impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Tensor(shape={}, dtype={}, device={})", ShapeDisplay(self.shape()), self.dtype(), self.device())
+        write!(
+            f,
+            "Tensor(shape={}, dtype={}, device={})",
+            ShapeDisplay(self.shape()),
+            self.dtype(),
+            self.device()
+        )
     }
 }
 
@@ -38,12 +44,23 @@ impl Tensor {
     pub(crate) fn from_storage(storage: Storage, shape: &[usize]) -> Tensor {
         debug_assert_eq!(storage.len(), shape.iter().product::<usize>());
         let (dtype, device) = (storage.dtype(), storage.device());
-        Self::make(Arc::new(SharedStorage::new(storage)), Layout::contiguous(shape), dtype, device)
+        Self::make(
+            Arc::new(SharedStorage::new(storage)),
+            Layout::contiguous(shape),
+            dtype,
+            device,
+        )
     }
 
     fn make(storage: Arc<SharedStorage>, layout: Layout, dtype: DType, device: Device) -> Tensor {
         memory::tensor_created(device);
-        Tensor(Arc::new(TensorInner { storage, layout, dtype, device, autograd: AutogradMeta::default() }))
+        Tensor(Arc::new(TensorInner {
+            storage,
+            layout,
+            dtype,
+            device,
+            autograd: AutogradMeta::default(),
+        }))
     }
 
     /// Another view of this tensor's storage, outside the autograd graph (ops record themselves).
@@ -56,7 +73,11 @@ impl Tensor {
         if data.len() != numel {
             return Err(Error::shape(
                 "tensor",
-                format!("{} values cannot fill shape {} ({numel} elements)", data.len(), ShapeDisplay(shape)),
+                format!(
+                    "{} values cannot fill shape {} ({numel} elements)",
+                    data.len(),
+                    ShapeDisplay(shape)
+                ),
             ));
         }
         Ok(Self::from_storage(Storage::Cpu(data), shape))
@@ -158,7 +179,11 @@ impl Tensor {
         if self.numel() != 1 {
             return Err(Error::invalid(
                 "item",
-                format!("a tensor with {} elements cannot be converted to a scalar (shape {})", self.numel(), ShapeDisplay(self.shape())),
+                format!(
+                    "a tensor with {} elements cannot be converted to a scalar (shape {})",
+                    self.numel(),
+                    ShapeDisplay(self.shape())
+                ),
             ));
         }
         Ok(match self.to_cpu_storage() {
@@ -174,7 +199,10 @@ impl Tensor {
             return Ok(self.clone());
         }
         device.ensure_available("to")?;
-        Err(Error::Internal { op: "to", detail: format!("no copy path from {} to {device}", self.device()) })
+        Err(Error::Internal {
+            op: "to",
+            detail: format!("no copy path from {} to {device}", self.device()),
+        })
     }
 
     /// Fails unless `other` lives on this tensor's device.

@@ -21,7 +21,10 @@ pub fn guard<T>(op: &'static str, f: impl FnOnce() -> ferrite_core::Result<T>) -
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(js_error(Error::Internal { op, detail: format!("{detail} (please report this bug)") }))
+            Err(js_error(Error::Internal {
+                op,
+                detail: format!("{detail} (please report this bug)"),
+            }))
         }
     }
 }
@@ -29,7 +32,14 @@ pub fn guard<T>(op: &'static str, f: impl FnOnce() -> ferrite_core::Result<T>) -
 pub fn dims(op: &'static str, shape: &[i64]) -> ferrite_core::Result<Vec<usize>> {
     shape
         .iter()
-        .map(|&d| usize::try_from(d).map_err(|_| Error::invalid(op, format!("shape dims must be non-negative integers, got {shape:?}"))))
+        .map(|&d| {
+            usize::try_from(d).map_err(|_| {
+                Error::invalid(
+                    op,
+                    format!("shape dims must be non-negative integers, got {shape:?}"),
+                )
+            })
+        })
         .collect()
 }
 

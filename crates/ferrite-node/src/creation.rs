@@ -9,17 +9,28 @@ use crate::tensor::{wrap, NativeTensor};
 
 #[napi]
 pub fn from_float32(env: Env, data: Float32Array, shape: Vec<i64>) -> Result<NativeTensor, String> {
-    guard("tensor", || Tensor::from_f32(data.to_vec(), &dims("tensor", &shape)?)).map(|t| wrap(&env, t))
+    guard("tensor", || {
+        Tensor::from_f32(data.to_vec(), &dims("tensor", &shape)?)
+    })
+    .map(|t| wrap(&env, t))
 }
 
 #[napi]
 pub fn from_int64(env: Env, data: BigInt64Array, shape: Vec<i64>) -> Result<NativeTensor, String> {
-    guard("tensor", || Tensor::from_i64(data.to_vec(), &dims("tensor", &shape)?)).map(|t| wrap(&env, t))
+    guard("tensor", || {
+        Tensor::from_i64(data.to_vec(), &dims("tensor", &shape)?)
+    })
+    .map(|t| wrap(&env, t))
 }
 
 /// JS numbers (as float64) converted to `dtype_name` natively.
 #[napi]
-pub fn from_float64(env: Env, data: Float64Array, shape: Vec<i64>, dtype_name: String) -> Result<NativeTensor, String> {
+pub fn from_float64(
+    env: Env,
+    data: Float64Array,
+    shape: Vec<i64>,
+    dtype_name: String,
+) -> Result<NativeTensor, String> {
     guard("tensor", || {
         let storage = match dtype(&dtype_name)? {
             DType::F32 => CpuStorage::F32(data.iter().map(|&v| v as f32).collect()),
@@ -32,41 +43,86 @@ pub fn from_float64(env: Env, data: Float64Array, shape: Vec<i64>, dtype_name: S
 }
 
 #[napi]
-pub fn full(env: Env, shape: Vec<i64>, value: f64, dtype_name: String, device_name: String) -> Result<NativeTensor, String> {
-    guard("full", || Tensor::full(&dims("full", &shape)?, value, dtype(&dtype_name)?, device(&device_name)?)).map(|t| wrap(&env, t))
+pub fn full(
+    env: Env,
+    shape: Vec<i64>,
+    value: f64,
+    dtype_name: String,
+    device_name: String,
+) -> Result<NativeTensor, String> {
+    guard("full", || {
+        Tensor::full(
+            &dims("full", &shape)?,
+            value,
+            dtype(&dtype_name)?,
+            device(&device_name)?,
+        )
+    })
+    .map(|t| wrap(&env, t))
 }
 
 #[napi]
-pub fn arange(env: Env, start: f64, end: f64, step: f64, dtype_name: String, device_name: String) -> Result<NativeTensor, String> {
-    guard("arange", || Tensor::arange(start, end, step, dtype(&dtype_name)?, device(&device_name)?)).map(|t| wrap(&env, t))
+pub fn arange(
+    env: Env,
+    start: f64,
+    end: f64,
+    step: f64,
+    dtype_name: String,
+    device_name: String,
+) -> Result<NativeTensor, String> {
+    guard("arange", || {
+        Tensor::arange(start, end, step, dtype(&dtype_name)?, device(&device_name)?)
+    })
+    .map(|t| wrap(&env, t))
 }
 
 #[napi]
 pub fn rand(env: Env, shape: Vec<i64>, device_name: String) -> Result<NativeTensor, String> {
-    guard("rand", || Tensor::rand(&dims("rand", &shape)?, device(&device_name)?)).map(|t| wrap(&env, t))
+    guard("rand", || {
+        Tensor::rand(&dims("rand", &shape)?, device(&device_name)?)
+    })
+    .map(|t| wrap(&env, t))
 }
 
 #[napi]
 pub fn randn(env: Env, shape: Vec<i64>, device_name: String) -> Result<NativeTensor, String> {
-    guard("randn", || Tensor::randn(&dims("randn", &shape)?, device(&device_name)?)).map(|t| wrap(&env, t))
+    guard("randn", || {
+        Tensor::randn(&dims("randn", &shape)?, device(&device_name)?)
+    })
+    .map(|t| wrap(&env, t))
 }
 
 #[napi]
-pub fn randint(env: Env, low: i64, high: i64, shape: Vec<i64>, device_name: String) -> Result<NativeTensor, String> {
-    guard("randint", || Tensor::randint(low, high, &dims("randint", &shape)?, device(&device_name)?)).map(|t| wrap(&env, t))
+pub fn randint(
+    env: Env,
+    low: i64,
+    high: i64,
+    shape: Vec<i64>,
+    device_name: String,
+) -> Result<NativeTensor, String> {
+    guard("randint", || {
+        Tensor::randint(low, high, &dims("randint", &shape)?, device(&device_name)?)
+    })
+    .map(|t| wrap(&env, t))
 }
 
 /// Joins tensors along an existing dim.
 #[napi]
 pub fn cat(env: Env, tensors: Vec<&NativeTensor>, dim: i64) -> Result<NativeTensor, String> {
-    let parts: Vec<Tensor> = tensors.iter().map(|t| t.get("cat").cloned()).collect::<Result<_, _>>()?;
+    let parts: Vec<Tensor> = tensors
+        .iter()
+        .map(|t| t.get("cat").cloned())
+        .collect::<Result<_, _>>()?;
     guard("cat", || Tensor::cat(&parts, dim)).map(|t| wrap(&env, t))
 }
 
 /// Joins tensors along a new dim.
 #[napi]
 pub fn stack(env: Env, tensors: Vec<&NativeTensor>, dim: i64) -> Result<NativeTensor, String> {
-    let parts: Vec<Tensor> = tensors.iter().map(|t| t.get("stack").cloned()).collect::<Result<_, _>>()?;
+    let parts: Vec<Tensor> = tensors
+        .iter()
+        .map(|t| t.get("stack").cloned())
+        .collect::<Result<_, _>>()?;
     guard("stack", || Tensor::stack(&parts, dim)).map(|t| wrap(&env, t))
 }
 
@@ -98,7 +154,11 @@ pub struct DeviceMemory {
 pub fn memory() -> Vec<DeviceMemory> {
     memory::usage()
         .into_iter()
-        .map(|m| DeviceMemory { device: m.device.to_string(), tensors: m.tensors as u32, bytes: m.bytes as f64 })
+        .map(|m| DeviceMemory {
+            device: m.device.to_string(),
+            tensors: m.tensors as u32,
+            bytes: m.bytes as f64,
+        })
         .collect()
 }
 

@@ -27,11 +27,15 @@ pub struct TransformSpec {
 }
 
 fn transform(spec: &TransformSpec) -> ferrite_core::Result<Transform> {
-    let missing = |field: &str| Error::invalid("transforms", format!("{} needs `{field}`", spec.kind));
+    let missing =
+        |field: &str| Error::invalid("transforms", format!("{} needs `{field}`", spec.kind));
     let sides = |v: &Option<Vec<u32>>| -> ferrite_core::Result<[usize; 4]> {
         match v.as_deref() {
             Some([l, t, r, b]) => Ok([*l as usize, *t as usize, *r as usize, *b as usize]),
-            Some(_) => Err(Error::invalid("transforms", format!("{}: padding must have 4 sides", spec.kind))),
+            Some(_) => Err(Error::invalid(
+                "transforms",
+                format!("{}: padding must have 4 sides", spec.kind),
+            )),
             None => Ok([0; 4]),
         }
     };
@@ -39,16 +43,31 @@ fn transform(spec: &TransformSpec) -> ferrite_core::Result<Transform> {
         Some([h, w]) => Ok((*h as usize, *w as usize)),
         _ => Err(missing("size")),
     };
-    let fill = u8::try_from(spec.fill.unwrap_or(0)).map_err(|_| Error::invalid("transforms", "fill must be 0-255"))?;
+    let fill = u8::try_from(spec.fill.unwrap_or(0))
+        .map_err(|_| Error::invalid("transforms", "fill must be 0-255"))?;
     Ok(match spec.kind.as_str() {
         "pad" => {
             let [left, top, right, bottom] = sides(&spec.padding)?;
-            Transform::Pad { left, top, right, bottom, fill }
+            Transform::Pad {
+                left,
+                top,
+                right,
+                bottom,
+                fill,
+            }
         }
-        "randomHorizontalFlip" => Transform::RandomHorizontalFlip { p: spec.p.ok_or_else(|| missing("p"))? },
+        "randomHorizontalFlip" => Transform::RandomHorizontalFlip {
+            p: spec.p.ok_or_else(|| missing("p"))?,
+        },
         "randomCrop" => {
             let (height, width) = size()?;
-            Transform::RandomCrop { height, width, padding: sides(&spec.padding)?, pad_if_needed: spec.pad_if_needed.unwrap_or(false), fill }
+            Transform::RandomCrop {
+                height,
+                width,
+                padding: sides(&spec.padding)?,
+                pad_if_needed: spec.pad_if_needed.unwrap_or(false),
+                fill,
+            }
         }
         "centerCrop" => {
             let (height, width) = size()?;
@@ -56,10 +75,27 @@ fn transform(spec: &TransformSpec) -> ferrite_core::Result<Transform> {
         }
         "toTensor" => Transform::ToTensor,
         "normalize" => Transform::Normalize {
-            mean: spec.mean.as_ref().ok_or_else(|| missing("mean"))?.iter().map(|&v| v as f32).collect(),
-            std: spec.std.as_ref().ok_or_else(|| missing("std"))?.iter().map(|&v| v as f32).collect(),
+            mean: spec
+                .mean
+                .as_ref()
+                .ok_or_else(|| missing("mean"))?
+                .iter()
+                .map(|&v| v as f32)
+                .collect(),
+            std: spec
+                .std
+                .as_ref()
+                .ok_or_else(|| missing("std"))?
+                .iter()
+                .map(|&v| v as f32)
+                .collect(),
         },
-        other => return Err(Error::invalid("transforms", format!("unknown transform '{other}'"))),
+        other => {
+            return Err(Error::invalid(
+                "transforms",
+                format!("unknown transform '{other}'"),
+            ))
+        }
     })
 }
 
@@ -77,13 +113,20 @@ impl NativeImageSet {
     /// Reads CIFAR-10 binary batch files, in order.
     #[napi(factory)]
     pub fn from_cifar_files(paths: Vec<String>) -> Result<NativeImageSet, String> {
-        guard("CIFAR10", || data::read_cifar_files(&paths)).map(|set| NativeImageSet { set: Arc::new(set) })
+        guard("CIFAR10", || data::read_cifar_files(&paths))
+            .map(|set| NativeImageSet { set: Arc::new(set) })
     }
 
     /// Decodes PNG and JPEG files on all threads, each converted to RGB, labelled `labels`.
     #[napi(factory)]
-    pub fn from_image_files(paths: Vec<String>, labels: Vec<i64>) -> Result<NativeImageSet, String> {
-        guard("ImageFolder", || data::read_image_files("ImageFolder", &paths, &labels)).map(|set| NativeImageSet { set: Arc::new(set) })
+    pub fn from_image_files(
+        paths: Vec<String>,
+        labels: Vec<i64>,
+    ) -> Result<NativeImageSet, String> {
+        guard("ImageFolder", || {
+            data::read_image_files("ImageFolder", &paths, &labels)
+        })
+        .map(|set| NativeImageSet { set: Arc::new(set) })
     }
 
     #[napi(getter)]
@@ -98,16 +141,29 @@ impl NativeImageSet {
 
     /// The transformed images at `indices` and their labels, now.
     #[napi]
-    pub fn load_batch(&self, env: Env, indices: Vec<u32>, specs: Vec<TransformSpec>, seed: i64) -> Result<Vec<NativeTensor>, String> {
+    pub fn load_batch(
+        &self,
+        env: Env,
+        indices: Vec<u32>,
+        specs: Vec<TransformSpec>,
+        seed: i64,
+    ) -> Result<Vec<NativeTensor>, String> {
         let indices: Vec<usize> = indices.into_iter().map(|i| i as usize).collect();
-        let (images, labels) = guard("DataLoader", || data::load_batch(&self.set, &indices, &transforms(&specs)?, seed as u64))?;
+        let (images, labels) = guard("DataLoader", || {
+            data::load_batch(&self.set, &indices, &transforms(&specs)?, seed as u64)
+        })?;
         Ok(vec![wrap(&env, images), wrap(&env, labels)])
     }
 
     /// Like `loadBatch`, on a worker thread; errors resolve as `{ errorCode, errorMessage }` so
     /// that their code survives the trip.
     #[napi(ts_return_type = "Promise<LoadedBatch>")]
-    pub fn load_batch_async(&self, indices: Vec<u32>, specs: Vec<TransformSpec>, seed: i64) -> AsyncTask<LoadBatch> {
+    pub fn load_batch_async(
+        &self,
+        indices: Vec<u32>,
+        specs: Vec<TransformSpec>,
+        seed: i64,
+    ) -> AsyncTask<LoadBatch> {
         AsyncTask::new(LoadBatch {
             set: self.set.clone(),
             indices: indices.into_iter().map(|i| i as usize).collect(),
@@ -138,7 +194,9 @@ impl Task for LoadBatch {
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
         let transforms = std::mem::replace(&mut self.transforms, Ok(Vec::new()));
-        Ok(guard("DataLoader", || data::load_batch(&self.set, &self.indices, &transforms?, self.seed)))
+        Ok(guard("DataLoader", || {
+            data::load_batch(&self.set, &self.indices, &transforms?, self.seed)
+        }))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
@@ -149,7 +207,12 @@ impl Task for LoadBatch {
                 error_code: None,
                 error_message: None,
             },
-            Err(e) => LoadedBatch { images: None, labels: None, error_code: Some(e.status.clone()), error_message: Some(e.reason.clone()) },
+            Err(e) => LoadedBatch {
+                images: None,
+                labels: None,
+                error_code: Some(e.status.clone()),
+                error_message: Some(e.reason.clone()),
+            },
         })
     }
 }

@@ -36,14 +36,22 @@ pub fn save_safetensors(
         .zip(tensors)
         .map(|(name, t)| Ok((name, t.get("save")?.clone())))
         .collect::<Result<Vec<_>, String>>()?;
-    guard("save", || io::save_safetensors(&named, Path::new(&path), metadata))
+    guard("save", || {
+        io::save_safetensors(&named, Path::new(&path), metadata)
+    })
 }
 
 /// Every tensor of the safetensors file at `path`, sorted by name.
 #[napi]
 pub fn load_safetensors(env: Env, path: String) -> Result<Vec<NamedTensor>, String> {
     let loaded = guard("load", || io::load_safetensors(Path::new(&path)))?;
-    Ok(loaded.into_iter().map(|(name, t)| NamedTensor { name, tensor: wrap(&env, t) }).collect())
+    Ok(loaded
+        .into_iter()
+        .map(|(name, t)| NamedTensor {
+            name,
+            tensor: wrap(&env, t),
+        })
+        .collect())
 }
 
 /// The string metadata stored in the header of the safetensors file at `path`.

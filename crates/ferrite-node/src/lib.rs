@@ -4,6 +4,7 @@
 
 mod convert;
 mod creation;
+mod cuda;
 mod data;
 mod io;
 mod nn;
@@ -15,4 +16,5 @@ mod vision;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub use creation::*;
+pub use cuda::*;
 pub use tensor::*;

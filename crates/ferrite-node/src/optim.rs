@@ -47,7 +47,9 @@ pub fn sgd_step(
         nesterov: config.nesterov,
         maximize: config.maximize,
     };
-    guard("sgd", || optim::sgd_step(p, g, buffer, first_step, &options))
+    guard("sgd", || {
+        optim::sgd_step(p, g, buffer, first_step, &options)
+    })
 }
 
 #[napi]
@@ -60,7 +62,12 @@ pub fn adam_step(
     step: u32,
     config: AdamConfig,
 ) -> Result<(), String> {
-    let (p, g, m, v) = (param.get("adam")?, grad.get("adam")?, exp_avg.get("adam")?, exp_avg_sq.get("adam")?);
+    let (p, g, m, v) = (
+        param.get("adam")?,
+        grad.get("adam")?,
+        exp_avg.get("adam")?,
+        exp_avg_sq.get("adam")?,
+    );
     let vmax = max_exp_avg_sq.map(|t| t.get("adam")).transpose()?;
     let options = AdamOptions {
         lr: config.lr,
@@ -72,5 +79,7 @@ pub fn adam_step(
         maximize: config.maximize,
         decoupled_weight_decay: config.decoupled_weight_decay,
     };
-    guard("adam", || optim::adam_step(p, g, m, v, vmax, step as u64, &options))
+    guard("adam", || {
+        optim::adam_step(p, g, m, v, vmax, step as u64, &options)
+    })
 }

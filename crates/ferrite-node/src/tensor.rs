@@ -100,7 +100,10 @@ pub fn wrap(env: &Env, tensor: Tensor) -> NativeTensor {
     let reported = tensor.storage_bytes() as i64;
     // Only a hint to the GC: failing to give it must not fail the op.
     let _ = env.adjust_external_memory(reported);
-    NativeTensor { tensor: Some(tensor), reported }
+    NativeTensor {
+        tensor: Some(tensor),
+        reported,
+    }
 }
 
 impl ObjectFinalize for NativeTensor {
@@ -115,12 +118,20 @@ impl ObjectFinalize for NativeTensor {
 impl NativeTensor {
     pub(crate) fn get(&self, op: &'static str) -> Result<&Tensor, String> {
         self.tensor.as_ref().ok_or_else(|| {
-            napi::Error::new("DisposedTensor".to_string(), format!("{op}: the tensor was disposed and cannot be used"))
+            napi::Error::new(
+                "DisposedTensor".to_string(),
+                format!("{op}: the tensor was disposed and cannot be used"),
+            )
         })
     }
 
     /// Runs `f` on this tensor and wraps the tensor it returns.
-    pub(crate) fn op(&self, env: &Env, op: &'static str, f: impl FnOnce(&Tensor) -> ferrite_core::Result<Tensor>) -> Result<NativeTensor, String> {
+    pub(crate) fn op(
+        &self,
+        env: &Env,
+        op: &'static str,
+        f: impl FnOnce(&Tensor) -> ferrite_core::Result<Tensor>,
+    ) -> Result<NativeTensor, String> {
         let t = self.get(op)?;
         guard(op, || f(t)).map(|out| wrap(env, out))
     }
@@ -130,7 +141,12 @@ impl NativeTensor {
 impl NativeTensor {
     #[napi(getter)]
     pub fn shape(&self) -> Result<Vec<i64>, String> {
-        Ok(self.get("shape")?.shape().iter().map(|&d| d as i64).collect())
+        Ok(self
+            .get("shape")?
+            .shape()
+            .iter()
+            .map(|&d| d as i64)
+            .collect())
     }
 
     #[napi(getter)]
@@ -219,7 +235,9 @@ impl NativeTensor {
 
     #[napi]
     pub fn shares_storage(&self, other: &NativeTensor) -> Result<bool, String> {
-        Ok(self.get("sharesStorage")?.shares_storage(other.get("sharesStorage")?))
+        Ok(self
+            .get("sharesStorage")?
+            .shares_storage(other.get("sharesStorage")?))
     }
 
     #[napi]
@@ -256,14 +274,24 @@ impl NativeTensor {
     }
 
     #[napi]
-    pub fn binary(&self, env: Env, op: BinaryOpCode, other: &NativeTensor) -> Result<NativeTensor, String> {
+    pub fn binary(
+        &self,
+        env: Env,
+        op: BinaryOpCode,
+        other: &NativeTensor,
+    ) -> Result<NativeTensor, String> {
         let op = BinaryOp::from(op);
         let rhs = other.get(op.name())?;
         self.op(&env, op.name(), |t| t.binary(op, rhs))
     }
 
     #[napi]
-    pub fn binary_scalar(&self, env: Env, op: BinaryOpCode, scalar: f64) -> Result<NativeTensor, String> {
+    pub fn binary_scalar(
+        &self,
+        env: Env,
+        op: BinaryOpCode,
+        scalar: f64,
+    ) -> Result<NativeTensor, String> {
         let op = BinaryOp::from(op);
         self.op(&env, op.name(), |t| t.binary_scalar(op, scalar))
     }
@@ -276,14 +304,26 @@ impl NativeTensor {
 
     /// Reduces over `dims` (all dims when empty).
     #[napi]
-    pub fn reduce(&self, env: Env, op: ReduceOpCode, dims: Vec<i64>, keep_dim: bool) -> Result<NativeTensor, String> {
+    pub fn reduce(
+        &self,
+        env: Env,
+        op: ReduceOpCode,
+        dims: Vec<i64>,
+        keep_dim: bool,
+    ) -> Result<NativeTensor, String> {
         let op = ReduceOp::from(op);
         self.op(&env, op.name(), |t| t.reduce(op, &dims, keep_dim))
     }
 
     /// argmax/argmin over `dim`, or over the flattened tensor when `dim` is undefined.
     #[napi]
-    pub fn arg_reduce(&self, env: Env, op: ReduceOpCode, dim: Option<i64>, keep_dim: bool) -> Result<NativeTensor, String> {
+    pub fn arg_reduce(
+        &self,
+        env: Env,
+        op: ReduceOpCode,
+        dim: Option<i64>,
+        keep_dim: bool,
+    ) -> Result<NativeTensor, String> {
         let op = ReduceOp::from(op);
         self.op(&env, op.name(), |t| match op {
             ReduceOp::ArgMin => t.argmin(dim, keep_dim),
@@ -338,8 +378,16 @@ impl NativeTensor {
     }
 
     #[napi]
-    pub fn narrow(&self, env: Env, dim: i64, start: u32, length: u32) -> Result<NativeTensor, String> {
-        self.op(&env, "narrow", |t| t.narrow(dim, start as usize, length as usize))
+    pub fn narrow(
+        &self,
+        env: Env,
+        dim: i64,
+        start: u32,
+        length: u32,
+    ) -> Result<NativeTensor, String> {
+        self.op(&env, "narrow", |t| {
+            t.narrow(dim, start as usize, length as usize)
+        })
     }
 
     #[napi]

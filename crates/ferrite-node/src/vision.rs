@@ -11,7 +11,10 @@ use crate::tensor::{wrap, NativeTensor};
 
 #[napi]
 pub fn read_image(env: Env, path: String, mode: String) -> Result<NativeTensor, String> {
-    guard("readImage", || vision::read_image(Path::new(&path), ColorMode::parse("readImage", &mode)?)).map(|t| wrap(&env, t))
+    guard("readImage", || {
+        vision::read_image(Path::new(&path), ColorMode::parse("readImage", &mode)?)
+    })
+    .map(|t| wrap(&env, t))
 }
 
 #[napi]
@@ -30,15 +33,24 @@ pub struct ImageGridOptions {
 }
 
 #[napi]
-pub fn save_image_grid(images: Vec<&NativeTensor>, path: String, options: ImageGridOptions) -> Result<(), String> {
-    let tensors = images.iter().map(|t| t.get("saveImageGrid").cloned()).collect::<Result<Vec<_>, String>>()?;
+pub fn save_image_grid(
+    images: Vec<&NativeTensor>,
+    path: String,
+    options: ImageGridOptions,
+) -> Result<(), String> {
+    let tensors = images
+        .iter()
+        .map(|t| t.get("saveImageGrid").cloned())
+        .collect::<Result<Vec<_>, String>>()?;
     let options = GridOptions {
         titles: options.titles,
         columns: options.columns.map(|c| c as usize),
         normalize: options.normalize,
         scale: options.scale as usize,
     };
-    guard("saveImageGrid", || vision::save_image_grid(&tensors, Path::new(&path), &options))
+    guard("saveImageGrid", || {
+        vision::save_image_grid(&tensors, Path::new(&path), &options)
+    })
 }
 
 /// One panel of a line chart.
@@ -55,7 +67,14 @@ pub struct ChartSeries {
 pub fn save_line_charts(series: Vec<ChartSeries>, path: String) -> Result<(), String> {
     let series: Vec<vision::Series> = series
         .into_iter()
-        .map(|s| vision::Series { title: s.title, x_label: s.x_label, y_label: s.y_label, values: s.values })
+        .map(|s| vision::Series {
+            title: s.title,
+            x_label: s.x_label,
+            y_label: s.y_label,
+            values: s.values,
+        })
         .collect();
-    guard("plotCurves", || vision::save_line_charts(&series, Path::new(&path)))
+    guard("plotCurves", || {
+        vision::save_line_charts(&series, Path::new(&path))
+    })
 }

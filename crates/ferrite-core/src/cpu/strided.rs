@@ -28,7 +28,10 @@ pub(crate) fn collect_runs<const N: usize, U: Send>(
             fill_from(&dims, &strides, offsets, start, chunk, &fill)
         };
         if numel >= PARALLEL_MIN_ELEMS {
-            spare.par_chunks_mut(CHUNK).enumerate().for_each(|(i, c)| fill_chunk(i * CHUNK, c));
+            spare
+                .par_chunks_mut(CHUNK)
+                .enumerate()
+                .for_each(|(i, c)| fill_chunk(i * CHUNK, c));
         } else {
             fill_chunk(0, spare);
         }
@@ -76,7 +79,10 @@ fn fill_from<const N: usize, U>(
 
 /// Drops size-1 dims and merges neighbours that are contiguous in every operand, so that runs are
 /// as long as possible. Always returns at least one dim.
-fn coalesce<const N: usize>(shape: &[usize], strides: [&[usize]; N]) -> (Vec<usize>, Vec<[usize; N]>) {
+fn coalesce<const N: usize>(
+    shape: &[usize],
+    strides: [&[usize]; N],
+) -> (Vec<usize>, Vec<[usize; N]>) {
     let mut dims: Vec<usize> = Vec::with_capacity(shape.len());
     let mut merged: Vec<[usize; N]> = Vec::with_capacity(shape.len());
     for (d, &size) in shape.iter().enumerate() {
@@ -102,19 +108,27 @@ fn coalesce<const N: usize>(shape: &[usize], strides: [&[usize]; N]) -> (Vec<usi
 }
 
 /// `f` over every element of a strided view, into a new dense buffer.
-pub(crate) fn map_strided<T: Copy + Sync, U: Send>(x: &[T], layout: &Layout, f: impl Fn(T) -> U + Sync) -> Vec<U> {
-    collect_runs(layout.shape(), [layout], |out: &mut [MaybeUninit<U>], [at], [step]| {
-        let n = out.len();
-        if step == 1 {
-            for (o, &v) in out.iter_mut().zip(&x[at..at + n]) {
-                o.write(f(v));
+pub(crate) fn map_strided<T: Copy + Sync, U: Send>(
+    x: &[T],
+    layout: &Layout,
+    f: impl Fn(T) -> U + Sync,
+) -> Vec<U> {
+    collect_runs(
+        layout.shape(),
+        [layout],
+        |out: &mut [MaybeUninit<U>], [at], [step]| {
+            let n = out.len();
+            if step == 1 {
+                for (o, &v) in out.iter_mut().zip(&x[at..at + n]) {
+                    o.write(f(v));
+                }
+            } else {
+                for (i, o) in out.iter_mut().enumerate() {
+                    o.write(f(x[at + i * step]));
+                }
             }
-        } else {
-            for (i, o) in out.iter_mut().enumerate() {
-                o.write(f(x[at + i * step]));
-            }
-        }
-    })
+        },
+    )
 }
 
 #[cfg(test)]

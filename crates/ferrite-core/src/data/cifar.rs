@@ -25,7 +25,9 @@ pub fn parse_cifar_records(bytes: &[u8], source: &str, into: &mut ImageSet) -> R
             return Err(Error::Io {
                 op: "CIFAR10",
                 path: source.to_string(),
-                detail: format!("record {r} has label {label}, but CIFAR-10 labels are 0-9 (corrupt file?)"),
+                detail: format!(
+                    "record {r} has label {label}, but CIFAR-10 labels are 0-9 (corrupt file?)"
+                ),
             });
         }
         let planes = &record[1..];
@@ -73,7 +75,10 @@ mod tests {
         let mut set = ImageSet::new();
         let err = parse_cifar_records(&[0u8; 3000], "data/train.bin", &mut set).unwrap_err();
         assert_eq!(err.code(), "Io");
-        assert!(err.to_string().contains("data/train.bin: 3000 bytes"), "{err}");
+        assert!(
+            err.to_string().contains("data/train.bin: 3000 bytes"),
+            "{err}"
+        );
         let mut bad = vec![0u8; CIFAR_RECORD_BYTES];
         bad[0] = 12;
         let err = parse_cifar_records(&bad, "t.bin", &mut set).unwrap_err();

@@ -42,14 +42,29 @@ impl ImageSet {
     }
 
     /// Adds one HWC image and its label.
-    pub fn push(&mut self, pixels: &[u8], height: usize, width: usize, channels: usize, label: i64) -> Result<()> {
+    pub fn push(
+        &mut self,
+        pixels: &[u8],
+        height: usize,
+        width: usize,
+        channels: usize,
+        label: i64,
+    ) -> Result<()> {
         if pixels.len() != height * width * channels {
             return Err(Error::invalid(
                 "ImageSet",
-                format!("{} bytes cannot hold a {height}x{width} image with {channels} channels", pixels.len()),
+                format!(
+                    "{} bytes cannot hold a {height}x{width} image with {channels} channels",
+                    pixels.len()
+                ),
             ));
         }
-        self.entries.push(Entry { offset: self.pixels.len(), height, width, channels });
+        self.entries.push(Entry {
+            offset: self.pixels.len(),
+            height,
+            width,
+            channels,
+        });
         self.pixels.extend_from_slice(pixels);
         self.labels.push(label);
         Ok(())
@@ -74,7 +89,13 @@ impl ImageSet {
 
     pub fn image(&self, index: usize) -> Result<ImageRef<'_>> {
         let e = self.entries.get(index).ok_or_else(|| {
-            Error::index("dataset", format!("index {index} is out of range for a dataset of {} images", self.len()))
+            Error::index(
+                "dataset",
+                format!(
+                    "index {index} is out of range for a dataset of {} images",
+                    self.len()
+                ),
+            )
         })?;
         Ok(ImageRef {
             pixels: &self.pixels[e.offset..e.offset + e.height * e.width * e.channels],

@@ -17,10 +17,14 @@ use crate::error::{Error, Result};
 /// half-written file where a good one was.
 pub(crate) fn write_atomically(op: &'static str, path: &Path, bytes: &[u8]) -> Result<()> {
     let temp = temp_path(op, path)?;
-    let written = OpenOptions::new().write(true).create_new(true).open(&temp).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.sync_all()
-    });
+    let written = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .and_then(|mut file| {
+            file.write_all(bytes)?;
+            file.sync_all()
+        });
     if let Err(err) = written.and_then(|()| fs::rename(&temp, path)) {
         // Best effort: the write has already failed, and that is the error worth reporting.
         let _ = fs::remove_file(&temp);
@@ -32,8 +36,15 @@ pub(crate) fn write_atomically(op: &'static str, path: &Path, bytes: &[u8]) -> R
 /// A hidden sibling of `path` that no other writer (thread or process) picks at the same time.
 fn temp_path(op: &'static str, path: &Path) -> Result<PathBuf> {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let name = path.file_name().ok_or_else(|| Error::io(op, path, "the path does not name a file"))?;
-    let unique = format!(".{}.{}-{}.tmp", name.to_string_lossy(), std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+    let name = path
+        .file_name()
+        .ok_or_else(|| Error::io(op, path, "the path does not name a file"))?;
+    let unique = format!(
+        ".{}.{}-{}.tmp",
+        name.to_string_lossy(),
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
     Ok(path.with_file_name(unique))
 }
 
@@ -49,7 +60,8 @@ pub(crate) mod test_dir {
         pub fn new() -> TestDir {
             static NEXT: AtomicU64 = AtomicU64::new(0);
             let n = NEXT.fetch_add(1, Ordering::Relaxed);
-            let dir = std::env::temp_dir().join(format!("ferrite-io-test-{}-{n}", std::process::id()));
+            let dir =
+                std::env::temp_dir().join(format!("ferrite-io-test-{}-{n}", std::process::id()));
             std::fs::create_dir_all(&dir).unwrap();
             TestDir(dir)
         }
@@ -60,8 +72,10 @@ pub(crate) mod test_dir {
 
         /// The names of the files in the directory, sorted.
         pub fn entries(&self) -> Vec<String> {
-            let mut names: Vec<String> =
-                std::fs::read_dir(&self.0).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+            let mut names: Vec<String> = std::fs::read_dir(&self.0)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
             names.sort();
             names
         }
@@ -97,7 +111,11 @@ mod tests {
         fs::create_dir(&target).unwrap();
         let err = write_atomically("save", &target, b"data").unwrap_err();
         assert_eq!(err.code(), "Io");
-        assert!(err.to_string().starts_with(&format!("save: {}: ", target.display())), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("save: {}: ", target.display())),
+            "{err}"
+        );
         assert_eq!(dir.entries(), vec!["taken"]);
 
         let missing = dir.path().join("no-such-dir").join("a.bin");

@@ -43,17 +43,31 @@ fn encode(tensor: &Tensor) -> Encoded {
         CpuStorage::I64(v) => (Dtype::I64, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
         CpuStorage::Bool(v) => (Dtype::BOOL, v.iter().map(|&x| x as u8).collect()),
     };
-    Encoded { dtype, shape: tensor.shape().to_vec(), data }
+    Encoded {
+        dtype,
+        shape: tensor.shape().to_vec(),
+        data,
+    }
 }
 
 /// Writes `named` tensors to `path` (replacing it whole, or not at all, see `write_atomically`).
 /// The file lists them sorted by name, whatever their order here.
-pub fn save_safetensors(named: &[(String, Tensor)], path: &Path, metadata: Option<HashMap<String, String>>) -> Result<()> {
+pub fn save_safetensors(
+    named: &[(String, Tensor)],
+    path: &Path,
+    metadata: Option<HashMap<String, String>>,
+) -> Result<()> {
     let mut seen = HashSet::new();
     if let Some((name, _)) = named.iter().find(|(name, _)| !seen.insert(name.as_str())) {
-        return Err(Error::invalid("save", format!("the key '{name}' appears twice")));
+        return Err(Error::invalid(
+            "save",
+            format!("the key '{name}' appears twice"),
+        ));
     }
-    let encoded: Vec<(&str, Encoded)> = named.iter().map(|(name, t)| (name.as_str(), encode(t))).collect();
+    let encoded: Vec<(&str, Encoded)> = named
+        .iter()
+        .map(|(name, t)| (name.as_str(), encode(t)))
+        .collect();
     let bytes = ::safetensors::serialize(encoded.iter().map(|(name, e)| (*name, e)), metadata)
         .map_err(|e| Error::io("save", path, format!("cannot encode the tensors: {e}")))?;
     super::write_atomically("save", path, &bytes)
@@ -63,15 +77,23 @@ pub fn save_safetensors(named: &[(String, Tensor)], path: &Path, metadata: Optio
 /// `safetensors.torch.load_file` gives). F32, I64 and BOOL tensors are supported.
 pub fn load_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("load", path, e))?;
-    let file = SafeTensors::deserialize(&bytes)
-        .map_err(|e| Error::io("load", path, format!("not a valid safetensors file (truncated or corrupt?): {e}")))?;
+    let file = SafeTensors::deserialize(&bytes).map_err(|e| {
+        Error::io(
+            "load",
+            path,
+            format!("not a valid safetensors file (truncated or corrupt?): {e}"),
+        )
+    })?;
     let mut names = file.names();
     names.sort_unstable();
     names
         .into_iter()
         .map(|name| {
             let view = file.tensor(name).map_err(|e| Error::io("load", path, e))?;
-            Ok((name.to_string(), decode(path, name, view.dtype(), view.shape(), view.data())?))
+            Ok((
+                name.to_string(),
+                decode(path, name, view.dtype(), view.shape(), view.data())?,
+            ))
         })
         .collect()
 }
@@ -79,8 +101,13 @@ pub fn load_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
 /// The free-form string metadata of the safetensors file at `path` (empty when it has none).
 pub fn load_safetensors_metadata(path: &Path) -> Result<HashMap<String, String>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("load", path, e))?;
-    let (_, header) = SafeTensors::read_metadata(&bytes)
-        .map_err(|e| Error::io("load", path, format!("not a valid safetensors file (truncated or corrupt?): {e}")))?;
+    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| {
+        Error::io(
+            "load",
+            path,
+            format!("not a valid safetensors file (truncated or corrupt?): {e}"),
+        )
+    })?;
     Ok(header.metadata().clone().unwrap_or_default())
 }
 
@@ -115,9 +142,18 @@ mod tests {
 
     fn sample() -> Vec<(String, Tensor)> {
         vec![
-            ("weight".into(), Tensor::from_f32(vec![1.5, -2.0, 0.25, 3.0, f32::NAN, -0.0], &[2, 3]).unwrap()),
-            ("steps".into(), Tensor::from_i64(vec![i64::MAX], &[]).unwrap()),
-            ("mask".into(), Tensor::from_bool(vec![true, false, true], &[3]).unwrap()),
+            (
+                "weight".into(),
+                Tensor::from_f32(vec![1.5, -2.0, 0.25, 3.0, f32::NAN, -0.0], &[2, 3]).unwrap(),
+            ),
+            (
+                "steps".into(),
+                Tensor::from_i64(vec![i64::MAX], &[]).unwrap(),
+            ),
+            (
+                "mask".into(),
+                Tensor::from_bool(vec![true, false, true], &[3]).unwrap(),
+            ),
             ("empty".into(), Tensor::from_f32(vec![], &[0, 4]).unwrap()),
         ]
     }
@@ -127,20 +163,40 @@ mod tests {
         let dir = TestDir::new();
         let path = dir.path().join("m.safetensors");
         let original = sample();
-        save_safetensors(&original, &path, Some(HashMap::from([("format".into(), "pt".into())]))).unwrap();
+        save_safetensors(
+            &original,
+            &path,
+            Some(HashMap::from([("format".into(), "pt".into())])),
+        )
+        .unwrap();
         let loaded = load_safetensors(&path).unwrap();
         let names: Vec<&str> = loaded.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(names, ["empty", "mask", "steps", "weight"]);
         for (name, t) in &loaded {
             let (_, want) = original.iter().find(|(n, _)| n == name).unwrap();
-            assert_eq!((t.shape(), t.dtype()), (want.shape(), want.dtype()), "{name}");
+            assert_eq!(
+                (t.shape(), t.dtype()),
+                (want.shape(), want.dtype()),
+                "{name}"
+            );
             let (got, want) = (t.to_vec_f64(), want.to_vec_f64());
-            assert!(got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())), "{name}");
+            assert!(
+                got.iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())),
+                "{name}"
+            );
         }
         // A non-contiguous view is written in its logical (row-major) order.
-        let t = Tensor::from_f32(vec![1., 2., 3., 4., 5., 6.], &[2, 3]).unwrap().transpose(0, 1).unwrap();
+        let t = Tensor::from_f32(vec![1., 2., 3., 4., 5., 6.], &[2, 3])
+            .unwrap()
+            .transpose(0, 1)
+            .unwrap();
         save_safetensors(&[("t".into(), t)], &path, None).unwrap();
-        assert_eq!(load_safetensors(&path).unwrap()[0].1.to_vec_f32().unwrap(), vec![1., 4., 2., 5., 3., 6.]);
+        assert_eq!(
+            load_safetensors(&path).unwrap()[0].1.to_vec_f32().unwrap(),
+            vec![1., 4., 2., 5., 3., 6.]
+        );
     }
 
     #[test]
@@ -149,7 +205,11 @@ mod tests {
         let path = dir.path().join("m.safetensors");
         let err = load_safetensors(&path).unwrap_err();
         assert_eq!(err.code(), "Io");
-        assert!(err.to_string().starts_with(&format!("load: {}: ", path.display())), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("load: {}: ", path.display())),
+            "{err}"
+        );
 
         save_safetensors(&sample(), &path, None).unwrap();
         let bytes = std::fs::read(&path).unwrap();
@@ -157,10 +217,16 @@ mod tests {
             std::fs::write(&path, &bytes[..cut]).unwrap();
             let err = load_safetensors(&path).unwrap_err();
             assert_eq!(err.code(), "Io", "cut at {cut}");
-            assert!(err.to_string().contains("not a valid safetensors file"), "{err}");
+            assert!(
+                err.to_string().contains("not a valid safetensors file"),
+                "{err}"
+            );
         }
         std::fs::write(&path, b"this is not a safetensors file at all").unwrap();
-        assert!(load_safetensors(&path).unwrap_err().to_string().contains("m.safetensors: not a valid safetensors file"));
+        assert!(load_safetensors(&path)
+            .unwrap_err()
+            .to_string()
+            .contains("m.safetensors: not a valid safetensors file"));
     }
 
     #[test]
@@ -182,10 +248,18 @@ mod tests {
         }
         let dir = TestDir::new();
         let path = dir.path().join("half.safetensors");
-        std::fs::write(&path, ::safetensors::serialize([("fc.weight", &Half)], None).unwrap()).unwrap();
+        std::fs::write(
+            &path,
+            ::safetensors::serialize([("fc.weight", &Half)], None).unwrap(),
+        )
+        .unwrap();
         let err = load_safetensors(&path).unwrap_err();
         assert_eq!(err.code(), "Io");
-        assert!(err.to_string().contains("half.safetensors: tensor 'fc.weight' has dtype F16"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("half.safetensors: tensor 'fc.weight' has dtype F16"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -193,7 +267,8 @@ mod tests {
         let dir = TestDir::new();
         let path = dir.path().join("m.safetensors");
         let t = Tensor::from_f32(vec![1.0], &[1]).unwrap();
-        let err = save_safetensors(&[("a".into(), t.clone()), ("a".into(), t)], &path, None).unwrap_err();
+        let err =
+            save_safetensors(&[("a".into(), t.clone()), ("a".into(), t)], &path, None).unwrap_err();
         assert_eq!(err.code(), "InvalidArgument");
         assert!(dir.entries().is_empty());
     }

@@ -12,11 +12,17 @@ impl Tensor {
         if w.len() != 2 {
             return Err(Error::shape(
                 "linear",
-                format!("weight must have shape [out_features, in_features], got {}", ShapeDisplay(w)),
+                format!(
+                    "weight must have shape [out_features, in_features], got {}",
+                    ShapeDisplay(w)
+                ),
             ));
         }
         let Some(&features) = shape.last() else {
-            return Err(Error::shape("linear", "the input must have at least 1 dim, got a 0-d tensor"));
+            return Err(Error::shape(
+                "linear",
+                "the input must have at least 1 dim, got a 0-d tensor",
+            ));
         };
         if features != w[1] {
             return Err(Error::shape(
@@ -44,9 +50,12 @@ impl Tensor {
         }
         let product = if shape.len() > 2 {
             // One [rows, in] @ [in, out] product rather than a batch of small ones.
-            let mut out_shape: Vec<i64> = shape[..shape.len() - 1].iter().map(|&d| d as i64).collect();
+            let mut out_shape: Vec<i64> =
+                shape[..shape.len() - 1].iter().map(|&d| d as i64).collect();
             out_shape.push(w[0] as i64);
-            self.reshape(&[-1, features as i64])?.matmul(&weight.transpose(0, 1)?)?.reshape(&out_shape)?
+            self.reshape(&[-1, features as i64])?
+                .matmul(&weight.transpose(0, 1)?)?
+                .reshape(&out_shape)?
         } else {
             self.matmul(&weight.transpose(0, 1)?)?
         };
@@ -66,8 +75,12 @@ mod tests {
     fn naive(x: &[f32], w: &[f32], b: &[f32], inp: usize, out: usize) -> Vec<f64> {
         x.chunks(inp)
             .flat_map(|row| {
-                (0..out)
-                    .map(move |o| b[o] as f64 + (0..inp).map(|k| row[k] as f64 * w[o * inp + k] as f64).sum::<f64>())
+                (0..out).map(move |o| {
+                    b[o] as f64
+                        + (0..inp)
+                            .map(|k| row[k] as f64 * w[o * inp + k] as f64)
+                            .sum::<f64>()
+                })
             })
             .collect()
     }
@@ -76,26 +89,48 @@ mod tests {
     fn matches_a_float64_reference_for_any_leading_dims() {
         let (inp, out) = (5, 3);
         let (w, b) = (values(out * inp, 1), values(out, 2));
-        let (tw, tb) =
-            (Tensor::from_f32(w.clone(), &[out, inp]).unwrap(), Tensor::from_f32(b.clone(), &[out]).unwrap());
+        let (tw, tb) = (
+            Tensor::from_f32(w.clone(), &[out, inp]).unwrap(),
+            Tensor::from_f32(b.clone(), &[out]).unwrap(),
+        );
         for shape in [vec![inp], vec![4, inp], vec![2, 3, inp]] {
             let x = values(shape.iter().product(), 3);
-            let y = Tensor::from_f32(x.clone(), &shape).unwrap().linear(&tw, Some(&tb)).unwrap();
+            let y = Tensor::from_f32(x.clone(), &shape)
+                .unwrap()
+                .linear(&tw, Some(&tb))
+                .unwrap();
             assert_eq!(y.shape()[..shape.len() - 1], shape[..shape.len() - 1]);
             assert_eq!(*y.shape().last().unwrap(), out);
-            for (g, want) in y.to_vec_f32().unwrap().iter().zip(naive(&x, &w, &b, inp, out)) {
+            for (g, want) in y
+                .to_vec_f32()
+                .unwrap()
+                .iter()
+                .zip(naive(&x, &w, &b, inp, out))
+            {
                 assert!((*g as f64 - want).abs() < 1e-5, "{g} vs {want}");
             }
         }
-        let no_bias = Tensor::from_f32(values(inp, 3), &[1, inp]).unwrap().linear(&tw, None).unwrap();
+        let no_bias = Tensor::from_f32(values(inp, 3), &[1, inp])
+            .unwrap()
+            .linear(&tw, None)
+            .unwrap();
         let want = naive(&values(inp, 3), &w, &[0.0; 3], inp, out);
-        assert!(no_bias.to_vec_f32().unwrap().iter().zip(want).all(|(g, w)| (*g as f64 - w).abs() < 1e-5));
+        assert!(no_bias
+            .to_vec_f32()
+            .unwrap()
+            .iter()
+            .zip(want)
+            .all(|(g, w)| (*g as f64 - w).abs() < 1e-5));
     }
 
     #[test]
     fn gradients_match_finite_differences() {
-        gradcheck(&[leaf(&[4, 5], 4), leaf(&[3, 5], 5), leaf(&[3], 6)], |x| x[0].linear(&x[1], Some(&x[2])));
-        gradcheck(&[leaf(&[2, 3, 5], 7), leaf(&[3, 5], 8)], |x| x[0].linear(&x[1], None));
+        gradcheck(&[leaf(&[4, 5], 4), leaf(&[3, 5], 5), leaf(&[3], 6)], |x| {
+            x[0].linear(&x[1], Some(&x[2]))
+        });
+        gradcheck(&[leaf(&[2, 3, 5], 7), leaf(&[3, 5], 8)], |x| {
+            x[0].linear(&x[1], None)
+        });
     }
 
     #[test]
@@ -104,10 +139,21 @@ mod tests {
         let w = Tensor::from_f32(values(12, 10), &[3, 4]).unwrap();
         let err = x.linear(&w, None).unwrap_err();
         assert_eq!(err.code(), "ShapeMismatch");
-        assert_eq!(err.to_string(), "linear: input [2, 5] has 5 features but weight [3, 4] expects 4");
+        assert_eq!(
+            err.to_string(),
+            "linear: input [2, 5] has 5 features but weight [3, 4] expects 4"
+        );
         let w = Tensor::from_f32(values(15, 10), &[3, 5]).unwrap();
         let bad_bias = Tensor::from_f32(values(4, 11), &[4]).unwrap();
-        assert_eq!(x.linear(&w, Some(&bad_bias)).unwrap_err().code(), "ShapeMismatch");
-        assert_eq!(x.linear(&x.reshape(&[10]).unwrap(), None).unwrap_err().code(), "ShapeMismatch");
+        assert_eq!(
+            x.linear(&w, Some(&bad_bias)).unwrap_err().code(),
+            "ShapeMismatch"
+        );
+        assert_eq!(
+            x.linear(&x.reshape(&[10]).unwrap(), None)
+                .unwrap_err()
+                .code(),
+            "ShapeMismatch"
+        );
     }
 }

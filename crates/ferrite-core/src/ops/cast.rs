@@ -1,8 +1,8 @@
 //! Dtype conversion with PyTorch's rules (float to int truncates toward zero, nonzero is true).
 
+use crate::cpu::map_strided;
 use crate::dtype::DType;
 use crate::error::Result;
-use crate::cpu::map_strided;
 use crate::storage::{CpuStorage, Storage};
 use crate::tensor::Tensor;
 
@@ -15,12 +15,24 @@ impl Tensor {
         let layout = self.layout();
         let out = match &*self.storage().read() {
             Storage::Cpu(s) => Storage::Cpu(match (s, dtype) {
-                (CpuStorage::F32(x), DType::I64) => CpuStorage::I64(map_strided(x, layout, |v| v as i64)),
-                (CpuStorage::F32(x), DType::Bool) => CpuStorage::Bool(map_strided(x, layout, |v| v != 0.0)),
-                (CpuStorage::I64(x), DType::F32) => CpuStorage::F32(map_strided(x, layout, |v| v as f32)),
-                (CpuStorage::I64(x), DType::Bool) => CpuStorage::Bool(map_strided(x, layout, |v| v != 0)),
-                (CpuStorage::Bool(x), DType::F32) => CpuStorage::F32(map_strided(x, layout, |v| v as u8 as f32)),
-                (CpuStorage::Bool(x), DType::I64) => CpuStorage::I64(map_strided(x, layout, |v| v as i64)),
+                (CpuStorage::F32(x), DType::I64) => {
+                    CpuStorage::I64(map_strided(x, layout, |v| v as i64))
+                }
+                (CpuStorage::F32(x), DType::Bool) => {
+                    CpuStorage::Bool(map_strided(x, layout, |v| v != 0.0))
+                }
+                (CpuStorage::I64(x), DType::F32) => {
+                    CpuStorage::F32(map_strided(x, layout, |v| v as f32))
+                }
+                (CpuStorage::I64(x), DType::Bool) => {
+                    CpuStorage::Bool(map_strided(x, layout, |v| v != 0))
+                }
+                (CpuStorage::Bool(x), DType::F32) => {
+                    CpuStorage::F32(map_strided(x, layout, |v| v as u8 as f32))
+                }
+                (CpuStorage::Bool(x), DType::I64) => {
+                    CpuStorage::I64(map_strided(x, layout, |v| v as i64))
+                }
                 (same, _) => same.clone(),
             }),
         };
@@ -35,8 +47,15 @@ mod tests {
     #[test]
     fn float_to_int_truncates_toward_zero() {
         let t = Tensor::from_f32(vec![1.9, -1.9, 0.0], &[3]).unwrap();
-        assert_eq!(t.to_dtype(DType::I64).unwrap().to_vec_i64().unwrap(), vec![1, -1, 0]);
-        let b = t.to_dtype(DType::Bool).unwrap().to_dtype(DType::F32).unwrap();
+        assert_eq!(
+            t.to_dtype(DType::I64).unwrap().to_vec_i64().unwrap(),
+            vec![1, -1, 0]
+        );
+        let b = t
+            .to_dtype(DType::Bool)
+            .unwrap()
+            .to_dtype(DType::F32)
+            .unwrap();
         assert_eq!(b.to_vec_f32().unwrap(), vec![1.0, 1.0, 0.0]);
     }
 }

@@ -35,7 +35,12 @@ impl Tensor {
     pub fn arange(start: f64, end: f64, step: f64, dtype: DType, device: Device) -> Result<Tensor> {
         device.ensure_available("arange")?;
         if step == 0.0 || !step.is_finite() || !start.is_finite() || !end.is_finite() {
-            return Err(Error::invalid("arange", format!("expected finite start, end and a nonzero step, got {start}, {end}, {step}")));
+            return Err(Error::invalid(
+                "arange",
+                format!(
+                    "expected finite start, end and a nonzero step, got {start}, {end}, {step}"
+                ),
+            ));
         }
         if (end - start) * step < 0.0 {
             return Err(Error::invalid("arange", format!("upper bound and step sign are inconsistent (start {start}, end {end}, step {step})")));
@@ -70,7 +75,10 @@ impl Tensor {
     pub fn randint(low: i64, high: i64, shape: &[usize], device: Device) -> Result<Tensor> {
         device.ensure_available("randint")?;
         if low >= high {
-            return Err(Error::invalid("randint", format!("expected low < high, got low {low} and high {high}")));
+            return Err(Error::invalid(
+                "randint",
+                format!("expected low < high, got low {low} and high {high}"),
+            ));
         }
         let n = shape.iter().product();
         let data = with_generator(|g| (0..n).map(|_| g.random_range(low..high)).collect());
@@ -89,15 +97,26 @@ mod tests {
         assert_eq!(t.shape(), &[4]);
         let i = Tensor::arange(5.0, 0.0, -2.0, DType::I64, Device::Cpu).unwrap();
         assert_eq!(i.to_vec_i64().unwrap(), vec![5, 3, 1]);
-        assert_eq!(Tensor::arange(0.0, 1.0, -1.0, DType::F32, Device::Cpu).unwrap_err().code(), "InvalidArgument");
+        assert_eq!(
+            Tensor::arange(0.0, 1.0, -1.0, DType::F32, Device::Cpu)
+                .unwrap_err()
+                .code(),
+            "InvalidArgument"
+        );
     }
 
     #[test]
     fn seeding_makes_draws_repeat() {
         manual_seed(7);
-        let a = Tensor::randn(&[64], Device::Cpu).unwrap().to_vec_f32().unwrap();
+        let a = Tensor::randn(&[64], Device::Cpu)
+            .unwrap()
+            .to_vec_f32()
+            .unwrap();
         manual_seed(7);
-        let b = Tensor::randn(&[64], Device::Cpu).unwrap().to_vec_f32().unwrap();
+        let b = Tensor::randn(&[64], Device::Cpu)
+            .unwrap()
+            .to_vec_f32()
+            .unwrap();
         assert_eq!(a, b);
         let mean = a.iter().sum::<f32>() / 64.0;
         assert!(mean.abs() < 0.5, "mean of 64 normal draws was {mean}");

@@ -18,7 +18,10 @@ impl Tensor {
         let t = self.contiguous();
         let storage = t.storage().read();
         let Storage::Cpu(CpuStorage::F32(data)) = &*storage else {
-            return Err(Error::Internal { op, detail: "float32 tensor without float32 storage".into() });
+            return Err(Error::Internal {
+                op,
+                detail: "float32 tensor without float32 storage".into(),
+            });
         };
         let start = t.layout().offset();
         Ok(f(&data[start..start + t.numel()]))
@@ -31,11 +34,17 @@ impl Tensor {
             return Err(Error::dtype(op, "a float32 tensor", self.dtype()));
         }
         if !self.is_contiguous() {
-            return Err(Error::invalid(op, "in-place updates need a contiguous tensor"));
+            return Err(Error::invalid(
+                op,
+                "in-place updates need a contiguous tensor",
+            ));
         }
         let mut storage = self.storage().write();
         let Storage::Cpu(CpuStorage::F32(data)) = &mut *storage else {
-            return Err(Error::Internal { op, detail: "float32 tensor without float32 storage".into() });
+            return Err(Error::Internal {
+                op,
+                detail: "float32 tensor without float32 storage".into(),
+            });
         };
         let start = self.layout().offset();
         Ok(f(&mut data[start..start + self.numel()]))
@@ -53,15 +62,26 @@ impl Tensor {
         self.check_writable("copy_")?;
         self.same_device("copy_", src)?;
         if !self.is_contiguous() {
-            return Err(Error::invalid("copy_", "in-place updates need a contiguous tensor"));
+            return Err(Error::invalid(
+                "copy_",
+                "in-place updates need a contiguous tensor",
+            ));
         }
         let shape: Vec<i64> = self.shape().iter().map(|&d| d as i64).collect();
-        let values = src.detach().to_dtype(self.dtype())?.expand(&shape).map_err(|_| {
-            Error::shape(
-                "copy_",
-                format!("source of shape {} cannot be broadcast to shape {}", ShapeDisplay(src.shape()), ShapeDisplay(self.shape())),
-            )
-        })?;
+        let values = src
+            .detach()
+            .to_dtype(self.dtype())?
+            .expand(&shape)
+            .map_err(|_| {
+                Error::shape(
+                    "copy_",
+                    format!(
+                        "source of shape {} cannot be broadcast to shape {}",
+                        ShapeDisplay(src.shape()),
+                        ShapeDisplay(self.shape())
+                    ),
+                )
+            })?;
         let values = values.to_cpu_storage();
         let start = self.layout().offset();
         let end = start + self.numel();
@@ -71,7 +91,12 @@ impl Tensor {
             (CpuStorage::F32(d), CpuStorage::F32(v)) => d[start..end].copy_from_slice(&v),
             (CpuStorage::I64(d), CpuStorage::I64(v)) => d[start..end].copy_from_slice(&v),
             (CpuStorage::Bool(d), CpuStorage::Bool(v)) => d[start..end].copy_from_slice(&v),
-            _ => return Err(Error::Internal { op: "copy_", detail: "source was not converted to the destination dtype".into() }),
+            _ => {
+                return Err(Error::Internal {
+                    op: "copy_",
+                    detail: "source was not converted to the destination dtype".into(),
+                })
+            }
         }
         Ok(())
     }
@@ -86,18 +111,30 @@ mod tests {
     fn copies_with_broadcast_and_conversion_into_views_of_the_same_storage() {
         let dst = Tensor::from_f32(vec![0.0; 6], &[2, 3]).unwrap();
         let alias = dst.view(&[6]).unwrap();
-        dst.copy_(&Tensor::from_i64(vec![1, 2, 3], &[3]).unwrap()).unwrap();
+        dst.copy_(&Tensor::from_i64(vec![1, 2, 3], &[3]).unwrap())
+            .unwrap();
         assert_eq!(alias.to_vec_f32().unwrap(), vec![1., 2., 3., 1., 2., 3.]);
-        assert_eq!(dst.copy_(&Tensor::from_f32(vec![1.0; 4], &[4]).unwrap()).unwrap_err().code(), "ShapeMismatch");
+        assert_eq!(
+            dst.copy_(&Tensor::from_f32(vec![1.0; 4], &[4]).unwrap())
+                .unwrap_err()
+                .code(),
+            "ShapeMismatch"
+        );
     }
 
     #[test]
     fn leaves_that_require_grad_change_only_under_no_grad() {
         let p = Tensor::from_f32(vec![1.0; 3], &[3]).unwrap();
         p.set_requires_grad(true).unwrap();
-        assert_eq!(p.write_f32("step", |w| w[0] = 2.0).unwrap_err().code(), "InvalidArgument");
+        assert_eq!(
+            p.write_f32("step", |w| w[0] = 2.0).unwrap_err().code(),
+            "InvalidArgument"
+        );
         let _g = NoGradGuard::new();
         p.write_f32("step", |w| w[0] = 2.0).unwrap();
-        assert_eq!(p.read_f32("read", |v| v.to_vec()).unwrap(), vec![2.0, 1.0, 1.0]);
+        assert_eq!(
+            p.read_f32("read", |v| v.to_vec()).unwrap(),
+            vec![2.0, 1.0, 1.0]
+        );
     }
 }

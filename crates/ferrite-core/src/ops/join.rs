@@ -10,16 +10,22 @@ use crate::tensor::Tensor;
 impl Tensor {
     /// Joins `tensors` along `dim`; all other dims must agree. Dtypes are promoted as in PyTorch.
     pub fn cat(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
-        let first = tensors.first().ok_or_else(|| Error::invalid("cat", "expected a non-empty list of tensors"))?;
+        let first = tensors
+            .first()
+            .ok_or_else(|| Error::invalid("cat", "expected a non-empty list of tensors"))?;
         let rank = first.rank();
         if rank == 0 {
-            return Err(Error::shape("cat", "zero-dimensional tensors cannot be concatenated; use stack()"));
+            return Err(Error::shape(
+                "cat",
+                "zero-dimensional tensors cannot be concatenated; use stack()",
+            ));
         }
         let d = normalize_dim("cat", dim, rank)?;
         let mut dtype = first.dtype();
         for (i, t) in tensors.iter().enumerate() {
             first.same_device("cat", t)?;
-            let compatible = t.rank() == rank && (0..rank).all(|k| k == d || t.shape()[k] == first.shape()[k]);
+            let compatible =
+                t.rank() == rank && (0..rank).all(|k| k == d || t.shape()[k] == first.shape()[k]);
             if !compatible {
                 return Err(Error::shape(
                     "cat",
@@ -32,7 +38,10 @@ impl Tensor {
         shape[d] = tensors.iter().map(|t| t.shape()[d]).sum();
         let outer: usize = shape[..d].iter().product();
         let inner: usize = shape[d + 1..].iter().product();
-        let parts: Vec<Tensor> = tensors.iter().map(|t| Ok(t.detach().to_dtype(dtype)?.contiguous())).collect::<Result<_>>()?;
+        let parts: Vec<Tensor> = tensors
+            .iter()
+            .map(|t| Ok(t.detach().to_dtype(dtype)?.contiguous()))
+            .collect::<Result<_>>()?;
         let guards: Vec<_> = parts.iter().map(|p| p.storage().read()).collect();
         let runs: Vec<usize> = parts.iter().map(|p| p.shape()[d] * inner).collect();
         macro_rules! join {
@@ -41,8 +50,13 @@ impl Tensor {
                     .iter()
                     .zip(&parts)
                     .map(|(g, p)| match &**g {
-                        Storage::Cpu(CpuStorage::$variant(v)) => Ok(&v[p.layout().offset()..p.layout().offset() + p.numel()]),
-                        _ => Err(Error::Internal { op: "cat", detail: "parts were not converted to one dtype".into() }),
+                        Storage::Cpu(CpuStorage::$variant(v)) => {
+                            Ok(&v[p.layout().offset()..p.layout().offset() + p.numel()])
+                        }
+                        _ => Err(Error::Internal {
+                            op: "cat",
+                            detail: "parts were not converted to one dtype".into(),
+                        }),
                     })
                     .collect::<Result<_>>()?;
                 let mut out = Vec::with_capacity(shape.iter().product());
@@ -62,20 +76,32 @@ impl Tensor {
         drop(guards);
         let out = Tensor::from_cpu(data, &shape)?;
         let inputs: Vec<&Tensor> = tensors.iter().collect();
-        Ok(record(out, &inputs, || CatBackward { inputs: tensors.to_vec(), dim: d }))
+        Ok(record(out, &inputs, || CatBackward {
+            inputs: tensors.to_vec(),
+            dim: d,
+        }))
     }
 
     /// Joins `tensors` along a new dim `dim`; all must have the same shape.
     pub fn stack(tensors: &[Tensor], dim: i64) -> Result<Tensor> {
-        let first = tensors.first().ok_or_else(|| Error::invalid("stack", "expected a non-empty list of tensors"))?;
-        if let Some((i, t)) = tensors.iter().enumerate().find(|(_, t)| t.shape() != first.shape()) {
+        let first = tensors
+            .first()
+            .ok_or_else(|| Error::invalid("stack", "expected a non-empty list of tensors"))?;
+        if let Some((i, t)) = tensors
+            .iter()
+            .enumerate()
+            .find(|(_, t)| t.shape() != first.shape())
+        {
             return Err(Error::shape(
                 "stack",
                 format!("expects each tensor to be equal size, but got {} at entry 0 and {} at entry {i}", ShapeDisplay(first.shape()), ShapeDisplay(t.shape())),
             ));
         }
         let d = normalize_dim("stack", dim, first.rank() + 1)? as i64;
-        let expanded: Vec<Tensor> = tensors.iter().map(|t| t.unsqueeze(d)).collect::<Result<_>>()?;
+        let expanded: Vec<Tensor> = tensors
+            .iter()
+            .map(|t| t.unsqueeze(d))
+            .collect::<Result<_>>()?;
         Tensor::cat(&expanded, d)
     }
 }
@@ -101,7 +127,9 @@ impl Backward for CatBackward {
             .zip(needs)
             .map(|(t, &need)| {
                 let len = t.shape()[self.dim];
-                let slice = need.then(|| g.narrow(self.dim as i64, start, len)).transpose();
+                let slice = need
+                    .then(|| g.narrow(self.dim as i64, start, len))
+                    .transpose();
                 start += len;
                 slice
             })
@@ -122,8 +150,15 @@ mod tests {
         assert_eq!(c.shape(), &[2, 3]);
         assert_eq!(c.to_vec_f32().unwrap(), vec![1., 2., 5., 3., 4., 6.]);
         let rows = Tensor::cat(&[a.clone(), a.transpose(0, 1).unwrap()], 0).unwrap();
-        assert_eq!(rows.to_vec_f32().unwrap(), vec![1., 2., 3., 4., 1., 3., 2., 4.]);
-        let err = Tensor::cat(&[a.clone(), Tensor::from_f32(vec![0.; 3], &[1, 3]).unwrap()], 0).unwrap_err();
+        assert_eq!(
+            rows.to_vec_f32().unwrap(),
+            vec![1., 2., 3., 4., 1., 3., 2., 4.]
+        );
+        let err = Tensor::cat(
+            &[a.clone(), Tensor::from_f32(vec![0.; 3], &[1, 3]).unwrap()],
+            0,
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "ShapeMismatch");
     }
 
@@ -137,8 +172,12 @@ mod tests {
 
     #[test]
     fn gradients_flow_back_to_each_part() {
-        gradcheck(&[leaf(&[2, 3], 40), leaf(&[2, 2], 41)], |x| Tensor::cat(&[x[0].clone(), x[1].clone()], 1));
-        gradcheck(&[leaf(&[3], 42), leaf(&[3], 43)], |x| Tensor::stack(&[x[0].clone(), x[1].clone()], 0));
+        gradcheck(&[leaf(&[2, 3], 40), leaf(&[2, 2], 41)], |x| {
+            Tensor::cat(&[x[0].clone(), x[1].clone()], 1)
+        });
+        gradcheck(&[leaf(&[3], 42), leaf(&[3], 43)], |x| {
+            Tensor::stack(&[x[0].clone(), x[1].clone()], 0)
+        });
         gradcheck(&[leaf(&[4, 3], 44)], |x| x[0].narrow(0, 1, 2)?.select(1, 2));
     }
 }

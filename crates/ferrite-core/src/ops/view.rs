@@ -21,20 +21,29 @@ impl Tensor {
                 ),
             )
         })?;
-        Ok(self.reshaped_view(Layout::new(shape, strides, self.layout().offset()), "ViewBackward0"))
+        Ok(self.reshaped_view(
+            Layout::new(shape, strides, self.layout().offset()),
+            "ViewBackward0",
+        ))
     }
 
     /// A view of the same elements in another shape; its gradient is reshaped back.
     fn reshaped_view(&self, layout: Layout, name: &'static str) -> Tensor {
         let out = self.with_layout(layout);
-        record(out, &[self], || ReshapeBackward { input: self.clone(), name })
+        record(out, &[self], || ReshapeBackward {
+            input: self.clone(),
+            name,
+        })
     }
 
     /// Like `view`, copying only when the strides don't allow a view.
     pub fn reshape(&self, shape: &[i64]) -> Result<Tensor> {
         let resolved = infer_shape("reshape", shape, self.numel(), self.shape())?;
         match self.layout().view_strides(&resolved) {
-            Some(strides) => Ok(self.reshaped_view(Layout::new(resolved, strides, self.layout().offset()), "ViewBackward0")),
+            Some(strides) => Ok(self.reshaped_view(
+                Layout::new(resolved, strides, self.layout().offset()),
+                "ViewBackward0",
+            )),
             None => self.contiguous().view(shape),
         }
     }
@@ -44,9 +53,15 @@ impl Tensor {
         if self.rank() == 0 {
             return self.reshape(&[1]);
         }
-        let (s, e) = (normalize_dim("flatten", start, self.rank())?, normalize_dim("flatten", end, self.rank())?);
+        let (s, e) = (
+            normalize_dim("flatten", start, self.rank())?,
+            normalize_dim("flatten", end, self.rank())?,
+        );
         if s > e {
-            return Err(Error::invalid("flatten", format!("start dim {start} cannot come after end dim {end}")));
+            return Err(Error::invalid(
+                "flatten",
+                format!("start dim {start} cannot come after end dim {end}"),
+            ));
         }
         let shape = self.shape();
         let mut new: Vec<i64> = shape[..s].iter().map(|&d| d as i64).collect();
@@ -59,7 +74,12 @@ impl Tensor {
         if dims.len() != self.rank() {
             return Err(Error::shape(
                 "permute",
-                format!("number of dims ({}) doesn't match the tensor's rank ({}, shape {})", dims.len(), self.rank(), ShapeDisplay(self.shape())),
+                format!(
+                    "number of dims ({}) doesn't match the tensor's rank ({}, shape {})",
+                    dims.len(),
+                    self.rank(),
+                    ShapeDisplay(self.shape())
+                ),
             ));
         }
         let mut seen = vec![false; self.rank()];
@@ -67,7 +87,10 @@ impl Tensor {
         for &d in dims {
             let d = normalize_dim("permute", d, self.rank())?;
             if std::mem::replace(&mut seen[d], true) {
-                return Err(Error::invalid("permute", format!("dim {d} appears more than once")));
+                return Err(Error::invalid(
+                    "permute",
+                    format!("dim {d} appears more than once"),
+                ));
             }
             order.push(d);
         }
@@ -78,7 +101,10 @@ impl Tensor {
         if self.rank() == 0 {
             return Ok(self.clone());
         }
-        let (a, b) = (normalize_dim("transpose", dim0, self.rank())?, normalize_dim("transpose", dim1, self.rank())?);
+        let (a, b) = (
+            normalize_dim("transpose", dim0, self.rank())?,
+            normalize_dim("transpose", dim1, self.rank())?,
+        );
         let mut order: Vec<usize> = (0..self.rank()).collect();
         order.swap(a, b);
         Ok(self.permuted(order, "TransposeBackward0"))
@@ -86,7 +112,11 @@ impl Tensor {
 
     fn permuted(&self, order: Vec<usize>, name: &'static str) -> Tensor {
         let out = self.with_layout(self.layout().permute(&order));
-        record(out, &[self], || PermuteBackward { input: self.clone(), order, name })
+        record(out, &[self], || PermuteBackward {
+            input: self.clone(),
+            order,
+            name,
+        })
     }
 
     /// Inserts a size-1 dim at `dim` (which may equal the rank).
@@ -95,35 +125,52 @@ impl Tensor {
         let layout = self.layout();
         let mut shape = layout.shape().to_vec();
         let mut strides = layout.strides().to_vec();
-        let stride = if d < shape.len() { strides[d] * shape[d] } else { 1 };
+        let stride = if d < shape.len() {
+            strides[d] * shape[d]
+        } else {
+            1
+        };
         shape.insert(d, 1);
         strides.insert(d, stride);
-        Ok(self.reshaped_view(Layout::new(shape, strides, layout.offset()), "UnsqueezeBackward0"))
+        Ok(self.reshaped_view(
+            Layout::new(shape, strides, layout.offset()),
+            "UnsqueezeBackward0",
+        ))
     }
 
     /// Removes `dim` if it has size 1, or every size-1 dim when `dim` is `None`.
     pub fn squeeze(&self, dim: Option<i64>) -> Result<Tensor> {
         let layout = self.layout();
         let keep: Vec<usize> = match dim {
-            None => (0..self.rank()).filter(|&d| layout.shape()[d] != 1).collect(),
+            None => (0..self.rank())
+                .filter(|&d| layout.shape()[d] != 1)
+                .collect(),
             Some(dim) if self.rank() == 0 => {
                 normalize_dim("squeeze", dim, 0)?;
                 vec![]
             }
             Some(dim) => {
                 let d = normalize_dim("squeeze", dim, self.rank())?;
-                (0..self.rank()).filter(|&i| i != d || layout.shape()[i] != 1).collect()
+                (0..self.rank())
+                    .filter(|&i| i != d || layout.shape()[i] != 1)
+                    .collect()
             }
         };
         let shape = keep.iter().map(|&d| layout.shape()[d]).collect();
         let strides = keep.iter().map(|&d| layout.strides()[d]).collect();
-        Ok(self.reshaped_view(Layout::new(shape, strides, layout.offset()), "SqueezeBackward0"))
+        Ok(self.reshaped_view(
+            Layout::new(shape, strides, layout.offset()),
+            "SqueezeBackward0",
+        ))
     }
 
     /// The `length` entries of `dim` starting at `start`, as a view.
     pub fn narrow(&self, dim: i64, start: usize, length: usize) -> Result<Tensor> {
         if self.rank() == 0 {
-            return Err(Error::shape("narrow", "a zero-dimensional tensor cannot be narrowed"));
+            return Err(Error::shape(
+                "narrow",
+                "a zero-dimensional tensor cannot be narrowed",
+            ));
         }
         let d = normalize_dim("narrow", dim, self.rank())?;
         let size = self.shape()[d];
@@ -138,18 +185,28 @@ impl Tensor {
         shape[d] = length;
         let offset = layout.offset() + start * layout.strides()[d];
         let out = self.with_layout(Layout::new(shape, layout.strides().to_vec(), offset));
-        Ok(record(out, &[self], || NarrowBackward { input: self.clone(), dim: d, start }))
+        Ok(record(out, &[self], || NarrowBackward {
+            input: self.clone(),
+            dim: d,
+            start,
+        }))
     }
 
     /// Entry `index` of `dim` (negative counts from the end), with that dim removed.
     pub fn select(&self, dim: i64, index: i64) -> Result<Tensor> {
         if self.rank() == 0 {
-            return Err(Error::shape("select", "a zero-dimensional tensor cannot be indexed"));
+            return Err(Error::shape(
+                "select",
+                "a zero-dimensional tensor cannot be indexed",
+            ));
         }
         let d = normalize_dim("select", dim, self.rank())?;
         let size = self.shape()[d] as i64;
         if index < -size || index >= size {
-            return Err(Error::index("select", format!("index {index} is out of bounds for dimension {d} with size {size}")));
+            return Err(Error::index(
+                "select",
+                format!("index {index} is out of bounds for dimension {d} with size {size}"),
+            ));
         }
         let i = if index < 0 { index + size } else { index } as usize;
         self.narrow(d as i64, i, 1)?.squeeze(Some(d as i64))
@@ -160,13 +217,22 @@ impl Tensor {
         if shape.len() < self.rank() {
             return Err(Error::shape(
                 "expand",
-                format!("the target shape has {} dims, fewer than the tensor's {} (shape {})", shape.len(), self.rank(), ShapeDisplay(self.shape())),
+                format!(
+                    "the target shape has {} dims, fewer than the tensor's {} (shape {})",
+                    shape.len(),
+                    self.rank(),
+                    ShapeDisplay(self.shape())
+                ),
             ));
         }
         let lead = shape.len() - self.rank();
         let mut target = Vec::with_capacity(shape.len());
         for (i, &want) in shape.iter().enumerate() {
-            let have = if i >= lead { Some(self.shape()[i - lead]) } else { None };
+            let have = if i >= lead {
+                Some(self.shape()[i - lead])
+            } else {
+                None
+            };
             let size = match (want, have) {
                 (-1, Some(h)) => h,
                 (w, Some(h)) if w >= 0 && (h == w as usize || h == 1) => w as usize,
@@ -174,14 +240,20 @@ impl Tensor {
                 _ => {
                     return Err(Error::shape(
                         "expand",
-                        format!("cannot expand shape {} to {:?} (dim {i})", ShapeDisplay(self.shape()), shape),
+                        format!(
+                            "cannot expand shape {} to {:?} (dim {i})",
+                            ShapeDisplay(self.shape()),
+                            shape
+                        ),
                     ))
                 }
             };
             target.push(size);
         }
         let out = self.with_layout(self.layout().broadcast_to(&target));
-        Ok(record(out, &[self], || ExpandBackward { input: self.clone() }))
+        Ok(record(out, &[self], || ExpandBackward {
+            input: self.clone(),
+        }))
     }
 
     /// This tensor if it is already dense, else a dense copy.
@@ -203,7 +275,11 @@ impl Tensor {
                 CpuStorage::Bool(x) => CpuStorage::Bool(map_strided(x, layout, |v| v)),
             }),
         };
-        record(Tensor::from_storage(out, self.shape()), &[self], || CloneBackward { input: self.clone() })
+        record(Tensor::from_storage(out, self.shape()), &[self], || {
+            CloneBackward {
+                input: self.clone(),
+            }
+        })
     }
 }
 
@@ -249,7 +325,10 @@ impl Backward for NarrowBackward {
             Tensor::zeros(&shape, g.dtype(), g.device())
         };
         let after = self.input.shape()[self.dim] - self.start - g.shape()[self.dim];
-        Ok(vec![Some(Tensor::cat(&[zeros(self.start)?, g.clone(), zeros(after)?], self.dim as i64)?)])
+        Ok(vec![Some(Tensor::cat(
+            &[zeros(self.start)?, g.clone(), zeros(after)?],
+            self.dim as i64,
+        )?)])
     }
 }
 
@@ -354,8 +433,14 @@ mod tests {
     fn expand_repeats_size_one_dims() {
         let t = arange(3, &[3, 1]).expand(&[2, -1, 4]).unwrap();
         assert_eq!(t.shape(), &[2, 3, 4]);
-        assert_eq!(t.contiguous().to_vec_f32().unwrap()[..8], [0., 0., 0., 0., 1., 1., 1., 1.]);
-        assert_eq!(arange(3, &[3]).expand(&[2]).unwrap_err().code(), "ShapeMismatch");
+        assert_eq!(
+            t.contiguous().to_vec_f32().unwrap()[..8],
+            [0., 0., 0., 0., 1., 1., 1., 1.]
+        );
+        assert_eq!(
+            arange(3, &[3]).expand(&[2]).unwrap_err().code(),
+            "ShapeMismatch"
+        );
     }
 
     #[test]

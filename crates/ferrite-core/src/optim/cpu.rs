@@ -15,54 +15,91 @@ pub(super) fn sgd_plain(p: &mut [f32], g: &[f32], o: &SgdOptions) {
         }
     };
     if p.len() >= PARALLEL_MIN_ELEMS {
-        p.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).for_each(|(p, g)| update(p, g));
+        p.par_chunks_mut(CHUNK)
+            .zip(g.par_chunks(CHUNK))
+            .for_each(|(p, g)| update(p, g));
     } else {
         update(p, g);
     }
 }
 
-pub(super) fn sgd_momentum(p: &mut [f32], g: &[f32], buf: &mut [f32], first_step: bool, o: &SgdOptions) {
-    let (lr, wd, mu, damp) = (o.lr as f32, o.weight_decay as f32, o.momentum as f32, o.dampening as f32);
+pub(super) fn sgd_momentum(
+    p: &mut [f32],
+    g: &[f32],
+    buf: &mut [f32],
+    first_step: bool,
+    o: &SgdOptions,
+) {
+    let (lr, wd, mu, damp) = (
+        o.lr as f32,
+        o.weight_decay as f32,
+        o.momentum as f32,
+        o.dampening as f32,
+    );
     let (sign, nesterov) = (if o.maximize { -1.0 } else { 1.0 }, o.nesterov);
     let update = |p: &mut [f32], g: &[f32], buf: &mut [f32]| {
         for ((p, &g), b) in p.iter_mut().zip(g).zip(buf) {
             let d = sign * g + wd * *p;
-            *b = if first_step { d } else { mu * *b + (1.0 - damp) * d };
+            *b = if first_step {
+                d
+            } else {
+                mu * *b + (1.0 - damp) * d
+            };
             *p -= lr * if nesterov { d + mu * *b } else { *b };
         }
     };
     if p.len() >= PARALLEL_MIN_ELEMS {
-        p.par_chunks_mut(CHUNK).zip(g.par_chunks(CHUNK)).zip(buf.par_chunks_mut(CHUNK)).for_each(|((p, g), b)| update(p, g, b));
+        p.par_chunks_mut(CHUNK)
+            .zip(g.par_chunks(CHUNK))
+            .zip(buf.par_chunks_mut(CHUNK))
+            .for_each(|((p, g), b)| update(p, g, b));
     } else {
         update(p, g, buf);
     }
 }
 
-pub(super) fn adam(p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], vmax: Option<&mut [f32]>, step: u64, o: &AdamOptions) {
+pub(super) fn adam(
+    p: &mut [f32],
+    g: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    vmax: Option<&mut [f32]>,
+    step: u64,
+    o: &AdamOptions,
+) {
     let (beta1, beta2) = (o.beta1 as f32, o.beta2 as f32);
     let bias_correction1 = 1.0 - o.beta1.powi(step as i32);
     let bias_correction2_sqrt = (1.0 - o.beta2.powi(step as i32)).sqrt() as f32;
     let step_size = (o.lr / bias_correction1) as f32;
     let (eps, sign) = (o.eps as f32, if o.maximize { -1.0 } else { 1.0 });
-    let shrink = if o.decoupled_weight_decay { 1.0 - (o.lr * o.weight_decay) as f32 } else { 1.0 };
-    let coupled_wd = if o.decoupled_weight_decay { 0.0 } else { o.weight_decay as f32 };
-    let update = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], mut vmax: Option<&mut [f32]>| {
-        for i in 0..p.len() {
-            p[i] *= shrink;
-            let grad = sign * g[i] + coupled_wd * p[i];
-            // m.lerp_(grad, 1 - beta1), as PyTorch writes it.
-            m[i] += (grad - m[i]) * (1.0 - beta1);
-            v[i] = beta2 * v[i] + (1.0 - beta2) * grad * grad;
-            let second = match vmax.as_deref_mut() {
-                Some(vmax) => {
-                    vmax[i] = vmax[i].max(v[i]);
-                    vmax[i]
-                }
-                None => v[i],
-            };
-            p[i] -= step_size * m[i] / (second.sqrt() / bias_correction2_sqrt + eps);
-        }
+    let shrink = if o.decoupled_weight_decay {
+        1.0 - (o.lr * o.weight_decay) as f32
+    } else {
+        1.0
     };
+    let coupled_wd = if o.decoupled_weight_decay {
+        0.0
+    } else {
+        o.weight_decay as f32
+    };
+    let update =
+        |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], mut vmax: Option<&mut [f32]>| {
+            for i in 0..p.len() {
+                p[i] *= shrink;
+                let grad = sign * g[i] + coupled_wd * p[i];
+                // m.lerp_(grad, 1 - beta1), as PyTorch writes it.
+                m[i] += (grad - m[i]) * (1.0 - beta1);
+                v[i] = beta2 * v[i] + (1.0 - beta2) * grad * grad;
+                let second = match vmax.as_deref_mut() {
+                    Some(vmax) => {
+                        vmax[i] = vmax[i].max(v[i]);
+                        vmax[i]
+                    }
+                    None => v[i],
+                };
+                p[i] -= step_size * m[i] / (second.sqrt() / bias_correction2_sqrt + eps);
+            }
+        };
     let parallel = p.len() >= PARALLEL_MIN_ELEMS;
     match vmax {
         Some(vmax) if parallel => p

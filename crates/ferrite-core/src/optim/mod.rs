@@ -35,7 +35,11 @@ fn check_state(op: &'static str, param: &Tensor, name: &str, state: &Tensor) -> 
     if state.shape() != param.shape() {
         return Err(Error::shape(
             op,
-            format!("{name} has shape {} but the parameter has shape {}", ShapeDisplay(state.shape()), ShapeDisplay(param.shape())),
+            format!(
+                "{name} has shape {} but the parameter has shape {}",
+                ShapeDisplay(state.shape()),
+                ShapeDisplay(param.shape())
+            ),
         ));
     }
     Ok(())
@@ -43,17 +47,31 @@ fn check_state(op: &'static str, param: &Tensor, name: &str, state: &Tensor) -> 
 
 /// One SGD step. `momentum_buffer` is required when `momentum != 0`; on the first step
 /// (`first_step`) it is set to the gradient, as PyTorch does.
-pub fn sgd_step(param: &Tensor, grad: &Tensor, momentum_buffer: Option<&Tensor>, first_step: bool, o: &SgdOptions) -> Result<()> {
+pub fn sgd_step(
+    param: &Tensor,
+    grad: &Tensor,
+    momentum_buffer: Option<&Tensor>,
+    first_step: bool,
+    o: &SgdOptions,
+) -> Result<()> {
     check_state("sgd", param, "grad", grad)?;
     if o.nesterov && (o.momentum <= 0.0 || o.dampening != 0.0) {
-        return Err(Error::invalid("sgd", "nesterov momentum requires a momentum and zero dampening"));
+        return Err(Error::invalid(
+            "sgd",
+            "nesterov momentum requires a momentum and zero dampening",
+        ));
     }
     let buffer = match (o.momentum != 0.0, momentum_buffer) {
         (true, Some(b)) => {
             check_state("sgd", param, "momentum buffer", b)?;
             Some(b)
         }
-        (true, None) => return Err(Error::invalid("sgd", "momentum is set but no momentum buffer was given")),
+        (true, None) => {
+            return Err(Error::invalid(
+                "sgd",
+                "momentum is set but no momentum buffer was given",
+            ))
+        }
         (false, _) => None,
     };
     let _no_grad = NoGradGuard::new();
@@ -90,7 +108,12 @@ pub fn adam_step(
             check_state("adam", param, "max_exp_avg_sq", m)?;
             Some(m)
         }
-        (true, None) => return Err(Error::invalid("adam", "amsgrad is set but no max_exp_avg_sq state was given")),
+        (true, None) => {
+            return Err(Error::invalid(
+                "adam",
+                "amsgrad is set but no max_exp_avg_sq state was given",
+            ))
+        }
         (false, _) => None,
     };
     let _no_grad = NoGradGuard::new();
@@ -98,7 +121,9 @@ pub fn adam_step(
         param.write_f32("adam", |p| {
             exp_avg.write_f32("adam", |m| {
                 exp_avg_sq.write_f32("adam", |v| match max_sq {
-                    Some(max) => max.write_f32("adam", |vmax| cpu::adam(p, g, m, v, Some(vmax), step, o)),
+                    Some(max) => {
+                        max.write_f32("adam", |vmax| cpu::adam(p, g, m, v, Some(vmax), step, o))
+                    }
                     None => {
                         cpu::adam(p, g, m, v, None, step, o);
                         Ok(())
@@ -142,34 +167,71 @@ mod tests {
 
     #[test]
     fn adam_matches_the_reference_over_several_steps() {
-        for (amsgrad, decoupled, wd) in [(false, false, 0.0), (true, false, 0.1), (false, true, 0.01)] {
-            let o = AdamOptions { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: wd, amsgrad, maximize: false, decoupled_weight_decay: decoupled };
+        for (amsgrad, decoupled, wd) in
+            [(false, false, 0.0), (true, false, 0.1), (false, true, 0.01)]
+        {
+            let o = AdamOptions {
+                lr: 0.01,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: wd,
+                amsgrad,
+                maximize: false,
+                decoupled_weight_decay: decoupled,
+            };
             let grads = [0.5, -1.0, 0.25, 2.0];
             let p = t(&[1.5]);
             let (m, v, vmax) = (t(&[0.0]), t(&[0.0]), t(&[0.0]));
             for (i, &g) in grads.iter().enumerate() {
-                adam_step(&p, &t(&[g as f32]), &m, &v, amsgrad.then_some(&vmax), i as u64 + 1, &o).unwrap();
+                adam_step(
+                    &p,
+                    &t(&[g as f32]),
+                    &m,
+                    &v,
+                    amsgrad.then_some(&vmax),
+                    i as u64 + 1,
+                    &o,
+                )
+                .unwrap();
             }
             let want = adam_reference(1.5, &grads, &o);
             let got = p.item().unwrap();
-            assert!((got - want).abs() < 1e-6, "amsgrad {amsgrad} decoupled {decoupled}: {got} vs {want}");
+            assert!(
+                (got - want).abs() < 1e-6,
+                "amsgrad {amsgrad} decoupled {decoupled}: {got} vs {want}"
+            );
         }
     }
 
     #[test]
     fn sgd_momentum_and_nesterov_follow_pytorch() {
         // Hand-checkable: p=1, lr=0.1, momentum 0.9, grads 1 then 1.
-        let o = SgdOptions { lr: 0.1, momentum: 0.9, dampening: 0.0, weight_decay: 0.0, nesterov: false, maximize: false };
+        let o = SgdOptions {
+            lr: 0.1,
+            momentum: 0.9,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+            maximize: false,
+        };
         let (p, buf) = (t(&[1.0]), t(&[0.0]));
         sgd_step(&p, &t(&[1.0]), Some(&buf), true, &o).unwrap();
         assert!((p.item().unwrap() - 0.9).abs() < 1e-7); // buf = 1
         sgd_step(&p, &t(&[1.0]), Some(&buf), false, &o).unwrap();
         assert!((p.item().unwrap() - 0.71).abs() < 1e-6); // buf = 1.9
-        let nesterov = SgdOptions { nesterov: true, ..o };
+        let nesterov = SgdOptions {
+            nesterov: true,
+            ..o
+        };
         let (q, qbuf) = (t(&[1.0]), t(&[0.0]));
         sgd_step(&q, &t(&[1.0]), Some(&qbuf), true, &nesterov).unwrap();
         assert!((q.item().unwrap() - (1.0 - 0.1 * 1.9)).abs() < 1e-6); // d = g + 0.9 * buf
-        let decay = SgdOptions { momentum: 0.0, weight_decay: 0.5, ..o };
+        let decay = SgdOptions {
+            momentum: 0.0,
+            weight_decay: 0.5,
+            ..o
+        };
         let r = t(&[2.0]);
         sgd_step(&r, &t(&[1.0]), None, true, &decay).unwrap();
         assert!((r.item().unwrap() - (2.0 - 0.1 * 2.0)).abs() < 1e-6);
@@ -177,7 +239,19 @@ mod tests {
 
     #[test]
     fn state_shapes_are_checked() {
-        let o = SgdOptions { lr: 0.1, momentum: 0.0, dampening: 0.0, weight_decay: 0.0, nesterov: false, maximize: false };
-        assert_eq!(sgd_step(&t(&[1.0, 2.0]), &t(&[1.0]), None, true, &o).unwrap_err().code(), "ShapeMismatch");
+        let o = SgdOptions {
+            lr: 0.1,
+            momentum: 0.0,
+            dampening: 0.0,
+            weight_decay: 0.0,
+            nesterov: false,
+            maximize: false,
+        };
+        assert_eq!(
+            sgd_step(&t(&[1.0, 2.0]), &t(&[1.0]), None, true, &o)
+                .unwrap_err()
+                .code(),
+            "ShapeMismatch"
+        );
     }
 }

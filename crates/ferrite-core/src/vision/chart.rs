@@ -95,14 +95,22 @@ impl Canvas {
 fn ticks(lo: f64, hi: f64) -> Vec<f64> {
     let raw = (hi - lo) / 5.0;
     let magnitude = 10f64.powf(raw.log10().floor());
-    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|s| *s >= raw).unwrap_or(magnitude * 10.0);
+    let step = [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .map(|m| m * magnitude)
+        .find(|s| *s >= raw)
+        .unwrap_or(magnitude * 10.0);
     let first = (lo / step).ceil() as i64;
     let last = (hi / step).floor() as i64;
     (first..=last).map(|i| i as f64 * step).collect()
 }
 
 fn tick_label(v: f64, step: f64) -> String {
-    let decimals = if step >= 1.0 { 0 } else { (-step.log10().floor()) as usize };
+    let decimals = if step >= 1.0 {
+        0
+    } else {
+        (-step.log10().floor()) as usize
+    };
     format!("{v:.decimals$}")
 }
 
@@ -111,28 +119,48 @@ pub fn save_line_charts(series: &[Series], path: &Path) -> Result<()> {
     if series.is_empty() {
         return Err(Error::invalid(OP, "nothing to plot"));
     }
-    let mut canvas = Canvas { width: PANEL_W * series.len(), height: PANEL_H, pixels: vec![255; PANEL_W * series.len() * PANEL_H * 3] };
+    let mut canvas = Canvas {
+        width: PANEL_W * series.len(),
+        height: PANEL_H,
+        pixels: vec![255; PANEL_W * series.len() * PANEL_H * 3],
+    };
     for (panel, s) in series.iter().enumerate() {
         if s.values.iter().any(|v| !v.is_finite()) {
-            return Err(Error::invalid(OP, format!("{}: values must be finite numbers", s.title)));
+            return Err(Error::invalid(
+                OP,
+                format!("{}: values must be finite numbers", s.title),
+            ));
         }
         let origin = (panel * PANEL_W) as i64;
         let (x0, x1) = (origin + LEFT as i64, origin + (PANEL_W - RIGHT) as i64);
         let (y0, y1) = (TOP as i64, (PANEL_H - BOTTOM) as i64);
         let title_left = origin + (PANEL_W as i64 - (s.title.chars().count() * GLYPH) as i64) / 2;
         canvas.text(&s.title, title_left, 8, BLACK);
-        let (mut lo, mut hi) = s.values.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| (a.min(v), b.max(v)));
+        let (mut lo, mut hi) = s
+            .values
+            .iter()
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                (a.min(v), b.max(v))
+            });
         if s.values.is_empty() {
             (lo, hi) = (0.0, 1.0);
         }
         // Flat series get some room; every series gets a 5 % margin, as matplotlib does.
-        let pad = if hi > lo { (hi - lo) * 0.05 } else { lo.abs().max(1.0) * 0.05 };
+        let pad = if hi > lo {
+            (hi - lo) * 0.05
+        } else {
+            lo.abs().max(1.0) * 0.05
+        };
         (lo, hi) = (lo - pad, hi + pad);
         let n = s.values.len().max(2);
         let to_x = |i: f64| x0 + ((i / (n - 1) as f64) * (x1 - x0) as f64).round() as i64;
         let to_y = |v: f64| y1 - (((v - lo) / (hi - lo)) * (y1 - y0) as f64).round() as i64;
         let y_ticks = ticks(lo, hi);
-        let y_step = if y_ticks.len() > 1 { y_ticks[1] - y_ticks[0] } else { hi - lo };
+        let y_step = if y_ticks.len() > 1 {
+            y_ticks[1] - y_ticks[0]
+        } else {
+            hi - lo
+        };
         for &t in &y_ticks {
             let y = to_y(t);
             canvas.line((x0, y), (x1, y), GRAY, 1);
@@ -151,7 +179,12 @@ pub fn save_line_charts(series: &[Series], path: &Path) -> Result<()> {
         canvas.line((x0, y1), (x1, y1), BLACK, 1);
         canvas.line((x0, y0), (x1, y0), BLACK, 1);
         canvas.line((x1, y0), (x1, y1), BLACK, 1);
-        let points: Vec<(i64, i64)> = s.values.iter().enumerate().map(|(i, &v)| (to_x(i as f64), to_y(v))).collect();
+        let points: Vec<(i64, i64)> = s
+            .values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (to_x(i as f64), to_y(v)))
+            .collect();
         for pair in points.windows(2) {
             canvas.line(pair[0], pair[1], BLUE, 2);
         }
@@ -176,7 +209,10 @@ mod tests {
 
     #[test]
     fn ticks_are_round_and_cover_the_range() {
-        assert_eq!(ticks(0.0, 1.0), vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]);
+        assert_eq!(
+            ticks(0.0, 1.0),
+            vec![0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]
+        );
         assert_eq!(ticks(13.0, 61.0), vec![20.0, 30.0, 40.0, 50.0, 60.0]);
         assert_eq!(tick_label(0.4, 0.2), "0.4");
         assert_eq!(tick_label(40.0, 10.0), "40");
@@ -187,11 +223,25 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ferrite-chart-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("curves.png");
-        let s = |t: &str| Series { title: t.into(), x_label: "epoch".into(), y_label: t.into(), values: vec![2.0, 1.5, 1.2, 1.1] };
+        let s = |t: &str| Series {
+            title: t.into(),
+            x_label: "epoch".into(),
+            y_label: t.into(),
+            values: vec![2.0, 1.5, 1.2, 1.1],
+        };
         save_line_charts(&[s("train loss"), s("test accuracy")], &path).unwrap();
         let img = image::open(&path).unwrap();
-        assert_eq!((img.width() as usize, img.height() as usize), (2 * PANEL_W, PANEL_H));
-        let nan = Series { values: vec![f64::NAN], ..s("x") };
-        assert_eq!(save_line_charts(&[nan], &path).unwrap_err().code(), "InvalidArgument");
+        assert_eq!(
+            (img.width() as usize, img.height() as usize),
+            (2 * PANEL_W, PANEL_H)
+        );
+        let nan = Series {
+            values: vec![f64::NAN],
+            ..s("x")
+        };
+        assert_eq!(
+            save_line_charts(&[nan], &path).unwrap_err().code(),
+            "InvalidArgument"
+        );
     }
 }

@@ -26,7 +26,10 @@ impl ColorMode {
         match name {
             "RGB" => Ok(ColorMode::Rgb),
             "L" => Ok(ColorMode::L),
-            _ => Err(Error::invalid(op, format!("mode must be 'RGB' or 'L', got '{name}'"))),
+            _ => Err(Error::invalid(
+                op,
+                format!("mode must be 'RGB' or 'L', got '{name}'"),
+            )),
         }
     }
 }
@@ -73,16 +76,27 @@ fn decode(op: &'static str, path: &Path) -> Result<DynamicImage> {
     // The format comes from the bytes alone: a file's extension says nothing about its content.
     let format = match image::guess_format(&bytes) {
         Ok(f @ (ImageFormat::Png | ImageFormat::Jpeg)) => f,
-        Ok(other) => return Err(Error::io(op, path, format!("a {other:?} image; only PNG and JPEG can be read"))),
+        Ok(other) => {
+            return Err(Error::io(
+                op,
+                path,
+                format!("a {other:?} image; only PNG and JPEG can be read"),
+            ))
+        }
         Err(_) => return Err(Error::io(op, path, "not a PNG or JPEG image")),
     };
     if format == ImageFormat::Jpeg && jpeg_ends_early(&bytes) {
         return Err(Error::io(op, path, "the file is truncated"));
     }
-    let decoded = image::load_from_memory_with_format(&bytes, format).map_err(|e| decode_error(op, path, e))?;
+    let decoded = image::load_from_memory_with_format(&bytes, format)
+        .map_err(|e| decode_error(op, path, e))?;
     match decoded.color() {
         ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8 => Ok(decoded),
-        other => Err(Error::io(op, path, format!("{other:?} pixels; only 8-bit images can be read"))),
+        other => Err(Error::io(
+            op,
+            path,
+            format!("{other:?} pixels; only 8-bit images can be read"),
+        )),
     }
 }
 
@@ -115,25 +129,52 @@ pub(super) fn to_byte(v: f64) -> u8 {
 }
 
 /// `(channels, height, width)` of an image tensor: `[C, H, W]` with C = 1 or 3, or `[H, W]`.
-pub(super) fn image_dims(op: &'static str, what: &str, shape: &[usize]) -> Result<(usize, usize, usize)> {
+pub(super) fn image_dims(
+    op: &'static str,
+    what: &str,
+    shape: &[usize],
+) -> Result<(usize, usize, usize)> {
     let (c, h, w) = match *shape {
         [c @ (1 | 3), h, w] => (c, h, w),
         [h, w] => (1, h, w),
         _ => {
-            return Err(Error::shape(op, format!("{what} must have shape [C, H, W] with C = 1 or 3, or [H, W]; got {}", ShapeDisplay(shape))));
+            return Err(Error::shape(
+                op,
+                format!(
+                    "{what} must have shape [C, H, W] with C = 1 or 3, or [H, W]; got {}",
+                    ShapeDisplay(shape)
+                ),
+            ));
         }
     };
     if h == 0 || w == 0 {
-        return Err(Error::shape(op, format!("{what} has no pixels (shape {})", ShapeDisplay(shape))));
+        return Err(Error::shape(
+            op,
+            format!("{what} has no pixels (shape {})", ShapeDisplay(shape)),
+        ));
     }
     Ok((c, h, w))
 }
 
 /// Encodes interleaved 8-bit gray or RGB pixels as PNG and writes them atomically to `path`.
-pub(super) fn save_png(op: &'static str, path: &Path, pixels: &[u8], width: usize, height: usize, channels: usize) -> Result<()> {
+pub(super) fn save_png(
+    op: &'static str,
+    path: &Path,
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+    channels: usize,
+) -> Result<()> {
     let too_large = || Error::invalid(op, format!("a {width}x{height} image is too large for PNG"));
-    let (w, h) = (u32::try_from(width).map_err(|_| too_large())?, u32::try_from(height).map_err(|_| too_large())?);
-    let color = if channels == 1 { ExtendedColorType::L8 } else { ExtendedColorType::Rgb8 };
+    let (w, h) = (
+        u32::try_from(width).map_err(|_| too_large())?,
+        u32::try_from(height).map_err(|_| too_large())?,
+    );
+    let color = if channels == 1 {
+        ExtendedColorType::L8
+    } else {
+        ExtendedColorType::Rgb8
+    };
     let mut png = Vec::new();
     PngEncoder::new(&mut png)
         .write_image(pixels, w, h, color)
@@ -169,7 +210,9 @@ fn jpeg_ends_early(bytes: &[u8]) -> bool {
 
 fn decode_error(op: &'static str, path: &Path, err: ImageError) -> Error {
     match err {
-        ImageError::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => Error::io(op, path, "the file is truncated"),
+        ImageError::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            Error::io(op, path, "the file is truncated")
+        }
         other => Error::io(op, path, format!("cannot decode: {other}")),
     }
 }
@@ -181,7 +224,14 @@ mod tests {
     #[test]
     fn luma_rounds_like_pil() {
         // np.asarray(Image.new('RGB', (1, 1), c).convert('L'))[0, 0] for each colour c (Pillow 13).
-        for (rgb, expected) in [((255, 0, 0), 76), ((0, 255, 0), 150), ((0, 0, 255), 29), ((1, 2, 3), 2), ((200, 100, 50), 124), ((255, 255, 255), 255)] {
+        for (rgb, expected) in [
+            ((255, 0, 0), 76),
+            ((0, 255, 0), 150),
+            ((0, 0, 255), 29),
+            ((1, 2, 3), 2),
+            ((200, 100, 50), 124),
+            ((255, 255, 255), 255),
+        ] {
             assert_eq!(luma(rgb.0, rgb.1, rgb.2), expected, "{rgb:?}");
         }
     }
@@ -207,21 +257,49 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ferrite-vision-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let path = dir.join("round-trip.png");
-        let values = vec![0.0, 0.4, 254.6, 300.0, -5.0, f32::NAN, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0];
+        let values = vec![
+            0.0,
+            0.4,
+            254.6,
+            300.0,
+            -5.0,
+            f32::NAN,
+            10.0,
+            20.0,
+            30.0,
+            40.0,
+            50.0,
+            60.0,
+        ];
         write_image(&Tensor::from_f32(values, &[3, 2, 2]).unwrap(), &path).unwrap();
         let read = read_image(&path, ColorMode::Rgb).unwrap();
         assert_eq!(read.shape(), &[3, 2, 2]);
-        assert_eq!(read.to_vec_f32().unwrap(), vec![0.0, 0.0, 255.0, 255.0, 0.0, 0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]);
-        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "no temporary file is left behind");
+        assert_eq!(
+            read.to_vec_f32().unwrap(),
+            vec![0.0, 0.0, 255.0, 255.0, 0.0, 0.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0]
+        );
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary file is left behind"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn rejects_bad_shapes_and_missing_files() {
-        let err = write_image(&Tensor::from_f32(vec![0.0; 8], &[2, 2, 2]).unwrap(), Path::new("x.png")).unwrap_err();
+        let err = write_image(
+            &Tensor::from_f32(vec![0.0; 8], &[2, 2, 2]).unwrap(),
+            Path::new("x.png"),
+        )
+        .unwrap_err();
         assert_eq!(err.code(), "ShapeMismatch");
         let err = read_image(Path::new("/nonexistent/ferrite.png"), ColorMode::L).unwrap_err();
         assert_eq!(err.code(), "Io");
-        assert!(err.to_string().starts_with("readImage: /nonexistent/ferrite.png: "), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("readImage: /nonexistent/ferrite.png: "),
+            "{err}"
+        );
     }
 }

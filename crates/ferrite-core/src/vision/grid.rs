@@ -38,7 +38,12 @@ pub struct GridOptions {
 
 impl Default for GridOptions {
     fn default() -> Self {
-        GridOptions { titles: None, columns: None, normalize: true, scale: 1 }
+        GridOptions {
+            titles: None,
+            columns: None,
+            normalize: true,
+            scale: 1,
+        }
     }
 }
 
@@ -60,23 +65,42 @@ pub fn save_image_grid(images: &[Tensor], path: &Path, options: &GridOptions) ->
     }
     if let Some(titles) = &options.titles {
         if titles.len() != images.len() {
-            return Err(Error::invalid(OP, format!("got {} titles for {} images", titles.len(), images.len())));
+            return Err(Error::invalid(
+                OP,
+                format!("got {} titles for {} images", titles.len(), images.len()),
+            ));
         }
     }
     let columns = options.columns.unwrap_or(images.len());
     if columns == 0 || options.scale == 0 {
-        return Err(Error::invalid(OP, format!("columns and scale must be at least 1, got {columns} and {}", options.scale)));
+        return Err(Error::invalid(
+            OP,
+            format!(
+                "columns and scale must be at least 1, got {columns} and {}",
+                options.scale
+            ),
+        ));
     }
     let pictures = images
         .iter()
         .enumerate()
         .map(|(i, image)| {
             let (channels, height, width) = image_dims(OP, &format!("image {i}"), image.shape())?;
-            let title = options.titles.as_ref().map_or(Vec::new(), |t| t[i].chars().map(glyph).collect());
-            Ok(Picture { pixels: to_pixels(&image.to_vec_f64(), options.normalize), channels, height, width, title })
+            let title = options
+                .titles
+                .as_ref()
+                .map_or(Vec::new(), |t| t[i].chars().map(glyph).collect());
+            Ok(Picture {
+                pixels: to_pixels(&image.to_vec_f64(), options.normalize),
+                channels,
+                height,
+                width,
+                title,
+            })
         })
         .collect::<Result<Vec<_>>>()?;
-    Page::layout(&pictures, columns, options.titles.is_some(), options.scale)?.render(&pictures, path)
+    Page::layout(&pictures, columns, options.titles.is_some(), options.scale)?
+        .render(&pictures, path)
 }
 
 /// An image's planar values as the bytes it is drawn with.
@@ -84,17 +108,29 @@ fn to_pixels(values: &[f64], normalize: bool) -> Vec<u8> {
     if !normalize {
         return values.iter().map(|&v| to_byte(v)).collect();
     }
-    let (lo, hi) = values.iter().filter(|v| v.is_finite()).fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let (lo, hi) = values
+        .iter()
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+            (lo.min(v), hi.max(v))
+        });
     if hi <= lo {
         // A flat image is all vmin to matplotlib: black.
         return vec![0; values.len()];
     }
     // matplotlib's 256-entry colormap: level floor(t * 256), with t = 1 in the top level.
-    values.iter().map(|&v| ((v - lo) / (hi - lo) * 256.0).clamp(0.0, 255.0) as u8).collect()
+    values
+        .iter()
+        .map(|&v| ((v - lo) / (hi - lo) * 256.0).clamp(0.0, 255.0) as u8)
+        .collect()
 }
 
 pub(super) fn glyph(c: char) -> [u8; 8] {
-    BASIC_FONTS.get(c).or_else(|| LATIN_FONTS.get(c)).or_else(|| GREEK_FONTS.get(c)).unwrap_or(MISSING_GLYPH)
+    BASIC_FONTS
+        .get(c)
+        .or_else(|| LATIN_FONTS.get(c))
+        .or_else(|| GREEK_FONTS.get(c))
+        .unwrap_or(MISSING_GLYPH)
 }
 
 /// Where every picture goes, in final (scaled) pixels.
@@ -112,16 +148,27 @@ struct Page {
 
 impl Page {
     fn layout(pictures: &[Picture], columns: usize, titled: bool, scale: usize) -> Result<Page> {
-        let too_large = || Error::invalid(OP, format!("the page would be too large to draw (scale {scale})"));
+        let too_large = || {
+            Error::invalid(
+                OP,
+                format!("the page would be too large to draw (scale {scale})"),
+            )
+        };
         let scaled = |n: usize| n.checked_mul(scale).ok_or_else(too_large);
-        let title_band = if titled { scaled(GLYPH + TITLE_GAP)? } else { 0 };
+        let title_band = if titled {
+            scaled(GLYPH + TITLE_GAP)?
+        } else {
+            0
+        };
         let margin = scaled(MARGIN)?;
         let columns = columns.min(pictures.len());
         let mut column_widths = vec![0; columns];
         let mut row_heights = vec![0; pictures.len().div_ceil(columns)];
         for (i, p) in pictures.iter().enumerate() {
             let width = scaled(p.width.max(p.title.len() * GLYPH))?;
-            let height = scaled(p.height)?.checked_add(title_band).ok_or_else(too_large)?;
+            let height = scaled(p.height)?
+                .checked_add(title_band)
+                .ok_or_else(too_large)?;
             column_widths[i % columns] = column_widths[i % columns].max(width);
             row_heights[i / columns] = row_heights[i / columns].max(height);
         }
@@ -130,19 +177,42 @@ impl Page {
             let mut starts = Vec::with_capacity(sizes.len());
             for &size in sizes {
                 starts.push(at);
-                at = at.checked_add(size).and_then(|a| a.checked_add(margin)).ok_or_else(too_large)?;
+                at = at
+                    .checked_add(size)
+                    .and_then(|a| a.checked_add(margin))
+                    .ok_or_else(too_large)?;
             }
             Ok((starts, at))
         };
         let (lefts, width) = edges(&column_widths)?;
         let (rows, height) = edges(&row_heights)?;
-        let channels = if pictures.iter().any(|p| p.channels == 3) { 3 } else { 1 };
-        match width.checked_mul(height).and_then(|n| n.checked_mul(channels)) {
+        let channels = if pictures.iter().any(|p| p.channels == 3) {
+            3
+        } else {
+            1
+        };
+        match width
+            .checked_mul(height)
+            .and_then(|n| n.checked_mul(channels))
+        {
             Some(bytes) if bytes <= MAX_PAGE_BYTES => {}
-            _ => return Err(Error::invalid(OP, format!("a {width}x{height} page is too large to draw (scale {scale})"))),
+            _ => {
+                return Err(Error::invalid(
+                    OP,
+                    format!("a {width}x{height} page is too large to draw (scale {scale})"),
+                ))
+            }
         }
         let columns = lefts.into_iter().zip(column_widths).collect();
-        Ok(Page { width, height, channels, scale, title_band, columns, rows })
+        Ok(Page {
+            width,
+            height,
+            channels,
+            scale,
+            title_band,
+            columns,
+            rows,
+        })
     }
 
     fn render(&self, pictures: &[Picture], path: &Path) -> Result<()> {
@@ -151,8 +221,18 @@ impl Page {
             let (left, column_width) = self.columns[i % self.columns.len()];
             let top = self.rows[i / self.columns.len()];
             let text_width = p.title.len() * GLYPH * self.scale;
-            self.draw_text(&mut page, &p.title, left + (column_width - text_width) / 2, top);
-            self.draw_picture(&mut page, p, left + (column_width - p.width * self.scale) / 2, top + self.title_band);
+            self.draw_text(
+                &mut page,
+                &p.title,
+                left + (column_width - text_width) / 2,
+                top,
+            );
+            self.draw_picture(
+                &mut page,
+                p,
+                left + (column_width - p.width * self.scale) / 2,
+                top + self.title_band,
+            );
         }
         save_png(OP, path, &page, self.width, self.height, self.channels)
     }
@@ -195,14 +275,26 @@ mod tests {
 
     #[test]
     fn normalize_spans_black_to_white_like_matplotlib() {
-        assert_eq!(to_pixels(&[-1.0, 0.0, 1.0, f64::NAN], true), vec![0, 128, 255, 0]);
+        assert_eq!(
+            to_pixels(&[-1.0, 0.0, 1.0, f64::NAN], true),
+            vec![0, 128, 255, 0]
+        );
         assert_eq!(to_pixels(&[5.0, 5.0], true), vec![0, 0]);
-        assert_eq!(to_pixels(&[-3.0, 0.4, 254.6, 300.0], false), vec![0, 0, 255, 255]);
+        assert_eq!(
+            to_pixels(&[-3.0, 0.4, 254.6, 300.0], false),
+            vec![0, 0, 255, 255]
+        );
     }
 
     #[test]
     fn layout_wraps_after_columns_and_widens_for_long_titles() {
-        let picture = |width, title: &str| Picture { pixels: vec![0; 2 * width], channels: 1, height: 2, width, title: title.chars().map(glyph).collect() };
+        let picture = |width, title: &str| Picture {
+            pixels: vec![0; 2 * width],
+            channels: 1,
+            height: 2,
+            width,
+            title: title.chars().map(glyph).collect(),
+        };
         let pictures = [picture(4, "abc"), picture(30, ""), picture(4, "")];
         let page = Page::layout(&pictures, 2, true, 1).unwrap();
         // Column 0 is as wide as the 3-glyph title (24 px), column 1 as its 30 px picture.

@@ -9,10 +9,17 @@ use crate::convert::guard;
 use crate::tensor::{wrap, NativeTensor};
 
 /// `[h, w]` from a JS array of two non-negative integers.
-pub(super) fn pair(op: &'static str, name: &str, values: &[i64]) -> ferrite_core::Result<[usize; 2]> {
+pub(super) fn pair(
+    op: &'static str,
+    name: &str,
+    values: &[i64],
+) -> ferrite_core::Result<[usize; 2]> {
     match *values {
         [h, w] if h >= 0 && w >= 0 => Ok([h as usize, w as usize]),
-        _ => Err(Error::invalid(op, format!("{name} must be two non-negative integers, got {values:?}"))),
+        _ => Err(Error::invalid(
+            op,
+            format!("{name} must be two non-negative integers, got {values:?}"),
+        )),
     }
 }
 
@@ -38,8 +45,12 @@ pub fn conv2d(
             stride: pair(OP, "stride", &stride)?,
             padding: pair(OP, "padding", &padding)?,
             dilation: pair(OP, "dilation", &dilation)?,
-            groups: usize::try_from(groups)
-                .map_err(|_| Error::invalid(OP, format!("groups must be a positive integer, got {groups}")))?,
+            groups: usize::try_from(groups).map_err(|_| {
+                Error::invalid(
+                    OP,
+                    format!("groups must be a positive integer, got {groups}"),
+                )
+            })?,
         };
         input.conv2d(weight, bias, params)
     })

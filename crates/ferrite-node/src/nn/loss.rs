@@ -18,7 +18,14 @@ pub fn cross_entropy(
 ) -> Result<NativeTensor, String> {
     const OP: &str = "cross_entropy";
     let targets = targets.get(OP)?;
-    logits.op(&env, OP, |t| t.cross_entropy(targets, Reduction::parse(OP, &reduction)?, ignore_index, label_smoothing))
+    logits.op(&env, OP, |t| {
+        t.cross_entropy(
+            targets,
+            Reduction::parse(OP, &reduction)?,
+            ignore_index,
+            label_smoothing,
+        )
+    })
 }
 
 /// Negative log-likelihood of log-probabilities at int64 class indices.
@@ -32,5 +39,7 @@ pub fn nll_loss(
 ) -> Result<NativeTensor, String> {
     const OP: &str = "nll_loss";
     let targets = targets.get(OP)?;
-    log_probs.op(&env, OP, |t| t.nll_loss(targets, Reduction::parse(OP, &reduction)?, ignore_index))
+    log_probs.op(&env, OP, |t| {
+        t.nll_loss(targets, Reduction::parse(OP, &reduction)?, ignore_index)
+    })
 }

@@ -7,7 +7,10 @@ use crate::convert::guard;
 use crate::tensor::{wrap, NativeTensor};
 
 /// Optional per-channel tensors, unwrapped (a disposed one is an error).
-fn optional<'a>(op: &'static str, t: Option<&'a NativeTensor>) -> Result<Option<&'a ferrite_core::Tensor>, String> {
+fn optional<'a>(
+    op: &'static str,
+    t: Option<&'a NativeTensor>,
+) -> Result<Option<&'a ferrite_core::Tensor>, String> {
     t.map(|t| t.get(op)).transpose()
 }
 
@@ -26,7 +29,11 @@ pub fn batch_norm(
     eps: f64,
 ) -> Result<NativeTensor, String> {
     const OP: &str = "batch_norm";
-    let (x, rm, rv) = (input.get(OP)?, optional(OP, running_mean)?, optional(OP, running_var)?);
+    let (x, rm, rv) = (
+        input.get(OP)?,
+        optional(OP, running_mean)?,
+        optional(OP, running_var)?,
+    );
     let (w, b) = (optional(OP, weight)?, optional(OP, bias)?);
     guard(OP, || x.batch_norm(rm, rv, w, b, training, momentum, eps)).map(|t| wrap(&env, t))
 }

@@ -52,7 +52,13 @@ pub fn avg_pool2d(
 }
 
 #[napi(js_name = "adaptiveAvgPool2d")]
-pub fn adaptive_avg_pool2d(env: Env, input: &NativeTensor, output_size: Vec<i64>) -> Result<NativeTensor, String> {
+pub fn adaptive_avg_pool2d(
+    env: Env,
+    input: &NativeTensor,
+    output_size: Vec<i64>,
+) -> Result<NativeTensor, String> {
     const OP: &str = "adaptive_avg_pool2d";
-    input.op(&env, OP, |x| x.adaptive_avg_pool2d(pair(OP, "output size", &output_size)?))
+    input.op(&env, OP, |x| {
+        x.adaptive_avg_pool2d(pair(OP, "output size", &output_size)?)
+    })
 }

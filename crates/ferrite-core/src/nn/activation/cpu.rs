@@ -12,19 +12,29 @@ use crate::layout::Layout;
 const CHUNK: usize = 1 << 14;
 
 /// `f(a, b)` elementwise over two f32 views of the same shape, into a new dense buffer.
-pub(super) fn zip_map(a: &[f32], la: &Layout, b: &[f32], lb: &Layout, f: impl Fn(f32, f32) -> f32 + Sync) -> Vec<f32> {
-    collect_runs(la.shape(), [la, lb], |out: &mut [MaybeUninit<f32>], [ia, ib], [sa, sb]| {
-        let n = out.len();
-        if (sa, sb) == (1, 1) {
-            for ((o, &x), &y) in out.iter_mut().zip(&a[ia..ia + n]).zip(&b[ib..ib + n]) {
-                o.write(f(x, y));
+pub(super) fn zip_map(
+    a: &[f32],
+    la: &Layout,
+    b: &[f32],
+    lb: &Layout,
+    f: impl Fn(f32, f32) -> f32 + Sync,
+) -> Vec<f32> {
+    collect_runs(
+        la.shape(),
+        [la, lb],
+        |out: &mut [MaybeUninit<f32>], [ia, ib], [sa, sb]| {
+            let n = out.len();
+            if (sa, sb) == (1, 1) {
+                for ((o, &x), &y) in out.iter_mut().zip(&a[ia..ia + n]).zip(&b[ib..ib + n]) {
+                    o.write(f(x, y));
+                }
+            } else {
+                for (i, o) in out.iter_mut().enumerate() {
+                    o.write(f(a[ia + i * sa], b[ib + i * sb]));
+                }
             }
-        } else {
-            for (i, o) in out.iter_mut().enumerate() {
-                o.write(f(a[ia + i * sa], b[ib + i * sb]));
-            }
-        }
-    })
+        },
+    )
 }
 
 /// `exp(x)` within 2 ulp (Cephes' polynomial), with no branch or call so that loops over it
@@ -41,11 +51,18 @@ pub(crate) fn exp_f32(x: f32) -> f32 {
     // c - n * ln 2, with ln 2 split in two so that the product is exact.
     let r = c - n * 0.693_359_4 + n * 2.121_944_4e-4;
     let mut p = 1.987_569_1e-4f32;
-    for k in [1.398_199_9e-3, 8.333_452e-3, 4.166_579_6e-2, 0.166_666_65, 0.5] {
+    for k in [
+        1.398_199_9e-3,
+        8.333_452e-3,
+        4.166_579_6e-2,
+        0.166_666_65,
+        0.5,
+    ] {
         p = p * r + k;
     }
     let y = p * r * r + r + 1.0;
-    let two_n = f32::from_bits(((t.to_bits() as i32 - ROUNDER.to_bits() as i32 + 127) << 23) as u32);
+    let two_n =
+        f32::from_bits(((t.to_bits() as i32 - ROUNDER.to_bits() as i32 + 127) << 23) as u32);
     let e = y * two_n;
     if x > MAX {
         f32::INFINITY
@@ -63,7 +80,10 @@ fn lane_max(x: &[f32]) -> f32 {
     let max = |m: f32, v: f32| if v > m { v } else { m };
     let mut lanes = [f32::NEG_INFINITY; LANES];
     let chunks = x.chunks_exact(LANES);
-    let tail = chunks.remainder().iter().fold(f32::NEG_INFINITY, |m, &v| max(m, v));
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(f32::NEG_INFINITY, |m, &v| max(m, v));
     for c in chunks {
         for k in 0..LANES {
             lanes[k] = max(lanes[k], c[k]);
@@ -88,7 +108,10 @@ fn per_block(d: Dims, f: impl Fn(usize, &mut [f32]) + Sync + Send) -> Vec<f32> {
         return out;
     }
     if out.len() >= PARALLEL_MIN_ELEMS {
-        out.par_chunks_mut(block).with_min_len((CHUNK / block).max(1)).enumerate().for_each(|(i, o)| f(i, o));
+        out.par_chunks_mut(block)
+            .with_min_len((CHUNK / block).max(1))
+            .enumerate()
+            .for_each(|(i, o)| f(i, o));
     } else {
         out.chunks_mut(block).enumerate().for_each(|(i, o)| f(i, o));
     }
@@ -100,7 +123,9 @@ fn per_block(d: Dims, f: impl Fn(usize, &mut [f32]) + Sync + Send) -> Vec<f32> {
 /// logits. Subtracting the max keeps `exp` finite; the sum is accumulated in f64.
 pub(crate) fn softmax_row(row: &[f32], out: &mut [f32]) -> (f32, f32) {
     let max = lane_max(row);
-    out.iter_mut().zip(row).for_each(|(o, &v)| *o = exp_f32(v - max));
+    out.iter_mut()
+        .zip(row)
+        .for_each(|(o, &v)| *o = exp_f32(v - max));
     let sum = lane_sum(out, |v| v);
     let inv = (1.0 / sum) as f32;
     out.iter_mut().for_each(|o| *o *= inv);
@@ -115,9 +140,13 @@ pub(super) fn softmax(x: &[f32], d: Dims, log: bool) -> Vec<f32> {
             if log {
                 // out holds exp(x - max) until the sum is taken.
                 let max = lane_max(row);
-                out.iter_mut().zip(row).for_each(|(o, &v)| *o = exp_f32(v - max));
+                out.iter_mut()
+                    .zip(row)
+                    .for_each(|(o, &v)| *o = exp_f32(v - max));
                 let ln_sum = lane_sum(out, |v| v).ln() as f32;
-                out.iter_mut().zip(row).for_each(|(o, &v)| *o = (v - max) - ln_sum);
+                out.iter_mut()
+                    .zip(row)
+                    .for_each(|(o, &v)| *o = (v - max) - ln_sum);
             } else {
                 softmax_row(row, out);
             }
@@ -128,7 +157,9 @@ pub(super) fn softmax(x: &[f32], d: Dims, log: bool) -> Vec<f32> {
         let x = &x[i * d.dim * d.inner..][..d.dim * d.inner];
         let mut max = vec![f32::NEG_INFINITY; d.inner];
         for row in x.chunks(d.inner) {
-            max.iter_mut().zip(row).for_each(|(m, &v)| *m = if v > *m { v } else { *m });
+            max.iter_mut()
+                .zip(row)
+                .for_each(|(m, &v)| *m = if v > *m { v } else { *m });
         }
         let mut sum = vec![0f64; d.inner];
         for (o, row) in out.chunks_mut(d.inner).zip(x.chunks(d.inner)) {
@@ -162,12 +193,21 @@ pub(super) fn softmax_backward(g: &[f32], y: &[f32], d: Dims, log: bool) -> Vec<
             let (g, y) = (&g[i * block..][..block], &y[i * block..][..block]);
             if log {
                 let s = lane_sum(g, |v| v) as f32;
-                out.iter_mut().zip(g).zip(y).for_each(|((o, &gv), &yv)| *o = gv - exp_f32(yv) * s);
+                out.iter_mut()
+                    .zip(g)
+                    .zip(y)
+                    .for_each(|((o, &gv), &yv)| *o = gv - exp_f32(yv) * s);
             } else {
                 // out holds g * y until the sum is taken.
-                out.iter_mut().zip(g).zip(y).for_each(|((o, &gv), &yv)| *o = gv * yv);
+                out.iter_mut()
+                    .zip(g)
+                    .zip(y)
+                    .for_each(|((o, &gv), &yv)| *o = gv * yv);
                 let s = lane_sum(out, |v| v) as f32;
-                out.iter_mut().zip(g).zip(y).for_each(|((o, &gv), &yv)| *o = yv * (gv - s));
+                out.iter_mut()
+                    .zip(g)
+                    .zip(y)
+                    .for_each(|((o, &gv), &yv)| *o = yv * (gv - s));
             }
         });
     }
@@ -180,9 +220,17 @@ pub(super) fn softmax_backward(g: &[f32], y: &[f32], d: Dims, log: bool) -> Vec<
             }
         }
         let sum: Vec<f32> = sum.into_iter().map(|s| s as f32).collect();
-        for ((o, gr), yr) in out.chunks_mut(d.inner).zip(g.chunks(d.inner)).zip(y.chunks(d.inner)) {
+        for ((o, gr), yr) in out
+            .chunks_mut(d.inner)
+            .zip(g.chunks(d.inner))
+            .zip(y.chunks(d.inner))
+        {
             for (((o, &gv), &yv), &s) in o.iter_mut().zip(gr).zip(yr).zip(&sum) {
-                *o = if log { gv - exp_f32(yv) * s } else { yv * (gv - s) };
+                *o = if log {
+                    gv - exp_f32(yv) * s
+                } else {
+                    yv * (gv - s)
+                };
             }
         }
     })

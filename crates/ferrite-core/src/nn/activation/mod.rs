@@ -49,19 +49,31 @@ impl Tensor {
     fn pointwise(&self, kind: Pointwise) -> Result<Tensor> {
         let input = match (kind, self.dtype()) {
             (_, DType::F32) | (Pointwise::Relu, DType::I64) => self.clone(),
-            (Pointwise::Relu, dtype) => return Err(Error::dtype("relu", "a float32 or int64 tensor", dtype)),
+            (Pointwise::Relu, dtype) => {
+                return Err(Error::dtype("relu", "a float32 or int64 tensor", dtype))
+            }
             _ => self.to_dtype(DType::F32)?,
         };
         let layout = input.layout();
         let out = match (&*input.storage().read(), kind) {
             (Storage::Cpu(CpuStorage::F32(x)), Pointwise::Relu) => {
-                CpuStorage::F32(map_strided(x, layout, |v: f32| if v > 0.0 || v.is_nan() { v } else { 0.0 }))
+                CpuStorage::F32(map_strided(x, layout, |v: f32| {
+                    if v > 0.0 || v.is_nan() {
+                        v
+                    } else {
+                        0.0
+                    }
+                }))
             }
             // exp(-x) overflows to inf for very negative x, which still gives the right 0.
             (Storage::Cpu(CpuStorage::F32(x)), Pointwise::Sigmoid) => {
-                CpuStorage::F32(map_strided(x, layout, |v: f32| 1.0 / (1.0 + cpu::exp_f32(-v))))
+                CpuStorage::F32(map_strided(x, layout, |v: f32| {
+                    1.0 / (1.0 + cpu::exp_f32(-v))
+                }))
             }
-            (Storage::Cpu(CpuStorage::F32(x)), Pointwise::Tanh) => CpuStorage::F32(map_strided(x, layout, f32::tanh)),
+            (Storage::Cpu(CpuStorage::F32(x)), Pointwise::Tanh) => {
+                CpuStorage::F32(map_strided(x, layout, f32::tanh))
+            }
             (Storage::Cpu(CpuStorage::I64(x)), Pointwise::Relu) => {
                 CpuStorage::I64(map_strided(x, layout, |v: i64| v.max(0)))
             }
@@ -74,7 +86,11 @@ impl Tensor {
         };
         let out = Tensor::from_cpu(out, self.shape())?;
         let saved = out.detach();
-        Ok(record(out, &[self], || PointwiseBackward { kind, input: self.clone(), output: saved }))
+        Ok(record(out, &[self], || PointwiseBackward {
+            kind,
+            input: self.clone(),
+            output: saved,
+        }))
     }
 
     /// `exp(x) / sum(exp(x))` along `dim` (negative counts from the end), computed with the max
@@ -101,11 +117,20 @@ impl Tensor {
                 inner: shape[axis + 1..].iter().product(),
             },
             // A 0-d tensor is one row of one element.
-            None => cpu::Dims { outer: 1, dim: 1, inner: 1 },
+            None => cpu::Dims {
+                outer: 1,
+                dim: 1,
+                inner: 1,
+            },
         };
         let out = Tensor::from_f32(self.read_f32(op, |x| cpu::softmax(x, dims, log))?, shape)?;
         let saved = out.detach();
-        Ok(record(out, &[self], || SoftmaxBackward { input: self.clone(), output: saved, dims, log }))
+        Ok(record(out, &[self], || SoftmaxBackward {
+            input: self.clone(),
+            output: saved,
+            dims,
+            log,
+        }))
     }
 }
 
@@ -131,8 +156,12 @@ impl Backward for PointwiseBackward {
     fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let y = &self.output;
         let (gs, ys) = (g.storage().read(), y.storage().read());
-        let (Storage::Cpu(CpuStorage::F32(gv)), Storage::Cpu(CpuStorage::F32(yv))) = (&*gs, &*ys) else {
-            return Err(Error::Internal { op: self.kind.name(), detail: "gradient or output is not float32".into() });
+        let (Storage::Cpu(CpuStorage::F32(gv)), Storage::Cpu(CpuStorage::F32(yv))) = (&*gs, &*ys)
+        else {
+            return Err(Error::Internal {
+                op: self.kind.name(),
+                detail: "gradient or output is not float32".into(),
+            });
         };
         let (gl, yl) = (g.layout(), y.layout());
         let dx = match self.kind {
@@ -167,8 +196,10 @@ impl Backward for SoftmaxBackward {
 
     fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let op = if self.log { "log_softmax" } else { "softmax" };
-        let dx =
-            g.read_f32(op, |g| self.output.read_f32(op, |y| cpu::softmax_backward(g, y, self.dims, self.log)))??;
+        let dx = g.read_f32(op, |g| {
+            self.output
+                .read_f32(op, |y| cpu::softmax_backward(g, y, self.dims, self.log))
+        })??;
         Ok(vec![Some(Tensor::from_f32(dx, self.input.shape())?)])
     }
 }
@@ -190,8 +221,14 @@ mod tests {
         for o in 0..outer {
             for i in 0..inner {
                 let at = |k: usize| (o * dim + k) * inner + i;
-                let max = (0..dim).map(|k| x[at(k)] as f64).fold(f64::NEG_INFINITY, f64::max);
-                let lse = max + (0..dim).map(|k| (x[at(k)] as f64 - max).exp()).sum::<f64>().ln();
+                let max = (0..dim)
+                    .map(|k| x[at(k)] as f64)
+                    .fold(f64::NEG_INFINITY, f64::max);
+                let lse = max
+                    + (0..dim)
+                        .map(|k| (x[at(k)] as f64 - max).exp())
+                        .sum::<f64>()
+                        .ln();
                 for k in 0..dim {
                     let l = x[at(k)] as f64 - lse;
                     out[at(k)] = if log { l } else { l.exp() };
@@ -209,11 +246,24 @@ mod tests {
         let sigmoid: Vec<f64> = x.iter().map(|&v| 1.0 / (1.0 + (-v as f64).exp())).collect();
         let tanh: Vec<f64> = x.iter().map(|&v| (v as f64).tanh()).collect();
         assert_close(&input.relu().unwrap().to_vec_f32().unwrap(), &relu, 0.0);
-        assert_close(&input.sigmoid().unwrap().to_vec_f32().unwrap(), &sigmoid, 1e-6);
+        assert_close(
+            &input.sigmoid().unwrap().to_vec_f32().unwrap(),
+            &sigmoid,
+            1e-6,
+        );
         assert_close(&input.tanh().unwrap().to_vec_f32().unwrap(), &tanh, 1e-6);
         // Through a transposed view.
         let tr = input.transpose(0, 1).unwrap().relu().unwrap();
-        assert_eq!(tr.to_vec_f32().unwrap(), input.relu().unwrap().transpose(0, 1).unwrap().to_vec_f32().unwrap());
+        assert_eq!(
+            tr.to_vec_f32().unwrap(),
+            input
+                .relu()
+                .unwrap()
+                .transpose(0, 1)
+                .unwrap()
+                .to_vec_f32()
+                .unwrap()
+        );
     }
 
     #[test]
@@ -221,7 +271,10 @@ mod tests {
         for i in 0..=200_000 {
             let x = -87.0 + 175.0 * i as f32 / 200_000.0;
             let (got, want) = (cpu::exp_f32(x) as f64, (x as f64).exp());
-            assert!((got - want).abs() <= 2.5e-7 * want, "exp({x}) = {got}, want {want}");
+            assert!(
+                (got - want).abs() <= 2.5e-7 * want,
+                "exp({x}) = {got}, want {want}"
+            );
         }
         assert_eq!(cpu::exp_f32(0.0), 1.0);
         assert_eq!(cpu::exp_f32(f32::NEG_INFINITY), 0.0);
@@ -239,7 +292,10 @@ mod tests {
         let r = special.relu().unwrap().to_vec_f32().unwrap();
         assert!(r[0].is_nan());
         assert_eq!(r[1..], [0.0, f32::INFINITY, 0.0]);
-        assert_eq!(special.sigmoid().unwrap().to_vec_f32().unwrap()[1..], [0.0, 1.0, 0.5]);
+        assert_eq!(
+            special.sigmoid().unwrap().to_vec_f32().unwrap()[1..],
+            [0.0, 1.0, 0.5]
+        );
         let b = Tensor::from_bool(vec![true], &[1]).unwrap();
         assert_eq!(b.relu().unwrap_err().code(), "DTypeMismatch");
     }
@@ -248,7 +304,13 @@ mod tests {
     fn pointwise_gradients_match_finite_differences() {
         // Away from relu's kink, where a central difference is meaningless.
         let off_zero = || {
-            let x = t(values(12, 2).iter().map(|&v| v + 0.1 * v.signum()).collect(), &[3, 4]);
+            let x = t(
+                values(12, 2)
+                    .iter()
+                    .map(|&v| v + 0.1 * v.signum())
+                    .collect(),
+                &[3, 4],
+            );
             x.set_requires_grad(true).unwrap();
             x
         };
@@ -260,9 +322,19 @@ mod tests {
         let y = x.relu().unwrap();
         assert_eq!(y.grad_fn_name(), Some("ReluBackward0"));
         // An upstream gradient that is a broadcast view.
-        y.backward(Some(&t(vec![1.0, 2.0, 3.0], &[3]).expand(&[2, 3]).unwrap()), false).unwrap();
-        assert_eq!(x.grad().unwrap().to_vec_f32().unwrap(), vec![0.0, 0.0, 3.0, 1.0, 0.0, 3.0]);
-        assert_eq!(x.sigmoid().unwrap().grad_fn_name(), Some("SigmoidBackward0"));
+        y.backward(
+            Some(&t(vec![1.0, 2.0, 3.0], &[3]).expand(&[2, 3]).unwrap()),
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            x.grad().unwrap().to_vec_f32().unwrap(),
+            vec![0.0, 0.0, 3.0, 1.0, 0.0, 3.0]
+        );
+        assert_eq!(
+            x.sigmoid().unwrap().grad_fn_name(),
+            Some("SigmoidBackward0")
+        );
         assert_eq!(x.tanh().unwrap().grad_fn_name(), Some("TanhBackward0"));
     }
 
@@ -294,7 +366,11 @@ mod tests {
                 1e-6,
             );
             assert_close(
-                &input.log_softmax(axis as i64).unwrap().to_vec_f32().unwrap(),
+                &input
+                    .log_softmax(axis as i64)
+                    .unwrap()
+                    .to_vec_f32()
+                    .unwrap(),
                 &naive_softmax(&x, &shape, axis, true),
                 1e-5,
             );
@@ -322,8 +398,14 @@ mod tests {
             gradcheck(&[leaf(&[2, 3, 4], 8)], |x| x[0].log_softmax(dim));
         }
         let x = leaf(&[2, 3], 9);
-        assert_eq!(x.softmax(1).unwrap().grad_fn_name(), Some("SoftmaxBackward0"));
-        assert_eq!(x.log_softmax(1).unwrap().grad_fn_name(), Some("LogSoftmaxBackward0"));
+        assert_eq!(
+            x.softmax(1).unwrap().grad_fn_name(),
+            Some("SoftmaxBackward0")
+        );
+        assert_eq!(
+            x.log_softmax(1).unwrap().grad_fn_name(),
+            Some("LogSoftmaxBackward0")
+        );
     }
 
     #[test]

@@ -117,7 +117,8 @@ impl ConvShape {
     fn plan(&self, cols: usize) -> Plan {
         let threads = rayon::current_num_threads();
         let ohw = self.ohw().max(1);
-        let budget = MAX_COL_BYTES / size_of::<f32>() / threads / (self.c * self.taps() * ohw).max(1);
+        let budget =
+            MAX_COL_BYTES / size_of::<f32>() / threads / (self.c * self.taps() * ohw).max(1);
         let wanted = cols.div_ceil(ohw).min(budget).clamp(1, self.n.max(1));
         let mut chunks = self.n.div_ceil(wanted);
         let small = self.o * self.k() * wanted * ohw < PARALLEL_GEMM_MIN_FLOPS;
@@ -126,7 +127,11 @@ impl ConvShape {
             chunks = chunks.next_multiple_of(threads).min(self.n);
         }
         let per_chunk = self.n.div_ceil(chunks.max(1)).max(1);
-        Plan { per_chunk, chunks: self.n.div_ceil(per_chunk), in_tasks }
+        Plan {
+            per_chunk,
+            chunks: self.n.div_ceil(per_chunk),
+            in_tasks,
+        }
     }
 
     /// The convolution whose forward pass is this one's input gradient, where that is the cheaper
@@ -135,8 +140,15 @@ impl ConvShape {
     /// With more output channels than input ones, col2im is cheaper (3->16: 2.5x, 128->256: 1.3x):
     /// the transposed convolution would unfold the larger `dy`, into gemms short of rows.
     fn transposed(&self) -> Option<ConvShape> {
-        let span = [self.dilation[0] * (self.kh - 1), self.dilation[1] * (self.kw - 1)];
-        if self.stride != [1, 1] || self.padding[0] > span[0] || self.padding[1] > span[1] || self.og() > self.cg() {
+        let span = [
+            self.dilation[0] * (self.kh - 1),
+            self.dilation[1] * (self.kw - 1),
+        ];
+        if self.stride != [1, 1]
+            || self.padding[0] > span[0]
+            || self.padding[1] > span[1]
+            || self.og() > self.cg()
+        {
             return None;
         }
         Some(ConvShape {
@@ -177,7 +189,10 @@ struct Tap {
 /// The output positions whose input coordinate `pos * stride + tap - pad` lies in `0..len`.
 fn valid_range(out_len: usize, len: usize, tap: usize, pad: usize, stride: usize) -> Range<usize> {
     let lo = pad.saturating_sub(tap).div_ceil(stride);
-    let hi = (len + pad).saturating_sub(tap).div_ceil(stride).min(out_len);
+    let hi = (len + pad)
+        .saturating_sub(tap)
+        .div_ceil(stride)
+        .min(out_len);
     lo.min(hi)..hi
 }
 
@@ -185,11 +200,16 @@ fn valid_range(out_len: usize, len: usize, tap: usize, pad: usize, stride: usize
 fn unfold_plane(s: &ConvShape, tap: &Tap, plane: &[f32], dst: &mut [f32]) {
     let ([sh, sw], len) = (s.stride, tap.xs.len());
     for (k, oy) in tap.ys.clone().enumerate() {
-        let (from, run) = (tap.from + k * sh * s.w, &mut dst[oy * s.ow + tap.xs.start..][..len]);
+        let (from, run) = (
+            tap.from + k * sh * s.w,
+            &mut dst[oy * s.ow + tap.xs.start..][..len],
+        );
         if sw == 1 {
             run.copy_from_slice(&plane[from..from + len]);
         } else {
-            run.iter_mut().zip(plane[from..].iter().step_by(sw)).for_each(|(d, &v)| *d = v);
+            run.iter_mut()
+                .zip(plane[from..].iter().step_by(sw))
+                .for_each(|(d, &v)| *d = v);
         }
     }
 }
@@ -198,11 +218,21 @@ fn unfold_plane(s: &ConvShape, tap: &Tap, plane: &[f32], dst: &mut [f32]) {
 fn fold_plane(s: &ConvShape, tap: &Tap, src: &[f32], plane: &mut [f32]) {
     let ([sh, sw], len) = (s.stride, tap.xs.len());
     for (k, oy) in tap.ys.clone().enumerate() {
-        let (from, run) = (tap.from + k * sh * s.w, &src[oy * s.ow + tap.xs.start..][..len]);
+        let (from, run) = (
+            tap.from + k * sh * s.w,
+            &src[oy * s.ow + tap.xs.start..][..len],
+        );
         if sw == 1 {
-            plane[from..from + len].iter_mut().zip(run).for_each(|(d, &v)| *d += v);
+            plane[from..from + len]
+                .iter_mut()
+                .zip(run)
+                .for_each(|(d, &v)| *d += v);
         } else {
-            plane[from..].iter_mut().step_by(sw).zip(run).for_each(|(d, &v)| *d += v);
+            plane[from..]
+                .iter_mut()
+                .step_by(sw)
+                .zip(run)
+                .for_each(|(d, &v)| *d += v);
         }
     }
 }
@@ -212,50 +242,69 @@ fn fold_plane(s: &ConvShape, tap: &Tap, src: &[f32], plane: &mut [f32]) {
 /// im2col matrix is a block of rows.
 fn im2col(s: &ConvShape, taps: &[Tap], x: &[f32], col: &mut [f32], min_len: usize) {
     let (hw, ohw, width) = (s.hw(), s.ohw(), col.len() / (s.c * taps.len()));
-    col.par_chunks_mut(width).with_min_len(min_len).enumerate().for_each(|(r, row)| {
-        let (ch, tap) = (r / taps.len(), &taps[r % taps.len()]);
-        for (n, dst) in row.chunks_mut(ohw).enumerate() {
-            unfold_plane(s, tap, &x[(n * s.c + ch) * hw..][..hw], dst);
-        }
-    });
+    col.par_chunks_mut(width)
+        .with_min_len(min_len)
+        .enumerate()
+        .for_each(|(r, row)| {
+            let (ch, tap) = (r / taps.len(), &taps[r % taps.len()]);
+            for (n, dst) in row.chunks_mut(ohw).enumerate() {
+                unfold_plane(s, tap, &x[(n * s.c + ch) * hw..][..hw], dst);
+            }
+        });
 }
 
 /// Folds `col` [c * kh * kw, nb * oh * ow] back onto `dx` [nb, c, h, w], adding where taps overlap.
 fn col2im(s: &ConvShape, taps: &[Tap], col: &[f32], dx: &mut [f32], min_len: usize) {
     let (hw, ohw) = (s.hw(), s.ohw());
     let cols = col.len() / (s.c * taps.len());
-    dx.par_chunks_mut(s.c * hw).with_min_len(min_len).enumerate().for_each(|(n, dx)| {
-        for (r, row) in col.chunks(cols).enumerate() {
-            let (ch, tap) = (r / taps.len(), &taps[r % taps.len()]);
-            fold_plane(s, tap, &row[n * ohw..][..ohw], &mut dx[ch * hw..][..hw]);
-        }
-    });
+    dx.par_chunks_mut(s.c * hw)
+        .with_min_len(min_len)
+        .enumerate()
+        .for_each(|(n, dx)| {
+            for (r, row) in col.chunks(cols).enumerate() {
+                let (ch, tap) = (r / taps.len(), &taps[r % taps.len()]);
+                fold_plane(s, tap, &row[n * ohw..][..ohw], &mut dx[ch * hw..][..hw]);
+            }
+        });
 }
 
 /// Lays out `src` [nb, rows, plane] as `dst` [rows, nb * plane], one sample's plane after another
 /// in every row: the layout of a chunk's gemm operand.
 fn gather_rows(src: &[f32], dst: &mut [f32], rows: usize, plane: usize, min_len: usize) {
     let nb = src.len() / (rows * plane);
-    dst.par_chunks_mut(nb * plane).with_min_len(min_len).enumerate().for_each(|(r, row)| {
-        for (n, d) in row.chunks_mut(plane).enumerate() {
-            d.copy_from_slice(&src[(n * rows + r) * plane..][..plane]);
-        }
-    });
+    dst.par_chunks_mut(nb * plane)
+        .with_min_len(min_len)
+        .enumerate()
+        .for_each(|(r, row)| {
+            for (n, d) in row.chunks_mut(plane).enumerate() {
+                d.copy_from_slice(&src[(n * rows + r) * plane..][..plane]);
+            }
+        });
 }
 
 /// The inverse of `gather_rows`, writing `src` [rows, nb * plane] into `dst` [nb, rows, plane] and
 /// adding `bias[row]` on the way.
-fn scatter_rows(src: &[f32], dst: &mut [f32], rows: usize, plane: usize, bias: Option<&[f32]>, min_len: usize) {
+fn scatter_rows(
+    src: &[f32],
+    dst: &mut [f32],
+    rows: usize,
+    plane: usize,
+    bias: Option<&[f32]>,
+    min_len: usize,
+) {
     let cols = src.len() / rows;
-    dst.par_chunks_mut(rows * plane).with_min_len(min_len).enumerate().for_each(|(n, dst)| {
-        for (r, d) in dst.chunks_mut(plane).enumerate() {
-            let s = &src[r * cols + n * plane..][..plane];
-            match bias {
-                Some(b) => d.iter_mut().zip(s).for_each(|(d, &v)| *d = v + b[r]),
-                None => d.copy_from_slice(s),
+    dst.par_chunks_mut(rows * plane)
+        .with_min_len(min_len)
+        .enumerate()
+        .for_each(|(n, dst)| {
+            for (r, d) in dst.chunks_mut(plane).enumerate() {
+                let s = &src[r * cols + n * plane..][..plane];
+                match bias {
+                    Some(b) => d.iter_mut().zip(s).for_each(|(d, &v)| *d = v + b[r]),
+                    None => d.copy_from_slice(s),
+                }
             }
-        }
-    });
+        });
 }
 
 /// The buffers of one task, kept from chunk to chunk.
@@ -301,18 +350,29 @@ fn sized(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
 
 /// Calls `f(first_sample, out_chunk, scratch)` for every chunk of `out`, whose samples are
 /// `sample_len` long, as the plan says.
-fn for_each_chunk(plan: &Plan, out: &mut [f32], sample_len: usize, f: impl Fn(usize, &mut [f32], &mut Scratch) + Sync) {
+fn for_each_chunk(
+    plan: &Plan,
+    out: &mut [f32],
+    sample_len: usize,
+    f: impl Fn(usize, &mut [f32], &mut Scratch) + Sync,
+) {
     // Empty input planes (padding only) make empty samples: nothing to do.
     if out.is_empty() {
         return;
     }
     let len = plan.per_chunk * sample_len;
-    let g = |scratch: &mut Scratch, (index, out): (usize, &mut [f32])| f(index * plan.per_chunk, out, scratch);
+    let g = |scratch: &mut Scratch, (index, out): (usize, &mut [f32])| {
+        f(index * plan.per_chunk, out, scratch)
+    };
     if plan.in_tasks {
-        out.par_chunks_mut(len).enumerate().for_each_init(Scratch::default, g);
+        out.par_chunks_mut(len)
+            .enumerate()
+            .for_each_init(Scratch::default, g);
     } else {
         let mut scratch = Scratch::default();
-        out.chunks_mut(len).enumerate().for_each(|chunk| g(&mut scratch, chunk));
+        out.chunks_mut(len)
+            .enumerate()
+            .for_each(|chunk| g(&mut scratch, chunk));
     }
 }
 
@@ -334,9 +394,19 @@ impl<'a> Operand<'a> {
 }
 
 /// `dst (m x n) = [dst +] lhs (m x k) @ rhs (k x n)`, every matrix dense and row-major as stored.
-fn matmul(dst: &mut [f32], [m, n, k]: [usize; 3], lhs: Operand, rhs: Operand, accumulate: bool, par: Parallelism) {
+fn matmul(
+    dst: &mut [f32],
+    [m, n, k]: [usize; 3],
+    lhs: Operand,
+    rhs: Operand,
+    accumulate: bool,
+    par: Parallelism,
+) {
     let ((a, a_cs, a_rs), (b, b_cs, b_rs)) = (lhs.view(m, k), rhs.view(k, n));
-    assert!(dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n, "conv2d: gemm operand too short");
+    assert!(
+        dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n,
+        "conv2d: gemm operand too short"
+    );
     // SAFETY: the lengths were checked above, so every element gemm reads or writes through these
     // dense strides is inside its slice.
     unsafe {
@@ -385,7 +455,14 @@ pub(super) fn conv2d_fwd(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32
             for g in 0..s.groups {
                 let (wg, rhs) = (&w[g * og * k..][..og * k], &rhs[g * k * cols..][..k * cols]);
                 let dst = &mut dst[g * og * cols..][..og * cols];
-                matmul(dst, [og, cols, k], Operand::Plain(wg), Operand::Plain(rhs), accumulate, par);
+                matmul(
+                    dst,
+                    [og, cols, k],
+                    Operand::Plain(wg),
+                    Operand::Plain(rhs),
+                    accumulate,
+                    par,
+                );
             }
         };
         // One sample's output is already in gemm layout; a chunk's is staged, then scattered.
@@ -415,7 +492,9 @@ fn flip_weight(s: &ConvShape, w: &[f32]) -> Vec<f32> {
             for c in 0..cg {
                 let from = &w[((g * og + o) * cg + c) * taps..][..taps];
                 let to = &mut flipped[((g * cg + c) * og + o) * taps..][..taps];
-                to.iter_mut().zip(from.iter().rev()).for_each(|(t, &f)| *t = f);
+                to.iter_mut()
+                    .zip(from.iter().rev())
+                    .for_each(|(t, &f)| *t = f);
             }
         }
     }
@@ -445,9 +524,19 @@ pub(super) fn conv2d_bwd_data(s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> 
         };
         let products = |dst: &mut [f32]| {
             for g in 0..s.groups {
-                let (wg, dyg) = (&w[g * og * k..][..og * k], &dy[g * og * cols..][..og * cols]);
+                let (wg, dyg) = (
+                    &w[g * og * k..][..og * k],
+                    &dy[g * og * cols..][..og * cols],
+                );
                 let dst = &mut dst[g * k * cols..][..k * cols];
-                matmul(dst, [k, cols, og], Operand::Transposed(wg), Operand::Plain(dyg), false, par);
+                matmul(
+                    dst,
+                    [k, cols, og],
+                    Operand::Transposed(wg),
+                    Operand::Plain(dyg),
+                    false,
+                    par,
+                );
             }
         };
         if nb == 1 && s.pointwise() {
@@ -466,7 +555,11 @@ pub(super) fn conv2d_bwd_data(s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> 
 /// before those are added.
 pub(super) fn conv2d_bwd_filter(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let (og, k, hw, ohw) = (s.og(), s.k(), s.hw(), s.ohw());
-    let plan = s.plan(if ohw >= DEEP_PLANE { 1 } else { WEIGHT_CHUNK_COLS });
+    let plan = s.plan(if ohw >= DEEP_PLANE {
+        1
+    } else {
+        WEIGHT_CHUNK_COLS
+    });
     let (par, min_len, taps) = (plan.gemm_parallelism(), plan.min_len(), s.tap_windows());
     let chunk = |(mut dw, mut scratch): (Vec<f32>, Scratch), index: usize| {
         let first = index * plan.per_chunk;
@@ -489,9 +582,19 @@ pub(super) fn conv2d_bwd_filter(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32
             rows
         };
         for g in 0..s.groups {
-            let (dyg, xg) = (&lhs[g * og * cols..][..og * cols], &rhs[g * k * cols..][..k * cols]);
+            let (dyg, xg) = (
+                &lhs[g * og * cols..][..og * cols],
+                &rhs[g * k * cols..][..k * cols],
+            );
             let dwg = &mut dw[g * og * k..][..og * k];
-            matmul(dwg, [og, k, cols], Operand::Plain(dyg), Operand::Transposed(xg), true, par);
+            matmul(
+                dwg,
+                [og, k, cols],
+                Operand::Plain(dyg),
+                Operand::Transposed(xg),
+                true,
+                par,
+            );
         }
         (dw, scratch)
     };
@@ -502,15 +605,23 @@ pub(super) fn conv2d_bwd_filter(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32
     // A fixed split of the chunks, one run of them per thread, summed in order: the result does not
     // depend on which thread ran what, so training is reproducible at a given thread count.
     let parts = rayon::current_num_threads().min(plan.chunks);
-    let run = |p: usize| (p * plan.chunks / parts..(p + 1) * plan.chunks / parts).fold(start(), chunk).0;
+    let run = |p: usize| {
+        (p * plan.chunks / parts..(p + 1) * plan.chunks / parts)
+            .fold(start(), chunk)
+            .0
+    };
     let mut partials: Vec<Vec<f32>> = (0..parts).into_par_iter().map(run).collect();
     let rest = partials.split_off(1);
     let mut dw = partials.pop().unwrap_or_else(|| start().0);
-    dw.par_chunks_mut(SUM_BLOCK).enumerate().for_each(|(b, dst)| {
-        for part in &rest {
-            dst.iter_mut().zip(&part[b * SUM_BLOCK..]).for_each(|(d, &v)| *d += v);
-        }
-    });
+    dw.par_chunks_mut(SUM_BLOCK)
+        .enumerate()
+        .for_each(|(b, dst)| {
+            for part in &rest {
+                dst.iter_mut()
+                    .zip(&part[b * SUM_BLOCK..])
+                    .for_each(|(d, &v)| *d += v);
+            }
+        });
     dw
 }
 
@@ -519,6 +630,10 @@ pub(super) fn conv2d_bwd_bias(s: &ConvShape, dy: &[f32]) -> Vec<f32> {
     let ohw = s.ohw();
     (0..s.o)
         .into_par_iter()
-        .map(|o| (0..s.n).map(|n| dy[(n * s.o + o) * ohw..][..ohw].iter().sum::<f32>() as f64).sum::<f64>() as f32)
+        .map(|o| {
+            (0..s.n)
+                .map(|n| dy[(n * s.o + o) * ohw..][..ohw].iter().sum::<f32>() as f64)
+                .sum::<f64>() as f32
+        })
         .collect()
 }

@@ -24,7 +24,12 @@ pub struct Conv2dParams {
 
 impl Default for Conv2dParams {
     fn default() -> Self {
-        Conv2dParams { stride: [1, 1], padding: [0, 0], dilation: [1, 1], groups: 1 }
+        Conv2dParams {
+            stride: [1, 1],
+            padding: [0, 0],
+            dilation: [1, 1],
+            groups: 1,
+        }
     }
 }
 
@@ -32,12 +37,22 @@ impl Tensor {
     /// Convolves this [n, c, h, w] (or [c, h, w]) input with `weight` [o, c / groups, kh, kw], like
     /// `torch.nn.functional.conv2d`. The output is [n, o, oh, ow] (or [o, oh, ow]) with
     /// `oh = (h + 2 * padding - dilation * (kh - 1) - 1) / stride + 1`, rounded down.
-    pub fn conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, params: Conv2dParams) -> Result<Tensor> {
+    pub fn conv2d(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        params: Conv2dParams,
+    ) -> Result<Tensor> {
         let s = conv_shape(self, weight, bias, params)?;
         let bias_values = bias.map(Tensor::to_vec_f32).transpose()?;
-        let out =
-            self.read_f32(OP, |x| weight.read_f32(OP, |w| cpu::conv2d_fwd(&s, x, w, bias_values.as_deref())))??;
-        let shape = if self.rank() == 4 { vec![s.n, s.o, s.oh, s.ow] } else { vec![s.o, s.oh, s.ow] };
+        let out = self.read_f32(OP, |x| {
+            weight.read_f32(OP, |w| cpu::conv2d_fwd(&s, x, w, bias_values.as_deref()))
+        })??;
+        let shape = if self.rank() == 4 {
+            vec![s.n, s.o, s.oh, s.ow]
+        } else {
+            vec![s.o, s.oh, s.ow]
+        };
         let out = Tensor::from_f32(out, &shape)?;
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
@@ -51,12 +66,27 @@ impl Tensor {
 }
 
 /// Validates the operands against each other and works out the output size.
-fn conv_shape(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>, params: Conv2dParams) -> Result<ConvShape> {
-    let operands = || format!("input {} and weight {}", ShapeDisplay(input.shape()), ShapeDisplay(weight.shape()));
+fn conv_shape(
+    input: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    params: Conv2dParams,
+) -> Result<ConvShape> {
+    let operands = || {
+        format!(
+            "input {} and weight {}",
+            ShapeDisplay(input.shape()),
+            ShapeDisplay(weight.shape())
+        )
+    };
     for t in [input, weight].into_iter().chain(bias) {
         input.same_device(OP, t)?;
         if t.dtype() != DType::F32 {
-            return Err(Error::dtype(OP, "float32 tensors", format!("{} ({})", t.dtype(), operands())));
+            return Err(Error::dtype(
+                OP,
+                "float32 tensors",
+                format!("{} ({})", t.dtype(), operands()),
+            ));
         }
     }
     let (n, [c, h, w]) = match *input.shape() {
@@ -81,12 +111,23 @@ fn conv_shape(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>, params: Co
             ),
         ));
     };
-    let Conv2dParams { stride, padding, dilation, groups } = params;
+    let Conv2dParams {
+        stride,
+        padding,
+        dilation,
+        groups,
+    } = params;
     if stride.contains(&0) {
-        return Err(Error::invalid(OP, format!("stride must be positive, got {stride:?}")));
+        return Err(Error::invalid(
+            OP,
+            format!("stride must be positive, got {stride:?}"),
+        ));
     }
     if dilation.contains(&0) {
-        return Err(Error::invalid(OP, format!("dilation must be positive, got {dilation:?}")));
+        return Err(Error::invalid(
+            OP,
+            format!("dilation must be positive, got {dilation:?}"),
+        ));
     }
     if groups == 0 {
         return Err(Error::invalid(OP, "groups must be positive, got 0"));
@@ -94,7 +135,10 @@ fn conv_shape(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>, params: Co
     if weight.shape().contains(&0) {
         return Err(Error::shape(
             OP,
-            format!("expected a weight with no zero-size dim, got weight of shape {}", ShapeDisplay(weight.shape())),
+            format!(
+                "expected a weight with no zero-size dim, got weight of shape {}",
+                ShapeDisplay(weight.shape())
+            ),
         ));
     }
     if o % groups != 0 {
@@ -169,7 +213,11 @@ impl Backward for ConvolutionBackward {
     }
 
     fn inputs(&self) -> Vec<Tensor> {
-        [&self.input, &self.weight].into_iter().chain(&self.bias).cloned().collect()
+        [&self.input, &self.weight]
+            .into_iter()
+            .chain(&self.bias)
+            .cloned()
+            .collect()
     }
 
     fn backward(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
@@ -177,19 +225,25 @@ impl Backward for ConvolutionBackward {
         g.read_f32(OP, |dy| {
             let dx = needs[0]
                 .then(|| {
-                    self.weight
-                        .read_f32(OP, |w| Tensor::from_f32(cpu::conv2d_bwd_data(s, dy, w), self.input.shape()))?
+                    self.weight.read_f32(OP, |w| {
+                        Tensor::from_f32(cpu::conv2d_bwd_data(s, dy, w), self.input.shape())
+                    })?
                 })
                 .transpose()?;
             let dw = needs[1]
                 .then(|| {
-                    self.input
-                        .read_f32(OP, |x| Tensor::from_f32(cpu::conv2d_bwd_filter(s, x, dy), self.weight.shape()))?
+                    self.input.read_f32(OP, |x| {
+                        Tensor::from_f32(cpu::conv2d_bwd_filter(s, x, dy), self.weight.shape())
+                    })?
                 })
                 .transpose()?;
             let mut grads = vec![dx, dw];
             if self.bias.is_some() {
-                grads.push(needs[2].then(|| Tensor::from_f32(cpu::conv2d_bwd_bias(s, dy), &[s.o])).transpose()?);
+                grads.push(
+                    needs[2]
+                        .then(|| Tensor::from_f32(cpu::conv2d_bwd_bias(s, dy), &[s.o]))
+                        .transpose()?,
+                );
             }
             Ok(grads)
         })?
@@ -201,8 +255,18 @@ mod tests {
     use super::*;
     use crate::autograd::tests::{assert_close, gradcheck, leaf, values};
 
-    fn params(stride: [usize; 2], padding: [usize; 2], dilation: [usize; 2], groups: usize) -> Conv2dParams {
-        Conv2dParams { stride, padding, dilation, groups }
+    fn params(
+        stride: [usize; 2],
+        padding: [usize; 2],
+        dilation: [usize; 2],
+        groups: usize,
+    ) -> Conv2dParams {
+        Conv2dParams {
+            stride,
+            padding,
+            dilation,
+            groups,
+        }
     }
 
     /// Direct float64 convolution of an NCHW input, independent of im2col and gemm.
@@ -230,12 +294,15 @@ mod tests {
                             let ch = g * cg + ci;
                             for i in 0..kh {
                                 for j in 0..kw {
-                                    let iy = (y * p.stride[0] + i * p.dilation[0]) as isize - p.padding[0] as isize;
-                                    let ix = (xo * p.stride[1] + j * p.dilation[1]) as isize - p.padding[1] as isize;
+                                    let iy = (y * p.stride[0] + i * p.dilation[0]) as isize
+                                        - p.padding[0] as isize;
+                                    let ix = (xo * p.stride[1] + j * p.dilation[1]) as isize
+                                        - p.padding[1] as isize;
                                     if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
                                         continue;
                                     }
-                                    let xv = x[((b * c + ch) * h + iy as usize) * w + ix as usize] as f64;
+                                    let xv = x[((b * c + ch) * h + iy as usize) * w + ix as usize]
+                                        as f64;
                                     acc += xv * wt[((oc * cg + ci) * kh + i) * kw + j] as f64;
                                 }
                             }
@@ -259,7 +326,10 @@ mod tests {
         let want = reference(&x, xs, &w, ws, with_bias.then_some(&b[..]), p);
         assert_eq!(got.numel(), want.len(), "{xs:?} {ws:?} {p:?}");
         for (i, (g, w)) in got.to_vec_f32().unwrap().iter().zip(&want).enumerate() {
-            assert!((*g as f64 - w).abs() <= 1e-4 * w.abs().max(1.0), "{xs:?} {ws:?} {p:?} at {i}: {g} vs {w}");
+            assert!(
+                (*g as f64 - w).abs() <= 1e-4 * w.abs().max(1.0),
+                "{xs:?} {ws:?} {p:?} at {i}: {g} vs {w}"
+            );
         }
     }
 
@@ -267,17 +337,57 @@ mod tests {
     fn matches_a_direct_float64_convolution() {
         let d = Conv2dParams::default();
         check_forward([2, 3, 7, 9], [4, 3, 3, 3], true, d);
-        check_forward([2, 3, 7, 9], [4, 3, 2, 5], true, params([1, 2], [2, 1], [1, 1], 1));
-        check_forward([1, 2, 9, 8], [3, 2, 3, 2], false, params([1, 1], [1, 0], [2, 2], 1));
-        check_forward([2, 4, 6, 5], [6, 2, 3, 3], false, params([2, 2], [1, 1], [1, 1], 2));
-        check_forward([3, 4, 7, 6], [4, 1, 3, 2], true, params([2, 1], [2, 1], [2, 1], 4));
+        check_forward(
+            [2, 3, 7, 9],
+            [4, 3, 2, 5],
+            true,
+            params([1, 2], [2, 1], [1, 1], 1),
+        );
+        check_forward(
+            [1, 2, 9, 8],
+            [3, 2, 3, 2],
+            false,
+            params([1, 1], [1, 0], [2, 2], 1),
+        );
+        check_forward(
+            [2, 4, 6, 5],
+            [6, 2, 3, 3],
+            false,
+            params([2, 2], [1, 1], [1, 1], 2),
+        );
+        check_forward(
+            [3, 4, 7, 6],
+            [4, 1, 3, 2],
+            true,
+            params([2, 1], [2, 1], [2, 1], 4),
+        );
         check_forward([5, 3, 5, 5], [2, 3, 5, 5], true, d);
         check_forward([3, 5, 4, 6], [7, 5, 1, 1], true, d);
-        check_forward([2, 4, 3, 5], [6, 2, 1, 1], false, params([1, 1], [0, 0], [1, 1], 2));
-        check_forward([2, 3, 6, 6], [4, 3, 1, 1], true, params([2, 2], [1, 1], [1, 1], 1));
-        check_forward([9, 2, 5, 4], [3, 2, 3, 3], true, params([1, 1], [1, 1], [1, 1], 1));
+        check_forward(
+            [2, 4, 3, 5],
+            [6, 2, 1, 1],
+            false,
+            params([1, 1], [0, 0], [1, 1], 2),
+        );
+        check_forward(
+            [2, 3, 6, 6],
+            [4, 3, 1, 1],
+            true,
+            params([2, 2], [1, 1], [1, 1], 1),
+        );
+        check_forward(
+            [9, 2, 5, 4],
+            [3, 2, 3, 3],
+            true,
+            params([1, 1], [1, 1], [1, 1], 1),
+        );
         // One big image: the gemms split across threads instead of the batch.
-        check_forward([1, 16, 24, 20], [32, 16, 3, 3], true, params([1, 1], [1, 1], [1, 1], 1));
+        check_forward(
+            [1, 16, 24, 20],
+            [32, 16, 3, 3],
+            true,
+            params([1, 1], [1, 1], [1, 1], 1),
+        );
     }
 
     #[test]
@@ -286,14 +396,33 @@ mod tests {
         let w = Tensor::from_f32(values(2 * 3 * 9, 5), &[2, 3, 3, 3]).unwrap();
         let y = x.conv2d(&w, None, Conv2dParams::default()).unwrap();
         assert_eq!(y.shape(), &[2, 3, 4]);
-        let batched = x.unsqueeze(0).unwrap().conv2d(&w, None, Conv2dParams::default()).unwrap();
+        let batched = x
+            .unsqueeze(0)
+            .unwrap()
+            .conv2d(&w, None, Conv2dParams::default())
+            .unwrap();
         assert_eq!(y.to_vec_f32().unwrap(), batched.to_vec_f32().unwrap());
         let empty = Tensor::from_f32(vec![], &[0, 3, 5, 6]).unwrap();
-        assert_eq!(empty.conv2d(&w, None, Conv2dParams::default()).unwrap().shape(), &[0, 2, 3, 4]);
+        assert_eq!(
+            empty
+                .conv2d(&w, None, Conv2dParams::default())
+                .unwrap()
+                .shape(),
+            &[0, 2, 3, 4]
+        );
         // Input planes with no rows: the output sees only padding.
         let flat = leaf(&[1, 3, 0, 6], 6);
-        let y = flat.conv2d(&leaf(&[2, 3, 3, 3], 7), None, params([1, 1], [2, 1], [1, 1], 1)).unwrap();
-        assert_eq!((y.shape(), y.to_vec_f32().unwrap()), (&[1, 2, 2, 6][..], vec![0.0; 24]));
+        let y = flat
+            .conv2d(
+                &leaf(&[2, 3, 3, 3], 7),
+                None,
+                params([1, 1], [2, 1], [1, 1], 1),
+            )
+            .unwrap();
+        assert_eq!(
+            (y.shape(), y.to_vec_f32().unwrap()),
+            (&[1, 2, 2, 6][..], vec![0.0; 24])
+        );
         y.sum(&[], false).unwrap().backward(None, false).unwrap();
         assert_eq!(flat.grad().unwrap().shape(), &[1, 3, 0, 6]);
     }
@@ -301,11 +430,18 @@ mod tests {
     #[test]
     fn an_arange_case_checks_by_hand() {
         // torch.nn.functional.conv2d(torch.arange(9.).view(1, 1, 3, 3), torch.ones(1, 1, 2, 2), padding=1)
-        let x = Tensor::arange(0.0, 9.0, 1.0, DType::F32, crate::Device::Cpu).unwrap().reshape(&[1, 1, 3, 3]).unwrap();
+        let x = Tensor::arange(0.0, 9.0, 1.0, DType::F32, crate::Device::Cpu)
+            .unwrap()
+            .reshape(&[1, 1, 3, 3])
+            .unwrap();
         let w = Tensor::ones(&[1, 1, 2, 2], DType::F32, crate::Device::Cpu).unwrap();
-        let y = x.conv2d(&w, None, params([1, 1], [1, 1], [1, 1], 1)).unwrap();
+        let y = x
+            .conv2d(&w, None, params([1, 1], [1, 1], [1, 1], 1))
+            .unwrap();
         assert_eq!(y.shape(), &[1, 1, 4, 4]);
-        let want = [0., 1., 3., 2., 3., 8., 12., 7., 9., 20., 24., 13., 6., 13., 15., 8.];
+        let want = [
+            0., 1., 3., 2., 3., 8., 12., 7., 9., 20., 24., 13., 6., 13., 15., 8.,
+        ];
         assert_eq!(y.to_vec_f32().unwrap(), want);
     }
 
@@ -314,35 +450,72 @@ mod tests {
         fn conv(p: Conv2dParams) -> impl Fn(&[Tensor]) -> Result<Tensor> {
             move |x| x[0].conv2d(&x[1], x.get(2), p)
         }
-        gradcheck(&[leaf(&[2, 2, 5, 4], 10), leaf(&[3, 2, 3, 2], 11), leaf(&[3], 12)], conv(Conv2dParams::default()));
         gradcheck(
-            &[leaf(&[2, 2, 5, 6], 13), leaf(&[3, 2, 2, 3], 14), leaf(&[3], 15)],
+            &[
+                leaf(&[2, 2, 5, 4], 10),
+                leaf(&[3, 2, 3, 2], 11),
+                leaf(&[3], 12),
+            ],
+            conv(Conv2dParams::default()),
+        );
+        gradcheck(
+            &[
+                leaf(&[2, 2, 5, 6], 13),
+                leaf(&[3, 2, 2, 3], 14),
+                leaf(&[3], 15),
+            ],
             conv(params([1, 2], [2, 1], [1, 1], 1)),
         );
-        gradcheck(&[leaf(&[1, 4, 6, 5], 16), leaf(&[4, 2, 2, 2], 17)], conv(params([2, 1], [1, 1], [2, 2], 2)));
-        gradcheck(&[leaf(&[2, 3, 3, 4], 18), leaf(&[2, 3, 1, 1], 19), leaf(&[2], 20)], conv(Conv2dParams::default()));
         gradcheck(
-            &[leaf(&[2, 4, 3], 21), leaf(&[2, 2, 2, 2], 22), leaf(&[2], 23)],
+            &[leaf(&[1, 4, 6, 5], 16), leaf(&[4, 2, 2, 2], 17)],
+            conv(params([2, 1], [1, 1], [2, 2], 2)),
+        );
+        gradcheck(
+            &[
+                leaf(&[2, 3, 3, 4], 18),
+                leaf(&[2, 3, 1, 1], 19),
+                leaf(&[2], 20),
+            ],
+            conv(Conv2dParams::default()),
+        );
+        gradcheck(
+            &[
+                leaf(&[2, 4, 3], 21),
+                leaf(&[2, 2, 2, 2], 22),
+                leaf(&[2], 23),
+            ],
             conv(params([1, 1], [1, 0], [1, 1], 1)),
         );
         // Stride 1 with groups and dilation: the input gradient is a convolution of its own.
-        gradcheck(&[leaf(&[2, 4, 5, 6], 24), leaf(&[6, 2, 3, 2], 25)], conv(params([1, 1], [2, 1], [2, 1], 2)));
+        gradcheck(
+            &[leaf(&[2, 4, 5, 6], 24), leaf(&[6, 2, 3, 2], 25)],
+            conv(params([1, 1], [2, 1], [2, 1], 2)),
+        );
         // Padding wider than the kernel's span: the input gradient goes through col2im.
-        gradcheck(&[leaf(&[2, 2, 3, 3], 26), leaf(&[3, 2, 1, 2], 27)], conv(params([1, 1], [1, 1], [1, 1], 1)));
+        gradcheck(
+            &[leaf(&[2, 2, 3, 3], 26), leaf(&[3, 2, 1, 2], 27)],
+            conv(params([1, 1], [1, 1], [1, 1], 1)),
+        );
     }
 
     #[test]
     fn weight_gradient_is_the_same_bit_for_bit_on_every_run() {
         // Four threads on fewer cores steal work in a different order from run to run; the sum of
         // the per-thread partial gradients must not follow it, or training would not be reproducible.
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(4)
+            .build()
+            .unwrap();
         let ([n, c, hw], o) = ([300, 8, 8], 8);
         let x = Tensor::from_f32(values(n * c * hw * hw, 50), &[n, c, hw, hw]).unwrap();
         let dy = Tensor::from_f32(values(n * o * hw * hw, 51), &[n, o, hw, hw]).unwrap();
         let grad = || {
             pool.install(|| {
                 let w = leaf(&[o, c, 3, 3], 52);
-                x.conv2d(&w, None, params([1, 1], [1, 1], [1, 1], 1)).unwrap().backward(Some(&dy), false).unwrap();
+                x.conv2d(&w, None, params([1, 1], [1, 1], [1, 1], 1))
+                    .unwrap()
+                    .backward(Some(&dy), false)
+                    .unwrap();
                 w.grad().unwrap().to_vec_f32().unwrap()
             })
         };
@@ -361,7 +534,10 @@ mod tests {
         let ([n, c, h, w], o) = ([37, 8, 9, 8], 8);
         let xs = values(n * c * h * w, 40);
         // On one thread, one task runs several chunks through the same buffers, the last one narrower.
-        let one_thread = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let one_thread = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
         for (stride, padding) in [([1, 1], [1, 1]), ([2, 1], [1, 2]), ([2, 2], [1, 2])] {
             let p = params(stride, padding, [1, 1], 1);
             let gs = values(n * o * h * w, 43);
@@ -370,19 +546,34 @@ mod tests {
                 let (wt, bt) = (leaf(&[o, c, 3, 3], 41), leaf(&[o], 42));
                 x.set_requires_grad(true).unwrap();
                 let y = x.conv2d(&wt, Some(&bt), p).unwrap();
-                let g = Tensor::from_f32(gs[sample * y.numel()..][..y.numel()].to_vec(), y.shape()).unwrap();
+                let g = Tensor::from_f32(gs[sample * y.numel()..][..y.numel()].to_vec(), y.shape())
+                    .unwrap();
                 y.backward(Some(&g), false).unwrap();
-                [y, x.grad().unwrap(), wt.grad().unwrap(), bt.grad().unwrap()].map(|t| t.to_vec_f32().unwrap())
+                [y, x.grad().unwrap(), wt.grad().unwrap(), bt.grad().unwrap()]
+                    .map(|t| t.to_vec_f32().unwrap())
             };
-            let samples: Vec<_> = (0..n).map(|i| run(&xs[i * c * h * w..][..c * h * w], &[c, h, w], i)).collect();
+            let samples: Vec<_> = (0..n)
+                .map(|i| run(&xs[i * c * h * w..][..c * h * w], &[c, h, w], i))
+                .collect();
             let sum = |k: usize| {
                 let mut total = vec![0f64; samples[0][k].len()];
-                samples.iter().for_each(|s| total.iter_mut().zip(&s[k]).for_each(|(t, &v)| *t += v as f64));
+                samples.iter().for_each(|s| {
+                    total
+                        .iter_mut()
+                        .zip(&s[k])
+                        .for_each(|(t, &v)| *t += v as f64)
+                });
                 total
             };
-            for batched in [run(&xs, &[n, c, h, w], 0), one_thread.install(|| run(&xs, &[n, c, h, w], 0))] {
+            for batched in [
+                run(&xs, &[n, c, h, w], 0),
+                one_thread.install(|| run(&xs, &[n, c, h, w], 0)),
+            ] {
                 for k in 0..2 {
-                    let want: Vec<f64> = samples.iter().flat_map(|s| s[k].iter().map(|&v| v as f64)).collect();
+                    let want: Vec<f64> = samples
+                        .iter()
+                        .flat_map(|s| s[k].iter().map(|&v| v as f64))
+                        .collect();
                     assert_close(&batched[k], &want, 1e-5);
                 }
                 assert_close(&batched[2], &sum(2), 1e-4);
@@ -405,44 +596,97 @@ mod tests {
 
     #[test]
     fn bad_operands_are_typed_errors() {
-        let t = |shape: &[usize]| Tensor::from_f32(vec![0.5; shape.iter().product()], shape).unwrap();
+        let t =
+            |shape: &[usize]| Tensor::from_f32(vec![0.5; shape.iter().product()], shape).unwrap();
         let d = Conv2dParams::default();
         let code = |r: Result<Tensor>| r.unwrap_err().code();
-        let err = t(&[1, 4, 8, 8]).conv2d(&t(&[16, 3, 3, 3]), None, params([1, 1], [0, 0], [1, 1], 2)).unwrap_err();
+        let err = t(&[1, 4, 8, 8])
+            .conv2d(&t(&[16, 3, 3, 3]), None, params([1, 1], [0, 0], [1, 1], 2))
+            .unwrap_err();
         assert_eq!(err.to_string(), "conv2d: expected input[1, 4, 8, 8] to have 6 channels (weight [16, 3, 3, 3] with groups 2), but got 4 channels");
         assert_eq!(err.code(), "ShapeMismatch");
-        assert_eq!(code(t(&[4, 8, 8, 1, 1]).conv2d(&t(&[2, 4, 3, 3]), None, d)), "ShapeMismatch");
-        assert_eq!(code(t(&[8, 8]).conv2d(&t(&[2, 4, 3, 3]), None, d)), "ShapeMismatch");
-        assert_eq!(code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 3]), None, d)), "ShapeMismatch");
-        assert_eq!(code(t(&[1, 4, 2, 8]).conv2d(&t(&[2, 4, 3, 3]), None, d)), "ShapeMismatch");
         assert_eq!(
-            code(t(&[1, 4, 5, 8]).conv2d(&t(&[2, 4, 3, 3]), None, params([1, 1], [0, 0], [3, 1], 1))),
+            code(t(&[4, 8, 8, 1, 1]).conv2d(&t(&[2, 4, 3, 3]), None, d)),
             "ShapeMismatch"
         );
-        assert!(t(&[1, 4, 2, 8]).conv2d(&t(&[2, 4, 3, 3]), None, params([1, 1], [1, 0], [1, 1], 1)).is_ok());
         assert_eq!(
-            code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 3, 3]), None, params([0, 1], [0, 0], [1, 1], 1))),
-            "InvalidArgument"
-        );
-        assert_eq!(
-            code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 3, 3]), None, params([1, 1], [0, 0], [1, 0], 1))),
-            "InvalidArgument"
-        );
-        assert_eq!(
-            code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 3, 3]), None, params([1, 1], [0, 0], [1, 1], 0))),
-            "InvalidArgument"
-        );
-        assert_eq!(
-            code(t(&[1, 4, 8, 8]).conv2d(&t(&[3, 2, 3, 3]), None, params([1, 1], [0, 0], [1, 1], 2))),
+            code(t(&[8, 8]).conv2d(&t(&[2, 4, 3, 3]), None, d)),
             "ShapeMismatch"
         );
-        assert_eq!(code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 0, 3]), None, d)), "ShapeMismatch");
-        assert_eq!(code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 3, 3]), Some(&t(&[3])), d)), "ShapeMismatch");
-        assert_eq!(code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 3, 3]), Some(&t(&[1, 2])), d)), "ShapeMismatch");
+        assert_eq!(
+            code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 3]), None, d)),
+            "ShapeMismatch"
+        );
+        assert_eq!(
+            code(t(&[1, 4, 2, 8]).conv2d(&t(&[2, 4, 3, 3]), None, d)),
+            "ShapeMismatch"
+        );
+        assert_eq!(
+            code(t(&[1, 4, 5, 8]).conv2d(
+                &t(&[2, 4, 3, 3]),
+                None,
+                params([1, 1], [0, 0], [3, 1], 1)
+            )),
+            "ShapeMismatch"
+        );
+        assert!(t(&[1, 4, 2, 8])
+            .conv2d(&t(&[2, 4, 3, 3]), None, params([1, 1], [1, 0], [1, 1], 1))
+            .is_ok());
+        assert_eq!(
+            code(t(&[1, 4, 8, 8]).conv2d(
+                &t(&[2, 4, 3, 3]),
+                None,
+                params([0, 1], [0, 0], [1, 1], 1)
+            )),
+            "InvalidArgument"
+        );
+        assert_eq!(
+            code(t(&[1, 4, 8, 8]).conv2d(
+                &t(&[2, 4, 3, 3]),
+                None,
+                params([1, 1], [0, 0], [1, 0], 1)
+            )),
+            "InvalidArgument"
+        );
+        assert_eq!(
+            code(t(&[1, 4, 8, 8]).conv2d(
+                &t(&[2, 4, 3, 3]),
+                None,
+                params([1, 1], [0, 0], [1, 1], 0)
+            )),
+            "InvalidArgument"
+        );
+        assert_eq!(
+            code(t(&[1, 4, 8, 8]).conv2d(
+                &t(&[3, 2, 3, 3]),
+                None,
+                params([1, 1], [0, 0], [1, 1], 2)
+            )),
+            "ShapeMismatch"
+        );
+        assert_eq!(
+            code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 0, 3]), None, d)),
+            "ShapeMismatch"
+        );
+        assert_eq!(
+            code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 3, 3]), Some(&t(&[3])), d)),
+            "ShapeMismatch"
+        );
+        assert_eq!(
+            code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 3, 3]), Some(&t(&[1, 2])), d)),
+            "ShapeMismatch"
+        );
         let ints = Tensor::from_i64(vec![0; 4 * 64], &[1, 4, 8, 8]).unwrap();
-        assert_eq!(code(ints.conv2d(&t(&[2, 4, 3, 3]), None, d)), "DTypeMismatch");
         assert_eq!(
-            code(t(&[1, 4, 8, 8]).conv2d(&t(&[2, 4, 3, 3]), Some(&Tensor::from_i64(vec![0, 0], &[2]).unwrap()), d)),
+            code(ints.conv2d(&t(&[2, 4, 3, 3]), None, d)),
+            "DTypeMismatch"
+        );
+        assert_eq!(
+            code(t(&[1, 4, 8, 8]).conv2d(
+                &t(&[2, 4, 3, 3]),
+                Some(&Tensor::from_i64(vec![0, 0], &[2]).unwrap()),
+                d
+            )),
             "DTypeMismatch"
         );
     }

@@ -8,16 +8,28 @@ use crate::nn::activation::softmax_row;
 
 /// Fills `out` one `c`-element row at a time with `f(row index, row)`, which returns a value per
 /// row; rows go to rayon threads when `out` is large.
-fn per_row(out: &mut [f32], rows: usize, c: usize, f: impl Fn(usize, &mut [f32]) -> f32 + Sync + Send) -> Vec<f32> {
+fn per_row(
+    out: &mut [f32],
+    rows: usize,
+    c: usize,
+    f: impl Fn(usize, &mut [f32]) -> f32 + Sync + Send,
+) -> Vec<f32> {
     if c == 0 {
         // No classes: every target was ignored (others fail validation).
         return vec![0.0; rows];
     }
     if out.len() >= PARALLEL_MIN_ELEMS {
         let min_rows = (PARALLEL_MIN_ELEMS / 4 / c).max(1);
-        out.par_chunks_mut(c).with_min_len(min_rows).enumerate().map(|(i, o)| f(i, o)).collect()
+        out.par_chunks_mut(c)
+            .with_min_len(min_rows)
+            .enumerate()
+            .map(|(i, o)| f(i, o))
+            .collect()
     } else {
-        out.chunks_mut(c).enumerate().map(|(i, o)| f(i, o)).collect()
+        out.chunks_mut(c)
+            .enumerate()
+            .map(|(i, o)| f(i, o))
+            .collect()
     }
 }
 
@@ -41,7 +53,11 @@ pub(super) fn cross_entropy(
         // -log p = (max - z) + ln_sum, each term >= 0, so nothing cancels even for large logits.
         let neg_log_p = |v: f32| (max - v) as f64 + ln_sum as f64;
         let nll = neg_log_p(z[t as usize]);
-        let smooth = if smoothing > 0.0 { z.iter().map(|&v| neg_log_p(v)).sum::<f64>() / c as f64 } else { 0.0 };
+        let smooth = if smoothing > 0.0 {
+            z.iter().map(|&v| neg_log_p(v)).sum::<f64>() / c as f64
+        } else {
+            0.0
+        };
         ((1.0 - smoothing) * nll + smoothing * smooth) as f32
     });
     (losses, probs)
@@ -61,7 +77,9 @@ pub(super) fn cross_entropy_backward(
         let (t, w) = (targets[i], weights[i]);
         if t != ignore_index {
             let spread = (w as f64 * smoothing / c as f64) as f32;
-            d.iter_mut().zip(&probs[i * c..]).for_each(|(d, &p)| *d = w * p - spread);
+            d.iter_mut()
+                .zip(&probs[i * c..])
+                .for_each(|(d, &p)| *d = w * p - spread);
             d[t as usize] -= (w as f64 * (1.0 - smoothing)) as f32;
         }
         0.0
@@ -74,12 +92,23 @@ pub(super) fn nll(log_probs: &[f32], targets: &[i64], c: usize, ignore_index: i6
     targets
         .iter()
         .enumerate()
-        .map(|(i, &t)| if t == ignore_index { 0.0 } else { -log_probs[i * c + t as usize] })
+        .map(|(i, &t)| {
+            if t == ignore_index {
+                0.0
+            } else {
+                -log_probs[i * c + t as usize]
+            }
+        })
         .collect()
 }
 
 /// `-weight[row]` at each row's target, 0 elsewhere.
-pub(super) fn nll_backward(targets: &[i64], weights: &[f32], c: usize, ignore_index: i64) -> Vec<f32> {
+pub(super) fn nll_backward(
+    targets: &[i64],
+    weights: &[f32],
+    c: usize,
+    ignore_index: i64,
+) -> Vec<f32> {
     let mut dx = vec![0f32; targets.len() * c];
     for (i, (&t, &w)) in targets.iter().zip(weights).enumerate() {
         if t != ignore_index {

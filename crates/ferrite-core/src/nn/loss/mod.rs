@@ -25,7 +25,10 @@ impl Reduction {
             "none" => Ok(Reduction::None),
             "mean" => Ok(Reduction::Mean),
             "sum" => Ok(Reduction::Sum),
-            other => Err(Error::invalid(op, format!("unknown reduction '{other}'; expected 'none', 'mean' or 'sum'"))),
+            other => Err(Error::invalid(
+                op,
+                format!("unknown reduction '{other}'; expected 'none', 'mean' or 'sum'"),
+            )),
         }
     }
 }
@@ -63,22 +66,44 @@ impl Tensor {
             ));
         }
         let classes = self.check_classes(OP, targets, ignore_index)?;
-        let (losses, probs) = self
-            .class_rows()?
-            .read_f32(OP, |x| cpu::cross_entropy(x, &classes.targets, classes.c, ignore_index, label_smoothing))?;
+        let (losses, probs) = self.class_rows()?.read_f32(OP, |x| {
+            cpu::cross_entropy(
+                x,
+                &classes.targets,
+                classes.c,
+                ignore_index,
+                label_smoothing,
+            )
+        })?;
         let out = reduce_losses(losses, reduction, &classes)?;
         let probs = Tensor::from_f32(probs, &[classes.rows, classes.c])?;
-        let kind = Kind::CrossEntropy { probs, smoothing: label_smoothing };
-        Ok(record(out, &[self], || NllLossBackward { input: self.clone(), kind, classes, reduction, ignore_index }))
+        let kind = Kind::CrossEntropy {
+            probs,
+            smoothing: label_smoothing,
+        };
+        Ok(record(out, &[self], || NllLossBackward {
+            input: self.clone(),
+            kind,
+            classes,
+            reduction,
+            ignore_index,
+        }))
     }
 
     /// Negative log-likelihood of the log-probabilities `self` at class indices `targets`:
     /// `-self[i, targets[i]]` per sample, 0 where the target is `ignore_index`. Shapes as for
     /// `cross_entropy`.
-    pub fn nll_loss(&self, targets: &Tensor, reduction: Reduction, ignore_index: i64) -> Result<Tensor> {
+    pub fn nll_loss(
+        &self,
+        targets: &Tensor,
+        reduction: Reduction,
+        ignore_index: i64,
+    ) -> Result<Tensor> {
         const OP: &str = "nll_loss";
         let classes = self.check_classes(OP, targets, ignore_index)?;
-        let losses = self.class_rows()?.read_f32(OP, |x| cpu::nll(x, &classes.targets, classes.c, ignore_index))?;
+        let losses = self.class_rows()?.read_f32(OP, |x| {
+            cpu::nll(x, &classes.targets, classes.c, ignore_index)
+        })?;
         let out = reduce_losses(losses, reduction, &classes)?;
         Ok(record(out, &[self], || NllLossBackward {
             input: self.clone(),
@@ -89,13 +114,22 @@ impl Tensor {
         }))
     }
 
-    fn check_classes(&self, op: &'static str, targets: &Tensor, ignore_index: i64) -> Result<Classes> {
+    fn check_classes(
+        &self,
+        op: &'static str,
+        targets: &Tensor,
+        ignore_index: i64,
+    ) -> Result<Classes> {
         self.same_device(op, targets)?;
         if self.dtype() != DType::F32 {
             return Err(Error::dtype(op, "float32 scores", self.dtype()));
         }
         if targets.dtype() != DType::I64 {
-            return Err(Error::dtype(op, "int64 class indices as targets", targets.dtype()));
+            return Err(Error::dtype(
+                op,
+                "int64 class indices as targets",
+                targets.dtype(),
+            ));
         }
         let (shape, target_shape) = (self.shape(), targets.shape());
         let (c, loss_shape) = match shape {
@@ -112,7 +146,10 @@ impl Tensor {
             return Err(Error::shape(
                 op,
                 match (shape.len(), target_shape) {
-                    (2, &[m]) => format!("expected input batch_size ({}) to match target batch_size ({m})", shape[0]),
+                    (2, &[m]) => format!(
+                        "expected input batch_size ({}) to match target batch_size ({m})",
+                        shape[0]
+                    ),
                     _ => format!(
                         "expected targets of shape {} for scores of shape {}, got {}",
                         ShapeDisplay(&loss_shape),
@@ -123,11 +160,23 @@ impl Tensor {
             ));
         }
         let targets = targets.to_vec_i64()?;
-        if let Some(&bad) = targets.iter().find(|&&t| t != ignore_index && !(0..c as i64).contains(&t)) {
-            return Err(Error::index(op, format!("target {bad} is out of bounds for {c} classes")));
+        if let Some(&bad) = targets
+            .iter()
+            .find(|&&t| t != ignore_index && !(0..c as i64).contains(&t))
+        {
+            return Err(Error::index(
+                op,
+                format!("target {bad} is out of bounds for {c} classes"),
+            ));
         }
         let counted = targets.iter().filter(|&&t| t != ignore_index).count();
-        Ok(Classes { rows: targets.len(), c, targets, counted, loss_shape })
+        Ok(Classes {
+            rows: targets.len(),
+            c,
+            targets,
+            counted,
+            loss_shape,
+        })
     }
 
     /// The scores as `[rows, C]` data: `[N, C, d...]` is copied with its class dim moved last.
@@ -135,7 +184,10 @@ impl Tensor {
         if self.rank() <= 2 {
             return Ok(self.clone());
         }
-        let class_last: Vec<i64> = (0..self.rank() as i64).filter(|&d| d != 1).chain([1]).collect();
+        let class_last: Vec<i64> = (0..self.rank() as i64)
+            .filter(|&d| d != 1)
+            .chain([1])
+            .collect();
         Ok(self.detach().permute(&class_last)?.contiguous())
     }
 }
@@ -180,7 +232,13 @@ impl Backward for NllLossBackward {
     }
 
     fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let Classes { rows, c, ref targets, counted, .. } = self.classes;
+        let Classes {
+            rows,
+            c,
+            ref targets,
+            counted,
+            ..
+        } = self.classes;
         let g = g.to_vec_f32()?;
         // The gradient of each sample's loss.
         let weights = match self.reduction {
@@ -200,8 +258,13 @@ impl Backward for NllLossBackward {
         }
         // Rows of [N, d..., C] back to [N, C, d...].
         let class_last: Vec<usize> = [&shape[..1], &shape[2..], &shape[1..2]].concat();
-        let class_back: Vec<i64> = [0, shape.len() as i64 - 1].into_iter().chain(1..shape.len() as i64 - 1).collect();
-        Ok(vec![Some(Tensor::from_f32(dx, &class_last)?.permute(&class_back)?)])
+        let class_back: Vec<i64> = [0, shape.len() as i64 - 1]
+            .into_iter()
+            .chain(1..shape.len() as i64 - 1)
+            .collect();
+        Ok(vec![Some(
+            Tensor::from_f32(dx, &class_last)?.permute(&class_back)?,
+        )])
     }
 }
 
@@ -245,49 +308,88 @@ mod tests {
         let logits = t(x.clone(), &[n, c]);
         for s in [0.0, 0.2] {
             let per_sample = naive_cross_entropy(&x, &targets, c, -100, s);
-            let none = logits.cross_entropy(&labels(&targets), Reduction::None, -100, s).unwrap();
+            let none = logits
+                .cross_entropy(&labels(&targets), Reduction::None, -100, s)
+                .unwrap();
             assert_eq!(none.shape(), &[n]);
             assert_close(&none.to_vec_f32().unwrap(), &per_sample, 1e-6);
             let sum: f64 = per_sample.iter().sum();
-            let got_sum = logits.cross_entropy(&labels(&targets), Reduction::Sum, -100, s).unwrap();
+            let got_sum = logits
+                .cross_entropy(&labels(&targets), Reduction::Sum, -100, s)
+                .unwrap();
             assert_eq!(got_sum.shape(), &[] as &[usize]);
             assert_close(&got_sum.to_vec_f32().unwrap(), &[sum], 1e-6);
-            let mean = logits.cross_entropy(&labels(&targets), Reduction::Mean, -100, s).unwrap();
+            let mean = logits
+                .cross_entropy(&labels(&targets), Reduction::Mean, -100, s)
+                .unwrap();
             assert_close(&mean.to_vec_f32().unwrap(), &[sum / 4.0], 1e-6);
         }
         // Large enough for the parallel kernel.
         let (n, c) = (400, 100);
         let x = values(n * c, 2);
         let targets: Vec<i64> = (0..n as i64).map(|i| (i * 7) % c as i64).collect();
-        let got = t(x.clone(), &[n, c]).cross_entropy(&labels(&targets), Reduction::None, -100, 0.1).unwrap();
-        assert_close(&got.to_vec_f32().unwrap(), &naive_cross_entropy(&x, &targets, c, -100, 0.1), 1e-5);
+        let got = t(x.clone(), &[n, c])
+            .cross_entropy(&labels(&targets), Reduction::None, -100, 0.1)
+            .unwrap();
+        assert_close(
+            &got.to_vec_f32().unwrap(),
+            &naive_cross_entropy(&x, &targets, c, -100, 0.1),
+            1e-5,
+        );
     }
 
     #[test]
     fn cross_entropy_is_log_softmax_then_nll_and_stable() {
         let x = t(vec![1000.0, 1001.0, 999.0, -5.0, 0.0, 5.0], &[2, 3]);
         let y = labels(&[1, 0]);
-        let fused = x.cross_entropy(&y, Reduction::None, -100, 0.0).unwrap().to_vec_f32().unwrap();
-        let composed = x.log_softmax(1).unwrap().nll_loss(&y, Reduction::None, -100).unwrap().to_vec_f32().unwrap();
+        let fused = x
+            .cross_entropy(&y, Reduction::None, -100, 0.0)
+            .unwrap()
+            .to_vec_f32()
+            .unwrap();
+        let composed = x
+            .log_softmax(1)
+            .unwrap()
+            .nll_loss(&y, Reduction::None, -100)
+            .unwrap()
+            .to_vec_f32()
+            .unwrap();
         assert!(fused.iter().all(|v| v.is_finite()));
-        assert_close(&fused, &composed.iter().map(|&v| v as f64).collect::<Vec<_>>(), 1e-6);
-        assert_close(&fused, &naive_cross_entropy(&x.to_vec_f32().unwrap(), &[1, 0], 3, -100, 0.0), 1e-5);
+        assert_close(
+            &fused,
+            &composed.iter().map(|&v| v as f64).collect::<Vec<_>>(),
+            1e-6,
+        );
+        assert_close(
+            &fused,
+            &naive_cross_entropy(&x.to_vec_f32().unwrap(), &[1, 0], 3, -100, 0.0),
+            1e-5,
+        );
     }
 
     #[test]
     fn unbatched_and_fully_ignored_inputs() {
         let x = t(vec![0.5, -1.0, 2.0], &[3]);
         let target = Tensor::from_i64(vec![2], &[]).unwrap();
-        let none = x.cross_entropy(&target, Reduction::None, -100, 0.0).unwrap();
+        let none = x
+            .cross_entropy(&target, Reduction::None, -100, 0.0)
+            .unwrap();
         assert_eq!(none.shape(), &[] as &[usize]);
         assert_close(
             &none.to_vec_f32().unwrap(),
             &naive_cross_entropy(&x.to_vec_f32().unwrap(), &[2], 3, -100, 0.0),
             1e-6,
         );
-        assert_eq!(x.nll_loss(&target, Reduction::Mean, -100).unwrap().item().unwrap(), -2.0);
-        let ignored =
-            t(values(6, 3), &[2, 3]).cross_entropy(&labels(&[-100, -100]), Reduction::Mean, -100, 0.0).unwrap();
+        assert_eq!(
+            x.nll_loss(&target, Reduction::Mean, -100)
+                .unwrap()
+                .item()
+                .unwrap(),
+            -2.0
+        );
+        let ignored = t(values(6, 3), &[2, 3])
+            .cross_entropy(&labels(&[-100, -100]), Reduction::Mean, -100, 0.0)
+            .unwrap();
         assert!(ignored.item().unwrap().is_nan());
     }
 
@@ -302,7 +404,9 @@ mod tests {
             .map(|(i, k, p)| x[(i * c + k) * hw + p])
             .collect();
         let scores = t(x.clone(), &[n, c, 2, 2]);
-        let got = scores.cross_entropy(&targets, Reduction::None, -100, 0.1).unwrap();
+        let got = scores
+            .cross_entropy(&targets, Reduction::None, -100, 0.1)
+            .unwrap();
         assert_eq!(got.shape(), &[n, 2, 2]);
         assert_close(
             &got.to_vec_f32().unwrap(),
@@ -310,10 +414,16 @@ mod tests {
             1e-6,
         );
         for reduction in [Reduction::Mean, Reduction::None] {
-            gradcheck(&[leaf(&[n, c, 2, 2], 11)], |x| x[0].cross_entropy(&targets, reduction, -100, 0.1));
-            gradcheck(&[leaf(&[n, c, 2, 2], 12)], |x| x[0].nll_loss(&targets, reduction, -100));
+            gradcheck(&[leaf(&[n, c, 2, 2], 11)], |x| {
+                x[0].cross_entropy(&targets, reduction, -100, 0.1)
+            });
+            gradcheck(&[leaf(&[n, c, 2, 2], 12)], |x| {
+                x[0].nll_loss(&targets, reduction, -100)
+            });
         }
-        let err = scores.nll_loss(&labels(&[0, 1]), Reduction::Mean, -100).unwrap_err();
+        let err = scores
+            .nll_loss(&labels(&[0, 1]), Reduction::Mean, -100)
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "nll_loss: expected targets of shape [2, 2, 2] for scores of shape [2, 3, 2, 2], got [2]"
@@ -324,9 +434,24 @@ mod tests {
     fn nll_loss_picks_the_targets() {
         let x = t(vec![-0.5, -1.0, -2.0, -3.0, -0.1, -0.2], &[2, 3]);
         let y = labels(&[2, 1]);
-        assert_eq!(x.nll_loss(&y, Reduction::None, -100).unwrap().to_vec_f32().unwrap(), vec![2.0, 0.1]);
-        assert_eq!(x.nll_loss(&y, Reduction::Sum, -100).unwrap().item().unwrap() as f32, 2.1);
-        assert_eq!(x.nll_loss(&y, Reduction::Mean, 1).unwrap().item().unwrap(), 2.0);
+        assert_eq!(
+            x.nll_loss(&y, Reduction::None, -100)
+                .unwrap()
+                .to_vec_f32()
+                .unwrap(),
+            vec![2.0, 0.1]
+        );
+        assert_eq!(
+            x.nll_loss(&y, Reduction::Sum, -100)
+                .unwrap()
+                .item()
+                .unwrap() as f32,
+            2.1
+        );
+        assert_eq!(
+            x.nll_loss(&y, Reduction::Mean, 1).unwrap().item().unwrap(),
+            2.0
+        );
     }
 
     #[test]
@@ -334,12 +459,16 @@ mod tests {
         let y = labels(&[2, -100, 0, 3]);
         for reduction in [Reduction::Mean, Reduction::Sum, Reduction::None] {
             for s in [0.0, 0.3] {
-                gradcheck(&[leaf(&[4, 5], 4)], |x| x[0].cross_entropy(&y, reduction, -100, s));
+                gradcheck(&[leaf(&[4, 5], 4)], |x| {
+                    x[0].cross_entropy(&y, reduction, -100, s)
+                });
             }
             gradcheck(&[leaf(&[4, 5], 5)], |x| x[0].nll_loss(&y, reduction, -100));
         }
         let target = Tensor::from_i64(vec![1], &[]).unwrap();
-        gradcheck(&[leaf(&[5], 6)], |x| x[0].cross_entropy(&target, Reduction::Mean, -100, 0.1));
+        gradcheck(&[leaf(&[5], 6)], |x| {
+            x[0].cross_entropy(&target, Reduction::Mean, -100, 0.1)
+        });
         let x = leaf(&[4, 5], 7);
         let loss = x.cross_entropy(&y, Reduction::Mean, -100, 0.0).unwrap();
         assert_eq!(loss.grad_fn_name(), Some("NllLossBackward0"));
@@ -354,27 +483,65 @@ mod tests {
     #[test]
     fn errors_have_codes() {
         let x = t(values(20, 8), &[2, 10]);
-        let err = x.cross_entropy(&labels(&[1, 10]), Reduction::Mean, -100, 0.0).unwrap_err();
+        let err = x
+            .cross_entropy(&labels(&[1, 10]), Reduction::Mean, -100, 0.0)
+            .unwrap_err();
         assert_eq!(err.code(), "IndexOutOfRange");
-        assert_eq!(err.to_string(), "cross_entropy: target 10 is out of bounds for 10 classes");
-        assert_eq!(x.nll_loss(&labels(&[-1, 0]), Reduction::Mean, -100).unwrap_err().code(), "IndexOutOfRange");
-        let floats = t(vec![1.0, 2.0], &[2]);
-        assert_eq!(x.cross_entropy(&floats, Reduction::Mean, -100, 0.0).unwrap_err().code(), "DTypeMismatch");
-        let ints = Tensor::from_i64(vec![0; 20], &[2, 10]).unwrap();
-        assert_eq!(ints.nll_loss(&labels(&[0, 0]), Reduction::Mean, -100).unwrap_err().code(), "DTypeMismatch");
-        let err = x.cross_entropy(&labels(&[1, 2, 3]), Reduction::Mean, -100, 0.0).unwrap_err();
-        assert_eq!(err.code(), "ShapeMismatch");
-        assert_eq!(err.to_string(), "cross_entropy: expected input batch_size (2) to match target batch_size (3)");
-        let scalar_target = Tensor::from_i64(vec![1], &[]).unwrap();
-        assert_eq!(x.cross_entropy(&scalar_target, Reduction::Mean, -100, 0.0).unwrap_err().code(), "ShapeMismatch");
         assert_eq!(
-            t(values(8, 9), &[2, 2, 2]).cross_entropy(&labels(&[0, 1]), Reduction::Mean, -100, 0.0).unwrap_err().code(),
+            err.to_string(),
+            "cross_entropy: target 10 is out of bounds for 10 classes"
+        );
+        assert_eq!(
+            x.nll_loss(&labels(&[-1, 0]), Reduction::Mean, -100)
+                .unwrap_err()
+                .code(),
+            "IndexOutOfRange"
+        );
+        let floats = t(vec![1.0, 2.0], &[2]);
+        assert_eq!(
+            x.cross_entropy(&floats, Reduction::Mean, -100, 0.0)
+                .unwrap_err()
+                .code(),
+            "DTypeMismatch"
+        );
+        let ints = Tensor::from_i64(vec![0; 20], &[2, 10]).unwrap();
+        assert_eq!(
+            ints.nll_loss(&labels(&[0, 0]), Reduction::Mean, -100)
+                .unwrap_err()
+                .code(),
+            "DTypeMismatch"
+        );
+        let err = x
+            .cross_entropy(&labels(&[1, 2, 3]), Reduction::Mean, -100, 0.0)
+            .unwrap_err();
+        assert_eq!(err.code(), "ShapeMismatch");
+        assert_eq!(
+            err.to_string(),
+            "cross_entropy: expected input batch_size (2) to match target batch_size (3)"
+        );
+        let scalar_target = Tensor::from_i64(vec![1], &[]).unwrap();
+        assert_eq!(
+            x.cross_entropy(&scalar_target, Reduction::Mean, -100, 0.0)
+                .unwrap_err()
+                .code(),
             "ShapeMismatch"
         );
         assert_eq!(
-            x.cross_entropy(&labels(&[0, 1]), Reduction::Mean, -100, 1.5).unwrap_err().code(),
+            t(values(8, 9), &[2, 2, 2])
+                .cross_entropy(&labels(&[0, 1]), Reduction::Mean, -100, 0.0)
+                .unwrap_err()
+                .code(),
+            "ShapeMismatch"
+        );
+        assert_eq!(
+            x.cross_entropy(&labels(&[0, 1]), Reduction::Mean, -100, 1.5)
+                .unwrap_err()
+                .code(),
             "InvalidArgument"
         );
-        assert_eq!(Reduction::parse("cross_entropy", "avg").unwrap_err().code(), "InvalidArgument");
+        assert_eq!(
+            Reduction::parse("cross_entropy", "avg").unwrap_err().code(),
+            "InvalidArgument"
+        );
     }
 }

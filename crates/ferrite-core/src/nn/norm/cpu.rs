@@ -35,7 +35,12 @@ impl Dims {
 
 /// Per-channel values repeated for each of the channel's `s` columns in a sample.
 fn spread<const P: usize>(d: Dims, per_channel: [&[f32]; P]) -> [Vec<f32>; P] {
-    std::array::from_fn(|k| per_channel[k].iter().flat_map(|&v| std::iter::repeat_n(v, d.s)).collect())
+    std::array::from_fn(|k| {
+        per_channel[k]
+            .iter()
+            .flat_map(|&v| std::iter::repeat_n(v, d.s))
+            .collect()
+    })
 }
 
 /// Per channel, the sums over its `n * s` values of the two terms `f(a, b, center[ch])`.
@@ -71,7 +76,8 @@ fn channel_sums(
     let block = |(a, b): (&[f32], &[f32])| {
         let (mut s1, mut s2) = (vec![0f32; cs], vec![0f32; cs]);
         for (ra, rb) in a.chunks(cs).zip(b.chunks(cs)) {
-            for ((((p, q), &x), &y), &m) in s1.iter_mut().zip(&mut s2).zip(ra).zip(rb).zip(&centers) {
+            for ((((p, q), &x), &y), &m) in s1.iter_mut().zip(&mut s2).zip(ra).zip(rb).zip(&centers)
+            {
                 let (t1, t2) = f(x, y, m);
                 *p += t1;
                 *q += t2;
@@ -80,17 +86,23 @@ fn channel_sums(
         (s1, s2)
     };
     let partials: Vec<(Vec<f32>, Vec<f32>)> = if d.parallel() {
-        a.par_chunks(cs * BLOCK).zip(b.par_chunks(cs * BLOCK)).map(block).collect()
+        a.par_chunks(cs * BLOCK)
+            .zip(b.par_chunks(cs * BLOCK))
+            .map(block)
+            .collect()
     } else {
-        a.chunks(cs * BLOCK).zip(b.chunks(cs * BLOCK)).map(block).collect()
+        a.chunks(cs * BLOCK)
+            .zip(b.chunks(cs * BLOCK))
+            .map(block)
+            .collect()
     };
     let total = |v: &[f32]| v.iter().map(|&x| x as f64).sum::<f64>();
     (0..d.c)
         .map(|ch| {
             let cols = ch * d.s..(ch + 1) * d.s;
-            partials
-                .iter()
-                .fold((0.0, 0.0), |(t1, t2), (s1, s2)| (t1 + total(&s1[cols.clone()]), t2 + total(&s2[cols.clone()])))
+            partials.iter().fold((0.0, 0.0), |(t1, t2), (s1, s2)| {
+                (t1 + total(&s1[cols.clone()]), t2 + total(&s2[cols.clone()]))
+            })
         })
         .collect()
 }
@@ -107,7 +119,11 @@ fn channel_map<const P: usize>(
     if out.is_empty() {
         return out;
     }
-    let (unit, columns) = if d.short() { (d.c * d.s, Some(spread(d, coefficients))) } else { (d.s, None) };
+    let (unit, columns) = if d.short() {
+        (d.c * d.s, Some(spread(d, coefficients)))
+    } else {
+        (d.s, None)
+    };
     let fill = |(u, out): (usize, &mut [f32])| {
         let (a, b) = (&a[u * unit..][..unit], &b[u * unit..][..unit]);
         match &columns {
@@ -127,7 +143,10 @@ fn channel_map<const P: usize>(
     };
     if d.parallel() {
         let min_units = (PARALLEL_MIN_ELEMS / 4 / unit).max(1);
-        out.par_chunks_mut(unit).with_min_len(min_units).enumerate().for_each(fill);
+        out.par_chunks_mut(unit)
+            .with_min_len(min_units)
+            .enumerate()
+            .for_each(fill);
     } else {
         out.chunks_mut(unit).enumerate().for_each(fill);
     }
@@ -138,17 +157,31 @@ fn channel_map<const P: usize>(
 pub(super) fn channel_stats(x: &[f32], d: Dims) -> Vec<(f64, f64)> {
     let count = (d.n * d.s) as f64;
     let zeros = vec![0f32; d.c];
-    let means: Vec<f64> =
-        channel_sums(x, x, d, &zeros, |v, _, _| (v, 0.0)).into_iter().map(|(s, _)| s / count).collect();
+    let means: Vec<f64> = channel_sums(x, x, d, &zeros, |v, _, _| (v, 0.0))
+        .into_iter()
+        .map(|(s, _)| s / count)
+        .collect();
     let centers: Vec<f32> = means.iter().map(|&m| m as f32).collect();
     let squares = channel_sums(x, x, d, &centers, |v, _, m| ((v - m) * (v - m), 0.0));
-    means.into_iter().zip(squares).map(|(m, (sq, _))| (m, sq / count)).collect()
+    means
+        .into_iter()
+        .zip(squares)
+        .map(|(m, (sq, _))| (m, sq / count))
+        .collect()
 }
 
 /// `(x - center[ch]) * scale[ch] + shift[ch]`. Centring first keeps the precision that
 /// `x * scale + (shift - center * scale)` would lose to cancellation when the mean is large.
-pub(super) fn channel_affine(x: &[f32], d: Dims, center: &[f32], scale: &[f32], shift: &[f32]) -> Vec<f32> {
-    channel_map(x, x, d, [center, scale, shift], |v, _, [m, a, b]| (v - m) * a + b)
+pub(super) fn channel_affine(
+    x: &[f32],
+    d: Dims,
+    center: &[f32],
+    scale: &[f32],
+    shift: &[f32],
+) -> Vec<f32> {
+    channel_map(x, x, d, [center, scale, shift], |v, _, [m, a, b]| {
+        (v - m) * a + b
+    })
 }
 
 /// Per channel, the sum of `dy` and of `dy * (x - mean)`: what the weight, bias and training
@@ -159,6 +192,14 @@ pub(super) fn grad_sums(x: &[f32], dy: &[f32], mean: &[f32], d: Dims) -> Vec<(f6
 
 /// `a[ch] * dy + b[ch] * (x - center[ch]) + k[ch]`: the training input gradient, which is
 /// affine in `dy` and `x` once the channel sums are known.
-pub(super) fn channel_affine2(dy: &[f32], x: &[f32], d: Dims, center: &[f32], [a, b, k]: [&[f32]; 3]) -> Vec<f32> {
-    channel_map(dy, x, d, [center, a, b, k], |g, v, [m, a, b, k]| a * g + b * (v - m) + k)
+pub(super) fn channel_affine2(
+    dy: &[f32],
+    x: &[f32],
+    d: Dims,
+    center: &[f32],
+    [a, b, k]: [&[f32]; 3],
+) -> Vec<f32> {
+    channel_map(dy, x, d, [center, a, b, k], |g, v, [m, a, b, k]| {
+        a * g + b * (v - m) + k
+    })
 }

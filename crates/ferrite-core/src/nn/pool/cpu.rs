@@ -37,15 +37,28 @@ impl PoolShape {
         dilation: [usize; 2],
     ) -> Self {
         let spans = |out: usize, len: usize, a: usize| -> Vec<Span> {
-            let (k, s, p, d) = (kernel[a] as isize, stride[a] as isize, padding[a] as isize, dilation[a] as isize);
+            let (k, s, p, d) = (
+                kernel[a] as isize,
+                stride[a] as isize,
+                padding[a] as isize,
+                dilation[a] as isize,
+            );
             let len = len as isize;
             (0..out as isize)
                 .map(|o| {
                     let first = o * s - p;
                     let end = (first + (k - 1) * d + 1).min(len);
                     // Taps before the input are skipped in whole steps of the dilation.
-                    let start = if first < 0 { first + (-first + d - 1) / d * d } else { first };
-                    let count = if start < end { (end - start - 1) / d + 1 } else { 0 };
+                    let start = if first < 0 {
+                        first + (-first + d - 1) / d * d
+                    } else {
+                        first
+                    };
+                    let count = if start < end {
+                        (end - start - 1) / d + 1
+                    } else {
+                        0
+                    };
                     let padded = (first + k).min(len + p) - first;
                     Span {
                         start: if count > 0 { start as usize } else { 0 },
@@ -55,7 +68,14 @@ impl PoolShape {
                 })
                 .collect()
         };
-        PoolShape { planes, h, w, rows: spans(oh, h, 0), cols: spans(ow, w, 1), step: dilation }
+        PoolShape {
+            planes,
+            h,
+            w,
+            rows: spans(oh, h, 0),
+            cols: spans(ow, w, 1),
+            step: dilation,
+        }
     }
 
     /// PyTorch's adaptive bins: output `i` of `out` averages `floor(i * len / out)..ceil((i + 1) * len / out)`.
@@ -64,11 +84,22 @@ impl PoolShape {
             (0..out)
                 .map(|i| {
                     let (start, end) = (i * len / out, ((i + 1) * len).div_ceil(out));
-                    Span { start, count: end - start, padded: end - start }
+                    Span {
+                        start,
+                        count: end - start,
+                        padded: end - start,
+                    }
                 })
                 .collect()
         };
-        PoolShape { planes, h, w, rows: spans(oh, h), cols: spans(ow, w), step: [1, 1] }
+        PoolShape {
+            planes,
+            h,
+            w,
+            rows: spans(oh, h),
+            cols: spans(ow, w),
+            step: [1, 1],
+        }
     }
 
     pub fn oh(&self) -> usize {
@@ -81,8 +112,13 @@ impl PoolShape {
 
     /// Planes per rayon task, so that tiny planes are not scheduled one by one.
     fn min_planes(&self) -> usize {
-        let (rows, cols) = (self.rows.first().map_or(1, |s| s.count), self.cols.first().map_or(1, |s| s.count));
-        let work = (self.oh() * self.ow() * rows * cols).max(self.h * self.w).max(1);
+        let (rows, cols) = (
+            self.rows.first().map_or(1, |s| s.count),
+            self.cols.first().map_or(1, |s| s.count),
+        );
+        let work = (self.oh() * self.ow() * rows * cols)
+            .max(self.h * self.w)
+            .max(1);
         (PARALLEL_MIN_ELEMS / work).max(1)
     }
 
@@ -109,12 +145,20 @@ pub(super) fn max_pool2d_fwd(s: &PoolShape, x: &[f32]) -> (Vec<f32>, Vec<i64>) {
         .with_min_len(s.min_planes())
         .for_each(|((values, indices), plane)| {
             let outputs = values.iter_mut().zip(indices.iter_mut());
-            let windows = s.rows.iter().flat_map(|ry| s.cols.iter().map(move |rx| (ry, rx)));
+            let windows = s
+                .rows
+                .iter()
+                .flat_map(|ry| s.cols.iter().map(move |rx| (ry, rx)));
             for ((value, index), (ry, rx)) in outputs.zip(windows) {
                 let (mut best, mut at) = (f32::NEG_INFINITY, ry.start * s.w + rx.start);
                 for iy in (ry.start..).step_by(dh).take(ry.count) {
                     let row = &plane[iy * s.w..][..s.w];
-                    for (j, &v) in row[rx.start..].iter().step_by(dw).take(rx.count).enumerate() {
+                    for (j, &v) in row[rx.start..]
+                        .iter()
+                        .step_by(dw)
+                        .take(rx.count)
+                        .enumerate()
+                    {
                         if v > best || v.is_nan() {
                             (best, at) = (v, iy * s.w + rx.start + j * dw);
                         }
@@ -130,13 +174,14 @@ pub(super) fn max_pool2d_fwd(s: &PoolShape, x: &[f32]) -> (Vec<f32>, Vec<i64>) {
 pub(super) fn max_pool2d_bwd(s: &PoolShape, dy: &[f32], indices: &[i64]) -> Vec<f32> {
     let (hw, ohw) = (s.h * s.w, s.oh() * s.ow());
     let mut dx = vec![0.0; s.planes * hw];
-    dx.par_chunks_mut(hw).zip(dy.par_chunks(ohw).zip(indices.par_chunks(ohw))).with_min_len(s.min_planes()).for_each(
-        |(dx, (dy, indices))| {
+    dx.par_chunks_mut(hw)
+        .zip(dy.par_chunks(ohw).zip(indices.par_chunks(ohw)))
+        .with_min_len(s.min_planes())
+        .for_each(|(dx, (dy, indices))| {
             for (&g, &i) in dy.iter().zip(indices) {
                 dx[i as usize] += g;
             }
-        },
-    );
+        });
     dx
 }
 
@@ -145,18 +190,24 @@ pub(super) fn max_pool2d_bwd(s: &PoolShape, dy: &[f32], indices: &[i64]) -> Vec<
 pub(super) fn avg_pool2d_fwd(s: &PoolShape, x: &[f32], count_padding: bool) -> Vec<f32> {
     let (hw, ohw) = (s.h * s.w, s.oh() * s.ow());
     let mut y = vec![0.0; s.planes * ohw];
-    y.par_chunks_mut(ohw).zip(x.par_chunks(hw)).with_min_len(s.min_planes()).for_each(|(y, plane)| {
-        let windows = s.rows.iter().flat_map(|ry| s.cols.iter().map(move |rx| (ry, rx)));
-        for (out, (ry, rx)) in y.iter_mut().zip(windows) {
-            if ry.count == 0 || rx.count == 0 {
-                continue;
+    y.par_chunks_mut(ohw)
+        .zip(x.par_chunks(hw))
+        .with_min_len(s.min_planes())
+        .for_each(|(y, plane)| {
+            let windows = s
+                .rows
+                .iter()
+                .flat_map(|ry| s.cols.iter().map(move |rx| (ry, rx)));
+            for (out, (ry, rx)) in y.iter_mut().zip(windows) {
+                if ry.count == 0 || rx.count == 0 {
+                    continue;
+                }
+                let sum: f32 = (ry.start..ry.start + ry.count)
+                    .map(|iy| plane[iy * s.w + rx.start..][..rx.count].iter().sum::<f32>())
+                    .sum();
+                *out = sum / PoolShape::divisor(ry, rx, count_padding);
             }
-            let sum: f32 = (ry.start..ry.start + ry.count)
-                .map(|iy| plane[iy * s.w + rx.start..][..rx.count].iter().sum::<f32>())
-                .sum();
-            *out = sum / PoolShape::divisor(ry, rx, count_padding);
-        }
-    });
+        });
     y
 }
 
@@ -164,19 +215,25 @@ pub(super) fn avg_pool2d_fwd(s: &PoolShape, x: &[f32], count_padding: bool) -> V
 pub(super) fn avg_pool2d_bwd(s: &PoolShape, dy: &[f32], count_padding: bool) -> Vec<f32> {
     let (hw, ohw) = (s.h * s.w, s.oh() * s.ow());
     let mut dx = vec![0.0; s.planes * hw];
-    dx.par_chunks_mut(hw).zip(dy.par_chunks(ohw)).with_min_len(s.min_planes()).for_each(|(dx, dy)| {
-        let windows = s.rows.iter().flat_map(|ry| s.cols.iter().map(move |rx| (ry, rx)));
-        for (&g, (ry, rx)) in dy.iter().zip(windows) {
-            if ry.count == 0 || rx.count == 0 {
-                continue;
-            }
-            let share = g / PoolShape::divisor(ry, rx, count_padding);
-            for iy in ry.start..ry.start + ry.count {
-                for d in &mut dx[iy * s.w + rx.start..][..rx.count] {
-                    *d += share;
+    dx.par_chunks_mut(hw)
+        .zip(dy.par_chunks(ohw))
+        .with_min_len(s.min_planes())
+        .for_each(|(dx, dy)| {
+            let windows = s
+                .rows
+                .iter()
+                .flat_map(|ry| s.cols.iter().map(move |rx| (ry, rx)));
+            for (&g, (ry, rx)) in dy.iter().zip(windows) {
+                if ry.count == 0 || rx.count == 0 {
+                    continue;
+                }
+                let share = g / PoolShape::divisor(ry, rx, count_padding);
+                for iy in ry.start..ry.start + ry.count {
+                    for d in &mut dx[iy * s.w + rx.start..][..rx.count] {
+                        *d += share;
+                    }
                 }
             }
-        }
-    });
+        });
     dx
 }

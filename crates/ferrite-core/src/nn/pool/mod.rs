@@ -25,7 +25,9 @@ impl Tensor {
         dilation: [usize; 2],
         ceil_mode: bool,
     ) -> Result<Tensor> {
-        Ok(self.max_pool2d_with_indices(kernel, stride, padding, dilation, ceil_mode)?.0)
+        Ok(self
+            .max_pool2d_with_indices(kernel, stride, padding, dilation, ceil_mode)?
+            .0)
     }
 
     /// `max_pool2d` and, as int64, the flat index in its input plane (`y * w + x`) of every maximum,
@@ -44,10 +46,12 @@ impl Tensor {
         let shape = pooled_shape(self, &s);
         let indices = Tensor::from_i64(indices, &shape)?;
         let saved = indices.clone();
-        let values = record(Tensor::from_f32(values, &shape)?, &[self], || MaxPoolBackward {
-            input: self.clone(),
-            indices: saved,
-            shape: s,
+        let values = record(Tensor::from_f32(values, &shape)?, &[self], || {
+            MaxPoolBackward {
+                input: self.clone(),
+                indices: saved,
+                shape: s,
+            }
         });
         Ok((values, indices))
     }
@@ -81,7 +85,10 @@ impl Tensor {
         const OP: &str = "adaptive_avg_pool2d";
         let (planes, size) = planes_of(OP, self)?;
         if output_size.contains(&0) {
-            return Err(Error::invalid(OP, format!("output size must be positive, got {output_size:?}")));
+            return Err(Error::invalid(
+                OP,
+                format!("output size must be positive, got {output_size:?}"),
+            ));
         }
         let s = PoolShape::adaptive(planes, size, output_size);
         let out = self.read_f32(OP, |x| cpu::avg_pool2d_fwd(&s, x, false))?;
@@ -140,9 +147,16 @@ fn sliding_shape(
     ceil_mode: bool,
 ) -> Result<PoolShape> {
     let (planes, size) = planes_of(op, input)?;
-    for (name, value) in [("kernel size", kernel), ("stride", stride), ("dilation", dilation)] {
+    for (name, value) in [
+        ("kernel size", kernel),
+        ("stride", stride),
+        ("dilation", dilation),
+    ] {
         if value.contains(&0) {
-            return Err(Error::invalid(op, format!("{name} must be positive, got {value:?}")));
+            return Err(Error::invalid(
+                op,
+                format!("{name} must be positive, got {value:?}"),
+            ));
         }
     }
     if (0..2).any(|a| padding[a] > kernel[a] / 2) {
@@ -154,7 +168,16 @@ fn sliding_shape(
             ),
         ));
     }
-    let out = [0, 1].map(|a| pooled_len(size[a], kernel[a], stride[a], padding[a], dilation[a], ceil_mode));
+    let out = [0, 1].map(|a| {
+        pooled_len(
+            size[a],
+            kernel[a],
+            stride[a],
+            padding[a],
+            dilation[a],
+            ceil_mode,
+        )
+    });
     if out.iter().any(|&o| o < 1) {
         return Err(Error::shape(
             op,
@@ -167,14 +190,34 @@ fn sliding_shape(
             ),
         ));
     }
-    Ok(PoolShape::sliding(planes, size, out.map(|o| o as usize), kernel, stride, padding, dilation))
+    Ok(PoolShape::sliding(
+        planes,
+        size,
+        out.map(|o| o as usize),
+        kernel,
+        stride,
+        padding,
+        dilation,
+    ))
 }
 
 /// PyTorch's pooling output length: with `ceil_mode` the last window must still start inside the
 /// input or its left padding.
-fn pooled_len(len: usize, kernel: usize, stride: usize, padding: usize, dilation: usize, ceil_mode: bool) -> i64 {
-    let (len, kernel, stride, padding, dilation) =
-        (len as i64, kernel as i64, stride as i64, padding as i64, dilation as i64);
+fn pooled_len(
+    len: usize,
+    kernel: usize,
+    stride: usize,
+    padding: usize,
+    dilation: usize,
+    ceil_mode: bool,
+) -> i64 {
+    let (len, kernel, stride, padding, dilation) = (
+        len as i64,
+        kernel as i64,
+        stride as i64,
+        padding as i64,
+        dilation as i64,
+    );
     let span = len + 2 * padding - dilation * (kernel - 1) - 1;
     let mut out = (span + if ceil_mode { stride - 1 } else { 0 }).div_euclid(stride) + 1;
     if ceil_mode && (out - 1) * stride >= len + padding {
@@ -210,7 +253,10 @@ impl Backward for MaxPoolBackward {
         const OP: &str = "max_pool2d_backward";
         let storage = self.indices.storage().read();
         let Storage::Cpu(CpuStorage::I64(indices)) = &*storage else {
-            return Err(Error::Internal { op: OP, detail: "indices without int64 storage".into() });
+            return Err(Error::Internal {
+                op: OP,
+                detail: "indices without int64 storage".into(),
+            });
         };
         let dx = g.read_f32(OP, |dy| cpu::max_pool2d_bwd(&self.shape, dy, indices))?;
         Ok(vec![Some(Tensor::from_f32(dx, self.input.shape())?)])
@@ -235,7 +281,9 @@ impl Backward for AvgPoolBackward {
     }
 
     fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let dx = g.read_f32("avg_pool2d_backward", |dy| cpu::avg_pool2d_bwd(&self.shape, dy, self.count_padding))?;
+        let dx = g.read_f32("avg_pool2d_backward", |dy| {
+            cpu::avg_pool2d_bwd(&self.shape, dy, self.count_padding)
+        })?;
         Ok(vec![Some(Tensor::from_f32(dx, self.input.shape())?)])
     }
 }
@@ -258,7 +306,12 @@ mod tests {
         /// In ceil mode a window counts if it starts less than a stride after the last one that
         /// fits, and inside the input or its left padding.
         fn out_len(&self, len: usize, a: usize) -> usize {
-            let (k, s, p, d) = (self.kernel[a], self.stride[a], self.padding[a], self.dilation[a]);
+            let (k, s, p, d) = (
+                self.kernel[a],
+                self.stride[a],
+                self.padding[a],
+                self.dilation[a],
+            );
             let (reach, span) = (len + 2 * p, d * (k - 1) + 1);
             let fits = |o: usize| {
                 if self.ceil_mode {
@@ -277,7 +330,11 @@ mod tests {
 
         /// Every output of every plane: the float64 values and plane indices of its taps inside
         /// the input, and the size of its window clipped to the padded input.
-        fn windows(&self, x: &[f32], [planes, h, w]: [usize; 3]) -> Vec<(Vec<(f64, usize)>, usize)> {
+        fn windows(
+            &self,
+            x: &[f32],
+            [planes, h, w]: [usize; 3],
+        ) -> Vec<(Vec<(f64, usize)>, usize)> {
             let (oh, ow) = (self.out_len(h, 0), self.out_len(w, 1));
             let mut all = Vec::new();
             for p in 0..planes {
@@ -311,36 +368,72 @@ mod tests {
         let got = got.to_vec_f32().unwrap();
         assert_eq!(got.len(), want.len());
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
-            assert!((*g as f64 - w).abs() <= 1e-5 * w.abs().max(1.0), "at {i}: {g} vs {w}");
+            assert!(
+                (*g as f64 - w).abs() <= 1e-5 * w.abs().max(1.0),
+                "at {i}: {g} vs {w}"
+            );
         }
     }
 
     fn max_case(shape: [usize; 4], r: Reference) {
         let x = values(shape.iter().product(), 7);
         let t = Tensor::from_f32(x.clone(), &shape).unwrap();
-        let (values, indices) =
-            t.max_pool2d_with_indices(r.kernel, r.stride, r.padding, r.dilation, r.ceil_mode).unwrap();
-        assert_eq!(values.shape(), [shape[0], shape[1], r.out_len(shape[2], 0), r.out_len(shape[3], 1)]);
+        let (values, indices) = t
+            .max_pool2d_with_indices(r.kernel, r.stride, r.padding, r.dilation, r.ceil_mode)
+            .unwrap();
+        assert_eq!(
+            values.shape(),
+            [
+                shape[0],
+                shape[1],
+                r.out_len(shape[2], 0),
+                r.out_len(shape[3], 1)
+            ]
+        );
         let windows = r.windows(&x, [shape[0] * shape[1], shape[2], shape[3]]);
         // The first of equal maxima, as PyTorch picks.
-        let best: Vec<(f64, usize)> =
-            windows.iter().map(|(taps, _)| taps.iter().fold(taps[0], |b, &t| if t.0 > b.0 { t } else { b })).collect();
+        let best: Vec<(f64, usize)> = windows
+            .iter()
+            .map(|(taps, _)| {
+                taps.iter()
+                    .fold(taps[0], |b, &t| if t.0 > b.0 { t } else { b })
+            })
+            .collect();
         close(&values, &best.iter().map(|b| b.0).collect::<Vec<_>>());
-        assert_eq!(indices.to_vec_i64().unwrap(), best.iter().map(|b| b.1 as i64).collect::<Vec<_>>());
+        assert_eq!(
+            indices.to_vec_i64().unwrap(),
+            best.iter().map(|b| b.1 as i64).collect::<Vec<_>>()
+        );
     }
 
     fn avg_case(shape: [usize; 4], r: Reference, count_include_pad: bool) {
         let x = values(shape.iter().product(), 8);
         let t = Tensor::from_f32(x.clone(), &shape).unwrap();
-        let y = t.avg_pool2d(r.kernel, r.stride, r.padding, r.ceil_mode, count_include_pad).unwrap();
+        let y = t
+            .avg_pool2d(
+                r.kernel,
+                r.stride,
+                r.padding,
+                r.ceil_mode,
+                count_include_pad,
+            )
+            .unwrap();
         let want: Vec<f64> = r
             .windows(&x, [shape[0] * shape[1], shape[2], shape[3]])
             .iter()
             .map(|(taps, padded)| {
-                taps.iter().map(|t| t.0).sum::<f64>() / if count_include_pad { *padded } else { taps.len() } as f64
+                taps.iter().map(|t| t.0).sum::<f64>()
+                    / if count_include_pad {
+                        *padded
+                    } else {
+                        taps.len()
+                    } as f64
             })
             .collect();
-        assert_eq!(y.shape()[2..], [r.out_len(shape[2], 0), r.out_len(shape[3], 1)]);
+        assert_eq!(
+            y.shape()[2..],
+            [r.out_len(shape[2], 0), r.out_len(shape[3], 1)]
+        );
         close(&y, &want);
     }
 
@@ -351,7 +444,13 @@ mod tests {
         dilation: [usize; 2],
         ceil_mode: bool,
     ) -> Reference {
-        Reference { kernel, stride, padding, dilation, ceil_mode }
+        Reference {
+            kernel,
+            stride,
+            padding,
+            dilation,
+            ceil_mode,
+        }
     }
 
     #[test]
@@ -365,45 +464,107 @@ mod tests {
         max_case([1, 2, 6, 7], window([2, 3], [1, 2], [1, 1], [1, 1], false));
         max_case([1, 2, 7, 9], window([3, 3], [1, 1], [0, 0], [2, 2], false));
         max_case([1, 1, 6, 6], window([3, 3], [2, 2], [1, 1], [2, 1], true));
-        max_case([3, 40, 9, 11], window([3, 2], [2, 1], [1, 1], [1, 2], false));
+        max_case(
+            [3, 40, 9, 11],
+            window([3, 2], [2, 1], [1, 1], [1, 2], false),
+        );
     }
 
     #[test]
     fn max_pool_keeps_the_first_tie_and_pads_with_minus_infinity() {
         let x = Tensor::from_f32(vec![-5., -5., -7., -5.], &[1, 2, 2]).unwrap();
-        let (v, i) = x.max_pool2d_with_indices([2, 2], [1, 1], [1, 1], [1, 1], false).unwrap();
+        let (v, i) = x
+            .max_pool2d_with_indices([2, 2], [1, 1], [1, 1], [1, 1], false)
+            .unwrap();
         assert_eq!(v.shape(), &[1, 3, 3]);
-        assert_eq!(v.to_vec_f32().unwrap(), vec![-5., -5., -5., -5., -5., -5., -7., -5., -5.]);
+        assert_eq!(
+            v.to_vec_f32().unwrap(),
+            vec![-5., -5., -5., -5., -5., -5., -7., -5., -5.]
+        );
         assert_eq!(i.to_vec_i64().unwrap(), vec![0, 0, 1, 0, 0, 1, 2, 3, 3]);
         let nan = Tensor::from_f32(vec![1., f32::NAN, 3., 2.], &[1, 2, 2]).unwrap();
-        assert!(nan.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false).unwrap().item().unwrap().is_nan());
+        assert!(nan
+            .max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false)
+            .unwrap()
+            .item()
+            .unwrap()
+            .is_nan());
     }
 
     #[test]
     fn avg_pool_matches_a_float64_reference() {
-        avg_case([2, 3, 6, 8], window([2, 2], [2, 2], [0, 0], [1, 1], false), true);
-        avg_case([1, 2, 7, 9], window([3, 3], [2, 2], [1, 1], [1, 1], false), true);
-        avg_case([1, 2, 7, 9], window([3, 3], [2, 2], [1, 1], [1, 1], false), false);
-        avg_case([1, 2, 5, 5], window([2, 2], [2, 2], [0, 0], [1, 1], true), true);
-        avg_case([1, 1, 6, 6], window([3, 3], [2, 2], [0, 0], [1, 1], true), true);
-        avg_case([2, 1, 6, 8], window([3, 3], [2, 2], [1, 1], [1, 1], true), true);
-        avg_case([2, 1, 6, 8], window([3, 3], [2, 2], [1, 1], [1, 1], true), false);
-        avg_case([1, 2, 5, 7], window([2, 3], [1, 2], [1, 1], [1, 1], false), false);
-        avg_case([2, 2, 9, 4], window([3, 1], [3, 1], [0, 0], [1, 1], false), true);
-        avg_case([3, 40, 9, 11], window([3, 3], [2, 1], [1, 1], [1, 1], true), false);
+        avg_case(
+            [2, 3, 6, 8],
+            window([2, 2], [2, 2], [0, 0], [1, 1], false),
+            true,
+        );
+        avg_case(
+            [1, 2, 7, 9],
+            window([3, 3], [2, 2], [1, 1], [1, 1], false),
+            true,
+        );
+        avg_case(
+            [1, 2, 7, 9],
+            window([3, 3], [2, 2], [1, 1], [1, 1], false),
+            false,
+        );
+        avg_case(
+            [1, 2, 5, 5],
+            window([2, 2], [2, 2], [0, 0], [1, 1], true),
+            true,
+        );
+        avg_case(
+            [1, 1, 6, 6],
+            window([3, 3], [2, 2], [0, 0], [1, 1], true),
+            true,
+        );
+        avg_case(
+            [2, 1, 6, 8],
+            window([3, 3], [2, 2], [1, 1], [1, 1], true),
+            true,
+        );
+        avg_case(
+            [2, 1, 6, 8],
+            window([3, 3], [2, 2], [1, 1], [1, 1], true),
+            false,
+        );
+        avg_case(
+            [1, 2, 5, 7],
+            window([2, 3], [1, 2], [1, 1], [1, 1], false),
+            false,
+        );
+        avg_case(
+            [2, 2, 9, 4],
+            window([3, 1], [3, 1], [0, 0], [1, 1], false),
+            true,
+        );
+        avg_case(
+            [3, 40, 9, 11],
+            window([3, 3], [2, 1], [1, 1], [1, 1], true),
+            false,
+        );
     }
 
     #[test]
     fn adaptive_avg_pool_uses_pytorch_bins() {
         // Rows 0..2, 1..4, 3..5 and columns 0..3, 2..5, 4..7 of arange(35).view(1, 5, 7): overlapping bins.
-        let x = Tensor::arange(0.0, 35.0, 1.0, DType::F32, crate::Device::Cpu).unwrap().reshape(&[1, 5, 7]).unwrap();
+        let x = Tensor::arange(0.0, 35.0, 1.0, DType::F32, crate::Device::Cpu)
+            .unwrap()
+            .reshape(&[1, 5, 7])
+            .unwrap();
         let y = x.adaptive_avg_pool2d([3, 3]).unwrap();
         assert_eq!(y.shape(), &[1, 3, 3]);
         close(&y, &[4.5, 6.5, 8.5, 15.0, 17.0, 19.0, 25.5, 27.5, 29.5]);
         // Upsampling repeats values; the identity size changes nothing.
         let small = Tensor::from_f32(vec![1., 2., 3., 4.], &[1, 1, 2, 2]).unwrap();
-        close(&small.adaptive_avg_pool2d([3, 3]).unwrap(), &[1., 1.5, 2., 2., 2.5, 3., 3., 3.5, 4.]);
-        assert_eq!(x.adaptive_avg_pool2d([5, 7]).unwrap().to_vec_f32().unwrap(), x.to_vec_f32().unwrap());
+        close(
+            &small.adaptive_avg_pool2d([3, 3]).unwrap(),
+            &[1., 1.5, 2., 2., 2.5, 3., 3., 3.5, 4.],
+        );
+        assert_eq!(
+            x.adaptive_avg_pool2d([5, 7]).unwrap().to_vec_f32().unwrap(),
+            x.to_vec_f32().unwrap()
+        );
         close(&x.adaptive_avg_pool2d([1, 1]).unwrap(), &[17.0]);
     }
 
@@ -412,74 +573,171 @@ mod tests {
         // Distinct values, so that no max is a tie that finite differences would split.
         let distinct = |shape: &[usize], seed: u64| {
             let n: usize = shape.iter().product();
-            let v: Vec<f32> = (0..n).map(|i| ((i as u64 * 37 + seed) % n as u64) as f32 / n as f32).collect();
+            let v: Vec<f32> = (0..n)
+                .map(|i| ((i as u64 * 37 + seed) % n as u64) as f32 / n as f32)
+                .collect();
             let t = Tensor::from_f32(v, shape).unwrap();
             t.set_requires_grad(true).unwrap();
             t
         };
-        gradcheck(&[distinct(&[2, 2, 5, 6], 1)], |x| x[0].max_pool2d([3, 2], [2, 1], [1, 1], [1, 2], true));
-        gradcheck(&[distinct(&[2, 5, 5], 2)], |x| x[0].max_pool2d([2, 2], [1, 1], [0, 0], [1, 1], false));
-        gradcheck(&[leaf(&[2, 2, 5, 6], 3)], |x| x[0].avg_pool2d([3, 3], [2, 2], [1, 1], true, true));
-        gradcheck(&[leaf(&[2, 2, 5, 6], 4)], |x| x[0].avg_pool2d([2, 3], [1, 2], [1, 1], false, false));
+        gradcheck(&[distinct(&[2, 2, 5, 6], 1)], |x| {
+            x[0].max_pool2d([3, 2], [2, 1], [1, 1], [1, 2], true)
+        });
+        gradcheck(&[distinct(&[2, 5, 5], 2)], |x| {
+            x[0].max_pool2d([2, 2], [1, 1], [0, 0], [1, 1], false)
+        });
+        gradcheck(&[leaf(&[2, 2, 5, 6], 3)], |x| {
+            x[0].avg_pool2d([3, 3], [2, 2], [1, 1], true, true)
+        });
+        gradcheck(&[leaf(&[2, 2, 5, 6], 4)], |x| {
+            x[0].avg_pool2d([2, 3], [1, 2], [1, 1], false, false)
+        });
         gradcheck(&[leaf(&[2, 5, 7], 5)], |x| x[0].adaptive_avg_pool2d([3, 4]));
-        gradcheck(&[leaf(&[1, 2, 3, 2], 6)], |x| x[0].adaptive_avg_pool2d([4, 3]));
+        gradcheck(&[leaf(&[1, 2, 3, 2], 6)], |x| {
+            x[0].adaptive_avg_pool2d([4, 3])
+        });
     }
 
     #[test]
     fn unbatched_and_empty_batches() {
         let x = Tensor::from_f32(values(2 * 5 * 6, 10), &[2, 5, 6]).unwrap();
-        let batched = x.unsqueeze(0).unwrap().max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], true).unwrap();
+        let batched = x
+            .unsqueeze(0)
+            .unwrap()
+            .max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], true)
+            .unwrap();
         let unbatched = x.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], true).unwrap();
         assert_eq!(unbatched.shape(), &[2, 3, 3]);
-        assert_eq!(unbatched.to_vec_f32().unwrap(), batched.to_vec_f32().unwrap());
+        assert_eq!(
+            unbatched.to_vec_f32().unwrap(),
+            batched.to_vec_f32().unwrap()
+        );
         let empty = Tensor::from_f32(vec![], &[0, 2, 5, 6]).unwrap();
-        assert_eq!(empty.avg_pool2d([2, 2], [2, 2], [0, 0], false, true).unwrap().shape(), &[0, 2, 2, 3]);
-        assert_eq!(empty.adaptive_avg_pool2d([2, 2]).unwrap().shape(), &[0, 2, 2, 2]);
+        assert_eq!(
+            empty
+                .avg_pool2d([2, 2], [2, 2], [0, 0], false, true)
+                .unwrap()
+                .shape(),
+            &[0, 2, 2, 3]
+        );
+        assert_eq!(
+            empty.adaptive_avg_pool2d([2, 2]).unwrap().shape(),
+            &[0, 2, 2, 2]
+        );
     }
 
     #[test]
     fn grad_fn_names_match_pytorch() {
         let x = leaf(&[1, 2, 4, 4], 9);
         assert_eq!(
-            x.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false).unwrap().grad_fn_name(),
+            x.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false)
+                .unwrap()
+                .grad_fn_name(),
             Some("MaxPool2DWithIndicesBackward0")
         );
         assert_eq!(
-            x.avg_pool2d([2, 2], [2, 2], [0, 0], false, true).unwrap().grad_fn_name(),
+            x.avg_pool2d([2, 2], [2, 2], [0, 0], false, true)
+                .unwrap()
+                .grad_fn_name(),
             Some("AvgPool2DBackward0")
         );
-        assert_eq!(x.adaptive_avg_pool2d([1, 1]).unwrap().grad_fn_name(), Some("AdaptiveAvgPool2DBackward0"));
+        assert_eq!(
+            x.adaptive_avg_pool2d([1, 1]).unwrap().grad_fn_name(),
+            Some("AdaptiveAvgPool2DBackward0")
+        );
     }
 
     #[test]
     fn bad_arguments_are_typed_errors() {
-        let t = |shape: &[usize]| Tensor::from_f32(vec![0.5; shape.iter().product()], shape).unwrap();
+        let t =
+            |shape: &[usize]| Tensor::from_f32(vec![0.5; shape.iter().product()], shape).unwrap();
         let max = |x: Tensor, k: [usize; 2], s: [usize; 2], p: [usize; 2], d: [usize; 2]| {
             x.max_pool2d(k, s, p, d, false).unwrap_err().code()
         };
-        assert_eq!(max(t(&[5, 5]), [2, 2], [2, 2], [0, 0], [1, 1]), "ShapeMismatch");
-        assert_eq!(max(t(&[1, 1, 1, 5, 5]), [2, 2], [2, 2], [0, 0], [1, 1]), "ShapeMismatch");
-        assert_eq!(max(t(&[1, 0, 5, 5]), [2, 2], [2, 2], [0, 0], [1, 1]), "ShapeMismatch");
-        assert_eq!(max(t(&[1, 1, 2, 2]), [3, 3], [3, 3], [0, 0], [1, 1]), "ShapeMismatch");
-        assert_eq!(max(t(&[1, 1, 5, 5]), [3, 3], [1, 1], [0, 0], [3, 1]), "ShapeMismatch");
-        assert_eq!(max(t(&[1, 1, 5, 5]), [0, 2], [1, 1], [0, 0], [1, 1]), "InvalidArgument");
-        assert_eq!(max(t(&[1, 1, 5, 5]), [2, 2], [2, 0], [0, 0], [1, 1]), "InvalidArgument");
-        assert_eq!(max(t(&[1, 1, 5, 5]), [2, 2], [2, 2], [0, 0], [0, 1]), "InvalidArgument");
-        assert_eq!(max(t(&[1, 1, 5, 5]), [2, 2], [2, 2], [2, 0], [1, 1]), "InvalidArgument");
+        assert_eq!(
+            max(t(&[5, 5]), [2, 2], [2, 2], [0, 0], [1, 1]),
+            "ShapeMismatch"
+        );
+        assert_eq!(
+            max(t(&[1, 1, 1, 5, 5]), [2, 2], [2, 2], [0, 0], [1, 1]),
+            "ShapeMismatch"
+        );
+        assert_eq!(
+            max(t(&[1, 0, 5, 5]), [2, 2], [2, 2], [0, 0], [1, 1]),
+            "ShapeMismatch"
+        );
+        assert_eq!(
+            max(t(&[1, 1, 2, 2]), [3, 3], [3, 3], [0, 0], [1, 1]),
+            "ShapeMismatch"
+        );
+        assert_eq!(
+            max(t(&[1, 1, 5, 5]), [3, 3], [1, 1], [0, 0], [3, 1]),
+            "ShapeMismatch"
+        );
+        assert_eq!(
+            max(t(&[1, 1, 5, 5]), [0, 2], [1, 1], [0, 0], [1, 1]),
+            "InvalidArgument"
+        );
+        assert_eq!(
+            max(t(&[1, 1, 5, 5]), [2, 2], [2, 0], [0, 0], [1, 1]),
+            "InvalidArgument"
+        );
+        assert_eq!(
+            max(t(&[1, 1, 5, 5]), [2, 2], [2, 2], [0, 0], [0, 1]),
+            "InvalidArgument"
+        );
+        assert_eq!(
+            max(t(&[1, 1, 5, 5]), [2, 2], [2, 2], [2, 0], [1, 1]),
+            "InvalidArgument"
+        );
         let avg = |x: Tensor, k: [usize; 2], s: [usize; 2], p: [usize; 2]| {
             x.avg_pool2d(k, s, p, false, true).unwrap_err().code()
         };
         assert_eq!(avg(t(&[5, 5]), [2, 2], [2, 2], [0, 0]), "ShapeMismatch");
-        assert_eq!(avg(t(&[1, 1, 2, 2]), [5, 5], [1, 1], [1, 1]), "ShapeMismatch");
-        assert_eq!(avg(t(&[1, 1, 5, 5]), [3, 3], [1, 1], [2, 1]), "InvalidArgument");
-        assert_eq!(avg(t(&[1, 1, 5, 5]), [3, 3], [0, 1], [0, 0]), "InvalidArgument");
-        assert_eq!(t(&[5, 5]).adaptive_avg_pool2d([1, 1]).unwrap_err().code(), "ShapeMismatch");
-        assert_eq!(t(&[1, 5, 0]).adaptive_avg_pool2d([1, 1]).unwrap_err().code(), "ShapeMismatch");
-        assert_eq!(t(&[1, 5, 5]).adaptive_avg_pool2d([0, 1]).unwrap_err().code(), "InvalidArgument");
+        assert_eq!(
+            avg(t(&[1, 1, 2, 2]), [5, 5], [1, 1], [1, 1]),
+            "ShapeMismatch"
+        );
+        assert_eq!(
+            avg(t(&[1, 1, 5, 5]), [3, 3], [1, 1], [2, 1]),
+            "InvalidArgument"
+        );
+        assert_eq!(
+            avg(t(&[1, 1, 5, 5]), [3, 3], [0, 1], [0, 0]),
+            "InvalidArgument"
+        );
+        assert_eq!(
+            t(&[5, 5]).adaptive_avg_pool2d([1, 1]).unwrap_err().code(),
+            "ShapeMismatch"
+        );
+        assert_eq!(
+            t(&[1, 5, 0])
+                .adaptive_avg_pool2d([1, 1])
+                .unwrap_err()
+                .code(),
+            "ShapeMismatch"
+        );
+        assert_eq!(
+            t(&[1, 5, 5])
+                .adaptive_avg_pool2d([0, 1])
+                .unwrap_err()
+                .code(),
+            "InvalidArgument"
+        );
         let ints = Tensor::from_i64(vec![1; 25], &[1, 5, 5]).unwrap();
-        assert_eq!(ints.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false).unwrap_err().code(), "DTypeMismatch");
-        assert_eq!(ints.adaptive_avg_pool2d([2, 2]).unwrap_err().code(), "DTypeMismatch");
-        let err = t(&[1, 1, 2, 2]).max_pool2d([3, 3], [3, 3], [0, 0], [1, 1], false).unwrap_err();
+        assert_eq!(
+            ints.max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false)
+                .unwrap_err()
+                .code(),
+            "DTypeMismatch"
+        );
+        assert_eq!(
+            ints.adaptive_avg_pool2d([2, 2]).unwrap_err().code(),
+            "DTypeMismatch"
+        );
+        let err = t(&[1, 1, 2, 2])
+            .max_pool2d([3, 3], [3, 3], [0, 0], [1, 1], false)
+            .unwrap_err();
         assert_eq!(err.to_string(), "max_pool2d: input [1, 1, 2, 2] is too small for kernel size [3, 3] with padding [0, 0] and dilation [1, 1]: the output would be 0 x 0");
     }
 }

@@ -28,8 +28,24 @@ pub(super) fn binary(
                 Div => num(|x, y| x / y),
                 Pow => num(f32::powf),
                 // NaN wins, as in PyTorch.
-                Maximum => num(|x, y| if x.is_nan() || y.is_nan() { x + y } else if x > y { x } else { y }),
-                Minimum => num(|x, y| if x.is_nan() || y.is_nan() { x + y } else if x < y { x } else { y }),
+                Maximum => num(|x, y| {
+                    if x.is_nan() || y.is_nan() {
+                        x + y
+                    } else if x > y {
+                        x
+                    } else {
+                        y
+                    }
+                }),
+                Minimum => num(|x, y| {
+                    if x.is_nan() || y.is_nan() {
+                        x + y
+                    } else if x < y {
+                        x
+                    } else {
+                        y
+                    }
+                }),
                 Eq => cmp(|x, y| x == y),
                 Ne => cmp(|x, y| x != y),
                 Lt => cmp(|x, y| x < y),
@@ -76,7 +92,10 @@ pub(super) fn binary(
 }
 
 fn internal(op: BinaryOp) -> Error {
-    Error::Internal { op: op.name(), detail: "operands were not promoted to a kernel dtype".into() }
+    Error::Internal {
+        op: op.name(),
+        detail: "operands were not promoted to a kernel dtype".into(),
+    }
 }
 
 fn int_pow(a: &[i64], ll: &Layout, b: &[i64], rl: &Layout, shape: &[usize]) -> Result<Vec<i64>> {
@@ -88,7 +107,10 @@ fn int_pow(a: &[i64], ll: &Layout, b: &[i64], rl: &Layout, shape: &[usize]) -> R
         x.wrapping_pow(y.clamp(0, u32::MAX as i64) as u32)
     });
     if negative.into_inner() {
-        return Err(Error::invalid("pow", "integers to negative integer powers are not allowed"));
+        return Err(Error::invalid(
+            "pow",
+            "integers to negative integer powers are not allowed",
+        ));
     }
     Ok(out)
 }
@@ -102,31 +124,35 @@ fn zip<T: Copy + Sync, U: Send>(
     shape: &[usize],
     f: impl Fn(T, T) -> U + Sync,
 ) -> Vec<U> {
-    collect_runs(shape, [la, lb], |out: &mut [MaybeUninit<U>], [ia, ib], [sa, sb]| {
-        let n = out.len();
-        match (sa, sb) {
-            (1, 1) => {
-                for ((o, &x), &y) in out.iter_mut().zip(&a[ia..ia + n]).zip(&b[ib..ib + n]) {
-                    o.write(f(x, y));
+    collect_runs(
+        shape,
+        [la, lb],
+        |out: &mut [MaybeUninit<U>], [ia, ib], [sa, sb]| {
+            let n = out.len();
+            match (sa, sb) {
+                (1, 1) => {
+                    for ((o, &x), &y) in out.iter_mut().zip(&a[ia..ia + n]).zip(&b[ib..ib + n]) {
+                        o.write(f(x, y));
+                    }
+                }
+                (1, 0) => {
+                    let y = b[ib];
+                    for (o, &x) in out.iter_mut().zip(&a[ia..ia + n]) {
+                        o.write(f(x, y));
+                    }
+                }
+                (0, 1) => {
+                    let x = a[ia];
+                    for (o, &y) in out.iter_mut().zip(&b[ib..ib + n]) {
+                        o.write(f(x, y));
+                    }
+                }
+                _ => {
+                    for (i, o) in out.iter_mut().enumerate() {
+                        o.write(f(a[ia + i * sa], b[ib + i * sb]));
+                    }
                 }
             }
-            (1, 0) => {
-                let y = b[ib];
-                for (o, &x) in out.iter_mut().zip(&a[ia..ia + n]) {
-                    o.write(f(x, y));
-                }
-            }
-            (0, 1) => {
-                let x = a[ia];
-                for (o, &y) in out.iter_mut().zip(&b[ib..ib + n]) {
-                    o.write(f(x, y));
-                }
-            }
-            _ => {
-                for (i, o) in out.iter_mut().enumerate() {
-                    o.write(f(a[ia + i * sa], b[ib + i * sb]));
-                }
-            }
-        }
-    })
+        },
+    )
 }

@@ -47,7 +47,10 @@ impl BinaryOp {
     }
 
     pub fn is_comparison(self) -> bool {
-        matches!(self, BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge)
+        matches!(
+            self,
+            BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge
+        )
     }
 
     /// The dtype both operands are converted to before the kernel runs.
@@ -74,15 +77,24 @@ impl Tensor {
         let shape = broadcast_shapes(op.name(), self.shape(), rhs.shape())?;
         let dtype = op.compute_dtype(self.dtype(), rhs.dtype())?;
         let (a, b) = (self.to_dtype(dtype)?, rhs.to_dtype(dtype)?);
-        let (al, bl) = (a.layout().broadcast_to(&shape), b.layout().broadcast_to(&shape));
+        let (al, bl) = (
+            a.layout().broadcast_to(&shape),
+            b.layout().broadcast_to(&shape),
+        );
         let out = {
             let (sa, sb) = (a.storage().read(), b.storage().read());
             match (&*sa, &*sb) {
-                (Storage::Cpu(a), Storage::Cpu(b)) => Storage::Cpu(cpu::binary(op, a, &al, b, &bl, &shape)?),
+                (Storage::Cpu(a), Storage::Cpu(b)) => {
+                    Storage::Cpu(cpu::binary(op, a, &al, b, &bl, &shape)?)
+                }
             }
         };
         let out = Tensor::from_storage(out, &shape);
-        Ok(record(out, &[self, rhs], || BinaryBackward { op, lhs: self.clone(), rhs: rhs.clone() }))
+        Ok(record(out, &[self, rhs], || BinaryBackward {
+            op,
+            lhs: self.clone(),
+            rhs: rhs.clone(),
+        }))
     }
 
     /// `self <op> scalar`, with PyTorch's promotion for Python scalars: a float scalar makes an
@@ -166,9 +178,18 @@ impl Backward for BinaryBackward {
                 // d(l^r)/dl = r * l^(r-1)
                 Pow => g.mul(&r.mul(&l.pow(&r.binary_scalar(Sub, 1.0)?)?)?),
                 // Ties share the gradient, as in PyTorch.
-                Maximum => g.mul(&as_float(l.binary(Gt, r)?)?.add(&as_float(l.eq(r)?)?.binary_scalar(Mul, 0.5)?)?),
-                Minimum => g.mul(&as_float(l.binary(Lt, r)?)?.add(&as_float(l.eq(r)?)?.binary_scalar(Mul, 0.5)?)?),
-                _ => Err(Error::Internal { op: self.op.name(), detail: "no gradient for comparisons".into() }),
+                Maximum => g.mul(
+                    &as_float(l.binary(Gt, r)?)?
+                        .add(&as_float(l.eq(r)?)?.binary_scalar(Mul, 0.5)?)?,
+                ),
+                Minimum => g.mul(
+                    &as_float(l.binary(Lt, r)?)?
+                        .add(&as_float(l.eq(r)?)?.binary_scalar(Mul, 0.5)?)?,
+                ),
+                _ => Err(Error::Internal {
+                    op: self.op.name(),
+                    detail: "no gradient for comparisons".into(),
+                }),
             }
         };
         let dr = |g: &Tensor| -> Result<Tensor> {
@@ -182,14 +203,31 @@ impl Backward for BinaryBackward {
                     let safe_base = l.add(&as_float(l.binary_scalar(Eq, 0.0)?)?)?;
                     g.mul(&l.pow(r)?)?.mul(&safe_base.log()?)
                 }
-                Maximum => g.mul(&as_float(r.binary(Gt, l)?)?.add(&as_float(l.eq(r)?)?.binary_scalar(Mul, 0.5)?)?),
-                Minimum => g.mul(&as_float(r.binary(Lt, l)?)?.add(&as_float(l.eq(r)?)?.binary_scalar(Mul, 0.5)?)?),
-                _ => Err(Error::Internal { op: self.op.name(), detail: "no gradient for comparisons".into() }),
+                Maximum => g.mul(
+                    &as_float(r.binary(Gt, l)?)?
+                        .add(&as_float(l.eq(r)?)?.binary_scalar(Mul, 0.5)?)?,
+                ),
+                Minimum => g.mul(
+                    &as_float(r.binary(Lt, l)?)?
+                        .add(&as_float(l.eq(r)?)?.binary_scalar(Mul, 0.5)?)?,
+                ),
+                _ => Err(Error::Internal {
+                    op: self.op.name(),
+                    detail: "no gradient for comparisons".into(),
+                }),
             }
         };
         Ok(vec![
-            if needs[0] { Some(dl(g)?.sum_to_shape(l.shape())?) } else { None },
-            if needs[1] { Some(dr(g)?.sum_to_shape(r.shape())?) } else { None },
+            if needs[0] {
+                Some(dl(g)?.sum_to_shape(l.shape())?)
+            } else {
+                None
+            },
+            if needs[1] {
+                Some(dr(g)?.sum_to_shape(r.shape())?)
+            } else {
+                None
+            },
         ])
     }
 }
@@ -222,15 +260,30 @@ mod tests {
     #[test]
     fn scalar_promotion_matches_pytorch() {
         let a = Tensor::from_i64(vec![1, 2], &[2]).unwrap();
-        assert_eq!(a.binary_scalar(BinaryOp::Add, 1.0).unwrap().dtype(), DType::I64);
-        assert_eq!(a.binary_scalar(BinaryOp::Add, 0.5).unwrap().dtype(), DType::F32);
+        assert_eq!(
+            a.binary_scalar(BinaryOp::Add, 1.0).unwrap().dtype(),
+            DType::I64
+        );
+        assert_eq!(
+            a.binary_scalar(BinaryOp::Add, 0.5).unwrap().dtype(),
+            DType::F32
+        );
     }
 
     #[test]
     fn integer_pow_rejects_negative_exponents() {
         let a = Tensor::from_i64(vec![2, 3], &[2]).unwrap();
-        assert_eq!(a.binary_scalar(BinaryOp::Pow, 3.0).unwrap().to_vec_i64().unwrap(), vec![8, 27]);
-        assert_eq!(a.binary_scalar(BinaryOp::Pow, -1.0).unwrap_err().code(), "InvalidArgument");
+        assert_eq!(
+            a.binary_scalar(BinaryOp::Pow, 3.0)
+                .unwrap()
+                .to_vec_i64()
+                .unwrap(),
+            vec![8, 27]
+        );
+        assert_eq!(
+            a.binary_scalar(BinaryOp::Pow, -1.0).unwrap_err().code(),
+            "InvalidArgument"
+        );
     }
 
     #[test]
@@ -239,12 +292,17 @@ mod tests {
         let b = f(&[2.], &[1]);
         let lt = a.binary(BinaryOp::Lt, &b).unwrap();
         assert_eq!(lt.dtype(), DType::Bool);
-        assert!(matches!(lt.to_cpu_storage(), CpuStorage::Bool(v) if v == vec![true, false, false]));
+        assert!(
+            matches!(lt.to_cpu_storage(), CpuStorage::Bool(v) if v == vec![true, false, false])
+        );
     }
 
     #[test]
     fn mismatched_shapes_are_reported() {
         let err = f(&[1., 2.], &[2]).add(&f(&[1., 2., 3.], &[3])).unwrap_err();
-        assert_eq!(err.to_string(), "add: shapes [2] and [3] cannot be broadcast together (dim 0: 2 vs 3)");
+        assert_eq!(
+            err.to_string(),
+            "add: shapes [2] and [3] cannot be broadcast together (dim 0: 2 vs 3)"
+        );
     }
 }

@@ -6,7 +6,15 @@ use crate::layout::Layout;
 
 /// `a @ b` for every batch index; `a` and `b` are viewed through layouts already broadcast to
 /// `batch + [m, k]` and `batch + [k, n]`, so transposed and expanded operands need no copy.
-pub(super) fn batched_matmul(a: &[f32], al: &Layout, b: &[f32], bl: &Layout, m: usize, k: usize, n: usize) -> Vec<f32> {
+pub(super) fn batched_matmul(
+    a: &[f32],
+    al: &Layout,
+    b: &[f32],
+    bl: &Layout,
+    m: usize,
+    k: usize,
+    n: usize,
+) -> Vec<f32> {
     let batch_dims = &al.shape()[..al.rank() - 2];
     let batches: usize = batch_dims.iter().product();
     let mut out = vec![0f32; batches * m * n];
@@ -52,9 +60,13 @@ pub(super) fn batched_matmul(a: &[f32], al: &Layout, b: &[f32], bl: &Layout, m: 
     };
     if m * n * k >= PARALLEL_GEMM_MIN_FLOPS {
         let threads = Parallelism::Rayon(rayon::current_num_threads());
-        out.chunks_mut(m * n).enumerate().for_each(|(i, dst)| one(i, dst, threads));
+        out.chunks_mut(m * n)
+            .enumerate()
+            .for_each(|(i, dst)| one(i, dst, threads));
     } else {
-        out.par_chunks_mut(m * n).enumerate().for_each(|(i, dst)| one(i, dst, Parallelism::None));
+        out.par_chunks_mut(m * n)
+            .enumerate()
+            .for_each(|(i, dst)| one(i, dst, Parallelism::None));
     }
     out
 }

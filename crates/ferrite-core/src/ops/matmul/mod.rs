@@ -15,13 +15,26 @@ impl Tensor {
         self.same_device("matmul", rhs)?;
         for t in [self, rhs] {
             if t.dtype() != DType::F32 {
-                return Err(Error::dtype("matmul", "float32 tensors", format!("{} (shapes {} and {})", t.dtype(), ShapeDisplay(self.shape()), ShapeDisplay(rhs.shape()))));
+                return Err(Error::dtype(
+                    "matmul",
+                    "float32 tensors",
+                    format!(
+                        "{} (shapes {} and {})",
+                        t.dtype(),
+                        ShapeDisplay(self.shape()),
+                        ShapeDisplay(rhs.shape())
+                    ),
+                ));
             }
         }
         if self.rank() == 0 || rhs.rank() == 0 {
             return Err(Error::shape(
                 "matmul",
-                format!("both arguments need at least 1 dimension, got shapes {} and {}", ShapeDisplay(self.shape()), ShapeDisplay(rhs.shape())),
+                format!(
+                    "both arguments need at least 1 dimension, got shapes {} and {}",
+                    ShapeDisplay(self.shape()),
+                    ShapeDisplay(rhs.shape())
+                ),
             ));
         }
         let (a, b) = (as_matrix(&self.detach(), 0)?, as_matrix(&rhs.detach(), 1)?);
@@ -31,19 +44,33 @@ impl Tensor {
         if k != k2 {
             return Err(Error::shape(
                 "matmul",
-                format!("shapes {} and {} cannot be multiplied ({k} != {k2})", ShapeDisplay(self.shape()), ShapeDisplay(rhs.shape())),
+                format!(
+                    "shapes {} and {} cannot be multiplied ({k} != {k2})",
+                    ShapeDisplay(self.shape()),
+                    ShapeDisplay(rhs.shape())
+                ),
             ));
         }
         let batch = broadcast_shapes("matmul", &a.shape()[..ar - 2], &b.shape()[..br - 2])?;
         let with = |tail: [usize; 2]| [batch.as_slice(), &tail].concat();
-        let (al, bl) = (a.layout().broadcast_to(&with([m, k])), b.layout().broadcast_to(&with([k, n])));
+        let (al, bl) = (
+            a.layout().broadcast_to(&with([m, k])),
+            b.layout().broadcast_to(&with([k, n])),
+        );
         let out = {
             let (sa, sb) = (a.storage().read(), b.storage().read());
             match (&*sa, &*sb) {
                 (Storage::Cpu(CpuStorage::F32(x)), Storage::Cpu(CpuStorage::F32(y))) => {
-                    Storage::Cpu(CpuStorage::F32(cpu::batched_matmul(x, &al, y, &bl, m, k, n)))
+                    Storage::Cpu(CpuStorage::F32(cpu::batched_matmul(
+                        x, &al, y, &bl, m, k, n,
+                    )))
                 }
-                _ => return Err(Error::Internal { op: "matmul", detail: "operands are not float32 storage".into() }),
+                _ => {
+                    return Err(Error::Internal {
+                        op: "matmul",
+                        detail: "operands are not float32 storage".into(),
+                    })
+                }
             }
         };
         let mut shape = with([m, n]);
@@ -54,7 +81,10 @@ impl Tensor {
             shape.remove(shape.len() - if rhs.rank() == 1 { 1 } else { 2 });
         }
         let out = Tensor::from_storage(out, &shape);
-        Ok(record(out, &[self, rhs], || MatmulBackward { lhs: self.clone(), rhs: rhs.clone() }))
+        Ok(record(out, &[self, rhs], || MatmulBackward {
+            lhs: self.clone(),
+            rhs: rhs.clone(),
+        }))
     }
 }
 
@@ -97,10 +127,19 @@ impl Backward for MatmulBackward {
             g = g.unsqueeze(-1)?;
         }
         let da = needs[0]
-            .then(|| g.matmul(&b.transpose(-1, -2)?)?.sum_to_shape(a.shape())?.reshape(&signed(self.lhs.shape())))
+            .then(|| {
+                g.matmul(&b.transpose(-1, -2)?)?
+                    .sum_to_shape(a.shape())?
+                    .reshape(&signed(self.lhs.shape()))
+            })
             .transpose()?;
         let db = needs[1]
-            .then(|| a.transpose(-1, -2)?.matmul(&g)?.sum_to_shape(b.shape())?.reshape(&signed(self.rhs.shape())))
+            .then(|| {
+                a.transpose(-1, -2)?
+                    .matmul(&g)?
+                    .sum_to_shape(b.shape())?
+                    .reshape(&signed(self.rhs.shape()))
+            })
             .transpose()?;
         Ok(vec![da, db])
     }
@@ -114,14 +153,18 @@ mod tests {
         let mut c = vec![0f32; m * n];
         for i in 0..m {
             for j in 0..n {
-                c[i * n + j] = (0..k).map(|p| a[i * k + p] as f64 * b[p * n + j] as f64).sum::<f64>() as f32;
+                c[i * n + j] = (0..k)
+                    .map(|p| a[i * k + p] as f64 * b[p * n + j] as f64)
+                    .sum::<f64>() as f32;
             }
         }
         c
     }
 
     fn seq(n: usize, scale: f32) -> Vec<f32> {
-        (0..n).map(|i| ((i * 7919) % 23) as f32 * scale - 1.0).collect()
+        (0..n)
+            .map(|i| ((i * 7919) % 23) as f32 * scale - 1.0)
+            .collect()
     }
 
     #[test]
@@ -138,7 +181,13 @@ mod tests {
         // (B^T A^T)^T == A B, through strided views.
         let bt = tb.transpose(0, 1).unwrap();
         let at = ta.transpose(0, 1).unwrap();
-        let c2 = bt.matmul(&at).unwrap().transpose(0, 1).unwrap().to_vec_f32().unwrap();
+        let c2 = bt
+            .matmul(&at)
+            .unwrap()
+            .transpose(0, 1)
+            .unwrap()
+            .to_vec_f32()
+            .unwrap();
         for (x, y) in c2.iter().zip(&want) {
             assert!((x - y).abs() <= 1e-4 * y.abs().max(1.0), "{x} vs {y}");
         }
@@ -154,8 +203,14 @@ mod tests {
         let w = Tensor::from_f32(seq(3 * 5, 1.0), &[3, 5]).unwrap();
         let bm = m.matmul(&w).unwrap();
         assert_eq!(bm.shape(), &[2, 4, 5]);
-        let second = Tensor::from_f32(seq(24, 1.0)[12..].to_vec(), &[4, 3]).unwrap().matmul(&w).unwrap();
-        assert_eq!(bm.to_vec_f32().unwrap()[20..], second.to_vec_f32().unwrap()[..]);
+        let second = Tensor::from_f32(seq(24, 1.0)[12..].to_vec(), &[4, 3])
+            .unwrap()
+            .matmul(&w)
+            .unwrap();
+        assert_eq!(
+            bm.to_vec_f32().unwrap()[20..],
+            second.to_vec_f32().unwrap()[..]
+        );
     }
 
     #[test]
@@ -163,6 +218,9 @@ mod tests {
         let a = Tensor::from_f32(vec![0.; 6], &[2, 3]).unwrap();
         let err = a.matmul(&a).unwrap_err();
         assert_eq!(err.code(), "ShapeMismatch");
-        assert_eq!(err.to_string(), "matmul: shapes [2, 3] and [2, 3] cannot be multiplied (3 != 2)");
+        assert_eq!(
+            err.to_string(),
+            "matmul: shapes [2, 3] and [2, 3] cannot be multiplied (3 != 2)"
+        );
     }
 }

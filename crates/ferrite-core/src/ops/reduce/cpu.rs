@@ -11,27 +11,64 @@ pub(super) fn reduce(op: ReduceOp, input: &CpuStorage, start: usize, rows: &Rows
     let n = rows.rows * rows.len;
     let k = rows.len;
     match (input, op) {
-        (S::F32(x), Sum) => S::F32(per_row(&x[start..start + n], rows.rows, k, |r| sum_f32(r) as f32)),
-        (S::F32(x), Mean) => S::F32(per_row(&x[start..start + n], rows.rows, k, |r| (sum_f32(r) / k as f64) as f32)),
-        (S::F32(x), Max) => S::F32(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, f32_beats(true)).0)),
-        (S::F32(x), Min) => S::F32(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, f32_beats(false)).0)),
-        (S::F32(x), ArgMax) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, f32_beats(true)).1 as i64)),
-        (S::F32(x), ArgMin) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, f32_beats(false)).1 as i64)),
-        (S::I64(x), Sum | Mean) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| r.iter().fold(0i64, |a, &b| a.wrapping_add(b)))),
-        (S::I64(x), Max) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, |a, b| a > b).0)),
-        (S::I64(x), Min) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, |a, b| a < b).0)),
-        (S::I64(x), ArgMax) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, |a, b| a > b).1 as i64)),
-        (S::I64(x), ArgMin) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, |a, b| a < b).1 as i64)),
-        (S::Bool(x), Sum | Mean) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| r.iter().filter(|&&b| b).count() as i64)),
-        (S::Bool(x), Max) => S::Bool(per_row(&x[start..start + n], rows.rows, k, |r| r.iter().any(|&b| b))),
-        (S::Bool(x), Min) => S::Bool(per_row(&x[start..start + n], rows.rows, k, |r| r.iter().all(|&b| b))),
-        (S::Bool(x), ArgMax) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, |a, b| a & !b).1 as i64)),
-        (S::Bool(x), ArgMin) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| extreme(r, |a, b| !a & b).1 as i64)),
+        (S::F32(x), Sum) => S::F32(per_row(&x[start..start + n], rows.rows, k, |r| {
+            sum_f32(r) as f32
+        })),
+        (S::F32(x), Mean) => S::F32(per_row(&x[start..start + n], rows.rows, k, |r| {
+            (sum_f32(r) / k as f64) as f32
+        })),
+        (S::F32(x), Max) => S::F32(per_row(&x[start..start + n], rows.rows, k, |r| {
+            extreme(r, f32_beats(true)).0
+        })),
+        (S::F32(x), Min) => S::F32(per_row(&x[start..start + n], rows.rows, k, |r| {
+            extreme(r, f32_beats(false)).0
+        })),
+        (S::F32(x), ArgMax) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
+            extreme(r, f32_beats(true)).1 as i64
+        })),
+        (S::F32(x), ArgMin) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
+            extreme(r, f32_beats(false)).1 as i64
+        })),
+        (S::I64(x), Sum | Mean) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
+            r.iter().fold(0i64, |a, &b| a.wrapping_add(b))
+        })),
+        (S::I64(x), Max) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
+            extreme(r, |a, b| a > b).0
+        })),
+        (S::I64(x), Min) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
+            extreme(r, |a, b| a < b).0
+        })),
+        (S::I64(x), ArgMax) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
+            extreme(r, |a, b| a > b).1 as i64
+        })),
+        (S::I64(x), ArgMin) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
+            extreme(r, |a, b| a < b).1 as i64
+        })),
+        (S::Bool(x), Sum | Mean) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
+            r.iter().filter(|&&b| b).count() as i64
+        })),
+        (S::Bool(x), Max) => S::Bool(per_row(&x[start..start + n], rows.rows, k, |r| {
+            r.iter().any(|&b| b)
+        })),
+        (S::Bool(x), Min) => S::Bool(per_row(&x[start..start + n], rows.rows, k, |r| {
+            r.iter().all(|&b| b)
+        })),
+        (S::Bool(x), ArgMax) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
+            extreme(r, |a, b| a & !b).1 as i64
+        })),
+        (S::Bool(x), ArgMin) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
+            extreme(r, |a, b| !a & b).1 as i64
+        })),
     }
 }
 
 /// `fold` applied to each run of `k` elements; rows go to rayon when the input is large.
-fn per_row<T: Sync, U: Send>(data: &[T], rows: usize, k: usize, fold: impl Fn(&[T]) -> U + Sync + Send) -> Vec<U> {
+fn per_row<T: Sync, U: Send>(
+    data: &[T],
+    rows: usize,
+    k: usize,
+    fold: impl Fn(&[T]) -> U + Sync + Send,
+) -> Vec<U> {
     if k == 0 {
         // Only sums and means get here (the caller rejects the rest): zero and NaN per row.
         return (0..rows).map(|_| fold(&[])).collect();

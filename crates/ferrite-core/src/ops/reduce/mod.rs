@@ -61,11 +61,17 @@ impl Tensor {
 
     /// Largest elements along `dim` and their (first) indices.
     pub fn max_dim(&self, dim: i64, keep_dim: bool) -> Result<(Tensor, Tensor)> {
-        Ok((self.reduce(ReduceOp::Max, &[dim], keep_dim)?, self.reduce(ReduceOp::ArgMax, &[dim], keep_dim)?))
+        Ok((
+            self.reduce(ReduceOp::Max, &[dim], keep_dim)?,
+            self.reduce(ReduceOp::ArgMax, &[dim], keep_dim)?,
+        ))
     }
 
     pub fn min_dim(&self, dim: i64, keep_dim: bool) -> Result<(Tensor, Tensor)> {
-        Ok((self.reduce(ReduceOp::Min, &[dim], keep_dim)?, self.reduce(ReduceOp::ArgMin, &[dim], keep_dim)?))
+        Ok((
+            self.reduce(ReduceOp::Min, &[dim], keep_dim)?,
+            self.reduce(ReduceOp::ArgMin, &[dim], keep_dim)?,
+        ))
     }
 
     /// Index of the first largest element along `dim`, or in the flattened tensor when `None`.
@@ -81,7 +87,11 @@ impl Tensor {
         match dim {
             Some(d) => self.reduce(op, &[d], keep_dim),
             // PyTorch keeps every dim as size 1 for keepdim without a dim.
-            None if keep_dim => self.detach().reshape(&[-1])?.reduce(op, &[0], false)?.reshape(&vec![1; self.rank()]),
+            None if keep_dim => self
+                .detach()
+                .reshape(&[-1])?
+                .reduce(op, &[0], false)?
+                .reshape(&vec![1; self.rank()]),
             None => self.detach().reshape(&[-1])?.reduce(op, &[0], false),
         }
     }
@@ -92,7 +102,10 @@ impl Tensor {
         for &d in dims {
             let d = normalize_dim(op.name(), d, rank)?;
             if rank > 0 && std::mem::replace(&mut reduced[d], true) {
-                return Err(Error::invalid(op.name(), format!("dim {d} appears more than once in the list of dims")));
+                return Err(Error::invalid(
+                    op.name(),
+                    format!("dim {d} appears more than once in the list of dims"),
+                ));
             }
         }
         if dims.is_empty() {
@@ -108,14 +121,23 @@ impl Tensor {
         if rows.len == 0 && !matches!(op, ReduceOp::Sum | ReduceOp::Mean) {
             return Err(Error::invalid(
                 op.name(),
-                format!("cannot reduce over a zero-size dimension (shape {})", ShapeDisplay(shape)),
+                format!(
+                    "cannot reduce over a zero-size dimension (shape {})",
+                    ShapeDisplay(shape)
+                ),
             ));
         }
         if op == ReduceOp::Mean && self.dtype() != DType::F32 {
-            return Err(Error::dtype("mean", "a float32 tensor (use .to('float32') first)", self.dtype()));
+            return Err(Error::dtype(
+                "mean",
+                "a float32 tensor (use .to('float32') first)",
+                self.dtype(),
+            ));
         }
         let out_shape: Vec<usize> = if keep_dim {
-            (0..rank).map(|d| if reduced[d] { 1 } else { shape[d] }).collect()
+            (0..rank)
+                .map(|d| if reduced[d] { 1 } else { shape[d] })
+                .collect()
         } else {
             kept.iter().map(|&d| shape[d]).collect()
         };
@@ -129,7 +151,14 @@ impl Tensor {
         let out = Tensor::from_storage(out, &out_shape);
         let saved = out.detach();
         let all = folded.len() != 1 || dims.is_empty();
-        Ok(record(out, &[self], || ReduceBackward { op, input: self.clone(), output: saved, folded, keep_dim, all }))
+        Ok(record(out, &[self], || ReduceBackward {
+            op,
+            input: self.clone(),
+            output: saved,
+            folded,
+            keep_dim,
+            all,
+        }))
     }
 }
 
@@ -181,7 +210,9 @@ impl Backward for ReduceBackward {
             ReduceOp::Sum => g.expand(&shape)?.contiguous(),
             ReduceOp::Mean => {
                 let count: usize = self.folded.iter().map(|&d| x.shape()[d]).product();
-                g.binary_scalar(BinaryOp::Div, count as f64)?.expand(&shape)?.contiguous()
+                g.binary_scalar(BinaryOp::Div, count as f64)?
+                    .expand(&shape)?
+                    .contiguous()
             }
             ReduceOp::Max | ReduceOp::Min if self.all => {
                 // Ties share the gradient evenly, as in PyTorch's max().
@@ -191,13 +222,24 @@ impl Backward for ReduceBackward {
             ReduceOp::Max | ReduceOp::Min => {
                 // Only the selected index gets the gradient, as in PyTorch's max(dim).
                 let dim = self.folded[0];
-                let index = if self.op == ReduceOp::Max { x.argmax(Some(dim as i64), true)? } else { x.argmin(Some(dim as i64), true)? };
+                let index = if self.op == ReduceOp::Max {
+                    x.argmax(Some(dim as i64), true)?
+                } else {
+                    x.argmin(Some(dim as i64), true)?
+                };
                 let mut position_shape = vec![1usize; x.rank()];
                 position_shape[dim] = x.shape()[dim];
-                let positions = Tensor::arange(0.0, x.shape()[dim] as f64, 1.0, DType::I64, x.device())?.reshape(&position_shape.iter().map(|&d| d as i64).collect::<Vec<_>>())?;
+                let positions =
+                    Tensor::arange(0.0, x.shape()[dim] as f64, 1.0, DType::I64, x.device())?
+                        .reshape(&position_shape.iter().map(|&d| d as i64).collect::<Vec<_>>())?;
                 g.mul(&positions.eq(&index)?.to_dtype(DType::F32)?)?
             }
-            ReduceOp::ArgMax | ReduceOp::ArgMin => return Err(Error::Internal { op: self.op.name(), detail: "indices have no gradient".into() }),
+            ReduceOp::ArgMax | ReduceOp::ArgMin => {
+                return Err(Error::Internal {
+                    op: self.op.name(),
+                    detail: "indices have no gradient".into(),
+                })
+            }
         };
         Ok(vec![Some(dx)])
     }
@@ -215,11 +257,17 @@ mod tests {
     fn sums_over_dims_with_and_without_keepdim() {
         let x = t(&[1., 2., 3., 4., 5., 6.], &[2, 3]);
         assert_eq!(x.sum(&[], false).unwrap().to_vec_f32().unwrap(), vec![21.]);
-        assert_eq!(x.sum(&[0], false).unwrap().to_vec_f32().unwrap(), vec![5., 7., 9.]);
+        assert_eq!(
+            x.sum(&[0], false).unwrap().to_vec_f32().unwrap(),
+            vec![5., 7., 9.]
+        );
         let k = x.sum(&[1], true).unwrap();
         assert_eq!(k.shape(), &[2, 1]);
         assert_eq!(k.to_vec_f32().unwrap(), vec![6., 15.]);
-        assert_eq!(x.mean(&[-1], false).unwrap().to_vec_f32().unwrap(), vec![2., 5.]);
+        assert_eq!(
+            x.mean(&[-1], false).unwrap().to_vec_f32().unwrap(),
+            vec![2., 5.]
+        );
     }
 
     #[test]
@@ -228,7 +276,10 @@ mod tests {
         let (v, i) = x.max_dim(1, false).unwrap();
         assert_eq!(v.to_vec_f32().unwrap(), vec![5., 7.]);
         assert_eq!(i.to_vec_i64().unwrap(), vec![1, 0]);
-        assert_eq!(x.argmax(None, false).unwrap().to_vec_i64().unwrap(), vec![3]);
+        assert_eq!(
+            x.argmax(None, false).unwrap().to_vec_i64().unwrap(),
+            vec![3]
+        );
         assert_eq!(x.argmax(None, true).unwrap().shape(), &[1, 1]);
     }
 
@@ -257,7 +308,10 @@ mod tests {
     #[test]
     fn empty_reductions() {
         let e = Tensor::from_f32(vec![], &[0, 3]).unwrap();
-        assert_eq!(e.sum(&[0], false).unwrap().to_vec_f32().unwrap(), vec![0., 0., 0.]);
+        assert_eq!(
+            e.sum(&[0], false).unwrap().to_vec_f32().unwrap(),
+            vec![0., 0., 0.]
+        );
         assert_eq!(e.max().unwrap_err().code(), "InvalidArgument");
         assert_eq!(e.sum(&[0, 0], false).unwrap_err().code(), "InvalidArgument");
     }

@@ -23,5 +23,8 @@ pub(super) fn unary(op: UnaryOp, input: &CpuStorage, layout: &Layout) -> Result<
 }
 
 fn internal(op: UnaryOp) -> Error {
-    Error::Internal { op: op.name(), detail: "input was not converted to a kernel dtype".into() }
+    Error::Internal {
+        op: op.name(),
+        detail: "input was not converted to a kernel dtype".into(),
+    }
 }

@@ -53,7 +53,11 @@ impl Tensor {
         let out = Tensor::from_storage(out, self.shape());
         // The saved output is detached: a node holding its own output would be a reference cycle.
         let saved = out.detach();
-        Ok(record(out, &[self], || UnaryBackward { op, input: self.clone(), output: saved }))
+        Ok(record(out, &[self], || UnaryBackward {
+            op,
+            input: self.clone(),
+            output: saved,
+        }))
     }
 
     pub fn neg(&self) -> Result<Tensor> {
@@ -103,7 +107,10 @@ impl Backward for UnaryBackward {
         let dx = match self.op {
             UnaryOp::Neg => g.neg()?,
             UnaryOp::Abs => {
-                let sign = x.binary_scalar(BinaryOp::Gt, 0.0)?.to_dtype(DType::F32)?.sub(&x.binary_scalar(BinaryOp::Lt, 0.0)?.to_dtype(DType::F32)?)?;
+                let sign = x
+                    .binary_scalar(BinaryOp::Gt, 0.0)?
+                    .to_dtype(DType::F32)?
+                    .sub(&x.binary_scalar(BinaryOp::Lt, 0.0)?.to_dtype(DType::F32)?)?;
                 g.mul(&sign)?
             }
             UnaryOp::Exp => g.mul(y)?,

@@ -1,0 +1,393 @@
+//! NVIDIA GPUs as this process sees them: the CUDA libraries found (`info`), the GPUs with their
+//! memory, utilisation and temperature as `nvidia-smi` shows them (`devices`), and the GPU with
+//! the most free memory (`freest_device`). Nothing here fails or panics when CUDA is absent.
+
+pub mod libraries;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use libraries::{lookup, CudaLibrary, Lookup};
+
+/// One GPU. `index` is its CUDA ordinal (the N of `'cuda:N'`, after `CUDA_VISIBLE_DEVICES`) when
+/// the driver API answers, else NVML's index. Readings NVML cannot give are `None` (nvidia-smi's N/A).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Gpu {
+    pub index: usize,
+    pub name: String,
+    pub uuid: Option<String>,
+    pub memory_used: Option<u64>,
+    pub memory_total: u64,
+    /// Percent of the last sample period in which a kernel ran, as nvidia-smi's GPU-Util.
+    pub utilization: Option<u32>,
+    /// Degrees Celsius.
+    pub temperature: Option<u32>,
+}
+
+impl Gpu {
+    pub fn memory_free(&self) -> Option<u64> {
+        self.memory_used
+            .map(|used| self.memory_total.saturating_sub(used))
+    }
+}
+
+/// One library of the CUDA stack: where it was loaded from and its version, or why it was not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LibraryInfo {
+    pub name: &'static str,
+    pub path: Option<String>,
+    pub version: Option<String>,
+    pub problem: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CudaInfo {
+    /// Whether Ferrite can place tensors on a GPU in this process.
+    pub available: bool,
+    /// Why not, when it cannot.
+    pub unavailable_reason: Option<String>,
+    /// The NVIDIA driver's version, as nvidia-smi prints it (`580.159.04`).
+    pub driver_version: Option<String>,
+    /// The newest CUDA version the driver supports (`13.0`).
+    pub cuda_version: Option<String>,
+    pub libraries: Vec<LibraryInfo>,
+    /// GPUs present, usable by Ferrite or not.
+    pub gpus: usize,
+}
+
+/// Whether tensors can be placed on a GPU, like `torch.cuda.is_available()`.
+pub fn is_available() -> bool {
+    unavailable_reason().is_none()
+}
+
+/// GPUs Ferrite can place tensors on, like `torch.cuda.device_count()`: 0 when unavailable.
+pub fn device_count() -> usize {
+    if is_available() {
+        driver_device_count().unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+/// Why `'cuda:N'` cannot be used here, naming the missing piece and the fix.
+pub fn unavailable_reason() -> Option<String> {
+    if let Err(reason) = driver_device_count() {
+        return Some(reason);
+    }
+    // The GPU and its driver are there; the tensor kernels are what this build lacks.
+    Some("this build of Ferrite has no CUDA tensor backend: its ops run on the CPU only".into())
+}
+
+/// The error detail for a request of `'cuda:{index}'`.
+pub fn unavailable_detail(index: usize) -> String {
+    let reason = unavailable_reason().unwrap_or_default();
+    match driver_device_count() {
+        Ok(count) if index >= count => {
+            format!("cuda:{index} requested, but this machine has {count} CUDA GPU(s) (cuda:0 to cuda:{})", count - 1)
+        }
+        _ => format!("cuda:{index} requested, but CUDA is unavailable: {reason}; use 'cpu'"),
+    }
+}
+
+/// The CUDA libraries found, their versions, and whether Ferrite can use a GPU.
+pub fn info() -> CudaInfo {
+    let nvml = nvml();
+    let libraries = CudaLibrary::ALL
+        .iter()
+        .map(|&library| {
+            let found = lookup(library);
+            LibraryInfo {
+                name: library.name(),
+                path: found.path().map(|p| p.display().to_string()),
+                version: found
+                    .path()
+                    .and_then(|_| guarded(|| library_version(library))),
+                problem: found.problem(library),
+            }
+        })
+        .collect();
+    let unavailable_reason = unavailable_reason();
+    CudaInfo {
+        available: unavailable_reason.is_none(),
+        unavailable_reason,
+        driver_version: nvml.as_ref().and_then(|n| n.sys_driver_version().ok()),
+        cuda_version: guarded(driver_api_version),
+        libraries,
+        gpus: gpus().map(|d| d.len()).unwrap_or(0),
+    }
+}
+
+/// The GPUs present, as nvidia-smi lists them. Empty where there is no NVIDIA driver; an error
+/// only when the driver is there but NVML and the driver API both fail to answer.
+pub fn devices() -> crate::Result<Vec<Gpu>> {
+    gpus().map_err(|detail| crate::Error::DeviceUnavailable {
+        op: "cuda.devices",
+        detail,
+    })
+}
+
+fn gpus() -> Result<Vec<Gpu>, String> {
+    let from_driver =
+        guarded(driver_gpus).ok_or_else(|| "the CUDA driver API panicked".to_string());
+    let from_driver = from_driver.and_then(|r| r);
+    let Some(nvml) = nvml() else {
+        return match from_driver {
+            Ok(gpus) => Ok(gpus),
+            Err(_) if matches!(lookup(CudaLibrary::Driver), Lookup::Missing { .. }) => {
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e),
+        };
+    };
+    let readings = nvml_gpus(&nvml)?;
+    Ok(match from_driver {
+        // CUDA ordinals are what 'cuda:N' means; NVML's order can differ, so match on the UUID.
+        Ok(gpus) => gpus
+            .into_iter()
+            .map(|gpu| {
+                match readings
+                    .iter()
+                    .find(|r| r.uuid.is_some() && r.uuid == gpu.uuid)
+                {
+                    Some(reading) => Gpu {
+                        index: gpu.index,
+                        ..reading.clone()
+                    },
+                    None => gpu,
+                }
+            })
+            .collect(),
+        Err(_) => readings,
+    })
+}
+
+/// The GPU with the most free memory, as `'cuda:N'`'s N; `None` without GPUs or readings.
+pub fn freest_device() -> Option<usize> {
+    freest(&gpus().ok()?)
+}
+
+fn freest(gpus: &[Gpu]) -> Option<usize> {
+    // Ties go to the lower index, as a person reading nvidia-smi would pick.
+    gpus.iter()
+        .filter_map(|g| Some((g.memory_free()?, g.index)))
+        .max_by_key(|&(free, index)| (free, std::cmp::Reverse(index)))
+        .map(|(_, index)| index)
+}
+
+/// cudarc panics where a symbol is missing; no such panic may reach the caller.
+fn guarded<T>(f: impl FnOnce() -> Option<T>) -> Option<T> {
+    catch_unwind(AssertUnwindSafe(f)).ok().flatten()
+}
+
+/// How many GPUs the driver API reports, or why it cannot be asked.
+fn driver_device_count() -> Result<usize, String> {
+    if let Some(problem) = lookup(CudaLibrary::Driver).problem(CudaLibrary::Driver) {
+        return Err(problem);
+    }
+    let count = catch_unwind(|| {
+        cudarc::driver::result::init()
+            .map_err(|e| format!("the CUDA driver failed to start (cuInit: {e:?})"))?;
+        cudarc::driver::result::device::get_count()
+            .map_err(|e| format!("cuDeviceGetCount failed: {e:?}"))
+    })
+    .map_err(|_| "the CUDA driver library is incompatible (a symbol is missing)".to_string())??;
+    if count <= 0 {
+        return Err("the CUDA driver reports no GPU (check CUDA_VISIBLE_DEVICES)".into());
+    }
+    Ok(count as usize)
+}
+
+fn driver_gpus() -> Option<Result<Vec<Gpu>, String>> {
+    use cudarc::driver::result::device;
+    let count = match driver_device_count() {
+        Ok(count) => count,
+        Err(e) => return Some(Err(e)),
+    };
+    let gpus = (0..count)
+        .map(|index| {
+            let dev =
+                device::get(index as i32).map_err(|e| format!("cuDeviceGet({index}): {e:?}"))?;
+            let name =
+                device::get_name(dev).map_err(|e| format!("cuDeviceGetName({index}): {e:?}"))?;
+            let uuid = device::get_uuid(dev)
+                .ok()
+                .map(|u| format_uuid(&u.bytes.map(|b| b as u8)));
+            let mut total = 0usize;
+            // SAFETY: `dev` is a valid device handle and `total` outlives the call.
+            unsafe { cudarc::driver::sys::cuDeviceTotalMem_v2(&mut total, dev) }
+                .result()
+                .map_err(|e| format!("cuDeviceTotalMem({index}): {e:?}"))?;
+            Ok(Gpu {
+                index,
+                name,
+                uuid,
+                memory_used: None,
+                memory_total: total as u64,
+                utilization: None,
+                temperature: None,
+            })
+        })
+        .collect();
+    Some(gpus)
+}
+
+/// NVML's spelling of a GPU's UUID: `GPU-` and the 16 bytes as 8-4-4-4-12 hex digits.
+fn format_uuid(bytes: &[u8; 16]) -> String {
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "GPU-{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    )
+}
+
+fn nvml() -> Option<nvml_wrapper::Nvml> {
+    let path = lookup(CudaLibrary::Nvml).path()?;
+    catch_unwind(|| {
+        nvml_wrapper::Nvml::builder()
+            .lib_path(path.as_os_str())
+            .init()
+            .ok()
+    })
+    .ok()
+    .flatten()
+}
+
+fn nvml_gpus(nvml: &nvml_wrapper::Nvml) -> Result<Vec<Gpu>, String> {
+    use nvml_wrapper::enum_wrappers::device::TemperatureSensor;
+    let count = nvml
+        .device_count()
+        .map_err(|e| format!("NVML could not count the GPUs: {e}"))?;
+    (0..count)
+        .map(|index| {
+            let device = nvml
+                .device_by_index(index)
+                .map_err(|e| format!("NVML could not open GPU {index}: {e}"))?;
+            let memory = device
+                .memory_info()
+                .map_err(|e| format!("NVML could not read GPU {index}'s memory: {e}"))?;
+            Ok(Gpu {
+                index: index as usize,
+                name: device
+                    .name()
+                    .unwrap_or_else(|_| "unknown NVIDIA GPU".into()),
+                uuid: device.uuid().ok(),
+                memory_used: Some(memory.used),
+                memory_total: memory.total,
+                utilization: device.utilization_rates().ok().map(|u| u.gpu),
+                temperature: device.temperature(TemperatureSensor::Gpu).ok(),
+            })
+        })
+        .collect()
+}
+
+fn driver_api_version() -> Option<String> {
+    lookup(CudaLibrary::Driver).path()?;
+    let mut version = 0;
+    // SAFETY: a plain out-parameter call; libcuda is loaded.
+    unsafe { cudarc::driver::sys::cuDriverGetVersion(&mut version) }
+        .result()
+        .ok()?;
+    Some(format!("{}.{}", version / 1000, version % 1000 / 10))
+}
+
+/// The version a loaded library reports about itself; none of these calls needs a GPU.
+fn library_version(library: CudaLibrary) -> Option<String> {
+    use std::ffi::c_int;
+    match library {
+        CudaLibrary::Driver => driver_api_version(),
+        CudaLibrary::Nvml => nvml()?.sys_nvml_version().ok(),
+        CudaLibrary::Cublas => {
+            use cudarc::cublas::sys::{cublasGetProperty, libraryPropertyType};
+            let part = |property| {
+                let mut value: c_int = 0;
+                // SAFETY: a plain out-parameter call; cuBLAS is loaded.
+                unsafe { cublasGetProperty(property, &mut value) }
+                    .result()
+                    .ok()
+                    .map(|_| value)
+            };
+            Some(format!(
+                "{}.{}.{}",
+                part(libraryPropertyType::MAJOR_VERSION)?,
+                part(libraryPropertyType::MINOR_VERSION)?,
+                part(libraryPropertyType::PATCH_LEVEL)?
+            ))
+        }
+        CudaLibrary::Cudnn => {
+            // SAFETY: takes no arguments; cuDNN is loaded.
+            let v = unsafe { cudarc::cudnn::sys::cudnnGetVersion() };
+            Some(format!("{}.{}.{}", v / 10000, v % 10000 / 100, v % 100))
+        }
+        CudaLibrary::Nvrtc => {
+            let (mut major, mut minor): (c_int, c_int) = (0, 0);
+            // SAFETY: plain out-parameter calls; NVRTC is loaded.
+            unsafe { cudarc::nvrtc::sys::nvrtcVersion(&mut major, &mut minor) }
+                .result()
+                .ok()?;
+            Some(format!("{major}.{minor}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gpu(index: usize, used: Option<u64>, total: u64) -> Gpu {
+        Gpu {
+            index,
+            name: "GPU".into(),
+            uuid: None,
+            memory_used: used,
+            memory_total: total,
+            utilization: None,
+            temperature: None,
+        }
+    }
+
+    #[test]
+    fn the_freest_gpu_has_the_most_free_memory_and_ties_go_to_the_lower_index() {
+        let gpus = [
+            gpu(0, Some(9), 10),
+            gpu(1, Some(2), 10),
+            gpu(2, Some(5), 16),
+            gpu(3, None, 80),
+        ];
+        assert_eq!(freest(&gpus), Some(2));
+        assert_eq!(freest(&[gpu(0, Some(1), 10), gpu(1, Some(1), 10)]), Some(0));
+        assert_eq!(freest(&[gpu(0, None, 10)]), None);
+        assert_eq!(freest(&[]), None);
+    }
+
+    #[test]
+    fn uuids_are_spelled_as_nvml_spells_them() {
+        let bytes: [u8; 16] = std::array::from_fn(|i| (i * 17) as u8);
+        assert_eq!(
+            format_uuid(&bytes),
+            "GPU-00112233-4455-6677-8899-aabbccddeeff"
+        );
+    }
+
+    #[test]
+    fn without_a_gpu_nothing_fails_and_the_reason_names_the_missing_piece() {
+        // Runs everywhere: on a machine with a driver this checks the same calls answer.
+        let info = info();
+        assert!(!info.available);
+        assert_eq!(device_count(), 0);
+        let reason = info.unavailable_reason.unwrap();
+        assert!(!reason.is_empty());
+        assert_eq!(info.libraries.len(), CudaLibrary::ALL.len());
+        for library in &info.libraries {
+            assert!(
+                library.path.is_some() != library.problem.is_some(),
+                "{library:?}"
+            );
+        }
+        let detail = unavailable_detail(0);
+        assert!(detail.starts_with("cuda:0 requested, but"), "{detail}");
+        assert!(devices().is_ok());
+    }
+}

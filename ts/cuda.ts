@@ -1,0 +1,120 @@
+/**
+ * NVIDIA GPUs and the CUDA libraries, like `torch.cuda`, plus the readings `nvidia-smi` shows.
+ *
+ * ```ts
+ * ft.cuda.isAvailable()   // false on a machine without an NVIDIA driver; never throws
+ * ft.cuda.devices()       // [{ index: 0, name: 'NVIDIA H200', memoryUsed, memoryTotal, utilization, temperature }]
+ * ft.cuda.freestDevice()  // 'cuda:0': the GPU with the most free memory, or null
+ * ft.cuda.info()          // driver, CUDA, cuBLAS, cuDNN and NVRTC versions and where each was loaded from
+ * ```
+ *
+ * The libraries are loaded at run time, never linked: from `FERRITE_CUDA_PATH`, the system
+ * loader's paths, the CUDA toolkit's folders and Python's `nvidia/*` wheels.
+ * @module
+ */
+import { native } from './native'
+import type { DeviceName } from './types'
+
+/** One GPU as `nvidia-smi` shows it. Readings the driver cannot give are `null` (nvidia-smi's N/A). */
+export interface GpuInfo {
+  /** The N of `'cuda:N'` (after `CUDA_VISIBLE_DEVICES`). */
+  index: number
+  name: string
+  uuid: string | null
+  /** Bytes of GPU memory in use, by every process. */
+  memoryUsed: number | null
+  /** Bytes of GPU memory installed. */
+  memoryTotal: number
+  /** `memoryTotal - memoryUsed`. */
+  memoryFree: number | null
+  /** Percent of the last sample period in which a kernel ran (nvidia-smi's GPU-Util). */
+  utilization: number | null
+  /** Degrees Celsius. */
+  temperature: number | null
+}
+
+/** One library of the CUDA stack. */
+export interface CudaLibraryInfo {
+  /** `'CUDA driver'`, `'NVML'`, `'cuBLAS'`, `'cuDNN'` or `'NVRTC'`. */
+  name: string
+  /** Where it was loaded from (a bare file name when the system loader found it), or null. */
+  path: string | null
+  version: string | null
+  /** Why it is missing or failed to load, and what to install; null when loaded. */
+  problem: string | null
+}
+
+/** What {@link info} reports. */
+export interface CudaInfo {
+  /** Whether tensors can be placed on a GPU (as {@link isAvailable}). */
+  available: boolean
+  /** Why not, naming the missing piece; null when available. */
+  unavailableReason: string | null
+  /** The NVIDIA driver's version, as nvidia-smi prints it (`'580.159.04'`). */
+  driverVersion: string | null
+  /** The newest CUDA version the driver supports (`'13.0'`). */
+  cudaVersion: string | null
+  libraries: CudaLibraryInfo[]
+  /** GPUs present, whether or not Ferrite can use them. */
+  gpus: number
+}
+
+/** Whether tensors can be placed on a GPU, like `torch.cuda.is_available()`. Never throws. */
+export function isAvailable(): boolean {
+  return native.cudaIsAvailable()
+}
+
+/** GPUs Ferrite can place tensors on, like `torch.cuda.device_count()`; 0 when CUDA is unavailable. */
+export function deviceCount(): number {
+  return native.cudaDeviceCount()
+}
+
+/**
+ * The GPUs present, with memory, utilisation and temperature read through NVML as nvidia-smi
+ * reads them; empty where there is no NVIDIA driver. Lists GPUs even where {@link isAvailable}
+ * is false, so a user can see what the machine has.
+ */
+export function devices(): GpuInfo[] {
+  return native.cudaDevices().map((gpu) => {
+    const memoryUsed = gpu.memoryUsed ?? null
+    return {
+      index: gpu.index,
+      name: gpu.name,
+      uuid: gpu.uuid ?? null,
+      memoryUsed,
+      memoryTotal: gpu.memoryTotal,
+      memoryFree: memoryUsed === null ? null : gpu.memoryTotal - memoryUsed,
+      utilization: gpu.utilization ?? null,
+      temperature: gpu.temperature ?? null,
+    }
+  })
+}
+
+/** `'cuda:N'` for the GPU with the most free memory (ties: the lower N), or null without readings. */
+export function freestDevice(): DeviceName | null {
+  const index = native.cudaFreestDevice()
+  return index === null || index === undefined ? null : `cuda:${index}`
+}
+
+/** Where `device: 'auto'` runs: the GPU with the most free memory when CUDA is available, else the CPU. */
+export function autoDevice(): DeviceName {
+  return (isAvailable() && freestDevice()) || 'cpu'
+}
+
+/** The CUDA libraries found, their versions and paths, and why CUDA is unavailable if it is. */
+export function info(): CudaInfo {
+  const raw = native.cudaInfo()
+  return {
+    available: raw.available,
+    unavailableReason: raw.unavailableReason ?? null,
+    driverVersion: raw.driverVersion ?? null,
+    cudaVersion: raw.cudaVersion ?? null,
+    libraries: raw.libraries.map((l) => ({
+      name: l.name,
+      path: l.path ?? null,
+      version: l.version ?? null,
+      problem: l.problem ?? null,
+    })),
+    gpus: raw.gpus,
+  }
+}
