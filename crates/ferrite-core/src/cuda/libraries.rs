@@ -145,13 +145,24 @@ pub fn find_in(library: CudaLibrary, folders: &[PathBuf]) -> Lookup {
                             library: loaded,
                         }
                     }
-                    Err(e) => load_error = Some(format!("{}: {e}", path.display())),
+                    Err(e) => load_error = Some(format!("{}: {}", path.display(), describe(&e))),
                 }
             }
             tried.push(path);
         }
     }
     Lookup::Missing { tried, load_error }
+}
+
+/// libloading's message and the loader's own (`invalid ELF header`, a missing dependency, ...).
+fn describe(error: &libloading::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(&format!(": {cause}"));
+        source = cause.source();
+    }
+    text
 }
 
 /// Every folder to search after the system loader, in order, without duplicates.
