@@ -19,7 +19,9 @@ import type { DeviceName } from './types'
 export interface GpuInfo {
   /** The N of `'cuda:N'` (after `CUDA_VISIBLE_DEVICES`). */
   index: number
+  /** As nvidia-smi prints it (`'NVIDIA H200'`). */
   name: string
+  /** `'GPU-xxxxxxxx-xxxx-...'`, as nvidia-smi -L prints it. */
   uuid: string | null
   /** Bytes of GPU memory in use, by every process. */
   memoryUsed: number | null
@@ -39,6 +41,7 @@ export interface CudaLibraryInfo {
   name: string
   /** Where it was loaded from (a bare file name when the system loader found it), or null. */
   path: string | null
+  /** The version the library reports about itself (`'9.26.0'`). */
   version: string | null
   /** Why it is missing or failed to load, and what to install; null when loaded. */
   problem: string | null
@@ -54,6 +57,7 @@ export interface CudaInfo {
   driverVersion: string | null
   /** The newest CUDA version the driver supports (`'13.0'`). */
   cudaVersion: string | null
+  /** The CUDA driver, NVML, cuBLAS, cuDNN and NVRTC, in that order. */
   libraries: CudaLibraryInfo[]
   /** GPUs present, whether or not Ferrite can use them. */
   gpus: number
