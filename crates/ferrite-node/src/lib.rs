@@ -2,6 +2,7 @@
 //! arguments, calls the core once and converts the result or error back. The public API is the
 //! hand-written TypeScript in `ts/`; this module's generated typings stay internal.
 
+mod allocator;
 mod convert;
 mod creation;
 mod cuda;
@@ -11,9 +12,6 @@ mod nn;
 mod optim;
 mod tensor;
 mod vision;
-
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub use creation::*;
 pub use cuda::*;

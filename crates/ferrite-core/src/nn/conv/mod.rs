@@ -383,10 +383,30 @@ mod tests {
         );
         // Planes of 16x16 outputs and more: batches that span chunks, padding on one axis only or
         // none, dilation with groups, non-square kernels.
-        check_forward([5, 3, 16, 16], [4, 3, 3, 3], true, params([1, 1], [1, 1], [1, 1], 1));
-        check_forward([3, 4, 17, 18], [6, 2, 3, 2], true, params([1, 1], [2, 0], [2, 1], 2));
-        check_forward([2, 3, 18, 18], [5, 3, 3, 3], false, params([1, 1], [0, 0], [1, 1], 1));
-        check_forward([1, 2, 16, 20], [3, 2, 5, 3], true, params([1, 1], [2, 1], [1, 2], 1));
+        check_forward(
+            [5, 3, 16, 16],
+            [4, 3, 3, 3],
+            true,
+            params([1, 1], [1, 1], [1, 1], 1),
+        );
+        check_forward(
+            [3, 4, 17, 18],
+            [6, 2, 3, 2],
+            true,
+            params([1, 1], [2, 0], [2, 1], 2),
+        );
+        check_forward(
+            [2, 3, 18, 18],
+            [5, 3, 3, 3],
+            false,
+            params([1, 1], [0, 0], [1, 1], 1),
+        );
+        check_forward(
+            [1, 2, 16, 20],
+            [3, 2, 5, 3],
+            true,
+            params([1, 1], [2, 1], [1, 2], 1),
+        );
         // One big image: the gemms split across threads instead of the batch.
         check_forward(
             [1, 16, 24, 20],
