@@ -517,6 +517,15 @@ mod tests {
             &[leaf(&[2, 4, 5, 6], 24), leaf(&[6, 2, 3, 2], 25)],
             conv(params([1, 1], [2, 1], [2, 1], 2)),
         );
+        // More than 64 output channels per group: the weight gradient is accumulated row-major.
+        gradcheck(
+            &[
+                leaf(&[2, 2, 4, 3], 28),
+                leaf(&[144, 1, 2, 2], 29),
+                leaf(&[144], 30),
+            ],
+            conv(params([1, 1], [1, 0], [1, 1], 2)),
+        );
         // Padding wider than the kernel's span: the input gradient goes through col2im.
         gradcheck(
             &[leaf(&[2, 2, 3, 3], 26), leaf(&[3, 2, 1, 2], 27)],
