@@ -168,7 +168,7 @@ describe(`tensor ops match PyTorch (${fixture.generator})`, () => {
   for (const [op, cases] of byOp) {
     describe(op, () => {
       it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
-        const xs = c.inputs.map(makeTensor)
+        const xs = c.inputs.map((spec) => makeTensor(spec))
         if (c.error !== undefined) {
           // PyTorch raised (message kept in the fixture for reference); Ferrite must throw one of
           // its typed errors too (not a TypeError from a missing method or a test bug).
