@@ -615,30 +615,15 @@ pub(super) fn conv2d_bwd_filter(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32
             );
             let dwg = &mut dw[g * og * k..][..og * k];
             if by_column {
-                // SAFETY: `dwg` is k * og, `dyg` og * cols and `xg` k * cols elements, dense.
-                unsafe {
-                    gemm(
-                        og,
-                        k,
-                        cols,
-                        dwg.as_mut_ptr(),
-                        og as isize,
-                        1,
-                        true,
-                        dyg.as_ptr(),
-                        1,
-                        cols as isize,
-                        xg.as_ptr(),
-                        cols as isize,
-                        1,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        par,
-                    )
-                }
+                // The transpose [k, og] = im2col [k, cols] @ dy^T [cols, og], row-major.
+                matmul(
+                    dwg,
+                    [k, og, cols],
+                    Operand::Plain(xg),
+                    Operand::Transposed(dyg),
+                    true,
+                    par,
+                );
             } else {
                 matmul(
                     dwg,
