@@ -124,10 +124,13 @@ describe('ferrite summary and devices', () => {
     expect(status).toBe(0)
     const lines = stdout.trimEnd().split('\n')
     expect(lines[0].split(/\s{2,}/)).toEqual(['ID', 'NAME', 'MEMORY-USAGE', 'UTIL', 'TEMP', 'THREADS'])
-    const cpu = lines[1].split(/\s{2,}/)
-    expect(cpu[0]).toBe('cpu')
-    expect(cpu[2]).toMatch(/^\d+MiB \/ \d+MiB$/)
-    expect(Number(cpu[5])).toBe(ft.getNumThreads())
+    // The CPU's model name may itself hold runs of spaces, so the row is read around it.
+    const model = cpus()[0]?.model.trim() || 'unknown CPU'
+    expect(lines[1]).toMatch(/^cpu +/)
+    const [memory, util, temp, threads] = lines[1].slice(lines[1].indexOf(model) + model.length).trim().split(/\s{2,}/)
+    expect(memory).toMatch(/^\d+MiB \/ \d+MiB$/)
+    expect([util, temp]).toEqual(['-', '-'])
+    expect(Number(threads)).toBe(ft.getNumThreads())
     const gpus = ft.cuda.devices()
     for (const [i, gpu] of gpus.entries()) {
       const cells = lines[2 + i].split(/\s{2,}/)
@@ -138,7 +141,6 @@ describe('ferrite summary and devices', () => {
     expect(lines[3 + gpus.length]).toMatch(/^CUDA libraries found: /)
     const info = ft.cuda.info()
     if (!info.available) expect(stdout).toContain(info.unavailableReason!)
-    expect(cpus().length).toBeGreaterThan(0)
   })
 })
 
