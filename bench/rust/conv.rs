@@ -4,7 +4,8 @@
 //! the difference between the two is what the FFI and the JS side cost.
 //!
 //! Run with `cargo bench -p ferrite-core --bench conv` (`-- --quick` for shorter timing,
-//! `-- --json` for one line of JSON). Threads: rayon's global pool (`RAYON_NUM_THREADS`).
+//! `-- --json` for one line of JSON, `-- --shapes 16x16x32,32x32x16` for other layers, as
+//! in x out x size). Threads: rayon's global pool (`RAYON_NUM_THREADS`).
 //!
 //! Each backward is timed alone: the forward output is built once with `retain_graph`, only the
 //! input (backward-data) or only the weight (backward-weight) requires grad, and the gradient is
@@ -78,8 +79,12 @@ fn main() -> Result<(), BoxError> {
         ..Conv2dParams::default()
     };
 
+    let shapes = match args.iter().position(|a| a == "--shapes") {
+        Some(i) => parse_shapes(args.get(i + 1).map_or("", String::as_str))?,
+        None => SHAPES.to_vec(),
+    };
     let mut rows = Vec::new();
-    for shape @ (c, o, hw) in SHAPES {
+    for shape @ (c, o, hw) in shapes {
         ferrite_core::random::manual_seed(0);
         let x = Tensor::randn(&[BATCH, c, hw, hw], Device::Cpu)?;
         let w = Tensor::randn(&[o, c, 3, 3], Device::Cpu)?;
@@ -139,6 +144,25 @@ fn main() -> Result<(), BoxError> {
     println!();
     println!("GFLOP/s = 2 * N * O * H * W * C * 9 / time, the same count for all three passes.");
     Ok(())
+}
+
+/// `CxOxS,...` as (in channels, out channels, height = width) triples.
+fn parse_shapes(list: &str) -> Result<Vec<(usize, usize, usize)>, BoxError> {
+    list.split(',')
+        .map(|item| {
+            match item
+                .split('x')
+                .map(str::parse)
+                .collect::<Result<Vec<usize>, _>>()
+            {
+                Ok(v) if v.len() == 3 => Ok((v[0], v[1], v[2])),
+                _ => Err(
+                    format!("--shapes: expected in x out x size like 16x16x32, got '{item}'")
+                        .into(),
+                ),
+            }
+        })
+        .collect()
 }
 
 /// Sorted single-call times: one warm-up call, then calls until `target` has passed (at least `MIN_RUNS`).

@@ -9,6 +9,8 @@ use std::ops::Range;
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+use super::direct::Direct;
 use crate::cpu::PARALLEL_GEMM_MIN_FLOPS;
 
 /// The im2col columns (samples times output positions) a chunk aims for. Per-sample gemms over 2x2
@@ -85,15 +87,15 @@ impl Plan {
 }
 
 impl ConvShape {
-    fn cg(&self) -> usize {
+    pub(super) fn cg(&self) -> usize {
         self.c / self.groups
     }
 
-    fn og(&self) -> usize {
+    pub(super) fn og(&self) -> usize {
         self.o / self.groups
     }
 
-    fn taps(&self) -> usize {
+    pub(super) fn taps(&self) -> usize {
         self.kh * self.kw
     }
 
@@ -106,7 +108,7 @@ impl ConvShape {
         self.h * self.w
     }
 
-    fn ohw(&self) -> usize {
+    pub(super) fn ohw(&self) -> usize {
         self.oh * self.ow
     }
 
@@ -138,21 +140,15 @@ impl ConvShape {
         }
     }
 
-    /// The convolution whose forward pass is this one's input gradient, where that is the cheaper
-    /// route: at stride 1, `dx` is `dy` convolved with the weight flipped in space and with its
-    /// channel dims swapped, padded by what this convolution's padding leaves of the kernel's span.
-    /// With more output channels than input ones, col2im is cheaper (3->16: 2.5x, 128->256: 1.3x):
-    /// the transposed convolution would unfold the larger `dy`, into gemms short of rows.
+    /// The convolution whose forward pass is this one's input gradient, at stride 1: `dx` is `dy`
+    /// convolved with the weight flipped in space and with its channel dims swapped, padded by what
+    /// this convolution's padding leaves of the kernel's span.
     fn transposed(&self) -> Option<ConvShape> {
         let span = [
             self.dilation[0] * (self.kh - 1),
             self.dilation[1] * (self.kw - 1),
         ];
-        if self.stride != [1, 1]
-            || self.padding[0] > span[0]
-            || self.padding[1] > span[1]
-            || self.og() > self.cg()
-        {
+        if self.stride != [1, 1] || self.padding[0] > span[0] || self.padding[1] > span[1] {
             return None;
         }
         Some(ConvShape {
@@ -455,8 +451,25 @@ fn matmul(
     }
 }
 
-/// Forward: `y[g] = w[g] @ im2col(x[g]) (+ bias)`, a chunk of samples at a time.
+/// Forward: direct where `Direct` can, else `y[g] = w[g] @ im2col(x[g]) (+ bias)`.
 pub(super) fn conv2d_fwd(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(direct) = Direct::forward_plan(s) {
+        return direct.forward(x, w, bias);
+    }
+    gemm_fwd(s, x, w, bias)
+}
+
+/// Whether `conv2d_fwd` takes the direct route for `s`.
+fn runs_direct(s: &ConvShape) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return Direct::forward_plan(s).is_some();
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// The im2col + gemm forward, a chunk of samples at a time.
+pub(super) fn gemm_fwd(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let (og, k, hw, ohw) = (s.og(), s.k(), s.hw(), s.ohw());
     let mut y = vec![0.0; s.n * s.o * ohw];
     let plan = s.plan(CHUNK_COLS);
@@ -525,7 +538,13 @@ fn flip_weight(s: &ConvShape, w: &[f32]) -> Vec<f32> {
 /// Gradient of the input: a convolution of `dy` where `ConvShape::transposed` allows, else
 /// `dx = col2im(w[g]^T @ dy[g])`, a chunk of samples at a time.
 pub(super) fn conv2d_bwd_data(s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> {
-    if let Some(t) = s.transposed() {
+    // Through gemm, with more output channels than input ones, col2im is cheaper (3->16: 2.5x,
+    // 128->256: 1.3x): the transposed convolution would unfold the larger `dy`, into gemms short of
+    // rows. The direct kernels unfold nothing.
+    if let Some(t) = s
+        .transposed()
+        .filter(|t| s.og() <= s.cg() || runs_direct(t))
+    {
         return conv2d_fwd(&t, dy, &flip_weight(s, w), None);
     }
     let (og, k, hw, ohw) = (s.og(), s.k(), s.hw(), s.ohw());
@@ -571,10 +590,19 @@ pub(super) fn conv2d_bwd_data(s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> 
     dx
 }
 
-/// Gradient of the weight: `dw[g] = sum over chunks of dy[g] @ im2col(x[g])^T`, summed in gemm's
-/// accumulator; where chunks run as tasks, each thread sums its run of chunks into its own buffer
-/// before those are added.
+/// Gradient of the weight: direct where `Direct` can, else im2col + gemm.
 pub(super) fn conv2d_bwd_filter(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(direct) = Direct::weight_grad_plan(s) {
+        return direct.weight_grad(x, dy);
+    }
+    gemm_bwd_filter(s, x, dy)
+}
+
+/// The im2col + gemm weight gradient: `dw[g] = sum over chunks of dy[g] @ im2col(x[g])^T`, summed in
+/// gemm's accumulator; where chunks run as tasks, each thread sums its run of chunks into its own
+/// buffer before those are added.
+pub(super) fn gemm_bwd_filter(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let (og, k, hw, ohw) = (s.og(), s.k(), s.hw(), s.ohw());
     // With few output channels, each group's gradient is accumulated as [k, og] (column-major
     // [og, k]): gemm then reads the im2col matrix as it lies, contiguous along the reduction, and

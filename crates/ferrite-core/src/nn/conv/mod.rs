@@ -3,6 +3,9 @@
 //! stride, padding and dilation.
 
 mod cpu;
+// AVX-512 intrinsics; elsewhere every convolution takes the im2col + gemm route.
+#[cfg(target_arch = "x86_64")]
+mod direct;
 
 use cpu::ConvShape;
 

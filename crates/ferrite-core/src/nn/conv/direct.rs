@@ -1,0 +1,550 @@
+//! Direct convolution for CPUs with AVX-512: no im2col matrix, which for the small channel counts of
+//! CIFAR-sized models cost as much time as the products themselves (9 copies of every input per
+//! pass, out of cache).
+//!
+//! Each sample's input planes are zero-padded into a copy with one row pitch for all of them and, at
+//! stride > 1, split into one plane per stride phase (the rows and columns at each offset modulo the
+//! stride). Output position `(y, x)` then reads tap `(i, j)` at `y * pitch + x` plus an offset that
+//! depends on the tap alone, so a tile of output channels times 16-wide runs of flat positions is a
+//! chain of broadcast multiply-adds over (channel, tap) pairs. The positions past the output width in
+//! each row are computed and dropped. The weight gradient runs the same reads, against `dy` laid out
+//! at that pitch with zeros in the dropped columns.
+
+use std::arch::x86_64::*;
+
+use rayon::prelude::*;
+
+use super::cpu::ConvShape;
+
+/// f32 lanes of one AVX-512 vector.
+const LANES: usize = 16;
+/// Output channels times position vectors of the forward tile: 24 accumulators, each input vector
+/// feeding 8 multiply-adds and each weight 3, so loads stay under the two FMA ports' pace.
+const OUT_TILE: usize = 8;
+const POS_TILE: usize = 3;
+/// Taps per weight-gradient tile: one kernel row of a 3x3 kernel.
+const GRAD_TAPS: usize = 3;
+/// What one weight-gradient task's packed input and `dy` may take, to stay in a core's L2 cache.
+const GRAD_TASK_BYTES: usize = 512 << 10;
+
+/// A convolution the direct kernels can run, with the layout of its packed planes.
+pub(super) struct Direct<'s> {
+    s: &'s ConvShape,
+    /// Row length of every packed plane and of the output grid.
+    pitch: usize,
+    /// Floats per packed plane, slack for the last tile's reads included.
+    plane: usize,
+    /// Packed planes per input channel: one per stride phase.
+    phases: usize,
+    /// Offset of each tap's reads (weight order) from a channel's first plane, relative to the
+    /// output's flat index.
+    reads: Vec<usize>,
+    /// Position vectors covering `oh` rows of the grid.
+    grid_vectors: usize,
+}
+
+impl<'s> Direct<'s> {
+    /// The direct forward for `s`, or `None` where im2col + gemm is as fast (2 threads, batch 100):
+    /// from 8x8 outputs down or 128 channels up, gemm's tiles are full; 3x3 kernels at 16x16 and
+    /// 32x32 run 1.2-1.4x faster direct. Kernels of under 9 taps are left to gemm too (1x1 reads its
+    /// input as it lies).
+    pub(super) fn forward_plan(s: &'s ConvShape) -> Option<Self> {
+        (s.cg() <= 64 && s.ohw() >= 256)
+            .then(|| Self::new(s))
+            .flatten()
+    }
+
+    /// The direct weight gradient for `s`, or `None` where im2col + gemm is as fast: only at 32x32
+    /// outputs and up with 8 channels or more does direct win (16->16: 1.15x); 3->16 runs 2x slower.
+    pub(super) fn weight_grad_plan(s: &'s ConvShape) -> Option<Self> {
+        (s.cg() >= 8 && s.ohw() >= 1024)
+            .then(|| Self::new(s))
+            .flatten()
+    }
+
+    fn new(s: &'s ConvShape) -> Option<Self> {
+        if !avx512() || s.taps() < 9 || s.n * s.h * s.w * s.ohw() == 0 {
+            return None;
+        }
+        let ([sh, sw], [ph, pw], [dh, dw]) = (s.stride, s.padding, s.dilation);
+        let (rows, pitch) = ((s.h + 2 * ph).div_ceil(sh), (s.w + 2 * pw).div_ceil(sw));
+        let (mut reads, mut furthest) = (Vec::with_capacity(s.taps()), 0);
+        for i in 0..s.kh {
+            for j in 0..s.kw {
+                let (r, q) = (i * dh, j * dw);
+                let offset = (r / sh) * pitch + q / sw;
+                furthest = furthest.max(offset);
+                reads.push(((r % sh) * sw + q % sw, offset));
+            }
+        }
+        let grid_vectors = (s.oh * pitch).div_ceil(LANES);
+        let computed = grid_vectors.next_multiple_of(POS_TILE) * LANES;
+        let plane = (rows * pitch)
+            .max(computed + furthest)
+            .next_multiple_of(LANES);
+        Some(Direct {
+            s,
+            pitch,
+            plane,
+            phases: sh * sw,
+            reads: reads
+                .into_iter()
+                .map(|(phase, o)| phase * plane + o)
+                .collect(),
+            grid_vectors,
+        })
+    }
+
+    /// Floats of one channel's packed planes.
+    fn channel_len(&self) -> usize {
+        self.phases * self.plane
+    }
+
+    /// Zero-pads one sample's input planes `x` [c, h, w] into `dst`, channel `ch`'s phase planes at
+    /// `ch * channel_stride`.
+    fn pack_input(&self, x: &[f32], dst: &mut [f32], channel_stride: usize) {
+        let s = self.s;
+        let ([sh, sw], [ph, pw]) = (s.stride, s.padding);
+        for (ch, src) in x.chunks_exact(s.h * s.w).enumerate() {
+            let channel = &mut dst[ch * channel_stride..][..self.channel_len()];
+            let mut planes = channel.chunks_exact_mut(self.plane);
+            for (a, b) in (0..sh).flat_map(|a| (0..sw).map(move |b| (a, b))) {
+                let plane = planes
+                    .next()
+                    .expect("a packed channel holds every phase plane");
+                let (rows, tail) = plane.split_at_mut(plane.len() / self.pitch * self.pitch);
+                tail.fill(0.0);
+                // Packed column v holds input column v * sw + b - pw, where that lies inside.
+                let first = pw.saturating_sub(b).div_ceil(sw);
+                let end = (s.w + pw)
+                    .saturating_sub(b)
+                    .div_ceil(sw)
+                    .clamp(first, self.pitch);
+                for (u, row) in rows.chunks_exact_mut(self.pitch).enumerate() {
+                    match (u * sh + a).checked_sub(ph).filter(|&r| r < s.h) {
+                        Some(r) => {
+                            let line = &src[r * s.w..][..s.w];
+                            row[..first].fill(0.0);
+                            row[end..].fill(0.0);
+                            let from = first * sw + b - pw;
+                            if sw == 1 {
+                                row[first..end].copy_from_slice(&line[from..from + end - first]);
+                            } else {
+                                row[first..end]
+                                    .iter_mut()
+                                    .zip(line[from..].iter().step_by(sw))
+                                    .for_each(|(d, &v)| *d = v);
+                            }
+                        }
+                        None => row.fill(0.0),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forward: `y = conv(x, w) (+ bias)`, a sample per task (or, with fewer samples than threads,
+    /// a run of output-channel tiles per task).
+    pub(super) fn forward(&self, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        let s = self.s;
+        let (cg, og, ohw) = (s.cg(), s.og(), s.ohw());
+        let tiles = og.div_ceil(OUT_TILE);
+        // Weights as [group, tile, channel, tap, OUT_TILE], zero for the channels past `og`.
+        let mut packed = vec![0.0; s.groups * tiles * cg * s.taps() * OUT_TILE];
+        for (oc, kernel) in w.chunks_exact(cg * s.taps()).enumerate() {
+            let (g, o) = (oc / og, oc % og);
+            let base = (g * tiles + o / OUT_TILE) * cg * s.taps() * OUT_TILE + o % OUT_TILE;
+            for (r, &v) in kernel.iter().enumerate() {
+                packed[base + r * OUT_TILE] = v;
+            }
+        }
+        let offsets: Vec<usize> = (0..cg)
+            .flat_map(|c| self.reads.iter().map(move |&r| c * self.channel_len() + r))
+            .collect();
+        let computed = self.grid_vectors.next_multiple_of(POS_TILE) * LANES;
+        let mut y = vec![0.0; s.n * s.o * ohw];
+        // One tile of output channels of one group, for the sample packed in `xs`.
+        let tile = |xs: &[f32], g: usize, t: usize, y: &mut [f32], staged: &mut Vec<f32>| {
+            staged.resize(OUT_TILE * computed, 0.0);
+            let xg = &xs[g * cg * self.channel_len()..];
+            let wt =
+                &packed[(g * tiles + t) * cg * s.taps() * OUT_TILE..][..offsets.len() * OUT_TILE];
+            for v in (0..computed).step_by(POS_TILE * LANES) {
+                // SAFETY: `new` sized each plane so that a tile's reads at any offset stay inside
+                // it, `xg` holds the group's planes, `wt` a weight per offset and tile channel, and
+                // `staged` OUT_TILE rows of `computed` floats; AVX-512 was detected in `new`.
+                unsafe {
+                    forward_tile::<OUT_TILE, POS_TILE>(
+                        xg.as_ptr().add(v),
+                        &offsets,
+                        wt.as_ptr(),
+                        staged.as_mut_ptr().add(v),
+                        computed,
+                    )
+                }
+            }
+            let first = g * og + t * OUT_TILE;
+            for (o, out) in (first..(g + 1) * og)
+                .take(OUT_TILE)
+                .zip(staged.chunks_exact(computed))
+            {
+                let plane = &mut y[o * ohw..][..ohw];
+                let b = bias.map_or(0.0, |b| b[o]);
+                for (row, src) in plane.chunks_exact_mut(s.ow).zip(out.chunks(self.pitch)) {
+                    row.iter_mut().zip(src).for_each(|(d, &v)| *d = v + b);
+                }
+            }
+        };
+        let sample_len = s.c * s.h * s.w;
+        if s.n >= rayon::current_num_threads() {
+            y.par_chunks_mut(s.o * ohw).enumerate().for_each_init(
+                || (vec![0.0; s.c * self.channel_len()], Vec::new()),
+                |(xs, staged), (n, y)| {
+                    self.pack_input(&x[n * sample_len..][..sample_len], xs, self.channel_len());
+                    for g in 0..s.groups {
+                        for t in 0..tiles {
+                            tile(xs, g, t, y, staged);
+                        }
+                    }
+                },
+            );
+        } else {
+            let mut xs = vec![0.0; s.c * self.channel_len()];
+            for (n, y) in y.chunks_mut(s.o * ohw).enumerate() {
+                self.pack_input(
+                    &x[n * sample_len..][..sample_len],
+                    &mut xs,
+                    self.channel_len(),
+                );
+                let jobs: Vec<(usize, usize)> = (0..s.groups)
+                    .flat_map(|g| (0..tiles).map(move |t| (g, t)))
+                    .collect();
+                let outs: Vec<Vec<f32>> = jobs
+                    .par_iter()
+                    .map_init(Vec::new, |staged, &(g, t)| {
+                        let mut part = vec![0.0; s.o * ohw];
+                        tile(&xs, g, t, &mut part, staged);
+                        part
+                    })
+                    .collect();
+                for (&(g, t), part) in jobs.iter().zip(&outs) {
+                    let from = (g * og + t * OUT_TILE) * ohw;
+                    let to = (g * og + ((t + 1) * OUT_TILE).min(og)) * ohw;
+                    y[from..to].copy_from_slice(&part[from..to]);
+                }
+            }
+        }
+        y
+    }
+
+    /// Gradient of the weight: `dw[o, c, tap] = sum over samples and positions of dy * x` at the
+    /// tap's offset. Here the vectors run along output channels: `dy` is laid out channels-last, and
+    /// each input value is broadcast, so no load straddles cache lines and no sum crosses lanes (run
+    /// along positions, the same kernel was load-bound at half the speed). Samples go in fixed
+    /// chunks, one run of chunks per thread, and the threads' sums are added in order: the result
+    /// does not depend on scheduling.
+    pub(super) fn weight_grad(&self, x: &[f32], dy: &[f32]) -> Vec<f32> {
+        // Two vectors of output channels where there are that many, else one.
+        if self.s.og() > LANES {
+            self.weight_grad_with::<2, 4>(x, dy)
+        } else {
+            self.weight_grad_with::<1, 4>(x, dy)
+        }
+    }
+
+    /// `weight_grad` with tiles of `V` vectors of output channels by `C` input channels.
+    fn weight_grad_with<const V: usize, const C: usize>(&self, x: &[f32], dy: &[f32]) -> Vec<f32> {
+        let s = self.s;
+        let (cg, og, ohw, taps) = (s.cg(), s.og(), s.ohw(), s.taps());
+        let (lanes, grid, channel) = (
+            og.next_multiple_of(V * LANES),
+            self.grid_vectors * LANES,
+            self.channel_len(),
+        );
+        let sample_bytes = (s.c * channel + s.groups * grid * lanes) * size_of::<f32>();
+        let per_chunk = (GRAD_TASK_BYTES / sample_bytes).clamp(1, s.n);
+        let chunks = s.n.div_ceil(per_chunk);
+        let parts = rayon::current_num_threads().min(chunks);
+        // Taps in runs of GRAD_TAPS and channels in runs of C; a run's missing members repeat its
+        // first one, and their sums are dropped.
+        let tap_runs = taps.div_ceil(GRAD_TAPS);
+        let reads = |run: usize| -> [usize; GRAD_TAPS] {
+            std::array::from_fn(|t| {
+                self.reads
+                    .get(run * GRAD_TAPS + t)
+                    .map_or(self.reads[run * GRAD_TAPS], |&r| r)
+            })
+        };
+        let sample_len = s.c * s.h * s.w;
+        let run = |part: usize| {
+            let mut dw = vec![0.0f32; s.o * cg * taps];
+            // [c, sample, channel] and [group, sample, grid position, lanes]; what `pack_dy` never
+            // writes (columns past `ow`, lanes past `og`) stays zero from here.
+            let mut xs = vec![0.0; s.c * per_chunk * channel];
+            let mut dys = vec![0.0; s.groups * per_chunk * grid * lanes];
+            let mut sums = vec![[[0.0f32; LANES]; V]; C * GRAD_TAPS];
+            for chunk in part * chunks / parts..(part + 1) * chunks / parts {
+                let first = chunk * per_chunk;
+                let count = per_chunk.min(s.n - first);
+                for k in 0..count {
+                    let n = first + k;
+                    let x = &x[n * sample_len..][..sample_len];
+                    self.pack_input(x, &mut xs[k * channel..], per_chunk * channel);
+                    let dy = &dy[n * s.o * ohw..][..s.o * ohw];
+                    self.pack_dy(
+                        dy,
+                        lanes,
+                        &mut dys[k * grid * lanes..],
+                        per_chunk * grid * lanes,
+                    );
+                }
+                for g in 0..s.groups {
+                    let dyg = &dys[g * per_chunk * grid * lanes..];
+                    for ob in (0..og).step_by(V * LANES) {
+                        for c0 in (0..cg).step_by(C) {
+                            let channels: [usize; C] = std::array::from_fn(|c| {
+                                (g * cg + if c0 + c < cg { c0 + c } else { c0 })
+                                    * per_chunk
+                                    * channel
+                            });
+                            for tr in 0..tap_runs {
+                                // SAFETY: every channel offset starts `count` packed channels
+                                // `channel` apart, each readable at every tap offset plus the grid
+                                // (see `new`); `dyg` holds `count` grids of `lanes` floats per
+                                // position, `ob + V * LANES <= lanes`; AVX-512 was detected in `new`.
+                                unsafe {
+                                    weight_tile::<V, C, GRAD_TAPS>(
+                                        xs.as_ptr(),
+                                        &channels,
+                                        &reads(tr),
+                                        channel,
+                                        dyg.as_ptr().add(ob),
+                                        lanes,
+                                        count,
+                                        grid,
+                                        &mut sums,
+                                    )
+                                };
+                                for (ct, vectors) in sums.iter().enumerate() {
+                                    let (c, t) =
+                                        (c0 + ct / GRAD_TAPS, tr * GRAD_TAPS + ct % GRAD_TAPS);
+                                    if c >= cg || t >= taps {
+                                        continue;
+                                    }
+                                    let outs = vectors.iter().flatten().take(og - ob);
+                                    for (o, &v) in outs.enumerate() {
+                                        dw[((g * og + ob + o) * cg + c) * taps + t] += v;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            dw
+        };
+        let partials: Vec<Vec<f32>> = (0..parts).into_par_iter().map(run).collect();
+        let mut partials = partials.into_iter();
+        let mut dw = partials
+            .next()
+            .unwrap_or_else(|| vec![0.0; s.o * cg * taps]);
+        for part in partials {
+            dw.iter_mut().zip(&part).for_each(|(d, &v)| *d += v);
+        }
+        dw
+    }
+
+    /// One sample's `dy` [o, oh, ow] transposed into `dst`: group `g`'s [grid position, lanes] at
+    /// `g * group_stride`, position `y * pitch + x`, lane `o % og`. Nothing else is written.
+    fn pack_dy(&self, dy: &[f32], lanes: usize, dst: &mut [f32], group_stride: usize) {
+        let s = self.s;
+        let og = s.og();
+        for (o, plane) in dy.chunks_exact(s.ohw()).enumerate() {
+            let base = (o / og) * group_stride + o % og;
+            for (y, row) in plane.chunks_exact(s.ow).enumerate() {
+                let at = base + y * self.pitch * lanes;
+                for (x, &v) in row.iter().enumerate() {
+                    dst[at + x * lanes] = v;
+                }
+            }
+        }
+    }
+}
+
+/// AVX-512F with VL: without VL, the 128- and 256-bit steps of a reduction are VEX-encoded, which
+/// confines the values they touch to zmm0-15, and LLVM spilled the weight-gradient accumulators.
+fn avx512() -> bool {
+    is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl")
+}
+
+#[target_feature(enable = "avx512f,avx512vl")]
+unsafe fn forward_tile<const O: usize, const P: usize>(
+    x: *const f32,
+    offsets: &[usize],
+    w: *const f32,
+    out: *mut f32,
+    out_stride: usize,
+) {
+    let mut acc = [[_mm512_setzero_ps(); P]; O];
+    for (r, &offset) in offsets.iter().enumerate() {
+        let src = x.add(offset);
+        let xv: [__m512; P] = std::array::from_fn(|p| _mm512_loadu_ps(src.add(p * LANES)));
+        let wr = w.add(r * O);
+        for (o, acc) in acc.iter_mut().enumerate() {
+            let wv = _mm512_set1_ps(*wr.add(o));
+            for (a, &v) in acc.iter_mut().zip(&xv) {
+                *a = _mm512_fmadd_ps(wv, v, *a);
+            }
+        }
+    }
+    for (o, acc) in acc.iter().enumerate() {
+        for (p, &a) in acc.iter().enumerate() {
+            _mm512_storeu_ps(out.add(o * out_stride + p * LANES), a);
+        }
+    }
+}
+
+/// `sums[c * T + t][v] = sum over samples and positions p of dy[p][v] * x[channels[c] + reads[t] + p]`,
+/// for V vectors of output channels (`dy` rows `lanes` floats apart, each sample's `positions`
+/// rows following the last), C channel offsets and T tap offsets; sample k's channels lie
+/// `k * x_sample` further.
+///
+/// # Safety
+/// AVX-512F and VL must be available; for every sample `k < samples`, `x + channels[c] + k *
+/// x_sample + reads[t]` must be readable for `positions` floats and `dy` for `samples * positions`
+/// rows of `lanes` floats, V vectors of which are read.
+#[target_feature(enable = "avx512f,avx512vl")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn weight_tile<const V: usize, const C: usize, const T: usize>(
+    x: *const f32,
+    channels: &[usize; C],
+    reads: &[usize; T],
+    x_sample: usize,
+    dy: *const f32,
+    lanes: usize,
+    samples: usize,
+    positions: usize,
+    sums: &mut [[[f32; LANES]; V]],
+) {
+    let mut acc = [[[_mm512_setzero_ps(); V]; T]; C];
+    let mut dyp = dy;
+    for k in 0..samples {
+        let xk = x.add(k * x_sample);
+        let rows: [*const f32; C] = std::array::from_fn(|c| xk.add(channels[c]));
+        for p in 0..positions {
+            let d: [__m512; V] = std::array::from_fn(|v| _mm512_loadu_ps(dyp.add(v * LANES)));
+            for c in 0..C {
+                for t in 0..T {
+                    let xv = _mm512_set1_ps(*rows[c].add(reads[t] + p));
+                    for v in 0..V {
+                        acc[c][t][v] = _mm512_fmadd_ps(xv, d[v], acc[c][t][v]);
+                    }
+                }
+            }
+            dyp = dyp.add(lanes);
+        }
+    }
+    for c in 0..C {
+        for t in 0..T {
+            for v in 0..V {
+                _mm512_storeu_ps(sums[c * T + t][v].as_mut_ptr(), acc[c][t][v]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::cpu::{gemm_bwd_filter, gemm_fwd};
+    use super::*;
+
+    /// Deterministic values in [-1, 1), different for each seed.
+    fn values(len: usize, seed: usize) -> Vec<f32> {
+        (0..len)
+            .map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.5 - 1.0)
+            .collect()
+    }
+
+    /// [n, c, h, w], [o, kh, kw], stride, padding, dilation, groups.
+    type Case = (
+        [usize; 4],
+        [usize; 3],
+        [usize; 2],
+        [usize; 2],
+        [usize; 2],
+        usize,
+    );
+
+    fn shape(([n, c, h, w], [o, kh, kw], stride, padding, dilation, groups): Case) -> ConvShape {
+        let out = |len: usize, k: usize, a: usize| {
+            (len + 2 * padding[a] - dilation[a] * (k - 1) - 1) / stride[a] + 1
+        };
+        ConvShape {
+            n,
+            c,
+            h,
+            w,
+            o,
+            groups,
+            kh,
+            kw,
+            stride,
+            padding,
+            dilation,
+            oh: out(h, kh, 0),
+            ow: out(w, kw, 1),
+        }
+    }
+
+    fn assert_close(got: &[f32], want: &[f32], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}: length");
+        let scale = want.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (g - w).abs() <= 1e-5 * scale,
+                "{what}: element {i} is {g}, gemm gives {w}"
+            );
+        }
+    }
+
+    /// Every kind of shape the direct kernels lay out differently, against im2col + gemm (itself
+    /// checked against a float64 convolution and finite differences in `conv::tests`): odd sizes,
+    /// stride 2 and 3 (phase planes), dilation, unequal padding, groups, channels that fill no
+    /// whole tile, a batch smaller than the thread count, 5x5 kernels.
+    #[test]
+    fn direct_kernels_match_im2col_and_gemm() {
+        if !avx512() {
+            eprintln!("SKIPPED: no AVX-512 on this CPU");
+            return;
+        }
+        let cases: [Case; 8] = [
+            ([2, 3, 11, 9], [5, 3, 3], [1, 1], [1, 1], [1, 1], 1),
+            ([3, 16, 16, 16], [16, 3, 3], [1, 1], [1, 1], [1, 1], 1),
+            ([2, 9, 13, 12], [20, 3, 3], [2, 2], [1, 1], [1, 1], 1),
+            ([2, 4, 14, 15], [6, 3, 3], [3, 2], [2, 0], [1, 1], 1),
+            ([2, 6, 12, 12], [34, 3, 3], [1, 1], [2, 2], [2, 2], 2),
+            ([1, 5, 10, 10], [17, 3, 3], [1, 1], [1, 1], [1, 1], 1),
+            ([2, 3, 12, 11], [4, 5, 5], [1, 1], [2, 1], [1, 1], 1),
+            ([5, 33, 9, 9], [40, 3, 3], [1, 1], [0, 1], [1, 2], 1),
+        ];
+        for case in cases {
+            let s = shape(case);
+            let direct = Direct::new(&s).expect("direct kernels on an AVX-512 CPU");
+            let x = values(s.n * s.c * s.h * s.w, 1);
+            let w = values(s.o * s.cg() * s.taps(), 2);
+            let bias = values(s.o, 3);
+            let dy = values(s.n * s.o * s.ohw(), 4);
+            let what = format!("{case:?}");
+            assert_close(
+                &direct.forward(&x, &w, Some(&bias)),
+                &gemm_fwd(&s, &x, &w, Some(&bias)),
+                &format!("forward {what}"),
+            );
+            assert_close(
+                &direct.weight_grad(&x, &dy),
+                &gemm_bwd_filter(&s, &x, &dy),
+                &format!("weight grad {what}"),
+            );
+        }
+    }
+}
