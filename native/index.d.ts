@@ -30,6 +30,11 @@ export declare class NativeTensor {
   get dtype(): string
   get device(): string
   get isDisposed(): boolean
+  /**
+   * Tells V8's garbage collector about this tensor's storage, once: for tensors that outlive the
+   * `tidy` scope they were made in, and so may be freed only by the collector.
+   */
+  announce(): void
   /** Frees the native storage now (when no other tensor views it); later use is an error. */
   dispose(): void
   get requiresGrad(): boolean
@@ -164,6 +169,16 @@ export interface DeviceMemory {
   tensors: number
   bytes: number
 }
+
+/**
+ * Enters a `tidy` scope: tensors made until the matching `exitTidy` are not announced to V8.
+ * `tidy` disposes them itself, and announcing them made V8 run two full garbage collections per
+ * training step (external memory grew by 64 MB), whose marking took a tenth of the CPU time.
+ */
+export declare function enterTidy(): void
+
+/** Leaves the scope `enterTidy` entered. */
+export declare function exitTidy(): void
 
 export declare function fromFloat32(data: Float32Array, shape: Array<number>): NativeTensor
 

@@ -1,5 +1,6 @@
 // Native memory is released deterministically by dispose()/using and by GC finalizers otherwise;
 // 100,000 temporary tensors in a loop keep live tensors and RSS bounded.
+import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks'
 import { describe, expect, it } from 'vitest'
 import * as ft from 'ferrite'
 
@@ -51,6 +52,34 @@ describe('memory', () => {
     }
     x.dispose()
     expect(ft.memory()).toEqual(before)
+  })
+
+  it('tensors made inside tidy do not make V8 collect garbage; the same tensors outside it do', async () => {
+    /** Major (mark-compact) collections while `run` makes 10 tensors of 100 MB, one at a time. */
+    async function majorCollections(run: (make: () => ft.Tensor) => void): Promise<number> {
+      await collect()
+      const entries: PerformanceEntry[] = []
+      const observer = new PerformanceObserver((list) => entries.push(...list.getEntries()))
+      observer.observe({ entryTypes: ['gc'] })
+      run(() => ft.zeros([25_000_000]))
+      await tick()
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      observer.disconnect()
+      return entries.filter((e) => (e as PerformanceEntry & { detail?: { kind: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR).length
+    }
+    const inTidy = await majorCollections((make) => {
+      for (let i = 0; i < 10; i++) ft.tidy(() => void make())
+    })
+    const disposed = await majorCollections((make) => {
+      for (let i = 0; i < 10; i++) make().dispose()
+    })
+    // Announced, each 100 MB tensor pushes V8's external memory past its 64 MB step.
+    expect(disposed).toBeGreaterThan(0)
+    expect(inTidy).toBe(0)
+    // What escapes is still announced: kept and returned tensors can be freed by the GC alone.
+    const kept = ft.tidy(() => ft.keep(ft.ones([2])).add(ft.zeros([2])))
+    expect(kept.toArray()).toEqual([1, 1])
+    kept.dispose()
   })
 
   it('100,000 temporaries left to the GC keep live tensors and RSS bounded', async () => {

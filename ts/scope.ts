@@ -5,6 +5,7 @@
  * for the garbage collector.
  */
 import { InvalidArgumentError } from './errors'
+import { native } from './native'
 import type { Tensor } from './tensor'
 
 const scopes: Set<Tensor>[] = []
@@ -17,6 +18,7 @@ export function track(t: Tensor): void {
 /** Marks `t` to outlive every enclosing `tidy` scope. */
 export function keep<T extends Tensor>(t: T): T {
   for (const scope of scopes) scope.delete(t)
+  t.native.announce()
   return t
 }
 
@@ -43,6 +45,9 @@ export function setTensorCheck(check: (v: unknown) => v is Tensor): void {
 export function tidy<T>(fn: () => T): T {
   const scope = new Set<Tensor>()
   scopes.push(scope)
+  // Tensors made inside are not announced to V8's garbage collector (see enterTidy); those that
+  // escape every scope are, below.
+  native.enterTidy()
   let result: T
   try {
     result = fn()
@@ -50,6 +55,8 @@ export function tidy<T>(fn: () => T): T {
     scopes.pop()
     for (const t of scope) t.dispose()
     throw error
+  } finally {
+    native.exitTidy()
   }
   scopes.pop()
   if (result instanceof Promise) {
@@ -60,8 +67,9 @@ export function tidy<T>(fn: () => T): T {
   collect(result, returned, isTensorCheck!)
   const outer = scopes[scopes.length - 1]
   for (const t of scope) {
-    if (returned.has(t)) outer?.add(t)
-    else t.dispose()
+    if (!returned.has(t)) t.dispose()
+    else if (outer) outer.add(t)
+    else t.native.announce()
   }
   return result
 }
