@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 #[cfg(target_arch = "x86_64")]
 use super::direct::Direct;
-use crate::cpu::PARALLEL_GEMM_MIN_FLOPS;
+use crate::cpu::{lane_sum, PARALLEL_GEMM_MIN_FLOPS};
 
 /// The im2col columns (samples times output positions) a chunk aims for. Per-sample gemms over 2x2
 /// outputs are narrower than gemm's micro-tile and run 2x slower; much wider chunks (1024) only push
@@ -718,7 +718,7 @@ pub(super) fn conv2d_bwd_bias(s: &ConvShape, dy: &[f32]) -> Vec<f32> {
         .into_par_iter()
         .map(|o| {
             (0..s.n)
-                .map(|n| dy[(n * s.o + o) * ohw..][..ohw].iter().sum::<f32>() as f64)
+                .map(|n| lane_sum(&dy[(n * s.o + o) * ohw..][..ohw], |v| v))
                 .sum::<f64>() as f32
         })
         .collect()

@@ -11,6 +11,7 @@
 //! at that pitch with zeros in the dropped columns.
 
 use std::arch::x86_64::*;
+use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
@@ -162,9 +163,9 @@ impl<'s> Direct<'s> {
             .flat_map(|c| self.reads.iter().map(move |&r| c * self.channel_len() + r))
             .collect();
         let computed = self.grid_vectors.next_multiple_of(POS_TILE) * LANES;
-        let mut y = vec![0.0; s.n * s.o * ohw];
-        // One tile of output channels of one group, for the sample packed in `xs`.
-        let tile = |xs: &[f32], g: usize, t: usize, y: &mut [f32], staged: &mut Vec<f32>| {
+        // One tile of output channels of one group, for the sample packed in `xs`, into `planes`:
+        // the tile's output planes, every element of which it writes.
+        let tile = |xs: &[f32], (g, t, planes): Tile, staged: &mut Vec<f32>| {
             staged.resize(OUT_TILE * computed, 0.0);
             let xg = &xs[g * cg * self.channel_len()..];
             let wt =
@@ -184,56 +185,45 @@ impl<'s> Direct<'s> {
                 }
             }
             let first = g * og + t * OUT_TILE;
-            for (o, out) in (first..(g + 1) * og)
-                .take(OUT_TILE)
+            for (o, (plane, out)) in planes
+                .chunks_exact_mut(ohw)
                 .zip(staged.chunks_exact(computed))
+                .enumerate()
             {
-                let plane = &mut y[o * ohw..][..ohw];
-                let b = bias.map_or(0.0, |b| b[o]);
+                let b = bias.map_or(0.0, |b| b[first + o]);
                 for (row, src) in plane.chunks_exact_mut(s.ow).zip(out.chunks(self.pitch)) {
-                    row.iter_mut().zip(src).for_each(|(d, &v)| *d = v + b);
+                    row.iter_mut().zip(src).for_each(|(d, &v)| {
+                        d.write(v + b);
+                    });
                 }
             }
         };
-        let sample_len = s.c * s.h * s.w;
+        let (sample_len, len) = (s.c * s.h * s.w, s.n * s.o * ohw);
+        let mut y = Vec::with_capacity(len);
+        let out = &mut y.spare_capacity_mut()[..len];
+        let tile_planes = |sample| tile_outputs(sample, og * ohw, OUT_TILE * ohw);
         if s.n >= rayon::current_num_threads() {
-            y.par_chunks_mut(s.o * ohw).enumerate().for_each_init(
+            out.par_chunks_mut(s.o * ohw).enumerate().for_each_init(
                 || (vec![0.0; s.c * self.channel_len()], Vec::new()),
-                |(xs, staged), (n, y)| {
+                |(xs, staged), (n, sample)| {
                     self.pack_input(&x[n * sample_len..][..sample_len], xs, self.channel_len());
-                    for g in 0..s.groups {
-                        for t in 0..tiles {
-                            tile(xs, g, t, y, staged);
-                        }
+                    for planes in tile_planes(sample) {
+                        tile(xs, planes, staged);
                     }
                 },
             );
         } else {
             let mut xs = vec![0.0; s.c * self.channel_len()];
-            for (n, y) in y.chunks_mut(s.o * ohw).enumerate() {
-                self.pack_input(
-                    &x[n * sample_len..][..sample_len],
-                    &mut xs,
-                    self.channel_len(),
-                );
-                let jobs: Vec<(usize, usize)> = (0..s.groups)
-                    .flat_map(|g| (0..tiles).map(move |t| (g, t)))
-                    .collect();
-                let outs: Vec<Vec<f32>> = jobs
-                    .par_iter()
-                    .map_init(Vec::new, |staged, &(g, t)| {
-                        let mut part = vec![0.0; s.o * ohw];
-                        tile(&xs, g, t, &mut part, staged);
-                        part
-                    })
-                    .collect();
-                for (&(g, t), part) in jobs.iter().zip(&outs) {
-                    let from = (g * og + t * OUT_TILE) * ohw;
-                    let to = (g * og + ((t + 1) * OUT_TILE).min(og)) * ohw;
-                    y[from..to].copy_from_slice(&part[from..to]);
-                }
+            for (n, sample) in out.chunks_mut(s.o * ohw).enumerate() {
+                let x = &x[n * sample_len..][..sample_len];
+                self.pack_input(x, &mut xs, self.channel_len());
+                tile_planes(sample)
+                    .into_par_iter()
+                    .for_each_init(Vec::new, |staged, planes| tile(&xs, planes, staged));
             }
         }
+        // SAFETY: every sample's planes were split into tiles whose every element `tile` wrote.
+        unsafe { y.set_len(len) };
         y
     }
 
@@ -369,6 +359,27 @@ impl<'s> Direct<'s> {
             }
         }
     }
+}
+
+/// A group, a tile of output channels in it, and those channels' output planes.
+type Tile<'a> = (usize, usize, &'a mut [MaybeUninit<f32>]);
+
+/// One sample's output planes cut into `Tile`s: groups of `group_len` floats, tiles of up to
+/// `tile_len`.
+fn tile_outputs(
+    sample: &mut [MaybeUninit<f32>],
+    group_len: usize,
+    tile_len: usize,
+) -> Vec<Tile<'_>> {
+    let groups = sample.chunks_mut(group_len).enumerate();
+    groups
+        .flat_map(|(g, group)| {
+            group
+                .chunks_mut(tile_len)
+                .enumerate()
+                .map(move |(t, planes)| (g, t, planes))
+        })
+        .collect()
 }
 
 /// AVX-512F with VL: without VL, the 128- and 256-bit steps of a reduction are VEX-encoded, which

@@ -4,6 +4,8 @@
 //! sample with the coefficients spread over the sample's `c * s` columns. Either way the inner
 //! loops are plain zips over contiguous slices, which vectorise.
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use crate::cpu::{lane_sums, PARALLEL_MIN_ELEMS};
@@ -115,8 +117,9 @@ fn channel_map<const P: usize>(
     coefficients: [&[f32]; P],
     f: impl Fn(f32, f32, [f32; P]) -> f32 + Sync + Send,
 ) -> Vec<f32> {
-    let mut out = vec![0f32; d.numel()];
-    if out.is_empty() {
+    let len = d.numel();
+    let mut out = Vec::with_capacity(len);
+    if len == 0 {
         return out;
     }
     let (unit, columns) = if d.short() {
@@ -124,32 +127,37 @@ fn channel_map<const P: usize>(
     } else {
         (d.s, None)
     };
-    let fill = |(u, out): (usize, &mut [f32])| {
+    // Written once, element by element: no zeroing first.
+    let fill = |(u, out): (usize, &mut [MaybeUninit<f32>])| {
         let (a, b) = (&a[u * unit..][..unit], &b[u * unit..][..unit]);
         match &columns {
             Some(columns) => {
                 let cols: [&[f32]; P] = std::array::from_fn(|k| &columns[k][..unit]);
                 for (j, ((o, &x), &y)) in out.iter_mut().zip(a).zip(b).enumerate() {
-                    *o = f(x, y, std::array::from_fn(|k| cols[k][j]));
+                    o.write(f(x, y, std::array::from_fn(|k| cols[k][j])));
                 }
             }
             None => {
                 let p = std::array::from_fn(|k| coefficients[k][u % d.c]);
                 for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-                    *o = f(x, y, p);
+                    o.write(f(x, y, p));
                 }
             }
         }
     };
+    let spare = &mut out.spare_capacity_mut()[..len];
     if d.parallel() {
         let min_units = (PARALLEL_MIN_ELEMS / 4 / unit).max(1);
-        out.par_chunks_mut(unit)
+        spare
+            .par_chunks_mut(unit)
             .with_min_len(min_units)
             .enumerate()
             .for_each(fill);
     } else {
-        out.chunks_mut(unit).enumerate().for_each(fill);
+        spare.chunks_mut(unit).enumerate().for_each(fill);
     }
+    // SAFETY: `fill` wrote every element of every unit.
+    unsafe { out.set_len(len) };
     out
 }
 

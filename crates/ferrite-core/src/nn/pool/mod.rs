@@ -482,6 +482,14 @@ mod tests {
             vec![-5., -5., -5., -5., -5., -5., -7., -5., -5.]
         );
         assert_eq!(i.to_vec_i64().unwrap(), vec![0, 0, 1, 0, 0, 1, 2, 3, 3]);
+        // 2x2 windows at stride 2 take their own path: the same first tie.
+        let (v, i) = x
+            .max_pool2d_with_indices([2, 2], [2, 2], [0, 0], [1, 1], false)
+            .unwrap();
+        assert_eq!(
+            (v.to_vec_f32().unwrap(), i.to_vec_i64().unwrap()),
+            (vec![-5.], vec![0])
+        );
         let nan = Tensor::from_f32(vec![1., f32::NAN, 3., 2.], &[1, 2, 2]).unwrap();
         assert!(nan
             .max_pool2d([2, 2], [2, 2], [0, 0], [1, 1], false)
