@@ -348,13 +348,14 @@ impl<'s> Direct<'s> {
     /// `g * group_stride`, position `y * pitch + x`, lane `o % og`. Nothing else is written.
     fn pack_dy(&self, dy: &[f32], lanes: usize, dst: &mut [f32], group_stride: usize) {
         let s = self.s;
-        let og = s.og();
-        for (o, plane) in dy.chunks_exact(s.ohw()).enumerate() {
-            let base = (o / og) * group_stride + o % og;
-            for (y, row) in plane.chunks_exact(s.ow).enumerate() {
-                let at = base + y * self.pitch * lanes;
-                for (x, &v) in row.iter().enumerate() {
-                    dst[at + x * lanes] = v;
+        let (og, ohw) = (s.og(), s.ohw());
+        // Position by position, so that the writes run along the destination's rows.
+        for (g, group) in dy.chunks_exact(og * ohw).enumerate() {
+            for y in 0..s.oh {
+                for x in 0..s.ow {
+                    let at = g * group_stride + (y * self.pitch + x) * lanes;
+                    let src = group[y * s.ow + x..].iter().step_by(ohw);
+                    dst[at..at + og].iter_mut().zip(src).for_each(|(d, &v)| *d = v);
                 }
             }
         }
