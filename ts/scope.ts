@@ -40,7 +40,9 @@ export function setTensorCheck(check: (v: unknown) => v is Tensor): void {
 
 /**
  * Runs `fn` and disposes every tensor it created that it does not return. `fn` must be
- * synchronous: tensors created after an `await` belong to no scope.
+ * synchronous: tensors created after an `await` belong to no scope. Since `tidy` frees them, those
+ * tensors are not reported to V8 as external memory, so they trigger no garbage collections; the
+ * tensors that outlive every scope (returned, or passed to `keep`) are reported when they escape.
  */
 export function tidy<T>(fn: () => T): T {
   const scope = new Set<Tensor>()

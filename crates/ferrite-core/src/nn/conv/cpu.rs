@@ -4,6 +4,8 @@
 //! chunks of samples unfolded side by side into one im2col matrix, so that small output planes still
 //! make gemms wide enough to run near peak.
 
+//! On AVX-512 CPUs the layers with few channels and large planes go to the direct kernels of
+//! `super::direct` instead (see `Direct::forward_plan` and `Direct::weight_grad_plan`).
 use std::ops::Range;
 
 use gemm::{gemm, Parallelism};
