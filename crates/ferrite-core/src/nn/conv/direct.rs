@@ -7,8 +7,9 @@
 //! stride). Output position `(y, x)` then reads tap `(i, j)` at `y * pitch + x` plus an offset that
 //! depends on the tap alone, so a tile of output channels times 16-wide runs of flat positions is a
 //! chain of broadcast multiply-adds over (channel, tap) pairs. The positions past the output width in
-//! each row are computed and dropped. The weight gradient runs the same reads, against `dy` laid out
-//! at that pitch with zeros in the dropped columns.
+//! each row are computed and dropped. The weight gradient reads the input at the same offsets,
+//! against `dy` laid out channels-last at that pitch (zero in the dropped columns), with its vectors
+//! along the output channels.
 
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
@@ -355,7 +356,10 @@ impl<'s> Direct<'s> {
                 for x in 0..s.ow {
                     let at = g * group_stride + (y * self.pitch + x) * lanes;
                     let src = group[y * s.ow + x..].iter().step_by(ohw);
-                    dst[at..at + og].iter_mut().zip(src).for_each(|(d, &v)| *d = v);
+                    dst[at..at + og]
+                        .iter_mut()
+                        .zip(src)
+                        .for_each(|(d, &v)| *d = v);
                 }
             }
         }
@@ -383,12 +387,20 @@ fn tile_outputs(
         .collect()
 }
 
-/// AVX-512F with VL: without VL, the 128- and 256-bit steps of a reduction are VEX-encoded, which
-/// confines the values they touch to zmm0-15, and LLVM spilled the weight-gradient accumulators.
+/// AVX-512F with VL (every AVX-512 CPU since Skylake-X): without VL, 128- and 256-bit operations
+/// such as zeroing idioms are VEX-encoded, which confines their registers to zmm0-15, and LLVM
+/// spilled the kernels' accumulators.
 fn avx512() -> bool {
     is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl")
 }
 
+/// `out[o][p] = sum over r of w[r * O + o] * x[offsets[r] + p]` for O output rows (`out_stride`
+/// apart) and P vectors of 16 positions.
+///
+/// # Safety
+/// AVX-512F and VL must be available; `x + offsets[r]` must be readable for P * 16 floats for every
+/// `r`, `w` must hold `offsets.len() * O` floats, and each of the O rows of `out` P * 16 writable
+/// ones.
 #[target_feature(enable = "avx512f,avx512vl")]
 unsafe fn forward_tile<const O: usize, const P: usize>(
     x: *const f32,
