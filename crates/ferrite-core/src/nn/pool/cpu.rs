@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use crate::cpu::PARALLEL_MIN_ELEMS;
+use crate::cpu::{lane_sum, PARALLEL_MIN_ELEMS};
 
 /// The input coordinates one output position reads along one axis: `count` of them from `start`,
 /// one step (the dilation) apart, and for averages the window's length counting padding.
@@ -238,9 +238,15 @@ pub(super) fn avg_pool2d_fwd(s: &PoolShape, x: &[f32], count_padding: bool) -> V
                 if ry.count == 0 || rx.count == 0 {
                     continue;
                 }
-                let sum: f32 = (ry.start..ry.start + ry.count)
-                    .map(|iy| plane[iy * s.w + rx.start..][..rx.count].iter().sum::<f32>())
-                    .sum();
+                let sum = if rx.start == 0 && rx.count == s.w {
+                    // Whole rows (global pooling, as in SE blocks) are one run: summed in lanes,
+                    // not one add after another.
+                    lane_sum(&plane[ry.start * s.w..][..ry.count * s.w], |v| v) as f32
+                } else {
+                    (ry.start..ry.start + ry.count)
+                        .map(|iy| plane[iy * s.w + rx.start..][..rx.count].iter().sum::<f32>())
+                        .sum()
+                };
                 *out = sum / PoolShape::divisor(ry, rx, count_padding);
             }
         });
