@@ -140,7 +140,25 @@ describe('custom datasets and subsets', () => {
       targets.dispose()
       break
     }
-    for (let i = 0; i < 100 && ft.memory().tensors !== before; i++) await new Promise((r) => setTimeout(r, 10))
+    // Leaving the loop waits for the batch loading ahead and disposes it: nothing is left, nor appears later.
+    expect(ft.memory().tensors).toBe(before)
+    await new Promise((r) => setTimeout(r, 100))
+    expect(ft.memory().tensors).toBe(before)
+    // A slow batch too: the loop's exit waits for it.
+    class Slow extends Squares {
+      loaded = 0
+      override async getBatch(indices: number[], seed: number): Promise<ft.data.Batch> {
+        await new Promise((r) => setTimeout(r, 50))
+        this.loaded++
+        return super.getBatch(indices, seed)
+      }
+    }
+    const slow = new Slow()
+    for await (const batch of new ft.data.DataLoader(slow, { batchSize: 2 })) {
+      batch.forEach((t) => t.dispose())
+      break
+    }
+    expect(slow.loaded).toBe(2)
     expect(ft.memory().tensors).toBe(before)
   })
 

@@ -118,11 +118,10 @@ export class DataLoader implements AsyncIterable<Batch> {
         yield current
       }
     } finally {
-      // Left early (break, return, throw): release the batch prepared ahead, whatever became of it.
-      next?.then(
-        (batch) => batch.forEach((t) => t.dispose()),
-        () => {},
-      )
+      // Left early (break, return, throw): release the batch prepared ahead before the loop's exit
+      // completes, so that no tensor of it appears after the loop (a failed load has nothing).
+      const ahead = await next?.catch(() => undefined)
+      ahead?.forEach((t) => t.dispose())
     }
   }
 }
