@@ -471,7 +471,7 @@ fn runs_direct(s: &ConvShape) -> bool {
 }
 
 /// The im2col + gemm forward, a chunk of samples at a time.
-pub(super) fn gemm_fwd(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+fn gemm_fwd(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let (og, k, hw, ohw) = (s.og(), s.k(), s.hw(), s.ohw());
     let mut y = vec![0.0; s.n * s.o * ohw];
     let plan = s.plan(CHUNK_COLS);
@@ -604,7 +604,7 @@ pub(super) fn conv2d_bwd_filter(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32
 /// The im2col + gemm weight gradient: `dw[g] = sum over chunks of dy[g] @ im2col(x[g])^T`, summed in
 /// gemm's accumulator; where chunks run as tasks, each thread sums its run of chunks into its own
 /// buffer before those are added.
-pub(super) fn gemm_bwd_filter(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
+fn gemm_bwd_filter(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
     let (og, k, hw, ohw) = (s.og(), s.k(), s.hw(), s.ohw());
     // With few output channels, each group's gradient is accumulated as [k, og] (column-major
     // [og, k]): gemm then reads the im2col matrix as it lies, contiguous along the reduction, and

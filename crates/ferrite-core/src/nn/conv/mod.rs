@@ -273,7 +273,7 @@ mod tests {
     }
 
     /// Direct float64 convolution of an NCHW input, independent of im2col and gemm.
-    fn reference(
+    pub(super) fn reference(
         x: &[f32],
         [n, c, h, w]: [usize; 4],
         wt: &[f32],
