@@ -8,7 +8,8 @@ const PEERS: PeerName[] = ['ferrite', 'torch', 'tfjs']
 
 /** One peer's figure for one workload (GFLOP/s or images/s), or why there is none. */
 export type Outcome =
-  | { kind: 'measured'; value: number; runs: number; seconds: number; backend: string }
+  /** `value` is the best of `rounds`: each round's figure, by round, NaN where a round measured nothing. */
+  | { kind: 'measured'; value: number; runs: number; seconds: number; backend: string; rounds: number[] }
   /** Stopped before one call finished; `bound` is the figure a call finishing right then would have given. */
   | { kind: 'timeout'; seconds: number; bound: number }
   | { kind: 'failed'; reason: string }
@@ -49,6 +50,8 @@ export interface Report {
   quick: boolean
   budgetS: number
   targetS: number
+  /** How many times Ferrite and PyTorch each ran every workload. */
+  rounds: number
   threads: number
   machine: { cpu: string; cores: number; simd: string; os: string; node: string; ferrite: string }
   /**
@@ -212,8 +215,13 @@ function methodLines(r: Report): string[] {
   return [
     '## Method',
     '',
-    `Every peer runs in its own process, one after another, never two at once. Each measurement warms up (two calls, or one past a quarter of the budget), then times single calls until ${r.targetS} s have passed and at least 3 ran; the figure is the median. A measurement may take ${r.budgetS} s, warm-up included: a peer whose warm-up call alone takes longer reports that call ("1 step in N s"), and one silent for ${2 * r.budgetS + 10} s is stopped ("— none in N s"; Ferrite's ratio to it is then a lower bound, "> x"). A conv backward is timed alone: the forward output is made once with a retained graph, only the input (backward-data) or only the weight (backward-weight) requires grad, and its grad is cleared before each call. TF.js runs conv forward, backward-data and inference on its wasm backend and training and backward-weight on its cpu backend (wasm has no Conv2DBackpropFilter kernel), in NHWC; Ferrite and PyTorch in NCHW. Inputs are random normal; the models are the tutorial's (bench/compare/torch_models.py, bench/compare/tfjs-models.ts, ts/models/), with Adam at lr 1e-3 and softmax cross-entropy.`,
+    `Every peer runs in its own process, one after another, never two at once.${roundsSentence(r)} Each measurement warms up (two calls, or one past a quarter of the budget), then times single calls until ${r.targetS} s have passed and at least 3 ran; the figure is the median. A measurement may take ${r.budgetS} s, warm-up included: a peer whose warm-up call alone takes longer reports that call ("1 step in N s"), and one silent for ${2 * r.budgetS + 10} s is stopped ("— none in N s"; Ferrite's ratio to it is then a lower bound, "> x"). A conv backward is timed alone: the forward output is made once with a retained graph, only the input (backward-data) or only the weight (backward-weight) requires grad, and its grad is cleared before each call. TF.js runs conv forward, backward-data and inference on its wasm backend and training and backward-weight on its cpu backend (wasm has no Conv2DBackpropFilter kernel), in NHWC; Ferrite and PyTorch in NCHW. Inputs are random normal; the models are the tutorial's (bench/compare/torch_models.py, bench/compare/tfjs-models.ts, ts/models/), with Adam at lr 1e-3 and softmax cross-entropy.`,
   ]
+}
+
+function roundsSentence(r: Report): string {
+  if (r.rounds < 2) return ''
+  return ` Ferrite and PyTorch run every workload ${r.rounds} times, in rounds that alternate which of them goes first (TF.js runs in the first round only); each figure is the best of its rounds, and the brackets after a ratio give the lowest and highest ratio within one round, a measure of this machine's noise.`
 }
 
 function cell(o: Outcome | undefined, unit: 'call' | 'step', showBackend = false): string {
@@ -238,10 +246,18 @@ function ratioValue(ferrite: Outcome | undefined, peer: Outcome | undefined): nu
 
 function ratio(ferrite: Outcome | undefined, peer: Outcome | undefined): string {
   const q = ratioValue(ferrite, peer)
-  if (q !== undefined) return `${peer?.kind === 'measured' && peer.runs === 0 ? '≈ ' : ''}${fmt(q)}×`
+  if (q !== undefined) return `${peer?.kind === 'measured' && peer.runs === 0 ? '≈ ' : ''}${fmt(q)}×${roundRange(ferrite, peer)}`
   // The peer was stopped: it is slower than its bound, so Ferrite's ratio is at least this.
   if (ferrite?.kind === 'measured' && peer?.kind === 'timeout') return `> ${fmt(ferrite.value / peer.bound)}×`
   return ''
+}
+
+/** The lowest and highest ratio of one round's pair of figures, where both peers ran more than one round. */
+function roundRange(ferrite: Outcome | undefined, peer: Outcome | undefined): string {
+  if (ferrite?.kind !== 'measured' || peer?.kind !== 'measured') return ''
+  const paired = ferrite.rounds.map((f, i) => f / peer.rounds[i]).filter(Number.isFinite)
+  if (paired.length < 2) return ''
+  return ` (${fmt(Math.min(...paired))}–${fmt(Math.max(...paired))})`
 }
 
 function memoryRatio(ferrite: Memory | undefined, peer: Memory | undefined): string {
