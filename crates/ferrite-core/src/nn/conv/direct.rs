@@ -47,11 +47,11 @@ pub(super) struct Direct<'s> {
 
 impl<'s> Direct<'s> {
     /// The direct forward for `s`, or `None` where im2col + gemm is as fast (2 threads, batch 100):
-    /// from 8x8 outputs down or 128 channels up, gemm's tiles are full; 3x3 kernels at 16x16 and
-    /// 32x32 run 1.2-1.4x faster direct. Kernels of under 9 taps are left to gemm too (1x1 reads its
-    /// input as it lies).
+    /// from 128 channels up gemm's tiles are full, and below 8x8 outputs most of a vector would be
+    /// padding; 3x3 kernels with up to 64 channels run 1.2-1.4x faster direct (64->64 at 8x8:
+    /// 1.27x). Kernels of under 9 taps are left to gemm too (1x1 reads its input as it lies).
     pub(super) fn forward_plan(s: &'s ConvShape) -> Option<Self> {
-        (s.cg() <= 64 && s.ohw() >= 256)
+        (s.cg() <= 64 && s.ohw() >= 64)
             .then(|| Self::new(s))
             .flatten()
     }
@@ -69,7 +69,14 @@ impl<'s> Direct<'s> {
             return None;
         }
         let ([sh, sw], [ph, pw], [dh, dw]) = (s.stride, s.padding, s.dilation);
-        let (rows, pitch) = ((s.h + 2 * ph).div_ceil(sh), (s.w + 2 * pw).div_ceil(sw));
+        let rows = (s.h + 2 * ph).div_ceil(sh);
+        // At stride 1 a row's right padding is the next row's left padding: the reads past a row's
+        // end land in the zeros that start the next one. 8x8 planes then take 72 positions, not 80.
+        let pitch = if sw == 1 {
+            (s.w + pw).max(s.ow)
+        } else {
+            (s.w + 2 * pw).div_ceil(sw)
+        };
         let (mut reads, mut furthest) = (Vec::with_capacity(s.taps()), 0);
         for i in 0..s.kh {
             for j in 0..s.kw {
@@ -80,9 +87,8 @@ impl<'s> Direct<'s> {
             }
         }
         let grid_vectors = (s.oh * pitch).div_ceil(LANES);
-        let computed = grid_vectors.next_multiple_of(POS_TILE) * LANES;
         let plane = (rows * pitch)
-            .max(computed + furthest)
+            .max(grid_vectors * LANES + furthest)
             .next_multiple_of(LANES);
         Some(Direct {
             s,
@@ -163,7 +169,7 @@ impl<'s> Direct<'s> {
         let offsets: Vec<usize> = (0..cg)
             .flat_map(|c| self.reads.iter().map(move |&r| c * self.channel_len() + r))
             .collect();
-        let computed = self.grid_vectors.next_multiple_of(POS_TILE) * LANES;
+        let computed = self.grid_vectors * LANES;
         // One tile of output channels of one group, for the sample packed in `xs`, into `planes`:
         // the tile's output planes, every element of which it writes.
         let tile = |xs: &[f32], (g, t, planes): Tile, staged: &mut Vec<f32>| {
@@ -171,18 +177,26 @@ impl<'s> Direct<'s> {
             let xg = &xs[g * cg * self.channel_len()..];
             let wt =
                 &packed[(g * tiles + t) * cg * s.taps() * OUT_TILE..][..offsets.len() * OUT_TILE];
-            for v in (0..computed).step_by(POS_TILE * LANES) {
-                // SAFETY: `new` sized each plane so that a tile's reads at any offset stay inside
+            for v in (0..self.grid_vectors).step_by(POS_TILE) {
+                // SAFETY: `new` sized each plane so that the grid's reads at any offset stay inside
                 // it, `xg` holds the group's planes, `wt` a weight per offset and tile channel, and
                 // `staged` OUT_TILE rows of `computed` floats; AVX-512 was detected in `new`.
                 unsafe {
-                    forward_tile::<OUT_TILE, POS_TILE>(
-                        xg.as_ptr().add(v),
-                        &offsets,
-                        wt.as_ptr(),
-                        staged.as_mut_ptr().add(v),
-                        computed,
-                    )
+                    let (x, out) = (
+                        xg.as_ptr().add(v * LANES),
+                        staged.as_mut_ptr().add(v * LANES),
+                    );
+                    match self.grid_vectors - v {
+                        1 => forward_tile::<OUT_TILE, 1>(x, &offsets, wt.as_ptr(), out, computed),
+                        2 => forward_tile::<OUT_TILE, 2>(x, &offsets, wt.as_ptr(), out, computed),
+                        _ => forward_tile::<OUT_TILE, POS_TILE>(
+                            x,
+                            &offsets,
+                            wt.as_ptr(),
+                            out,
+                            computed,
+                        ),
+                    }
                 }
             }
             let first = g * og + t * OUT_TILE;
@@ -561,14 +575,16 @@ mod tests {
 
     /// Every kind of shape the direct kernels lay out differently, against float64 loops: odd sizes,
     /// stride 2 and 3 (phase planes), dilation, unequal padding, groups, channels that fill no
-    /// whole tile, a batch smaller than the thread count, 5x5 kernels.
+    /// whole tile, a batch smaller than the thread count, 5x5 kernels, at stride 1 rows sharing their
+    /// padding columns (no padding, padding wider than the kernel's reach) and grids of 1, 2 or 3
+    /// vectors past the last whole tile.
     #[test]
     fn direct_kernels_match_a_float64_convolution() {
         if !avx512() {
             eprintln!("SKIPPED: no AVX-512 on this CPU");
             return;
         }
-        let cases: [Case; 8] = [
+        let cases: [Case; 11] = [
             ([2, 3, 11, 9], [5, 3, 3], [1, 1], [1, 1], [1, 1], 1),
             ([3, 16, 16, 16], [16, 3, 3], [1, 1], [1, 1], [1, 1], 1),
             ([2, 9, 13, 12], [20, 3, 3], [2, 2], [1, 1], [1, 1], 1),
@@ -577,6 +593,9 @@ mod tests {
             ([1, 5, 10, 10], [17, 3, 3], [1, 1], [1, 1], [1, 1], 1),
             ([2, 3, 12, 11], [4, 5, 5], [1, 1], [2, 1], [1, 1], 1),
             ([5, 33, 9, 9], [40, 3, 3], [1, 1], [0, 1], [1, 2], 1),
+            ([3, 8, 8, 8], [16, 3, 3], [1, 1], [1, 1], [1, 1], 1),
+            ([2, 4, 7, 9], [5, 3, 3], [1, 1], [1, 0], [1, 1], 1),
+            ([2, 3, 7, 6], [5, 3, 3], [1, 1], [3, 3], [1, 1], 1),
         ];
         for case in cases {
             let s = shape(case);
