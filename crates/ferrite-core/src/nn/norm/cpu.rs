@@ -8,7 +8,7 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use crate::cpu::{lane_sums, PARALLEL_MIN_ELEMS};
+use crate::cpu::{lane_sum, lane_sums, PARALLEL_MIN_ELEMS};
 
 /// Rows shorter than this are walked by sample.
 const SHORT_ROW: usize = 64;
@@ -161,8 +161,25 @@ fn channel_map<const P: usize>(
     out
 }
 
-/// Mean and biased variance of every channel (two passes, so large means don't cancel).
+/// Mean and biased variance of every channel. Long rows are read once, in blocks that stay in the
+/// L1 cache; short ones (`[N, C]` inputs) in two passes. Both centre before squaring, so that
+/// large means don't cancel.
 pub(super) fn channel_stats(x: &[f32], d: Dims) -> Vec<(f64, f64)> {
+    if !d.short() && d.numel() > 0 {
+        let by_channel = |ch: usize| {
+            let mut m = Moments::default();
+            for i in 0..d.n {
+                let at = (i * d.c + ch) * d.s;
+                x[at..at + d.s].chunks(MOMENT_BLOCK).for_each(|b| m.add(b));
+            }
+            (m.mean, m.m2 / m.count)
+        };
+        return if d.parallel() {
+            (0..d.c).into_par_iter().map(by_channel).collect()
+        } else {
+            (0..d.c).map(by_channel).collect()
+        };
+    }
     let count = (d.n * d.s) as f64;
     let zeros = vec![0f32; d.c];
     let means: Vec<f64> = channel_sums(x, x, d, &zeros, |v, _, _| (v, 0.0))
@@ -176,6 +193,35 @@ pub(super) fn channel_stats(x: &[f32], d: Dims) -> Vec<(f64, f64)> {
         .zip(squares)
         .map(|(m, (sq, _))| (m, sq / count))
         .collect()
+}
+
+/// Floats per block of `Moments::add`: 2 KB, read twice from L1.
+const MOMENT_BLOCK: usize = 512;
+
+/// Count, mean and sum of squared deviations of the values seen so far.
+#[derive(Default)]
+struct Moments {
+    count: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl Moments {
+    /// Adds a block: its own mean and squared deviations (two passes over it while it is in
+    /// cache), merged in f64 with the pairwise update of Chan, Golub and LeVeque.
+    fn add(&mut self, block: &[f32]) {
+        let n = block.len() as f64;
+        let mean = lane_sum(block, |v| v) / n;
+        let center = mean as f32;
+        // Squares about `center`, less what its rounding away from `mean` added.
+        let offset = mean - center as f64;
+        let m2 = lane_sum(block, |v| (v - center) * (v - center)) - n * offset * offset;
+        let total = self.count + n;
+        let delta = mean - self.mean;
+        self.mean += delta * n / total;
+        self.m2 += m2 + delta * delta * self.count * n / total;
+        self.count = total;
+    }
 }
 
 /// `(x - center[ch]) * scale[ch] + shift[ch]`. Centring first keeps the precision that
