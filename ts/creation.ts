@@ -224,10 +224,10 @@ function tensorList(op: string, tensors: readonly Tensor[]): Tensor[] {
 
 /** Joins tensors along an existing dim, like `torch.cat`. */
 export function cat(tensors: readonly Tensor[], dim = 0): Tensor {
-  return new Tensor(native.cat(tensorList('cat', tensors).map((t) => t.native), checkInt('cat', 'dim', dim)))
+  return new Tensor(native.cat(tensorList('cat', tensors).map((t) => t.handle), checkInt('cat', 'dim', dim)))
 }
 
 /** Joins same-shaped tensors along a new dim, like `torch.stack`. */
 export function stack(tensors: readonly Tensor[], dim = 0): Tensor {
-  return new Tensor(native.stack(tensorList('stack', tensors).map((t) => t.native), checkInt('stack', 'dim', dim)))
+  return new Tensor(native.stack(tensorList('stack', tensors).map((t) => t.handle), checkInt('stack', 'dim', dim)))
 }

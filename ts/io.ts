@@ -25,7 +25,7 @@ export function save(stateDict: Record<string, Tensor>, path: string, { metadata
   const tensors = names.map((name) => {
     const t: unknown = stateDict[name]
     if (!(t instanceof Tensor)) throw new InvalidArgumentError(`save: the value of '${name}' is ${describe(t)}, not a Tensor`)
-    return t.native
+    return t.handle
   })
   native.saveSafetensors(names, tensors, path, metadata)
 }

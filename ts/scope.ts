@@ -5,20 +5,31 @@
  * for the garbage collector.
  */
 import { InvalidArgumentError } from './errors'
-import { native } from './native'
+import { native, type TensorHandle } from './native'
 import type { Tensor } from './tensor'
 
 const scopes: Set<Tensor>[] = []
 
-/** @internal Called by every new Tensor. */
+/** Releases the native tensor of each Tensor that the garbage collector took. */
+const collected = new FinalizationRegistry<TensorHandle>((handle) => native.release(handle))
+
+/** @internal Called by every new Tensor: the innermost `tidy` scope disposes it, or else the garbage collector. */
 export function track(t: Tensor): void {
   if (scopes.length > 0) scopes[scopes.length - 1].add(t)
+  else collected.register(t, t.handle)
+}
+
+/** Hands a tensor that outlives every scope to the garbage collector, telling V8 its weight. */
+function escape(t: Tensor): void {
+  native.announce(t.handle)
+  collected.register(t, t.handle)
 }
 
 /** Marks `t` to outlive every enclosing `tidy` scope. */
 export function keep<T extends Tensor>(t: T): T {
-  for (const scope of scopes) scope.delete(t)
-  t.native.announce()
+  let scoped = false
+  for (const scope of scopes) scoped = scope.delete(t) || scoped
+  if (scoped) escape(t)
   return t
 }
 
@@ -71,7 +82,7 @@ export function tidy<T>(fn: () => T): T {
   for (const t of scope) {
     if (!returned.has(t)) t.dispose()
     else if (outer) outer.add(t)
-    else t.native.announce()
+    else escape(t)
   }
   return result
 }

@@ -1,5 +1,5 @@
 import { IndexOutOfRangeError, InvalidArgumentError } from './errors'
-import { native, type NativeTensor } from './native'
+import { native, type TensorHandle } from './native'
 import type { DeviceName, DType, NestedArray, Shape } from './types'
 import { DTYPES } from './types'
 import { setTensorCheck, track } from './scope'
@@ -33,73 +33,73 @@ const inspect = Symbol.for('nodejs.util.inspect.custom')
  * Memory is freed when the tensor is garbage collected, or at once with `dispose()` / `using`.
  */
 export class Tensor {
-  /** @internal */
-  readonly native: NativeTensor
+  /** @internal The addon's number for the native tensor. */
+  readonly handle: TensorHandle
   #shape: number[] | undefined
 
   /** @internal Tensors are made by factories such as `ft.tensor` and by ops. */
-  constructor(handle: NativeTensor) {
-    this.native = handle
+  constructor(handle: TensorHandle) {
+    this.handle = handle
     track(this)
   }
 
   /** The size of each dim, e.g. `[2, 3]`. */
   get shape(): number[] {
-    this.#shape ??= this.native.shape
+    this.#shape ??= native.shape(this.handle)
     return [...this.#shape]
   }
 
   /** Number of dims. */
   get ndim(): number {
-    this.#shape ??= this.native.shape
+    this.#shape ??= native.shape(this.handle)
     return this.#shape.length
   }
 
   /** The element type: `'float32'`, `'int64'` or `'bool'`. */
   get dtype(): DType {
-    return this.native.dtype as DType
+    return native.dtype(this.handle) as DType
   }
 
   /** The device holding the storage, e.g. `'cpu'`. */
   get device(): DeviceName {
-    return this.native.device as DeviceName
+    return native.device(this.handle) as DeviceName
   }
 
   /** Whether autograd tracks ops on this tensor. Set it on leaves such as parameters. */
   get requiresGrad(): boolean {
-    return this.native.requiresGrad
+    return native.requiresGrad(this.handle)
   }
 
   /** Turns gradient tracking on or off; only float32 tensors can require grad, and only leaves can turn it off. */
   set requiresGrad(value: boolean) {
-    this.native.requiresGrad = value
+    native.setRequiresGrad(this.handle, value)
   }
 
   /** Sets `requiresGrad` in place and returns this tensor, like PyTorch's `requires_grad_()`. */
   requiresGrad_(value = true): this {
-    this.native.requiresGrad = value
+    native.setRequiresGrad(this.handle, value)
     return this
   }
 
   /** True for tensors no recorded op produced (user data, parameters). */
   get isLeaf(): boolean {
-    return this.native.isLeaf
+    return native.isLeaf(this.handle)
   }
 
   /** The name of the op that produced this tensor (`'MulBackward0'`), or null for leaves. */
   get gradFn(): string | null {
-    return this.native.gradFn ?? null
+    return native.gradFn(this.handle)
   }
 
   /** The gradient accumulated by `backward()`, or null. Assign null to clear it. */
   get grad(): Tensor | null {
-    const g = this.native.grad()
-    return g ? new Tensor(g) : null
+    const g = native.grad(this.handle)
+    return g === null ? null : new Tensor(g)
   }
 
   /** Replaces the accumulated gradient (same shape and dtype as this tensor); null clears it. */
   set grad(value: Tensor | null) {
-    this.native.setGrad(value === null ? null : operand('grad', value).native)
+    native.setGrad(this.handle, value === null ? null : operand('grad', value).handle)
   }
 
   /**
@@ -108,7 +108,7 @@ export class Tensor {
    * afterwards unless `retainGraph` is set.
    */
   backward(gradient?: Tensor, options: { retainGraph?: boolean } = {}): void {
-    this.native.backward(gradient === undefined ? undefined : operand('backward', gradient).native, options.retainGraph ?? false)
+    native.backward(this.handle, gradient === undefined ? undefined : operand('backward', gradient).handle, options.retainGraph ?? false)
   }
 
   /**
@@ -116,23 +116,23 @@ export class Tensor {
    * like PyTorch's `copy_`. Leaves that require grad can only be changed inside `ft.noGrad`.
    */
   copy_(src: Tensor): this {
-    this.native.copyFrom(operand('copy_', src).native)
+    native.copyFrom(this.handle, operand('copy_', src).handle)
     return this
   }
 
   /** The same values outside the autograd graph (shares storage). */
   detach(): Tensor {
-    return new Tensor(this.native.detach())
+    return new Tensor(native.detach(this.handle))
   }
 
   /** True once `dispose()` has been called. */
   get isDisposed(): boolean {
-    return this.native.isDisposed
+    return native.isDisposed(this.handle)
   }
 
   /** Number of elements. */
   numel(): number {
-    this.#shape ??= this.native.shape
+    this.#shape ??= native.shape(this.handle)
     return this.#shape.reduce((a, b) => a * b, 1)
   }
 
@@ -151,7 +151,7 @@ export class Tensor {
 
   /** The elements as nested JS arrays (numbers, or booleans for bool tensors); a 0-d tensor gives a scalar. */
   toArray(): NestedArray<number | boolean> {
-    const flat: ArrayLike<number> = this.native.toFloat64Array()
+    const flat: ArrayLike<number> = native.toFloat64Array(this.handle)
     const shape = this.shape
     const asBool = this.dtype === 'bool'
     let pos = 0
@@ -171,22 +171,22 @@ export class Tensor {
   toTypedArray(): Float32Array | BigInt64Array | Uint8Array {
     switch (this.dtype) {
       case 'float32':
-        return this.native.toFloat32Array()
+        return native.toFloat32Array(this.handle)
       case 'int64':
-        return this.native.toInt64Array()
+        return native.toInt64Array(this.handle)
       case 'bool':
-        return Uint8Array.from(this.native.toFloat64Array())
+        return Uint8Array.from(native.toFloat64Array(this.handle))
     }
   }
 
   /** The value of a one-element tensor (bools as 0 or 1). */
   item(): number {
-    return this.native.item()
+    return native.item(this.handle)
   }
 
   /** PyTorch's print layout, e.g. `tensor([[1., 2.],\n        [3., 4.]])`. */
   toString(): string {
-    return this.native.toString()
+    return native.format(this.handle)
   }
 
   /** What `console.log` and Node's `util.inspect` print: `toString()`, or `tensor(<disposed>)`. */
@@ -196,12 +196,14 @@ export class Tensor {
 
   /** Frees the native memory now. Views of the same storage keep it alive until they go too. */
   dispose(): void {
-    this.native.dispose()
+    // Not unregistered from the garbage collector's registry: its later release of this handle
+    // does nothing, and costs less than unregistering (which took a third of an op's time).
+    native.release(this.handle)
   }
 
   /** Same as `dispose()`; lets `using x = ...` free the tensor at the end of its block. */
   [Symbol.dispose](): void {
-    this.native.dispose()
+    native.release(this.handle)
   }
 
   /** Elementwise sum with broadcasting, like `torch.add`; `other` may be a number. Bool + bool is logical or. */
@@ -271,42 +273,42 @@ export class Tensor {
 
   /** Elementwise negation, like `torch.neg`; not defined for bool tensors. */
   neg(): Tensor {
-    return new Tensor(this.native.unary(Unary.Neg))
+    return new Tensor(native.unary(this.handle, Unary.Neg))
   }
 
   /** Elementwise absolute value, like `torch.abs` (bool tensors give int64). */
   abs(): Tensor {
-    return new Tensor(this.native.unary(Unary.Abs))
+    return new Tensor(native.unary(this.handle, Unary.Abs))
   }
 
   /** Elementwise e^x, like `torch.exp`; integer and bool inputs give float32. */
   exp(): Tensor {
-    return new Tensor(this.native.unary(Unary.Exp))
+    return new Tensor(native.unary(this.handle, Unary.Exp))
   }
 
   /** Elementwise natural logarithm, like `torch.log` (`-Infinity` at 0, NaN below); integer and bool inputs give float32. */
   log(): Tensor {
-    return new Tensor(this.native.unary(Unary.Log))
+    return new Tensor(native.unary(this.handle, Unary.Log))
   }
 
   /** Elementwise square root, like `torch.sqrt` (NaN below 0); integer and bool inputs give float32. */
   sqrt(): Tensor {
-    return new Tensor(this.native.unary(Unary.Sqrt))
+    return new Tensor(native.unary(this.handle, Unary.Sqrt))
   }
 
   /** Matrix product with PyTorch's rules for 1-D operands and broadcast batch dims. */
   matmul(other: Tensor): Tensor {
-    return new Tensor(this.native.matmul(operand('matmul', other).native))
+    return new Tensor(native.matmul(this.handle, operand('matmul', other).handle))
   }
 
   /** Sum over all elements, or over `dim` (a dim or a list of dims). */
   sum(dim?: number | readonly number[], options: ReduceOptions = {}): Tensor {
-    return new Tensor(this.native.reduce(Reduce.Sum, dims('sum', dim), options.keepDim ?? false))
+    return new Tensor(native.reduce(this.handle, Reduce.Sum, dims('sum', dim), options.keepDim ?? false))
   }
 
   /** Mean over all elements or over `dim`; float tensors only. */
   mean(dim?: number | readonly number[], options: ReduceOptions = {}): Tensor {
-    return new Tensor(this.native.reduce(Reduce.Mean, dims('mean', dim), options.keepDim ?? false))
+    return new Tensor(native.reduce(this.handle, Reduce.Mean, dims('mean', dim), options.keepDim ?? false))
   }
 
   /** The largest element, or the largest along `dim` with its index. */
@@ -325,100 +327,100 @@ export class Tensor {
 
   /** Index of the first largest element along `dim`, or in the flattened tensor. */
   argmax(dim?: number, options: ReduceOptions = {}): Tensor {
-    return new Tensor(this.native.argReduce(Reduce.ArgMax, optionalDim('argmax', dim), options.keepDim ?? false))
+    return new Tensor(native.argReduce(this.handle, Reduce.ArgMax, optionalDim('argmax', dim), options.keepDim ?? false))
   }
 
   /** Index of the first smallest element along `dim`, or in the flattened tensor. */
   argmin(dim?: number, options: ReduceOptions = {}): Tensor {
-    return new Tensor(this.native.argReduce(Reduce.ArgMin, optionalDim('argmin', dim), options.keepDim ?? false))
+    return new Tensor(native.argReduce(this.handle, Reduce.ArgMin, optionalDim('argmin', dim), options.keepDim ?? false))
   }
 
   /** Same elements in a new shape (one dim may be -1); copies only when a view is impossible. */
   reshape(shape: Shape): Tensor {
-    return new Tensor(this.native.reshape(checkInts('reshape', 'shape', shape)))
+    return new Tensor(native.reshape(this.handle, checkInts('reshape', 'shape', shape)))
   }
 
   /** A view in a new shape (one dim may be -1); throws when the strides don't allow a view. */
   view(shape: Shape): Tensor {
-    return new Tensor(this.native.view(checkInts('view', 'shape', shape)))
+    return new Tensor(native.view(this.handle, checkInts('view', 'shape', shape)))
   }
 
   /** Flattens dims `startDim..endDim` (inclusive) into one. */
   flatten(startDim = 0, endDim = -1): Tensor {
-    return new Tensor(this.native.flatten(checkInt('flatten', 'startDim', startDim), checkInt('flatten', 'endDim', endDim)))
+    return new Tensor(native.flatten(this.handle, checkInt('flatten', 'startDim', startDim), checkInt('flatten', 'endDim', endDim)))
   }
 
   /** A view with the dims reordered. */
   permute(dims: readonly number[]): Tensor {
-    return new Tensor(this.native.permute(checkInts('permute', 'dims', dims)))
+    return new Tensor(native.permute(this.handle, checkInts('permute', 'dims', dims)))
   }
 
   /** A view with two dims swapped. */
   transpose(dim0: number, dim1: number): Tensor {
-    return new Tensor(this.native.transpose(checkInt('transpose', 'dim0', dim0), checkInt('transpose', 'dim1', dim1)))
+    return new Tensor(native.transpose(this.handle, checkInt('transpose', 'dim0', dim0), checkInt('transpose', 'dim1', dim1)))
   }
 
   /** A view with a size-1 dim inserted at `dim`. */
   unsqueeze(dim: number): Tensor {
-    return new Tensor(this.native.unsqueeze(checkInt('unsqueeze', 'dim', dim)))
+    return new Tensor(native.unsqueeze(this.handle, checkInt('unsqueeze', 'dim', dim)))
   }
 
   /** A view without size-1 dims (or without `dim`, if it has size 1). */
   squeeze(dim?: number): Tensor {
-    return new Tensor(this.native.squeeze(optionalDim('squeeze', dim)))
+    return new Tensor(native.squeeze(this.handle, optionalDim('squeeze', dim)))
   }
 
   /** The `length` entries of `dim` from `start`, as a view (like `x.narrow(dim, start, length)`). */
   narrow(dim: number, start: number, length: number): Tensor {
-    return new Tensor(this.native.narrow(checkInt('narrow', 'dim', dim), checkIndex('narrow', 'start', start), checkIndex('narrow', 'length', length)))
+    return new Tensor(native.narrow(this.handle, checkInt('narrow', 'dim', dim), checkIndex('narrow', 'start', start), checkIndex('narrow', 'length', length)))
   }
 
   /** Entry `index` of `dim` with that dim removed, as a view (`x[i]` is `x.select(0, i)`). */
   select(dim: number, index: number): Tensor {
-    return new Tensor(this.native.select(checkInt('select', 'dim', dim), checkInt('select', 'index', index)))
+    return new Tensor(native.select(this.handle, checkInt('select', 'dim', dim), checkInt('select', 'index', index)))
   }
 
   /** A broadcast view as `shape` (-1 keeps a dim); size-1 dims repeat without copying. */
   expand(shape: Shape): Tensor {
-    return new Tensor(this.native.expand(checkInts('expand', 'shape', shape)))
+    return new Tensor(native.expand(this.handle, checkInts('expand', 'shape', shape)))
   }
 
   /** This tensor if its elements are dense in row-major order, else a dense copy. */
   contiguous(): Tensor {
-    return new Tensor(this.native.contiguous())
+    return new Tensor(native.contiguous(this.handle))
   }
 
   /** Whether the elements are dense in row-major order, like `is_contiguous()`; views such as `transpose` usually are not. */
   isContiguous(): boolean {
-    return this.native.isContiguous()
+    return native.isContiguous(this.handle)
   }
 
   /** A copy with its own storage. */
   clone(): Tensor {
-    return new Tensor(this.native.copy())
+    return new Tensor(native.copy(this.handle))
   }
 
   /** This tensor converted to a dtype or moved to a device (itself, shared, when nothing changes). */
   to(target: DType | DeviceName): Tensor {
-    if ((DTYPES as readonly string[]).includes(target)) return new Tensor(this.native.toDtype(target))
+    if ((DTYPES as readonly string[]).includes(target)) return new Tensor(native.toDtype(this.handle, target))
     if (typeof target !== 'string') {
       throw new InvalidArgumentError(`to: expected a dtype (${DTYPES.join(', ')}) or a device ('cpu', 'cuda:N'), got ${String(target)}`)
     }
-    return new Tensor(this.native.toDevice(target))
+    return new Tensor(native.toDevice(this.handle, target))
   }
 
   #binary(op: number, name: string, other: Operand): Tensor {
-    if (typeof other === 'number') return new Tensor(this.native.binaryScalar(op, other))
-    return new Tensor(this.native.binary(op, operand(name, other).native))
+    if (typeof other === 'number') return new Tensor(native.binaryScalar(this.handle, op, other))
+    return new Tensor(native.binary(this.handle, op, operand(name, other).handle))
   }
 
   #extreme(values: number, indices: number, op: string, dim: number | undefined, options: ReduceOptions): Tensor | ValuesIndices {
-    if (dim === undefined) return new Tensor(this.native.reduce(values, [], false))
+    if (dim === undefined) return new Tensor(native.reduce(this.handle, values, [], false))
     const d = checkInt(op, 'dim', dim)
     const keepDim = options.keepDim ?? false
     return {
-      values: new Tensor(this.native.reduce(values, [d], keepDim)),
-      indices: new Tensor(this.native.argReduce(indices, d, keepDim)),
+      values: new Tensor(native.reduce(this.handle, values, [d], keepDim)),
+      indices: new Tensor(native.argReduce(this.handle, indices, d, keepDim)),
     }
   }
 }

@@ -63,7 +63,7 @@ export function readImage(path: ImagePath, { mode = 'RGB' }: ReadImageOptions = 
  * the new one, never a partial write.
  */
 export function writeImage(image: Tensor, path: ImagePath): void {
-  native.writeImage(tensorArgument('writeImage', 'image', image).native, filePath('writeImage', path))
+  native.writeImage(tensorArgument('writeImage', 'image', image).handle, filePath('writeImage', path))
 }
 
 /**
@@ -76,7 +76,7 @@ export function writeImage(image: Tensor, path: ImagePath): void {
 export function saveImageGrid(images: readonly Tensor[], path: ImagePath, options: ImageGridOptions = {}): void {
   const op = 'saveImageGrid'
   if (!Array.isArray(images)) throw new InvalidArgumentError(`${op}: images must be an array of tensors, got ${describe(images)}`)
-  const handles = images.map((image, i) => tensorArgument(op, `images[${i}]`, image).native)
+  const handles = images.map((image, i) => tensorArgument(op, `images[${i}]`, image).handle)
   const { titles, columns, normalize = true, scale = 1 } = options
   if (titles !== undefined && !(Array.isArray(titles) && titles.every((t) => typeof t === 'string'))) {
     throw new InvalidArgumentError(`${op}: titles must be an array of strings, got ${describe(titles)}`)

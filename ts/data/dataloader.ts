@@ -128,7 +128,7 @@ export class DataLoader implements AsyncIterable<Batch> {
 
 function drawSeed(): number {
   const t = native.randint(0, 2 ** 31 - 1, [1], 'cpu')
-  const seed = t.item()
-  t.dispose()
+  const seed = native.item(t)
+  native.release(t)
   return seed
 }

@@ -1,5 +1,5 @@
 import { fromNativeError, IndexOutOfRangeError } from '../errors'
-import type { NativeImageSet, NativeTensor } from '../native'
+import type { NativeImageSet } from '../native'
 import { stack, tensor } from '../creation'
 import { Tensor } from '../tensor'
 import type { Compose } from '../transforms'
@@ -108,7 +108,7 @@ export class ImageDataset extends Dataset {
     if (!Number.isInteger(index) || index < 0 || index >= this.length) {
       throw new IndexOutOfRangeError(`dataset: index ${index} is out of range for a dataset of ${this.length} images`)
     }
-    const [images, labels] = this.native.loadBatch([index], this.specs(), seed).map((h: NativeTensor) => new Tensor(h))
+    const [images, labels] = this.native.loadBatch([index], this.specs(), seed).map((h) => new Tensor(h))
     const image = images.squeeze(0)
     images.dispose()
     const label = labels.item()

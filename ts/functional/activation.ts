@@ -4,17 +4,17 @@ import { checkInt } from '../validate'
 
 /** `max(x, 0)` elementwise, like `torch.relu`; int64 tensors stay int64. */
 export function relu(input: Tensor): Tensor {
-  return new Tensor(native.relu(input.native))
+  return new Tensor(native.relu(input.handle))
 }
 
 /** `1 / (1 + exp(-x))` elementwise, like `torch.sigmoid`. */
 export function sigmoid(input: Tensor): Tensor {
-  return new Tensor(native.sigmoid(input.native))
+  return new Tensor(native.sigmoid(input.handle))
 }
 
 /** Hyperbolic tangent elementwise, like `torch.tanh`. */
 export function tanh(input: Tensor): Tensor {
-  return new Tensor(native.tanh(input.native))
+  return new Tensor(native.tanh(input.handle))
 }
 
 /**
@@ -26,10 +26,10 @@ export function tanh(input: Tensor): Tensor {
  * ```
  */
 export function softmax(input: Tensor, dim: number): Tensor {
-  return new Tensor(native.softmax(input.native, checkInt('softmax', 'dim', dim)))
+  return new Tensor(native.softmax(input.handle, checkInt('softmax', 'dim', dim)))
 }
 
 /** `x - log(sum(exp(x)))` along `dim`, like `torch.log_softmax`; more accurate than `softmax(x).log()`. */
 export function logSoftmax(input: Tensor, dim: number): Tensor {
-  return new Tensor(native.logSoftmax(input.native, checkInt('log_softmax', 'dim', dim)))
+  return new Tensor(native.logSoftmax(input.handle, checkInt('log_softmax', 'dim', dim)))
 }

@@ -30,9 +30,9 @@ export function conv2d(input: Tensor, weight: Tensor, options: Conv2dOptions = {
   const op = 'conv2d'
   return new Tensor(
     native.conv2d(
-      input.native,
-      weight.native,
-      options.bias?.native,
+      input.handle,
+      weight.handle,
+      options.bias?.handle,
       checkPair(op, 'stride', options.stride ?? 1, 0),
       checkPair(op, 'padding', options.padding ?? 0, 0),
       checkPair(op, 'dilation', options.dilation ?? 1, 0),

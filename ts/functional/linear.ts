@@ -6,5 +6,5 @@ import { Tensor } from '../tensor'
  * an `[outFeatures, inFeatures]` weight give `[..., outFeatures]`; `bias` is `[outFeatures]`.
  */
 export function linear(input: Tensor, weight: Tensor, bias?: Tensor | null): Tensor {
-  return new Tensor(native.linear(input.native, weight.native, bias?.native))
+  return new Tensor(native.linear(input.handle, weight.handle, bias?.handle))
 }

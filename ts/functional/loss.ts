@@ -32,7 +32,7 @@ export interface CrossEntropyOptions extends NllLossOptions {
 export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntropyOptions = {}): Tensor {
   const { reduction = 'mean', ignoreIndex = -100, labelSmoothing = 0 } = options
   const op = 'cross_entropy'
-  return new Tensor(native.crossEntropy(logits.native, targets.native, reduction, checkInt(op, 'ignoreIndex', ignoreIndex), labelSmoothing))
+  return new Tensor(native.crossEntropy(logits.handle, targets.handle, reduction, checkInt(op, 'ignoreIndex', ignoreIndex), labelSmoothing))
 }
 
 /**
@@ -41,5 +41,5 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
  */
 export function nllLoss(logProbs: Tensor, targets: Tensor, options: NllLossOptions = {}): Tensor {
   const { reduction = 'mean', ignoreIndex = -100 } = options
-  return new Tensor(native.nllLoss(logProbs.native, targets.native, reduction, checkInt('nll_loss', 'ignoreIndex', ignoreIndex)))
+  return new Tensor(native.nllLoss(logProbs.handle, targets.handle, reduction, checkInt('nll_loss', 'ignoreIndex', ignoreIndex)))
 }

@@ -29,5 +29,5 @@ export interface BatchNormOptions {
  */
 export function batchNorm(input: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormOptions = {}): Tensor {
   const { weight, bias, training = false, momentum = 0.1, eps = 1e-5 } = options
-  return new Tensor(native.batchNorm(input.native, runningMean?.native, runningVar?.native, weight?.native, bias?.native, training, momentum, eps))
+  return new Tensor(native.batchNorm(input.handle, runningMean?.handle, runningVar?.handle, weight?.handle, bias?.handle, training, momentum, eps))
 }

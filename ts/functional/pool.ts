@@ -43,7 +43,7 @@ export function maxPool2d(input: Tensor, options: MaxPool2dOptions): Tensor {
   const kernel = checkPair(op, 'kernelSize', options.kernelSize, 0)
   return new Tensor(
     native.maxPool2d(
-      input.native,
+      input.handle,
       kernel,
       options.stride === undefined ? kernel : checkPair(op, 'stride', options.stride, 0),
       checkPair(op, 'padding', options.padding ?? 0, 0),
@@ -66,7 +66,7 @@ export function avgPool2d(input: Tensor, options: AvgPool2dOptions): Tensor {
   const kernel = checkPair(op, 'kernelSize', options.kernelSize, 0)
   return new Tensor(
     native.avgPool2d(
-      input.native,
+      input.handle,
       kernel,
       options.stride === undefined ? kernel : checkPair(op, 'stride', options.stride, 0),
       checkPair(op, 'padding', options.padding ?? 0, 0),
@@ -86,5 +86,5 @@ export function avgPool2d(input: Tensor, options: AvgPool2dOptions): Tensor {
  * ```
  */
 export function adaptiveAvgPool2d(input: Tensor, outputSize: Pair): Tensor {
-  return new Tensor(native.adaptiveAvgPool2d(input.native, checkPair('adaptive_avg_pool2d', 'outputSize', outputSize, 0)))
+  return new Tensor(native.adaptiveAvgPool2d(input.handle, checkPair('adaptive_avg_pool2d', 'outputSize', outputSize, 0)))
 }

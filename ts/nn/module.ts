@@ -1,6 +1,7 @@
 import { noGrad } from '../autograd'
 import { zerosLike } from '../creation'
 import { InvalidArgumentError, ShapeMismatchError } from '../errors'
+import { native } from '../native'
 import { Tensor } from '../tensor'
 import { describe } from '../validate'
 import type { DeviceName } from '../types'
@@ -417,7 +418,7 @@ export abstract class Module {
         const current = this.#resolve(kind, slot)
         if (current === null) continue
         const moved = current.to(device)
-        if (moved.native.sharesStorage(current.native)) {
+        if (native.sharesStorage(moved.handle, current.handle)) {
           moved.dispose()
           continue
         }

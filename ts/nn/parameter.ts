@@ -1,5 +1,6 @@
 import { full } from '../creation'
 import { InvalidArgumentError } from '../errors'
+import { native } from '../native'
 import { Tensor } from '../tensor'
 import { describe } from '../validate'
 import type { Shape } from '../types'
@@ -23,7 +24,7 @@ export interface ParameterOptions {
  */
 export class Parameter extends Tensor {
   constructor(data: Tensor, { requiresGrad = true }: ParameterOptions = {}) {
-    super(checkTensor('Parameter', data).native.detach())
+    super(native.detach(checkTensor('Parameter', data).handle))
     this.requiresGrad = requiresGrad
   }
 
@@ -49,7 +50,7 @@ export class Buffer extends Tensor {
   readonly persistent: boolean
 
   constructor(data: Tensor, { persistent = true }: BufferOptions = {}) {
-    super(checkTensor('Buffer', data).native.detach())
+    super(native.detach(checkTensor('Buffer', data).handle))
     this.persistent = persistent
   }
 }

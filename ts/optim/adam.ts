@@ -30,11 +30,11 @@ function adamStep(param: Tensor, grad: Tensor, state: ParamState, group: ParamGr
   state.step = (state.step as number) + 1
   const [beta1, beta2] = group.betas
   native.adamStep(
-    param.native,
-    grad.native,
-    (state.expAvg as Tensor).native,
-    (state.expAvgSq as Tensor).native,
-    group.amsgrad ? (state.maxExpAvgSq as Tensor).native : null,
+    param.handle,
+    grad.handle,
+    (state.expAvg as Tensor).handle,
+    (state.expAvgSq as Tensor).handle,
+    group.amsgrad ? (state.maxExpAvgSq as Tensor).handle : null,
     state.step,
     { lr: group.lr, beta1, beta2, eps: group.eps, weightDecay: group.weightDecay, amsgrad: group.amsgrad, maximize: group.maximize, decoupledWeightDecay },
   )

@@ -31,6 +31,6 @@ export class SGD extends Optimizer<SGDOptions> {
     let buffer = (state.momentumBuffer as Tensor | null | undefined) ?? null
     const firstStep = buffer === null
     if (group.momentum !== 0 && buffer === null) buffer = state.momentumBuffer = keep(zerosLike(param))
-    native.sgdStep(param.native, grad.native, group.momentum !== 0 ? buffer!.native : null, firstStep, group)
+    native.sgdStep(param.handle, grad.handle, group.momentum !== 0 ? buffer!.handle : null, firstStep, group)
   }
 }

@@ -5,10 +5,10 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::convert::{device, dims, dtype, guard};
-use crate::tensor::{wrap, NativeTensor};
+use crate::handle::{wrap, TensorHandle};
 
 #[napi]
-pub fn from_float32(env: Env, data: Float32Array, shape: Vec<i64>) -> Result<NativeTensor, String> {
+pub fn from_float32(env: Env, data: Float32Array, shape: Vec<i64>) -> Result<TensorHandle, String> {
     guard("tensor", || {
         Tensor::from_f32(data.to_vec(), &dims("tensor", &shape)?)
     })
@@ -16,7 +16,7 @@ pub fn from_float32(env: Env, data: Float32Array, shape: Vec<i64>) -> Result<Nat
 }
 
 #[napi]
-pub fn from_int64(env: Env, data: BigInt64Array, shape: Vec<i64>) -> Result<NativeTensor, String> {
+pub fn from_int64(env: Env, data: BigInt64Array, shape: Vec<i64>) -> Result<TensorHandle, String> {
     guard("tensor", || {
         Tensor::from_i64(data.to_vec(), &dims("tensor", &shape)?)
     })
@@ -30,7 +30,7 @@ pub fn from_float64(
     data: Float64Array,
     shape: Vec<i64>,
     dtype_name: String,
-) -> Result<NativeTensor, String> {
+) -> Result<TensorHandle, String> {
     guard("tensor", || {
         let storage = match dtype(&dtype_name)? {
             DType::F32 => CpuStorage::F32(data.iter().map(|&v| v as f32).collect()),
@@ -49,7 +49,7 @@ pub fn full(
     value: f64,
     dtype_name: String,
     device_name: String,
-) -> Result<NativeTensor, String> {
+) -> Result<TensorHandle, String> {
     guard("full", || {
         Tensor::full(
             &dims("full", &shape)?,
@@ -69,7 +69,7 @@ pub fn arange(
     step: f64,
     dtype_name: String,
     device_name: String,
-) -> Result<NativeTensor, String> {
+) -> Result<TensorHandle, String> {
     guard("arange", || {
         Tensor::arange(start, end, step, dtype(&dtype_name)?, device(&device_name)?)
     })
@@ -77,7 +77,7 @@ pub fn arange(
 }
 
 #[napi]
-pub fn rand(env: Env, shape: Vec<i64>, device_name: String) -> Result<NativeTensor, String> {
+pub fn rand(env: Env, shape: Vec<i64>, device_name: String) -> Result<TensorHandle, String> {
     guard("rand", || {
         Tensor::rand(&dims("rand", &shape)?, device(&device_name)?)
     })
@@ -85,7 +85,7 @@ pub fn rand(env: Env, shape: Vec<i64>, device_name: String) -> Result<NativeTens
 }
 
 #[napi]
-pub fn randn(env: Env, shape: Vec<i64>, device_name: String) -> Result<NativeTensor, String> {
+pub fn randn(env: Env, shape: Vec<i64>, device_name: String) -> Result<TensorHandle, String> {
     guard("randn", || {
         Tensor::randn(&dims("randn", &shape)?, device(&device_name)?)
     })
@@ -99,7 +99,7 @@ pub fn randint(
     high: i64,
     shape: Vec<i64>,
     device_name: String,
-) -> Result<NativeTensor, String> {
+) -> Result<TensorHandle, String> {
     guard("randint", || {
         Tensor::randint(low, high, &dims("randint", &shape)?, device(&device_name)?)
     })
@@ -108,20 +108,20 @@ pub fn randint(
 
 /// Joins tensors along an existing dim.
 #[napi]
-pub fn cat(env: Env, tensors: Vec<&NativeTensor>, dim: i64) -> Result<NativeTensor, String> {
+pub fn cat(env: Env, tensors: Vec<TensorHandle>, dim: i64) -> Result<TensorHandle, String> {
     let parts: Vec<Tensor> = tensors
         .iter()
-        .map(|t| t.get("cat").cloned())
+        .map(|t| t.get("cat"))
         .collect::<Result<_, _>>()?;
     guard("cat", || Tensor::cat(&parts, dim)).map(|t| wrap(&env, t))
 }
 
 /// Joins tensors along a new dim.
 #[napi]
-pub fn stack(env: Env, tensors: Vec<&NativeTensor>, dim: i64) -> Result<NativeTensor, String> {
+pub fn stack(env: Env, tensors: Vec<TensorHandle>, dim: i64) -> Result<TensorHandle, String> {
     let parts: Vec<Tensor> = tensors
         .iter()
-        .map(|t| t.get("stack").cloned())
+        .map(|t| t.get("stack"))
         .collect::<Result<_, _>>()?;
     guard("stack", || Tensor::stack(&parts, dim)).map(|t| wrap(&env, t))
 }

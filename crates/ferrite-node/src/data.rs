@@ -9,7 +9,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::convert::guard;
-use crate::tensor::{wrap, NativeTensor};
+use crate::handle::{wrap, TensorHandle};
 
 /// One transform as the TS layer describes it; `kind` selects which fields are read.
 #[napi(object)]
@@ -147,7 +147,7 @@ impl NativeImageSet {
         indices: Vec<u32>,
         specs: Vec<TransformSpec>,
         seed: i64,
-    ) -> Result<Vec<NativeTensor>, String> {
+    ) -> Result<Vec<TensorHandle>, String> {
         let indices: Vec<usize> = indices.into_iter().map(|i| i as usize).collect();
         let (images, labels) = guard("DataLoader", || {
             data::load_batch(&self.set, &indices, &transforms(&specs)?, seed as u64)
@@ -182,8 +182,8 @@ pub struct LoadBatch {
 
 #[napi(object, object_from_js = false)]
 pub struct LoadedBatch {
-    pub images: Option<NativeTensor>,
-    pub labels: Option<NativeTensor>,
+    pub images: Option<TensorHandle>,
+    pub labels: Option<TensorHandle>,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
 }

@@ -8,20 +8,20 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::convert::{guard, js_error};
-use crate::tensor::{wrap, NativeTensor};
+use crate::handle::{wrap, TensorHandle};
 
 /// One entry of a loaded file (only ever sent to JS).
 #[napi(object, object_from_js = false)]
 pub struct NamedTensor {
     pub name: String,
-    pub tensor: NativeTensor,
+    pub tensor: TensorHandle,
 }
 
 /// Writes `tensors` under `names` (same length) to `path`, replacing it whole or not at all.
 #[napi]
 pub fn save_safetensors(
     names: Vec<String>,
-    tensors: Vec<&NativeTensor>,
+    tensors: Vec<TensorHandle>,
     path: String,
     metadata: Option<HashMap<String, String>>,
 ) -> Result<(), String> {
@@ -34,7 +34,7 @@ pub fn save_safetensors(
     let named = names
         .into_iter()
         .zip(tensors)
-        .map(|(name, t)| Ok((name, t.get("save")?.clone())))
+        .map(|(name, t)| Ok((name, t.get("save")?)))
         .collect::<Result<Vec<_>, String>>()?;
     guard("save", || {
         io::save_safetensors(&named, Path::new(&path), metadata)

@@ -7,6 +7,7 @@ mod convert;
 mod creation;
 mod cuda;
 mod data;
+mod handle;
 mod io;
 mod nn;
 mod optim;
@@ -15,4 +16,5 @@ mod vision;
 
 pub use creation::*;
 pub use cuda::*;
+pub use handle::*;
 pub use tensor::*;

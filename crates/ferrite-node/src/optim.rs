@@ -5,7 +5,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::convert::guard;
-use crate::tensor::NativeTensor;
+use crate::handle::TensorHandle;
 
 #[napi(object)]
 pub struct SgdConfig {
@@ -31,9 +31,9 @@ pub struct AdamConfig {
 
 #[napi]
 pub fn sgd_step(
-    param: &NativeTensor,
-    grad: &NativeTensor,
-    momentum_buffer: Option<&NativeTensor>,
+    param: TensorHandle,
+    grad: TensorHandle,
+    momentum_buffer: Option<TensorHandle>,
     first_step: bool,
     config: SgdConfig,
 ) -> Result<(), String> {
@@ -48,17 +48,17 @@ pub fn sgd_step(
         maximize: config.maximize,
     };
     guard("sgd", || {
-        optim::sgd_step(p, g, buffer, first_step, &options)
+        optim::sgd_step(&p, &g, buffer.as_ref(), first_step, &options)
     })
 }
 
 #[napi]
 pub fn adam_step(
-    param: &NativeTensor,
-    grad: &NativeTensor,
-    exp_avg: &NativeTensor,
-    exp_avg_sq: &NativeTensor,
-    max_exp_avg_sq: Option<&NativeTensor>,
+    param: TensorHandle,
+    grad: TensorHandle,
+    exp_avg: TensorHandle,
+    exp_avg_sq: TensorHandle,
+    max_exp_avg_sq: Option<TensorHandle>,
     step: u32,
     config: AdamConfig,
 ) -> Result<(), String> {
@@ -80,6 +80,6 @@ pub fn adam_step(
         decoupled_weight_decay: config.decoupled_weight_decay,
     };
     guard("adam", || {
-        optim::adam_step(p, g, m, v, vmax, step as u64, &options)
+        optim::adam_step(&p, &g, &m, &v, vmax.as_ref(), step as u64, &options)
     })
 }

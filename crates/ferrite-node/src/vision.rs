@@ -7,10 +7,10 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::convert::guard;
-use crate::tensor::{wrap, NativeTensor};
+use crate::handle::{wrap, TensorHandle};
 
 #[napi]
-pub fn read_image(env: Env, path: String, mode: String) -> Result<NativeTensor, String> {
+pub fn read_image(env: Env, path: String, mode: String) -> Result<TensorHandle, String> {
     guard("readImage", || {
         vision::read_image(Path::new(&path), ColorMode::parse("readImage", &mode)?)
     })
@@ -18,9 +18,9 @@ pub fn read_image(env: Env, path: String, mode: String) -> Result<NativeTensor, 
 }
 
 #[napi]
-pub fn write_image(tensor: &NativeTensor, path: String) -> Result<(), String> {
+pub fn write_image(tensor: TensorHandle, path: String) -> Result<(), String> {
     let t = tensor.get("writeImage")?;
-    guard("writeImage", || vision::write_image(t, Path::new(&path)))
+    guard("writeImage", || vision::write_image(&t, Path::new(&path)))
 }
 
 /// `GridOptions` as JS passes them; the TypeScript wrapper fills in the defaults.
@@ -34,13 +34,13 @@ pub struct ImageGridOptions {
 
 #[napi]
 pub fn save_image_grid(
-    images: Vec<&NativeTensor>,
+    images: Vec<TensorHandle>,
     path: String,
     options: ImageGridOptions,
 ) -> Result<(), String> {
     let tensors = images
         .iter()
-        .map(|t| t.get("saveImageGrid").cloned())
+        .map(|t| t.get("saveImageGrid"))
         .collect::<Result<Vec<_>, String>>()?;
     let options = GridOptions {
         titles: options.titles,

@@ -6,7 +6,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::convert::guard;
-use crate::tensor::{wrap, NativeTensor};
+use crate::handle::{wrap, TensorHandle};
 
 /// `[h, w]` from a JS array of two non-negative integers.
 pub(super) fn pair(
@@ -29,14 +29,14 @@ pub(super) fn pair(
 #[napi(js_name = "conv2d")]
 pub fn conv2d(
     env: Env,
-    input: &NativeTensor,
-    weight: &NativeTensor,
-    bias: Option<&NativeTensor>,
+    input: TensorHandle,
+    weight: TensorHandle,
+    bias: Option<TensorHandle>,
     stride: Vec<i64>,
     padding: Vec<i64>,
     dilation: Vec<i64>,
     groups: i64,
-) -> Result<NativeTensor, String> {
+) -> Result<TensorHandle, String> {
     const OP: &str = "conv2d";
     let (input, weight) = (input.get(OP)?, weight.get(OP)?);
     let bias = bias.map(|b| b.get(OP)).transpose()?;
@@ -52,7 +52,7 @@ pub fn conv2d(
                 )
             })?,
         };
-        input.conv2d(weight, bias, params)
+        input.conv2d(&weight, bias.as_ref(), params)
     })
     .map(|t| wrap(&env, t))
 }

@@ -3,17 +3,17 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::tensor::NativeTensor;
+use crate::handle::{apply, TensorHandle};
 
 /// `input @ weight^T + bias`.
 #[napi]
 pub fn linear(
     env: Env,
-    input: &NativeTensor,
-    weight: &NativeTensor,
-    bias: Option<&NativeTensor>,
-) -> Result<NativeTensor, String> {
+    input: TensorHandle,
+    weight: TensorHandle,
+    bias: Option<TensorHandle>,
+) -> Result<TensorHandle, String> {
     let weight = weight.get("linear")?;
     let bias = bias.map(|b| b.get("linear")).transpose()?;
-    input.op(&env, "linear", |t| t.linear(weight, bias))
+    apply(&env, input, "linear", |t| t.linear(&weight, bias.as_ref()))
 }

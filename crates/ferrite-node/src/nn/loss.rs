@@ -4,23 +4,23 @@ use ferrite_core::nn::loss::Reduction;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::tensor::NativeTensor;
+use crate::handle::{apply, TensorHandle};
 
 /// Cross entropy of logits against int64 class indices; `reduction` is 'none', 'mean' or 'sum'.
 #[napi]
 pub fn cross_entropy(
     env: Env,
-    logits: &NativeTensor,
-    targets: &NativeTensor,
+    logits: TensorHandle,
+    targets: TensorHandle,
     reduction: String,
     ignore_index: i64,
     label_smoothing: f64,
-) -> Result<NativeTensor, String> {
+) -> Result<TensorHandle, String> {
     const OP: &str = "cross_entropy";
     let targets = targets.get(OP)?;
-    logits.op(&env, OP, |t| {
+    apply(&env, logits, OP, |t| {
         t.cross_entropy(
-            targets,
+            &targets,
             Reduction::parse(OP, &reduction)?,
             ignore_index,
             label_smoothing,
@@ -32,14 +32,14 @@ pub fn cross_entropy(
 #[napi]
 pub fn nll_loss(
     env: Env,
-    log_probs: &NativeTensor,
-    targets: &NativeTensor,
+    log_probs: TensorHandle,
+    targets: TensorHandle,
     reduction: String,
     ignore_index: i64,
-) -> Result<NativeTensor, String> {
+) -> Result<TensorHandle, String> {
     const OP: &str = "nll_loss";
     let targets = targets.get(OP)?;
-    log_probs.op(&env, OP, |t| {
-        t.nll_loss(targets, Reduction::parse(OP, &reduction)?, ignore_index)
+    apply(&env, log_probs, OP, |t| {
+        t.nll_loss(&targets, Reduction::parse(OP, &reduction)?, ignore_index)
     })
 }

@@ -4,13 +4,13 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::convert::guard;
-use crate::tensor::{wrap, NativeTensor};
+use crate::handle::{wrap, TensorHandle};
 
-/// Optional per-channel tensors, unwrapped (a disposed one is an error).
-fn optional<'a>(
+/// Optional per-channel tensors, looked up (a disposed one is an error).
+fn optional(
     op: &'static str,
-    t: Option<&'a NativeTensor>,
-) -> Result<Option<&'a ferrite_core::Tensor>, String> {
+    t: Option<TensorHandle>,
+) -> Result<Option<ferrite_core::Tensor>, String> {
     t.map(|t| t.get(op)).transpose()
 }
 
@@ -19,15 +19,15 @@ fn optional<'a>(
 #[allow(clippy::too_many_arguments)]
 pub fn batch_norm(
     env: Env,
-    input: &NativeTensor,
-    running_mean: Option<&NativeTensor>,
-    running_var: Option<&NativeTensor>,
-    weight: Option<&NativeTensor>,
-    bias: Option<&NativeTensor>,
+    input: TensorHandle,
+    running_mean: Option<TensorHandle>,
+    running_var: Option<TensorHandle>,
+    weight: Option<TensorHandle>,
+    bias: Option<TensorHandle>,
     training: bool,
     momentum: f64,
     eps: f64,
-) -> Result<NativeTensor, String> {
+) -> Result<TensorHandle, String> {
     const OP: &str = "batch_norm";
     let (x, rm, rv) = (
         input.get(OP)?,
@@ -35,5 +35,16 @@ pub fn batch_norm(
         optional(OP, running_var)?,
     );
     let (w, b) = (optional(OP, weight)?, optional(OP, bias)?);
-    guard(OP, || x.batch_norm(rm, rv, w, b, training, momentum, eps)).map(|t| wrap(&env, t))
+    guard(OP, || {
+        x.batch_norm(
+            rm.as_ref(),
+            rv.as_ref(),
+            w.as_ref(),
+            b.as_ref(),
+            training,
+            momentum,
+            eps,
+        )
+    })
+    .map(|t| wrap(&env, t))
 }

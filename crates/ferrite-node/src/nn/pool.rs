@@ -5,20 +5,20 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::conv::pair;
-use crate::tensor::NativeTensor;
+use crate::handle::{apply, TensorHandle};
 
 #[napi(js_name = "maxPool2d")]
 pub fn max_pool2d(
     env: Env,
-    input: &NativeTensor,
+    input: TensorHandle,
     kernel: Vec<i64>,
     stride: Vec<i64>,
     padding: Vec<i64>,
     dilation: Vec<i64>,
     ceil_mode: bool,
-) -> Result<NativeTensor, String> {
+) -> Result<TensorHandle, String> {
     const OP: &str = "max_pool2d";
-    input.op(&env, OP, |x| {
+    apply(&env, input, OP, |x| {
         x.max_pool2d(
             pair(OP, "kernel size", &kernel)?,
             pair(OP, "stride", &stride)?,
@@ -32,15 +32,15 @@ pub fn max_pool2d(
 #[napi(js_name = "avgPool2d")]
 pub fn avg_pool2d(
     env: Env,
-    input: &NativeTensor,
+    input: TensorHandle,
     kernel: Vec<i64>,
     stride: Vec<i64>,
     padding: Vec<i64>,
     ceil_mode: bool,
     count_include_pad: bool,
-) -> Result<NativeTensor, String> {
+) -> Result<TensorHandle, String> {
     const OP: &str = "avg_pool2d";
-    input.op(&env, OP, |x| {
+    apply(&env, input, OP, |x| {
         x.avg_pool2d(
             pair(OP, "kernel size", &kernel)?,
             pair(OP, "stride", &stride)?,
@@ -54,11 +54,11 @@ pub fn avg_pool2d(
 #[napi(js_name = "adaptiveAvgPool2d")]
 pub fn adaptive_avg_pool2d(
     env: Env,
-    input: &NativeTensor,
+    input: TensorHandle,
     output_size: Vec<i64>,
-) -> Result<NativeTensor, String> {
+) -> Result<TensorHandle, String> {
     const OP: &str = "adaptive_avg_pool2d";
-    input.op(&env, OP, |x| {
+    apply(&env, input, OP, |x| {
         x.adaptive_avg_pool2d(pair(OP, "output size", &output_size)?)
     })
 }
