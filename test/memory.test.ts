@@ -1,13 +1,16 @@
-// Native memory is released deterministically by dispose()/using and by GC finalizers otherwise;
-// 100,000 temporary tensors in a loop keep live tensors and RSS bounded.
+// Native memory is released deterministically by dispose()/using and otherwise by the garbage
+// collector (a FinalizationRegistry); 100,000 temporary tensors in a loop keep live tensors and
+// RSS bounded.
 import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf_hooks'
+import { Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
 import * as ft from 'ferrite'
+import { thrown } from './helpers'
 
 const gc = globalThis.gc as () => void
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
 
-/** Collects garbage and lets the deferred native finalizers run. */
+/** Collects garbage and lets the FinalizationRegistry callbacks that release tensors run. */
 async function collect(): Promise<void> {
   for (let i = 0; i < 3; i++) {
     gc()
@@ -82,6 +85,68 @@ describe('memory', () => {
     kept.dispose()
   })
 
+  it('a disposed tensor stays disposed when a new tensor reuses its slot, even once collected', async () => {
+    await collect()
+    const before = ft.memory()
+    let x: ft.Tensor | null = ft.ones([3])
+    x.dispose()
+    const y = ft.zeros([3])
+    // The last freed slot is reused first: y has x's slot, under a new generation.
+    expect(y.handle % 2 ** 32).toBe(x.handle % 2 ** 32)
+    expect(y.handle).not.toBe(x.handle)
+    expect(x.isDisposed).toBe(true)
+    expect(thrown(() => x!.add(1)).code).toBe('DisposedTensor')
+    expect(thrown(() => y.add(x!)).code).toBe('DisposedTensor')
+    x.dispose()
+    expect(y.isDisposed).toBe(false)
+    x = null
+    await collect() // the collector releases x's handle again: still not y
+    expect(y.toArray()).toEqual([0, 0, 0])
+    y.dispose()
+    expect(ft.memory()).toEqual(before)
+  })
+
+  it('the garbage collector releases tensors made outside tidy, returned from it or kept in it', async () => {
+    await collect()
+    const before = ft.memory()
+    ;(() => {
+      ft.ones([10])
+      ft.tidy(() => ft.ones([20]))
+      ft.tidy(() => {
+        ft.keep(ft.ones([30]))
+        ft.ones([40]) // disposed by tidy
+      })
+    })()
+    expect(ft.memory().tensors - before.tensors).toBe(3)
+    expect(ft.memory().bytes - before.bytes).toBe(4 * 60)
+    await collect()
+    expect(ft.memory()).toEqual(before)
+  })
+
+  it('a worker thread has its own tensors', async () => {
+    const x = ft.tensor([1, 2, 3])
+    const worker = new Worker(
+      `const ft = require('ferrite')
+       const { parentPort } = require('node:worker_threads')
+       const a = ft.tensor([10, 20, 30])
+       const doubled = a.mul(2)
+       parentPort.postMessage({ handles: [a.handle, doubled.handle], values: doubled.toArray() })
+       a.dispose()
+       doubled.dispose()`,
+      { eval: true },
+    )
+    const reply = await new Promise<{ handles: number[]; values: number[] }>((resolve, reject) => {
+      worker.once('message', resolve)
+      worker.once('error', reject)
+    })
+    await new Promise((resolve) => worker.once('exit', resolve))
+    expect(reply.values).toEqual([20, 40, 60])
+    // A table of its own: its first tensors took the first slots, generation 0, though ours are used.
+    expect(reply.handles).toEqual([0, 1])
+    expect(x.toArray()).toEqual([1, 2, 3])
+    x.dispose()
+  })
+
   it('100,000 temporaries left to the GC keep live tensors and RSS bounded', async () => {
     await collect()
     const before = ft.memory().tensors
@@ -92,7 +157,7 @@ describe('memory', () => {
     for (let i = 0; i < 100_000; i++) {
       x.mul(2)
       if (i % 1000 === 999) {
-        await tick() // finalizers run between turns of the event loop, as in any async training loop
+        await tick() // releases run between turns of the event loop, as in any async training loop
         peakTensors = Math.max(peakTensors, ft.memory().tensors - before)
         peakRss = Math.max(peakRss, process.memoryUsage().rss - rssBefore)
       }

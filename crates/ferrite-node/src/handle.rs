@@ -18,6 +18,7 @@ use napi_derive::napi;
 use crate::convert::{guard, JsResult};
 
 /// A handle is `generation << INDEX_BITS | index`: an integer that a JS number holds exactly.
+/// (More than 2^32 live tensors would take over a terabyte of tensor headers alone.)
 const INDEX_BITS: u32 = 32;
 const INDEX_MASK: i64 = (1 << INDEX_BITS) - 1;
 /// Past this generation a slot is retired rather than reused, so that no handle ever comes back.
