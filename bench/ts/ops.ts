@@ -40,8 +40,9 @@ async function overhead() {
 }
 
 /**
- * napi runs the finalizers that free native tensors only once the event loop turns, so a synchronous
- * loop piles them up; each batch is timed without and with draining them (yielding until they ran).
+ * A tensor left to the GC is released by a FinalizationRegistry callback, which V8 runs between
+ * turns of the event loop after a full collection found the tensor dead, so a synchronous loop
+ * piles them up; each batch is timed without and with draining them (yielding until they ran).
  */
 async function leftToGc(fn: () => void) {
   const base = ft.memory().tensors
@@ -53,7 +54,7 @@ async function leftToGc(fn: () => void) {
     for (let i = 0; i < CALLS; i++) fn()
     const looped = performance.now()
     peak = Math.max(peak, ft.memory().tensors - base)
-    // Bounded, so that a finalizer that never comes cannot hang the benchmark.
+    // Bounded, so that a release that never comes cannot hang the benchmark.
     for (let turn = 0; turn < 100_000 && ft.memory().tensors > base; turn++) await tick()
     const drained = performance.now()
     if (batch >= WARM_UP_BATCHES) {
@@ -119,7 +120,7 @@ async function main() {
     ['call', 'median µs/call', 'best µs/call', 'calls/s (median)'],
     calls.rows.map(([name, t]) => [name, us(t.medianMs), us(t.bestMs), Math.round(1e3 / t.medianMs).toLocaleString('en')]),
   )
-  console.log(`Left to GC, up to ${calls.peak.toLocaleString('en')} tensors were alive at the end of a batch: napi defers finalizers to the event loop.`)
+  console.log(`Left to GC, up to ${calls.peak.toLocaleString('en')} tensors were alive at the end of a batch: they are released after full collections, between turns of the event loop.`)
   if (calls.unfinalized > 0) console.log(`${calls.unfinalized.toLocaleString('en')} were still unfinalized when the benchmark moved on.`)
 
   const ferriteMs = median(add[0][1])
