@@ -9,6 +9,8 @@ import { median, printMachine, printTable, sizeBatches, timeBatches, type Timing
 const CALLS = 100_000
 const BATCHES = 7
 const WARM_UP_BATCHES = 2
+/** Calls between two turns of the event loop in (a)'s async loop, as in an async training loop. */
+const YIELD_EVERY = 1000
 const N = 1_000_000
 // Each add reads two float32 inputs and writes one output.
 const BYTES_PER_ADD = 3 * 4 * N
@@ -33,37 +35,55 @@ async function overhead() {
   const rows: [string, Timing][] = [
     ['t.dtype (native getter)', dtype],
     ['a.add(b) + dispose()', disposed],
-    ['a.add(b), left to GC: sync loop only', gc.loop],
-    ['a.add(b), left to GC: incl. finalizers', gc.total],
+    ['a.add(b), left to GC: sync loop', gc.sync],
+    [`a.add(b), left to GC: yielding every ${YIELD_EVERY.toLocaleString('en')}`, gc.yielding],
   ]
-  return { rows, peak: gc.peak, unfinalized: gc.unfinalized }
+  return { rows, peakSync: gc.peakSync, peakYielding: gc.peakYielding }
 }
 
 /**
  * A tensor left to the GC is released by a FinalizationRegistry callback, which V8 runs between
- * turns of the event loop after a full collection found the tensor dead, so a synchronous loop
- * piles them up; each batch is timed without and with draining them (yielding until they ran).
+ * turns of the event loop once a full collection found the tensor dead (V8 starts one when the
+ * external memory announced for tensors grows). Timed as synchronous loops, which pile the tensors
+ * up (each followed by a few untimed turns of the event loop), then as async loops that yield
+ * regularly, which include the cost of releasing; live tensors are sampled at the end of each
+ * synchronous batch and at each yield.
  */
 async function leftToGc(fn: () => void) {
   const base = ft.memory().tensors
-  const loop: number[] = []
-  const total: number[] = []
-  let peak = 0
-  for (let batch = 0; batch < WARM_UP_BATCHES + BATCHES; batch++) {
-    const start = performance.now()
-    for (let i = 0; i < CALLS; i++) fn()
-    const looped = performance.now()
-    peak = Math.max(peak, ft.memory().tensors - base)
-    // Bounded, so that a release that never comes cannot hang the benchmark.
-    for (let turn = 0; turn < 100_000 && ft.memory().tensors > base; turn++) await tick()
-    const drained = performance.now()
-    if (batch >= WARM_UP_BATCHES) {
-      loop.push((looped - start) / CALLS)
-      total.push((drained - start) / CALLS)
+  let peakSync = 0
+  let peakYielding = 0
+  const sync = await timeBatchesAsync(
+    async () => {
+      for (let i = 0; i < CALLS; i++) fn()
+      peakSync = Math.max(peakSync, ft.memory().tensors - base)
+    },
+    async () => {
+      for (let turn = 0; turn < 100 && ft.memory().tensors > base; turn++) await tick()
+    },
+  )
+  const yielding = await timeBatchesAsync(async () => {
+    for (let i = 0; i < CALLS; i++) {
+      fn()
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) {
+        await tick()
+        peakYielding = Math.max(peakYielding, ft.memory().tensors - base)
+      }
     }
+  })
+  return { sync, yielding, peakSync, peakYielding }
+}
+
+/** Like `timeBatches`, for batches of CALLS calls that may yield; `settle` runs untimed after each. */
+async function timeBatchesAsync(batch: () => Promise<void>, settle = async () => {}): Promise<Timing> {
+  const perCall: number[] = []
+  for (let b = 0; b < WARM_UP_BATCHES + BATCHES; b++) {
+    const start = performance.now()
+    await batch()
+    if (b >= WARM_UP_BATCHES) perCall.push((performance.now() - start) / CALLS)
+    await settle()
   }
-  const timing = (perCall: number[]): Timing => ({ medianMs: median(perCall), bestMs: Math.min(...perCall), batches: BATCHES, callsPerBatch: CALLS })
-  return { loop: timing(loop), total: timing(total), peak, unfinalized: ft.memory().tensors - base }
+  return { medianMs: median(perCall), bestMs: Math.min(...perCall), batches: BATCHES, callsPerBatch: CALLS }
 }
 
 function jsAdd(p: Float32Array, q: Float32Array, out = new Float32Array(p.length)): Float32Array {
@@ -120,8 +140,10 @@ async function main() {
     ['call', 'median µs/call', 'best µs/call', 'calls/s (median)'],
     calls.rows.map(([name, t]) => [name, us(t.medianMs), us(t.bestMs), Math.round(1e3 / t.medianMs).toLocaleString('en')]),
   )
-  console.log(`Left to GC, up to ${calls.peak.toLocaleString('en')} tensors were alive at the end of a batch: they are released after full collections, between turns of the event loop.`)
-  if (calls.unfinalized > 0) console.log(`${calls.unfinalized.toLocaleString('en')} were still unfinalized when the benchmark moved on.`)
+  console.log(
+    `Left to GC, up to ${calls.peakSync.toLocaleString('en')} tensors were alive at the end of a synchronous batch, and up to ` +
+      `${calls.peakYielding.toLocaleString('en')} at a yield: they are released after full collections, between turns of the event loop.`,
+  )
 
   const ferriteMs = median(add[0][1])
   console.log()
