@@ -57,10 +57,12 @@ impl<'s> Direct<'s> {
     }
 
     /// The direct weight gradient for `s`, or `None` where im2col + gemm is as fast: with 8 channels
-    /// or more direct wins from 8x8 outputs up (16->32 and 32->32 at 16x16: 1.25x on one thread,
-    /// 64->64 at 8x8: even on one, 1.07x on two); 3->16 runs 2x slower.
+    /// or more direct wins at 32x32 outputs and up, and from 8x8 up with at most 32 channels
+    /// (16->32 and 32->32 at 16x16: 1.3-1.7x); from 64 channels on smaller planes gemm's tiles
+    /// fill (64->64 at 8x8: even; 64->128 at 16x16: gemm 1.05x; 128->256 at 8x8: gemm 1.5x), and
+    /// 3->16 runs 2x slower direct.
     pub(super) fn weight_grad_plan(s: &'s ConvShape) -> Option<Self> {
-        (s.cg() >= 8 && s.ohw() >= 64)
+        (s.cg() >= 8 && (s.ohw() >= 1024 || (s.cg() <= 32 && s.ohw() >= 64)))
             .then(|| Self::new(s))
             .flatten()
     }
