@@ -1,6 +1,11 @@
 // `npm test`: runs the Rust tests, the JS tests and the install test (packed tarballs installed
-// into a fresh project). All always run; exits non-zero if any fails. Extra arguments (`npm test -- -t name`) are passed to vitest.
+// into a fresh project). All always run; exits non-zero if any fails, and then repeats the failed
+// JS tests last, where a log cut to its tail still shows them. Extra arguments (`npm test -- -t
+// name`) are passed to vitest.
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -16,11 +21,31 @@ function npmRun(script, args = []) {
   return r.status === 0;
 }
 
+/** The failed files and tests of a vitest JSON report, each with the start of its message. */
+function failuresIn(report) {
+  const lines = [];
+  const firstLines = (message) => message.split('\n').slice(0, 4).map((l) => `      ${l}`).join('\n');
+  for (const file of report.testResults) {
+    const name = relative(root, file.name);
+    const failed = file.assertionResults.filter((t) => t.status === 'failed');
+    if (file.status === 'failed' && failed.length === 0) lines.push(`  ${name}\n${firstLines(file.message ?? '')}`);
+    for (const t of failed) lines.push(`  ${name} > ${t.fullName}\n${firstLines(t.failureMessages[0] ?? '')}`);
+  }
+  return lines;
+}
+
+const reportDir = mkdtempSync(join(tmpdir(), 'ferrite-test-'));
+const report = join(reportDir, 'vitest.json');
 const rust = npmRun('test:rust');
-const js = npmRun('test:js', extra);
+const js = npmRun('test:js', ['--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extra]);
 const install = npmRun('test:install');
 if (!rust || !js || !install) {
   const failed = [!rust && 'test:rust (cargo test)', !js && 'test:js (vitest)', !install && 'test:install (npm pack + install)'];
+  if (!js && existsSync(report)) {
+    const lines = failuresIn(JSON.parse(readFileSync(report, 'utf8')));
+    if (lines.length) console.error(`\nFailed JS tests:\n${lines.join('\n')}`);
+  }
   console.error(`\nFAILED: ${failed.filter(Boolean).join(', ')}`);
-  process.exit(1);
+  process.exitCode = 1;
 }
+rmSync(reportDir, { recursive: true, force: true });

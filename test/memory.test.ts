@@ -135,11 +135,13 @@ describe('memory', () => {
        doubled.dispose()`,
       { eval: true },
     )
+    // Listen for both at once: a worker that exits first has its message and its exit emitted in one go.
+    const exited = new Promise((resolve) => worker.once('exit', resolve))
     const reply = await new Promise<{ handles: number[]; values: number[] }>((resolve, reject) => {
       worker.once('message', resolve)
       worker.once('error', reject)
     })
-    await new Promise((resolve) => worker.once('exit', resolve))
+    await exited
     expect(reply.values).toEqual([20, 40, 60])
     // A table of its own: its first tensors took the first slots, generation 0, though ours are used.
     expect(reply.handles).toEqual([0, 1])
