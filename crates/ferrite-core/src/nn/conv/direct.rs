@@ -2,12 +2,15 @@
 //! CIFAR-sized models cost as much time as the products themselves (9 copies of every input per
 //! pass, out of cache).
 //!
-//! Each sample's input planes are zero-padded into a copy with one row pitch for all of them and, at
-//! stride > 1, split into one plane per stride phase (the rows and columns at each offset modulo the
-//! stride). Output position `(y, x)` then reads tap `(i, j)` at `y * pitch + x` plus an offset that
-//! depends on the tap alone, so a tile of output channels times 16-wide runs of flat positions is a
-//! chain of broadcast multiply-adds over (channel, tap) pairs. The positions past the output width in
-//! each row are computed and dropped. The weight gradient reads the input at the same offsets,
+//! Output position `(y, x)` reads tap `(i, j)` at a flat index plus an offset that depends on the tap
+//! alone, so a tile of output channels times 16-wide runs of flat positions is a chain of broadcast
+//! multiply-adds over (tap, channel) pairs. At stride 1 with the output as wide as the input (3x3
+//! kernels with padding 1), that index is the output's own and the input is read as it lies, with
+//! masked loads zeroing the lanes that fall in the padding. Otherwise each sample's input planes are
+//! zero-padded into a copy with one row pitch for all of them and, at stride > 1, split into one
+//! plane per stride phase (the rows and columns at each offset modulo the stride); the index is then
+//! `y * pitch + x`, and the positions past the output width in each row are computed and dropped.
+//! The weight gradient reads the input at the same offsets,
 //! against `dy` laid out channels-last at that pitch (zero in the dropped columns), with its vectors
 //! along the output channels.
 
@@ -24,6 +27,8 @@ const LANES: usize = 16;
 /// feeding 8 multiply-adds and each weight 3, so loads stay under the two FMA ports' pace.
 const OUT_TILE: usize = 8;
 const POS_TILE: usize = 3;
+/// Input channels a forward tile takes through all its taps before the next ones.
+const CHANNEL_BLOCK: usize = 32;
 /// Taps per weight-gradient tile: one kernel row of a 3x3 kernel.
 const GRAD_TAPS: usize = 3;
 /// What one weight-gradient task's packed input and `dy` may take, to stay in a core's L2 cache.
@@ -46,12 +51,14 @@ pub(super) struct Direct<'s> {
 }
 
 impl<'s> Direct<'s> {
-    /// The direct forward for `s`, or `None` where im2col + gemm is as fast (2 threads, batch 100):
-    /// from 128 channels up gemm's tiles are full, and below 8x8 outputs most of a vector would be
-    /// padding; 3x3 kernels with up to 64 channels run 1.2-1.4x faster direct (64->64 at 8x8:
-    /// 1.27x). Kernels of under 9 taps are left to gemm too (1x1 reads its input as it lies).
+    /// The direct forward for `s`, or `None` where im2col + gemm is as fast (2 threads, batch 100).
+    /// Read in place (see `forward_grid`), 3x3 kernels on 8x8 outputs and up run faster direct at
+    /// every channel count measured: 64->64 at 8x8 1.2x, 128->128 1.25x, 256->256 1.05x, 16->16 at
+    /// 32x32 1.1x. From packed planes, up to 64 channels (from 128 on, gemm's tiles are full). Below
+    /// 8x8 most of a vector would be padding; kernels of under 9 taps are left to gemm too (1x1
+    /// reads its input as it lies).
     pub(super) fn forward_plan(s: &'s ConvShape) -> Option<Self> {
-        (s.cg() <= 64 && s.ohw() >= 64)
+        (s.ohw() >= 64 && (s.cg() <= 64 || reads_in_place(s)))
             .then(|| Self::new(s))
             .flatten()
     }
@@ -158,61 +165,77 @@ impl<'s> Direct<'s> {
     /// a run of output-channel tiles per task).
     pub(super) fn forward(&self, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
         let s = self.s;
-        let (cg, og, ohw) = (s.cg(), s.og(), s.ohw());
+        let (cg, og, ohw, taps) = (s.cg(), s.og(), s.ohw(), s.taps());
         let tiles = og.div_ceil(OUT_TILE);
-        // Weights as [group, tile, channel, tap, OUT_TILE], zero for the channels past `og`.
-        let mut packed = vec![0.0; s.groups * tiles * cg * s.taps() * OUT_TILE];
-        for (oc, kernel) in w.chunks_exact(cg * s.taps()).enumerate() {
+        // Weights as [group, tile, tap, channel, OUT_TILE], zero for the channels past `og`.
+        let mut packed = vec![0.0; s.groups * tiles * taps * cg * OUT_TILE];
+        for (oc, kernel) in w.chunks_exact(cg * taps).enumerate() {
             let (g, o) = (oc / og, oc % og);
-            let base = (g * tiles + o / OUT_TILE) * cg * s.taps() * OUT_TILE + o % OUT_TILE;
+            let base = (g * tiles + o / OUT_TILE) * taps * cg * OUT_TILE + o % OUT_TILE;
             for (r, &v) in kernel.iter().enumerate() {
-                packed[base + r * OUT_TILE] = v;
+                let (c, t) = (r / taps, r % taps);
+                packed[base + (t * cg + c) * OUT_TILE] = v;
             }
         }
-        let offsets: Vec<usize> = (0..cg)
-            .flat_map(|c| self.reads.iter().map(move |&r| c * self.channel_len() + r))
-            .collect();
-        let computed = self.grid_vectors * LANES;
-        // One tile of output channels of one group, for the sample packed in `xs`, into `planes`:
-        // the tile's output planes, every element of which it writes.
+        let grid = self.forward_grid();
+        let runs = vector_runs(grid.vectors);
+        // One tile of output channels of one group, for the sample in `xs` (packed or as it lies),
+        // into `planes`: the tile's output planes, every element of which it writes.
         let tile = |xs: &[f32], (g, t, planes): Tile, staged: &mut Vec<f32>| {
-            staged.resize(OUT_TILE * computed, 0.0);
-            let xg = &xs[g * cg * self.channel_len()..];
-            let wt =
-                &packed[(g * tiles + t) * cg * s.taps() * OUT_TILE..][..offsets.len() * OUT_TILE];
-            for v in (0..self.grid_vectors).step_by(POS_TILE) {
-                // SAFETY: `new` sized each plane so that the grid's reads at any offset stay inside
-                // it, `xg` holds the group's planes, `wt` a weight per offset and tile channel, and
-                // `staged` OUT_TILE rows of `computed` floats; AVX-512 was detected in `new`.
+            let rows = planes.len() / ohw;
+            let first = g * og + t * OUT_TILE;
+            let bias: [f32; OUT_TILE] =
+                std::array::from_fn(|o| bias.map_or(0.0, |b| b[first + o.min(rows - 1)]));
+            let xg = &xs[g * cg * grid.channel_stride..];
+            let wt = &packed[(g * tiles + t) * taps * cg * OUT_TILE..][..taps * cg * OUT_TILE];
+            // In place, the tile's planes take the stores; else a staged grid, cropped below.
+            let (out, out_stride) = if grid.cropped {
+                let computed = grid.vectors * LANES;
+                staged.resize(OUT_TILE * computed, 0.0);
+                (staged.as_mut_ptr(), computed)
+            } else {
+                (planes.as_mut_ptr().cast::<f32>(), ohw)
+            };
+            for &(v, len) in &runs {
+                let tile = TileReads {
+                    x: xg.as_ptr().wrapping_add(v * LANES),
+                    channel_stride: grid.channel_stride,
+                    channels: cg,
+                    reads: &grid.reads,
+                    masks: &grid.masks[v * taps..],
+                    w: wt.as_ptr(),
+                };
+                let stores = &grid.stores[v..];
+                // SAFETY: every lane a mask lets through reads inside `xg`'s channels (`new` and
+                // `forward_grid` sized and masked the grid), `wt` holds a weight per tap, channel
+                // and tile row, and `out` `rows` rows of `out_stride` floats from vector `v` on, of
+                // which the store masks write only what lies inside; AVX-512 was detected in `new`.
                 unsafe {
-                    let (x, out) = (
-                        xg.as_ptr().add(v * LANES),
-                        staged.as_mut_ptr().add(v * LANES),
-                    );
-                    match self.grid_vectors - v {
-                        1 => forward_tile::<OUT_TILE, 1>(x, &offsets, wt.as_ptr(), out, computed),
-                        2 => forward_tile::<OUT_TILE, 2>(x, &offsets, wt.as_ptr(), out, computed),
-                        _ => forward_tile::<OUT_TILE, POS_TILE>(
-                            x,
-                            &offsets,
-                            wt.as_ptr(),
-                            out,
-                            computed,
-                        ),
+                    let out = out.add(v * LANES);
+                    match len {
+                        1 => {
+                            forward_tile::<OUT_TILE, 1>(&tile, &bias, out, out_stride, rows, stores)
+                        }
+                        2 => {
+                            forward_tile::<OUT_TILE, 2>(&tile, &bias, out, out_stride, rows, stores)
+                        }
+                        _ => {
+                            forward_tile::<OUT_TILE, 3>(&tile, &bias, out, out_stride, rows, stores)
+                        }
                     }
                 }
             }
-            let first = g * og + t * OUT_TILE;
-            for (o, (plane, out)) in planes
-                .chunks_exact_mut(ohw)
-                .zip(staged.chunks_exact(computed))
-                .enumerate()
-            {
-                let b = bias.map_or(0.0, |b| b[first + o]);
-                for (row, src) in plane.chunks_exact_mut(s.ow).zip(out.chunks(self.pitch)) {
-                    row.iter_mut().zip(src).for_each(|(d, &v)| {
-                        d.write(v + b);
-                    });
+            if grid.cropped {
+                let computed = grid.vectors * LANES;
+                for (plane, out) in planes
+                    .chunks_exact_mut(ohw)
+                    .zip(staged.chunks_exact(computed))
+                {
+                    for (row, src) in plane.chunks_exact_mut(s.ow).zip(out.chunks(self.pitch)) {
+                        row.iter_mut().zip(src).for_each(|(d, &v)| {
+                            d.write(v);
+                        });
+                    }
                 }
             }
         };
@@ -222,27 +245,90 @@ impl<'s> Direct<'s> {
         let tile_planes = |sample| tile_outputs(sample, og * ohw, OUT_TILE * ohw);
         if s.n >= rayon::current_num_threads() {
             out.par_chunks_mut(s.o * ohw).enumerate().for_each_init(
-                || (vec![0.0; s.c * self.channel_len()], Vec::new()),
+                || (Vec::new(), Vec::new()),
                 |(xs, staged), (n, sample)| {
-                    self.pack_input(&x[n * sample_len..][..sample_len], xs, self.channel_len());
+                    let xs = self.sample_input(&x[n * sample_len..][..sample_len], &grid, xs);
                     for planes in tile_planes(sample) {
                         tile(xs, planes, staged);
                     }
                 },
             );
         } else {
-            let mut xs = vec![0.0; s.c * self.channel_len()];
+            let mut xs = Vec::new();
             for (n, sample) in out.chunks_mut(s.o * ohw).enumerate() {
-                let x = &x[n * sample_len..][..sample_len];
-                self.pack_input(x, &mut xs, self.channel_len());
+                let xs = self.sample_input(&x[n * sample_len..][..sample_len], &grid, &mut xs);
                 tile_planes(sample)
                     .into_par_iter()
-                    .for_each_init(Vec::new, |staged, planes| tile(&xs, planes, staged));
+                    .for_each_init(Vec::new, |staged, planes| tile(xs, planes, staged));
             }
         }
         // SAFETY: every sample's planes were split into tiles whose every element `tile` wrote.
         unsafe { y.set_len(len) };
         y
+    }
+
+    /// One sample's input `x` as `grid` reads it: as it lies, or packed into `packed`.
+    fn sample_input<'a>(&self, x: &'a [f32], grid: &Grid, packed: &'a mut Vec<f32>) -> &'a [f32] {
+        if !grid.cropped {
+            return x;
+        }
+        packed.resize(self.s.c * self.channel_len(), 0.0);
+        self.pack_input(x, packed, self.channel_len());
+        packed
+    }
+
+    /// How the forward's tiles read one sample. At stride 1 with the output as wide as the input,
+    /// output position `p` reads tap `t` at `p + offset[t]` of the input as it lies, and masked
+    /// loads zero what falls in the padding: no copy of the input, no computed position dropped
+    /// (8x8 planes: 64 positions, not 80). Else from the packed planes, over the pitch-wide grid.
+    fn forward_grid(&self) -> Grid {
+        let s = self.s;
+        let taps = s.taps();
+        if reads_in_place(s) {
+            let ([ph, pw], [dh, dw], ohw) = (s.padding, s.dilation, s.ohw());
+            let vectors = ohw.div_ceil(LANES);
+            let tap = |t: usize| (t / s.kw * dh, t % s.kw * dw);
+            let reads = (0..taps)
+                .map(|t| {
+                    let (i, j) = tap(t);
+                    (i as isize - ph as isize) * s.w as isize + j as isize - pw as isize
+                })
+                .collect();
+            let lane_mask = |v: usize, keep: &dyn Fn(usize, usize) -> bool| {
+                (0..LANES).fold(0u16, |m, l| {
+                    let p = v * LANES + l;
+                    let inside = p < ohw && keep(p / s.ow, p % s.ow);
+                    m | (u16::from(inside) << l)
+                })
+            };
+            let masks = (0..vectors)
+                .flat_map(|v| (0..taps).map(move |t| (v, t)))
+                .map(|(v, t)| {
+                    let (i, j) = tap(t);
+                    lane_mask(v, &|y, x| {
+                        (y + i).checked_sub(ph).is_some_and(|r| r < s.h)
+                            && (x + j).checked_sub(pw).is_some_and(|c| c < s.w)
+                    })
+                })
+                .collect();
+            let stores = (0..vectors).map(|v| lane_mask(v, &|_, _| true)).collect();
+            return Grid {
+                vectors,
+                reads,
+                masks,
+                stores,
+                channel_stride: s.h * s.w,
+                cropped: false,
+            };
+        }
+        Grid {
+            vectors: self.grid_vectors,
+            reads: self.reads.iter().map(|&r| r as isize).collect(),
+            masks: vec![u16::MAX; self.grid_vectors * taps],
+            stores: vec![u16::MAX; self.grid_vectors],
+            channel_stride: self.channel_len(),
+            cropped: true,
+        }
     }
 
     /// Gradient of the weight: `dw[o, c, tap] = sum over samples and positions of dy * x` at the
@@ -411,36 +497,104 @@ fn avx512() -> bool {
     is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl")
 }
 
-/// `out[o][p] = sum over r of w[r * O + o] * x[offsets[r] + p]` for O output rows (`out_stride`
-/// apart) and P vectors of 16 positions.
+/// The forward's reads of one sample: per tap, an offset from each position and a mask per
+/// position vector of the lanes that read inside the input.
+struct Grid {
+    /// Position vectors covering the output (in place) or `oh` rows of pitch-wide grid (packed).
+    vectors: usize,
+    /// Per tap, the offset of its reads from the position's flat index.
+    reads: Vec<isize>,
+    /// [vector, tap]: the lanes that read inside the input (all of them on packed planes).
+    masks: Vec<u16>,
+    /// Per vector, the lanes that are output positions.
+    stores: Vec<u16>,
+    /// Floats from one input channel to the next.
+    channel_stride: usize,
+    /// Whether the grid is pitch-wide and its rows are cropped to the output's.
+    cropped: bool,
+}
+
+/// Whether output position `p` reads each tap at a fixed offset from `p` in the input as it lies:
+/// at stride 1, with the output as wide as the input.
+fn reads_in_place(s: &ConvShape) -> bool {
+    s.stride == [1, 1] && s.ow == s.w
+}
+
+/// The grid's position vectors in runs of up to 3 (a tile each), as even as they go: 4 vectors make
+/// two runs of 2, not 3 and 1.
+fn vector_runs(vectors: usize) -> Vec<(usize, usize)> {
+    let runs = vectors.div_ceil(POS_TILE);
+    (0..runs)
+        .map(|r| {
+            (
+                r * vectors / runs,
+                (r + 1) * vectors / runs - r * vectors / runs,
+            )
+        })
+        .collect()
+}
+
+/// What a forward tile reads: the input from its first position vector on, and the weights of its
+/// output channels.
+struct TileReads<'a> {
+    x: *const f32,
+    channel_stride: usize,
+    channels: usize,
+    reads: &'a [isize],
+    /// [vector, tap] from the tile's first vector.
+    masks: &'a [u16],
+    /// [tap, channel, O].
+    w: *const f32,
+}
+
+/// `out[o][p] = bias[o] + sum over taps t and channels c of w[t][c][o] * x[c * channel_stride +
+/// reads[t] + p]` for O output rows (`out_stride` apart, the first `rows` stored) and P vectors of
+/// 16 positions; each load keeps only the lanes its mask names, each store writes only the lanes of
+/// `stores`.
 ///
 /// # Safety
-/// AVX-512F and VL must be available; `x + offsets[r]` must be readable for P * 16 floats for every
-/// `r`, `w` must hold `offsets.len() * O` floats, and each of the O rows of `out` P * 16 writable
-/// ones.
+/// AVX-512F and VL must be available; every lane a mask keeps must be readable, `w` must hold
+/// `reads.len() * channels * O` floats, and each of the first `rows` rows of `out` the lanes
+/// `stores` names of P vectors.
 #[target_feature(enable = "avx512f,avx512vl")]
 unsafe fn forward_tile<const O: usize, const P: usize>(
-    x: *const f32,
-    offsets: &[usize],
-    w: *const f32,
+    tile: &TileReads,
+    bias: &[f32; O],
     out: *mut f32,
     out_stride: usize,
+    rows: usize,
+    stores: &[u16],
 ) {
-    let mut acc = [[_mm512_setzero_ps(); P]; O];
-    for (r, &offset) in offsets.iter().enumerate() {
-        let src = x.add(offset);
-        let xv: [__m512; P] = std::array::from_fn(|p| _mm512_loadu_ps(src.add(p * LANES)));
-        let wr = w.add(r * O);
-        for (o, acc) in acc.iter_mut().enumerate() {
-            let wv = _mm512_set1_ps(*wr.add(o));
-            for (a, &v) in acc.iter_mut().zip(&xv) {
-                *a = _mm512_fmadd_ps(wv, v, *a);
+    let mut acc: [[__m512; P]; O] = std::array::from_fn(|o| [_mm512_set1_ps(bias[o]); P]);
+    let taps = tile.reads.len();
+    // A block of channels at a time, so that its input planes stay in L1 through all the taps.
+    for first in (0..tile.channels).step_by(CHANNEL_BLOCK) {
+        let block = CHANNEL_BLOCK.min(tile.channels - first);
+        for (t, &read) in tile.reads.iter().enumerate() {
+            let masks: [__mmask16; P] = std::array::from_fn(|p| tile.masks[p * taps + t]);
+            let mut src = tile
+                .x
+                .wrapping_add(first * tile.channel_stride)
+                .wrapping_offset(read);
+            let mut w = tile.w.add((t * tile.channels + first) * O);
+            for _ in 0..block {
+                let xv: [__m512; P] = std::array::from_fn(|p| {
+                    _mm512_maskz_loadu_ps(masks[p], src.wrapping_add(p * LANES))
+                });
+                for (o, acc) in acc.iter_mut().enumerate() {
+                    let wv = _mm512_set1_ps(*w.add(o));
+                    for (a, &v) in acc.iter_mut().zip(&xv) {
+                        *a = _mm512_fmadd_ps(wv, v, *a);
+                    }
+                }
+                src = src.wrapping_add(tile.channel_stride);
+                w = w.add(O);
             }
         }
     }
-    for (o, acc) in acc.iter().enumerate() {
+    for (o, acc) in acc.iter().enumerate().take(rows) {
         for (p, &a) in acc.iter().enumerate() {
-            _mm512_storeu_ps(out.add(o * out_stride + p * LANES), a);
+            _mm512_mask_storeu_ps(out.add(o * out_stride + p * LANES), stores[p], a);
         }
     }
 }
@@ -580,14 +734,15 @@ mod tests {
     /// stride 2 and 3 (phase planes), dilation, unequal padding, groups, channels that fill no
     /// whole tile, a batch smaller than the thread count, 5x5 kernels, at stride 1 rows sharing their
     /// padding columns (no padding, padding wider than the kernel's reach) and grids of 1, 2 or 3
-    /// vectors past the last whole tile.
+    /// vectors past the last whole tile; read in place, channels past a whole block and a last vector
+    /// short of 16 positions.
     #[test]
     fn direct_kernels_match_a_float64_convolution() {
         if !avx512() {
             eprintln!("SKIPPED: no AVX-512 on this CPU");
             return;
         }
-        let cases: [Case; 11] = [
+        let cases: [Case; 13] = [
             ([2, 3, 11, 9], [5, 3, 3], [1, 1], [1, 1], [1, 1], 1),
             ([3, 16, 16, 16], [16, 3, 3], [1, 1], [1, 1], [1, 1], 1),
             ([2, 9, 13, 12], [20, 3, 3], [2, 2], [1, 1], [1, 1], 1),
@@ -599,6 +754,8 @@ mod tests {
             ([3, 8, 8, 8], [16, 3, 3], [1, 1], [1, 1], [1, 1], 1),
             ([2, 4, 7, 9], [5, 3, 3], [1, 1], [1, 0], [1, 1], 1),
             ([2, 3, 7, 6], [5, 3, 3], [1, 1], [3, 3], [1, 1], 1),
+            ([2, 70, 8, 8], [12, 3, 3], [1, 1], [1, 1], [1, 1], 1),
+            ([2, 3, 9, 7], [5, 5, 5], [1, 1], [2, 2], [1, 1], 1),
         ];
         for case in cases {
             let s = shape(case);
