@@ -167,16 +167,7 @@ impl<'s> Direct<'s> {
         let s = self.s;
         let (cg, og, ohw, taps) = (s.cg(), s.og(), s.ohw(), s.taps());
         let tiles = og.div_ceil(OUT_TILE);
-        // Weights as [group, tile, tap, channel, OUT_TILE], zero for the channels past `og`.
-        let mut packed = vec![0.0; s.groups * tiles * taps * cg * OUT_TILE];
-        for (oc, kernel) in w.chunks_exact(cg * taps).enumerate() {
-            let (g, o) = (oc / og, oc % og);
-            let base = (g * tiles + o / OUT_TILE) * taps * cg * OUT_TILE + o % OUT_TILE;
-            for (r, &v) in kernel.iter().enumerate() {
-                let (c, t) = (r / taps, r % taps);
-                packed[base + (t * cg + c) * OUT_TILE] = v;
-            }
-        }
+        let packed = self.pack_weight(w);
         let grid = self.forward_grid();
         let runs = vector_runs(grid.vectors);
         // One tile of output channels of one group, for the sample in `xs` (packed or as it lies),
@@ -265,6 +256,30 @@ impl<'s> Direct<'s> {
         // SAFETY: every sample's planes were split into tiles whose every element `tile` wrote.
         unsafe { y.set_len(len) };
         y
+    }
+
+    /// The weights as [group, tile, tap, channel, OUT_TILE], zero for the channels past `og`; a tile
+    /// per task, written in order (256->256 at 8x8: forward 3 % faster than in one strided pass).
+    fn pack_weight(&self, w: &[f32]) -> Vec<f32> {
+        let s = self.s;
+        let (cg, og, taps) = (s.cg(), s.og(), s.taps());
+        let tiles = og.div_ceil(OUT_TILE);
+        let mut packed = vec![0.0; s.groups * tiles * taps * cg * OUT_TILE];
+        packed
+            .par_chunks_mut(taps * cg * OUT_TILE)
+            .enumerate()
+            .for_each(|(gt, tile)| {
+                let (g, t) = (gt / tiles, gt % tiles);
+                let outputs = (t * OUT_TILE..og.min((t + 1) * OUT_TILE)).map(|o| g * og + o);
+                for (o, oc) in outputs.enumerate() {
+                    let kernel = &w[oc * cg * taps..][..cg * taps];
+                    for (r, &v) in kernel.iter().enumerate() {
+                        let (c, tap) = (r / taps, r % taps);
+                        tile[(tap * cg + c) * OUT_TILE + o] = v;
+                    }
+                }
+            });
+        packed
     }
 
     /// One sample's input `x` as `grid` reads it: as it lies, or packed into `packed`.
