@@ -63,7 +63,8 @@ export interface Report {
   selected: PeerName[]
   peers: Partial<Record<PeerName, PeerInfo>>
   skipped: Partial<Record<PeerName, string>>
-  fma?: { peakGflops: number; peakGflopsOneThread: number; isa: string; threads: number }
+  /** The best of `measurements` runs of bench/rust/fma_peak.rs (at the start and at the end). */
+  fma?: { peakGflops: number; peakGflopsOneThread: number; isa: string; threads: number; measurements: number }
   notes: string[]
   conv: ConvRow[]
   models: ModelRow[]
@@ -122,7 +123,8 @@ function machineLines(r: Report): string[] {
   ]
   if (r.fma) {
     const onOne = r.fma.threads > 1 ? ` on ${r.fma.threads} threads with ${r.fma.isa}, ${fmt(r.fma.peakGflopsOneThread)} on one` : ` on one thread with ${r.fma.isa}`
-    lines.push(`- **fp32 FMA peak** (register-only FMA loop, bench/rust/fma_peak.rs): ${fmt(r.fma.peakGflops)} GFLOP/s${onOne}.`)
+    const best = r.fma.measurements > 1 ? `, the best of ${r.fma.measurements} measurements (start and end of the run)` : ''
+    lines.push(`- **fp32 FMA peak** (register-only FMA loop, bench/rust/fma_peak.rs): ${fmt(r.fma.peakGflops)} GFLOP/s${onOne}${best}.`)
   }
   const versions = PEERS.filter((p) => p !== 'ferrite' && r.peers[p]).map((p) => r.peers[p]!.version)
   lines.push(`- **Versions:** ${[r.machine.ferrite, ...versions].join('; ')}.`)

@@ -85,6 +85,7 @@ if (workloads.has('conv')) await convWorkloads()
 for (const model of models) {
   for (const workload of ['train', 'infer'] as const) if (workloads.has(workload)) await modelWorkload(workload, model)
 }
+if (!opts['no-rust']) measureFmaPeak()
 report.load.average[1] = os.loadavg()[0]
 report.load.busy[1] = await busyFraction()
 
@@ -128,10 +129,26 @@ function pythonWithTorch(): { python: string } | { skipped: string } {
 
 /** The FMA peak and the binding-free conv figures, from the core crate's own benchmarks. */
 function rustBenchmarks() {
-  const fma = cargoBench('fma_peak', [])
-  if (fma) report.fma = fma
+  measureFmaPeak()
   const conv = workloads.has('conv') ? cargoBench('conv', opts.quick ? ['--quick'] : []) : undefined
   for (const row of conv?.rows ?? []) convRow(row, row.pass).rust = { gflops: row.gflops, medianMs: row.medianMs }
+}
+
+/**
+ * Measures the FMA peak, keeping the best of this and earlier measurements: it runs at the start and
+ * again at the end, so that a neighbour's load during one of them does not halve the peak that the
+ * conv figures are set against.
+ */
+function measureFmaPeak() {
+  const fma = cargoBench('fma_peak', [])
+  if (!fma) return
+  const previous = report.fma
+  report.fma = {
+    ...fma,
+    peakGflops: Math.max(fma.peakGflops, previous?.peakGflops ?? 0),
+    peakGflopsOneThread: Math.max(fma.peakGflopsOneThread, previous?.peakGflopsOneThread ?? 0),
+    measurements: (previous?.measurements ?? 0) + 1,
+  }
 }
 
 function cargoBench(name: string, args: string[]): any {
