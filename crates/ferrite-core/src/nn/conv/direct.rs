@@ -10,9 +10,9 @@
 //! zero-padded into a copy with one row pitch for all of them and, at stride > 1, split into one
 //! plane per stride phase (the rows and columns at each offset modulo the stride); the index is then
 //! `y * pitch + x`, and the positions past the output width in each row are computed and dropped.
-//! The weight gradient reads the input at the same offsets,
-//! against `dy` laid out channels-last at that pitch (zero in the dropped columns), with its vectors
-//! along the output channels.
+//! The weight gradient reads the packed planes at the same offsets, against `dy` laid out
+//! channels-last at that pitch (zero in the dropped columns), with its vectors along the output
+//! channels.
 
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
@@ -210,9 +210,9 @@ impl<'s> Direct<'s> {
                         2 => {
                             forward_tile::<OUT_TILE, 2>(&tile, &bias, out, out_stride, rows, stores)
                         }
-                        _ => {
-                            forward_tile::<OUT_TILE, 3>(&tile, &bias, out, out_stride, rows, stores)
-                        }
+                        _ => forward_tile::<OUT_TILE, POS_TILE>(
+                            &tile, &bias, out, out_stride, rows, stores,
+                        ),
                     }
                 }
             }
