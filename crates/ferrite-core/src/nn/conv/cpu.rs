@@ -5,7 +5,10 @@
 //! make gemms wide enough to run near peak.
 
 //! On AVX-512 CPUs the layers with few channels and large planes go to the direct kernels of
-//! `super::direct` instead (see `Direct::forward_plan` and `Direct::weight_grad_plan`).
+//! `super::direct` instead (see `Direct::forward_plan` and `Direct::weight_grad_plan`). Small
+//! output planes, on which most of im2col's products would read padding (4x4 and 2x2 at 3x3 with
+//! padding 1), go by `TapClass`: a gemm per class of positions, over the taps it reads.
+use std::cell::RefCell;
 use std::ops::Range;
 
 use gemm::{gemm, Parallelism};
@@ -37,11 +40,15 @@ const COLUMN_GRADIENT_MAX_OG: usize = 64;
 /// Elements per task when the weight gradient's per-thread partial sums are added.
 const SUM_BLOCK: usize = 1 << 14;
 
+/// Output planes on which at most this share of im2col's products read inside the input go by
+/// `TapClass` (3x3 kernels with padding 1: 4x4 planes 69 %, 2x2 44 %; 8x8 planes, 84 %, do not).
+const CLASSES_MAX_INSIDE: f64 = 0.75;
+
 /// What the im2col buffers of all threads may hold together.
 const MAX_COL_BYTES: usize = 64 << 20;
 
 /// The sizes of one convolution: NCHW input, weight [o, c / groups, kh, kw], output [n, o, oh, ow].
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct ConvShape {
     pub n: usize,
     pub c: usize,
@@ -148,6 +155,22 @@ impl ConvShape {
         }
     }
 
+    /// The chunks of `class_fwd`: a task per thread, of a multiple of 16 samples where the batch
+    /// allows, so that each class's gemm is a whole number of vectors wide (100 samples in chunks
+    /// of 48, 48 and 4 ran about 1.15x faster at 4x4 than 50 and 50).
+    fn class_plan(&self) -> Plan {
+        let threads = rayon::current_num_threads();
+        let budget =
+            MAX_COL_BYTES / size_of::<f32>() / threads / (self.c * self.taps() * self.ohw()).max(1);
+        let even = self.n.div_ceil(threads).min(budget).max(1);
+        let per_chunk = if even >= 16 { even / 16 * 16 } else { even };
+        Plan {
+            per_chunk,
+            chunks: self.n.div_ceil(per_chunk),
+            in_tasks: true,
+        }
+    }
+
     /// The convolution whose forward pass is this one's input gradient, at stride 1: `dx` is `dy`
     /// convolved with the weight flipped in space and with its channel dims swapped, padded by what
     /// this convolution's padding leaves of the kernel's span.
@@ -171,6 +194,44 @@ impl ConvShape {
         })
     }
 
+    /// The tap classes of the output plane, if they skip enough of im2col's products to pay.
+    pub(super) fn tap_classes(&self) -> Option<Vec<TapClass>> {
+        // One group: a class's rows are then a block of the im2col matrix per tap row.
+        if self.groups != 1 {
+            return None;
+        }
+        let rows = tap_runs([
+            self.oh,
+            self.h,
+            self.kh,
+            self.stride[0],
+            self.padding[0],
+            self.dilation[0],
+        ]);
+        let cols = tap_runs([
+            self.ow,
+            self.w,
+            self.kw,
+            self.stride[1],
+            self.padding[1],
+            self.dilation[1],
+        ]);
+        let classes: Vec<TapClass> = rows
+            .iter()
+            .flat_map(|(ys, taps_y)| {
+                cols.iter().map(|(xs, taps_x)| TapClass {
+                    ys: ys.clone(),
+                    xs: xs.clone(),
+                    taps_y: taps_y.clone(),
+                    taps_x: taps_x.clone(),
+                })
+            })
+            .collect();
+        let inside: usize = classes.iter().map(|c| c.taps() * c.positions()).sum();
+        let share = inside as f64 / (self.taps() * self.ohw()).max(1) as f64;
+        (share <= CLASSES_MAX_INSIDE).then_some(classes)
+    }
+
     /// Where each kernel tap meets the input, in tap order.
     fn tap_windows(&self) -> Vec<Tap> {
         let ([sh, sw], [ph, pw], [dh, dw]) = (self.stride, self.padding, self.dilation);
@@ -184,6 +245,41 @@ impl ConvShape {
             })
             .collect()
     }
+}
+
+/// Output positions that read the same kernel taps inside the input, and those taps: a box of each.
+/// On small planes most of im2col's products read padding; a gemm per class skips them.
+pub(super) struct TapClass {
+    ys: Range<usize>,
+    xs: Range<usize>,
+    taps_y: Range<usize>,
+    taps_x: Range<usize>,
+}
+
+impl TapClass {
+    fn taps(&self) -> usize {
+        self.taps_y.len() * self.taps_x.len()
+    }
+
+    fn positions(&self) -> usize {
+        self.ys.len() * self.xs.len()
+    }
+}
+
+/// Along one axis, runs of output coordinates that read the same kernel taps inside the input,
+/// with those taps: `[out_len, len, kernel, stride, padding, dilation]`.
+fn tap_runs([out_len, len, k, stride, pad, dil]: [usize; 6]) -> Vec<(Range<usize>, Range<usize>)> {
+    let inside = |o: usize, t: usize| (pad..len + pad).contains(&(o * stride + t * dil));
+    let mut runs: Vec<(Range<usize>, Range<usize>)> = Vec::new();
+    for o in 0..out_len {
+        let first = (0..k).find(|&t| inside(o, t)).unwrap_or(0);
+        let taps = first..(first..k).find(|&t| !inside(o, t)).unwrap_or(k).max(first);
+        match runs.last_mut() {
+            Some((outs, last)) if *last == taps => outs.end = o + 1,
+            _ => runs.push((o..o + 1, taps)),
+        }
+    }
+    runs
 }
 
 /// Where one kernel tap meets an input plane: the output rows and columns that read inside it, and
@@ -332,37 +428,56 @@ fn scatter_rows(
         });
 }
 
-/// The buffers of one task, kept from chunk to chunk.
+/// A thread's buffers, kept from chunk to chunk and from call to call: allocated per call, the
+/// im2col matrix (up to tens of MB) was zeroed and page-faulted in again by every convolution.
 #[derive(Default)]
 struct Scratch {
     col: ColBuffer,
     rows: Vec<f32>,
+    /// A chunk of the input with its samples innermost (see `class_fwd`).
+    samples_last: Vec<f32>,
 }
 
 /// An im2col matrix, or col2im's input.
 #[derive(Default)]
 struct ColBuffer {
     data: Vec<f32>,
-    /// The row length of the zero padding laid out in `data`, if any.
-    padded_width: Option<usize>,
+    /// The convolution (batch and output channels aside) and row length whose zero padding is laid
+    /// out in `data`, if any.
+    padded_for: Option<(ConvShape, usize)>,
 }
 
 impl ColBuffer {
-    /// A [rows, width] buffer for im2col, zero where it won't write: the padding stays zero from one
-    /// chunk to the next, so the buffer is cleared only when its row length changes.
-    fn zero_padded(&mut self, rows: usize, width: usize) -> &mut [f32] {
-        if self.padded_width != Some(width) {
+    /// The [c * kh * kw, width] im2col buffer of `s`, zero where im2col won't write: the padding
+    /// stays zero from one chunk (and call) to the next, so the buffer is cleared only when the
+    /// layout of its padding changes.
+    fn zero_padded(&mut self, s: &ConvShape, width: usize) -> &mut [f32] {
+        let layout = Some((ConvShape { n: 0, o: 0, ..*s }, width));
+        if self.padded_for != layout {
             self.data.clear();
-            self.padded_width = Some(width);
+            self.padded_for = layout;
         }
-        sized(&mut self.data, rows * width)
+        sized(&mut self.data, s.c * s.taps() * width)
     }
 
     /// A buffer of `len` elements that the caller will overwrite.
     fn overwritten(&mut self, len: usize) -> &mut [f32] {
-        self.padded_width = None;
+        self.padded_for = None;
         sized(&mut self.data, len)
     }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Runs `f` with this thread's scratch buffers, or fresh ones if they are in use further up the
+/// stack (a thread that waits in a join may run another chunk meanwhile).
+fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => f(&mut scratch),
+        Err(_) => f(&mut Scratch::default()),
+    })
 }
 
 /// The first `len` elements of `buf`, grown to fit.
@@ -392,12 +507,13 @@ fn for_each_chunk(
     if plan.in_tasks {
         out.par_chunks_mut(len)
             .enumerate()
-            .for_each_init(Scratch::default, g);
+            .for_each(|chunk| with_scratch(|scratch| g(scratch, chunk)));
     } else {
-        let mut scratch = Scratch::default();
-        out.chunks_mut(len)
-            .enumerate()
-            .for_each(|chunk| g(&mut scratch, chunk));
+        with_scratch(|scratch| {
+            out.chunks_mut(len)
+                .enumerate()
+                .for_each(|chunk| g(scratch, chunk))
+        });
     }
 }
 
@@ -478,6 +594,10 @@ fn runs_direct(s: &ConvShape) -> bool {
 
 /// The im2col + gemm forward, a chunk of samples at a time.
 fn gemm_fwd(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    if let Some(classes) = s.tap_classes() {
+        let by_tap_row = tap_rows_first(s, |o, c, i, j| w[((o * s.c + c) * s.kh + i) * s.kw + j]);
+        return class_fwd(s, &classes, x, &by_tap_row, bias);
+    }
     let (og, k, hw, ohw) = (s.og(), s.k(), s.hw(), s.ohw());
     let mut y = vec![0.0; s.n * s.o * ohw];
     let plan = s.plan(CHUNK_COLS);
@@ -489,7 +609,7 @@ fn gemm_fwd(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f3
         let rhs = if nb == 1 && s.pointwise() {
             x
         } else {
-            let col = scratch.col.zero_padded(s.c * s.taps(), cols);
+            let col = scratch.col.zero_padded(s, cols);
             im2col(s, &taps, x, col, min_len);
             col
         };
@@ -524,6 +644,285 @@ fn gemm_fwd(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f3
     y
 }
 
+/// The forward by tap classes, a chunk of samples at a time, samples innermost: `x` as [c, h, w, nb],
+/// im2col rows (tap row, tap column, channel) and columns (position, sample) with each class's
+/// positions side by side, so that a class reads a block of columns and, per tap row, a block of
+/// rows: one gemm per class and tap row, against the weight laid out by `tap_rows_first`.
+fn class_fwd(
+    s: &ConvShape,
+    classes: &[TapClass],
+    x: &[f32],
+    by_tap_row: &[f32],
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let (hw, ohw) = (s.hw(), s.ohw());
+    let mut y = vec![0.0; s.n * s.o * ohw];
+    let plan = s.class_plan();
+    let (par, min_len) = (plan.gemm_parallelism(), plan.min_len());
+    for_each_chunk(&plan, &mut y, s.o * ohw, |first, y, scratch| {
+        let nb = y.len() / (s.o * ohw);
+        let cols = nb * ohw;
+        let xt = sized(&mut scratch.samples_last, s.c * hw * nb);
+        samples_last(&x[first * s.c * hw..][..nb * s.c * hw], xt, nb, min_len);
+        let col = scratch.col.overwritten(s.taps() * s.c * cols);
+        class_im2col(s, classes, xt, nb, col, min_len);
+        let out = sized(&mut scratch.rows, s.o * cols);
+        let mut start = 0;
+        for class in classes {
+            let width = nb * class.positions();
+            let (k, row_len) = (class.taps_x.len() * s.c, s.kw * s.c);
+            if class.taps() == 0 {
+                for row in out.chunks_exact_mut(cols) {
+                    row[start..start + width].fill(0.0);
+                }
+            }
+            for (r, ty) in class.taps_y.clone().enumerate() {
+                let first_row = (ty * s.kw + class.taps_x.start) * s.c;
+                let lhs = &by_tap_row[ty * s.o * row_len + class.taps_x.start * s.c..];
+                assert!(
+                    lhs.len() >= (s.o - 1) * row_len + k && col.len() >= (first_row + k) * cols,
+                    "conv2d: gemm operand too short"
+                );
+                // SAFETY: the lhs is o rows of k floats, `row_len` apart, inside `lhs`; the rhs k
+                // rows of `width` floats, `cols` apart, from `col[first_row * cols + start]`; the
+                // product o rows of `width` floats, `cols` apart, from `out[start]`: all inside
+                // their slices, as checked above and by `out`'s and `col`'s sizes.
+                unsafe {
+                    gemm(
+                        s.o,
+                        width,
+                        k,
+                        out.as_mut_ptr().add(start),
+                        1,
+                        cols as isize,
+                        r > 0,
+                        lhs.as_ptr(),
+                        1,
+                        row_len as isize,
+                        col.as_ptr().add(first_row * cols + start),
+                        1,
+                        cols as isize,
+                        1.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        par,
+                    )
+                }
+            }
+            start += width;
+        }
+        class_scatter(s, classes, out, y, bias, min_len);
+    });
+    y
+}
+
+/// The weight of `s` (one group), `weight(o, c, i, j)`, laid out [kh, o, kw, c]: a tap row's
+/// weights for a run of tap columns are then a matrix of o rows with the run's (tap column,
+/// channel) pairs side by side.
+fn tap_rows_first(
+    s: &ConvShape,
+    weight: impl Fn(usize, usize, usize, usize) -> f32 + Sync,
+) -> Vec<f32> {
+    let (o, c, kw) = (s.o, s.c, s.kw);
+    let mut out = vec![0.0; s.kh * o * kw * c];
+    out.par_chunks_mut(kw * c)
+        .enumerate()
+        .for_each(|(row, dst)| {
+            let (i, oc) = (row / o, row % o);
+            for (j, dst) in dst.chunks_exact_mut(c).enumerate() {
+                for (ci, d) in dst.iter_mut().enumerate() {
+                    *d = weight(oc, ci, i, j);
+                }
+            }
+        });
+    out
+}
+
+/// Transposes a chunk `x` [nb, rest] into `xt` [rest, nb].
+fn samples_last(x: &[f32], xt: &mut [f32], nb: usize, min_len: usize) {
+    const BLOCK: usize = 64;
+    let rest = x.len() / nb.max(1);
+    xt.par_chunks_mut(BLOCK * nb)
+        .with_min_len(min_len)
+        .enumerate()
+        .for_each(|(b, dst)| {
+            let first = b * BLOCK;
+            for n in 0..nb {
+                let src = &x[n * rest + first..][..dst.len() / nb];
+                for (i, &v) in src.iter().enumerate() {
+                    dst[i * nb + n] = v;
+                }
+            }
+        });
+}
+
+/// Fills, for each class, the im2col entries its gemms read: rows (tap row, tap column, channel) of
+/// the class's taps, at the class's block of columns (position, sample), from `xt` [c, h, w, nb].
+fn class_im2col(
+    s: &ConvShape,
+    classes: &[TapClass],
+    xt: &[f32],
+    nb: usize,
+    col: &mut [f32],
+    min_len: usize,
+) {
+    let (hw, cols) = (s.hw(), nb * s.ohw());
+    let ([sh, sw], [ph, pw], [dh, dw]) = (s.stride, s.padding, s.dilation);
+    col.par_chunks_mut(cols)
+        .with_min_len(min_len)
+        .enumerate()
+        .for_each(|(r, row)| {
+            let (tap, ch) = (r / s.c, r % s.c);
+            let (ty, tx) = (tap / s.kw, tap % s.kw);
+            let plane = &xt[ch * hw * nb..][..hw * nb];
+            let mut start = 0;
+            for class in classes {
+                let width = nb * class.positions();
+                if class.taps_y.contains(&ty) && class.taps_x.contains(&tx) {
+                    let dst = &mut row[start..start + width];
+                    let positions = class
+                        .ys
+                        .clone()
+                        .flat_map(|oy| class.xs.clone().map(move |ox| (oy, ox)));
+                    for (dst, (oy, ox)) in dst.chunks_exact_mut(nb).zip(positions) {
+                        let (iy, ix) = (oy * sh + ty * dh - ph, ox * sw + tx * dw - pw);
+                        dst.copy_from_slice(&plane[(iy * s.w + ix) * nb..][..nb]);
+                    }
+                }
+                start += width;
+            }
+        });
+}
+
+/// Writes `out` [o, (class position, sample)] into `y` [nb, o, oh, ow], adding `bias[o]`.
+fn class_scatter(
+    s: &ConvShape,
+    classes: &[TapClass],
+    out: &[f32],
+    y: &mut [f32],
+    bias: Option<&[f32]>,
+    min_len: usize,
+) {
+    let ohw = s.ohw();
+    let nb = y.len() / (s.o * ohw);
+    let positions = class_positions(s, classes);
+    y.par_chunks_mut(ohw)
+        .with_min_len(min_len)
+        .enumerate()
+        .for_each(|(plane, dst)| {
+            let (n, o) = (plane / s.o, plane % s.o);
+            let b = bias.map_or(0.0, |b| b[o]);
+            let src = &out[o * nb * ohw..][..nb * ohw];
+            for (k, &p) in positions.iter().enumerate() {
+                dst[p] = src[k * nb + n] + b;
+            }
+        });
+}
+
+/// The output positions (flat indices in the plane) class by class: the order of the class
+/// gemms' columns.
+fn class_positions(s: &ConvShape, classes: &[TapClass]) -> Vec<usize> {
+    classes
+        .iter()
+        .flat_map(|c| {
+            c.ys.clone()
+                .flat_map(move |oy| c.xs.clone().map(move |ox| oy * s.ow + ox))
+        })
+        .collect()
+}
+
+/// Lays out a chunk `dy` [nb, o, oh, ow] as [o, (class position, sample)], the columns of
+/// `class_fwd`'s product.
+fn class_gather(s: &ConvShape, classes: &[TapClass], dy: &[f32], dyt: &mut [f32]) {
+    let ohw = s.ohw();
+    let nb = dy.len() / (s.o * ohw);
+    let positions = class_positions(s, classes);
+    for (o, row) in dyt.chunks_exact_mut(nb * ohw).enumerate() {
+        for (dst, &p) in row.chunks_exact_mut(nb).zip(&positions) {
+            for (n, d) in dst.iter_mut().enumerate() {
+                *d = dy[(n * s.o + o) * ohw + p];
+            }
+        }
+    }
+}
+
+/// The weight gradient by tap classes: per class and tap row, the gradient at those taps [o, (tap
+/// column, channel)] += dy at the class's positions @ their im2col block transposed, laid out as
+/// `class_fwd` lays them out.
+fn class_bwd_filter(s: &ConvShape, classes: &[TapClass], x: &[f32], dy: &[f32]) -> Vec<f32> {
+    let (hw, ohw, row_len) = (s.hw(), s.ohw(), s.kw * s.c);
+    let plan = s.class_plan();
+    let by_tap_row = summed_over_chunks(&plan, s.kh * s.o * row_len, |scratch, mut dw, index| {
+        let first = index * plan.per_chunk;
+        let nb = plan.per_chunk.min(s.n - first);
+        let cols = nb * ohw;
+        let xt = sized(&mut scratch.samples_last, s.c * hw * nb);
+        samples_last(&x[first * s.c * hw..][..nb * s.c * hw], xt, nb, usize::MAX);
+        let col = scratch.col.overwritten(s.taps() * s.c * cols);
+        class_im2col(s, classes, xt, nb, col, usize::MAX);
+        let dyt = sized(&mut scratch.rows, s.o * cols);
+        class_gather(s, classes, &dy[first * s.o * ohw..][..nb * s.o * ohw], dyt);
+        let mut start = 0;
+        for class in classes {
+            let (width, k) = (nb * class.positions(), class.taps_x.len() * s.c);
+            for ty in class.taps_y.clone() {
+                let first_row = (ty * s.kw + class.taps_x.start) * s.c;
+                let at = ty * s.o * row_len + class.taps_x.start * s.c;
+                assert!(
+                    dw.len() >= at + (s.o - 1) * row_len + k
+                        && col.len() >= (first_row + k) * cols
+                        && dyt.len() >= (s.o - 1) * cols + start + width,
+                    "conv2d: gemm operand too short"
+                );
+                // SAFETY: the product is o rows of k floats, `row_len` apart, from `dw[at]`; the
+                // lhs o rows of `width` floats, `cols` apart, from `dyt[start]`; the rhs, read
+                // transposed, k rows of `width` floats, `cols` apart, from
+                // `col[first_row * cols + start]`: all inside their slices, as checked above.
+                unsafe {
+                    gemm(
+                        s.o,
+                        k,
+                        width,
+                        dw.as_mut_ptr().add(at),
+                        1,
+                        row_len as isize,
+                        true,
+                        dyt.as_ptr().add(start),
+                        1,
+                        cols as isize,
+                        col.as_ptr().add(first_row * cols + start),
+                        cols as isize,
+                        1,
+                        1.0,
+                        1.0,
+                        false,
+                        false,
+                        false,
+                        Parallelism::None,
+                    )
+                }
+            }
+            start += width;
+        }
+        dw
+    });
+    // [kh, o, kw, c] back to [o, c, kh, kw].
+    let mut dw = vec![0.0; by_tap_row.len()];
+    dw.par_chunks_mut(s.c * s.taps())
+        .enumerate()
+        .for_each(|(o, dst)| {
+            for (c, kernel) in dst.chunks_exact_mut(s.taps()).enumerate() {
+                for (t, d) in kernel.iter_mut().enumerate() {
+                    let (i, j) = (t / s.kw, t % s.kw);
+                    *d = by_tap_row[(i * s.o + o) * row_len + j * s.c + c];
+                }
+            }
+        });
+    dw
+}
+
 /// The weight of `ConvShape::transposed`: `w` [o, c / groups, kh, kw] as [c, o / groups, kh, kw],
 /// each kernel turned by 180 degrees.
 fn flip_weight(s: &ConvShape, w: &[f32]) -> Vec<f32> {
@@ -553,8 +952,15 @@ pub(super) fn conv2d_bwd_data(s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> 
     // rows. The direct kernels unfold nothing.
     if let Some(t) = s
         .transposed()
-        .filter(|t| s.og() <= s.cg() || runs_direct(t))
+        .filter(|t| s.og() <= s.cg() || runs_direct(t) || t.tap_classes().is_some())
     {
+        if let Some(classes) = t.tap_classes().filter(|_| !runs_direct(&t)) {
+            // The flipped weight straight into the layout of the class gemms.
+            let by_tap_row = tap_rows_first(&t, |o, c, i, j| {
+                w[((c * s.c + o) * s.kh + s.kh - 1 - i) * s.kw + s.kw - 1 - j]
+            });
+            return class_fwd(&t, &classes, dy, &by_tap_row, None);
+        }
         return conv2d_fwd(&t, dy, &flip_weight(s, w), None);
     }
     let (og, k, hw, ohw) = (s.og(), s.k(), s.hw(), s.ohw());
@@ -606,6 +1012,9 @@ pub(super) fn conv2d_bwd_filter(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32
     if let Some(direct) = Direct::weight_grad_plan(s) {
         return direct.weight_grad(x, dy);
     }
+    if let Some(classes) = s.tap_classes() {
+        return class_bwd_filter(s, &classes, x, dy);
+    }
     gemm_bwd_filter(s, x, dy)
 }
 
@@ -626,7 +1035,7 @@ fn gemm_bwd_filter(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
         WEIGHT_CHUNK_COLS
     });
     let (par, min_len, taps) = (plan.gemm_parallelism(), plan.min_len(), s.tap_windows());
-    let chunk = |(mut dw, mut scratch): (Vec<f32>, Scratch), index: usize| {
+    let chunk = |scratch: &mut Scratch, mut dw: Vec<f32>, index: usize| {
         let first = index * plan.per_chunk;
         let nb = plan.per_chunk.min(s.n - first);
         let cols = nb * ohw;
@@ -635,7 +1044,7 @@ fn gemm_bwd_filter(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
         let rhs = if nb == 1 && s.pointwise() {
             x
         } else {
-            let col = scratch.col.zero_padded(s.c * s.taps(), cols);
+            let col = scratch.col.zero_padded(s, cols);
             im2col(s, &taps, x, col, min_len);
             col
         };
@@ -673,25 +1082,39 @@ fn gemm_bwd_filter(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
                 );
             }
         }
-        (dw, scratch)
+        dw
     };
-    let start = || (vec![0.0; s.o * k], Scratch::default());
-    if !plan.in_tasks {
-        let dw = (0..plan.chunks).fold(start(), chunk).0;
-        return if by_column { untranspose(s, &dw) } else { dw };
+    let dw = summed_over_chunks(&plan, s.o * k, chunk);
+    if by_column {
+        untranspose(s, &dw)
+    } else {
+        dw
     }
-    // A fixed split of the chunks, one run of them per thread, summed in order: the result does not
-    // depend on which thread ran what, so training is reproducible at a given thread count.
-    let parts = rayon::current_num_threads().min(plan.chunks);
-    let run = |p: usize| {
-        (p * plan.chunks / parts..(p + 1) * plan.chunks / parts)
-            .fold(start(), chunk)
-            .0
+}
+
+/// The sum of `len`-long gradients that `chunk(scratch, partial, index)` adds chunk by chunk into
+/// `partial`. Where chunks run as tasks, a fixed split of them, one run per thread, each summed into
+/// its own partial, the partials then added in order: the result does not depend on which thread
+/// ran what, so training is reproducible at a given thread count.
+fn summed_over_chunks(
+    plan: &Plan,
+    len: usize,
+    chunk: impl Fn(&mut Scratch, Vec<f32>, usize) -> Vec<f32> + Sync,
+) -> Vec<f32> {
+    let run = |chunks: Range<usize>| {
+        with_scratch(|scratch| chunks.fold(vec![0.0; len], |dw, i| chunk(scratch, dw, i)))
     };
-    let mut partials: Vec<Vec<f32>> = (0..parts).into_par_iter().map(run).collect();
+    if !plan.in_tasks {
+        return run(0..plan.chunks);
+    }
+    let parts = rayon::current_num_threads().min(plan.chunks);
+    let mut partials: Vec<Vec<f32>> = (0..parts)
+        .into_par_iter()
+        .map(|p| run(p * plan.chunks / parts..(p + 1) * plan.chunks / parts))
+        .collect();
     let rest = partials.split_off(1);
-    let mut dw = partials.pop().unwrap_or_else(|| start().0);
-    dw.par_chunks_mut(SUM_BLOCK)
+    let mut sum = partials.pop().unwrap_or_else(|| vec![0.0; len]);
+    sum.par_chunks_mut(SUM_BLOCK)
         .enumerate()
         .for_each(|(b, dst)| {
             for part in &rest {
@@ -700,11 +1123,7 @@ fn gemm_bwd_filter(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
                     .for_each(|(d, &v)| *d += v);
             }
         });
-    if by_column {
-        untranspose(s, &dw)
-    } else {
-        dw
-    }
+    sum
 }
 
 /// The weight gradient [o, c / groups, kh, kw] from its per-group [k, og] accumulators.

@@ -420,6 +420,48 @@ mod tests {
     }
 
     #[test]
+    fn small_planes_go_by_tap_classes_and_match_float64() {
+        let cases = [
+            // VGG's 4x4 and 2x2 layers, a kernel wider than the plane, stride and dilation, and
+            // padding wide enough that some outputs read nothing but padding (bias only).
+            (
+                [3, 6, 4, 4],
+                [8, 6, 3, 3],
+                params([1, 1], [1, 1], [1, 1], 1),
+            ),
+            (
+                [5, 4, 2, 2],
+                [6, 4, 3, 3],
+                params([1, 1], [1, 1], [1, 1], 1),
+            ),
+            (
+                [2, 3, 4, 4],
+                [4, 3, 5, 5],
+                params([1, 1], [2, 2], [1, 1], 1),
+            ),
+            (
+                [2, 4, 5, 3],
+                [6, 4, 3, 3],
+                params([2, 1], [1, 2], [1, 2], 1),
+            ),
+            (
+                [2, 2, 2, 2],
+                [3, 2, 3, 3],
+                params([1, 1], [3, 3], [1, 1], 1),
+            ),
+        ];
+        for (xs, ws, p) in cases {
+            let shape = conv_shape(&leaf(&xs, 1), &leaf(&ws, 2), None, p).unwrap();
+            assert!(shape.tap_classes().is_some(), "{xs:?} {ws:?} {p:?}");
+            check_forward(xs, ws, true, p);
+            let b = leaf(&[ws[0]], 3);
+            gradcheck(&[leaf(&xs, 4), leaf(&ws, 5), b], |t| {
+                t[0].conv2d(&t[1], t.get(2), p)
+            });
+        }
+    }
+
+    #[test]
     fn unbatched_and_empty_batches() {
         let x = Tensor::from_f32(values(3 * 5 * 6, 4), &[3, 5, 6]).unwrap();
         let w = Tensor::from_f32(values(2 * 3 * 9, 5), &[2, 3, 3, 3]).unwrap();
@@ -544,22 +586,24 @@ mod tests {
             .num_threads(4)
             .build()
             .unwrap();
-        let ([n, c, hw], o) = ([300, 8, 8], 8);
-        let x = Tensor::from_f32(values(n * c * hw * hw, 50), &[n, c, hw, hw]).unwrap();
-        let dy = Tensor::from_f32(values(n * o * hw * hw, 51), &[n, o, hw, hw]).unwrap();
-        let grad = || {
-            pool.install(|| {
-                let w = leaf(&[o, c, 3, 3], 52);
-                x.conv2d(&w, None, params([1, 1], [1, 1], [1, 1], 1))
-                    .unwrap()
-                    .backward(Some(&dy), false)
-                    .unwrap();
-                w.grad().unwrap().to_vec_f32().unwrap()
-            })
-        };
-        let first = grad();
-        for _ in 0..20 {
-            assert_eq!(grad(), first);
+        // 8x8 planes go through im2col, 4x4 ones by tap classes.
+        for ([n, c, hw], o) in [([300, 8, 8], 8), ([300, 8, 4], 8)] {
+            let x = Tensor::from_f32(values(n * c * hw * hw, 50), &[n, c, hw, hw]).unwrap();
+            let dy = Tensor::from_f32(values(n * o * hw * hw, 51), &[n, o, hw, hw]).unwrap();
+            let grad = || {
+                pool.install(|| {
+                    let w = leaf(&[o, c, 3, 3], 52);
+                    x.conv2d(&w, None, params([1, 1], [1, 1], [1, 1], 1))
+                        .unwrap()
+                        .backward(Some(&dy), false)
+                        .unwrap();
+                    w.grad().unwrap().to_vec_f32().unwrap()
+                })
+            };
+            let first = grad();
+            for _ in 0..20 {
+                assert_eq!(grad(), first);
+            }
         }
     }
 
