@@ -517,39 +517,57 @@ fn for_each_chunk(
     }
 }
 
-/// A row-major matrix operand of `matmul`, used as stored or transposed.
+/// A matrix operand of `matmul` read through strides: element (i, j) is
+/// `data[i * row_stride + j * col_stride]`.
 #[derive(Clone, Copy)]
-enum Operand<'a> {
-    Plain(&'a [f32]),
-    Transposed(&'a [f32]),
+struct Matrix<'a> {
+    data: &'a [f32],
+    row_stride: usize,
+    col_stride: usize,
 }
 
-impl<'a> Operand<'a> {
-    /// The data, column stride and row stride of this operand used as a `rows x cols` matrix.
-    fn view(self, rows: usize, cols: usize) -> (&'a [f32], isize, isize) {
-        match self {
-            Operand::Plain(d) => (d, 1, cols as isize),
-            Operand::Transposed(d) => (d, rows as isize, 1),
+impl<'a> Matrix<'a> {
+    /// `data` as a row-major matrix of rows `row_stride` apart.
+    fn rows(data: &'a [f32], row_stride: usize) -> Self {
+        Self {
+            data,
+            row_stride,
+            col_stride: 1,
+        }
+    }
+
+    fn transposed(self) -> Self {
+        Self {
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
         }
     }
 }
 
-/// `dst (m x n) = [dst +] lhs (m x k) @ rhs (k x n)`, every matrix dense and row-major as stored.
+/// Whether `len` floats hold a `rows x cols` matrix at these strides.
+fn holds(len: usize, [rows, cols]: [usize; 2], row_stride: usize, col_stride: usize) -> bool {
+    rows == 0 || cols == 0 || (rows - 1) * row_stride + (cols - 1) * col_stride < len
+}
+
+/// `dst (m x n, row-major, rows dst_stride apart) = [dst +] lhs (m x k) @ rhs (k x n)`.
 fn matmul(
     dst: &mut [f32],
+    dst_stride: usize,
     [m, n, k]: [usize; 3],
-    lhs: Operand,
-    rhs: Operand,
+    lhs: Matrix,
+    rhs: Matrix,
     accumulate: bool,
     par: Parallelism,
 ) {
-    let ((a, a_cs, a_rs), (b, b_cs, b_rs)) = (lhs.view(m, k), rhs.view(k, n));
     assert!(
-        dst.len() >= m * n && a.len() >= m * k && b.len() >= k * n,
+        holds(dst.len(), [m, n], dst_stride, 1)
+            && holds(lhs.data.len(), [m, k], lhs.row_stride, lhs.col_stride)
+            && holds(rhs.data.len(), [k, n], rhs.row_stride, rhs.col_stride),
         "conv2d: gemm operand too short"
     );
-    // SAFETY: the lengths were checked above, so every element gemm reads or writes through these
-    // dense strides is inside its slice.
+    // SAFETY: every element gemm reads or writes through these strides lies inside its slice, as
+    // checked above.
     unsafe {
         gemm(
             m,
@@ -557,14 +575,14 @@ fn matmul(
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_stride as isize,
             accumulate,
-            a.as_ptr(),
-            a_cs,
-            a_rs,
-            b.as_ptr(),
-            b_cs,
-            b_rs,
+            lhs.data.as_ptr(),
+            lhs.col_stride as isize,
+            lhs.row_stride as isize,
+            rhs.data.as_ptr(),
+            rhs.col_stride as isize,
+            rhs.row_stride as isize,
             1.0,
             1.0,
             false,
@@ -619,9 +637,10 @@ fn gemm_fwd(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f3
                 let dst = &mut dst[g * og * cols..][..og * cols];
                 matmul(
                     dst,
+                    cols,
                     [og, cols, k],
-                    Operand::Plain(wg),
-                    Operand::Plain(rhs),
+                    Matrix::rows(wg, k),
+                    Matrix::rows(rhs, cols),
                     accumulate,
                     par,
                 );
@@ -662,10 +681,16 @@ fn class_fwd(
     for_each_chunk(&plan, &mut y, s.o * ohw, |first, y, scratch| {
         let nb = y.len() / (s.o * ohw);
         let cols = nb * ohw;
-        let xt = sized(&mut scratch.samples_last, s.c * hw * nb);
-        samples_last(&x[first * s.c * hw..][..nb * s.c * hw], xt, nb, min_len);
-        let col = scratch.col.overwritten(s.taps() * s.c * cols);
-        class_im2col(s, classes, xt, nb, col, min_len);
+        let x = &x[first * s.c * hw..][..nb * s.c * hw];
+        let col = class_unfold(
+            s,
+            classes,
+            x,
+            nb,
+            &mut scratch.samples_last,
+            &mut scratch.col,
+            min_len,
+        );
         let out = sized(&mut scratch.rows, s.o * cols);
         let mut start = 0;
         for class in classes {
@@ -678,44 +703,40 @@ fn class_fwd(
             }
             for (r, ty) in class.taps_y.clone().enumerate() {
                 let first_row = (ty * s.kw + class.taps_x.start) * s.c;
-                let lhs = &by_tap_row[ty * s.o * row_len + class.taps_x.start * s.c..];
-                assert!(
-                    lhs.len() >= (s.o - 1) * row_len + k && col.len() >= (first_row + k) * cols,
-                    "conv2d: gemm operand too short"
+                let weights = &by_tap_row[ty * s.o * row_len + class.taps_x.start * s.c..];
+                matmul(
+                    &mut out[start..],
+                    cols,
+                    [s.o, width, k],
+                    Matrix::rows(weights, row_len),
+                    Matrix::rows(&col[first_row * cols + start..], cols),
+                    r > 0,
+                    par,
                 );
-                // SAFETY: the lhs is o rows of k floats, `row_len` apart, inside `lhs`; the rhs k
-                // rows of `width` floats, `cols` apart, from `col[first_row * cols + start]`; the
-                // product o rows of `width` floats, `cols` apart, from `out[start]`: all inside
-                // their slices, as checked above and by `out`'s and `col`'s sizes.
-                unsafe {
-                    gemm(
-                        s.o,
-                        width,
-                        k,
-                        out.as_mut_ptr().add(start),
-                        1,
-                        cols as isize,
-                        r > 0,
-                        lhs.as_ptr(),
-                        1,
-                        row_len as isize,
-                        col.as_ptr().add(first_row * cols + start),
-                        1,
-                        cols as isize,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        par,
-                    )
-                }
             }
             start += width;
         }
         class_scatter(s, classes, out, y, bias, min_len);
     });
     y
+}
+
+/// The class im2col matrix of a chunk of `nb` samples `x` [nb, c, h, w] (see `class_fwd`): `x` laid out samples
+/// innermost into `samples_last`, then unfolded into `col`.
+fn class_unfold<'c>(
+    s: &ConvShape,
+    classes: &[TapClass],
+    x: &[f32],
+    nb: usize,
+    samples_last_buf: &mut Vec<f32>,
+    col: &'c mut ColBuffer,
+    min_len: usize,
+) -> &'c [f32] {
+    let xt = sized(samples_last_buf, x.len());
+    samples_last(x, xt, nb, min_len);
+    let col = col.overwritten(s.taps() * s.c * nb * s.ohw());
+    class_im2col(s, classes, xt, nb, col, min_len);
+    col
 }
 
 /// The weight of `s` (one group), `weight(o, c, i, j)`, laid out [kh, o, kw, c]: a tap row's
@@ -858,10 +879,16 @@ fn class_bwd_filter(s: &ConvShape, classes: &[TapClass], x: &[f32], dy: &[f32]) 
         let first = index * plan.per_chunk;
         let nb = plan.per_chunk.min(s.n - first);
         let cols = nb * ohw;
-        let xt = sized(&mut scratch.samples_last, s.c * hw * nb);
-        samples_last(&x[first * s.c * hw..][..nb * s.c * hw], xt, nb, usize::MAX);
-        let col = scratch.col.overwritten(s.taps() * s.c * cols);
-        class_im2col(s, classes, xt, nb, col, usize::MAX);
+        let x = &x[first * s.c * hw..][..nb * s.c * hw];
+        let col = class_unfold(
+            s,
+            classes,
+            x,
+            nb,
+            &mut scratch.samples_last,
+            &mut scratch.col,
+            usize::MAX,
+        );
         let dyt = sized(&mut scratch.rows, s.o * cols);
         class_gather(s, classes, &dy[first * s.o * ohw..][..nb * s.o * ohw], dyt);
         let mut start = 0;
@@ -869,40 +896,15 @@ fn class_bwd_filter(s: &ConvShape, classes: &[TapClass], x: &[f32], dy: &[f32]) 
             let (width, k) = (nb * class.positions(), class.taps_x.len() * s.c);
             for ty in class.taps_y.clone() {
                 let first_row = (ty * s.kw + class.taps_x.start) * s.c;
-                let at = ty * s.o * row_len + class.taps_x.start * s.c;
-                assert!(
-                    dw.len() >= at + (s.o - 1) * row_len + k
-                        && col.len() >= (first_row + k) * cols
-                        && dyt.len() >= (s.o - 1) * cols + start + width,
-                    "conv2d: gemm operand too short"
+                matmul(
+                    &mut dw[ty * s.o * row_len + class.taps_x.start * s.c..],
+                    row_len,
+                    [s.o, k, width],
+                    Matrix::rows(&dyt[start..], cols),
+                    Matrix::rows(&col[first_row * cols + start..], cols).transposed(),
+                    true,
+                    Parallelism::None,
                 );
-                // SAFETY: the product is o rows of k floats, `row_len` apart, from `dw[at]`; the
-                // lhs o rows of `width` floats, `cols` apart, from `dyt[start]`; the rhs, read
-                // transposed, k rows of `width` floats, `cols` apart, from
-                // `col[first_row * cols + start]`: all inside their slices, as checked above.
-                unsafe {
-                    gemm(
-                        s.o,
-                        k,
-                        width,
-                        dw.as_mut_ptr().add(at),
-                        1,
-                        row_len as isize,
-                        true,
-                        dyt.as_ptr().add(start),
-                        1,
-                        cols as isize,
-                        col.as_ptr().add(first_row * cols + start),
-                        cols as isize,
-                        1,
-                        1.0,
-                        1.0,
-                        false,
-                        false,
-                        false,
-                        Parallelism::None,
-                    )
-                }
             }
             start += width;
         }
@@ -987,9 +989,10 @@ pub(super) fn conv2d_bwd_data(s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> 
                 let dst = &mut dst[g * k * cols..][..k * cols];
                 matmul(
                     dst,
+                    cols,
                     [k, cols, og],
-                    Operand::Transposed(wg),
-                    Operand::Plain(dyg),
+                    Matrix::rows(wg, k).transposed(),
+                    Matrix::rows(dyg, cols),
                     false,
                     par,
                 );
@@ -1065,18 +1068,20 @@ fn gemm_bwd_filter(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
                 // The transpose [k, og] = im2col [k, cols] @ dy^T [cols, og], row-major.
                 matmul(
                     dwg,
+                    og,
                     [k, og, cols],
-                    Operand::Plain(xg),
-                    Operand::Transposed(dyg),
+                    Matrix::rows(xg, cols),
+                    Matrix::rows(dyg, cols).transposed(),
                     true,
                     par,
                 );
             } else {
                 matmul(
                     dwg,
+                    k,
                     [og, k, cols],
-                    Operand::Plain(dyg),
-                    Operand::Transposed(xg),
+                    Matrix::rows(dyg, cols),
+                    Matrix::rows(xg, cols).transposed(),
                     true,
                     par,
                 );
