@@ -663,10 +663,11 @@ fn gemm_fwd(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f3
     y
 }
 
-/// The forward by tap classes, a chunk of samples at a time, samples innermost: `x` as [c, h, w, nb],
-/// im2col rows (tap row, tap column, channel) and columns (position, sample) with each class's
-/// positions side by side, so that a class reads a block of columns and, per tap row, a block of
-/// rows: one gemm per class and tap row, against the weight laid out by `tap_rows_first`.
+/// The forward by tap classes, a chunk of samples at a time, samples innermost: `x` as
+/// [c, h, w, nb], im2col rows (tap row, tap column, channel) and columns (position, sample) with
+/// each class's positions side by side, so that a class reads a block of columns and, per tap row,
+/// a block of rows: one gemm per class and tap row, against the weight laid out by
+/// `tap_rows_first`.
 fn class_fwd(
     s: &ConvShape,
     classes: &[TapClass],
@@ -721,8 +722,8 @@ fn class_fwd(
     y
 }
 
-/// The class im2col matrix of a chunk of `nb` samples `x` [nb, c, h, w] (see `class_fwd`): `x` laid out samples
-/// innermost into `samples_last`, then unfolded into `col`.
+/// The class im2col matrix of a chunk of `nb` samples `x` [nb, c, h, w] (see `class_fwd`): `x`
+/// laid out samples innermost into `samples_last_buf`, then unfolded into `col`.
 fn class_unfold<'c>(
     s: &ConvShape,
     classes: &[TapClass],
