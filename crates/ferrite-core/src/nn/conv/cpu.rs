@@ -953,18 +953,18 @@ pub(super) fn conv2d_bwd_data(s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> 
     // Through gemm, with more output channels than input ones, col2im is cheaper (3->16: 2.5x,
     // 128->256: 1.3x): the transposed convolution would unfold the larger `dy`, into gemms short of
     // rows. The direct kernels unfold nothing.
-    if let Some(t) = s
-        .transposed()
-        .filter(|t| s.og() <= s.cg() || runs_direct(t) || t.tap_classes().is_some())
-    {
-        if let Some(classes) = t.tap_classes().filter(|_| !runs_direct(&t)) {
+    if let Some(t) = s.transposed() {
+        let direct = runs_direct(&t);
+        if let Some(classes) = t.tap_classes().filter(|_| !direct) {
             // The flipped weight straight into the layout of the class gemms.
             let by_tap_row = tap_rows_first(&t, |o, c, i, j| {
                 w[((c * s.c + o) * s.kh + s.kh - 1 - i) * s.kw + s.kw - 1 - j]
             });
             return class_fwd(&t, &classes, dy, &by_tap_row, None);
         }
-        return conv2d_fwd(&t, dy, &flip_weight(s, w), None);
+        if direct || s.og() <= s.cg() {
+            return conv2d_fwd(&t, dy, &flip_weight(s, w), None);
+        }
     }
     let (og, k, hw, ohw) = (s.og(), s.k(), s.hw(), s.ohw());
     let mut dx = vec![0.0; s.n * s.c * hw];
