@@ -7,7 +7,10 @@
 //! On AVX-512 CPUs the layers with few channels and large planes go to the direct kernels of
 //! `super::direct` instead (see `Direct::forward_plan` and `Direct::weight_grad_plan`). Small
 //! output planes, on which most of im2col's products would read padding (4x4 and 2x2 at 3x3 with
-//! padding 1), go by `TapClass`: a gemm per class of positions, over the taps it reads.
+//! padding 1), go by `TapClass`: a gemm per class of positions, over the taps it reads. 3x3 layers
+//! of 128 channels and more, at stride 1, go by `winograd::Winograd` ahead of all these.
+pub(super) mod winograd;
+
 use std::cell::RefCell;
 use std::ops::Range;
 
@@ -17,6 +20,7 @@ use rayon::prelude::*;
 #[cfg(target_arch = "x86_64")]
 use super::direct::Direct;
 use crate::cpu::{lane_sum, PARALLEL_GEMM_MIN_FLOPS};
+use winograd::Winograd;
 
 /// The im2col columns (samples times output positions) a chunk aims for. Per-sample gemms over 2x2
 /// outputs are narrower than gemm's micro-tile and run 2x slower; at 4x4 with 256 to 512 channels,
@@ -174,7 +178,7 @@ impl ConvShape {
     /// The convolution whose forward pass is this one's input gradient, at stride 1: `dx` is `dy`
     /// convolved with the weight flipped in space and with its channel dims swapped, padded by what
     /// this convolution's padding leaves of the kernel's span.
-    fn transposed(&self) -> Option<ConvShape> {
+    pub(super) fn transposed(&self) -> Option<ConvShape> {
         let span = [
             self.dilation[0] * (self.kh - 1),
             self.dilation[1] * (self.kw - 1),
@@ -595,6 +599,9 @@ fn matmul(
 
 /// Forward: direct where `Direct` can, else `y[g] = w[g] @ im2col(x[g]) (+ bias)`.
 pub(super) fn conv2d_fwd(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    if let Some(winograd) = Winograd::plan(s) {
+        return winograd.forward(x, |o, c, i, j| w[((o * s.c + c) * 3 + i) * 3 + j], bias);
+    }
     #[cfg(target_arch = "x86_64")]
     if let Some(direct) = Direct::forward_plan(s) {
         return direct.forward(x, w, bias);
@@ -954,6 +961,14 @@ pub(super) fn conv2d_bwd_data(s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> 
     // 128->256: 1.3x): the transposed convolution would unfold the larger `dy`, into gemms short of
     // rows. The direct kernels unfold nothing.
     if let Some(t) = s.transposed() {
+        if let Some(winograd) = Winograd::plan(&t) {
+            // The kernel turned by 180 degrees, its channel dims swapped (see `flip_weight`).
+            return winograd.forward(
+                dy,
+                |o, c, i, j| w[((c * s.c + o) * 3 + 2 - i) * 3 + 2 - j],
+                None,
+            );
+        }
         let direct = runs_direct(&t);
         if let Some(classes) = t.tap_classes().filter(|_| !direct) {
             // The flipped weight straight into the layout of the class gemms.
@@ -1012,6 +1027,9 @@ pub(super) fn conv2d_bwd_data(s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> 
 
 /// Gradient of the weight: direct where `Direct` can, else im2col + gemm.
 pub(super) fn conv2d_bwd_filter(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    if let Some(winograd) = Winograd::plan(s) {
+        return winograd.weight_grad(x, dy);
+    }
     #[cfg(target_arch = "x86_64")]
     if let Some(direct) = Direct::weight_grad_plan(s) {
         return direct.weight_grad(x, dy);

@@ -318,6 +318,59 @@ mod tests {
         out
     }
 
+    /// Element-wise closeness of a float32 result to a float64 reference, relative to `scale`: the
+    /// sum of the absolute values of the products that make each element. Winograd's transforms
+    /// add and subtract before they multiply, so their rounding scales with that sum, not with the
+    /// result, which cancellation can make much smaller.
+    pub(super) fn assert_within_scale(got: &[f32], want: &[f64], scale: &[f64], tol: f64) {
+        assert_eq!(got.len(), want.len());
+        for (i, ((&g, &w), &s)) in got.iter().zip(want).zip(scale).enumerate() {
+            assert!(
+                (g as f64 - w).abs() <= tol * s,
+                "element {i}: {g} vs {w} (scale {s})"
+            );
+        }
+    }
+
+    /// The input and weight gradients, in float64, of a 3x3 convolution at stride 1 (one group, no
+    /// dilation) whose output gradient is `dy`: every product of the forward, credited to both.
+    pub(super) fn gradients_reference(
+        x: &[f32],
+        [n, c, h, w]: [usize; 4],
+        weight: &[f32],
+        o: usize,
+        dy: &[f32],
+        [ph, pw]: [usize; 2],
+    ) -> (Vec<f64>, Vec<f64>) {
+        let [oh, ow] = [h + 2 * ph - 2, w + 2 * pw - 2];
+        let (mut dx, mut dw) = (vec![0f64; x.len()], vec![0f64; weight.len()]);
+        for (b, oc, y, xo) in (0..n).flat_map(|b| {
+            (0..o).flat_map(move |oc| {
+                (0..oh).flat_map(move |y| (0..ow).map(move |xo| (b, oc, y, xo)))
+            })
+        }) {
+            let g = dy[((b * o + oc) * oh + y) * ow + xo] as f64;
+            for (ci, i, j) in
+                (0..c).flat_map(|ci| (0..3).flat_map(move |i| (0..3).map(move |j| (ci, i, j))))
+            {
+                let (Some(iy), Some(ix)) = ((y + i).checked_sub(ph), (xo + j).checked_sub(pw))
+                else {
+                    continue;
+                };
+                if iy >= h || ix >= w {
+                    continue;
+                }
+                let (xi, wi) = (
+                    ((b * c + ci) * h + iy) * w + ix,
+                    ((oc * c + ci) * 3 + i) * 3 + j,
+                );
+                dx[xi] += g * weight[wi] as f64;
+                dw[wi] += g * x[xi] as f64;
+            }
+        }
+        (dx, dw)
+    }
+
     fn check_forward(xs: [usize; 4], ws: [usize; 4], with_bias: bool, p: Conv2dParams) {
         let x = values(xs.iter().product(), 1);
         let w = values(ws.iter().product(), 2);
@@ -459,6 +512,32 @@ mod tests {
                 t[0].conv2d(&t[1], t.get(2), p)
             });
         }
+    }
+
+    #[test]
+    fn wide_layers_go_by_winograd_and_match_float64() {
+        // VGG's 512->512 layer at 4x4, cut to the fewest channels and samples Winograd takes: the
+        // forward, the input gradient (the transposed convolution by Winograd too) and the weight
+        // gradient against float64. `cpu::winograd` tests the arithmetic on more shapes.
+        let ([n, c, h, w], o) = ([16, 128, 4, 4], 128);
+        let p = params([1, 1], [1, 1], [1, 1], 1);
+        let (x, weight) = (leaf(&[n, c, h, w], 60), leaf(&[o, c, 3, 3], 61));
+        let shape = conv_shape(&x, &weight, None, p).unwrap();
+        assert!(cpu::winograd::Winograd::plan(&shape).is_some());
+        assert!(cpu::winograd::Winograd::plan(&shape.transposed().unwrap()).is_some());
+        let dy = values(n * o * h * w, 62);
+        let y = x.conv2d(&weight, None, p).unwrap();
+        let (xs, ws) = (x.to_vec_f32().unwrap(), weight.to_vec_f32().unwrap());
+        let want = reference(&xs, [n, c, h, w], &ws, [o, c, 3, 3], None, p);
+        assert_close(&y.to_vec_f32().unwrap(), &want, 1e-4);
+        y.backward(
+            Some(&Tensor::from_f32(dy.clone(), y.shape()).unwrap()),
+            false,
+        )
+        .unwrap();
+        let (dx, dw) = gradients_reference(&xs, [n, c, h, w], &ws, o, &dy, p.padding);
+        assert_close(&x.grad().unwrap().to_vec_f32().unwrap(), &dx, 1e-4);
+        assert_close(&weight.grad().unwrap().to_vec_f32().unwrap(), &dw, 1e-4);
     }
 
     #[test]
