@@ -153,7 +153,7 @@ function convSection(r: Report): string[] {
     '',
     ...table(['layer', 'pass', 'Ferrite', 'Ferrite Rust', 'TS − Rust ms', '% of peak', ...peerHeaders(r)], rows, 2),
     '',
-    '"Ferrite" is called from TypeScript through the binding; "Ferrite Rust" is the same op on the core crate (bench/rust/conv.rs), and "TS − Rust ms" the difference of their median times: what the binding and the JS side cost per call (within noise it is zero or negative). % of peak is Ferrite (TS) against the FMA peak above.',
+    '"Ferrite" is called from TypeScript through the binding; "Ferrite Rust" is the same op on the core crate (bench/rust/conv.rs), and "TS − Rust ms" the difference of their median times: what the binding and the JS side cost per call (within noise it is zero or negative). % of peak is Ferrite (TS) against the FMA peak above. GFLOP/s count the products of a direct convolution (kh × kw per output and input channel, padding included) for every peer alike; Ferrite runs 3×3 stride-1 layers of 128 channels and more by Winograd F(2×2, 3×3), 16 products where that count has 36, so on those layers the figure is an effective rate.',
   ]
 }
 
