@@ -100,12 +100,14 @@ impl<'s> Winograd<'s> {
         super::for_each_chunk(&self.chunks(), &mut y, s.o * ohw, |first, y, scratch| {
             let nb = y.len() / (s.o * ohw);
             let cols = self.tile_count() * nb;
-            let xt = sized(&mut scratch.samples_last, nb * s.c * hw);
-            samples_last(&x[first * s.c * hw..][..nb * s.c * hw], xt, nb, usize::MAX);
+            // The input, then the output planes staged by `transform_output`.
+            let xt = sized(&mut scratch.samples_last, nb * (s.c * hw).max(ohw));
+            let x = &x[first * s.c * hw..][..nb * s.c * hw];
+            samples_last(x, &mut xt[..x.len()], nb, usize::MAX);
             let v = scratch.col.overwritten(s.c * POINTS * cols);
             vectorized(
                 #[inline(always)]
-                || self.transform_input(xt, nb, v),
+                || self.transform_input(&xt[..x.len()], nb, v),
             );
             let m = sized(&mut scratch.rows, s.o * POINTS * cols);
             for p in 0..POINTS {
