@@ -597,7 +597,8 @@ fn matmul(
     }
 }
 
-/// Forward: direct where `Direct` can, else `y[g] = w[g] @ im2col(x[g]) (+ bias)`.
+/// Forward: Winograd where `Winograd` takes the layer, else direct where `Direct` can, else
+/// `y[g] = w[g] @ im2col(x[g]) (+ bias)`.
 pub(super) fn conv2d_fwd(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     if let Some(winograd) = Winograd::plan(s) {
         return winograd.forward(x, |o, c, i, j| w[((o * s.c + c) * 3 + i) * 3 + j], bias);
@@ -1025,7 +1026,7 @@ pub(super) fn conv2d_bwd_data(s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> 
     dx
 }
 
-/// Gradient of the weight: direct where `Direct` can, else im2col + gemm.
+/// Gradient of the weight: Winograd or direct where they take the layer, else im2col + gemm.
 pub(super) fn conv2d_bwd_filter(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
     if let Some(winograd) = Winograd::plan(s) {
         return winograd.weight_grad(x, dy);
