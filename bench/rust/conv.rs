@@ -1,11 +1,11 @@
 //! conv2d throughput of the core crate, without the Node binding: forward, backward-data and
-//! backward-weight GFLOP/s of 3x3, padding-1, stride-1 convolutions on a batch of 100, for the
-//! layer shapes of the tutorial's models. `bench/compare` runs the same shapes from TypeScript;
-//! the difference between the two is what the FFI and the JS side cost.
+//! backward-weight GFLOP/s of 3x3, padding-1 convolutions on a batch of 100, for the layer shapes of
+//! the tutorial's models. `bench/compare` runs the stride-1 shapes from TypeScript; the difference
+//! between the two is what the FFI and the JS side cost.
 //!
 //! Run with `cargo bench -p ferrite-core --bench conv` (`-- --quick` for shorter timing,
-//! `-- --json` for one line of JSON, `-- --shapes 16x16x32,32x32x16` for other layers, as
-//! in x out x size). Threads: rayon's global pool (`RAYON_NUM_THREADS`).
+//! `-- --json` for one line of JSON, `-- --shapes 16x16x32,16x32x32s2` for other layers, as
+//! in x out x input size, optionally `s` stride). Threads: rayon's global pool (`RAYON_NUM_THREADS`).
 //!
 //! Each backward is timed alone: the forward output is built once with `retain_graph`, only the
 //! input (backward-data) or only the weight (backward-weight) requires grad, and the gradient is
@@ -18,14 +18,44 @@ use ferrite_core::nn::conv::Conv2dParams;
 use ferrite_core::{Device, NoGradGuard, Tensor};
 
 const BATCH: usize = 100;
-/// (in channels, out channels, height = width): the conv layers of MyCNN, ResNet and VGG11.
-const SHAPES: [(usize, usize, usize); 6] = [
-    (3, 16, 32),
-    (16, 32, 16),
-    (64, 64, 8),
-    (128, 256, 8),
-    (256, 256, 8),
-    (512, 512, 4),
+/// A 3x3, padding-1 layer: channels in and out, input height = width, stride.
+#[derive(Clone, Copy)]
+struct Shape {
+    c: usize,
+    o: usize,
+    hw: usize,
+    stride: usize,
+}
+
+impl Shape {
+    const fn new(c: usize, o: usize, hw: usize, stride: usize) -> Self {
+        Shape { c, o, hw, stride }
+    }
+
+    /// Output height = width.
+    fn out(self) -> usize {
+        (self.hw - 1) / self.stride + 1
+    }
+
+    fn label(self) -> String {
+        let Shape { c, o, hw, stride } = self;
+        match stride {
+            1 => format!("{c}->{o} @ {hw}x{hw}"),
+            _ => format!("{c}->{o} @ {hw}x{hw} stride {stride}"),
+        }
+    }
+}
+
+/// The conv layers of MyCNN, ResNet (with its two downsampling ones) and VGG11.
+const SHAPES: [Shape; 8] = [
+    Shape::new(3, 16, 32, 1),
+    Shape::new(16, 32, 16, 1),
+    Shape::new(16, 32, 32, 2),
+    Shape::new(32, 64, 16, 2),
+    Shape::new(64, 64, 8, 1),
+    Shape::new(128, 256, 8, 1),
+    Shape::new(256, 256, 8, 1),
+    Shape::new(512, 512, 4, 1),
 ];
 const MIN_RUNS: usize = 3;
 
@@ -51,7 +81,7 @@ impl Pass {
 }
 
 struct Row {
-    shape: (usize, usize, usize),
+    shape: Shape,
     pass: Pass,
     runs: usize,
     median: Duration,
@@ -60,9 +90,10 @@ struct Row {
 
 impl Row {
     fn gflops(&self, d: Duration) -> f64 {
-        let (c, o, hw) = self.shape;
+        let Shape { c, o, .. } = self.shape;
+        let out = self.shape.out();
         // Every pass is the same multiply-adds rearranged: N * O * OH * OW * C * KH * KW of them.
-        2.0 * (BATCH * o * hw * hw * c * 9) as f64 / d.as_secs_f64() / 1e9
+        2.0 * (BATCH * o * out * out * c * 9) as f64 / d.as_secs_f64() / 1e9
     }
 }
 
@@ -74,17 +105,17 @@ fn main() -> Result<(), BoxError> {
     } else {
         1000
     });
-    let params = Conv2dParams {
-        padding: [1, 1],
-        ..Conv2dParams::default()
-    };
-
     let shapes = match args.iter().position(|a| a == "--shapes") {
         Some(i) => parse_shapes(args.get(i + 1).map_or("", String::as_str))?,
         None => SHAPES.to_vec(),
     };
     let mut rows = Vec::new();
-    for shape @ (c, o, hw) in shapes {
+    for shape @ Shape { c, o, hw, stride } in shapes {
+        let params = Conv2dParams {
+            padding: [1, 1],
+            stride: [stride, stride],
+            ..Conv2dParams::default()
+        };
         ferrite_core::random::manual_seed(0);
         let x = Tensor::randn(&[BATCH, c, hw, hw], Device::Cpu)?;
         let w = Tensor::randn(&[o, c, 3, 3], Device::Cpu)?;
@@ -105,9 +136,9 @@ fn main() -> Result<(), BoxError> {
         let items: Vec<String> = rows
             .iter()
             .map(|r| {
-                let (c, o, hw) = r.shape;
+                let Shape { c, o, hw, stride } = r.shape;
                 format!(
-                    "{{\"c\":{c},\"o\":{o},\"hw\":{hw},\"pass\":\"{}\",\"runs\":{},\"medianMs\":{:.4},\"gflops\":{:.2},\"bestGflops\":{:.2}}}",
+                    "{{\"c\":{c},\"o\":{o},\"hw\":{hw},\"stride\":{stride},\"pass\":\"{}\",\"runs\":{},\"medianMs\":{:.4},\"gflops\":{:.2},\"bestGflops\":{:.2}}}",
                     r.pass.name(),
                     r.runs,
                     r.median.as_secs_f64() * 1e3,
@@ -123,17 +154,15 @@ fn main() -> Result<(), BoxError> {
         );
         return Ok(());
     }
-    println!(
-        "Ferrite conv2d, core crate (no binding): batch {BATCH}, 3x3, padding 1, stride 1, float32"
-    );
+    println!("Ferrite conv2d, core crate (no binding): batch {BATCH}, 3x3, padding 1, float32");
     println!("rayon threads: {}", ferrite_core::num_threads());
     println!();
     println!("| layer | pass | runs | median ms | median GFLOP/s | best GFLOP/s |");
     println!("|:------|:-----|-----:|----------:|---------------:|-------------:|");
     for r in &rows {
-        let (c, o, hw) = r.shape;
         println!(
-            "| {c}->{o} @ {hw}x{hw} | {} | {} | {:.3} | {:.1} | {:.1} |",
+            "| {} | {} | {} | {:.3} | {:.1} | {:.1} |",
+            r.shape.label(),
             r.pass.name(),
             r.runs,
             r.median.as_secs_f64() * 1e3,
@@ -142,24 +171,28 @@ fn main() -> Result<(), BoxError> {
         );
     }
     println!();
-    println!("GFLOP/s = 2 * N * O * H * W * C * 9 / time, the same count for all three passes.");
+    println!("GFLOP/s = 2 * N * O * OH * OW * C * 9 / time, the same count for all three passes.");
     Ok(())
 }
 
-/// `CxOxS,...` as (in channels, out channels, height = width) triples.
-fn parse_shapes(list: &str) -> Result<Vec<(usize, usize, usize)>, BoxError> {
+/// `CxOxS[sT],...`: in channels, out channels, input height = width, and a stride (default 1).
+fn parse_shapes(list: &str) -> Result<Vec<Shape>, BoxError> {
     list.split(',')
         .map(|item| {
-            match item
+            let (dims, stride) = item.split_once('s').unwrap_or((item, "1"));
+            let numbers = dims
                 .split('x')
+                .chain([stride])
                 .map(str::parse)
-                .collect::<Result<Vec<usize>, _>>()
-            {
-                Ok(v) if v.len() == 3 => Ok((v[0], v[1], v[2])),
-                _ => Err(
-                    format!("--shapes: expected in x out x size like 16x16x32, got '{item}'")
-                        .into(),
-                ),
+                .collect::<Result<Vec<usize>, _>>();
+            match numbers {
+                Ok(v) if v.len() == 4 && v.iter().all(|&n| n > 0) => {
+                    Ok(Shape::new(v[0], v[1], v[2], v[3]))
+                }
+                _ => Err(format!(
+                    "--shapes: expected in x out x size, optionally s stride, like 16x16x32 or 16x32x32s2, got '{item}'"
+                )
+                .into()),
             }
         })
         .collect()
@@ -215,20 +248,27 @@ fn check(x: &Tensor, w: &Tensor, params: Conv2dParams) -> Result<(), BoxError> {
     let (&[n, c, h, wd], &[o, ..]) = (x.shape(), w.shape()) else {
         return Err("expected 4-D operands".into());
     };
+    let stride = params.stride[0];
     let y = {
         let _no_grad = NoGradGuard::new();
-        x.conv2d(w, None, params)?.to_vec_f32()?
+        x.conv2d(w, None, params)?
+    };
+    let (&[.., oh, ow], y) = (y.shape(), y.to_vec_f32()?) else {
+        return Err("expected a 4-D output".into());
     };
     let (xv, wv) = (x.to_vec_f32()?, w.to_vec_f32()?);
     for (b, k, i, j) in [
         (0, 0, 0, 0),
-        (n - 1, o - 1, h - 1, wd - 1),
-        (n / 2, o / 2, h / 2, wd / 3),
+        (n - 1, o - 1, oh - 1, ow - 1),
+        (n / 2, o / 2, oh / 2, ow / 3),
     ] {
         let mut want = 0.0_f64;
         for ci in 0..c {
             for (di, dj) in (0..3).flat_map(|di| (0..3).map(move |dj| (di, dj))) {
-                let (yi, xj) = ((i + di).checked_sub(1), (j + dj).checked_sub(1));
+                let (yi, xj) = (
+                    (i * stride + di).checked_sub(1),
+                    (j * stride + dj).checked_sub(1),
+                );
                 let (Some(yi), Some(xj)) = (yi, xj) else {
                     continue;
                 };
@@ -238,10 +278,10 @@ fn check(x: &Tensor, w: &Tensor, params: Conv2dParams) -> Result<(), BoxError> {
                 }
             }
         }
-        let got = y[((b * o + k) * h + i) * wd + j] as f64;
+        let got = y[((b * o + k) * oh + i) * ow + j] as f64;
         if (got - want).abs() > 1e-3 * (c as f64 * 9.0).sqrt() {
             return Err(format!(
-                "conv2d {c}->{o} @ {h}x{wd}: y[{b}][{k}][{i}][{j}] = {got}, expected {want}"
+                "conv2d {c}->{o} @ {h}x{wd} stride {stride}: y[{b}][{k}][{i}][{j}] = {got}, expected {want}"
             )
             .into());
         }
