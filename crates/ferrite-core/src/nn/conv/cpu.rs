@@ -5,7 +5,8 @@
 //! make gemms wide enough to run near peak.
 
 //! On AVX-512 CPUs the layers with few channels and large planes go to the direct kernels of
-//! `super::direct` instead (see `Direct::forward_plan` and `Direct::weight_grad_plan`). Small
+//! `super::direct` instead (see `Direct::forward_plan` and `Direct::weight_grad_plan`), and strided
+//! layers' input gradients to `StridedInputGrad`. Small
 //! output planes, on which most of im2col's products would read padding (4x4 and 2x2 at 3x3 with
 //! padding 1), go by `TapClass`: a gemm per class of positions, over the taps it reads. 3x3 layers
 //! of 128 channels and more, at stride 1, go by `winograd::Winograd` ahead of all these.
@@ -18,7 +19,7 @@ use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
 #[cfg(target_arch = "x86_64")]
-use super::direct::Direct;
+use super::direct::{Direct, StridedInputGrad};
 use crate::cpu::{lane_sum, PARALLEL_GEMM_MIN_FLOPS};
 use winograd::Winograd;
 
@@ -955,9 +956,14 @@ fn flip_weight(s: &ConvShape, w: &[f32]) -> Vec<f32> {
     flipped
 }
 
-/// Gradient of the input: a convolution of `dy` where `ConvShape::transposed` allows, else
-/// `dx = col2im(w[g]^T @ dy[g])`, a chunk of samples at a time.
+/// Gradient of the input: a convolution of `dy` where `ConvShape::transposed` allows, one per stride
+/// phase of the input at stride > 1 (`StridedInputGrad`), else `dx = col2im(w[g]^T @ dy[g])`, a
+/// chunk of samples at a time.
 pub(super) fn conv2d_bwd_data(s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(phases) = StridedInputGrad::plan(s) {
+        return phases.input_grad(dy, w);
+    }
     // Through gemm, with more output channels than input ones, col2im is cheaper (3->16: 2.5x,
     // 128->256: 1.3x): the transposed convolution would unfold the larger `dy`, into gemms short of
     // rows. The direct kernels unfold nothing.
