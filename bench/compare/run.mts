@@ -130,7 +130,9 @@ function pythonWithTorch(): { python: string } | { skipped: string } {
 /** The FMA peak and the binding-free conv figures, from the core crate's own benchmarks. */
 function rustBenchmarks() {
   measureFmaPeak()
-  const conv = workloads.has('conv') ? cargoBench('conv', opts.quick ? ['--quick'] : []) : undefined
+  // The Rust benchmark's default list has more layers (ResNet's stride-2 ones); these peers run these.
+  const shapes = ['--shapes', CONV_SHAPES.map(({ c, o, hw }) => `${c}x${o}x${hw}`).join(',')]
+  const conv = workloads.has('conv') ? cargoBench('conv', [...shapes, ...(opts.quick ? ['--quick'] : [])]) : undefined
   for (const row of conv?.rows ?? []) convRow(row, row.pass).rust = { gflops: row.gflops, medianMs: row.medianMs }
 }
 
