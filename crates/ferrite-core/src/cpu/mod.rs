@@ -4,7 +4,7 @@ mod strided;
 mod sum;
 
 pub(crate) use strided::{collect_runs, map_strided};
-pub(crate) use sum::{lane_sum, lane_sums};
+pub(crate) use sum::{lane_sum, lane_sum_rows, lane_sums_rows};
 
 /// Below this many elements an op runs on the calling thread: rayon's fork/join would cost more.
 pub(crate) const PARALLEL_MIN_ELEMS: usize = 1 << 15;

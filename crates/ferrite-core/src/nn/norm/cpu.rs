@@ -8,7 +8,7 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use crate::cpu::{lane_sum, lane_sums, PARALLEL_MIN_ELEMS};
+use crate::cpu::{lane_sum_rows, lane_sums_rows, PARALLEL_MIN_ELEMS};
 
 /// Rows shorter than this are walked by sample.
 const SHORT_ROW: usize = 64;
@@ -59,11 +59,11 @@ fn channel_sums(
     if !d.short() {
         let by_channel = |ch: usize| {
             let m = center[ch];
-            (0..d.n).fold((0.0, 0.0), |(t1, t2), i| {
+            let rows = (0..d.n).map(|i| {
                 let at = (i * d.c + ch) * d.s;
-                let (s1, s2) = lane_sums(&a[at..at + d.s], &b[at..at + d.s], |x, y| f(x, y, m));
-                (t1 + s1, t2 + s2)
-            })
+                (&a[at..at + d.s], &b[at..at + d.s])
+            });
+            lane_sums_rows(rows, |x, y| f(x, y, m))
         };
         return if d.parallel() {
             (0..d.c).into_par_iter().map(by_channel).collect()
@@ -162,15 +162,28 @@ fn channel_map<const P: usize>(
 }
 
 /// Mean and biased variance of every channel. Long rows are read once, in blocks that stay in the
-/// L1 cache; short ones (`[N, C]` inputs) in two passes. Both centre before squaring, so that
+/// L1 cache (several rows to a block where they are shorter); short ones (`[N, C]` inputs) in two passes. Both centre before squaring, so that
 /// large means don't cancel.
 pub(super) fn channel_stats(x: &[f32], d: Dims) -> Vec<(f64, f64)> {
     if !d.short() && d.numel() > 0 {
         let by_channel = |ch: usize| {
             let mut m = Moments::default();
+            // Blocks of whole rows (or pieces of long ones) of about MOMENT_BLOCK values.
+            let (mut block, mut len) = (Vec::new(), 0);
             for i in 0..d.n {
                 let at = (i * d.c + ch) * d.s;
-                x[at..at + d.s].chunks(MOMENT_BLOCK).for_each(|b| m.add(b));
+                for piece in x[at..at + d.s].chunks(MOMENT_BLOCK) {
+                    block.push(piece);
+                    len += piece.len();
+                    if len >= MOMENT_BLOCK {
+                        m.add(&block);
+                        block.clear();
+                        len = 0;
+                    }
+                }
+            }
+            if len > 0 {
+                m.add(&block);
             }
             (m.mean, m.m2 / m.count)
         };
@@ -207,15 +220,16 @@ struct Moments {
 }
 
 impl Moments {
-    /// Adds a block: its own mean and squared deviations (two passes over it while it is in
-    /// cache), merged in f64 with the pairwise update of Chan, Golub and LeVeque.
-    fn add(&mut self, block: &[f32]) {
-        let n = block.len() as f64;
-        let mean = lane_sum(block, |v| v) / n;
+    /// Adds a block of rows: its own mean and squared deviations (two passes over it while it is
+    /// in cache), merged in f64 with the pairwise update of Chan, Golub and LeVeque.
+    fn add(&mut self, block: &[&[f32]]) {
+        let n = block.iter().map(|r| r.len()).sum::<usize>() as f64;
+        let mean = lane_sum_rows(block.iter().copied(), |v| v) / n;
         let center = mean as f32;
         // Squares about `center`, less what its rounding away from `mean` added.
         let offset = mean - center as f64;
-        let m2 = lane_sum(block, |v| (v - center) * (v - center)) - n * offset * offset;
+        let m2 = lane_sum_rows(block.iter().copied(), |v| (v - center) * (v - center))
+            - n * offset * offset;
         let total = self.count + n;
         let delta = mean - self.mean;
         self.mean += delta * n / total;
