@@ -5,7 +5,8 @@
 //!
 //! Run with `cargo bench -p ferrite-core --bench conv` (`-- --quick` for shorter timing,
 //! `-- --json` for one line of JSON, `-- --shapes 16x16x32,16x32x32s2` for other layers, as
-//! in x out x input size, optionally `s` stride). Threads: rayon's global pool (`RAYON_NUM_THREADS`).
+//! in x out x input size, optionally `s` stride; `-- --passes forward,backward-weight` for some
+//! passes only). Threads: rayon's global pool (`RAYON_NUM_THREADS`).
 //!
 //! Each backward is timed alone: the forward output is built once with `retain_graph`, only the
 //! input (backward-data) or only the weight (backward-weight) requires grad, and the gradient is
@@ -109,6 +110,10 @@ fn main() -> Result<(), BoxError> {
         Some(i) => parse_shapes(args.get(i + 1).map_or("", String::as_str))?,
         None => SHAPES.to_vec(),
     };
+    let passes: Vec<Pass> = match args.iter().position(|a| a == "--passes") {
+        Some(i) => parse_passes(args.get(i + 1).map_or("", String::as_str))?,
+        None => Pass::ALL.to_vec(),
+    };
     let mut rows = Vec::new();
     for shape @ Shape { c, o, hw, stride } in shapes {
         let params = Conv2dParams {
@@ -120,7 +125,7 @@ fn main() -> Result<(), BoxError> {
         let x = Tensor::randn(&[BATCH, c, hw, hw], Device::Cpu)?;
         let w = Tensor::randn(&[o, c, 3, 3], Device::Cpu)?;
         check(&x, &w, params)?;
-        for pass in Pass::ALL {
+        for &pass in &passes {
             let times = time_pass(&x, &w, params, pass, target)?;
             rows.push(Row {
                 shape,
@@ -194,6 +199,17 @@ fn parse_shapes(list: &str) -> Result<Vec<Shape>, BoxError> {
                 )
                 .into()),
             }
+        })
+        .collect()
+}
+
+/// `forward,backward-data,...`: the passes to time.
+fn parse_passes(list: &str) -> Result<Vec<Pass>, BoxError> {
+    list.split(',')
+        .map(|name| {
+            Pass::ALL.into_iter().find(|p| p.name() == name).ok_or_else(|| {
+                format!("--passes: expected forward, backward-data or backward-weight, got '{name}'").into()
+            })
         })
         .collect()
 }
