@@ -120,12 +120,18 @@ impl<'s> Direct<'s> {
     }
 
     /// Zero-pads one sample's input planes `x` [c, h, w] into `dst`, channel `ch`'s phase planes at
-    /// `ch * channel_stride`.
+    /// `ch * channel_stride`. At stride 2 only the input's values are written: the padding must be
+    /// zero already, as in a buffer created zeroed and packed for this layer only.
     fn pack_input(&self, x: &[f32], dst: &mut [f32], channel_stride: usize) {
         let s = self.s;
         let ([sh, sw], [ph, pw]) = (s.stride, s.padding);
         for (ch, src) in x.chunks_exact(s.h * s.w).enumerate() {
             let channel = &mut dst[ch * channel_stride..][..self.channel_len()];
+            if s.stride == [2, 2] {
+                // SAFETY: AVX-512 was detected in `new`.
+                unsafe { self.pack_stride2(src, channel) };
+                continue;
+            }
             let mut planes = channel.chunks_exact_mut(self.plane);
             for (a, b) in (0..sh).flat_map(|a| (0..sw).map(move |b| (a, b))) {
                 let plane = planes
@@ -151,6 +157,44 @@ impl<'s> Direct<'s> {
                         None => row.fill(0.0),
                     }
                 }
+            }
+        }
+    }
+
+    /// One channel's input plane into its four phase planes at stride 2: each input row split into
+    /// its even and odd columns by two permutes per 32 values, into the two planes of its row's
+    /// phase (where per-row gathers cost as much as the convolution's products).
+    ///
+    /// # Safety
+    /// AVX-512F must be available.
+    #[target_feature(enable = "avx512f")]
+    unsafe fn pack_stride2(&self, src: &[f32], channel: &mut [f32]) {
+        let s = self.s;
+        let [ph, pw] = s.padding;
+        let evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let odds = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        let lanes = |count: usize| ((1u32 << count.min(LANES)) - 1) as __mmask16;
+        // Input column `x` lands in column phase `(x + pw) % 2`, at packed column `(x + pw) / 2`.
+        let (even_phase, even_at) = (pw % 2, pw / 2);
+        let (odd_phase, odd_at) = ((pw + 1) % 2, (pw + 1) / 2);
+        for (r, line) in src.chunks_exact(s.w).enumerate() {
+            let (a, u) = ((r + ph) % 2, (r + ph) / 2);
+            let row = |b: usize| (a * 2 + b) * self.plane + u * self.pitch;
+            let (even_row, odd_row) = (row(even_phase) + even_at, row(odd_phase) + odd_at);
+            for (k, values) in line.chunks(2 * LANES).enumerate() {
+                let at = values.as_ptr();
+                let low = _mm512_maskz_loadu_ps(lanes(values.len()), at);
+                let high = _mm512_maskz_loadu_ps(
+                    lanes(values.len().saturating_sub(LANES)),
+                    at.wrapping_add(LANES),
+                );
+                let (even, odd) = (values.len().div_ceil(2), values.len() / 2);
+                let out = &mut channel[even_row + k * LANES..][..even];
+                let gathered = _mm512_permutex2var_ps(low, evens, high);
+                _mm512_mask_storeu_ps(out.as_mut_ptr(), lanes(even), gathered);
+                let out = &mut channel[odd_row + k * LANES..][..odd];
+                let gathered = _mm512_permutex2var_ps(low, odds, high);
+                _mm512_mask_storeu_ps(out.as_mut_ptr(), lanes(odd), gathered);
             }
         }
     }
@@ -480,38 +524,12 @@ impl<'s> Direct<'s> {
 
 /// `dst[k] = src[k * step]` for every `k` of `dst`.
 fn gather_every(dst: &mut [f32], src: &[f32], step: usize) {
-    match step {
-        1 => dst.copy_from_slice(&src[..dst.len()]),
-        // SAFETY: the plans that pack planes checked for AVX-512 in `new`.
-        2 => unsafe { gather_every_other(dst, src) },
-        _ => dst
-            .iter_mut()
+    if step == 1 {
+        dst.copy_from_slice(&src[..dst.len()]);
+    } else {
+        dst.iter_mut()
             .zip(src.iter().step_by(step))
-            .for_each(|(d, &v)| *d = v),
-    }
-}
-
-/// `gather_every` at step 2 (stride-2 planes), 16 outputs from two masked loads and a permute: the
-/// scalar loop made packing the input take as long as the stride-2 convolution it feeds.
-///
-/// # Safety
-/// AVX-512F must be available.
-#[target_feature(enable = "avx512f")]
-unsafe fn gather_every_other(dst: &mut [f32], src: &[f32]) {
-    assert!(dst.is_empty() || src.len() > 2 * (dst.len() - 1));
-    let evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    let lanes = |count: usize| ((1u32 << count.min(LANES)) - 1) as __mmask16;
-    for (k, out) in dst.chunks_mut(LANES).enumerate() {
-        let at = 2 * k * LANES;
-        let available = (src.len() - at).min(2 * LANES);
-        let src = src.as_ptr().add(at);
-        let low = _mm512_maskz_loadu_ps(lanes(available), src);
-        let high = _mm512_maskz_loadu_ps(
-            lanes(available.saturating_sub(LANES)),
-            src.wrapping_add(LANES),
-        );
-        let gathered = _mm512_permutex2var_ps(low, evens, high);
-        _mm512_mask_storeu_ps(out.as_mut_ptr(), lanes(out.len()), gathered);
+            .for_each(|(d, &v)| *d = v);
     }
 }
 
@@ -1063,7 +1081,8 @@ mod tests {
     }
 
     /// Every kind of shape the direct kernels lay out differently, against float64 loops: odd sizes,
-    /// stride 2 and 3 (phase planes), dilation, unequal padding, groups, channels that fill no
+    /// stride 2 and 3 (phase planes; at stride 2 rows longer than one 32-value split, even and odd
+    /// padding), dilation, unequal padding, groups, channels that fill no
     /// whole tile, a batch smaller than the thread count, 5x5 kernels, at stride 1 rows sharing their
     /// padding columns (no padding, padding wider than the kernel's reach) and grids of 1, 2 or 3
     /// vectors past the last whole tile; read in place, channels past a whole block and a last vector
@@ -1074,8 +1093,9 @@ mod tests {
             eprintln!("SKIPPED: no AVX-512 on this CPU");
             return;
         }
-        let cases: [Case; 13] = [
+        let cases: [Case; 14] = [
             ([2, 3, 11, 9], [5, 3, 3], [1, 1], [1, 1], [1, 1], 1),
+            ([3, 3, 35, 37], [4, 3, 3], [2, 2], [2, 0], [1, 1], 1),
             ([3, 16, 16, 16], [16, 3, 3], [1, 1], [1, 1], [1, 1], 1),
             ([2, 9, 13, 12], [20, 3, 3], [2, 2], [1, 1], [1, 1], 1),
             ([2, 4, 14, 15], [6, 3, 3], [3, 2], [2, 0], [1, 1], 1),
