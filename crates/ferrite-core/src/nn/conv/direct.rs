@@ -176,7 +176,7 @@ impl<'s> Direct<'s> {
         let lanes = |count: usize| ((1u32 << count.min(LANES)) - 1) as __mmask16;
         // Input column `x` lands in column phase `(x + pw) % 2`, at packed column `(x + pw) / 2`.
         let (even_phase, even_at) = (pw % 2, pw / 2);
-        let (odd_phase, odd_at) = ((pw + 1) % 2, (pw + 1) / 2);
+        let (odd_phase, odd_at) = ((pw + 1) % 2, pw.div_ceil(2));
         for (r, line) in src.chunks_exact(s.w).enumerate() {
             let (a, u) = ((r + ph) % 2, (r + ph) / 2);
             let row = |b: usize| (a * 2 + b) * self.plane + u * self.pitch;
