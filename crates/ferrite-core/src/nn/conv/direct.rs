@@ -1053,30 +1053,37 @@ mod tests {
         }
     }
 
-    /// `dw[o, ci, i, j]`: the sum over samples and outputs of `dy` times the input its tap read, in
-    /// float64, as `reference` computes the forward.
-    fn weight_grad_reference(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
-        let (cg, og) = (s.cg(), s.og());
-        let mut dw = vec![0f64; s.o * cg * s.taps()];
-        let taps = s.kh * s.kw;
-        for (at, &g_out) in dy.iter().enumerate() {
+    /// Calls `f(dy index, x index, weight index)` for every product of the convolution `s`: an
+    /// output element, the input one of its taps read and the weight between them.
+    fn for_each_product(s: &ConvShape, mut f: impl FnMut(usize, usize, usize)) {
+        let (cg, og, taps) = (s.cg(), s.og(), s.taps());
+        for at in 0..s.n * s.o * s.ohw() {
             let (b, oc, y, xo) = (
                 at / (s.o * s.ohw()),
                 at / s.ohw() % s.o,
                 at / s.ow % s.oh,
                 at % s.ow,
             );
-            let (g, d) = (oc / og, g_out as f64);
+            let g = oc / og;
             for (ci, tap) in (0..cg).flat_map(|ci| (0..taps).map(move |t| (ci, t))) {
                 let (i, j) = (tap / s.kw, tap % s.kw);
                 let iy = (y * s.stride[0] + i * s.dilation[0]).checked_sub(s.padding[0]);
                 let ix = (xo * s.stride[1] + j * s.dilation[1]).checked_sub(s.padding[1]);
                 if let (Some(iy), Some(ix)) = (iy.filter(|&v| v < s.h), ix.filter(|&v| v < s.w)) {
-                    let v = x[((b * s.c + g * cg + ci) * s.h + iy) * s.w + ix] as f64;
-                    dw[(oc * cg + ci) * taps + tap] += d * v;
+                    let input = ((b * s.c + g * cg + ci) * s.h + iy) * s.w + ix;
+                    f(at, input, (oc * cg + ci) * taps + tap);
                 }
             }
         }
+    }
+
+    /// `dw[o, ci, i, j]`: the sum over samples and outputs of `dy` times the input its tap read, in
+    /// float64, as `reference` computes the forward.
+    fn weight_grad_reference(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
+        let mut dw = vec![0f64; s.o * s.cg() * s.taps()];
+        for_each_product(s, |out, input, weight| {
+            dw[weight] += dy[out] as f64 * x[input] as f64;
+        });
         dw.into_iter().map(|v| v as f32).collect()
     }
 
@@ -1149,24 +1156,9 @@ mod tests {
     /// there, in float64.
     fn input_grad_reference(s: &ConvShape, w: &[f32], dy: &[f32]) -> Vec<f32> {
         let mut dx = vec![0f64; s.n * s.c * s.h * s.w];
-        for (at, &g_out) in dy.iter().enumerate() {
-            let (b, oc, y, xo) = (
-                at / (s.o * s.ohw()),
-                at / s.ohw() % s.o,
-                at / s.ow % s.oh,
-                at % s.ow,
-            );
-            for (ci, i, j) in (0..s.c)
-                .flat_map(|ci| (0..s.kh).flat_map(move |i| (0..s.kw).map(move |j| (ci, i, j))))
-            {
-                let iy = (y * s.stride[0] + i).checked_sub(s.padding[0]);
-                let ix = (xo * s.stride[1] + j).checked_sub(s.padding[1]);
-                if let (Some(iy), Some(ix)) = (iy.filter(|&v| v < s.h), ix.filter(|&v| v < s.w)) {
-                    let weight = w[((oc * s.c + ci) * s.kh + i) * s.kw + j] as f64;
-                    dx[((b * s.c + ci) * s.h + iy) * s.w + ix] += g_out as f64 * weight;
-                }
-            }
-        }
+        for_each_product(s, |out, input, weight| {
+            dx[input] += dy[out] as f64 * w[weight] as f64;
+        });
         dx.into_iter().map(|v| v as f32).collect()
     }
 
