@@ -6,10 +6,10 @@
 
 //! On AVX-512 CPUs the layers with few channels and large planes go to the direct kernels of
 //! `super::direct` instead (see `Direct::forward_plan` and `Direct::weight_grad_plan`), and strided
-//! layers' input gradients to `StridedInputGrad`. Small
-//! output planes, on which most of im2col's products would read padding (4x4 and 2x2 at 3x3 with
-//! padding 1), go by `TapClass`: a gemm per class of positions, over the taps it reads. 3x3 layers
-//! of 128 channels and more, at stride 1, go by `winograd::Winograd` ahead of all these.
+//! layers' input gradients to `StridedInputGrad`. Small output planes, on which most of im2col's
+//! products would read padding (4x4 and 2x2 at 3x3 with padding 1), go by `TapClass`: a gemm per
+//! class of positions, over the taps it reads. 3x3 layers of 128 channels and more, at stride 1, go
+//! by `winograd::Winograd` ahead of all these.
 pub(super) mod winograd;
 
 use std::cell::RefCell;

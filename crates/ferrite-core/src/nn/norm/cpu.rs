@@ -162,8 +162,8 @@ fn channel_map<const P: usize>(
 }
 
 /// Mean and biased variance of every channel. Long rows are read once, in blocks that stay in the
-/// L1 cache (several rows to a block where they are shorter); short ones (`[N, C]` inputs) in two passes. Both centre before squaring, so that
-/// large means don't cancel.
+/// L1 cache (several rows to a block where they are shorter); short ones (`[N, C]` inputs) in two
+/// passes. Both centre before squaring, so that large means don't cancel.
 pub(super) fn channel_stats(x: &[f32], d: Dims) -> Vec<(f64, f64)> {
     if !d.short() && d.numel() > 0 {
         let by_channel = |ch: usize| {
