@@ -32,8 +32,9 @@ const POS_TILE: usize = 3;
 const CHANNEL_BLOCK: usize = 32;
 /// Taps per weight-gradient tile: one kernel row of a 3x3 kernel.
 const GRAD_TAPS: usize = 3;
-/// What one weight-gradient task's packed input and `dy` may take, to stay in a core's L2 cache.
-const GRAD_TASK_BYTES: usize = 512 << 10;
+/// Bytes of `dy` rows per block of the weight gradient's positions: two thirds of a 48 KiB L1
+/// cache, the rest for the input rows of the channels at hand.
+const GRAD_BLOCK_BYTES: usize = 32 << 10;
 
 /// A convolution the direct kernels can run, with the layout of its packed planes.
 pub(super) struct Direct<'s> {
@@ -65,12 +66,12 @@ impl<'s> Direct<'s> {
     }
 
     /// The direct weight gradient for `s`, or `None` where im2col + gemm is as fast: with 8 channels
-    /// or more direct wins at 32x32 outputs and up, and from 8x8 up with at most 32 channels
-    /// (16->32 and 32->32 at 16x16: 1.3-1.7x); from 64 channels on smaller planes gemm's tiles
-    /// fill (64->64 at 8x8: even; 64->128 at 16x16: gemm 1.05x; 128->256 at 8x8: gemm 1.5x), and
-    /// 3->16 runs 2x slower direct.
+    /// or more direct wins at 32x32 outputs and up, and from 8x8 up with at most 64 channels
+    /// (16->32 and 32->32 at 16x16: 1.3-1.7x; 64->64 at 8x8 1.15x, 64->128 at 16x16 1.2x); from
+    /// 128 channels on smaller planes gemm's tiles fill (128->256 at 8x8: gemm 1.5x), and 3->16
+    /// runs 2x slower direct.
     pub(super) fn weight_grad_plan(s: &'s ConvShape) -> Option<Self> {
-        (s.cg() >= 8 && (s.ohw() >= 1024 || (s.cg() <= 32 && s.ohw() >= 64)))
+        (s.cg() >= 8 && (s.ohw() >= 1024 || (s.cg() <= 64 && s.ohw() >= 64)))
             .then(|| Self::new(s))
             .flatten()
     }
@@ -380,12 +381,15 @@ impl<'s> Direct<'s> {
     /// Gradient of the weight: `dw[o, c, tap] = sum over samples and positions of dy * x` at the
     /// tap's offset. Here the vectors run along output channels: `dy` is laid out channels-last, and
     /// each input value is broadcast, so no load straddles cache lines and no sum crosses lanes (run
-    /// along positions, the same kernel was load-bound at half the speed). Samples go in fixed
-    /// chunks, one run of chunks per thread, and the threads' sums are added in order: the result
-    /// does not depend on scheduling.
+    /// along positions, the same kernel was load-bound at half the speed). Each thread takes a fixed
+    /// run of samples, and the threads' sums are added in order: the result does not depend on
+    /// scheduling.
     pub(super) fn weight_grad(&self, x: &[f32], dy: &[f32]) -> Vec<f32> {
-        // Two vectors of output channels where there are that many, else one.
-        if self.s.og() > LANES {
+        // As many vectors of output channels as there are, up to 4, for fewer loads per
+        // multiply-add: 4 vectors by 2 channels by 3 taps take 10 loads for 24, 2 by 4 by 3 take 14.
+        if self.s.og() > 2 * LANES {
+            self.weight_grad_with::<4, 2>(x, dy)
+        } else if self.s.og() > LANES {
             self.weight_grad_with::<2, 4>(x, dy)
         } else {
             self.weight_grad_with::<1, 4>(x, dy)
@@ -401,10 +405,10 @@ impl<'s> Direct<'s> {
             self.grid_vectors * LANES,
             self.channel_len(),
         );
-        let sample_bytes = (s.c * channel + s.groups * grid * lanes) * size_of::<f32>();
-        let per_chunk = (GRAD_TASK_BYTES / sample_bytes).clamp(1, s.n);
-        let chunks = s.n.div_ceil(per_chunk);
-        let parts = rayon::current_num_threads().min(chunks);
+        // Blocks of positions, as even as they go: every tile runs over a block before the next
+        // one, so its `dy` rows stay in L1 across the tiles (single-thread 64->64 at 8x8 and
+        // 32->64 at 16x16 stride 2 1.2x, where each tile streamed several samples' `dy` from L2).
+        let blocks = (grid * lanes * size_of::<f32>()).div_ceil(GRAD_BLOCK_BYTES);
         // Taps in runs of GRAD_TAPS and channels in runs of C; a run's missing members repeat its
         // first one, and their sums are dropped.
         let tap_runs = taps.div_ceil(GRAD_TAPS);
@@ -415,72 +419,66 @@ impl<'s> Direct<'s> {
                     .map_or(self.reads[run * GRAD_TAPS], |&r| r)
             })
         };
-        let sample_len = s.c * s.h * s.w;
+        // (group, first output channel, first input channel, tap run) of every tile.
+        let tiles: Vec<[usize; 4]> = (0..s.groups)
+            .flat_map(|g| (0..og).step_by(V * LANES).map(move |ob| (g, ob)))
+            .flat_map(|(g, ob)| (0..cg).step_by(C).map(move |c0| (g, ob, c0)))
+            .flat_map(|(g, ob, c0)| (0..tap_runs).map(move |tr| [g, ob, c0, tr]))
+            .collect();
+        let (sample_len, parts) = (s.c * s.h * s.w, rayon::current_num_threads().min(s.n));
         let run = |part: usize| {
-            let mut dw = vec![0.0f32; s.o * cg * taps];
-            // [c, sample, channel] and [group, sample, grid position, lanes]; what `pack_dy` never
-            // writes (columns past `ow`, lanes past `og`) stays zero from here.
-            let mut xs = vec![0.0; s.c * per_chunk * channel];
-            let mut dys = vec![0.0; s.groups * per_chunk * grid * lanes];
-            let mut sums = vec![[[0.0f32; LANES]; V]; C * GRAD_TAPS];
-            for chunk in part * chunks / parts..(part + 1) * chunks / parts {
-                let first = chunk * per_chunk;
-                let count = per_chunk.min(s.n - first);
-                for k in 0..count {
-                    let n = first + k;
-                    let x = &x[n * sample_len..][..sample_len];
-                    self.pack_input(x, &mut xs[k * channel..], per_chunk * channel);
-                    let dy = &dy[n * s.o * ohw..][..s.o * ohw];
-                    // SAFETY: AVX-512 was detected in `new`.
-                    unsafe {
-                        self.pack_dy(
-                            dy,
-                            lanes,
-                            &mut dys[k * grid * lanes..],
-                            per_chunk * grid * lanes,
-                        )
-                    };
+            // One sample's [c, channel] and [group, grid position, lanes]; what `pack_input` and
+            // `pack_dy` never write (padding, columns past `ow`) stays zero from here.
+            let mut xs = vec![0.0; s.c * channel];
+            let mut dys = vec![0.0; s.groups * grid * lanes];
+            let mut sums = vec![[[0.0f32; LANES]; V]; tiles.len() * C * GRAD_TAPS];
+            for n in part * s.n / parts..(part + 1) * s.n / parts {
+                self.pack_input(&x[n * sample_len..][..sample_len], &mut xs, channel);
+                // SAFETY: AVX-512 was detected in `new`.
+                unsafe {
+                    self.pack_dy(
+                        &dy[n * s.o * ohw..][..s.o * ohw],
+                        lanes,
+                        &mut dys,
+                        grid * lanes,
+                    )
+                };
+                for b in 0..blocks {
+                    let (first, end) = (b * grid / blocks, (b + 1) * grid / blocks);
+                    for (&[g, ob, c0, tr], sums) in
+                        tiles.iter().zip(sums.chunks_exact_mut(C * GRAD_TAPS))
+                    {
+                        let channels: [usize; C] = std::array::from_fn(|c| {
+                            (g * cg + if c0 + c < cg { c0 + c } else { c0 }) * channel + first
+                        });
+                        // SAFETY: every channel offset plus any tap's offset is readable for the
+                        // grid's positions from `first` on (see `new`); `dys` holds `grid` rows
+                        // of `lanes` floats per group, `ob + V * LANES <= lanes`; AVX-512 was
+                        // detected in `new`.
+                        unsafe {
+                            weight_tile::<V, C, GRAD_TAPS>(
+                                xs.as_ptr(),
+                                &channels,
+                                &reads(tr),
+                                dys.as_ptr().add((g * grid + first) * lanes + ob),
+                                lanes,
+                                end - first,
+                                sums,
+                            )
+                        };
+                    }
                 }
-                for g in 0..s.groups {
-                    let dyg = &dys[g * per_chunk * grid * lanes..];
-                    for ob in (0..og).step_by(V * LANES) {
-                        for c0 in (0..cg).step_by(C) {
-                            let channels: [usize; C] = std::array::from_fn(|c| {
-                                (g * cg + if c0 + c < cg { c0 + c } else { c0 })
-                                    * per_chunk
-                                    * channel
-                            });
-                            for tr in 0..tap_runs {
-                                // SAFETY: every channel offset starts `count` packed channels
-                                // `channel` apart, each readable at every tap offset plus the grid
-                                // (see `new`); `dyg` holds `count` grids of `lanes` floats per
-                                // position, `ob + V * LANES <= lanes`; AVX-512 was detected in `new`.
-                                unsafe {
-                                    weight_tile::<V, C, GRAD_TAPS>(
-                                        xs.as_ptr(),
-                                        &channels,
-                                        &reads(tr),
-                                        channel,
-                                        dyg.as_ptr().add(ob),
-                                        lanes,
-                                        count,
-                                        grid,
-                                        &mut sums,
-                                    )
-                                };
-                                for (ct, vectors) in sums.iter().enumerate() {
-                                    let (c, t) =
-                                        (c0 + ct / GRAD_TAPS, tr * GRAD_TAPS + ct % GRAD_TAPS);
-                                    if c >= cg || t >= taps {
-                                        continue;
-                                    }
-                                    let outs = vectors.iter().flatten().take(og - ob);
-                                    for (o, &v) in outs.enumerate() {
-                                        dw[((g * og + ob + o) * cg + c) * taps + t] += v;
-                                    }
-                                }
-                            }
-                        }
+            }
+            let mut dw = vec![0.0f32; s.o * cg * taps];
+            for (&[g, ob, c0, tr], sums) in tiles.iter().zip(sums.chunks_exact(C * GRAD_TAPS)) {
+                for (ct, vectors) in sums.iter().enumerate() {
+                    let (c, t) = (c0 + ct / GRAD_TAPS, tr * GRAD_TAPS + ct % GRAD_TAPS);
+                    if c >= cg || t >= taps {
+                        continue;
+                    }
+                    let outs = vectors.iter().flatten().take(og - ob);
+                    for (o, &v) in outs.enumerate() {
+                        dw[((g * og + ob + o) * cg + c) * taps + t] = v;
                     }
                 }
             }
@@ -1031,45 +1029,40 @@ unsafe fn forward_tile<const O: usize, const P: usize>(
     }
 }
 
-/// `sums[c * T + t][v] = sum over samples and positions p of dy[p][v] * x[channels[c] + reads[t] + p]`,
-/// for V vectors of output channels (`dy` rows `lanes` floats apart, each sample's `positions`
-/// rows following the last), C channel offsets and T tap offsets; sample k's channels lie
-/// `k * x_sample` further.
+/// `sums[c * T + t][v] += sum over positions p of dy[p][v] * x[channels[c] + reads[t] + p]`, for V
+/// vectors of output channels (`dy` rows `lanes` floats apart), C channel offsets and T tap offsets.
 ///
 /// # Safety
-/// AVX-512F and VL must be available; for every sample `k < samples`, `x + channels[c] + k *
-/// x_sample + reads[t]` must be readable for `positions` floats and `dy` for `samples * positions`
-/// rows of `lanes` floats, V vectors of which are read.
+/// AVX-512F and VL must be available; `x + channels[c] + reads[t]` must be readable for `positions`
+/// floats, and `dy` for `positions` rows of `lanes` floats, V vectors of which are read.
 #[target_feature(enable = "avx512f,avx512vl")]
-#[allow(clippy::too_many_arguments)]
 unsafe fn weight_tile<const V: usize, const C: usize, const T: usize>(
     x: *const f32,
     channels: &[usize; C],
     reads: &[usize; T],
-    x_sample: usize,
     dy: *const f32,
     lanes: usize,
-    samples: usize,
     positions: usize,
     sums: &mut [[[f32; LANES]; V]],
 ) {
-    let mut acc = [[[_mm512_setzero_ps(); V]; T]; C];
+    let mut acc: [[[__m512; V]; T]; C] = std::array::from_fn(|c| {
+        std::array::from_fn(|t| {
+            std::array::from_fn(|v| _mm512_loadu_ps(sums[c * T + t][v].as_ptr()))
+        })
+    });
+    let rows: [*const f32; C] = std::array::from_fn(|c| x.add(channels[c]));
     let mut dyp = dy;
-    for k in 0..samples {
-        let xk = x.add(k * x_sample);
-        let rows: [*const f32; C] = std::array::from_fn(|c| xk.add(channels[c]));
-        for p in 0..positions {
-            let d: [__m512; V] = std::array::from_fn(|v| _mm512_loadu_ps(dyp.add(v * LANES)));
-            for c in 0..C {
-                for t in 0..T {
-                    let xv = _mm512_set1_ps(*rows[c].add(reads[t] + p));
-                    for v in 0..V {
-                        acc[c][t][v] = _mm512_fmadd_ps(xv, d[v], acc[c][t][v]);
-                    }
+    for p in 0..positions {
+        let d: [__m512; V] = std::array::from_fn(|v| _mm512_loadu_ps(dyp.add(v * LANES)));
+        for c in 0..C {
+            for t in 0..T {
+                let xv = _mm512_set1_ps(*rows[c].add(reads[t] + p));
+                for v in 0..V {
+                    acc[c][t][v] = _mm512_fmadd_ps(xv, d[v], acc[c][t][v]);
                 }
             }
-            dyp = dyp.add(lanes);
         }
+        dyp = dyp.add(lanes);
     }
     for c in 0..C {
         for t in 0..T {
