@@ -32,6 +32,9 @@ const POS_TILE: usize = 3;
 const CHANNEL_BLOCK: usize = 32;
 /// Taps per weight-gradient tile: one kernel row of a 3x3 kernel.
 const GRAD_TAPS: usize = 3;
+/// Positions whose products the weight gradient's f32 sums take, about, before they are added
+/// into its f64 total: float32 rounding stays that of a few samples' sums, whatever the batch.
+const GRAD_FLUSH_POSITIONS: usize = 1024;
 /// Bytes of `dy` rows per block of the weight gradient's positions: two thirds of a 48 KiB L1
 /// cache, the rest for the input rows of the channels at hand.
 const GRAD_BLOCK_BYTES: usize = 32 << 10;
@@ -382,8 +385,8 @@ impl<'s> Direct<'s> {
     /// tap's offset. Here the vectors run along output channels: `dy` is laid out channels-last, and
     /// each input value is broadcast, so no load straddles cache lines and no sum crosses lanes (run
     /// along positions, the same kernel was load-bound at half the speed). Each thread takes a fixed
-    /// run of samples, and the threads' sums are added in order: the result does not depend on
-    /// scheduling.
+    /// run of samples, its f32 sums go into an f64 total every few samples, and the threads'
+    /// totals are added in order: the result does not depend on scheduling.
     pub(super) fn weight_grad(&self, x: &[f32], dy: &[f32]) -> Vec<f32> {
         // As many vectors of output channels as there are, up to 4, for fewer loads per
         // multiply-add: 4 vectors by 2 channels by 3 taps take 10 loads for 24, 2 by 4 by 3 take 14.
@@ -426,13 +429,18 @@ impl<'s> Direct<'s> {
             .flat_map(|(g, ob, c0)| (0..tap_runs).map(move |tr| [g, ob, c0, tr]))
             .collect();
         let (sample_len, parts) = (s.c * s.h * s.w, rayon::current_num_threads().min(s.n));
+        // Samples whose products the tiles' f32 sums take before they go into the f64 totals.
+        let per_flush = (GRAD_FLUSH_POSITIONS / grid).max(1);
         let run = |part: usize| {
             // One sample's [c, channel] and [group, grid position, lanes]; what `pack_input` and
             // `pack_dy` never write (padding, columns past `ow`) stays zero from here.
             let mut xs = vec![0.0; s.c * channel];
             let mut dys = vec![0.0; s.groups * grid * lanes];
             let mut sums = vec![[[0.0f32; LANES]; V]; tiles.len() * C * GRAD_TAPS];
-            for n in part * s.n / parts..(part + 1) * s.n / parts {
+            // `sums` in f64, laid out alike: adding them up vectorises.
+            let mut totals = vec![0.0f64; sums.len() * V * LANES];
+            let samples = part * s.n / parts..(part + 1) * s.n / parts;
+            for (k, n) in samples.clone().enumerate() {
                 self.pack_input(&x[n * sample_len..][..sample_len], &mut xs, channel);
                 // SAFETY: AVX-512 was detected in `new`.
                 unsafe {
@@ -468,23 +476,30 @@ impl<'s> Direct<'s> {
                         };
                     }
                 }
-            }
-            let mut dw = vec![0.0f32; s.o * cg * taps];
-            for (&[g, ob, c0, tr], sums) in tiles.iter().zip(sums.chunks_exact(C * GRAD_TAPS)) {
-                for (ct, vectors) in sums.iter().enumerate() {
-                    let (c, t) = (c0 + ct / GRAD_TAPS, tr * GRAD_TAPS + ct % GRAD_TAPS);
-                    if c >= cg || t >= taps {
-                        continue;
+                if (k + 1) % per_flush == 0 || n + 1 == samples.end {
+                    for (total, sum) in totals
+                        .iter_mut()
+                        .zip(sums.as_flattened_mut().as_flattened_mut())
+                    {
+                        *total += std::mem::take(sum) as f64;
                     }
-                    let outs = vectors.iter().flatten().take(og - ob);
-                    for (o, &v) in outs.enumerate() {
-                        dw[((g * og + ob + o) * cg + c) * taps + t] = v;
+                }
+            }
+            let mut dw = vec![0.0f64; s.o * cg * taps];
+            let tile_totals = totals.chunks_exact(C * GRAD_TAPS * V * LANES);
+            for (&[g, ob, c0, tr], totals) in tiles.iter().zip(tile_totals) {
+                for (ct, outs) in totals.chunks_exact(V * LANES).enumerate() {
+                    let (c, t) = (c0 + ct / GRAD_TAPS, tr * GRAD_TAPS + ct % GRAD_TAPS);
+                    if c < cg && t < taps {
+                        for (o, &v) in outs.iter().take(og - ob).enumerate() {
+                            dw[((g * og + ob + o) * cg + c) * taps + t] = v;
+                        }
                     }
                 }
             }
             dw
         };
-        let partials: Vec<Vec<f32>> = (0..parts).into_par_iter().map(run).collect();
+        let partials: Vec<Vec<f64>> = (0..parts).into_par_iter().map(run).collect();
         let mut partials = partials.into_iter();
         let mut dw = partials
             .next()
@@ -492,7 +507,7 @@ impl<'s> Direct<'s> {
         for part in partials {
             dw.iter_mut().zip(&part).for_each(|(d, &v)| *d += v);
         }
-        dw
+        dw.into_iter().map(|v| v as f32).collect()
     }
 
     /// One sample's `dy` [o, oh, ow] transposed into `dst`: group `g`'s [grid position, lanes] at
