@@ -170,7 +170,6 @@ impl<'s> Direct<'s> {
         let [ph, pw] = s.padding;
         let evens = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
         let odds = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-        let lanes = first_lanes;
         // Input column `x` lands in column phase `(x + pw) % 2`, at packed column `(x + pw) / 2`.
         let (even_phase, even_at) = (pw % 2, pw / 2);
         let (odd_phase, odd_at) = ((pw + 1) % 2, pw.div_ceil(2));
@@ -180,18 +179,18 @@ impl<'s> Direct<'s> {
             let (even_row, odd_row) = (row(even_phase) + even_at, row(odd_phase) + odd_at);
             for (k, values) in line.chunks(2 * LANES).enumerate() {
                 let at = values.as_ptr();
-                let low = _mm512_maskz_loadu_ps(lanes(values.len()), at);
+                let low = _mm512_maskz_loadu_ps(first_lanes(values.len()), at);
                 let high = _mm512_maskz_loadu_ps(
-                    lanes(values.len().saturating_sub(LANES)),
+                    first_lanes(values.len().saturating_sub(LANES)),
                     at.wrapping_add(LANES),
                 );
                 let (even, odd) = (values.len().div_ceil(2), values.len() / 2);
                 let out = &mut channel[even_row + k * LANES..][..even];
                 let gathered = _mm512_permutex2var_ps(low, evens, high);
-                _mm512_mask_storeu_ps(out.as_mut_ptr(), lanes(even), gathered);
+                _mm512_mask_storeu_ps(out.as_mut_ptr(), first_lanes(even), gathered);
                 let out = &mut channel[odd_row + k * LANES..][..odd];
                 let gathered = _mm512_permutex2var_ps(low, odds, high);
-                _mm512_mask_storeu_ps(out.as_mut_ptr(), lanes(odd), gathered);
+                _mm512_mask_storeu_ps(out.as_mut_ptr(), first_lanes(odd), gathered);
             }
         }
     }
@@ -835,16 +834,15 @@ impl<'s> StridedInputGrad<'s> {
 unsafe fn interleave(out: &mut [MaybeUninit<f32>], even: &[f32], odd: &[f32]) {
     assert!(even.len() == out.len().div_ceil(2) && odd.len() == out.len() / 2);
     let pairs = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    let lanes = first_lanes;
     for (m, chunk) in out.chunks_mut(LANES).enumerate() {
         let at = m * LANES / 2;
-        let low = _mm512_maskz_loadu_ps(lanes(even.len() - at), even.as_ptr().add(at));
+        let low = _mm512_maskz_loadu_ps(first_lanes(even.len() - at), even.as_ptr().add(at));
         let high = _mm512_maskz_loadu_ps(
-            lanes(odd.len().saturating_sub(at)),
+            first_lanes(odd.len().saturating_sub(at)),
             odd.as_ptr().wrapping_add(at),
         );
         let pairs = _mm512_permutex2var_ps(low, pairs, high);
-        _mm512_mask_storeu_ps(chunk.as_mut_ptr().cast(), lanes(chunk.len()), pairs);
+        _mm512_mask_storeu_ps(chunk.as_mut_ptr().cast(), first_lanes(chunk.len()), pairs);
     }
 }
 
