@@ -79,6 +79,14 @@ describe('ferrite help, version and usage errors', () => {
       [['train', '--model', 'alexnet', '--data', 'd'], "unknown model 'alexnet'", 'mycnn, resnet, se-resnet, vgg11'],
       [['train', '--model', 'mycnn', '--data', 'd', '--epochs', '0'], "--epochs must be an integer of at least 1, got '0'", 'Run'],
       [['train', '--model', 'mycnn', '--data', 'd', '--lr', 'fast'], "--lr must be a positive number, got 'fast'", 'Run'],
+      // Negative numbers are values, not options: the message gives the valid range.
+      [['train', '--model', 'mycnn', '--data', 'd', '--epochs', '-1'], "--epochs must be an integer of at least 1, got '-1'", 'Run'],
+      [['train', '--model', 'mycnn', '--data', 'd', '--batch-size', '-5'], "--batch-size must be an integer of at least 1, got '-5'", 'Run'],
+      [['train', '--model', 'mycnn', '--data', 'd', '--seed', '-1'], "--seed must be an integer of at least 0, got '-1'", 'Run'],
+      [['train', '--model', 'mycnn', '--data', 'd', '--seed', '9007199254740993'], "--seed must be an integer from 0 to 9007199254740991, got '9007199254740993'", 'Run'],
+      [['train', '--model', 'mycnn', '--data', 'd', '--optimizer', 'sgd', '--momentum', '-1'], "--momentum must be a non-negative number, got '-1'", 'Run'],
+      [['train', '--model', 'mycnn', '--data', 'd', '--lr', '-1e-3'], "--lr must be a positive number, got '-1e-3'", 'Run'],
+      [['evaluate', '--model', 'mycnn', '--weights', 'w', '--data', 'd', '--limit', '-3'], "--limit must be an integer of at least 1, got '-3'", 'Run'],
       [['train', '--model', 'mycnn', '--data', 'd', '--optimizer', 'rmsprop'], "unknown optimizer 'rmsprop'", 'Run'],
       [['train', '--model', 'mycnn', '--data', 'd', '--momentum', '0.5'], '--momentum applies only to --optimizer sgd', 'Run'],
       [['train', '--model', 'mycnn', '--data', 'd', '--resume=yes'], "option '--resume' takes no value", 'Run'],
@@ -102,6 +110,11 @@ describe('ferrite help, version and usage errors', () => {
     const noBatches = await ferrite('evaluate', '--model', 'mycnn', '--weights', 'w.safetensors', '--data', empty)
     expect(noBatches.status).toBe(1)
     expect(noBatches.stderr).toContain(`${empty}: no CIFAR-10 test batches found`)
+    const file = join(empty, 'train.bin')
+    writeFileSync(file, '')
+    const notFolder = await ferrite('train', '--model', 'mycnn', '--data', file)
+    expect(notFolder.status).toBe(1)
+    expect(notFolder.stderr).toMatch(new RegExp(`^ferrite train: error: --data ${file} is not a folder; expected a folder holding CIFAR-10 binary batches .*\n$`))
   })
 })
 
@@ -225,6 +238,36 @@ describe('ferrite train, evaluate and --resume', () => {
     expect(after.trainLoss[0]).toBe(before.trainLoss[0])
     expect(after.testAccuracy[0]).toBe(before.testAccuracy[0])
     expect(after.options).toMatchObject({ epochs: 2, resume: true })
+  })
+
+  it('fails with status 1 and one line naming the file and the field of a corrupt checkpoint', async () => {
+    const corrupt = join(out, '..', 'corrupt')
+    mkdirSync(corrupt, { recursive: true })
+    const checkpoint = join(corrupt, 'checkpoint.safetensors')
+    const cases: [string, string, string][] = [
+      ['epoch', 'abc', `metadata field 'epoch' must hold a non-negative integer, got "abc"`],
+      ['history', '{"trainLoss": [', `metadata field 'history' must hold JSON, got "{\\"trainLoss\\": ["`],
+    ]
+    for (const [field, value, message] of cases) {
+      const tensors = ft.load(join(out, 'checkpoint.safetensors'))
+      ft.save(tensors, checkpoint, { metadata: { ...ft.loadMetadata(join(out, 'checkpoint.safetensors')), [field]: value } })
+      for (const t of Object.values(tensors)) t.dispose()
+      const { status, stdout, stderr } = await ferrite('train', '--model', 'mycnn', '--data', data, '--epochs', '2', '--limit', '200', '--out', corrupt, '--resume')
+      expect({ field, status }).toEqual({ field, status: 1 })
+      expect(stdout).not.toContain('Epoch ')
+      expect(stderr).toBe(`ferrite train: error: loadCheckpoint: ${checkpoint}: ${message}\n`)
+    }
+  })
+
+  it('fails with status 1 naming --out when it is a file', async () => {
+    const file = join(out, 'history.json')
+    const { status, stderr } = await ferrite('train', '--model', 'mycnn', '--data', data, '--epochs', '1', '--limit', '20', '--out', file)
+    expect(status).toBe(1)
+    expect(stderr).toBe(`ferrite train: error: --out ${file}: cannot create the output folder: it is a file; expected a folder, or a path where one can be created\n`)
+    const below = join(file, 'run')
+    expect((await ferrite('train', '--model', 'mycnn', '--data', data, '--epochs', '1', '--limit', '20', '--out', below)).stderr).toContain(
+      `--out ${below}: cannot create the output folder: a folder above it is a file`,
+    )
   })
 
   it('fails with status 1 naming a checkpoint of another model', async () => {

@@ -282,7 +282,7 @@ function parseOptions(command: Command, args: string[]): Values {
     command.options.map((o) => [o.name, { type: o.value ? ('string' as const) : ('boolean' as const), ...(o.name === 'help' ? { short: 'h' } : {}) }]),
   )
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals: false }).values as Values
+    return parseArgs({ args: joinNegativeValues(command, args), options, strict: true, allowPositionals: false }).values as Values
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     const quoted = /'([^']*)'/.exec((error as Error).message)?.[1] ?? ''
@@ -295,6 +295,23 @@ function parseOptions(command: Command, args: string[]): Values {
     if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') throw new UsageError(`unexpected argument '${quoted}'`)
     throw error
   }
+}
+
+/**
+ * `--epochs -1` as `--epochs=-1`: `parseArgs` takes `-1` for an option and reports a missing value,
+ * where the user needs to hear the value's valid range.
+ */
+function joinNegativeValues(command: Command, args: string[]): string[] {
+  const takesValue = new Set(command.options.filter((o) => o.value).map((o) => `--${o.name}`))
+  const joined: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const next = args[i + 1]
+    if (takesValue.has(args[i]) && next !== undefined && /^-[\d.]/.test(next) && !Number.isNaN(Number(next))) {
+      joined.push(`${args[i]}=${next}`)
+      i++
+    } else joined.push(args[i])
+  }
+  return joined
 }
 
 function stringOption(values: Values, name: string): string | undefined {
@@ -312,9 +329,8 @@ function requiredOption(values: Values, name: string): string {
 function integerOption(values: Values, name: string, fallback: number, min: number): number {
   const v = stringOption(values, name)
   if (v === undefined) return fallback
-  if (!/^\d+$/.test(v) || Number(v) < min || !Number.isSafeInteger(Number(v))) {
-    throw new UsageError(`--${name} must be an integer of at least ${min}, got '${v}'`)
-  }
+  if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`--${name} must be an integer of at least ${min}, got '${v}'`)
+  if (!Number.isSafeInteger(Number(v))) throw new UsageError(`--${name} must be an integer from ${min} to ${Number.MAX_SAFE_INTEGER}, got '${v}'`)
   return Number(v)
 }
 
@@ -365,6 +381,7 @@ const isFolder = (path: string) => statSync(path, { throwIfNoEntry: false })?.is
  */
 function loadSplit(root: string, train: boolean, transform: ft.transforms.Compose, limit: number | undefined): ft.data.Dataset {
   if (!existsSync(root)) throw new ft.IoError(`data folder not found: ${root}`)
+  if (!isFolder(root)) throw new ft.IoError(`--data ${root} is not a folder; expected a folder holding ${DATA_HELP}`)
   const hasBatches = [root, join(root, 'cifar-10-batches-bin')].some((dir) => isFolder(dir) && readdirSync(dir).some((f) => f.endsWith('.bin')))
   const folder = join(root, train ? 'train' : 'test')
   const dataset = !hasBatches && isFolder(folder) ? new ft.data.ImageFolder(folder, { transform }) : new ft.data.CIFAR10({ root, train, transform })
@@ -409,7 +426,7 @@ async function runTrain(values: Values, io: CliIO): Promise<void> {
     const optimizer = createOptimizer(optimizerName, model, lr, momentum, weightDecay)
     const trainLoader = new ft.data.DataLoader(trainSet, { batchSize, shuffle: true, seed })
     const testLoader = new ft.data.DataLoader(testSet, { batchSize, shuffle: false })
-    mkdirSync(out, { recursive: true })
+    createOutputFolder(out)
     const checkpoint = join(out, 'checkpoint.safetensors')
     log(String(model))
     log(
@@ -453,12 +470,24 @@ async function runTrain(values: Values, io: CliIO): Promise<void> {
   }
 }
 
+/** Creates `--out`'s folder, naming the option and the path when it cannot be one. */
+function createOutputFolder(out: string): void {
+  try {
+    mkdirSync(out, { recursive: true })
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    const reason = code === 'EEXIST' ? 'it is a file' : code === 'ENOTDIR' ? 'a folder above it is a file' : (error as Error).message
+    throw new ft.IoError(`--out ${out}: cannot create the output folder: ${reason}; expected a folder, or a path where one can be created`, { cause: error })
+  }
+}
+
 /** `ft.fit`, reporting a checkpoint that does not fit the model by its file name. */
 async function fitNamingCheckpoint(model: ft.nn.Module, options: ft.FitOptions): Promise<ft.History> {
   try {
     return await ft.fit(model, options)
   } catch (error) {
-    if (options.resume && error instanceof ft.FerriteError && /loadStateDict|loadCheckpoint/.test(error.message)) {
+    // IoErrors name their file already.
+    if (options.resume && error instanceof ft.FerriteError && !(error instanceof ft.IoError) && /loadStateDict|loadCheckpoint/.test(error.message)) {
       throw new ft.IoError(`cannot resume from ${options.checkpoint}: ${shortenKeyLists(error.message)}`, { cause: error })
     }
     throw error

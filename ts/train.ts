@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs'
 import { noGrad } from './autograd'
 import { getRngState, setRngState } from './creation'
 import { autoDevice } from './cuda'
-import { InvalidArgumentError } from './errors'
+import { FerriteError, InvalidArgumentError, IoError } from './errors'
 import { load, loadMetadata, save } from './io'
 import { native } from './native'
 import { CrossEntropyLoss, type Module } from './nn'
@@ -269,31 +269,107 @@ export function loadCheckpoint(
   optimizer: Optimizer<object>,
   scheduler?: LRScheduler,
 ): Pick<CheckpointState, 'epoch' | 'history' | 'loader' | 'rngState'> {
+  const meta = readCheckpointMetadata(path)
+  const tensors = load(path)
+  try {
+    const modelState: Record<string, Tensor> = {}
+    const state: Record<number, Record<string, Tensor | number | null>> = {}
+    for (const [index, s] of Object.entries(meta.optimizer.scalars)) state[Number(index)] = { ...s }
+    for (const [key, t] of Object.entries(tensors)) {
+      const optimizerState = /^optimizer\.(\d+)\.([^.]+)$/.exec(key)
+      if (key.startsWith('model.')) modelState[key.slice('model.'.length)] = t
+      else if (optimizerState) (state[Number(optimizerState[1])] ??= {})[optimizerState[2]] = t
+      else throw new IoError(`loadCheckpoint: ${path}: unexpected tensor '${key}'; expected 'model.<name>' or 'optimizer.<index>.<name>'`)
+    }
+    model.loadStateDict(modelState)
+    try {
+      optimizer.loadStateDict({ state, paramGroups: meta.optimizer.paramGroups })
+    } catch (error) {
+      if (!(error instanceof FerriteError)) throw error
+      throw new IoError(`loadCheckpoint: ${path}: metadata field 'optimizer' does not fit this optimizer: ${error.message}`, { cause: error })
+    }
+    if (scheduler && meta.scheduler) scheduler.loadStateDict(meta.scheduler)
+  } finally {
+    for (const t of Object.values(tensors)) t.dispose()
+  }
+  return { epoch: meta.epoch, history: meta.history, loader: meta.loader, rngState: meta.rngState }
+}
+
+/** The checkpoint's metadata, parsed. */
+interface CheckpointMetadata extends Pick<CheckpointState, 'epoch' | 'history' | 'loader' | 'rngState'> {
+  optimizer: { paramGroups: OptimizerStateDict<object>['paramGroups']; scalars: Record<string, Record<string, number | null>> }
+  scheduler: { lastEpoch: number } | null
+}
+
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)
+const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0
+const isNumberOrNull = (x: unknown) => typeof x === 'number' || x === null
+
+/**
+ * Reads and checks every metadata field before anything is restored: a damaged or hand-edited
+ * checkpoint is an IoError naming the file, the field and what it should hold.
+ */
+function readCheckpointMetadata(path: string): CheckpointMetadata {
   const meta = loadMetadata(path)
   if (!READABLE_FORMATS.includes(meta.format)) {
-    throw new InvalidArgumentError(`loadCheckpoint: ${path} is not a Ferrite checkpoint (format ${meta.format ?? 'missing'})`)
+    throw new IoError(`loadCheckpoint: ${path} is not a Ferrite checkpoint (format ${meta.format ?? 'missing'}; expected ${READABLE_FORMATS.join(' or ')})`)
   }
-  const tensors = load(path)
-  const modelState: Record<string, Tensor> = {}
-  const state: Record<number, Record<string, Tensor | number | null>> = {}
-  const { paramGroups, scalars } = JSON.parse(meta.optimizer) as { paramGroups: OptimizerStateDict<object>['paramGroups']; scalars: Record<string, Record<string, number | null>> }
-  for (const [index, s] of Object.entries(scalars)) state[Number(index)] = { ...s }
-  for (const [key, t] of Object.entries(tensors)) {
-    if (key.startsWith('model.')) modelState[key.slice('model.'.length)] = t
-    else {
-      const [, index, name] = key.split('.')
-      ;(state[Number(index)] ??= {})[name] = t
+  const invalid = (field: string, expected: string) => {
+    const got = meta[field] === undefined ? 'nothing' : JSON.stringify(meta[field].length > 80 ? `${meta[field].slice(0, 80)}...` : meta[field])
+    return new IoError(`loadCheckpoint: ${path}: metadata field '${field}' must hold ${expected}, got ${got}`)
+  }
+  const json = (field: string): unknown => {
+    try {
+      return JSON.parse(meta[field])
+    } catch {
+      throw invalid(field, 'JSON')
     }
   }
-  model.loadStateDict(modelState)
-  optimizer.loadStateDict({ state, paramGroups })
-  for (const t of Object.values(tensors)) t.dispose()
-  const schedulerState = JSON.parse(meta.scheduler) as { lastEpoch: number } | null
-  if (scheduler && schedulerState) scheduler.loadStateDict(schedulerState)
+
+  if (!/^\d+$/.test(meta.epoch ?? '') || !Number.isSafeInteger(Number(meta.epoch))) throw invalid('epoch', 'a non-negative integer')
+  const epoch = Number(meta.epoch)
+
+  const loader = json('loader')
+  if (!isObject(loader) || !isCount(loader.epoch) || !isCount(loader.seed)) throw invalid('loader', 'an object { epoch, seed } of non-negative integers')
+
+  let rngState: Uint8Array | undefined
+  if (meta.rngState !== undefined) {
+    const bytes = getRngState().length
+    if (!new RegExp(`^[0-9a-f]{${2 * bytes}}$`).test(meta.rngState)) throw invalid('rngState', `${bytes} bytes in hex`)
+    rngState = new Uint8Array(Buffer.from(meta.rngState, 'hex'))
+  }
+
+  // JSON writes NaN (a diverged loss) as null; it is read back as NaN.
+  const history = json('history')
+  const series = ['trainLoss', 'testAccuracy', 'epochSeconds', 'imagesPerSecond'] as const
+  if (!isObject(history) || !series.every((k) => Array.isArray(history[k]) && (history[k] as unknown[]).every(isNumberOrNull))) {
+    throw invalid('history', `an object of number arrays ${series.join(', ')}`)
+  }
+  const restored = Object.fromEntries(series.map((k) => [k, (history[k] as (number | null)[]).map((x) => x ?? NaN)])) as unknown as History
+  if (restored.trainLoss.length !== epoch) throw invalid('history', `${epoch} epochs of trainLoss, as field 'epoch' says`)
+
+  const saved = json('optimizer')
+  if (
+    !isObject(saved) ||
+    !Array.isArray(saved.paramGroups) ||
+    !saved.paramGroups.every((g) => isObject(g) && Array.isArray(g.params) && g.params.every(isCount)) ||
+    !isObject(saved.scalars) ||
+    !Object.entries(saved.scalars).every(([k, s]) => /^\d+$/.test(k) && isObject(s) && Object.values(s).every(isNumberOrNull))
+  ) {
+    throw invalid('optimizer', 'an object { paramGroups, scalars } as saveCheckpoint writes it')
+  }
+
+  const scheduler = json('scheduler')
+  if (scheduler !== null && !(isObject(scheduler) && Number.isSafeInteger(scheduler.lastEpoch) && (scheduler.lastEpoch as number) >= -1)) {
+    throw invalid('scheduler', 'null or an object { lastEpoch } with an integer lastEpoch >= -1')
+  }
+
   return {
-    epoch: Number(meta.epoch),
-    history: JSON.parse(meta.history) as History,
-    loader: JSON.parse(meta.loader) as CheckpointState['loader'],
-    rngState: meta.rngState === undefined ? undefined : new Uint8Array(Buffer.from(meta.rngState, 'hex')),
+    epoch,
+    loader: loader as CheckpointState['loader'],
+    rngState,
+    history: restored,
+    optimizer: saved as CheckpointMetadata['optimizer'],
+    scheduler: scheduler as CheckpointMetadata['scheduler'],
   }
 }
