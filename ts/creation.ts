@@ -42,7 +42,7 @@ export function tensor(data: TensorData, options: TensorDataOptions = {}): Tenso
     made = fromTypedArray(data as Exclude<TensorData, NestedArray<number | boolean>>, options)
   } else {
     const shape = inferShape(data)
-    const dtype = dtypeOf('tensor', options, containsBoolean(data, shape.length) ? 'bool' : 'float32')
+    const dtype = dtypeOf('tensor', options, allBooleans(data, shape.length) ? 'bool' : 'float32')
     const flat = dtype === 'float32' ? new Float32Array(shape.reduce((a, b) => a * b, 1)) : new Float64Array(shape.reduce((a, b) => a * b, 1))
     flatten(data, shape, flat)
     made = new Tensor(dtype === 'float32' ? native.fromFloat32(flat as Float32Array, shape) : native.fromFloat64(flat as Float64Array, shape, dtype))
@@ -77,13 +77,10 @@ function inferShape(data: unknown): number[] {
   return shape
 }
 
-function containsBoolean(data: unknown, depth: number): boolean {
-  let level = data
-  for (let d = 0; d < depth; d++) {
-    if (!Array.isArray(level) || level.length === 0) return false
-    level = level[0]
-  }
-  return typeof level === 'boolean'
+/** Whether every element is a boolean: like `torch.tensor([True, 2])`, numbers among booleans make a number tensor. */
+function allBooleans(data: unknown, depth: number): boolean {
+  if (depth === 0) return typeof data === 'boolean'
+  return Array.isArray(data) && data.length > 0 && data.every((x) => allBooleans(x, depth - 1))
 }
 
 /** Copies nested arrays into `out`, checking that every level has the length the shape promises. */

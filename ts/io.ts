@@ -21,6 +21,9 @@ export interface SaveOptions {
  */
 export function save(stateDict: Record<string, Tensor>, path: string, { metadata }: SaveOptions = {}): void {
   if (typeof path !== 'string') throw new InvalidArgumentError(`save: path must be a string, got ${describe(path)}`)
+  for (const [key, value] of Object.entries(metadata ?? {})) {
+    if (typeof value !== 'string') throw new InvalidArgumentError(`save: metadata values must be strings, got ${describe(value)} for key '${key}'`)
+  }
   const names = Object.keys(stateDict)
   const tensors = names.map((name) => {
     const t: unknown = stateDict[name]

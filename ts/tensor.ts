@@ -406,6 +406,10 @@ export class Tensor {
     if (typeof target !== 'string') {
       throw new InvalidArgumentError(`to: expected a dtype (${DTYPES.join(', ')}) or a device ('cpu', 'cuda:N'), got ${String(target)}`)
     }
+    // Only names starting like a device go to the device parser, so that 'float16' is not called an unknown device.
+    if (!/^(cpu|cuda)/.test(target)) {
+      throw new InvalidArgumentError(`to: '${target}' is neither a dtype Ferrite has (${DTYPES.join(', ')}) nor a device ('cpu', 'cuda' or 'cuda:N')`)
+    }
     return new Tensor(native.toDevice(this.handle, target))
   }
 

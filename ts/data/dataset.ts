@@ -1,8 +1,9 @@
-import { fromNativeError, IndexOutOfRangeError } from '../errors'
+import { fromNativeError, IndexOutOfRangeError, InvalidArgumentError } from '../errors'
 import type { NativeImageSet } from '../native'
 import { stack, tensor } from '../creation'
 import { Tensor } from '../tensor'
 import type { Compose } from '../transforms'
+import { describe } from '../validate'
 
 /** A batch: inputs stacked along a new first dim, and their labels. */
 export type Batch = [images: Tensor, targets: Tensor]
@@ -23,12 +24,32 @@ export abstract class Dataset {
 
   /** The items at `indices`, stacked (`seed` is for datasets with random transforms). */
   async getBatch(indices: number[], _seed: number): Promise<Batch> {
-    const items = indices.map((i) => this.get(i))
+    const got: unknown[] = []
     try {
+      for (const i of indices) {
+        got.push(this.get(i))
+        checkItem(this, i, got.at(-1))
+      }
+      const items = got as Item[]
       return [stack(items.map(([input]) => input)), tensor(items.map(([, target]) => target), { dtype: 'int64' })]
     } finally {
-      for (const [input] of items) input.dispose()
+      for (const item of got) {
+        const input: unknown = Array.isArray(item) ? item[0] : item
+        if (input instanceof Tensor) input.dispose()
+      }
     }
+  }
+}
+
+/** An item must be `[Tensor, integer label]`: collating anything else would fail obscurely or truncate the label. */
+function checkItem(dataset: Dataset, index: number, item: unknown): void {
+  const where = `${dataset.constructor.name}.get(${index})`
+  if (!Array.isArray(item) || item.length !== 2 || !(item[0] instanceof Tensor)) {
+    const got = Array.isArray(item) ? `[${item.map((x) => describe(x)).join(', ')}]` : describe(item)
+    throw new InvalidArgumentError(`${where} returned ${got}; expected [input: Tensor, label: integer]`)
+  }
+  if (!Number.isSafeInteger(item[1])) {
+    throw new InvalidArgumentError(`${where} returned the label ${describe(item[1])}; expected an integer class index`)
   }
 }
 

@@ -124,9 +124,16 @@ function list(folder: string): string[] {
   }
 }
 
-/** Like Python's `os.path.isdir`: links are followed, and a broken link is not a folder. */
+/**
+ * Like Python's `os.path.isdir`: links are followed, and a link that is broken or loops (ELOOP) is
+ * not a folder; one named like an image is then reported by the decoder, naming its path.
+ */
 function isDirectory(path: string): boolean {
-  return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false
+  try {
+    return statSync(path, { throwIfNoEntry: false })?.isDirectory() ?? false
+  } catch {
+    return false
+  }
 }
 
 /** Python's `sorted()` for strings compares code points; UTF-8 bytes sort the same way, UTF-16 units do not. */

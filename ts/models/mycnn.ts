@@ -1,5 +1,6 @@
 import * as nn from '../nn'
 import type { Tensor } from '../tensor'
+import { checkIntAtLeast } from '../validate'
 
 /**
  * The tutorial's simple CNN: two Conv2d -> BatchNorm2d -> ReLU -> MaxPool2d stages and a linear
@@ -15,6 +16,9 @@ export class MyCNN extends nn.Module {
 
   constructor(imageSize = 32, numClasses = 10) {
     super()
+    // Two 2x2 pools of a smaller image leave no pixel to classify.
+    checkIntAtLeast('MyCNN', 'imageSize', imageSize, 4)
+    checkIntAtLeast('MyCNN', 'numClasses', numClasses, 1)
     this.conv1 = new nn.Sequential(
       new nn.Conv2d(3, 16, 3, { stride: 1, padding: 1 }),
       new nn.BatchNorm2d(16),

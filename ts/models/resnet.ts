@@ -1,5 +1,7 @@
 import * as nn from '../nn'
+import { InvalidArgumentError } from '../errors'
 import type { Tensor } from '../tensor'
+import { checkIntAtLeast, describe } from '../validate'
 
 /** 3x3 convolution with padding 1 and no bias, as the tutorial's `conv3x3`. */
 export function conv3x3(inChannels: number, outChannels: number, stride = 1): nn.Conv2d {
@@ -55,6 +57,8 @@ export class SELayer extends nn.Module {
 
   constructor(channel: number, reduction = 16) {
     super()
+    checkIntAtLeast('SELayer', 'channel', channel, 1)
+    checkIntAtLeast('SELayer', 'reduction', reduction, 1)
     this.FC1 = new nn.Linear(channel, Math.floor(channel / reduction))
     this.FC2 = new nn.Linear(Math.floor(channel / reduction), channel)
   }
@@ -128,6 +132,12 @@ export class ResNet extends nn.Module {
 
   constructor(block: Block = ResidualBlock, layers: readonly number[] = [2, 2, 2], numClasses = 10) {
     super()
+    if (typeof block !== 'function') throw new InvalidArgumentError(`ResNet: block must be a block class such as ResidualBlock, got ${describe(block)}`)
+    if (!Array.isArray(layers) || layers.length !== 3) {
+      throw new InvalidArgumentError(`ResNet: layers must be three block counts, one per stage, got ${Array.isArray(layers) ? `[${layers.join(', ')}]` : describe(layers)}`)
+    }
+    layers.forEach((n, i) => checkIntAtLeast('ResNet', `layers[${i}]`, n, 1))
+    checkIntAtLeast('ResNet', 'numClasses', numClasses, 1)
     this.layer1 = this.makeLayer(block, 16, layers[0])
     this.layer2 = this.makeLayer(block, 32, layers[1], 2)
     this.layer3 = this.makeLayer(block, 64, layers[2], 2)

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from '../errors'
 import * as nn from '../nn'
 import type { Tensor } from '../tensor'
+import { checkIntAtLeast, describe } from '../validate'
 
 /** Layer plans: a number is a Conv2d(3x3) -> BatchNorm2d -> ReLU with that many channels, 'M' a 2x2 max pool. */
 export const VGG_CONFIGS = {
@@ -26,10 +27,12 @@ export class VGG extends nn.Module {
 
   constructor(cfg: VGGName | readonly (number | 'M')[], { numClasses = 10 }: { numClasses?: number } = {}) {
     super()
-    const plan = typeof cfg === 'string' ? VGG_CONFIGS[cfg] : cfg
+    const plan = typeof cfg === 'string' ? (Object.hasOwn(VGG_CONFIGS, cfg) ? VGG_CONFIGS[cfg] : undefined) : cfg
     if (plan === undefined) {
       throw new InvalidArgumentError(`VGG: unknown configuration '${String(cfg)}'; expected one of ${Object.keys(VGG_CONFIGS).join(', ')}`)
     }
+    if (!Array.isArray(plan)) throw new InvalidArgumentError(`VGG: cfg must be a configuration name or an array of channel counts and 'M', got ${describe(plan)}`)
+    checkIntAtLeast('VGG', 'numClasses', numClasses, 1)
     const layers: nn.Module[] = []
     let inChannels = 3
     for (const x of plan) {

@@ -250,6 +250,9 @@ export abstract class Module {
    * lists them. Returns the keys that did not match.
    */
   loadStateDict(stateDict: Record<string, Tensor>, { strict = true }: LoadStateDictOptions = {}): IncompatibleKeys {
+    if (typeof stateDict !== 'object' || stateDict === null || Array.isArray(stateDict) || stateDict instanceof Tensor) {
+      throw new InvalidArgumentError(`loadStateDict: expected a state dict (an object of name to Tensor, as stateDict() and ft.load return), got ${describe(stateDict)}`)
+    }
     const entries = this.#stateEntries('')
     const own = new Set(entries.map(([key]) => key))
     const missingKeys = entries.map(([key]) => key).filter((key) => !Object.hasOwn(stateDict, key))

@@ -1,8 +1,10 @@
+import { InvalidArgumentError } from '../errors'
 import { native } from '../native'
 import { zerosLike } from '../creation'
 import { keep } from '../scope'
 import type { Tensor } from '../tensor'
-import { Optimizer, type ParamGroup, type Params, type ParamState } from './optimizer'
+import { describe } from '../validate'
+import { checkFlag, checkHyperParameter, Optimizer, type ParamGroup, type Params, type ParamState } from './optimizer'
 
 /** Hyper-parameters of {@link Adam} and {@link AdamW}, with PyTorch's defaults. */
 export interface AdamOptions {
@@ -18,6 +20,17 @@ export interface AdamOptions {
   amsgrad: boolean
   /** Ascend the objective instead of descending it (default false). */
   maximize: boolean
+}
+
+/** PyTorch's checks of Adam's hyper-parameters (NaN and infinities are refused too). */
+function checkAdamOptions(o: AdamOptions, where: string): void {
+  checkHyperParameter(where, 'learning rate', o.lr, 'a number >= 0', (x) => x >= 0)
+  checkHyperParameter(where, 'epsilon value', o.eps, 'a number >= 0', (x) => x >= 0)
+  if (!Array.isArray(o.betas) || o.betas.length !== 2) throw new InvalidArgumentError(`${where}: betas must be a pair of numbers, got ${describe(o.betas)}`)
+  o.betas.forEach((beta, i) => checkHyperParameter(where, `beta parameter at index ${i}`, beta, 'a number in [0, 1)', (x) => x >= 0 && x < 1))
+  checkHyperParameter(where, 'weightDecay value', o.weightDecay, 'a number >= 0', (x) => x >= 0)
+  checkFlag(where, 'amsgrad', o.amsgrad)
+  checkFlag(where, 'maximize', o.maximize)
 }
 
 function adamStep(param: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<AdamOptions>, decoupledWeightDecay: boolean): void {
@@ -46,6 +59,11 @@ export class Adam extends Optimizer<AdamOptions> {
     super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0, amsgrad: false, maximize: false, ...options })
   }
 
+  /** PyTorch's range checks of the hyper-parameters. */
+  protected override checkOptions(options: AdamOptions, where: string): void {
+    checkAdamOptions(options, where)
+  }
+
   /** One Adam step of `param`; `state` holds `step`, `expAvg`, `expAvgSq` (and `maxExpAvgSq` with amsgrad). */
   protected updateParameter(param: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<AdamOptions>): void {
     adamStep(param, grad, state, group, false)
@@ -56,6 +74,11 @@ export class Adam extends Optimizer<AdamOptions> {
 export class AdamW extends Optimizer<AdamOptions> {
   constructor(params: Params<AdamOptions>, options: Partial<AdamOptions> = {}) {
     super(params, { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 1e-2, amsgrad: false, maximize: false, ...options })
+  }
+
+  /** PyTorch's range checks of the hyper-parameters. */
+  protected override checkOptions(options: AdamOptions, where: string): void {
+    checkAdamOptions(options, where)
   }
 
   /** One AdamW step of `param`: multiplies it by `1 - lr * weightDecay`, then takes an Adam step without the L2 term. */

@@ -2,6 +2,7 @@ import { InvalidArgumentError } from '../errors'
 import { noGrad } from '../autograd'
 import { keep } from '../scope'
 import { Tensor } from '../tensor'
+import { describe } from '../validate'
 
 /** A group of parameters sharing hyper-parameters, as in `torch.optim`. */
 export type ParamGroup<Options> = Options & {
@@ -31,6 +32,18 @@ export interface OptimizerStateDict<Options> {
   })[]
 }
 
+/** PyTorch's `Invalid <what>: <value>`, unless `value` is a finite number that `inRange` accepts. */
+export function checkHyperParameter(where: string, what: string, value: unknown, expected: string, inRange: (x: number) => boolean): void {
+  if (typeof value !== 'number' || !Number.isFinite(value) || !inRange(value)) {
+    throw new InvalidArgumentError(`${where}: Invalid ${what}: ${typeof value === 'number' ? value : describe(value)} (expected ${expected})`)
+  }
+}
+
+/** A flag such as `maximize`: anything but a boolean would be read as truthy or falsy. */
+export function checkFlag(where: string, name: string, value: unknown): void {
+  if (typeof value !== 'boolean') throw new InvalidArgumentError(`${where}: ${name} must be true or false, got ${describe(value)}`)
+}
+
 /**
  * Base class of the optimizers. Subclasses implement `updateParameter` with one native call per
  * parameter; the update itself never runs element by element in JS.
@@ -56,6 +69,7 @@ export abstract class Optimizer<Options extends object> {
       }
       return { ...defaults, ...g, params } as ParamGroup<Options>
     })
+    this.paramGroups.forEach((g, i) => this.checkOptions?.(g, this.paramGroups.length === 1 ? new.target.name : `${new.target.name}: parameter group ${i}`))
   }
 
   /** Clears the gradients of every parameter (sets them to null, PyTorch's default). */
@@ -85,6 +99,9 @@ export abstract class Optimizer<Options extends object> {
     })
   }
 
+  /** Throws an `InvalidArgumentError` for a hyper-parameter outside its range; `where` starts the message. Run on every group, here and by `loadStateDict`. */
+  protected checkOptions?(options: Options, where: string): void
+
   /** Updates `param` in place from `grad`, reading and updating its `state`, with the hyper-parameters of its `group`. */
   protected abstract updateParameter(param: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<Options>): void
 
@@ -108,20 +125,25 @@ export abstract class Optimizer<Options extends object> {
     if (stateDict.paramGroups.length !== this.paramGroups.length) {
       throw new InvalidArgumentError(`loadStateDict: the saved state has ${stateDict.paramGroups.length} parameter groups, this optimizer has ${this.paramGroups.length}`)
     }
+    // Everything is checked before anything changes, so a bad state leaves the optimizer as it was.
     const byIndex: Tensor[] = []
-    stateDict.paramGroups.forEach((saved, i) => {
+    const options = stateDict.paramGroups.map((saved, i) => {
       const group = this.paramGroups[i]
       if (saved.params.length !== group.params.length) {
         throw new InvalidArgumentError(`loadStateDict: parameter group ${i} has ${saved.params.length} parameters in the saved state but ${group.params.length} here`)
       }
       saved.params.forEach((k, j) => (byIndex[k] = group.params[j]))
-      const { params: _ignored, ...options } = saved
-      Object.assign(group, options)
+      const { params: _ignored, ...rest } = saved
+      this.checkOptions?.({ ...group, ...rest }, `loadStateDict: ${this.constructor.name} parameter group ${i}`)
+      return rest
     })
+    for (const k of Object.keys(stateDict.state)) {
+      if (byIndex[Number(k)] === undefined) throw new InvalidArgumentError(`loadStateDict: state for parameter ${k}, which no group refers to`)
+    }
+    options.forEach((rest, i) => Object.assign(this.paramGroups[i], rest))
     this.state.clear()
     for (const [k, s] of Object.entries(stateDict.state)) {
       const param = byIndex[Number(k)]
-      if (param === undefined) throw new InvalidArgumentError(`loadStateDict: state for parameter ${k}, which no group refers to`)
       const copy: ParamState = {}
       for (const [name, value] of Object.entries(s)) copy[name] = value instanceof Tensor ? keep(value.clone()) : value
       this.state.set(param, copy)

@@ -1,8 +1,9 @@
+import { InvalidArgumentError } from '../errors'
 import { native } from '../native'
 import { zerosLike } from '../creation'
 import { keep } from '../scope'
 import type { Tensor } from '../tensor'
-import { Optimizer, type ParamGroup, type Params, type ParamState } from './optimizer'
+import { checkFlag, checkHyperParameter, Optimizer, type ParamGroup, type Params, type ParamState } from './optimizer'
 
 /** Hyper-parameters of {@link SGD}, with PyTorch's defaults. */
 export interface SGDOptions {
@@ -20,10 +21,28 @@ export interface SGDOptions {
   maximize: boolean
 }
 
+/** PyTorch's checks of SGD's hyper-parameters (NaN and infinities are refused too). */
+function checkSGDOptions(o: SGDOptions, where: string): void {
+  checkHyperParameter(where, 'learning rate', o.lr, 'a number >= 0', (x) => x >= 0)
+  checkHyperParameter(where, 'momentum value', o.momentum, 'a number >= 0', (x) => x >= 0)
+  checkHyperParameter(where, 'dampening value', o.dampening, 'a finite number', () => true)
+  checkHyperParameter(where, 'weightDecay value', o.weightDecay, 'a number >= 0', (x) => x >= 0)
+  checkFlag(where, 'nesterov', o.nesterov)
+  checkFlag(where, 'maximize', o.maximize)
+  if (o.nesterov && (o.momentum <= 0 || o.dampening !== 0)) {
+    throw new InvalidArgumentError(`${where}: Nesterov momentum requires a momentum and zero dampening, got momentum ${o.momentum} and dampening ${o.dampening}`)
+  }
+}
+
 /** Stochastic gradient descent with PyTorch's momentum, dampening, Nesterov and weight decay rules. */
 export class SGD extends Optimizer<SGDOptions> {
   constructor(params: Params<SGDOptions>, options: Partial<SGDOptions> = {}) {
     super(params, { lr: 1e-3, momentum: 0, dampening: 0, weightDecay: 0, nesterov: false, maximize: false, ...options })
+  }
+
+  /** PyTorch's range checks of the hyper-parameters. */
+  protected override checkOptions(options: SGDOptions, where: string): void {
+    checkSGDOptions(options, where)
   }
 
   /** One SGD step of `param`, keeping its momentum buffer in `state.momentumBuffer`. */
