@@ -12,7 +12,7 @@ use std::ffi::c_long;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// `mi_option_purge_delay` in mimalloc 3's `mi_option_t` (libmimalloc-sys names no constant for it).
+/// `mi_option_purge_delay` in mimalloc 2's `mi_option_t` (libmimalloc-sys names no constant for it).
 const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 const PURGE_DELAY_MS: c_long = 10_000;
 /// Set by a user to choose the delay, which then wins.

@@ -11,6 +11,7 @@ mod handle;
 mod io;
 mod nn;
 mod optim;
+mod stay_loaded;
 mod tensor;
 mod vision;
 
