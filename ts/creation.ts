@@ -29,7 +29,7 @@ function deviceOf(options: TensorOptions): DeviceName {
 
 /**
  * A tensor holding a copy of `data`, like `torch.tensor`. JS numbers make float32 tensors and
- * booleans make bool tensors unless `dtype` says otherwise.
+ * booleans bool tensors unless `dtype` says otherwise; booleans mixed with numbers count as 0 and 1.
  *
  * ```ts
  * ft.tensor([[1, 2], [3, 4]])              // float32, shape [2, 2]

@@ -262,7 +262,10 @@ export function saveCheckpoint(path: string, { model, optimizer, scheduler, epoc
   })
 }
 
-/** Restores what {@link saveCheckpoint} wrote into the given model, optimizer and scheduler. */
+/**
+ * Restores what {@link saveCheckpoint} wrote into the given model, optimizer and scheduler. The
+ * metadata is checked first: a damaged field is an `IoError` naming the file and the field.
+ */
 export function loadCheckpoint(
   path: string,
   model: Module,
