@@ -24,6 +24,8 @@ export interface MemoryInfo {
  * (views included); `bytes` counts storage once however many views share it.
  */
 export function memory(): MemoryInfo {
+  // Tensors whose JS objects the collector already took are garbage: free them before counting.
+  native.releaseCollectedTensors()
   const info: MemoryInfo = { tensors: 0, bytes: 0, devices: {} }
   for (const { device, tensors, bytes } of native.memory()) {
     info.devices[device] = { tensors, bytes }

@@ -1,31 +1,35 @@
 /**
- * Scoped release of native memory, like TensorFlow.js's `tidy`: every tensor created while `fn`
- * runs is disposed when it returns, except the tensors it returns and those passed to `keep`.
- * Training loops use it so that each step's activations are freed at once instead of waiting
- * for the garbage collector.
+ * Release of native memory. Every tensor belongs to the innermost open scope, which disposes it
+ * when the scope ends unless it is part of the scope's result or kept:
+ *
+ * - `tidy(fn)`, like TensorFlow.js's, is a scope a caller opens;
+ * - every `Module.forward` call is one, so the intermediates of a model's forward pass are freed
+ *   when it returns (autograd holds its own references to what backward needs).
+ *
+ * A tensor made outside every scope is left to the garbage collector: the addon watches its JS
+ * object through a weak reference and frees the native tensor once the collector took the object,
+ * during synchronous code too (a `FinalizationRegistry` would wait for the event loop to turn, and
+ * a training loop that never awaits would grow without bound).
  */
 import { InvalidArgumentError } from './errors'
-import { native, type TensorHandle } from './native'
+import { native } from './native'
 import type { Tensor } from './tensor'
 
 const scopes: Set<Tensor>[] = []
 
-/** Releases the native tensor of each Tensor that the garbage collector took. */
-const collected = new FinalizationRegistry<TensorHandle>((handle) => native.release(handle))
-
-/** @internal Called by every new Tensor: the innermost `tidy` scope disposes it, or else the garbage collector. */
+/** @internal Called by every new Tensor: the innermost scope disposes it, or else the collector releases it. */
 export function track(t: Tensor): void {
   if (scopes.length > 0) scopes[scopes.length - 1].add(t)
-  else collected.register(t, t.handle)
+  else native.watch(t.handle, t)
 }
 
 /** Hands a tensor that outlives every scope to the garbage collector, telling V8 its weight. */
 function escape(t: Tensor): void {
   native.announce(t.handle)
-  collected.register(t, t.handle)
+  native.watch(t.handle, t)
 }
 
-/** Marks `t` to outlive every enclosing `tidy` scope. */
+/** Marks `t` to outlive every enclosing scope (`tidy`, a module's forward). */
 export function keep<T extends Tensor>(t: T): T {
   let scoped = false
   for (const scope of scopes) scoped = scope.delete(t) || scoped
@@ -49,17 +53,25 @@ export function setTensorCheck(check: (v: unknown) => v is Tensor): void {
   isTensorCheck = check
 }
 
+/** Moves the tensors of an ended scope that live on to the enclosing scope, or out of every scope. */
+function handOn(tensors: Iterable<Tensor>): void {
+  const outer = scopes[scopes.length - 1]
+  for (const t of tensors) {
+    if (outer) outer.add(t)
+    else escape(t)
+  }
+}
+
 /**
- * Runs `fn` and disposes every tensor it created that it does not return. `fn` must be
- * synchronous: tensors created after an `await` belong to no scope. Since `tidy` frees them, those
- * tensors are not reported to V8 as external memory, so they trigger no garbage collections; the
- * tensors that outlive every scope (returned, or passed to `keep`) are reported when they escape.
+ * Runs `fn` in a scope of its own and disposes every tensor it made, except those in its result
+ * and those `lives` accepts (which leave every scope, as `keep` does). On a throw, everything it
+ * made is disposed. An async `fn` (a Promise result) is `onAsync`'s to handle.
  */
-export function tidy<T>(fn: () => T): T {
+function runScoped<T>(fn: () => T, lives: ((t: Tensor) => boolean) | undefined, onAsync: (made: Set<Tensor>) => void): T {
   const scope = new Set<Tensor>()
   scopes.push(scope)
   // Tensors made inside are not announced to V8's garbage collector (see enterTidy); those that
-  // escape every scope are, below.
+  // escape every scope are, by `escape`.
   native.enterTidy()
   let result: T
   try {
@@ -73,16 +85,40 @@ export function tidy<T>(fn: () => T): T {
   }
   scopes.pop()
   if (result instanceof Promise) {
-    for (const t of scope) t.dispose()
-    throw new InvalidArgumentError('tidy: the function must not be async (its tensors were disposed)')
+    onAsync(scope)
+    return result
   }
   const returned = new Set<Tensor>()
   collect(result, returned, isTensorCheck!)
-  const outer = scopes[scopes.length - 1]
+  const kept: Tensor[] = []
   for (const t of scope) {
-    if (!returned.has(t)) t.dispose()
-    else if (outer) outer.add(t)
-    else escape(t)
+    if (returned.has(t)) continue
+    if (lives?.(t)) kept.push(t)
+    else t.dispose()
   }
+  handOn([...scope].filter((t) => returned.has(t)))
+  for (const t of kept) escape(t)
   return result
+}
+
+/**
+ * Runs `fn` and disposes every tensor it created that it does not return. `fn` must be
+ * synchronous: tensors created after an `await` belong to no scope. Since `tidy` frees them, those
+ * tensors are not reported to V8 as external memory, so they trigger no garbage collections; the
+ * tensors that outlive every scope (returned, or passed to `keep`) are reported when they escape.
+ */
+export function tidy<T>(fn: () => T): T {
+  return runScoped(fn, undefined, (made) => {
+    for (const t of made) t.dispose()
+    throw new InvalidArgumentError('tidy: the function must not be async (its tensors were disposed)')
+  })
+}
+
+/**
+ * @internal Runs a module's `forward`: the tensors it makes and neither returns nor stores as the
+ * module's own parameters or buffers (`lives`) are disposed when it returns. An async forward's
+ * tensors are left alone.
+ */
+export function forwardScope<T>(fn: () => T, lives: (t: Tensor) => boolean): T {
+  return runScoped(fn, lives, handOn)
 }

@@ -2,6 +2,7 @@ import { noGrad } from '../autograd'
 import { zerosLike } from '../creation'
 import { InvalidArgumentError, ShapeMismatchError } from '../errors'
 import { native } from '../native'
+import { forwardScope } from '../scope'
 import { Tensor } from '../tensor'
 import { describe } from '../validate'
 import type { DeviceName } from '../types'
@@ -56,6 +57,32 @@ function kindOf(value: unknown): Kind | undefined {
 
 const inspect = Symbol.for('nodejs.util.inspect.custom')
 
+/** Marks a `forward` that already runs in a scope of its own. */
+const scoped = Symbol('scopedForward')
+
+/**
+ * Makes every `forward` defined along a module class's prototype chain run in a scope that frees
+ * its intermediates (see {@link Module}); each class's method is wrapped once, on its first instance.
+ */
+function scopeForwards(prototype: object): void {
+  for (let p = prototype; p !== Module.prototype && p !== null; p = Object.getPrototypeOf(p)) {
+    const own = Object.getOwnPropertyDescriptor(p, 'forward')
+    const forward = own?.value as ((this: Module, ...args: unknown[]) => unknown) & { [scoped]?: true }
+    if (typeof forward !== 'function' || forward[scoped]) continue
+    const wrapped = {
+      forward(this: Module, ...args: unknown[]): unknown {
+        let own: Set<Tensor> | undefined
+        return forwardScope(
+          () => forward.apply(this, args),
+          (t) => (own ??= this.ownTensors()).has(t),
+        )
+      },
+    }.forward as typeof forward
+    wrapped[scoped] = true
+    Object.defineProperty(p, 'forward', { ...own, value: wrapped })
+  }
+}
+
 /**
  * Base class of every layer and model, like `torch.nn.Module`. Subclasses assign their layers
  * ({@link Module}s), weights ({@link Parameter}s) and buffers ({@link Buffer}s) to fields and
@@ -74,6 +101,11 @@ const inspect = Symbol.for('nodejs.util.inspect.custom')
  *
  * Names that differ from the field (PyTorch's snake_case keys) are registered explicitly with
  * `registerParameter`, `registerBuffer` and `registerModule`.
+ *
+ * Each `forward` call frees the tensors it makes and does not return when it returns, as `tidy`
+ * does (autograd keeps what backward needs), so that a plain training loop holds no more memory
+ * than one step's. A tensor made in `forward` that should outlive it is returned, registered as
+ * the module's buffer or parameter, or passed to `ft.keep`.
  */
 export abstract class Module {
   /** Whether the module is in training mode (`train()`) or evaluation mode (`eval()`). */
@@ -83,8 +115,20 @@ export abstract class Module {
   readonly #buffers = new Map<string, Slot<'buffer'>>()
   readonly #modules = new Map<string, Slot<'module'>>()
 
+  constructor() {
+    scopeForwards(new.target.prototype)
+  }
+
   /** The computation of the module; called by the parent's `forward`. */
   abstract forward(...args: any[]): any
+
+  /** @internal This module's own parameters and buffers (not its children's). */
+  ownTensors(): Set<Tensor> {
+    const own = new Set<Tensor>()
+    for (const [, p] of this.#own('parameter')) if (p !== null) own.add(p)
+    for (const [, b] of this.#own('buffer')) if (b !== null) own.add(b)
+    return own
+  }
 
   /**
    * Registers `param` (or null, a placeholder that is skipped) under `name`, and returns it.

@@ -2,14 +2,19 @@
 //!
 //! A napi class instance per op result cost more than the op itself (a JS constructor call, a
 //! wrap with its finalizer reference, napi-rs's per-instance bookkeeping); a number costs nothing
-//! to make or to pass. JS frees a tensor with `release`: `dispose()` does, and so does a
-//! `FinalizationRegistry` once the collector took the JS object. Every JS thread (the main one,
-//! each worker) has its own table, since it calls from its own OS thread.
+//! to make or to pass. JS frees a tensor with `release`: `dispose()` does, and so does the
+//! collector: a tensor that no scope disposes is `watch`ed through a weak reference to its JS
+//! object, and the table releases the tensors whose objects the collector took as soon as it
+//! notices a collection. That happens during synchronous code too, where a
+//! `FinalizationRegistry` waits for the event loop to turn (a plain training loop that never
+//! awaits would grow without bound). Every JS thread (the main one, each worker) has its own
+//! table, since it calls from its own OS thread, and empties it when its environment is torn down.
 //!
 //! A tensor's bytes are announced to V8 as external memory, so that garbage collection feels
 //! their weight, except while a `tidy` scope will dispose them.
 
 use std::cell::{Cell, RefCell};
+use std::ptr;
 
 use ferrite_core::Tensor;
 use napi::bindgen_prelude::*;
@@ -83,13 +88,31 @@ struct Slot {
     generation: u32,
     /// Bytes announced to V8 for this tensor, taken back when it leaves.
     reported: i64,
+    /// A weak reference to the JS object that owns the handle, for tensors left to the collector
+    /// (null otherwise). Deleted with `napi_delete_reference` when the tensor leaves.
+    owner: sys::napi_ref,
 }
 
-#[derive(Default)]
 struct Table {
     slots: Vec<Slot>,
     /// Empty slots, reused last-freed first.
     free: Vec<usize>,
+    /// A weak reference to an object nothing else holds: once it reads empty, the collector has
+    /// run since it was made, and the watched slots are worth checking.
+    canary: sys::napi_ref,
+    /// Whether this thread's environment will empty the table when it is torn down.
+    cleanup_hooked: bool,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Table {
+            slots: Vec::new(),
+            free: Vec::new(),
+            canary: ptr::null_mut(),
+            cleanup_hooked: false,
+        }
+    }
 }
 
 impl Table {
@@ -99,6 +122,7 @@ impl Table {
                 tensor: None,
                 generation: 0,
                 reported: 0,
+                owner: ptr::null_mut(),
             });
             self.slots.len() - 1
         });
@@ -121,16 +145,50 @@ impl Table {
             .filter(|s| s.tensor.is_some() && i64::from(s.generation) == handle.generation())
     }
 
-    /// Takes the tensor out, with the bytes announced for it; None for a stale handle.
-    fn remove(&mut self, handle: TensorHandle) -> Option<(Tensor, i64)> {
-        let slot = self.slot_mut(handle)?;
-        let tensor = slot.tensor.take()?;
-        let reported = std::mem::take(&mut slot.reported);
+    /// Takes the tensor out, with the bytes announced for it and its owner's weak reference (for
+    /// the caller to delete); None for a stale handle.
+    fn remove(&mut self, handle: TensorHandle) -> Option<Removed> {
+        self.slot(handle)?;
+        Some(self.empty(handle.index()))
+    }
+
+    fn empty(&mut self, index: usize) -> Removed {
+        let slot = &mut self.slots[index];
+        let removed = Removed {
+            tensor: slot.tensor.take(),
+            reported: std::mem::take(&mut slot.reported),
+            owner: std::mem::replace(&mut slot.owner, ptr::null_mut()),
+        };
         if slot.generation < MAX_GENERATION {
             slot.generation += 1;
-            self.free.push(handle.index());
+            self.free.push(index);
         }
-        Some((tensor, reported))
+        removed
+    }
+}
+
+/// What leaves a slot: dropped by the caller outside the table's borrow, since dropping a tensor
+/// can take a while and V8 calls must not find the table borrowed.
+struct Removed {
+    tensor: Option<Tensor>,
+    reported: i64,
+    owner: sys::napi_ref,
+}
+
+impl Removed {
+    /// Deletes the owner's weak reference and takes the announced bytes back from V8.
+    fn settle(self, env: sys::napi_env) {
+        if !self.owner.is_null() {
+            // SAFETY: `owner` was made by `napi_create_reference` in this thread's environment,
+            // which is alive (we are in a call from it or in its cleanup hook), and is deleted once.
+            unsafe { sys::napi_delete_reference(env, self.owner) };
+        }
+        if self.reported != 0 {
+            let mut total = 0;
+            // SAFETY: a plain call into this thread's live environment.
+            unsafe { sys::napi_adjust_external_memory(env, -self.reported, &mut total) };
+        }
+        drop(self.tensor);
     }
 }
 
@@ -162,7 +220,122 @@ pub fn wrap(env: &Env, tensor: Tensor) -> TensorHandle {
     } else {
         0
     };
-    TABLE.with_borrow_mut(|table| table.insert(tensor, reported))
+    let (handle, hooked) = TABLE.with_borrow_mut(|table| {
+        let hooked = std::mem::replace(&mut table.cleanup_hooked, true);
+        (table.insert(tensor, reported), hooked)
+    });
+    if !hooked {
+        // Fails only while the environment is already going away.
+        let raw = env.raw() as usize;
+        let _ = env.add_env_cleanup_hook(raw, |raw| empty_table(raw as sys::napi_env));
+    }
+    handle
+}
+
+/// Releases every tensor of this thread as its environment (a worker's, or the main thread's at
+/// exit) is torn down, while its weak references can still be deleted.
+fn empty_table(env: sys::napi_env) {
+    let (removed, canary) = TABLE.with_borrow_mut(|table| {
+        let live: Vec<usize> = (0..table.slots.len())
+            .filter(|&i| table.slots[i].tensor.is_some())
+            .collect();
+        let removed: Vec<Removed> = live.into_iter().map(|i| table.empty(i)).collect();
+        (removed, std::mem::take(table).canary)
+    });
+    for r in removed {
+        r.settle(env);
+    }
+    delete_reference(env, canary);
+}
+
+fn delete_reference(env: sys::napi_env, reference: sys::napi_ref) {
+    if !reference.is_null() {
+        // SAFETY: `reference` was made in this thread's environment, which is alive, and its
+        // holder forgot it.
+        unsafe { sys::napi_delete_reference(env, reference) };
+    }
+}
+
+/// The object a weak reference names, or null once the collector took it.
+fn referent(env: sys::napi_env, reference: sys::napi_ref) -> sys::napi_value {
+    let mut value = ptr::null_mut();
+    // SAFETY: `reference` is a live reference of this thread's environment.
+    let status = unsafe { sys::napi_get_reference_value(env, reference, &mut value) };
+    if status == sys::Status::napi_ok {
+        value
+    } else {
+        ptr::null_mut()
+    }
+}
+
+/// A weak reference (count 0) to `value`: it reads empty once the collector took the object.
+fn weak_reference(env: sys::napi_env, value: sys::napi_value) -> sys::napi_ref {
+    let mut reference = ptr::null_mut();
+    // SAFETY: `value` is a live value of this call's scope in this thread's environment.
+    let status = unsafe { sys::napi_create_reference(env, value, 0, &mut reference) };
+    if status == sys::Status::napi_ok {
+        reference
+    } else {
+        ptr::null_mut()
+    }
+}
+
+/// Leaves the tensor behind `handle` to the collector: it is released once the collector took
+/// `owner`, the JS object holding the handle. Checks for such tensors whenever a collection has
+/// happened since the last check, which a collection of a fresh, unreachable canary object shows.
+#[napi]
+pub fn watch(env: Env, handle: TensorHandle, owner: Unknown) {
+    let env = env.raw();
+    let canary = TABLE.with_borrow(|table| table.canary);
+    if canary.is_null() || referent(env, canary).is_null() {
+        release_collected(env);
+        let mut object = ptr::null_mut();
+        // SAFETY: a plain call into this thread's live environment.
+        unsafe { sys::napi_create_object(env, &mut object) };
+        let fresh = weak_reference(env, object);
+        let old = TABLE.with_borrow_mut(|table| std::mem::replace(&mut table.canary, fresh));
+        delete_reference(env, old);
+    }
+    let reference = weak_reference(env, owner.raw());
+    let unused = TABLE.with_borrow_mut(|table| match table.slot_mut(handle) {
+        Some(slot) if slot.owner.is_null() => {
+            slot.owner = reference;
+            ptr::null_mut()
+        }
+        _ => reference,
+    });
+    delete_reference(env, unused);
+}
+
+/// Releases the watched tensors whose JS objects the collector took.
+fn release_collected(env: sys::napi_env) {
+    let watched: Vec<(usize, sys::napi_ref)> = TABLE.with_borrow(|table| {
+        let slots = table.slots.iter().enumerate();
+        slots
+            .filter(|(_, s)| !s.owner.is_null() && s.tensor.is_some())
+            .map(|(i, s)| (i, s.owner))
+            .collect()
+    });
+    let collected: Vec<usize> = watched
+        .into_iter()
+        .filter(|&(_, owner)| referent(env, owner).is_null())
+        .map(|(i, _)| i)
+        .collect();
+    if collected.is_empty() {
+        return;
+    }
+    let removed: Vec<Removed> =
+        TABLE.with_borrow_mut(|table| collected.into_iter().map(|i| table.empty(i)).collect());
+    for r in removed {
+        r.settle(env);
+    }
+}
+
+/// Releases the tensors whose owners the collector took, without waiting for a new collection;
+/// `ft.memory()` calls it so that its counts do not include them.
+#[napi]
+pub fn release_collected_tensors(env: Env) {
+    release_collected(env.raw());
 }
 
 /// Runs `f` on the tensor behind `handle` and hands JS the tensor it returns.
@@ -218,11 +391,8 @@ pub fn announce(env: Env, handle: TensorHandle) {
 #[napi]
 pub fn release(env: Env, handle: TensorHandle) {
     let removed = TABLE.with_borrow_mut(|table| table.remove(handle));
-    // The tensor is dropped here, outside the table's borrow.
-    if let Some((_tensor, reported)) = removed {
-        if reported != 0 {
-            let _ = env.adjust_external_memory(-reported);
-        }
+    if let Some(removed) = removed {
+        removed.settle(env.raw());
     }
 }
 
