@@ -54,7 +54,11 @@ impl TensorHandle {
             .ok_or_else(|| {
                 napi::Error::new(
                     "DisposedTensor".to_string(),
-                    format!("{op}: the tensor was disposed and cannot be used"),
+                    format!(
+                        "{op}: the tensor was disposed and cannot be used (by dispose(), at the \
+                         end of the tidy scope or the Module.forward that made it; ft.keep() \
+                         keeps a tensor beyond its scope)"
+                    ),
                 )
             })
     }

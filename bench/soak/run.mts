@@ -1,0 +1,115 @@
+// Soak: 10,000 training steps of MyCNN, once as a plain synchronous loop (no tidy, no dispose, no
+// await) and once through `fit` on the bundled CIFAR-10 sample, each in a process of its own.
+// RSS and Ferrite's native bytes are sampled every 500 steps; after the warm-up (the first
+// sample) both must stay within 10 % of their value then. Prints the tables; exits 1 when a
+// series is not flat. Not part of CI (about 10 minutes on two cores).
+//
+//   npm run soak -- [--steps 10000] [--every 500] [--runs plain,fit]
+import { spawnSync } from 'node:child_process'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import * as ft from 'ferrite'
+import { printMachine, printTable } from '../machine'
+
+const { values } = parseArgs({
+  options: {
+    steps: { type: 'string', default: '10000' },
+    every: { type: 'string', default: '500' },
+    runs: { type: 'string', default: 'plain,fit' },
+    child: { type: 'string' },
+  },
+})
+const steps = Number(values.steps)
+const every = Number(values.every)
+const BATCH = 32
+/** Growth allowed after the warm-up sample. */
+const TOLERANCE = 0.1
+
+interface Sample {
+  step: number
+  rss: number
+  nativeBytes: number
+  tensors: number
+}
+
+function sample(step: number): Sample {
+  const { bytes, tensors } = ft.memory()
+  return { step, rss: process.memoryUsage().rss, nativeBytes: bytes, tensors }
+}
+
+/** The plain loop: fresh random batches every step, as a data loader hands them out. */
+function plainLoop(): Sample[] {
+  const model = new ft.models.MyCNN()
+  const optimizer = new ft.optim.Adam(model.parameters(), { lr: 0.001 })
+  const samples: Sample[] = []
+  for (let step = 1; step <= steps; step++) {
+    const x = ft.randn([BATCH, 3, 32, 32])
+    const y = ft.randint(0, 10, [BATCH])
+    const loss = ft.functional.crossEntropy(model.forward(x), y)
+    optimizer.zeroGrad()
+    loss.backward()
+    optimizer.step()
+    loss.item()
+    if (step % every === 0) samples.push(sample(step))
+  }
+  return samples
+}
+
+/** `fit` on the bundled sample with the tutorial's augmentation, as many epochs as `steps` takes. */
+async function fitLoop(): Promise<Sample[]> {
+  const T = ft.transforms
+  const trainSet = new ft.data.CIFAR10({
+    root: join(import.meta.dirname, '..', '..', 'data', 'cifar10-sample'),
+    transform: T.compose([T.pad(4), T.randomHorizontalFlip(), T.randomCrop(32), T.toTensor(), T.normalize([0.49, 0.48, 0.45], [0.25, 0.24, 0.26])]),
+  })
+  const trainLoader = new ft.data.DataLoader(trainSet, { batchSize: BATCH, shuffle: true, dropLast: true })
+  const model = new ft.models.MyCNN()
+  const optimizer = new ft.optim.Adam(model.parameters(), { lr: 0.001 })
+  const samples: Sample[] = []
+  let step = 0
+  // The loss function is called once per step: it counts them.
+  const lossFn = (output: ft.Tensor, targets: ft.Tensor) => {
+    step++
+    if (step % every === 0) samples.push(sample(step))
+    return ft.functional.crossEntropy(output, targets)
+  }
+  const epochs = Math.ceil(steps / Math.floor(trainSet.length / BATCH))
+  await ft.fit(model, { epochs, optimizer, trainLoader, lossFn, log: () => {}, progress: false })
+  return samples.filter((s) => s.step <= steps)
+}
+
+const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(1)
+
+/** Prints a run's table; true when RSS and native bytes stayed within the tolerance of their first sample. */
+function report(run: string, samples: Sample[]): boolean {
+  const [first] = samples
+  const rssPeak = Math.max(...samples.map((s) => s.rss))
+  const nativePeak = Math.max(...samples.map((s) => s.nativeBytes))
+  const rows = samples.map((s) => [String(s.step), mb(s.rss), mb(s.nativeBytes), String(s.tensors), `${(s.rss / first.rss).toFixed(3)}x`])
+  console.log(`\n${run === 'plain' ? 'Plain synchronous loop (no tidy, dispose or await)' : 'fit() on data/cifar10-sample'}, MyCNN, batch ${BATCH}, Adam`)
+  printTable(['step', 'RSS MB', 'native MB', 'live tensors', `RSS ÷ step ${first.step}`], rows)
+  const flat = rssPeak <= first.rss * (1 + TOLERANCE) && nativePeak <= first.nativeBytes * (1 + TOLERANCE)
+  console.log(
+    `peak RSS ${(rssPeak / first.rss).toFixed(3)}x, peak native bytes ${(nativePeak / first.nativeBytes).toFixed(3)}x of step ${first.step}: ` +
+      (flat ? `flat within ${TOLERANCE * 100} %` : `NOT flat within ${TOLERANCE * 100} %`),
+  )
+  return flat
+}
+
+async function main(): Promise<void> {
+  printMachine(`Soak: ${steps.toLocaleString('en')} MyCNN training steps per run, samples every ${every}`)
+  let allFlat = true
+  for (const run of values.runs.split(',')) {
+    const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1], '--child', run, '--steps', String(steps), '--every', String(every)], {
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+    })
+    if (child.status !== 0) throw new Error(`soak run '${run}' failed (status ${child.status}, signal ${child.signal}):\n${child.stderr}`)
+    allFlat = report(run, JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Sample[]) && allFlat
+  }
+  if (!allFlat) process.exitCode = 1
+}
+
+if (values.child === 'plain') console.log(JSON.stringify(plainLoop()))
+else if (values.child === 'fit') console.log(JSON.stringify(await fitLoop()))
+else await main()
