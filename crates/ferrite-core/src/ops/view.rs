@@ -183,7 +183,13 @@ impl Tensor {
         let layout = self.layout();
         let mut shape = layout.shape().to_vec();
         shape[d] = length;
-        let offset = layout.offset() + start * layout.strides()[d];
+        // A view with no elements keeps its base's offset: `start` rows into an empty storage
+        // would point past its end, where every reader slicing from the offset would panic.
+        let offset = if shape.contains(&0) {
+            layout.offset()
+        } else {
+            layout.offset() + start * layout.strides()[d]
+        };
         let out = self.with_layout(Layout::new(shape, layout.strides().to_vec(), offset));
         Ok(record(out, &[self], || NarrowBackward {
             input: self.clone(),
@@ -407,6 +413,19 @@ mod tests {
         assert_eq!(t.view(&[6]).unwrap_err().code(), "ShapeMismatch");
         let r = t.reshape(&[6]).unwrap();
         assert_eq!(r.to_vec_f32().unwrap(), vec![0., 3., 1., 4., 2., 5.]);
+    }
+
+    #[test]
+    fn empty_narrows_and_selects_read_as_empty() {
+        // Found by the fuzz suite (test/fuzz): row 2 of a [3, 0] tensor pointed past its empty
+        // storage's end, and reading, summing or concatenating it panicked.
+        let row = arange(0, &[3, 0]).select(0, 2).unwrap();
+        assert_eq!(row.shape(), &[0]);
+        assert!(row.to_vec_f32().unwrap().is_empty());
+        assert_eq!(row.sum(&[], false).unwrap().to_vec_f32().unwrap(), vec![0.]);
+        assert_eq!(Tensor::cat(&[row.clone(), row], 0).unwrap().shape(), &[0]);
+        let columns = arange(0, &[0, 4]).narrow(1, 3, 1).unwrap();
+        assert!(columns.to_vec_f32().unwrap().is_empty());
     }
 
     #[test]

@@ -245,6 +245,15 @@ impl ConvShape {
             .map(|(i, j)| {
                 let ys = valid_range(self.oh, self.h, i * dh, ph, sh);
                 let xs = valid_range(self.ow, self.w, j * dw, pw, sw);
+                if ys.is_empty() || xs.is_empty() {
+                    // A tap no output reads (a stride past the input's end): it has no first
+                    // offset, and the planes' row loops must not slice at one.
+                    return Tap {
+                        ys: 0..0,
+                        xs: 0..0,
+                        from: 0,
+                    };
+                }
                 let from = (ys.start * sh + i * dh - ph) * self.w + xs.start * sw + j * dw - pw;
                 Tap { ys, xs, from }
             })

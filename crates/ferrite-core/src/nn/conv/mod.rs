@@ -390,6 +390,24 @@ mod tests {
     }
 
     #[test]
+    fn strides_past_the_input_leave_taps_that_read_nothing() {
+        // Found by the fuzz suite (test/fuzz): a column stride of 2^31 panicked slicing the
+        // input plane at the offset of a tap that no output column reads.
+        check_forward(
+            [2, 4, 11, 12],
+            [6, 2, 5, 4],
+            false,
+            params([1, 1 << 31], [0, 3], [1, 3], 2),
+        );
+        check_forward(
+            [1, 2, 5, 6],
+            [3, 2, 2, 3],
+            true,
+            params([9, 4], [1, 2], [2, 1], 1),
+        );
+    }
+
+    #[test]
     fn matches_a_direct_float64_convolution() {
         let d = Conv2dParams::default();
         check_forward([2, 3, 7, 9], [4, 3, 3, 3], true, d);
