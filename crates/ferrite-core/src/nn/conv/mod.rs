@@ -392,7 +392,14 @@ mod tests {
     #[test]
     fn strides_past_the_input_leave_taps_that_read_nothing() {
         // Found by the fuzz suite (test/fuzz): a column stride of 2^31 panicked slicing the
-        // input plane at the offset of a tap that no output column reads.
+        // input plane at the offset of a tap that no output column reads; so did padding as wide
+        // as the dilated kernel around a 1-wide input.
+        check_forward(
+            [2, 4, 12, 1],
+            [6, 2, 1, 3],
+            true,
+            params([3, 1], [2, 3], [3, 3], 2),
+        );
         check_forward(
             [2, 4, 11, 12],
             [6, 2, 5, 4],
