@@ -132,12 +132,12 @@ export function full(shape: Shape, value: number | boolean, options: TensorOptio
 
 /** A tensor of `shape` filled with 0, like `torch.zeros` (float32 unless `dtype` says otherwise). */
 export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
-  return finish(new Tensor(native.full(checkShape('zeros', shape), 0, dtypeOf('zeros', options, 'float32'), deviceOf(options))), options)
+  return finish(new Tensor(native.zeros(checkShape('zeros', shape), dtypeOf('zeros', options, 'float32'), deviceOf(options))), options)
 }
 
 /** A tensor of `shape` filled with 1, like `torch.ones` (float32 unless `dtype` says otherwise). */
 export function ones(shape: Shape, options: TensorOptions = {}): Tensor {
-  return finish(new Tensor(native.full(checkShape('ones', shape), 1, dtypeOf('ones', options, 'float32'), deviceOf(options))), options)
+  return finish(new Tensor(native.ones(checkShape('ones', shape), dtypeOf('ones', options, 'float32'), deviceOf(options))), options)
 }
 
 /** Options of the `*Like` factories: dtype and device default to those of the model tensor. */

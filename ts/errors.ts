@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'InvalidArgument'
   | 'DisposedTensor'
   | 'Io'
+  | 'OutOfMemory'
   | 'NativeBinding'
   | 'Internal'
 
@@ -88,6 +89,17 @@ export class IoError extends FerriteError {
 }
 
 /**
+ * A buffer larger than the allocation limit (by default the machine's physical memory; see
+ * `setAllocationLimit`) or than the system could give. The message says how many bytes were asked
+ * for and why they were refused; the process is unharmed and can go on.
+ */
+export class OutOfMemoryError extends FerriteError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('OutOfMemory', message, options)
+  }
+}
+
+/**
  * The native addon could not be loaded: no binary for this platform was installed, or the one found
  * does not load. Thrown when `ferrite` is first imported; the message names the platform, the
  * package that should have provided the binary, and how to fix it.
@@ -114,6 +126,7 @@ const byCode: Record<ErrorCode, new (message: string, options?: ErrorOptions) =>
   InvalidArgument: InvalidArgumentError,
   DisposedTensor: DisposedTensorError,
   Io: IoError,
+  OutOfMemory: OutOfMemoryError,
   NativeBinding: NativeBindingError,
   Internal: InternalError,
 }

@@ -44,7 +44,7 @@ export * as models from './models'
 export * as transforms from './transforms'
 export { evaluate, fit, loadCheckpoint, plotCurves, saveCheckpoint, saveModel, train } from './train'
 export type { CheckpointState, FitOptions, History, LossFunction, TrainOptions } from './train'
-export { allClose, getNumThreads, memory } from './runtime'
+export { allClose, getAllocationLimit, getNumThreads, memory, setAllocationLimit } from './runtime'
 export type { AllCloseOptions, MemoryInfo } from './runtime'
 export type { DeviceName, DType, NestedArray, Shape, TensorOptions } from './types'
 export type { Pair } from './validate'
@@ -59,6 +59,7 @@ export {
   InvalidArgumentError,
   IoError,
   NativeBindingError,
+  OutOfMemoryError,
   ShapeMismatchError,
 } from './errors'
 export type { ErrorCode } from './errors'

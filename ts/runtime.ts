@@ -1,4 +1,6 @@
+import { InvalidArgumentError } from './errors'
 import { native } from './native'
+import { describe } from './validate'
 import type { Tensor } from './tensor'
 
 /** Live native tensors and storage bytes, in total and per device. */
@@ -33,6 +35,26 @@ export function memory(): MemoryInfo {
     info.bytes += bytes
   }
   return info
+}
+
+/**
+ * The largest single buffer, in bytes, that Ferrite will allocate. A bigger request throws an
+ * `OutOfMemoryError` at once instead of taking the machine's memory. The default is the
+ * machine's physical memory (or its container's limit), or `FERRITE_MAX_ALLOC_BYTES` when set.
+ */
+export function getAllocationLimit(): number {
+  return native.allocationLimit()
+}
+
+/**
+ * Sets the largest single buffer, in bytes, that Ferrite will allocate (`Infinity` for no limit);
+ * `null` restores the default (see {@link getAllocationLimit}).
+ */
+export function setAllocationLimit(bytes: number | null): void {
+  if (bytes !== null && !(typeof bytes === 'number' && bytes >= 0 && (Number.isSafeInteger(bytes) || bytes === Infinity))) {
+    throw new InvalidArgumentError(`setAllocationLimit: bytes must be a non-negative integer, Infinity or null, got ${describe(bytes)}`)
+  }
+  native.setAllocationLimit(bytes ?? undefined)
 }
 
 /** Threads the CPU kernels use (set `RAYON_NUM_THREADS` before start-up to change it). */

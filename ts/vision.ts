@@ -47,8 +47,8 @@ export interface ImageGridOptions {
  * float32 tensor of shape `[C, H, W]` with values 0..255. The format comes from the file's
  * bytes, not its name. `'L'` uses PIL's rounded ITU-R 601-2 luma, so PNGs match
  * `np.asarray(Image.open(path).convert('L'))` exactly; JPEG decoders may differ from PIL's by
- * rounding. Throws an `IoError` naming the file when it is missing, not an image, truncated or
- * not 8-bit.
+ * rounding. Throws an `IoError` naming the file when it is missing, not an image, truncated,
+ * corrupt, not 8-bit or larger than {@link getMaxImagePixels}.
  */
 export function readImage(path: ImagePath, { mode = 'RGB' }: ReadImageOptions = {}): Tensor {
   if (mode !== 'RGB' && mode !== 'L') {
@@ -88,6 +88,24 @@ export function saveImageGrid(images: readonly Tensor[], path: ImagePath, option
     normalize,
     scale: positive(op, 'scale', scale),
   })
+}
+
+/**
+ * The most pixels (width x height) an image may have for {@link readImage} and image folders to
+ * decode it. Larger images throw an `IoError` naming the file and its size, read from the header
+ * before anything is decoded. The default is PIL's `Image.MAX_IMAGE_PIXELS` (89,478,485), or
+ * `FERRITE_MAX_IMAGE_PIXELS` when set.
+ */
+export function getMaxImagePixels(): number {
+  return native.maxImagePixels()
+}
+
+/** Sets the most pixels an image may have to be decoded (`Infinity` for no limit); `null` restores the default. */
+export function setMaxImagePixels(pixels: number | null): void {
+  if (pixels !== null && !(typeof pixels === 'number' && pixels >= 0 && (Number.isSafeInteger(pixels) || pixels === Infinity))) {
+    throw new InvalidArgumentError(`setMaxImagePixels: pixels must be a non-negative integer, Infinity or null, got ${describe(pixels)}`)
+  }
+  native.setMaxImagePixels(pixels ?? undefined)
 }
 
 function filePath(op: string, path: ImagePath): string {

@@ -236,7 +236,7 @@ impl Tensor {
         let mut slot = lock(&self.0.autograd.grad);
         let sum = match slot.take() {
             Some(old) => old.add(&grad)?,
-            None => grad.contiguous(),
+            None => grad.contiguous()?,
         };
         *slot = Some(sum);
         Ok(())
@@ -495,7 +495,7 @@ pub(crate) mod tests {
             x[0].squeeze(None)?.flatten(0, -1)
         });
         gradcheck(&[leaf(&[2, 3], 31)], |x| {
-            x[0].transpose(0, 1)?.contiguous().view(&[-1])
+            x[0].transpose(0, 1)?.contiguous()?.view(&[-1])
         });
     }
 

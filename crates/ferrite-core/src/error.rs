@@ -41,6 +41,14 @@ pub enum Error {
         path: String,
         detail: String,
     },
+    /// A buffer larger than the allocation limit, or than the system can give.
+    #[error("{op}: cannot allocate {}: {reason}", crate::alloc::Bytes(*requested))]
+    OutOfMemory {
+        op: &'static str,
+        /// Bytes asked for (u128: a request may be larger than any address space).
+        requested: u128,
+        reason: String,
+    },
     /// A bug in Ferrite rather than in the caller's input (for example a caught panic).
     #[error("{op}: internal error: {detail}")]
     Internal { op: &'static str, detail: String },
@@ -57,6 +65,7 @@ impl Error {
             Error::IndexOutOfRange { .. } => "IndexOutOfRange",
             Error::InvalidArgument { .. } => "InvalidArgument",
             Error::Io { .. } => "Io",
+            Error::OutOfMemory { .. } => "OutOfMemory",
             Error::Internal { .. } => "Internal",
         }
     }

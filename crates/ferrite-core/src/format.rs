@@ -221,9 +221,11 @@ impl fmt::Display for Tensor {
             "[]".to_string()
         } else {
             let values = match self.to_cpu_storage() {
-                CpuStorage::F32(v) => Values::Float(v.into_iter().map(f64::from).collect()),
-                CpuStorage::I64(v) => Values::Int(v),
-                CpuStorage::Bool(v) => Values::Bool(v),
+                Ok(CpuStorage::F32(v)) => Values::Float(v.into_iter().map(f64::from).collect()),
+                Ok(CpuStorage::I64(v)) => Values::Int(v),
+                Ok(CpuStorage::Bool(v)) => Values::Bool(v),
+                // A broadcast view too large to gather: say so rather than fail to print.
+                Err(e) => return write!(out, "{PREFIX}<{e}>)"),
             };
             let printer = Printer {
                 values: &values,

@@ -10,6 +10,26 @@ pub struct Layout {
     offset: usize,
 }
 
+/// The element count of `shape`, or an `InvalidArgument` error when the product of its nonzero
+/// dims (which contiguous strides need too) overflows.
+pub fn checked_numel(op: &'static str, shape: &[usize]) -> Result<usize> {
+    let nonzero = shape
+        .iter()
+        .filter(|&&d| d != 0)
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| {
+            Error::invalid(
+                op,
+                format!(
+                    "shape {} has more elements than can be counted (the product of its dims overflows 64 bits)",
+                    ShapeDisplay(shape)
+                ),
+            )
+        })?;
+    Ok(if shape.contains(&0) { 0 } else { nonzero })
+}
+
+/// Row-major strides of `shape`; callers have checked its element count with `checked_numel`.
 pub fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
     let mut strides = vec![0; shape.len()];
     let mut acc = 1;
@@ -54,6 +74,7 @@ impl Layout {
         self.shape.len()
     }
 
+    /// Cannot overflow: every shape that reaches a layout has passed `checked_numel`.
     pub fn numel(&self) -> usize {
         self.shape.iter().product()
     }
@@ -188,6 +209,7 @@ pub fn broadcast_shapes(op: &'static str, a: &[usize], b: &[usize]) -> Result<Ve
             }
         };
     }
+    checked_numel(op, &out)?;
     Ok(out)
 }
 
@@ -199,7 +221,6 @@ pub fn infer_shape(
     from: &[usize],
 ) -> Result<Vec<usize>> {
     let mut inferred = None;
-    let mut known = 1usize;
     for (i, &d) in requested.iter().enumerate() {
         match d {
             -1 if inferred.is_none() => inferred = Some(i),
@@ -210,10 +231,15 @@ pub fn infer_shape(
                 ))
             }
             d if d < 0 => return Err(Error::invalid(op, format!("invalid shape dimension {d}"))),
-            d => known *= d as usize,
+            _ => {}
         }
     }
-    let mut shape: Vec<usize> = requested.iter().map(|&d| d.max(0) as usize).collect();
+    // The inferred dim counts as 1 until it is known.
+    let mut shape: Vec<usize> = requested
+        .iter()
+        .map(|&d| if d == -1 { 1 } else { d as usize })
+        .collect();
+    let known = checked_numel(op, &shape)?;
     let fits = match inferred {
         Some(i) if known != 0 && numel.is_multiple_of(known) => {
             shape[i] = numel / known;
@@ -276,6 +302,47 @@ mod tests {
                 .unwrap_err()
                 .code(),
             "InvalidArgument"
+        );
+    }
+
+    #[test]
+    fn overflowing_shapes_are_errors() {
+        let huge = 1usize << 32;
+        assert_eq!(checked_numel("t", &[2, 3, 0]).unwrap(), 0);
+        assert_eq!(
+            checked_numel("t", &[huge, huge - 1]).unwrap(),
+            huge * (huge - 1)
+        );
+        let err = checked_numel("ones", &[huge, huge, huge]).unwrap_err();
+        assert_eq!(err.code(), "InvalidArgument");
+        assert!(
+            err.to_string()
+                .starts_with("ones: shape [4294967296, 4294967296, 4294967296] has more elements"),
+            "{err}"
+        );
+        // Zero elements, but the strides of the other dims still overflow.
+        assert!(checked_numel("t", &[0, huge, huge]).is_err());
+        assert_eq!(
+            broadcast_shapes("add", &[huge, 1], &[1, huge])
+                .unwrap_err()
+                .code(),
+            "InvalidArgument"
+        );
+        let h = huge as i64;
+        // An empty tensor viewed with dims whose product wraps to 0 in 64 bits.
+        assert_eq!(
+            infer_shape("view", &[h, h], 0, &[0]).unwrap_err().code(),
+            "InvalidArgument"
+        );
+        assert_eq!(
+            infer_shape("view", &[h, h, -1], 0, &[0])
+                .unwrap_err()
+                .code(),
+            "InvalidArgument"
+        );
+        assert_eq!(
+            infer_shape("view", &[0, -1], 0, &[0]).unwrap_err().code(),
+            "ShapeMismatch"
         );
     }
 

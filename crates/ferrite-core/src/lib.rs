@@ -1,6 +1,7 @@
 //! Ferrite's core: tensors with their storage, dtype and device, the ops on them and their CPU
 //! kernels. No Node.js here; the binding crate wraps this API.
 
+pub mod alloc;
 pub mod autograd;
 mod cpu;
 pub mod cuda;

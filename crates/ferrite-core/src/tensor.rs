@@ -6,7 +6,7 @@ use crate::autograd::AutogradMeta;
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
-use crate::layout::Layout;
+use crate::layout::{checked_numel, Layout};
 use crate::memory;
 use crate::storage::{CpuStorage, SharedStorage, Storage};
 
@@ -69,7 +69,7 @@ impl Tensor {
     }
 
     pub fn from_cpu(data: CpuStorage, shape: &[usize]) -> Result<Tensor> {
-        let numel: usize = shape.iter().product();
+        let numel = checked_numel("tensor", shape)?;
         if data.len() != numel {
             return Err(Error::shape(
                 "tensor",
@@ -138,40 +138,40 @@ impl Tensor {
     }
 
     /// The elements in row-major order, copied to the host.
-    pub fn to_cpu_storage(&self) -> CpuStorage {
-        let contiguous = self.contiguous();
+    pub fn to_cpu_storage(&self) -> Result<CpuStorage> {
+        let contiguous = self.contiguous()?;
         let storage = contiguous.storage().read();
         let Storage::Cpu(data) = &*storage;
         let start = contiguous.layout().offset();
         let end = start + contiguous.numel();
-        match data {
+        Ok(match data {
             CpuStorage::F32(v) => CpuStorage::F32(v[start..end].to_vec()),
             CpuStorage::I64(v) => CpuStorage::I64(v[start..end].to_vec()),
             CpuStorage::Bool(v) => CpuStorage::Bool(v[start..end].to_vec()),
-        }
+        })
     }
 
     pub fn to_vec_f32(&self) -> Result<Vec<f32>> {
-        match self.to_cpu_storage() {
+        match self.to_cpu_storage()? {
             CpuStorage::F32(v) => Ok(v),
             other => Err(Error::dtype("to_vec_f32", "float32", other.dtype())),
         }
     }
 
     pub fn to_vec_i64(&self) -> Result<Vec<i64>> {
-        match self.to_cpu_storage() {
+        match self.to_cpu_storage()? {
             CpuStorage::I64(v) => Ok(v),
             other => Err(Error::dtype("to_vec_i64", "int64", other.dtype())),
         }
     }
 
     /// The elements in row-major order as f64, whatever the dtype (bools as 0 or 1).
-    pub fn to_vec_f64(&self) -> Vec<f64> {
-        match self.to_cpu_storage() {
+    pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
+        Ok(match self.to_cpu_storage()? {
             CpuStorage::F32(v) => v.into_iter().map(f64::from).collect(),
             CpuStorage::I64(v) => v.into_iter().map(|x| x as f64).collect(),
             CpuStorage::Bool(v) => v.into_iter().map(|x| x as u8 as f64).collect(),
-        }
+        })
     }
 
     /// The value of a one-element tensor, as f64 (bools as 0 or 1).
@@ -186,7 +186,7 @@ impl Tensor {
                 ),
             ));
         }
-        Ok(match self.to_cpu_storage() {
+        Ok(match self.to_cpu_storage()? {
             CpuStorage::F32(v) => v[0] as f64,
             CpuStorage::I64(v) => v[0] as f64,
             CpuStorage::Bool(v) => v[0] as u8 as f64,

@@ -2,6 +2,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use ferrite_core::layout::checked_numel;
 use ferrite_core::{DType, Device, Error};
 
 /// Errors carry the core's stable code (`ShapeMismatch`, ...) as the JS `err.code`.
@@ -29,8 +30,9 @@ pub fn guard<T>(op: &'static str, f: impl FnOnce() -> ferrite_core::Result<T>) -
     }
 }
 
+/// A shape from JS: non-negative dims whose element count fits in 64 bits.
 pub fn dims(op: &'static str, shape: &[i64]) -> ferrite_core::Result<Vec<usize>> {
-    shape
+    let dims = shape
         .iter()
         .map(|&d| {
             usize::try_from(d).map_err(|_| {
@@ -40,7 +42,9 @@ pub fn dims(op: &'static str, shape: &[i64]) -> ferrite_core::Result<Vec<usize>>
                 )
             })
         })
-        .collect()
+        .collect::<ferrite_core::Result<Vec<usize>>>()?;
+    checked_numel(op, &dims)?;
+    Ok(dims)
 }
 
 pub fn dtype(name: &str) -> ferrite_core::Result<DType> {

@@ -1,6 +1,6 @@
 //! Module-level exports: tensors from JS data, factories, the random seed and memory stats.
 
-use ferrite_core::{memory, random, CpuStorage, DType, Tensor};
+use ferrite_core::{alloc, memory, random, CpuStorage, DType, Tensor};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -54,6 +54,40 @@ pub fn full(
         Tensor::full(
             &dims("full", &shape)?,
             value,
+            dtype(&dtype_name)?,
+            device(&device_name)?,
+        )
+    })
+    .map(|t| wrap(&env, t))
+}
+
+#[napi]
+pub fn zeros(
+    env: Env,
+    shape: Vec<i64>,
+    dtype_name: String,
+    device_name: String,
+) -> Result<TensorHandle, String> {
+    guard("zeros", || {
+        Tensor::zeros(
+            &dims("zeros", &shape)?,
+            dtype(&dtype_name)?,
+            device(&device_name)?,
+        )
+    })
+    .map(|t| wrap(&env, t))
+}
+
+#[napi]
+pub fn ones(
+    env: Env,
+    shape: Vec<i64>,
+    dtype_name: String,
+    device_name: String,
+) -> Result<TensorHandle, String> {
+    guard("ones", || {
+        Tensor::ones(
+            &dims("ones", &shape)?,
             dtype(&dtype_name)?,
             device(&device_name)?,
         )
@@ -160,6 +194,21 @@ pub fn memory() -> Vec<DeviceMemory> {
             bytes: m.bytes as f64,
         })
         .collect()
+}
+
+/// The largest single buffer Ferrite will allocate, in bytes.
+#[napi]
+pub fn allocation_limit() -> Result<f64, String> {
+    guard("getAllocationLimit", || {
+        alloc::allocation_limit().map(|b| b as f64)
+    })
+}
+
+/// Sets the largest single buffer Ferrite will allocate (saturating at the address space);
+/// `None` restores the default.
+#[napi]
+pub fn set_allocation_limit(bytes: Option<f64>) {
+    alloc::set_allocation_limit(bytes.map(|b| b as usize));
 }
 
 /// Turns autograd recording on or off for the calling thread; returns the previous setting.

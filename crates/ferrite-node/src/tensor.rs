@@ -211,7 +211,7 @@ pub fn to_int64_array(handle: TensorHandle) -> Result<BigInt64Array, String> {
 #[napi]
 pub fn to_float64_array(handle: TensorHandle) -> Result<Float64Array, String> {
     let t = handle.get("toArray")?;
-    guard("toArray", || Ok(t.to_vec_f64())).map(Float64Array::new)
+    guard("toArray", || t.to_vec_f64()).map(Float64Array::new)
 }
 
 #[napi]
@@ -353,13 +353,13 @@ pub fn select(
 
 #[napi]
 pub fn contiguous(env: Env, handle: TensorHandle) -> Result<TensorHandle, String> {
-    apply(&env, handle, "contiguous", |t| Ok(t.contiguous()))
+    apply(&env, handle, "contiguous", |t| t.contiguous())
 }
 
 /// A copy with its own storage.
 #[napi]
 pub fn copy(env: Env, handle: TensorHandle) -> Result<TensorHandle, String> {
-    apply(&env, handle, "clone", |t| Ok(t.copy()))
+    apply(&env, handle, "clone", |t| t.copy())
 }
 
 #[napi]

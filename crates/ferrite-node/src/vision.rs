@@ -17,6 +17,20 @@ pub fn read_image(env: Env, path: String, mode: String) -> Result<TensorHandle, 
     .map(|t| wrap(&env, t))
 }
 
+/// The most pixels an image may have to be decoded.
+#[napi]
+pub fn max_image_pixels() -> Result<f64, String> {
+    guard("getMaxImagePixels", || {
+        vision::max_image_pixels().map(|p| p as f64)
+    })
+}
+
+/// Sets the most pixels an image may have to be decoded; `None` restores the default.
+#[napi]
+pub fn set_max_image_pixels(pixels: Option<f64>) {
+    vision::set_max_image_pixels(pixels.map(|p| p as u64));
+}
+
 #[napi]
 pub fn write_image(tensor: TensorHandle, path: String) -> Result<(), String> {
     let t = tensor.get("writeImage")?;

@@ -3,7 +3,9 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::PARALLEL_MIN_ELEMS;
-use crate::layout::Layout;
+use crate::alloc;
+use crate::error::Result;
+use crate::layout::{checked_numel, Layout};
 
 /// Elements handed to one rayon task: big enough to amortise scheduling, small enough to balance.
 const CHUNK: usize = 1 << 14;
@@ -12,14 +14,16 @@ const CHUNK: usize = 1 << 14;
 /// broadcast to `shape`). `fill` is called for each run of consecutive output elements along the
 /// innermost dim with the output slice, every operand's storage index of the run's first element,
 /// and every operand's stride along the run; kernels specialise on strides 0 and 1 so the common
-/// cases compile to vector loops.
+/// cases compile to vector loops. The buffer comes from `alloc`, so a result too large to hold is
+/// an `OutOfMemory` error reported under `op`.
 pub(crate) fn collect_runs<const N: usize, U: Send>(
+    op: &'static str,
     shape: &[usize],
     layouts: [&Layout; N],
     fill: impl Fn(&mut [MaybeUninit<U>], [usize; N], [usize; N]) + Sync,
-) -> Vec<U> {
-    let numel: usize = shape.iter().product();
-    let mut out = Vec::with_capacity(numel);
+) -> Result<Vec<U>> {
+    let numel = checked_numel(op, shape)?;
+    let mut out = alloc::with_capacity(op, numel)?;
     if numel > 0 {
         let (dims, strides) = coalesce(shape, layouts.map(|l| l.strides()));
         let offsets = layouts.map(|l| l.offset());
@@ -38,7 +42,7 @@ pub(crate) fn collect_runs<const N: usize, U: Send>(
     }
     // SAFETY: `fill_from` hands every element of `spare` to `fill`, whose contract is to write it.
     unsafe { out.set_len(numel) };
-    out
+    Ok(out)
 }
 
 fn fill_from<const N: usize, U>(
@@ -109,11 +113,13 @@ fn coalesce<const N: usize>(
 
 /// `f` over every element of a strided view, into a new dense buffer.
 pub(crate) fn map_strided<T: Copy + Sync, U: Send>(
+    op: &'static str,
     x: &[T],
     layout: &Layout,
     f: impl Fn(T) -> U + Sync,
-) -> Vec<U> {
+) -> Result<Vec<U>> {
     collect_runs(
+        op,
         layout.shape(),
         [layout],
         |out: &mut [MaybeUninit<U>], [at], [step]| {
@@ -136,11 +142,12 @@ mod tests {
     use super::*;
 
     fn gather(shape: &[usize], layout: &Layout, data: &[i64]) -> Vec<i64> {
-        collect_runs(shape, [layout], |out, [at], [step]| {
+        collect_runs("test", shape, [layout], |out, [at], [step]| {
             for (i, o) in out.iter_mut().enumerate() {
                 o.write(data[at + i * step]);
             }
         })
+        .unwrap()
     }
 
     #[test]

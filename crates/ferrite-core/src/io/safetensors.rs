@@ -37,17 +37,17 @@ impl View for &Encoded {
     }
 }
 
-fn encode(tensor: &Tensor) -> Encoded {
-    let (dtype, data) = match tensor.to_cpu_storage() {
+fn encode(tensor: &Tensor) -> Result<Encoded> {
+    let (dtype, data) = match tensor.to_cpu_storage()? {
         CpuStorage::F32(v) => (Dtype::F32, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
         CpuStorage::I64(v) => (Dtype::I64, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
         CpuStorage::Bool(v) => (Dtype::BOOL, v.iter().map(|&x| x as u8).collect()),
     };
-    Encoded {
+    Ok(Encoded {
         dtype,
         shape: tensor.shape().to_vec(),
         data,
-    }
+    })
 }
 
 /// Writes `named` tensors to `path` (replacing it whole, or not at all, see `write_atomically`).
@@ -66,8 +66,8 @@ pub fn save_safetensors(
     }
     let encoded: Vec<(&str, Encoded)> = named
         .iter()
-        .map(|(name, t)| (name.as_str(), encode(t)))
-        .collect();
+        .map(|(name, t)| Ok((name.as_str(), encode(t)?)))
+        .collect::<Result<_>>()?;
     let bytes = ::safetensors::serialize(encoded.iter().map(|(name, e)| (*name, e)), metadata)
         .map_err(|e| Error::io("save", path, format!("cannot encode the tensors: {e}")))?;
     super::write_atomically("save", path, &bytes)
@@ -179,7 +179,7 @@ mod tests {
                 (want.shape(), want.dtype()),
                 "{name}"
             );
-            let (got, want) = (t.to_vec_f64(), want.to_vec_f64());
+            let (got, want) = (t.to_vec_f64().unwrap(), want.to_vec_f64().unwrap());
             assert!(
                 got.iter()
                     .zip(&want)

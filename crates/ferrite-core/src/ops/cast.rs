@@ -16,22 +16,22 @@ impl Tensor {
         let out = match &*self.storage().read() {
             Storage::Cpu(s) => Storage::Cpu(match (s, dtype) {
                 (CpuStorage::F32(x), DType::I64) => {
-                    CpuStorage::I64(map_strided(x, layout, |v| v as i64))
+                    CpuStorage::I64(map_strided("to", x, layout, |v| v as i64)?)
                 }
                 (CpuStorage::F32(x), DType::Bool) => {
-                    CpuStorage::Bool(map_strided(x, layout, |v| v != 0.0))
+                    CpuStorage::Bool(map_strided("to", x, layout, |v| v != 0.0)?)
                 }
                 (CpuStorage::I64(x), DType::F32) => {
-                    CpuStorage::F32(map_strided(x, layout, |v| v as f32))
+                    CpuStorage::F32(map_strided("to", x, layout, |v| v as f32)?)
                 }
                 (CpuStorage::I64(x), DType::Bool) => {
-                    CpuStorage::Bool(map_strided(x, layout, |v| v != 0))
+                    CpuStorage::Bool(map_strided("to", x, layout, |v| v != 0)?)
                 }
                 (CpuStorage::Bool(x), DType::F32) => {
-                    CpuStorage::F32(map_strided(x, layout, |v| v as u8 as f32))
+                    CpuStorage::F32(map_strided("to", x, layout, |v| v as u8 as f32)?)
                 }
                 (CpuStorage::Bool(x), DType::I64) => {
-                    CpuStorage::I64(map_strided(x, layout, |v| v as i64))
+                    CpuStorage::I64(map_strided("to", x, layout, |v| v as i64)?)
                 }
                 (same, _) => same.clone(),
             }),

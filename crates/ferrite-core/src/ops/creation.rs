@@ -3,9 +3,11 @@
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
+use crate::alloc;
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::layout::checked_numel;
 use crate::random::with_generator;
 use crate::storage::CpuStorage;
 use crate::tensor::Tensor;
@@ -13,22 +15,32 @@ use crate::tensor::Tensor;
 impl Tensor {
     /// Every element set to `value` (converted to `dtype`).
     pub fn full(shape: &[usize], value: f64, dtype: DType, device: Device) -> Result<Tensor> {
-        device.ensure_available("full")?;
-        let n = shape.iter().product();
-        let data = match dtype {
-            DType::F32 => CpuStorage::F32(vec![value as f32; n]),
-            DType::I64 => CpuStorage::I64(vec![value as i64; n]),
-            DType::Bool => CpuStorage::Bool(vec![value != 0.0; n]),
-        };
-        Tensor::from_cpu(data, shape)
+        Self::filled("full", shape, value, dtype, device)
     }
 
     pub fn zeros(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
-        Self::full(shape, 0.0, dtype, device)
+        Self::filled("zeros", shape, 0.0, dtype, device)
     }
 
     pub fn ones(shape: &[usize], dtype: DType, device: Device) -> Result<Tensor> {
-        Self::full(shape, 1.0, dtype, device)
+        Self::filled("ones", shape, 1.0, dtype, device)
+    }
+
+    fn filled(
+        op: &'static str,
+        shape: &[usize],
+        value: f64,
+        dtype: DType,
+        device: Device,
+    ) -> Result<Tensor> {
+        device.ensure_available(op)?;
+        let n = checked_numel(op, shape)?;
+        let data = match dtype {
+            DType::F32 => CpuStorage::F32(alloc::filled(op, n, value as f32)?),
+            DType::I64 => CpuStorage::I64(alloc::filled(op, n, value as i64)?),
+            DType::Bool => CpuStorage::Bool(alloc::filled(op, n, value != 0.0)?),
+        };
+        Tensor::from_cpu(data, shape)
     }
 
     /// `start, start + step, ...` up to but excluding `end`, computed in f64 as PyTorch does.
@@ -45,11 +57,12 @@ impl Tensor {
         if (end - start) * step < 0.0 {
             return Err(Error::invalid("arange", format!("upper bound and step sign are inconsistent (start {start}, end {end}, step {step})")));
         }
+        // Saturates beyond usize, which the allocation limit then refuses.
         let n = ((end - start) / step).ceil() as usize;
         let values = (0..n).map(|i| start + i as f64 * step);
         let data = match dtype {
-            DType::F32 => CpuStorage::F32(values.map(|v| v as f32).collect()),
-            DType::I64 => CpuStorage::I64(values.map(|v| v as i64).collect()),
+            DType::F32 => CpuStorage::F32(alloc::collect("arange", n, values.map(|v| v as f32))?),
+            DType::I64 => CpuStorage::I64(alloc::collect("arange", n, values.map(|v| v as i64))?),
             DType::Bool => return Err(Error::dtype("arange", "float32 or int64", "bool")),
         };
         Tensor::from_cpu(data, &[n])
@@ -58,16 +71,24 @@ impl Tensor {
     /// Uniform draws from [0, 1).
     pub fn rand(shape: &[usize], device: Device) -> Result<Tensor> {
         device.ensure_available("rand")?;
-        let n = shape.iter().product();
-        let data = with_generator(|g| (0..n).map(|_| g.random::<f32>()).collect());
+        let n = checked_numel("rand", shape)?;
+        let data = with_generator(|g| {
+            alloc::collect("rand", n, std::iter::repeat_with(|| g.random::<f32>()))
+        })?;
         Tensor::from_f32(data, shape)
     }
 
     /// Standard normal draws.
     pub fn randn(shape: &[usize], device: Device) -> Result<Tensor> {
         device.ensure_available("randn")?;
-        let n = shape.iter().product();
-        let data = with_generator(|g| (0..n).map(|_| StandardNormal.sample(g)).collect());
+        let n = checked_numel("randn", shape)?;
+        let data = with_generator(|g| {
+            alloc::collect(
+                "randn",
+                n,
+                std::iter::repeat_with(|| StandardNormal.sample(g)),
+            )
+        })?;
         Tensor::from_f32(data, shape)
     }
 
@@ -80,8 +101,14 @@ impl Tensor {
                 format!("expected low < high, got low {low} and high {high}"),
             ));
         }
-        let n = shape.iter().product();
-        let data = with_generator(|g| (0..n).map(|_| g.random_range(low..high)).collect());
+        let n = checked_numel("randint", shape)?;
+        let data = with_generator(|g| {
+            alloc::collect(
+                "randint",
+                n,
+                std::iter::repeat_with(|| g.random_range(low..high)),
+            )
+        })?;
         Tensor::from_i64(data, shape)
     }
 }
@@ -120,6 +147,27 @@ mod tests {
         assert_eq!(a, b);
         let mean = a.iter().sum::<f32>() / 64.0;
         assert!(mean.abs() < 0.5, "mean of 64 normal draws was {mean}");
+    }
+
+    #[test]
+    fn huge_requests_are_errors_before_any_work() {
+        let huge = 1usize << 32;
+        let err = Tensor::ones(&[huge, huge, huge], DType::F32, Device::Cpu).unwrap_err();
+        assert_eq!(err.code(), "InvalidArgument");
+        // Far beyond any machine's memory, so refused by the default limit, at once.
+        for err in [
+            Tensor::zeros(&[1 << 40, 1 << 20], DType::F32, Device::Cpu).unwrap_err(),
+            Tensor::randn(&[1 << 60], Device::Cpu).unwrap_err(),
+            Tensor::arange(0.0, 1e30, 1.0, DType::I64, Device::Cpu).unwrap_err(),
+        ] {
+            assert_eq!(err.code(), "OutOfMemory", "{err}");
+        }
+        let err = Tensor::zeros(&[1 << 40, 1 << 20], DType::F32, Device::Cpu).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("zeros: cannot allocate 4611686018427387904 bytes"),
+            "{err}"
+        );
     }
 
     #[test]

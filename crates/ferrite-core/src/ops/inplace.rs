@@ -15,7 +15,7 @@ impl Tensor {
         if self.dtype() != DType::F32 {
             return Err(Error::dtype(op, "a float32 tensor", self.dtype()));
         }
-        let t = self.contiguous();
+        let t = self.contiguous()?;
         let storage = t.storage().read();
         let Storage::Cpu(CpuStorage::F32(data)) = &*storage else {
             return Err(Error::Internal {
@@ -82,7 +82,7 @@ impl Tensor {
                     ),
                 )
             })?;
-        let values = values.to_cpu_storage();
+        let values = values.to_cpu_storage()?;
         let start = self.layout().offset();
         let end = start + self.numel();
         let mut storage = self.storage().write();

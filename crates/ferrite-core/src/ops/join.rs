@@ -1,9 +1,10 @@
 //! `cat` and `stack`: tensors joined along a dim, with gradients sliced back out.
 
+use crate::alloc;
 use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
-use crate::layout::normalize_dim;
+use crate::layout::{checked_numel, normalize_dim};
 use crate::storage::{CpuStorage, Storage};
 use crate::tensor::Tensor;
 
@@ -40,7 +41,7 @@ impl Tensor {
         let inner: usize = shape[d + 1..].iter().product();
         let parts: Vec<Tensor> = tensors
             .iter()
-            .map(|t| Ok(t.detach().to_dtype(dtype)?.contiguous()))
+            .map(|t| t.detach().to_dtype(dtype)?.contiguous())
             .collect::<Result<_>>()?;
         let guards: Vec<_> = parts.iter().map(|p| p.storage().read()).collect();
         let runs: Vec<usize> = parts.iter().map(|p| p.shape()[d] * inner).collect();
@@ -59,7 +60,7 @@ impl Tensor {
                         }),
                     })
                     .collect::<Result<_>>()?;
-                let mut out = Vec::with_capacity(shape.iter().product());
+                let mut out = alloc::with_capacity("cat", checked_numel("cat", &shape)?)?;
                 for o in 0..outer {
                     for (s, &run) in slices.iter().zip(&runs) {
                         out.extend_from_slice(&s[o * run..(o + 1) * run]);

@@ -3,7 +3,7 @@
 use crate::autograd::{record, Backward};
 use crate::cpu::map_strided;
 use crate::error::{Error, Result, ShapeDisplay};
-use crate::layout::{infer_shape, normalize_dim, signed, Layout};
+use crate::layout::{checked_numel, infer_shape, normalize_dim, signed, Layout};
 use crate::storage::{CpuStorage, Storage};
 use crate::tensor::Tensor;
 
@@ -44,7 +44,7 @@ impl Tensor {
                 Layout::new(resolved, strides, self.layout().offset()),
                 "ViewBackward0",
             )),
-            None => self.contiguous().view(shape),
+            None => self.contiguous()?.view(shape),
         }
     }
 
@@ -256,6 +256,7 @@ impl Tensor {
             };
             target.push(size);
         }
+        checked_numel("expand", &target)?;
         let out = self.with_layout(self.layout().broadcast_to(&target));
         Ok(record(out, &[self], || ExpandBackward {
             input: self.clone(),
@@ -263,29 +264,31 @@ impl Tensor {
     }
 
     /// This tensor if it is already dense, else a dense copy.
-    pub fn contiguous(&self) -> Tensor {
+    pub fn contiguous(&self) -> Result<Tensor> {
         if self.is_contiguous() {
-            self.clone()
+            Ok(self.clone())
         } else {
             self.copy()
         }
     }
 
     /// A dense copy with its own storage.
-    pub fn copy(&self) -> Tensor {
+    pub fn copy(&self) -> Result<Tensor> {
         let layout = self.layout();
         let out = match &*self.storage().read() {
             Storage::Cpu(s) => Storage::Cpu(match s {
-                CpuStorage::F32(x) => CpuStorage::F32(map_strided(x, layout, |v| v)),
-                CpuStorage::I64(x) => CpuStorage::I64(map_strided(x, layout, |v| v)),
-                CpuStorage::Bool(x) => CpuStorage::Bool(map_strided(x, layout, |v| v)),
+                CpuStorage::F32(x) => CpuStorage::F32(map_strided("clone", x, layout, |v| v)?),
+                CpuStorage::I64(x) => CpuStorage::I64(map_strided("clone", x, layout, |v| v)?),
+                CpuStorage::Bool(x) => CpuStorage::Bool(map_strided("clone", x, layout, |v| v)?),
             }),
         };
-        record(Tensor::from_storage(out, self.shape()), &[self], || {
-            CloneBackward {
+        Ok(record(
+            Tensor::from_storage(out, self.shape()),
+            &[self],
+            || CloneBackward {
                 input: self.clone(),
-            }
-        })
+            },
+        ))
     }
 }
 
@@ -434,7 +437,7 @@ mod tests {
         let v = t.view(&[2, -1]).unwrap();
         assert_eq!(v.shape(), &[2, 6]);
         assert!(v.shares_storage(&t));
-        assert!(!t.copy().shares_storage(&t));
+        assert!(!t.copy().unwrap().shares_storage(&t));
     }
 
     #[test]
@@ -449,11 +452,31 @@ mod tests {
     }
 
     #[test]
+    fn huge_views_are_checked_and_never_materialised_blindly() {
+        let one = arange(1, &[1]);
+        let h = 1i64 << 32;
+        assert_eq!(
+            one.expand(&[h, h, h]).unwrap_err().code(),
+            "InvalidArgument"
+        );
+        // A legal view far larger than memory: copying it is an error, not an abort.
+        let wide = one.expand(&[1 << 40, 1 << 20]).unwrap();
+        assert_eq!(wide.contiguous().unwrap_err().code(), "OutOfMemory");
+        assert_eq!(wide.exp().unwrap_err().code(), "OutOfMemory");
+        assert_eq!(
+            wide.reshape(&[-1, 1 << 20]).unwrap().shape(),
+            &[1 << 40, 1 << 20]
+        );
+        let rows = arange(2, &[2, 1]).expand(&[2, 1 << 61]).unwrap();
+        assert_eq!(rows.reshape(&[-1]).unwrap_err().code(), "OutOfMemory");
+    }
+
+    #[test]
     fn expand_repeats_size_one_dims() {
         let t = arange(3, &[3, 1]).expand(&[2, -1, 4]).unwrap();
         assert_eq!(t.shape(), &[2, 3, 4]);
         assert_eq!(
-            t.contiguous().to_vec_f32().unwrap()[..8],
+            t.contiguous().unwrap().to_vec_f32().unwrap()[..8],
             [0., 0., 0., 0., 1., 1., 1., 1.]
         );
         assert_eq!(

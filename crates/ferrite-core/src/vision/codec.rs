@@ -5,12 +5,50 @@
 use std::fs;
 use std::io;
 use std::path::Path;
+use std::sync::RwLock;
 
 use image::codecs::png::PngEncoder;
-use image::{ColorType, DynamicImage, ExtendedColorType, ImageEncoder, ImageError, ImageFormat};
+use image::{
+    ColorType, DynamicImage, ExtendedColorType, ImageEncoder, ImageError, ImageFormat, ImageReader,
+    Limits,
+};
 
+use crate::alloc;
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::tensor::Tensor;
+
+/// PIL's `Image.MAX_IMAGE_PIXELS`, past which it warns of a decompression bomb: any camera's
+/// photo fits (50 megapixels is 50_000_000), and the largest image allowed decodes to about
+/// 1 GiB of float32 RGB. A few hundred kilobytes of PNG can claim more.
+pub const DEFAULT_MAX_IMAGE_PIXELS: u64 = 89_478_485;
+
+/// The environment variable that sets the default pixel limit.
+pub const MAX_PIXELS_ENV: &str = "FERRITE_MAX_IMAGE_PIXELS";
+
+/// A limit set by `set_max_image_pixels`, which wins over the default.
+static MAX_PIXELS: RwLock<Option<u64>> = RwLock::new(None);
+
+/// The most pixels (width x height) an image may have to be decoded.
+pub fn max_image_pixels() -> Result<u64> {
+    if let Some(limit) = *MAX_PIXELS.read().unwrap_or_else(|e| e.into_inner()) {
+        return Ok(limit);
+    }
+    match std::env::var(MAX_PIXELS_ENV) {
+        Ok(text) => text.trim().parse().map_err(|_| {
+            Error::invalid(
+                "readImage",
+                format!("{MAX_PIXELS_ENV} must be a whole number of pixels, got '{text}'"),
+            )
+        }),
+        Err(_) => Ok(DEFAULT_MAX_IMAGE_PIXELS),
+    }
+}
+
+/// Sets the most pixels an image may have to be decoded; `None` restores the default
+/// (`FERRITE_MAX_IMAGE_PIXELS`, else `DEFAULT_MAX_IMAGE_PIXELS`).
+pub fn set_max_image_pixels(pixels: Option<u64>) {
+    *MAX_PIXELS.write().unwrap_or_else(|e| e.into_inner()) = pixels;
+}
 
 /// The channels `read_image` returns, named after PIL's modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,12 +81,15 @@ pub fn read_image(path: &Path, mode: ColorMode) -> Result<Tensor> {
     let (width, height) = (decoded.width() as usize, decoded.height() as usize);
     let pixels = decoded.as_bytes().chunks_exact(channels);
     let has_rgb = color.has_color();
+    const OP: &str = "readImage";
+    let plane = width * height;
     let data: Vec<f32> = match mode {
-        ColorMode::L if has_rgb => pixels.map(|p| luma(p[0], p[1], p[2]) as f32).collect(),
-        ColorMode::L => pixels.map(|p| p[0] as f32).collect(),
+        ColorMode::L if has_rgb => {
+            alloc::collect(OP, plane, pixels.map(|p| luma(p[0], p[1], p[2]) as f32))?
+        }
+        ColorMode::L => alloc::collect(OP, plane, pixels.map(|p| p[0] as f32))?,
         ColorMode::Rgb => {
-            let plane = width * height;
-            let mut planes = vec![0f32; 3 * plane];
+            let mut planes = alloc::filled(OP, 3 * plane, 0f32)?;
             for (i, p) in pixels.enumerate() {
                 for c in 0..3 {
                     planes[c * plane + i] = p[if has_rgb { c } else { 0 }] as f32;
@@ -85,11 +126,27 @@ fn decode(op: &'static str, path: &Path) -> Result<DynamicImage> {
         }
         Err(_) => return Err(Error::io(op, path, "not a PNG or JPEG image")),
     };
-    if format == ImageFormat::Jpeg && jpeg_ends_early(&bytes) {
+    // A file that still ends in its end marker (JPEG's EOI, PNG's IEND chunk) is full length:
+    // whatever is wrong inside it is corruption, not truncation.
+    let full_length = match format {
+        ImageFormat::Jpeg => bytes.ends_with(&[0xFF, 0xD9]),
+        _ => bytes.ends_with(b"IEND\xAE\x42\x60\x82"),
+    };
+    if format == ImageFormat::Jpeg && !full_length && jpeg_ends_early(&bytes) {
         return Err(Error::io(op, path, "the file is truncated"));
     }
-    let decoded = image::load_from_memory_with_format(&bytes, format)
-        .map_err(|e| decode_error(op, path, e))?;
+    let reader = || ImageReader::with_format(io::Cursor::new(&bytes), format);
+    let (width, height) = reader()
+        .into_dimensions()
+        .map_err(|e| decode_error(op, path, e, full_length))?;
+    check_pixels(op, path, width, height, max_image_pixels()?)?;
+    let mut reader = reader();
+    // The pixel count was checked above; the codec's own memory limit would refuse images
+    // that a raised pixel limit allows.
+    reader.limits(Limits::no_limits());
+    let decoded = reader
+        .decode()
+        .map_err(|e| decode_error(op, path, e, full_length))?;
     match decoded.color() {
         ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8 => Ok(decoded),
         other => Err(Error::io(
@@ -100,12 +157,28 @@ fn decode(op: &'static str, path: &Path) -> Result<DynamicImage> {
     }
 }
 
+/// Refuses an image of more than `limit` pixels before it is decoded.
+fn check_pixels(op: &'static str, path: &Path, width: u32, height: u32, limit: u64) -> Result<()> {
+    let pixels = width as u64 * height as u64;
+    if pixels <= limit {
+        return Ok(());
+    }
+    Err(Error::io(
+        op,
+        path,
+        format!(
+            "a {width}x{height} image ({pixels} pixels) is over the limit of {limit} pixels; raise \
+             it with ft.vision.setMaxImagePixels(pixels) or the {MAX_PIXELS_ENV} environment variable"
+        ),
+    ))
+}
+
 /// Writes a `[C, H, W]` (C = 1 or 3) or `[H, W]` tensor as an 8-bit PNG, values clamped to
 /// 0..=255 and rounded (NaN becomes 0).
 pub fn write_image(tensor: &Tensor, path: &Path) -> Result<()> {
     const OP: &str = "writeImage";
     let (channels, height, width) = image_dims(OP, "the image", tensor.shape())?;
-    let values = tensor.to_vec_f64();
+    let values = tensor.to_vec_f64()?;
     let plane = height * width;
     let mut pixels = vec![0u8; values.len()];
     for (c, channel) in values.chunks_exact(plane).enumerate() {
@@ -208,10 +281,20 @@ fn jpeg_ends_early(bytes: &[u8]) -> bool {
     true
 }
 
-fn decode_error(op: &'static str, path: &Path, err: ImageError) -> Error {
+/// The decoder's error, reworded. Running out of data in a full-length file means a corrupt
+/// length or marker sent the decoder past the end.
+fn decode_error(op: &'static str, path: &Path, err: ImageError, full_length: bool) -> Error {
     match err {
-        ImageError::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+        ImageError::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof && !full_length => {
             Error::io(op, path, "the file is truncated")
+        }
+        ImageError::IoError(e) if e.kind() == io::ErrorKind::UnexpectedEof => Error::io(
+            op,
+            path,
+            "the image data is corrupt (it ends before the image does)",
+        ),
+        other @ (ImageError::Decoding(_) | ImageError::IoError(_)) if full_length => {
+            Error::io(op, path, format!("the image data is corrupt: {other}"))
         }
         other => Error::io(op, path, format!("cannot decode: {other}")),
     }
@@ -250,6 +333,50 @@ mod tests {
         }
         let with_trailing_bytes = [&whole[..], &[0x00, 0x11]].concat();
         assert!(!jpeg_ends_early(&with_trailing_bytes));
+    }
+
+    #[test]
+    fn images_over_the_pixel_limit_are_refused_by_their_header() {
+        let path = Path::new("big.png");
+        assert!(check_pixels("readImage", path, 9459, 9459, DEFAULT_MAX_IMAGE_PIXELS).is_ok());
+        let err =
+            check_pixels("readImage", path, 12000, 12000, DEFAULT_MAX_IMAGE_PIXELS).unwrap_err();
+        assert_eq!(err.code(), "Io");
+        assert_eq!(
+            err.to_string(),
+            "readImage: big.png: a 12000x12000 image (144000000 pixels) is over the limit of \
+             89478485 pixels; raise it with ft.vision.setMaxImagePixels(pixels) or the \
+             FERRITE_MAX_IMAGE_PIXELS environment variable"
+        );
+    }
+
+    #[test]
+    fn a_full_length_jpeg_with_corrupt_data_is_called_corrupt() {
+        let photo = fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/data/astronaut.jpg"),
+        )
+        .unwrap();
+        let scan = photo.windows(2).position(|w| w == [0xFF, 0xDA]).unwrap();
+        // Garbage that reads as a marker segment whose length runs past the end of the file.
+        let mut corrupt = photo.clone();
+        for (i, b) in corrupt[scan + 400..scan + 464].iter_mut().enumerate() {
+            *b = [0xFF, 0xC4, 0xFF, 0xFF][i % 4];
+        }
+        let dir = std::env::temp_dir().join(format!("ferrite-corrupt-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("corrupt.jpg");
+        fs::write(&path, &corrupt).unwrap();
+        let err = read_image(&path, ColorMode::Rgb).unwrap_err();
+        fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(err.code(), "Io");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "readImage: {}: the image data is corrupt",
+                path.display()
+            )),
+            "{text}"
+        );
     }
 
     #[test]

@@ -91,7 +91,7 @@ pub fn save_image_grid(images: &[Tensor], path: &Path, options: &GridOptions) ->
                 .as_ref()
                 .map_or(Vec::new(), |t| t[i].chars().map(glyph).collect());
             Ok(Picture {
-                pixels: to_pixels(&image.to_vec_f64(), options.normalize),
+                pixels: to_pixels(&image.to_vec_f64()?, options.normalize),
                 channels,
                 height,
                 width,

@@ -7,5 +7,8 @@ mod codec;
 mod grid;
 
 pub use chart::{save_line_charts, Series};
-pub use codec::{decode_rgb8, read_image, write_image, ColorMode};
+pub use codec::{
+    decode_rgb8, max_image_pixels, read_image, set_max_image_pixels, write_image, ColorMode,
+    DEFAULT_MAX_IMAGE_PIXELS, MAX_PIXELS_ENV,
+};
 pub use grid::{save_image_grid, GridOptions};

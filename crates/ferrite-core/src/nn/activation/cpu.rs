@@ -6,6 +6,7 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use crate::cpu::{collect_runs, lane_sum, PARALLEL_MIN_ELEMS};
+use crate::error::Result;
 use crate::layout::Layout;
 
 /// Elements handed to one rayon task.
@@ -13,13 +14,15 @@ const CHUNK: usize = 1 << 14;
 
 /// `f(a, b)` elementwise over two f32 views of the same shape, into a new dense buffer.
 pub(super) fn zip_map(
+    op: &'static str,
     a: &[f32],
     la: &Layout,
     b: &[f32],
     lb: &Layout,
     f: impl Fn(f32, f32) -> f32 + Sync,
-) -> Vec<f32> {
+) -> Result<Vec<f32>> {
     collect_runs(
+        op,
         la.shape(),
         [la, lb],
         |out: &mut [MaybeUninit<f32>], [ia, ib], [sa, sb]| {

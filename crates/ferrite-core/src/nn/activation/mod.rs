@@ -57,7 +57,7 @@ impl Tensor {
         let layout = input.layout();
         let out = match (&*input.storage().read(), kind) {
             (Storage::Cpu(CpuStorage::F32(x)), Pointwise::Relu) => {
-                CpuStorage::F32(map_strided(x, layout, |v: f32| {
+                CpuStorage::F32(map_strided(kind.name(), x, layout, |v: f32| {
                     if v > 0.0 || v.is_nan() {
                         v
                     } else {
@@ -67,15 +67,15 @@ impl Tensor {
             }
             // exp(-x) overflows to inf for very negative x, which still gives the right 0.
             (Storage::Cpu(CpuStorage::F32(x)), Pointwise::Sigmoid) => {
-                CpuStorage::F32(map_strided(x, layout, |v: f32| {
+                CpuStorage::F32(map_strided(kind.name(), x, layout, |v: f32| {
                     1.0 / (1.0 + cpu::exp_f32(-v))
                 }))
             }
             (Storage::Cpu(CpuStorage::F32(x)), Pointwise::Tanh) => {
-                CpuStorage::F32(map_strided(x, layout, f32::tanh))
+                CpuStorage::F32(map_strided(kind.name(), x, layout, f32::tanh)?)
             }
             (Storage::Cpu(CpuStorage::I64(x)), Pointwise::Relu) => {
-                CpuStorage::I64(map_strided(x, layout, |v: i64| v.max(0)))
+                CpuStorage::I64(map_strided(kind.name(), x, layout, |v: i64| v.max(0))?)
             }
             _ => {
                 return Err(Error::Internal {
@@ -166,10 +166,20 @@ impl Backward for PointwiseBackward {
         let (gl, yl) = (g.layout(), y.layout());
         let dx = match self.kind {
             // No gradient where the input was <= 0 (the output is 0 there).
-            Pointwise::Relu => cpu::zip_map(gv, gl, yv, yl, |g, y| if y > 0.0 { g } else { 0.0 }),
-            Pointwise::Sigmoid => cpu::zip_map(gv, gl, yv, yl, |g, y| g * y * (1.0 - y)),
-            Pointwise::Tanh => cpu::zip_map(gv, gl, yv, yl, |g, y| g * (1.0 - y * y)),
-        };
+            Pointwise::Relu => cpu::zip_map(self.kind.name(), gv, gl, yv, yl, |g, y| {
+                if y > 0.0 {
+                    g
+                } else {
+                    0.0
+                }
+            }),
+            Pointwise::Sigmoid => {
+                cpu::zip_map(self.kind.name(), gv, gl, yv, yl, |g, y| g * y * (1.0 - y))
+            }
+            Pointwise::Tanh => {
+                cpu::zip_map(self.kind.name(), gv, gl, yv, yl, |g, y| g * (1.0 - y * y))
+            }
+        }?;
         Ok(vec![Some(Tensor::from_f32(dx, self.input.shape())?)])
     }
 }

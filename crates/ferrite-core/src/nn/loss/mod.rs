@@ -188,7 +188,7 @@ impl Tensor {
             .filter(|&d| d != 1)
             .chain([1])
             .collect();
-        Ok(self.detach().permute(&class_last)?.contiguous())
+        self.detach().permute(&class_last)?.contiguous()
     }
 }
 

@@ -23,12 +23,12 @@ pub(super) fn binary(
             // its own for its loop to inline and vectorise (through a pointer, `add` ran 5x slower).
             macro_rules! num {
                 ($f:expr) => {
-                    S::F32(zip(a, ll, b, rl, shape, $f))
+                    S::F32(zip(op.name(), a, ll, b, rl, shape, $f)?)
                 };
             }
             macro_rules! cmp {
                 ($f:expr) => {
-                    S::Bool(zip(a, ll, b, rl, shape, $f))
+                    S::Bool(zip(op.name(), a, ll, b, rl, shape, $f)?)
                 };
             }
             match op {
@@ -67,12 +67,12 @@ pub(super) fn binary(
         (S::I64(a), S::I64(b)) => {
             macro_rules! num {
                 ($f:expr) => {
-                    S::I64(zip(a, ll, b, rl, shape, $f))
+                    S::I64(zip(op.name(), a, ll, b, rl, shape, $f)?)
                 };
             }
             macro_rules! cmp {
                 ($f:expr) => {
-                    S::Bool(zip(a, ll, b, rl, shape, $f))
+                    S::Bool(zip(op.name(), a, ll, b, rl, shape, $f)?)
                 };
             }
             match op {
@@ -94,7 +94,7 @@ pub(super) fn binary(
         (S::Bool(a), S::Bool(b)) => {
             macro_rules! logic {
                 ($f:expr) => {
-                    S::Bool(zip(a, ll, b, rl, shape, $f))
+                    S::Bool(zip(op.name(), a, ll, b, rl, shape, $f)?)
                 };
             }
             match op {
@@ -122,12 +122,12 @@ fn internal(op: BinaryOp) -> Error {
 
 fn int_pow(a: &[i64], ll: &Layout, b: &[i64], rl: &Layout, shape: &[usize]) -> Result<Vec<i64>> {
     let negative = AtomicBool::new(false);
-    let out = zip(a, ll, b, rl, shape, |x: i64, y: i64| {
+    let out = zip("pow", a, ll, b, rl, shape, |x: i64, y: i64| {
         if y < 0 {
             negative.store(true, Ordering::Relaxed);
         }
         x.wrapping_pow(y.clamp(0, u32::MAX as i64) as u32)
-    });
+    })?;
     if negative.into_inner() {
         return Err(Error::invalid(
             "pow",
@@ -139,14 +139,16 @@ fn int_pow(a: &[i64], ll: &Layout, b: &[i64], rl: &Layout, shape: &[usize]) -> R
 
 /// `f` over two broadcast operands; the stride-0/1 cases are split out so they vectorise.
 fn zip<T: Copy + Sync, U: Send>(
+    op: &'static str,
     a: &[T],
     la: &Layout,
     b: &[T],
     lb: &Layout,
     shape: &[usize],
     f: impl Fn(T, T) -> U + Sync,
-) -> Vec<U> {
+) -> Result<Vec<U>> {
     collect_runs(
+        op,
         shape,
         [la, lb],
         |out: &mut [MaybeUninit<U>], [ia, ib], [sa, sb]| {

@@ -293,7 +293,7 @@ mod tests {
         let lt = a.binary(BinaryOp::Lt, &b).unwrap();
         assert_eq!(lt.dtype(), DType::Bool);
         assert!(
-            matches!(lt.to_cpu_storage(), CpuStorage::Bool(v) if v == vec![true, false, false])
+            matches!(lt.to_cpu_storage().unwrap(), CpuStorage::Bool(v) if v == vec![true, false, false])
         );
     }
 

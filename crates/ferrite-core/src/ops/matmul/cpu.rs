@@ -1,8 +1,10 @@
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
+use crate::alloc;
 use crate::cpu::PARALLEL_GEMM_MIN_FLOPS;
-use crate::layout::Layout;
+use crate::error::Result;
+use crate::layout::{checked_numel, Layout};
 
 /// `a @ b` for every batch index; `a` and `b` are viewed through layouts already broadcast to
 /// `batch + [m, k]` and `batch + [k, n]`, so transposed and expanded operands need no copy.
@@ -14,12 +16,12 @@ pub(super) fn batched_matmul(
     m: usize,
     k: usize,
     n: usize,
-) -> Vec<f32> {
+) -> Result<Vec<f32>> {
     let batch_dims = &al.shape()[..al.rank() - 2];
     let batches: usize = batch_dims.iter().product();
-    let mut out = vec![0f32; batches * m * n];
+    let mut out = alloc::filled("matmul", checked_numel("matmul", &[batches, m, n])?, 0f32)?;
     if m * n == 0 {
-        return out;
+        return Ok(out);
     }
     let (ar, br) = (al.rank(), bl.rank());
     let offset_of = |layout: &Layout, mut batch: usize| {
@@ -68,5 +70,5 @@ pub(super) fn batched_matmul(
             .enumerate()
             .for_each(|(i, dst)| one(i, dst, Parallelism::None));
     }
-    out
+    Ok(out)
 }

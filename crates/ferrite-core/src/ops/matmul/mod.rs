@@ -63,7 +63,7 @@ impl Tensor {
                 (Storage::Cpu(CpuStorage::F32(x)), Storage::Cpu(CpuStorage::F32(y))) => {
                     Storage::Cpu(CpuStorage::F32(cpu::batched_matmul(
                         x, &al, y, &bl, m, k, n,
-                    )))
+                    )?))
                 }
                 _ => {
                     return Err(Error::Internal {

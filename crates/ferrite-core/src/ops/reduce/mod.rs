@@ -143,7 +143,7 @@ impl Tensor {
         };
         // Reduced dims last and dense, so each output folds one contiguous run.
         let order: Vec<i64> = kept.iter().chain(&folded).map(|&d| d as i64).collect();
-        let arranged = self.detach().permute(&order)?.contiguous();
+        let arranged = self.detach().permute(&order)?.contiguous()?;
         let start = arranged.layout().offset();
         let out = match &*arranged.storage().read() {
             Storage::Cpu(s) => Storage::Cpu(cpu::reduce(op, s, start, &rows)),
@@ -207,12 +207,12 @@ impl Backward for ReduceBackward {
         let shape: Vec<i64> = x.shape().iter().map(|&d| d as i64).collect();
         let g = unfold(g)?;
         let dx = match self.op {
-            ReduceOp::Sum => g.expand(&shape)?.contiguous(),
+            ReduceOp::Sum => g.expand(&shape)?.contiguous()?,
             ReduceOp::Mean => {
                 let count: usize = self.folded.iter().map(|&d| x.shape()[d]).product();
                 g.binary_scalar(BinaryOp::Div, count as f64)?
                     .expand(&shape)?
-                    .contiguous()
+                    .contiguous()?
             }
             ReduceOp::Max | ReduceOp::Min if self.all => {
                 // Ties share the gradient evenly, as in PyTorch's max().
