@@ -63,13 +63,13 @@ impl Tensor {
                     } else {
                         0.0
                     }
-                }))
+                })?)
             }
             // exp(-x) overflows to inf for very negative x, which still gives the right 0.
             (Storage::Cpu(CpuStorage::F32(x)), Pointwise::Sigmoid) => {
                 CpuStorage::F32(map_strided(kind.name(), x, layout, |v: f32| {
                     1.0 / (1.0 + cpu::exp_f32(-v))
-                }))
+                })?)
             }
             (Storage::Cpu(CpuStorage::F32(x)), Pointwise::Tanh) => {
                 CpuStorage::F32(map_strided(kind.name(), x, layout, f32::tanh)?)
