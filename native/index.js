@@ -927,3 +927,4 @@ module.exports.UnaryOpCode = nativeBinding.UnaryOpCode
 module.exports.unsqueeze = nativeBinding.unsqueeze
 module.exports.view = nativeBinding.view
 module.exports.writeImage = nativeBinding.writeImage
+module.exports.version = nativeBinding.version

@@ -86,6 +86,15 @@ export class Tensor {
     return native.isLeaf(this.handle)
   }
 
+  /**
+   * How many in-place changes (`copy_`, optimizer steps) this tensor's storage has had, shared
+   * with its views, like PyTorch's `_version`. `backward()` refuses to use a tensor saved for it
+   * whose version has changed since.
+   */
+  get _version(): number {
+    return native.version(this.handle)
+  }
+
   /** The name of the op that produced this tensor (`'MulBackward0'`), or null for leaves. */
   get gradFn(): string | null {
     return native.gradFn(this.handle)

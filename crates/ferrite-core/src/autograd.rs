@@ -20,6 +20,38 @@ pub(crate) trait Backward: Send + Sync {
     fn inputs(&self) -> Vec<Tensor>;
     /// Gradients of the inputs given the output's; `needs[i]` is false where none is wanted.
     fn backward(&self, grad: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>>;
+    /// The tensors whose values (not just shapes) `backward` will read. Asked once, when the
+    /// node is recorded, so it may leave out what only an input that needs no gradient would
+    /// use, as PyTorch does.
+    fn saved(&self) -> Vec<&Tensor> {
+        Vec::new()
+    }
+}
+
+/// A recorded op with the tensors it saved and their versions at record time.
+pub(crate) struct Node {
+    op: Box<dyn Backward>,
+    saved: Vec<(Tensor, u64)>,
+}
+
+impl Node {
+    /// Refuses to run backward on values changed in place since they were saved.
+    fn check_saved(&self) -> Result<()> {
+        for (t, version) in &self.saved {
+            if t.version() != *version {
+                return Err(Error::invalid(
+                    "backward",
+                    format!(
+                        "one of the variables needed for gradient computation has been modified by an inplace operation: [{}] tensor of shape {} is at version {}; expected version {version} instead",
+                        self.op.name(),
+                        ShapeDisplay(t.shape()),
+                        t.version()
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 #[derive(Default)]
@@ -28,7 +60,7 @@ pub(crate) struct AutogradMeta {
     /// Set once an op records itself as this tensor's origin.
     non_leaf: AtomicBool,
     grad: Mutex<Option<Tensor>>,
-    grad_fn: Mutex<Option<Arc<dyn Backward>>>,
+    grad_fn: Mutex<Option<Arc<Node>>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -81,7 +113,16 @@ pub(crate) fn record<B: Backward + 'static>(
         let meta = &out.0.autograd;
         meta.requires_grad.store(true, Relaxed);
         meta.non_leaf.store(true, Relaxed);
-        *lock(&meta.grad_fn) = Some(Arc::new(node()));
+        let op = node();
+        let saved = op
+            .saved()
+            .into_iter()
+            .map(|t| (t.clone(), t.version()))
+            .collect();
+        *lock(&meta.grad_fn) = Some(Arc::new(Node {
+            op: Box::new(op),
+            saved,
+        }));
     }
     out
 }
@@ -144,7 +185,7 @@ impl Tensor {
 
     /// PyTorch's name of the op that produced this tensor, if one was recorded and not yet freed.
     pub fn grad_fn_name(&self) -> Option<&'static str> {
-        lock(&self.0.autograd.grad_fn).as_ref().map(|f| f.name())
+        lock(&self.0.autograd.grad_fn).as_ref().map(|f| f.op.name())
     }
 
     /// The same values as a new leaf outside the graph, sharing storage.
@@ -203,9 +244,10 @@ impl Tensor {
                     "trying to backward through the graph a second time: its saved tensors were freed by the first backward(); pass retainGraph: true to that one",
                 ));
             };
-            let inputs = f.inputs();
+            f.check_saved()?;
+            let inputs = f.op.inputs();
             let needs: Vec<bool> = inputs.iter().map(Tensor::requires_grad).collect();
-            let input_grads = f.backward(&grad, &needs)?;
+            let input_grads = f.op.backward(&grad, &needs)?;
             for ((input, g), need) in inputs.iter().zip(input_grads).zip(needs) {
                 let Some(g) = g.filter(|_| need) else {
                     continue;
@@ -258,7 +300,7 @@ impl Tensor {
             let f = lock(&t.0.autograd.grad_fn).clone();
             stack.push((t, true));
             if let Some(f) = f {
-                for input in f.inputs() {
+                for input in f.op.inputs() {
                     if input.requires_grad() && !seen.contains(&input.key()) {
                         stack.push((input, false));
                     }
@@ -497,6 +539,121 @@ pub(crate) mod tests {
         gradcheck(&[leaf(&[2, 3], 31)], |x| {
             x[0].transpose(0, 1)?.contiguous()?.view(&[-1])
         });
+    }
+
+    /// Runs `loss.backward()` and returns its error message, if any.
+    fn backward_error(loss: &Tensor, retain_graph: bool) -> Option<String> {
+        loss.backward(None, retain_graph).err().map(|e| {
+            assert_eq!(e.code(), "InvalidArgument");
+            e.to_string()
+        })
+    }
+
+    fn overwrite(t: &Tensor) {
+        t.copy_(&Tensor::zeros(t.shape(), DType::F32, t.device()).unwrap())
+            .unwrap();
+    }
+
+    #[test]
+    fn in_place_changes_count_as_versions_shared_by_views() {
+        let x = Tensor::from_f32(vec![1.0; 4], &[2, 2]).unwrap();
+        let view = x.view(&[4]).unwrap();
+        assert_eq!(x.version(), 0);
+        overwrite(&view);
+        overwrite(&x);
+        assert_eq!((x.version(), view.version()), (2, 2));
+        assert_eq!(
+            x.mul(&x).unwrap().version(),
+            0,
+            "results start at version 0"
+        );
+    }
+
+    #[test]
+    fn backward_refuses_saved_inputs_changed_in_place() {
+        // PyTorch: w = torch.tensor([1., 2., 3.], requires_grad=True); x = torch.tensor([4., 5., 6.])
+        // y = w * x; x.copy_(torch.zeros(3)); y.sum().backward() raises this message.
+        let w = leaf(&[3], 40);
+        let x = Tensor::from_f32(vec![4.0, 5.0, 6.0], &[3]).unwrap();
+        let loss = w.mul(&x).unwrap().sum(&[], false).unwrap();
+        overwrite(&x);
+        assert_eq!(
+            backward_error(&loss, false).unwrap(),
+            "backward: one of the variables needed for gradient computation has been modified by an inplace operation: [MulBackward0] tensor of shape [3] is at version 1; expected version 0 instead"
+        );
+        assert!(w.grad().is_none());
+
+        // A view of the saved tensor shares its version; the matmul node names itself.
+        let a = leaf(&[2, 3], 41);
+        let b = Tensor::from_f32(values(6, 42), &[3, 2]).unwrap();
+        let loss = a.matmul(&b).unwrap().sum(&[], false).unwrap();
+        overwrite(&b.view(&[6]).unwrap());
+        assert!(backward_error(&loss, false)
+            .unwrap()
+            .contains("[MmBackward0] tensor of shape [3, 2] is at version 1"));
+    }
+
+    #[test]
+    fn backward_refuses_saved_outputs_changed_in_place() {
+        for (name, f) in [
+            ("ExpBackward0", Tensor::exp as fn(&Tensor) -> Result<Tensor>),
+            ("SigmoidBackward0", Tensor::sigmoid),
+            ("ReluBackward0", Tensor::relu),
+        ] {
+            let x = leaf(&[4], 43);
+            let y = f(&x).unwrap();
+            let loss = y
+                .binary_scalar(crate::BinaryOp::Mul, 2.0)
+                .unwrap()
+                .sum(&[], false)
+                .unwrap();
+            overwrite(&y);
+            let err = backward_error(&loss, false).unwrap();
+            assert!(
+                err.contains(&format!(
+                    "[{name}] tensor of shape [4] is at version 1; expected version 0"
+                )),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn values_backward_does_not_read_may_change() {
+        // Add reads no values; mul's gradient for w reads only x, so w may change (as in PyTorch).
+        let (a, b) = (
+            leaf(&[3], 44),
+            Tensor::from_f32(vec![1.0, 2.0, 3.0], &[3]).unwrap(),
+        );
+        let loss = a.add(&b).unwrap().sum(&[], false).unwrap();
+        overwrite(&b);
+        assert_eq!(backward_error(&loss, false), None);
+        assert_eq!(a.grad().unwrap().to_vec_f32().unwrap(), vec![1.0; 3]);
+
+        let (w, x) = (
+            leaf(&[3], 45),
+            Tensor::from_f32(vec![4.0, 5.0, 6.0], &[3]).unwrap(),
+        );
+        let loss = w.mul(&x).unwrap().sum(&[], false).unwrap();
+        {
+            let _g = NoGradGuard::new();
+            overwrite(&w);
+        }
+        assert_eq!(backward_error(&loss, false), None);
+        assert_eq!(w.grad().unwrap().to_vec_f32().unwrap(), vec![4.0, 5.0, 6.0]);
+    }
+
+    #[test]
+    fn a_retained_graph_is_checked_again() {
+        let w = leaf(&[3], 46);
+        let x = Tensor::from_f32(vec![4.0, 5.0, 6.0], &[3]).unwrap();
+        let loss = w.mul(&x).unwrap().sum(&[], false).unwrap();
+        assert_eq!(backward_error(&loss, true), None);
+        overwrite(&x);
+        assert!(backward_error(&loss, true)
+            .unwrap()
+            .contains("[MulBackward0]"));
+        assert_eq!(w.grad().unwrap().to_vec_f32().unwrap(), vec![4.0, 5.0, 6.0]);
     }
 
     #[test]

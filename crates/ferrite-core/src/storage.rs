@@ -1,6 +1,7 @@
 //! Owned element buffers. `Storage` is the per-device enum; a CUDA variant joins `Cpu` when the
 //! CUDA backend lands, and every op dispatches on it in one `match`.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::device::Device;
@@ -72,6 +73,9 @@ pub struct SharedStorage {
     inner: RwLock<Storage>,
     device: Device,
     bytes: usize,
+    /// In-place changes so far (PyTorch's version counter, shared by all views): autograd
+    /// compares it with the value a saved tensor had when it was saved.
+    version: AtomicU64,
 }
 
 impl SharedStorage {
@@ -83,6 +87,7 @@ impl SharedStorage {
             inner: RwLock::new(storage),
             device,
             bytes,
+            version: AtomicU64::new(0),
         }
     }
 
@@ -95,8 +100,14 @@ impl SharedStorage {
         self.inner.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Write access for an in-place change, which counts as a new version.
     pub fn write(&self) -> RwLockWriteGuard<'_, Storage> {
+        self.version.fetch_add(1, Relaxed);
         self.inner.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version.load(Relaxed)
     }
 }
 

@@ -125,6 +125,12 @@ pub fn is_leaf(handle: TensorHandle) -> Result<bool, String> {
     Ok(handle.get("isLeaf")?.is_leaf())
 }
 
+/// In-place changes so far to the tensor's storage (shared with its views).
+#[napi]
+pub fn version(handle: TensorHandle) -> Result<f64, String> {
+    Ok(handle.get("_version")?.version() as f64)
+}
+
 /// PyTorch's name of the node that produced this tensor, e.g. `MulBackward0`.
 #[napi]
 pub fn grad_fn(handle: TensorHandle) -> Result<Option<&'static str>, String> {

@@ -9,6 +9,12 @@ use crate::storage::{CpuStorage, Storage};
 use crate::tensor::Tensor;
 
 impl Tensor {
+    /// How many in-place changes this tensor's storage has had (PyTorch's `_version`); views
+    /// share the count.
+    pub fn version(&self) -> u64 {
+        self.storage().version()
+    }
+
     /// Runs `f` on the elements of this float32 tensor in row-major order (a copy is made first
     /// when the tensor is not contiguous).
     pub fn read_f32<R>(&self, op: &'static str, f: impl FnOnce(&[f32]) -> R) -> Result<R> {

@@ -149,6 +149,10 @@ impl Backward for PointwiseBackward {
         }
     }
 
+    fn saved(&self) -> Vec<&Tensor> {
+        vec![&self.output]
+    }
+
     fn inputs(&self) -> Vec<Tensor> {
         vec![self.input.clone()]
     }
@@ -198,6 +202,10 @@ impl Backward for SoftmaxBackward {
         } else {
             "SoftmaxBackward0"
         }
+    }
+
+    fn saved(&self) -> Vec<&Tensor> {
+        vec![&self.output]
     }
 
     fn inputs(&self) -> Vec<Tensor> {

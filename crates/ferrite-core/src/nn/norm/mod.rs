@@ -182,6 +182,11 @@ impl Backward for BatchNormBackward {
         "NativeBatchNormBackward0"
     }
 
+    /// The statistics, weight and scale are copied at forward time; only the input is read.
+    fn saved(&self) -> Vec<&Tensor> {
+        vec![&self.input]
+    }
+
     fn inputs(&self) -> Vec<Tensor> {
         [Some(&self.input), self.weight.as_ref(), self.bias.as_ref()]
             .into_iter()

@@ -245,6 +245,10 @@ impl Backward for MaxPoolBackward {
         "MaxPool2DWithIndicesBackward0"
     }
 
+    fn saved(&self) -> Vec<&Tensor> {
+        vec![&self.indices]
+    }
+
     fn inputs(&self) -> Vec<Tensor> {
         vec![self.input.clone()]
     }

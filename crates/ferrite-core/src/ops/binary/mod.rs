@@ -162,6 +162,23 @@ impl Backward for BinaryBackward {
         }
     }
 
+    /// What each input's gradient reads, for the inputs that need one.
+    fn saved(&self) -> Vec<&Tensor> {
+        use BinaryOp::*;
+        let (l, r) = (&self.lhs, &self.rhs);
+        let (for_l, for_r) = match self.op {
+            Add | Sub => (vec![], vec![]),
+            Mul => (vec![r], vec![l]),
+            Div => (vec![r], vec![l, r]),
+            _ => (vec![l, r], vec![l, r]),
+        };
+        [(l, for_l), (r, for_r)]
+            .into_iter()
+            .filter(|(input, _)| input.requires_grad())
+            .flat_map(|(_, read)| read)
+            .collect()
+    }
+
     fn inputs(&self) -> Vec<Tensor> {
         vec![self.lhs.clone(), self.rhs.clone()]
     }

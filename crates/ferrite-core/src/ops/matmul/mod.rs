@@ -112,6 +112,15 @@ impl Backward for MatmulBackward {
         }
     }
 
+    /// The lhs gradient reads the rhs, and the rhs gradient the lhs.
+    fn saved(&self) -> Vec<&Tensor> {
+        [(&self.lhs, &self.rhs), (&self.rhs, &self.lhs)]
+            .into_iter()
+            .filter(|(input, _)| input.requires_grad())
+            .map(|(_, read)| read)
+            .collect()
+    }
+
     fn inputs(&self) -> Vec<Tensor> {
         vec![self.lhs.clone(), self.rhs.clone()]
     }

@@ -188,6 +188,15 @@ impl Backward for ReduceBackward {
         }
     }
 
+    /// `max()` compares the input with the output; `max(dim)` finds the index in the input again.
+    fn saved(&self) -> Vec<&Tensor> {
+        match self.op {
+            ReduceOp::Max | ReduceOp::Min if self.all => vec![&self.input, &self.output],
+            ReduceOp::Max | ReduceOp::Min => vec![&self.input],
+            _ => vec![],
+        }
+    }
+
     fn inputs(&self) -> Vec<Tensor> {
         vec![self.input.clone()]
     }

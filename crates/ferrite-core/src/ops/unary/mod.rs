@@ -98,6 +98,14 @@ impl Backward for UnaryBackward {
         }
     }
 
+    fn saved(&self) -> Vec<&Tensor> {
+        match self.op {
+            UnaryOp::Neg => vec![],
+            UnaryOp::Abs | UnaryOp::Log => vec![&self.input],
+            UnaryOp::Exp | UnaryOp::Sqrt => vec![&self.output],
+        }
+    }
+
     fn inputs(&self) -> Vec<Tensor> {
         vec![self.input.clone()]
     }
