@@ -89,6 +89,8 @@ describe('buffers over the allocation limit', () => {
       ['exp', f32, () => row.expand([1e6, 1e6]).exp()],
       ['to', '8000000000000 bytes (7.3 TiB)', () => row.expand([1e6, 1e6]).to('int64')],
       ['relu', f32, () => ft.functional.relu(row.expand([1e6, 1e6]))],
+      // A [1, 1, 1e6 + 1, 1e6 + 1] output from padding alone.
+      ['conv2d', '4000008000004 bytes (3.6 TiB)', () => ft.functional.conv2d(ft.ones([1, 1, 1, 1]), ft.ones([1, 1, 1, 1]), { padding: 5e5 })],
     ] as const) {
       const e = thrown(make)
       expect(e).toBeInstanceOf(ft.OutOfMemoryError)

@@ -44,13 +44,19 @@ fn default_limit() -> std::result::Result<usize, String> {
 
 /// An empty vector with room for exactly `len` elements, for kernels that write every element.
 pub(crate) fn with_capacity<T>(op: &'static str, len: usize) -> Result<Vec<T>> {
+    ensure_within_limit::<T>(op, len)?;
+    reserve(op, len)
+}
+
+/// Fails unless `len` elements of `T` fit the allocation limit: for kernels that size their
+/// own buffers, checked before any is made.
+pub(crate) fn ensure_within_limit<T>(op: &'static str, len: usize) -> Result<()> {
     let requested = len as u128 * std::mem::size_of::<T>() as u128;
     let limit = allocation_limit().map_err(|e| match e {
         Error::InvalidArgument { detail, .. } => Error::invalid(op, detail),
         other => other,
     })?;
-    check_limit(op, requested, limit)?;
-    reserve(op, len)
+    check_limit(op, requested, limit)
 }
 
 fn check_limit(op: &'static str, requested: u128, limit: usize) -> Result<()> {

@@ -9,9 +9,11 @@ mod direct;
 
 use cpu::ConvShape;
 
+use crate::alloc;
 use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
+use crate::layout::checked_numel;
 use crate::tensor::Tensor;
 
 const OP: &str = "conv2d";
@@ -186,6 +188,15 @@ fn conv_shape(
             ),
         ));
     }
+    let (oh, ow) = (
+        (padded_h - span_h) / stride[0] + 1,
+        (padded_w - span_w) / stride[1] + 1,
+    );
+    // The kernels size their buffers by the output and the padded input: refuse sizes over the
+    // allocation limit before any buffer is made.
+    for dims in [[n, o, oh, ow], [n, c, padded_h, padded_w]] {
+        alloc::ensure_within_limit::<f32>(OP, checked_numel(OP, &dims)?)?;
+    }
     Ok(ConvShape {
         n,
         c,
@@ -198,8 +209,8 @@ fn conv_shape(
         stride,
         padding,
         dilation,
-        oh: (padded_h - span_h) / stride[0] + 1,
-        ow: (padded_w - span_w) / stride[1] + 1,
+        oh,
+        ow,
     })
 }
 
@@ -421,6 +432,18 @@ mod tests {
             true,
             params([9, 4], [1, 2], [2, 1], 1),
         );
+    }
+
+    #[test]
+    fn outputs_over_the_allocation_limit_are_errors_before_any_buffer() {
+        let x = Tensor::from_f32(vec![1.0], &[1, 1, 1, 1]).unwrap();
+        let padding = Conv2dParams {
+            padding: [1 << 20, 1 << 20],
+            ..Conv2dParams::default()
+        };
+        // A [1, 1, 2^21 + 1, 2^21 + 1] output: 16 TiB of float32.
+        let err = x.conv2d(&x, None, padding).unwrap_err();
+        assert_eq!(err.code(), "OutOfMemory", "{err}");
     }
 
     #[test]
