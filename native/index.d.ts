@@ -366,9 +366,9 @@ export declare enum UnaryOpCode {
 
 export declare function unsqueeze(handle: TensorHandle, dim: number): TensorHandle
 
-export declare function view(handle: TensorHandle, shape: Array<number>): TensorHandle
-
-export declare function writeImage(tensor: TensorHandle, path: string): void
 /** In-place changes so far to the tensor's storage (shared with its views). */
 export declare function version(handle: TensorHandle): number
 
+export declare function view(handle: TensorHandle, shape: Array<number>): TensorHandle
+
+export declare function writeImage(tensor: TensorHandle, path: string): void

@@ -925,6 +925,6 @@ module.exports.transpose = nativeBinding.transpose
 module.exports.unary = nativeBinding.unary
 module.exports.UnaryOpCode = nativeBinding.UnaryOpCode
 module.exports.unsqueeze = nativeBinding.unsqueeze
+module.exports.version = nativeBinding.version
 module.exports.view = nativeBinding.view
 module.exports.writeImage = nativeBinding.writeImage
-module.exports.version = nativeBinding.version
