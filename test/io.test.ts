@@ -73,6 +73,14 @@ describe('save and load', () => {
     expect(e.code).toBe('InvalidArgument')
     expect(e.message).toBe("save: the value of 'w' is an array, not a Tensor")
   })
+
+  it("refuses the header's reserved key as a tensor name before writing anything", () => {
+    const sub = mkdtempSync(join(dir, 'reserved-'))
+    const e = thrown(() => ft.save({ w: ft.ones([1]), __metadata__: ft.ones([2]) }, join(sub, 'm.safetensors')))
+    expect(e).toBeInstanceOf(ft.InvalidArgumentError)
+    expect(e.message).toContain("'__metadata__' cannot name a tensor")
+    expect(readdirSync(sub)).toEqual([])
+  })
 })
 
 describe('atomic writes', () => {
@@ -143,6 +151,22 @@ describe('file errors name the file', () => {
       expect(e.code, name).toBe('Io')
       expect(e.message, name).toContain(`load: ${path}: not a valid safetensors file`)
     }
+  })
+
+  it('a dtype changed without its data names the tensor and the sizes that disagree', () => {
+    const path = join(dir, 'edited-dtype.safetensors')
+    ft.save({ 'fc.bias': ft.zeros([2]), 'fc.weight': ft.ones([2, 3]) }, path)
+    const bytes = readFileSync(path)
+    const at = bytes.indexOf('"fc.weight":{"dtype":"F32"') + '"fc.weight":{"dtype":"'.length
+    bytes.write('I64', at)
+    writeFileSync(path, bytes)
+    const e = thrown(() => ft.load(path))
+    expect(e.code).toBe('Io')
+    expect(e.message).toBe(
+      `load: ${path}: tensor 'fc.weight' does not match its data: dtype I64 and shape [2, 3] take 48 bytes, ` +
+        'but its data_offsets [8, 32] hold 24 (was its dtype or shape changed without its data?)',
+    )
+    expect(thrown(() => ft.loadMetadata(path)).message).toBe(e.message)
   })
 
   it('unsupported dtypes name the key and the dtype', () => {

@@ -6,9 +6,13 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use ::safetensors::{Dtype, SafeTensors, View};
+use ::safetensors::tensor::TensorInfo;
+use ::safetensors::{Dtype, SafeTensorError, SafeTensors, View};
 
-use crate::error::{Error, Result};
+/// The header key of the file's string metadata, which no tensor may use.
+const METADATA_KEY: &str = "__metadata__";
+
+use crate::error::{Error, Result, ShapeDisplay};
 use crate::storage::CpuStorage;
 use crate::tensor::Tensor;
 
@@ -64,6 +68,12 @@ pub fn save_safetensors(
             format!("the key '{name}' appears twice"),
         ));
     }
+    if seen.contains(METADATA_KEY) {
+        return Err(Error::invalid(
+            "save",
+            format!("'{METADATA_KEY}' cannot name a tensor: safetensors reserves it for the file's metadata (pass metadata in the options instead)"),
+        ));
+    }
     let encoded: Vec<(&str, Encoded)> = named
         .iter()
         .map(|(name, t)| Ok((name.as_str(), encode(t)?)))
@@ -77,13 +87,7 @@ pub fn save_safetensors(
 /// `safetensors.torch.load_file` gives). F32, I64 and BOOL tensors are supported.
 pub fn load_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("load", path, e))?;
-    let file = SafeTensors::deserialize(&bytes).map_err(|e| {
-        Error::io(
-            "load",
-            path,
-            format!("not a valid safetensors file (truncated or corrupt?): {e}"),
-        )
-    })?;
+    let file = SafeTensors::deserialize(&bytes).map_err(|e| invalid_file(path, &bytes, e))?;
     let mut names = file.names();
     names.sort_unstable();
     names
@@ -101,14 +105,50 @@ pub fn load_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
 /// The free-form string metadata of the safetensors file at `path` (empty when it has none).
 pub fn load_safetensors_metadata(path: &Path) -> Result<HashMap<String, String>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("load", path, e))?;
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| {
-        Error::io(
-            "load",
-            path,
-            format!("not a valid safetensors file (truncated or corrupt?): {e}"),
-        )
-    })?;
+    let (_, header) =
+        SafeTensors::read_metadata(&bytes).map_err(|e| invalid_file(path, &bytes, e))?;
     Ok(header.metadata().clone().unwrap_or_default())
+}
+
+fn invalid_file(path: &Path, bytes: &[u8], e: SafeTensorError) -> Error {
+    let detail = match e {
+        SafeTensorError::TensorInvalidInfo => inconsistent_tensor(bytes),
+        _ => None,
+    };
+    Error::io(
+        "load",
+        path,
+        detail.unwrap_or_else(|| {
+            format!("not a valid safetensors file (truncated or corrupt?): {e}")
+        }),
+    )
+}
+
+/// `SafeTensors` only says that some tensor's dtype, shape and byte range disagree; this reads
+/// the header again to say which tensor and how.
+fn inconsistent_tensor(bytes: &[u8]) -> Option<String> {
+    let len = usize::try_from(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)).ok()?;
+    let header: HashMap<String, serde_json::Value> =
+        serde_json::from_slice(bytes.get(8..len.checked_add(8)?)?).ok()?;
+    let mut names: Vec<&String> = header.keys().filter(|k| *k != METADATA_KEY).collect();
+    names.sort_unstable();
+    names.into_iter().find_map(|name| {
+        let info: TensorInfo = serde_json::from_value(header[name].clone()).ok()?;
+        let (start, end) = info.data_offsets;
+        let bits = info
+            .shape
+            .iter()
+            .try_fold(info.dtype.bitsize(), |n, &d| n.checked_mul(d))?;
+        let found = end.checked_sub(start)?;
+        (bits != found * 8).then(|| {
+            format!(
+                "tensor '{name}' does not match its data: dtype {:?} and shape {} take {} bytes, but its data_offsets [{start}, {end}] hold {found} (was its dtype or shape changed without its data?)",
+                info.dtype,
+                ShapeDisplay(&info.shape),
+                bits.div_ceil(8)
+            )
+        })
+    })
 }
 
 fn decode(path: &Path, name: &str, dtype: Dtype, shape: &[usize], data: &[u8]) -> Result<Tensor> {
@@ -260,6 +300,44 @@ mod tests {
                 .contains("half.safetensors: tensor 'fc.weight' has dtype F16"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_dtype_changed_without_its_data_names_the_tensor_and_the_sizes() {
+        let dir = TestDir::new();
+        let path = dir.path().join("m.safetensors");
+        save_safetensors(&sample(), &path, None).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        // The header keeps its length, and the data stays 6 float32s (24 bytes).
+        let needle = b"\"weight\":{\"dtype\":\"F32";
+        let at = bytes
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .unwrap();
+        bytes[at + needle.len() - 3..][..3].copy_from_slice(b"F64");
+        std::fs::write(&path, &bytes).unwrap();
+        for err in [
+            load_safetensors(&path).unwrap_err(),
+            load_safetensors_metadata(&path).unwrap_err(),
+        ] {
+            assert_eq!(err.code(), "Io");
+            assert!(err.to_string().contains(&format!("{}: tensor 'weight' does not match its data: dtype F64 and shape [2, 3] take 48 bytes, but its data_offsets", path.display())), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_metadata_key_cannot_name_a_tensor() {
+        let dir = TestDir::new();
+        let path = dir.path().join("m.safetensors");
+        let t = Tensor::from_f32(vec![1.0], &[1]).unwrap();
+        let err = save_safetensors(&[("__metadata__".into(), t)], &path, None).unwrap_err();
+        assert_eq!(err.code(), "InvalidArgument");
+        assert!(
+            err.to_string()
+                .contains("'__metadata__' cannot name a tensor"),
+            "{err}"
+        );
+        assert!(dir.entries().is_empty());
     }
 
     #[test]
