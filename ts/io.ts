@@ -13,7 +13,9 @@ export interface SaveOptions {
  * Writes named tensors (usually `model.stateDict()`) to a `.safetensors` file, which PyTorch
  * reads with `safetensors.torch.load_file`. The file is written next to `path` under a
  * temporary name and renamed over it once complete, so an existing file is never left
- * half-written. Files that cannot be written throw an `IoError` naming the path.
+ * half-written; temporary files that killed saves left next to `path` are removed by the next
+ * save to it. Files that cannot be written throw an `IoError` naming the path, and a tensor
+ * named `__metadata__` (the header's reserved key) an `InvalidArgumentError`.
  *
  * ```ts
  * ft.save(model.stateDict(), 'mycnn.safetensors')

@@ -5,6 +5,7 @@ mod safetensors;
 
 pub use self::safetensors::{load_safetensors, load_safetensors_metadata, save_safetensors};
 
+use std::ffi::OsStr;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -14,9 +15,11 @@ use crate::error::{Error, Result};
 
 /// Writes `bytes` to `path` through a temporary file in the same directory, renamed over `path`
 /// only once it is complete and flushed: a crash or a full disk mid-write cannot leave a
-/// half-written file where a good one was.
+/// half-written file where a good one was. Temporary files that killed writers left behind for
+/// `path` are removed first, freeing their space before this one needs it.
 pub(crate) fn write_atomically(op: &'static str, path: &Path, bytes: &[u8]) -> Result<()> {
     let temp = temp_path(op, path)?;
+    remove_stale_temp_files(path);
     let written = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -40,12 +43,74 @@ fn temp_path(op: &'static str, path: &Path) -> Result<PathBuf> {
         .file_name()
         .ok_or_else(|| Error::io(op, path, "the path does not name a file"))?;
     let unique = format!(
-        ".{}.{}-{}.tmp",
-        name.to_string_lossy(),
+        "{}{}-{}.tmp",
+        temp_prefix(name),
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     );
     Ok(path.with_file_name(unique))
+}
+
+/// What every temporary file of a target named `name` starts with.
+fn temp_prefix(name: &OsStr) -> String {
+    format!(".{}.", name.to_string_lossy())
+}
+
+/// Removes the temporary files of `path` whose writer is gone, best effort: a file this cannot
+/// remove costs space, not correctness, so it never fails the write.
+fn remove_stale_temp_files(path: &Path) {
+    let (Some(name), Some(dir)) = (path.file_name(), path.parent()) else {
+        return;
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = temp_prefix(name);
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let writer = file_name
+            .to_str()
+            .and_then(|f| {
+                f.strip_prefix(&prefix)?
+                    .strip_suffix(".tmp")?
+                    .split_once('-')
+            })
+            .filter(|(_, n)| n.parse::<u64>().is_ok())
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        // This process's own temporary files may belong to writes in progress on other threads.
+        let stale =
+            writer.is_some_and(|pid| pid != std::process::id() && writer_is_gone(pid, &entry));
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether process `pid`, which wrote the temporary file `entry`, has exited.
+#[cfg(unix)]
+fn writer_is_gone(pid: u32, _entry: &fs::DirEntry) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return false;
+    };
+    // Signal 0 only checks that the process exists; EPERM means it does, under another user.
+    let signalled = unsafe { libc::kill(pid, 0) } == 0;
+    !signalled && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
+/// Elsewhere, by age: a writer writes its file in one pass and renames it as soon as it is
+/// flushed, so a temporary file untouched for a day belongs to no write in progress.
+#[cfg(not(unix))]
+fn writer_is_gone(_pid: u32, entry: &fs::DirEntry) -> bool {
+    const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+    entry
+        .metadata()
+        .and_then(|m| m.modified())
+        .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > ABANDONED_AFTER))
 }
 
 #[cfg(test)]
@@ -101,6 +166,39 @@ mod tests {
         write_atomically("save", &target, b"new contents").unwrap();
         assert_eq!(fs::read(&target).unwrap(), b"new contents");
         assert_eq!(dir.entries(), vec!["a.bin"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn temporary_files_of_exited_writers_are_removed_by_the_next_write() {
+        let dir = TestDir::new();
+        let target = dir.path().join("m.safetensors");
+        let exited = {
+            let mut child = std::process::Command::new("true").spawn().unwrap();
+            child.wait().unwrap();
+            child.id()
+        };
+        let alive = std::os::unix::process::parent_id();
+        let own = std::process::id();
+        let keep = [
+            format!(".m.safetensors.{alive}-0.tmp"),
+            format!(".m.safetensors.{own}-999999.tmp"),
+            format!(".other.safetensors.{exited}-0.tmp"),
+            format!(".m.safetensors.{exited}-x.tmp"),
+            format!("m.safetensors.{exited}-0.tmp"),
+        ];
+        let stale = [
+            format!(".m.safetensors.{exited}-0.tmp"),
+            format!(".m.safetensors.{exited}-17.tmp"),
+        ];
+        for name in keep.iter().chain(&stale) {
+            fs::write(dir.path().join(name), b"partial").unwrap();
+        }
+        write_atomically("save", &target, b"data").unwrap();
+        let mut want: Vec<String> = keep.to_vec();
+        want.push("m.safetensors".into());
+        want.sort();
+        assert_eq!(dir.entries(), want);
     }
 
     #[test]
