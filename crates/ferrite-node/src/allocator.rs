@@ -9,6 +9,8 @@
 
 use std::ffi::c_long;
 
+// ASan (npm run test:asan) sees only the system allocator's blocks, not mimalloc's pages.
+#[cfg(not(feature = "asan"))]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
