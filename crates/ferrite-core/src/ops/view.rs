@@ -51,6 +51,9 @@ impl Tensor {
     /// Flattens dims `start..=end` into one.
     pub fn flatten(&self, start: i64, end: i64) -> Result<Tensor> {
         if self.rank() == 0 {
+            // Still checked: a 0-d tensor takes dims -1 and 0, as in PyTorch.
+            normalize_dim("flatten", start, 0)?;
+            normalize_dim("flatten", end, 0)?;
             return self.reshape(&[1]);
         }
         let (s, e) = (
@@ -99,6 +102,8 @@ impl Tensor {
 
     pub fn transpose(&self, dim0: i64, dim1: i64) -> Result<Tensor> {
         if self.rank() == 0 {
+            normalize_dim("transpose", dim0, 0)?;
+            normalize_dim("transpose", dim1, 0)?;
             return Ok(self.clone());
         }
         let (a, b) = (
@@ -429,6 +434,24 @@ mod tests {
         assert_eq!(Tensor::cat(&[row.clone(), row], 0).unwrap().shape(), &[0]);
         let columns = arange(0, &[0, 4]).narrow(1, 3, 1).unwrap();
         assert!(columns.to_vec_f32().unwrap().is_empty());
+    }
+
+    #[test]
+    fn zero_dim_transpose_and_flatten_check_their_dims() {
+        // Found by the fuzz suite: any dims were accepted on a 0-d tensor.
+        let scalar = arange(1, &[]);
+        assert_eq!(scalar.transpose(-1, 0).unwrap().shape(), &[] as &[usize]);
+        assert_eq!(scalar.flatten(0, -1).unwrap().shape(), &[1]);
+        assert_eq!(
+            scalar.transpose(1 << 31, 0).unwrap_err().code(),
+            "IndexOutOfRange"
+        );
+        assert_eq!(
+            scalar.transpose(0, -2).unwrap_err().code(),
+            "IndexOutOfRange"
+        );
+        assert_eq!(scalar.flatten(3, 0).unwrap_err().code(), "IndexOutOfRange");
+        assert_eq!(scalar.flatten(0, 1).unwrap_err().code(), "IndexOutOfRange");
     }
 
     #[test]

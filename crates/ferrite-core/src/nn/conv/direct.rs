@@ -704,6 +704,10 @@ impl<'s> StridedInputGrad<'s> {
     /// `dx` for `dy` [n, o, oh, ow] and the weight [o, c, kh, kw]: a sample per task.
     pub(super) fn input_grad(&self, dy: &[f32], w: &[f32]) -> Vec<f32> {
         let s = self.s;
+        if s.n * s.c * s.h * s.w == 0 {
+            // An empty input (padding still gives it outputs) has no gradient to split by sample.
+            return Vec::new();
+        }
         let (taps, ohw, hw) = (s.taps(), s.ohw(), s.h * s.w);
         let tiles = s.c.div_ceil(OUT_TILE);
         // Per phase, [tile, tap, o, OUT_TILE]: the forward tile's weight layout, with `dx`'s

@@ -447,6 +447,21 @@ mod tests {
     }
 
     #[test]
+    fn empty_inputs_have_empty_gradients() {
+        // Found by the fuzz suite: padding gives an empty input outputs, and backward split the
+        // input's gradient into chunks of no elements, which panicked.
+        let x = leaf(&[3, 1, 0, 3], 1);
+        let w = leaf(&[1, 1, 2, 4], 2);
+        let y = x
+            .conv2d(&w, None, params([1, 2], [2, 1], [1, 1], 1))
+            .unwrap();
+        assert_eq!(y.shape(), &[3, 1, 3, 1]);
+        y.sum(&[], false).unwrap().backward(None, false).unwrap();
+        assert_eq!(x.grad().unwrap().shape(), &[3, 1, 0, 3]);
+        assert_eq!(w.grad().unwrap().to_vec_f32().unwrap(), vec![0.0; 8]);
+    }
+
+    #[test]
     fn matches_a_direct_float64_convolution() {
         let d = Conv2dParams::default();
         check_forward([2, 3, 7, 9], [4, 3, 3, 3], true, d);
