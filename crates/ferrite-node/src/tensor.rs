@@ -339,11 +339,20 @@ pub fn narrow(
     env: Env,
     handle: TensorHandle,
     dim: i64,
-    start: u32,
-    length: u32,
+    start: i64,
+    length: i64,
 ) -> Result<TensorHandle, String> {
+    // i64, not u32: napi takes a u32 argument modulo 2^32, so a length of 2^40 became 0.
+    let count = |name: &str, value: i64| {
+        usize::try_from(value).map_err(|_| {
+            ferrite_core::Error::invalid(
+                "narrow",
+                format!("{name} must be non-negative, got {value}"),
+            )
+        })
+    };
     apply(&env, handle, "narrow", |t| {
-        t.narrow(dim, start as usize, length as usize)
+        t.narrow(dim, count("start", start)?, count("length", length)?)
     })
 }
 
