@@ -16,10 +16,16 @@ static LIMIT: RwLock<Option<usize>> = RwLock::new(None);
 
 /// The largest single buffer Ferrite will try to allocate, in bytes.
 pub fn allocation_limit() -> Result<usize> {
+    limit_for("getAllocationLimit")
+}
+
+/// The allocation limit, or an error reported under `op` when `FERRITE_MAX_ALLOC_BYTES` is not
+/// a number.
+fn limit_for(op: &'static str) -> Result<usize> {
     if let Some(limit) = *LIMIT.read().unwrap_or_else(|e| e.into_inner()) {
         return Ok(limit);
     }
-    default_limit().map_err(|detail| Error::invalid("allocate", detail))
+    default_limit().map_err(|detail| Error::invalid(op, detail))
 }
 
 /// Sets the largest single buffer Ferrite will try to allocate; `None` restores the default
@@ -52,11 +58,7 @@ pub(crate) fn with_capacity<T>(op: &'static str, len: usize) -> Result<Vec<T>> {
 /// own buffers, checked before any is made.
 pub(crate) fn ensure_within_limit<T>(op: &'static str, len: usize) -> Result<()> {
     let requested = len as u128 * std::mem::size_of::<T>() as u128;
-    let limit = allocation_limit().map_err(|e| match e {
-        Error::InvalidArgument { detail, .. } => Error::invalid(op, detail),
-        other => other,
-    })?;
-    check_limit(op, requested, limit)
+    check_limit(op, requested, limit_for(op)?)
 }
 
 fn check_limit(op: &'static str, requested: u128, limit: usize) -> Result<()> {
@@ -174,6 +176,7 @@ fn physical_memory() -> Option<usize> {
     // SAFETY: a zeroed MEMORYSTATUSEX with its length set is what GlobalMemoryStatusEx expects.
     let mut status: MEMORYSTATUSEX = unsafe { std::mem::zeroed() };
     status.dwLength = std::mem::size_of::<MEMORYSTATUSEX>() as u32;
+    // SAFETY: `status` is a valid, writable MEMORYSTATUSEX for the call's duration.
     let ok = unsafe { GlobalMemoryStatusEx(&mut status) } != 0;
     ok.then(|| usize::try_from(status.ullTotalPhys).unwrap_or(usize::MAX))
 }
