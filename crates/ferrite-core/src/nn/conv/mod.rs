@@ -226,6 +226,15 @@ impl Backward for ConvolutionBackward {
         "ConvolutionBackward0"
     }
 
+    /// The input's gradient reads the weight, the weight's reads the input.
+    fn saved(&self) -> Vec<&Tensor> {
+        [(&self.input, &self.weight), (&self.weight, &self.input)]
+            .into_iter()
+            .filter(|(input, _)| input.requires_grad())
+            .map(|(_, read)| read)
+            .collect()
+    }
+
     fn inputs(&self) -> Vec<Tensor> {
         [&self.input, &self.weight]
             .into_iter()
@@ -237,15 +246,6 @@ impl Backward for ConvolutionBackward {
     fn backward(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let s = &self.shape;
         g.read_f32(OP, |dy| {
-    /// The input's gradient reads the weight, the weight's reads the input.
-    fn saved(&self) -> Vec<&Tensor> {
-        [(&self.input, &self.weight), (&self.weight, &self.input)]
-            .into_iter()
-            .filter(|(input, _)| input.requires_grad())
-            .map(|(_, read)| read)
-            .collect()
-    }
-
             let dx = needs[0]
                 .then(|| {
                     self.weight.read_f32(OP, |w| {
