@@ -28,6 +28,18 @@ fn keep_freed_memory() {
     }
 }
 
+/// Takes back the blocks of this thread's heap that other threads freed. mimalloc hands such a
+/// block back to its heap only when that heap next allocates from the same page, so a data
+/// loader's worker thread, whose batches the main thread frees, kept their pages: RSS of a `fit`
+/// run crept up by a quarter over 10,000 steps while every count of live memory stayed flat.
+pub fn reclaim_remote_frees() {
+    #[cfg(not(feature = "asan"))]
+    // SAFETY: collects the calling thread's own heap; `false` only frees what is free already.
+    unsafe {
+        libmimalloc_sys::mi_collect(false)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -193,6 +193,7 @@ impl Task for LoadBatch {
     type JsValue = LoadedBatch;
 
     fn compute(&mut self) -> napi::Result<Self::Output> {
+        crate::allocator::reclaim_remote_frees();
         let transforms = std::mem::replace(&mut self.transforms, Ok(Vec::new()));
         Ok(guard("DataLoader", || {
             data::load_batch(&self.set, &self.indices, &transforms?, self.seed)
