@@ -14,7 +14,7 @@ import { thrown } from './helpers'
 const gc = globalThis.gc as () => void
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
 
-/** Collects garbage and lets the FinalizationRegistry callbacks that release tensors run. */
+/** Collects garbage and lets the event loop turn; `ft.memory()` then releases what the collector took. */
 async function collect(): Promise<void> {
   for (let i = 0; i < 3; i++) {
     gc()

@@ -42,12 +42,11 @@ async function overhead() {
 }
 
 /**
- * A tensor left to the GC is released by a FinalizationRegistry callback, which V8 runs between
- * turns of the event loop once a full collection found the tensor dead (V8 starts one when the
- * external memory announced for tensors grows). Timed as synchronous loops, which pile the tensors
- * up (each followed by a few untimed turns of the event loop), then as async loops that yield
- * regularly, which include the cost of releasing; live tensors are sampled at the end of each
- * synchronous batch and at each yield.
+ * A tensor left to the GC is released by the first op after a collection took its JS object (the
+ * addon holds a weak reference to it; V8 collects as the external memory announced for tensors
+ * grows), in synchronous code as well. Timed as synchronous loops (each followed by a few untimed
+ * turns of the event loop), then as async loops that yield regularly; live tensors are sampled at
+ * the end of each synchronous batch and at each yield.
  */
 async function leftToGc(fn: () => void) {
   const base = ft.memory().tensors

@@ -354,9 +354,9 @@ pub fn apply(
 }
 
 /// Native bytes of a tensor besides its storage (header, shape, strides, autograd state, slot),
-/// about 400 as measured from RSS. V8 frees what a `FinalizationRegistry` holds only in full
-/// collections, which external memory triggers: counting these bytes too makes tensors left to
-/// the collector bounded in number even when their storage weighs nothing.
+/// about 400 as measured from RSS. Announced external memory is what makes V8 collect in time:
+/// counting these bytes too keeps tensors left to the collector bounded in number even when their
+/// storage weighs nothing.
 const TENSOR_BYTES: i64 = 400;
 
 /// Announces `tensor` to V8 (outside any borrow of the table: V8 may collect garbage in the
