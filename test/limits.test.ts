@@ -3,7 +3,7 @@
 // allocations the system refuses (a child process under `ulimit -v`), and images over the pixel
 // limit, checked from their headers. After each error the process goes on working.
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -174,7 +174,8 @@ describe('decoded images', () => {
   afterEach(() => ft.vision.setMaxImagePixels(null))
 
   it('over the pixel limit are refused from the header, naming the file and its size', () => {
-    const path = join(dir, 'bomb.png')
+    mkdirSync(join(dir, 'folder', 'cat'), { recursive: true })
+    const path = join(dir, 'folder', 'cat', 'bomb.png')
     const png = blackPng(12000, 12000)
     expect(png.length).toBeLessThan(200_000)
     writeFileSync(path, png)
@@ -186,6 +187,10 @@ describe('decoded images', () => {
       `readImage: ${path}: a 12000x12000 image (144000000 pixels) is over the limit of 89478485 pixels; ` +
         'raise it with ft.vision.setMaxImagePixels(pixels) or the FERRITE_MAX_IMAGE_PIXELS environment variable',
     )
+    // Image folders decode through the same check.
+    const folder = thrown(() => new ft.data.ImageFolder(join(dir, 'folder')))
+    expect(folder).toBeInstanceOf(ft.IoError)
+    expect(folder.message).toContain(`${path}: a 12000x12000 image (144000000 pixels) is over the limit`)
     expectStillWorking()
   })
 
