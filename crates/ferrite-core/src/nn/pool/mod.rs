@@ -6,9 +6,11 @@ mod cpu;
 
 use cpu::PoolShape;
 
+use crate::alloc;
 use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
+use crate::layout::checked_numel;
 use crate::storage::{CpuStorage, Storage};
 use crate::tensor::Tensor;
 
@@ -90,6 +92,11 @@ impl Tensor {
                 format!("output size must be positive, got {output_size:?}"),
             ));
         }
+        // The bins and the output are sized by `output_size` alone: refuse sizes over the
+        // allocation limit before either is made (an output of [4, 2^31] took all memory).
+        let [oh, ow] = output_size;
+        alloc::ensure_within_limit::<f32>(OP, checked_numel(OP, &[planes, oh, ow])?)?;
+        alloc::ensure_within_limit::<cpu::Span>(OP, oh.max(ow))?;
         let s = PoolShape::adaptive(planes, size, output_size);
         let out = self.read_f32(OP, |x| cpu::avg_pool2d_fwd(&s, x, false))?;
         let out = Tensor::from_f32(out, &pooled_shape(self, &s))?;
@@ -555,6 +562,19 @@ mod tests {
             window([3, 3], [2, 1], [1, 1], [1, 1], true),
             false,
         );
+    }
+
+    #[test]
+    fn adaptive_outputs_over_the_allocation_limit_are_errors_before_any_buffer() {
+        // Found by the fuzz suite: the bins of an output 2^31 wide took all memory.
+        let x = Tensor::from_f32(vec![1.0; 4], &[1, 1, 2, 2]).unwrap();
+        for size in [[4, 1 << 40], [1 << 40, 1]] {
+            let e = x.adaptive_avg_pool2d(size).unwrap_err();
+            assert_eq!(e.code(), "OutOfMemory", "{e}");
+        }
+        let empty = Tensor::from_f32(vec![], &[0, 1, 2, 2]).unwrap();
+        let e = empty.adaptive_avg_pool2d([1, 1 << 40]).unwrap_err();
+        assert_eq!(e.code(), "OutOfMemory", "{e}");
     }
 
     #[test]
