@@ -43,7 +43,7 @@ export declare function adamStep(param: TensorHandle, grad: TensorHandle, expAvg
 
 export declare function adaptiveAvgPool2d(input: TensorHandle, outputSize: Array<number>): TensorHandle
 
-/** The largest single buffer Ferrite will allocate, in bytes. */
+/** The largest single buffer Ferrite will allocate, in bytes (`Infinity` when there is no limit). */
 export declare function allocationLimit(): number
 
 /**
@@ -228,7 +228,7 @@ export declare function manualSeed(seed: number): void
 
 export declare function matmul(handle: TensorHandle, other: TensorHandle): TensorHandle
 
-/** The most pixels an image may have to be decoded. */
+/** The most pixels an image may have to be decoded (`Infinity` when there is no limit). */
 export declare function maxImagePixels(): number
 
 export declare function maxPool2d(input: TensorHandle, kernel: Array<number>, stride: Array<number>, padding: Array<number>, dilation: Array<number>, ceilMode: boolean): TensorHandle

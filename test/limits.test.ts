@@ -111,6 +111,8 @@ describe('buffers over the allocation limit', () => {
       'zeros: cannot allocate 1048580 bytes (1.0 MiB): that is more than the allocation limit (set by ft.setAllocationLimit) of 1048576 bytes (1.0 MiB); ' +
         'raise it with ft.setAllocationLimit(bytes) or the FERRITE_MAX_ALLOC_BYTES environment variable',
     )
+    ft.setAllocationLimit(Infinity)
+    expect(ft.getAllocationLimit()).toBe(Infinity)
     ft.setAllocationLimit(null)
     expect(ft.getAllocationLimit()).toBe(machine)
     expect(ft.zeros([2 ** 18 + 1]).numel()).toBe(2 ** 18 + 1)
@@ -203,6 +205,8 @@ describe('decoded images', () => {
     expect(thrown(() => ft.vision.readImage(path)).message).toContain('a 20x10 image (200 pixels) is over the limit of 199 pixels')
     ft.vision.setMaxImagePixels(200)
     expect(ft.vision.readImage(path, { mode: 'L' }).shape).toEqual([1, 10, 20])
+    ft.vision.setMaxImagePixels(Infinity)
+    expect(ft.vision.getMaxImagePixels()).toBe(Infinity)
     ft.vision.setMaxImagePixels(null)
     expect(ft.vision.getMaxImagePixels()).toBe(89_478_485)
     expect(thrown(() => ft.vision.setMaxImagePixels(-3)).code).toBe('InvalidArgument')

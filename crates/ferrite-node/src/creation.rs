@@ -196,11 +196,17 @@ pub fn memory() -> Vec<DeviceMemory> {
         .collect()
 }
 
-/// The largest single buffer Ferrite will allocate, in bytes.
+/// The largest single buffer Ferrite will allocate, in bytes (`Infinity` when there is no limit).
 #[napi]
 pub fn allocation_limit() -> Result<f64, String> {
     guard("getAllocationLimit", || {
-        alloc::allocation_limit().map(|b| b as f64)
+        alloc::allocation_limit().map(|b| {
+            if b == usize::MAX {
+                f64::INFINITY
+            } else {
+                b as f64
+            }
+        })
     })
 }
 

@@ -17,11 +17,17 @@ pub fn read_image(env: Env, path: String, mode: String) -> Result<TensorHandle, 
     .map(|t| wrap(&env, t))
 }
 
-/// The most pixels an image may have to be decoded.
+/// The most pixels an image may have to be decoded (`Infinity` when there is no limit).
 #[napi]
 pub fn max_image_pixels() -> Result<f64, String> {
     guard("getMaxImagePixels", || {
-        vision::max_image_pixels().map(|p| p as f64)
+        vision::max_image_pixels().map(|p| {
+            if p == u64::MAX {
+                f64::INFINITY
+            } else {
+                p as f64
+            }
+        })
     })
 }
 
