@@ -279,6 +279,12 @@ export declare enum ReduceOpCode {
  */
 export declare function release(handle: TensorHandle): void
 
+/**
+ * Releases the tensors whose owners the collector took, without waiting for a new collection;
+ * `ft.memory()` calls it so that its counts do not include them.
+ */
+export declare function releaseCollectedTensors(): void
+
 export declare function relu(input: TensorHandle): TensorHandle
 
 export declare function requiresGrad(handle: TensorHandle): boolean
@@ -387,6 +393,13 @@ export declare function unsqueeze(handle: TensorHandle, dim: number): TensorHand
 export declare function version(handle: TensorHandle): number
 
 export declare function view(handle: TensorHandle, shape: Array<number>): TensorHandle
+
+/**
+ * Leaves the tensor behind `handle` to the collector: it is released once the collector took
+ * `owner`, the JS object holding the handle. Checks for such tensors whenever a collection has
+ * happened since the last check, which a collection of a fresh, unreachable canary object shows.
+ */
+export declare function watch(handle: TensorHandle, owner: unknown): void
 
 export declare function writeImage(tensor: TensorHandle, path: string): void
 
