@@ -29,7 +29,7 @@ pub(crate) trait Backward: Send + Sync {
 }
 
 /// A recorded op with the tensors it saved and their versions at record time.
-pub(crate) struct Node {
+struct Node {
     op: Box<dyn Backward>,
     saved: Vec<(Tensor, u64)>,
 }
