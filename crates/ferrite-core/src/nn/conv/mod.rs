@@ -193,8 +193,9 @@ fn conv_shape(
         (padded_w - span_w) / stride[1] + 1,
     );
     // The kernels size their buffers by the output and the padded input: refuse sizes over the
-    // allocation limit before any buffer is made.
-    for dims in [[n, o, oh, ow], [n, c, padded_h, padded_w]] {
+    // allocation limit before any buffer is made. An empty batch still plans one sample's planes
+    // (a plane 2^32 wide took minutes).
+    for dims in [[n.max(1), o, oh, ow], [n.max(1), c, padded_h, padded_w]] {
         alloc::ensure_within_limit::<f32>(OP, checked_numel(OP, &dims)?)?;
     }
     Ok(ConvShape {
@@ -443,6 +444,11 @@ mod tests {
         };
         // A [1, 1, 2^21 + 1, 2^21 + 1] output: 16 TiB of float32.
         let err = x.conv2d(&x, None, padding).unwrap_err();
+        assert_eq!(err.code(), "OutOfMemory", "{err}");
+        // Found by the fuzz suite: an empty batch passed, and planned planes 2^33 wide.
+        let empty = Tensor::from_f32(vec![], &[0, 1, 3, 11]).unwrap();
+        let wide = params([1, 1], [0, 1 << 32], [1, 1], 1);
+        let err = empty.conv2d(&x, None, wide).unwrap_err();
         assert_eq!(err.code(), "OutOfMemory", "{err}");
     }
 
