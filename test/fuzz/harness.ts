@@ -13,7 +13,7 @@ export interface FuzzSettings {
   seconds: number
   /** Replay this one case only (FERRITE_FUZZ_CASE). */
   only: number | undefined
-  /** Also try sizes beyond any machine's memory (FERRITE_FUZZ_HUGE=1). */
+  /** Also try sizes beyond any machine's memory (off with FERRITE_FUZZ_HUGE=0). */
   huge: boolean
 }
 
@@ -58,7 +58,7 @@ export function readSettings(): FuzzSettings {
     seed: number('FERRITE_FUZZ_SEED', 1) >>> 0,
     seconds: number('FERRITE_FUZZ_SECONDS', 20),
     only: only === undefined || only === '' ? undefined : number('FERRITE_FUZZ_CASE', 0),
-    huge: env.FERRITE_FUZZ_HUGE === '1',
+    huge: env.FERRITE_FUZZ_HUGE !== '0',
   }
 }
 
@@ -79,10 +79,11 @@ function judge(error: unknown): { code: string } | { finding: string } {
 export function runFuzz(target: string, makeCase: CaseMaker): void {
   const settings = readSettings()
   const { seed, seconds, only } = settings
-  emit(`fuzz ${target}: seed ${seed}, ${only === undefined ? `${seconds} s` : `case ${only} only`}${settings.huge ? ', huge sizes' : ''}`)
+  emit(`fuzz ${target}: seed ${seed}, ${only === undefined ? `${seconds} s` : `case ${only} only`}${settings.huge ? '' : ', no huge sizes'}`)
   const deadline = performance.now() + seconds * 1000
   const outcomes: Record<string, number> = {}
   let findings = 0
+  let slowest = { index: -1, ms: -1 }
   let index = only ?? 0
   for (;;) {
     const rng = new Random(caseSeed(seed, index))
@@ -90,6 +91,7 @@ export function runFuzz(target: string, makeCase: CaseMaker): void {
     const description = c.description.length > 600 ? `${c.description.slice(0, 600)}...` : c.description
     emit(`case ${index}: ${description}`)
     let outcome: string
+    const started = performance.now()
     try {
       // tidy releases each case's tensors at once, so a long run holds only one case's memory.
       ft.tidy(() => c.run())
@@ -106,9 +108,11 @@ export function runFuzz(target: string, makeCase: CaseMaker): void {
     }
     if (only !== undefined) emit(`outcome: ${outcome}`)
     outcomes[outcome] = (outcomes[outcome] ?? 0) + 1
+    const ms = Math.round(performance.now() - started)
+    if (ms > slowest.ms) slowest = { index, ms }
     index++
     if (only !== undefined || findings >= MAX_FINDINGS || performance.now() > deadline) break
   }
-  emit(`summary ${JSON.stringify({ target, seed, cases: index - (only ?? 0), outcomes })}`)
+  emit(`summary ${JSON.stringify({ target, seed, cases: index - (only ?? 0), outcomes, slowest })}`)
   process.exitCode = findings > 0 ? 1 : 0
 }

@@ -5,7 +5,8 @@
 //
 // Settings, all optional: FERRITE_FUZZ_SEED (default: a new seed each run, printed),
 // FERRITE_FUZZ_SECONDS (per child, default 20), FERRITE_FUZZ_CASE (replay one case),
-// FERRITE_FUZZ_HUGE=1 (also sizes beyond any machine's memory). `npm run test:asan` sets
+// FERRITE_FUZZ_HUGE=0 (leave out sizes beyond any machine's memory, which must give an
+// OutOfMemoryError; the children run with a 64 MiB FERRITE_MAX_ALLOC_BYTES). `npm run test:asan` sets
 // FERRITE_FUZZ_NATIVE, an addon for the children to load instead of native/'s, and
 // FERRITE_FUZZ_PRELOAD, a library to preload into them (ASan's runtime). Only the children get
 // them: vitest's own napi-rs packages would load that addon too.
@@ -39,6 +40,8 @@ export function runChild(child: string): Promise<FuzzReport> {
       ...env,
       FERRITE_FUZZ_SEED: String(seed),
       FERRITE_FUZZ_SECONDS: String(seconds),
+      // Nothing a case makes needs more; a bug that asks for more gets a typed error, not the machine.
+      FERRITE_MAX_ALLOC_BYTES: env.FERRITE_MAX_ALLOC_BYTES ?? String(2 ** 26),
       ...(env.FERRITE_FUZZ_NATIVE ? { NAPI_RS_NATIVE_LIBRARY_PATH: env.FERRITE_FUZZ_NATIVE } : {}),
       ...(env.FERRITE_FUZZ_PRELOAD ? { LD_PRELOAD: env.FERRITE_FUZZ_PRELOAD } : {}),
     },
