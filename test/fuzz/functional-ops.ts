@@ -285,7 +285,8 @@ const creation: Maker = (rng, { huge }) => {
           return check(out.numel() >= 0, () => 'tensor made an impossible shape')
         }
         case 'typedArray': {
-          const values = Float64Array.from({ length: Number.isSafeInteger(numel(shape)) && numel(shape) >= 0 ? numel(shape) : 4 }, (_, i) => i)
+          const n = numel(shape)
+          const values = Float64Array.from({ length: Number.isInteger(n) && n >= 0 && n <= gen.MAX_ELEMENTS ? n : 4 }, (_, i) => i)
           const given = rng.chance(0.8) ? shape : gen.shape(rng)
           const out = ft.tensor(Float64Array.from(values), { shape: given, dtype })
           check(numel(given) === values.length, () => `tensor accepted ${values.length} values for shape ${show(given)}`)
