@@ -16,6 +16,7 @@ import {
   permuteRef,
   reduceRef,
   show,
+  valuesOf,
   wrapDim,
   zipRefs,
   type DType,
@@ -417,4 +418,72 @@ const join: Maker = (rng) => {
   }
 }
 
-export const TENSOR_OPS: Record<string, Maker> = { binary, unary, reduction, view, copyInto, join }
+/** PyTorch's matmul shape: 1-D operands gain a dim that the result drops again; batch dims broadcast. */
+function matmulShapes(a: number[], b: number[]): { a: number[]; b: number[]; out: number[] } | null {
+  if (a.length === 0 || b.length === 0) return null
+  const a2 = a.length === 1 ? [1, a[0]] : a
+  const b2 = b.length === 1 ? [b[0], 1] : b
+  const batch = broadcastShapes(a2.slice(0, -2), b2.slice(0, -2))
+  if (batch === null || a2[a2.length - 1] !== b2[b2.length - 2]) return null
+  const [m, k, n] = [a2[a2.length - 2], a2[a2.length - 1], b2[b2.length - 1]]
+  const out = [...batch, m, n].filter((_, d, all) => !((a.length === 1 && d === all.length - 2) || (b.length === 1 && d === all.length - 1)))
+  return { a: [...batch, m, k], b: [...batch, k, n], out }
+}
+
+/** A float64 reference product of refs already broadcast to [..., m, k] and [..., k, n]. */
+function matmulRef(a: Ref, b: Ref, abs: boolean): Float64Array {
+  const [m, k] = a.shape.slice(-2)
+  const n = b.shape[b.shape.length - 1]
+  const batches = numel(a.shape.slice(0, -2))
+  const out = new Float64Array(batches * m * n)
+  const f = abs ? Math.abs : (x: number) => x
+  for (let p = 0; p < batches; p++)
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < n; j++) {
+        let sum = 0
+        for (let q = 0; q < k; q++) sum += f(a.data[(p * m + i) * k + q]) * f(b.data[(p * k + q) * n + j])
+        out[(p * m + i) * n + j] = sum
+      }
+  return out
+}
+
+const matmul: Maker = (rng) => {
+  const [m, k, n] = [rng.int(0, 6), rng.int(0, 6), rng.int(0, 6)]
+  const batch = Array.from({ length: rng.int(0, 2) }, () => rng.int(1, 3))
+  const left = rng.pick([[k], [m, k], [...batch, m, k]])
+  const right = rng.pick([[rng.chance(0.9) ? k : k + 1], [rng.chance(0.9) ? k : k + 1, n], [...batch.map((d) => (rng.chance(0.3) ? 1 : d)), k, n]])
+  const a = gen.tensor(rng, rng.chance(0.05) ? gen.shape(rng) : left, rng.chance(0.9) ? 'float32' : gen.dtype(rng))
+  const b = gen.tensor(rng, rng.chance(0.05) ? gen.shape(rng) : right, rng.chance(0.9) ? 'float32' : gen.dtype(rng))
+  maybeRequireGrad(rng, a)
+  return {
+    description: `(${a.how}).matmul(${b.how})`,
+    run() {
+      const out = a.t.matmul(b.t)
+      const shapes = matmulShapes(a.ref.shape, b.ref.shape)
+      check(shapes !== null, () => `matmul accepted shapes ${show(a.ref.shape)} and ${show(b.ref.shape)}`)
+      if (a.ref.dtype !== 'float32' || b.ref.dtype !== 'float32' || hasNonFinite(a.ref) || hasNonFinite(b.ref)) return expectShape('matmul', out, shapes.out)
+      const [x, y] = [broadcastTo(a.ref.shape.length === 1 ? { ...a.ref, shape: [1, ...a.ref.shape] } : a.ref, shapes.a), broadcastTo(b.ref.shape.length === 1 ? { ...b.ref, shape: [...b.ref.shape, 1] } : b.ref, shapes.b)]
+      expectRef('matmul', out, { shape: shapes.out, dtype: 'float32', data: matmulRef(x, y, false) }, 1e-5, matmulRef(x, y, true))
+      checkBackward('matmul', a, out)
+    },
+  }
+}
+
+const seeding: Maker = (rng) => {
+  const seed = rng.chance(0.7) ? rng.int(0, 2 ** 31) : gen.scalar(rng)
+  const like = gen.anyTensor(rng)
+  const factory = rng.pick(['zerosLike', 'onesLike', 'randLike', 'randnLike'] as const)
+  return {
+    description: `ft.manualSeed(${seed}); ft.${factory}(${like.how})`,
+    run() {
+      ft.manualSeed(seed)
+      check(Number.isSafeInteger(seed), () => `manualSeed accepted ${seed}`)
+      const first = valuesOf(ft.rand([4]))
+      ft.manualSeed(seed)
+      check(valuesOf(ft.rand([4])).every((v, i) => v === first[i]), () => `manualSeed(${seed}) did not repeat the draws`)
+      expectShape(factory, ft[factory](like.t), like.ref.shape)
+    },
+  }
+}
+
+export const TENSOR_OPS: Record<string, Maker> = { binary, unary, reduction, view, copyInto, join, matmul, seeding }
