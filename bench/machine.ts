@@ -1,4 +1,5 @@
 // Shared helpers of the TypeScript benchmarks: machine description, timing and table printing.
+import { spawnSync } from 'node:child_process'
 import * as os from 'node:os'
 import { performance } from 'node:perf_hooks'
 import * as ft from 'ferrite'
@@ -76,4 +77,15 @@ export function printTable(headers: string[], rows: string[][]): void {
   console.log(line(headers))
   console.log(`|${widths.map((w, c) => (numeric[c] ? '-'.repeat(w + 1) + ':' : ':' + '-'.repeat(w + 1))).join('|')}|`)
   for (const row of rows) console.log(line(row))
+}
+
+/**
+ * Runs this benchmark's script again in a fresh process with `args` (and Node flags `nodeFlags`),
+ * and parses the JSON its last line of output holds: for measurements that need a process of
+ * their own, such as RSS.
+ */
+export function runInChild<T>(args: string[], nodeFlags: string[] = []): T {
+  const child = spawnSync(process.execPath, [...nodeFlags, ...process.execArgv, process.argv[1], ...args], { encoding: 'utf8', maxBuffer: 1 << 24 })
+  if (child.status !== 0) throw new Error(`${args.join(' ')} failed (status ${child.status}, signal ${child.signal}):\n${child.stderr}`)
+  return JSON.parse(child.stdout.trim().split('\n').at(-1)!) as T
 }

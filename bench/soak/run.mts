@@ -8,11 +8,10 @@
 // two cores).
 //
 //   npm run soak -- [--steps 10000] [--every 500] [--runs plain,fit]
-import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import * as ft from 'ferrite'
-import { printMachine, printTable } from '../machine'
+import { printMachine, printTable, runInChild } from '../machine'
 
 const { values } = parseArgs({
   options: {
@@ -103,7 +102,8 @@ function report(run: string, samples: Sample[]): boolean {
   printTable(['step', 'RSS MB', `RSS ÷ step ${first.step}`, 'JS heap MB', 'native MB (with garbage)', 'live native MB', 'live tensors'], rows)
   const rssGrowth = peak(samples, 'rss') / first.rss
   const liveGrowth = peak(samples, 'liveBytes') / first.liveBytes
-  const sawtooth = peak(samples.slice(half), 'nativeBytes') / peak(samples.slice(1, half), 'nativeBytes')
+  // Too few samples for two halves after the first: nothing to compare.
+  const sawtooth = half > 1 ? peak(samples.slice(half), 'nativeBytes') / peak(samples.slice(1, half), 'nativeBytes') : 1
   const flat = rssGrowth <= 1 + TOLERANCE && liveGrowth <= 1 + TOLERANCE && sawtooth <= 1 + TOLERANCE
   const x = (r: number) => `${r.toFixed(3)}x`
   console.log(
@@ -118,12 +118,8 @@ async function main(): Promise<void> {
   printMachine(`Soak: ${steps.toLocaleString('en')} MyCNN training steps per run, samples every ${every}`)
   let allFlat = true
   for (const run of values.runs.split(',')) {
-    const child = spawnSync(process.execPath, ['--expose-gc', ...process.execArgv, process.argv[1], '--child', run, '--steps', String(steps), '--every', String(every)], {
-      encoding: 'utf8',
-      maxBuffer: 1 << 24,
-    })
-    if (child.status !== 0) throw new Error(`soak run '${run}' failed (status ${child.status}, signal ${child.signal}):\n${child.stderr}`)
-    allFlat = report(run, JSON.parse(child.stdout.trim().split('\n').at(-1)!) as Sample[]) && allFlat
+    const samples = runInChild<Sample[]>(['--child', run, '--steps', String(steps), '--every', String(every)], ['--expose-gc'])
+    allFlat = report(run, samples) && allFlat
   }
   if (!allFlat) process.exitCode = 1
 }

@@ -5,10 +5,9 @@
 // step 50, and it trains at 0.95x or more of the tidy loop's speed.
 //
 //   npm run bench:sync-loop -- [--models mycnn,resnet] [--steps 500] [--rounds 1]
-import { spawnSync } from 'node:child_process'
 import { parseArgs } from 'node:util'
 import * as ft from 'ferrite'
-import { printMachine, printTable } from '../machine'
+import { printMachine, printTable, runInChild } from '../machine'
 
 const { values } = parseArgs({
   options: {
@@ -64,15 +63,6 @@ function runLoop(name: string, loop: 'plain' | 'tidy', steps: number): void {
   console.log(JSON.stringify(result))
 }
 
-function spawnLoop(name: string, loop: 'plain' | 'tidy', steps: number): LoopResult {
-  const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1], '--child', name, '--loop', loop, '--steps', String(steps)], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 24,
-  })
-  if (child.status !== 0) throw new Error(`${name} ${loop} loop failed (status ${child.status}, signal ${child.signal}):\n${child.stderr}`)
-  return JSON.parse(child.stdout.trim().split('\n').at(-1)!) as LoopResult
-}
-
 const mb = (bytes: number) => (bytes / 2 ** 20).toFixed(0)
 
 function main(): void {
@@ -86,7 +76,7 @@ function main(): void {
       // Alternate who goes first, so that neither always meets a warmer (or busier) machine.
       const order: ('plain' | 'tidy')[] = round % 2 === 0 ? ['plain', 'tidy'] : ['tidy', 'plain']
       for (const loop of order) {
-        const r = spawnLoop(name, loop, steps)
+        const r = runInChild<LoopResult>(['--child', name, '--loop', loop, '--steps', String(steps)])
         const atWarmUp = r.rss.find((s) => s.step === WARM_UP)!.bytes
         const peak = Math.max(...r.rss.filter((s) => s.step >= WARM_UP).map((s) => s.bytes))
         speed[loop].push(r.imagesPerSecond)
