@@ -81,6 +81,10 @@ impl Layout {
 
     /// True when the elements are laid out densely in row-major order (size-1 dims don't matter).
     pub fn is_contiguous(&self) -> bool {
+        // As in PyTorch, a tensor without elements is contiguous whatever its strides.
+        if self.shape.contains(&0) {
+            return true;
+        }
         let mut expected = 1;
         for (&d, &s) in self.shape.iter().zip(&self.strides).rev() {
             if d != 1 && s != expected {
@@ -277,6 +281,13 @@ mod tests {
             broadcast_shapes("t", &[2, 3], &[3, 2]).unwrap_err().code(),
             "ShapeMismatch"
         );
+    }
+
+    #[test]
+    fn tensors_without_elements_are_contiguous() {
+        assert!(Layout::contiguous(&[5, 0, 2]).is_contiguous());
+        assert!(Layout::contiguous(&[5, 0, 2]).permute(&[2, 0, 1]).is_contiguous());
+        assert!(!Layout::contiguous(&[5, 1, 2]).permute(&[2, 0, 1]).is_contiguous());
     }
 
     #[test]

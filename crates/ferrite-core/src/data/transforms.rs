@@ -6,6 +6,7 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 
 use super::{ImageRef, ImageSet};
+use crate::alloc;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -61,8 +62,8 @@ enum Sample {
 
 impl Sample {
     /// `[C, H, W]` floats: scaled by `ToTensor` earlier, or raw 0..255 values if it never ran.
-    fn into_chw(self) -> (Vec<f32>, [usize; 3]) {
-        match self {
+    fn into_chw(self) -> Result<(Vec<f32>, [usize; 3])> {
+        Ok(match self {
             Sample::Floats {
                 data,
                 channels,
@@ -75,22 +76,28 @@ impl Sample {
                 width,
                 channels,
             } => (
-                to_chw(&data, height, width, channels, 1.0),
+                to_chw(&data, height, width, channels, 1.0)?,
                 [channels, height, width],
             ),
-        }
+        })
     }
 }
 
-fn to_chw(hwc: &[u8], height: usize, width: usize, channels: usize, scale: f32) -> Vec<f32> {
-    let mut out = vec![0f32; hwc.len()];
+fn to_chw(
+    hwc: &[u8],
+    height: usize,
+    width: usize,
+    channels: usize,
+    scale: f32,
+) -> Result<Vec<f32>> {
+    let mut out = alloc::filled("toTensor", hwc.len(), 0f32)?;
     for c in 0..channels {
         let plane = &mut out[c * height * width..(c + 1) * height * width];
         for (o, px) in plane.iter_mut().zip(hwc.chunks_exact(channels)) {
             *o = px[c] as f32 * scale;
         }
     }
-    out
+    Ok(out)
 }
 
 fn pad(
@@ -100,15 +107,30 @@ fn pad(
     channels: usize,
     [left, top, right, bottom]: [usize; 4],
     fill: u8,
-) -> (Vec<u8>, usize, usize) {
-    let (h, w) = (height + top + bottom, width + left + right);
-    let mut out = vec![fill; h * w * channels];
+) -> Result<(Vec<u8>, usize, usize)> {
+    let padded =
+        |size: usize, before: usize, after: usize| size.checked_add(before)?.checked_add(after);
+    let (h, w) = padded(height, top, bottom)
+        .zip(padded(width, left, right))
+        .ok_or_else(|| {
+            Error::invalid("pad", "the padding makes the image larger than any memory")
+        })?;
+    let len = h
+        .checked_mul(w)
+        .and_then(|n| n.checked_mul(channels))
+        .ok_or_else(|| {
+            Error::invalid(
+                "pad",
+                format!("a padded image of {h}x{w} pixels is larger than any memory"),
+            )
+        })?;
+    let mut out = alloc::filled("pad", len, fill)?;
     for y in 0..height {
         let src = &data[y * width * channels..(y + 1) * width * channels];
         let at = ((y + top) * w + left) * channels;
         out[at..at + width * channels].copy_from_slice(src);
     }
-    (out, h, w)
+    Ok((out, h, w))
 }
 
 fn crop(
@@ -159,7 +181,7 @@ fn apply(image: ImageRef<'_>, transforms: &[Transform], rng: &mut StdRng) -> Res
                     channels,
                     [*left, *top, *right, *bottom],
                     *fill,
-                );
+                )?;
                 Sample::Bytes {
                     data,
                     height,
@@ -208,11 +230,11 @@ fn apply(image: ImageRef<'_>, transforms: &[Transform], rng: &mut StdRng) -> Res
                 },
             ) => {
                 let (mut data, mut height, mut width) =
-                    pad(&data, height, width, channels, *padding, *fill);
+                    pad(&data, height, width, channels, *padding, *fill)?;
                 if *pad_if_needed && (width < *tw || height < *th) {
                     let (dx, dy) = (tw.saturating_sub(width), th.saturating_sub(height));
                     (data, height, width) =
-                        pad(&data, height, width, channels, [dx, dy, dx, dy], *fill);
+                        pad(&data, height, width, channels, [dx, dy, dx, dy], *fill)?;
                 }
                 if height < *th || width < *tw {
                     return Err(Error::invalid(
@@ -251,7 +273,7 @@ fn apply(image: ImageRef<'_>, transforms: &[Transform], rng: &mut StdRng) -> Res
                         channels,
                         [dx / 2, dy / 2, dx - dx / 2, dy - dy / 2],
                         0,
-                    )
+                    )?
                 } else {
                     (data, height, width)
                 };
@@ -274,7 +296,7 @@ fn apply(image: ImageRef<'_>, transforms: &[Transform], rng: &mut StdRng) -> Res
                     channels,
                 },
             ) => Sample::Floats {
-                data: to_chw(&data, height, width, channels, 1.0 / 255.0),
+                data: to_chw(&data, height, width, channels, 1.0 / 255.0)?,
                 channels,
                 height,
                 width,
@@ -346,12 +368,12 @@ pub fn load_batch(
         .par_iter()
         .enumerate()
         .map(|(position, &index)| {
-            Ok(apply(
+            apply(
                 set.image(index)?,
                 transforms,
                 &mut sample_rng(seed, position),
             )?
-            .into_chw())
+            .into_chw()
         })
         .collect::<Result<_>>()?;
     let shape = samples.first().map(|s| s.1).unwrap_or([0, 0, 0]);
@@ -364,7 +386,7 @@ pub fn load_batch(
             ),
         ));
     }
-    let mut data = Vec::with_capacity(samples.len() * shape.iter().product::<usize>());
+    let mut data = alloc::with_capacity("DataLoader", samples.iter().map(|s| s.0.len()).sum())?;
     for (s, _) in &samples {
         data.extend_from_slice(s);
     }
@@ -485,6 +507,25 @@ mod tests {
             load_batch(&set, &[0], &too_big, 0).unwrap_err().code(),
             "InvalidArgument"
         );
+    }
+
+    #[test]
+    fn padding_beyond_memory_is_a_typed_error() {
+        let pad = |side: usize| {
+            let t = [Transform::Pad {
+                left: side,
+                top: side,
+                right: side,
+                bottom: side,
+                fill: 0,
+            }];
+            load_batch(&tiny(), &[0], &t, 0).unwrap_err().code()
+        };
+        // 2^21 x 2^21 pixels of 3 bytes: more than the limit (the machine's memory) allows.
+        assert_eq!(pad(1 << 20), "OutOfMemory");
+        // Sizes whose product or sum overflows.
+        assert_eq!(pad(1 << 40), "InvalidArgument");
+        assert_eq!(pad(usize::MAX / 2), "InvalidArgument");
     }
 
     #[test]
