@@ -141,7 +141,7 @@ async function main() {
   )
   console.log(
     `Left to GC, up to ${calls.peakSync.toLocaleString('en')} tensors were alive at the end of a synchronous batch, and up to ` +
-      `${calls.peakYielding.toLocaleString('en')} at a yield: they are released after full collections, between turns of the event loop.`,
+      `${calls.peakYielding.toLocaleString('en')} at a yield: each is released by the first op after a collection took its JS object.`,
   )
 
   const ferriteMs = median(add[0][1])
