@@ -1,6 +1,5 @@
-import { InvalidArgumentError } from './errors'
 import { native } from './native'
-import { describe } from './validate'
+import { checkLimit } from './validate'
 import type { Tensor } from './tensor'
 
 /** Live native tensors and storage bytes, in total and per device. */
@@ -51,10 +50,7 @@ export function getAllocationLimit(): number {
  * `null` restores the default (see {@link getAllocationLimit}).
  */
 export function setAllocationLimit(bytes: number | null): void {
-  if (bytes !== null && !(typeof bytes === 'number' && bytes >= 0 && (Number.isSafeInteger(bytes) || bytes === Infinity))) {
-    throw new InvalidArgumentError(`setAllocationLimit: bytes must be a non-negative integer, Infinity or null, got ${describe(bytes)}`)
-  }
-  native.setAllocationLimit(bytes ?? undefined)
+  native.setAllocationLimit(checkLimit('setAllocationLimit', 'bytes', bytes))
 }
 
 /** Threads the CPU kernels use (set `RAYON_NUM_THREADS` before start-up to change it). */

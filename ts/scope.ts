@@ -90,14 +90,13 @@ function runScoped<T>(fn: () => T, lives: ((t: Tensor) => boolean) | undefined, 
   }
   const returned = new Set<Tensor>()
   collect(result, returned, isTensorCheck!)
-  const kept: Tensor[] = []
+  const results: Tensor[] = []
   for (const t of scope) {
-    if (returned.has(t)) continue
-    if (lives?.(t)) kept.push(t)
+    if (returned.has(t)) results.push(t)
+    else if (lives?.(t)) escape(t)
     else t.dispose()
   }
-  handOn([...scope].filter((t) => returned.has(t)))
-  for (const t of kept) escape(t)
+  handOn(results)
   return result
 }
 

@@ -9,6 +9,14 @@ export function describe(value: unknown): string {
   return `${typeof value} ${String(value)}`
 }
 
+/** A limit given to a setter: a non-negative integer, `Infinity` (no limit) or `null` (the default). */
+export function checkLimit(op: string, name: string, value: unknown): number | undefined {
+  if (value !== null && !(typeof value === 'number' && value >= 0 && (Number.isSafeInteger(value) || value === Infinity))) {
+    throw new InvalidArgumentError(`${op}: ${name} must be a non-negative integer, Infinity or null, got ${describe(value)}`)
+  }
+  return value ?? undefined
+}
+
 /** A dim or count must be an integer: the native side would silently truncate 1.5 to 1. */
 export function checkInt(op: string, name: string, value: number): number {
   if (!Number.isSafeInteger(value)) {

@@ -12,8 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { InvalidArgumentError } from './errors'
 import { native } from './native'
 import { Tensor } from './tensor'
-import { describe } from './validate'
-import { checkInt } from './validate'
+import { checkInt, checkLimit, describe } from './validate'
 
 /** A file path, or a `file:` URL such as `new URL('./photo.jpg', import.meta.url)`. */
 export type ImagePath = string | URL
@@ -102,10 +101,7 @@ export function getMaxImagePixels(): number {
 
 /** Sets the most pixels an image may have to be decoded (`Infinity` for no limit); `null` restores the default. */
 export function setMaxImagePixels(pixels: number | null): void {
-  if (pixels !== null && !(typeof pixels === 'number' && pixels >= 0 && (Number.isSafeInteger(pixels) || pixels === Infinity))) {
-    throw new InvalidArgumentError(`setMaxImagePixels: pixels must be a non-negative integer, Infinity or null, got ${describe(pixels)}`)
-  }
-  native.setMaxImagePixels(pixels ?? undefined)
+  native.setMaxImagePixels(checkLimit('setMaxImagePixels', 'pixels', pixels))
 }
 
 function filePath(op: string, path: ImagePath): string {

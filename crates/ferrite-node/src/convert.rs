@@ -47,6 +47,15 @@ pub fn dims(op: &'static str, shape: &[i64]) -> ferrite_core::Result<Vec<usize>>
     Ok(dims)
 }
 
+/// A limit as JS reads it: `Infinity` for `unlimited`, the value otherwise.
+pub fn limit_to_js(value: u64, unlimited: u64) -> f64 {
+    if value == unlimited {
+        f64::INFINITY
+    } else {
+        value as f64
+    }
+}
+
 pub fn dtype(name: &str) -> ferrite_core::Result<DType> {
     DType::parse(name)
 }

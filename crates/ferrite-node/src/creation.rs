@@ -4,7 +4,7 @@ use ferrite_core::{alloc, memory, random, CpuStorage, DType, Tensor};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::convert::{device, dims, dtype, guard};
+use crate::convert::{device, dims, dtype, guard, limit_to_js};
 use crate::handle::{wrap, TensorHandle};
 
 #[napi]
@@ -200,13 +200,7 @@ pub fn memory() -> Vec<DeviceMemory> {
 #[napi]
 pub fn allocation_limit() -> Result<f64, String> {
     guard("getAllocationLimit", || {
-        alloc::allocation_limit().map(|b| {
-            if b == usize::MAX {
-                f64::INFINITY
-            } else {
-                b as f64
-            }
-        })
+        alloc::allocation_limit().map(|b| limit_to_js(b as u64, usize::MAX as u64))
     })
 }
 

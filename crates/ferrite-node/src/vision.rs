@@ -6,7 +6,7 @@ use ferrite_core::vision::{self, ColorMode, GridOptions};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::convert::guard;
+use crate::convert::{guard, limit_to_js};
 use crate::handle::{wrap, TensorHandle};
 
 #[napi]
@@ -21,13 +21,7 @@ pub fn read_image(env: Env, path: String, mode: String) -> Result<TensorHandle, 
 #[napi]
 pub fn max_image_pixels() -> Result<f64, String> {
     guard("getMaxImagePixels", || {
-        vision::max_image_pixels().map(|p| {
-            if p == u64::MAX {
-                f64::INFINITY
-            } else {
-                p as f64
-            }
-        })
+        vision::max_image_pixels().map(|p| limit_to_js(p, u64::MAX))
     })
 }
 
