@@ -9,12 +9,12 @@ use std::path::Path;
 use ::safetensors::tensor::TensorInfo;
 use ::safetensors::{Dtype, SafeTensorError, SafeTensors, View};
 
-/// The header key of the file's string metadata, which no tensor may use.
-const METADATA_KEY: &str = "__metadata__";
-
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::storage::CpuStorage;
 use crate::tensor::Tensor;
+
+/// The header key of the file's string metadata, which no tensor may use.
+const METADATA_KEY: &str = "__metadata__";
 
 /// One tensor's bytes, laid out as the file stores them.
 struct Encoded {
