@@ -330,85 +330,10 @@ impl Tensor {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::device::Device;
-
-    /// Deterministic, non-uniform values in [-1, 1) so that gradients are not all alike.
-    pub(crate) fn values(n: usize, seed: u64) -> Vec<f32> {
-        (0..n)
-            .map(|i| (((i as u64 * 2654435761 + seed * 40503) % 1000) as f32 / 500.0) - 1.0)
-            .collect()
-    }
-
-    pub(crate) fn leaf(shape: &[usize], seed: u64) -> Tensor {
-        let t = Tensor::from_f32(values(shape.iter().product(), seed), shape).unwrap();
-        t.set_requires_grad(true).unwrap();
-        t
-    }
-
-    /// Element-wise closeness of a float32 result to a float64 reference, relative to max(|want|, 1).
-    pub(crate) fn assert_close(got: &[f32], want: &[f64], tol: f64) {
-        assert_eq!(got.len(), want.len());
-        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-            assert!(
-                (g as f64 - w).abs() <= tol * w.abs().max(1.0),
-                "element {i}: {g} vs {w}"
-            );
-        }
-    }
-
-    /// Checks the gradients of `(f(inputs) * R).sum()` for a fixed non-uniform `R` against
-    /// central differences, element by element.
-    pub(crate) fn gradcheck(inputs: &[Tensor], f: impl Fn(&[Tensor]) -> Result<Tensor>) {
-        let out = f(inputs).unwrap();
-        let weights = Tensor::from_f32(
-            values(out.numel(), 99).iter().map(|v| v + 1.5).collect(),
-            out.shape(),
-        )
-        .unwrap();
-        let loss = |xs: &[Tensor]| -> f64 {
-            f(xs)
-                .unwrap()
-                .mul(&weights)
-                .unwrap()
-                .sum(&[], false)
-                .unwrap()
-                .item()
-                .unwrap()
-        };
-        out.mul(&weights)
-            .unwrap()
-            .sum(&[], false)
-            .unwrap()
-            .backward(None, false)
-            .unwrap();
-        let eps = 1e-2f32;
-        for (k, x) in inputs.iter().enumerate() {
-            let analytic = x
-                .grad()
-                .expect("input got no gradient")
-                .to_vec_f32()
-                .unwrap();
-            let base = x.to_vec_f32().unwrap();
-            for i in 0..base.len() {
-                let shifted = |delta: f32| {
-                    let mut v = base.clone();
-                    v[i] += delta;
-                    let mut xs = inputs.to_vec();
-                    xs[k] = Tensor::from_f32(v, x.shape()).unwrap();
-                    let _g = NoGradGuard::new();
-                    loss(&xs)
-                };
-                let numeric = (shifted(eps) - shifted(-eps)) / (2.0 * eps as f64);
-                let a = analytic[i] as f64;
-                assert!(
-                    (a - numeric).abs() <= 2e-2 * numeric.abs().max(1.0),
-                    "input {k} element {i}: analytic {a} vs numeric {numeric}"
-                );
-            }
-        }
-    }
+    use crate::testing::{gradcheck, leaf, leaf_on, tensor, test_device, values};
 
     #[test]
     fn gradients_accumulate_and_the_graph_is_freed() {
@@ -476,11 +401,10 @@ pub(crate) mod tests {
         );
     }
 
-    #[test]
-    fn elementwise_gradients_match_finite_differences() {
+    test_device!(fn elementwise_gradients_match_finite_differences(device) {
         use crate::BinaryOp::*;
         for op in [Add, Sub, Mul, Div, Maximum, Minimum] {
-            let inputs = [leaf(&[2, 3], 4), leaf(&[3], 5)];
+            let inputs = [leaf_on(&[2, 3], 4, device), leaf_on(&[3], 5, device)];
             gradcheck(&inputs, |x| {
                 x[0].binary(
                     op,
@@ -490,29 +414,35 @@ pub(crate) mod tests {
         }
         // Fresh positive leaves for each check, since gradients accumulate.
         let positive = || {
-            let t = Tensor::from_f32(values(4, 6).iter().map(|v| v.abs() + 0.5).collect(), &[4])
-                .unwrap();
+            let t = tensor(&[4], 6, device).abs().unwrap().binary_scalar(Add, 0.5).unwrap();
             t.set_requires_grad(true).unwrap();
             t
         };
-        gradcheck(&[positive(), leaf(&[4], 7)], |x| x[0].pow(&x[1]));
+        gradcheck(&[positive(), leaf_on(&[4], 7, device)], |x| x[0].pow(&x[1]));
         gradcheck(&[positive()], |x| x[0].log());
         gradcheck(&[positive()], |x| x[0].sqrt());
-        gradcheck(&[leaf(&[5], 8)], |x| x[0].exp());
-        gradcheck(&[leaf(&[5], 9)], |x| x[0].neg());
-        gradcheck(&[leaf(&[5], 10)], |x| x[0].abs());
-    }
+        type Unary = fn(&Tensor) -> Result<Tensor>;
+        let unary: [(u64, Unary); 3] = [(8, Tensor::exp), (9, Tensor::neg), (10, Tensor::abs)];
+        for (seed, f) in unary {
+            gradcheck(&[leaf_on(&[5], seed, device)], |x| f(&x[0]));
+        }
+    });
 
-    #[test]
-    fn reduction_gradients_match_finite_differences() {
-        gradcheck(&[leaf(&[2, 3, 4], 11)], |x| x[0].sum(&[1], false));
-        gradcheck(&[leaf(&[2, 3, 4], 12)], |x| x[0].sum(&[0, 2], true));
-        gradcheck(&[leaf(&[2, 3, 4], 13)], |x| x[0].mean(&[-1], false));
-        gradcheck(&[leaf(&[2, 3, 4], 14)], |x| x[0].mean(&[], false));
-        gradcheck(&[leaf(&[3, 5], 15)], |x| Ok(x[0].max_dim(1, false)?.0));
-        gradcheck(&[leaf(&[3, 5], 16)], |x| Ok(x[0].min_dim(0, true)?.0));
-        gradcheck(&[leaf(&[3, 5], 17)], |x| x[0].max());
-    }
+    test_device!(fn reduction_gradients_match_finite_differences(device) {
+        type Reduction = fn(&Tensor) -> Result<Tensor>;
+        let cases: [(&[usize], Reduction); 7] = [
+            (&[2, 3, 4], |x| x.sum(&[1], false)),
+            (&[2, 3, 4], |x| x.sum(&[0, 2], true)),
+            (&[2, 3, 4], |x| x.mean(&[-1], false)),
+            (&[2, 3, 4], |x| x.mean(&[], false)),
+            (&[3, 5], |x| Ok(x.max_dim(1, false)?.0)),
+            (&[3, 5], |x| Ok(x.min_dim(0, true)?.0)),
+            (&[3, 5], |x| x.max()),
+        ];
+        for (seed, (shape, f)) in (11..).zip(cases) {
+            gradcheck(&[leaf_on(shape, seed, device)], |x| f(&x[0]));
+        }
+    });
 
     #[test]
     fn matmul_and_view_gradients_match_finite_differences() {

@@ -286,8 +286,12 @@ mod tests {
     #[test]
     fn tensors_without_elements_are_contiguous() {
         assert!(Layout::contiguous(&[5, 0, 2]).is_contiguous());
-        assert!(Layout::contiguous(&[5, 0, 2]).permute(&[2, 0, 1]).is_contiguous());
-        assert!(!Layout::contiguous(&[5, 1, 2]).permute(&[2, 0, 1]).is_contiguous());
+        assert!(Layout::contiguous(&[5, 0, 2])
+            .permute(&[2, 0, 1])
+            .is_contiguous());
+        assert!(!Layout::contiguous(&[5, 1, 2])
+            .permute(&[2, 0, 1])
+            .is_contiguous());
     }
 
     #[test]

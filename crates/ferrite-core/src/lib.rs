@@ -19,6 +19,8 @@ pub mod optim;
 pub mod random;
 pub mod storage;
 pub mod tensor;
+#[cfg(test)]
+mod testing;
 pub mod vision;
 
 pub use autograd::{is_grad_enabled, set_grad_enabled, NoGradGuard};

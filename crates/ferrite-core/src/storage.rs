@@ -6,6 +6,8 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::device::Device;
 use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::layout::Layout;
 use crate::memory;
 
 #[derive(Debug, Clone)]
@@ -35,7 +37,76 @@ impl CpuStorage {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The elements of a contiguous `layout` over this buffer, as `T`. Kernels name the element
+    /// type they take and this is the one place that maps it to a variant; a tensor whose dtype
+    /// is not `T` gets the typed dtype error.
+    pub fn slice<T: CpuElement>(&self, op: &'static str, layout: &Layout) -> Result<&[T]> {
+        let range = contiguous_range(op, layout)?;
+        T::slice(self)
+            .map(|v| &v[range])
+            .ok_or_else(|| Error::dtype(op, format!("a {} tensor", T::DTYPE), self.dtype()))
+    }
+
+    /// Like [`CpuStorage::slice`], for writing in place.
+    pub fn slice_mut<T: CpuElement>(
+        &mut self,
+        op: &'static str,
+        layout: &Layout,
+    ) -> Result<&mut [T]> {
+        let range = contiguous_range(op, layout)?;
+        let dtype = self.dtype();
+        T::slice_mut(self)
+            .map(|v| &mut v[range])
+            .ok_or_else(|| Error::dtype(op, format!("a {} tensor", T::DTYPE), dtype))
+    }
 }
+
+fn contiguous_range(op: &'static str, layout: &Layout) -> Result<std::ops::Range<usize>> {
+    if !layout.is_contiguous() {
+        return Err(Error::Internal {
+            op,
+            detail: "a kernel was handed a strided tensor; call contiguous() first".into(),
+        });
+    }
+    Ok(layout.offset()..layout.offset() + layout.numel())
+}
+
+/// A Rust element type with a CPU buffer variant. Kernels are generic over it or name it, so
+/// how a kernel is picked for a dtype is decided here once; a half type joins as one more impl.
+pub trait CpuElement: Copy + Send + Sync + 'static {
+    const DTYPE: DType;
+    fn slice(storage: &CpuStorage) -> Option<&Vec<Self>>;
+    fn slice_mut(storage: &mut CpuStorage) -> Option<&mut Vec<Self>>;
+    fn into_storage(values: Vec<Self>) -> CpuStorage;
+}
+
+macro_rules! cpu_element {
+    ($t:ty, $variant:ident) => {
+        impl CpuElement for $t {
+            const DTYPE: DType = DType::$variant;
+            fn slice(storage: &CpuStorage) -> Option<&Vec<Self>> {
+                match storage {
+                    CpuStorage::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn slice_mut(storage: &mut CpuStorage) -> Option<&mut Vec<Self>> {
+                match storage {
+                    CpuStorage::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn into_storage(values: Vec<Self>) -> CpuStorage {
+                CpuStorage::$variant(values)
+            }
+        }
+    };
+}
+
+cpu_element!(f32, F32);
+cpu_element!(i64, I64);
+cpu_element!(bool, Bool);
 
 #[derive(Debug)]
 pub enum Storage {

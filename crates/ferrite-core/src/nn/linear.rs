@@ -69,7 +69,7 @@ impl Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autograd::tests::{gradcheck, leaf, values};
+    use crate::testing::{gradcheck, leaf, values};
 
     /// `x @ w^T + b` for row-major `[rows, in]`, `[out, in]`, in f64.
     fn naive(x: &[f32], w: &[f32], b: &[f32], inp: usize, out: usize) -> Vec<f64> {

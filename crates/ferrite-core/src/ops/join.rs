@@ -141,7 +141,7 @@ impl Backward for CatBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autograd::tests::{gradcheck, leaf};
+    use crate::testing::{gradcheck, leaf};
 
     #[test]
     fn cat_joins_along_any_dim_and_promotes() {

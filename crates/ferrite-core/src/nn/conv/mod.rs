@@ -277,7 +277,7 @@ impl Backward for ConvolutionBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autograd::tests::{assert_close, gradcheck, leaf, values};
+    use crate::testing::{assert_close, gradcheck, leaf, values};
 
     fn params(
         stride: [usize; 2],

@@ -271,7 +271,7 @@ impl Backward for NllLossBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autograd::tests::{assert_close, gradcheck, leaf, values};
+    use crate::testing::{assert_close, gradcheck, leaf, values};
 
     fn t(data: Vec<f32>, shape: &[usize]) -> Tensor {
         Tensor::from_f32(data, shape).unwrap()

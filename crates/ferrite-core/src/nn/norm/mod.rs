@@ -270,8 +270,8 @@ impl BatchNormBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autograd::tests::{assert_close, gradcheck, leaf, values};
     use crate::autograd::NoGradGuard;
+    use crate::testing::{assert_close, gradcheck, leaf, values};
 
     fn t(data: Vec<f32>, shape: &[usize]) -> Tensor {
         Tensor::from_f32(data, shape).unwrap()

@@ -302,7 +302,7 @@ impl Backward for AvgPoolBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autograd::tests::{gradcheck, leaf, values};
+    use crate::testing::{gradcheck, leaf, values};
 
     /// A sliding-window pooling written out tap by tap in float64.
     struct Reference {

@@ -426,9 +426,9 @@ fn weight_grad_tile(m: &[f32; POINTS]) -> [f32; 9] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::autograd::tests::values;
     use crate::nn::conv::tests::{assert_within_scale, gradients_reference, reference};
     use crate::nn::conv::Conv2dParams;
+    use crate::testing::values;
 
     #[test]
     fn matches_float64_on_whole_and_cut_tiles() {

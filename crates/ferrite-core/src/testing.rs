@@ -1,0 +1,143 @@
+//! Helpers for the crate's unit tests: one way to make values and leaves, one closeness check,
+//! finite-difference gradients, and `test_device!`, which runs a test body once per device this
+//! build can place tensors on, with the CPU kernels as the reference.
+
+use crate::autograd::NoGradGuard;
+use crate::device::Device;
+use crate::error::Result;
+use crate::tensor::Tensor;
+
+/// The devices a test body runs on. The CPU is always first: it is the reference the others are
+/// compared with. A CUDA device joins when tensors can live there and one is present.
+pub(crate) fn devices() -> Vec<Device> {
+    let mut devices = vec![Device::Cpu];
+    let cuda = (0..crate::cuda::device_count()).map(Device::Cuda);
+    devices.extend(cuda.filter(|d| d.ensure_available("test").is_ok()));
+    devices
+}
+
+/// Runs the body once per device in [`devices`], with `$device` bound to it:
+///
+/// ```ignore
+/// test_device!(fn relu_matches_the_reference(device) {
+///     let x = tensor(&[4], 1, device);
+///     assert_close(&x.relu().unwrap().to_vec_f32().unwrap(), &want, 1e-6);
+/// });
+/// ```
+macro_rules! test_device {
+    ($(#[$attr:meta])* fn $name:ident($device:ident) $body:block) => {
+        #[test]
+        $(#[$attr])*
+        fn $name() {
+            for $device in $crate::testing::devices() {
+                let run = || $body;
+                if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+                    eprintln!("{} failed on {}", stringify!($name), $device);
+                    std::panic::resume_unwind(panic);
+                }
+            }
+        }
+    };
+}
+pub(crate) use test_device;
+
+/// Deterministic, non-uniform values in [-1, 1) so that gradients are not all alike.
+pub(crate) fn values(n: usize, seed: u64) -> Vec<f32> {
+    (0..n)
+        .map(|i| (((i as u64 * 2654435761 + seed * 40503) % 1000) as f32 / 500.0) - 1.0)
+        .collect()
+}
+
+/// A float32 tensor of [`values`] on `device`.
+pub(crate) fn tensor(shape: &[usize], seed: u64, device: Device) -> Tensor {
+    let t = Tensor::from_f32(values(shape.iter().product(), seed), shape).unwrap();
+    t.to_device(device).unwrap()
+}
+
+/// A leaf of [`values`] on the CPU that requires grad.
+pub(crate) fn leaf(shape: &[usize], seed: u64) -> Tensor {
+    leaf_on(shape, seed, Device::Cpu)
+}
+
+/// A leaf of [`values`] on `device` that requires grad.
+pub(crate) fn leaf_on(shape: &[usize], seed: u64, device: Device) -> Tensor {
+    let t = tensor(shape, seed, device).detach();
+    t.set_requires_grad(true).unwrap();
+    t
+}
+
+/// Element-wise closeness of a float32 result to a float64 reference, relative to max(|want|, 1).
+#[track_caller]
+pub(crate) fn assert_close(got: &[f32], want: &[f64], tol: f64) {
+    assert_eq!(got.len(), want.len(), "lengths differ");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        assert!(
+            (g as f64 - w).abs() <= tol * w.abs().max(1.0),
+            "element {i}: {g} vs {w}"
+        );
+    }
+}
+
+/// Like [`assert_close`], for a float32 reference.
+#[track_caller]
+pub(crate) fn assert_close_f32(got: &[f32], want: &[f32], tol: f64) {
+    let want: Vec<f64> = want.iter().map(|&w| w as f64).collect();
+    assert_close(got, &want, tol);
+}
+
+/// Checks the gradients of `(f(inputs) * R).sum()` for a fixed non-uniform `R` against
+/// central differences, element by element, on the inputs' device.
+pub(crate) fn gradcheck(inputs: &[Tensor], f: impl Fn(&[Tensor]) -> Result<Tensor>) {
+    let out = f(inputs).unwrap();
+    let weights = Tensor::from_f32(
+        values(out.numel(), 99).iter().map(|v| v + 1.5).collect(),
+        out.shape(),
+    )
+    .unwrap()
+    .to_device(out.device())
+    .unwrap();
+    let loss = |xs: &[Tensor]| -> f64 {
+        f(xs)
+            .unwrap()
+            .mul(&weights)
+            .unwrap()
+            .sum(&[], false)
+            .unwrap()
+            .item()
+            .unwrap()
+    };
+    out.mul(&weights)
+        .unwrap()
+        .sum(&[], false)
+        .unwrap()
+        .backward(None, false)
+        .unwrap();
+    let eps = 1e-2f32;
+    for (k, x) in inputs.iter().enumerate() {
+        let analytic = x
+            .grad()
+            .expect("input got no gradient")
+            .to_vec_f32()
+            .unwrap();
+        let base = x.to_vec_f32().unwrap();
+        for i in 0..base.len() {
+            let shifted = |delta: f32| {
+                let mut v = base.clone();
+                v[i] += delta;
+                let mut xs = inputs.to_vec();
+                xs[k] = Tensor::from_f32(v, x.shape())
+                    .unwrap()
+                    .to_device(x.device())
+                    .unwrap();
+                let _g = NoGradGuard::new();
+                loss(&xs)
+            };
+            let numeric = (shifted(eps) - shifted(-eps)) / (2.0 * eps as f64);
+            let a = analytic[i] as f64;
+            assert!(
+                (a - numeric).abs() <= 2e-2 * numeric.abs().max(1.0),
+                "input {k} element {i}: analytic {a} vs numeric {numeric}"
+            );
+        }
+    }
+}
