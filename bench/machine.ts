@@ -89,3 +89,17 @@ export function runInChild<T>(args: string[], nodeFlags: string[] = []): T {
   if (child.status !== 0) throw new Error(`${args.join(' ')} failed (status ${child.status}, signal ${child.signal}):\n${child.stderr}`)
   return JSON.parse(child.stdout.trim().split('\n').at(-1)!) as T
 }
+
+/**
+ * One training step as a PyTorch user writes it, on a fresh random batch (as a data loader hands
+ * them out): forward, cross-entropy, zeroGrad, backward, step. Returns the loss.
+ */
+export function randomBatchStep(model: ft.nn.Module, optimizer: { zeroGrad(): void; step(): void }, batch: number): number {
+  const x = ft.randn([batch, 3, 32, 32])
+  const y = ft.randint(0, 10, [batch])
+  const loss = ft.functional.crossEntropy(model.forward(x), y)
+  optimizer.zeroGrad()
+  loss.backward()
+  optimizer.step()
+  return loss.item()
+}

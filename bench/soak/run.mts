@@ -11,7 +11,7 @@
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import * as ft from 'ferrite'
-import { printMachine, printTable, runInChild } from '../machine'
+import { printMachine, printTable, randomBatchStep, runInChild } from '../machine'
 
 const { values } = parseArgs({
   options: {
@@ -55,13 +55,7 @@ function plainLoop(): Sample[] {
   const optimizer = new ft.optim.Adam(model.parameters(), { lr: 0.001 })
   const samples: Sample[] = []
   for (let step = 1; step <= steps; step++) {
-    const x = ft.randn([BATCH, 3, 32, 32])
-    const y = ft.randint(0, 10, [BATCH])
-    const loss = ft.functional.crossEntropy(model.forward(x), y)
-    optimizer.zeroGrad()
-    loss.backward()
-    optimizer.step()
-    loss.item()
+    randomBatchStep(model, optimizer, BATCH)
     if (step % every === 0) samples.push(sample(step))
   }
   return samples

@@ -7,7 +7,7 @@
 //   npm run bench:sync-loop -- [--models mycnn,resnet] [--steps 500] [--rounds 1]
 import { parseArgs } from 'node:util'
 import * as ft from 'ferrite'
-import { printMachine, printTable, runInChild } from '../machine'
+import { printMachine, printTable, randomBatchStep, runInChild } from '../machine'
 
 const { values } = parseArgs({
   options: {
@@ -41,15 +41,7 @@ function runLoop(name: string, loop: 'plain' | 'tidy', steps: number): void {
   ft.manualSeed(0)
   const model = make()
   const optimizer = new ft.optim.Adam(model.parameters(), { lr: 0.001 })
-  const step = () => {
-    const x = ft.randn([batch, 3, 32, 32])
-    const y = ft.randint(0, 10, [batch])
-    const loss = ft.functional.crossEntropy(model.forward(x), y)
-    optimizer.zeroGrad()
-    loss.backward()
-    optimizer.step()
-    return loss.item()
-  }
+  const step = () => randomBatchStep(model, optimizer, batch)
   const rss: LoopResult['rss'] = []
   let start = 0
   for (let i = 1; i <= steps; i++) {
