@@ -1,11 +1,10 @@
 //! The addon's allocator: mimalloc, keeping freed memory for a while before returning it.
 //!
 //! The system allocator returns every large tensor buffer to the OS, and the page faults on the
-//! next allocation cost memory-bound ops 15-30 %. mimalloc keeps freed pages for its purge delay,
-//! 1 s by default, yet a ResNet training step (which frees and re-allocates its activations every
-//! few hundred ms) still took 2,400 page faults per step, each clearing a fresh huge page. At 10 s
-//! that falls to 600 and steps run about 3 % faster, for about 5 % more peak memory; memory still
-//! goes back to the OS 10 s after a process stops using it.
+//! next allocation slow memory-bound ops down. mimalloc keeps freed pages for its purge delay;
+//! its default (1 s) is shorter than the gap between a training step's frees and re-allocations,
+//! so the delay here is 10 s: memory still goes back to the OS 10 s after a process stops using
+//! it. The measurements behind both choices are in bench/KERNELS.md.
 
 use std::ffi::c_long;
 
