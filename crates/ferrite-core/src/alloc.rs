@@ -6,7 +6,7 @@
 
 use std::sync::{OnceLock, RwLock};
 
-use crate::error::{Error, Result};
+use crate::error::{Bytes, Error, Result};
 
 /// The environment variable that sets the default allocation limit, in bytes.
 pub const LIMIT_ENV: &str = "FERRITE_MAX_ALLOC_BYTES";
@@ -118,26 +118,6 @@ fn limit_source() -> &'static str {
     }
 }
 
-/// A byte count as error messages show it: exact, then in binary units (`17179869184 bytes (16.0 GiB)`).
-pub(crate) struct Bytes(pub u128);
-
-impl std::fmt::Display for Bytes {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut value = self.0 as f64;
-        let mut unit = 0;
-        const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-        while value >= 1024.0 && unit + 1 < UNITS.len() {
-            value /= 1024.0;
-            unit += 1;
-        }
-        if unit == 0 {
-            write!(f, "{} bytes", self.0)
-        } else {
-            write!(f, "{} bytes ({value:.1} {})", self.0, UNITS[unit])
-        }
-    }
-}
-
 /// Total physical memory, or the container's memory limit when that is lower.
 #[cfg(unix)]
 fn physical_memory() -> Option<usize> {
@@ -232,11 +212,5 @@ mod tests {
         assert_eq!(filled("full", 3, 7i64).unwrap(), vec![7, 7, 7]);
         assert_eq!(collect("arange", 2, 0..10).unwrap(), vec![0, 1]);
         assert!(with_capacity::<f32>("x", 0).unwrap().is_empty());
-    }
-
-    #[test]
-    fn bytes_show_exact_and_binary_units() {
-        assert_eq!(Bytes(512).to_string(), "512 bytes");
-        assert_eq!(Bytes(3 << 30).to_string(), "3221225472 bytes (3.0 GiB)");
     }
 }

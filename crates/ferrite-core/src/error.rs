@@ -42,7 +42,7 @@ pub enum Error {
         detail: String,
     },
     /// A buffer larger than the allocation limit, or than the system can give.
-    #[error("{op}: cannot allocate {}: {reason}", crate::alloc::Bytes(*requested))]
+    #[error("{op}: cannot allocate {}: {reason}", Bytes(*requested))]
     OutOfMemory {
         op: &'static str,
         /// Bytes asked for (u128: a request may be larger than any address space).
@@ -121,5 +121,35 @@ impl fmt::Display for ShapeDisplay<'_> {
             write!(f, "{d}")?;
         }
         write!(f, "]")
+    }
+}
+/// A byte count as error messages show it: exact, then in binary units (`17179869184 bytes (16.0 GiB)`).
+pub(crate) struct Bytes(pub u128);
+
+impl std::fmt::Display for Bytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut value = self.0 as f64;
+        let mut unit = 0;
+        const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+        while value >= 1024.0 && unit + 1 < UNITS.len() {
+            value /= 1024.0;
+            unit += 1;
+        }
+        if unit == 0 {
+            write!(f, "{} bytes", self.0)
+        } else {
+            write!(f, "{} bytes ({value:.1} {})", self.0, UNITS[unit])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_show_exact_and_binary_units() {
+        assert_eq!(Bytes(512).to_string(), "512 bytes");
+        assert_eq!(Bytes(3 << 30).to_string(), "3221225472 bytes (3.0 GiB)");
     }
 }
