@@ -1,6 +1,6 @@
 /** Parsing a command's arguments and reading its options' values, with usage errors that say what is wrong. */
 import { parseArgs } from 'node:util'
-import type * as ft from '../index'
+import type { DeviceName } from '../types'
 
 /** Bad command-line input: reported with a usage hint and exit status 2. */
 export class UsageError extends Error {
@@ -90,8 +90,8 @@ export function numberOption(values: Values, name: string, fallback: number, { p
   return x
 }
 
-export function deviceOption(values: Values): ft.DeviceName {
+export function deviceOption(values: Values): DeviceName {
   const device = stringOption(values, 'device') ?? 'cpu'
   if (!/^(cpu|cuda|cuda:\d+)$/.test(device)) throw new UsageError(`unknown device '${device}'; expected cpu, cuda or cuda:N`)
-  return device as ft.DeviceName
+  return device as DeviceName
 }
