@@ -1,4 +1,4 @@
-// The `ferrite` command line, run in process through the built dist/cjs/cli.js (with captured
+// The `ferrite` command line, run in process through the built dist/cjs/cli/index.js (with captured
 // output) and, for the launcher and its exit status, as a real `node bin/ferrite.js` process.
 import { execFile } from 'node:child_process'
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
@@ -11,7 +11,7 @@ import * as ft from 'ferrite'
 
 type Cli = typeof import('../ts/cli')
 const ROOT = join(__dirname, '..')
-const { main, balancedIndices } = createRequire(import.meta.url)(join(ROOT, 'dist', 'cjs', 'cli.js')) as Cli
+const { main, balancedIndices } = createRequire(import.meta.url)(join(ROOT, 'dist', 'cjs', 'cli', 'index.js')) as Cli
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string; bin: Record<string, string> }
 const fixtures = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'module_models.json'), 'utf8')) as {
   models: Record<string, { repr: string; num_parameters: number }>

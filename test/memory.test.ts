@@ -127,6 +127,24 @@ describe('memory', () => {
     expect(ft.memory()).toEqual(before)
   })
 
+  it("tidy keeps the tensors its result holds in arrays and plain objects, and hands a nested tidy's result to the outer scope", () => {
+    const outer = ft.ones([1])
+    let dropped!: ft.Tensor
+    let inMap!: ft.Tensor
+    let handedOn!: ft.Tensor
+    const result = ft.tidy(() => {
+      dropped = ft.zeros([1])
+      inMap = ft.zeros([1])
+      handedOn = ft.tidy(() => ft.zeros([1]))
+      return { a: ft.ones([1]), list: [ft.ones([2]), [outer]] as const, nested: { b: ft.ones([3]) }, map: new Map([['c', inMap]]), inner: ft.tidy(() => [ft.ones([4])]) }
+    })
+    const kept = [result.a, result.list[0], result.nested.b, result.inner[0], outer]
+    for (const t of kept) expect(t.isDisposed).toBe(false)
+    // Only arrays and plain objects are searched: a tensor in a Map is not part of the result.
+    expect([dropped, inMap, handedOn].map((t) => t.isDisposed)).toEqual([true, true, true])
+    for (const t of kept) t.dispose()
+  })
+
   it('a worker thread has its own tensors', async () => {
     const x = ft.tensor([1, 2, 3])
     const worker = new Worker(

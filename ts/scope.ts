@@ -37,20 +37,17 @@ export function keep<T extends Tensor>(t: T): T {
   return t
 }
 
-/** Tensors found in a result: itself, or inside arrays and plain objects. */
-function collect(value: unknown, into: Set<Tensor>, isTensor: (v: unknown) => v is Tensor): void {
-  if (isTensor(value)) into.add(value)
-  else if (Array.isArray(value)) for (const v of value) collect(v, into, isTensor)
+/**
+ * The scope's tensors found in a result: itself, or inside arrays and plain objects. Being in the
+ * scope is what marks a value as one of its tensors, so this module never needs the Tensor class
+ * at run time (tensor.ts imports this one).
+ */
+function collect(value: unknown, scope: Set<Tensor>, into: Set<Tensor>): void {
+  if (scope.has(value as Tensor)) into.add(value as Tensor)
+  else if (Array.isArray(value)) for (const v of value) collect(v, scope, into)
   else if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    for (const v of Object.values(value)) collect(v, into, isTensor)
+    for (const v of Object.values(value)) collect(v, scope, into)
   }
-}
-
-let isTensorCheck: ((v: unknown) => v is Tensor) | undefined
-
-/** @internal Set by tensor.ts, which owns the class (this module must not import it). */
-export function setTensorCheck(check: (v: unknown) => v is Tensor): void {
-  isTensorCheck = check
 }
 
 /** Moves the tensors of an ended scope that live on to the enclosing scope, or out of every scope. */
@@ -89,7 +86,7 @@ function runScoped<T>(fn: () => T, lives: ((t: Tensor) => boolean) | undefined, 
     return result
   }
   const returned = new Set<Tensor>()
-  collect(result, returned, isTensorCheck!)
+  collect(result, scope, returned)
   const results: Tensor[] = []
   for (const t of scope) {
     if (returned.has(t)) results.push(t)

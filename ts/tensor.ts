@@ -2,7 +2,7 @@ import { IndexOutOfRangeError, InvalidArgumentError } from './errors'
 import { native, type TensorHandle } from './native'
 import type { DeviceName, DType, NestedArray, Shape } from './types'
 import { DTYPES } from './types'
-import { setTensorCheck, track } from './scope'
+import { track } from './scope'
 import { checkInt, checkInts, describe } from './validate'
 
 const { BinaryOpCode: Binary, UnaryOpCode: Unary, ReduceOpCode: Reduce } = native
@@ -437,8 +437,6 @@ export class Tensor {
     }
   }
 }
-
-setTensorCheck((v: unknown): v is Tensor => v instanceof Tensor)
 
 function operand(op: string, value: unknown): Tensor {
   if (!(value instanceof Tensor)) {

@@ -33,7 +33,7 @@ async function convPass(shape: ConvShape, pass: ConvPass, limits: Limits) {
   if (pass === 'forward') {
     call = () => ft.noGrad(() => ft.functional.conv2d(x, w, { padding: 1 }).dispose())
   } else {
-    const wrt = pass === 'backward-data' ? x : w
+    const wrt = pass === 'backward-input' ? x : w
     wrt.requiresGrad = true
     const y = ft.functional.conv2d(x, w, { padding: 1 })
     const dy = ft.randnLike(y)

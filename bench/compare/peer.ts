@@ -16,8 +16,8 @@ export interface ConvShape {
   hw: number
 }
 
-export type ConvPass = 'forward' | 'backward-data' | 'backward-weight'
-export const CONV_PASSES: ConvPass[] = ['forward', 'backward-data', 'backward-weight']
+export type ConvPass = 'forward' | 'backward-input' | 'backward-weight'
+export const CONV_PASSES: ConvPass[] = ['forward', 'backward-input', 'backward-weight']
 
 export interface Limits {
   /** Seconds one measurement may take, warm-up included: a slow peer reports what it finished. */

@@ -1,6 +1,6 @@
 // TensorFlow.js's side of `npm run bench:compare`; run.mts starts it once per workload.
 // Training and conv backward-weight use the pure-JS cpu backend (the wasm backend has no
-// Conv2DBackpropFilter kernel); inference, conv forward and backward-data use the wasm backend.
+// Conv2DBackpropFilter kernel); inference, conv forward and backward-input use the wasm backend.
 // Both run on one thread: tfjs-backend-wasm finds no threads support in Node and the cpu backend is plain JS.
 import * as tf from '@tensorflow/tfjs'
 import { getThreadsCount } from '@tensorflow/tfjs-backend-wasm'
@@ -34,7 +34,7 @@ async function convPass(shape: ConvShape, pass: ConvPass, limits: Limits) {
   const calls: Record<ConvPass, () => tf.Tensor> = {
     forward: () => tf.conv2d(x, w, 1, 'same'),
     // conv2dTranspose is the Conv2DBackpropInput kernel.
-    'backward-data': () => tf.conv2dTranspose(dy, w, [BATCH, hw, hw, c], 1, 'same'),
+    'backward-input': () => tf.conv2dTranspose(dy, w, [BATCH, hw, hw, c], 1, 'same'),
     // Not a public op; its kernel is what tf.grad of conv2d runs for the filter.
     'backward-weight': () =>
       tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: [1, 1], pad: 'same', dataFormat: 'NHWC', filterShape: [3, 3, c, o] }) as tf.Tensor,

@@ -19,7 +19,7 @@ IMAGE_SIZE = 32
 LEARNING_RATE = 1e-3
 WARM_UP_CALLS = 2
 MIN_RUNS = 3
-PASSES = ['forward', 'backward-data', 'backward-weight']
+PASSES = ['forward', 'backward-input', 'backward-weight']
 
 
 def report(event):
@@ -75,7 +75,7 @@ def conv_pass(c, o, hw, pass_name, budget_s, target_s):
                 F.conv2d(x, w, padding=1)
     else:
         # A backward alone: retained graph, only its operand requires grad, grad cleared each call.
-        wrt = x if pass_name == 'backward-data' else w
+        wrt = x if pass_name == 'backward-input' else w
         wrt.requires_grad_(True)
         y = F.conv2d(x, w, padding=1)
         dy = torch.randn_like(y)

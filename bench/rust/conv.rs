@@ -1,4 +1,4 @@
-//! conv2d throughput of the core crate, without the Node binding: forward, backward-data and
+//! conv2d throughput of the core crate, without the Node binding: forward, backward-input and
 //! backward-weight GFLOP/s of 3x3, padding-1 convolutions on a batch of 100, for the layer shapes of
 //! the tutorial's models. `bench/compare` runs the stride-1 shapes from TypeScript; the difference
 //! between the two is what the FFI and the JS side cost.
@@ -9,7 +9,7 @@
 //! passes only). Threads: rayon's global pool (`RAYON_NUM_THREADS`).
 //!
 //! Each backward is timed alone: the forward output is built once with `retain_graph`, only the
-//! input (backward-data) or only the weight (backward-weight) requires grad, and the gradient is
+//! input (backward-input) or only the weight (backward-weight) requires grad, and the gradient is
 //! cleared before each call so that nothing accumulates.
 
 use std::hint::black_box;
@@ -65,17 +65,17 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Clone, Copy)]
 enum Pass {
     Forward,
-    BackwardData,
+    BackwardInput,
     BackwardWeight,
 }
 
 impl Pass {
-    const ALL: [Pass; 3] = [Pass::Forward, Pass::BackwardData, Pass::BackwardWeight];
+    const ALL: [Pass; 3] = [Pass::Forward, Pass::BackwardInput, Pass::BackwardWeight];
 
     fn name(self) -> &'static str {
         match self {
             Pass::Forward => "forward",
-            Pass::BackwardData => "backward-data",
+            Pass::BackwardInput => "backward-input",
             Pass::BackwardWeight => "backward-weight",
         }
     }
@@ -203,12 +203,12 @@ fn parse_shapes(list: &str) -> Result<Vec<Shape>, BoxError> {
         .collect()
 }
 
-/// `forward,backward-data,...`: the passes to time.
+/// `forward,backward-input,...`: the passes to time.
 fn parse_passes(list: &str) -> Result<Vec<Pass>, BoxError> {
     list.split(',')
         .map(|name| {
             Pass::ALL.into_iter().find(|p| p.name() == name).ok_or_else(|| {
-                format!("--passes: expected forward, backward-data or backward-weight, got '{name}'").into()
+                format!("--passes: expected forward, backward-input or backward-weight, got '{name}'").into()
             })
         })
         .collect()
@@ -228,15 +228,15 @@ fn time_pass(
             black_box(x.conv2d(w, None, params)?);
             Ok(())
         }),
-        Pass::BackwardData | Pass::BackwardWeight => {
-            let wrt = if matches!(pass, Pass::BackwardData) {
+        Pass::BackwardInput | Pass::BackwardWeight => {
+            let wrt = if matches!(pass, Pass::BackwardInput) {
                 x.detach()
             } else {
                 w.detach()
             };
             wrt.set_requires_grad(true)?;
             let y = match pass {
-                Pass::BackwardData => wrt.conv2d(w, None, params)?,
+                Pass::BackwardInput => wrt.conv2d(w, None, params)?,
                 _ => x.conv2d(&wrt, None, params)?,
             };
             let dy = Tensor::randn(y.shape(), Device::Cpu)?;
