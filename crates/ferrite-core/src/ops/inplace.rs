@@ -143,7 +143,10 @@ mod tests {
     test_device!(fn copies_with_broadcast_and_conversion_into_views_of_the_same_storage(device) {
         let dst = Tensor::zeros(&[2, 3], DType::F32, device).unwrap();
         let alias = dst.view(&[6]).unwrap();
-        let src = Tensor::from_i64(vec![1, 2, 3], &[3]).unwrap().to_device(device).unwrap();
+        let src = Tensor::from_i64(vec![1, 2, 3], &[3])
+            .unwrap()
+            .to_device(device)
+            .unwrap();
         dst.copy_(&src).unwrap();
         assert_eq!(alias.to_vec_f32().unwrap(), vec![1., 2., 3., 1., 2., 3.]);
         let four = Tensor::ones(&[4], DType::F32, device).unwrap();
@@ -164,7 +167,10 @@ mod tests {
 
     test_device!(fn strided_destinations_are_refused(device) {
         let x = tensor(&[2, 3], 2, device);
-        let err = x.transpose(0, 1).unwrap().copy_(&x.transpose(0, 1).unwrap());
+        let err = x
+            .transpose(0, 1)
+            .unwrap()
+            .copy_(&x.transpose(0, 1).unwrap());
         assert_eq!(err.unwrap_err().code(), "InvalidArgument");
         assert_eq!(x.version(), 0);
     });
