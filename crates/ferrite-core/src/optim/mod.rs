@@ -259,7 +259,10 @@ mod tests {
             adam(0.0, false, false),
             adam(0.1, true, false),
             adam(0.01, false, true),
-            AdamOptions { maximize: true, ..adam(0.05, true, true) },
+            AdamOptions {
+                maximize: true,
+                ..adam(0.05, true, true)
+            },
         ];
         for o in cases {
             let grads = [0.5, -1.0, 0.25, 2.0];
@@ -282,7 +285,10 @@ mod tests {
             sgd(0.9, 0.0, 0.0, false),
             sgd(0.9, 0.1, 0.01, false),
             sgd(0.9, 0.0, 0.01, true),
-            SgdOptions { maximize: true, ..sgd(0.8, 0.0, 0.0, true) },
+            SgdOptions {
+                maximize: true,
+                ..sgd(0.8, 0.0, 0.0, true)
+            },
         ];
         for o in cases {
             let grads = [1.0, -0.5, 0.25, 2.0];
@@ -307,7 +313,10 @@ mod tests {
         assert!((p.item().unwrap() - 0.9).abs() < 1e-7); // buf = 1
         sgd_step(&p, &one, Some(&buf), false, &o).unwrap();
         assert!((p.item().unwrap() - 0.71).abs() < 1e-6); // buf = 1.9
-        let nesterov = SgdOptions { nesterov: true, ..o };
+        let nesterov = SgdOptions {
+            nesterov: true,
+            ..o
+        };
         let (q, qbuf) = (t(&[1.0], device), t(&[0.0], device));
         sgd_step(&q, &one, Some(&qbuf), true, &nesterov).unwrap();
         assert!((q.item().unwrap() - (1.0 - 0.1 * 1.9)).abs() < 1e-6); // d = g + 0.9 * buf
@@ -325,7 +334,11 @@ mod tests {
         let start = values(rows * cols, 2);
         let p = tensor(&[rows, cols], 2, device);
         sgd_step(&p, &g, None, true, &sgd(0.0, 0.0, 0.0, false)).unwrap();
-        let want: Vec<f64> = start.iter().zip(&dense).map(|(&p, &g)| (p - 0.1 * g) as f64).collect();
+        let want: Vec<f64> = start
+            .iter()
+            .zip(&dense)
+            .map(|(&p, &g)| (p - 0.1 * g) as f64)
+            .collect();
         assert_close(&p.to_vec_f32().unwrap(), &want, 0.0);
     });
 
@@ -334,15 +347,28 @@ mod tests {
         let (plain, momentum) = (sgd(0.0, 0.0, 0.0, false), sgd(0.9, 0.0, 0.0, false));
         let (p, g) = (t(&[1.0, 2.0], device), t(&[1.0, 1.0], device));
         let short = t(&[1.0], device);
-        let ints = Tensor::from_i64(vec![1, 1], &[2]).unwrap().to_device(device).unwrap();
-        let strided = t(&[0.0; 4], device).view(&[2, 2]).unwrap().select(1, 0).unwrap();
-        let nesterov = SgdOptions { nesterov: true, ..plain };
+        let ints = Tensor::from_i64(vec![1, 1], &[2])
+            .unwrap()
+            .to_device(device)
+            .unwrap();
+        let strided = t(&[0.0; 4], device)
+            .view(&[2, 2])
+            .unwrap()
+            .select(1, 0)
+            .unwrap();
+        let nesterov = SgdOptions {
+            nesterov: true,
+            ..plain
+        };
         let cases = [
             (sgd_step(&p, &short, None, true, &plain), "ShapeMismatch"),
             (sgd_step(&p, &g, None, true, &momentum), "InvalidArgument"),
             (sgd_step(&p, &g, None, true, &nesterov), "InvalidArgument"),
             (sgd_step(&p, &ints, None, true, &plain), "DTypeMismatch"),
-            (sgd_step(&p, &g, Some(&strided), true, &momentum), "InvalidArgument"),
+            (
+                sgd_step(&p, &g, Some(&strided), true, &momentum),
+                "InvalidArgument",
+            ),
         ];
         for (i, (result, code)) in cases.into_iter().enumerate() {
             assert_eq!(err(result), code, "sgd case {i}");
@@ -350,11 +376,26 @@ mod tests {
         let (m, v) = (t(&[0.0; 2], device), t(&[0.0; 2], device));
         let amsgrad = adam(0.0, true, false);
         let cases = [
-            (adam_step(&p, &g, &short, &v, None, 1, &amsgrad), "ShapeMismatch"),
-            (adam_step(&p, &g, &m, &v, None, 1, &amsgrad), "InvalidArgument"),
-            (adam_step(&p, &g, &m, &v, Some(&m), 0, &amsgrad), "InvalidArgument"),
-            (adam_step(&p, &ints, &m, &v, Some(&m), 1, &amsgrad), "DTypeMismatch"),
-            (adam_step(&p, &g, &m, &v, Some(&strided), 1, &amsgrad), "InvalidArgument"),
+            (
+                adam_step(&p, &g, &short, &v, None, 1, &amsgrad),
+                "ShapeMismatch",
+            ),
+            (
+                adam_step(&p, &g, &m, &v, None, 1, &amsgrad),
+                "InvalidArgument",
+            ),
+            (
+                adam_step(&p, &g, &m, &v, Some(&m), 0, &amsgrad),
+                "InvalidArgument",
+            ),
+            (
+                adam_step(&p, &ints, &m, &v, Some(&m), 1, &amsgrad),
+                "DTypeMismatch",
+            ),
+            (
+                adam_step(&p, &g, &m, &v, Some(&strided), 1, &amsgrad),
+                "InvalidArgument",
+            ),
         ];
         for (i, (result, code)) in cases.into_iter().enumerate() {
             assert_eq!(err(result), code, "adam case {i}");
