@@ -41,17 +41,19 @@ impl DType {
     }
 
     pub fn is_float(self) -> bool {
-        matches!(self, DType::F32)
+        match self {
+            DType::F32 => true,
+            DType::I64 | DType::Bool => false,
+        }
     }
 
     /// PyTorch's promotion for two tensor operands of the dtypes we have: float beats int beats bool.
     pub fn promote(a: DType, b: DType) -> DType {
-        if a == DType::F32 || b == DType::F32 {
-            DType::F32
-        } else if a == DType::I64 || b == DType::I64 {
-            DType::I64
-        } else {
-            DType::Bool
+        use DType::*;
+        match (a, b) {
+            (F32, _) | (_, F32) => F32,
+            (I64, _) | (_, I64) => I64,
+            (Bool, Bool) => Bool,
         }
     }
 }

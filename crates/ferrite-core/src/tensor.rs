@@ -8,7 +8,7 @@ use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::layout::{checked_numel, Layout};
 use crate::memory;
-use crate::storage::{CpuStorage, SharedStorage, Storage};
+use crate::storage::{CpuElement, CpuStorage, SharedStorage, Storage};
 
 #[derive(Clone)]
 pub struct Tensor(pub(crate) Arc<TensorInner>);
@@ -140,15 +140,15 @@ impl Tensor {
     /// The elements in row-major order, copied to the host.
     pub fn to_cpu_storage(&self) -> Result<CpuStorage> {
         let contiguous = self.contiguous()?;
+        let layout = contiguous.layout();
         let storage = contiguous.storage().read();
-        let Storage::Cpu(data) = &*storage;
-        let start = contiguous.layout().offset();
-        let end = start + contiguous.numel();
-        Ok(match data {
-            CpuStorage::F32(v) => CpuStorage::F32(v[start..end].to_vec()),
-            CpuStorage::I64(v) => CpuStorage::I64(v[start..end].to_vec()),
-            CpuStorage::Bool(v) => CpuStorage::Bool(v[start..end].to_vec()),
-        })
+        match &*storage {
+            Storage::Cpu(data) => match data {
+                CpuStorage::F32(_) => host_copy::<f32>(data, layout),
+                CpuStorage::I64(_) => host_copy::<i64>(data, layout),
+                CpuStorage::Bool(_) => host_copy::<bool>(data, layout),
+            },
+        }
     }
 
     pub fn to_vec_f32(&self) -> Result<Vec<f32>> {
@@ -216,4 +216,9 @@ impl Tensor {
         }
         Ok(())
     }
+}
+
+/// A copy of the elements of the contiguous `layout` over `data`.
+fn host_copy<T: CpuElement>(data: &CpuStorage, layout: &Layout) -> Result<CpuStorage> {
+    Ok(T::into_storage(data.slice::<T>("to_cpu", layout)?.to_vec()))
 }

@@ -1,9 +1,8 @@
 //! Float sums that vectorise and stay accurate for long rows: f32 lanes over blocks of about
 //! `BLOCK` values, f64 across blocks. 32 lanes, so that the adds of a baseline (SSE2) build overlap
-//! instead of waiting on one another: batch norm's gradient sums ran 2x faster than with 8. The
-//! `_rows` forms put many short rows (one channel of every sample) into one block, so that adding
-//! up the lanes in f64 is paid once per block, not once per row (batch norm's forward and backward
-//! over 8x8 planes: 1.35x faster).
+//! instead of waiting on one another. The `_rows` forms put many short rows (one channel of every
+//! sample) into one block, so that adding up the lanes in f64 is paid once per block, not once
+//! per row.
 
 const LANES: usize = 32;
 /// Values summed in f32 lanes before the lanes go into the f64 total.

@@ -33,7 +33,10 @@ impl Tensor {
                 (CpuStorage::Bool(x), DType::I64) => {
                     CpuStorage::I64(map_strided("to", x, layout, |v| v as i64)?)
                 }
-                (same, _) => same.clone(),
+                // Returned early above: the tensor already has the dtype.
+                (same @ CpuStorage::F32(_), DType::F32)
+                | (same @ CpuStorage::I64(_), DType::I64)
+                | (same @ CpuStorage::Bool(_), DType::Bool) => same.clone(),
             }),
         };
         Ok(Tensor::from_storage(out, self.shape()))
@@ -43,10 +46,13 @@ impl Tensor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::test_device;
 
-    #[test]
-    fn float_to_int_truncates_toward_zero() {
-        let t = Tensor::from_f32(vec![1.9, -1.9, 0.0], &[3]).unwrap();
+    test_device!(fn float_to_int_truncates_toward_zero(device) {
+        let t = Tensor::from_f32(vec![1.9, -1.9, 0.0], &[3])
+            .unwrap()
+            .to_device(device)
+            .unwrap();
         assert_eq!(
             t.to_dtype(DType::I64).unwrap().to_vec_i64().unwrap(),
             vec![1, -1, 0]
@@ -57,5 +63,5 @@ mod tests {
             .to_dtype(DType::F32)
             .unwrap();
         assert_eq!(b.to_vec_f32().unwrap(), vec![1.0, 1.0, 0.0]);
-    }
+    });
 }

@@ -117,58 +117,50 @@ impl Tensor {
 mod tests {
     use super::*;
     use crate::random::manual_seed;
+    use crate::testing::test_device;
 
-    #[test]
-    fn arange_counts_like_pytorch() {
-        let t = Tensor::arange(0.0, 1.0, 0.3, DType::F32, Device::Cpu).unwrap();
+    test_device!(fn arange_counts_like_pytorch(device) {
+        let t = Tensor::arange(0.0, 1.0, 0.3, DType::F32, device).unwrap();
         assert_eq!(t.shape(), &[4]);
-        let i = Tensor::arange(5.0, 0.0, -2.0, DType::I64, Device::Cpu).unwrap();
+        let i = Tensor::arange(5.0, 0.0, -2.0, DType::I64, device).unwrap();
         assert_eq!(i.to_vec_i64().unwrap(), vec![5, 3, 1]);
         assert_eq!(
-            Tensor::arange(0.0, 1.0, -1.0, DType::F32, Device::Cpu)
+            Tensor::arange(0.0, 1.0, -1.0, DType::F32, device)
                 .unwrap_err()
                 .code(),
             "InvalidArgument"
         );
-    }
+    });
 
-    #[test]
-    fn seeding_makes_draws_repeat() {
+    test_device!(fn seeding_makes_draws_repeat(device) {
         manual_seed(7);
-        let a = Tensor::randn(&[64], Device::Cpu)
-            .unwrap()
-            .to_vec_f32()
-            .unwrap();
+        let a = Tensor::randn(&[64], device).unwrap().to_vec_f32().unwrap();
         manual_seed(7);
-        let b = Tensor::randn(&[64], Device::Cpu)
-            .unwrap()
-            .to_vec_f32()
-            .unwrap();
+        let b = Tensor::randn(&[64], device).unwrap().to_vec_f32().unwrap();
         assert_eq!(a, b);
         let mean = a.iter().sum::<f32>() / 64.0;
         assert!(mean.abs() < 0.5, "mean of 64 normal draws was {mean}");
-    }
+    });
 
-    #[test]
-    fn huge_requests_are_errors_before_any_work() {
+    test_device!(fn huge_requests_are_errors_before_any_work(device) {
         let huge = 1usize << 32;
-        let err = Tensor::ones(&[huge, huge, huge], DType::F32, Device::Cpu).unwrap_err();
+        let err = Tensor::ones(&[huge, huge, huge], DType::F32, device).unwrap_err();
         assert_eq!(err.code(), "InvalidArgument");
         // Far beyond any machine's memory, so refused by the default limit, at once.
         for err in [
-            Tensor::zeros(&[1 << 40, 1 << 20], DType::F32, Device::Cpu).unwrap_err(),
-            Tensor::randn(&[1 << 60], Device::Cpu).unwrap_err(),
-            Tensor::arange(0.0, 1e30, 1.0, DType::I64, Device::Cpu).unwrap_err(),
+            Tensor::zeros(&[1 << 40, 1 << 20], DType::F32, device).unwrap_err(),
+            Tensor::randn(&[1 << 60], device).unwrap_err(),
+            Tensor::arange(0.0, 1e30, 1.0, DType::I64, device).unwrap_err(),
         ] {
             assert_eq!(err.code(), "OutOfMemory", "{err}");
         }
-        let err = Tensor::zeros(&[1 << 40, 1 << 20], DType::F32, Device::Cpu).unwrap_err();
+        let err = Tensor::zeros(&[1 << 40, 1 << 20], DType::F32, device).unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("zeros: cannot allocate 4611686018427387904 bytes"),
             "{err}"
         );
-    }
+    });
 
     #[test]
     fn cuda_is_a_clear_error_without_the_backend() {

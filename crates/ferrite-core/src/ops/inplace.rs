@@ -5,7 +5,7 @@
 use crate::autograd::is_grad_enabled;
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
-use crate::storage::{CpuStorage, Storage};
+use crate::storage::{CpuElement, CpuStorage, Storage};
 use crate::tensor::Tensor;
 
 impl Tensor {
@@ -35,16 +35,7 @@ impl Tensor {
 
     /// Runs `f` on the elements of this contiguous float32 tensor, in place.
     pub fn write_f32<R>(&self, op: &'static str, f: impl FnOnce(&mut [f32]) -> R) -> Result<R> {
-        self.check_writable(op)?;
-        if self.dtype() != DType::F32 {
-            return Err(Error::dtype(op, "a float32 tensor", self.dtype()));
-        }
-        if !self.is_contiguous() {
-            return Err(Error::invalid(
-                op,
-                "in-place updates need a contiguous tensor",
-            ));
-        }
+        self.check_in_place::<f32>(op)?;
         let mut storage = self.storage().write();
         let Storage::Cpu(CpuStorage::F32(data)) = &mut *storage else {
             return Err(Error::Internal {
@@ -54,6 +45,27 @@ impl Tensor {
         };
         let start = self.layout().offset();
         Ok(f(&mut data[start..start + self.numel()]))
+    }
+
+    /// Fails unless this tensor can be written in place as `T`: not a leaf that requires grad
+    /// while grad mode is on, of `T`'s dtype, and contiguous. Call it before taking the storage's
+    /// write guard, which counts as a new version.
+    pub(crate) fn check_in_place<T: CpuElement>(&self, op: &'static str) -> Result<()> {
+        self.check_writable(op)?;
+        if self.dtype() != T::DTYPE {
+            return Err(Error::dtype(
+                op,
+                format!("a {} tensor", T::DTYPE),
+                self.dtype(),
+            ));
+        }
+        if !self.is_contiguous() {
+            return Err(Error::invalid(
+                op,
+                "in-place updates need a contiguous tensor",
+            ));
+        }
+        Ok(())
     }
 
     fn check_writable(&self, op: &'static str) -> Result<()> {
@@ -88,59 +100,110 @@ impl Tensor {
                     ),
                 )
             })?;
-        let values = values.to_cpu_storage()?;
-        let start = self.layout().offset();
-        let end = start + self.numel();
-        let mut storage = self.storage().write();
-        let Storage::Cpu(dst) = &mut *storage;
-        match (dst, values) {
-            (CpuStorage::F32(d), CpuStorage::F32(v)) => d[start..end].copy_from_slice(&v),
-            (CpuStorage::I64(d), CpuStorage::I64(v)) => d[start..end].copy_from_slice(&v),
-            (CpuStorage::Bool(d), CpuStorage::Bool(v)) => d[start..end].copy_from_slice(&v),
-            _ => {
-                return Err(Error::Internal {
-                    op: "copy_",
-                    detail: "source was not converted to the destination dtype".into(),
-                })
-            }
+        // Reading and writing one storage would take both of its guards: such a source is
+        // copied first (it may overlap the destination anyway).
+        let values = if values.shares_storage(self) {
+            values.copy()?
+        } else {
+            values.contiguous()?
+        };
+        let source = values.storage().read();
+        let mut destination = self.storage().write();
+        match (&*source, &mut *destination) {
+            (Storage::Cpu(src), Storage::Cpu(dst)) => match dst {
+                CpuStorage::F32(_) => copy_elements::<f32>(src, &values, dst, self),
+                CpuStorage::I64(_) => copy_elements::<i64>(src, &values, dst, self),
+                CpuStorage::Bool(_) => copy_elements::<bool>(src, &values, dst, self),
+            },
         }
-        Ok(())
     }
+}
+
+/// Copies the contiguous `src_tensor`'s elements over `dst_tensor`'s (same shape and dtype).
+fn copy_elements<T: CpuElement>(
+    src: &CpuStorage,
+    src_tensor: &Tensor,
+    dst: &mut CpuStorage,
+    dst_tensor: &Tensor,
+) -> Result<()> {
+    let values = src.slice::<T>("copy_", src_tensor.layout())?;
+    dst.slice_mut::<T>("copy_", dst_tensor.layout())?
+        .copy_from_slice(values);
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::autograd::NoGradGuard;
+    use crate::device::Device;
+    use crate::dtype::DType;
+    use crate::testing::{leaf_on, tensor, test_device, values};
 
-    #[test]
-    fn copies_with_broadcast_and_conversion_into_views_of_the_same_storage() {
-        let dst = Tensor::from_f32(vec![0.0; 6], &[2, 3]).unwrap();
+    test_device!(fn copies_with_broadcast_and_conversion_into_views_of_the_same_storage(device) {
+        let dst = Tensor::zeros(&[2, 3], DType::F32, device).unwrap();
         let alias = dst.view(&[6]).unwrap();
-        dst.copy_(&Tensor::from_i64(vec![1, 2, 3], &[3]).unwrap())
+        let src = Tensor::from_i64(vec![1, 2, 3], &[3])
+            .unwrap()
+            .to_device(device)
             .unwrap();
+        dst.copy_(&src).unwrap();
         assert_eq!(alias.to_vec_f32().unwrap(), vec![1., 2., 3., 1., 2., 3.]);
-        assert_eq!(
-            dst.copy_(&Tensor::from_f32(vec![1.0; 4], &[4]).unwrap())
-                .unwrap_err()
-                .code(),
-            "ShapeMismatch"
-        );
-    }
+        let four = Tensor::ones(&[4], DType::F32, device).unwrap();
+        assert_eq!(dst.copy_(&four).unwrap_err().code(), "ShapeMismatch");
+    });
+
+    test_device!(fn copies_from_its_own_storage(device) {
+        let x = tensor(&[3, 3], 1, device);
+        let before = x.to_vec_f32().unwrap();
+        x.copy_(&x.transpose(0, 1).unwrap()).unwrap();
+        let want: Vec<f32> = (0..9).map(|i| before[(i % 3) * 3 + i / 3]).collect();
+        assert_eq!(x.to_vec_f32().unwrap(), want);
+        // A contiguous view of the destination itself.
+        x.copy_(&x.view(&[3, 3]).unwrap()).unwrap();
+        assert_eq!(x.to_vec_f32().unwrap(), want);
+        assert_eq!(x.version(), 2);
+    });
+
+    test_device!(fn strided_destinations_are_refused(device) {
+        let x = tensor(&[2, 3], 2, device);
+        let err = x
+            .transpose(0, 1)
+            .unwrap()
+            .copy_(&x.transpose(0, 1).unwrap());
+        assert_eq!(err.unwrap_err().code(), "InvalidArgument");
+        assert_eq!(x.version(), 0);
+    });
+
+    test_device!(fn leaves_that_require_grad_change_only_under_no_grad(device) {
+        let p = leaf_on(&[3], 3, device);
+        let two = Tensor::full(&[1], 2.0, DType::F32, device).unwrap();
+        assert_eq!(p.copy_(&two).unwrap_err().code(), "InvalidArgument");
+        assert_eq!(p.to_vec_f32().unwrap(), values(3, 3));
+        let _g = NoGradGuard::new();
+        p.copy_(&two).unwrap();
+        assert_eq!(p.to_vec_f32().unwrap(), vec![2.0; 3]);
+    });
 
     #[test]
-    fn leaves_that_require_grad_change_only_under_no_grad() {
-        let p = Tensor::from_f32(vec![1.0; 3], &[3]).unwrap();
-        p.set_requires_grad(true).unwrap();
+    fn in_place_checks_come_in_order() {
+        let p = leaf_on(&[2, 2], 4, Device::Cpu);
         assert_eq!(
-            p.write_f32("step", |w| w[0] = 2.0).unwrap_err().code(),
+            p.check_in_place::<f32>("step").unwrap_err().code(),
             "InvalidArgument"
         );
         let _g = NoGradGuard::new();
-        p.write_f32("step", |w| w[0] = 2.0).unwrap();
+        p.check_in_place::<f32>("step").unwrap();
+        let err = p.check_in_place::<bool>("step").unwrap_err();
+        assert_eq!(err.to_string(), "step: expected a bool tensor, got float32");
+        let err = p
+            .transpose(0, 1)
+            .unwrap()
+            .check_in_place::<f32>("step")
+            .unwrap_err();
         assert_eq!(
-            p.read_f32("read", |v| v.to_vec()).unwrap(),
-            vec![2.0, 1.0, 1.0]
+            err.to_string(),
+            "step: in-place updates need a contiguous tensor"
         );
     }
 }

@@ -409,37 +409,39 @@ impl Backward for CloneBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::Device;
+    use crate::testing::test_device;
 
-    fn arange(n: usize, shape: &[usize]) -> Tensor {
-        Tensor::from_f32((0..n).map(|v| v as f32).collect(), shape).unwrap()
+    fn arange(n: usize, shape: &[usize], device: Device) -> Tensor {
+        Tensor::from_f32((0..n).map(|v| v as f32).collect(), shape)
+            .unwrap()
+            .to_device(device)
+            .unwrap()
     }
 
-    #[test]
-    fn transpose_then_reshape_copies_in_logical_order() {
-        let t = arange(6, &[2, 3]).transpose(0, 1).unwrap();
+    test_device!(fn transpose_then_reshape_copies_in_logical_order(device) {
+        let t = arange(6, &[2, 3], device).transpose(0, 1).unwrap();
         assert!(!t.is_contiguous());
         assert_eq!(t.view(&[6]).unwrap_err().code(), "ShapeMismatch");
         let r = t.reshape(&[6]).unwrap();
         assert_eq!(r.to_vec_f32().unwrap(), vec![0., 3., 1., 4., 2., 5.]);
-    }
+    });
 
-    #[test]
-    fn empty_narrows_and_selects_read_as_empty() {
+    test_device!(fn empty_narrows_and_selects_read_as_empty(device) {
         // Found by the fuzz suite (test/fuzz): row 2 of a [3, 0] tensor pointed past its empty
         // storage's end, and reading, summing or concatenating it panicked.
-        let row = arange(0, &[3, 0]).select(0, 2).unwrap();
+        let row = arange(0, &[3, 0], device).select(0, 2).unwrap();
         assert_eq!(row.shape(), &[0]);
         assert!(row.to_vec_f32().unwrap().is_empty());
         assert_eq!(row.sum(&[], false).unwrap().to_vec_f32().unwrap(), vec![0.]);
         assert_eq!(Tensor::cat(&[row.clone(), row], 0).unwrap().shape(), &[0]);
-        let columns = arange(0, &[0, 4]).narrow(1, 3, 1).unwrap();
+        let columns = arange(0, &[0, 4], device).narrow(1, 3, 1).unwrap();
         assert!(columns.to_vec_f32().unwrap().is_empty());
-    }
+    });
 
-    #[test]
-    fn zero_dim_transpose_and_flatten_check_their_dims() {
+    test_device!(fn zero_dim_transpose_and_flatten_check_their_dims(device) {
         // Found by the fuzz suite: any dims were accepted on a 0-d tensor.
-        let scalar = arange(1, &[]);
+        let scalar = arange(1, &[], device);
         assert_eq!(scalar.transpose(-1, 0).unwrap().shape(), &[] as &[usize]);
         assert_eq!(scalar.flatten(0, -1).unwrap().shape(), &[1]);
         assert_eq!(
@@ -452,31 +454,28 @@ mod tests {
         );
         assert_eq!(scalar.flatten(3, 0).unwrap_err().code(), "IndexOutOfRange");
         assert_eq!(scalar.flatten(0, 1).unwrap_err().code(), "IndexOutOfRange");
-    }
+    });
 
-    #[test]
-    fn views_share_storage() {
-        let t = arange(12, &[3, 4]);
+    test_device!(fn views_share_storage(device) {
+        let t = arange(12, &[3, 4], device);
         let v = t.view(&[2, -1]).unwrap();
         assert_eq!(v.shape(), &[2, 6]);
         assert!(v.shares_storage(&t));
         assert!(!t.copy().unwrap().shares_storage(&t));
-    }
+    });
 
-    #[test]
-    fn squeeze_unsqueeze_flatten() {
-        let t = arange(6, &[1, 2, 1, 3]);
+    test_device!(fn squeeze_unsqueeze_flatten(device) {
+        let t = arange(6, &[1, 2, 1, 3], device);
         assert_eq!(t.squeeze(None).unwrap().shape(), &[2, 3]);
         assert_eq!(t.squeeze(Some(1)).unwrap().shape(), &[1, 2, 1, 3]);
         assert_eq!(t.squeeze(Some(-2)).unwrap().shape(), &[1, 2, 3]);
         assert_eq!(t.unsqueeze(4).unwrap().shape(), &[1, 2, 1, 3, 1]);
         assert_eq!(t.flatten(1, -1).unwrap().shape(), &[1, 6]);
         assert_eq!(t.unsqueeze(5).unwrap_err().code(), "IndexOutOfRange");
-    }
+    });
 
-    #[test]
-    fn huge_views_are_checked_and_never_materialised_blindly() {
-        let one = arange(1, &[1]);
+    test_device!(fn huge_views_are_checked_and_never_materialised_blindly(device) {
+        let one = arange(1, &[1], device);
         let h = 1i64 << 32;
         assert_eq!(
             one.expand(&[h, h, h]).unwrap_err().code(),
@@ -490,29 +489,27 @@ mod tests {
             wide.reshape(&[-1, 1 << 20]).unwrap().shape(),
             &[1 << 40, 1 << 20]
         );
-        let rows = arange(2, &[2, 1]).expand(&[2, 1 << 61]).unwrap();
+        let rows = arange(2, &[2, 1], device).expand(&[2, 1 << 61]).unwrap();
         assert_eq!(rows.reshape(&[-1]).unwrap_err().code(), "OutOfMemory");
-    }
+    });
 
-    #[test]
-    fn expand_repeats_size_one_dims() {
-        let t = arange(3, &[3, 1]).expand(&[2, -1, 4]).unwrap();
+    test_device!(fn expand_repeats_size_one_dims(device) {
+        let t = arange(3, &[3, 1], device).expand(&[2, -1, 4]).unwrap();
         assert_eq!(t.shape(), &[2, 3, 4]);
         assert_eq!(
             t.contiguous().unwrap().to_vec_f32().unwrap()[..8],
             [0., 0., 0., 0., 1., 1., 1., 1.]
         );
         assert_eq!(
-            arange(3, &[3]).expand(&[2]).unwrap_err().code(),
+            arange(3, &[3], device).expand(&[2]).unwrap_err().code(),
             "ShapeMismatch"
         );
-    }
+    });
 
-    #[test]
-    fn permute_rejects_repeated_dims() {
-        let t = arange(6, &[2, 3]);
+    test_device!(fn permute_rejects_repeated_dims(device) {
+        let t = arange(6, &[2, 3], device);
         assert_eq!(t.permute(&[0, 0]).unwrap_err().code(), "InvalidArgument");
         assert_eq!(t.permute(&[0]).unwrap_err().code(), "ShapeMismatch");
         assert_eq!(t.permute(&[1, 0]).unwrap().shape(), &[3, 2]);
-    }
+    });
 }

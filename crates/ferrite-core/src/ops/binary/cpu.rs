@@ -7,6 +7,8 @@ use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::storage::CpuStorage;
 
+/// `lhs <op> rhs` over operands viewed through `ll` and `rl` (both broadcast to `shape`). The
+/// operands were promoted to one kernel dtype; each dtype's kernels are listed below it.
 pub(super) fn binary(
     op: BinaryOp,
     lhs: &CpuStorage,
@@ -15,101 +17,138 @@ pub(super) fn binary(
     rl: &Layout,
     shape: &[usize],
 ) -> Result<CpuStorage> {
-    use BinaryOp::*;
     use CpuStorage as S;
-    Ok(match (lhs, rhs) {
-        (S::F32(a), S::F32(b)) => {
-            // Macros rather than closures over `fn` pointers: each op's function must be a type of
-            // its own for its loop to inline and vectorise (through a pointer, `add` ran 5x slower).
-            macro_rules! num {
-                ($f:expr) => {
-                    S::F32(zip(op.name(), a, ll, b, rl, shape, $f)?)
-                };
+    match (lhs, rhs) {
+        (S::F32(a), S::F32(b)) => float(op, a, ll, b, rl, shape),
+        (S::I64(a), S::I64(b)) => int(op, a, ll, b, rl, shape),
+        (S::Bool(a), S::Bool(b)) => logic(op, a, ll, b, rl, shape),
+        (S::F32(_) | S::I64(_) | S::Bool(_), _) => Err(internal(op)),
+    }
+}
+
+// Macros rather than closures over `fn` pointers: each op's function must be a type of its own
+// for its loop to inline and vectorise.
+macro_rules! kernel {
+    ($variant:ident, $op:expr, $a:expr, $ll:expr, $b:expr, $rl:expr, $shape:expr, $f:expr) => {
+        CpuStorage::$variant(zip($op.name(), $a, $ll, $b, $rl, $shape, $f)?)
+    };
+}
+
+fn float(
+    op: BinaryOp,
+    a: &[f32],
+    ll: &Layout,
+    b: &[f32],
+    rl: &Layout,
+    shape: &[usize],
+) -> Result<CpuStorage> {
+    use BinaryOp::*;
+    macro_rules! num {
+        ($f:expr) => {
+            kernel!(F32, op, a, ll, b, rl, shape, $f)
+        };
+    }
+    macro_rules! cmp {
+        ($f:expr) => {
+            kernel!(Bool, op, a, ll, b, rl, shape, $f)
+        };
+    }
+    Ok(match op {
+        Add => num!(|x, y| x + y),
+        Sub => num!(|x, y| x - y),
+        Mul => num!(|x, y| x * y),
+        Div => num!(|x, y| x / y),
+        Pow => num!(f32::powf),
+        // NaN wins, as in PyTorch.
+        Maximum => num!(|x, y| {
+            if x.is_nan() || y.is_nan() {
+                x + y
+            } else if x > y {
+                x
+            } else {
+                y
             }
-            macro_rules! cmp {
-                ($f:expr) => {
-                    S::Bool(zip(op.name(), a, ll, b, rl, shape, $f)?)
-                };
+        }),
+        Minimum => num!(|x, y| {
+            if x.is_nan() || y.is_nan() {
+                x + y
+            } else if x < y {
+                x
+            } else {
+                y
             }
-            match op {
-                Add => num!(|x, y| x + y),
-                Sub => num!(|x, y| x - y),
-                Mul => num!(|x, y| x * y),
-                Div => num!(|x, y| x / y),
-                Pow => num!(f32::powf),
-                // NaN wins, as in PyTorch.
-                Maximum => num!(|x, y| {
-                    if x.is_nan() || y.is_nan() {
-                        x + y
-                    } else if x > y {
-                        x
-                    } else {
-                        y
-                    }
-                }),
-                Minimum => num!(|x, y| {
-                    if x.is_nan() || y.is_nan() {
-                        x + y
-                    } else if x < y {
-                        x
-                    } else {
-                        y
-                    }
-                }),
-                Eq => cmp!(|x, y| x == y),
-                Ne => cmp!(|x, y| x != y),
-                Lt => cmp!(|x, y| x < y),
-                Le => cmp!(|x, y| x <= y),
-                Gt => cmp!(|x, y| x > y),
-                Ge => cmp!(|x, y| x >= y),
-            }
-        }
-        (S::I64(a), S::I64(b)) => {
-            macro_rules! num {
-                ($f:expr) => {
-                    S::I64(zip(op.name(), a, ll, b, rl, shape, $f)?)
-                };
-            }
-            macro_rules! cmp {
-                ($f:expr) => {
-                    S::Bool(zip(op.name(), a, ll, b, rl, shape, $f)?)
-                };
-            }
-            match op {
-                Add => num!(i64::wrapping_add),
-                Sub => num!(i64::wrapping_sub),
-                Mul => num!(i64::wrapping_mul),
-                Pow => S::I64(int_pow(a, ll, b, rl, shape)?),
-                Maximum => num!(i64::max),
-                Minimum => num!(i64::min),
-                Eq => cmp!(|x, y| x == y),
-                Ne => cmp!(|x, y| x != y),
-                Lt => cmp!(|x, y| x < y),
-                Le => cmp!(|x, y| x <= y),
-                Gt => cmp!(|x, y| x > y),
-                Ge => cmp!(|x, y| x >= y),
-                Div => return Err(internal(op)),
-            }
-        }
-        (S::Bool(a), S::Bool(b)) => {
-            macro_rules! logic {
-                ($f:expr) => {
-                    S::Bool(zip(op.name(), a, ll, b, rl, shape, $f)?)
-                };
-            }
-            match op {
-                Add | Maximum => logic!(|x, y| x | y),
-                Mul | Minimum => logic!(|x, y| x & y),
-                Eq => logic!(|x, y| x == y),
-                Ne => logic!(|x, y| x != y),
-                Lt => logic!(|x, y| !x & y),
-                Le => logic!(|x, y| x <= y),
-                Gt => logic!(|x, y| x & !y),
-                Ge => logic!(|x, y| x >= y),
-                Sub | Div | Pow => return Err(internal(op)),
-            }
-        }
-        _ => return Err(internal(op)),
+        }),
+        Eq => cmp!(|x, y| x == y),
+        Ne => cmp!(|x, y| x != y),
+        Lt => cmp!(|x, y| x < y),
+        Le => cmp!(|x, y| x <= y),
+        Gt => cmp!(|x, y| x > y),
+        Ge => cmp!(|x, y| x >= y),
+    })
+}
+
+fn int(
+    op: BinaryOp,
+    a: &[i64],
+    ll: &Layout,
+    b: &[i64],
+    rl: &Layout,
+    shape: &[usize],
+) -> Result<CpuStorage> {
+    use BinaryOp::*;
+    macro_rules! num {
+        ($f:expr) => {
+            kernel!(I64, op, a, ll, b, rl, shape, $f)
+        };
+    }
+    macro_rules! cmp {
+        ($f:expr) => {
+            kernel!(Bool, op, a, ll, b, rl, shape, $f)
+        };
+    }
+    Ok(match op {
+        Add => num!(i64::wrapping_add),
+        Sub => num!(i64::wrapping_sub),
+        Mul => num!(i64::wrapping_mul),
+        Pow => CpuStorage::I64(int_pow(a, ll, b, rl, shape)?),
+        Maximum => num!(i64::max),
+        Minimum => num!(i64::min),
+        Eq => cmp!(|x, y| x == y),
+        Ne => cmp!(|x, y| x != y),
+        Lt => cmp!(|x, y| x < y),
+        Le => cmp!(|x, y| x <= y),
+        Gt => cmp!(|x, y| x > y),
+        Ge => cmp!(|x, y| x >= y),
+        // Integers divide to float (see `compute_dtype`).
+        Div => return Err(internal(op)),
+    })
+}
+
+fn logic(
+    op: BinaryOp,
+    a: &[bool],
+    ll: &Layout,
+    b: &[bool],
+    rl: &Layout,
+    shape: &[usize],
+) -> Result<CpuStorage> {
+    use BinaryOp::*;
+    macro_rules! logic {
+        ($f:expr) => {
+            kernel!(Bool, op, a, ll, b, rl, shape, $f)
+        };
+    }
+    Ok(match op {
+        Add | Maximum => logic!(|x, y| x | y),
+        Mul | Minimum => logic!(|x, y| x & y),
+        Eq => logic!(|x, y| x == y),
+        Ne => logic!(|x, y| x != y),
+        Lt => logic!(|x, y| !x & y),
+        Le => logic!(|x, y| x <= y),
+        Gt => logic!(|x, y| x & !y),
+        Ge => logic!(|x, y| x >= y),
+        // Refused for bools, or promoted away from them (see `compute_dtype`).
+        Sub | Div | Pow => return Err(internal(op)),
     })
 }
 

@@ -55,17 +55,21 @@ impl BinaryOp {
 
     /// The dtype both operands are converted to before the kernel runs.
     fn compute_dtype(self, lhs: DType, rhs: DType) -> Result<DType> {
+        use BinaryOp::*;
         let promoted = DType::promote(lhs, rhs);
         match (self, promoted) {
             // True division, as in PyTorch: integers divide to float.
-            (BinaryOp::Div, _) => Ok(DType::F32),
-            (BinaryOp::Sub, DType::Bool) => Err(Error::dtype(
+            (Div, DType::F32 | DType::I64 | DType::Bool) => Ok(DType::F32),
+            (Sub, DType::Bool) => Err(Error::dtype(
                 "sub",
                 "numeric tensors (subtracting bool tensors is not supported; use ne() for xor)",
                 "bool and bool",
             )),
-            (BinaryOp::Pow, DType::Bool) => Ok(DType::I64),
-            _ => Ok(promoted),
+            (Pow, DType::Bool) => Ok(DType::I64),
+            (_, DType::F32 | DType::I64)
+            | (Add | Mul | Maximum | Minimum | Eq | Ne | Lt | Le | Gt | Ge, DType::Bool) => {
+                Ok(promoted)
+            }
         }
     }
 }
@@ -158,7 +162,12 @@ impl Backward for BinaryBackward {
             BinaryOp::Maximum => "MaximumBackward0",
             BinaryOp::Minimum => "MinimumBackward0",
             // Comparisons give bool tensors, which are never recorded.
-            _ => "ComparisonBackward0",
+            BinaryOp::Eq
+            | BinaryOp::Ne
+            | BinaryOp::Lt
+            | BinaryOp::Le
+            | BinaryOp::Gt
+            | BinaryOp::Ge => "ComparisonBackward0",
         }
     }
 
@@ -170,7 +179,7 @@ impl Backward for BinaryBackward {
             Add | Sub => (vec![], vec![]),
             Mul => (vec![r], vec![l]),
             Div => (vec![r], vec![l, r]),
-            _ => (vec![l, r], vec![l, r]),
+            Pow | Maximum | Minimum | Eq | Ne | Lt | Le | Gt | Ge => (vec![l, r], vec![l, r]),
         };
         [(l, for_l), (r, for_r)]
             .into_iter()
@@ -203,10 +212,7 @@ impl Backward for BinaryBackward {
                     &as_float(l.binary(Lt, r)?)?
                         .add(&as_float(l.eq(r)?)?.binary_scalar(Mul, 0.5)?)?,
                 ),
-                _ => Err(Error::Internal {
-                    op: self.op.name(),
-                    detail: "no gradient for comparisons".into(),
-                }),
+                Eq | Ne | Lt | Le | Gt | Ge => Err(no_gradient(self.op)),
             }
         };
         let dr = |g: &Tensor| -> Result<Tensor> {
@@ -228,10 +234,7 @@ impl Backward for BinaryBackward {
                     &as_float(r.binary(Lt, l)?)?
                         .add(&as_float(l.eq(r)?)?.binary_scalar(Mul, 0.5)?)?,
                 ),
-                _ => Err(Error::Internal {
-                    op: self.op.name(),
-                    detail: "no gradient for comparisons".into(),
-                }),
+                Eq | Ne | Lt | Le | Gt | Ge => Err(no_gradient(self.op)),
             }
         };
         Ok(vec![
@@ -249,77 +252,181 @@ impl Backward for BinaryBackward {
     }
 }
 
+fn no_gradient(op: BinaryOp) -> Error {
+    Error::Internal {
+        op: op.name(),
+        detail: "no gradient for comparisons".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::Device;
+    use crate::testing::{assert_close_f32, tensor, test_device};
+    use BinaryOp::*;
 
-    fn f(data: &[f32], shape: &[usize]) -> Tensor {
-        Tensor::from_f32(data.to_vec(), shape).unwrap()
+    fn on(t: Tensor, device: Device) -> Tensor {
+        t.to_device(device).unwrap()
     }
 
-    #[test]
-    fn broadcasts_rows_and_columns() {
-        let a = f(&[1., 2., 3.], &[3, 1]);
-        let b = f(&[10., 20.], &[2]);
+    fn f(data: &[f32], shape: &[usize], device: Device) -> Tensor {
+        on(Tensor::from_f32(data.to_vec(), shape).unwrap(), device)
+    }
+
+    /// Each op on one pair of operands: the result's dtype and values (bools as 0 or 1).
+    type Case = (BinaryOp, DType, [f64; 4]);
+
+    fn check_table(a: &Tensor, b: &Tensor, cases: &[Case]) {
+        for &(op, dtype, want) in cases {
+            let got = a.binary(op, b).unwrap();
+            assert_eq!(got.dtype(), dtype, "{} on {}", op.name(), a.dtype());
+            let got = got.to_vec_f64().unwrap();
+            assert_eq!(got, want, "{} on {}", op.name(), a.dtype());
+        }
+    }
+
+    test_device!(fn every_op_on_every_dtype(device) {
+        use DType::{Bool, F32, I64};
+        let a = f(&[3., -2., 0.5, 4.], &[4], device);
+        let b = f(&[2., 2., -1., 4.], &[4], device);
+        check_table(
+            &a,
+            &b,
+            &[
+                (Add, F32, [5., 0., -0.5, 8.]),
+                (Sub, F32, [1., -4., 1.5, 0.]),
+                (Mul, F32, [6., -4., -0.5, 16.]),
+                (Div, F32, [1.5, -1., -0.5, 1.]),
+                (Pow, F32, [9., 4., 2., 256.]),
+                (Maximum, F32, [3., 2., 0.5, 4.]),
+                (Minimum, F32, [2., -2., -1., 4.]),
+                (Eq, Bool, [0., 0., 0., 1.]),
+                (Ne, Bool, [1., 1., 1., 0.]),
+                (Lt, Bool, [0., 1., 0., 0.]),
+                (Le, Bool, [0., 1., 0., 1.]),
+                (Gt, Bool, [1., 0., 1., 0.]),
+                (Ge, Bool, [1., 0., 1., 1.]),
+            ],
+        );
+        let a = on(Tensor::from_i64(vec![3, -2, 0, 4], &[4]).unwrap(), device);
+        let b = on(Tensor::from_i64(vec![2, 2, 1, 4], &[4]).unwrap(), device);
+        check_table(
+            &a,
+            &b,
+            &[
+                (Add, I64, [5., 0., 1., 8.]),
+                (Sub, I64, [1., -4., -1., 0.]),
+                (Mul, I64, [6., -4., 0., 16.]),
+                (Div, F32, [1.5, -1., 0., 1.]),
+                (Pow, I64, [9., 4., 0., 256.]),
+                (Maximum, I64, [3., 2., 1., 4.]),
+                (Minimum, I64, [2., -2., 0., 4.]),
+                (Eq, Bool, [0., 0., 0., 1.]),
+                (Ne, Bool, [1., 1., 1., 0.]),
+                (Lt, Bool, [0., 1., 1., 0.]),
+                (Le, Bool, [0., 1., 1., 1.]),
+                (Gt, Bool, [1., 0., 0., 0.]),
+                (Ge, Bool, [1., 0., 0., 1.]),
+            ],
+        );
+        let a = on(
+            Tensor::from_bool(vec![true, true, false, false], &[4]).unwrap(),
+            device,
+        );
+        let b = on(
+            Tensor::from_bool(vec![true, false, true, false], &[4]).unwrap(),
+            device,
+        );
+        check_table(
+            &a,
+            &b,
+            &[
+                (Add, Bool, [1., 1., 1., 0.]),
+                (Mul, Bool, [1., 0., 0., 0.]),
+                (Pow, I64, [1., 1., 0., 1.]),
+                (Maximum, Bool, [1., 1., 1., 0.]),
+                (Minimum, Bool, [1., 0., 0., 0.]),
+                (Eq, Bool, [1., 0., 0., 1.]),
+                (Ne, Bool, [0., 1., 1., 0.]),
+                (Lt, Bool, [0., 0., 1., 0.]),
+                (Le, Bool, [1., 0., 1., 1.]),
+                (Gt, Bool, [0., 1., 0., 0.]),
+                (Ge, Bool, [1., 1., 0., 1.]),
+            ],
+        );
+        assert_eq!(a.sub(&b).unwrap_err().code(), "DTypeMismatch");
+    });
+
+    test_device!(fn strided_and_broadcast_operands_match_dense_ones(device) {
+        // Each inner-stride pair the kernel tells apart: (1, 1), (1, 0), (0, 1) and any other.
+        let x = tensor(&[4, 5], 1, device);
+        let y = tensor(&[5, 4], 2, device).transpose(0, 1).unwrap();
+        let row = tensor(&[1, 5], 3, device);
+        let column = tensor(&[4, 1], 4, device);
+        for (a, b) in [(&x, &x), (&x, &column), (&column, &x), (&y, &row), (&x, &y)] {
+            let dense = |t: &Tensor| {
+                t.expand(&[4, 5])
+                    .unwrap()
+                    .contiguous()
+                    .unwrap()
+                    .to_vec_f32()
+                    .unwrap()
+            };
+            let want: Vec<f32> = dense(a).iter().zip(dense(b)).map(|(&p, q)| p * q).collect();
+            assert_close_f32(&a.mul(b).unwrap().to_vec_f32().unwrap(), &want, 0.0);
+        }
+    });
+
+    test_device!(fn broadcasts_rows_and_columns(device) {
+        let a = f(&[1., 2., 3.], &[3, 1], device);
+        let b = f(&[10., 20.], &[2], device);
         let c = a.add(&b).unwrap();
         assert_eq!(c.shape(), &[3, 2]);
         assert_eq!(c.to_vec_f32().unwrap(), vec![11., 21., 12., 22., 13., 23.]);
-    }
+    });
 
-    #[test]
-    fn integer_division_is_true_division() {
-        let a = Tensor::from_i64(vec![7, -7], &[2]).unwrap();
-        let q = a.binary_scalar(BinaryOp::Div, 2.0).unwrap();
+    test_device!(fn integer_division_is_true_division(device) {
+        let a = on(Tensor::from_i64(vec![7, -7], &[2]).unwrap(), device);
+        let q = a.binary_scalar(Div, 2.0).unwrap();
         assert_eq!(q.dtype(), DType::F32);
         assert_eq!(q.to_vec_f32().unwrap(), vec![3.5, -3.5]);
-    }
+    });
 
-    #[test]
-    fn scalar_promotion_matches_pytorch() {
-        let a = Tensor::from_i64(vec![1, 2], &[2]).unwrap();
-        assert_eq!(
-            a.binary_scalar(BinaryOp::Add, 1.0).unwrap().dtype(),
-            DType::I64
-        );
-        assert_eq!(
-            a.binary_scalar(BinaryOp::Add, 0.5).unwrap().dtype(),
-            DType::F32
-        );
-    }
+    test_device!(fn scalar_promotion_matches_pytorch(device) {
+        let a = on(Tensor::from_i64(vec![1, 2], &[2]).unwrap(), device);
+        assert_eq!(a.binary_scalar(Add, 1.0).unwrap().dtype(), DType::I64);
+        assert_eq!(a.binary_scalar(Add, 0.5).unwrap().dtype(), DType::F32);
+    });
 
-    #[test]
-    fn integer_pow_rejects_negative_exponents() {
-        let a = Tensor::from_i64(vec![2, 3], &[2]).unwrap();
+    test_device!(fn integer_pow_rejects_negative_exponents(device) {
+        let a = on(Tensor::from_i64(vec![2, 3], &[2]).unwrap(), device);
+        let cube = a.binary_scalar(Pow, 3.0).unwrap();
+        assert_eq!(cube.to_vec_i64().unwrap(), vec![8, 27]);
         assert_eq!(
-            a.binary_scalar(BinaryOp::Pow, 3.0)
-                .unwrap()
-                .to_vec_i64()
-                .unwrap(),
-            vec![8, 27]
-        );
-        assert_eq!(
-            a.binary_scalar(BinaryOp::Pow, -1.0).unwrap_err().code(),
+            a.binary_scalar(Pow, -1.0).unwrap_err().code(),
             "InvalidArgument"
         );
-    }
+    });
 
-    #[test]
-    fn comparisons_give_bool() {
-        let a = f(&[1., 2., 3.], &[3]);
-        let b = f(&[2.], &[1]);
-        let lt = a.binary(BinaryOp::Lt, &b).unwrap();
+    test_device!(fn comparisons_give_bool(device) {
+        let a = f(&[1., 2., 3.], &[3], device);
+        let b = f(&[2.], &[1], device);
+        let lt = a.binary(Lt, &b).unwrap();
         assert_eq!(lt.dtype(), DType::Bool);
-        assert!(
-            matches!(lt.to_cpu_storage().unwrap(), CpuStorage::Bool(v) if v == vec![true, false, false])
-        );
-    }
+        let CpuStorage::Bool(v) = lt.to_cpu_storage().unwrap() else {
+            panic!("a bool tensor without bool storage");
+        };
+        assert_eq!(v, vec![true, false, false]);
+    });
 
-    #[test]
-    fn mismatched_shapes_are_reported() {
-        let err = f(&[1., 2.], &[2]).add(&f(&[1., 2., 3.], &[3])).unwrap_err();
+    test_device!(fn mismatched_shapes_are_reported(device) {
+        let err = f(&[1., 2.], &[2], device)
+            .add(&f(&[1., 2., 3.], &[3], device))
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
             "add: shapes [2] and [3] cannot be broadcast together (dim 0: 2 vs 3)"
         );
-    }
+    });
 }

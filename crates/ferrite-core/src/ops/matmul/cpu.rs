@@ -3,12 +3,32 @@ use rayon::prelude::*;
 
 use crate::alloc;
 use crate::cpu::PARALLEL_GEMM_MIN_FLOPS;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layout::{checked_numel, Layout};
+use crate::storage::CpuStorage;
+
+/// `a @ b` for float32 operands laid out as `batched_matmul` takes them; `[m, k, n]` are the
+/// matrix dims.
+pub(super) fn matmul(
+    a: &CpuStorage,
+    al: &Layout,
+    b: &CpuStorage,
+    bl: &Layout,
+    [m, k, n]: [usize; 3],
+) -> Result<CpuStorage> {
+    use CpuStorage as S;
+    match (a, b) {
+        (S::F32(a), S::F32(b)) => Ok(S::F32(batched_matmul(a, al, b, bl, m, k, n)?)),
+        (S::F32(_) | S::I64(_) | S::Bool(_), _) => Err(Error::Internal {
+            op: "matmul",
+            detail: "operands are not float32 storage".into(),
+        }),
+    }
+}
 
 /// `a @ b` for every batch index; `a` and `b` are viewed through layouts already broadcast to
 /// `batch + [m, k]` and `batch + [k, n]`, so transposed and expanded operands need no copy.
-pub(super) fn batched_matmul(
+fn batched_matmul(
     a: &[f32],
     al: &Layout,
     b: &[f32],

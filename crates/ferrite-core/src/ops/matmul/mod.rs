@@ -7,24 +7,27 @@ use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::layout::{broadcast_shapes, signed};
-use crate::storage::{CpuStorage, Storage};
+use crate::storage::Storage;
 use crate::tensor::Tensor;
 
 impl Tensor {
     pub fn matmul(&self, rhs: &Tensor) -> Result<Tensor> {
         self.same_device("matmul", rhs)?;
         for t in [self, rhs] {
-            if t.dtype() != DType::F32 {
-                return Err(Error::dtype(
-                    "matmul",
-                    "float32 tensors",
-                    format!(
-                        "{} (shapes {} and {})",
-                        t.dtype(),
-                        ShapeDisplay(self.shape()),
-                        ShapeDisplay(rhs.shape())
-                    ),
-                ));
+            match t.dtype() {
+                DType::F32 => {}
+                DType::I64 | DType::Bool => {
+                    return Err(Error::dtype(
+                        "matmul",
+                        "float32 tensors",
+                        format!(
+                            "{} (shapes {} and {})",
+                            t.dtype(),
+                            ShapeDisplay(self.shape()),
+                            ShapeDisplay(rhs.shape())
+                        ),
+                    ))
+                }
             }
         }
         if self.rank() == 0 || rhs.rank() == 0 {
@@ -57,20 +60,9 @@ impl Tensor {
             a.layout().broadcast_to(&with([m, k])),
             b.layout().broadcast_to(&with([k, n])),
         );
-        let out = {
-            let (sa, sb) = (a.storage().read(), b.storage().read());
-            match (&*sa, &*sb) {
-                (Storage::Cpu(CpuStorage::F32(x)), Storage::Cpu(CpuStorage::F32(y))) => {
-                    Storage::Cpu(CpuStorage::F32(cpu::batched_matmul(
-                        x, &al, y, &bl, m, k, n,
-                    )?))
-                }
-                _ => {
-                    return Err(Error::Internal {
-                        op: "matmul",
-                        detail: "operands are not float32 storage".into(),
-                    })
-                }
+        let out = match (&*a.storage().read(), &*b.storage().read()) {
+            (Storage::Cpu(x), Storage::Cpu(y)) => {
+                Storage::Cpu(cpu::matmul(x, &al, y, &bl, [m, k, n])?)
             }
         };
         let mut shape = with([m, n]);
@@ -157,79 +149,80 @@ impl Backward for MatmulBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::Device;
+    use crate::testing::{assert_close, tensor, test_device, values};
 
-    fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f32> {
-        let mut c = vec![0f32; m * n];
+    /// `a @ b` for row-major `a` (m x k) and `b` (k x n), summed in f64.
+    fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f64> {
+        let mut c = vec![0f64; m * n];
         for i in 0..m {
             for j in 0..n {
                 c[i * n + j] = (0..k)
                     .map(|p| a[i * k + p] as f64 * b[p * n + j] as f64)
-                    .sum::<f64>() as f32;
+                    .sum();
             }
         }
         c
     }
 
-    fn seq(n: usize, scale: f32) -> Vec<f32> {
-        (0..n)
-            .map(|i| ((i * 7919) % 23) as f32 * scale - 1.0)
-            .collect()
+    fn from(values: Vec<f32>, shape: &[usize], device: Device) -> Tensor {
+        Tensor::from_f32(values, shape)
+            .unwrap()
+            .to_device(device)
+            .unwrap()
     }
 
-    #[test]
-    fn matches_a_naive_loop_for_large_and_transposed_operands() {
+    test_device!(fn matches_a_naive_loop_for_large_and_transposed_operands(device) {
         let (m, k, n) = (130, 70, 90);
-        let (a, b) = (seq(m * k, 0.1), seq(k * n, 0.05));
-        let ta = Tensor::from_f32(a.clone(), &[m, k]).unwrap();
-        let tb = Tensor::from_f32(b.clone(), &[k, n]).unwrap();
-        let c = ta.matmul(&tb).unwrap().to_vec_f32().unwrap();
-        let want = naive(&a, &b, m, k, n);
-        for (x, y) in c.iter().zip(&want) {
-            assert!((x - y).abs() <= 1e-4 * y.abs().max(1.0), "{x} vs {y}");
-        }
+        let (ta, tb) = (tensor(&[m, k], 1, device), tensor(&[k, n], 2, device));
+        let want = naive(&values(m * k, 1), &values(k * n, 2), m, k, n);
+        assert_close(&ta.matmul(&tb).unwrap().to_vec_f32().unwrap(), &want, 1e-4);
         // (B^T A^T)^T == A B, through strided views.
         let bt = tb.transpose(0, 1).unwrap();
         let at = ta.transpose(0, 1).unwrap();
-        let c2 = bt
-            .matmul(&at)
-            .unwrap()
-            .transpose(0, 1)
-            .unwrap()
-            .to_vec_f32()
-            .unwrap();
-        for (x, y) in c2.iter().zip(&want) {
-            assert!((x - y).abs() <= 1e-4 * y.abs().max(1.0), "{x} vs {y}");
-        }
-    }
+        let c2 = bt.matmul(&at).unwrap().transpose(0, 1).unwrap();
+        assert_close(&c2.to_vec_f32().unwrap(), &want, 1e-4);
+    });
 
-    #[test]
-    fn vectors_and_batches() {
-        let v = Tensor::from_f32(vec![1., 2., 3.], &[3]).unwrap();
+    test_device!(fn vectors_and_batches(device) {
+        let v = from(vec![1., 2., 3.], &[3], device);
         assert_eq!(v.matmul(&v).unwrap().shape(), &[] as &[usize]);
         assert_eq!(v.matmul(&v).unwrap().item().unwrap(), 14.0);
-        let m = Tensor::from_f32(seq(2 * 4 * 3, 1.0), &[2, 4, 3]).unwrap();
+        let m = tensor(&[2, 4, 3], 3, device);
         assert_eq!(m.matmul(&v).unwrap().shape(), &[2, 4]);
-        let w = Tensor::from_f32(seq(3 * 5, 1.0), &[3, 5]).unwrap();
+        let w = tensor(&[3, 5], 4, device);
         let bm = m.matmul(&w).unwrap();
         assert_eq!(bm.shape(), &[2, 4, 5]);
-        let second = Tensor::from_f32(seq(24, 1.0)[12..].to_vec(), &[4, 3])
-            .unwrap()
+        let second = from(values(24, 3)[12..].to_vec(), &[4, 3], device)
             .matmul(&w)
             .unwrap();
         assert_eq!(
             bm.to_vec_f32().unwrap()[20..],
             second.to_vec_f32().unwrap()[..]
         );
-    }
+        // A broadcast batch: one matrix against each of a batch.
+        let shared = tensor(&[4, 3], 5, device)
+            .matmul(&tensor(&[2, 3, 5], 6, device))
+            .unwrap();
+        assert_eq!(shared.shape(), &[2, 4, 5]);
+    });
 
-    #[test]
-    fn reports_inner_dim_mismatch() {
-        let a = Tensor::from_f32(vec![0.; 6], &[2, 3]).unwrap();
+    test_device!(fn reports_bad_operands(device) {
+        let a = tensor(&[2, 3], 7, device);
         let err = a.matmul(&a).unwrap_err();
         assert_eq!(err.code(), "ShapeMismatch");
         assert_eq!(
             err.to_string(),
             "matmul: shapes [2, 3] and [2, 3] cannot be multiplied (3 != 2)"
         );
-    }
+        let ints = a.to_dtype(DType::I64).unwrap();
+        assert_eq!(
+            a.matmul(&ints.transpose(0, 1).unwrap())
+                .unwrap_err()
+                .to_string(),
+            "matmul: expected float32 tensors, got int64 (shapes [2, 3] and [3, 2])"
+        );
+        let scalar = from(vec![1.0], &[], device);
+        assert_eq!(a.matmul(&scalar).unwrap_err().code(), "ShapeMismatch");
+    });
 }

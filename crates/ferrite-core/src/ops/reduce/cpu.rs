@@ -2,63 +2,68 @@ use rayon::prelude::*;
 
 use super::{ReduceOp, Rows};
 use crate::cpu::PARALLEL_MIN_ELEMS;
+use crate::error::Result;
+use crate::layout::Layout;
 use crate::storage::CpuStorage;
 
-/// Folds `rows.rows` runs of `rows.len` contiguous elements starting at `start`.
-pub(super) fn reduce(op: ReduceOp, input: &CpuStorage, start: usize, rows: &Rows) -> CpuStorage {
+/// Folds the `rows.rows` runs of `rows.len` elements of the contiguous `input` viewed through
+/// `layout`; each dtype's folds are listed below it.
+pub(super) fn reduce(
+    op: ReduceOp,
+    input: &CpuStorage,
+    layout: &Layout,
+    rows: &Rows,
+) -> Result<CpuStorage> {
+    let name = op.name();
+    Ok(match input {
+        CpuStorage::F32(_) => float(op, input.slice(name, layout)?, rows),
+        CpuStorage::I64(_) => int(op, input.slice(name, layout)?, rows),
+        CpuStorage::Bool(_) => logic(op, input.slice(name, layout)?, rows),
+    })
+}
+
+fn float(op: ReduceOp, x: &[f32], rows: &Rows) -> CpuStorage {
     use CpuStorage as S;
     use ReduceOp::*;
-    let n = rows.rows * rows.len;
-    let k = rows.len;
-    match (input, op) {
-        (S::F32(x), Sum) => S::F32(per_row(&x[start..start + n], rows.rows, k, |r| {
-            sum_f32(r) as f32
-        })),
-        (S::F32(x), Mean) => S::F32(per_row(&x[start..start + n], rows.rows, k, |r| {
-            (sum_f32(r) / k as f64) as f32
-        })),
-        (S::F32(x), Max) => S::F32(per_row(&x[start..start + n], rows.rows, k, |r| {
-            extreme(r, f32_beats(true)).0
-        })),
-        (S::F32(x), Min) => S::F32(per_row(&x[start..start + n], rows.rows, k, |r| {
-            extreme(r, f32_beats(false)).0
-        })),
-        (S::F32(x), ArgMax) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
-            extreme(r, f32_beats(true)).1 as i64
-        })),
-        (S::F32(x), ArgMin) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
-            extreme(r, f32_beats(false)).1 as i64
-        })),
-        (S::I64(x), Sum | Mean) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
+    let (n, k) = (rows.rows, rows.len);
+    match op {
+        Sum => S::F32(per_row(x, n, k, |r| sum_f32(r) as f32)),
+        Mean => S::F32(per_row(x, n, k, |r| (sum_f32(r) / k as f64) as f32)),
+        Max => S::F32(per_row(x, n, k, |r| extreme(r, f32_beats(true)).0)),
+        Min => S::F32(per_row(x, n, k, |r| extreme(r, f32_beats(false)).0)),
+        ArgMax => S::I64(per_row(x, n, k, |r| extreme(r, f32_beats(true)).1 as i64)),
+        ArgMin => S::I64(per_row(x, n, k, |r| extreme(r, f32_beats(false)).1 as i64)),
+    }
+}
+
+fn int(op: ReduceOp, x: &[i64], rows: &Rows) -> CpuStorage {
+    use CpuStorage as S;
+    use ReduceOp::*;
+    let (n, k) = (rows.rows, rows.len);
+    match op {
+        // `mean` refuses integers before the kernel; a sum stands in for it here.
+        Sum | Mean => S::I64(per_row(x, n, k, |r| {
             r.iter().fold(0i64, |a, &b| a.wrapping_add(b))
         })),
-        (S::I64(x), Max) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
-            extreme(r, |a, b| a > b).0
-        })),
-        (S::I64(x), Min) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
-            extreme(r, |a, b| a < b).0
-        })),
-        (S::I64(x), ArgMax) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
-            extreme(r, |a, b| a > b).1 as i64
-        })),
-        (S::I64(x), ArgMin) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
-            extreme(r, |a, b| a < b).1 as i64
-        })),
-        (S::Bool(x), Sum | Mean) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
+        Max => S::I64(per_row(x, n, k, |r| extreme(r, |a, b| a > b).0)),
+        Min => S::I64(per_row(x, n, k, |r| extreme(r, |a, b| a < b).0)),
+        ArgMax => S::I64(per_row(x, n, k, |r| extreme(r, |a, b| a > b).1 as i64)),
+        ArgMin => S::I64(per_row(x, n, k, |r| extreme(r, |a, b| a < b).1 as i64)),
+    }
+}
+
+fn logic(op: ReduceOp, x: &[bool], rows: &Rows) -> CpuStorage {
+    use CpuStorage as S;
+    use ReduceOp::*;
+    let (n, k) = (rows.rows, rows.len);
+    match op {
+        Sum | Mean => S::I64(per_row(x, n, k, |r| {
             r.iter().filter(|&&b| b).count() as i64
         })),
-        (S::Bool(x), Max) => S::Bool(per_row(&x[start..start + n], rows.rows, k, |r| {
-            r.iter().any(|&b| b)
-        })),
-        (S::Bool(x), Min) => S::Bool(per_row(&x[start..start + n], rows.rows, k, |r| {
-            r.iter().all(|&b| b)
-        })),
-        (S::Bool(x), ArgMax) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
-            extreme(r, |a, b| a & !b).1 as i64
-        })),
-        (S::Bool(x), ArgMin) => S::I64(per_row(&x[start..start + n], rows.rows, k, |r| {
-            extreme(r, |a, b| !a & b).1 as i64
-        })),
+        Max => S::Bool(per_row(x, n, k, |r| r.iter().any(|&b| b))),
+        Min => S::Bool(per_row(x, n, k, |r| r.iter().all(|&b| b))),
+        ArgMax => S::I64(per_row(x, n, k, |r| extreme(r, |a, b| a & !b).1 as i64)),
+        ArgMin => S::I64(per_row(x, n, k, |r| extreme(r, |a, b| !a & b).1 as i64)),
     }
 }
 
@@ -81,8 +86,8 @@ fn per_row<T: Sync, U: Send>(
 }
 
 /// Sum in f64 over four lanes: `sum()` is what users check totals with, so it pays for f64
-/// accumulation (`cpu::lane_sum`'s f32 lanes drift by ~1e-6 relative over a million elements).
-/// Long rows split across threads.
+/// accumulation (`cpu::lane_sum`'s f32 lanes drift visibly over a million elements). Long rows
+/// split across threads.
 fn sum_f32(row: &[f32]) -> f64 {
     fn block(b: &[f32]) -> f64 {
         let mut lanes = [0f64; 4];

@@ -144,9 +144,8 @@ impl Tensor {
         // Reduced dims last and dense, so each output folds one contiguous run.
         let order: Vec<i64> = kept.iter().chain(&folded).map(|&d| d as i64).collect();
         let arranged = self.detach().permute(&order)?.contiguous()?;
-        let start = arranged.layout().offset();
         let out = match &*arranged.storage().read() {
-            Storage::Cpu(s) => Storage::Cpu(cpu::reduce(op, s, start, &rows)),
+            Storage::Cpu(s) => Storage::Cpu(cpu::reduce(op, s, arranged.layout(), &rows)?),
         };
         let out = Tensor::from_storage(out, &out_shape);
         let saved = out.detach();
@@ -193,7 +192,7 @@ impl Backward for ReduceBackward {
         match self.op {
             ReduceOp::Max | ReduceOp::Min if self.all => vec![&self.input, &self.output],
             ReduceOp::Max | ReduceOp::Min => vec![&self.input],
-            _ => vec![],
+            ReduceOp::Sum | ReduceOp::Mean | ReduceOp::ArgMax | ReduceOp::ArgMin => vec![],
         }
     }
 
@@ -257,14 +256,71 @@ impl Backward for ReduceBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::Device;
+    use crate::testing::test_device;
 
-    fn t(data: &[f32], shape: &[usize]) -> Tensor {
-        Tensor::from_f32(data.to_vec(), shape).unwrap()
+    fn t(data: &[f32], shape: &[usize], device: Device) -> Tensor {
+        Tensor::from_f32(data.to_vec(), shape)
+            .unwrap()
+            .to_device(device)
+            .unwrap()
     }
 
-    #[test]
-    fn sums_over_dims_with_and_without_keepdim() {
-        let x = t(&[1., 2., 3., 4., 5., 6.], &[2, 3]);
+    test_device!(fn every_reduction_on_every_dtype(device) {
+        let floats = t(&[1., 5., 2., 7., 0., 7.], &[2, 3], device);
+        let ints = floats.to_dtype(DType::I64).unwrap();
+        let bools = Tensor::from_bool(vec![true, false, true, false, false, false], &[2, 3])
+            .unwrap()
+            .to_device(device)
+            .unwrap();
+        use DType::{Bool, F32, I64};
+        use ReduceOp::*;
+        // Along dim 1: (input, op, result dtype, values).
+        let cases: [(&Tensor, ReduceOp, DType, [f64; 2]); 16] = [
+            (&floats, Sum, F32, [8., 14.]),
+            (
+                &floats,
+                Mean,
+                F32,
+                [(8f32 / 3.) as f64, (14f32 / 3.) as f64],
+            ),
+            (&floats, Max, F32, [5., 7.]),
+            (&floats, Min, F32, [1., 0.]),
+            (&floats, ArgMax, I64, [1., 0.]),
+            (&floats, ArgMin, I64, [0., 1.]),
+            (&ints, Sum, I64, [8., 14.]),
+            (&ints, Max, I64, [5., 7.]),
+            (&ints, Min, I64, [1., 0.]),
+            (&ints, ArgMax, I64, [1., 0.]),
+            (&ints, ArgMin, I64, [0., 1.]),
+            (&bools, Sum, I64, [2., 0.]),
+            (&bools, Max, Bool, [1., 0.]),
+            (&bools, Min, Bool, [0., 0.]),
+            (&bools, ArgMax, I64, [0., 0.]),
+            (&bools, ArgMin, I64, [1., 0.]),
+        ];
+        for (x, op, dtype, want) in cases {
+            let got = x.reduce(op, &[1], false).unwrap();
+            assert_eq!(got.dtype(), dtype, "{} of {}", op.name(), x.dtype());
+            assert_eq!(
+                got.to_vec_f64().unwrap(),
+                want,
+                "{} of {}",
+                op.name(),
+                x.dtype()
+            );
+        }
+        assert_eq!(
+            bools.sum(&[], false).unwrap().to_vec_i64().unwrap(),
+            vec![2]
+        );
+        for x in [&ints, &bools] {
+            assert_eq!(x.mean(&[], false).unwrap_err().code(), "DTypeMismatch");
+        }
+    });
+
+    test_device!(fn sums_over_dims_with_and_without_keepdim(device) {
+        let x = t(&[1., 2., 3., 4., 5., 6.], &[2, 3], device);
         assert_eq!(x.sum(&[], false).unwrap().to_vec_f32().unwrap(), vec![21.]);
         assert_eq!(
             x.sum(&[0], false).unwrap().to_vec_f32().unwrap(),
@@ -277,11 +333,10 @@ mod tests {
             x.mean(&[-1], false).unwrap().to_vec_f32().unwrap(),
             vec![2., 5.]
         );
-    }
+    });
 
-    #[test]
-    fn max_and_argmax_pick_the_first_of_ties() {
-        let x = t(&[1., 5., 5., 7., 2., 7.], &[2, 3]);
+    test_device!(fn max_and_argmax_pick_the_first_of_ties(device) {
+        let x = t(&[1., 5., 5., 7., 2., 7.], &[2, 3], device);
         let (v, i) = x.max_dim(1, false).unwrap();
         assert_eq!(v.to_vec_f32().unwrap(), vec![5., 7.]);
         assert_eq!(i.to_vec_i64().unwrap(), vec![1, 0]);
@@ -290,38 +345,28 @@ mod tests {
             vec![3]
         );
         assert_eq!(x.argmax(None, true).unwrap().shape(), &[1, 1]);
-    }
+    });
 
-    #[test]
-    fn nan_propagates_through_max() {
-        let x = t(&[1., f32::NAN, 3.], &[3]);
+    test_device!(fn nan_propagates_through_max(device) {
+        let x = t(&[1., f32::NAN, 3.], &[3], device);
         assert!(x.max().unwrap().item().unwrap().is_nan());
         assert_eq!(x.argmax(None, false).unwrap().item().unwrap(), 1.0);
-    }
+    });
 
-    #[test]
-    fn large_sums_are_accurate_and_parallel() {
+    test_device!(fn large_sums_are_accurate_and_parallel(device) {
         let n = 1 << 20;
-        let x = Tensor::from_f32(vec![0.1; n], &[n]).unwrap();
+        let x = Tensor::full(&[n], 0.1, DType::F32, device).unwrap();
         let s = x.sum(&[], false).unwrap().item().unwrap();
         assert!((s - 0.1f32 as f64 * n as f64).abs() < 1e-2, "sum was {s}");
-    }
+    });
 
-    #[test]
-    fn integer_and_bool_sums_are_int64() {
-        let b = Tensor::from_bool(vec![true, false, true], &[3]).unwrap();
-        assert_eq!(b.sum(&[], false).unwrap().to_vec_i64().unwrap(), vec![2]);
-        assert_eq!(b.mean(&[], false).unwrap_err().code(), "DTypeMismatch");
-    }
-
-    #[test]
-    fn empty_reductions() {
-        let e = Tensor::from_f32(vec![], &[0, 3]).unwrap();
+    test_device!(fn empty_reductions(device) {
+        let e = t(&[], &[0, 3], device);
         assert_eq!(
             e.sum(&[0], false).unwrap().to_vec_f32().unwrap(),
             vec![0., 0., 0.]
         );
         assert_eq!(e.max().unwrap_err().code(), "InvalidArgument");
         assert_eq!(e.sum(&[0, 0], false).unwrap_err().code(), "InvalidArgument");
-    }
+    });
 }

@@ -39,7 +39,10 @@ impl UnaryOp {
             )),
             (UnaryOp::Abs, DType::Bool) => Ok(DType::I64),
             (UnaryOp::Neg | UnaryOp::Abs, dtype) => Ok(dtype),
-            _ => Ok(DType::F32),
+            (
+                UnaryOp::Exp | UnaryOp::Log | UnaryOp::Sqrt,
+                DType::F32 | DType::I64 | DType::Bool,
+            ) => Ok(DType::F32),
         }
     }
 }
@@ -132,19 +135,56 @@ impl Backward for UnaryBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::{assert_close, tensor, test_device};
 
-    #[test]
-    fn integer_exp_is_float() {
-        let t = Tensor::from_i64(vec![0, 1], &[2]).unwrap().exp().unwrap();
-        assert_eq!(t.dtype(), DType::F32);
-        assert_eq!(t.to_vec_f32().unwrap(), vec![1.0, std::f32::consts::E]);
-    }
+    type Reference = fn(f64) -> f64;
 
-    #[test]
-    fn neg_keeps_integers_and_rejects_bool() {
-        let t = Tensor::from_i64(vec![3, -4], &[2]).unwrap();
-        assert_eq!(t.neg().unwrap().to_vec_i64().unwrap(), vec![-3, 4]);
-        let b = Tensor::from_bool(vec![true], &[1]).unwrap();
-        assert_eq!(b.neg().unwrap_err().code(), "DTypeMismatch");
-    }
+    test_device!(fn float_ops_match_f64_and_read_strided_inputs(device) {
+        let cases: [(UnaryOp, Reference); 5] = [
+            (UnaryOp::Neg, |v| -v),
+            (UnaryOp::Abs, f64::abs),
+            (UnaryOp::Exp, f64::exp),
+            (UnaryOp::Log, f64::ln),
+            (UnaryOp::Sqrt, f64::sqrt),
+        ];
+        // Positive, so that log and sqrt are defined; transposed, so that the input is strided.
+        let x = tensor(&[3, 4], 1, device)
+            .abs()
+            .unwrap()
+            .binary_scalar(BinaryOp::Add, 0.1)
+            .unwrap();
+        let x = x.transpose(0, 1).unwrap();
+        let dense = x.contiguous().unwrap().to_vec_f64().unwrap();
+        for (op, f) in cases {
+            let want: Vec<f64> = dense.iter().map(|&v| f(v)).collect();
+            assert_close(&x.unary(op).unwrap().to_vec_f32().unwrap(), &want, 1e-6);
+        }
+    });
+
+    test_device!(fn dtypes_follow_pytorch(device) {
+        let ints = Tensor::from_i64(vec![0, 1, -4], &[3])
+            .unwrap()
+            .to_device(device)
+            .unwrap();
+        let bools = Tensor::from_bool(vec![true, false, true], &[3])
+            .unwrap()
+            .to_device(device)
+            .unwrap();
+        let e = std::f32::consts::E as f64;
+        // (input, op, result dtype, values)
+        let cases: [(&Tensor, UnaryOp, DType, [f64; 3]); 5] = [
+            (&ints, UnaryOp::Neg, DType::I64, [0., -1., 4.]),
+            (&ints, UnaryOp::Abs, DType::I64, [0., 1., 4.]),
+            (&ints, UnaryOp::Exp, DType::F32, [1., e, (-4f32).exp() as f64]),
+            (&bools, UnaryOp::Abs, DType::I64, [1., 0., 1.]),
+            (&bools, UnaryOp::Sqrt, DType::F32, [1., 0., 1.]),
+        ];
+        for (x, op, dtype, want) in cases {
+            let got = x.unary(op).unwrap();
+            let case = format!("{} of {}", op.name(), x.dtype());
+            assert_eq!(got.dtype(), dtype, "{case}");
+            assert_eq!(got.to_vec_f64().unwrap(), want, "{case}");
+        }
+        assert_eq!(bools.neg().unwrap_err().code(), "DTypeMismatch");
+    });
 }

@@ -1,11 +1,12 @@
 //! `cat` and `stack`: tensors joined along a dim, with gradients sliced back out.
 
-use crate::alloc;
+mod cpu;
+
 use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::layout::{checked_numel, normalize_dim};
-use crate::storage::{CpuStorage, Storage};
+use crate::storage::{CpuElement, CpuStorage, Storage};
 use crate::tensor::Tensor;
 
 impl Tensor {
@@ -44,35 +45,16 @@ impl Tensor {
             .map(|t| t.detach().to_dtype(dtype)?.contiguous())
             .collect::<Result<_>>()?;
         let guards: Vec<_> = parts.iter().map(|p| p.storage().read()).collect();
-        let runs: Vec<usize> = parts.iter().map(|p| p.shape()[d] * inner).collect();
-        macro_rules! join {
-            ($variant:ident) => {{
-                let slices: Vec<&[_]> = guards
-                    .iter()
-                    .zip(&parts)
-                    .map(|(g, p)| match &**g {
-                        Storage::Cpu(CpuStorage::$variant(v)) => {
-                            Ok(&v[p.layout().offset()..p.layout().offset() + p.numel()])
-                        }
-                        _ => Err(Error::Internal {
-                            op: "cat",
-                            detail: "parts were not converted to one dtype".into(),
-                        }),
-                    })
-                    .collect::<Result<_>>()?;
-                let mut out = alloc::with_capacity("cat", checked_numel("cat", &shape)?)?;
-                for o in 0..outer {
-                    for (s, &run) in slices.iter().zip(&runs) {
-                        out.extend_from_slice(&s[o * run..(o + 1) * run]);
-                    }
-                }
-                CpuStorage::$variant(out)
-            }};
-        }
+        let storages: Vec<&Storage> = guards.iter().map(|g| &**g).collect();
+        let join = Join {
+            outer,
+            runs: parts.iter().map(|p| p.shape()[d] * inner).collect(),
+            numel: checked_numel("cat", &shape)?,
+        };
         let data = match dtype {
-            DType::F32 => join!(F32),
-            DType::I64 => join!(I64),
-            DType::Bool => join!(Bool),
+            DType::F32 => CpuStorage::F32(cat_parts(&storages, &parts, &join)?),
+            DType::I64 => CpuStorage::I64(cat_parts(&storages, &parts, &join)?),
+            DType::Bool => CpuStorage::Bool(cat_parts(&storages, &parts, &join)?),
         };
         drop(guards);
         let out = Tensor::from_cpu(data, &shape)?;
@@ -105,6 +87,29 @@ impl Tensor {
             .collect::<Result<_>>()?;
         Tensor::cat(&expanded, d)
     }
+}
+
+/// How `cat` interleaves its parts: `outer` times, a run of `runs[i]` elements of part `i`.
+struct Join {
+    outer: usize,
+    runs: Vec<usize>,
+    numel: usize,
+}
+
+/// The contiguous `parts` (all of dtype `T`, read through their `storages`) joined.
+fn cat_parts<T: CpuElement>(
+    storages: &[&Storage],
+    parts: &[Tensor],
+    join: &Join,
+) -> Result<Vec<T>> {
+    let slices = storages
+        .iter()
+        .zip(parts)
+        .map(|(storage, part)| match storage {
+            Storage::Cpu(s) => s.slice::<T>("cat", part.layout()),
+        })
+        .collect::<Result<Vec<_>>>()?;
+    cpu::cat(&slices, join)
 }
 
 struct CatBackward {
@@ -141,12 +146,19 @@ impl Backward for CatBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{gradcheck, leaf};
+    use crate::device::Device;
+    use crate::testing::{gradcheck, leaf_on, test_device};
 
-    #[test]
-    fn cat_joins_along_any_dim_and_promotes() {
-        let a = Tensor::from_f32(vec![1., 2., 3., 4.], &[2, 2]).unwrap();
-        let b = Tensor::from_i64(vec![5, 6], &[2, 1]).unwrap();
+    fn on(t: Tensor, device: Device) -> Tensor {
+        t.to_device(device).unwrap()
+    }
+
+    test_device!(fn cat_joins_along_any_dim_and_promotes(device) {
+        let a = on(
+            Tensor::from_f32(vec![1., 2., 3., 4.], &[2, 2]).unwrap(),
+            device,
+        );
+        let b = on(Tensor::from_i64(vec![5, 6], &[2, 1]).unwrap(), device);
         let c = Tensor::cat(&[a.clone(), b], 1).unwrap();
         assert_eq!(c.shape(), &[2, 3]);
         assert_eq!(c.to_vec_f32().unwrap(), vec![1., 2., 5., 3., 4., 6.]);
@@ -156,29 +168,57 @@ mod tests {
             vec![1., 2., 3., 4., 1., 3., 2., 4.]
         );
         let err = Tensor::cat(
-            &[a.clone(), Tensor::from_f32(vec![0.; 3], &[1, 3]).unwrap()],
+            &[
+                a.clone(),
+                on(Tensor::from_f32(vec![0.; 3], &[1, 3]).unwrap(), device),
+            ],
             0,
         )
         .unwrap_err();
         assert_eq!(err.code(), "ShapeMismatch");
-    }
+    });
 
-    #[test]
-    fn stack_adds_a_dim() {
-        let a = Tensor::from_f32(vec![1., 2.], &[2]).unwrap();
+    test_device!(fn cat_keeps_each_dtype(device) {
+        let ints = on(Tensor::from_i64(vec![1, 2, 3, 4], &[2, 2]).unwrap(), device);
+        let bools = on(
+            Tensor::from_bool(vec![true, false], &[2, 1]).unwrap(),
+            device,
+        );
+        let cases = [
+            (
+                &ints,
+                &ints,
+                DType::I64,
+                vec![1., 2., 1., 2., 3., 4., 3., 4.],
+            ),
+            (&bools, &bools, DType::Bool, vec![1., 1., 0., 0.]),
+            (&ints, &bools, DType::I64, vec![1., 2., 1., 3., 4., 0.]),
+        ];
+        for (a, b, dtype, want) in cases {
+            let c = Tensor::cat(&[a.clone(), b.clone()], 1).unwrap();
+            assert_eq!(c.dtype(), dtype);
+            assert_eq!(c.to_vec_f64().unwrap(), want);
+        }
+    });
+
+    test_device!(fn stack_adds_a_dim(device) {
+        let a = on(Tensor::from_f32(vec![1., 2.], &[2]).unwrap(), device);
         let s = Tensor::stack(&[a.clone(), a.clone(), a], -1).unwrap();
         assert_eq!(s.shape(), &[2, 3]);
         assert_eq!(s.to_vec_f32().unwrap(), vec![1., 1., 1., 2., 2., 2.]);
-    }
+    });
 
-    #[test]
-    fn gradients_flow_back_to_each_part() {
-        gradcheck(&[leaf(&[2, 3], 40), leaf(&[2, 2], 41)], |x| {
-            Tensor::cat(&[x[0].clone(), x[1].clone()], 1)
+    test_device!(fn gradients_flow_back_to_each_part(device) {
+        gradcheck(
+            &[leaf_on(&[2, 3], 40, device), leaf_on(&[2, 2], 41, device)],
+            |x| Tensor::cat(&[x[0].clone(), x[1].clone()], 1),
+        );
+        gradcheck(
+            &[leaf_on(&[3], 42, device), leaf_on(&[3], 43, device)],
+            |x| Tensor::stack(&[x[0].clone(), x[1].clone()], 0),
+        );
+        gradcheck(&[leaf_on(&[4, 3], 44, device)], |x| {
+            x[0].narrow(0, 1, 2)?.select(1, 2)
         });
-        gradcheck(&[leaf(&[3], 42), leaf(&[3], 43)], |x| {
-            Tensor::stack(&[x[0].clone(), x[1].clone()], 0)
-        });
-        gradcheck(&[leaf(&[4, 3], 44)], |x| x[0].narrow(0, 1, 2)?.select(1, 2));
-    }
+    });
 }
