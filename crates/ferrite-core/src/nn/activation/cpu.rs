@@ -1,40 +1,85 @@
-//! Activation kernels on contiguous f32 buffers. Softmax sees its input as `[outer, dim, inner]`
-//! and normalises along the middle; pointwise gradients zip two buffers.
+//! Activation kernels on f32 buffers (relu also on int64). Pointwise forwards walk the input's
+//! layout, so strided views are read in place; their gradients zip two contiguous buffers.
+//! Softmax sees its input as `[outer, dim, inner]` and normalises along the middle.
 
 use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use crate::cpu::{collect_runs, lane_sum, PARALLEL_MIN_ELEMS};
-use crate::error::Result;
+use super::{Dims, Pointwise};
+use crate::cpu::{collect_runs, lane_sum, map_strided, PARALLEL_MIN_ELEMS};
+use crate::error::{Error, Result};
 use crate::layout::Layout;
+use crate::storage::CpuStorage;
 
 /// Elements handed to one rayon task.
 const CHUNK: usize = 1 << 14;
 
-/// `f(a, b)` elementwise over two f32 views of the same shape, into a new dense buffer.
-pub(super) fn zip_map(
+/// `kind` elementwise over the view `layout` of `x`, which `Pointwise::compute_dtype` chose.
+pub(super) fn pointwise_forward(
+    kind: Pointwise,
+    x: &CpuStorage,
+    layout: &Layout,
+) -> Result<CpuStorage> {
+    let op = kind.name();
+    Ok(match (x, kind) {
+        (CpuStorage::F32(x), Pointwise::Relu) => {
+            CpuStorage::F32(map_strided(op, x, layout, |v| {
+                if v > 0.0 || v.is_nan() {
+                    v
+                } else {
+                    0.0
+                }
+            })?)
+        }
+        // exp(-x) overflows to inf for very negative x, which still gives the right 0.
+        (CpuStorage::F32(x), Pointwise::Sigmoid) => {
+            CpuStorage::F32(map_strided(op, x, layout, |v: f32| {
+                1.0 / (1.0 + exp_f32(-v))
+            })?)
+        }
+        (CpuStorage::F32(x), Pointwise::Tanh) => {
+            CpuStorage::F32(map_strided(op, x, layout, f32::tanh)?)
+        }
+        (CpuStorage::I64(x), Pointwise::Relu) => {
+            CpuStorage::I64(map_strided(op, x, layout, |v: i64| v.max(0))?)
+        }
+        (CpuStorage::I64(_), Pointwise::Sigmoid | Pointwise::Tanh) | (CpuStorage::Bool(_), _) => {
+            return Err(Error::Internal {
+                op,
+                detail: "input was not converted to a kernel dtype".into(),
+            })
+        }
+    })
+}
+
+/// The input gradient of `kind` from the upstream gradient `g` and the saved output `y`.
+pub(super) fn pointwise_backward_input(kind: Pointwise, g: &[f32], y: &[f32]) -> Result<Vec<f32>> {
+    let op = kind.name();
+    match kind {
+        // No gradient where the input was <= 0 (the output is 0 there).
+        Pointwise::Relu => zip_map(op, g, y, |g, y| if y > 0.0 { g } else { 0.0 }),
+        Pointwise::Sigmoid => zip_map(op, g, y, |g, y| g * y * (1.0 - y)),
+        Pointwise::Tanh => zip_map(op, g, y, |g, y| g * (1.0 - y * y)),
+    }
+}
+
+/// `f(a, b)` elementwise over two buffers of the same length, into a new one.
+fn zip_map(
     op: &'static str,
     a: &[f32],
-    la: &Layout,
     b: &[f32],
-    lb: &Layout,
     f: impl Fn(f32, f32) -> f32 + Sync,
 ) -> Result<Vec<f32>> {
+    let layout = Layout::contiguous(&[a.len()]);
     collect_runs(
         op,
-        la.shape(),
-        [la, lb],
-        |out: &mut [MaybeUninit<f32>], [ia, ib], [sa, sb]| {
+        layout.shape(),
+        [&layout, &layout],
+        |out: &mut [MaybeUninit<f32>], [ia, ib], _| {
             let n = out.len();
-            if (sa, sb) == (1, 1) {
-                for ((o, &x), &y) in out.iter_mut().zip(&a[ia..ia + n]).zip(&b[ib..ib + n]) {
-                    o.write(f(x, y));
-                }
-            } else {
-                for (i, o) in out.iter_mut().enumerate() {
-                    o.write(f(a[ia + i * sa], b[ib + i * sb]));
-                }
+            for ((o, &x), &y) in out.iter_mut().zip(&a[ia..ia + n]).zip(&b[ib..ib + n]) {
+                o.write(f(x, y));
             }
         },
     )
@@ -95,14 +140,6 @@ fn lane_max(x: &[f32]) -> f32 {
     lanes.into_iter().fold(tail, max)
 }
 
-/// `[outer, dim, inner]`: softmax runs along `dim`, for every `outer` and `inner` index.
-#[derive(Clone, Copy)]
-pub(super) struct Dims {
-    pub outer: usize,
-    pub dim: usize,
-    pub inner: usize,
-}
-
 /// A new buffer filled one `[dim, inner]` block at a time by `f(block index, block)`.
 fn per_block(d: Dims, f: impl Fn(usize, &mut [f32]) + Sync + Send) -> Vec<f32> {
     let block = d.dim * d.inner;
@@ -136,7 +173,7 @@ pub(crate) fn softmax_row(row: &[f32], out: &mut [f32]) -> (f32, f32) {
 }
 
 /// Softmax (or log-softmax) of `x` along the middle dim.
-pub(super) fn softmax(x: &[f32], d: Dims, log: bool) -> Vec<f32> {
+pub(super) fn softmax_forward(x: &[f32], d: Dims, log: bool) -> Vec<f32> {
     if d.inner == 1 {
         return per_block(d, |i, out| {
             let row = &x[i * d.dim..][..d.dim];
@@ -189,7 +226,7 @@ pub(super) fn softmax(x: &[f32], d: Dims, log: bool) -> Vec<f32> {
 
 /// Input gradient from the output `y` and its gradient `g`: `y * (g - sum(g * y))` for softmax,
 /// `g - exp(y) * sum(g)` for log-softmax, sums along the middle dim.
-pub(super) fn softmax_backward(g: &[f32], y: &[f32], d: Dims, log: bool) -> Vec<f32> {
+pub(super) fn softmax_backward_input(g: &[f32], y: &[f32], d: Dims, log: bool) -> Vec<f32> {
     let block = d.dim * d.inner;
     if d.inner == 1 {
         return per_block(d, |i, out| {

@@ -6,7 +6,6 @@ mod cpu;
 pub(crate) use cpu::softmax_row;
 
 use crate::autograd::{record, Backward};
-use crate::cpu::map_strided;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::layout::normalize_dim;
@@ -28,6 +27,44 @@ impl Pointwise {
             Pointwise::Tanh => "tanh",
         }
     }
+
+    /// The dtype the kernel runs in: relu keeps int64, as PyTorch does; sigmoid and tanh
+    /// compute in float32.
+    fn compute_dtype(self, input: DType) -> Result<DType> {
+        match (self, input) {
+            (_, DType::F32) | (Pointwise::Relu, DType::I64) => Ok(input),
+            (Pointwise::Relu, DType::Bool) => {
+                Err(Error::dtype("relu", "a float32 or int64 tensor", input))
+            }
+            (Pointwise::Sigmoid | Pointwise::Tanh, DType::I64 | DType::Bool) => Ok(DType::F32),
+        }
+    }
+}
+
+/// `[outer, dim, inner]`: softmax runs along `dim`, for every `outer` and `inner` index.
+#[derive(Clone, Copy)]
+struct Dims {
+    outer: usize,
+    dim: usize,
+    inner: usize,
+}
+
+impl Dims {
+    /// `shape` seen along `axis`; a 0-d tensor is one row of one element.
+    fn along(shape: &[usize], axis: usize) -> Dims {
+        match shape.get(axis) {
+            Some(&size) => Dims {
+                outer: shape[..axis].iter().product(),
+                dim: size,
+                inner: shape[axis + 1..].iter().product(),
+            },
+            None => Dims {
+                outer: 1,
+                dim: 1,
+                inner: 1,
+            },
+        }
+    }
 }
 
 impl Tensor {
@@ -47,44 +84,13 @@ impl Tensor {
     }
 
     fn pointwise(&self, kind: Pointwise) -> Result<Tensor> {
-        let input = match (kind, self.dtype()) {
-            (_, DType::F32) | (Pointwise::Relu, DType::I64) => self.clone(),
-            (Pointwise::Relu, dtype) => {
-                return Err(Error::dtype("relu", "a float32 or int64 tensor", dtype))
-            }
-            _ => self.to_dtype(DType::F32)?,
+        let input = self.to_dtype(kind.compute_dtype(self.dtype())?)?;
+        // Strided inputs are read in place: the kernel walks the layout.
+        let out = match &*input.storage().read() {
+            Storage::Cpu(xs) => Storage::Cpu(cpu::pointwise_forward(kind, xs, input.layout())?),
         };
-        let layout = input.layout();
-        let out = match (&*input.storage().read(), kind) {
-            (Storage::Cpu(CpuStorage::F32(x)), Pointwise::Relu) => {
-                CpuStorage::F32(map_strided(kind.name(), x, layout, |v: f32| {
-                    if v > 0.0 || v.is_nan() {
-                        v
-                    } else {
-                        0.0
-                    }
-                })?)
-            }
-            // exp(-x) overflows to inf for very negative x, which still gives the right 0.
-            (Storage::Cpu(CpuStorage::F32(x)), Pointwise::Sigmoid) => {
-                CpuStorage::F32(map_strided(kind.name(), x, layout, |v: f32| {
-                    1.0 / (1.0 + cpu::exp_f32(-v))
-                })?)
-            }
-            (Storage::Cpu(CpuStorage::F32(x)), Pointwise::Tanh) => {
-                CpuStorage::F32(map_strided(kind.name(), x, layout, f32::tanh)?)
-            }
-            (Storage::Cpu(CpuStorage::I64(x)), Pointwise::Relu) => {
-                CpuStorage::I64(map_strided(kind.name(), x, layout, |v: i64| v.max(0))?)
-            }
-            _ => {
-                return Err(Error::Internal {
-                    op: kind.name(),
-                    detail: "input was not converted to a kernel dtype".into(),
-                })
-            }
-        };
-        let out = Tensor::from_cpu(out, self.shape())?;
+        let out = Tensor::from_storage(out, self.shape());
+        // The saved output is detached: a node holding its own output would be a reference cycle.
         let saved = out.detach();
         Ok(record(out, &[self], || PointwiseBackward {
             kind,
@@ -109,21 +115,16 @@ impl Tensor {
             return Err(Error::dtype(op, "a float32 tensor", self.dtype()));
         }
         let shape = self.shape();
-        let axis = normalize_dim(op, dim, shape.len())?;
-        let dims = match shape.get(axis) {
-            Some(&size) => cpu::Dims {
-                outer: shape[..axis].iter().product(),
-                dim: size,
-                inner: shape[axis + 1..].iter().product(),
-            },
-            // A 0-d tensor is one row of one element.
-            None => cpu::Dims {
-                outer: 1,
-                dim: 1,
-                inner: 1,
-            },
+        let dims = Dims::along(shape, normalize_dim(op, dim, shape.len())?);
+        let x = self.contiguous()?;
+        let out = match &*x.storage().read() {
+            Storage::Cpu(xs) => Storage::Cpu(CpuStorage::F32(cpu::softmax_forward(
+                xs.slice(op, x.layout())?,
+                dims,
+                log,
+            ))),
         };
-        let out = Tensor::from_f32(self.read_f32(op, |x| cpu::softmax(x, dims, log))?, shape)?;
+        let out = Tensor::from_storage(out, shape);
         let saved = out.detach();
         Ok(record(out, &[self], || SoftmaxBackward {
             input: self.clone(),
@@ -158,40 +159,25 @@ impl Backward for PointwiseBackward {
     }
 
     fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let y = &self.output;
-        let (gs, ys) = (g.storage().read(), y.storage().read());
-        let (Storage::Cpu(CpuStorage::F32(gv)), Storage::Cpu(CpuStorage::F32(yv))) = (&*gs, &*ys)
-        else {
-            return Err(Error::Internal {
-                op: self.kind.name(),
-                detail: "gradient or output is not float32".into(),
-            });
+        let op = self.kind.name();
+        let (g, y) = (g.contiguous()?, &self.output);
+        let dx = match (&*g.storage().read(), &*y.storage().read()) {
+            (Storage::Cpu(gs), Storage::Cpu(ys)) => {
+                Storage::Cpu(CpuStorage::F32(cpu::pointwise_backward_input(
+                    self.kind,
+                    gs.slice(op, g.layout())?,
+                    ys.slice(op, y.layout())?,
+                )?))
+            }
         };
-        let (gl, yl) = (g.layout(), y.layout());
-        let dx = match self.kind {
-            // No gradient where the input was <= 0 (the output is 0 there).
-            Pointwise::Relu => cpu::zip_map(self.kind.name(), gv, gl, yv, yl, |g, y| {
-                if y > 0.0 {
-                    g
-                } else {
-                    0.0
-                }
-            }),
-            Pointwise::Sigmoid => {
-                cpu::zip_map(self.kind.name(), gv, gl, yv, yl, |g, y| g * y * (1.0 - y))
-            }
-            Pointwise::Tanh => {
-                cpu::zip_map(self.kind.name(), gv, gl, yv, yl, |g, y| g * (1.0 - y * y))
-            }
-        }?;
-        Ok(vec![Some(Tensor::from_f32(dx, self.input.shape())?)])
+        Ok(vec![Some(Tensor::from_storage(dx, self.input.shape()))])
     }
 }
 
 struct SoftmaxBackward {
     input: Tensor,
     output: Tensor,
-    dims: cpu::Dims,
+    dims: Dims,
     log: bool,
 }
 
@@ -214,21 +200,32 @@ impl Backward for SoftmaxBackward {
 
     fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
         let op = if self.log { "log_softmax" } else { "softmax" };
-        let dx = g.read_f32(op, |g| {
-            self.output
-                .read_f32(op, |y| cpu::softmax_backward(g, y, self.dims, self.log))
-        })??;
-        Ok(vec![Some(Tensor::from_f32(dx, self.input.shape())?)])
+        let (g, y) = (g.contiguous()?, &self.output);
+        let dx = match (&*g.storage().read(), &*y.storage().read()) {
+            (Storage::Cpu(gs), Storage::Cpu(ys)) => {
+                Storage::Cpu(CpuStorage::F32(cpu::softmax_backward_input(
+                    gs.slice(op, g.layout())?,
+                    ys.slice(op, y.layout())?,
+                    self.dims,
+                    self.log,
+                )))
+            }
+        };
+        Ok(vec![Some(Tensor::from_storage(dx, self.input.shape()))])
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_close, gradcheck, leaf, values};
+    use crate::device::Device;
+    use crate::testing::{assert_close, gradcheck, leaf_on, test_device, values};
 
-    fn t(data: Vec<f32>, shape: &[usize]) -> Tensor {
-        Tensor::from_f32(data, shape).unwrap()
+    fn t(data: Vec<f32>, shape: &[usize], device: Device) -> Tensor {
+        Tensor::from_f32(data, shape)
+            .unwrap()
+            .to_device(device)
+            .unwrap()
     }
 
     /// Softmax along `axis` of a row-major `shape`, in f64 (log-softmax when `log`).
@@ -256,20 +253,21 @@ mod tests {
         out
     }
 
-    #[test]
-    fn pointwise_activations_match_a_float64_reference() {
+    type Activation = fn(&Tensor) -> Result<Tensor>;
+
+    test_device!(fn pointwise_activations_match_a_float64_reference(device) {
         let x: Vec<f32> = values(64, 1).iter().map(|v| v * 120.0).collect();
-        let input = t(x.clone(), &[8, 8]);
-        let relu: Vec<f64> = x.iter().map(|&v| (v as f64).max(0.0)).collect();
-        let sigmoid: Vec<f64> = x.iter().map(|&v| 1.0 / (1.0 + (-v as f64).exp())).collect();
-        let tanh: Vec<f64> = x.iter().map(|&v| (v as f64).tanh()).collect();
-        assert_close(&input.relu().unwrap().to_vec_f32().unwrap(), &relu, 0.0);
-        assert_close(
-            &input.sigmoid().unwrap().to_vec_f32().unwrap(),
-            &sigmoid,
-            1e-6,
-        );
-        assert_close(&input.tanh().unwrap().to_vec_f32().unwrap(), &tanh, 1e-6);
+        let input = t(x.clone(), &[8, 8], device);
+        // (activation, float64 reference, tolerance)
+        let cases: [(Activation, fn(f64) -> f64, f64); 3] = [
+            (Tensor::relu, |v| v.max(0.0), 0.0),
+            (Tensor::sigmoid, |v| 1.0 / (1.0 + (-v).exp()), 1e-6),
+            (Tensor::tanh, f64::tanh, 1e-6),
+        ];
+        for (f, reference, tol) in cases {
+            let want: Vec<f64> = x.iter().map(|&v| reference(v as f64)).collect();
+            assert_close(&f(&input).unwrap().to_vec_f32().unwrap(), &want, tol);
+        }
         // Through a transposed view.
         let tr = input.transpose(0, 1).unwrap().relu().unwrap();
         assert_eq!(
@@ -282,7 +280,7 @@ mod tests {
                 .to_vec_f32()
                 .unwrap()
         );
-    }
+    });
 
     #[test]
     fn vectorisable_exp_is_within_two_ulp() {
@@ -294,19 +292,30 @@ mod tests {
                 "exp({x}) = {got}, want {want}"
             );
         }
-        assert_eq!(cpu::exp_f32(0.0), 1.0);
-        assert_eq!(cpu::exp_f32(f32::NEG_INFINITY), 0.0);
-        assert_eq!(cpu::exp_f32(-100.0), 0.0);
-        assert_eq!(cpu::exp_f32(f32::INFINITY), f32::INFINITY);
+        let special = [
+            (0.0, 1.0),
+            (f32::NEG_INFINITY, 0.0),
+            (-100.0, 0.0),
+            (f32::INFINITY, f32::INFINITY),
+        ];
+        for (x, want) in special {
+            assert_eq!(cpu::exp_f32(x), want, "exp({x})");
+        }
         assert!(cpu::exp_f32(f32::NAN).is_nan());
     }
 
-    #[test]
-    fn pointwise_dtypes_and_special_values() {
-        let ints = Tensor::from_i64(vec![-2, 0, 3], &[3]).unwrap();
+    test_device!(fn pointwise_dtypes_and_special_values(device) {
+        let ints = Tensor::from_i64(vec![-2, 0, 3], &[3])
+            .unwrap()
+            .to_device(device)
+            .unwrap();
         assert_eq!(ints.relu().unwrap().to_vec_i64().unwrap(), vec![0, 0, 3]);
         assert_eq!(ints.sigmoid().unwrap().dtype(), DType::F32);
-        let special = t(vec![f32::NAN, f32::NEG_INFINITY, f32::INFINITY, -0.0], &[4]);
+        let special = t(
+            vec![f32::NAN, f32::NEG_INFINITY, f32::INFINITY, -0.0],
+            &[4],
+            device,
+        );
         let r = special.relu().unwrap().to_vec_f32().unwrap();
         assert!(r[0].is_nan());
         assert_eq!(r[1..], [0.0, f32::INFINITY, 0.0]);
@@ -314,12 +323,11 @@ mod tests {
             special.sigmoid().unwrap().to_vec_f32().unwrap()[1..],
             [0.0, 1.0, 0.5]
         );
-        let b = Tensor::from_bool(vec![true], &[1]).unwrap();
+        let b = Tensor::ones(&[1], DType::Bool, device).unwrap();
         assert_eq!(b.relu().unwrap_err().code(), "DTypeMismatch");
-    }
+    });
 
-    #[test]
-    fn pointwise_gradients_match_finite_differences() {
+    test_device!(fn pointwise_gradients_match_finite_differences(device) {
         // Away from relu's kink, where a central difference is meaningless.
         let off_zero = || {
             let x = t(
@@ -328,20 +336,24 @@ mod tests {
                     .map(|&v| v + 0.1 * v.signum())
                     .collect(),
                 &[3, 4],
+                device,
             );
             x.set_requires_grad(true).unwrap();
             x
         };
         gradcheck(&[off_zero()], |x| x[0].relu());
-        gradcheck(&[leaf(&[3, 4], 3)], |x| x[0].sigmoid());
-        gradcheck(&[leaf(&[3, 4], 4)], |x| x[0].tanh());
-        let x = t(vec![-1.0, 0.0, 2.0, 3.0, -5.0, 6.0], &[2, 3]);
+        gradcheck(&[leaf_on(&[3, 4], 3, device)], |x| x[0].sigmoid());
+        gradcheck(&[leaf_on(&[3, 4], 4, device)], |x| x[0].tanh());
+        let x = t(vec![-1.0, 0.0, 2.0, 3.0, -5.0, 6.0], &[2, 3], device);
         x.set_requires_grad(true).unwrap();
         let y = x.relu().unwrap();
-        assert_eq!(y.grad_fn_name(), Some("ReluBackward0"));
         // An upstream gradient that is a broadcast view.
         y.backward(
-            Some(&t(vec![1.0, 2.0, 3.0], &[3]).expand(&[2, 3]).unwrap()),
+            Some(
+                &t(vec![1.0, 2.0, 3.0], &[3], device)
+                    .expand(&[2, 3])
+                    .unwrap(),
+            ),
             false,
         )
         .unwrap();
@@ -349,18 +361,20 @@ mod tests {
             x.grad().unwrap().to_vec_f32().unwrap(),
             vec![0.0, 0.0, 3.0, 1.0, 0.0, 3.0]
         );
-        assert_eq!(
-            x.sigmoid().unwrap().grad_fn_name(),
-            Some("SigmoidBackward0")
-        );
-        assert_eq!(x.tanh().unwrap().grad_fn_name(), Some("TanhBackward0"));
-    }
+        let names: [(Activation, &str); 3] = [
+            (Tensor::relu, "ReluBackward0"),
+            (Tensor::sigmoid, "SigmoidBackward0"),
+            (Tensor::tanh, "TanhBackward0"),
+        ];
+        for (f, name) in names {
+            assert_eq!(f(&x).unwrap().grad_fn_name(), Some(name));
+        }
+    });
 
-    #[test]
-    fn softmax_matches_a_float64_reference_along_every_dim() {
+    test_device!(fn softmax_matches_a_float64_reference_along_every_dim(device) {
         let shape = [2, 3, 4];
         let x: Vec<f32> = values(24, 5).iter().map(|v| v * 4.0).collect();
-        let input = t(x.clone(), &shape);
+        let input = t(x.clone(), &shape, device);
         for dim in -3..3i64 {
             let axis = dim.rem_euclid(3) as usize;
             assert_close(
@@ -377,7 +391,7 @@ mod tests {
         // Large enough for the parallel kernels, along the last and a middle dim.
         for (shape, axis) in [(vec![300, 200], 1), (vec![4, 100, 100], 1)] {
             let x = values(shape.iter().product(), 6);
-            let input = t(x.clone(), &shape);
+            let input = t(x.clone(), &shape, device);
             assert_close(
                 &input.softmax(axis as i64).unwrap().to_vec_f32().unwrap(),
                 &naive_softmax(&x, &shape, axis, false),
@@ -393,29 +407,34 @@ mod tests {
                 1e-5,
             );
         }
-    }
+    });
 
-    #[test]
-    fn softmax_is_stable_for_large_logits_and_handles_scalars() {
-        let x = t(vec![1000.0, 1001.0, -1000.0, 0.0, 88.0, 89.0], &[2, 3]);
+    test_device!(fn softmax_is_stable_for_large_logits_and_handles_scalars(device) {
+        let x = t(
+            vec![1000.0, 1001.0, -1000.0, 0.0, 88.0, 89.0],
+            &[2, 3],
+            device,
+        );
         let want = naive_softmax(&x.to_vec_f32().unwrap(), &[2, 3], 1, false);
         assert_close(&x.softmax(-1).unwrap().to_vec_f32().unwrap(), &want, 1e-6);
         let log = x.log_softmax(1).unwrap().to_vec_f32().unwrap();
         assert!((log[0] as f64 - (-1.0 - (1.0 + (-1.0f64).exp()).ln())).abs() < 1e-5);
         assert!(log.iter().all(|v| v.is_finite()));
-        let scalar = t(vec![3.0], &[]);
+        let scalar = t(vec![3.0], &[], device);
         assert_eq!(scalar.softmax(0).unwrap().item().unwrap(), 1.0);
         assert_eq!(scalar.log_softmax(-1).unwrap().item().unwrap(), 0.0);
-        assert_eq!(t(vec![], &[0, 3]).softmax(1).unwrap().shape(), &[0, 3]);
-    }
+        assert_eq!(
+            t(vec![], &[0, 3], device).softmax(1).unwrap().shape(),
+            &[0, 3]
+        );
+    });
 
-    #[test]
-    fn softmax_gradients_match_finite_differences() {
+    test_device!(fn softmax_gradients_match_finite_differences(device) {
         for dim in [0, 1, -1] {
-            gradcheck(&[leaf(&[2, 3, 4], 7)], |x| x[0].softmax(dim));
-            gradcheck(&[leaf(&[2, 3, 4], 8)], |x| x[0].log_softmax(dim));
+            gradcheck(&[leaf_on(&[2, 3, 4], 7, device)], |x| x[0].softmax(dim));
+            gradcheck(&[leaf_on(&[2, 3, 4], 8, device)], |x| x[0].log_softmax(dim));
         }
-        let x = leaf(&[2, 3], 9);
+        let x = leaf_on(&[2, 3], 9, device);
         assert_eq!(
             x.softmax(1).unwrap().grad_fn_name(),
             Some("SoftmaxBackward0")
@@ -424,14 +443,13 @@ mod tests {
             x.log_softmax(1).unwrap().grad_fn_name(),
             Some("LogSoftmaxBackward0")
         );
-    }
+    });
 
-    #[test]
-    fn softmax_errors_have_codes() {
-        let ints = Tensor::from_i64(vec![1, 2], &[2]).unwrap();
+    test_device!(fn softmax_errors_have_codes(device) {
+        let ints = Tensor::ones(&[2], DType::I64, device).unwrap();
         assert_eq!(ints.softmax(0).unwrap_err().code(), "DTypeMismatch");
-        let x = t(vec![1.0, 2.0], &[2]);
+        let x = t(vec![1.0, 2.0], &[2], device);
         assert_eq!(x.log_softmax(1).unwrap_err().code(), "IndexOutOfRange");
         assert_eq!(x.softmax(-2).unwrap_err().code(), "IndexOutOfRange");
-    }
+    });
 }

@@ -1,115 +1,14 @@
 //! CPU kernels of 2-D pooling. Every channel plane is pooled on its own, so the planes are split
-//! across threads; the windows along each axis are worked out once per call as `Span`s.
+//! across threads; the windows along each axis come worked out as the `PoolShape`'s `Span`s.
 
 use rayon::prelude::*;
 
+use super::{PoolShape, Span};
 use crate::cpu::{lane_sum, PARALLEL_MIN_ELEMS};
 
-/// The input coordinates one output position reads along one axis: `count` of them from `start`,
-/// one step (the dilation) apart, and for averages the window's length counting padding.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Span {
-    start: usize,
-    count: usize,
-    padded: usize,
-}
-
-/// The windows of one pooling: input planes [planes, h, w] to output planes [planes, oh, ow].
-#[derive(Debug, Clone)]
-pub(super) struct PoolShape {
-    pub planes: usize,
-    pub h: usize,
-    pub w: usize,
-    rows: Vec<Span>,
-    cols: Vec<Span>,
-    step: [usize; 2],
-}
-
+/// How the kernels walk a pooling's windows: which path, how many planes to a task, what to
+/// divide by.
 impl PoolShape {
-    /// Sliding windows of size `kernel`, as max and average pooling use them.
-    pub fn sliding(
-        planes: usize,
-        [h, w]: [usize; 2],
-        [oh, ow]: [usize; 2],
-        kernel: [usize; 2],
-        stride: [usize; 2],
-        padding: [usize; 2],
-        dilation: [usize; 2],
-    ) -> Self {
-        let spans = |out: usize, len: usize, a: usize| -> Vec<Span> {
-            let (k, s, p, d) = (
-                kernel[a] as isize,
-                stride[a] as isize,
-                padding[a] as isize,
-                dilation[a] as isize,
-            );
-            let len = len as isize;
-            (0..out as isize)
-                .map(|o| {
-                    let first = o * s - p;
-                    let end = (first + (k - 1) * d + 1).min(len);
-                    // Taps before the input are skipped in whole steps of the dilation.
-                    let start = if first < 0 {
-                        first + (-first + d - 1) / d * d
-                    } else {
-                        first
-                    };
-                    let count = if start < end {
-                        (end - start - 1) / d + 1
-                    } else {
-                        0
-                    };
-                    let padded = (first + k).min(len + p) - first;
-                    Span {
-                        start: if count > 0 { start as usize } else { 0 },
-                        count: count as usize,
-                        padded: padded as usize,
-                    }
-                })
-                .collect()
-        };
-        PoolShape {
-            planes,
-            h,
-            w,
-            rows: spans(oh, h, 0),
-            cols: spans(ow, w, 1),
-            step: dilation,
-        }
-    }
-
-    /// PyTorch's adaptive bins: output `i` of `out` averages `floor(i * len / out)..ceil((i + 1) * len / out)`.
-    pub fn adaptive(planes: usize, [h, w]: [usize; 2], [oh, ow]: [usize; 2]) -> Self {
-        let spans = |out: usize, len: usize| -> Vec<Span> {
-            (0..out)
-                .map(|i| {
-                    let (start, end) = (i * len / out, ((i + 1) * len).div_ceil(out));
-                    Span {
-                        start,
-                        count: end - start,
-                        padded: end - start,
-                    }
-                })
-                .collect()
-        };
-        PoolShape {
-            planes,
-            h,
-            w,
-            rows: spans(oh, h),
-            cols: spans(ow, w),
-            step: [1, 1],
-        }
-    }
-
-    pub fn oh(&self) -> usize {
-        self.rows.len()
-    }
-
-    pub fn ow(&self) -> usize {
-        self.cols.len()
-    }
-
     /// Whether every window is 2x2 at stride 2, undilated and wholly inside the input.
     fn pairs(&self) -> bool {
         let pairs = |spans: &[Span]| {
@@ -145,7 +44,7 @@ impl PoolShape {
 
 /// Max pooling: the largest value of each window (NaN wins, as in PyTorch) and its flat index in
 /// the input plane; ties keep the first.
-pub(super) fn max_pool2d_fwd(s: &PoolShape, x: &[f32]) -> (Vec<f32>, Vec<i64>) {
+pub(super) fn max_pool2d_forward(s: &PoolShape, x: &[f32]) -> (Vec<f32>, Vec<i64>) {
     let (hw, ohw, [dh, dw]) = (s.h * s.w, s.oh() * s.ow(), s.step);
     let mut values = vec![0.0; s.planes * ohw];
     let mut indices = vec![0i64; s.planes * ohw];
@@ -185,8 +84,8 @@ pub(super) fn max_pool2d_fwd(s: &PoolShape, x: &[f32]) -> (Vec<f32>, Vec<i64>) {
     (values, indices)
 }
 
-/// `max_pool2d_fwd` over one plane for `PoolShape::pairs` windows: the same picks, in the same order,
-/// without the generic walk over spans (VGG's first pooling: 6x faster).
+/// `max_pool2d_forward` over one plane for `PoolShape::pairs` windows (VGG's pooling): the same
+/// picks, in the same order, without the generic walk over spans.
 fn max_pool_pairs(s: &PoolShape, plane: &[f32], values: &mut [f32], indices: &mut [i64]) {
     let (w, ow) = (s.w, s.ow());
     let rows = values
@@ -207,7 +106,7 @@ fn max_pool_pairs(s: &PoolShape, plane: &[f32], values: &mut [f32], indices: &mu
 }
 
 /// Max pooling's gradient: each output's gradient goes to the input element it picked.
-pub(super) fn max_pool2d_bwd(s: &PoolShape, dy: &[f32], indices: &[i64]) -> Vec<f32> {
+pub(super) fn max_pool2d_backward_input(s: &PoolShape, dy: &[f32], indices: &[i64]) -> Vec<f32> {
     let (hw, ohw) = (s.h * s.w, s.oh() * s.ow());
     let mut dx = vec![0.0; s.planes * hw];
     dx.par_chunks_mut(hw)
@@ -223,7 +122,7 @@ pub(super) fn max_pool2d_bwd(s: &PoolShape, dy: &[f32], indices: &[i64]) -> Vec<
 
 /// Average pooling (sliding or adaptive windows): each window's sum over its divisor; a window
 /// entirely in padding gives 0.
-pub(super) fn avg_pool2d_fwd(s: &PoolShape, x: &[f32], count_padding: bool) -> Vec<f32> {
+pub(super) fn avg_pool2d_forward(s: &PoolShape, x: &[f32], count_padding: bool) -> Vec<f32> {
     let (hw, ohw) = (s.h * s.w, s.oh() * s.ow());
     let mut y = vec![0.0; s.planes * ohw];
     y.par_chunks_mut(ohw)
@@ -254,7 +153,11 @@ pub(super) fn avg_pool2d_fwd(s: &PoolShape, x: &[f32], count_padding: bool) -> V
 }
 
 /// Average pooling's gradient: each output's gradient over its divisor, spread over its window.
-pub(super) fn avg_pool2d_bwd(s: &PoolShape, dy: &[f32], count_padding: bool) -> Vec<f32> {
+pub(super) fn avg_pool2d_backward_input(
+    s: &PoolShape,
+    dy: &[f32],
+    count_padding: bool,
+) -> Vec<f32> {
     let (hw, ohw) = (s.h * s.w, s.oh() * s.ow());
     let mut dx = vec![0.0; s.planes * hw];
     dx.par_chunks_mut(hw)
