@@ -1,10 +1,56 @@
-//! Loss kernels over `[n, c]` rows of scores with one class index per row. Rows whose target is
+//! Loss kernels over `[n, c]` rows of scores with one class index per row: the targets' check,
+//! per-row losses and their reduction, and the input gradients. Rows whose target is
 //! `ignore_index` contribute a zero loss and a zero gradient.
 
 use rayon::prelude::*;
 
+use super::Reduction;
 use crate::cpu::PARALLEL_MIN_ELEMS;
 use crate::nn::activation::softmax_row;
+
+/// What validating the targets found.
+pub(super) struct TargetCheck {
+    /// The first target that is neither `ignore_index` nor a class.
+    pub out_of_bounds: Option<i64>,
+    /// Targets that are not `ignore_index`.
+    pub counted: usize,
+}
+
+/// Finds the first out-of-range target and counts those not ignored.
+pub(super) fn check_targets(targets: &[i64], c: usize, ignore_index: i64) -> TargetCheck {
+    TargetCheck {
+        out_of_bounds: targets
+            .iter()
+            .find(|&&t| t != ignore_index && !(0..c as i64).contains(&t))
+            .copied(),
+        counted: targets.iter().filter(|&&t| t != ignore_index).count(),
+    }
+}
+
+/// Per-sample losses combined by `reduction`: one value, or the losses themselves.
+pub(super) fn reduce(losses: Vec<f32>, reduction: Reduction, counted: usize) -> Vec<f32> {
+    let sum = || losses.iter().map(|&l| l as f64).sum::<f64>();
+    match reduction {
+        Reduction::None => losses,
+        // 0 / 0 is NaN when every target is ignored, as in PyTorch.
+        Reduction::Mean => vec![(sum() / counted as f64) as f32],
+        Reduction::Sum => vec![sum() as f32],
+    }
+}
+
+/// The gradient of each of `rows` per-sample losses, from the gradient `g` of the reduced loss.
+pub(super) fn sample_weights(
+    g: &[f32],
+    reduction: Reduction,
+    rows: usize,
+    counted: usize,
+) -> Vec<f32> {
+    match reduction {
+        Reduction::None => g.to_vec(),
+        Reduction::Sum => vec![g[0]; rows],
+        Reduction::Mean => vec![g[0] / counted as f32; rows],
+    }
+}
 
 /// Fills `out` one `c`-element row at a time with `f(row index, row)`, which returns a value per
 /// row; rows go to rayon threads when `out` is large.
@@ -35,7 +81,7 @@ fn per_row(
 
 /// Per-row cross entropy `(1 - s) * nll + s * mean over classes of -log p`, and the softmax
 /// probabilities that the backward needs.
-pub(super) fn cross_entropy(
+pub(super) fn cross_entropy_forward(
     logits: &[f32],
     targets: &[i64],
     c: usize,
@@ -64,7 +110,7 @@ pub(super) fn cross_entropy(
 }
 
 /// `weight[row] * (p - (1 - s) * onehot(target) - s / c)`.
-pub(super) fn cross_entropy_backward(
+pub(super) fn cross_entropy_backward_input(
     probs: &[f32],
     targets: &[i64],
     weights: &[f32],
@@ -88,7 +134,12 @@ pub(super) fn cross_entropy_backward(
 }
 
 /// Per-row `-log_probs[target]`.
-pub(super) fn nll(log_probs: &[f32], targets: &[i64], c: usize, ignore_index: i64) -> Vec<f32> {
+pub(super) fn nll_forward(
+    log_probs: &[f32],
+    targets: &[i64],
+    c: usize,
+    ignore_index: i64,
+) -> Vec<f32> {
     targets
         .iter()
         .enumerate()
@@ -103,7 +154,7 @@ pub(super) fn nll(log_probs: &[f32], targets: &[i64], c: usize, ignore_index: i6
 }
 
 /// `-weight[row]` at each row's target, 0 elsewhere.
-pub(super) fn nll_backward(
+pub(super) fn nll_backward_input(
     targets: &[i64],
     weights: &[f32],
     c: usize,

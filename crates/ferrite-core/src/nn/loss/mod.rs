@@ -7,6 +7,7 @@ mod cpu;
 use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
+use crate::storage::{CpuStorage, Storage};
 use crate::tensor::Tensor;
 
 /// How per-sample losses are combined, as PyTorch's `reduction` argument.
@@ -38,11 +39,23 @@ impl Reduction {
 struct Classes {
     rows: usize,
     c: usize,
-    targets: Vec<i64>,
+    /// A dense int64 copy of the targets, `[rows]` in row-major order: the backward sees them as
+    /// they were at forward time.
+    targets: Tensor,
     /// Samples whose target is not `ignore_index`: the divisor of `Reduction::Mean`.
     counted: usize,
     /// The scores' shape without the class dim: that of the targets and of unreduced losses.
     loss_shape: Vec<usize>,
+}
+
+impl Classes {
+    /// The shape of the loss `reduction` gives: the targets', or 0-d.
+    fn reduced_shape(&self, reduction: Reduction) -> &[usize] {
+        match reduction {
+            Reduction::None => &self.loss_shape,
+            Reduction::Mean | Reduction::Sum => &[],
+        }
+    }
 }
 
 impl Tensor {
@@ -66,19 +79,26 @@ impl Tensor {
             ));
         }
         let classes = self.check_classes(OP, targets, ignore_index)?;
-        let (losses, probs) = self.class_rows()?.read_f32(OP, |x| {
-            cpu::cross_entropy(
-                x,
-                &classes.targets,
-                classes.c,
-                ignore_index,
-                label_smoothing,
-            )
-        })?;
-        let out = reduce_losses(losses, reduction, &classes)?;
-        let probs = Tensor::from_f32(probs, &[classes.rows, classes.c])?;
+        let (x, t) = (self.class_rows()?, &classes.targets);
+        let (out, probs) = match (&*x.storage().read(), &*t.storage().read()) {
+            (Storage::Cpu(xs), Storage::Cpu(ts)) => {
+                let (losses, probs) = cpu::cross_entropy_forward(
+                    xs.slice(OP, x.layout())?,
+                    ts.slice(OP, t.layout())?,
+                    classes.c,
+                    ignore_index,
+                    label_smoothing,
+                );
+                let out = cpu::reduce(losses, reduction, classes.counted);
+                (
+                    Storage::Cpu(CpuStorage::F32(out)),
+                    Storage::Cpu(CpuStorage::F32(probs)),
+                )
+            }
+        };
+        let out = Tensor::from_storage(out, classes.reduced_shape(reduction));
         let kind = Kind::CrossEntropy {
-            probs,
+            probs: Tensor::from_storage(probs, &[classes.rows, classes.c]),
             smoothing: label_smoothing,
         };
         Ok(record(out, &[self], || NllLossBackward {
@@ -101,10 +121,23 @@ impl Tensor {
     ) -> Result<Tensor> {
         const OP: &str = "nll_loss";
         let classes = self.check_classes(OP, targets, ignore_index)?;
-        let losses = self.class_rows()?.read_f32(OP, |x| {
-            cpu::nll(x, &classes.targets, classes.c, ignore_index)
-        })?;
-        let out = reduce_losses(losses, reduction, &classes)?;
+        let (x, t) = (self.class_rows()?, &classes.targets);
+        let out = match (&*x.storage().read(), &*t.storage().read()) {
+            (Storage::Cpu(xs), Storage::Cpu(ts)) => {
+                let losses = cpu::nll_forward(
+                    xs.slice(OP, x.layout())?,
+                    ts.slice(OP, t.layout())?,
+                    classes.c,
+                    ignore_index,
+                );
+                Storage::Cpu(CpuStorage::F32(cpu::reduce(
+                    losses,
+                    reduction,
+                    classes.counted,
+                )))
+            }
+        };
+        let out = Tensor::from_storage(out, classes.reduced_shape(reduction));
         Ok(record(out, &[self], || NllLossBackward {
             input: self.clone(),
             kind: Kind::Nll,
@@ -159,47 +192,37 @@ impl Tensor {
                 },
             ));
         }
-        let targets = targets.to_vec_i64()?;
-        if let Some(&bad) = targets
-            .iter()
-            .find(|&&t| t != ignore_index && !(0..c as i64).contains(&t))
-        {
+        let targets = targets.copy()?;
+        let check = match &*targets.storage().read() {
+            Storage::Cpu(ts) => {
+                cpu::check_targets(ts.slice(op, targets.layout())?, c, ignore_index)
+            }
+        };
+        if let Some(bad) = check.out_of_bounds {
             return Err(Error::index(
                 op,
                 format!("target {bad} is out of bounds for {c} classes"),
             ));
         }
-        let counted = targets.iter().filter(|&&t| t != ignore_index).count();
         Ok(Classes {
-            rows: targets.len(),
+            rows: targets.numel(),
             c,
             targets,
-            counted,
+            counted: check.counted,
             loss_shape,
         })
     }
 
-    /// The scores as `[rows, C]` data: `[N, C, d...]` is copied with its class dim moved last.
+    /// The scores as dense `[rows, C]` data: `[N, C, d...]` is copied with its class dim moved last.
     fn class_rows(&self) -> Result<Tensor> {
         if self.rank() <= 2 {
-            return Ok(self.clone());
+            return self.contiguous();
         }
         let class_last: Vec<i64> = (0..self.rank() as i64)
             .filter(|&d| d != 1)
             .chain([1])
             .collect();
         self.detach().permute(&class_last)?.contiguous()
-    }
-}
-
-/// Per-sample losses combined by `reduction`: a 0-d tensor, or the targets' shape.
-fn reduce_losses(losses: Vec<f32>, reduction: Reduction, classes: &Classes) -> Result<Tensor> {
-    let sum = || losses.iter().map(|&l| l as f64).sum::<f64>();
-    match reduction {
-        Reduction::None => Tensor::from_f32(losses, &classes.loss_shape),
-        // 0 / 0 is NaN when every target is ignored, as in PyTorch.
-        Reduction::Mean => Tensor::from_f32(vec![(sum() / classes.counted as f64) as f32], &[]),
-        Reduction::Sum => Tensor::from_f32(vec![sum() as f32], &[]),
     }
 }
 
@@ -239,22 +262,56 @@ impl Backward for NllLossBackward {
             counted,
             ..
         } = self.classes;
-        let g = g.to_vec_f32()?;
-        // The gradient of each sample's loss.
-        let weights = match self.reduction {
-            Reduction::None => g,
-            Reduction::Sum => vec![g[0]; rows],
-            Reduction::Mean => vec![g[0] / counted as f32; rows],
-        };
+        let (g, reduction, ignore_index) = (g.contiguous()?, self.reduction, self.ignore_index);
         let dx = match &self.kind {
-            Kind::CrossEntropy { probs, smoothing } => probs.read_f32("cross_entropy", |p| {
-                cpu::cross_entropy_backward(p, targets, &weights, c, self.ignore_index, *smoothing)
-            })?,
-            Kind::Nll => cpu::nll_backward(targets, &weights, c, self.ignore_index),
+            Kind::CrossEntropy { probs, smoothing } => {
+                const OP: &str = "cross_entropy";
+                match (
+                    &*g.storage().read(),
+                    &*probs.storage().read(),
+                    &*targets.storage().read(),
+                ) {
+                    (Storage::Cpu(gs), Storage::Cpu(ps), Storage::Cpu(ts)) => {
+                        let weights = cpu::sample_weights(
+                            gs.slice(OP, g.layout())?,
+                            reduction,
+                            rows,
+                            counted,
+                        );
+                        Storage::Cpu(CpuStorage::F32(cpu::cross_entropy_backward_input(
+                            ps.slice(OP, probs.layout())?,
+                            ts.slice(OP, targets.layout())?,
+                            &weights,
+                            c,
+                            ignore_index,
+                            *smoothing,
+                        )))
+                    }
+                }
+            }
+            Kind::Nll => {
+                const OP: &str = "nll_loss";
+                match (&*g.storage().read(), &*targets.storage().read()) {
+                    (Storage::Cpu(gs), Storage::Cpu(ts)) => {
+                        let weights = cpu::sample_weights(
+                            gs.slice(OP, g.layout())?,
+                            reduction,
+                            rows,
+                            counted,
+                        );
+                        Storage::Cpu(CpuStorage::F32(cpu::nll_backward_input(
+                            ts.slice(OP, targets.layout())?,
+                            &weights,
+                            c,
+                            ignore_index,
+                        )))
+                    }
+                }
+            }
         };
         let shape = self.input.shape();
         if shape.len() <= 2 {
-            return Ok(vec![Some(Tensor::from_f32(dx, shape)?)]);
+            return Ok(vec![Some(Tensor::from_storage(dx, shape))]);
         }
         // Rows of [N, d..., C] back to [N, C, d...].
         let class_last: Vec<usize> = [&shape[..1], &shape[2..], &shape[1..2]].concat();
@@ -263,7 +320,7 @@ impl Backward for NllLossBackward {
             .chain(1..shape.len() as i64 - 1)
             .collect();
         Ok(vec![Some(
-            Tensor::from_f32(dx, &class_last)?.permute(&class_back)?,
+            Tensor::from_storage(dx, &class_last).permute(&class_back)?,
         )])
     }
 }
@@ -271,14 +328,25 @@ impl Backward for NllLossBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{assert_close, gradcheck, leaf, values};
+    use crate::device::Device;
+    use crate::testing::{assert_close, gradcheck, leaf_on, test_device, values};
 
-    fn t(data: Vec<f32>, shape: &[usize]) -> Tensor {
-        Tensor::from_f32(data, shape).unwrap()
+    fn t(data: Vec<f32>, shape: &[usize], device: Device) -> Tensor {
+        Tensor::from_f32(data, shape)
+            .unwrap()
+            .to_device(device)
+            .unwrap()
     }
 
-    fn labels(data: &[i64]) -> Tensor {
-        Tensor::from_i64(data.to_vec(), &[data.len()]).unwrap()
+    fn targets_on(data: &[i64], shape: &[usize], device: Device) -> Tensor {
+        Tensor::from_i64(data.to_vec(), shape)
+            .unwrap()
+            .to_device(device)
+            .unwrap()
+    }
+
+    fn labels(data: &[i64], device: Device) -> Tensor {
+        targets_on(data, &[data.len()], device)
     }
 
     /// Per-sample cross entropy with label smoothing, in f64 from the definition.
@@ -300,27 +368,26 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn cross_entropy_matches_a_float64_reference() {
+    test_device!(fn cross_entropy_matches_a_float64_reference(device) {
         let (n, c) = (5, 4);
         let x: Vec<f32> = values(n * c, 1).iter().map(|v| v * 5.0).collect();
         let targets = [3, -100, 0, 1, 3];
-        let logits = t(x.clone(), &[n, c]);
+        let logits = t(x.clone(), &[n, c], device);
         for s in [0.0, 0.2] {
             let per_sample = naive_cross_entropy(&x, &targets, c, -100, s);
             let none = logits
-                .cross_entropy(&labels(&targets), Reduction::None, -100, s)
+                .cross_entropy(&labels(&targets, device), Reduction::None, -100, s)
                 .unwrap();
             assert_eq!(none.shape(), &[n]);
             assert_close(&none.to_vec_f32().unwrap(), &per_sample, 1e-6);
             let sum: f64 = per_sample.iter().sum();
             let got_sum = logits
-                .cross_entropy(&labels(&targets), Reduction::Sum, -100, s)
+                .cross_entropy(&labels(&targets, device), Reduction::Sum, -100, s)
                 .unwrap();
             assert_eq!(got_sum.shape(), &[] as &[usize]);
             assert_close(&got_sum.to_vec_f32().unwrap(), &[sum], 1e-6);
             let mean = logits
-                .cross_entropy(&labels(&targets), Reduction::Mean, -100, s)
+                .cross_entropy(&labels(&targets, device), Reduction::Mean, -100, s)
                 .unwrap();
             assert_close(&mean.to_vec_f32().unwrap(), &[sum / 4.0], 1e-6);
         }
@@ -328,20 +395,19 @@ mod tests {
         let (n, c) = (400, 100);
         let x = values(n * c, 2);
         let targets: Vec<i64> = (0..n as i64).map(|i| (i * 7) % c as i64).collect();
-        let got = t(x.clone(), &[n, c])
-            .cross_entropy(&labels(&targets), Reduction::None, -100, 0.1)
+        let got = t(x.clone(), &[n, c], device)
+            .cross_entropy(&labels(&targets, device), Reduction::None, -100, 0.1)
             .unwrap();
         assert_close(
             &got.to_vec_f32().unwrap(),
             &naive_cross_entropy(&x, &targets, c, -100, 0.1),
             1e-5,
         );
-    }
+    });
 
-    #[test]
-    fn cross_entropy_is_log_softmax_then_nll_and_stable() {
-        let x = t(vec![1000.0, 1001.0, 999.0, -5.0, 0.0, 5.0], &[2, 3]);
-        let y = labels(&[1, 0]);
+    test_device!(fn cross_entropy_is_log_softmax_then_nll_and_stable(device) {
+        let x = t(vec![1000.0, 1001.0, 999.0, -5.0, 0.0, 5.0], &[2, 3], device);
+        let y = labels(&[1, 0], device);
         let fused = x
             .cross_entropy(&y, Reduction::None, -100, 0.0)
             .unwrap()
@@ -365,12 +431,11 @@ mod tests {
             &naive_cross_entropy(&x.to_vec_f32().unwrap(), &[1, 0], 3, -100, 0.0),
             1e-5,
         );
-    }
+    });
 
-    #[test]
-    fn unbatched_and_fully_ignored_inputs() {
-        let x = t(vec![0.5, -1.0, 2.0], &[3]);
-        let target = Tensor::from_i64(vec![2], &[]).unwrap();
+    test_device!(fn unbatched_and_fully_ignored_inputs(device) {
+        let x = t(vec![0.5, -1.0, 2.0], &[3], device);
+        let target = targets_on(&[2], &[], device);
         let none = x
             .cross_entropy(&target, Reduction::None, -100, 0.0)
             .unwrap();
@@ -387,23 +452,22 @@ mod tests {
                 .unwrap(),
             -2.0
         );
-        let ignored = t(values(6, 3), &[2, 3])
-            .cross_entropy(&labels(&[-100, -100]), Reduction::Mean, -100, 0.0)
+        let ignored = t(values(6, 3), &[2, 3], device)
+            .cross_entropy(&labels(&[-100, -100], device), Reduction::Mean, -100, 0.0)
             .unwrap();
         assert!(ignored.item().unwrap().is_nan());
-    }
+    });
 
-    #[test]
-    fn spatial_scores_have_a_loss_per_position() {
+    test_device!(fn spatial_scores_have_a_loss_per_position(device) {
         let (n, c, hw) = (2, 3, 4);
         let x = values(n * c * hw, 10);
-        let targets = Tensor::from_i64(vec![0, 2, 1, -100, 2, 2, 0, 1], &[n, 2, 2]).unwrap();
+        let targets = targets_on(&[0, 2, 1, -100, 2, 2, 0, 1], &[n, 2, 2], device);
         // The same problem as [N * H * W, C] rows, gathered by hand.
         let rows: Vec<f32> = (0..n)
             .flat_map(|i| (0..hw).flat_map(move |p| (0..c).map(move |k| (i, k, p))))
             .map(|(i, k, p)| x[(i * c + k) * hw + p])
             .collect();
-        let scores = t(x.clone(), &[n, c, 2, 2]);
+        let scores = t(x.clone(), &[n, c, 2, 2], device);
         let got = scores
             .cross_entropy(&targets, Reduction::None, -100, 0.1)
             .unwrap();
@@ -414,26 +478,25 @@ mod tests {
             1e-6,
         );
         for reduction in [Reduction::Mean, Reduction::None] {
-            gradcheck(&[leaf(&[n, c, 2, 2], 11)], |x| {
+            gradcheck(&[leaf_on(&[n, c, 2, 2], 11, device)], |x| {
                 x[0].cross_entropy(&targets, reduction, -100, 0.1)
             });
-            gradcheck(&[leaf(&[n, c, 2, 2], 12)], |x| {
+            gradcheck(&[leaf_on(&[n, c, 2, 2], 12, device)], |x| {
                 x[0].nll_loss(&targets, reduction, -100)
             });
         }
         let err = scores
-            .nll_loss(&labels(&[0, 1]), Reduction::Mean, -100)
+            .nll_loss(&labels(&[0, 1], device), Reduction::Mean, -100)
             .unwrap_err();
         assert_eq!(
             err.to_string(),
             "nll_loss: expected targets of shape [2, 2, 2] for scores of shape [2, 3, 2, 2], got [2]"
         );
-    }
+    });
 
-    #[test]
-    fn nll_loss_picks_the_targets() {
-        let x = t(vec![-0.5, -1.0, -2.0, -3.0, -0.1, -0.2], &[2, 3]);
-        let y = labels(&[2, 1]);
+    test_device!(fn nll_loss_picks_the_targets(device) {
+        let x = t(vec![-0.5, -1.0, -2.0, -3.0, -0.1, -0.2], &[2, 3], device);
+        let y = labels(&[2, 1], device);
         assert_eq!(
             x.nll_loss(&y, Reduction::None, -100)
                 .unwrap()
@@ -452,24 +515,25 @@ mod tests {
             x.nll_loss(&y, Reduction::Mean, 1).unwrap().item().unwrap(),
             2.0
         );
-    }
+    });
 
-    #[test]
-    fn gradients_match_finite_differences() {
-        let y = labels(&[2, -100, 0, 3]);
+    test_device!(fn gradients_match_finite_differences(device) {
+        let y = labels(&[2, -100, 0, 3], device);
         for reduction in [Reduction::Mean, Reduction::Sum, Reduction::None] {
             for s in [0.0, 0.3] {
-                gradcheck(&[leaf(&[4, 5], 4)], |x| {
+                gradcheck(&[leaf_on(&[4, 5], 4, device)], |x| {
                     x[0].cross_entropy(&y, reduction, -100, s)
                 });
             }
-            gradcheck(&[leaf(&[4, 5], 5)], |x| x[0].nll_loss(&y, reduction, -100));
+            gradcheck(&[leaf_on(&[4, 5], 5, device)], |x| {
+                x[0].nll_loss(&y, reduction, -100)
+            });
         }
-        let target = Tensor::from_i64(vec![1], &[]).unwrap();
-        gradcheck(&[leaf(&[5], 6)], |x| {
+        let target = targets_on(&[1], &[], device);
+        gradcheck(&[leaf_on(&[5], 6, device)], |x| {
             x[0].cross_entropy(&target, Reduction::Mean, -100, 0.1)
         });
-        let x = leaf(&[4, 5], 7);
+        let x = leaf_on(&[4, 5], 7, device);
         let loss = x.cross_entropy(&y, Reduction::Mean, -100, 0.0).unwrap();
         assert_eq!(loss.grad_fn_name(), Some("NllLossBackward0"));
         loss.backward(None, false).unwrap();
@@ -478,70 +542,51 @@ mod tests {
         let p = x.softmax(1).unwrap().to_vec_f32().unwrap();
         assert!((g[2] - (p[2] - 1.0) / 3.0).abs() < 1e-6 && (g[0] - p[0] / 3.0).abs() < 1e-6);
         assert!(g[5..10].iter().all(|&v| v == 0.0));
-    }
+    });
 
-    #[test]
-    fn errors_have_codes() {
-        let x = t(values(20, 8), &[2, 10]);
-        let err = x
-            .cross_entropy(&labels(&[1, 10]), Reduction::Mean, -100, 0.0)
+    test_device!(fn errors_have_codes(device) {
+        const INDEX: &str = "IndexOutOfRange";
+        const DTYPE: &str = "DTypeMismatch";
+        const SHAPE: &str = "ShapeMismatch";
+        let x = t(values(20, 8), &[2, 10], device);
+        let ints = Tensor::zeros(&[2, 10], DType::I64, device).unwrap();
+        let spatial = t(values(8, 9), &[2, 2, 2], device);
+        let floats = t(vec![1.0, 2.0], &[2], device);
+        let scalar = targets_on(&[1], &[], device);
+        // (scores, targets, label smoothing or None for nll_loss, error code)
+        let cases = [
+            (&x, labels(&[1, 10], device), Some(0.0), INDEX),
+            (&x, labels(&[-1, 0], device), None, INDEX),
+            (&x, floats, Some(0.0), DTYPE),
+            (&ints, labels(&[0, 0], device), None, DTYPE),
+            (&x, labels(&[1, 2, 3], device), Some(0.0), SHAPE),
+            (&x, scalar, Some(0.0), SHAPE),
+            (&spatial, labels(&[0, 1], device), Some(0.0), SHAPE),
+            (&x, labels(&[0, 1], device), Some(1.5), "InvalidArgument"),
+        ];
+        for (scores, targets, smoothing, code) in &cases {
+            let err = match smoothing {
+                Some(s) => scores.cross_entropy(targets, Reduction::Mean, -100, *s),
+                None => scores.nll_loss(targets, Reduction::Mean, -100),
+            }
             .unwrap_err();
-        assert_eq!(err.code(), "IndexOutOfRange");
+            assert_eq!(err.code(), *code, "{err}");
+        }
+        let message = |(scores, targets, _, _): &(&Tensor, Tensor, _, _)| {
+            let err = scores.cross_entropy(targets, Reduction::Mean, -100, 0.0);
+            err.unwrap_err().to_string()
+        };
         assert_eq!(
-            err.to_string(),
+            message(&cases[0]),
             "cross_entropy: target 10 is out of bounds for 10 classes"
         );
         assert_eq!(
-            x.nll_loss(&labels(&[-1, 0]), Reduction::Mean, -100)
-                .unwrap_err()
-                .code(),
-            "IndexOutOfRange"
-        );
-        let floats = t(vec![1.0, 2.0], &[2]);
-        assert_eq!(
-            x.cross_entropy(&floats, Reduction::Mean, -100, 0.0)
-                .unwrap_err()
-                .code(),
-            "DTypeMismatch"
-        );
-        let ints = Tensor::from_i64(vec![0; 20], &[2, 10]).unwrap();
-        assert_eq!(
-            ints.nll_loss(&labels(&[0, 0]), Reduction::Mean, -100)
-                .unwrap_err()
-                .code(),
-            "DTypeMismatch"
-        );
-        let err = x
-            .cross_entropy(&labels(&[1, 2, 3]), Reduction::Mean, -100, 0.0)
-            .unwrap_err();
-        assert_eq!(err.code(), "ShapeMismatch");
-        assert_eq!(
-            err.to_string(),
+            message(&cases[4]),
             "cross_entropy: expected input batch_size (2) to match target batch_size (3)"
-        );
-        let scalar_target = Tensor::from_i64(vec![1], &[]).unwrap();
-        assert_eq!(
-            x.cross_entropy(&scalar_target, Reduction::Mean, -100, 0.0)
-                .unwrap_err()
-                .code(),
-            "ShapeMismatch"
-        );
-        assert_eq!(
-            t(values(8, 9), &[2, 2, 2])
-                .cross_entropy(&labels(&[0, 1]), Reduction::Mean, -100, 0.0)
-                .unwrap_err()
-                .code(),
-            "ShapeMismatch"
-        );
-        assert_eq!(
-            x.cross_entropy(&labels(&[0, 1]), Reduction::Mean, -100, 1.5)
-                .unwrap_err()
-                .code(),
-            "InvalidArgument"
         );
         assert_eq!(
             Reduction::parse("cross_entropy", "avg").unwrap_err().code(),
             "InvalidArgument"
         );
-    }
+    });
 }
