@@ -2,25 +2,20 @@
 //! `s` positions. Long rows (the `s` values of one channel in one sample) are walked row by row
 //! with the channel's coefficients as scalars; short ones (`[N, C]` inputs have s = 1) sample by
 //! sample with the coefficients spread over the sample's `c * s` columns. Either way the inner
-//! loops are plain zips over contiguous slices, which vectorise.
+//! loops are plain zips over contiguous slices, which vectorise. The per-channel arithmetic
+//! (statistics, running-statistic updates, the backward's coefficients) is here too.
 
 use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
+use super::{BackwardPlan, Dims};
 use crate::cpu::{lane_sum_rows, lane_sums_rows, PARALLEL_MIN_ELEMS};
 
 /// Rows shorter than this are walked by sample.
 const SHORT_ROW: usize = 64;
 
-/// `[n, c, s]`: batch, channels, positions per channel and sample.
-#[derive(Clone, Copy)]
-pub(super) struct Dims {
-    pub n: usize,
-    pub c: usize,
-    pub s: usize,
-}
-
+/// How the kernels split the work.
 impl Dims {
     fn numel(self) -> usize {
         self.n * self.c * self.s
@@ -238,36 +233,145 @@ impl Moments {
     }
 }
 
+/// Per channel: the batch's mean and `1 / sqrt(var + eps)` from its `(mean, biased var)`.
+pub(super) fn batch_mean_invstd(stats: &[(f64, f64)], eps: f64) -> (Vec<f32>, Vec<f32>) {
+    stats
+        .iter()
+        .map(|&(m, v)| (m as f32, (1.0 / (v + eps).sqrt()) as f32))
+        .unzip()
+}
+
+/// Per channel: a copy of the running mean, and `1 / sqrt(running_var + eps)`.
+pub(super) fn running_mean_invstd(
+    running_mean: &[f32],
+    running_var: &[f32],
+    eps: f64,
+) -> (Vec<f32>, Vec<f32>) {
+    let invstd = running_var
+        .iter()
+        .map(|&v| (1.0 / (v as f64 + eps).sqrt()) as f32)
+        .collect();
+    (running_mean.to_vec(), invstd)
+}
+
+/// `(1 - momentum) * running + momentum * batch`, in f64.
+fn blend(running: &mut f32, batch: f64, momentum: f64) {
+    *running = ((1.0 - momentum) * *running as f64 + momentum * batch) as f32
+}
+
+/// Folds the batch means of `stats` into the running means.
+pub(super) fn update_running_mean(running: &mut [f32], stats: &[(f64, f64)], momentum: f64) {
+    running
+        .iter_mut()
+        .zip(stats)
+        .for_each(|(r, &(m, _))| blend(r, m, momentum));
+}
+
+/// Folds the batch variances of `stats`, made unbiased over `count` values as in PyTorch, into the
+/// running variances.
+pub(super) fn update_running_var(
+    running: &mut [f32],
+    stats: &[(f64, f64)],
+    count: f64,
+    momentum: f64,
+) {
+    running
+        .iter_mut()
+        .zip(stats)
+        .for_each(|(r, &(_, v))| blend(r, v * count / (count - 1.0), momentum));
+}
+
+/// `weight * invstd` per channel: what the centred input is multiplied by.
+pub(super) fn channel_scale(invstd: &[f32], weight: &[f32]) -> Vec<f32> {
+    invstd.iter().zip(weight).map(|(&i, &w)| i * w).collect()
+}
+
 /// `(x - center[ch]) * scale[ch] + shift[ch]`. Centring first keeps the precision that
 /// `x * scale + (shift - center * scale)` would lose to cancellation when the mean is large.
-pub(super) fn channel_affine(
-    x: &[f32],
-    d: Dims,
-    center: &[f32],
-    scale: &[f32],
-    shift: &[f32],
-) -> Vec<f32> {
+fn channel_affine(x: &[f32], d: Dims, center: &[f32], scale: &[f32], shift: &[f32]) -> Vec<f32> {
     channel_map(x, x, d, [center, scale, shift], |v, _, [m, a, b]| {
         (v - m) * a + b
     })
 }
 
+/// The normalised output `(x - mean) * scale + shift` per channel.
+pub(super) fn forward(x: &[f32], d: Dims, mean: &[f32], scale: &[f32], shift: &[f32]) -> Vec<f32> {
+    channel_affine(x, d, mean, scale, shift)
+}
+
+/// The gradients `plan` asks for, as `[input, weight, bias]`, from the saved input `x`, the
+/// upstream gradient `dy` and the forward's per-channel `mean`, `invstd` and `scale`.
+pub(super) fn backward(
+    x: &[f32],
+    dy: &[f32],
+    d: Dims,
+    mean: &[f32],
+    invstd: &[f32],
+    scale: &[f32],
+    plan: BackwardPlan,
+) -> [Option<Vec<f32>>; 3] {
+    let sums = (plan.weight || plan.bias || (plan.input && plan.training))
+        .then(|| channel_grad_sums(x, dy, mean, d));
+    let dx = match (plan.input, &sums) {
+        (true, Some(sums)) if plan.training => {
+            Some(backward_input_training(x, dy, d, mean, invstd, scale, sums))
+        }
+        (true, _) => Some(backward_input_eval(dy, d, scale)),
+        (false, _) => None,
+    };
+    // Computed whenever a parameter needs a gradient.
+    let sums = sums.unwrap_or_default();
+    let dw = plan.weight.then(|| backward_weight(&sums, invstd));
+    let db = plan.bias.then(|| backward_bias(&sums));
+    [dx, dw, db]
+}
+
 /// Per channel, the sum of `dy` and of `dy * (x - mean)`: what the weight, bias and training
 /// input gradients are made of.
-pub(super) fn grad_sums(x: &[f32], dy: &[f32], mean: &[f32], d: Dims) -> Vec<(f64, f64)> {
+fn channel_grad_sums(x: &[f32], dy: &[f32], mean: &[f32], d: Dims) -> Vec<(f64, f64)> {
     channel_sums(x, dy, d, mean, |v, g, m| (g, g * (v - m)))
 }
 
-/// `a[ch] * dy + b[ch] * (x - center[ch]) + k[ch]`: the training input gradient, which is
-/// affine in `dy` and `x` once the channel sums are known.
-pub(super) fn channel_affine2(
-    dy: &[f32],
+/// In training, dx = scale * (dy - mean(dy) - xhat * mean(dy * xhat)) with the batch statistics'
+/// own gradient, written as `a * dy + b * (x - mean) + k` per channel so that one pass
+/// computes it once the channel sums are known.
+fn backward_input_training(
     x: &[f32],
+    dy: &[f32],
     d: Dims,
-    center: &[f32],
-    [a, b, k]: [&[f32]; 3],
+    mean: &[f32],
+    invstd: &[f32],
+    scale: &[f32],
+    sums: &[(f64, f64)],
 ) -> Vec<f32> {
-    channel_map(dy, x, d, [center, a, b, k], |g, v, [m, a, b, k]| {
+    let count = (d.n * d.s) as f64;
+    let (mut a, mut b, mut k) = (vec![0f32; d.c], vec![0f32; d.c], vec![0f32; d.c]);
+    for (ch, &(dy_sum, dy_xmu_sum)) in sums.iter().enumerate() {
+        let (scale, invstd) = (scale[ch] as f64, invstd[ch] as f64);
+        a[ch] = scale as f32;
+        b[ch] = (-scale * invstd * invstd * dy_xmu_sum / count) as f32;
+        k[ch] = (-scale * dy_sum / count) as f32;
+    }
+    channel_map(dy, x, d, [mean, &a, &b, &k], |g, v, [m, a, b, k]| {
         a * g + b * (v - m) + k
     })
+}
+
+/// In evaluation the statistics are constants: dx = dy * weight * invstd.
+fn backward_input_eval(dy: &[f32], d: Dims, scale: &[f32]) -> Vec<f32> {
+    let zeros = vec![0.0; d.c];
+    channel_affine(dy, d, &zeros, scale, &zeros)
+}
+
+/// dweight = sum(dy * xhat), xhat = (x - mean) * invstd.
+fn backward_weight(sums: &[(f64, f64)], invstd: &[f32]) -> Vec<f32> {
+    sums.iter()
+        .enumerate()
+        .map(|(c, &(_, dy_xmu))| (dy_xmu * invstd[c] as f64) as f32)
+        .collect()
+}
+
+/// dbias = sum(dy).
+fn backward_bias(sums: &[(f64, f64)]) -> Vec<f32> {
+    sums.iter().map(|&(dy, _)| dy as f32).collect()
 }

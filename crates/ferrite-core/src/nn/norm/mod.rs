@@ -4,14 +4,31 @@
 
 mod cpu;
 
-use cpu::Dims;
-
-use crate::autograd::{record, Backward};
+use crate::autograd::{is_grad_enabled, record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
+use crate::storage::{CpuStorage, Storage};
 use crate::tensor::Tensor;
 
 const OP: &str = "batch_norm";
+
+/// `[n, c, s]`: batch, channels, positions per channel and sample.
+#[derive(Clone, Copy)]
+struct Dims {
+    n: usize,
+    c: usize,
+    s: usize,
+}
+
+/// What a backward pass computes: the gradients asked for, and whether the forward normalised
+/// with the batch's statistics (which then depend on the input) or with constant running ones.
+#[derive(Clone, Copy)]
+struct BackwardPlan {
+    training: bool,
+    input: bool,
+    weight: bool,
+    bias: bool,
+}
 
 impl Tensor {
     /// `(x - mean) / sqrt(var + eps) * weight + bias` per channel (dim 1). In training the mean
@@ -30,29 +47,10 @@ impl Tensor {
         eps: f64,
     ) -> Result<Tensor> {
         let d = self.check_batch_norm([running_mean, running_var, weight, bias], training)?;
-        let (mean, invstd): (Vec<f32>, Vec<f32>) = match (training, running_mean, running_var) {
-            (true, _, _) => {
-                let stats = self.read_f32(OP, |x| cpu::channel_stats(x, d))?;
-                update_running_stats(
-                    running_mean,
-                    running_var,
-                    &stats,
-                    (d.n * d.s) as f64,
-                    momentum,
-                )?;
-                stats
-                    .iter()
-                    .map(|&(m, v)| (m as f32, (1.0 / (v + eps).sqrt()) as f32))
-                    .unzip()
-            }
-            (false, Some(rm), Some(rv)) => (
-                rm.read_f32(OP, |m| m.to_vec())?,
-                rv.read_f32(OP, |v| {
-                    v.iter()
-                        .map(|&v| (1.0 / (v as f64 + eps).sqrt()) as f32)
-                        .collect()
-                })?,
-            ),
+        let x = self.contiguous()?;
+        let (mean, invstd) = match (training, running_mean, running_var) {
+            (true, _, _) => batch_statistics(&x, d, [running_mean, running_var], momentum, eps)?,
+            (false, Some(rm), Some(rv)) => running_statistics(rm, rv, eps)?,
             _ => {
                 return Err(Error::invalid(
                     OP,
@@ -60,17 +58,43 @@ impl Tensor {
                 ))
             }
         };
-        let weights = weight.map(|w| w.read_f32(OP, |w| w.to_vec())).transpose()?;
-        let biases = bias.map(|b| b.read_f32(OP, |b| b.to_vec())).transpose()?;
-        // y = (x - mean) * scale + bias per channel, with scale = weight * invstd.
-        let scale: Vec<f32> = (0..d.c)
-            .map(|c| invstd[c] * weights.as_ref().map_or(1.0, |w| w[c]))
-            .collect();
-        let shift = biases.unwrap_or_else(|| vec![0.0; d.c]);
-        let out = Tensor::from_f32(
-            self.read_f32(OP, |x| cpu::channel_affine(x, d, &mean, &scale, &shift))?,
-            self.shape(),
-        )?;
+        // No weight scales by 1 and no bias shifts by 0: the same arithmetic either way.
+        let per_channel = |t: Option<&Tensor>, fill: f64| match t {
+            Some(t) => t.contiguous(),
+            None => Tensor::full(&[d.c], fill, DType::F32, self.device()),
+        };
+        let (w, b) = (per_channel(weight, 1.0)?, per_channel(bias, 0.0)?);
+        let (out, scale) = match (
+            &*x.storage().read(),
+            &*mean.storage().read(),
+            &*invstd.storage().read(),
+            &*w.storage().read(),
+            &*b.storage().read(),
+        ) {
+            (
+                Storage::Cpu(xs),
+                Storage::Cpu(ms),
+                Storage::Cpu(is),
+                Storage::Cpu(ws),
+                Storage::Cpu(bs),
+            ) => {
+                // y = (x - mean) * scale + bias per channel, with scale = weight * invstd.
+                let scale =
+                    cpu::channel_scale(is.slice(OP, invstd.layout())?, ws.slice(OP, w.layout())?);
+                let out = cpu::forward(
+                    xs.slice(OP, x.layout())?,
+                    d,
+                    ms.slice(OP, mean.layout())?,
+                    &scale,
+                    bs.slice(OP, b.layout())?,
+                );
+                (
+                    Storage::Cpu(CpuStorage::F32(out)),
+                    Storage::Cpu(CpuStorage::F32(scale)),
+                )
+            }
+        };
+        let out = Tensor::from_storage(out, self.shape());
         let inputs: Vec<&Tensor> = [Some(self), weight, bias].into_iter().flatten().collect();
         Ok(record(out, &inputs, || BatchNormBackward {
             input: self.clone(),
@@ -78,7 +102,7 @@ impl Tensor {
             bias: bias.cloned(),
             mean,
             invstd,
-            scale,
+            scale: Tensor::from_storage(scale, &[d.c]),
             training,
             dims: d,
         }))
@@ -138,29 +162,91 @@ impl Tensor {
     }
 }
 
-/// Folds a batch's `(mean, biased var)` per channel into the running statistics, in place.
-fn update_running_stats(
-    mean: Option<&Tensor>,
-    var: Option<&Tensor>,
-    stats: &[(f64, f64)],
-    count: f64,
+/// Training: the batch's per-channel mean and `1 / sqrt(var + eps)` (biased variance), folded
+/// into the running statistics given, in place.
+fn batch_statistics(
+    x: &Tensor,
+    d: Dims,
+    [running_mean, running_var]: [Option<&Tensor>; 2],
     momentum: f64,
-) -> Result<()> {
-    let blend = |running: &mut f32, batch: f64| {
-        *running = ((1.0 - momentum) * *running as f64 + momentum * batch) as f32
+    eps: f64,
+) -> Result<(Tensor, Tensor)> {
+    let (stats, mean, invstd) = match &*x.storage().read() {
+        Storage::Cpu(xs) => {
+            let stats = cpu::channel_stats(xs.slice(OP, x.layout())?, d);
+            let (mean, invstd) = cpu::batch_mean_invstd(&stats, eps);
+            (
+                stats,
+                Storage::Cpu(CpuStorage::F32(mean)),
+                Storage::Cpu(CpuStorage::F32(invstd)),
+            )
+        }
     };
-    if let Some(t) = mean {
-        t.write_f32(OP, |r| {
-            r.iter_mut().zip(stats).for_each(|(r, &(m, _))| blend(r, m))
-        })?;
+    if let Some(t) = running_mean {
+        check_in_place(t)?;
+        match &mut *t.storage().write() {
+            Storage::Cpu(r) => {
+                cpu::update_running_mean(r.slice_mut(OP, t.layout())?, &stats, momentum)
+            }
+        }
     }
-    if let Some(t) = var {
-        // The running variance is unbiased, as in PyTorch.
-        t.write_f32(OP, |r| {
-            r.iter_mut()
-                .zip(stats)
-                .for_each(|(r, &(_, v))| blend(r, v * count / (count - 1.0)))
-        })?;
+    if let Some(t) = running_var {
+        check_in_place(t)?;
+        let count = (d.n * d.s) as f64;
+        match &mut *t.storage().write() {
+            Storage::Cpu(r) => {
+                cpu::update_running_var(r.slice_mut(OP, t.layout())?, &stats, count, momentum)
+            }
+        }
+    }
+    Ok((
+        Tensor::from_storage(mean, &[d.c]),
+        Tensor::from_storage(invstd, &[d.c]),
+    ))
+}
+
+/// Evaluation: a copy of the running mean, and `1 / sqrt(running_var + eps)`.
+fn running_statistics(
+    running_mean: &Tensor,
+    running_var: &Tensor,
+    eps: f64,
+) -> Result<(Tensor, Tensor)> {
+    let (rm, rv) = (running_mean.contiguous()?, running_var.contiguous()?);
+    let (mean, invstd) = match (&*rm.storage().read(), &*rv.storage().read()) {
+        (Storage::Cpu(ms), Storage::Cpu(vs)) => {
+            let (mean, invstd) = cpu::running_mean_invstd(
+                ms.slice(OP, rm.layout())?,
+                vs.slice(OP, rv.layout())?,
+                eps,
+            );
+            (
+                Storage::Cpu(CpuStorage::F32(mean)),
+                Storage::Cpu(CpuStorage::F32(invstd)),
+            )
+        }
+    };
+    let c = [rm.numel()];
+    Ok((
+        Tensor::from_storage(mean, &c),
+        Tensor::from_storage(invstd, &c),
+    ))
+}
+
+/// Refuses to update a running statistic that any in-place update would refuse (as
+/// `Tensor::write_f32` does): a leaf that requires grad while grad mode is on, or a strided view.
+fn check_in_place(t: &Tensor) -> Result<()> {
+    if is_grad_enabled() && t.requires_grad() && t.is_leaf() {
+        return Err(Error::invalid(
+            OP,
+            "a leaf tensor that requires grad cannot be changed in place while grad mode is on; \
+             use noGrad()",
+        ));
+    }
+    if !t.is_contiguous() {
+        return Err(Error::invalid(
+            OP,
+            "in-place updates need a contiguous tensor",
+        ));
     }
     Ok(())
 }
@@ -169,10 +255,11 @@ struct BatchNormBackward {
     input: Tensor,
     weight: Option<Tensor>,
     bias: Option<Tensor>,
-    mean: Vec<f32>,
-    invstd: Vec<f32>,
-    /// `weight * invstd` per channel.
-    scale: Vec<f32>,
+    /// Per channel: the mean and `1 / sqrt(var + eps)` the forward normalised with, and
+    /// `weight * invstd`.
+    mean: Tensor,
+    invstd: Tensor,
+    scale: Tensor,
     training: bool,
     dims: Dims,
 }
@@ -182,7 +269,8 @@ impl Backward for BatchNormBackward {
         "NativeBatchNormBackward0"
     }
 
-    /// The statistics, weight and scale are copied at forward time; only the input is read.
+    /// The statistics and scale are this node's own tensors, made at forward time (the weight is
+    /// read through them); only the input comes from outside.
     fn saved(&self) -> Vec<&Tensor> {
         vec![&self.input]
     }
@@ -196,74 +284,50 @@ impl Backward for BatchNormBackward {
     }
 
     fn backward(&self, g: &Tensor, needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
-        let d = self.dims;
-        let need_x = needs[0];
-        let need_w = self.weight.is_some() && needs[1];
-        // The bias, when there is one, is the last input.
-        let need_b = self.bias.is_some() && needs[needs.len() - 1];
-        let (sums, dx) = self.input.read_f32(OP, |x| {
-            g.read_f32(OP, |dy| {
-                let sums = (need_w || need_b || (need_x && self.training))
-                    .then(|| cpu::grad_sums(x, dy, &self.mean, d));
-                let dx = match (need_x, &sums) {
-                    (true, Some(sums)) if self.training => Some(self.training_dx(x, dy, sums)),
-                    // In evaluation the statistics are constants: dx = dy * weight * invstd.
-                    (true, _) => {
-                        let zeros = vec![0.0; d.c];
-                        Some(cpu::channel_affine(dy, d, &zeros, &self.scale, &zeros))
-                    }
-                    (false, _) => None,
-                };
-                (sums, dx)
-            })
-        })??;
-        // Computed whenever a parameter needs a gradient.
-        let sums = sums.unwrap_or_default();
-        let per_channel = |t: &Tensor, f: &dyn Fn(usize, (f64, f64)) -> f64| -> Result<Tensor> {
-            Tensor::from_f32(
-                sums.iter()
-                    .enumerate()
-                    .map(|(c, &s)| f(c, s) as f32)
-                    .collect(),
-                t.shape(),
-            )
+        let plan = BackwardPlan {
+            training: self.training,
+            input: needs[0],
+            weight: self.weight.is_some() && needs[1],
+            // The bias, when there is one, is the last input.
+            bias: self.bias.is_some() && needs[needs.len() - 1],
         };
-        let mut grads = vec![dx
-            .map(|dx| Tensor::from_f32(dx, self.input.shape()))
-            .transpose()?];
+        let (x, dy) = (self.input.contiguous()?, g.contiguous()?);
+        let (mean, invstd, scale) = (&self.mean, &self.invstd, &self.scale);
+        let [dx, dw, db] = match (
+            &*x.storage().read(),
+            &*dy.storage().read(),
+            &*mean.storage().read(),
+            &*invstd.storage().read(),
+            &*scale.storage().read(),
+        ) {
+            (
+                Storage::Cpu(xs),
+                Storage::Cpu(gs),
+                Storage::Cpu(ms),
+                Storage::Cpu(is),
+                Storage::Cpu(ss),
+            ) => cpu::backward(
+                xs.slice(OP, x.layout())?,
+                gs.slice(OP, dy.layout())?,
+                self.dims,
+                ms.slice(OP, mean.layout())?,
+                is.slice(OP, invstd.layout())?,
+                ss.slice(OP, scale.layout())?,
+                plan,
+            )
+            .map(|grad| grad.map(|g| Storage::Cpu(CpuStorage::F32(g)))),
+        };
+        // Each gradient has the shape of what it is the gradient of.
+        let shaped =
+            |grad: Option<Storage>, t: &Tensor| grad.map(|g| Tensor::from_storage(g, t.shape()));
+        let mut grads = vec![shaped(dx, &self.input)];
         if let Some(w) = &self.weight {
-            // dweight = sum(dy * xhat), xhat = (x - mean) * invstd.
-            grads.push(
-                need_w
-                    .then(|| per_channel(w, &|c, (_, dy_xmu)| dy_xmu * self.invstd[c] as f64))
-                    .transpose()?,
-            );
+            grads.push(shaped(dw, w));
         }
         if let Some(b) = &self.bias {
-            grads.push(
-                need_b
-                    .then(|| per_channel(b, &|_, (dy, _)| dy))
-                    .transpose()?,
-            );
+            grads.push(shaped(db, b));
         }
         Ok(grads)
-    }
-}
-
-impl BatchNormBackward {
-    /// dx = scale * (dy - mean(dy) - xhat * mean(dy * xhat)), written as
-    /// `a * dy + b * (x - mean) + k` per channel so that one pass computes it.
-    fn training_dx(&self, x: &[f32], dy: &[f32], sums: &[(f64, f64)]) -> Vec<f32> {
-        let count = (self.dims.n * self.dims.s) as f64;
-        let c = self.dims.c;
-        let (mut a, mut b, mut k) = (vec![0f32; c], vec![0f32; c], vec![0f32; c]);
-        for (ch, &(dy_sum, dy_xmu_sum)) in sums.iter().enumerate() {
-            let (scale, invstd) = (self.scale[ch] as f64, self.invstd[ch] as f64);
-            a[ch] = scale as f32;
-            b[ch] = (-scale * invstd * invstd * dy_xmu_sum / count) as f32;
-            k[ch] = (-scale * dy_sum / count) as f32;
-        }
-        cpu::channel_affine2(dy, x, self.dims, &self.mean, [&a, &b, &k])
     }
 }
 
@@ -271,10 +335,14 @@ impl BatchNormBackward {
 mod tests {
     use super::*;
     use crate::autograd::NoGradGuard;
-    use crate::testing::{assert_close, gradcheck, leaf, values};
+    use crate::device::Device;
+    use crate::testing::{assert_close, gradcheck, leaf_on, test_device, values};
 
-    fn t(data: Vec<f32>, shape: &[usize]) -> Tensor {
-        Tensor::from_f32(data, shape).unwrap()
+    fn t(data: Vec<f32>, shape: &[usize], device: Device) -> Tensor {
+        Tensor::from_f32(data, shape)
+            .unwrap()
+            .to_device(device)
+            .unwrap()
     }
 
     /// Per-channel (mean, biased var) of `[n, c, s]` data in f64.
@@ -311,8 +379,7 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn training_matches_a_float64_reference_for_every_rank() {
+    test_device!(fn training_matches_a_float64_reference_for_every_rank(device) {
         // Short rows (walked by sample) and long ones, each small and large enough for threads.
         for shape in [
             vec![6, 3],
@@ -329,12 +396,12 @@ mod tests {
                 .map(|v| v * 3.0 + 100.0)
                 .collect();
             let (w, b) = (values(c, 2), values(c, 3));
-            let y = t(x.clone(), &shape)
+            let y = t(x.clone(), &shape, device)
                 .batch_norm(
                     None,
                     None,
-                    Some(&t(w.clone(), &[c])),
-                    Some(&t(b.clone(), &[c])),
+                    Some(&t(w.clone(), &[c], device)),
+                    Some(&t(b.clone(), &[c], device)),
                     true,
                     0.1,
                     1e-5,
@@ -347,14 +414,13 @@ mod tests {
                 1e-5,
             );
         }
-    }
+    });
 
-    #[test]
-    fn training_updates_running_stats_that_evaluation_then_uses() {
+    test_device!(fn training_updates_running_stats_that_evaluation_then_uses(device) {
         let (n, c, s) = (4, 3, 6);
         let x = values(n * c * s, 4);
-        let (rm, rv) = (t(vec![0.5; c], &[c]), t(vec![2.0; c], &[c]));
-        t(x.clone(), &[n, c, s])
+        let (rm, rv) = (t(vec![0.5; c], &[c], device), t(vec![2.0; c], &[c], device));
+        t(x.clone(), &[n, c, s], device)
             .batch_norm(Some(&rm), Some(&rv), None, None, true, 0.1, 1e-5)
             .unwrap();
         let stats = naive_stats(&x, n, c, s);
@@ -368,7 +434,7 @@ mod tests {
         assert_close(&rv.to_vec_f32().unwrap(), &want_var, 1e-6);
 
         let x2 = values(2 * c * s, 5);
-        let y = t(x2.clone(), &[2, c, s])
+        let y = t(x2.clone(), &[2, c, s], device)
             .batch_norm(Some(&rm), Some(&rv), None, None, false, 0.1, 1e-3)
             .unwrap();
         let running: Vec<(f64, f64)> = want_mean
@@ -382,20 +448,34 @@ mod tests {
             1e-5,
         );
         assert_close(&rm.to_vec_f32().unwrap(), &want_mean, 1e-6);
-    }
+    });
 
-    #[test]
-    fn gradients_match_finite_differences() {
-        let channel = |seed| t(values(3, seed).iter().map(|v| v + 2.0).collect(), &[3]);
-        gradcheck(&[leaf(&[4, 3, 5], 6), leaf(&[3], 7), leaf(&[3], 8)], |x| {
-            x[0].batch_norm(None, None, Some(&x[1]), Some(&x[2]), true, 0.1, 1e-5)
-        });
-        gradcheck(&[leaf(&[5, 3], 9)], |x| {
+    test_device!(fn gradients_match_finite_differences(device) {
+        let channel = |seed| {
+            t(
+                values(3, seed).iter().map(|v| v + 2.0).collect(),
+                &[3],
+                device,
+            )
+        };
+        gradcheck(
+            &[
+                leaf_on(&[4, 3, 5], 6, device),
+                leaf_on(&[3], 7, device),
+                leaf_on(&[3], 8, device),
+            ],
+            |x| x[0].batch_norm(None, None, Some(&x[1]), Some(&x[2]), true, 0.1, 1e-5),
+        );
+        gradcheck(&[leaf_on(&[5, 3], 9, device)], |x| {
             x[0].batch_norm(None, None, None, None, true, 0.1, 1e-5)
         });
-        let (rm, rv) = (t(values(3, 10), &[3]), channel(11));
+        let (rm, rv) = (t(values(3, 10), &[3], device), channel(11));
         gradcheck(
-            &[leaf(&[2, 3, 2, 2], 12), leaf(&[3], 13), leaf(&[3], 14)],
+            &[
+                leaf_on(&[2, 3, 2, 2], 12, device),
+                leaf_on(&[3], 13, device),
+                leaf_on(&[3], 14, device),
+            ],
             |x| {
                 x[0].batch_norm(
                     Some(&rm),
@@ -408,12 +488,11 @@ mod tests {
                 )
             },
         );
-    }
+    });
 
-    #[test]
-    fn only_the_needed_gradients_are_computed() {
-        let x = t(values(24, 15), &[4, 3, 2]);
-        let (w, b) = (leaf(&[3], 16), t(vec![0.0; 3], &[3]));
+    test_device!(fn only_the_needed_gradients_are_computed(device) {
+        let x = t(values(24, 15), &[4, 3, 2], device);
+        let (w, b) = (leaf_on(&[3], 16, device), t(vec![0.0; 3], &[3], device));
         let y = x
             .batch_norm(None, None, Some(&w), Some(&b), true, 0.1, 1e-5)
             .unwrap();
@@ -433,64 +512,75 @@ mod tests {
             .batch_norm(None, None, Some(&w), None, true, 0.1, 1e-5)
             .unwrap()
             .requires_grad());
-    }
+    });
 
-    #[test]
-    fn errors_have_codes() {
-        let x = t(values(16, 17), &[1, 16, 1, 1]);
-        let err = x
-            .batch_norm(None, None, None, None, true, 0.1, 1e-5)
-            .unwrap_err();
-        assert_eq!(err.code(), "InvalidArgument");
-        assert_eq!(
-            err.to_string(),
-            "batch_norm: Expected more than 1 value per channel when training, got input size [1, 16, 1, 1]"
+    test_device!(fn errors_have_codes(device) {
+        const INVALID: &str = "InvalidArgument";
+        const SHAPE: &str = "ShapeMismatch";
+        let x = t(values(16, 17), &[1, 16, 1, 1], device);
+        let (rm, rv) = (
+            t(vec![0.0; 16], &[16], device),
+            t(vec![1.0; 16], &[16], device),
         );
         assert!(x
-            .batch_norm(
-                Some(&t(vec![0.0; 16], &[16])),
-                Some(&t(vec![1.0; 16], &[16])),
-                None,
-                None,
-                false,
-                0.1,
-                1e-5
-            )
+            .batch_norm(Some(&rm), Some(&rv), None, None, false, 0.1, 1e-5)
             .is_ok());
+        let wrong = t(vec![1.0; 8], &[8], device);
+        let vector = t(vec![1.0; 4], &[4], device);
+        let ints = Tensor::ones(&[2, 2], DType::I64, device).unwrap();
+        // (input, running_mean, bias, training, error code)
+        let cases = [
+            (&x, None, None, true, INVALID),
+            (&x, None, None, false, INVALID),
+            (&x, Some(&wrong), None, false, SHAPE),
+            (&x, None, Some(&wrong), true, SHAPE),
+            (&vector, None, None, true, SHAPE),
+            (&ints, None, None, true, "DTypeMismatch"),
+        ];
+        for (i, (input, running_mean, bias, training, code)) in cases.into_iter().enumerate() {
+            let err = input
+                .batch_norm(running_mean, None, None, bias, training, 0.1, 1e-5)
+                .unwrap_err();
+            assert_eq!(err.code(), code, "case {i}: {err}");
+        }
+        let message = |running_mean: Option<&Tensor>, training: bool| {
+            let err = x.batch_norm(running_mean, None, None, None, training, 0.1, 1e-5);
+            err.unwrap_err().to_string()
+        };
         assert_eq!(
-            x.batch_norm(None, None, None, None, false, 0.1, 1e-5)
-                .unwrap_err()
-                .code(),
-            "InvalidArgument"
+            message(None, true),
+            "batch_norm: Expected more than 1 value per channel when training, got input size \
+             [1, 16, 1, 1]"
         );
-        let wrong = t(vec![1.0; 8], &[8]);
+        assert_eq!(
+            message(Some(&wrong), false),
+            "batch_norm: running_mean should contain 16 elements, one per channel of the input \
+             [1, 16, 1, 1], not 8"
+        );
+    });
+
+    test_device!(fn running_statistics_are_updated_only_where_in_place_updates_are_allowed(device) {
+        let x = t(values(24, 18), &[4, 3, 2], device);
+        let leaf = leaf_on(&[3], 19, device);
         let err = x
-            .batch_norm(Some(&wrong), None, None, None, false, 0.1, 1e-5)
+            .batch_norm(Some(&leaf), None, None, None, true, 0.1, 1e-5)
             .unwrap_err();
-        assert_eq!(err.code(), "ShapeMismatch");
+        assert_eq!(err.code(), "InvalidArgument", "{err}");
+        let before = leaf.to_vec_f32().unwrap();
+        {
+            let _g = NoGradGuard::new();
+            x.batch_norm(Some(&leaf), None, None, None, true, 0.1, 1e-5)
+                .unwrap();
+        }
+        assert_ne!(leaf.to_vec_f32().unwrap(), before);
+        // Every other element of a [6] buffer: a strided view cannot be updated in place.
+        let strided = t(vec![1.0; 6], &[3, 2], device).select(1, 0).unwrap();
+        let err = x
+            .batch_norm(None, Some(&strided), None, None, true, 0.1, 1e-5)
+            .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "batch_norm: running_mean should contain 16 elements, one per channel of the input [1, 16, 1, 1], not 8"
+            "batch_norm: in-place updates need a contiguous tensor"
         );
-        assert_eq!(
-            x.batch_norm(None, None, None, Some(&wrong), true, 0.1, 1e-5)
-                .unwrap_err()
-                .code(),
-            "ShapeMismatch"
-        );
-        assert_eq!(
-            t(vec![1.0; 4], &[4])
-                .batch_norm(None, None, None, None, true, 0.1, 1e-5)
-                .unwrap_err()
-                .code(),
-            "ShapeMismatch"
-        );
-        let ints = Tensor::from_i64(vec![1; 4], &[2, 2]).unwrap();
-        assert_eq!(
-            ints.batch_norm(None, None, None, None, true, 0.1, 1e-5)
-                .unwrap_err()
-                .code(),
-            "DTypeMismatch"
-        );
-    }
+    });
 }
