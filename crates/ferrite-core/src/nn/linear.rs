@@ -68,8 +68,7 @@ impl Tensor {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::testing::{gradcheck, leaf, values};
+    use crate::testing::{assert_close, gradcheck, leaf_on, tensor, test_device, values};
 
     /// `x @ w^T + b` for row-major `[rows, in]`, `[out, in]`, in f64.
     fn naive(x: &[f32], w: &[f32], b: &[f32], inp: usize, out: usize) -> Vec<f64> {
@@ -85,75 +84,49 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn matches_a_float64_reference_for_any_leading_dims() {
+    test_device!(fn matches_a_float64_reference_for_any_leading_dims(device) {
         let (inp, out) = (5, 3);
         let (w, b) = (values(out * inp, 1), values(out, 2));
-        let (tw, tb) = (
-            Tensor::from_f32(w.clone(), &[out, inp]).unwrap(),
-            Tensor::from_f32(b.clone(), &[out]).unwrap(),
-        );
+        let (tw, tb) = (tensor(&[out, inp], 1, device), tensor(&[out], 2, device));
+        // assert_close is relative above 1 and |y| < 2 here: 5e-6 keeps within 1e-5 absolute.
+        let tol = 5e-6;
         for shape in [vec![inp], vec![4, inp], vec![2, 3, inp]] {
             let x = values(shape.iter().product(), 3);
-            let y = Tensor::from_f32(x.clone(), &shape)
-                .unwrap()
-                .linear(&tw, Some(&tb))
-                .unwrap();
+            let y = tensor(&shape, 3, device).linear(&tw, Some(&tb)).unwrap();
             assert_eq!(y.shape()[..shape.len() - 1], shape[..shape.len() - 1]);
             assert_eq!(*y.shape().last().unwrap(), out);
-            for (g, want) in y
-                .to_vec_f32()
-                .unwrap()
-                .iter()
-                .zip(naive(&x, &w, &b, inp, out))
-            {
-                assert!((*g as f64 - want).abs() < 1e-5, "{g} vs {want}");
-            }
+            assert_close(&y.to_vec_f32().unwrap(), &naive(&x, &w, &b, inp, out), tol);
         }
-        let no_bias = Tensor::from_f32(values(inp, 3), &[1, inp])
-            .unwrap()
-            .linear(&tw, None)
-            .unwrap();
+        let no_bias = tensor(&[1, inp], 3, device).linear(&tw, None).unwrap();
         let want = naive(&values(inp, 3), &w, &[0.0; 3], inp, out);
-        assert!(no_bias
-            .to_vec_f32()
-            .unwrap()
-            .iter()
-            .zip(want)
-            .all(|(g, w)| (*g as f64 - w).abs() < 1e-5));
-    }
+        assert_close(&no_bias.to_vec_f32().unwrap(), &want, tol);
+    });
 
-    #[test]
-    fn gradients_match_finite_differences() {
-        gradcheck(&[leaf(&[4, 5], 4), leaf(&[3, 5], 5), leaf(&[3], 6)], |x| {
-            x[0].linear(&x[1], Some(&x[2]))
-        });
-        gradcheck(&[leaf(&[2, 3, 5], 7), leaf(&[3, 5], 8)], |x| {
-            x[0].linear(&x[1], None)
-        });
-    }
+    test_device!(fn gradients_match_finite_differences(device) {
+        let (x, w, b) = (
+            leaf_on(&[4, 5], 4, device),
+            leaf_on(&[3, 5], 5, device),
+            leaf_on(&[3], 6, device),
+        );
+        gradcheck(&[x, w, b], |x| x[0].linear(&x[1], Some(&x[2])));
+        let (x, w) = (leaf_on(&[2, 3, 5], 7, device), leaf_on(&[3, 5], 8, device));
+        gradcheck(&[x, w], |x| x[0].linear(&x[1], None));
+    });
 
-    #[test]
-    fn shape_errors_name_the_features() {
-        let x = Tensor::from_f32(values(10, 9), &[2, 5]).unwrap();
-        let w = Tensor::from_f32(values(12, 10), &[3, 4]).unwrap();
+    test_device!(fn shape_errors_name_the_features(device) {
+        let x = tensor(&[2, 5], 9, device);
+        let w = tensor(&[3, 4], 10, device);
         let err = x.linear(&w, None).unwrap_err();
         assert_eq!(err.code(), "ShapeMismatch");
         assert_eq!(
             err.to_string(),
             "linear: input [2, 5] has 5 features but weight [3, 4] expects 4"
         );
-        let w = Tensor::from_f32(values(15, 10), &[3, 5]).unwrap();
-        let bad_bias = Tensor::from_f32(values(4, 11), &[4]).unwrap();
-        assert_eq!(
-            x.linear(&w, Some(&bad_bias)).unwrap_err().code(),
-            "ShapeMismatch"
-        );
-        assert_eq!(
-            x.linear(&x.reshape(&[10]).unwrap(), None)
-                .unwrap_err()
-                .code(),
-            "ShapeMismatch"
-        );
-    }
+        let w = tensor(&[3, 5], 10, device);
+        let bad_bias = tensor(&[4], 11, device);
+        let flat = x.reshape(&[10]).unwrap();
+        for (weight, bias) in [(&w, Some(&bad_bias)), (&flat, None)] {
+            assert_eq!(x.linear(weight, bias).unwrap_err().code(), "ShapeMismatch");
+        }
+    });
 }
