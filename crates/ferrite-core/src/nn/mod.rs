@@ -1,5 +1,7 @@
-//! Neural-network layers as tensor ops: each has its forward, its backward node and its tests in
-//! `mod.rs` and its CPU kernels in `cpu.rs`.
+//! Neural-network layers as tensor ops. Each op's `mod.rs` validates its arguments, works out the
+//! shapes, dispatches once on the storage and records its backward node; its CPU kernels live in
+//! `cpu.rs` (or `cpu/`) beside it, and its tests in `mod.rs` or a `tests.rs` sibling. `linear` is
+//! composed from other ops.
 
 pub mod activation;
 pub mod conv;
