@@ -254,12 +254,13 @@ mod tests {
     }
 
     type Activation = fn(&Tensor) -> Result<Tensor>;
+    type Reference = fn(f64) -> f64;
 
     test_device!(fn pointwise_activations_match_a_float64_reference(device) {
         let x: Vec<f32> = values(64, 1).iter().map(|v| v * 120.0).collect();
         let input = t(x.clone(), &[8, 8], device);
         // (activation, float64 reference, tolerance)
-        let cases: [(Activation, fn(f64) -> f64, f64); 3] = [
+        let cases: [(Activation, Reference, f64); 3] = [
             (Tensor::relu, |v| v.max(0.0), 0.0),
             (Tensor::sigmoid, |v| 1.0 / (1.0 + (-v).exp()), 1e-6),
             (Tensor::tanh, f64::tanh, 1e-6),
