@@ -4,7 +4,7 @@
 
 mod cpu;
 
-use crate::autograd::{is_grad_enabled, record, Backward};
+use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::storage::{CpuStorage, Storage};
@@ -183,7 +183,7 @@ fn batch_statistics(
         }
     };
     if let Some(t) = running_mean {
-        check_in_place(t)?;
+        t.check_in_place::<f32>(OP)?;
         match &mut *t.storage().write() {
             Storage::Cpu(r) => {
                 cpu::update_running_mean(r.slice_mut(OP, t.layout())?, &stats, momentum)
@@ -191,7 +191,7 @@ fn batch_statistics(
         }
     }
     if let Some(t) = running_var {
-        check_in_place(t)?;
+        t.check_in_place::<f32>(OP)?;
         let count = (d.n * d.s) as f64;
         match &mut *t.storage().write() {
             Storage::Cpu(r) => {
@@ -230,25 +230,6 @@ fn running_statistics(
         Tensor::from_storage(mean, &c),
         Tensor::from_storage(invstd, &c),
     ))
-}
-
-/// Refuses to update a running statistic that any in-place update would refuse (as
-/// `Tensor::write_f32` does): a leaf that requires grad while grad mode is on, or a strided view.
-fn check_in_place(t: &Tensor) -> Result<()> {
-    if is_grad_enabled() && t.requires_grad() && t.is_leaf() {
-        return Err(Error::invalid(
-            OP,
-            "a leaf tensor that requires grad cannot be changed in place while grad mode is on; \
-             use noGrad()",
-        ));
-    }
-    if !t.is_contiguous() {
-        return Err(Error::invalid(
-            OP,
-            "in-place updates need a contiguous tensor",
-        ));
-    }
-    Ok(())
 }
 
 struct BatchNormBackward {
