@@ -15,42 +15,54 @@ use crate::storage::CpuStorage;
 /// Elements handed to one rayon task.
 const CHUNK: usize = 1 << 14;
 
-/// `kind` elementwise over the view `layout` of `x`, which `Pointwise::compute_dtype` chose.
+/// `kind` over every element of `input` viewed through `layout`, which was converted to the
+/// kernel dtype (see `Pointwise::compute_dtype`); each dtype's kernels are listed below it.
 pub(super) fn pointwise_forward(
     kind: Pointwise,
-    x: &CpuStorage,
+    input: &CpuStorage,
     layout: &Layout,
 ) -> Result<CpuStorage> {
+    match input {
+        CpuStorage::F32(x) => float(kind, x, layout),
+        CpuStorage::I64(x) => int(kind, x, layout),
+        CpuStorage::Bool(_) => Err(internal(kind)),
+    }
+}
+
+fn float(kind: Pointwise, x: &[f32], layout: &Layout) -> Result<CpuStorage> {
     let op = kind.name();
-    Ok(match (x, kind) {
-        (CpuStorage::F32(x), Pointwise::Relu) => {
-            CpuStorage::F32(map_strided(op, x, layout, |v| {
+    Ok(CpuStorage::F32(match kind {
+        Pointwise::Relu => map_strided(
+            op,
+            x,
+            layout,
+            |v: f32| {
                 if v > 0.0 || v.is_nan() {
                     v
                 } else {
                     0.0
                 }
-            })?)
-        }
+            },
+        )?,
         // exp(-x) overflows to inf for very negative x, which still gives the right 0.
-        (CpuStorage::F32(x), Pointwise::Sigmoid) => {
-            CpuStorage::F32(map_strided(op, x, layout, |v: f32| {
-                1.0 / (1.0 + exp_f32(-v))
-            })?)
-        }
-        (CpuStorage::F32(x), Pointwise::Tanh) => {
-            CpuStorage::F32(map_strided(op, x, layout, f32::tanh)?)
-        }
-        (CpuStorage::I64(x), Pointwise::Relu) => {
-            CpuStorage::I64(map_strided(op, x, layout, |v: i64| v.max(0))?)
-        }
-        (CpuStorage::I64(_), Pointwise::Sigmoid | Pointwise::Tanh) | (CpuStorage::Bool(_), _) => {
-            return Err(Error::Internal {
-                op,
-                detail: "input was not converted to a kernel dtype".into(),
-            })
-        }
-    })
+        Pointwise::Sigmoid => map_strided(op, x, layout, |v: f32| 1.0 / (1.0 + exp_f32(-v)))?,
+        Pointwise::Tanh => map_strided(op, x, layout, f32::tanh)?,
+    }))
+}
+
+fn int(kind: Pointwise, x: &[i64], layout: &Layout) -> Result<CpuStorage> {
+    Ok(CpuStorage::I64(match kind {
+        Pointwise::Relu => map_strided(kind.name(), x, layout, |v: i64| v.max(0))?,
+        // Computed in float (see `compute_dtype`).
+        Pointwise::Sigmoid | Pointwise::Tanh => return Err(internal(kind)),
+    }))
+}
+
+fn internal(kind: Pointwise) -> Error {
+    Error::Internal {
+        op: kind.name(),
+        detail: "input was not converted to a kernel dtype".into(),
+    }
 }
 
 /// The input gradient of `kind` from the upstream gradient `g` and the saved output `y`.
