@@ -1,4 +1,5 @@
-//! Tensors made from nothing: constants, ranges and random draws.
+//! Tensors made from nothing: constants, ranges and random draws. Values are made on the host
+//! and copied to the device asked for, so one seed draws the same values on every device.
 
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
@@ -40,7 +41,7 @@ impl Tensor {
             DType::I64 => CpuStorage::I64(alloc::filled(op, n, value as i64)?),
             DType::Bool => CpuStorage::Bool(alloc::filled(op, n, value != 0.0)?),
         };
-        Tensor::from_cpu(data, shape)
+        Tensor::from_cpu(data, shape)?.to_device(device)
     }
 
     /// `start, start + step, ...` up to but excluding `end`, computed in f64 as PyTorch does.
@@ -65,7 +66,7 @@ impl Tensor {
             DType::I64 => CpuStorage::I64(alloc::collect("arange", n, values.map(|v| v as i64))?),
             DType::Bool => return Err(Error::dtype("arange", "float32 or int64", "bool")),
         };
-        Tensor::from_cpu(data, &[n])
+        Tensor::from_cpu(data, &[n])?.to_device(device)
     }
 
     /// Uniform draws from [0, 1).
@@ -75,7 +76,7 @@ impl Tensor {
         let data = with_generator(|g| {
             alloc::collect("rand", n, std::iter::repeat_with(|| g.random::<f32>()))
         })?;
-        Tensor::from_f32(data, shape)
+        Tensor::from_f32(data, shape)?.to_device(device)
     }
 
     /// Standard normal draws.
@@ -89,7 +90,7 @@ impl Tensor {
                 std::iter::repeat_with(|| StandardNormal.sample(g)),
             )
         })?;
-        Tensor::from_f32(data, shape)
+        Tensor::from_f32(data, shape)?.to_device(device)
     }
 
     /// Uniform integers from [low, high), as int64.
@@ -109,7 +110,7 @@ impl Tensor {
                 std::iter::repeat_with(|| g.random_range(low..high)),
             )
         })?;
-        Tensor::from_i64(data, shape)
+        Tensor::from_i64(data, shape)?.to_device(device)
     }
 }
 
