@@ -84,6 +84,15 @@ pub(crate) fn backward_weight(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f64> 
     dw
 }
 
+/// `db[o]`: `dy` summed over the batch and the output plane.
+pub(crate) fn backward_bias(s: &ConvShape, dy: &[f32]) -> Vec<f64> {
+    let mut db = vec![0f64; s.o];
+    for (at, &g) in dy.iter().enumerate() {
+        db[at / s.ohw() % s.o] += g as f64;
+    }
+    db
+}
+
 /// The absolute values of `v`: with them, a reference gives the sum of the absolute values of the
 /// products that make each element, the scale of [`assert_within_scale`].
 pub(crate) fn abs(v: &[f32]) -> Vec<f32> {

@@ -25,6 +25,8 @@ mod direct;
 mod gemm;
 mod im2col;
 mod taps;
+#[cfg(test)]
+mod tests;
 mod winograd;
 
 use rayon::prelude::*;
