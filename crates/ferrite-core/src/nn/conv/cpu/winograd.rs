@@ -9,14 +9,14 @@
 //!
 //! The weight gradient is the exact adjoint of that forward, `G^T [Σ (A dy A^T) ⊙ (B^T d B)] G`,
 //! 16 gemms [o, tiles] by [tiles, c]; the input gradient, a stride-1 convolution of `dy`, goes
-//! through the forward (see `conv2d_bwd_data`). A chunk of samples is transformed at a time, its
-//! samples innermost so that every transform runs along vectors of samples.
+//! through the forward (see `super::backward_input`). A chunk of samples is transformed at a time,
+//! its samples innermost so that every transform runs along vectors of samples.
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::{
-    matmul, samples_last, sized, summed_over_chunks, ConvShape, Matrix, Plan, MAX_COL_BYTES,
-};
+use super::chunks::{for_each_chunk, samples_last, sized, summed_over_chunks, Plan, MAX_COL_BYTES};
+use super::gemm::{matmul, Matrix};
+use crate::nn::conv::ConvShape;
 
 /// Points of a tile in the Winograd domain: 4x4.
 const POINTS: usize = 16;
@@ -29,38 +29,39 @@ const LANES: usize = 16;
 const MIN_BATCH: usize = 16;
 
 /// Fewer input or output channels leave the gemms too shallow for the 16 of them to pay for the
-/// transforms (see `plan`).
+/// transforms (see `fits`).
 const MIN_CHANNELS: usize = 128;
 
 type Lanes = [f32; LANES];
 
 /// A convolution F(2x2, 3x3) can run, with its tiling.
-pub(in crate::nn::conv) struct Winograd<'s> {
+pub(super) struct Winograd<'s> {
     s: &'s ConvShape,
     /// 2x2 output tiles down and across the output plane.
     tiles: [usize; 2],
 }
 
 impl<'s> Winograd<'s> {
-    /// Winograd for `s` (its forward and weight gradient, and the input gradient of the convolution
-    /// that `s` transposes), or `None` where the other routes are as fast. From 128 channels in and out the
-    /// gemms dominate the transforms and it wins (2 threads, batch 100, forward: 128->256 at 8x8
-    /// 1.2x, 256->256 at 8x8 1.25x, 256->512 and 512->512 at 4x4 1.4x); with fewer the transforms
-    /// and the shallow gemms lose to the direct kernels (64->64 at 8x8: 0.8x, 32->32 at 16x16:
-    /// 0.4x). 2x2 planes are one tile, no fewer products than the tap classes take.
-    pub(in crate::nn::conv) fn plan(s: &'s ConvShape) -> Option<Self> {
-        let fits = s.groups == 1
+    /// Whether F(2x2, 3x3) runs `s`: one group of 3x3 kernels at stride 1, no dilation, padding
+    /// of at most 2.
+    pub(super) fn supports(s: &ConvShape) -> bool {
+        s.groups == 1
             && [s.kh, s.kw] == [3, 3]
             && s.stride == [1, 1]
             && s.dilation == [1, 1]
             && s.padding.iter().all(|&p| p <= 2)
-            && s.n >= MIN_BATCH
-            && s.c.min(s.o) >= MIN_CHANNELS
-            && s.ohw() >= 16;
-        fits.then(|| Self::new(s))
     }
 
-    fn new(s: &'s ConvShape) -> Self {
+    /// Whether Winograd takes `s` (its forward and weight gradient, and the input gradient of the
+    /// convolution that `s` transposes) where the other routes are slower. From 128 channels in
+    /// and out the gemms dominate the transforms and it wins; with fewer the transforms and the
+    /// shallow gemms lose to the direct kernels. 2x2 planes are one tile, no fewer products than
+    /// the tap classes take.
+    pub(super) fn fits(s: &ConvShape) -> bool {
+        Self::supports(s) && s.n >= MIN_BATCH && s.c.min(s.o) >= MIN_CHANNELS && s.ohw() >= 16
+    }
+
+    pub(super) fn new(s: &'s ConvShape) -> Self {
         Winograd {
             s,
             tiles: [s.oh.div_ceil(2), s.ow.div_ceil(2)],
@@ -72,8 +73,8 @@ impl<'s> Winograd<'s> {
     }
 
     /// Chunks of `LANES` samples, a vector of each, fewer where the buffers would outgrow their
-    /// budget: their transformed tiles stay in cache for the gemms (256->256 at 8x8 and 512->512
-    /// at 4x4 ran 1.05-1.2x faster than in a chunk per thread of 48 samples, 32 in between).
+    /// budget: their transformed tiles stay in cache for the gemms (faster than a chunk per thread
+    /// of several vectors of samples).
     fn chunks(&self) -> Plan {
         let s = self.s;
         let per_sample = POINTS * (s.c + s.o) * self.tile_count() + (s.c + s.o) * s.h * s.w;
@@ -87,7 +88,7 @@ impl<'s> Winograd<'s> {
     }
 
     /// `y = conv(x, weight) (+ bias)` where `weight(o, c, i, j)` reads the [o, c, 3, 3] kernel.
-    pub(in crate::nn::conv) fn forward(
+    pub(super) fn forward(
         &self,
         x: &[f32],
         weight: impl Fn(usize, usize, usize, usize) -> f32 + Sync,
@@ -97,7 +98,7 @@ impl<'s> Winograd<'s> {
         let (hw, ohw) = (s.h * s.w, s.ohw());
         let u = self.transform_weight(weight);
         let mut y = vec![0.0; s.n * s.o * ohw];
-        super::for_each_chunk(&self.chunks(), &mut y, s.o * ohw, |first, y, scratch| {
+        for_each_chunk(&self.chunks(), &mut y, s.o * ohw, |first, y, scratch| {
             let nb = y.len() / (s.o * ohw);
             let cols = self.tile_count() * nb;
             // The input, then the output planes staged by `transform_output`.
@@ -131,7 +132,7 @@ impl<'s> Winograd<'s> {
 
     /// The gradient of the [o, c, 3, 3] weight: per chunk, `Σ (A dy A^T) ⊙ (B^T d B)` over its tiles
     /// as 16 gemms, summed over chunks in a fixed order, then `G^T · G` back to 3x3.
-    pub(in crate::nn::conv) fn weight_grad(&self, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    pub(super) fn backward_weight(&self, x: &[f32], dy: &[f32]) -> Vec<f32> {
         let s = self.s;
         let (hw, ohw) = (s.h * s.w, s.ohw());
         let plan = self.chunks();
@@ -157,7 +158,7 @@ impl<'s> Winograd<'s> {
             let w = sized(&mut scratch.rows, s.o * POINTS * cols);
             vectorized(
                 #[inline(always)]
-                || self.transform_output_grad(dyt, nb, w),
+                || self.transform_dy(dyt, nb, w),
             );
             for p in 0..POINTS {
                 matmul(
@@ -175,7 +176,7 @@ impl<'s> Winograd<'s> {
         let mut dw = vec![0.0; s.o * s.c * 9];
         dw.par_chunks_mut(9).enumerate().for_each(|(oc, kernel)| {
             let m: [f32; POINTS] = std::array::from_fn(|p| by_point[p * s.o * s.c + oc]);
-            kernel.copy_from_slice(&weight_grad_tile(&m));
+            kernel.copy_from_slice(&backward_weight_tile(&m));
         });
         dw
     }
@@ -235,7 +236,7 @@ impl<'s> Winograd<'s> {
     /// W [o, point, tile, sample] = A dy A^T of every 2x2 tile of `dyt` [o, oh, ow, nb], zero past the
     /// edges: the gradient of the forward's `A^T m A`.
     #[inline(always)]
-    fn transform_output_grad(&self, dyt: &[f32], nb: usize, w: &mut [f32]) {
+    fn transform_dy(&self, dyt: &[f32], nb: usize, w: &mut [f32]) {
         let s = self.s;
         let cols = self.tile_count() * nb;
         for (dst, plane) in w
@@ -253,7 +254,7 @@ impl<'s> Winograd<'s> {
                         );
                     }
                 }
-                for (p, lanes) in output_grad_tile(&d).iter().flatten().enumerate() {
+                for (p, lanes) in backward_output_tile(&d).iter().flatten().enumerate() {
                     store(&mut dst[p * cols + t * nb + first..], lanes, len);
                 }
             }
@@ -389,7 +390,7 @@ fn output_tile(m: &[[Lanes; 4]; 4]) -> [[Lanes; 2]; 2] {
 
 /// A dy A^T, lane by lane: the adjoint of `output_tile`.
 #[inline(always)]
-fn output_grad_tile(dy: &[[Lanes; 2]; 2]) -> [[Lanes; 4]; 4] {
+fn backward_output_tile(dy: &[[Lanes; 2]; 2]) -> [[Lanes; 4]; 4] {
     let mut out = [[[0.0; LANES]; 4]; 4];
     for l in 0..LANES {
         let cols: [[f32; 4]; 2] = std::array::from_fn(|j| {
@@ -416,7 +417,7 @@ fn weight_tile(g: &[[f32; 3]; 3]) -> [f32; POINTS] {
 
 /// G^T m G of a 4x4 point tile back to a 3x3 kernel gradient, row-major: the adjoint of
 /// `weight_tile`.
-fn weight_grad_tile(m: &[f32; POINTS]) -> [f32; 9] {
+fn backward_weight_tile(m: &[f32; POINTS]) -> [f32; 9] {
     let drop = |[a, b, c, d]: [f32; 4]| [a + 0.5 * (b + c), 0.5 * (b - c), 0.5 * (b + c) + d];
     let cols: [[f32; 3]; 4] = std::array::from_fn(|j| drop([0, 1, 2, 3].map(|i| m[i * 4 + j])));
     let rows: [[f32; 3]; 3] = std::array::from_fn(|i| drop([0, 1, 2, 3].map(|j| cols[j][i])));
@@ -426,7 +427,7 @@ fn weight_grad_tile(m: &[f32; POINTS]) -> [f32; 9] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::nn::conv::tests::{assert_within_scale, gradients_reference, reference};
+    use crate::nn::conv::reference::{self, abs, assert_within_scale};
     use crate::nn::conv::Conv2dParams;
     use crate::testing::values;
 
@@ -434,7 +435,7 @@ mod tests {
     fn matches_float64_on_whole_and_cut_tiles() {
         // Whole tiles (8x8), the last tile row and column cut (5x7), padding 0 and 2, on one axis
         // only; 40 samples make chunks of 16, 16 and 8 (whole vectors of samples and part of one).
-        // Few channels: the arithmetic is the same at any count (`plan` asks for 128).
+        // Few channels: the arithmetic is the same at any count (`fits` asks for 128).
         let (n, c, o) = (40, 5, 6);
         for ([h, w], padding) in [
             ([8, 8], [1, 1]),
@@ -446,22 +447,8 @@ mod tests {
                 padding,
                 ..Conv2dParams::default()
             };
-            let [oh, ow] = [h + 2 * padding[0] - 2, w + 2 * padding[1] - 2];
-            let s = ConvShape {
-                n,
-                c,
-                h,
-                w,
-                o,
-                groups: 1,
-                kh: 3,
-                kw: 3,
-                stride: [1, 1],
-                padding,
-                dilation: [1, 1],
-                oh,
-                ow,
-            };
+            let s = reference::shape([n, c, h, w], [o, 3, 3], p);
+            assert!(Winograd::supports(&s) && !Winograd::fits(&s));
             let (x, weight, bias) = (values(n * c * h * w, 1), values(o * c * 9, 2), values(o, 3));
             let winograd = Winograd::new(&s);
             let y = winograd.forward(
@@ -469,22 +456,14 @@ mod tests {
                 |oc, ic, i, j| weight[((oc * c + ic) * 3 + i) * 3 + j],
                 Some(&bias),
             );
-            let abs = |v: &[f32]| v.iter().map(|x| x.abs()).collect::<Vec<_>>();
-            let want = reference(&x, [n, c, h, w], &weight, [o, c, 3, 3], Some(&bias), p);
-            let scale = reference(
-                &abs(&x),
-                [n, c, h, w],
-                &abs(&weight),
-                [o, c, 3, 3],
-                Some(&abs(&bias)),
-                p,
-            );
-            assert_within_scale(&y, &want, &scale, 1e-6);
-            let dy = values(n * o * oh * ow, 4);
-            let (_, want) = gradients_reference(&x, [n, c, h, w], &weight, o, &dy, padding);
-            let (_, scale) =
-                gradients_reference(&abs(&x), [n, c, h, w], &abs(&weight), o, &abs(&dy), padding);
-            assert_within_scale(&winograd.weight_grad(&x, &dy), &want, &scale, 1e-6);
+            let want = reference::forward(&s, &x, &weight, Some(&bias));
+            let scale = reference::forward(&s, &abs(&x), &abs(&weight), Some(&abs(&bias)));
+            assert_within_scale(&format!("forward {s:?}"), &y, &want, &scale, 1e-6);
+            let dy = values(n * o * s.ohw(), 4);
+            let want = reference::backward_weight(&s, &x, &dy);
+            let scale = reference::backward_weight(&s, &abs(&x), &abs(&dy));
+            let got = winograd.backward_weight(&x, &dy);
+            assert_within_scale(&format!("weight gradient {s:?}"), &got, &want, &scale, 1e-6);
         }
     }
 }

@@ -1,0 +1,445 @@
+//! The im2col + gemm kernels: every convolution's fallback. A chunk of samples is unfolded side
+//! by side into one im2col matrix [c * kh * kw, samples * oh * ow], so that small output planes
+//! still make gemms wide enough to run near peak. Forward: `y[g] = w[g] @ im2col(x[g])`; input
+//! gradient: gemm, then col2im folds the columns back onto the input; weight gradient:
+//! `dy[g] @ im2col(x[g])^T`, summed over the chunks.
+
+use std::ops::Range;
+
+use gemm::Parallelism;
+use rayon::prelude::*;
+
+use super::chunks::{for_each_chunk, sized, summed_over_chunks, Plan, Scratch, MAX_COL_BYTES};
+use super::gemm::{matmul, Matrix};
+use crate::cpu::PARALLEL_GEMM_MIN_FLOPS;
+use crate::nn::conv::ConvShape;
+
+/// The im2col columns (samples times output positions) a chunk aims for. Per-sample gemms over 2x2
+/// outputs are narrower than gemm's micro-tile and run slower; at 4x4 with 256 to 512 channels,
+/// 1024 columns run faster than 256 (gemm packs the weights once per chunk).
+const CHUNK_COLS: usize = 1024;
+
+/// The same for the weight gradient, where the columns are gemm's reduction and every chunk reads
+/// and writes the whole gradient: output planes smaller than `DEEP_PLANE` take chunks this deep to
+/// pay for that.
+const WEIGHT_CHUNK_COLS: usize = 1024;
+
+/// From this many output positions (8x8) up, one sample is deep enough for the weight gradient's
+/// gemm, and chunks only push a larger im2col matrix out of cache.
+const DEEP_PLANE: usize = 64;
+
+/// Up to this many output channels per group, the weight gradient is accumulated column-major
+/// (see `backward_weight`).
+const COLUMN_GRADIENT_MAX_OG: usize = 64;
+
+/// Forward: `y[g] = w[g] @ im2col(x[g]) (+ bias)`, a chunk of samples at a time.
+pub(super) fn forward(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let (og, k, hw, ohw) = (s.og(), s.k(), s.hw(), s.ohw());
+    let mut y = vec![0.0; s.n * s.o * ohw];
+    let plan = plan(s, CHUNK_COLS);
+    let (par, min_len, taps) = (plan.gemm_parallelism(), plan.min_len(), tap_windows(s));
+    for_each_chunk(&plan, &mut y, s.o * ohw, |first, y, scratch| {
+        let nb = y.len() / (s.o * ohw);
+        let cols = nb * ohw;
+        let x = &x[first * s.c * hw..][..nb * s.c * hw];
+        let rhs = if nb == 1 && s.pointwise() {
+            x
+        } else {
+            let col = scratch.col.zero_padded(s, cols);
+            im2col(s, &taps, x, col, min_len);
+            col
+        };
+        let products = |dst: &mut [f32], accumulate: bool| {
+            for g in 0..s.groups {
+                let (wg, rhs) = (&w[g * og * k..][..og * k], &rhs[g * k * cols..][..k * cols]);
+                let dst = &mut dst[g * og * cols..][..og * cols];
+                matmul(
+                    dst,
+                    cols,
+                    [og, cols, k],
+                    Matrix::rows(wg, k),
+                    Matrix::rows(rhs, cols),
+                    accumulate,
+                    par,
+                );
+            }
+        };
+        // One sample's output is already in gemm layout; a chunk's is staged, then scattered.
+        if nb == 1 {
+            if let Some(bias) = bias {
+                for (row, &b) in y.chunks_mut(ohw).zip(bias) {
+                    row.fill(b);
+                }
+            }
+            products(y, bias.is_some());
+        } else {
+            let staged = sized(&mut scratch.rows, s.o * cols);
+            products(staged, false);
+            scatter_rows(staged, y, s.o, ohw, bias, min_len);
+        }
+    });
+    y
+}
+
+/// Gradient of the input: `dx = col2im(w[g]^T @ dy[g])`, a chunk of samples at a time.
+pub(super) fn backward_input(s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> {
+    let (og, k, hw, ohw) = (s.og(), s.k(), s.hw(), s.ohw());
+    let mut dx = vec![0.0; s.n * s.c * hw];
+    let plan = plan(s, CHUNK_COLS);
+    let (par, min_len, taps) = (plan.gemm_parallelism(), plan.min_len(), tap_windows(s));
+    for_each_chunk(&plan, &mut dx, s.c * hw, |first, dx, scratch| {
+        let nb = dx.len() / (s.c * hw);
+        let cols = nb * ohw;
+        let dy = &dy[first * s.o * ohw..][..nb * s.o * ohw];
+        let dy = if nb == 1 {
+            dy
+        } else {
+            let rows = sized(&mut scratch.rows, s.o * cols);
+            gather_rows(dy, rows, s.o, ohw, min_len);
+            rows
+        };
+        let products = |dst: &mut [f32]| {
+            for g in 0..s.groups {
+                let (wg, dyg) = (
+                    &w[g * og * k..][..og * k],
+                    &dy[g * og * cols..][..og * cols],
+                );
+                let dst = &mut dst[g * k * cols..][..k * cols];
+                matmul(
+                    dst,
+                    cols,
+                    [k, cols, og],
+                    Matrix::rows(wg, k).transposed(),
+                    Matrix::rows(dyg, cols),
+                    false,
+                    par,
+                );
+            }
+        };
+        if nb == 1 && s.pointwise() {
+            products(dx);
+        } else {
+            let dcol = scratch.col.overwritten(s.c * s.taps() * cols);
+            products(dcol);
+            col2im(s, &taps, dcol, dx, min_len);
+        }
+    });
+    dx
+}
+
+/// Gradient of the weight: `dw[g] = sum over chunks of dy[g] @ im2col(x[g])^T`, summed in gemm's
+/// accumulator; where chunks run as tasks, each thread sums its run of chunks into its own buffer
+/// before those are added.
+pub(super) fn backward_weight(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    // With few output channels, each group's gradient is accumulated as [k, og] (column-major
+    // [og, k]): gemm then reads the im2col matrix as it lies, contiguous along the reduction, and
+    // packs only `dy`, c * taps / og times smaller; row-major, it packs a copy of the im2col matrix.
+    // With many, gemm's tiles along og are what pay, and the row-major product wins.
+    let by_column = s.og() <= COLUMN_GRADIENT_MAX_OG;
+    let plan = plan(
+        s,
+        if s.ohw() >= DEEP_PLANE {
+            1
+        } else {
+            WEIGHT_CHUNK_COLS
+        },
+    );
+    let chunks = WeightChunks {
+        s,
+        plan,
+        par: plan.gemm_parallelism(),
+        min_len: plan.min_len(),
+        taps: tap_windows(s),
+        by_column,
+        x,
+        dy,
+    };
+    let dw = summed_over_chunks(&plan, s.o * s.k(), |scratch, dw, index| {
+        chunks.add(scratch, dw, index)
+    });
+    if by_column {
+        untranspose(s, &dw)
+    } else {
+        dw
+    }
+}
+
+/// The weight gradient's chunks: the plan, and how each chunk's products are taken.
+struct WeightChunks<'a> {
+    s: &'a ConvShape,
+    plan: Plan,
+    par: Parallelism,
+    min_len: usize,
+    taps: Vec<Tap>,
+    /// Whether each group's gradient is accumulated as [k, og] (see `backward_weight`).
+    by_column: bool,
+    x: &'a [f32],
+    dy: &'a [f32],
+}
+
+impl WeightChunks<'_> {
+    /// Adds the products of chunk `index` into `dw`.
+    fn add(&self, scratch: &mut Scratch, mut dw: Vec<f32>, index: usize) -> Vec<f32> {
+        let s = self.s;
+        let (og, k, hw, ohw) = (s.og(), s.k(), s.hw(), s.ohw());
+        let first = index * self.plan.per_chunk;
+        let nb = self.plan.per_chunk.min(s.n - first);
+        let cols = nb * ohw;
+        let x = &self.x[first * s.c * hw..][..nb * s.c * hw];
+        let dy = &self.dy[first * s.o * ohw..][..nb * s.o * ohw];
+        let rhs = if nb == 1 && s.pointwise() {
+            x
+        } else {
+            let col = scratch.col.zero_padded(s, cols);
+            im2col(s, &self.taps, x, col, self.min_len);
+            col
+        };
+        let lhs = if nb == 1 {
+            dy
+        } else {
+            let rows = sized(&mut scratch.rows, s.o * cols);
+            gather_rows(dy, rows, s.o, ohw, self.min_len);
+            rows
+        };
+        for g in 0..s.groups {
+            let (dyg, xg) = (
+                &lhs[g * og * cols..][..og * cols],
+                &rhs[g * k * cols..][..k * cols],
+            );
+            let dwg = &mut dw[g * og * k..][..og * k];
+            if self.by_column {
+                // The transpose [k, og] = im2col [k, cols] @ dy^T [cols, og], row-major.
+                matmul(
+                    dwg,
+                    og,
+                    [k, og, cols],
+                    Matrix::rows(xg, cols),
+                    Matrix::rows(dyg, cols).transposed(),
+                    true,
+                    self.par,
+                );
+            } else {
+                matmul(
+                    dwg,
+                    k,
+                    [og, k, cols],
+                    Matrix::rows(dyg, cols),
+                    Matrix::rows(xg, cols).transposed(),
+                    true,
+                    self.par,
+                );
+            }
+        }
+        dw
+    }
+}
+
+/// The weight gradient [o, c / groups, kh, kw] from its per-group [k, og] accumulators.
+fn untranspose(s: &ConvShape, dw: &[f32]) -> Vec<f32> {
+    let (og, k) = (s.og(), s.k());
+    let mut out = vec![0.0; dw.len()];
+    for (src, dst) in dw.chunks_exact(og * k).zip(out.chunks_exact_mut(og * k)) {
+        for (o, row) in dst.chunks_exact_mut(k).enumerate() {
+            row.iter_mut()
+                .zip(src[o..].iter().step_by(og))
+                .for_each(|(d, &v)| *d = v);
+        }
+    }
+    out
+}
+
+/// Chunks of about `cols` im2col columns, as many samples as the im2col buffers' budget allows.
+/// Chunks that run as tasks come in a multiple of the thread count, of equal size, so that every
+/// thread gets the same work.
+fn plan(s: &ConvShape, cols: usize) -> Plan {
+    let threads = rayon::current_num_threads();
+    let ohw = s.ohw().max(1);
+    let budget = MAX_COL_BYTES / size_of::<f32>() / threads / (s.c * s.taps() * ohw).max(1);
+    // At least a chunk per thread: one chunk would run gemm split across threads, slower.
+    let wanted = cols
+        .div_ceil(ohw)
+        .min(budget)
+        .min(s.n.div_ceil(threads))
+        .clamp(1, s.n.max(1));
+    let mut chunks = s.n.div_ceil(wanted);
+    let small = s.o * s.k() * wanted * ohw < PARALLEL_GEMM_MIN_FLOPS;
+    let in_tasks = chunks >= threads || small;
+    if in_tasks {
+        chunks = chunks.next_multiple_of(threads).min(s.n);
+    }
+    let per_chunk = s.n.div_ceil(chunks.max(1)).max(1);
+    Plan {
+        per_chunk,
+        chunks: s.n.div_ceil(per_chunk),
+        in_tasks,
+    }
+}
+
+/// Where each kernel tap meets the input, in tap order.
+fn tap_windows(s: &ConvShape) -> Vec<Tap> {
+    let ([sh, sw], [ph, pw], [dh, dw]) = (s.stride, s.padding, s.dilation);
+    let windows = (0..s.kh).flat_map(|i| (0..s.kw).map(move |j| (i, j)));
+    windows
+        .map(|(i, j)| {
+            let ys = valid_range(s.oh, s.h, i * dh, ph, sh);
+            let xs = valid_range(s.ow, s.w, j * dw, pw, sw);
+            if ys.is_empty() || xs.is_empty() {
+                // A tap no output reads (a stride past the input's end): it has no first
+                // offset, and the planes' row loops must not slice at one.
+                return Tap {
+                    ys: 0..0,
+                    xs: 0..0,
+                    from: 0,
+                };
+            }
+            let from = (ys.start * sh + i * dh - ph) * s.w + xs.start * sw + j * dw - pw;
+            Tap { ys, xs, from }
+        })
+        .collect()
+}
+
+/// Where one kernel tap meets an input plane: the output rows and columns that read inside it, and
+/// the input offset read by the first of them. Padding is what no tap window covers.
+struct Tap {
+    ys: Range<usize>,
+    xs: Range<usize>,
+    from: usize,
+}
+
+/// The output positions whose input coordinate `pos * stride + tap - pad` lies in `0..len`.
+fn valid_range(out_len: usize, len: usize, tap: usize, pad: usize, stride: usize) -> Range<usize> {
+    let lo = pad.saturating_sub(tap).div_ceil(stride);
+    let hi = (len + pad)
+        .saturating_sub(tap)
+        .div_ceil(stride)
+        .min(out_len);
+    lo.min(hi)..hi
+}
+
+/// Copies what `tap` reads of one input plane [h, w] into `dst` [oh, ow], leaving the padding.
+fn unfold_plane(s: &ConvShape, tap: &Tap, plane: &[f32], dst: &mut [f32]) {
+    let ([sh, sw], len) = (s.stride, tap.xs.len());
+    if sh == 1 && sw == 1 && s.ow == s.w && !tap.ys.is_empty() {
+        // Output rows as long as input rows ("same" padding): the tap's rows lie at the same
+        // distance in both, so one copy moves them all, carrying the neighbouring row's values
+        // into the columns the tap misses, which are then put back to zero: on small planes one
+        // copy is much cheaper than one per row.
+        let start = tap.ys.start * s.ow + tap.xs.start;
+        let run = (tap.ys.len() - 1) * s.ow + len;
+        dst[start..start + run].copy_from_slice(&plane[tap.from..tap.from + run]);
+        if len < s.ow {
+            for oy in tap.ys.clone() {
+                let row = &mut dst[oy * s.ow..][..s.ow];
+                row[..tap.xs.start].fill(0.0);
+                row[tap.xs.end..].fill(0.0);
+            }
+        }
+        return;
+    }
+    for (k, oy) in tap.ys.clone().enumerate() {
+        let (from, run) = (
+            tap.from + k * sh * s.w,
+            &mut dst[oy * s.ow + tap.xs.start..][..len],
+        );
+        if sw == 1 {
+            run.copy_from_slice(&plane[from..from + len]);
+        } else {
+            run.iter_mut()
+                .zip(plane[from..].iter().step_by(sw))
+                .for_each(|(d, &v)| *d = v);
+        }
+    }
+}
+
+/// Adds `src` [oh, ow], what `tap` read at every output position, back onto the input plane.
+fn fold_plane(s: &ConvShape, tap: &Tap, src: &[f32], plane: &mut [f32]) {
+    let ([sh, sw], len) = (s.stride, tap.xs.len());
+    for (k, oy) in tap.ys.clone().enumerate() {
+        let (from, run) = (
+            tap.from + k * sh * s.w,
+            &src[oy * s.ow + tap.xs.start..][..len],
+        );
+        if sw == 1 {
+            plane[from..from + len]
+                .iter_mut()
+                .zip(run)
+                .for_each(|(d, &v)| *d += v);
+        } else {
+            plane[from..]
+                .iter_mut()
+                .step_by(sw)
+                .zip(run)
+                .for_each(|(d, &v)| *d += v);
+        }
+    }
+}
+
+/// Unfolds a chunk of samples `x` [nb, c, h, w] into `col` [c * kh * kw, nb * oh * ow], whose
+/// padding must already be zero: row (channel, tap) holds the samples side by side, so group g's
+/// im2col matrix is a block of rows.
+fn im2col(s: &ConvShape, taps: &[Tap], x: &[f32], col: &mut [f32], min_len: usize) {
+    let (hw, ohw, width) = (s.hw(), s.ohw(), col.len() / (s.c * taps.len()));
+    col.par_chunks_mut(width)
+        .with_min_len(min_len)
+        .enumerate()
+        .for_each(|(r, row)| {
+            let (ch, tap) = (r / taps.len(), &taps[r % taps.len()]);
+            for (n, dst) in row.chunks_mut(ohw).enumerate() {
+                unfold_plane(s, tap, &x[(n * s.c + ch) * hw..][..hw], dst);
+            }
+        });
+}
+
+/// Folds `col` [c * kh * kw, nb * oh * ow] back onto `dx` [nb, c, h, w], adding where taps overlap.
+fn col2im(s: &ConvShape, taps: &[Tap], col: &[f32], dx: &mut [f32], min_len: usize) {
+    let (hw, ohw) = (s.hw(), s.ohw());
+    let cols = col.len() / (s.c * taps.len());
+    dx.par_chunks_mut(s.c * hw)
+        .with_min_len(min_len)
+        .enumerate()
+        .for_each(|(n, dx)| {
+            for (r, row) in col.chunks(cols).enumerate() {
+                let (ch, tap) = (r / taps.len(), &taps[r % taps.len()]);
+                fold_plane(s, tap, &row[n * ohw..][..ohw], &mut dx[ch * hw..][..hw]);
+            }
+        });
+}
+
+/// Lays out `src` [nb, rows, plane] as `dst` [rows, nb * plane], one sample's plane after another
+/// in every row: the layout of a chunk's gemm operand.
+fn gather_rows(src: &[f32], dst: &mut [f32], rows: usize, plane: usize, min_len: usize) {
+    let nb = src.len() / (rows * plane);
+    dst.par_chunks_mut(nb * plane)
+        .with_min_len(min_len)
+        .enumerate()
+        .for_each(|(r, row)| {
+            for (n, d) in row.chunks_mut(plane).enumerate() {
+                d.copy_from_slice(&src[(n * rows + r) * plane..][..plane]);
+            }
+        });
+}
+
+/// The inverse of `gather_rows`, writing `src` [rows, nb * plane] into `dst` [nb, rows, plane] and
+/// adding `bias[row]` on the way.
+fn scatter_rows(
+    src: &[f32],
+    dst: &mut [f32],
+    rows: usize,
+    plane: usize,
+    bias: Option<&[f32]>,
+    min_len: usize,
+) {
+    let cols = src.len() / rows;
+    dst.par_chunks_mut(rows * plane)
+        .with_min_len(min_len)
+        .enumerate()
+        .for_each(|(n, dst)| {
+            for (r, d) in dst.chunks_mut(plane).enumerate() {
+                let s = &src[r * cols + n * plane..][..plane];
+                match bias {
+                    Some(b) => d.iter_mut().zip(s).for_each(|(d, &v)| *d = v + b[r]),
+                    None => d.copy_from_slice(s),
+                }
+            }
+        });
+}

@@ -1,0 +1,277 @@
+//! CPU kernels of `conv2d`, by route. One function per pass chooses the route for a shape, the
+//! first of these that takes it:
+//!
+//! - forward (`forward_route`): Winograd F(2x2, 3x3) for 3x3 stride-1 layers with 128 channels or
+//!   more in and out, 4x4 outputs or more and 16 samples or more; the direct kernels for kernels of
+//!   9 taps or more on 8x8 outputs or more, with at most 64 channels per group or read in place
+//!   (stride 1, output as wide as the input); tap classes where at most 3/4 of im2col's products
+//!   read inside the input (small planes, one group); else im2col + gemm.
+//! - input gradient (`backward_input_route`): at stride > 1, the direct kernels once per stride
+//!   phase (one group, no dilation, at least a sample per thread); at stride 1 with padding within
+//!   the kernel's span, the transposed convolution by the route its forward takes, except that
+//!   im2col with more output channels than input ones per group gives way to gemm + col2im; else
+//!   gemm + col2im.
+//! - weight gradient (`backward_weight_route`): Winograd as for the forward; the direct kernels
+//!   with 8 channels or more per group on 32x32 outputs or more, or 8 to 64 on 8x8 or more; tap
+//!   classes as for the forward; else im2col + gemm.
+//! - bias gradient (`backward_bias`): one sum per output channel.
+//!
+//! The direct kernels need AVX-512 (and x86-64): elsewhere their routes are never taken, and the
+//! others decide as they do everywhere.
+
+mod chunks;
+#[cfg(target_arch = "x86_64")]
+mod direct;
+mod gemm;
+mod im2col;
+mod taps;
+#[cfg(test)]
+mod tests;
+mod winograd;
+
+use rayon::prelude::*;
+
+use crate::cpu::lane_sum;
+use crate::nn::conv::ConvShape;
+use winograd::Winograd;
+
+/// The kernels that run a forward or a weight gradient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Route {
+    /// Winograd F(2x2, 3x3): `winograd`.
+    Winograd,
+    /// The AVX-512 direct kernels: `direct`.
+    Direct,
+    /// A gemm per class of output positions that read the same taps: `taps`.
+    TapClasses,
+    /// im2col + gemm: `im2col`.
+    Im2col,
+}
+
+/// The kernels that run an input gradient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum BackwardInputRoute {
+    /// The forward, by this route, of the transposed convolution (`ConvShape::transposed`): `dy`
+    /// convolved with the weight turned by 180 degrees, its channel dims swapped.
+    Transposed(Route),
+    /// The direct kernels, one stride-1 convolution of `dy` per stride phase of the input.
+    StridedPhases,
+    /// gemm, then col2im folds the columns back onto the input: `im2col`.
+    Col2im,
+}
+
+/// The route of the forward of `s`.
+pub(super) fn forward_route(s: &ConvShape) -> Route {
+    if Winograd::fits(s) {
+        Route::Winograd
+    } else if direct::forward_fits(s) {
+        Route::Direct
+    } else if taps::fits(s) {
+        Route::TapClasses
+    } else {
+        Route::Im2col
+    }
+}
+
+/// The route of the input gradient of `s`.
+pub(super) fn backward_input_route(s: &ConvShape) -> BackwardInputRoute {
+    if direct::backward_input_fits(s) {
+        return BackwardInputRoute::StridedPhases;
+    }
+    // Through gemm, with more output channels than input ones, col2im is cheaper: the transposed
+    // convolution would unfold the larger `dy`, into gemms short of rows. The direct kernels
+    // unfold nothing.
+    match s.transposed().map(|t| forward_route(&t)) {
+        Some(Route::Im2col) if s.og() > s.cg() => BackwardInputRoute::Col2im,
+        Some(route) => BackwardInputRoute::Transposed(route),
+        None => BackwardInputRoute::Col2im,
+    }
+}
+
+/// The route of the weight gradient of `s`.
+pub(super) fn backward_weight_route(s: &ConvShape) -> Route {
+    if Winograd::fits(s) {
+        Route::Winograd
+    } else if direct::backward_weight_fits(s) {
+        Route::Direct
+    } else if taps::fits(s) {
+        Route::TapClasses
+    } else {
+        Route::Im2col
+    }
+}
+
+/// Forward: `y = conv(x, w) (+ bias)` for `x` [n, c, h, w] and `w` [o, c / groups, kh, kw].
+pub(super) fn forward(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    forward_route(s).forward(s, x, w, bias)
+}
+
+/// Gradient of the input, [n, c, h, w], from `dy` [n, o, oh, ow] and the weight.
+pub(super) fn backward_input(s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> {
+    backward_input_route(s).backward_input(s, dy, w)
+}
+
+/// Gradient of the weight, [o, c / groups, kh, kw], from the input and `dy`.
+pub(super) fn backward_weight(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    backward_weight_route(s).backward_weight(s, x, dy)
+}
+
+/// Gradient of the bias: `dy` summed over the batch and the output plane of each channel.
+pub(super) fn backward_bias(s: &ConvShape, dy: &[f32]) -> Vec<f32> {
+    let ohw = s.ohw();
+    (0..s.o)
+        .into_par_iter()
+        .map(|o| {
+            (0..s.n)
+                .map(|n| lane_sum(&dy[(n * s.o + o) * ohw..][..ohw], |v| v))
+                .sum::<f64>() as f32
+        })
+        .collect()
+}
+
+impl Route {
+    /// Whether this route's kernels compute `s`, whether or not they are the fastest for it.
+    pub(super) fn supports(self, s: &ConvShape) -> bool {
+        match self {
+            Route::Winograd => Winograd::supports(s),
+            Route::Direct => direct::supports(s),
+            Route::TapClasses => taps::supports(s),
+            Route::Im2col => true,
+        }
+    }
+
+    /// The forward of `s` by this route.
+    pub(super) fn forward(
+        self,
+        s: &ConvShape,
+        x: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+    ) -> Vec<f32> {
+        debug_assert!(self.supports(s), "conv2d: {self:?} can't run {s:?}");
+        // Winograd and the tap classes lay the weight out their own way, reading it through this.
+        let weight = |o, c, i, j| w[((o * s.c + c) * s.kh + i) * s.kw + j];
+        match self {
+            Route::Winograd => Winograd::new(s).forward(x, weight, bias),
+            Route::Direct => direct::forward(s, x, w, bias),
+            Route::TapClasses => taps::forward(s, x, weight, bias),
+            Route::Im2col => im2col::forward(s, x, w, bias),
+        }
+    }
+
+    /// The weight gradient of `s` by this route.
+    pub(super) fn backward_weight(self, s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
+        debug_assert!(self.supports(s), "conv2d: {self:?} can't run {s:?}");
+        match self {
+            Route::Winograd => Winograd::new(s).backward_weight(x, dy),
+            Route::Direct => direct::backward_weight(s, x, dy),
+            Route::TapClasses => taps::backward_weight(s, x, dy),
+            Route::Im2col => im2col::backward_weight(s, x, dy),
+        }
+    }
+}
+
+impl BackwardInputRoute {
+    /// Whether this route's kernels compute the input gradient of `s`.
+    pub(super) fn supports(self, s: &ConvShape) -> bool {
+        match self {
+            BackwardInputRoute::Transposed(route) => {
+                s.transposed().is_some_and(|t| route.supports(&t))
+            }
+            BackwardInputRoute::StridedPhases => direct::backward_input_supports(s),
+            BackwardInputRoute::Col2im => true,
+        }
+    }
+
+    /// The input gradient of `s` by this route.
+    pub(super) fn backward_input(self, s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> {
+        debug_assert!(self.supports(s), "conv2d: {self:?} can't run {s:?}");
+        match self {
+            BackwardInputRoute::Transposed(route) => {
+                let t = s
+                    .transposed()
+                    .expect("a transposed route has a transposed convolution");
+                transposed_forward(route, s, &t, dy, w)
+            }
+            BackwardInputRoute::StridedPhases => direct::backward_input(s, dy, w),
+            BackwardInputRoute::Col2im => im2col::backward_input(s, dy, w),
+        }
+    }
+}
+
+/// The input gradient of `s` as the forward of `t`, its transposed convolution, by `route`.
+fn transposed_forward(
+    route: Route,
+    s: &ConvShape,
+    t: &ConvShape,
+    dy: &[f32],
+    w: &[f32],
+) -> Vec<f32> {
+    // Winograd and the tap classes (one group) read the turned kernel straight into their own
+    // layouts; the others take it turned (see `flip_weight`).
+    let flipped = |o, c, i, j| w[((c * s.c + o) * s.kh + s.kh - 1 - i) * s.kw + s.kw - 1 - j];
+    match route {
+        Route::Winograd => Winograd::new(t).forward(dy, flipped, None),
+        Route::TapClasses => taps::forward(t, dy, flipped, None),
+        Route::Direct | Route::Im2col => route.forward(t, dy, &flip_weight(s, w), None),
+    }
+}
+
+/// The weight of `ConvShape::transposed`: `w` [o, c / groups, kh, kw] as [c, o / groups, kh, kw],
+/// each kernel turned by 180 degrees.
+fn flip_weight(s: &ConvShape, w: &[f32]) -> Vec<f32> {
+    let (cg, og, taps) = (s.cg(), s.og(), s.taps());
+    let mut flipped = vec![0.0; w.len()];
+    // A task per flipped row (input channel): 512->512 channels flip 2.4 M weights per backward.
+    flipped
+        .par_chunks_mut(og * taps)
+        .enumerate()
+        .for_each(|(gc, row)| {
+            let (g, c) = (gc / cg, gc % cg);
+            for (o, to) in row.chunks_exact_mut(taps).enumerate() {
+                let from = &w[((g * og + o) * cg + c) * taps..][..taps];
+                to.iter_mut()
+                    .zip(from.iter().rev())
+                    .for_each(|(t, &f)| *t = f);
+            }
+        });
+    flipped
+}
+
+/// Off x86-64 there are no direct kernels: nothing supports them, so no route takes them.
+#[cfg(not(target_arch = "x86_64"))]
+mod direct {
+    use crate::nn::conv::ConvShape;
+
+    pub(super) fn supports(_: &ConvShape) -> bool {
+        false
+    }
+
+    pub(super) fn forward_fits(_: &ConvShape) -> bool {
+        false
+    }
+
+    pub(super) fn backward_weight_fits(_: &ConvShape) -> bool {
+        false
+    }
+
+    pub(super) fn backward_input_supports(_: &ConvShape) -> bool {
+        false
+    }
+
+    pub(super) fn backward_input_fits(_: &ConvShape) -> bool {
+        false
+    }
+
+    pub(super) fn forward(_: &ConvShape, _: &[f32], _: &[f32], _: Option<&[f32]>) -> Vec<f32> {
+        unreachable!("conv2d: no direct kernels off x86-64")
+    }
+
+    pub(super) fn backward_weight(_: &ConvShape, _: &[f32], _: &[f32]) -> Vec<f32> {
+        unreachable!("conv2d: no direct kernels off x86-64")
+    }
+
+    pub(super) fn backward_input(_: &ConvShape, _: &[f32], _: &[f32]) -> Vec<f32> {
+        unreachable!("conv2d: no direct kernels off x86-64")
+    }
+}

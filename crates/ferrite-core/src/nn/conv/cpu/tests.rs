@@ -1,0 +1,268 @@
+//! The route each pass takes for the tutorial's layers and a few others, and every route's kernels
+//! against float64 on every shape they support.
+
+use super::*;
+use crate::nn::conv::reference::{self, abs, assert_within_scale};
+use crate::nn::conv::Conv2dParams;
+use crate::testing::{assert_close, values};
+use BackwardInputRoute::{Col2im, StridedPhases, Transposed};
+use Route::{Direct, Im2col, TapClasses, Winograd};
+
+fn params(
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+    groups: usize,
+) -> Conv2dParams {
+    Conv2dParams {
+        stride,
+        padding,
+        dilation,
+        groups,
+    }
+}
+
+/// 3x3 with padding 1 at `stride`.
+fn three(stride: usize) -> Conv2dParams {
+    params([stride, stride], [1, 1], [1, 1], 1)
+}
+
+/// The routes of the forward, the input gradient and the weight gradient.
+type Routes = (Route, BackwardInputRoute, Route);
+
+/// Input [n, c, h, w], weight [o, kh, kw], parameters, then the routes with the direct kernels
+/// (AVX-512) and without.
+type RouteCase = ([usize; 4], [usize; 3], Conv2dParams, Routes, Routes);
+
+/// Whether this CPU runs the direct kernels.
+fn direct_kernels() -> bool {
+    Direct.supports(&reference::shape([1, 1, 3, 3], [1, 3, 3], three(1)))
+}
+
+#[test]
+fn the_tutorial_layers_take_these_routes() {
+    let cases: [RouteCase; 14] = [
+        // MyCNN, ResNet (with its downsampling layers) and VGG11 as trained, batch 100.
+        (
+            [100, 3, 32, 32],
+            [16, 3, 3],
+            three(1),
+            (Direct, Transposed(Direct), Im2col),
+            (Im2col, Col2im, Im2col),
+        ),
+        (
+            [100, 16, 16, 16],
+            [32, 3, 3],
+            three(1),
+            (Direct, Transposed(Direct), Direct),
+            (Im2col, Col2im, Im2col),
+        ),
+        (
+            [100, 16, 32, 32],
+            [32, 3, 3],
+            three(2),
+            (Direct, StridedPhases, Direct),
+            (Im2col, Col2im, Im2col),
+        ),
+        (
+            [100, 32, 16, 16],
+            [64, 3, 3],
+            three(2),
+            (Direct, StridedPhases, Direct),
+            (Im2col, Col2im, Im2col),
+        ),
+        (
+            [100, 64, 8, 8],
+            [64, 3, 3],
+            three(1),
+            (Direct, Transposed(Direct), Direct),
+            (Im2col, Transposed(Im2col), Im2col),
+        ),
+        (
+            [100, 128, 8, 8],
+            [256, 3, 3],
+            three(1),
+            (Winograd, Transposed(Winograd), Winograd),
+            (Winograd, Transposed(Winograd), Winograd),
+        ),
+        (
+            [100, 256, 8, 8],
+            [256, 3, 3],
+            three(1),
+            (Winograd, Transposed(Winograd), Winograd),
+            (Winograd, Transposed(Winograd), Winograd),
+        ),
+        (
+            [100, 512, 4, 4],
+            [512, 3, 3],
+            three(1),
+            (Winograd, Transposed(Winograd), Winograd),
+            (Winograd, Transposed(Winograd), Winograd),
+        ),
+        (
+            [100, 512, 2, 2],
+            [512, 3, 3],
+            three(1),
+            (TapClasses, Transposed(TapClasses), TapClasses),
+            (TapClasses, Transposed(TapClasses), TapClasses),
+        ),
+        // Fewer samples than Winograd takes.
+        (
+            [4, 128, 8, 8],
+            [256, 3, 3],
+            three(1),
+            (Direct, Transposed(Direct), Im2col),
+            (Im2col, Col2im, Im2col),
+        ),
+        // 1x1, at stride 1 and as ResNet's downsampling shortcut.
+        (
+            [100, 16, 8, 8],
+            [32, 1, 1],
+            params([1, 1], [0, 0], [1, 1], 1),
+            (Im2col, Col2im, Im2col),
+            (Im2col, Col2im, Im2col),
+        ),
+        (
+            [100, 16, 32, 32],
+            [32, 1, 1],
+            params([2, 2], [0, 0], [1, 1], 1),
+            (Im2col, StridedPhases, Im2col),
+            (Im2col, Col2im, Im2col),
+        ),
+        // Dilated, and grouped.
+        (
+            [100, 16, 16, 16],
+            [16, 3, 3],
+            params([1, 1], [2, 2], [2, 2], 1),
+            (Direct, Transposed(Direct), Direct),
+            (Im2col, Transposed(Im2col), Im2col),
+        ),
+        (
+            [100, 32, 16, 16],
+            [32, 3, 3],
+            params([1, 1], [1, 1], [1, 1], 4),
+            (Direct, Transposed(Direct), Direct),
+            (Im2col, Transposed(Im2col), Im2col),
+        ),
+    ];
+    for (input, weight, p, with_direct, without) in cases {
+        let s = reference::shape(input, weight, p);
+        let want = if direct_kernels() {
+            with_direct
+        } else {
+            without
+        };
+        let got = (
+            forward_route(&s),
+            backward_input_route(&s),
+            backward_weight_route(&s),
+        );
+        assert_eq!(got, want, "{input:?} {weight:?} {p:?}");
+    }
+}
+
+/// Every route that supports each shape, for each pass, against float64 (see `check_every_route`).
+#[test]
+fn every_route_matches_float64() {
+    let d1 = params([1, 1], [0, 0], [1, 1], 1);
+    let cases: [([usize; 4], [usize; 3], Conv2dParams); 17] = [
+        // The tutorial's layer kinds, with fewer samples and channels where they only cost time.
+        ([2, 3, 32, 32], [16, 3, 3], three(1)),
+        ([2, 16, 16, 16], [32, 3, 3], three(1)),
+        ([2, 16, 32, 32], [32, 3, 3], three(2)),
+        ([2, 64, 8, 8], [64, 3, 3], three(1)),
+        ([3, 32, 4, 4], [48, 3, 3], three(1)),
+        ([3, 16, 2, 2], [16, 3, 3], three(1)),
+        // 1x1 at stride 1 and 2, 5x5, dilation with groups, groups, unequal padding.
+        ([2, 6, 5, 7], [10, 1, 1], d1),
+        ([2, 6, 9, 9], [4, 1, 1], params([2, 2], [0, 0], [1, 1], 1)),
+        ([2, 3, 12, 11], [4, 5, 5], params([1, 1], [2, 1], [1, 1], 1)),
+        ([2, 8, 9, 10], [12, 3, 3], params([1, 1], [2, 2], [2, 2], 2)),
+        ([3, 8, 8, 8], [8, 3, 3], params([1, 1], [1, 1], [1, 1], 4)),
+        ([2, 4, 7, 9], [5, 3, 3], params([1, 1], [1, 0], [1, 1], 1)),
+        // Winograd's padding 0 and 2, and its chunks of 16 samples.
+        ([17, 4, 6, 6], [5, 3, 3], params([1, 1], [0, 2], [1, 1], 1)),
+        // Batches that make several im2col chunks, the last one partial.
+        ([37, 8, 9, 8], [8, 3, 3], three(1)),
+        ([37, 8, 9, 8], [8, 3, 3], params([2, 1], [1, 2], [1, 1], 1)),
+        ([37, 8, 9, 8], [8, 3, 3], params([2, 2], [1, 2], [1, 1], 1)),
+        // Padding wider than the kernel's span: no transposed convolution.
+        ([2, 2, 3, 3], [3, 1, 2], params([1, 1], [1, 1], [1, 1], 1)),
+    ];
+    let mut ran = Vec::new();
+    for (k, (input, weight, p)) in (0..).zip(cases) {
+        ran.extend(check_every_route(
+            &reference::shape(input, weight, p),
+            4 * k,
+        ));
+    }
+    // Every route ran somewhere (the direct ones where the CPU has them).
+    let mut routes = [Winograd, TapClasses, Im2col]
+        .map(|r| format!("{r:?}"))
+        .to_vec();
+    routes.extend(
+        [Winograd, TapClasses, Im2col]
+            .map(|r| format!("{:?}", Transposed(r)))
+            .into_iter()
+            .chain([format!("{Col2im:?}")]),
+    );
+    if direct_kernels() {
+        routes.extend([
+            format!("{Direct:?}"),
+            format!("{:?}", Transposed(Direct)),
+            format!("{StridedPhases:?}"),
+        ]);
+    }
+    for route in routes {
+        assert!(ran.contains(&route), "{route} never ran");
+    }
+}
+
+/// Runs every route that supports `s` on values of seeds from `seed` on, for each pass, against
+/// float64 (relative to the sum of the absolute products: Winograd's rounding scales with it);
+/// the bias gradient too. Returns the routes that ran.
+fn check_every_route(s: &ConvShape, seed: u64) -> Vec<String> {
+    let x = values(s.n * s.c * s.h * s.w, seed);
+    let w = values(s.o * s.cg() * s.taps(), seed + 1);
+    let b = values(s.o, seed + 2);
+    let dy = values(s.n * s.o * s.ohw(), seed + 3);
+    let check = |what: String, got: Vec<f32>, want: Vec<f64>, scale: Vec<f64>| {
+        assert_within_scale(&what, &got, &want, &scale, 1e-5);
+    };
+    let mut ran = Vec::new();
+    let routes = [Winograd, Direct, TapClasses, Im2col];
+    for route in routes.into_iter().filter(|route| route.supports(s)) {
+        check(
+            format!("{route:?} forward {s:?}"),
+            route.forward(s, &x, &w, Some(&b)),
+            reference::forward(s, &x, &w, Some(&b)),
+            reference::forward(s, &abs(&x), &abs(&w), Some(&abs(&b))),
+        );
+        check(
+            format!("{route:?} weight gradient {s:?}"),
+            route.backward_weight(s, &x, &dy),
+            reference::backward_weight(s, &x, &dy),
+            reference::backward_weight(s, &abs(&x), &abs(&dy)),
+        );
+        ran.push(format!("{route:?}"));
+    }
+    let input_routes = routes
+        .map(Transposed)
+        .into_iter()
+        .chain([StridedPhases, Col2im]);
+    for route in input_routes.filter(|route| route.supports(s)) {
+        check(
+            format!("{route:?} input gradient {s:?}"),
+            route.backward_input(s, &dy, &w),
+            reference::backward_input(s, &w, &dy),
+            reference::backward_input(s, &abs(&w), &abs(&dy)),
+        );
+        ran.push(format!("{route:?}"));
+    }
+    assert_close(
+        &backward_bias(s, &dy),
+        &reference::backward_bias(s, &dy),
+        1e-5,
+    );
+    ran
+}

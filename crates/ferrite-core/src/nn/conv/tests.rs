@@ -1,0 +1,487 @@
+//! `conv2d` as callers see it: values against float64, gradients against finite differences, the
+//! route each pass takes, reproducibility, and typed errors. `cpu::tests` checks every route's
+//! kernels on their own.
+
+use super::cpu::{
+    backward_input_route, backward_weight_route, forward_route, BackwardInputRoute, Route,
+};
+use super::*;
+use crate::device::Device;
+use crate::dtype::DType;
+use crate::testing::{assert_close, gradcheck, leaf, leaf_on, tensor, test_device, values};
+
+fn params(
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+    groups: usize,
+) -> Conv2dParams {
+    Conv2dParams {
+        stride,
+        padding,
+        dilation,
+        groups,
+    }
+}
+
+/// An input shape, a weight shape, whether there is a bias, and the parameters.
+type ForwardCase = ([usize; 4], [usize; 4], bool, Conv2dParams);
+
+/// `conv2d` on `device` against the float64 reference.
+fn check_forward(device: Device, (xs, ws, with_bias, p): ForwardCase) {
+    let (x, w, b) = (
+        tensor(&xs, 1, device),
+        tensor(&ws, 2, device),
+        tensor(&[ws[0]], 3, device),
+    );
+    let got = x.conv2d(&w, with_bias.then_some(&b), p).unwrap();
+    let host = |t: &Tensor| t.to_vec_f32().unwrap();
+    let s = reference::shape(xs, [ws[0], ws[2], ws[3]], p);
+    let bias = with_bias.then(|| host(&b));
+    let want = reference::forward(&s, &host(&x), &host(&w), bias.as_deref());
+    assert_eq!(got.numel(), want.len(), "{xs:?} {ws:?} {p:?}");
+    assert_close(&host(&got), &want, 1e-4);
+}
+
+test_device!(fn strides_past_the_input_leave_taps_that_read_nothing(device) {
+    // Found by the fuzz suite (test/fuzz): a column stride of 2^31 panicked slicing the
+    // input plane at the offset of a tap that no output column reads; so did padding as wide
+    // as the dilated kernel around a 1-wide input.
+    let cases: [ForwardCase; 3] = [
+        ([2, 4, 12, 1], [6, 2, 1, 3], true, params([3, 1], [2, 3], [3, 3], 2)),
+        ([2, 4, 11, 12], [6, 2, 5, 4], false, params([1, 1 << 31], [0, 3], [1, 3], 2)),
+        ([1, 2, 5, 6], [3, 2, 2, 3], true, params([9, 4], [1, 2], [2, 1], 1)),
+    ];
+    for case in cases {
+        check_forward(device, case);
+    }
+});
+
+#[test]
+fn outputs_over_the_allocation_limit_are_errors_before_any_buffer() {
+    let x = Tensor::from_f32(vec![1.0], &[1, 1, 1, 1]).unwrap();
+    let padding = Conv2dParams {
+        padding: [1 << 20, 1 << 20],
+        ..Conv2dParams::default()
+    };
+    // A [1, 1, 2^21 + 1, 2^21 + 1] output: 16 TiB of float32.
+    let err = x.conv2d(&x, None, padding).unwrap_err();
+    assert_eq!(err.code(), "OutOfMemory", "{err}");
+    // Found by the fuzz suite: an empty batch passed, and planned planes 2^33 wide.
+    let empty = Tensor::from_f32(vec![], &[0, 1, 3, 11]).unwrap();
+    let wide = params([1, 1], [0, 1 << 32], [1, 1], 1);
+    let err = empty.conv2d(&x, None, wide).unwrap_err();
+    assert_eq!(err.code(), "OutOfMemory", "{err}");
+}
+
+test_device!(fn empty_inputs_have_empty_gradients(device) {
+    // Found by the fuzz suite: padding gives an empty input outputs, and backward split the
+    // input's gradient into chunks of no elements, which panicked.
+    let x = leaf_on(&[3, 1, 0, 3], 1, device);
+    let w = leaf_on(&[1, 1, 2, 4], 2, device);
+    let y = x
+        .conv2d(&w, None, params([1, 2], [2, 1], [1, 1], 1))
+        .unwrap();
+    assert_eq!(y.shape(), &[3, 1, 3, 1]);
+    y.sum(&[], false).unwrap().backward(None, false).unwrap();
+    assert_eq!(x.grad().unwrap().shape(), &[3, 1, 0, 3]);
+    assert_eq!(w.grad().unwrap().to_vec_f32().unwrap(), vec![0.0; 8]);
+});
+
+test_device!(fn matches_a_direct_float64_convolution(device) {
+    let d = Conv2dParams::default();
+    let cases: [ForwardCase; 15] = [
+        ([2, 3, 7, 9], [4, 3, 3, 3], true, d),
+        ([2, 3, 7, 9], [4, 3, 2, 5], true, params([1, 2], [2, 1], [1, 1], 1)),
+        ([1, 2, 9, 8], [3, 2, 3, 2], false, params([1, 1], [1, 0], [2, 2], 1)),
+        ([2, 4, 6, 5], [6, 2, 3, 3], false, params([2, 2], [1, 1], [1, 1], 2)),
+        ([3, 4, 7, 6], [4, 1, 3, 2], true, params([2, 1], [2, 1], [2, 1], 4)),
+        ([5, 3, 5, 5], [2, 3, 5, 5], true, d),
+        ([3, 5, 4, 6], [7, 5, 1, 1], true, d),
+        ([2, 4, 3, 5], [6, 2, 1, 1], false, params([1, 1], [0, 0], [1, 1], 2)),
+        ([2, 3, 6, 6], [4, 3, 1, 1], true, params([2, 2], [1, 1], [1, 1], 1)),
+        ([9, 2, 5, 4], [3, 2, 3, 3], true, params([1, 1], [1, 1], [1, 1], 1)),
+        // Planes of 16x16 outputs and more: batches that span chunks, padding on one axis only
+        // or none, dilation with groups, non-square kernels.
+        ([5, 3, 16, 16], [4, 3, 3, 3], true, params([1, 1], [1, 1], [1, 1], 1)),
+        ([3, 4, 17, 18], [6, 2, 3, 2], true, params([1, 1], [2, 0], [2, 1], 2)),
+        ([2, 3, 18, 18], [5, 3, 3, 3], false, params([1, 1], [0, 0], [1, 1], 1)),
+        ([1, 2, 16, 20], [3, 2, 5, 3], true, params([1, 1], [2, 1], [1, 2], 1)),
+        // One big image: the gemms split across threads instead of the batch.
+        ([1, 16, 24, 20], [32, 16, 3, 3], true, params([1, 1], [1, 1], [1, 1], 1)),
+    ];
+    for case in cases {
+        check_forward(device, case);
+    }
+});
+
+#[test]
+fn small_planes_go_by_tap_classes_and_match_float64() {
+    let cases = [
+        // VGG's 4x4 and 2x2 layers, a kernel wider than the plane, stride and dilation, and
+        // padding wide enough that some outputs read nothing but padding (bias only).
+        (
+            [3, 6, 4, 4],
+            [8, 6, 3, 3],
+            params([1, 1], [1, 1], [1, 1], 1),
+        ),
+        (
+            [5, 4, 2, 2],
+            [6, 4, 3, 3],
+            params([1, 1], [1, 1], [1, 1], 1),
+        ),
+        (
+            [2, 3, 4, 4],
+            [4, 3, 5, 5],
+            params([1, 1], [2, 2], [1, 1], 1),
+        ),
+        (
+            [2, 4, 5, 3],
+            [6, 4, 3, 3],
+            params([2, 1], [1, 2], [1, 2], 1),
+        ),
+        (
+            [2, 2, 2, 2],
+            [3, 2, 3, 3],
+            params([1, 1], [3, 3], [1, 1], 1),
+        ),
+    ];
+    for (xs, ws, p) in cases {
+        let shape = ConvShape::new(&leaf(&xs, 1), &leaf(&ws, 2), None, p).unwrap();
+        let what = format!("{xs:?} {ws:?} {p:?}");
+        assert_eq!(forward_route(&shape), Route::TapClasses, "{what}");
+        assert_eq!(backward_weight_route(&shape), Route::TapClasses, "{what}");
+        check_forward(Device::Cpu, (xs, ws, true, p));
+        let b = leaf(&[ws[0]], 3);
+        gradcheck(&[leaf(&xs, 4), leaf(&ws, 5), b], |t| {
+            t[0].conv2d(&t[1], t.get(2), p)
+        });
+    }
+}
+
+#[test]
+fn wide_layers_go_by_winograd_and_match_float64() {
+    // VGG's 512->512 layer at 4x4, cut to the fewest channels and samples Winograd takes: the
+    // forward, the input gradient (the transposed convolution by Winograd too) and the weight
+    // gradient against float64. `cpu::winograd` tests the arithmetic on more shapes.
+    let ([n, c, h, w], o) = ([16, 128, 4, 4], 128);
+    let p = params([1, 1], [1, 1], [1, 1], 1);
+    let (x, weight) = (leaf(&[n, c, h, w], 60), leaf(&[o, c, 3, 3], 61));
+    let shape = ConvShape::new(&x, &weight, None, p).unwrap();
+    assert_eq!(forward_route(&shape), Route::Winograd);
+    assert_eq!(
+        backward_input_route(&shape),
+        BackwardInputRoute::Transposed(Route::Winograd)
+    );
+    assert_eq!(backward_weight_route(&shape), Route::Winograd);
+    let dy = values(n * o * h * w, 62);
+    let y = x.conv2d(&weight, None, p).unwrap();
+    let (xs, ws) = (x.to_vec_f32().unwrap(), weight.to_vec_f32().unwrap());
+    assert_close(
+        &y.to_vec_f32().unwrap(),
+        &reference::forward(&shape, &xs, &ws, None),
+        1e-4,
+    );
+    y.backward(
+        Some(&Tensor::from_f32(dy.clone(), y.shape()).unwrap()),
+        false,
+    )
+    .unwrap();
+    assert_close(
+        &x.grad().unwrap().to_vec_f32().unwrap(),
+        &reference::backward_input(&shape, &ws, &dy),
+        1e-4,
+    );
+    assert_close(
+        &weight.grad().unwrap().to_vec_f32().unwrap(),
+        &reference::backward_weight(&shape, &xs, &dy),
+        1e-4,
+    );
+}
+
+test_device!(fn unbatched_and_empty_batches(device) {
+    let x = tensor(&[3, 5, 6], 4, device);
+    let w = tensor(&[2, 3, 3, 3], 5, device);
+    let y = x.conv2d(&w, None, Conv2dParams::default()).unwrap();
+    assert_eq!(y.shape(), &[2, 3, 4]);
+    let batched = x
+        .unsqueeze(0)
+        .unwrap()
+        .conv2d(&w, None, Conv2dParams::default())
+        .unwrap();
+    assert_eq!(y.to_vec_f32().unwrap(), batched.to_vec_f32().unwrap());
+    let empty = tensor(&[0, 3, 5, 6], 6, device);
+    assert_eq!(
+        empty
+            .conv2d(&w, None, Conv2dParams::default())
+            .unwrap()
+            .shape(),
+        &[0, 2, 3, 4]
+    );
+    // Input planes with no rows: the output sees only padding.
+    let flat = leaf_on(&[1, 3, 0, 6], 6, device);
+    let y = flat
+        .conv2d(
+            &leaf_on(&[2, 3, 3, 3], 7, device),
+            None,
+            params([1, 1], [2, 1], [1, 1], 1),
+        )
+        .unwrap();
+    assert_eq!(
+        (y.shape(), y.to_vec_f32().unwrap()),
+        (&[1, 2, 2, 6][..], vec![0.0; 24])
+    );
+    y.sum(&[], false).unwrap().backward(None, false).unwrap();
+    assert_eq!(flat.grad().unwrap().shape(), &[1, 3, 0, 6]);
+});
+
+test_device!(fn an_arange_case_checks_by_hand(device) {
+    // torch.nn.functional.conv2d(torch.arange(9.).view(1, 1, 3, 3), torch.ones(1, 1, 2, 2), padding=1)
+    let x = Tensor::arange(0.0, 9.0, 1.0, DType::F32, device)
+        .unwrap()
+        .reshape(&[1, 1, 3, 3])
+        .unwrap();
+    let w = Tensor::ones(&[1, 1, 2, 2], DType::F32, device).unwrap();
+    let y = x
+        .conv2d(&w, None, params([1, 1], [1, 1], [1, 1], 1))
+        .unwrap();
+    assert_eq!(y.shape(), &[1, 1, 4, 4]);
+    let want = [
+        0., 1., 3., 2., 3., 8., 12., 7., 9., 20., 24., 13., 6., 13., 15., 8.,
+    ];
+    assert_eq!(y.to_vec_f32().unwrap(), want);
+});
+
+test_device!(fn gradients_match_finite_differences(device) {
+    // (input, weight, bias if any, parameters, the seed of the input; the weight's and the bias's
+    // follow it).
+    let d = Conv2dParams::default();
+    type Case<'a> = (&'a [usize], [usize; 4], Option<usize>, Conv2dParams, u64);
+    let cases: [Case; 8] = [
+        (&[2, 2, 5, 4], [3, 2, 3, 2], Some(3), d, 10),
+        (&[2, 2, 5, 6], [3, 2, 2, 3], Some(3), params([1, 2], [2, 1], [1, 1], 1), 13),
+        (&[1, 4, 6, 5], [4, 2, 2, 2], None, params([2, 1], [1, 1], [2, 2], 2), 16),
+        (&[2, 3, 3, 4], [2, 3, 1, 1], Some(2), d, 18),
+        (&[2, 4, 3], [2, 2, 2, 2], Some(2), params([1, 1], [1, 0], [1, 1], 1), 21),
+        // Stride 1 with groups and dilation: the input gradient is a convolution of its own.
+        (&[2, 4, 5, 6], [6, 2, 3, 2], None, params([1, 1], [2, 1], [2, 1], 2), 24),
+        // More than 64 output channels per group: the weight gradient is accumulated row-major.
+        (&[2, 2, 4, 3], [144, 1, 2, 2], Some(144), params([1, 1], [1, 0], [1, 1], 2), 28),
+        // Padding wider than the kernel's span: the input gradient goes through col2im.
+        (&[2, 2, 3, 3], [3, 2, 1, 2], None, params([1, 1], [1, 1], [1, 1], 1), 26),
+    ];
+    for (xs, ws, bias, p, seed) in cases {
+        let mut inputs = vec![leaf_on(xs, seed, device), leaf_on(&ws, seed + 1, device)];
+        inputs.extend(bias.map(|o| leaf_on(&[o], seed + 2, device)));
+        gradcheck(&inputs, |x| x[0].conv2d(&x[1], x.get(2), p));
+    }
+});
+
+#[test]
+fn backward_weight_is_the_same_bit_for_bit_on_every_run() {
+    // Four threads on fewer cores steal work in a different order from run to run; the sum of
+    // the per-thread partial gradients must not follow it, or training would not be reproducible.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(4)
+        .build()
+        .unwrap();
+    let p = params([1, 1], [1, 1], [1, 1], 1);
+    // 8x8 planes go direct (im2col without AVX-512), 4x4 ones by tap classes.
+    let direct_or_im2col = if Route::Direct.supports(&reference::shape([1, 8, 8, 8], [8, 3, 3], p))
+    {
+        Route::Direct
+    } else {
+        Route::Im2col
+    };
+    for ([n, c, hw], o, route) in [
+        ([300, 8, 8], 8, direct_or_im2col),
+        ([300, 8, 4], 8, Route::TapClasses),
+    ] {
+        let s = reference::shape([n, c, hw, hw], [o, 3, 3], p);
+        assert_eq!(pool.install(|| backward_weight_route(&s)), route, "{s:?}");
+        let x = Tensor::from_f32(values(n * c * hw * hw, 50), &[n, c, hw, hw]).unwrap();
+        let dy = Tensor::from_f32(values(n * o * hw * hw, 51), &[n, o, hw, hw]).unwrap();
+        let grad = || {
+            pool.install(|| {
+                let w = leaf(&[o, c, 3, 3], 52);
+                x.conv2d(&w, None, p)
+                    .unwrap()
+                    .backward(Some(&dy), false)
+                    .unwrap();
+                w.grad().unwrap().to_vec_f32().unwrap()
+            })
+        };
+        let first = grad();
+        for _ in 0..20 {
+            assert_eq!(grad(), first);
+        }
+    }
+}
+
+#[test]
+fn batches_split_into_chunks_match_sample_by_sample() {
+    // Enough samples for several chunks of side-by-side im2col columns, the last one partial
+    // (without AVX-512; with it the direct kernels take the stride-1 layer, and the stride
+    // phases the strided layers' input gradients): at stride 1 the input gradient is a
+    // convolution and 9x8 outputs take the weight gradient sample by sample; at stride 2 the
+    // input gradient goes through col2im, and the weight gradient through two chunks (5x10
+    // outputs) or one, its gemm split across threads (5x5). `cpu::tests` runs im2col on such
+    // batches whatever the CPU.
+    let ([n, c, h, w], o) = ([37, 8, 9, 8], 8);
+    let xs = values(n * c * h * w, 40);
+    // On one thread, one task runs several chunks through the same buffers, the last one narrower.
+    let one_thread = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    for (stride, padding) in [([1, 1], [1, 1]), ([2, 1], [1, 2]), ([2, 2], [1, 2])] {
+        let p = params(stride, padding, [1, 1], 1);
+        let gs = values(n * o * h * w, 43);
+        let run = |x: &[f32], shape: &[usize], sample: usize| {
+            let x = Tensor::from_f32(x.to_vec(), shape).unwrap();
+            let (wt, bt) = (leaf(&[o, c, 3, 3], 41), leaf(&[o], 42));
+            x.set_requires_grad(true).unwrap();
+            let y = x.conv2d(&wt, Some(&bt), p).unwrap();
+            let g = Tensor::from_f32(gs[sample * y.numel()..][..y.numel()].to_vec(), y.shape())
+                .unwrap();
+            y.backward(Some(&g), false).unwrap();
+            [y, x.grad().unwrap(), wt.grad().unwrap(), bt.grad().unwrap()]
+                .map(|t| t.to_vec_f32().unwrap())
+        };
+        let samples: Vec<_> = (0..n)
+            .map(|i| run(&xs[i * c * h * w..][..c * h * w], &[c, h, w], i))
+            .collect();
+        let sum = |k: usize| {
+            let mut total = vec![0f64; samples[0][k].len()];
+            samples.iter().for_each(|s| {
+                total
+                    .iter_mut()
+                    .zip(&s[k])
+                    .for_each(|(t, &v)| *t += v as f64)
+            });
+            total
+        };
+        for batched in [
+            run(&xs, &[n, c, h, w], 0),
+            one_thread.install(|| run(&xs, &[n, c, h, w], 0)),
+        ] {
+            for k in 0..2 {
+                let want: Vec<f64> = samples
+                    .iter()
+                    .flat_map(|s| s[k].iter().map(|&v| v as f64))
+                    .collect();
+                assert_close(&batched[k], &want, 1e-5);
+            }
+            assert_close(&batched[2], &sum(2), 1e-4);
+            assert_close(&batched[3], &sum(3), 1e-4);
+        }
+    }
+}
+
+test_device!(fn backward_computes_only_the_gradients_asked_for(device) {
+    let x = tensor(&[2, 3, 5, 5], 30, device);
+    let w = leaf_on(&[4, 3, 3, 3], 31, device);
+    let b = tensor(&[4], 32, device);
+    let y = x.conv2d(&w, Some(&b), Conv2dParams::default()).unwrap();
+    assert_eq!(y.grad_fn_name(), Some("ConvolutionBackward0"));
+    y.sum(&[], false).unwrap().backward(None, false).unwrap();
+    assert_eq!(w.grad().unwrap().shape(), &[4, 3, 3, 3]);
+    assert!(x.grad().is_none() && b.grad().is_none());
+});
+
+#[test]
+fn bad_operands_are_typed_errors() {
+    let t = |shape: &[usize]| Tensor::from_f32(vec![0.5; shape.iter().product()], shape).unwrap();
+    let d = Conv2dParams::default();
+    let err = t(&[1, 4, 8, 8])
+        .conv2d(&t(&[16, 3, 3, 3]), None, params([1, 1], [0, 0], [1, 1], 2))
+        .unwrap_err();
+    assert_eq!(err.to_string(), "conv2d: expected input[1, 4, 8, 8] to have 6 channels (weight [16, 3, 3, 3] with groups 2), but got 4 channels");
+    assert_eq!(err.code(), "ShapeMismatch");
+    assert!(t(&[1, 4, 2, 8])
+        .conv2d(&t(&[2, 4, 3, 3]), None, params([1, 1], [1, 0], [1, 1], 1))
+        .is_ok());
+    // (input, weight, bias, parameters, error code)
+    let ints = Tensor::from_i64(vec![0; 4 * 64], &[1, 4, 8, 8]).unwrap();
+    let int_bias = Tensor::from_i64(vec![0, 0], &[2]).unwrap();
+    let cases: [(Tensor, Tensor, Option<Tensor>, Conv2dParams, &str); 14] = [
+        (
+            t(&[4, 8, 8, 1, 1]),
+            t(&[2, 4, 3, 3]),
+            None,
+            d,
+            "ShapeMismatch",
+        ),
+        (t(&[8, 8]), t(&[2, 4, 3, 3]), None, d, "ShapeMismatch"),
+        (t(&[1, 4, 8, 8]), t(&[2, 4, 3]), None, d, "ShapeMismatch"),
+        (t(&[1, 4, 2, 8]), t(&[2, 4, 3, 3]), None, d, "ShapeMismatch"),
+        (
+            t(&[1, 4, 5, 8]),
+            t(&[2, 4, 3, 3]),
+            None,
+            params([1, 1], [0, 0], [3, 1], 1),
+            "ShapeMismatch",
+        ),
+        (
+            t(&[1, 4, 8, 8]),
+            t(&[2, 4, 3, 3]),
+            None,
+            params([0, 1], [0, 0], [1, 1], 1),
+            "InvalidArgument",
+        ),
+        (
+            t(&[1, 4, 8, 8]),
+            t(&[2, 4, 3, 3]),
+            None,
+            params([1, 1], [0, 0], [1, 0], 1),
+            "InvalidArgument",
+        ),
+        (
+            t(&[1, 4, 8, 8]),
+            t(&[2, 4, 3, 3]),
+            None,
+            params([1, 1], [0, 0], [1, 1], 0),
+            "InvalidArgument",
+        ),
+        (
+            t(&[1, 4, 8, 8]),
+            t(&[3, 2, 3, 3]),
+            None,
+            params([1, 1], [0, 0], [1, 1], 2),
+            "ShapeMismatch",
+        ),
+        (t(&[1, 4, 8, 8]), t(&[2, 4, 0, 3]), None, d, "ShapeMismatch"),
+        (
+            t(&[1, 4, 8, 8]),
+            t(&[2, 4, 3, 3]),
+            Some(t(&[3])),
+            d,
+            "ShapeMismatch",
+        ),
+        (
+            t(&[1, 4, 8, 8]),
+            t(&[2, 4, 3, 3]),
+            Some(t(&[1, 2])),
+            d,
+            "ShapeMismatch",
+        ),
+        (ints, t(&[2, 4, 3, 3]), None, d, "DTypeMismatch"),
+        (
+            t(&[1, 4, 8, 8]),
+            t(&[2, 4, 3, 3]),
+            Some(int_bias),
+            d,
+            "DTypeMismatch",
+        ),
+    ];
+    for (x, w, b, p, code) in cases {
+        let err = x.conv2d(&w, b.as_ref(), p).unwrap_err();
+        assert_eq!(
+            err.code(),
+            code,
+            "{:?} {:?} {p:?}: {err}",
+            x.shape(),
+            w.shape()
+        );
+    }
+}
