@@ -3,7 +3,6 @@
 //! while grad mode is on, as PyTorch does.
 
 use crate::autograd::is_grad_enabled;
-use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::storage::{CpuElement, CpuStorage, Storage};
 use crate::tensor::Tensor;
@@ -13,38 +12,6 @@ impl Tensor {
     /// share the count.
     pub fn version(&self) -> u64 {
         self.storage().version()
-    }
-
-    /// Runs `f` on the elements of this float32 tensor in row-major order (a copy is made first
-    /// when the tensor is not contiguous).
-    pub fn read_f32<R>(&self, op: &'static str, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
-        if self.dtype() != DType::F32 {
-            return Err(Error::dtype(op, "a float32 tensor", self.dtype()));
-        }
-        let t = self.contiguous()?;
-        let storage = t.storage().read();
-        let Storage::Cpu(CpuStorage::F32(data)) = &*storage else {
-            return Err(Error::Internal {
-                op,
-                detail: "float32 tensor without float32 storage".into(),
-            });
-        };
-        let start = t.layout().offset();
-        Ok(f(&data[start..start + t.numel()]))
-    }
-
-    /// Runs `f` on the elements of this contiguous float32 tensor, in place.
-    pub fn write_f32<R>(&self, op: &'static str, f: impl FnOnce(&mut [f32]) -> R) -> Result<R> {
-        self.check_in_place::<f32>(op)?;
-        let mut storage = self.storage().write();
-        let Storage::Cpu(CpuStorage::F32(data)) = &mut *storage else {
-            return Err(Error::Internal {
-                op,
-                detail: "float32 tensor without float32 storage".into(),
-            });
-        };
-        let start = self.layout().offset();
-        Ok(f(&mut data[start..start + self.numel()]))
     }
 
     /// Fails unless this tensor can be written in place as `T`: not a leaf that requires grad
