@@ -199,6 +199,20 @@ fn wide_layers_go_by_winograd_and_match_float64() {
     );
 }
 
+test_device!(fn an_empty_batch_gives_zero_weight_and_bias_gradients(device) {
+    for (c, o, hw) in [(2, 3, 5), (3, 16, 32), (64, 64, 8), (256, 256, 8)] {
+        let x = leaf_on(&[0, c, hw, hw], 1, device);
+        let w = leaf_on(&[o, c, 3, 3], 2, device);
+        let b = leaf_on(&[o], 3, device);
+        let padded = params([1, 1], [1, 1], [1, 1], 1);
+        let y = x.conv2d(&w, Some(&b), padded).unwrap();
+        y.sum(&[], false).unwrap().backward(None, false).unwrap();
+        assert!(w.grad().unwrap().to_vec_f32().unwrap().iter().all(|&g| g == 0.0));
+        assert!(b.grad().unwrap().to_vec_f32().unwrap().iter().all(|&g| g == 0.0));
+        assert_eq!(x.grad().unwrap().shape(), &[0, c, hw, hw]);
+    }
+});
+
 test_device!(fn unbatched_and_empty_batches(device) {
     let x = tensor(&[3, 5, 6], 4, device);
     let w = tensor(&[2, 3, 3, 3], 5, device);

@@ -148,7 +148,8 @@ pub(super) fn summed_over_chunks(
     let run = |chunks: Range<usize>| {
         with_scratch(|scratch| chunks.fold(vec![0.0; len], |dw, i| chunk(scratch, dw, i)))
     };
-    if !plan.in_tasks {
+    // An empty batch has no chunks and no tasks to sum: its gradient is zero.
+    if !plan.in_tasks || plan.chunks == 0 {
         return run(0..plan.chunks);
     }
     let parts = rayon::current_num_threads().min(plan.chunks);
