@@ -54,6 +54,12 @@ pub(crate) fn tensor(shape: &[usize], seed: u64, device: Device) -> Tensor {
     t.to_device(device).unwrap()
 }
 
+/// A float32 tensor of the given values on `device`.
+pub(crate) fn floats(data: Vec<f32>, shape: &[usize], device: Device) -> Tensor {
+    let t = Tensor::from_f32(data, shape).unwrap();
+    t.to_device(device).unwrap()
+}
+
 /// A leaf of [`values`] on the CPU that requires grad.
 pub(crate) fn leaf(shape: &[usize], seed: u64) -> Tensor {
     leaf_on(shape, seed, Device::Cpu)

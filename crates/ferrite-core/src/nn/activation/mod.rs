@@ -218,15 +218,7 @@ impl Backward for SoftmaxBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::device::Device;
-    use crate::testing::{assert_close, gradcheck, leaf_on, test_device, values};
-
-    fn t(data: Vec<f32>, shape: &[usize], device: Device) -> Tensor {
-        Tensor::from_f32(data, shape)
-            .unwrap()
-            .to_device(device)
-            .unwrap()
-    }
+    use crate::testing::{assert_close, floats, gradcheck, leaf_on, test_device, values};
 
     /// Softmax along `axis` of a row-major `shape`, in f64 (log-softmax when `log`).
     fn naive_softmax(x: &[f32], shape: &[usize], axis: usize, log: bool) -> Vec<f64> {
@@ -258,7 +250,7 @@ mod tests {
 
     test_device!(fn pointwise_activations_match_a_float64_reference(device) {
         let x: Vec<f32> = values(64, 1).iter().map(|v| v * 120.0).collect();
-        let input = t(x.clone(), &[8, 8], device);
+        let input = floats(x.clone(), &[8, 8], device);
         // (activation, float64 reference, tolerance)
         let cases: [(Activation, Reference, f64); 3] = [
             (Tensor::relu, |v| v.max(0.0), 0.0),
@@ -312,7 +304,7 @@ mod tests {
             .unwrap();
         assert_eq!(ints.relu().unwrap().to_vec_i64().unwrap(), vec![0, 0, 3]);
         assert_eq!(ints.sigmoid().unwrap().dtype(), DType::F32);
-        let special = t(
+        let special = floats(
             vec![f32::NAN, f32::NEG_INFINITY, f32::INFINITY, -0.0],
             &[4],
             device,
@@ -331,7 +323,7 @@ mod tests {
     test_device!(fn pointwise_gradients_match_finite_differences(device) {
         // Away from relu's kink, where a central difference is meaningless.
         let off_zero = || {
-            let x = t(
+            let x = floats(
                 values(12, 2)
                     .iter()
                     .map(|&v| v + 0.1 * v.signum())
@@ -345,13 +337,13 @@ mod tests {
         gradcheck(&[off_zero()], |x| x[0].relu());
         gradcheck(&[leaf_on(&[3, 4], 3, device)], |x| x[0].sigmoid());
         gradcheck(&[leaf_on(&[3, 4], 4, device)], |x| x[0].tanh());
-        let x = t(vec![-1.0, 0.0, 2.0, 3.0, -5.0, 6.0], &[2, 3], device);
+        let x = floats(vec![-1.0, 0.0, 2.0, 3.0, -5.0, 6.0], &[2, 3], device);
         x.set_requires_grad(true).unwrap();
         let y = x.relu().unwrap();
         // An upstream gradient that is a broadcast view.
         y.backward(
             Some(
-                &t(vec![1.0, 2.0, 3.0], &[3], device)
+                &floats(vec![1.0, 2.0, 3.0], &[3], device)
                     .expand(&[2, 3])
                     .unwrap(),
             ),
@@ -375,7 +367,7 @@ mod tests {
     test_device!(fn softmax_matches_a_float64_reference_along_every_dim(device) {
         let shape = [2, 3, 4];
         let x: Vec<f32> = values(24, 5).iter().map(|v| v * 4.0).collect();
-        let input = t(x.clone(), &shape, device);
+        let input = floats(x.clone(), &shape, device);
         for dim in -3..3i64 {
             let axis = dim.rem_euclid(3) as usize;
             assert_close(
@@ -392,7 +384,7 @@ mod tests {
         // Large enough for the parallel kernels, along the last and a middle dim.
         for (shape, axis) in [(vec![300, 200], 1), (vec![4, 100, 100], 1)] {
             let x = values(shape.iter().product(), 6);
-            let input = t(x.clone(), &shape, device);
+            let input = floats(x.clone(), &shape, device);
             assert_close(
                 &input.softmax(axis as i64).unwrap().to_vec_f32().unwrap(),
                 &naive_softmax(&x, &shape, axis, false),
@@ -411,7 +403,7 @@ mod tests {
     });
 
     test_device!(fn softmax_is_stable_for_large_logits_and_handles_scalars(device) {
-        let x = t(
+        let x = floats(
             vec![1000.0, 1001.0, -1000.0, 0.0, 88.0, 89.0],
             &[2, 3],
             device,
@@ -421,11 +413,11 @@ mod tests {
         let log = x.log_softmax(1).unwrap().to_vec_f32().unwrap();
         assert!((log[0] as f64 - (-1.0 - (1.0 + (-1.0f64).exp()).ln())).abs() < 1e-5);
         assert!(log.iter().all(|v| v.is_finite()));
-        let scalar = t(vec![3.0], &[], device);
+        let scalar = floats(vec![3.0], &[], device);
         assert_eq!(scalar.softmax(0).unwrap().item().unwrap(), 1.0);
         assert_eq!(scalar.log_softmax(-1).unwrap().item().unwrap(), 0.0);
         assert_eq!(
-            t(vec![], &[0, 3], device).softmax(1).unwrap().shape(),
+            floats(vec![], &[0, 3], device).softmax(1).unwrap().shape(),
             &[0, 3]
         );
     });
@@ -449,7 +441,7 @@ mod tests {
     test_device!(fn softmax_errors_have_codes(device) {
         let ints = Tensor::ones(&[2], DType::I64, device).unwrap();
         assert_eq!(ints.softmax(0).unwrap_err().code(), "DTypeMismatch");
-        let x = t(vec![1.0, 2.0], &[2], device);
+        let x = floats(vec![1.0, 2.0], &[2], device);
         assert_eq!(x.log_softmax(1).unwrap_err().code(), "IndexOutOfRange");
         assert_eq!(x.softmax(-2).unwrap_err().code(), "IndexOutOfRange");
     });

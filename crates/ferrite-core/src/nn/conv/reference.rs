@@ -3,6 +3,21 @@
 
 use super::{Conv2dParams, ConvShape};
 
+/// Convolution parameters, positionally.
+pub(crate) fn params(
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+    groups: usize,
+) -> Conv2dParams {
+    Conv2dParams {
+        stride,
+        padding,
+        dilation,
+        groups,
+    }
+}
+
 /// The shape of a convolution of an `[n, c, h, w]` input with an `[o, c / groups, kh, kw]` weight.
 pub(crate) fn shape(
     [n, c, h, w]: [usize; 4],

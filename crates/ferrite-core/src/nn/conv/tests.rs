@@ -5,24 +5,11 @@
 use super::cpu::{
     backward_input_route, backward_weight_route, forward_route, BackwardInputRoute, Route,
 };
+use super::reference::params;
 use super::*;
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::testing::{assert_close, gradcheck, leaf, leaf_on, tensor, test_device, values};
-
-fn params(
-    stride: [usize; 2],
-    padding: [usize; 2],
-    dilation: [usize; 2],
-    groups: usize,
-) -> Conv2dParams {
-    Conv2dParams {
-        stride,
-        padding,
-        dilation,
-        groups,
-    }
-}
 
 /// An input shape, a weight shape, whether there is a bias, and the parameters.
 type ForwardCase = ([usize; 4], [usize; 4], bool, Conv2dParams);

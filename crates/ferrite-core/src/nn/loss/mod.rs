@@ -329,14 +329,7 @@ impl Backward for NllLossBackward {
 mod tests {
     use super::*;
     use crate::device::Device;
-    use crate::testing::{assert_close, gradcheck, leaf_on, test_device, values};
-
-    fn t(data: Vec<f32>, shape: &[usize], device: Device) -> Tensor {
-        Tensor::from_f32(data, shape)
-            .unwrap()
-            .to_device(device)
-            .unwrap()
-    }
+    use crate::testing::{assert_close, floats, gradcheck, leaf_on, test_device, values};
 
     fn targets_on(data: &[i64], shape: &[usize], device: Device) -> Tensor {
         Tensor::from_i64(data.to_vec(), shape)
@@ -372,7 +365,7 @@ mod tests {
         let (n, c) = (5, 4);
         let x: Vec<f32> = values(n * c, 1).iter().map(|v| v * 5.0).collect();
         let targets = [3, -100, 0, 1, 3];
-        let logits = t(x.clone(), &[n, c], device);
+        let logits = floats(x.clone(), &[n, c], device);
         for s in [0.0, 0.2] {
             let per_sample = naive_cross_entropy(&x, &targets, c, -100, s);
             let none = logits
@@ -395,7 +388,7 @@ mod tests {
         let (n, c) = (400, 100);
         let x = values(n * c, 2);
         let targets: Vec<i64> = (0..n as i64).map(|i| (i * 7) % c as i64).collect();
-        let got = t(x.clone(), &[n, c], device)
+        let got = floats(x.clone(), &[n, c], device)
             .cross_entropy(&labels(&targets, device), Reduction::None, -100, 0.1)
             .unwrap();
         assert_close(
@@ -406,7 +399,7 @@ mod tests {
     });
 
     test_device!(fn cross_entropy_is_log_softmax_then_nll_and_stable(device) {
-        let x = t(vec![1000.0, 1001.0, 999.0, -5.0, 0.0, 5.0], &[2, 3], device);
+        let x = floats(vec![1000.0, 1001.0, 999.0, -5.0, 0.0, 5.0], &[2, 3], device);
         let y = labels(&[1, 0], device);
         let fused = x
             .cross_entropy(&y, Reduction::None, -100, 0.0)
@@ -434,7 +427,7 @@ mod tests {
     });
 
     test_device!(fn unbatched_and_fully_ignored_inputs(device) {
-        let x = t(vec![0.5, -1.0, 2.0], &[3], device);
+        let x = floats(vec![0.5, -1.0, 2.0], &[3], device);
         let target = targets_on(&[2], &[], device);
         let none = x
             .cross_entropy(&target, Reduction::None, -100, 0.0)
@@ -452,7 +445,7 @@ mod tests {
                 .unwrap(),
             -2.0
         );
-        let ignored = t(values(6, 3), &[2, 3], device)
+        let ignored = floats(values(6, 3), &[2, 3], device)
             .cross_entropy(&labels(&[-100, -100], device), Reduction::Mean, -100, 0.0)
             .unwrap();
         assert!(ignored.item().unwrap().is_nan());
@@ -467,7 +460,7 @@ mod tests {
             .flat_map(|i| (0..hw).flat_map(move |p| (0..c).map(move |k| (i, k, p))))
             .map(|(i, k, p)| x[(i * c + k) * hw + p])
             .collect();
-        let scores = t(x.clone(), &[n, c, 2, 2], device);
+        let scores = floats(x.clone(), &[n, c, 2, 2], device);
         let got = scores
             .cross_entropy(&targets, Reduction::None, -100, 0.1)
             .unwrap();
@@ -495,7 +488,7 @@ mod tests {
     });
 
     test_device!(fn nll_loss_picks_the_targets(device) {
-        let x = t(vec![-0.5, -1.0, -2.0, -3.0, -0.1, -0.2], &[2, 3], device);
+        let x = floats(vec![-0.5, -1.0, -2.0, -3.0, -0.1, -0.2], &[2, 3], device);
         let y = labels(&[2, 1], device);
         assert_eq!(
             x.nll_loss(&y, Reduction::None, -100)
@@ -548,10 +541,10 @@ mod tests {
         const INDEX: &str = "IndexOutOfRange";
         const DTYPE: &str = "DTypeMismatch";
         const SHAPE: &str = "ShapeMismatch";
-        let x = t(values(20, 8), &[2, 10], device);
+        let x = floats(values(20, 8), &[2, 10], device);
         let ints = Tensor::zeros(&[2, 10], DType::I64, device).unwrap();
-        let spatial = t(values(8, 9), &[2, 2, 2], device);
-        let floats = t(vec![1.0, 2.0], &[2], device);
+        let spatial = floats(values(8, 9), &[2, 2, 2], device);
+        let floats = floats(vec![1.0, 2.0], &[2], device);
         let scalar = targets_on(&[1], &[], device);
         // (scores, targets, label smoothing or None for nll_loss, error code)
         let cases = [

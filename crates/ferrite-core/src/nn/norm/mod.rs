@@ -316,15 +316,7 @@ impl Backward for BatchNormBackward {
 mod tests {
     use super::*;
     use crate::autograd::NoGradGuard;
-    use crate::device::Device;
-    use crate::testing::{assert_close, gradcheck, leaf_on, test_device, values};
-
-    fn t(data: Vec<f32>, shape: &[usize], device: Device) -> Tensor {
-        Tensor::from_f32(data, shape)
-            .unwrap()
-            .to_device(device)
-            .unwrap()
-    }
+    use crate::testing::{assert_close, floats, gradcheck, leaf_on, test_device, values};
 
     /// Per-channel (mean, biased var) of `[n, c, s]` data in f64.
     fn naive_stats(x: &[f32], n: usize, c: usize, s: usize) -> Vec<(f64, f64)> {
@@ -377,12 +369,12 @@ mod tests {
                 .map(|v| v * 3.0 + 100.0)
                 .collect();
             let (w, b) = (values(c, 2), values(c, 3));
-            let y = t(x.clone(), &shape, device)
+            let y = floats(x.clone(), &shape, device)
                 .batch_norm(
                     None,
                     None,
-                    Some(&t(w.clone(), &[c], device)),
-                    Some(&t(b.clone(), &[c], device)),
+                    Some(&floats(w.clone(), &[c], device)),
+                    Some(&floats(b.clone(), &[c], device)),
                     true,
                     0.1,
                     1e-5,
@@ -400,8 +392,8 @@ mod tests {
     test_device!(fn training_updates_running_stats_that_evaluation_then_uses(device) {
         let (n, c, s) = (4, 3, 6);
         let x = values(n * c * s, 4);
-        let (rm, rv) = (t(vec![0.5; c], &[c], device), t(vec![2.0; c], &[c], device));
-        t(x.clone(), &[n, c, s], device)
+        let (rm, rv) = (floats(vec![0.5; c], &[c], device), floats(vec![2.0; c], &[c], device));
+        floats(x.clone(), &[n, c, s], device)
             .batch_norm(Some(&rm), Some(&rv), None, None, true, 0.1, 1e-5)
             .unwrap();
         let stats = naive_stats(&x, n, c, s);
@@ -415,7 +407,7 @@ mod tests {
         assert_close(&rv.to_vec_f32().unwrap(), &want_var, 1e-6);
 
         let x2 = values(2 * c * s, 5);
-        let y = t(x2.clone(), &[2, c, s], device)
+        let y = floats(x2.clone(), &[2, c, s], device)
             .batch_norm(Some(&rm), Some(&rv), None, None, false, 0.1, 1e-3)
             .unwrap();
         let running: Vec<(f64, f64)> = want_mean
@@ -433,7 +425,7 @@ mod tests {
 
     test_device!(fn gradients_match_finite_differences(device) {
         let channel = |seed| {
-            t(
+            floats(
                 values(3, seed).iter().map(|v| v + 2.0).collect(),
                 &[3],
                 device,
@@ -450,7 +442,7 @@ mod tests {
         gradcheck(&[leaf_on(&[5, 3], 9, device)], |x| {
             x[0].batch_norm(None, None, None, None, true, 0.1, 1e-5)
         });
-        let (rm, rv) = (t(values(3, 10), &[3], device), channel(11));
+        let (rm, rv) = (floats(values(3, 10), &[3], device), channel(11));
         gradcheck(
             &[
                 leaf_on(&[2, 3, 2, 2], 12, device),
@@ -472,8 +464,8 @@ mod tests {
     });
 
     test_device!(fn only_the_needed_gradients_are_computed(device) {
-        let x = t(values(24, 15), &[4, 3, 2], device);
-        let (w, b) = (leaf_on(&[3], 16, device), t(vec![0.0; 3], &[3], device));
+        let x = floats(values(24, 15), &[4, 3, 2], device);
+        let (w, b) = (leaf_on(&[3], 16, device), floats(vec![0.0; 3], &[3], device));
         let y = x
             .batch_norm(None, None, Some(&w), Some(&b), true, 0.1, 1e-5)
             .unwrap();
@@ -498,16 +490,16 @@ mod tests {
     test_device!(fn errors_have_codes(device) {
         const INVALID: &str = "InvalidArgument";
         const SHAPE: &str = "ShapeMismatch";
-        let x = t(values(16, 17), &[1, 16, 1, 1], device);
+        let x = floats(values(16, 17), &[1, 16, 1, 1], device);
         let (rm, rv) = (
-            t(vec![0.0; 16], &[16], device),
-            t(vec![1.0; 16], &[16], device),
+            floats(vec![0.0; 16], &[16], device),
+            floats(vec![1.0; 16], &[16], device),
         );
         assert!(x
             .batch_norm(Some(&rm), Some(&rv), None, None, false, 0.1, 1e-5)
             .is_ok());
-        let wrong = t(vec![1.0; 8], &[8], device);
-        let vector = t(vec![1.0; 4], &[4], device);
+        let wrong = floats(vec![1.0; 8], &[8], device);
+        let vector = floats(vec![1.0; 4], &[4], device);
         let ints = Tensor::ones(&[2, 2], DType::I64, device).unwrap();
         // (input, running_mean, bias, training, error code)
         let cases = [
@@ -541,7 +533,7 @@ mod tests {
     });
 
     test_device!(fn running_statistics_are_updated_only_where_in_place_updates_are_allowed(device) {
-        let x = t(values(24, 18), &[4, 3, 2], device);
+        let x = floats(values(24, 18), &[4, 3, 2], device);
         let leaf = leaf_on(&[3], 19, device);
         let err = x
             .batch_norm(Some(&leaf), None, None, None, true, 0.1, 1e-5)
@@ -555,7 +547,7 @@ mod tests {
         }
         assert_ne!(leaf.to_vec_f32().unwrap(), before);
         // Every other element of a [6] buffer: a strided view cannot be updated in place.
-        let strided = t(vec![1.0; 6], &[3, 2], device).select(1, 0).unwrap();
+        let strided = floats(vec![1.0; 6], &[3, 2], device).select(1, 0).unwrap();
         let err = x
             .batch_norm(None, Some(&strided), None, None, true, 0.1, 1e-5)
             .unwrap_err();

@@ -2,25 +2,11 @@
 //! against float64 on every shape they support.
 
 use super::*;
-use crate::nn::conv::reference::{self, abs, assert_within_scale};
+use crate::nn::conv::reference::{self, abs, assert_within_scale, params};
 use crate::nn::conv::Conv2dParams;
 use crate::testing::{assert_close, values};
 use BackwardInputRoute::{Col2im, StridedPhases, Transposed};
 use Route::{Direct, Im2col, TapClasses, Winograd};
-
-fn params(
-    stride: [usize; 2],
-    padding: [usize; 2],
-    dilation: [usize; 2],
-    groups: usize,
-) -> Conv2dParams {
-    Conv2dParams {
-        stride,
-        padding,
-        dilation,
-        groups,
-    }
-}
 
 /// 3x3 with padding 1 at `stride`.
 fn three(stride: usize) -> Conv2dParams {
