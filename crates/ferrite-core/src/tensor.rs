@@ -199,10 +199,14 @@ impl Tensor {
             return Ok(self.clone());
         }
         device.ensure_available("to")?;
-        Err(Error::Internal {
-            op: "to",
-            detail: format!("no copy path from {} to {device}", self.device()),
-        })
+        // The copy paths between backends; `ensure_available` refuses CUDA until it has one.
+        match (&*self.storage().read(), device) {
+            (Storage::Cpu(_), Device::Cpu) => Ok(self.clone()),
+            (Storage::Cpu(_), Device::Cuda(_)) => Err(Error::Internal {
+                op: "to",
+                detail: format!("no copy path from {} to {device}", self.device()),
+            }),
+        }
     }
 
     /// Fails unless `other` lives on this tensor's device.

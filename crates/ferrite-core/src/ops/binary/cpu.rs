@@ -48,11 +48,6 @@ fn float(
             kernel!(F32, op, a, ll, b, rl, shape, $f)
         };
     }
-    macro_rules! cmp {
-        ($f:expr) => {
-            kernel!(Bool, op, a, ll, b, rl, shape, $f)
-        };
-    }
     Ok(match op {
         Add => num!(|x, y| x + y),
         Sub => num!(|x, y| x - y),
@@ -78,12 +73,7 @@ fn float(
                 y
             }
         }),
-        Eq => cmp!(|x, y| x == y),
-        Ne => cmp!(|x, y| x != y),
-        Lt => cmp!(|x, y| x < y),
-        Le => cmp!(|x, y| x <= y),
-        Gt => cmp!(|x, y| x > y),
-        Ge => cmp!(|x, y| x >= y),
+        Eq | Ne | Lt | Le | Gt | Ge => compare(op, a, ll, b, rl, shape)?,
     })
 }
 
@@ -101,11 +91,6 @@ fn int(
             kernel!(I64, op, a, ll, b, rl, shape, $f)
         };
     }
-    macro_rules! cmp {
-        ($f:expr) => {
-            kernel!(Bool, op, a, ll, b, rl, shape, $f)
-        };
-    }
     Ok(match op {
         Add => num!(i64::wrapping_add),
         Sub => num!(i64::wrapping_sub),
@@ -113,14 +98,35 @@ fn int(
         Pow => CpuStorage::I64(int_pow(a, ll, b, rl, shape)?),
         Maximum => num!(i64::max),
         Minimum => num!(i64::min),
-        Eq => cmp!(|x, y| x == y),
-        Ne => cmp!(|x, y| x != y),
-        Lt => cmp!(|x, y| x < y),
-        Le => cmp!(|x, y| x <= y),
-        Gt => cmp!(|x, y| x > y),
-        Ge => cmp!(|x, y| x >= y),
+        Eq | Ne | Lt | Le | Gt | Ge => compare(op, a, ll, b, rl, shape)?,
         // Integers divide to float (see `compute_dtype`).
         Div => return Err(internal(op)),
+    })
+}
+
+/// The comparisons, alike for every ordered dtype; bools have their own in `logic`.
+fn compare<T: PartialOrd + Copy + Sync>(
+    op: BinaryOp,
+    a: &[T],
+    ll: &Layout,
+    b: &[T],
+    rl: &Layout,
+    shape: &[usize],
+) -> Result<CpuStorage> {
+    use BinaryOp::*;
+    macro_rules! cmp {
+        ($f:expr) => {
+            kernel!(Bool, op, a, ll, b, rl, shape, $f)
+        };
+    }
+    Ok(match op {
+        Eq => cmp!(|x: T, y: T| x == y),
+        Ne => cmp!(|x: T, y: T| x != y),
+        Lt => cmp!(|x: T, y: T| x < y),
+        Le => cmp!(|x: T, y: T| x <= y),
+        Gt => cmp!(|x: T, y: T| x > y),
+        Ge => cmp!(|x: T, y: T| x >= y),
+        Add | Sub | Mul | Div | Pow | Maximum | Minimum => return Err(internal(op)),
     })
 }
 
