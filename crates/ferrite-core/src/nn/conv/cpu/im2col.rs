@@ -34,7 +34,7 @@ const COLUMN_GRADIENT_MAX_OG: usize = 64;
 
 /// Forward: `y[g] = w[g] @ im2col(x[g]) (+ bias)`, a chunk of samples at a time.
 pub(super) fn forward(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-    let (og, k, hw, ohw) = (s.og(), s.k(), s.hw(), s.ohw());
+    let (hw, ohw) = (s.hw(), s.ohw());
     let mut y = vec![0.0; s.n * s.o * ohw];
     let plan = plan(s, CHUNK_COLS);
     let (par, min_len, taps) = (plan.gemm_parallelism(), plan.min_len(), tap_windows(s));
@@ -49,21 +49,6 @@ pub(super) fn forward(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>)
             im2col(s, &taps, x, col, min_len);
             col
         };
-        let products = |dst: &mut [f32], accumulate: bool| {
-            for g in 0..s.groups {
-                let (wg, rhs) = (&w[g * og * k..][..og * k], &rhs[g * k * cols..][..k * cols]);
-                let dst = &mut dst[g * og * cols..][..og * cols];
-                matmul(
-                    dst,
-                    cols,
-                    [og, cols, k],
-                    Matrix::rows(wg, k),
-                    Matrix::rows(rhs, cols),
-                    accumulate,
-                    par,
-                );
-            }
-        };
         // One sample's output is already in gemm layout; a chunk's is staged, then scattered.
         if nb == 1 {
             if let Some(bias) = bias {
@@ -71,10 +56,10 @@ pub(super) fn forward(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>)
                     row.fill(b);
                 }
             }
-            products(y, bias.is_some());
+            forward_products(s, w, rhs, y, cols, bias.is_some(), par);
         } else {
             let staged = sized(&mut scratch.rows, s.o * cols);
-            products(staged, false);
+            forward_products(s, w, rhs, staged, cols, false, par);
             scatter_rows(staged, y, s.o, ohw, bias, min_len);
         }
     });
@@ -83,7 +68,7 @@ pub(super) fn forward(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>)
 
 /// Gradient of the input: `dx = col2im(w[g]^T @ dy[g])`, a chunk of samples at a time.
 pub(super) fn backward_input(s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> {
-    let (og, k, hw, ohw) = (s.og(), s.k(), s.hw(), s.ohw());
+    let (hw, ohw) = (s.hw(), s.ohw());
     let mut dx = vec![0.0; s.n * s.c * hw];
     let plan = plan(s, CHUNK_COLS);
     let (par, min_len, taps) = (plan.gemm_parallelism(), plan.min_len(), tap_windows(s));
@@ -98,33 +83,71 @@ pub(super) fn backward_input(s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> {
             gather_rows(dy, rows, s.o, ohw, min_len);
             rows
         };
-        let products = |dst: &mut [f32]| {
-            for g in 0..s.groups {
-                let (wg, dyg) = (
-                    &w[g * og * k..][..og * k],
-                    &dy[g * og * cols..][..og * cols],
-                );
-                let dst = &mut dst[g * k * cols..][..k * cols];
-                matmul(
-                    dst,
-                    cols,
-                    [k, cols, og],
-                    Matrix::rows(wg, k).transposed(),
-                    Matrix::rows(dyg, cols),
-                    false,
-                    par,
-                );
-            }
-        };
         if nb == 1 && s.pointwise() {
-            products(dx);
+            backward_input_products(s, w, dy, dx, cols, par);
         } else {
             let dcol = scratch.col.overwritten(s.c * s.taps() * cols);
-            products(dcol);
+            backward_input_products(s, w, dy, dcol, cols, par);
             col2im(s, &taps, dcol, dx, min_len);
         }
     });
     dx
+}
+
+/// `dst[g] = w[g] @ rhs[g]` for every group ([og, k] @ [k, cols]), added to `dst` when
+/// `accumulate`.
+fn forward_products(
+    s: &ConvShape,
+    w: &[f32],
+    rhs: &[f32],
+    dst: &mut [f32],
+    cols: usize,
+    accumulate: bool,
+    par: Parallelism,
+) {
+    let (og, k) = (s.og(), s.k());
+    for g in 0..s.groups {
+        let (wg, rhs) = (&w[g * og * k..][..og * k], &rhs[g * k * cols..][..k * cols]);
+        let dst = &mut dst[g * og * cols..][..og * cols];
+        matmul(
+            dst,
+            cols,
+            [og, cols, k],
+            Matrix::rows(wg, k),
+            Matrix::rows(rhs, cols),
+            accumulate,
+            par,
+        );
+    }
+}
+
+/// `dst[g] = w[g]^T @ dy[g]` for every group ([k, og] @ [og, cols]): the im2col columns of the
+/// input gradient.
+fn backward_input_products(
+    s: &ConvShape,
+    w: &[f32],
+    dy: &[f32],
+    dst: &mut [f32],
+    cols: usize,
+    par: Parallelism,
+) {
+    let (og, k) = (s.og(), s.k());
+    for g in 0..s.groups {
+        let (wg, dyg) = (
+            &w[g * og * k..][..og * k],
+            &dy[g * og * cols..][..og * cols],
+        );
+        let dst = &mut dst[g * k * cols..][..k * cols];
+        matmul(
+            dst,
+            cols,
+            [k, cols, og],
+            Matrix::rows(wg, k).transposed(),
+            Matrix::rows(dyg, cols),
+            false,
+            par,
+        );
+    }
 }
 
 /// Gradient of the weight: `dw[g] = sum over chunks of dy[g] @ im2col(x[g])^T`, summed in gemm's

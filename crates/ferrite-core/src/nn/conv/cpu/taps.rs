@@ -148,26 +148,39 @@ pub(super) fn backward_weight(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> 
         );
         let dyt = sized(&mut scratch.rows, s.o * cols);
         class_gather(s, &classes, &dy[first * s.o * ohw..][..nb * s.o * ohw], dyt);
-        let mut start = 0;
-        for class in &classes {
-            let (width, k) = (nb * class.positions(), class.taps_x.len() * s.c);
-            for ty in class.taps_y.clone() {
-                let first_row = (ty * s.kw + class.taps_x.start) * s.c;
-                matmul(
-                    &mut dw[ty * s.o * row_len + class.taps_x.start * s.c..],
-                    row_len,
-                    [s.o, k, width],
-                    Matrix::rows(&dyt[start..], cols),
-                    Matrix::rows(&col[first_row * cols + start..], cols).transposed(),
-                    true,
-                    Parallelism::None,
-                );
-            }
-            start += width;
-        }
+        class_weight_products(s, &classes, nb, [dyt, col], &mut dw);
         dw
     });
     from_tap_rows_first(s, &by_tap_row)
+}
+
+/// `dw` [kh, o, kw, c] += per class and tap row, `dyt` at the class's positions @ its block of the
+/// class im2col matrix `col` transposed, for a chunk of `nb` samples.
+fn class_weight_products(
+    s: &ConvShape,
+    classes: &[TapClass],
+    nb: usize,
+    [dyt, col]: [&[f32]; 2],
+    dw: &mut [f32],
+) {
+    let (cols, row_len) = (nb * s.ohw(), s.kw * s.c);
+    let mut start = 0;
+    for class in classes {
+        let (width, k) = (nb * class.positions(), class.taps_x.len() * s.c);
+        for ty in class.taps_y.clone() {
+            let first_row = (ty * s.kw + class.taps_x.start) * s.c;
+            matmul(
+                &mut dw[ty * s.o * row_len + class.taps_x.start * s.c..],
+                row_len,
+                [s.o, k, width],
+                Matrix::rows(&dyt[start..], cols),
+                Matrix::rows(&col[first_row * cols + start..], cols).transposed(),
+                true,
+                Parallelism::None,
+            );
+        }
+        start += width;
+    }
 }
 
 /// The weight gradient laid out [kh, o, kw, c] back to [o, c, kh, kw].

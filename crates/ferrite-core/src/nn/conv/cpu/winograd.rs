@@ -14,7 +14,9 @@
 use gemm::Parallelism;
 use rayon::prelude::*;
 
-use super::chunks::{for_each_chunk, samples_last, sized, summed_over_chunks, Plan, MAX_COL_BYTES};
+use super::chunks::{
+    for_each_chunk, samples_last, sized, summed_over_chunks, Plan, Scratch, MAX_COL_BYTES,
+};
 use super::gemm::{matmul, Matrix};
 use crate::nn::conv::ConvShape;
 
@@ -134,44 +136,9 @@ impl<'s> Winograd<'s> {
     /// as 16 gemms, summed over chunks in a fixed order, then `G^T · G` back to 3x3.
     pub(super) fn backward_weight(&self, x: &[f32], dy: &[f32]) -> Vec<f32> {
         let s = self.s;
-        let (hw, ohw) = (s.h * s.w, s.ohw());
         let plan = self.chunks();
-        let by_point = summed_over_chunks(&plan, POINTS * s.o * s.c, |scratch, mut du, index| {
-            let first = index * plan.per_chunk;
-            let nb = plan.per_chunk.min(s.n - first);
-            let cols = self.tile_count() * nb;
-            let xt = sized(&mut scratch.samples_last, nb * (s.c * hw).max(s.o * ohw));
-            let x = &x[first * s.c * hw..][..nb * s.c * hw];
-            samples_last(x, &mut xt[..x.len()], nb, usize::MAX);
-            let v = scratch.col.overwritten(s.c * POINTS * cols);
-            vectorized(
-                #[inline(always)]
-                || self.transform_input(&xt[..nb * s.c * hw], nb, v),
-            );
-            let dyt = &mut xt[..nb * s.o * ohw];
-            samples_last(
-                &dy[first * s.o * ohw..][..nb * s.o * ohw],
-                dyt,
-                nb,
-                usize::MAX,
-            );
-            let w = sized(&mut scratch.rows, s.o * POINTS * cols);
-            vectorized(
-                #[inline(always)]
-                || self.transform_dy(dyt, nb, w),
-            );
-            for p in 0..POINTS {
-                matmul(
-                    &mut du[p * s.o * s.c..],
-                    s.c,
-                    [s.o, s.c, cols],
-                    Matrix::rows(&w[p * cols..], POINTS * cols),
-                    Matrix::rows(&v[p * cols..], POINTS * cols).transposed(),
-                    true,
-                    Parallelism::None,
-                );
-            }
-            du
+        let by_point = summed_over_chunks(&plan, POINTS * s.o * s.c, |scratch, du, index| {
+            self.add_weight_chunk(&plan, [x, dy], scratch, du, index)
         });
         let mut dw = vec![0.0; s.o * s.c * 9];
         dw.par_chunks_mut(9).enumerate().for_each(|(oc, kernel)| {
@@ -179,6 +146,54 @@ impl<'s> Winograd<'s> {
             kernel.copy_from_slice(&backward_weight_tile(&m));
         });
         dw
+    }
+
+    /// Adds chunk `index`'s `Σ (A dy A^T) ⊙ (B^T d B)` into `du`, [16, o, c].
+    fn add_weight_chunk(
+        &self,
+        plan: &Plan,
+        [x, dy]: [&[f32]; 2],
+        scratch: &mut Scratch,
+        mut du: Vec<f32>,
+        index: usize,
+    ) -> Vec<f32> {
+        let s = self.s;
+        let (hw, ohw) = (s.h * s.w, s.ohw());
+        let first = index * plan.per_chunk;
+        let nb = plan.per_chunk.min(s.n - first);
+        let cols = self.tile_count() * nb;
+        let xt = sized(&mut scratch.samples_last, nb * (s.c * hw).max(s.o * ohw));
+        let x = &x[first * s.c * hw..][..nb * s.c * hw];
+        samples_last(x, &mut xt[..x.len()], nb, usize::MAX);
+        let v = scratch.col.overwritten(s.c * POINTS * cols);
+        vectorized(
+            #[inline(always)]
+            || self.transform_input(&xt[..nb * s.c * hw], nb, v),
+        );
+        let dyt = &mut xt[..nb * s.o * ohw];
+        samples_last(
+            &dy[first * s.o * ohw..][..nb * s.o * ohw],
+            dyt,
+            nb,
+            usize::MAX,
+        );
+        let w = sized(&mut scratch.rows, s.o * POINTS * cols);
+        vectorized(
+            #[inline(always)]
+            || self.transform_dy(dyt, nb, w),
+        );
+        for p in 0..POINTS {
+            matmul(
+                &mut du[p * s.o * s.c..],
+                s.c,
+                [s.o, s.c, cols],
+                Matrix::rows(&w[p * cols..], POINTS * cols),
+                Matrix::rows(&v[p * cols..], POINTS * cols).transposed(),
+                true,
+                Parallelism::None,
+            );
+        }
+        du
     }
 
     /// U [o, point, c] = G g G^T of every kernel.
