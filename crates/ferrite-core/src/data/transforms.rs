@@ -44,310 +44,246 @@ pub enum Transform {
     },
 }
 
-/// An image between two transforms.
+/// An image between two transforms: 8-bit pixels until `ToTensor`, floats after.
 enum Sample {
-    Bytes {
-        data: Vec<u8>,
-        height: usize,
-        width: usize,
-        channels: usize,
-    },
-    Floats {
-        data: Vec<f32>,
-        channels: usize,
-        height: usize,
-        width: usize,
-    },
+    Bytes(Hwc),
+    Floats(Chw),
+}
+
+/// 8-bit pixels, row-major with the channels of a pixel together.
+struct Hwc {
+    data: Vec<u8>,
+    height: usize,
+    width: usize,
+    channels: usize,
+}
+
+/// Float planes, one per channel.
+struct Chw {
+    data: Vec<f32>,
+    channels: usize,
+    height: usize,
+    width: usize,
 }
 
 impl Sample {
     /// `[C, H, W]` floats: scaled by `ToTensor` earlier, or raw 0..255 values if it never ran.
     fn into_chw(self) -> Result<(Vec<f32>, [usize; 3])> {
-        Ok(match self {
-            Sample::Floats {
-                data,
-                channels,
-                height,
-                width,
-            } => (data, [channels, height, width]),
-            Sample::Bytes {
-                data,
-                height,
-                width,
-                channels,
-            } => (
-                to_chw(&data, height, width, channels, 1.0)?,
-                [channels, height, width],
-            ),
+        let image = match self {
+            Sample::Floats(image) => image,
+            Sample::Bytes(image) => image.to_chw(1.0)?,
+        };
+        Ok((image.data, [image.channels, image.height, image.width]))
+    }
+}
+
+impl Hwc {
+    fn to_chw(&self, scale: f32) -> Result<Chw> {
+        let (height, width, channels) = (self.height, self.width, self.channels);
+        let mut out = alloc::filled("toTensor", self.data.len(), 0f32)?;
+        for c in 0..channels {
+            let plane = &mut out[c * height * width..(c + 1) * height * width];
+            for (o, px) in plane.iter_mut().zip(self.data.chunks_exact(channels)) {
+                *o = px[c] as f32 * scale;
+            }
+        }
+        Ok(Chw {
+            data: out,
+            channels,
+            height,
+            width,
         })
     }
-}
 
-fn to_chw(
-    hwc: &[u8],
-    height: usize,
-    width: usize,
-    channels: usize,
-    scale: f32,
-) -> Result<Vec<f32>> {
-    let mut out = alloc::filled("toTensor", hwc.len(), 0f32)?;
-    for c in 0..channels {
-        let plane = &mut out[c * height * width..(c + 1) * height * width];
-        for (o, px) in plane.iter_mut().zip(hwc.chunks_exact(channels)) {
-            *o = px[c] as f32 * scale;
+    fn pad(self, [left, top, right, bottom]: [usize; 4], fill: u8) -> Result<Hwc> {
+        let (height, width, channels) = (self.height, self.width, self.channels);
+        let padded =
+            |size: usize, before: usize, after: usize| size.checked_add(before)?.checked_add(after);
+        let (h, w) = padded(height, top, bottom)
+            .zip(padded(width, left, right))
+            .ok_or_else(|| {
+                Error::invalid("pad", "the padding makes the image larger than any memory")
+            })?;
+        let len = h
+            .checked_mul(w)
+            .and_then(|n| n.checked_mul(channels))
+            .ok_or_else(|| {
+                Error::invalid(
+                    "pad",
+                    format!("a padded image of {h}x{w} pixels is larger than any memory"),
+                )
+            })?;
+        let mut out = alloc::filled("pad", len, fill)?;
+        for y in 0..height {
+            let src = &self.data[y * width * channels..(y + 1) * width * channels];
+            let at = ((y + top) * w + left) * channels;
+            out[at..at + width * channels].copy_from_slice(src);
+        }
+        Ok(Hwc {
+            data: out,
+            height: h,
+            width: w,
+            channels,
+        })
+    }
+
+    fn flip_horizontally(&mut self) {
+        let (width, channels) = (self.width, self.channels);
+        for row in self.data.chunks_exact_mut(width * channels) {
+            for x in 0..width / 2 {
+                for c in 0..channels {
+                    row.swap(x * channels + c, (width - 1 - x) * channels + c);
+                }
+            }
         }
     }
-    Ok(out)
+
+    /// The `[h, w]` window whose top-left pixel is at (`top`, `left`).
+    fn crop(&self, top: usize, left: usize, [h, w]: [usize; 2]) -> Hwc {
+        let channels = self.channels;
+        let mut out = Vec::with_capacity(h * w * channels);
+        for y in top..top + h {
+            let at = (y * self.width + left) * channels;
+            out.extend_from_slice(&self.data[at..at + w * channels]);
+        }
+        Hwc {
+            data: out,
+            height: h,
+            width: w,
+            channels,
+        }
+    }
+
+    fn random_crop(
+        self,
+        [th, tw]: [usize; 2],
+        padding: [usize; 4],
+        pad_if_needed: bool,
+        fill: u8,
+        rng: &mut StdRng,
+    ) -> Result<Hwc> {
+        let mut image = self.pad(padding, fill)?;
+        if pad_if_needed && (image.width < tw || image.height < th) {
+            let (dx, dy) = (
+                tw.saturating_sub(image.width),
+                th.saturating_sub(image.height),
+            );
+            image = image.pad([dx, dy, dx, dy], fill)?;
+        }
+        let (height, width) = (image.height, image.width);
+        if height < th || width < tw {
+            return Err(Error::invalid(
+                "randomCrop",
+                format!("required crop size ({th}, {tw}) is larger than the input image size ({height}, {width})"),
+            ));
+        }
+        let top = rng.random_range(0..=height - th);
+        let left = rng.random_range(0..=width - tw);
+        Ok(image.crop(top, left, [th, tw]))
+    }
+
+    fn center_crop(self, [th, tw]: [usize; 2]) -> Result<Hwc> {
+        let image = if self.height < th || self.width < tw {
+            // torchvision pads with zeros when the crop is larger than the image.
+            let (dx, dy) = (
+                tw.saturating_sub(self.width),
+                th.saturating_sub(self.height),
+            );
+            self.pad([dx / 2, dy / 2, dx - dx / 2, dy - dy / 2], 0)?
+        } else {
+            self
+        };
+        // torchvision rounds the offsets: int(round((h - th) / 2.0)).
+        let top = ((image.height - th) as f64 / 2.0).round_ties_even() as usize;
+        let left = ((image.width - tw) as f64 / 2.0).round_ties_even() as usize;
+        Ok(image.crop(top, left, [th, tw]))
+    }
 }
 
-fn pad(
-    data: &[u8],
-    height: usize,
-    width: usize,
-    channels: usize,
-    [left, top, right, bottom]: [usize; 4],
-    fill: u8,
-) -> Result<(Vec<u8>, usize, usize)> {
-    let padded =
-        |size: usize, before: usize, after: usize| size.checked_add(before)?.checked_add(after);
-    let (h, w) = padded(height, top, bottom)
-        .zip(padded(width, left, right))
-        .ok_or_else(|| {
-            Error::invalid("pad", "the padding makes the image larger than any memory")
-        })?;
-    let len = h
-        .checked_mul(w)
-        .and_then(|n| n.checked_mul(channels))
-        .ok_or_else(|| {
-            Error::invalid(
-                "pad",
-                format!("a padded image of {h}x{w} pixels is larger than any memory"),
-            )
-        })?;
-    let mut out = alloc::filled("pad", len, fill)?;
-    for y in 0..height {
-        let src = &data[y * width * channels..(y + 1) * width * channels];
-        let at = ((y + top) * w + left) * channels;
-        out[at..at + width * channels].copy_from_slice(src);
+impl Chw {
+    fn normalize(mut self, mean: &[f32], std: &[f32]) -> Result<Chw> {
+        let channels = self.channels;
+        if mean.len() != channels || std.len() != channels {
+            return Err(Error::shape(
+                "normalize",
+                format!(
+                    "got {} means and {} stds for an image with {channels} channels",
+                    mean.len(),
+                    std.len()
+                ),
+            ));
+        }
+        let plane = self.height * self.width;
+        for (c, values) in self.data.chunks_exact_mut(plane).enumerate() {
+            let (m, s) = (mean[c], std[c]);
+            for v in values {
+                *v = (*v - m) / s;
+            }
+        }
+        Ok(self)
     }
-    Ok((out, h, w))
-}
-
-fn crop(
-    data: &[u8],
-    width: usize,
-    channels: usize,
-    top: usize,
-    left: usize,
-    h: usize,
-    w: usize,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(h * w * channels);
-    for y in top..top + h {
-        let at = (y * width + left) * channels;
-        out.extend_from_slice(&data[at..at + w * channels]);
-    }
-    out
 }
 
 fn apply(image: ImageRef<'_>, transforms: &[Transform], rng: &mut StdRng) -> Result<Sample> {
-    let mut sample = Sample::Bytes {
+    let mut sample = Sample::Bytes(Hwc {
         data: image.pixels.to_vec(),
         height: image.height,
         width: image.width,
         channels: image.channels,
-    };
+    });
     for t in transforms {
-        sample = match (t, sample) {
-            (
-                Transform::Pad {
-                    left,
-                    top,
-                    right,
-                    bottom,
-                    fill,
-                },
-                Sample::Bytes {
-                    data,
-                    height,
-                    width,
-                    channels,
-                },
-            ) => {
-                let (data, height, width) = pad(
-                    &data,
-                    height,
-                    width,
-                    channels,
-                    [*left, *top, *right, *bottom],
-                    *fill,
-                )?;
-                Sample::Bytes {
-                    data,
-                    height,
-                    width,
-                    channels,
-                }
-            }
-            (
-                Transform::RandomHorizontalFlip { p },
-                Sample::Bytes {
-                    mut data,
-                    height,
-                    width,
-                    channels,
-                },
-            ) => {
-                if rng.random::<f64>() < *p {
-                    for row in data.chunks_exact_mut(width * channels) {
-                        for x in 0..width / 2 {
-                            for c in 0..channels {
-                                row.swap(x * channels + c, (width - 1 - x) * channels + c);
-                            }
-                        }
-                    }
-                }
-                Sample::Bytes {
-                    data,
-                    height,
-                    width,
-                    channels,
-                }
-            }
-            (
-                Transform::RandomCrop {
-                    height: th,
-                    width: tw,
-                    padding,
-                    pad_if_needed,
-                    fill,
-                },
-                Sample::Bytes {
-                    data,
-                    height,
-                    width,
-                    channels,
-                },
-            ) => {
-                let (mut data, mut height, mut width) =
-                    pad(&data, height, width, channels, *padding, *fill)?;
-                if *pad_if_needed && (width < *tw || height < *th) {
-                    let (dx, dy) = (tw.saturating_sub(width), th.saturating_sub(height));
-                    (data, height, width) =
-                        pad(&data, height, width, channels, [dx, dy, dx, dy], *fill)?;
-                }
-                if height < *th || width < *tw {
-                    return Err(Error::invalid(
-                        "randomCrop",
-                        format!("required crop size ({th}, {tw}) is larger than the input image size ({height}, {width})"),
-                    ));
-                }
-                let top = rng.random_range(0..=height - th);
-                let left = rng.random_range(0..=width - tw);
-                Sample::Bytes {
-                    data: crop(&data, width, channels, top, left, *th, *tw),
-                    height: *th,
-                    width: *tw,
-                    channels,
-                }
-            }
-            (
-                Transform::CenterCrop {
-                    height: th,
-                    width: tw,
-                },
-                Sample::Bytes {
-                    data,
-                    height,
-                    width,
-                    channels,
-                },
-            ) => {
-                let (data, height, width) = if height < *th || width < *tw {
-                    // torchvision pads with zeros when the crop is larger than the image.
-                    let (dx, dy) = (tw.saturating_sub(width), th.saturating_sub(height));
-                    pad(
-                        &data,
-                        height,
-                        width,
-                        channels,
-                        [dx / 2, dy / 2, dx - dx / 2, dy - dy / 2],
-                        0,
-                    )?
-                } else {
-                    (data, height, width)
-                };
-                // torchvision rounds the offsets: int(round((h - th) / 2.0)).
-                let top = ((height - th) as f64 / 2.0).round_ties_even() as usize;
-                let left = ((width - tw) as f64 / 2.0).round_ties_even() as usize;
-                Sample::Bytes {
-                    data: crop(&data, width, channels, top, left, *th, *tw),
-                    height: *th,
-                    width: *tw,
-                    channels,
-                }
-            }
-            (
-                Transform::ToTensor,
-                Sample::Bytes {
-                    data,
-                    height,
-                    width,
-                    channels,
-                },
-            ) => Sample::Floats {
-                data: to_chw(&data, height, width, channels, 1.0 / 255.0)?,
-                channels,
-                height,
-                width,
-            },
-            (
-                Transform::Normalize { mean, std },
-                Sample::Floats {
-                    mut data,
-                    channels,
-                    height,
-                    width,
-                },
-            ) => {
-                if mean.len() != channels || std.len() != channels {
-                    return Err(Error::shape(
-                        "normalize",
-                        format!(
-                            "got {} means and {} stds for an image with {channels} channels",
-                            mean.len(),
-                            std.len()
-                        ),
-                    ));
-                }
-                for (c, plane) in data.chunks_exact_mut(height * width).enumerate() {
-                    let (m, s) = (mean[c], std[c]);
-                    for v in plane {
-                        *v = (*v - m) / s;
-                    }
-                }
-                Sample::Floats {
-                    data,
-                    channels,
-                    height,
-                    width,
-                }
-            }
-            (Transform::Normalize { .. }, Sample::Bytes { .. }) => {
-                return Err(Error::invalid(
-                    "normalize",
-                    "normalize works on tensors: put toTensor() before normalize()",
-                ));
-            }
-            (other, Sample::Floats { .. }) => {
-                return Err(Error::invalid(
-                    "transforms",
-                    format!("{other:?} works on images: put it before toTensor()"),
-                ));
-            }
-        };
+        sample = apply_one(t, sample, rng)?;
     }
     Ok(sample)
+}
+
+fn apply_one(t: &Transform, sample: Sample, rng: &mut StdRng) -> Result<Sample> {
+    use Sample::{Bytes, Floats};
+    Ok(match (t, sample) {
+        (
+            Transform::Pad {
+                left,
+                top,
+                right,
+                bottom,
+                fill,
+            },
+            Bytes(image),
+        ) => Bytes(image.pad([*left, *top, *right, *bottom], *fill)?),
+        (Transform::RandomHorizontalFlip { p }, Bytes(mut image)) => {
+            if rng.random::<f64>() < *p {
+                image.flip_horizontally();
+            }
+            Bytes(image)
+        }
+        (
+            Transform::RandomCrop {
+                height,
+                width,
+                padding,
+                pad_if_needed,
+                fill,
+            },
+            Bytes(image),
+        ) => Bytes(image.random_crop([*height, *width], *padding, *pad_if_needed, *fill, rng)?),
+        (Transform::CenterCrop { height, width }, Bytes(image)) => {
+            Bytes(image.center_crop([*height, *width])?)
+        }
+        (Transform::ToTensor, Bytes(image)) => Floats(image.to_chw(1.0 / 255.0)?),
+        (Transform::Normalize { mean, std }, Floats(image)) => Floats(image.normalize(mean, std)?),
+        (Transform::Normalize { .. }, Bytes(_)) => {
+            return Err(Error::invalid(
+                "normalize",
+                "normalize works on tensors: put toTensor() before normalize()",
+            ));
+        }
+        (other, Floats(_)) => {
+            return Err(Error::invalid(
+                "transforms",
+                format!("{other:?} works on images: put it before toTensor()"),
+            ));
+        }
+    })
 }
 
 /// Derives the generator of one sample from the batch seed, so results don't depend on which
