@@ -50,8 +50,7 @@ pub(crate) fn values(n: usize, seed: u64) -> Vec<f32> {
 
 /// A float32 tensor of [`values`] on `device`.
 pub(crate) fn tensor(shape: &[usize], seed: u64, device: Device) -> Tensor {
-    let t = Tensor::from_f32(values(shape.iter().product(), seed), shape).unwrap();
-    t.to_device(device).unwrap()
+    floats(values(shape.iter().product(), seed), shape, device)
 }
 
 /// A float32 tensor of the given values on `device`.

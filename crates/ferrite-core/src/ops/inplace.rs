@@ -26,6 +26,10 @@ impl Tensor {
                 self.dtype(),
             ));
         }
+        self.check_contiguous_for_writing(op)
+    }
+
+    fn check_contiguous_for_writing(&self, op: &'static str) -> Result<()> {
         if !self.is_contiguous() {
             return Err(Error::invalid(
                 op,
@@ -46,12 +50,7 @@ impl Tensor {
     pub fn copy_(&self, src: &Tensor) -> Result<()> {
         self.check_writable("copy_")?;
         self.same_device("copy_", src)?;
-        if !self.is_contiguous() {
-            return Err(Error::invalid(
-                "copy_",
-                "in-place updates need a contiguous tensor",
-            ));
-        }
+        self.check_contiguous_for_writing("copy_")?;
         let shape: Vec<i64> = self.shape().iter().map(|&d| d as i64).collect();
         let values = src
             .detach()
