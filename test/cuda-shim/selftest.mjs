@@ -7,7 +7,7 @@
 //   node test/cuda-shim/selftest.mjs
 import { spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -31,6 +31,7 @@ function buildDriver(outDir) {
   const hash = createHash('sha256').update(readFileSync(source)).update(version).digest('hex').slice(0, 16)
   const driver = join(outDir, `driver-${hash}`)
   if (existsSync(driver)) return driver
+  for (const old of readdirSync(outDir).filter((f) => f.startsWith('driver-'))) rmSync(join(outDir, old))
   const r = spawnSync(cxx, ['-std=c++17', '-O1', '-g', '-Wall', '-Werror', '-pthread', source, '-ldl', '-o', `${driver}.tmp`], {
     encoding: 'utf8',
   })
@@ -80,8 +81,9 @@ function envOrderChecks(ctx) {
 
 // Each must end the process, with its report on stderr.
 const fatalCases = [
-  ['divergent_barrier', true, [/ferrite-shim: divergent __syncthreads .* in kernel selftest_divergent_barrier, block \(0, 0, 0\)/, /threads 16-63: finished the kernel/, /threads 0-15: wait at __syncthreads/]],
-  ['divergent_shuffle', true, [/ferrite-shim: divergent warp op/, /threads 0-15: wait at __shfl_xor_sync/, /threads 16-31: finished the kernel/]],
+  ['divergent_barrier', true, [/ferrite-shim: divergent __syncthreads .* in kernel selftest_divergent_barrier, block \(0, 0, 0\)/, /threads 16-63: finished the kernel/, /threads 0-15: wait at __syncthreads \(\S*bugs\.cu:\d+\)/]],
+  ['split_barrier', true, [/ferrite-shim: divergent __syncthreads \(threads wait at different barriers\)/, /threads 0-31: wait at __syncthreads \(\S*bugs\.cu:\d+\)/, /threads 32-63: wait at __syncthreads \(\S*bugs\.cu:\d+\)/]],
+  ['divergent_shuffle', true, [/ferrite-shim: divergent warp op/, /threads 0-15: wait at __shfl_xor_sync \(\S*bugs\.cu:\d+\)/, /threads 16-31: finished the kernel/]],
   ['shuffle_vs_barrier', true, [/ferrite-shim: divergent warp op/, /threads 0-15: wait at __shfl_xor_sync/, /threads 16-31: wait at __syncthreads/]],
   ['partial_mask', true, [/ferrite-shim: warp op with a partial mask/]],
   ['oob_write', false, [/AddressSanitizer: heap-buffer-overflow/, /WRITE of size 4/, /in selftest_oob_write .*bugs\.cu/]],

@@ -78,6 +78,8 @@ struct Fiber {
     uint3 tid{};
     unsigned linear = 0;
     State state = READY;
+    const char* file = "";  // where it waits
+    int line = 0;
     // What the fiber deposited at its warp op, and what it gets back.
     WarpOp op = WARP_SYNC;
     unsigned mask = 0;
@@ -196,13 +198,16 @@ const char* op_name(WarpOp op) {
 }
 
 std::string label(const Fiber& fiber) {
+    std::string site = std::string(" (") + fiber.file + ":" + std::to_string(fiber.line) + ")";
     switch (fiber.state) {
-        case AT_BARRIER: return "wait at __syncthreads";
-        case AT_WARP: return std::string("wait at ") + op_name(fiber.op);
+        case AT_BARRIER: return "wait at __syncthreads" + site;
+        case AT_WARP: return std::string("wait at ") + op_name(fiber.op) + site;
         case DONE: return "finished the kernel";
         default: return "runnable";
     }
 }
+
+bool same_site(const Fiber& a, const Fiber& b) { return a.line == b.line && std::strcmp(a.file, b.file) == 0; }
 
 // One line per state: "threads 0-31, 40: wait at __syncthreads".
 std::string describe(size_t first, size_t count) {
@@ -255,7 +260,7 @@ void complete_warp(size_t first, size_t lanes) {
     uint64_t ballot = 0;
     for (size_t lane = 0; lane < lanes; ++lane) {
         const Fiber& f = fibers[first + lane];
-        if (f.op != lead.op || f.size != lead.size || f.width != lead.width)
+        if (f.op != lead.op || f.size != lead.size || f.width != lead.width || !same_site(f, lead))
             die("divergent warp op (the lanes of a warp are at different warp ops)", first, lanes);
         ballot |= uint64_t(f.bits != 0) << lane;
     }
@@ -294,7 +299,10 @@ bool release_warps() {
 __attribute__((no_sanitize_address)) void poison_static_shared() {
     if (!__start_ferrite_shim_shared || !__stop_ferrite_shim_shared) return;
     // Volatile stores: a memset would be checked by ASan against the redzones inside the section.
-    for (volatile char* p = __start_ferrite_shim_shared; p < __stop_ferrite_shim_shared; ++p) *p = char(0xff);
+    char* p = __start_ferrite_shim_shared;
+    for (; p < __stop_ferrite_shim_shared && uintptr_t(p) % 8 != 0; ++p) *(volatile char*)p = char(0xff);
+    for (; p + 8 <= __stop_ferrite_shim_shared; p += 8) *(volatile uint64_t*)p = ~uint64_t(0);
+    for (; p < __stop_ferrite_shim_shared; ++p) *(volatile char*)p = char(0xff);
 }
 
 void start_fibers() {
@@ -332,6 +340,8 @@ void run_block() {
         for (const Fiber& f : fibers) done += f.state == DONE;
         if (done == g_launch.threads) return;
         if (done > 0) die("divergent __syncthreads (some threads finished the kernel while others wait at a barrier)", 0, g_launch.threads);
+        for (const Fiber& f : fibers)
+            if (!same_site(f, fibers[0])) die("divergent __syncthreads (threads wait at different barriers)", 0, g_launch.threads);
         for (Fiber& f : fibers) f.state = READY;
     }
 }
@@ -399,14 +409,18 @@ Register::Register(const char* name, Invoke invoke) {
     k.invoke = invoke;
 }
 
-void block_barrier() {
+void block_barrier(const char* file, int line) {
     Fiber* self = g_current;
+    self->file = file;
+    self->line = line;
     self->state = AT_BARRIER;
     park(self);
 }
 
-uint64_t warp_exchange(WarpOp op, unsigned mask, uint64_t bits, int size, int lane_arg, int width) {
+uint64_t warp_exchange(WarpOp op, unsigned mask, uint64_t bits, int size, int lane_arg, int width, const char* file, int line) {
     Fiber* self = g_current;
+    self->file = file;
+    self->line = line;
     if (mask != 0xffffffffu) {
         self->state = AT_WARP;
         self->op = op;

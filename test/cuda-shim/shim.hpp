@@ -53,19 +53,21 @@ static const int warpSize = 32;
 // ---- the scheduler's entry points (shim.cpp) --------------------------------------------------
 namespace ferrite_shim {
 enum WarpOp { WARP_SYNC, SHFL_IDX, SHFL_UP, SHFL_DOWN, SHFL_XOR, VOTE_BALLOT, VOTE_ANY, VOTE_ALL };
-void block_barrier();
+// `file` and `line` (the caller's, from __builtin_FILE/LINE defaults) say where a thread waits: all
+// threads of a block must wait at the same __syncthreads, all lanes of a warp at the same warp op.
+void block_barrier(const char* file, int line);
 // A warp-wide exchange: every lane of the warp deposits `bits` (size bytes), waits for all lanes,
 // and gets back the bits of the lane the op selects (its own where CUDA says so, a NaN pattern when
 // the selected lane does not exist in a partial warp); the votes return the ballot over `bits != 0`.
-uint64_t warp_exchange(WarpOp op, unsigned mask, uint64_t bits, int size, int lane_arg, int width);
+uint64_t warp_exchange(WarpOp op, unsigned mask, uint64_t bits, int size, int lane_arg, int width, const char* file, int line);
 void* dynamic_shared();
 
 template <class T>
-inline T warp_shuffle(WarpOp op, unsigned mask, T var, int lane_arg, int width) {
+inline T warp_shuffle(WarpOp op, unsigned mask, T var, int lane_arg, int width, const char* file, int line) {
     static_assert(std::is_arithmetic<T>::value && sizeof(T) <= 8, "warp shuffles move scalars of at most 8 bytes");
     uint64_t bits = 0;
     std::memcpy(&bits, &var, sizeof(T));
-    bits = warp_exchange(op, mask, bits, int(sizeof(T)), lane_arg, width);
+    bits = warp_exchange(op, mask, bits, int(sizeof(T)), lane_arg, width, file, line);
     T out;
     std::memcpy(&out, &bits, sizeof(T));
     return out;
@@ -75,37 +77,38 @@ inline T warp_shuffle(WarpOp op, unsigned mask, T var, int lane_arg, int width) 
 #define FERRITE_DYNAMIC_SHARED(type, name) type* name = static_cast<type*>(::ferrite_shim::dynamic_shared())
 
 // ---- synchronisation --------------------------------------------------------------------------
-inline void __syncthreads() { ferrite_shim::block_barrier(); }
-inline void __syncwarp(unsigned mask = 0xffffffffu) {
-    ferrite_shim::warp_exchange(ferrite_shim::WARP_SYNC, mask, 0, 0, 0, warpSize);
+#define FERRITE_SHIM_SITE const char *file = __builtin_FILE(), int line = __builtin_LINE()
+inline void __syncthreads(FERRITE_SHIM_SITE) { ferrite_shim::block_barrier(file, line); }
+inline void __syncwarp(unsigned mask = 0xffffffffu, FERRITE_SHIM_SITE) {
+    ferrite_shim::warp_exchange(ferrite_shim::WARP_SYNC, mask, 0, 0, 0, warpSize, file, line);
 }
 inline void __threadfence() {}
 inline void __threadfence_block() {}
 
 template <class T>
-inline T __shfl_sync(unsigned mask, T var, int src_lane, int width = warpSize) {
-    return ferrite_shim::warp_shuffle(ferrite_shim::SHFL_IDX, mask, var, src_lane, width);
+inline T __shfl_sync(unsigned mask, T var, int src_lane, int width = warpSize, FERRITE_SHIM_SITE) {
+    return ferrite_shim::warp_shuffle(ferrite_shim::SHFL_IDX, mask, var, src_lane, width, file, line);
 }
 template <class T>
-inline T __shfl_up_sync(unsigned mask, T var, unsigned delta, int width = warpSize) {
-    return ferrite_shim::warp_shuffle(ferrite_shim::SHFL_UP, mask, var, int(delta), width);
+inline T __shfl_up_sync(unsigned mask, T var, unsigned delta, int width = warpSize, FERRITE_SHIM_SITE) {
+    return ferrite_shim::warp_shuffle(ferrite_shim::SHFL_UP, mask, var, int(delta), width, file, line);
 }
 template <class T>
-inline T __shfl_down_sync(unsigned mask, T var, unsigned delta, int width = warpSize) {
-    return ferrite_shim::warp_shuffle(ferrite_shim::SHFL_DOWN, mask, var, int(delta), width);
+inline T __shfl_down_sync(unsigned mask, T var, unsigned delta, int width = warpSize, FERRITE_SHIM_SITE) {
+    return ferrite_shim::warp_shuffle(ferrite_shim::SHFL_DOWN, mask, var, int(delta), width, file, line);
 }
 template <class T>
-inline T __shfl_xor_sync(unsigned mask, T var, int lane_mask, int width = warpSize) {
-    return ferrite_shim::warp_shuffle(ferrite_shim::SHFL_XOR, mask, var, lane_mask, width);
+inline T __shfl_xor_sync(unsigned mask, T var, int lane_mask, int width = warpSize, FERRITE_SHIM_SITE) {
+    return ferrite_shim::warp_shuffle(ferrite_shim::SHFL_XOR, mask, var, lane_mask, width, file, line);
 }
-inline unsigned __ballot_sync(unsigned mask, int predicate) {
-    return unsigned(ferrite_shim::warp_exchange(ferrite_shim::VOTE_BALLOT, mask, predicate != 0, 4, 0, warpSize));
+inline unsigned __ballot_sync(unsigned mask, int predicate, FERRITE_SHIM_SITE) {
+    return unsigned(ferrite_shim::warp_exchange(ferrite_shim::VOTE_BALLOT, mask, predicate != 0, 4, 0, warpSize, file, line));
 }
-inline int __any_sync(unsigned mask, int predicate) {
-    return int(ferrite_shim::warp_exchange(ferrite_shim::VOTE_ANY, mask, predicate != 0, 4, 0, warpSize));
+inline int __any_sync(unsigned mask, int predicate, FERRITE_SHIM_SITE) {
+    return int(ferrite_shim::warp_exchange(ferrite_shim::VOTE_ANY, mask, predicate != 0, 4, 0, warpSize, file, line));
 }
-inline int __all_sync(unsigned mask, int predicate) {
-    return int(ferrite_shim::warp_exchange(ferrite_shim::VOTE_ALL, mask, predicate != 0, 4, 0, warpSize));
+inline int __all_sync(unsigned mask, int predicate, FERRITE_SHIM_SITE) {
+    return int(ferrite_shim::warp_exchange(ferrite_shim::VOTE_ALL, mask, predicate != 0, 4, 0, warpSize, file, line));
 }
 
 // ---- atomics: fibers never preempt each other, so a plain read-modify-write is atomic ----------

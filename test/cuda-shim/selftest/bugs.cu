@@ -69,3 +69,14 @@ extern "C" __global__ void selftest_local_overrun(float* y, int index) {
     __syncthreads();
     y[threadIdx.x] = local[threadIdx.x % 4];
 }
+
+// Every thread reaches a barrier, but the two halves of the block reach different ones.
+extern "C" __global__ void selftest_split_barrier(float* y) {
+    if (threadIdx.x < 32) {
+        y[threadIdx.x] = 1.0f;
+        __syncthreads();
+    } else {
+        __syncthreads();
+        y[threadIdx.x] = 2.0f;
+    }
+}

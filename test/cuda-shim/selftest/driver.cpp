@@ -370,6 +370,7 @@ int run_fatal(const std::string& name) {
     std::vector<int> yi(64);
     int* yip = yi.data();
     if (name == "divergent_barrier") launch_ok("selftest_divergent_barrier", {1, 1, 1}, {64, 1, 1}, 0, {&yp});
+    else if (name == "split_barrier") launch_ok("selftest_split_barrier", {1, 1, 1}, {64, 1, 1}, 0, {&yp});
     else if (name == "divergent_shuffle") launch_ok("selftest_divergent_shuffle", {1, 1, 1}, {64, 1, 1}, 0, {&yp});
     else if (name == "shuffle_vs_barrier") launch_ok("selftest_shuffle_vs_barrier", {1, 1, 1}, {64, 1, 1}, 0, {&yp});
     else if (name == "partial_mask") launch_ok("selftest_partial_mask", {1, 1, 1}, {32, 1, 1}, 0, {&yp});
