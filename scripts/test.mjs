@@ -1,7 +1,7 @@
-// `npm test`: runs the Rust tests, the JS tests and the install test (packed tarballs installed
-// into a fresh project). All always run; exits non-zero if any fails, and then repeats the failed
-// JS tests last, where a log cut to its tail still shows them. Extra arguments (`npm test -- -t
-// name`) are passed to vitest.
+// `npm test`: runs the Rust tests, the JS tests, the install test (packed tarballs installed
+// into a fresh project) and the CUDA backend's checks without a GPU (scripts/test-cuda.mjs). All
+// always run; exits non-zero if any fails, and then repeats the failed JS tests last, where a log
+// cut to its tail still shows them. Extra arguments (`npm test -- -t name`) are passed to vitest.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,8 +39,15 @@ const report = join(reportDir, 'vitest.json');
 const rust = npmRun('test:rust');
 const js = npmRun('test:js', ['--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extra]);
 const install = npmRun('test:install');
-if (!rust || !js || !install) {
-  const failed = [!rust && 'test:rust (cargo test)', !js && 'test:js (vitest)', !install && 'test:install (npm pack + install)'];
+// Last: it reuses test:rust's test binary and checks the package test:js built.
+const cuda = npmRun('test:cuda');
+if (!rust || !js || !install || !cuda) {
+  const failed = [
+    !rust && 'test:rust (cargo test)',
+    !js && 'test:js (vitest)',
+    !install && 'test:install (npm pack + install)',
+    !cuda && 'test:cuda (NVRTC, CPU shim, fake drivers)',
+  ];
   if (!js && existsSync(report)) {
     const lines = failuresIn(JSON.parse(readFileSync(report, 'utf8')));
     if (lines.length) console.error(`\nFailed JS tests:\n${lines.join('\n')}`);

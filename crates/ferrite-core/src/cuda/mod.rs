@@ -11,9 +11,13 @@ mod alloc;
 mod backend_tests;
 mod device;
 mod driver;
+#[cfg(test)]
+mod fake_driver_tests;
 pub mod kernels;
 pub mod libraries;
 mod module;
+#[cfg(test)]
+mod nvrtc_check;
 pub mod settings;
 #[cfg(all(test, unix))]
 mod shim;
@@ -278,25 +282,56 @@ fn guarded<T>(f: impl FnOnce() -> Option<T>) -> Option<T> {
 
 /// How many GPUs the driver API reports, or why it cannot be asked.
 fn driver_device_count() -> Result<usize, String> {
+    match driver_gpu_count()? {
+        0 => Err("the CUDA driver reports no GPU (check CUDA_VISIBLE_DEVICES)".into()),
+        count => Ok(count),
+    }
+}
+
+/// As `driver_device_count`, but a driver that finds no GPU (cuInit's CUDA_ERROR_NO_DEVICE, as
+/// with CUDA_VISIBLE_DEVICES="") answers 0: listing the GPUs then gives none, not an error.
+fn driver_gpu_count() -> Result<usize, String> {
+    use cudarc::driver::{result, sys::CUresult, DriverError};
     if let Some(problem) = lookup(CudaLibrary::Driver).problem(CudaLibrary::Driver) {
         return Err(problem);
     }
-    let count = catch_unwind(|| {
-        cudarc::driver::result::init()
-            .map_err(|e| format!("the CUDA driver failed to start (cuInit: {e:?})"))?;
-        cudarc::driver::result::device::get_count()
-            .map_err(|e| format!("cuDeviceGetCount failed: {e:?}"))
+    if let Some(symbol) = missing_driver_symbol() {
+        return Err(format!(
+            "the CUDA driver library is incompatible: it lacks {symbol} (update the NVIDIA driver)"
+        ));
+    }
+    let count = catch_unwind(|| match result::init() {
+        Err(DriverError(CUresult::CUDA_ERROR_NO_DEVICE)) => Ok(0),
+        Err(e) => Err(format!("the CUDA driver failed to start (cuInit: {e:?})")),
+        Ok(()) => {
+            result::device::get_count().map_err(|e| format!("cuDeviceGetCount failed: {e:?}"))
+        }
     })
     .map_err(|_| "the CUDA driver library is incompatible (a symbol is missing)".to_string())??;
-    if count <= 0 {
-        return Err("the CUDA driver reports no GPU (check CUDA_VISIBLE_DEVICES)".into());
-    }
-    Ok(count as usize)
+    Ok(count.max(0) as usize)
+}
+
+/// The first driver API function discovery calls that the loaded driver lacks. Asked before
+/// calling: cudarc would panic on it, and the panic hook would print the panic to stderr.
+fn missing_driver_symbol() -> Option<&'static str> {
+    const CALLED: [&str; 4] = [
+        "cuInit",
+        "cuDeviceGetCount",
+        "cuDriverGetVersion",
+        "cuGetErrorString",
+    ];
+    let Lookup::Loaded { library, .. } = lookup(CudaLibrary::Driver) else {
+        return None;
+    };
+    CALLED.into_iter().find(|name| {
+        // SAFETY: only looks the symbol up; the pointer is never used.
+        unsafe { library.get::<*const std::ffi::c_void>(name.as_bytes()) }.is_err()
+    })
 }
 
 fn driver_gpus() -> Option<Result<Vec<Gpu>, String>> {
     use cudarc::driver::result::device;
-    let count = match driver_device_count() {
+    let count = match driver_gpu_count() {
         Ok(count) => count,
         Err(e) => return Some(Err(e)),
     };
