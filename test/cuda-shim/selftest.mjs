@@ -79,6 +79,14 @@ function envOrderChecks(ctx) {
   check('FERRITE_SHIM_ORDER=sideways fails the launch', bad.status !== 0 && /FERRITE_SHIM_ORDER must be forward or reverse/.test(bad.stderr), bad.stderr)
 }
 
+// with-asan.sh sets up what a host that is not instrumented needs, from a bare environment.
+function runnerCheck(ctx) {
+  const env = { ...process.env, FERRITE_SHIM_ORDER: '' }
+  for (const name of ['LD_PRELOAD', 'ASAN_OPTIONS', 'UBSAN_OPTIONS']) delete env[name]
+  const r = spawnSync('sh', [join(here, 'with-asan.sh'), ctx.driver, ctx.library, 'env_order'], { encoding: 'utf8', env, timeout: 60_000 })
+  check('with-asan.sh runs the driver', r.status === 0 && /right \d+/.test(r.stdout), `${r.status ?? r.signal}\n${r.stdout}${r.stderr}`)
+}
+
 // Each must end the process, with its report on stderr.
 const fatalCases = [
   ['divergent_barrier', true, [/ferrite-shim: divergent __syncthreads .* in kernel selftest_divergent_barrier, block \(0, 0, 0\)/, /threads 16-63: finished the kernel/, /threads 0-15: wait at __syncthreads \(\S*bugs\.cu:\d+\)/]],
@@ -90,6 +98,7 @@ const fatalCases = [
   ['dynamic_overrun', false, [/AddressSanitizer: heap-buffer-overflow/, /in selftest_dynamic_overrun/]],
   ['static_overrun', false, [/AddressSanitizer: global-buffer-overflow/, /in selftest_static_overrun/]],
   ['local_overrun', false, [/AddressSanitizer: stack-buffer-overflow/, /in selftest_local_overrun/]],
+  ['misaligned_arg', false, [/shim\.hpp:\d+:\d+: runtime error: load of misaligned address .* which requires 8 byte alignment/, /in ferrite_shim::invoke<&selftest_oob_write>/]],
   ['int_overflow', false, [/bugs\.cu:\d+:\d+: runtime error: signed integer overflow/]],
 ]
 
@@ -135,6 +144,7 @@ async function main() {
     exportChecks(ctx)
     inProcessChecks(ctx)
     envOrderChecks(ctx)
+    runnerCheck(ctx)
     fatalChecks(ctx)
   } catch (e) {
     if (!(e instanceof BuildError)) throw e

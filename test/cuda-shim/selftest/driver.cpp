@@ -374,7 +374,11 @@ int run_fatal(const std::string& name) {
     else if (name == "divergent_shuffle") launch_ok("selftest_divergent_shuffle", {1, 1, 1}, {64, 1, 1}, 0, {&yp});
     else if (name == "shuffle_vs_barrier") launch_ok("selftest_shuffle_vs_barrier", {1, 1, 1}, {64, 1, 1}, 0, {&yp});
     else if (name == "partial_mask") launch_ok("selftest_partial_mask", {1, 1, 1}, {32, 1, 1}, 0, {&yp});
-    else if (name == "oob_write") launch_ok("selftest_oob_write", {1, 1, 1}, {32, 1, 1}, 0, {&yp, &n});
+    else if (name == "misaligned_arg") {
+        alignas(8) char bytes[16] = {};
+        void* misaligned = bytes + 1;  // where a long long cannot be
+        launch_ok("selftest_oob_write", {1, 1, 1}, {32, 1, 1}, 0, {&yp, misaligned});
+    } else if (name == "oob_write") launch_ok("selftest_oob_write", {1, 1, 1}, {32, 1, 1}, 0, {&yp, &n});
     else if (name == "dynamic_overrun") launch_ok("selftest_dynamic_overrun", {1, 1, 1}, {32, 1, 1}, 32 * 4, {&yp});
     else if (name == "static_overrun") launch_ok("selftest_static_overrun", {1, 1, 1}, {32, 1, 1}, 0, {&yp});
     else if (name == "local_overrun") {
