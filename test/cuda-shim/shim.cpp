@@ -106,10 +106,14 @@ std::mutex g_mutex;
 std::atomic<int> g_reverse{-1};  // -1: not yet read from FERRITE_SHIM_ORDER
 thread_local std::string g_last_error;
 
+// Read once: every stack has this size.
 size_t stack_bytes() {
-    const char* kib = std::getenv("FERRITE_SHIM_STACK_KIB");
-    long value = kib ? std::atol(kib) : 0;
-    return size_t(value > 0 ? value : 128) * 1024;
+    static const size_t bytes = [] {
+        const char* kib = std::getenv("FERRITE_SHIM_STACK_KIB");
+        long value = kib ? std::atol(kib) : 0;
+        return size_t(value > 0 ? value : 128) * 1024;
+    }();
+    return bytes;
 }
 
 // Stacks live for the process and are reused by every block: the lowest page is a guard, so an

@@ -384,6 +384,9 @@ int run_fatal(const std::string& name) {
     else if (name == "local_overrun") {
         int index = 4;
         launch_ok("selftest_local_overrun", {1, 1, 1}, {32, 1, 1}, 0, {&yp, &index});
+    } else if (name == "stack_overflow") {
+        int depth = 100000;
+        launch_ok("selftest_stack_overflow", {1, 1, 1}, {2, 1, 1}, 0, {&yp, &depth});
     } else if (name == "int_overflow") launch_ok("selftest_int_overflow", {1, 1, 1}, {64, 1, 1}, 0, {&yip, &big});
     else {
         std::fprintf(stderr, "driver: unknown case %s\n", name.c_str());
