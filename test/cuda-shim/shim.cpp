@@ -39,9 +39,10 @@ uint3 blockIdx;
 dim3 blockDim;
 dim3 gridDim;
 
-// The static __shared__ variables' section (shim.hpp); weak, as a library without any has none.
-extern "C" char __start_ferrite_shim_shared[] __attribute__((weak, visibility("hidden")));
-extern "C" char __stop_ferrite_shim_shared[] __attribute__((weak, visibility("hidden")));
+// The markers around the static __shared__ variables' section (shim.hpp), from the objects that
+// build.mjs links first and last.
+extern "C" char ferrite_shim_shared_begin[] __attribute__((visibility("hidden")));
+extern "C" char ferrite_shim_shared_end[] __attribute__((visibility("hidden")));
 
 namespace ferrite_shim {
 namespace {
@@ -301,12 +302,16 @@ bool release_warps() {
 
 // ---- blocks -----------------------------------------------------------------------------------
 __attribute__((no_sanitize_address)) void poison_static_shared() {
-    if (!__start_ferrite_shim_shared || !__stop_ferrite_shim_shared) return;
+    char* end = ferrite_shim_shared_end;
+    if (end < ferrite_shim_shared_begin) {
+        std::fprintf(stderr, "ferrite-shim: the shared-memory markers were not linked first and last\n");
+        std::abort();
+    }
     // Volatile stores: a memset would be checked by ASan against the redzones inside the section.
-    char* p = __start_ferrite_shim_shared;
-    for (; p < __stop_ferrite_shim_shared && uintptr_t(p) % 8 != 0; ++p) *(volatile char*)p = char(0xff);
-    for (; p + 8 <= __stop_ferrite_shim_shared; p += 8) *(volatile uint64_t*)p = ~uint64_t(0);
-    for (; p < __stop_ferrite_shim_shared; ++p) *(volatile char*)p = char(0xff);
+    char* p = ferrite_shim_shared_begin;
+    for (; p < end && uintptr_t(p) % 8 != 0; ++p) *(volatile char*)p = char(0xff);
+    for (; p + 8 <= end; p += 8) *(volatile uint64_t*)p = ~uint64_t(0);
+    for (; p < end; ++p) *(volatile char*)p = char(0xff);
 }
 
 void start_fibers() {

@@ -24,15 +24,12 @@
 // __restrict__ is a GCC/Clang keyword already.
 
 // Static shared memory: one block runs at a time, so a static per variable is what every thread
-// of the block shares. With GCC the variables live in their own section, which the scheduler fills
-// with a NaN pattern before each block (a read before any write shows up as NaN, as garbage would
-// on a GPU); -fsanitize-sections keeps ASan's redzones around them. Clang cannot sanitize a named
-// section, so there they stay plain (zeroed once) statics.
-#if defined(__clang__)
-#define __shared__ static
-#else
-#define __shared__ static __attribute__((section("ferrite_shim_shared")))
-#endif
+// of the block shares. The variables live in a section of their own, between two markers that the
+// build links first and last, which the scheduler fills with a NaN pattern before each block: a
+// read before any write shows up as NaN, as garbage would on a GPU, and not as the previous
+// launch's data. ASan keeps its redzones around them (Clang instruments a section whose name is
+// not a C identifier; GCC needs -fsanitize-sections).
+#define __shared__ static __attribute__((section("ferrite_shim.shared")))
 
 // ---- indices ----------------------------------------------------------------------------------
 struct uint3 {

@@ -3,10 +3,12 @@
 # itself (a Rust test binary, node) needs before it can dlopen libferrite_shim.so. As a cargo
 # runner it applies to the test binaries only, not to cargo and rustc:
 #   CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$PWD/test/cuda-shim/with-asan.sh" cargo test ...
-# The runtime is GCC's (the compiler build.mjs uses by default); set FERRITE_SHIM_PRELOAD to
-# another (what build.mjs prints as LD_PRELOAD) when CXX is not GCC.
+# The runtime is the one of the compiler build.mjs uses (CXX, default g++), or FERRITE_SHIM_PRELOAD.
 set -e
-runtime="${FERRITE_SHIM_PRELOAD:-$(${CXX:-g++} -print-file-name=libasan.so)}"
+cxx="${CXX:-g++}"
+name=libasan.so
+if "$cxx" --version | grep -qi clang; then name=libclang_rt.asan-x86_64.so; fi
+runtime="${FERRITE_SHIM_PRELOAD:-$("$cxx" -print-file-name=$name)}"
 if [ ! -f "$runtime" ]; then
     echo "with-asan.sh: no ASan runtime at '$runtime' (apt-get install libasan8, or set FERRITE_SHIM_PRELOAD)" >&2
     exit 1
