@@ -50,7 +50,10 @@ function stripComments(text) {
 const launchBounds = String.raw`(?:__launch_bounds__\s*\([^)]*\)\s*)?`
 const kernelPattern = new RegExp(String.raw`extern\s+"C"\s+__global__\s+${launchBounds}void\s+${launchBounds}(\w+)\s*\(`, 'g')
 
-/** The kernels of one `.cu`: every `__global__` must be an `extern "C" __global__ void NAME(`. */
+/**
+ * The kernels in a `.cu`'s text (after the preprocessor, so that kernels a macro defines count):
+ * every `__global__` must be an `extern "C" __global__ void NAME(`.
+ */
 export function kernelsOf(path, text) {
   const code = stripComments(text)
   const names = [...code.matchAll(kernelPattern)].map((m) => m[1])
@@ -71,7 +74,9 @@ function compilerInfo() {
   const sanitize = ['-fsanitize=address,undefined', '-fno-sanitize-recover=all']
   const compile = [
     '-std=c++17', '-O1', '-g', '-fPIC', '-fvisibility=hidden', ...sanitize, '-fno-omit-frame-pointer',
-    '-Wall', '-Werror', '-Wno-unknown-pragmas',
+    // -Wall's sign-compare flags `threadIdx.x < half` (unsigned against int), which is everywhere
+    // in CUDA code and harmless for the sizes involved; NVRTC does not warn about it either.
+    '-Wall', '-Werror', '-Wno-unknown-pragmas', '-Wno-sign-compare',
     // GCC leaves globals in a named section unsanitized unless told (shim.hpp's __shared__).
     ...(clang ? ['-shared-libasan'] : ['-fsanitize-sections=ferrite_shim.shared']),
   ]
@@ -142,12 +147,19 @@ function wrapper(source, id, names) {
   return lines.join('\n') + '\n'
 }
 
-function plan(selftest) {
+/** The `.cu` after the preprocessor, with ferrite.cuh but not shim.hpp, so `__global__` stays. */
+function preprocess(cc, source) {
+  const r = spawnSync(cc.cxx, ['-E', '-P', '-std=c++17', '-x', 'c++', '-include', cuh, source], { encoding: 'utf8', maxBuffer: 1 << 28 })
+  if (r.status !== 0) throw new BuildError(`${relative(root, source)}: the preprocessor failed:\n${r.stderr || r.error}`)
+  return r.stdout
+}
+
+function plan(cc, selftest) {
   if (!existsSync(cuh)) throw new BuildError(`${relative(root, cuh)} is missing (the shim force-includes it before every kernel)`)
   const sources = selftest ? cuFiles(join(here, 'selftest')) : cuFiles(join(root, 'crates', 'ferrite-core', 'src'))
   const seen = new Map()
   const units = sources.map((source) => {
-    const names = kernelsOf(source, readFileSync(source, 'utf8'))
+    const names = kernelsOf(source, preprocess(cc, source))
     for (const name of names) {
       if (seen.has(name)) throw new BuildError(`kernel ${name} is defined in both ${seen.get(name)} and ${relative(root, source)}`)
       seen.set(name, relative(root, source))
@@ -161,7 +173,7 @@ function plan(selftest) {
 /** Builds (or finds up to date) the library; resolves to { library, libasan, kernels, rebuilt }. */
 export async function buildShim({ selftest = false, jobs = Math.min(2, availableParallelism()), force = false } = {}) {
   const cc = compilerInfo()
-  const { units, kernels } = plan(selftest)
+  const { units, kernels } = plan(cc, selftest)
   const out = join(root, '.cache', 'cuda-shim', ...(selftest ? ['selftest'] : []))
   const library = join(out, selftest ? 'libferrite_shim_selftest.so' : 'libferrite_shim.so')
   for (const dir of ['gen', 'obj']) mkdirSync(join(out, dir), { recursive: true })

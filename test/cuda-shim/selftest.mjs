@@ -66,7 +66,7 @@ function inProcessChecks(ctx) {
   }
   check('driver: exits 0', r.status === 0, `${r.status ?? r.signal} ${r.error ?? ''}\n${r.stderr}`)
   const launched = existsSync(coverage) ? readFileSync(coverage, 'utf8').split('\n').filter(Boolean).sort() : []
-  const expected = ['atomics', 'block_sum', 'dynamic_reverse', 'missing_sync', 'strided_scale', 'transpose', 'unwritten_shared', 'warp_ops', 'warp_sum']
+  const expected = ['atomics', 'block_sum', 'dynamic_reverse', 'fill_index', 'fill_one', 'missing_sync', 'strided_scale', 'transpose', 'unwritten_shared', 'warp_ops', 'warp_sum']
   check('FERRITE_SHIM_COVERAGE lists the launched kernels', JSON.stringify(launched) === JSON.stringify(expected.map((k) => `selftest_${k}`)), launched.join(' '))
 }
 

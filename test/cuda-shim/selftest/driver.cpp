@@ -204,6 +204,19 @@ std::string check_transpose() {
     return "";
 }
 
+std::string check_macro_kernels() {
+    std::vector<float> y(100, 0.0f);
+    float* yp = y.data();
+    long long n = 100;
+    launch_ok("selftest_fill_one", {1, 1, 1}, {64, 1, 1}, 0, {&yp, &n});
+    for (float v : y)
+        if (v != 1.0f) return "selftest_fill_one";
+    launch_ok("selftest_fill_index", {1, 1, 1}, {64, 1, 1}, 0, {&yp, &n});
+    for (long long i = 0; i < n; ++i)
+        if (y[size_t(i)] != float(i)) return "selftest_fill_index";
+    return "";
+}
+
 std::string check_unwritten_shared() {
     std::vector<float> out(64, 0.0f);
     float* op = out.data();
@@ -342,6 +355,7 @@ int run_all(int expected_kernels) {
         {"strided_view", check_strided},
         {"transpose_2d_blocks", check_transpose},
         {"unwritten_shared_is_nan", check_unwritten_shared},
+        {"kernels_defined_by_a_macro", check_macro_kernels},
         {"missing_sync_orders_differ", check_missing_sync_differs},
         {"parallel_host_threads", check_threads},
         {"sgemm_four_transposes", check_sgemm},
