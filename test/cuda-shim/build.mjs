@@ -142,7 +142,10 @@ function wrapper(source, id, names) {
     `namespace ${ns} {`,
     `#include ${JSON.stringify(source)}`,
     `}  // namespace ${ns}`,
-    ...names.map((name, i) => `static ferrite_shim::Register register_${i}(${JSON.stringify(name)}, &ferrite_shim::invoke<&${ns}::${name}>);`),
+    ...names.map(
+      (name, i) =>
+        `static ferrite_shim::Register register_${i}(${JSON.stringify(name)}, &ferrite_shim::invoke<&${ns}::${name}>, ferrite_shim::param_sizes(&${ns}::${name}));`,
+    ),
   ]
   return lines.join('\n') + '\n'
 }
@@ -187,8 +190,11 @@ export async function buildShim({ selftest = false, jobs = Math.min(2, available
     objects.push(object)
     if (existsSync(object) && !force) return
     tasks.push(async () => {
-      const r = await run(cc.cxx, [...cc.compile, ...args, '-o', `${object}.tmp`])
-      if (r.ok) renameSync(`${object}.tmp`, object)
+      // A name of this process's own, then a rename: another build may be writing the same object.
+      const tmp = `${object}.${process.pid}.tmp`
+      const r = await run(cc.cxx, [...cc.compile, ...args, '-o', tmp])
+      if (r.ok) renameSync(tmp, object)
+      else rmSync(tmp, { force: true })
       return r
     })
   }
@@ -212,7 +218,7 @@ export async function buildShim({ selftest = false, jobs = Math.min(2, available
 
   // What a removed or changed `.cu` left behind.
   for (const file of readdirSync(join(out, 'obj'))) {
-    if (!objects.includes(join(out, 'obj', file))) rmSync(join(out, 'obj', file))
+    if (!file.endsWith('.tmp') && !objects.includes(join(out, 'obj', file))) rmSync(join(out, 'obj', file))
   }
   const sources = new Set(['shared_begin', 'shared_end', ...units.map((u) => u.id)].map((id) => `${id}.cpp`))
   for (const file of readdirSync(join(out, 'gen'))) {
@@ -222,9 +228,10 @@ export async function buildShim({ selftest = false, jobs = Math.min(2, available
   const linkKey = sha(cc.link.join(' '), readFileSync(exportsMap, 'utf8'), ...objects)
   const upToDate = !force && tasks.length === 0 && existsSync(library) && existsSync(stamp) && readFileSync(stamp, 'utf8') === linkKey
   if (!upToDate) {
-    const r = await run(cc.cxx, [...cc.link, '-o', `${library}.tmp`, ...objects])
+    const tmp = `${library}.${process.pid}.tmp`
+    const r = await run(cc.cxx, [...cc.link, '-o', tmp, ...objects])
     if (!r.ok) throw new BuildError(r.output)
-    renameSync(`${library}.tmp`, library)
+    renameSync(tmp, library)
     writeFileSync(stamp, linkKey)
   }
   return { library, libasan: asanRuntime(cc), kernels, rebuilt: !upToDate }

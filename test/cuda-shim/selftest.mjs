@@ -116,7 +116,7 @@ function exportChecks(ctx) {
   const nm = spawnSync('nm', ['-D', '--defined-only', ctx.library], { encoding: 'utf8' })
   if (nm.status !== 0) return check('nm lists the exports', false, nm.stderr || String(nm.error))
   const names = nm.stdout.split('\n').map((l) => l.split(' ')[2]).filter(Boolean).sort()
-  const abi = ['kernel_count', 'kernel_name', 'last_error', 'launch', 'launch_count', 'set_reverse_order', 'sgemm_strided_batched']
+  const abi = ['kernel_count', 'kernel_name', 'kernel_params', 'last_error', 'launch', 'launch_count', 'set_reverse_order', 'sgemm_strided_batched']
   check('exports exactly the C ABI', JSON.stringify(names) === JSON.stringify(abi.map((n) => `ferrite_shim_${n}`)), names.join(' '))
 }
 

@@ -51,6 +51,7 @@ namespace {
 struct Kernel {
     std::string name;
     Invoke invoke;
+    std::vector<unsigned> param_sizes;
     long long launches = 0;
 };
 
@@ -104,7 +105,8 @@ void* g_scheduler_fake_stack = nullptr;
 const void* g_scheduler_stack_bottom = nullptr;
 size_t g_scheduler_stack_size = 0;
 std::mutex g_mutex;
-std::atomic<int> g_reverse{-1};  // -1: not yet read from FERRITE_SHIM_ORDER
+// 0 forward, 1 reverse, 2 FERRITE_SHIM_ORDER is neither; -1 until the first launch reads it.
+std::atomic<int> g_reverse{-1};
 thread_local std::string g_last_error;
 
 // Read once: every stack has this size.
@@ -379,12 +381,10 @@ std::string check_dims(unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsig
     return "";
 }
 
-bool reverse_order() {
-    if (g_reverse.load() < 0) {
-        const char* order = std::getenv("FERRITE_SHIM_ORDER");
-        g_reverse.store(order && std::string(order) == "reverse" ? 1 : 0);
-    }
-    return g_reverse.load() == 1;
+int order_from_env() {
+    const char* order = std::getenv("FERRITE_SHIM_ORDER");
+    if (!order || !*order || std::string(order) == "forward") return 0;
+    return std::string(order) == "reverse" ? 1 : 2;
 }
 
 int fail(const std::string& message) {
@@ -408,7 +408,7 @@ struct CoverageAtExit {
 
 }  // namespace
 
-Register::Register(const char* name, Invoke invoke) {
+Register::Register(const char* name, Invoke invoke, std::vector<unsigned> param_sizes) {
     Kernel& k = registry()[name];
     if (k.invoke) {
         std::fprintf(stderr, "ferrite-shim: kernel %s is defined twice\n", name);
@@ -416,6 +416,7 @@ Register::Register(const char* name, Invoke invoke) {
     }
     k.name = name;
     k.invoke = invoke;
+    k.param_sizes = std::move(param_sizes);
 }
 
 void block_barrier(const char* file, int line) {
@@ -464,15 +465,14 @@ FERRITE_SHIM_EXPORT int ferrite_shim_launch(const char* kernel, unsigned gx, uns
     if (found == registry().end()) return fail(std::string("unknown kernel ") + (kernel ? kernel : "(null)"));
     std::string bad = check_dims(gx, gy, gz, bx, by, bz, shared_bytes);
     if (!bad.empty()) return fail("launch of " + found->first + ": " + bad);
-    const char* order = std::getenv("FERRITE_SHIM_ORDER");
-    if (order && *order && std::string(order) != "reverse" && std::string(order) != "forward")
-        return fail("FERRITE_SHIM_ORDER must be forward or reverse, not " + std::string(order));
+    if (g_reverse.load() < 0) g_reverse.store(order_from_env());
+    if (g_reverse.load() == 2) return fail("FERRITE_SHIM_ORDER must be forward or reverse (or ferrite_shim_set_reverse_order called)");
     found->second.launches += 1;
     g_launch.kernel = &found->second;
     g_launch.args = args;
     g_launch.threads = bx * by * bz;
     g_launch.fibers.resize(g_launch.threads);
-    g_launch.reverse = reverse_order();
+    g_launch.reverse = g_reverse.load() == 1;
     gridDim = dim3(gx, gy, gz);
     blockDim = dim3(bx, by, bz);
     run_grid(shared_bytes);
@@ -493,6 +493,15 @@ FERRITE_SHIM_EXPORT const char* ferrite_shim_kernel_name(int i) {
     std::lock_guard<std::mutex> lock(g_mutex);
     if (i < 0 || size_t(i) >= kernel_list().size()) return nullptr;
     return kernel_list()[size_t(i)]->name.c_str();
+}
+
+FERRITE_SHIM_EXPORT int ferrite_shim_kernel_params(const char* kernel, unsigned* sizes, int capacity) {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto found = registry().find(kernel ? kernel : "");
+    if (found == registry().end()) return -1;
+    const std::vector<unsigned>& params = found->second.param_sizes;
+    for (size_t i = 0; i < params.size() && int(i) < capacity; ++i) sizes[i] = params[i];
+    return int(params.size());
 }
 
 FERRITE_SHIM_EXPORT int ferrite_shim_launch_count(const char* kernel) {

@@ -11,6 +11,7 @@
 #include <math.h>  // libstdc++'s math.h brings the float overloads (exp(float), ...) into the global namespace, as CUDA has them
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 // ---- qualifiers -------------------------------------------------------------------------------
 #define __global__
@@ -209,12 +210,18 @@ inline ferrite_shim_common<A, B> max(A a, B b) {
 
 // ---- launch by name ---------------------------------------------------------------------------
 // The generated registry (build.mjs) registers each kernel with invoke<&kernel>, which unpacks
-// cuLaunchKernel's argument array: args[i] points at the i-th parameter's value.
+// cuLaunchKernel's argument array (args[i] points at the i-th parameter's value), and the sizes of
+// its parameters, for the host to check its arguments against.
 namespace ferrite_shim {
 typedef void (*Invoke)(void** args);
 struct Register {
-    Register(const char* name, Invoke invoke);
+    Register(const char* name, Invoke invoke, std::vector<unsigned> param_sizes);
 };
+
+template <class... A>
+std::vector<unsigned> param_sizes(void (*)(A...)) {
+    return {unsigned(sizeof(A))...};
+}
 
 template <class... A, std::size_t... I>
 inline void call_unpacked(void (*f)(A...), void** args, std::index_sequence<I...>) {

@@ -22,6 +22,7 @@ struct Shim {
     int (*kernel_count)();
     const char* (*kernel_name)(int);
     int (*launch_count)(const char*);
+    int (*kernel_params)(const char*, unsigned*, int);
     int (*sgemm)(int, int, int, int, int, float, const float*, int, long long, const float*, int, long long, float,
                  float*, int, long long, int);
 } shim;
@@ -282,6 +283,13 @@ std::string check_registry(int expected_kernels) {
     launch_ok("selftest_unwritten_shared", {1, 1, 1}, {64, 1, 1}, 0, {&op});
     if (shim.launch_count("selftest_unwritten_shared") != before + 1) return "launch_count did not count the launch";
     if (shim.launch_count("no_such_kernel") != 0) return "launch_count of an unknown kernel";
+    // selftest_strided_scale(const float*, Strides, float*, long long, float)
+    unsigned sizes[8] = {};
+    unsigned want[5] = {8, unsigned(sizeof(Strides)), 8, 8, 4};
+    if (shim.kernel_params("selftest_strided_scale", sizes, 8) != 5 || std::memcmp(sizes, want, sizeof want) != 0)
+        return "kernel_params of selftest_strided_scale";
+    if (shim.kernel_params("selftest_strided_scale", sizes, 2) != 5 || shim.kernel_params("no_such_kernel", sizes, 8) != -1)
+        return "kernel_params with a small capacity or an unknown kernel";
     return "";
 }
 
@@ -428,6 +436,7 @@ int main(int argc, char** argv) {
     load(lib, shim.kernel_count, "ferrite_shim_kernel_count");
     load(lib, shim.kernel_name, "ferrite_shim_kernel_name");
     load(lib, shim.launch_count, "ferrite_shim_launch_count");
+    load(lib, shim.kernel_params, "ferrite_shim_kernel_params");
     load(lib, shim.sgemm, "ferrite_shim_sgemm_strided_batched");
     std::string what = argv[2];
     if (what == "all") return run_all(argc > 3 ? std::atoi(argv[3]) : -1);
