@@ -5,7 +5,7 @@ The device tool carries at most 64 MiB, and xz shrinks CIFAR's raw records only 
   cifar10-mini) are not carried again; only the records of each class after them are;
 - those are coded losslessly like a PNG: each pixel minus the MED (LOCO-I) prediction from its
   left, upper and upper-left neighbours, green's residual minus red's and blue's minus green's,
-  then LZMA (about 0.5 of xz on the raw bytes).
+  then LZMA (two thirds of what xz makes of the raw records).
 `unpack` rebuilds the first K train / M test records of each class in cifar10-mini's order and
 checks them against the SHA-256 that `pack` recorded, so what trains on the GPU is exactly what
 the CPU trains on here.

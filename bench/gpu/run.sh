@@ -110,11 +110,13 @@ LIMIT_ARGS=()
 [ -n "${GPU_TRAIN_LIMIT:-}" ] && LIMIT_ARGS=(--limit "$GPU_TRAIN_LIMIT") && echo "(--limit $GPU_TRAIN_LIMIT per split)" >>"$RESULTS/data.txt"
 echo "data: $DATA; $(cat "$RESULTS/data.txt")"
 
-# Ferrite's libraries: the CUDA wheels PyTorch uses (cuBLAS, cuDNN, NVRTC), unless set already.
+# Ferrite's libraries: the CUDA wheels PyTorch uses (cuBLAS, cuDNN, NVRTC), unless set already;
+# on LD_LIBRARY_PATH too, where a wheel's NVRTC finds its builtins library.
 if [ -z "${FERRITE_CUDA_PATH:-}" ] && [ $SMOKE = 0 ]; then
-  FERRITE_CUDA_PATH=$("$PY" -c 'import glob, os, torch; site = os.path.dirname(os.path.dirname(torch.__file__)); print(":".join(sorted(glob.glob(os.path.join(site, "nvidia", "*", "lib")))))' 2>/dev/null)
+  FERRITE_CUDA_PATH=$("$PY" "$HERE/cuda_path.py")
   export FERRITE_CUDA_PATH
 fi
+[ -n "${FERRITE_CUDA_PATH:-}" ] && export LD_LIBRARY_PATH=$FERRITE_CUDA_PATH${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 echo "FERRITE_CUDA_PATH=${FERRITE_CUDA_PATH:-}"
 echo "python: $("$PY" -c 'import sys; print(sys.executable, sys.version.split()[0])' 2>&1)"
 export ROOT HERE DEVICE EPOCHS DATA RESULTS TEST_BIN PY SMOKE

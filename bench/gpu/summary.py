@@ -119,6 +119,8 @@ def rust_row(results, stages):
 def memcheck_row(results, stages):
     status = stage_status(stages, 'memcheck')
     log = read_text(os.path.join(results, 'memcheck.log'))
+    if not log:
+        return [('compute-sanitizer memcheck, one ResNet training step', status)]
     m = re.search(r'ERROR SUMMARY: (\d+) errors?', log)
     step = re.search(r'"event":"step".*', log)
     if m:
@@ -165,6 +167,10 @@ def rate(event):
     return f'{event["imagesPerSecond"]:.0f}' if event else '-'
 
 
+def peak(event):
+    return f'{event["peakMB"]:.0f}' if event and event.get('peakMB') is not None else '-'
+
+
 def ratio(a, b):
     return f'{a["imagesPerSecond"] / b["imagesPerSecond"]:.2f}x' if a and b else '-'
 
@@ -175,8 +181,8 @@ def model_table(results):
     epochs = next((r['options']['epochs'] for r in runs.values() if r.get('options')), '?')
     device = next((r['device'] for (label, _), r in runs.items() if label == 'device'), 'GPU')
     header = (f'| model | parameters (Ferrite / PyTorch) | test accuracy after {epochs} epoch(s), {device} / CPU | training images/s: Ferrite, PyTorch, ratio '
-              '| inference images/s: Ferrite, PyTorch, ratio |')
-    lines = [header, '| --- | --- | --- | --- | --- |']
+              '| inference images/s: Ferrite, PyTorch, ratio | peak memory in training, MiB: Ferrite, PyTorch |')
+    lines = [header, '| --- | --- | --- | --- | --- | --- |']
     for model in MODELS:
         ft_train, pt_train = speed.get(('ferrite', 'train', model)), speed.get(('torch', 'train', model))
         ft_infer, pt_infer = speed.get(('ferrite', 'infer', model)), speed.get(('torch', 'infer', model))
@@ -186,7 +192,8 @@ def model_table(results):
         errors = [speed[k]['message'].split('\n')[0][:80] for k in (('ferrite', 'error', model), ('torch', 'error', model)) if k in speed]
         lines.append(f'| {model} | {param_text} | {accuracy(runs.get(("device", model)))} / {accuracy(runs.get(("cpu", model)))} '
                      f'| {rate(ft_train)}, {rate(pt_train)}, {ratio(ft_train, pt_train)} '
-                     f'| {rate(ft_infer)}, {rate(pt_infer)}, {ratio(ft_infer, pt_infer)}{"; " + "; ".join(errors) if errors else ""} |')
+                     f'| {rate(ft_infer)}, {rate(pt_infer)}, {ratio(ft_infer, pt_infer)}{"; " + "; ".join(errors) if errors else ""} '
+                     f'| {peak(ft_train)}, {peak(pt_train)} |')
     return lines
 
 
