@@ -51,6 +51,7 @@ stop() {
 
 # --- no GPU: stop before anything else ---
 if [ $SMOKE = 0 ]; then
+  export PATH=$PATH:/usr/local/cuda/bin
   command -v nvidia-smi >/dev/null 2>&1 || stop "no GPU here: nvidia-smi is not installed (no NVIDIA driver). Run this on a GPU machine, or use --smoke for a dry run on the CPU."
   gpus=$(timeout 30 nvidia-smi -L 2>&1) || stop "no GPU here: nvidia-smi failed: ${gpus:-no output}"
   grep -q '^GPU [0-9]' <<<"$gpus" || stop "no GPU here: nvidia-smi lists no CUDA device (${gpus:-no output})"

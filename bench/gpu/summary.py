@@ -163,6 +163,13 @@ def accuracy(run):
     return f'{100 * final:.2f} %'
 
 
+def difference(gpu_run, cpu_run):
+    finals = [(r or {}).get('finalTestAccuracy') for r in (gpu_run, cpu_run)]
+    if None in finals or gpu_run['status'] != 'ok' or cpu_run['status'] != 'ok':
+        return ''
+    return f' ({100 * (finals[0] - finals[1]):+.2f} points)'
+
+
 def rate(event):
     return f'{event["imagesPerSecond"]:.0f}' if event else '-'
 
@@ -190,7 +197,8 @@ def model_table(results):
         same = '' if None in params else (' (equal)' if params[0] == params[1] else ' (**differ**)')
         param_text = f'{params[0] if params[0] is not None else "-"} / {params[1] if params[1] is not None else "-"}{same}'
         errors = [speed[k]['message'].split('\n')[0][:80] for k in (('ferrite', 'error', model), ('torch', 'error', model)) if k in speed]
-        lines.append(f'| {model} | {param_text} | {accuracy(runs.get(("device", model)))} / {accuracy(runs.get(("cpu", model)))} '
+        gpu_run, cpu_run = runs.get(('device', model)), runs.get(('cpu', model))
+        lines.append(f'| {model} | {param_text} | {accuracy(gpu_run)} / {accuracy(cpu_run)}{difference(gpu_run, cpu_run)} '
                      f'| {rate(ft_train)}, {rate(pt_train)}, {ratio(ft_train, pt_train)} '
                      f'| {rate(ft_infer)}, {rate(pt_infer)}, {ratio(ft_infer, pt_infer)}{"; " + "; ".join(errors) if errors else ""} '
                      f'| {peak(ft_train)}, {peak(pt_train)} |')
