@@ -34,7 +34,11 @@ pub(super) fn binary(
             detail: "operands were not promoted to a kernel dtype".into(),
         });
     }
-    let out_dtype = if op.is_comparison() { DType::Bool } else { dtype };
+    let out_dtype = if op.is_comparison() {
+        DType::Bool
+    } else {
+        dtype
+    };
     let n = ll.numel();
     let out = CudaStorage::alloc_dtype(lhs.device(), out_dtype, n)?;
     if n == 0 {

@@ -106,11 +106,15 @@ fn check_bounds(op: &'static str, layout: &Layout, len: usize) -> Result<()> {
         .shape()
         .iter()
         .zip(layout.strides())
-        .fold(layout.offset(), |at, (&size, &stride)| at + (size - 1) * stride);
+        .fold(layout.offset(), |at, (&size, &stride)| {
+            at + (size - 1) * stride
+        });
     if last >= len {
         return Err(Error::Internal {
             op,
-            detail: format!("a view reaching element {last} of a storage of {len} was handed to a CUDA kernel"),
+            detail: format!(
+                "a view reaching element {last} of a storage of {len} was handed to a CUDA kernel"
+            ),
         });
     }
     Ok(())
@@ -136,7 +140,13 @@ pub(crate) fn strided(
     dtype: DType,
 ) -> Result<CudaStorage> {
     let mut out = CudaStorage::alloc_dtype(src.device(), dtype, layout.numel())?;
-    copy_into(op, src, layout, &mut out, &Layout::contiguous(layout.shape()))?;
+    copy_into(
+        op,
+        src,
+        layout,
+        &mut out,
+        &Layout::contiguous(layout.shape()),
+    )?;
     Ok(out)
 }
 
@@ -203,6 +213,14 @@ pub(crate) fn filled(
     let kernel = format!("copy_fill_{}", tag(dtype));
     // SAFETY: `copy_fill_<dtype>(T*, value, long long n)` takes the value as f32, long long or
     // int, as `args` holds it; `ptr` is a fresh storage of `n` elements of `dtype`, owned here.
-    unsafe { device.launch(op, &MODULE, &kernel, LaunchConfig::elementwise(n), &mut args)? };
+    unsafe {
+        device.launch(
+            op,
+            &MODULE,
+            &kernel,
+            LaunchConfig::elementwise(n),
+            &mut args,
+        )?
+    };
     Ok(out)
 }

@@ -59,7 +59,9 @@ impl Tensor {
                 DType::I64 => CpuStorage::I64(cat_parts(&storages, &parts, &join)?),
                 DType::Bool => CpuStorage::Bool(cat_parts(&storages, &parts, &join)?),
             }),
-            Storage::Cuda(s) => Storage::Cuda(cuda::cat(s.device(), &storages, &parts, &join, dtype)?),
+            Storage::Cuda(s) => {
+                Storage::Cuda(cuda::cat(s.device(), &storages, &parts, &join, dtype)?)
+            }
         };
         drop(guards);
         let out = Tensor::from_storage(data, &shape);

@@ -51,8 +51,20 @@ pub(super) fn reduce(
             // elements of the input, `y` a fresh storage of `rows` elements of the output dtype.
             unsafe {
                 match dtype {
-                    DType::F32 => device.launch(name, &MODULE, &kernel, config, &mut cuda::args![x, y, count, len, mean]),
-                    DType::I64 | DType::Bool => device.launch(name, &MODULE, &kernel, config, &mut cuda::args![x, y, count, len]),
+                    DType::F32 => device.launch(
+                        name,
+                        &MODULE,
+                        &kernel,
+                        config,
+                        &mut cuda::args![x, y, count, len, mean],
+                    ),
+                    DType::I64 | DType::Bool => device.launch(
+                        name,
+                        &MODULE,
+                        &kernel,
+                        config,
+                        &mut cuda::args![x, y, count, len],
+                    ),
                 }?;
             }
         }

@@ -1,0 +1,10 @@
+//! Every kernel module, so that tests can compile (NVRTC) and run (CPU shim) all of them.
+
+use super::Module;
+
+pub static MODULES: &[&Module] = &[
+    &crate::ops::copy::cuda::MODULE,
+    &crate::ops::unary::cuda::MODULE,
+    &crate::ops::binary::cuda::MODULE,
+    &crate::ops::reduce::cuda::MODULE,
+];
