@@ -37,17 +37,17 @@ __device__ __forceinline__ void binary_positions(const Strides& a, const Strides
     }
 }
 
-#define BINARY_KERNEL(NAME, T, U, EXPR)                                                           \
-    extern "C" __global__ void NAME(const T* __restrict__ a, Strides as, const T* __restrict__ b, \
-                                    Strides bs, U* __restrict__ out, long long n) {               \
-        bool narrow = n <= 0x7fffffffLL;                                                          \
-        FERRITE_FOR_EACH(i, n) {                                                                  \
-            long long pa, pb;                                                                     \
-            binary_positions(as, bs, i, narrow, pa, pb);                                          \
-            T x = a[pa];                                                                          \
-            T y = b[pb];                                                                          \
-            out[i] = (EXPR);                                                                      \
-        }                                                                                         \
+// Every binary kernel has these parameters (T in, U out) and this body, combining `x` and `y`.
+#define BINARY_PARAMS(T, U) \
+    const T* __restrict__ a, Strides as, const T* __restrict__ b, Strides bs, U* __restrict__ out, long long n
+#define BINARY_BODY(T, EXPR)                               \
+    bool narrow = n <= 0x7fffffffLL;                       \
+    FERRITE_FOR_EACH(i, n) {                               \
+        long long pa, pb;                                  \
+        binary_positions(as, bs, i, narrow, pa, pb);       \
+        T x = a[pa];                                       \
+        T y = b[pb];                                       \
+        out[i] = (EXPR);                                   \
     }
 
 // NaN wins (x + y is NaN when either is), else the larger; on equal values y, as on the CPU.
@@ -59,34 +59,34 @@ __device__ __forceinline__ float binary_min_nan(float x, float y) {
     return (x != x || y != y) ? x + y : (x < y ? x : y);
 }
 
-BINARY_KERNEL(binary_add_f32, float, float, x + y)
-BINARY_KERNEL(binary_sub_f32, float, float, x - y)
-BINARY_KERNEL(binary_mul_f32, float, float, x * y)
-BINARY_KERNEL(binary_div_f32, float, float, x / y)
-BINARY_KERNEL(binary_pow_f32, float, float, powf(x, y))
-BINARY_KERNEL(binary_maximum_f32, float, float, binary_max_nan(x, y))
-BINARY_KERNEL(binary_minimum_f32, float, float, binary_min_nan(x, y))
-BINARY_KERNEL(binary_eq_f32, float, unsigned char, (unsigned char)(x == y))
-BINARY_KERNEL(binary_ne_f32, float, unsigned char, (unsigned char)(x != y))
-BINARY_KERNEL(binary_lt_f32, float, unsigned char, (unsigned char)(x < y))
-BINARY_KERNEL(binary_le_f32, float, unsigned char, (unsigned char)(x <= y))
-BINARY_KERNEL(binary_gt_f32, float, unsigned char, (unsigned char)(x > y))
-BINARY_KERNEL(binary_ge_f32, float, unsigned char, (unsigned char)(x >= y))
+extern "C" __global__ void binary_add_f32(BINARY_PARAMS(float, float)) { BINARY_BODY(float, x + y) }
+extern "C" __global__ void binary_sub_f32(BINARY_PARAMS(float, float)) { BINARY_BODY(float, x - y) }
+extern "C" __global__ void binary_mul_f32(BINARY_PARAMS(float, float)) { BINARY_BODY(float, x * y) }
+extern "C" __global__ void binary_div_f32(BINARY_PARAMS(float, float)) { BINARY_BODY(float, x / y) }
+extern "C" __global__ void binary_pow_f32(BINARY_PARAMS(float, float)) { BINARY_BODY(float, powf(x, y)) }
+extern "C" __global__ void binary_maximum_f32(BINARY_PARAMS(float, float)) { BINARY_BODY(float, binary_max_nan(x, y)) }
+extern "C" __global__ void binary_minimum_f32(BINARY_PARAMS(float, float)) { BINARY_BODY(float, binary_min_nan(x, y)) }
+extern "C" __global__ void binary_eq_f32(BINARY_PARAMS(float, unsigned char)) { BINARY_BODY(float, (unsigned char)(x == y)) }
+extern "C" __global__ void binary_ne_f32(BINARY_PARAMS(float, unsigned char)) { BINARY_BODY(float, (unsigned char)(x != y)) }
+extern "C" __global__ void binary_lt_f32(BINARY_PARAMS(float, unsigned char)) { BINARY_BODY(float, (unsigned char)(x < y)) }
+extern "C" __global__ void binary_le_f32(BINARY_PARAMS(float, unsigned char)) { BINARY_BODY(float, (unsigned char)(x <= y)) }
+extern "C" __global__ void binary_gt_f32(BINARY_PARAMS(float, unsigned char)) { BINARY_BODY(float, (unsigned char)(x > y)) }
+extern "C" __global__ void binary_ge_f32(BINARY_PARAMS(float, unsigned char)) { BINARY_BODY(float, (unsigned char)(x >= y)) }
 
 // Wrapping arithmetic through unsigned types: signed overflow is undefined in C++.
 #define BINARY_WRAP(x, OP, y) (long long)((unsigned long long)(x) OP (unsigned long long)(y))
 
-BINARY_KERNEL(binary_add_i64, long long, long long, BINARY_WRAP(x, +, y))
-BINARY_KERNEL(binary_sub_i64, long long, long long, BINARY_WRAP(x, -, y))
-BINARY_KERNEL(binary_mul_i64, long long, long long, BINARY_WRAP(x, *, y))
-BINARY_KERNEL(binary_maximum_i64, long long, long long, x > y ? x : y)
-BINARY_KERNEL(binary_minimum_i64, long long, long long, x < y ? x : y)
-BINARY_KERNEL(binary_eq_i64, long long, unsigned char, (unsigned char)(x == y))
-BINARY_KERNEL(binary_ne_i64, long long, unsigned char, (unsigned char)(x != y))
-BINARY_KERNEL(binary_lt_i64, long long, unsigned char, (unsigned char)(x < y))
-BINARY_KERNEL(binary_le_i64, long long, unsigned char, (unsigned char)(x <= y))
-BINARY_KERNEL(binary_gt_i64, long long, unsigned char, (unsigned char)(x > y))
-BINARY_KERNEL(binary_ge_i64, long long, unsigned char, (unsigned char)(x >= y))
+extern "C" __global__ void binary_add_i64(BINARY_PARAMS(long long, long long)) { BINARY_BODY(long long, BINARY_WRAP(x, +, y)) }
+extern "C" __global__ void binary_sub_i64(BINARY_PARAMS(long long, long long)) { BINARY_BODY(long long, BINARY_WRAP(x, -, y)) }
+extern "C" __global__ void binary_mul_i64(BINARY_PARAMS(long long, long long)) { BINARY_BODY(long long, BINARY_WRAP(x, *, y)) }
+extern "C" __global__ void binary_maximum_i64(BINARY_PARAMS(long long, long long)) { BINARY_BODY(long long, x > y ? x : y) }
+extern "C" __global__ void binary_minimum_i64(BINARY_PARAMS(long long, long long)) { BINARY_BODY(long long, x < y ? x : y) }
+extern "C" __global__ void binary_eq_i64(BINARY_PARAMS(long long, unsigned char)) { BINARY_BODY(long long, (unsigned char)(x == y)) }
+extern "C" __global__ void binary_ne_i64(BINARY_PARAMS(long long, unsigned char)) { BINARY_BODY(long long, (unsigned char)(x != y)) }
+extern "C" __global__ void binary_lt_i64(BINARY_PARAMS(long long, unsigned char)) { BINARY_BODY(long long, (unsigned char)(x < y)) }
+extern "C" __global__ void binary_le_i64(BINARY_PARAMS(long long, unsigned char)) { BINARY_BODY(long long, (unsigned char)(x <= y)) }
+extern "C" __global__ void binary_gt_i64(BINARY_PARAMS(long long, unsigned char)) { BINARY_BODY(long long, (unsigned char)(x > y)) }
+extern "C" __global__ void binary_ge_i64(BINARY_PARAMS(long long, unsigned char)) { BINARY_BODY(long long, (unsigned char)(x >= y)) }
 
 // Rust's i64::wrapping_pow with the exponent clamped to [0, u32::MAX], as the CPU kernel does:
 // the product modulo 2^64 does not depend on the order of the multiplications.
@@ -119,16 +119,16 @@ extern "C" __global__ void binary_pow_i64(const long long* __restrict__ a, Strid
 }
 
 // bool: add and maximum are or, mul and minimum are and; false < true.
-#define BINARY_BOOL(NAME, EXPR)                                                                   \
-    BINARY_KERNEL(NAME, unsigned char, unsigned char, (unsigned char)(EXPR))
+#define BINARY_BOOL_PARAMS BINARY_PARAMS(unsigned char, unsigned char)
+#define BINARY_BOOL_BODY(EXPR) BINARY_BODY(unsigned char, (unsigned char)(EXPR))
 
-BINARY_BOOL(binary_add_bool, (x != 0) | (y != 0))
-BINARY_BOOL(binary_maximum_bool, (x != 0) | (y != 0))
-BINARY_BOOL(binary_mul_bool, (x != 0) & (y != 0))
-BINARY_BOOL(binary_minimum_bool, (x != 0) & (y != 0))
-BINARY_BOOL(binary_eq_bool, (x != 0) == (y != 0))
-BINARY_BOOL(binary_ne_bool, (x != 0) != (y != 0))
-BINARY_BOOL(binary_lt_bool, (x == 0) & (y != 0))
-BINARY_BOOL(binary_le_bool, (x == 0) | (y != 0))
-BINARY_BOOL(binary_gt_bool, (x != 0) & (y == 0))
-BINARY_BOOL(binary_ge_bool, (x != 0) | (y == 0))
+extern "C" __global__ void binary_add_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x != 0) | (y != 0)) }
+extern "C" __global__ void binary_maximum_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x != 0) | (y != 0)) }
+extern "C" __global__ void binary_mul_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x != 0) & (y != 0)) }
+extern "C" __global__ void binary_minimum_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x != 0) & (y != 0)) }
+extern "C" __global__ void binary_eq_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x != 0) == (y != 0)) }
+extern "C" __global__ void binary_ne_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x != 0) != (y != 0)) }
+extern "C" __global__ void binary_lt_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x == 0) & (y != 0)) }
+extern "C" __global__ void binary_le_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x == 0) | (y != 0)) }
+extern "C" __global__ void binary_gt_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x != 0) & (y == 0)) }
+extern "C" __global__ void binary_ge_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x != 0) | (y == 0)) }

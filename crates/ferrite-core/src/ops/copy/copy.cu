@@ -46,30 +46,44 @@ __device__ __forceinline__ long long copy_f32_to_i64(float v) {
     return (long long)v;
 }
 
-#define COPY_KERNEL(NAME, S, D, CONVERT)                                                          \
-    extern "C" __global__ void NAME(const S* __restrict__ src, Strides s, D* __restrict__ dst,   \
-                                    Strides d, long long n) {                                     \
-        bool narrow = n <= 0x7fffffffLL;                                                          \
-        FERRITE_FOR_EACH(i, n) {                                                                  \
-            long long ps, pd;                                                                     \
-            copy_positions(s, d, i, narrow, ps, pd);                                              \
-            S v = src[ps];                                                                        \
-            dst[pd] = (CONVERT);                                                                  \
-        }                                                                                         \
+// Every copy kernel has these parameters and this body, converting each element `v` of type S.
+#define COPY_PARAMS(S, D) \
+    const S* __restrict__ src, Strides s, D* __restrict__ dst, Strides d, long long n
+#define COPY_BODY(S, CONVERT)                          \
+    bool narrow = n <= 0x7fffffffLL;                   \
+    FERRITE_FOR_EACH(i, n) {                           \
+        long long ps, pd;                              \
+        copy_positions(s, d, i, narrow, ps, pd);       \
+        S v = src[ps];                                 \
+        dst[pd] = (CONVERT);                           \
     }
 
 // float32 source: to int64 as Rust's `as`, to bool as `v != 0` (NaN is true).
-COPY_KERNEL(copy_f32_f32, float, float, v)
-COPY_KERNEL(copy_f32_i64, float, long long, copy_f32_to_i64(v))
-COPY_KERNEL(copy_f32_bool, float, unsigned char, (unsigned char)(v != 0.0f))
+extern "C" __global__ void copy_f32_f32(COPY_PARAMS(float, float)) { COPY_BODY(float, v) }
+extern "C" __global__ void copy_f32_i64(COPY_PARAMS(float, long long)) {
+    COPY_BODY(float, copy_f32_to_i64(v))
+}
+extern "C" __global__ void copy_f32_bool(COPY_PARAMS(float, unsigned char)) {
+    COPY_BODY(float, (unsigned char)(v != 0.0f))
+}
+
 // int64 source: to float32 rounding to nearest, as Rust's `as`.
-COPY_KERNEL(copy_i64_f32, long long, float, (float)v)
-COPY_KERNEL(copy_i64_i64, long long, long long, v)
-COPY_KERNEL(copy_i64_bool, long long, unsigned char, (unsigned char)(v != 0))
+extern "C" __global__ void copy_i64_f32(COPY_PARAMS(long long, float)) { COPY_BODY(long long, (float)v) }
+extern "C" __global__ void copy_i64_i64(COPY_PARAMS(long long, long long)) { COPY_BODY(long long, v) }
+extern "C" __global__ void copy_i64_bool(COPY_PARAMS(long long, unsigned char)) {
+    COPY_BODY(long long, (unsigned char)(v != 0))
+}
+
 // bool source: 0 or 1.
-COPY_KERNEL(copy_bool_f32, unsigned char, float, v != 0 ? 1.0f : 0.0f)
-COPY_KERNEL(copy_bool_i64, unsigned char, long long, (long long)(v != 0))
-COPY_KERNEL(copy_bool_bool, unsigned char, unsigned char, (unsigned char)(v != 0))
+extern "C" __global__ void copy_bool_f32(COPY_PARAMS(unsigned char, float)) {
+    COPY_BODY(unsigned char, v != 0 ? 1.0f : 0.0f)
+}
+extern "C" __global__ void copy_bool_i64(COPY_PARAMS(unsigned char, long long)) {
+    COPY_BODY(unsigned char, (long long)(v != 0))
+}
+extern "C" __global__ void copy_bool_bool(COPY_PARAMS(unsigned char, unsigned char)) {
+    COPY_BODY(unsigned char, (unsigned char)(v != 0))
+}
 
 // Every element of a dense buffer set to one value: scalar operands are made on the device
 // this way instead of being copied from the host.

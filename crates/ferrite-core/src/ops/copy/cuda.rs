@@ -224,3 +224,131 @@ pub(crate) fn filled(
     };
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::cases::{assert_same_gradients, cases_of, SHAPES};
+    use crate::device::Device;
+    use crate::dtype::DType;
+    use crate::testing::{assert_same_values, cuda_test, floats};
+    use crate::Tensor;
+
+    const DTYPES: [DType; 3] = [DType::F32, DType::I64, DType::Bool];
+
+    cuda_test!(fn cuda_to_dtype_converts_as_the_cpu(device) {
+        let specials = Tensor::from_f32(
+            vec![
+                1.9, -1.9, 0.0, -0.0, 0.5, -2.5, f32::NAN, f32::INFINITY, f32::NEG_INFINITY,
+                3e19, -3e19, 9.2e18, -9.223372e18, 16777217.0,
+            ],
+            &[14],
+        )
+        .unwrap();
+        let ints = Tensor::from_i64(
+            vec![i64::MIN, -1, 0, 1, i64::MAX, (1 << 53) + 1, (1 << 24) + 1, -7],
+            &[8],
+        )
+        .unwrap();
+        let bools = Tensor::from_bool(vec![true, false, false, true], &[2, 2]).unwrap();
+        for host in [specials, ints, bools] {
+            for dtype in DTYPES {
+                let got = host.to_device(device).unwrap().to_dtype(dtype).unwrap();
+                assert_same_values(&got, &host.to_dtype(dtype).unwrap(), 0.0);
+            }
+        }
+        for shape in SHAPES {
+            for from in DTYPES {
+                for case in cases_of(from, shape, 3, device) {
+                    for to in DTYPES {
+                        let got = case.dev.to_dtype(to).unwrap();
+                        assert_same_values(&got, &case.cpu.to_dtype(to).unwrap(), 0.0);
+                    }
+                }
+            }
+        }
+    });
+
+    cuda_test!(fn cuda_contiguous_and_copy_gather_any_view(device) {
+        for shape in SHAPES {
+            for dtype in DTYPES {
+                for case in cases_of(dtype, shape, 5, device) {
+                    let dense = case.dev.contiguous().unwrap();
+                    assert!(dense.is_contiguous(), "{} {shape:?}", case.layout);
+                    assert_same_values(&dense, &case.cpu.contiguous().unwrap(), 0.0);
+                    let copy = case.dev.copy().unwrap();
+                    assert!(!copy.shares_storage(&case.dev));
+                    assert_same_values(&copy, &case.cpu, 0.0);
+                }
+            }
+        }
+        // Nine dims that merge into one are fine; nine that cannot be merged are refused.
+        let nine = floats((0..512).map(|v| v as f32).collect(), &[2; 9], Device::Cpu);
+        let on_device = nine.to_device(device).unwrap();
+        assert_same_values(&on_device.exp().unwrap(), &nine.exp().unwrap(), 1e-6);
+        let order: Vec<i64> = (0..9).rev().collect();
+        let scrambled = on_device.permute(&order).unwrap();
+        assert_eq!(scrambled.contiguous().unwrap_err().code(), "InvalidArgument");
+    });
+
+    cuda_test!(fn cuda_copy_into_converts_and_broadcasts(device) {
+        for dst_dtype in DTYPES {
+            for src_dtype in DTYPES {
+                for case in cases_of(src_dtype, &[3, 1, 5], 7, device) {
+                    let cpu = Tensor::zeros(&[2, 3, 4, 5], dst_dtype, Device::Cpu).unwrap();
+                    let dev = Tensor::zeros(&[2, 3, 4, 5], dst_dtype, device).unwrap();
+                    cpu.copy_(&case.cpu).unwrap();
+                    dev.copy_(&case.dev).unwrap();
+                    assert_same_values(&dev, &cpu, 0.0);
+                }
+            }
+        }
+        // From a view of its own storage, as on the CPU.
+        let cpu = floats((0..9).map(|v| v as f32).collect(), &[3, 3], Device::Cpu);
+        let dev = cpu.to_device(device).unwrap();
+        cpu.copy_(&cpu.transpose(0, 1).unwrap()).unwrap();
+        dev.copy_(&dev.transpose(0, 1).unwrap()).unwrap();
+        assert_same_values(&dev, &cpu, 0.0);
+        let host = Tensor::ones(&[3, 3], DType::F32, Device::Cpu).unwrap();
+        assert_eq!(dev.copy_(&host).unwrap_err().code(), "DeviceMismatch");
+    });
+
+    cuda_test!(fn cuda_cat_and_stack_match_the_cpu(device) {
+        for dim in 0..3i64 {
+            let mut cpu = Vec::new();
+            let mut dev = Vec::new();
+            for (i, dtype) in [DType::F32, DType::I64, DType::Bool, DType::F32].into_iter().enumerate() {
+                let mut shape = vec![3, 5, 7];
+                shape[dim as usize] = [1, 4, 2, 0][i];
+                // Each part in another layout (where the layout applies to its shape).
+                let mut parts = cases_of(dtype, &shape, i as u64, device);
+                let part = parts.swap_remove(i % parts.len());
+                cpu.push(part.cpu);
+                dev.push(part.dev);
+            }
+            let want = Tensor::cat(&cpu, dim).unwrap();
+            assert_same_values(&Tensor::cat(&dev, dim).unwrap(), &want, 0.0);
+            let same: Vec<Tensor> = dev.iter().map(|_| dev[0].clone()).collect();
+            let same_cpu: Vec<Tensor> = cpu.iter().map(|_| cpu[0].clone()).collect();
+            assert_same_values(
+                &Tensor::stack(&same, dim).unwrap(),
+                &Tensor::stack(&same_cpu, dim).unwrap(),
+                0.0,
+            );
+        }
+        let mixed = [
+            Tensor::ones(&[2], DType::F32, device).unwrap(),
+            Tensor::ones(&[2], DType::F32, Device::Cpu).unwrap(),
+        ];
+        assert_eq!(Tensor::cat(&mixed, 0).unwrap_err().code(), "DeviceMismatch");
+    });
+
+    cuda_test!(fn cuda_gradients_through_views_copies_and_joins(device) {
+        assert_same_gradients(&[&[4, 3], &[4, 2]], device, |x| {
+            let joined = Tensor::cat(&[x[0].transpose(0, 1)?, x[1].transpose(0, 1)?], 0)?;
+            Tensor::stack(&[joined.narrow(1, 1, 2)?, joined.narrow(1, 0, 2)?], 2)?.contiguous()
+        });
+        assert_same_gradients(&[&[3, 1, 5]], device, |x| {
+            x[0].expand(&[2, 3, 4, 5])?.copy()?.to_dtype(DType::F32)
+        });
+    });
+}

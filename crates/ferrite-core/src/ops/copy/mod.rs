@@ -4,4 +4,6 @@
 //! CPU arms; each op calls it from its one match on the storage. The helpers every elementwise
 //! CUDA kernel shares (views as kernel `Strides`, pointers, bounds) are here too.
 
+#[cfg(test)]
+pub(crate) mod cases;
 pub(crate) mod cuda;

@@ -130,15 +130,18 @@ extern "C" __global__ void reduce_sum_bool(const unsigned char* __restrict__ x,
     reduce_sum_rows(x, out, rows, len, false, partial);
 }
 
-#define REDUCE_EXTREME(NAME, T)                                                                   \
-    extern "C" __global__ void NAME(const T* __restrict__ x, T* __restrict__ values,              \
-                                    long long* __restrict__ indices, long long rows,              \
-                                    long long len, int max) {                                     \
-        __shared__ T best[REDUCE_THREADS];                                                        \
-        __shared__ long long at[REDUCE_THREADS];                                                  \
-        reduce_extreme_rows(x, values, indices, rows, len, max != 0, best, at);                   \
-    }
+// The extreme kernels of each dtype: the same fold over their own shared arrays.
+#define REDUCE_EXTREME_PARAMS(T) \
+    const T* __restrict__ x, T* __restrict__ values, long long* __restrict__ indices, long long rows, long long len, int max
+#define REDUCE_EXTREME_BODY(T)                                                  \
+    __shared__ T best[REDUCE_THREADS];                                          \
+    __shared__ long long at[REDUCE_THREADS];                                    \
+    reduce_extreme_rows(x, values, indices, rows, len, max != 0, best, at);
 
-REDUCE_EXTREME(reduce_extreme_f32, float)
-REDUCE_EXTREME(reduce_extreme_i64, long long)
-REDUCE_EXTREME(reduce_extreme_bool, unsigned char)
+extern "C" __global__ void reduce_extreme_f32(REDUCE_EXTREME_PARAMS(float)) { REDUCE_EXTREME_BODY(float) }
+extern "C" __global__ void reduce_extreme_i64(REDUCE_EXTREME_PARAMS(long long)) {
+    REDUCE_EXTREME_BODY(long long)
+}
+extern "C" __global__ void reduce_extreme_bool(REDUCE_EXTREME_PARAMS(unsigned char)) {
+    REDUCE_EXTREME_BODY(unsigned char)
+}

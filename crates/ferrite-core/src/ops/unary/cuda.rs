@@ -44,3 +44,62 @@ pub(super) fn unary(op: UnaryOp, input: &CudaStorage, layout: &Layout) -> Result
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::binary::BinaryOp;
+    use crate::ops::copy::cases::{assert_same_gradients, cases_of, SHAPES};
+    use crate::testing::{assert_same_values, cuda_test};
+    use crate::Tensor;
+
+    const OPS: [UnaryOp; 5] = [
+        UnaryOp::Neg,
+        UnaryOp::Abs,
+        UnaryOp::Exp,
+        UnaryOp::Log,
+        UnaryOp::Sqrt,
+    ];
+
+    cuda_test!(fn cuda_unary_ops_match_the_cpu_on_every_dtype_and_layout(device) {
+        for shape in SHAPES {
+            for dtype in [DType::F32, DType::I64, DType::Bool] {
+                for case in cases_of(dtype, shape, 1, device) {
+                    for op in OPS {
+                        let want = case.cpu.unary(op);
+                        let got = case.dev.unary(op);
+                        let what = format!("{} of {dtype} {shape:?} ({})", op.name(), case.layout);
+                        match (got, want) {
+                            (Ok(got), Ok(want)) => assert_same_values(&got, &want, 1e-5),
+                            (Err(got), Err(want)) => assert_eq!(got.to_string(), want.to_string(), "{what}"),
+                            (got, want) => panic!("{what}: {got:?} on the device, {want:?} on the CPU"),
+                        }
+                    }
+                }
+            }
+        }
+        let specials = Tensor::from_f32(
+            vec![0.0, -0.0, -1.0, f32::NAN, f32::INFINITY, f32::NEG_INFINITY, 88.0, -104.0, 1e-38],
+            &[9],
+        )
+        .unwrap();
+        let ints = Tensor::from_i64(vec![i64::MIN, i64::MAX, -1, 0], &[4]).unwrap();
+        for host in [specials, ints] {
+            for op in OPS {
+                let got = host.to_device(device).unwrap().unary(op).unwrap();
+                assert_same_values(&got, &host.unary(op).unwrap(), 1e-5);
+            }
+        }
+    });
+
+    cuda_test!(fn cuda_unary_gradients_match_the_cpu(device) {
+        for op in OPS {
+            assert_same_gradients(&[&[7, 5]], device, |x| {
+                // Away from 0, where abs has a kink and log and sqrt are not defined.
+                let positive = x[0].abs()?.binary_scalar(BinaryOp::Add, 0.2)?;
+                let input = if matches!(op, UnaryOp::Log | UnaryOp::Sqrt) { positive } else { x[0].clone() };
+                input.transpose(0, 1)?.unary(op)
+            });
+        }
+    });
+}

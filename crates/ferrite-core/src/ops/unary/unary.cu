@@ -26,22 +26,25 @@ __device__ __forceinline__ long long unary_position(const Strides& s, long long 
     return p;
 }
 
-#define UNARY_KERNEL(NAME, T, EXPR)                                                               \
-    extern "C" __global__ void NAME(const T* __restrict__ x, Strides s, T* __restrict__ y,        \
-                                    long long n) {                                                \
-        bool narrow = n <= 0x7fffffffLL;                                                          \
-        FERRITE_FOR_EACH(i, n) {                                                                  \
-            T v = x[unary_position(s, i, narrow)];                                                \
-            y[i] = (EXPR);                                                                        \
-        }                                                                                         \
+// Every unary kernel has these parameters and this body, mapping each element `v`.
+#define UNARY_PARAMS(T) const T* __restrict__ x, Strides s, T* __restrict__ y, long long n
+#define UNARY_BODY(T, EXPR)                                \
+    bool narrow = n <= 0x7fffffffLL;                       \
+    FERRITE_FOR_EACH(i, n) {                               \
+        T v = x[unary_position(s, i, narrow)];             \
+        y[i] = (EXPR);                                     \
     }
 
-UNARY_KERNEL(unary_neg_f32, float, -v)
-UNARY_KERNEL(unary_abs_f32, float, fabsf(v))
-UNARY_KERNEL(unary_exp_f32, float, expf(v))
-UNARY_KERNEL(unary_log_f32, float, logf(v))
-UNARY_KERNEL(unary_sqrt_f32, float, sqrtf(v))
+extern "C" __global__ void unary_neg_f32(UNARY_PARAMS(float)) { UNARY_BODY(float, -v) }
+extern "C" __global__ void unary_abs_f32(UNARY_PARAMS(float)) { UNARY_BODY(float, fabsf(v)) }
+extern "C" __global__ void unary_exp_f32(UNARY_PARAMS(float)) { UNARY_BODY(float, expf(v)) }
+extern "C" __global__ void unary_log_f32(UNARY_PARAMS(float)) { UNARY_BODY(float, logf(v)) }
+extern "C" __global__ void unary_sqrt_f32(UNARY_PARAMS(float)) { UNARY_BODY(float, sqrtf(v)) }
 
 // Two's complement through unsigned arithmetic: signed overflow (of -i64::MIN) is undefined in C++.
-UNARY_KERNEL(unary_neg_i64, long long, (long long)(0ULL - (unsigned long long)v))
-UNARY_KERNEL(unary_abs_i64, long long, v < 0 ? (long long)(0ULL - (unsigned long long)v) : v)
+extern "C" __global__ void unary_neg_i64(UNARY_PARAMS(long long)) {
+    UNARY_BODY(long long, (long long)(0ULL - (unsigned long long)v))
+}
+extern "C" __global__ void unary_abs_i64(UNARY_PARAMS(long long)) {
+    UNARY_BODY(long long, v < 0 ? (long long)(0ULL - (unsigned long long)v) : v)
+}
