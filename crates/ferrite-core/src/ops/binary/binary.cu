@@ -63,30 +63,70 @@ extern "C" __global__ void binary_add_f32(BINARY_PARAMS(float, float)) { BINARY_
 extern "C" __global__ void binary_sub_f32(BINARY_PARAMS(float, float)) { BINARY_BODY(float, x - y) }
 extern "C" __global__ void binary_mul_f32(BINARY_PARAMS(float, float)) { BINARY_BODY(float, x * y) }
 extern "C" __global__ void binary_div_f32(BINARY_PARAMS(float, float)) { BINARY_BODY(float, x / y) }
-extern "C" __global__ void binary_pow_f32(BINARY_PARAMS(float, float)) { BINARY_BODY(float, powf(x, y)) }
-extern "C" __global__ void binary_maximum_f32(BINARY_PARAMS(float, float)) { BINARY_BODY(float, binary_max_nan(x, y)) }
-extern "C" __global__ void binary_minimum_f32(BINARY_PARAMS(float, float)) { BINARY_BODY(float, binary_min_nan(x, y)) }
-extern "C" __global__ void binary_eq_f32(BINARY_PARAMS(float, unsigned char)) { BINARY_BODY(float, (unsigned char)(x == y)) }
-extern "C" __global__ void binary_ne_f32(BINARY_PARAMS(float, unsigned char)) { BINARY_BODY(float, (unsigned char)(x != y)) }
-extern "C" __global__ void binary_lt_f32(BINARY_PARAMS(float, unsigned char)) { BINARY_BODY(float, (unsigned char)(x < y)) }
-extern "C" __global__ void binary_le_f32(BINARY_PARAMS(float, unsigned char)) { BINARY_BODY(float, (unsigned char)(x <= y)) }
-extern "C" __global__ void binary_gt_f32(BINARY_PARAMS(float, unsigned char)) { BINARY_BODY(float, (unsigned char)(x > y)) }
-extern "C" __global__ void binary_ge_f32(BINARY_PARAMS(float, unsigned char)) { BINARY_BODY(float, (unsigned char)(x >= y)) }
+extern "C" __global__ void binary_pow_f32(BINARY_PARAMS(float, float)) {
+    BINARY_BODY(float, powf(x, y))
+}
+extern "C" __global__ void binary_maximum_f32(BINARY_PARAMS(float, float)) {
+    BINARY_BODY(float, binary_max_nan(x, y))
+}
+extern "C" __global__ void binary_minimum_f32(BINARY_PARAMS(float, float)) {
+    BINARY_BODY(float, binary_min_nan(x, y))
+}
+extern "C" __global__ void binary_eq_f32(BINARY_PARAMS(float, unsigned char)) {
+    BINARY_BODY(float, (unsigned char)(x == y))
+}
+extern "C" __global__ void binary_ne_f32(BINARY_PARAMS(float, unsigned char)) {
+    BINARY_BODY(float, (unsigned char)(x != y))
+}
+extern "C" __global__ void binary_lt_f32(BINARY_PARAMS(float, unsigned char)) {
+    BINARY_BODY(float, (unsigned char)(x < y))
+}
+extern "C" __global__ void binary_le_f32(BINARY_PARAMS(float, unsigned char)) {
+    BINARY_BODY(float, (unsigned char)(x <= y))
+}
+extern "C" __global__ void binary_gt_f32(BINARY_PARAMS(float, unsigned char)) {
+    BINARY_BODY(float, (unsigned char)(x > y))
+}
+extern "C" __global__ void binary_ge_f32(BINARY_PARAMS(float, unsigned char)) {
+    BINARY_BODY(float, (unsigned char)(x >= y))
+}
 
 // Wrapping arithmetic through unsigned types: signed overflow is undefined in C++.
 #define BINARY_WRAP(x, OP, y) (long long)((unsigned long long)(x) OP (unsigned long long)(y))
 
-extern "C" __global__ void binary_add_i64(BINARY_PARAMS(long long, long long)) { BINARY_BODY(long long, BINARY_WRAP(x, +, y)) }
-extern "C" __global__ void binary_sub_i64(BINARY_PARAMS(long long, long long)) { BINARY_BODY(long long, BINARY_WRAP(x, -, y)) }
-extern "C" __global__ void binary_mul_i64(BINARY_PARAMS(long long, long long)) { BINARY_BODY(long long, BINARY_WRAP(x, *, y)) }
-extern "C" __global__ void binary_maximum_i64(BINARY_PARAMS(long long, long long)) { BINARY_BODY(long long, x > y ? x : y) }
-extern "C" __global__ void binary_minimum_i64(BINARY_PARAMS(long long, long long)) { BINARY_BODY(long long, x < y ? x : y) }
-extern "C" __global__ void binary_eq_i64(BINARY_PARAMS(long long, unsigned char)) { BINARY_BODY(long long, (unsigned char)(x == y)) }
-extern "C" __global__ void binary_ne_i64(BINARY_PARAMS(long long, unsigned char)) { BINARY_BODY(long long, (unsigned char)(x != y)) }
-extern "C" __global__ void binary_lt_i64(BINARY_PARAMS(long long, unsigned char)) { BINARY_BODY(long long, (unsigned char)(x < y)) }
-extern "C" __global__ void binary_le_i64(BINARY_PARAMS(long long, unsigned char)) { BINARY_BODY(long long, (unsigned char)(x <= y)) }
-extern "C" __global__ void binary_gt_i64(BINARY_PARAMS(long long, unsigned char)) { BINARY_BODY(long long, (unsigned char)(x > y)) }
-extern "C" __global__ void binary_ge_i64(BINARY_PARAMS(long long, unsigned char)) { BINARY_BODY(long long, (unsigned char)(x >= y)) }
+extern "C" __global__ void binary_add_i64(BINARY_PARAMS(long long, long long)) {
+    BINARY_BODY(long long, BINARY_WRAP(x, +, y))
+}
+extern "C" __global__ void binary_sub_i64(BINARY_PARAMS(long long, long long)) {
+    BINARY_BODY(long long, BINARY_WRAP(x, -, y))
+}
+extern "C" __global__ void binary_mul_i64(BINARY_PARAMS(long long, long long)) {
+    BINARY_BODY(long long, BINARY_WRAP(x, *, y))
+}
+extern "C" __global__ void binary_maximum_i64(BINARY_PARAMS(long long, long long)) {
+    BINARY_BODY(long long, x > y ? x : y)
+}
+extern "C" __global__ void binary_minimum_i64(BINARY_PARAMS(long long, long long)) {
+    BINARY_BODY(long long, x < y ? x : y)
+}
+extern "C" __global__ void binary_eq_i64(BINARY_PARAMS(long long, unsigned char)) {
+    BINARY_BODY(long long, (unsigned char)(x == y))
+}
+extern "C" __global__ void binary_ne_i64(BINARY_PARAMS(long long, unsigned char)) {
+    BINARY_BODY(long long, (unsigned char)(x != y))
+}
+extern "C" __global__ void binary_lt_i64(BINARY_PARAMS(long long, unsigned char)) {
+    BINARY_BODY(long long, (unsigned char)(x < y))
+}
+extern "C" __global__ void binary_le_i64(BINARY_PARAMS(long long, unsigned char)) {
+    BINARY_BODY(long long, (unsigned char)(x <= y))
+}
+extern "C" __global__ void binary_gt_i64(BINARY_PARAMS(long long, unsigned char)) {
+    BINARY_BODY(long long, (unsigned char)(x > y))
+}
+extern "C" __global__ void binary_ge_i64(BINARY_PARAMS(long long, unsigned char)) {
+    BINARY_BODY(long long, (unsigned char)(x >= y))
+}
 
 // Rust's i64::wrapping_pow with the exponent clamped to [0, u32::MAX], as the CPU kernel does:
 // the product modulo 2^64 does not depend on the order of the multiplications.
@@ -122,13 +162,33 @@ extern "C" __global__ void binary_pow_i64(const long long* __restrict__ a, Strid
 #define BINARY_BOOL_PARAMS BINARY_PARAMS(unsigned char, unsigned char)
 #define BINARY_BOOL_BODY(EXPR) BINARY_BODY(unsigned char, (unsigned char)(EXPR))
 
-extern "C" __global__ void binary_add_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x != 0) | (y != 0)) }
-extern "C" __global__ void binary_maximum_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x != 0) | (y != 0)) }
-extern "C" __global__ void binary_mul_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x != 0) & (y != 0)) }
-extern "C" __global__ void binary_minimum_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x != 0) & (y != 0)) }
-extern "C" __global__ void binary_eq_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x != 0) == (y != 0)) }
-extern "C" __global__ void binary_ne_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x != 0) != (y != 0)) }
-extern "C" __global__ void binary_lt_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x == 0) & (y != 0)) }
-extern "C" __global__ void binary_le_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x == 0) | (y != 0)) }
-extern "C" __global__ void binary_gt_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x != 0) & (y == 0)) }
-extern "C" __global__ void binary_ge_bool(BINARY_BOOL_PARAMS) { BINARY_BOOL_BODY((x != 0) | (y == 0)) }
+extern "C" __global__ void binary_add_bool(BINARY_BOOL_PARAMS) {
+    BINARY_BOOL_BODY((x != 0) | (y != 0))
+}
+extern "C" __global__ void binary_maximum_bool(BINARY_BOOL_PARAMS) {
+    BINARY_BOOL_BODY((x != 0) | (y != 0))
+}
+extern "C" __global__ void binary_mul_bool(BINARY_BOOL_PARAMS) {
+    BINARY_BOOL_BODY((x != 0) & (y != 0))
+}
+extern "C" __global__ void binary_minimum_bool(BINARY_BOOL_PARAMS) {
+    BINARY_BOOL_BODY((x != 0) & (y != 0))
+}
+extern "C" __global__ void binary_eq_bool(BINARY_BOOL_PARAMS) {
+    BINARY_BOOL_BODY((x != 0) == (y != 0))
+}
+extern "C" __global__ void binary_ne_bool(BINARY_BOOL_PARAMS) {
+    BINARY_BOOL_BODY((x != 0) != (y != 0))
+}
+extern "C" __global__ void binary_lt_bool(BINARY_BOOL_PARAMS) {
+    BINARY_BOOL_BODY((x == 0) & (y != 0))
+}
+extern "C" __global__ void binary_le_bool(BINARY_BOOL_PARAMS) {
+    BINARY_BOOL_BODY((x == 0) | (y != 0))
+}
+extern "C" __global__ void binary_gt_bool(BINARY_BOOL_PARAMS) {
+    BINARY_BOOL_BODY((x != 0) & (y == 0))
+}
+extern "C" __global__ void binary_ge_bool(BINARY_BOOL_PARAMS) {
+    BINARY_BOOL_BODY((x != 0) | (y == 0))
+}

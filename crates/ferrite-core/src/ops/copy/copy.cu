@@ -68,8 +68,12 @@ extern "C" __global__ void copy_f32_bool(COPY_PARAMS(float, unsigned char)) {
 }
 
 // int64 source: to float32 rounding to nearest, as Rust's `as`.
-extern "C" __global__ void copy_i64_f32(COPY_PARAMS(long long, float)) { COPY_BODY(long long, (float)v) }
-extern "C" __global__ void copy_i64_i64(COPY_PARAMS(long long, long long)) { COPY_BODY(long long, v) }
+extern "C" __global__ void copy_i64_f32(COPY_PARAMS(long long, float)) {
+    COPY_BODY(long long, (float)v)
+}
+extern "C" __global__ void copy_i64_i64(COPY_PARAMS(long long, long long)) {
+    COPY_BODY(long long, v)
+}
 extern "C" __global__ void copy_i64_bool(COPY_PARAMS(long long, unsigned char)) {
     COPY_BODY(long long, (unsigned char)(v != 0))
 }

@@ -138,7 +138,9 @@ extern "C" __global__ void reduce_sum_bool(const unsigned char* __restrict__ x,
     __shared__ long long at[REDUCE_THREADS];                                    \
     reduce_extreme_rows(x, values, indices, rows, len, max != 0, best, at);
 
-extern "C" __global__ void reduce_extreme_f32(REDUCE_EXTREME_PARAMS(float)) { REDUCE_EXTREME_BODY(float) }
+extern "C" __global__ void reduce_extreme_f32(REDUCE_EXTREME_PARAMS(float)) {
+    REDUCE_EXTREME_BODY(float)
+}
 extern "C" __global__ void reduce_extreme_i64(REDUCE_EXTREME_PARAMS(long long)) {
     REDUCE_EXTREME_BODY(long long)
 }
