@@ -2,4 +2,9 @@
 
 use super::Module;
 
-pub static MODULES: &[&Module] = &[];
+pub static MODULES: &[&Module] = &[
+    &crate::ops::copy::cuda::MODULE,
+    &crate::ops::unary::cuda::MODULE,
+    &crate::ops::binary::cuda::MODULE,
+    &crate::ops::reduce::cuda::MODULE,
+];
