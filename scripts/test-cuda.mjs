@@ -52,11 +52,26 @@ function run(command, args, { env = {}, both = false } = {}) {
   if (r.error) throw new Error(`${command}: ${r.error.message}`)
   const output = `${r.stdout}${r.stderr}`
   if (r.status !== 0) {
-    const tail = output.trim().split('\n').slice(-60).join('\n')
+    const tail = failureText(output).trim().split('\n').slice(-80).join('\n')
     const shown = args.map((a) => (a.includes('\n') ? '<script>' : a)).join(' ')
     throw new Error(`\`${command} ${shown}\` exited with ${r.status ?? r.signal}\n${tail}`)
   }
   return both ? { stdout: r.stdout, stderr: r.stderr } : r.stdout
+}
+
+/** libtest's failure reports without backtraces (from `---- name stdout ----`), else all output. */
+function failureText(output) {
+  const start = output.indexOf('\n---- ')
+  if (start < 0) return output
+  const lines = output.slice(start).split('\n')
+  const kept = []
+  let inBacktrace = false
+  for (const line of lines) {
+    if (line.startsWith('stack backtrace:')) inBacktrace = true
+    else if (inBacktrace && !/^\s+(\d+:|at )|^note: /.test(line)) inBacktrace = false
+    if (!inBacktrace) kept.push(line)
+  }
+  return kept.join('\n')
 }
 
 function withPath(variable, folder) {

@@ -256,9 +256,14 @@ fn compare_or_update(expected: &str) {
                 .map(|c| format!("  was:  {c}")),
         )
         .collect();
+    const SHOWN: usize = 30;
+    let more = match changed.len().saturating_sub(SHOWN) {
+        0 => String::new(),
+        n => format!("\n  ... and {n} more lines"),
+    };
     panic!(
-        "{REPORT} is out of date; rewrite it with {UPDATE_VARIABLE}=1 npm run test:cuda and commit it:\n{}",
-        changed.join("\n")
+        "{REPORT} is out of date; rewrite it with {UPDATE_VARIABLE}=1 npm run test:cuda and commit it:\n{}{more}",
+        changed[..changed.len().min(SHOWN)].join("\n")
     );
 }
 
