@@ -88,6 +88,8 @@ impl Tensor {
         // Strided inputs are read in place: the kernel walks the layout.
         let out = match &*input.storage().read() {
             Storage::Cpu(xs) => Storage::Cpu(cpu::pointwise_forward(kind, xs, input.layout())?),
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         let out = Tensor::from_storage(out, self.shape());
         // The saved output is detached: a node holding its own output would be a reference cycle.
@@ -123,6 +125,8 @@ impl Tensor {
                 dims,
                 log,
             ))),
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         let out = Tensor::from_storage(out, shape);
         let saved = out.detach();
@@ -169,6 +173,8 @@ impl Backward for PointwiseBackward {
                     ys.slice(op, y.layout())?,
                 )?))
             }
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         Ok(vec![Some(Tensor::from_storage(dx, self.input.shape()))])
     }
@@ -210,6 +216,8 @@ impl Backward for SoftmaxBackward {
                     self.log,
                 )))
             }
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         Ok(vec![Some(Tensor::from_storage(dx, self.input.shape()))])
     }
