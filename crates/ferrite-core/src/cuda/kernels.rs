@@ -2,4 +2,7 @@
 
 use super::Module;
 
-pub static MODULES: &[&Module] = &[];
+pub static MODULES: &[&Module] = &[
+    &crate::nn::norm::cuda::MODULE,
+    &crate::nn::pool::cuda::MODULE,
+];

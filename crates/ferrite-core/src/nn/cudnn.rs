@@ -7,7 +7,7 @@
 //! Unverified on hardware: no GPU or cuDNN library was available while this was written. The
 //! size checks and descriptor parameters are unit-tested; `bench/gpu/run.sh` runs the rest.
 
-use std::ffi::{c_int, c_void, CStr};
+use std::ffi::{c_int, c_void};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr;
 
@@ -48,18 +48,9 @@ fn status_error(op: &'static str, function: &'static str, status: cudnnStatus_t)
     }
 }
 
-/// cuDNN's description of a status.
+/// cuDNN's description of a status (its name where the library cannot be asked).
 fn status_words(status: cudnnStatus_t) -> String {
-    // SAFETY: cudnnGetErrorString returns a pointer to a static NUL-terminated string (or null
-    // for an unknown status, handled here); a missing symbol panics and is caught.
-    let text = catch_unwind(|| unsafe { sys::cudnnGetErrorString(status) });
-    match text {
-        Ok(text) if !text.is_null() => {
-            // SAFETY: non-null, static and NUL-terminated, as above.
-            unsafe { CStr::from_ptr(text) }.to_string_lossy().into_owned()
-        }
-        _ => format!("{status:?}"),
-    }
+    catch_unwind(|| crate::cuda::cudnn_status(status)).unwrap_or_else(|_| format!("{status:?}"))
 }
 
 /// `value` as one of cuDNN's `int` sizes; `what` names it in the error.
@@ -76,7 +67,11 @@ pub(crate) fn int(op: &'static str, what: &str, value: usize) -> Result<c_int> {
 /// element count), must fit an `int`. A zero-size dim is rejected by cuDNN, so by the callers.
 pub(crate) fn nchw(op: &'static str, dims: [usize; 4]) -> Result<[c_int; 4]> {
     let numel = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
-    int(op, "the element count of a tensor", numel.unwrap_or(usize::MAX))?;
+    int(
+        op,
+        "the element count of a tensor",
+        numel.unwrap_or(usize::MAX),
+    )?;
     let mut out = [0; 4];
     for (o, &d) in out.iter_mut().zip(&dims) {
         *o = int(op, "a tensor dim", d)?;
@@ -321,7 +316,11 @@ mod tests {
         let limit = c_int::MAX as usize;
         assert_eq!(nchw("t", [1, 1, 1, limit]).unwrap(), [1, 1, 1, c_int::MAX]);
         // One dim over, and a count over though every dim fits.
-        for dims in [[1, 1, 1, limit + 1], [2, 1, 1, limit / 2 + 1], [usize::MAX, 2, 1, 1]] {
+        for dims in [
+            [1, 1, 1, limit + 1],
+            [2, 1, 1, limit / 2 + 1],
+            [usize::MAX, 2, 1, 1],
+        ] {
             let err = nchw("conv2d", dims).unwrap_err();
             assert_eq!(err.code(), "InvalidArgument", "{dims:?}: {err}");
         }
@@ -345,9 +344,78 @@ mod tests {
             cudnnStatus_t::CUDNN_STATUS_BAD_PARAM,
         );
         assert_eq!(bad.code(), "Internal");
-        assert!(bad.to_string().contains("cudnnConvolutionForward failed"), "{bad}");
+        assert!(
+            bad.to_string().contains("cudnnConvolutionForward failed"),
+            "{bad}"
+        );
         assert!(call("conv2d", "cudnnX", || cudnnStatus_t::CUDNN_STATUS_SUCCESS).is_ok());
         let panicked = call("conv2d", "cudnnX", || panic!("Missing symbol cudnnX"));
         assert_eq!(panicked.unwrap_err().code(), "DeviceUnavailable");
+    }
+}
+
+/// What the `cuda` tests of the cuDNN ops share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use crate::cuda::CudaDevice;
+    use crate::device::Device;
+    use crate::error::Result;
+    use crate::testing::{assert_same_values, leaf, leaf_on, tensor};
+    use crate::Tensor;
+
+    /// Whether `device` lacks cuDNN (the CPU shim, or a machine without the library); says so
+    /// once per test, which then returns early.
+    pub(crate) fn skip_without_cudnn(test: &str, device: Device) -> bool {
+        let Device::Cuda(index) = device else {
+            return false;
+        };
+        let has = CudaDevice::get(index).is_ok_and(|d| d.has_cudnn());
+        if !has {
+            eprintln!("{test}: skipped: no cuDNN on {device}");
+        }
+        !has
+    }
+
+    /// Runs `f` on leaves of the given shapes (seeded values) on the CPU and on `device`, sends
+    /// the same upstream gradient back through both, and compares the outputs and every input's
+    /// gradient with the CPU's within `tol`.
+    #[track_caller]
+    pub(crate) fn check_against_cpu(
+        device: Device,
+        shapes: &[&[usize]],
+        tol: f64,
+        f: impl Fn(&[Tensor]) -> Result<Tensor>,
+    ) {
+        let on = |device: Option<Device>| -> Vec<Tensor> {
+            let made = shapes.iter().zip(1..);
+            made.map(|(shape, seed)| match device {
+                None => leaf(shape, seed),
+                Some(device) => leaf_on(shape, seed, device),
+            })
+            .collect()
+        };
+        let (host, dev) = (on(None), on(Some(device)));
+        let want = f(&host).unwrap();
+        let got = f(&dev).unwrap();
+        assert_eq!(got.device(), device);
+        assert_same_values(&got, &want, tol);
+        let upstream = tensor(want.shape(), 99, Device::Cpu);
+        want.backward(Some(&upstream), false).unwrap();
+        got.backward(Some(&upstream.to_device(device).unwrap()), false)
+            .unwrap();
+        for (i, (h, d)) in host.iter().zip(&dev).enumerate() {
+            match (d.grad(), h.grad()) {
+                (Some(g), Some(w)) => {
+                    assert_eq!(g.device(), device, "input {i}'s gradient");
+                    assert_same_values(&g, &w, tol);
+                }
+                (None, None) => {}
+                (g, w) => panic!(
+                    "input {i}: gradient {:?} on the device, {:?} on the CPU",
+                    g.is_some(),
+                    w.is_some()
+                ),
+            }
+        }
     }
 }

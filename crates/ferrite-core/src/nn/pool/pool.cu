@@ -9,6 +9,16 @@
 // order, what every window holding it sends, so no atomics are needed and the sums are added in
 // the CPU's order.
 
+// The sizes of one pooling, as `PoolWindow` in cuda.rs passes them (#[repr(C)]). Sliding
+// windows: `k*` taps `d*` apart, moved by `s*`, padding `p*`; adaptive bins ignore those four.
+struct PoolWindow {
+    long long planes;
+    int h, w, oh, ow;
+    int kh, kw, sh, sw, ph, pw, dh, dw;
+    int adaptive;
+    int count_padding;
+};
+
 struct PoolSpan {
     int start;
     int count;
@@ -74,23 +84,22 @@ __device__ __forceinline__ void pool_adaptive_outputs(int i, int len, int out, i
 // last NaN of the window, as the CPU's walk leaves it), ties keep the first, and a window without
 // taps gives -inf at its start.
 extern "C" __global__ void pool_max_forward_f32(const float* __restrict__ x, float* __restrict__ y,
-                                                long long* __restrict__ indices, long long planes,
-                                                int h, int w, int oh, int ow, int kh, int kw,
-                                                int sh, int sw, int ph, int pw, int dh, int dw) {
-    long long total = planes * oh * ow;
+                                                long long* __restrict__ indices, PoolWindow p) {
+    int h = p.h, w = p.w, oh = p.oh, ow = p.ow;
+    long long total = p.planes * oh * ow;
     FERRITE_FOR_EACH(i, total) {
         long long plane = i / ((long long)oh * ow);
         int oy = (int)(i / ow % oh);
         int ox = (int)(i % ow);
-        PoolSpan ry = pool_sliding_span(oy, kh, sh, ph, dh, h);
-        PoolSpan rx = pool_sliding_span(ox, kw, sw, pw, dw, w);
+        PoolSpan ry = pool_sliding_span(oy, p.kh, p.sh, p.ph, p.dh, h);
+        PoolSpan rx = pool_sliding_span(ox, p.kw, p.sw, p.pw, p.dw, w);
         const float* in = x + plane * h * w;
         float best = -INFINITY;
         long long at = (long long)ry.start * w + rx.start;
         for (int j = 0; j < ry.count; ++j) {
-            long long row = (long long)(ry.start + j * dh) * w;
+            long long row = (long long)(ry.start + j * p.dh) * w;
             for (int k = 0; k < rx.count; ++k) {
-                long long index = row + rx.start + k * dw;
+                long long index = row + rx.start + k * p.dw;
                 float v = in[index];
                 if (v > best || v != v) {
                     best = v;
@@ -107,18 +116,17 @@ extern "C" __global__ void pool_max_forward_f32(const float* __restrict__ x, flo
 // picked it, in output order.
 extern "C" __global__ void pool_max_backward_f32(const float* __restrict__ dy,
                                                  const long long* __restrict__ indices,
-                                                 float* __restrict__ dx, long long planes, int h,
-                                                 int w, int oh, int ow, int kh, int kw, int sh,
-                                                 int sw, int ph, int pw, int dh, int dw) {
-    long long total = planes * h * w;
+                                                 float* __restrict__ dx, PoolWindow p) {
+    int h = p.h, w = p.w, oh = p.oh, ow = p.ow;
+    long long total = p.planes * h * w;
     FERRITE_FOR_EACH(i, total) {
         long long plane = i / ((long long)h * w);
         long long at = i % ((long long)h * w);
         int iy = (int)(at / w);
         int ix = (int)(at % w);
         int oy0, oy1, ox0, ox1;
-        pool_sliding_outputs(iy, kh, sh, ph, dh, oh, &oy0, &oy1);
-        pool_sliding_outputs(ix, kw, sw, pw, dw, ow, &ox0, &ox1);
+        pool_sliding_outputs(iy, p.kh, p.sh, p.ph, p.dh, oh, &oy0, &oy1);
+        pool_sliding_outputs(ix, p.kw, p.sw, p.pw, p.dw, ow, &ox0, &ox1);
         const float* g = dy + plane * oh * ow;
         const long long* picked = indices + plane * oh * ow;
         float sum = 0.0f;
@@ -143,16 +151,15 @@ __device__ __forceinline__ float pool_divisor(PoolSpan ry, PoolSpan rx, int coun
 // Average pooling: each window's sum (row by row, as the CPU adds it) over its divisor; a window
 // without taps gives 0. Sliding windows are undilated here, as `avg_pool2d` has no dilation.
 extern "C" __global__ void pool_avg_forward_f32(const float* __restrict__ x, float* __restrict__ y,
-                                                long long planes, int h, int w, int oh, int ow,
-                                                int kh, int kw, int sh, int sw, int ph, int pw,
-                                                int adaptive, int count_padding) {
-    long long total = planes * oh * ow;
+                                                PoolWindow p) {
+    int h = p.h, w = p.w, oh = p.oh, ow = p.ow;
+    long long total = p.planes * oh * ow;
     FERRITE_FOR_EACH(i, total) {
         long long plane = i / ((long long)oh * ow);
         int oy = (int)(i / ow % oh);
         int ox = (int)(i % ow);
-        PoolSpan ry = pool_span(oy, oh, h, kh, sh, ph, 1, adaptive);
-        PoolSpan rx = pool_span(ox, ow, w, kw, sw, pw, 1, adaptive);
+        PoolSpan ry = pool_span(oy, oh, h, p.kh, p.sh, p.ph, 1, p.adaptive);
+        PoolSpan rx = pool_span(ox, ow, w, p.kw, p.sw, p.pw, 1, p.adaptive);
         float out = 0.0f;
         if (ry.count > 0 && rx.count > 0) {
             const float* in = x + plane * h * w + rx.start;
@@ -167,7 +174,7 @@ extern "C" __global__ void pool_avg_forward_f32(const float* __restrict__ x, flo
                 }
                 sum += row_sum;
             }
-            out = (float)sum / pool_divisor(ry, rx, count_padding);
+            out = (float)sum / pool_divisor(ry, rx, p.count_padding);
         }
         y[i] = out;
     }
@@ -176,34 +183,32 @@ extern "C" __global__ void pool_avg_forward_f32(const float* __restrict__ x, flo
 // Average pooling's input gradient: each input element gathers, in output order, every window's
 // gradient over that window's divisor.
 extern "C" __global__ void pool_avg_backward_f32(const float* __restrict__ dy,
-                                                 float* __restrict__ dx, long long planes, int h,
-                                                 int w, int oh, int ow, int kh, int kw, int sh,
-                                                 int sw, int ph, int pw, int adaptive,
-                                                 int count_padding) {
-    long long total = planes * h * w;
+                                                 float* __restrict__ dx, PoolWindow p) {
+    int h = p.h, w = p.w, oh = p.oh, ow = p.ow;
+    long long total = p.planes * h * w;
     FERRITE_FOR_EACH(i, total) {
         long long plane = i / ((long long)h * w);
         int iy = (int)(i / w % h);
         int ix = (int)(i % w);
         int oy0, oy1, ox0, ox1;
-        if (adaptive) {
+        if (p.adaptive) {
             pool_adaptive_outputs(iy, h, oh, &oy0, &oy1);
             pool_adaptive_outputs(ix, w, ow, &ox0, &ox1);
         } else {
-            pool_sliding_outputs(iy, kh, sh, ph, 1, oh, &oy0, &oy1);
-            pool_sliding_outputs(ix, kw, sw, pw, 1, ow, &ox0, &ox1);
+            pool_sliding_outputs(iy, p.kh, p.sh, p.ph, 1, oh, &oy0, &oy1);
+            pool_sliding_outputs(ix, p.kw, p.sw, p.pw, 1, ow, &ox0, &ox1);
         }
         const float* g = dy + plane * oh * ow;
         float sum = 0.0f;
         for (int oy = oy0; oy <= oy1; ++oy) {
-            PoolSpan ry = pool_span(oy, oh, h, kh, sh, ph, 1, adaptive);
+            PoolSpan ry = pool_span(oy, oh, h, p.kh, p.sh, p.ph, 1, p.adaptive);
             if (iy < ry.start || iy >= ry.start + ry.count) {
                 continue;
             }
             for (int ox = ox0; ox <= ox1; ++ox) {
-                PoolSpan rx = pool_span(ox, ow, w, kw, sw, pw, 1, adaptive);
+                PoolSpan rx = pool_span(ox, ow, w, p.kw, p.sw, p.pw, 1, p.adaptive);
                 if (ix >= rx.start && ix < rx.start + rx.count) {
-                    sum += g[(long long)oy * ow + ox] / pool_divisor(ry, rx, count_padding);
+                    sum += g[(long long)oy * ow + ox] / pool_divisor(ry, rx, p.count_padding);
                 }
             }
         }

@@ -17,6 +17,10 @@ use cudarc::cudnn::sys::{self, cudnnMathType_t};
 use super::super::ConvShape;
 use crate::error::{Error, Result};
 
+/// Whether candidates are timed (`cudnn.benchmark = True` in PyTorch) rather than taken in the
+/// heuristics' order. Timing costs one run of each algorithm per new shape and gives the fastest.
+pub(super) const BENCHMARK: bool = true;
+
 /// The three passes of a convolution, each with its own algorithms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Pass {
@@ -27,9 +31,11 @@ pub(super) enum Pass {
 
 impl Pass {
     /// How many algorithms cuDNN 9 has for the pass (its `*_ALGO_COUNT`).
-    fn algorithms(self) -> u32 {
+    pub(super) fn algorithms(self) -> u32 {
         match self {
-            Pass::Forward => sys::cudnnConvolutionFwdAlgo_t::CUDNN_CONVOLUTION_FWD_ALGO_COUNT as u32,
+            Pass::Forward => {
+                sys::cudnnConvolutionFwdAlgo_t::CUDNN_CONVOLUTION_FWD_ALGO_COUNT as u32
+            }
             Pass::BackwardData => {
                 sys::cudnnConvolutionBwdDataAlgo_t::CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT as u32
             }
@@ -230,7 +236,10 @@ mod tests {
         assert_eq!(algos(false, 1 << 20), [0]);
         let filter = usable(&perfs, Pass::BackwardFilter, false, usize::MAX);
         assert_eq!(filter.iter().map(|c| c.algo).collect::<Vec<_>>(), [0, 5]);
-        assert_eq!(usable(&perfs, Pass::BackwardData, false, 100)[0].math, math_type(false));
+        assert_eq!(
+            usable(&perfs, Pass::BackwardData, false, 100)[0].math,
+            math_type(false)
+        );
         assert_eq!(math_type(true), cudnnMathType_t::CUDNN_DEFAULT_MATH);
         assert_eq!(math_type(false), cudnnMathType_t::CUDNN_FMA_MATH);
         assert_eq!(
@@ -242,7 +251,10 @@ mod tests {
 
     fn key(pass: Pass, tf32: bool, batch: usize, stride: usize) -> AlgoKey {
         let device = crate::device::Device::Cpu;
-        let (x, w) = (tensor(&[batch, 4, 9, 9], 1, device), tensor(&[6, 2, 3, 3], 2, device));
+        let (x, w) = (
+            tensor(&[batch, 4, 9, 9], 1, device),
+            tensor(&[6, 2, 3, 3], 2, device),
+        );
         let params = Conv2dParams {
             stride: [stride, 1],
             groups: 2,
@@ -287,30 +299,48 @@ mod tests {
             workspace: 0,
         };
         let mut tried = Vec::new();
-        run_pass("conv2d", key, || Ok(vec![choice(3), choice(1), choice(0)]), |c| {
-            tried.push(c.algo);
-            if c.algo == 3 {
-                Err(Error::invalid("conv2d", "workspace unavailable"))
-            } else {
-                Ok(())
-            }
-        })
+        run_pass(
+            "conv2d",
+            key,
+            || Ok(vec![choice(3), choice(1), choice(0)]),
+            |c| {
+                tried.push(c.algo);
+                if c.algo == 3 {
+                    Err(Error::invalid("conv2d", "workspace unavailable"))
+                } else {
+                    Ok(())
+                }
+            },
+        )
         .unwrap();
         assert_eq!(tried, [3, 1]);
         assert_eq!(cached(&key), Some(choice(1)));
         // The cached algorithm runs without a search.
-        run_pass("conv2d", key, || panic!("searched again"), |c| {
-            assert_eq!(c.algo, 1);
-            Ok(())
-        })
+        run_pass(
+            "conv2d",
+            key,
+            || panic!("searched again"),
+            |c| {
+                assert_eq!(c.algo, 1);
+                Ok(())
+            },
+        )
         .unwrap();
         // Nothing works: the last error is returned.
         let other = AlgoKey { device: 8, ..key };
-        let err = run_pass("conv2d", other, || Ok(vec![choice(2)]), |_| {
-            Err(Error::invalid("conv2d", "no luck"))
-        });
+        let err = run_pass(
+            "conv2d",
+            other,
+            || Ok(vec![choice(2)]),
+            |_| Err(Error::invalid("conv2d", "no luck")),
+        );
         assert_eq!(err.unwrap_err().to_string(), "conv2d: no luck");
-        let none = run_pass("conv2d", AlgoKey { device: 9, ..key }, || Ok(vec![]), |_| Ok(()));
+        let none = run_pass(
+            "conv2d",
+            AlgoKey { device: 9, ..key },
+            || Ok(vec![]),
+            |_| Ok(()),
+        );
         assert_eq!(none.unwrap_err().code(), "Internal");
     }
 }

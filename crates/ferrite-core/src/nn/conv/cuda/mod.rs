@@ -18,11 +18,13 @@ use std::ffi::c_int;
 use cudarc::cudnn::sys;
 
 use super::{ConvShape, OP};
-use crate::cuda::{self, CudaStorage, Gpu};
+use std::sync::Arc;
+
+use crate::cuda::{self, CudaDevice, CudaStorage};
 use crate::error::Result;
 use crate::layout::Layout;
 use crate::nn::cudnn::{self, call, ConvDesc, ConvParams, FilterDesc, TensorDesc, ONE, ZERO};
-use algo::{AlgoKey, Choice, Pass, RawPerf};
+use algo::{AlgoKey, Choice, Pass};
 
 /// A contiguous operand: its storage and layout.
 pub(in crate::nn::conv) type Operand<'a> = (&'a CudaStorage, &'a Layout);
@@ -52,6 +54,7 @@ pub(super) fn conv_params(s: &ConvShape) -> Result<ConvParams> {
 
 /// The output size `cudnnGetConvolution2dForwardOutputDim` documents for one axis; it must agree
 /// with the `ConvShape`'s, since the output descriptor is made from the latter.
+#[cfg(test)]
 pub(super) fn cudnn_output_len(len: usize, kernel: usize, p: usize, s: usize, d: usize) -> usize {
     1 + (len + 2 * p - ((kernel - 1) * d + 1)) / s
 }
@@ -78,21 +81,21 @@ impl Descriptors {
 
 /// One pass's setting: the handle, its descriptors and its cache key.
 struct Setup<'g> {
-    gpu: &'g Gpu,
+    gpu: &'g Arc<CudaDevice>,
     handle: sys::cudnnHandle_t,
     d: Descriptors,
     key: AlgoKey,
 }
 
 impl<'g> Setup<'g> {
-    fn new(gpu: &'g Gpu, s: &ConvShape, pass: Pass) -> Result<Setup<'g>> {
+    fn new(gpu: &'g Arc<CudaDevice>, s: &ConvShape, pass: Pass) -> Result<Setup<'g>> {
         let tf32 = cuda::settings::allow_tf32_cudnn();
         Ok(Setup {
             gpu,
-            handle: gpu.cudnn()?,
+            handle: gpu.cudnn(OP)?,
             d: Descriptors::new(s, tf32)?,
             key: AlgoKey {
-                device: gpu.index(),
+                device: gpu.ordinal(),
                 shape: *s,
                 pass,
                 tf32,
@@ -108,7 +111,7 @@ impl<'g> Setup<'g> {
         function: &'static str,
     ) -> Result<()> {
         self.d.conv.set_math(OP, choice.math)?;
-        let workspace = self.gpu.workspace(choice.workspace)?;
+        let workspace = self.gpu.workspace(OP, choice.workspace)?;
         call(OP, function, || pass(workspace.ptr(), choice.workspace))
     }
 }
@@ -128,53 +131,64 @@ pub(in crate::nn::conv) fn forward(
     }
     if x_dims.contains(&0) {
         // The whole input is padding (h or w is 0): the output is the bias alone.
-        gpu.memset_zero(y.base_ptr(), y.len() * 4)?;
+        gpu.memset_zero(OP, y.base::<f32>(OP)?, y.bytes())?;
     } else {
-        forward_into(gpu, s, x, w, y.base_ptr())?;
+        forward_into(gpu, s, x, w, y.base::<f32>(OP)?)?;
     }
     if let Some(b) = bias {
-        add_bias(gpu, s, b, y.base_ptr())?;
+        add_bias(gpu, s, b, y.base::<f32>(OP)?)?;
     }
     Ok(y)
 }
 
-fn forward_into(gpu: &Gpu, s: &ConvShape, x: Operand, w: Operand, y: u64) -> Result<()> {
+fn forward_into(
+    gpu: &Arc<CudaDevice>,
+    s: &ConvShape,
+    x: Operand,
+    w: Operand,
+    y: u64,
+) -> Result<()> {
     let st = Setup::new(gpu, s, Pass::Forward)?;
     let (xp, wp) = (x.0.ptr::<f32>(OP, x.1)?, w.0.ptr::<f32>(OP, w.1)?);
     let d = &st.d;
-    algo::run_pass(OP, st.key, || search::forward(&st, xp, wp, y), |choice| {
-        st.run_with(
-            choice,
-            |ws, ws_bytes| {
-                // SAFETY: the descriptors describe the contiguous buffers behind the pointers
-                // (sizes from the same `ConvShape`); the workspace holds `ws_bytes`; all work
-                // is queued on the handle's stream, the compute stream.
-                unsafe {
-                    sys::cudnnConvolutionForward(
-                        st.handle,
-                        cudnn::scalar(&ONE),
-                        d.x.raw(),
-                        cudnn::ptr(xp),
-                        d.w.raw(),
-                        cudnn::ptr(wp),
-                        d.conv.raw(),
-                        forward_algo(choice.algo),
-                        cudnn::ptr(ws),
-                        ws_bytes,
-                        cudnn::scalar(&ZERO),
-                        d.y.raw(),
-                        cudnn::ptr(y),
-                    )
-                }
-            },
-            "cudnnConvolutionForward",
-        )
-    })
+    algo::run_pass(
+        OP,
+        st.key,
+        || search::forward(&st, xp, wp, y),
+        |choice| {
+            st.run_with(
+                choice,
+                |ws, ws_bytes| {
+                    // SAFETY: the descriptors describe the contiguous buffers behind the pointers
+                    // (sizes from the same `ConvShape`); the workspace holds `ws_bytes`; all work
+                    // is queued on the handle's stream, the compute stream.
+                    unsafe {
+                        sys::cudnnConvolutionForward(
+                            st.handle,
+                            cudnn::scalar(&ONE),
+                            d.x.raw(),
+                            cudnn::ptr(xp),
+                            d.w.raw(),
+                            cudnn::ptr(wp),
+                            d.conv.raw(),
+                            forward_algo(choice.algo),
+                            cudnn::ptr(ws),
+                            ws_bytes,
+                            cudnn::scalar(&ZERO),
+                            d.y.raw(),
+                            cudnn::ptr(y),
+                        )
+                    }
+                },
+                "cudnnConvolutionForward",
+            )
+        },
+    )
 }
 
 /// y += bias, broadcast over every sample and position.
-fn add_bias(gpu: &Gpu, s: &ConvShape, bias: Operand, y: u64) -> Result<()> {
-    let handle = gpu.cudnn()?;
+fn add_bias(gpu: &CudaDevice, s: &ConvShape, bias: Operand, y: u64) -> Result<()> {
+    let handle = gpu.cudnn(OP)?;
     let b = TensorDesc::nchw(OP, [1, s.o, 1, 1])?;
     let yd = TensorDesc::nchw(OP, dims(s)[2])?;
     let bp = bias.0.ptr::<f32>(OP, bias.1)?;
@@ -205,38 +219,47 @@ pub(in crate::nn::conv) fn backward_input(
         return Ok(dx);
     }
     if y_dims.contains(&0) {
-        gpu.memset_zero(dx.base_ptr(), dx.len() * 4)?;
+        gpu.memset_zero(OP, dx.base::<f32>(OP)?, dx.bytes())?;
         return Ok(dx);
     }
     let st = Setup::new(gpu, s, Pass::BackwardData)?;
-    let (gp, wp, xp) = (dy.0.ptr::<f32>(OP, dy.1)?, w.0.ptr::<f32>(OP, w.1)?, dx.base_ptr());
+    let (gp, wp, xp) = (
+        dy.0.ptr::<f32>(OP, dy.1)?,
+        w.0.ptr::<f32>(OP, w.1)?,
+        dx.base::<f32>(OP)?,
+    );
     let d = &st.d;
-    algo::run_pass(OP, st.key, || search::backward_data(&st, wp, gp, xp), |choice| {
-        st.run_with(
-            choice,
-            |ws, ws_bytes| {
-                // SAFETY: as in `forward_into`, for the weight, `dy` and `dx` buffers.
-                unsafe {
-                    sys::cudnnConvolutionBackwardData(
-                        st.handle,
-                        cudnn::scalar(&ONE),
-                        d.w.raw(),
-                        cudnn::ptr(wp),
-                        d.y.raw(),
-                        cudnn::ptr(gp),
-                        d.conv.raw(),
-                        backward_data_algo(choice.algo),
-                        cudnn::ptr(ws),
-                        ws_bytes,
-                        cudnn::scalar(&ZERO),
-                        d.x.raw(),
-                        cudnn::ptr(xp),
-                    )
-                }
-            },
-            "cudnnConvolutionBackwardData",
-        )
-    })?;
+    algo::run_pass(
+        OP,
+        st.key,
+        || search::backward_data(&st, wp, gp, xp),
+        |choice| {
+            st.run_with(
+                choice,
+                |ws, ws_bytes| {
+                    // SAFETY: as in `forward_into`, for the weight, `dy` and `dx` buffers.
+                    unsafe {
+                        sys::cudnnConvolutionBackwardData(
+                            st.handle,
+                            cudnn::scalar(&ONE),
+                            d.w.raw(),
+                            cudnn::ptr(wp),
+                            d.y.raw(),
+                            cudnn::ptr(gp),
+                            d.conv.raw(),
+                            backward_data_algo(choice.algo),
+                            cudnn::ptr(ws),
+                            ws_bytes,
+                            cudnn::scalar(&ZERO),
+                            d.x.raw(),
+                            cudnn::ptr(xp),
+                        )
+                    }
+                },
+                "cudnnConvolutionBackwardData",
+            )
+        },
+    )?;
     Ok(dx)
 }
 
@@ -251,38 +274,47 @@ pub(in crate::nn::conv) fn backward_weight(
     let dw = CudaStorage::alloc::<f32>(gpu, w_dims.iter().product())?;
     if x_dims.contains(&0) {
         // No sample, or an input that is all padding: nothing reaches the weight.
-        gpu.memset_zero(dw.base_ptr(), dw.len() * 4)?;
+        gpu.memset_zero(OP, dw.base::<f32>(OP)?, dw.bytes())?;
         return Ok(dw);
     }
     let st = Setup::new(gpu, s, Pass::BackwardFilter)?;
-    let (xp, gp, wp) = (x.0.ptr::<f32>(OP, x.1)?, dy.0.ptr::<f32>(OP, dy.1)?, dw.base_ptr());
+    let (xp, gp, wp) = (
+        x.0.ptr::<f32>(OP, x.1)?,
+        dy.0.ptr::<f32>(OP, dy.1)?,
+        dw.base::<f32>(OP)?,
+    );
     let d = &st.d;
-    algo::run_pass(OP, st.key, || search::backward_filter(&st, xp, gp, wp), |choice| {
-        st.run_with(
-            choice,
-            |ws, ws_bytes| {
-                // SAFETY: as in `forward_into`, for the input, `dy` and `dw` buffers.
-                unsafe {
-                    sys::cudnnConvolutionBackwardFilter(
-                        st.handle,
-                        cudnn::scalar(&ONE),
-                        d.x.raw(),
-                        cudnn::ptr(xp),
-                        d.y.raw(),
-                        cudnn::ptr(gp),
-                        d.conv.raw(),
-                        backward_filter_algo(choice.algo),
-                        cudnn::ptr(ws),
-                        ws_bytes,
-                        cudnn::scalar(&ZERO),
-                        d.w.raw(),
-                        cudnn::ptr(wp),
-                    )
-                }
-            },
-            "cudnnConvolutionBackwardFilter",
-        )
-    })?;
+    algo::run_pass(
+        OP,
+        st.key,
+        || search::backward_filter(&st, xp, gp, wp),
+        |choice| {
+            st.run_with(
+                choice,
+                |ws, ws_bytes| {
+                    // SAFETY: as in `forward_into`, for the input, `dy` and `dw` buffers.
+                    unsafe {
+                        sys::cudnnConvolutionBackwardFilter(
+                            st.handle,
+                            cudnn::scalar(&ONE),
+                            d.x.raw(),
+                            cudnn::ptr(xp),
+                            d.y.raw(),
+                            cudnn::ptr(gp),
+                            d.conv.raw(),
+                            backward_filter_algo(choice.algo),
+                            cudnn::ptr(ws),
+                            ws_bytes,
+                            cudnn::scalar(&ZERO),
+                            d.w.raw(),
+                            cudnn::ptr(wp),
+                        )
+                    }
+                },
+                "cudnnConvolutionBackwardFilter",
+            )
+        },
+    )?;
     Ok(dw)
 }
 
@@ -292,12 +324,15 @@ pub(in crate::nn::conv) fn backward_bias(s: &ConvShape, dy: Operand) -> Result<C
     let db = CudaStorage::alloc::<f32>(gpu, s.o)?;
     let y_dims = dims(s)[2];
     if y_dims.contains(&0) {
-        gpu.memset_zero(db.base_ptr(), db.len() * 4)?;
+        gpu.memset_zero(OP, db.base::<f32>(OP)?, db.bytes())?;
         return Ok(db);
     }
-    let handle = gpu.cudnn()?;
-    let (yd, bd) = (TensorDesc::nchw(OP, y_dims)?, TensorDesc::nchw(OP, [1, s.o, 1, 1])?);
-    let (gp, bp) = (dy.0.ptr::<f32>(OP, dy.1)?, db.base_ptr());
+    let handle = gpu.cudnn(OP)?;
+    let (yd, bd) = (
+        TensorDesc::nchw(OP, y_dims)?,
+        TensorDesc::nchw(OP, [1, s.o, 1, 1])?,
+    );
+    let (gp, bp) = (dy.0.ptr::<f32>(OP, dy.1)?, db.base::<f32>(OP)?);
     // SAFETY: `yd` describes the contiguous `dy` buffer, `bd` the new [o] buffer; stream-ordered.
     call(OP, "cudnnConvolutionBackwardBias", || unsafe {
         sys::cudnnConvolutionBackwardBias(
@@ -314,20 +349,20 @@ pub(in crate::nn::conv) fn backward_bias(s: &ConvShape, dy: Operand) -> Result<C
 }
 
 fn forward_algo(algo: u32) -> sys::cudnnConvolutionFwdAlgo_t {
-    debug_assert!(algo < Pass::Forward.count());
+    debug_assert!(algo < Pass::Forward.algorithms());
     // SAFETY: `algo::usable` keeps only numbers below the enum's COUNT, and the enum is
     // `repr(u32)` with every value from 0 to COUNT.
     unsafe { std::mem::transmute::<u32, sys::cudnnConvolutionFwdAlgo_t>(algo) }
 }
 
 fn backward_data_algo(algo: u32) -> sys::cudnnConvolutionBwdDataAlgo_t {
-    debug_assert!(algo < Pass::BackwardData.count());
+    debug_assert!(algo < Pass::BackwardData.algorithms());
     // SAFETY: as in `forward_algo`.
     unsafe { std::mem::transmute::<u32, sys::cudnnConvolutionBwdDataAlgo_t>(algo) }
 }
 
 fn backward_filter_algo(algo: u32) -> sys::cudnnConvolutionBwdFilterAlgo_t {
-    debug_assert!(algo < Pass::BackwardFilter.count());
+    debug_assert!(algo < Pass::BackwardFilter.algorithms());
     // SAFETY: as in `forward_algo`.
     unsafe { std::mem::transmute::<u32, sys::cudnnConvolutionBwdFilterAlgo_t>(algo) }
 }

@@ -7,7 +7,6 @@ use cudarc::cudnn::sys;
 
 use super::algo::{self, Choice, Pass, RawPerf};
 use super::{Setup, OP};
-use crate::cuda;
 use crate::error::Result;
 use crate::nn::cudnn::{self, call};
 
@@ -19,13 +18,18 @@ fn perfs(
 ) -> Result<Vec<RawPerf>> {
     let mut results = vec![RawPerf::default(); requested.max(1) as usize];
     let mut returned: c_int = 0;
-    call(OP, function, || f(requested, &mut returned, results.as_mut_ptr()))?;
+    call(OP, function, || {
+        f(requested, &mut returned, results.as_mut_ptr())
+    })?;
     results.truncate(returned.clamp(0, requested) as usize);
     Ok(results)
 }
 
 /// How many algorithms `function` reports for its pass.
-fn max_count(function: &'static str, f: impl FnOnce(*mut c_int) -> sys::cudnnStatus_t) -> Result<c_int> {
+fn max_count(
+    function: &'static str,
+    f: impl FnOnce(*mut c_int) -> sys::cudnnStatus_t,
+) -> Result<c_int> {
     let mut count: c_int = 0;
     call(OP, function, || f(&mut count))?;
     Ok(count.max(1))
@@ -41,11 +45,11 @@ fn choose(
 ) -> Result<Vec<Choice>> {
     let tf32 = st.key.tf32;
     let candidates = algo::usable(&heuristic, pass, tf32, usize::MAX);
-    if !cuda::settings::cudnn_benchmark() {
+    if !algo::BENCHMARK {
         return Ok(candidates);
     }
     let bytes = algo::search_workspace(&candidates);
-    let Ok(workspace) = st.gpu.workspace(bytes) else {
+    let Ok(workspace) = st.gpu.workspace(OP, bytes) else {
         return Ok(candidates);
     };
     let timed = algo::usable(&find(workspace.ptr(), bytes)?, pass, tf32, bytes);
@@ -61,92 +65,139 @@ pub(super) fn forward(st: &Setup, x: u64, w: u64, y: u64) -> Result<Vec<Choice>>
     let requested = max_count("cudnnGetConvolutionForwardAlgorithmMaxCount", |n| unsafe {
         sys::cudnnGetConvolutionForwardAlgorithmMaxCount(h, n)
     })?;
-    let heuristic = perfs("cudnnGetConvolutionForwardAlgorithm_v7", requested, |r, n, p| unsafe {
-        sys::cudnnGetConvolutionForwardAlgorithm_v7(
-            h, d.x.raw(), d.w.raw(), d.conv.raw(), d.y.raw(), r, n, p.cast(),
-        )
-    })?;
-    choose(st, Pass::Forward, heuristic, |ws, bytes| {
-        perfs("cudnnFindConvolutionForwardAlgorithmEx", requested, |r, n, p| unsafe {
-            sys::cudnnFindConvolutionForwardAlgorithmEx(
+    let heuristic = perfs(
+        "cudnnGetConvolutionForwardAlgorithm_v7",
+        requested,
+        |r, n, p| unsafe {
+            sys::cudnnGetConvolutionForwardAlgorithm_v7(
                 h,
                 d.x.raw(),
-                cudnn::ptr(x),
                 d.w.raw(),
-                cudnn::ptr(w),
                 d.conv.raw(),
                 d.y.raw(),
-                cudnn::ptr(y),
                 r,
                 n,
                 p.cast(),
-                cudnn::ptr(ws),
-                bytes,
             )
-        })
+        },
+    )?;
+    choose(st, Pass::Forward, heuristic, |ws, bytes| {
+        perfs(
+            "cudnnFindConvolutionForwardAlgorithmEx",
+            requested,
+            |r, n, p| unsafe {
+                sys::cudnnFindConvolutionForwardAlgorithmEx(
+                    h,
+                    d.x.raw(),
+                    cudnn::ptr(x),
+                    d.w.raw(),
+                    cudnn::ptr(w),
+                    d.conv.raw(),
+                    d.y.raw(),
+                    cudnn::ptr(y),
+                    r,
+                    n,
+                    p.cast(),
+                    cudnn::ptr(ws),
+                    bytes,
+                )
+            },
+        )
     })
 }
 
 pub(super) fn backward_data(st: &Setup, w: u64, dy: u64, dx: u64) -> Result<Vec<Choice>> {
     let (h, d) = (st.handle, &st.d);
     // SAFETY: as in `forward`.
-    let requested = max_count("cudnnGetConvolutionBackwardDataAlgorithmMaxCount", |n| unsafe {
-        sys::cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, n)
-    })?;
-    let heuristic = perfs("cudnnGetConvolutionBackwardDataAlgorithm_v7", requested, |r, n, p| unsafe {
-        sys::cudnnGetConvolutionBackwardDataAlgorithm_v7(
-            h, d.w.raw(), d.y.raw(), d.conv.raw(), d.x.raw(), r, n, p.cast(),
-        )
-    })?;
-    choose(st, Pass::BackwardData, heuristic, |ws, bytes| {
-        perfs("cudnnFindConvolutionBackwardDataAlgorithmEx", requested, |r, n, p| unsafe {
-            sys::cudnnFindConvolutionBackwardDataAlgorithmEx(
+    let requested = max_count(
+        "cudnnGetConvolutionBackwardDataAlgorithmMaxCount",
+        |n| unsafe { sys::cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h, n) },
+    )?;
+    let heuristic = perfs(
+        "cudnnGetConvolutionBackwardDataAlgorithm_v7",
+        requested,
+        |r, n, p| unsafe {
+            sys::cudnnGetConvolutionBackwardDataAlgorithm_v7(
                 h,
                 d.w.raw(),
-                cudnn::ptr(w),
                 d.y.raw(),
-                cudnn::ptr(dy),
                 d.conv.raw(),
                 d.x.raw(),
-                cudnn::ptr(dx),
                 r,
                 n,
                 p.cast(),
-                cudnn::ptr(ws),
-                bytes,
             )
-        })
+        },
+    )?;
+    choose(st, Pass::BackwardData, heuristic, |ws, bytes| {
+        perfs(
+            "cudnnFindConvolutionBackwardDataAlgorithmEx",
+            requested,
+            |r, n, p| unsafe {
+                sys::cudnnFindConvolutionBackwardDataAlgorithmEx(
+                    h,
+                    d.w.raw(),
+                    cudnn::ptr(w),
+                    d.y.raw(),
+                    cudnn::ptr(dy),
+                    d.conv.raw(),
+                    d.x.raw(),
+                    cudnn::ptr(dx),
+                    r,
+                    n,
+                    p.cast(),
+                    cudnn::ptr(ws),
+                    bytes,
+                )
+            },
+        )
     })
 }
 
 pub(super) fn backward_filter(st: &Setup, x: u64, dy: u64, dw: u64) -> Result<Vec<Choice>> {
     let (h, d) = (st.handle, &st.d);
     // SAFETY: as in `forward`.
-    let requested = max_count("cudnnGetConvolutionBackwardFilterAlgorithmMaxCount", |n| unsafe {
-        sys::cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, n)
-    })?;
-    let heuristic = perfs("cudnnGetConvolutionBackwardFilterAlgorithm_v7", requested, |r, n, p| unsafe {
-        sys::cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-            h, d.x.raw(), d.y.raw(), d.conv.raw(), d.w.raw(), r, n, p.cast(),
-        )
-    })?;
-    choose(st, Pass::BackwardFilter, heuristic, |ws, bytes| {
-        perfs("cudnnFindConvolutionBackwardFilterAlgorithmEx", requested, |r, n, p| unsafe {
-            sys::cudnnFindConvolutionBackwardFilterAlgorithmEx(
+    let requested = max_count(
+        "cudnnGetConvolutionBackwardFilterAlgorithmMaxCount",
+        |n| unsafe { sys::cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h, n) },
+    )?;
+    let heuristic = perfs(
+        "cudnnGetConvolutionBackwardFilterAlgorithm_v7",
+        requested,
+        |r, n, p| unsafe {
+            sys::cudnnGetConvolutionBackwardFilterAlgorithm_v7(
                 h,
                 d.x.raw(),
-                cudnn::ptr(x),
                 d.y.raw(),
-                cudnn::ptr(dy),
                 d.conv.raw(),
                 d.w.raw(),
-                cudnn::ptr(dw),
                 r,
                 n,
                 p.cast(),
-                cudnn::ptr(ws),
-                bytes,
             )
-        })
+        },
+    )?;
+    choose(st, Pass::BackwardFilter, heuristic, |ws, bytes| {
+        perfs(
+            "cudnnFindConvolutionBackwardFilterAlgorithmEx",
+            requested,
+            |r, n, p| unsafe {
+                sys::cudnnFindConvolutionBackwardFilterAlgorithmEx(
+                    h,
+                    d.x.raw(),
+                    cudnn::ptr(x),
+                    d.y.raw(),
+                    cudnn::ptr(dy),
+                    d.conv.raw(),
+                    d.w.raw(),
+                    cudnn::ptr(dw),
+                    r,
+                    n,
+                    p.cast(),
+                    cudnn::ptr(ws),
+                    bytes,
+                )
+            },
+        )
     })
 }
