@@ -136,7 +136,9 @@ pub(super) fn forward_eval(
     };
     let out = CudaStorage::alloc::<f32>(dev, d.n * d.c * d.s)?;
     let yp = out.base::<f32>(OP)?;
-    if dev.has_cudnn() {
+    if out.is_empty() {
+        // Nothing to normalise (cuDNN refuses empty tensors).
+    } else if dev.has_cudnn() {
         inference(dev, x, d, [weight, bias], [rm, rv], eps, yp)?;
     } else {
         affine(dev, [x, mp, ip, weight, bias], d, yp)?;

@@ -121,7 +121,7 @@ pub(super) fn cudnn_average(s: &PoolShape, count_padding: bool) -> Option<PoolPa
         } => (kernel, stride, padding),
         Window::Sliding { .. } => return None,
         // Bins of one size, one after another: windows of that size at that stride.
-        Window::Adaptive if s.h % s.oh() == 0 && s.w % s.ow() == 0 => {
+        Window::Adaptive if s.h.is_multiple_of(s.oh()) && s.w.is_multiple_of(s.ow()) => {
             let bins = [s.h / s.oh(), s.w / s.ow()];
             (bins, bins, [0, 0])
         }

@@ -103,6 +103,12 @@ impl<'g> Setup<'g> {
         })
     }
 
+    /// The math type the TF32 setting allows, which a search starts from (a failed run of a
+    /// cached algorithm may have left its own).
+    fn reset_math(&self) -> Result<()> {
+        self.d.conv.set_math(OP, algo::math_type(self.key.tf32))
+    }
+
     /// Runs `pass` with `choice`: the math type it was found with, and a workspace of its size.
     fn run_with(
         &self,
@@ -126,7 +132,7 @@ pub(in crate::nn::conv) fn forward(
     let gpu = x.0.device();
     let [x_dims, _, y_dims] = dims(s);
     let y = CudaStorage::alloc::<f32>(gpu, y_dims.iter().product())?;
-    if y.len() == 0 {
+    if y.is_empty() {
         return Ok(y);
     }
     if x_dims.contains(&0) {
@@ -215,7 +221,7 @@ pub(in crate::nn::conv) fn backward_input(
     let gpu = dy.0.device();
     let [x_dims, _, y_dims] = dims(s);
     let dx = CudaStorage::alloc::<f32>(gpu, x_dims.iter().product())?;
-    if dx.len() == 0 {
+    if dx.is_empty() {
         return Ok(dx);
     }
     if y_dims.contains(&0) {

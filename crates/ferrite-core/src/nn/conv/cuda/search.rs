@@ -52,12 +52,17 @@ fn choose(
     let Ok(workspace) = st.gpu.workspace(OP, bytes) else {
         return Ok(candidates);
     };
-    let timed = algo::usable(&find(workspace.ptr(), bytes)?, pass, tf32, bytes);
+    // A failed timing run (cuDNN could not get memory of its own, say) leaves the heuristics.
+    let timed = match find(workspace.ptr(), bytes) {
+        Ok(found) => algo::usable(&found, pass, tf32, bytes),
+        Err(_) => Vec::new(),
+    };
     Ok(if timed.is_empty() { candidates } else { timed })
 }
 
 pub(super) fn forward(st: &Setup, x: u64, w: u64, y: u64) -> Result<Vec<Choice>> {
     let (h, d) = (st.handle, &st.d);
+    st.reset_math()?;
     // SAFETY (this and the calls below): the handle and descriptors are live; cuDNN writes at
     // most `requested` results into an array of that many perf structs of its layout (RawPerf,
     // checked by a test); FindEx runs the algorithms on the pass's own contiguous buffers and a
@@ -108,6 +113,7 @@ pub(super) fn forward(st: &Setup, x: u64, w: u64, y: u64) -> Result<Vec<Choice>>
 
 pub(super) fn backward_data(st: &Setup, w: u64, dy: u64, dx: u64) -> Result<Vec<Choice>> {
     let (h, d) = (st.handle, &st.d);
+    st.reset_math()?;
     // SAFETY: as in `forward`.
     let requested = max_count(
         "cudnnGetConvolutionBackwardDataAlgorithmMaxCount",
@@ -156,6 +162,7 @@ pub(super) fn backward_data(st: &Setup, w: u64, dy: u64, dx: u64) -> Result<Vec<
 
 pub(super) fn backward_filter(st: &Setup, x: u64, dy: u64, dw: u64) -> Result<Vec<Choice>> {
     let (h, d) = (st.handle, &st.d);
+    st.reset_math()?;
     // SAFETY: as in `forward`.
     let requested = max_count(
         "cudnnGetConvolutionBackwardFilterAlgorithmMaxCount",
