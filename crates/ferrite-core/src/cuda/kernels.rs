@@ -3,6 +3,10 @@
 use super::Module;
 
 pub static MODULES: &[&Module] = &[
+    &crate::ops::copy::cuda::MODULE,
+    &crate::ops::unary::cuda::MODULE,
+    &crate::ops::binary::cuda::MODULE,
+    &crate::ops::reduce::cuda::MODULE,
     &crate::nn::norm::cuda::MODULE,
     &crate::nn::pool::cuda::MODULE,
 ];
