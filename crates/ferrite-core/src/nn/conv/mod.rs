@@ -6,6 +6,8 @@
 mod cpu;
 mod cuda;
 #[cfg(test)]
+pub(crate) mod cudnn_library;
+#[cfg(test)]
 mod reference;
 mod shape;
 #[cfg(test)]

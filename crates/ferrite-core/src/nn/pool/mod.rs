@@ -4,6 +4,8 @@
 
 mod cpu;
 pub(crate) mod cuda;
+#[cfg(test)]
+mod cudnn_library;
 
 use crate::alloc;
 use crate::autograd::{record, Backward};
