@@ -7,4 +7,6 @@ pub static MODULES: &[&Module] = &[
     &crate::ops::unary::cuda::MODULE,
     &crate::ops::binary::cuda::MODULE,
     &crate::ops::reduce::cuda::MODULE,
+    &crate::nn::norm::cuda::MODULE,
+    &crate::nn::pool::cuda::MODULE,
 ];

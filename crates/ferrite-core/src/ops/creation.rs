@@ -1,16 +1,18 @@
-//! Tensors made from nothing: constants, ranges and random draws. Values are made on the host
-//! and copied to the device asked for, so one seed draws the same values on every device.
+//! Tensors made from nothing: constants, ranges and random draws. Constants are filled where
+//! they live; ranges and draws are made on the host and copied to the device asked for, so one
+//! seed draws the same values on every device.
 
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::alloc;
+use crate::cuda::CudaDevice;
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::layout::checked_numel;
 use crate::random::with_generator;
-use crate::storage::CpuStorage;
+use crate::storage::{CpuStorage, Storage};
 use crate::tensor::Tensor;
 
 impl Tensor {
@@ -36,12 +38,20 @@ impl Tensor {
     ) -> Result<Tensor> {
         device.ensure_available(op)?;
         let n = checked_numel(op, shape)?;
-        let data = match dtype {
-            DType::F32 => CpuStorage::F32(alloc::filled(op, n, value as f32)?),
-            DType::I64 => CpuStorage::I64(alloc::filled(op, n, value as i64)?),
-            DType::Bool => CpuStorage::Bool(alloc::filled(op, n, value != 0.0)?),
+        let storage = match device {
+            Device::Cpu => Storage::Cpu(match dtype {
+                DType::F32 => CpuStorage::F32(alloc::filled(op, n, value as f32)?),
+                DType::I64 => CpuStorage::I64(alloc::filled(op, n, value as i64)?),
+                DType::Bool => CpuStorage::Bool(alloc::filled(op, n, value != 0.0)?),
+            }),
+            // Filled on the device: no host buffer, no upload.
+            Device::Cuda(index) => {
+                let gpu = CudaDevice::get(index)
+                    .map_err(|detail| Error::DeviceUnavailable { op, detail })?;
+                Storage::Cuda(crate::ops::copy::cuda::filled(op, &gpu, value, dtype, n)?)
+            }
         };
-        Tensor::from_cpu(data, shape)?.to_device(device)
+        Ok(Tensor::from_storage(storage, shape))
     }
 
     /// `start, start + step, ...` up to but excluding `end`, computed in f64 as PyTorch does.
@@ -164,8 +174,12 @@ mod tests {
     });
 
     #[test]
-    fn cuda_is_a_clear_error_without_the_backend() {
+    fn cuda_is_a_clear_error_where_it_is_unavailable() {
+        let Some(reason) = crate::cuda::unavailable_reason() else {
+            return; // a GPU (or the CPU shim) is here: the cuda_test! suites cover it
+        };
         let err = Tensor::zeros(&[2], DType::F32, Device::Cuda(0)).unwrap_err();
         assert_eq!(err.code(), "DeviceUnavailable");
+        assert!(err.to_string().contains(&reason), "{err}");
     }
 }
