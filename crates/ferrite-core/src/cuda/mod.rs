@@ -34,7 +34,8 @@ pub(crate) use driver::cudnn_status;
 pub use libraries::CudaLibrary;
 use libraries::{lookup, Lookup};
 pub use module::{args, KernelArg, LaunchConfig, Module, Strides, HEADER};
-pub(crate) use module::{compile_ptx, nvrtc_options};
+#[cfg(test)]
+use module::nvrtc_options;
 pub use storage::{CudaBuffer, CudaStorage};
 
 /// One GPU. `index` is its CUDA ordinal (the N of `'cuda:N'`, after `CUDA_VISIBLE_DEVICES`) when
