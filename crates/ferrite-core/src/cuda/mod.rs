@@ -314,14 +314,42 @@ fn driver_gpu_count() -> Result<usize, String> {
     Ok(count.max(0) as usize)
 }
 
-/// The first driver API function discovery calls that the loaded driver lacks. Asked before
-/// calling: cudarc would panic on it, and the panic hook would print the panic to stderr.
+/// The first driver API function Ferrite calls (discovery and the backend in `driver.rs`) that
+/// the loaded driver lacks. Asked before calling: cudarc would panic on it, and the panic hook
+/// would print the panic to stderr.
 fn missing_driver_symbol() -> Option<&'static str> {
-    const CALLED: [&str; 4] = [
+    const CALLED: [&str; 31] = [
         "cuInit",
         "cuDeviceGetCount",
         "cuDriverGetVersion",
         "cuGetErrorString",
+        "cuGetErrorName",
+        "cuDeviceGet",
+        "cuDeviceGetName",
+        "cuDeviceTotalMem_v2",
+        "cuDeviceGetAttribute",
+        "cuDevicePrimaryCtxRetain",
+        "cuCtxSetCurrent",
+        "cuStreamCreate",
+        "cuStreamSynchronize",
+        "cuStreamWaitEvent",
+        "cuEventCreate",
+        "cuEventRecord",
+        "cuEventQuery",
+        "cuEventSynchronize",
+        "cuEventDestroy_v2",
+        "cuMemAlloc_v2",
+        "cuMemFree_v2",
+        "cuMemHostAlloc",
+        "cuMemFreeHost",
+        "cuMemcpyHtoDAsync_v2",
+        "cuMemcpyDtoHAsync_v2",
+        "cuMemcpyDtoDAsync_v2",
+        "cuMemsetD8Async",
+        "cuMemGetInfo_v2",
+        "cuModuleLoadData",
+        "cuModuleGetFunction",
+        "cuLaunchKernel",
     ];
     let Lookup::Loaded { library, .. } = lookup(CudaLibrary::Driver) else {
         return None;
