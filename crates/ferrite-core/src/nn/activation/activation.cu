@@ -1,0 +1,158 @@
+// Activations: relu, sigmoid and tanh elementwise (forwards read a strided view through
+// `Strides`, gradients zip contiguous buffers), and softmax / log-softmax along one dim of a
+// contiguous tensor seen as [outer, dim, inner]: a block per row when inner == 1, else a thread
+// per (outer, inner) column walking the dim. Helpers are prefixed: the CPU shim links every
+// kernel file into one library.
+
+// Blocks of the row kernels have a multiple of 32 threads (at most 1024), so every warp is full.
+__device__ __forceinline__ float activation_warp_sum(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+
+__device__ __forceinline__ float activation_warp_max(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        float other = __shfl_xor_sync(0xffffffffu, v, offset);
+        v = other > v ? other : v;
+    }
+    return v;
+}
+
+// The block-wide sum (`max` false) or max of `v`, returned to every thread. `shared` holds 33
+// floats; the trailing barrier lets the next call reuse it.
+__device__ float activation_block_reduce(float v, bool max, float* shared) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    v = max ? activation_warp_max(v) : activation_warp_sum(v);
+    if (lane == 0) shared[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        float w = lane < warps ? shared[lane] : (max ? -INFINITY : 0.0f);
+        w = max ? activation_warp_max(w) : activation_warp_sum(w);
+        if (lane == 0) shared[32] = w;
+    }
+    __syncthreads();
+    float result = shared[32];
+    __syncthreads();
+    return result;
+}
+
+// NaN stays NaN; -0 becomes +0, as on the CPU.
+__device__ __forceinline__ float activation_relu(float v) { return (v > 0.0f || v != v) ? v : 0.0f; }
+// exp(-v) overflows to inf for very negative v, which still gives the right 0.
+__device__ __forceinline__ float activation_sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
+
+#define ACTIVATION_FORWARD(name, type, expr)                                                       \
+    extern "C" __global__ void name(const type* __restrict__ x, Strides view, int contiguous,    \
+                                    type* __restrict__ y, long long n) {                         \
+        FERRITE_FOR_EACH(i, n) {                                                                 \
+            const type v = x[contiguous ? view.offset + i : ferrite_strided_index(view, i)];     \
+            y[i] = (expr);                                                                       \
+        }                                                                                        \
+    }
+
+ACTIVATION_FORWARD(activation_relu_f32, float, activation_relu(v))
+ACTIVATION_FORWARD(activation_relu_i64, long long, v > 0 ? v : 0)
+ACTIVATION_FORWARD(activation_sigmoid_f32, float, activation_sigmoid(v))
+ACTIVATION_FORWARD(activation_tanh_f32, float, tanhf(v))
+
+// Input gradients from the upstream gradient `g` and the saved output `y`.
+#define ACTIVATION_BACKWARD(name, expr)                                                          \
+    extern "C" __global__ void name(const float* __restrict__ g, const float* __restrict__ y,   \
+                                    float* __restrict__ dx, long long n) {                       \
+        FERRITE_FOR_EACH(i, n) {                                                                 \
+            const float gv = g[i], yv = y[i];                                                    \
+            dx[i] = (expr);                                                                      \
+        }                                                                                        \
+    }
+
+ACTIVATION_BACKWARD(activation_relu_backward_f32, yv > 0.0f ? gv : 0.0f)
+ACTIVATION_BACKWARD(activation_sigmoid_backward_f32, gv * yv * (1.0f - yv))
+ACTIVATION_BACKWARD(activation_tanh_backward_f32, gv * (1.0f - yv * yv))
+
+// Softmax (or log-softmax) of each of `rows` contiguous rows of `dim` elements: the max is
+// subtracted before exp so that large logits stay finite (NaNs are skipped by the max and show
+// up through exp, as on the CPU).
+extern "C" __global__ void activation_softmax_rows_f32(const float* __restrict__ x,
+                                                       float* __restrict__ y, long long rows,
+                                                       long long dim, int log_softmax) {
+    __shared__ float shared[33];
+    for (long long row = blockIdx.x; row < rows; row += gridDim.x) {
+        const float* xr = x + row * dim;
+        float* yr = y + row * dim;
+        float max = -INFINITY;
+        for (long long k = threadIdx.x; k < dim; k += blockDim.x) max = xr[k] > max ? xr[k] : max;
+        max = activation_block_reduce(max, true, shared);
+        float sum = 0.0f;
+        for (long long k = threadIdx.x; k < dim; k += blockDim.x) sum += expf(xr[k] - max);
+        sum = activation_block_reduce(sum, false, shared);
+        if (log_softmax) {
+            const float ln_sum = logf(sum);
+            for (long long k = threadIdx.x; k < dim; k += blockDim.x) yr[k] = (xr[k] - max) - ln_sum;
+        } else {
+            const float inv = 1.0f / sum;
+            for (long long k = threadIdx.x; k < dim; k += blockDim.x) yr[k] = expf(xr[k] - max) * inv;
+        }
+    }
+}
+
+// The same along a strided dim: one thread per (outer, inner) pair, reading `dim` elements
+// `inner` apart (neighbouring threads read neighbouring elements).
+extern "C" __global__ void activation_softmax_cols_f32(const float* __restrict__ x,
+                                                       float* __restrict__ y, long long outer,
+                                                       long long dim, long long inner,
+                                                       int log_softmax) {
+    FERRITE_FOR_EACH(col, outer * inner) {
+        const long long start = (col / inner) * dim * inner + col % inner;
+        const float* xc = x + start;
+        float* yc = y + start;
+        float max = -INFINITY;
+        for (long long k = 0; k < dim; ++k) max = xc[k * inner] > max ? xc[k * inner] : max;
+        float sum = 0.0f;
+        for (long long k = 0; k < dim; ++k) sum += expf(xc[k * inner] - max);
+        if (log_softmax) {
+            const float ln_sum = logf(sum);
+            for (long long k = 0; k < dim; ++k) yc[k * inner] = (xc[k * inner] - max) - ln_sum;
+        } else {
+            const float inv = 1.0f / sum;
+            for (long long k = 0; k < dim; ++k) yc[k * inner] = expf(xc[k * inner] - max) * inv;
+        }
+    }
+}
+
+// Input gradient from the output `y` and its gradient `g`: y * (g - sum(g * y)) for softmax,
+// g - exp(y) * sum(g) for log-softmax, a block per row.
+extern "C" __global__ void activation_softmax_backward_rows_f32(
+    const float* __restrict__ g, const float* __restrict__ y, float* __restrict__ dx,
+    long long rows, long long dim, int log_softmax) {
+    __shared__ float shared[33];
+    for (long long row = blockIdx.x; row < rows; row += gridDim.x) {
+        const float* gr = g + row * dim;
+        const float* yr = y + row * dim;
+        float* dr = dx + row * dim;
+        float sum = 0.0f;
+        for (long long k = threadIdx.x; k < dim; k += blockDim.x) sum += log_softmax ? gr[k] : gr[k] * yr[k];
+        sum = activation_block_reduce(sum, false, shared);
+        for (long long k = threadIdx.x; k < dim; k += blockDim.x) {
+            dr[k] = log_softmax ? gr[k] - expf(yr[k]) * sum : yr[k] * (gr[k] - sum);
+        }
+    }
+}
+
+extern "C" __global__ void activation_softmax_backward_cols_f32(
+    const float* __restrict__ g, const float* __restrict__ y, float* __restrict__ dx,
+    long long outer, long long dim, long long inner, int log_softmax) {
+    FERRITE_FOR_EACH(col, outer * inner) {
+        const long long start = (col / inner) * dim * inner + col % inner;
+        const float* gc = g + start;
+        const float* yc = y + start;
+        float* dc = dx + start;
+        float sum = 0.0f;
+        for (long long k = 0; k < dim; ++k) {
+            sum += log_softmax ? gc[k * inner] : gc[k * inner] * yc[k * inner];
+        }
+        for (long long k = 0; k < dim; ++k) {
+            const float gv = gc[k * inner], yv = yc[k * inner];
+            dc[k * inner] = log_softmax ? gv - expf(yv) * sum : yv * (gv - sum);
+        }
+    }
+}
