@@ -1,5 +1,4 @@
-//! Where a tensor's storage lives. `Cuda` is part of the type from the start so that the CUDA
-//! tensor backend slots in without changing any signature.
+//! Where a tensor's storage lives: the CPU or a CUDA GPU by its ordinal.
 
 use crate::error::{Error, Result};
 
@@ -35,10 +34,10 @@ impl Device {
     pub fn ensure_available(self, op: &'static str) -> Result<()> {
         match self {
             Device::Cpu => Ok(()),
-            Device::Cuda(index) => Err(Error::DeviceUnavailable {
-                op,
-                detail: crate::cuda::unavailable_detail(index),
-            }),
+            Device::Cuda(index) => match crate::cuda::unavailable_detail(index) {
+                None => Ok(()),
+                Some(detail) => Err(Error::DeviceUnavailable { op, detail }),
+            },
         }
     }
 }

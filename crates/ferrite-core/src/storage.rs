@@ -1,9 +1,10 @@
-//! Owned element buffers. `Storage` is the per-device enum; a CUDA variant joins `Cpu` when the
-//! CUDA backend lands, and every op dispatches on it in one `match`.
+//! Owned element buffers. `Storage` is the per-device enum (`Cpu` here, `Cuda` in
+//! `cuda/storage.rs`), and every op dispatches on it in one `match`.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use crate::cuda::CudaStorage;
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -111,24 +112,28 @@ cpu_element!(bool, Bool);
 #[derive(Debug)]
 pub enum Storage {
     Cpu(CpuStorage),
+    Cuda(CudaStorage),
 }
 
 impl Storage {
     pub fn device(&self) -> Device {
         match self {
             Storage::Cpu(_) => Device::Cpu,
+            Storage::Cuda(s) => Device::Cuda(s.device().ordinal()),
         }
     }
 
     pub fn dtype(&self) -> DType {
         match self {
             Storage::Cpu(s) => s.dtype(),
+            Storage::Cuda(s) => s.dtype(),
         }
     }
 
     pub fn len(&self) -> usize {
         match self {
             Storage::Cpu(s) => s.len(),
+            Storage::Cuda(s) => s.len(),
         }
     }
 
@@ -185,5 +190,15 @@ impl SharedStorage {
 impl Drop for SharedStorage {
     fn drop(&mut self) {
         memory::bytes_released(self.device, self.bytes);
+    }
+}
+
+/// The error for operands that one match found on different backends (`same_device` normally
+/// rejects them before any storage is read).
+pub(crate) fn mismatch(op: &'static str, a: &Storage, b: &Storage) -> Error {
+    Error::DeviceMismatch {
+        op,
+        expected: a.device().to_string(),
+        got: b.device().to_string(),
     }
 }

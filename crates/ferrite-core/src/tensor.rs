@@ -2,7 +2,8 @@
 
 use std::sync::Arc;
 
-use crate::autograd::AutogradMeta;
+use crate::autograd::{record, AutogradMeta, Backward};
+use crate::cuda::{CudaDevice, CudaStorage};
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
@@ -148,6 +149,7 @@ impl Tensor {
                 CpuStorage::I64(_) => host_copy::<i64>(data, layout),
                 CpuStorage::Bool(_) => host_copy::<bool>(data, layout),
             },
+            Storage::Cuda(data) => data.download("to_cpu", layout),
         }
     }
 
@@ -193,20 +195,37 @@ impl Tensor {
         })
     }
 
-    /// This tensor on `device` (itself when it is already there).
+    /// This tensor on `device` (itself when it is already there). Differentiable, as PyTorch's
+    /// `to`: the gradient goes back to this tensor's device.
     pub fn to_device(&self, device: Device) -> Result<Tensor> {
         if device == self.device() {
             return Ok(self.clone());
         }
         device.ensure_available("to")?;
-        // The copy paths between backends; `ensure_available` refuses CUDA until it has one.
-        match (&*self.storage().read(), device) {
-            (Storage::Cpu(_), Device::Cpu) => Ok(self.clone()),
-            (Storage::Cpu(_), Device::Cuda(_)) => Err(Error::Internal {
-                op: "to",
-                detail: format!("no copy path from {} to {device}", self.device()),
-            }),
-        }
+        let source = self.contiguous()?;
+        let moved = match (&*source.storage().read(), device) {
+            (Storage::Cpu(_), Device::Cpu) => unreachable!("same device returned above"),
+            (Storage::Cpu(host), Device::Cuda(index)) => Storage::Cuda(CudaStorage::upload(
+                &cuda_device("to", index)?,
+                host,
+                source.layout(),
+            )?),
+            (Storage::Cuda(gpu), Device::Cpu) => Storage::Cpu(gpu.download("to", source.layout())?),
+            // Between GPUs through the host: peer copies need both devices' contexts.
+            (Storage::Cuda(gpu), Device::Cuda(index)) => {
+                let host = gpu.download("to", source.layout())?;
+                let layout = Layout::contiguous(self.shape());
+                Storage::Cuda(CudaStorage::upload(
+                    &cuda_device("to", index)?,
+                    &host,
+                    &layout,
+                )?)
+            }
+        };
+        let out = Tensor::from_storage(moved, self.shape());
+        Ok(record(out, &[self], || ToDeviceBackward {
+            input: self.clone(),
+        }))
     }
 
     /// Fails unless `other` lives on this tensor's device.
@@ -225,4 +244,27 @@ impl Tensor {
 /// A copy of the elements of the contiguous `layout` over `data`.
 fn host_copy<T: CpuElement>(data: &CpuStorage, layout: &Layout) -> Result<CpuStorage> {
     Ok(T::into_storage(data.slice::<T>("to_cpu", layout)?.to_vec()))
+}
+
+/// The opened device `'cuda:{index}'` (`ensure_available` has checked it can be).
+fn cuda_device(op: &'static str, index: usize) -> Result<Arc<CudaDevice>> {
+    CudaDevice::get(index).map_err(|detail| Error::DeviceUnavailable { op, detail })
+}
+
+struct ToDeviceBackward {
+    input: Tensor,
+}
+
+impl Backward for ToDeviceBackward {
+    fn name(&self) -> &'static str {
+        "ToCopyBackward0"
+    }
+
+    fn inputs(&self) -> Vec<Tensor> {
+        vec![self.input.clone()]
+    }
+
+    fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        Ok(vec![Some(g.to_device(self.input.device())?)])
+    }
 }

@@ -41,6 +41,53 @@ macro_rules! test_device {
 }
 pub(crate) use test_device;
 
+/// The device `cuda_test!` bodies run on: the CPU shim (`FERRITE_CUDA_SHIM`, in
+/// `npm run test:cuda`) or a GPU. Panics with the reason when there is neither.
+pub(crate) fn cuda_device() -> Device {
+    let device = Device::Cuda(0);
+    if let Err(e) = device.ensure_available("test") {
+        panic!("this test needs a CUDA device or the CPU shim (npm run test:cuda): {e}");
+    }
+    device
+}
+
+/// A test of the CUDA backend against the CPU: ignored by a plain `cargo test` (no device), run
+/// by `npm run test:cuda` on the CPU shim and by the device script on a GPU
+/// (`cargo test -- --ignored cuda`).
+macro_rules! cuda_test {
+    ($(#[$attr:meta])* fn $name:ident($device:ident) $body:block) => {
+        #[test]
+        #[ignore = "needs a CUDA device or the CPU shim (npm run test:cuda)"]
+        $(#[$attr])*
+        fn $name() {
+            let $device = $crate::testing::cuda_device();
+            $body
+        }
+    };
+}
+pub(crate) use cuda_test;
+
+/// Checks that `on_device` (any device) holds the values of the CPU reference `want`, relative to
+/// max(|want|, 1), with the same shape and dtype.
+#[track_caller]
+pub(crate) fn assert_same_values(on_device: &Tensor, want: &Tensor, tol: f64) {
+    assert_eq!(on_device.shape(), want.shape(), "shapes differ");
+    assert_eq!(on_device.dtype(), want.dtype(), "dtypes differ");
+    let got = on_device
+        .to_device(Device::Cpu)
+        .unwrap()
+        .to_vec_f64()
+        .unwrap();
+    let want = want.to_vec_f64().unwrap();
+    for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+        let same_nan = g.is_nan() && w.is_nan();
+        assert!(
+            same_nan || g == w || (g - w).abs() <= tol * w.abs().max(1.0),
+            "element {i}: {g} on the device vs {w} on the CPU"
+        );
+    }
+}
+
 /// Deterministic, non-uniform values in [-1, 1) so that gradients are not all alike.
 pub(crate) fn values(n: usize, seed: u64) -> Vec<f32> {
     (0..n)

@@ -1,12 +1,35 @@
-//! NVIDIA GPUs as this process sees them: the CUDA libraries found (`info`), the GPUs with their
-//! memory, utilisation and temperature as `nvidia-smi` shows them (`devices`), and the GPU with
-//! the most free memory (`freest_device`). Nothing here fails or panics when CUDA is absent.
+//! The CUDA backend. This file: NVIDIA GPUs as this process sees them, the CUDA libraries found
+//! (`info`), the GPUs with their memory, utilisation and temperature as `nvidia-smi` shows them
+//! (`devices`), the GPU with the most free memory (`freest_device`) and the caching allocator's
+//! statistics. Nothing here fails or panics when CUDA is absent. Beside it: `device.rs` (one GPU
+//! as the ops use it), `driver.rs` (the driver API calls), `alloc.rs` (the caching allocator),
+//! `storage.rs` (device buffers), `module.rs` (kernel sources, NVRTC, launches), `settings.rs`
+//! (TF32 switches) and `kernels.rs` (the list of every kernel module).
 
+mod alloc;
+#[cfg(test)]
+mod backend_tests;
+mod device;
+mod driver;
+pub mod kernels;
 pub mod libraries;
+mod module;
+pub mod settings;
+#[cfg(all(test, unix))]
+mod shim;
+mod storage;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Once;
 
-use libraries::{lookup, CudaLibrary, Lookup};
+pub use alloc::MemoryStats;
+pub use device::{CudaDevice, GemmArgs};
+pub(crate) use driver::cudnn_status;
+pub use libraries::CudaLibrary;
+use libraries::{lookup, Lookup};
+pub use module::{args, KernelArg, LaunchConfig, Module, Strides, HEADER};
+pub(crate) use module::{compile_ptx, nvrtc_options};
+pub use storage::{CudaBuffer, CudaStorage};
 
 /// One GPU. `index` is its CUDA ordinal (the N of `'cuda:N'`, after `CUDA_VISIBLE_DEVICES`) when
 /// the driver API answers, else NVML's index. Readings NVML cannot give are `None` (nvidia-smi's N/A).
@@ -61,6 +84,10 @@ pub fn is_available() -> bool {
 
 /// GPUs Ferrite can place tensors on, like `torch.cuda.device_count()`: 0 when unavailable.
 pub fn device_count() -> usize {
+    #[cfg(all(test, unix))]
+    if std::env::var_os(shim::LIBRARY_VARIABLE).is_some() {
+        return usize::from(is_available());
+    }
     if is_available() {
         driver_device_count().unwrap_or(0)
     } else {
@@ -70,22 +97,93 @@ pub fn device_count() -> usize {
 
 /// Why `'cuda:N'` cannot be used here, naming the missing piece and the fix.
 pub fn unavailable_reason() -> Option<String> {
+    #[cfg(all(test, unix))]
+    if std::env::var_os(shim::LIBRARY_VARIABLE).is_some() {
+        return CudaDevice::get(0).err();
+    }
     if let Err(reason) = driver_device_count() {
         return Some(reason);
     }
-    // The GPU and its driver are there; the tensor kernels are what this build lacks.
-    Some("this build of Ferrite has no CUDA tensor backend: its ops run on the CPU only".into())
+    backend_unavailable_reason()
 }
 
-/// The error detail for a request of `'cuda:{index}'`.
-pub fn unavailable_detail(index: usize) -> String {
-    let reason = unavailable_reason().unwrap_or_default();
-    match driver_device_count() {
+/// What the tensor backend needs beyond the driver: cuBLAS for matmul and NVRTC for its own
+/// kernels. cuDNN is checked where a convolution, batch norm or pooling first needs it.
+fn backend_unavailable_reason() -> Option<String> {
+    [CudaLibrary::Cublas, CudaLibrary::Nvrtc]
+        .into_iter()
+        .find_map(library_problem)
+}
+
+/// Why `library` cannot be used, or `None` when it was found.
+pub(crate) fn library_problem(library: CudaLibrary) -> Option<String> {
+    lookup(library).problem(library)
+}
+
+/// The error detail for a request of `'cuda:{index}'`: `None` when the device can be used.
+pub fn unavailable_detail(index: usize) -> Option<String> {
+    let reason = CudaDevice::get(index).err()?;
+    Some(match driver_device_count() {
         Ok(count) if index >= count => {
-            format!("cuda:{index} requested, but this machine has {count} CUDA GPU(s) (cuda:0 to cuda:{})", count - 1)
+            format!("cuda:{index} requested, but this machine has {count} CUDA GPU(s) (cuda:0 to cuda:{})", count.saturating_sub(1))
         }
         _ => format!("cuda:{index} requested, but CUDA is unavailable: {reason}; use 'cpu'"),
+    })
+}
+
+/// The caching allocator's numbers for `'cuda:{index}'` (zeros for a device never used).
+pub fn memory_stats(index: usize) -> MemoryStats {
+    opened(index).map(|d| d.memory_stats()).unwrap_or_default()
+}
+
+/// Returns the cached, unused blocks of every opened device to the driver.
+pub fn empty_cache() {
+    for device in opened_devices() {
+        device.empty_cache();
     }
+}
+
+pub fn reset_peak_memory_stats(index: usize) {
+    if let Some(device) = opened(index) {
+        device.reset_peak_memory_stats();
+    }
+}
+
+/// Waits for all queued work on `'cuda:{index}'`; the error says why CUDA is unusable.
+pub fn synchronize(index: usize) -> crate::Result<()> {
+    CudaDevice::get(index)
+        .map_err(|detail| crate::Error::DeviceUnavailable {
+            op: "cuda.synchronize",
+            detail,
+        })?
+        .synchronize()
+}
+
+/// The device if it was opened already: statistics never open a device.
+fn opened(index: usize) -> Option<std::sync::Arc<CudaDevice>> {
+    opened_devices().find(|d| d.ordinal() == index)
+}
+
+fn opened_devices() -> impl Iterator<Item = std::sync::Arc<CudaDevice>> {
+    CudaDevice::opened()
+}
+
+/// Printed once per process, the first time a GPU is opened, until `bench/gpu/run.sh` has passed
+/// on GPU hardware and the README says so.
+fn warn_unverified_once() {
+    static WARNED: Once = Once::new();
+    WARNED.call_once(|| {
+        eprintln!(
+            "ferrite: warning: the CUDA backend has not yet been run on GPU hardware; its kernels were \
+             verified on the CPU only (see the README's CUDA section). Please report any problem."
+        )
+    });
+}
+
+/// Runs a driver call that may hit cudarc's panic on a missing symbol, as a typed failure.
+fn guarded_result<T>(f: impl FnOnce() -> Result<T, String>) -> Result<T, String> {
+    catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err("a CUDA library is incompatible (a symbol is missing)".into()))
 }
 
 /// The CUDA libraries found, their versions, and whether Ferrite can use a GPU.
@@ -386,8 +484,16 @@ mod tests {
                 "{library:?}"
             );
         }
-        let detail = unavailable_detail(0);
+        let detail = unavailable_detail(0).unwrap();
         assert!(detail.starts_with("cuda:0 requested, but"), "{detail}");
         assert!(devices().is_ok());
+    }
+}
+
+/// Placeholder while the CUDA kernels of an op are being written (removed before this lands).
+pub(crate) fn pending(op: &'static str) -> crate::Error {
+    crate::Error::DeviceUnavailable {
+        op,
+        detail: "not yet implemented on CUDA".into(),
     }
 }

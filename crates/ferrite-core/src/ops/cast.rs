@@ -38,6 +38,8 @@ impl Tensor {
                 | (same @ CpuStorage::I64(_), DType::I64)
                 | (same @ CpuStorage::Bool(_), DType::Bool) => same.clone(),
             }),
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         Ok(Tensor::from_storage(out, self.shape()))
     }

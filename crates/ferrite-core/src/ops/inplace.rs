@@ -81,6 +81,8 @@ impl Tensor {
                 CpuStorage::I64(_) => copy_elements::<i64>(src, &values, dst, self),
                 CpuStorage::Bool(_) => copy_elements::<bool>(src, &values, dst, self),
             },
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         }
     }
 }

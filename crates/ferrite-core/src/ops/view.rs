@@ -286,6 +286,8 @@ impl Tensor {
                 CpuStorage::I64(x) => CpuStorage::I64(map_strided("clone", x, layout, |v| v)?),
                 CpuStorage::Bool(x) => CpuStorage::Bool(map_strided("clone", x, layout, |v| v)?),
             }),
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         Ok(record(
             Tensor::from_storage(out, self.shape()),

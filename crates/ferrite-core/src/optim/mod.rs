@@ -98,6 +98,8 @@ pub fn sgd_step(
             g.slice("sgd", grad.layout())?,
             o,
         ),
+        #[allow(unreachable_patterns)]
+        _ => return Err(crate::cuda::pending("cuda")),
     }
     Ok(())
 }
@@ -152,6 +154,8 @@ pub fn adam_step(
             let vmax = match vmax {
                 Some((t, Storage::Cpu(vmax))) => Some(vmax.slice_mut("adam", t.layout())?),
                 None => None,
+                #[allow(unreachable_patterns)]
+                _ => return Err(crate::cuda::pending("cuda")),
             };
             cpu::adam(
                 p.slice_mut("adam", param.layout())?,
@@ -163,6 +167,8 @@ pub fn adam_step(
                 o,
             )
         }
+        #[allow(unreachable_patterns)]
+        _ => return Err(crate::cuda::pending("cuda")),
     }
     Ok(())
 }

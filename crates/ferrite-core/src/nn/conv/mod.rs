@@ -49,6 +49,8 @@ impl Tensor {
             (Storage::Cpu(xs), Storage::Cpu(ws), Some((Storage::Cpu(bs), layout))) => {
                 cpu(xs, ws, Some(bs.slice(OP, layout)?))?
             }
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         let shape = if self.rank() == 4 {
             vec![s.n, s.o, s.oh, s.ow]
@@ -118,6 +120,8 @@ impl ConvolutionBackward {
                 let (dy, w) = (gs.slice(OP, dy.layout())?, ws.slice(OP, w.layout())?);
                 Storage::Cpu(CpuStorage::F32(cpu::backward_input(&self.shape, dy, w)))
             }
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         Ok(Tensor::from_storage(dx, self.input.shape()))
     }
@@ -130,6 +134,8 @@ impl ConvolutionBackward {
                 let (dy, x) = (gs.slice(OP, dy.layout())?, xs.slice(OP, x.layout())?);
                 Storage::Cpu(CpuStorage::F32(cpu::backward_weight(&self.shape, x, dy)))
             }
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         Ok(Tensor::from_storage(dw, self.weight.shape()))
     }
@@ -141,6 +147,8 @@ impl ConvolutionBackward {
                 &self.shape,
                 gs.slice(OP, dy.layout())?,
             ))),
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         Ok(Tensor::from_storage(db, &[self.shape.o]))
     }

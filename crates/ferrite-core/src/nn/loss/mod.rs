@@ -95,6 +95,8 @@ impl Tensor {
                     Storage::Cpu(CpuStorage::F32(probs)),
                 )
             }
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         let out = Tensor::from_storage(out, classes.reduced_shape(reduction));
         let kind = Kind::CrossEntropy {
@@ -136,6 +138,8 @@ impl Tensor {
                     classes.counted,
                 )))
             }
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         let out = Tensor::from_storage(out, classes.reduced_shape(reduction));
         Ok(record(out, &[self], || NllLossBackward {
@@ -197,6 +201,8 @@ impl Tensor {
             Storage::Cpu(ts) => {
                 cpu::check_targets(ts.slice(op, targets.layout())?, c, ignore_index)
             }
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         if let Some(bad) = check.out_of_bounds {
             return Err(Error::index(
@@ -287,6 +293,8 @@ impl Backward for NllLossBackward {
                             *smoothing,
                         )))
                     }
+                    #[allow(unreachable_patterns)]
+                    _ => return Err(crate::cuda::pending("cuda")),
                 }
             }
             Kind::Nll => {
@@ -306,6 +314,8 @@ impl Backward for NllLossBackward {
                             ignore_index,
                         )))
                     }
+                    #[allow(unreachable_patterns)]
+                    _ => return Err(crate::cuda::pending("cuda")),
                 }
             }
         };

@@ -93,6 +93,8 @@ impl Tensor {
                     Storage::Cpu(CpuStorage::F32(scale)),
                 )
             }
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         let out = Tensor::from_storage(out, self.shape());
         let inputs: Vec<&Tensor> = [Some(self), weight, bias].into_iter().flatten().collect();
@@ -181,6 +183,8 @@ fn batch_statistics(
                 Storage::Cpu(CpuStorage::F32(invstd)),
             )
         }
+        #[allow(unreachable_patterns)]
+        _ => return Err(crate::cuda::pending("cuda")),
     };
     if let Some(t) = running_mean {
         t.check_in_place::<f32>(OP)?;
@@ -188,6 +192,8 @@ fn batch_statistics(
             Storage::Cpu(r) => {
                 cpu::update_running_mean(r.slice_mut(OP, t.layout())?, &stats, momentum)
             }
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         }
     }
     if let Some(t) = running_var {
@@ -197,6 +203,8 @@ fn batch_statistics(
             Storage::Cpu(r) => {
                 cpu::update_running_var(r.slice_mut(OP, t.layout())?, &stats, count, momentum)
             }
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         }
     }
     Ok((
@@ -224,6 +232,8 @@ fn running_statistics(
                 Storage::Cpu(CpuStorage::F32(invstd)),
             )
         }
+        #[allow(unreachable_patterns)]
+        _ => return Err(crate::cuda::pending("cuda")),
     };
     let c = [rm.numel()];
     Ok((
@@ -297,6 +307,8 @@ impl Backward for BatchNormBackward {
                 plan,
             )
             .map(|grad| grad.map(|g| Storage::Cpu(CpuStorage::F32(g)))),
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         // Each gradient has the shape of what it is the gradient of.
         let shaped =

@@ -157,6 +157,8 @@ impl Tensor {
                     Storage::Cpu(CpuStorage::I64(indices)),
                 )
             }
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         let shape = pooled_shape(self, &s);
         let indices = Tensor::from_storage(indices, &shape);
@@ -222,6 +224,8 @@ impl Tensor {
                 xs.slice(op, x.layout())?,
                 count_padding,
             ))),
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         let out = Tensor::from_storage(out, &pooled_shape(self, &s));
         Ok(record(out, &[self], || AvgPoolBackward {
@@ -395,6 +399,8 @@ impl Backward for MaxPoolBackward {
                     picked.slice(OP, indices.layout())?,
                 )))
             }
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         Ok(vec![Some(Tensor::from_storage(dx, self.input.shape()))])
     }
@@ -426,6 +432,8 @@ impl Backward for AvgPoolBackward {
                 dy.slice(OP, g.layout())?,
                 self.count_padding,
             ))),
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         Ok(vec![Some(Tensor::from_storage(dx, self.input.shape()))])
     }

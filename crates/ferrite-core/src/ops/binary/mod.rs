@@ -91,6 +91,8 @@ impl Tensor {
                 (Storage::Cpu(a), Storage::Cpu(b)) => {
                     Storage::Cpu(cpu::binary(op, a, &al, b, &bl, &shape)?)
                 }
+                #[allow(unreachable_patterns)]
+                _ => return Err(crate::cuda::pending("cuda")),
             }
         };
         let out = Tensor::from_storage(out, &shape);

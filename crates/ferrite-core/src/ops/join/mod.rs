@@ -107,6 +107,8 @@ fn cat_parts<T: CpuElement>(
         .zip(parts)
         .map(|(storage, part)| match storage {
             Storage::Cpu(s) => s.slice::<T>("cat", part.layout()),
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         })
         .collect::<Result<Vec<_>>>()?;
     cpu::cat(&slices, join)

@@ -64,6 +64,8 @@ impl Tensor {
             (Storage::Cpu(x), Storage::Cpu(y)) => {
                 Storage::Cpu(cpu::matmul(x, &al, y, &bl, [m, k, n])?)
             }
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         let mut shape = with([m, n]);
         if rhs.rank() == 1 {

@@ -146,6 +146,8 @@ impl Tensor {
         let arranged = self.detach().permute(&order)?.contiguous()?;
         let out = match &*arranged.storage().read() {
             Storage::Cpu(s) => Storage::Cpu(cpu::reduce(op, s, arranged.layout(), &rows)?),
+            #[allow(unreachable_patterns)]
+            _ => return Err(crate::cuda::pending("cuda")),
         };
         let out = Tensor::from_storage(out, &out_shape);
         let saved = out.detach();

@@ -1,0 +1,34 @@
+// Shared by every Ferrite kernel. Prepended as text to each `.cu` file: by `cuda::Module` before
+// NVRTC compiles it, and by the CPU shim's build (`-include`), so both compile the same source.
+// No #include here or in a kernel file: NVRTC has no system headers.
+
+#define FERRITE_MAX_RANK 8
+
+// A strided view as a kernel parameter: the same layout as `cuda::Strides` (#[repr(C)]) in Rust.
+struct Strides {
+    int rank;
+    long long size[FERRITE_MAX_RANK];
+    long long stride[FERRITE_MAX_RANK];
+    long long offset;
+};
+
+// The storage position of the `linear`-th element (row-major order) of a strided view.
+__device__ __forceinline__ long long ferrite_strided_index(const Strides& s, long long linear) {
+    long long index = s.offset;
+    for (int d = s.rank - 1; d >= 0; --d) {
+        long long size = s.size[d];
+        index += (linear % size) * s.stride[d];
+        linear /= size;
+    }
+    return index;
+}
+
+// Grid-stride loop over [0, n).
+#define FERRITE_FOR_EACH(i, n) \
+    for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
+         i += (long long)blockDim.x * gridDim.x)
+
+// Dynamic shared memory (the launch's `shared_bytes`); the shim defines its own version.
+#ifndef FERRITE_DYNAMIC_SHARED
+#define FERRITE_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif

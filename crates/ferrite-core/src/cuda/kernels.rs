@@ -1,0 +1,5 @@
+//! Every kernel module, so that tests can compile (NVRTC) and run (CPU shim) all of them.
+
+use super::Module;
+
+pub static MODULES: &[&Module] = &[];
