@@ -2,4 +2,8 @@
 
 use super::Module;
 
-pub static MODULES: &[&Module] = &[];
+pub static MODULES: &[&Module] = &[
+    &crate::nn::activation::cuda::MODULE,
+    &crate::nn::loss::cuda::MODULE,
+    &crate::ops::matmul::cuda::MODULE,
+];

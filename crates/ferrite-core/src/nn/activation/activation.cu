@@ -4,6 +4,11 @@
 // per (outer, inner) column walking the dim. Helpers are prefixed: the CPU shim links every
 // kernel file into one library.
 
+// NVRTC has no <math.h>; the shim's build gets these from it.
+#ifndef INFINITY
+#define INFINITY __int_as_float(0x7f800000)
+#endif
+
 // Blocks of the row kernels have a multiple of 32 threads (at most 1024), so every warp is full.
 __device__ __forceinline__ float activation_warp_sum(float v) {
     for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);

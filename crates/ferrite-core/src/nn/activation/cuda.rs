@@ -26,7 +26,7 @@ pub(super) fn pointwise_forward(
         (Pointwise::Relu, DType::I64) => "activation_relu_i64",
         (Pointwise::Sigmoid, DType::F32) => "activation_sigmoid_f32",
         (Pointwise::Tanh, DType::F32) => "activation_tanh_f32",
-        (_, DType::F32 | DType::I64 | DType::Bool) => {
+        (Pointwise::Sigmoid | Pointwise::Tanh, DType::I64) | (_, DType::Bool) => {
             return Err(Error::Internal {
                 op,
                 detail: "input was not converted to a kernel dtype".into(),
@@ -176,14 +176,12 @@ mod tests {
     use super::super::Tensor;
     use crate::device::Device;
     use crate::dtype::DType;
-    use crate::testing::{assert_close_f32, cuda_test, tensor, values};
+    use crate::testing::{assert_same_values, cuda_test, tensor, values};
 
-    /// `got` (on the device) against `want` (on the CPU): same shape, within 1e-4.
+    /// `got` (on the device) against `want` (on the CPU): same shape and dtype, within 1e-4.
     #[track_caller]
     fn same(got: &Tensor, want: &Tensor) {
-        assert_eq!(got.shape(), want.shape());
-        let got = got.to_device(Device::Cpu).unwrap().to_vec_f32().unwrap();
-        assert_close_f32(&got, &want.to_vec_f32().unwrap(), 1e-4);
+        assert_same_values(got, want, 1e-4);
     }
 
     type Activation = fn(&Tensor) -> crate::Result<Tensor>;

@@ -4,6 +4,14 @@
 // gradient are NaN instead (and nothing reads out of bounds). The reductions count the targets
 // themselves, so no count travels from the host either.
 
+// NVRTC has no <math.h>; the shim's build gets these from it.
+#ifndef INFINITY
+#define INFINITY __int_as_float(0x7f800000)
+#endif
+#ifndef NAN
+#define NAN __int_as_float(0x7fc00000)
+#endif
+
 // Blocks of the row kernel have a multiple of 32 threads (at most 1024), so every warp is full.
 __device__ __forceinline__ float loss_warp_sum(float v) {
     for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);

@@ -3,11 +3,12 @@
 //! negative log-likelihood (with label smoothing), and `nll_loss` on log-probabilities.
 
 mod cpu;
+pub(crate) mod cuda;
 
 use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
-use crate::storage::{CpuStorage, Storage};
+use crate::storage::{mismatch, CpuStorage, Storage};
 use crate::tensor::Tensor;
 
 /// How per-sample losses are combined, as PyTorch's `reduction` argument.
@@ -42,13 +43,22 @@ struct Classes {
     /// A dense int64 copy of the targets, `[rows]` in row-major order: the backward sees them as
     /// they were at forward time.
     targets: Tensor,
-    /// Samples whose target is not `ignore_index`: the divisor of `Reduction::Mean`.
-    counted: usize,
+    /// Samples whose target is not `ignore_index`, the divisor of `Reduction::Mean`, for targets
+    /// on the host; device kernels count them on the device, so that nothing waits for a read.
+    counted: Option<usize>,
     /// The scores' shape without the class dim: that of the targets and of unreduced losses.
     loss_shape: Vec<usize>,
 }
 
 impl Classes {
+    /// The host count of the targets that are not ignored (those on the CPU have one).
+    fn host_count(&self, op: &'static str) -> Result<usize> {
+        self.counted.ok_or_else(|| Error::Internal {
+            op,
+            detail: "targets on the CPU were not counted".into(),
+        })
+    }
+
     /// The shape of the loss `reduction` gives: the targets', or 0-d.
     fn reduced_shape(&self, reduction: Reduction) -> &[usize] {
         match reduction {
@@ -89,14 +99,29 @@ impl Tensor {
                     ignore_index,
                     label_smoothing,
                 );
-                let out = cpu::reduce(losses, reduction, classes.counted);
+                let out = cpu::reduce(losses, reduction, classes.host_count(OP)?);
                 (
                     Storage::Cpu(CpuStorage::F32(out)),
                     Storage::Cpu(CpuStorage::F32(probs)),
                 )
             }
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            (Storage::Cuda(xs), Storage::Cuda(ts)) => {
+                let targets = cuda::Targets {
+                    storage: ts,
+                    layout: t.layout(),
+                    ignore_index,
+                };
+                let (out, probs) = cuda::cross_entropy_forward(
+                    (xs, x.layout()),
+                    &targets,
+                    classes.c,
+                    label_smoothing,
+                    reduction,
+                )?;
+                (Storage::Cuda(out), Storage::Cuda(probs))
+            }
+            (a @ Storage::Cpu(_), b @ Storage::Cuda(_))
+            | (a @ Storage::Cuda(_), b @ Storage::Cpu(_)) => return Err(mismatch(OP, a, b)),
         };
         let out = Tensor::from_storage(out, classes.reduced_shape(reduction));
         let kind = Kind::CrossEntropy {
@@ -135,11 +160,20 @@ impl Tensor {
                 Storage::Cpu(CpuStorage::F32(cpu::reduce(
                     losses,
                     reduction,
-                    classes.counted,
+                    classes.host_count(OP)?,
                 )))
             }
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            (Storage::Cuda(xs), Storage::Cuda(ts)) => {
+                let targets = cuda::Targets {
+                    storage: ts,
+                    layout: t.layout(),
+                    ignore_index,
+                };
+                let out = cuda::nll_forward((xs, x.layout()), &targets, classes.c, reduction)?;
+                Storage::Cuda(out)
+            }
+            (a @ Storage::Cpu(_), b @ Storage::Cuda(_))
+            | (a @ Storage::Cuda(_), b @ Storage::Cpu(_)) => return Err(mismatch(OP, a, b)),
         };
         let out = Tensor::from_storage(out, classes.reduced_shape(reduction));
         Ok(record(out, &[self], || NllLossBackward {
@@ -197,24 +231,26 @@ impl Tensor {
             ));
         }
         let targets = targets.copy()?;
-        let check = match &*targets.storage().read() {
+        let counted = match &*targets.storage().read() {
             Storage::Cpu(ts) => {
-                cpu::check_targets(ts.slice(op, targets.layout())?, c, ignore_index)
+                let check = cpu::check_targets(ts.slice(op, targets.layout())?, c, ignore_index);
+                if let Some(bad) = check.out_of_bounds {
+                    return Err(Error::index(
+                        op,
+                        format!("target {bad} is out of bounds for {c} classes"),
+                    ));
+                }
+                Some(check.counted)
             }
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            // Checking here would wait for the device: its kernels count the targets and give
+            // NaN for an out-of-range one.
+            Storage::Cuda(_) => None,
         };
-        if let Some(bad) = check.out_of_bounds {
-            return Err(Error::index(
-                op,
-                format!("target {bad} is out of bounds for {c} classes"),
-            ));
-        }
         Ok(Classes {
             rows: targets.numel(),
             c,
             targets,
-            counted: check.counted,
+            counted,
             loss_shape,
         })
     }
@@ -265,7 +301,6 @@ impl Backward for NllLossBackward {
             rows,
             c,
             ref targets,
-            counted,
             ..
         } = self.classes;
         let (g, reduction, ignore_index) = (g.contiguous()?, self.reduction, self.ignore_index);
@@ -282,7 +317,7 @@ impl Backward for NllLossBackward {
                             gs.slice(OP, g.layout())?,
                             reduction,
                             rows,
-                            counted,
+                            self.classes.host_count(OP)?,
                         );
                         Storage::Cpu(CpuStorage::F32(cpu::cross_entropy_backward_input(
                             ps.slice(OP, probs.layout())?,
@@ -293,8 +328,27 @@ impl Backward for NllLossBackward {
                             *smoothing,
                         )))
                     }
-                    #[allow(unreachable_patterns)]
-                    _ => return Err(crate::cuda::pending("cuda")),
+                    (Storage::Cuda(gs), Storage::Cuda(ps), Storage::Cuda(ts)) => {
+                        let targets = cuda::Targets {
+                            storage: ts,
+                            layout: targets.layout(),
+                            ignore_index,
+                        };
+                        Storage::Cuda(cuda::cross_entropy_backward_input(
+                            (gs, g.layout()),
+                            (ps, probs.layout()),
+                            &targets,
+                            c,
+                            *smoothing,
+                            reduction,
+                        )?)
+                    }
+                    (a @ Storage::Cpu(_), b @ Storage::Cuda(_), Storage::Cpu(_) | Storage::Cuda(_))
+                    | (a @ Storage::Cuda(_), b @ Storage::Cpu(_), Storage::Cpu(_) | Storage::Cuda(_))
+                    | (a @ Storage::Cpu(_), Storage::Cpu(_), b @ Storage::Cuda(_))
+                    | (a @ Storage::Cuda(_), Storage::Cuda(_), b @ Storage::Cpu(_)) => {
+                        return Err(mismatch(OP, a, b))
+                    }
                 }
             }
             Kind::Nll => {
@@ -305,7 +359,7 @@ impl Backward for NllLossBackward {
                             gs.slice(OP, g.layout())?,
                             reduction,
                             rows,
-                            counted,
+                            self.classes.host_count(OP)?,
                         );
                         Storage::Cpu(CpuStorage::F32(cpu::nll_backward_input(
                             ts.slice(OP, targets.layout())?,
@@ -314,8 +368,21 @@ impl Backward for NllLossBackward {
                             ignore_index,
                         )))
                     }
-                    #[allow(unreachable_patterns)]
-                    _ => return Err(crate::cuda::pending("cuda")),
+                    (Storage::Cuda(gs), Storage::Cuda(ts)) => {
+                        let targets = cuda::Targets {
+                            storage: ts,
+                            layout: targets.layout(),
+                            ignore_index,
+                        };
+                        Storage::Cuda(cuda::nll_backward_input(
+                            (gs, g.layout()),
+                            &targets,
+                            c,
+                            reduction,
+                        )?)
+                    }
+                    (a @ Storage::Cpu(_), b @ Storage::Cuda(_))
+                    | (a @ Storage::Cuda(_), b @ Storage::Cpu(_)) => return Err(mismatch(OP, a, b)),
                 }
             }
         };
