@@ -109,9 +109,14 @@ export declare function copyFrom(handle: TensorHandle, src: TensorHandle): void
 /** Cross entropy of logits against int64 class indices; `reduction` is 'none', 'mean' or 'sum'. */
 export declare function crossEntropy(logits: TensorHandle, targets: TensorHandle, reduction: string, ignoreIndex: number, labelSmoothing: number): TensorHandle
 
+/** TF32 switches: `which` is `'cudnn'` (convolutions) or `'matmul'`. */
+export declare function cudaAllowTf32(which: string): boolean
+
 export declare function cudaDeviceCount(): number
 
 export declare function cudaDevices(): Array<GpuReading>
+
+export declare function cudaEmptyCache(): void
 
 export declare function cudaFreestDevice(): number | null
 
@@ -134,6 +139,24 @@ export interface CudaLibraryInfo {
   version?: string
   problem?: string
 }
+
+export declare function cudaMemoryStats(index: number): CudaMemoryStats
+
+/** The caching allocator's numbers for one device, in bytes (`torch.cuda.memory_stats`). */
+export interface CudaMemoryStats {
+  allocated: number
+  reserved: number
+  peakAllocated: number
+  peakReserved: number
+  requests: number
+  driverAllocations: number
+}
+
+export declare function cudaResetPeakMemoryStats(index: number): void
+
+export declare function cudaSetAllowTf32(which: string, allow: boolean): void
+
+export declare function cudaSynchronize(index: number): void
 
 export declare function detach(handle: TensorHandle): TensorHandle
 

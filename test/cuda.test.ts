@@ -32,6 +32,30 @@ describe('ft.cuda', () => {
     }
   })
 
+  it('reports allocator statistics and TF32 switches like torch.cuda and torch.backends', () => {
+    const stats = ft.cuda.memoryStats('cuda:0')
+    expect(Object.keys(stats).sort()).toEqual(['allocated', 'driverAllocations', 'peakAllocated', 'peakReserved', 'requests', 'reserved'])
+    expect(ft.cuda.memoryAllocated()).toBe(stats.allocated)
+    expect(ft.cuda.memoryReserved(0)).toBe(stats.reserved)
+    expect(ft.cuda.maxMemoryAllocated('cuda')).toBeGreaterThanOrEqual(stats.allocated)
+    expect(() => ft.cuda.memoryAllocated('gpu:0' as ft.DeviceName)).toThrow(/expected a CUDA device/)
+    ft.cuda.emptyCache()
+    ft.cuda.resetPeakMemoryStats()
+    if (!ft.cuda.isAvailable()) {
+      expect(stats.reserved).toBe(0)
+      expect(() => ft.cuda.synchronize()).toThrow(ft.DeviceUnavailableError)
+    }
+    // PyTorch's defaults: TF32 for cuDNN convolutions, not for matmul.
+    expect(ft.backends.cudnn.allowTf32).toBe(true)
+    expect(ft.backends.cuda.matmul.allowTf32).toBe(false)
+    ft.backends.cuda.matmul.allowTf32 = true
+    expect(ft.backends.cuda.matmul.allowTf32).toBe(true)
+    ft.backends.cuda.matmul.allowTf32 = false
+    ft.backends.cudnn.allowTf32 = false
+    expect(ft.backends.cudnn.allowTf32).toBe(false)
+    ft.backends.cudnn.allowTf32 = true
+  })
+
   it('lists GPUs with nvidia-smi readings and picks the one with the most free memory', () => {
     const gpus = ft.cuda.devices()
     expect(ft.cuda.info().gpus).toBe(gpus.length)

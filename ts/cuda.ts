@@ -122,3 +122,75 @@ export function info(): CudaInfo {
     gpus: raw.gpus,
   }
 }
+
+/** The caching allocator's numbers for one GPU, in bytes, like `torch.cuda.memory_stats()`'s headline figures. */
+export interface MemoryStats {
+  /** Bytes in blocks held by live tensors and workspaces. */
+  allocated: number
+  /** Bytes held from the driver: allocated plus cached for reuse. */
+  reserved: number
+  /** The most `allocated` has been since the start or {@link resetPeakMemoryStats}. */
+  peakAllocated: number
+  /** The most `reserved` has been since the start or {@link resetPeakMemoryStats}. */
+  peakReserved: number
+  /** Allocation requests served. */
+  requests: number
+  /** Requests that needed new memory from the driver rather than a cached block. */
+  driverAllocations: number
+}
+
+function deviceIndex(device: DeviceName | number | undefined): number {
+  if (device === undefined) return 0
+  if (typeof device === 'number') return device
+  if (device === 'cuda') return 0
+  const match = /^cuda:(\d+)$/.exec(device)
+  if (match === null) throw new TypeError(`expected a CUDA device ('cuda', 'cuda:N' or N), got '${device}'`)
+  return Number(match[1])
+}
+
+/** The caching allocator's statistics for `device` (default `'cuda:0'`); zeros for a GPU not used yet. */
+export function memoryStats(device?: DeviceName | number): MemoryStats {
+  return native.cudaMemoryStats(deviceIndex(device))
+}
+
+/** Bytes of GPU memory held by live tensors, like `torch.cuda.memory_allocated()`. */
+export function memoryAllocated(device?: DeviceName | number): number {
+  return memoryStats(device).allocated
+}
+
+/** Bytes of GPU memory held by Ferrite's caching allocator, like `torch.cuda.memory_reserved()`. */
+export function memoryReserved(device?: DeviceName | number): number {
+  return memoryStats(device).reserved
+}
+
+/** The peak of {@link memoryAllocated}, like `torch.cuda.max_memory_allocated()`. */
+export function maxMemoryAllocated(device?: DeviceName | number): number {
+  return memoryStats(device).peakAllocated
+}
+
+/** The peak of {@link memoryReserved}, like `torch.cuda.max_memory_reserved()`. */
+export function maxMemoryReserved(device?: DeviceName | number): number {
+  return memoryStats(device).peakReserved
+}
+
+/** Starts the peaks of {@link memoryStats} again from the current values. */
+export function resetPeakMemoryStats(device?: DeviceName | number): void {
+  native.cudaResetPeakMemoryStats(deviceIndex(device))
+}
+
+/**
+ * Returns cached GPU memory that no tensor uses to the driver, like `torch.cuda.empty_cache()`,
+ * so other processes (and nvidia-smi) see it free. Tensors still alive keep theirs.
+ */
+export function emptyCache(): void {
+  native.cudaEmptyCache()
+}
+
+/**
+ * Waits until every kernel and copy queued on `device` has finished, like
+ * `torch.cuda.synchronize()`. GPU work runs asynchronously; reading a value (`item()`,
+ * `toArray()`) waits by itself, so this is only needed for timing.
+ */
+export function synchronize(device?: DeviceName | number): void {
+  native.cudaSynchronize(deviceIndex(device))
+}

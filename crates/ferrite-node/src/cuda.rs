@@ -89,3 +89,69 @@ pub fn cuda_info() -> CudaInfo {
         gpus: info.gpus as u32,
     }
 }
+
+/// The caching allocator's numbers for one device, in bytes (`torch.cuda.memory_stats`).
+#[napi(object)]
+pub struct CudaMemoryStats {
+    pub allocated: f64,
+    pub reserved: f64,
+    pub peak_allocated: f64,
+    pub peak_reserved: f64,
+    pub requests: f64,
+    pub driver_allocations: f64,
+}
+
+#[napi]
+pub fn cuda_memory_stats(index: u32) -> CudaMemoryStats {
+    let s = cuda::memory_stats(index as usize);
+    CudaMemoryStats {
+        allocated: s.allocated as f64,
+        reserved: s.reserved as f64,
+        peak_allocated: s.peak_allocated as f64,
+        peak_reserved: s.peak_reserved as f64,
+        requests: s.requests as f64,
+        driver_allocations: s.driver_allocations as f64,
+    }
+}
+
+#[napi]
+pub fn cuda_empty_cache() {
+    cuda::empty_cache()
+}
+
+#[napi]
+pub fn cuda_reset_peak_memory_stats(index: u32) {
+    cuda::reset_peak_memory_stats(index as usize)
+}
+
+#[napi]
+pub fn cuda_synchronize(index: u32) -> Result<(), String> {
+    guard("cuda.synchronize", || cuda::synchronize(index as usize))
+}
+
+/// TF32 switches: `which` is `'cudnn'` (convolutions) or `'matmul'`.
+#[napi]
+pub fn cuda_allow_tf32(which: String) -> Result<bool, String> {
+    match which.as_str() {
+        "cudnn" => Ok(cuda::settings::allow_tf32_cudnn()),
+        "matmul" => Ok(cuda::settings::allow_tf32_matmul()),
+        _ => Err(tf32_switch_error(&which)),
+    }
+}
+
+#[napi]
+pub fn cuda_set_allow_tf32(which: String, allow: bool) -> Result<(), String> {
+    match which.as_str() {
+        "cudnn" => cuda::settings::set_allow_tf32_cudnn(allow),
+        "matmul" => cuda::settings::set_allow_tf32_matmul(allow),
+        _ => return Err(tf32_switch_error(&which)),
+    }
+    Ok(())
+}
+
+fn tf32_switch_error(which: &str) -> napi::Error<String> {
+    napi::Error::new(
+        "InvalidArgument".to_string(),
+        format!("allowTf32: unknown switch '{which}'; expected 'cudnn' or 'matmul'"),
+    )
+}

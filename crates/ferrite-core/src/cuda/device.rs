@@ -97,10 +97,10 @@ impl CudaDevice {
                 allocator: Mutex::new(CachingAllocator::new(false)),
             });
         }
+        let count = super::driver_device_count()?;
         if let Some(reason) = super::backend_unavailable_reason() {
             return Err(reason);
         }
-        let count = super::driver_device_count()?;
         if ordinal >= count {
             return Err(format!(
                 "cuda:{ordinal} requested, but this machine has {count} CUDA GPU(s) (cuda:0 to cuda:{})",
