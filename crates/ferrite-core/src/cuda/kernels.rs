@@ -6,4 +6,5 @@ pub static MODULES: &[&Module] = &[
     &crate::nn::activation::cuda::MODULE,
     &crate::nn::loss::cuda::MODULE,
     &crate::ops::matmul::cuda::MODULE,
+    &crate::optim::cuda::MODULE,
 ];

@@ -46,33 +46,56 @@ __device__ __forceinline__ float activation_relu(float v) { return (v > 0.0f || 
 // exp(-v) overflows to inf for very negative v, which still gives the right 0.
 __device__ __forceinline__ float activation_sigmoid(float v) { return 1.0f / (1.0f + expf(-v)); }
 
-#define ACTIVATION_FORWARD(name, type, expr)                                                       \
-    extern "C" __global__ void name(const type* __restrict__ x, Strides view, int contiguous,    \
-                                    type* __restrict__ y, long long n) {                         \
-        FERRITE_FOR_EACH(i, n) {                                                                 \
-            const type v = x[contiguous ? view.offset + i : ferrite_strided_index(view, i)];     \
-            y[i] = (expr);                                                                       \
-        }                                                                                        \
-    }
+// The element `i` (row-major) of a strided view, read directly when the view is contiguous.
+__device__ __forceinline__ long long activation_at(const Strides& view, int contiguous, long long i) {
+    return contiguous ? view.offset + i : ferrite_strided_index(view, i);
+}
 
-ACTIVATION_FORWARD(activation_relu_f32, float, activation_relu(v))
-ACTIVATION_FORWARD(activation_relu_i64, long long, v > 0 ? v : 0)
-ACTIVATION_FORWARD(activation_sigmoid_f32, float, activation_sigmoid(v))
-ACTIVATION_FORWARD(activation_tanh_f32, float, tanhf(v))
+// Forwards over a strided view into a dense output. (Written out one by one: the shim's build
+// finds kernels by their `extern "C" __global__ void name(` text.)
+extern "C" __global__ void activation_relu_f32(const float* __restrict__ x, Strides view,
+                                               int contiguous, float* __restrict__ y, long long n) {
+    FERRITE_FOR_EACH(i, n) y[i] = activation_relu(x[activation_at(view, contiguous, i)]);
+}
+
+extern "C" __global__ void activation_relu_i64(const long long* __restrict__ x, Strides view,
+                                               int contiguous, long long* __restrict__ y,
+                                               long long n) {
+    FERRITE_FOR_EACH(i, n) {
+        const long long v = x[activation_at(view, contiguous, i)];
+        y[i] = v > 0 ? v : 0;
+    }
+}
+
+extern "C" __global__ void activation_sigmoid_f32(const float* __restrict__ x, Strides view,
+                                                  int contiguous, float* __restrict__ y,
+                                                  long long n) {
+    FERRITE_FOR_EACH(i, n) y[i] = activation_sigmoid(x[activation_at(view, contiguous, i)]);
+}
+
+extern "C" __global__ void activation_tanh_f32(const float* __restrict__ x, Strides view,
+                                               int contiguous, float* __restrict__ y, long long n) {
+    FERRITE_FOR_EACH(i, n) y[i] = tanhf(x[activation_at(view, contiguous, i)]);
+}
 
 // Input gradients from the upstream gradient `g` and the saved output `y`.
-#define ACTIVATION_BACKWARD(name, expr)                                                          \
-    extern "C" __global__ void name(const float* __restrict__ g, const float* __restrict__ y,   \
-                                    float* __restrict__ dx, long long n) {                       \
-        FERRITE_FOR_EACH(i, n) {                                                                 \
-            const float gv = g[i], yv = y[i];                                                    \
-            dx[i] = (expr);                                                                      \
-        }                                                                                        \
-    }
+extern "C" __global__ void activation_relu_backward_f32(const float* __restrict__ g,
+                                                        const float* __restrict__ y,
+                                                        float* __restrict__ dx, long long n) {
+    FERRITE_FOR_EACH(i, n) dx[i] = y[i] > 0.0f ? g[i] : 0.0f;
+}
 
-ACTIVATION_BACKWARD(activation_relu_backward_f32, yv > 0.0f ? gv : 0.0f)
-ACTIVATION_BACKWARD(activation_sigmoid_backward_f32, gv * yv * (1.0f - yv))
-ACTIVATION_BACKWARD(activation_tanh_backward_f32, gv * (1.0f - yv * yv))
+extern "C" __global__ void activation_sigmoid_backward_f32(const float* __restrict__ g,
+                                                           const float* __restrict__ y,
+                                                           float* __restrict__ dx, long long n) {
+    FERRITE_FOR_EACH(i, n) dx[i] = g[i] * y[i] * (1.0f - y[i]);
+}
+
+extern "C" __global__ void activation_tanh_backward_f32(const float* __restrict__ g,
+                                                        const float* __restrict__ y,
+                                                        float* __restrict__ dx, long long n) {
+    FERRITE_FOR_EACH(i, n) dx[i] = g[i] * (1.0f - y[i] * y[i]);
+}
 
 // Softmax (or log-softmax) of each of `rows` contiguous rows of `dim` elements: the max is
 // subtracted before exp so that large logits stay finite (NaNs are skipped by the max and show

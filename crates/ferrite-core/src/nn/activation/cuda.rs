@@ -161,11 +161,23 @@ pub(super) fn softmax_backward_input(
         if d.inner == 1 {
             let config = LaunchConfig::rows(d.outer, row_threads(d.dim), 0);
             let args = &mut cuda::args![gp, yp, dp, outer, dim, log];
-            device.launch(op, &MODULE, "activation_softmax_backward_rows_f32", config, args)
+            device.launch(
+                op,
+                &MODULE,
+                "activation_softmax_backward_rows_f32",
+                config,
+                args,
+            )
         } else {
             let config = LaunchConfig::elementwise(d.outer * d.inner);
             let args = &mut cuda::args![gp, yp, dp, outer, dim, inner, log];
-            device.launch(op, &MODULE, "activation_softmax_backward_cols_f32", config, args)
+            device.launch(
+                op,
+                &MODULE,
+                "activation_softmax_backward_cols_f32",
+                config,
+                args,
+            )
         }
     }?;
     Ok(dx)

@@ -147,7 +147,11 @@ fn sample_weights(
             let device = g.device();
             let scale = scratch.insert(CudaStorage::alloc::<f32>(device, 1)?);
             let sp = scale.ptr_mut::<f32>(op, &dense(1))?;
-            let (tp, rows, ignore) = (targets.ptr(op)?, targets.rows() as i64, targets.ignore_index);
+            let (tp, rows, ignore) = (
+                targets.ptr(op)?,
+                targets.rows() as i64,
+                targets.ignore_index,
+            );
             // SAFETY: `gp` holds one f32, `tp` rows i64, `sp` one f32; one block of
             // REDUCE_THREADS, as the kernel's shared array is sized.
             unsafe {
@@ -227,4 +231,131 @@ pub(super) fn nll_backward_input(
         }?;
     }
     Ok(dx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Tensor;
+    use super::Reduction;
+    use crate::device::Device;
+    use crate::testing::{assert_same_values, cuda_test, values};
+
+    const REDUCTIONS: [Reduction; 3] = [Reduction::None, Reduction::Mean, Reduction::Sum];
+
+    /// Scores of `shape` (class dim 1, or 0 when unbatched) and targets with some ignored.
+    fn problem(shape: &[usize], seed: u64) -> (Tensor, Tensor) {
+        let x: Vec<f32> = values(shape.iter().product(), seed)
+            .iter()
+            .map(|v| v * 6.0)
+            .collect();
+        let (c, target_shape) = match shape {
+            [c] => (*c, vec![]),
+            _ => (shape[1], [&shape[..1], &shape[2..]].concat()),
+        };
+        let n: usize = target_shape.iter().product();
+        let t: Vec<i64> = (0..n as i64)
+            .map(|i| {
+                if i % 5 == 3 {
+                    -100
+                } else {
+                    (i * 7 + seed as i64) % c as i64
+                }
+            })
+            .collect();
+        (
+            Tensor::from_f32(x, shape).unwrap(),
+            Tensor::from_i64(t, &target_shape).unwrap(),
+        )
+    }
+
+    type Loss<'a> = &'a dyn Fn(&Tensor, &Tensor) -> crate::Result<Tensor>;
+
+    /// `loss` on the CPU and on `device`: values, then input gradients for the same upstream
+    /// gradient.
+    fn compare(loss: Loss, (x, t): (&Tensor, &Tensor), device: Device) {
+        let x = x.detach();
+        x.set_requires_grad(true).unwrap();
+        let dx = x.to_device(device).unwrap().detach();
+        dx.set_requires_grad(true).unwrap();
+        let want = loss(&x, t).unwrap();
+        let got = loss(&dx, &t.to_device(device).unwrap()).unwrap();
+        assert_same_values(&got, &want, 1e-4);
+        let g = Tensor::from_f32(
+            values(want.numel(), 3).iter().map(|v| v + 1.5).collect(),
+            want.shape(),
+        )
+        .unwrap();
+        want.backward(Some(&g), false).unwrap();
+        got.backward(Some(&g.to_device(device).unwrap()), false)
+            .unwrap();
+        assert_same_values(&dx.grad().unwrap(), &x.grad().unwrap(), 1e-4);
+    }
+
+    const SHAPES: [&[usize]; 6] = [
+        &[1, 1],
+        &[7, 33],
+        &[257, 5],
+        &[9],
+        &[2, 3, 4, 5],
+        &[3, 1031],
+    ];
+
+    cuda_test!(fn cross_entropy_matches_the_cpu_with_every_option(device) {
+        for (i, shape) in SHAPES.iter().enumerate() {
+            let (x, t) = problem(shape, i as u64);
+            for reduction in REDUCTIONS {
+                for smoothing in [0.0, 0.1, 1.0] {
+                    for ignore in [-100, 0] {
+                        let loss = |x: &Tensor, t: &Tensor| {
+                            x.cross_entropy(t, reduction, ignore, smoothing)
+                        };
+                        compare(&loss, (&x, &t), device);
+                    }
+                }
+            }
+        }
+    });
+
+    cuda_test!(fn nll_loss_matches_the_cpu_with_every_option(device) {
+        for (i, shape) in SHAPES.iter().enumerate() {
+            let (x, t) = problem(shape, 10 + i as u64);
+            for reduction in REDUCTIONS {
+                for ignore in [-100, 1] {
+                    let loss = |x: &Tensor, t: &Tensor| x.nll_loss(t, reduction, ignore);
+                    compare(&loss, (&x, &t), device);
+                }
+            }
+        }
+    });
+
+    cuda_test!(fn losses_of_strided_scores_and_large_logits(device) {
+        let (x, t) = problem(&[5, 7], 1);
+        let loss = |x: &Tensor, t: &Tensor| {
+            let scores = x.transpose(0, 1)?.contiguous()?.transpose(0, 1)?;
+            scores.cross_entropy(t, Reduction::Mean, -100, 0.2)
+        };
+        compare(&loss, (&x, &t), device);
+        let big = Tensor::from_f32(vec![1000.0, 1001.0, 999.0, -5.0, 0.0, 5.0], &[2, 3]).unwrap();
+        let t = Tensor::from_i64(vec![1, 0], &[2]).unwrap();
+        let loss = |x: &Tensor, t: &Tensor| x.cross_entropy(t, Reduction::Sum, -100, 0.0);
+        compare(&loss, (&big, &t), device);
+    });
+
+    cuda_test!(fn ignored_and_out_of_range_targets(device) {
+        let x = Tensor::from_f32(values(6, 4), &[2, 3]).unwrap().to_device(device).unwrap();
+        let ignored = Tensor::from_i64(vec![-100, -100], &[2]).unwrap().to_device(device).unwrap();
+        for loss in [
+            x.cross_entropy(&ignored, Reduction::Mean, -100, 0.0).unwrap(),
+            x.nll_loss(&ignored, Reduction::Mean, -100).unwrap(),
+        ] {
+            assert!(loss.item().unwrap().is_nan(), "0 / 0 counted targets");
+        }
+        // Reported as NaN rather than an error, which would need a read of the targets.
+        let bad = Tensor::from_i64(vec![1, 3], &[2]).unwrap().to_device(device).unwrap();
+        let none = x.cross_entropy(&bad, Reduction::None, -100, 0.0).unwrap();
+        let none = none.to_device(Device::Cpu).unwrap().to_vec_f32().unwrap();
+        assert!(none[0].is_finite() && none[1].is_nan());
+        let nll = x.nll_loss(&bad, Reduction::Sum, -100).unwrap();
+        assert!(nll.item().unwrap().is_nan());
+    });
 }

@@ -120,7 +120,7 @@ extern "C" __global__ void loss_reduce_f32(const float* __restrict__ losses,
     sums[threadIdx.x] = sum;
     counts[threadIdx.x] = count;
     __syncthreads();
-    for (int half = LOSS_REDUCE_THREADS / 2; half > 0; half >>= 1) {
+    for (unsigned half = LOSS_REDUCE_THREADS / 2; half > 0; half >>= 1) {
         if (threadIdx.x < half) {
             sums[threadIdx.x] += sums[threadIdx.x + half];
             counts[threadIdx.x] += counts[threadIdx.x + half];
@@ -141,7 +141,7 @@ extern "C" __global__ void loss_mean_scale_f32(const float* __restrict__ g,
     for (long long i = threadIdx.x; i < rows; i += blockDim.x) count += targets[i] != ignore_index;
     counts[threadIdx.x] = count;
     __syncthreads();
-    for (int half = LOSS_REDUCE_THREADS / 2; half > 0; half >>= 1) {
+    for (unsigned half = LOSS_REDUCE_THREADS / 2; half > 0; half >>= 1) {
         if (threadIdx.x < half) counts[threadIdx.x] += counts[threadIdx.x + half];
         __syncthreads();
     }

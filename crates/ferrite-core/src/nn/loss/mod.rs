@@ -343,8 +343,16 @@ impl Backward for NllLossBackward {
                             reduction,
                         )?)
                     }
-                    (a @ Storage::Cpu(_), b @ Storage::Cuda(_), Storage::Cpu(_) | Storage::Cuda(_))
-                    | (a @ Storage::Cuda(_), b @ Storage::Cpu(_), Storage::Cpu(_) | Storage::Cuda(_))
+                    (
+                        a @ Storage::Cpu(_),
+                        b @ Storage::Cuda(_),
+                        Storage::Cpu(_) | Storage::Cuda(_),
+                    )
+                    | (
+                        a @ Storage::Cuda(_),
+                        b @ Storage::Cpu(_),
+                        Storage::Cpu(_) | Storage::Cuda(_),
+                    )
                     | (a @ Storage::Cpu(_), Storage::Cpu(_), b @ Storage::Cuda(_))
                     | (a @ Storage::Cuda(_), Storage::Cuda(_), b @ Storage::Cpu(_)) => {
                         return Err(mismatch(OP, a, b))
@@ -382,7 +390,9 @@ impl Backward for NllLossBackward {
                         )?)
                     }
                     (a @ Storage::Cpu(_), b @ Storage::Cuda(_))
-                    | (a @ Storage::Cuda(_), b @ Storage::Cpu(_)) => return Err(mismatch(OP, a, b)),
+                    | (a @ Storage::Cuda(_), b @ Storage::Cpu(_)) => {
+                        return Err(mismatch(OP, a, b))
+                    }
                 }
             }
         };

@@ -30,13 +30,19 @@ impl MatrixView {
         if cs == 1 || cols <= 1 {
             let ld = if rows <= 1 { cols.max(1) } else { rs };
             if ld >= cols.max(1) {
-                return Some(MatrixView { col_major: false, ld });
+                return Some(MatrixView {
+                    col_major: false,
+                    ld,
+                });
             }
         }
         if rs == 1 || rows <= 1 {
             let ld = if cols <= 1 { rows.max(1) } else { cs };
             if ld >= rows.max(1) {
-                return Some(MatrixView { col_major: true, ld });
+                return Some(MatrixView {
+                    col_major: true,
+                    ld,
+                });
             }
         }
         None
@@ -75,7 +81,10 @@ impl Operand {
         Ok(Operand {
             base: dense.ptr::<f32>(OP, &contiguous)?,
             offset: 0,
-            view: MatrixView { col_major: false, ld: cols.max(1) },
+            view: MatrixView {
+                col_major: false,
+                ld: cols.max(1),
+            },
             batch_strides: contiguous.strides()[..r - 2].to_vec(),
             _gathered: Some(dense),
         })
@@ -132,7 +141,10 @@ fn fold_batch(dims: impl Iterator<Item = BatchDim>) -> Vec<BatchDim> {
 
 fn int(value: usize, what: &str) -> Result<i32> {
     i32::try_from(value).map_err(|_| {
-        Error::invalid(OP, format!("{what} {value} is beyond what cuBLAS takes (2^31 - 1)"))
+        Error::invalid(
+            OP,
+            format!("{what} {value} is beyond what cuBLAS takes (2^31 - 1)"),
+        )
     })
 }
 
@@ -164,16 +176,32 @@ pub(super) fn matmul(
     let gemm = Gemm::new(&a, &b, [m, k, n])?;
     // The largest batch dim goes to cuBLAS; the others are looped over here.
     let inner = (0..dims.len()).max_by_key(|&d| dims[d].size);
-    let batched = inner.map_or(BatchDim { size: 1, strides: [0; 3] }, |d| dims[d]);
+    let batched = inner.map_or(
+        BatchDim {
+            size: 1,
+            strides: [0; 3],
+        },
+        |d| dims[d],
+    );
     let outer: Vec<BatchDim> = (0..dims.len())
         .filter(|&d| Some(d) != inner)
         .map(|d| dims[d])
         .collect();
     let mut index = vec![0usize; outer.len()];
     loop {
-        let offset = |i: usize| index.iter().zip(&outer).map(|(&x, d)| x * d.strides[i]).sum();
+        let offset = |i: usize| {
+            index
+                .iter()
+                .zip(&outer)
+                .map(|(&x, d)| x * d.strides[i])
+                .sum()
+        };
         let c_at = c + (offset(2) * std::mem::size_of::<f32>()) as u64;
-        gemm.run(device, [a.address(offset(0)), b.address(offset(1)), c_at], batched)?;
+        gemm.run(
+            device,
+            [a.address(offset(0)), b.address(offset(1)), c_at],
+            batched,
+        )?;
         if !next_index(&mut index, &outer) {
             return Ok(out);
         }
@@ -245,6 +273,93 @@ impl Gemm {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::device::Device;
+    use crate::tensor::Tensor;
+    use crate::testing::{assert_same_values, cuda_test, values};
+
+    fn pair(shape: &[usize], seed: u64, device: Device) -> (Tensor, Tensor) {
+        let x = Tensor::from_f32(values(shape.iter().product(), seed), shape).unwrap();
+        let d = x.to_device(device).unwrap();
+        (x, d)
+    }
+
+    /// `a @ b` on the CPU and on the device, forward and both gradients.
+    fn compare(a: &[usize], b: &[usize], device: Device) {
+        let ((a, da), (b, db)) = (pair(a, 1, device), pair(b, 2, device));
+        for t in [&a, &da, &b, &db] {
+            t.set_requires_grad(true).unwrap();
+        }
+        let (want, got) = (a.matmul(&b).unwrap(), da.matmul(&db).unwrap());
+        assert_same_values(&got, &want, 1e-4);
+        let g = Tensor::from_f32(values(want.numel(), 3), want.shape()).unwrap();
+        want.backward(Some(&g), false).unwrap();
+        got.backward(Some(&g.to_device(device).unwrap()), false)
+            .unwrap();
+        assert_same_values(&da.grad().unwrap(), &a.grad().unwrap(), 1e-4);
+        assert_same_values(&db.grad().unwrap(), &b.grad().unwrap(), 1e-4);
+    }
+
+    cuda_test!(fn matmul_shapes_match_the_cpu(device) {
+        let cases: [(&[usize], &[usize]); 10] = [
+            (&[1, 1], &[1, 1]),
+            (&[7, 33], &[33, 5]),
+            (&[33], &[33]),
+            (&[7, 33], &[33]),
+            (&[33], &[33, 5]),
+            (&[3, 7, 33], &[33, 5]),
+            (&[7, 33], &[2, 33, 5]),
+            (&[2, 1, 4, 3], &[5, 3, 6]),
+            (&[2, 3, 1, 9], &[3, 9, 1]),
+            (&[4, 0], &[0, 3]),
+        ];
+        for (a, b) in cases {
+            compare(a, b, device);
+        }
+    });
+
+    cuda_test!(fn matmul_reads_strided_operands(device) {
+        let (a, da) = pair(&[33, 7], 4, device);
+        let (b, db) = pair(&[5, 33], 5, device);
+        let t = |x: &Tensor| x.transpose(0, 1).unwrap();
+        // Transposed (column-major) operands, read as they lie.
+        assert_same_values(&t(&da).matmul(&t(&db)).unwrap(), &t(&a).matmul(&t(&b)).unwrap(), 1e-4);
+        // A narrowed row range and a broadcast row: the latter is gathered first.
+        let narrow = |x: &Tensor| x.narrow(0, 3, 20).unwrap();
+        let (c, dc) = pair(&[20, 4], 6, device);
+        assert_same_values(&t(&narrow(&da)).matmul(&dc).unwrap(), &t(&narrow(&a)).matmul(&c).unwrap(), 1e-4);
+        let row = |x: &Tensor| x.narrow(0, 0, 1).unwrap().expand(&[6, 7]).unwrap();
+        let (e, de) = pair(&[7, 3], 7, device);
+        assert_same_values(&row(&t(&da)).matmul(&de).unwrap(), &row(&t(&a)).matmul(&e).unwrap(), 1e-4);
+        // A batch whose dims cannot fold into one stride: looped over on the host.
+        let (f, df) = pair(&[3, 4, 5, 6], 8, device);
+        let (h, dh) = pair(&[4, 6, 2], 9, device);
+        let p = |x: &Tensor| x.permute(&[1, 0, 2, 3]).unwrap();
+        assert_same_values(&p(&df).matmul(&dh).unwrap(), &p(&f).matmul(&h).unwrap(), 1e-4);
+    });
+
+    cuda_test!(fn linear_matches_the_cpu(device) {
+        for shape in [vec![5], vec![4, 5], vec![2, 3, 5]] {
+            let ((x, dx), (w, dw), (b, db)) =
+                (pair(&shape, 1, device), pair(&[3, 5], 2, device), pair(&[3], 3, device));
+            for t in [&x, &dx, &w, &dw, &b, &db] {
+                t.set_requires_grad(true).unwrap();
+            }
+            let want = x.linear(&w, Some(&b)).unwrap();
+            let got = dx.linear(&dw, Some(&db)).unwrap();
+            assert_same_values(&got, &want, 1e-4);
+            let g = Tensor::from_f32(values(want.numel(), 4), want.shape()).unwrap();
+            want.backward(Some(&g), false).unwrap();
+            got.backward(Some(&g.to_device(device).unwrap()), false).unwrap();
+            for (d, c) in [(&dx, &x), (&dw, &w), (&db, &b)] {
+                assert_same_values(&d.grad().unwrap(), &c.grad().unwrap(), 1e-4);
+            }
+        }
+    });
+
+    cuda_test!(fn tf32_stays_off_by_default(device) {
+        let _ = device;
+        assert!(!crate::cuda::settings::allow_tf32_matmul());
+    });
 
     #[test]
     fn matrix_views_follow_the_unit_stride() {
@@ -265,7 +380,10 @@ mod tests {
 
     #[test]
     fn batch_dims_fold_where_all_operands_step_alike() {
-        let dim = |size, a, b, c| BatchDim { size, strides: [a, b, c] };
+        let dim = |size, a, b, c| BatchDim {
+            size,
+            strides: [a, b, c],
+        };
         // Contiguous [2, 3] batches of 4-element matrices: one dim of 6.
         let folded = fold_batch([dim(2, 12, 12, 12), dim(3, 4, 4, 4)].into_iter());
         assert_eq!(folded, vec![dim(6, 4, 4, 4)]);
