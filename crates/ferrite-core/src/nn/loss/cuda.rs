@@ -242,8 +242,8 @@ mod tests {
 
     const REDUCTIONS: [Reduction; 3] = [Reduction::None, Reduction::Mean, Reduction::Sum];
 
-    /// Scores of `shape` (class dim 1, or 0 when unbatched) and targets with some ignored.
-    fn problem(shape: &[usize], seed: u64) -> (Tensor, Tensor) {
+    /// Scores of `shape` (class dim 1, or 0 when unbatched) and targets, every fifth `ignore`.
+    fn problem(shape: &[usize], seed: u64, ignore: i64) -> (Tensor, Tensor) {
         let x: Vec<f32> = values(shape.iter().product(), seed)
             .iter()
             .map(|v| v * 6.0)
@@ -256,7 +256,7 @@ mod tests {
         let t: Vec<i64> = (0..n as i64)
             .map(|i| {
                 if i % 5 == 3 {
-                    -100
+                    ignore
                 } else {
                     (i * 7 + seed as i64) % c as i64
                 }
@@ -302,10 +302,10 @@ mod tests {
 
     cuda_test!(fn cross_entropy_matches_the_cpu_with_every_option(device) {
         for (i, shape) in SHAPES.iter().enumerate() {
-            let (x, t) = problem(shape, i as u64);
-            for reduction in REDUCTIONS {
-                for smoothing in [0.0, 0.1, 1.0] {
-                    for ignore in [-100, 0] {
+            for ignore in [-100, 0] {
+                let (x, t) = problem(shape, i as u64, ignore);
+                for reduction in REDUCTIONS {
+                    for smoothing in [0.0, 0.1, 1.0] {
                         let loss = |x: &Tensor, t: &Tensor| {
                             x.cross_entropy(t, reduction, ignore, smoothing)
                         };
@@ -318,9 +318,9 @@ mod tests {
 
     cuda_test!(fn nll_loss_matches_the_cpu_with_every_option(device) {
         for (i, shape) in SHAPES.iter().enumerate() {
-            let (x, t) = problem(shape, 10 + i as u64);
-            for reduction in REDUCTIONS {
-                for ignore in [-100, 1] {
+            for ignore in [-100, 1] {
+                let (x, t) = problem(shape, 10 + i as u64, ignore);
+                for reduction in REDUCTIONS {
                     let loss = |x: &Tensor, t: &Tensor| x.nll_loss(t, reduction, ignore);
                     compare(&loss, (&x, &t), device);
                 }
@@ -329,7 +329,7 @@ mod tests {
     });
 
     cuda_test!(fn losses_of_strided_scores_and_large_logits(device) {
-        let (x, t) = problem(&[5, 7], 1);
+        let (x, t) = problem(&[5, 7], 1, -100);
         let loss = |x: &Tensor, t: &Tensor| {
             let scores = x.transpose(0, 1)?.contiguous()?.transpose(0, 1)?;
             scores.cross_entropy(t, Reduction::Mean, -100, 0.2)

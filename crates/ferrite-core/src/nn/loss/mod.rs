@@ -73,7 +73,8 @@ impl Tensor {
     /// `-(1 - s) * log_softmax(x)[target] - s / C * sum(log_softmax(x))` for label smoothing `s`,
     /// 0 where the target is `ignore_index`. Scores are `[N, C]`, `[N, C, d1, ...]` (targets
     /// `[N, d1, ...]`) or one unbatched `[C]` (a 0-d target). The backward is the fused
-    /// `softmax - onehot`.
+    /// `softmax - onehot`. A target out of range is an error on the CPU; on a CUDA device, where
+    /// checking would wait for the device, its loss and gradient are NaN.
     pub fn cross_entropy(
         &self,
         targets: &Tensor,
@@ -644,7 +645,13 @@ mod tests {
             (&spatial, labels(&[0, 1], device), Some(0.0), SHAPE),
             (&x, labels(&[0, 1], device), Some(1.5), "InvalidArgument"),
         ];
+        // A device checks targets in its kernels without waiting: out-of-range ones give NaN
+        // there (nn::loss::cuda's tests), not an error.
+        let host = device == Device::Cpu;
         for (scores, targets, smoothing, code) in &cases {
+            if *code == INDEX && !host {
+                continue;
+            }
             let err = match smoothing {
                 Some(s) => scores.cross_entropy(targets, Reduction::Mean, -100, *s),
                 None => scores.nll_loss(targets, Reduction::Mean, -100),
@@ -656,10 +663,12 @@ mod tests {
             let err = scores.cross_entropy(targets, Reduction::Mean, -100, 0.0);
             err.unwrap_err().to_string()
         };
-        assert_eq!(
-            message(&cases[0]),
-            "cross_entropy: target 10 is out of bounds for 10 classes"
-        );
+        if host {
+            assert_eq!(
+                message(&cases[0]),
+                "cross_entropy: target 10 is out of bounds for 10 classes"
+            );
+        }
         assert_eq!(
             message(&cases[4]),
             "cross_entropy: expected input batch_size (2) to match target batch_size (3)"

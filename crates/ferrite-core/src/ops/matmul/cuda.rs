@@ -329,10 +329,10 @@ mod tests {
         assert_same_values(&t(&narrow(&da)).matmul(&dc).unwrap(), &t(&narrow(&a)).matmul(&c).unwrap(), 1e-4);
         let row = |x: &Tensor| x.narrow(0, 0, 1).unwrap().expand(&[6, 7]).unwrap();
         let (e, de) = pair(&[7, 3], 7, device);
-        assert_same_values(&row(&t(&da)).matmul(&de).unwrap(), &row(&t(&a)).matmul(&e).unwrap(), 1e-4);
+        assert_same_values(&row(&da).matmul(&de).unwrap(), &row(&a).matmul(&e).unwrap(), 1e-4);
         // A batch whose dims cannot fold into one stride: looped over on the host.
         let (f, df) = pair(&[3, 4, 5, 6], 8, device);
-        let (h, dh) = pair(&[4, 6, 2], 9, device);
+        let (h, dh) = pair(&[3, 6, 2], 9, device);
         let p = |x: &Tensor| x.permute(&[1, 0, 2, 3]).unwrap();
         assert_same_values(&p(&df).matmul(&dh).unwrap(), &p(&f).matmul(&h).unwrap(), 1e-4);
     });
