@@ -39,9 +39,10 @@ uint3 blockIdx;
 dim3 blockDim;
 dim3 gridDim;
 
-// The static __shared__ variables' section (shim.hpp); weak, as a library without any has none.
-extern "C" char __start_ferrite_shim_shared[] __attribute__((weak, visibility("hidden")));
-extern "C" char __stop_ferrite_shim_shared[] __attribute__((weak, visibility("hidden")));
+// The markers around the static __shared__ variables' section (shim.hpp), from the objects that
+// build.mjs links first and last.
+extern "C" char ferrite_shim_shared_begin[] __attribute__((visibility("hidden")));
+extern "C" char ferrite_shim_shared_end[] __attribute__((visibility("hidden")));
 
 namespace ferrite_shim {
 namespace {
@@ -50,6 +51,7 @@ namespace {
 struct Kernel {
     std::string name;
     Invoke invoke;
+    std::vector<unsigned> param_sizes;
     long long launches = 0;
 };
 
@@ -103,13 +105,18 @@ void* g_scheduler_fake_stack = nullptr;
 const void* g_scheduler_stack_bottom = nullptr;
 size_t g_scheduler_stack_size = 0;
 std::mutex g_mutex;
-std::atomic<int> g_reverse{-1};  // -1: not yet read from FERRITE_SHIM_ORDER
+// 0 forward, 1 reverse, 2 FERRITE_SHIM_ORDER is neither; -1 until the first launch reads it.
+std::atomic<int> g_reverse{-1};
 thread_local std::string g_last_error;
 
+// Read once: every stack has this size.
 size_t stack_bytes() {
-    const char* kib = std::getenv("FERRITE_SHIM_STACK_KIB");
-    long value = kib ? std::atol(kib) : 0;
-    return size_t(value > 0 ? value : 128) * 1024;
+    static const size_t bytes = [] {
+        const char* kib = std::getenv("FERRITE_SHIM_STACK_KIB");
+        long value = kib ? std::atol(kib) : 0;
+        return size_t(value > 0 ? value : 128) * 1024;
+    }();
+    return bytes;
 }
 
 // Stacks live for the process and are reused by every block: the lowest page is a guard, so an
@@ -297,12 +304,16 @@ bool release_warps() {
 
 // ---- blocks -----------------------------------------------------------------------------------
 __attribute__((no_sanitize_address)) void poison_static_shared() {
-    if (!__start_ferrite_shim_shared || !__stop_ferrite_shim_shared) return;
+    char* end = ferrite_shim_shared_end;
+    if (end < ferrite_shim_shared_begin) {
+        std::fprintf(stderr, "ferrite-shim: the shared-memory markers were not linked first and last\n");
+        std::abort();
+    }
     // Volatile stores: a memset would be checked by ASan against the redzones inside the section.
-    char* p = __start_ferrite_shim_shared;
-    for (; p < __stop_ferrite_shim_shared && uintptr_t(p) % 8 != 0; ++p) *(volatile char*)p = char(0xff);
-    for (; p + 8 <= __stop_ferrite_shim_shared; p += 8) *(volatile uint64_t*)p = ~uint64_t(0);
-    for (; p < __stop_ferrite_shim_shared; ++p) *(volatile char*)p = char(0xff);
+    char* p = ferrite_shim_shared_begin;
+    for (; p < end && uintptr_t(p) % 8 != 0; ++p) *(volatile char*)p = char(0xff);
+    for (; p + 8 <= end; p += 8) *(volatile uint64_t*)p = ~uint64_t(0);
+    for (; p < end; ++p) *(volatile char*)p = char(0xff);
 }
 
 void start_fibers() {
@@ -370,12 +381,10 @@ std::string check_dims(unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsig
     return "";
 }
 
-bool reverse_order() {
-    if (g_reverse.load() < 0) {
-        const char* order = std::getenv("FERRITE_SHIM_ORDER");
-        g_reverse.store(order && std::string(order) == "reverse" ? 1 : 0);
-    }
-    return g_reverse.load() == 1;
+int order_from_env() {
+    const char* order = std::getenv("FERRITE_SHIM_ORDER");
+    if (!order || !*order || std::string(order) == "forward") return 0;
+    return std::string(order) == "reverse" ? 1 : 2;
 }
 
 int fail(const std::string& message) {
@@ -399,7 +408,7 @@ struct CoverageAtExit {
 
 }  // namespace
 
-Register::Register(const char* name, Invoke invoke) {
+Register::Register(const char* name, Invoke invoke, std::vector<unsigned> param_sizes) {
     Kernel& k = registry()[name];
     if (k.invoke) {
         std::fprintf(stderr, "ferrite-shim: kernel %s is defined twice\n", name);
@@ -407,6 +416,7 @@ Register::Register(const char* name, Invoke invoke) {
     }
     k.name = name;
     k.invoke = invoke;
+    k.param_sizes = std::move(param_sizes);
 }
 
 void block_barrier(const char* file, int line) {
@@ -455,15 +465,14 @@ FERRITE_SHIM_EXPORT int ferrite_shim_launch(const char* kernel, unsigned gx, uns
     if (found == registry().end()) return fail(std::string("unknown kernel ") + (kernel ? kernel : "(null)"));
     std::string bad = check_dims(gx, gy, gz, bx, by, bz, shared_bytes);
     if (!bad.empty()) return fail("launch of " + found->first + ": " + bad);
-    const char* order = std::getenv("FERRITE_SHIM_ORDER");
-    if (order && *order && std::string(order) != "reverse" && std::string(order) != "forward")
-        return fail("FERRITE_SHIM_ORDER must be forward or reverse, not " + std::string(order));
+    if (g_reverse.load() < 0) g_reverse.store(order_from_env());
+    if (g_reverse.load() == 2) return fail("FERRITE_SHIM_ORDER must be forward or reverse (or ferrite_shim_set_reverse_order called)");
     found->second.launches += 1;
     g_launch.kernel = &found->second;
     g_launch.args = args;
     g_launch.threads = bx * by * bz;
     g_launch.fibers.resize(g_launch.threads);
-    g_launch.reverse = reverse_order();
+    g_launch.reverse = g_reverse.load() == 1;
     gridDim = dim3(gx, gy, gz);
     blockDim = dim3(bx, by, bz);
     run_grid(shared_bytes);
@@ -484,6 +493,15 @@ FERRITE_SHIM_EXPORT const char* ferrite_shim_kernel_name(int i) {
     std::lock_guard<std::mutex> lock(g_mutex);
     if (i < 0 || size_t(i) >= kernel_list().size()) return nullptr;
     return kernel_list()[size_t(i)]->name.c_str();
+}
+
+FERRITE_SHIM_EXPORT int ferrite_shim_kernel_params(const char* kernel, unsigned* sizes, int capacity) {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto found = registry().find(kernel ? kernel : "");
+    if (found == registry().end()) return -1;
+    const std::vector<unsigned>& params = found->second.param_sizes;
+    for (size_t i = 0; i < params.size() && int(i) < capacity; ++i) sizes[i] = params[i];
+    return int(params.size());
 }
 
 FERRITE_SHIM_EXPORT int ferrite_shim_launch_count(const char* kernel) {

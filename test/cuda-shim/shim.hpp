@@ -11,6 +11,7 @@
 #include <math.h>  // libstdc++'s math.h brings the float overloads (exp(float), ...) into the global namespace, as CUDA has them
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 // ---- qualifiers -------------------------------------------------------------------------------
 #define __global__
@@ -24,15 +25,12 @@
 // __restrict__ is a GCC/Clang keyword already.
 
 // Static shared memory: one block runs at a time, so a static per variable is what every thread
-// of the block shares. With GCC the variables live in their own section, which the scheduler fills
-// with a NaN pattern before each block (a read before any write shows up as NaN, as garbage would
-// on a GPU); -fsanitize-sections keeps ASan's redzones around them. Clang cannot sanitize a named
-// section, so there they stay plain (zeroed once) statics.
-#if defined(__clang__)
-#define __shared__ static
-#else
-#define __shared__ static __attribute__((section("ferrite_shim_shared")))
-#endif
+// of the block shares. The variables live in a section of their own, between two markers that the
+// build links first and last, which the scheduler fills with a NaN pattern before each block: a
+// read before any write shows up as NaN, as garbage would on a GPU, and not as the previous
+// launch's data. ASan keeps its redzones around them (Clang instruments a section whose name is
+// not a C identifier; GCC needs -fsanitize-sections).
+#define __shared__ static __attribute__((section("ferrite_shim.shared")))
 
 // ---- indices ----------------------------------------------------------------------------------
 struct uint3 {
@@ -212,12 +210,18 @@ inline ferrite_shim_common<A, B> max(A a, B b) {
 
 // ---- launch by name ---------------------------------------------------------------------------
 // The generated registry (build.mjs) registers each kernel with invoke<&kernel>, which unpacks
-// cuLaunchKernel's argument array: args[i] points at the i-th parameter's value.
+// cuLaunchKernel's argument array (args[i] points at the i-th parameter's value), and the sizes of
+// its parameters, for the host to check its arguments against.
 namespace ferrite_shim {
 typedef void (*Invoke)(void** args);
 struct Register {
-    Register(const char* name, Invoke invoke);
+    Register(const char* name, Invoke invoke, std::vector<unsigned> param_sizes);
 };
+
+template <class... A>
+std::vector<unsigned> param_sizes(void (*)(A...)) {
+    return {unsigned(sizeof(A))...};
+}
 
 template <class... A, std::size_t... I>
 inline void call_unpacked(void (*f)(A...), void** args, std::index_sequence<I...>) {

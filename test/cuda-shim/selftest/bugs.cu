@@ -80,3 +80,14 @@ extern "C" __global__ void selftest_split_barrier(float* y) {
         y[threadIdx.x] = 2.0f;
     }
 }
+
+// Recurses until the fiber's stack runs out.
+__device__ __noinline__ float deep(float* y, int depth) {
+    float frame[256];
+    frame[depth % 256] = y[0];
+    return depth == 0 ? frame[0] : deep(y, depth - 1) + frame[(depth * 7) % 256];
+}
+
+extern "C" __global__ void selftest_stack_overflow(float* y, int depth) {
+    y[threadIdx.x] = deep(y, depth);
+}

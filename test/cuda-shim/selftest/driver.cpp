@@ -22,6 +22,7 @@ struct Shim {
     int (*kernel_count)();
     const char* (*kernel_name)(int);
     int (*launch_count)(const char*);
+    int (*kernel_params)(const char*, unsigned*, int);
     int (*sgemm)(int, int, int, int, int, float, const float*, int, long long, const float*, int, long long, float,
                  float*, int, long long, int);
 } shim;
@@ -204,6 +205,19 @@ std::string check_transpose() {
     return "";
 }
 
+std::string check_macro_kernels() {
+    std::vector<float> y(100, 0.0f);
+    float* yp = y.data();
+    long long n = 100;
+    launch_ok("selftest_fill_one", {1, 1, 1}, {64, 1, 1}, 0, {&yp, &n});
+    for (float v : y)
+        if (v != 1.0f) return "selftest_fill_one";
+    launch_ok("selftest_fill_index", {1, 1, 1}, {64, 1, 1}, 0, {&yp, &n});
+    for (long long i = 0; i < n; ++i)
+        if (y[size_t(i)] != float(i)) return "selftest_fill_index";
+    return "";
+}
+
 std::string check_unwritten_shared() {
     std::vector<float> out(64, 0.0f);
     float* op = out.data();
@@ -269,6 +283,13 @@ std::string check_registry(int expected_kernels) {
     launch_ok("selftest_unwritten_shared", {1, 1, 1}, {64, 1, 1}, 0, {&op});
     if (shim.launch_count("selftest_unwritten_shared") != before + 1) return "launch_count did not count the launch";
     if (shim.launch_count("no_such_kernel") != 0) return "launch_count of an unknown kernel";
+    // selftest_strided_scale(const float*, Strides, float*, long long, float)
+    unsigned sizes[8] = {};
+    unsigned want[5] = {8, unsigned(sizeof(Strides)), 8, 8, 4};
+    if (shim.kernel_params("selftest_strided_scale", sizes, 8) != 5 || std::memcmp(sizes, want, sizeof want) != 0)
+        return "kernel_params of selftest_strided_scale";
+    if (shim.kernel_params("selftest_strided_scale", sizes, 2) != 5 || shim.kernel_params("no_such_kernel", sizes, 8) != -1)
+        return "kernel_params with a small capacity or an unknown kernel";
     return "";
 }
 
@@ -342,6 +363,7 @@ int run_all(int expected_kernels) {
         {"strided_view", check_strided},
         {"transpose_2d_blocks", check_transpose},
         {"unwritten_shared_is_nan", check_unwritten_shared},
+        {"kernels_defined_by_a_macro", check_macro_kernels},
         {"missing_sync_orders_differ", check_missing_sync_differs},
         {"parallel_host_threads", check_threads},
         {"sgemm_four_transposes", check_sgemm},
@@ -374,12 +396,19 @@ int run_fatal(const std::string& name) {
     else if (name == "divergent_shuffle") launch_ok("selftest_divergent_shuffle", {1, 1, 1}, {64, 1, 1}, 0, {&yp});
     else if (name == "shuffle_vs_barrier") launch_ok("selftest_shuffle_vs_barrier", {1, 1, 1}, {64, 1, 1}, 0, {&yp});
     else if (name == "partial_mask") launch_ok("selftest_partial_mask", {1, 1, 1}, {32, 1, 1}, 0, {&yp});
-    else if (name == "oob_write") launch_ok("selftest_oob_write", {1, 1, 1}, {32, 1, 1}, 0, {&yp, &n});
+    else if (name == "misaligned_arg") {
+        alignas(8) char bytes[16] = {};
+        void* misaligned = bytes + 1;  // where a long long cannot be
+        launch_ok("selftest_oob_write", {1, 1, 1}, {32, 1, 1}, 0, {&yp, misaligned});
+    } else if (name == "oob_write") launch_ok("selftest_oob_write", {1, 1, 1}, {32, 1, 1}, 0, {&yp, &n});
     else if (name == "dynamic_overrun") launch_ok("selftest_dynamic_overrun", {1, 1, 1}, {32, 1, 1}, 32 * 4, {&yp});
     else if (name == "static_overrun") launch_ok("selftest_static_overrun", {1, 1, 1}, {32, 1, 1}, 0, {&yp});
     else if (name == "local_overrun") {
         int index = 4;
         launch_ok("selftest_local_overrun", {1, 1, 1}, {32, 1, 1}, 0, {&yp, &index});
+    } else if (name == "stack_overflow") {
+        int depth = 100000;
+        launch_ok("selftest_stack_overflow", {1, 1, 1}, {2, 1, 1}, 0, {&yp, &depth});
     } else if (name == "int_overflow") launch_ok("selftest_int_overflow", {1, 1, 1}, {64, 1, 1}, 0, {&yip, &big});
     else {
         std::fprintf(stderr, "driver: unknown case %s\n", name.c_str());
@@ -407,6 +436,7 @@ int main(int argc, char** argv) {
     load(lib, shim.kernel_count, "ferrite_shim_kernel_count");
     load(lib, shim.kernel_name, "ferrite_shim_kernel_name");
     load(lib, shim.launch_count, "ferrite_shim_launch_count");
+    load(lib, shim.kernel_params, "ferrite_shim_kernel_params");
     load(lib, shim.sgemm, "ferrite_shim_sgemm_strided_batched");
     std::string what = argv[2];
     if (what == "all") return run_all(argc > 3 ? std::atoi(argv[3]) : -1);

@@ -55,3 +55,11 @@ extern "C" __global__ void selftest_transpose(const float* __restrict__ x, float
         if (r < rows && cc < cols) y[(long long)cc * rows + r] = tile[threadIdx.x][k];
     }
 }
+
+// Kernels that a macro defines, as some of Ferrite's do: the registry sees them after the preprocessor.
+#define SELFTEST_FILL(name, value)                                      \
+    extern "C" __global__ void name(float* __restrict__ y, long long n) { \
+        FERRITE_FOR_EACH(i, n) y[i] = (value);                          \
+    }
+SELFTEST_FILL(selftest_fill_one, 1.0f)
+SELFTEST_FILL(selftest_fill_index, (float)i)

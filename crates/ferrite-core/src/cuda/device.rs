@@ -63,6 +63,14 @@ pub struct GemmArgs {
 }
 
 const MAX_DEVICES: usize = 64;
+
+/// Set (to anything) to give every block back to the driver at once and allocate exact sizes,
+/// like `PYTORCH_NO_CUDA_MEMORY_CACHING`: slow, but `compute-sanitizer` then sees every overrun.
+pub const NO_CACHING_VARIABLE: &str = "FERRITE_NO_CUDA_MEMORY_CACHING";
+
+fn caching_wanted() -> bool {
+    std::env::var_os(NO_CACHING_VARIABLE).is_none()
+}
 static DEVICES: [OnceLock<std::result::Result<Arc<CudaDevice>, String>>; MAX_DEVICES] =
     [const { OnceLock::new() }; MAX_DEVICES];
 
@@ -112,7 +120,7 @@ impl CudaDevice {
         Ok(CudaDevice {
             ordinal,
             driver: Driver::Cuda(driver),
-            allocator: Mutex::new(CachingAllocator::new(true)),
+            allocator: Mutex::new(CachingAllocator::new(caching_wanted())),
         })
     }
 

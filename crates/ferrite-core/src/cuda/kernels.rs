@@ -7,4 +7,10 @@ pub static MODULES: &[&Module] = &[
     &crate::nn::loss::cuda::MODULE,
     &crate::ops::matmul::cuda::MODULE,
     &crate::optim::cuda::MODULE,
+    &crate::ops::copy::cuda::MODULE,
+    &crate::ops::unary::cuda::MODULE,
+    &crate::ops::binary::cuda::MODULE,
+    &crate::ops::reduce::cuda::MODULE,
+    &crate::nn::norm::cuda::MODULE,
+    &crate::nn::pool::cuda::MODULE,
 ];

@@ -165,7 +165,8 @@ fn describe(error: &libloading::Error) -> String {
     text
 }
 
-/// Every folder to search after the system loader, in order, without duplicates.
+/// Every folder to search after the system loader (`FERRITE_CUDA_PATH`'s again, so a missing
+/// library's message lists them), in order, without duplicates.
 pub fn search_folders() -> Vec<PathBuf> {
     let mut folders = Vec::new();
     if let Some(paths) = std::env::var_os(PATH_VARIABLE) {
@@ -249,17 +250,31 @@ pub fn loaded() -> &'static [(CudaLibrary, Lookup)] {
     static LOOKUPS: OnceLock<Vec<(CudaLibrary, Lookup)>> = OnceLock::new();
     LOOKUPS.get_or_init(|| {
         let mut folders: Option<Vec<PathBuf>> = None;
+        let explicit: Vec<PathBuf> = std::env::var_os(PATH_VARIABLE)
+            .map(|paths| std::env::split_paths(&paths).collect())
+            .unwrap_or_default();
         CudaLibrary::ALL
             .iter()
             .map(|&library| {
-                // The system loader first; the folder scan (which may run python3) only if needed.
-                let lookup = find_by_name(library).unwrap_or_else(|| {
-                    find_in(library, folders.get_or_insert_with(search_folders))
-                });
+                // The user's folders first, then the system loader; the folder scan (which may
+                // run python3) only if needed.
+                let lookup = loaded_from(library, &explicit)
+                    .or_else(|| find_by_name(library))
+                    .unwrap_or_else(|| {
+                        find_in(library, folders.get_or_insert_with(search_folders))
+                    });
                 (library, lookup)
             })
             .collect()
     })
+}
+
+/// `library` loaded from one of `folders`, if it is there and loads.
+fn loaded_from(library: CudaLibrary, folders: &[PathBuf]) -> Option<Lookup> {
+    match find_in(library, folders) {
+        found @ Lookup::Loaded { .. } => Some(found),
+        Lookup::Missing { .. } => None,
+    }
 }
 
 pub fn lookup(library: CudaLibrary) -> &'static Lookup {

@@ -17,6 +17,8 @@ mod module;
 pub mod settings;
 #[cfg(all(test, unix))]
 mod shim;
+#[cfg(all(test, unix))]
+pub use shim::note_arg_sizes;
 mod storage;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -119,12 +119,17 @@ impl KernelArg for crate::cuda::Strides {}
 
 /// The argument array of a launch: `args![src, dst, n]`. Each value is bound to a local first,
 /// so the pointers stay valid for the launch call the array is passed to.
+///
+/// In tests the sizes of the values are noted too, so that the CPU shim can check them against
+/// the kernel's parameters (an `i32` passed where a kernel takes `long long` is caught there).
 #[macro_export]
 #[doc(hidden)]
 macro_rules! cuda_args {
-    ($($arg:expr),* $(,)?) => {
+    ($($arg:expr),* $(,)?) => {{
+        #[cfg(all(test, unix))]
+        $crate::cuda::note_arg_sizes(&[$(::std::mem::size_of_val(&$arg)),*]);
         [$($crate::cuda::KernelArg::as_kernel_arg(&$arg)),*]
-    };
+    }};
 }
 pub use crate::cuda_args as args;
 

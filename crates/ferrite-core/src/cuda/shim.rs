@@ -24,6 +24,7 @@ type Launch = unsafe extern "C" fn(
     *mut *mut c_void,
 ) -> c_int;
 type LastError = unsafe extern "C" fn() -> *const c_char;
+type KernelParams = unsafe extern "C" fn(*const c_char, *mut c_uint, c_int) -> c_int;
 type Sgemm = unsafe extern "C" fn(
     c_int,
     c_int,
@@ -48,6 +49,7 @@ pub(crate) struct Shim {
     launch: Launch,
     last_error: LastError,
     sgemm: Sgemm,
+    kernel_params: KernelParams,
     _library: libloading::Library,
 }
 
@@ -74,10 +76,14 @@ impl Shim {
             let sgemm = *library
                 .get::<Sgemm>(b"ferrite_shim_sgemm_strided_batched")
                 .map_err(|e| e.to_string())?;
+            let kernel_params = *library
+                .get::<KernelParams>(b"ferrite_shim_kernel_params")
+                .map_err(|e| e.to_string())?;
             Ok(Shim {
                 launch,
                 last_error,
                 sgemm,
+                kernel_params,
                 _library: library,
             })
         }
@@ -98,6 +104,7 @@ impl Shim {
         args: &mut [*mut c_void],
     ) -> Result<(), String> {
         let name = CString::new(kernel).map_err(|e| e.to_string())?;
+        self.check_arg_sizes(&name, kernel, args.len())?;
         let (g, b) = (config.grid, config.block);
         let status = (self.launch)(
             name.as_ptr(),
@@ -115,6 +122,24 @@ impl Shim {
         } else {
             Err(self.error(kernel))
         }
+    }
+
+    /// Compares the sizes `cuda::args!` noted with the kernel's parameters.
+    fn check_arg_sizes(&self, name: &CStr, kernel: &str, count: usize) -> Result<(), String> {
+        let noted = ARG_SIZES.with(|sizes| sizes.take());
+        let mut params = [0 as c_uint; 64];
+        // SAFETY: `params` has room for 64 sizes, and the shim writes at most that many.
+        let n = unsafe { (self.kernel_params)(name.as_ptr(), params.as_mut_ptr(), 64) };
+        if n < 0 {
+            return Err(self.error(kernel));
+        }
+        let want: Vec<usize> = params[..n as usize].iter().map(|&s| s as usize).collect();
+        if noted.len() != count || noted != want {
+            return Err(format!(
+                "{kernel} takes parameters of {want:?} bytes, but the launch passed {noted:?}"
+            ));
+        }
+        Ok(())
     }
 
     pub fn gemm(&self, g: &GemmArgs) -> Result<(), String> {
@@ -167,4 +192,13 @@ impl RawMemory for Shim {
     fn fence(&self) -> Option<Box<dyn Fence>> {
         None
     }
+}
+
+thread_local! {
+    static ARG_SIZES: std::cell::Cell<Vec<usize>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Notes the sizes of the values `cuda::args!` is passing, for the next launch's check.
+pub fn note_arg_sizes(sizes: &[usize]) {
+    ARG_SIZES.with(|noted| noted.set(sizes.to_vec()));
 }

@@ -5,6 +5,7 @@
 
 pub mod activation;
 pub mod conv;
+pub(crate) mod cudnn;
 pub mod linear;
 pub mod loss;
 pub mod norm;

@@ -3,6 +3,7 @@
 use crate::cpu::map_strided;
 use crate::dtype::DType;
 use crate::error::Result;
+use crate::ops::copy;
 use crate::storage::{CpuStorage, Storage};
 use crate::tensor::Tensor;
 
@@ -38,8 +39,7 @@ impl Tensor {
                 | (same @ CpuStorage::I64(_), DType::I64)
                 | (same @ CpuStorage::Bool(_), DType::Bool) => same.clone(),
             }),
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            Storage::Cuda(s) => Storage::Cuda(copy::cuda::strided("to", s, layout, dtype)?),
         };
         Ok(Tensor::from_storage(out, self.shape()))
     }

@@ -164,8 +164,12 @@ mod tests {
     });
 
     #[test]
-    fn cuda_is_a_clear_error_without_the_backend() {
+    fn cuda_is_a_clear_error_where_it_is_unavailable() {
+        let Some(reason) = crate::cuda::unavailable_reason() else {
+            return; // a GPU (or the CPU shim) is here: the cuda_test! suites cover it
+        };
         let err = Tensor::zeros(&[2], DType::F32, Device::Cuda(0)).unwrap_err();
         assert_eq!(err.code(), "DeviceUnavailable");
+        assert!(err.to_string().contains(&reason), "{err}");
     }
 }

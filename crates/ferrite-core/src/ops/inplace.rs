@@ -4,7 +4,8 @@
 
 use crate::autograd::is_grad_enabled;
 use crate::error::{Error, Result, ShapeDisplay};
-use crate::storage::{CpuElement, CpuStorage, Storage};
+use crate::ops::copy;
+use crate::storage::{mismatch, CpuElement, CpuStorage, Storage};
 use crate::tensor::Tensor;
 
 impl Tensor {
@@ -81,8 +82,12 @@ impl Tensor {
                 CpuStorage::I64(_) => copy_elements::<i64>(src, &values, dst, self),
                 CpuStorage::Bool(_) => copy_elements::<bool>(src, &values, dst, self),
             },
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            (Storage::Cuda(src), Storage::Cuda(dst)) => {
+                copy::cuda::copy_into("copy_", src, values.layout(), dst, self.layout())
+            }
+            (Storage::Cpu(_), Storage::Cuda(_)) | (Storage::Cuda(_), Storage::Cpu(_)) => {
+                Err(mismatch("copy_", &source, &destination))
+            }
         }
     }
 }

@@ -4,6 +4,7 @@ use crate::autograd::{record, Backward};
 use crate::cpu::map_strided;
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::layout::{checked_numel, infer_shape, normalize_dim, signed, Layout};
+use crate::ops::copy;
 use crate::storage::{CpuStorage, Storage};
 use crate::tensor::Tensor;
 
@@ -286,8 +287,7 @@ impl Tensor {
                 CpuStorage::I64(x) => CpuStorage::I64(map_strided("clone", x, layout, |v| v)?),
                 CpuStorage::Bool(x) => CpuStorage::Bool(map_strided("clone", x, layout, |v| v)?),
             }),
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            Storage::Cuda(s) => Storage::Cuda(copy::cuda::strided("clone", s, layout, s.dtype())?),
         };
         Ok(record(
             Tensor::from_storage(out, self.shape()),

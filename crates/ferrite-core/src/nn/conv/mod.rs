@@ -4,6 +4,7 @@
 //! chooses among them for each pass.
 
 mod cpu;
+mod cuda;
 #[cfg(test)]
 mod reference;
 mod shape;
@@ -15,7 +16,7 @@ use shape::ConvShape;
 
 use crate::autograd::{record, Backward};
 use crate::error::Result;
-use crate::storage::{CpuStorage, Storage};
+use crate::storage::{mismatch, CpuStorage, Storage};
 use crate::tensor::Tensor;
 
 const OP: &str = "conv2d";
@@ -49,8 +50,19 @@ impl Tensor {
             (Storage::Cpu(xs), Storage::Cpu(ws), Some((Storage::Cpu(bs), layout))) => {
                 cpu(xs, ws, Some(bs.slice(OP, layout)?))?
             }
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            (Storage::Cuda(xs), Storage::Cuda(ws), None) => {
+                Storage::Cuda(cuda::forward(&s, (xs, x.layout()), (ws, w.layout()), None)?)
+            }
+            (Storage::Cuda(xs), Storage::Cuda(ws), Some((Storage::Cuda(bs), layout))) => {
+                let b = Some((bs, layout));
+                Storage::Cuda(cuda::forward(&s, (xs, x.layout()), (ws, w.layout()), b)?)
+            }
+            (xs @ Storage::Cpu(_), Storage::Cpu(_), Some((bs @ Storage::Cuda(_), _)))
+            | (xs @ Storage::Cuda(_), Storage::Cuda(_), Some((bs @ Storage::Cpu(_), _))) => {
+                return Err(mismatch(OP, xs, bs))
+            }
+            (xs @ Storage::Cpu(_), ws @ Storage::Cuda(_), _)
+            | (xs @ Storage::Cuda(_), ws @ Storage::Cpu(_), _) => return Err(mismatch(OP, xs, ws)),
         };
         let shape = if self.rank() == 4 {
             vec![s.n, s.o, s.oh, s.ow]
@@ -120,8 +132,13 @@ impl ConvolutionBackward {
                 let (dy, w) = (gs.slice(OP, dy.layout())?, ws.slice(OP, w.layout())?);
                 Storage::Cpu(CpuStorage::F32(cpu::backward_input(&self.shape, dy, w)))
             }
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            (Storage::Cuda(gs), Storage::Cuda(ws)) => Storage::Cuda(cuda::backward_input(
+                &self.shape,
+                (gs, dy.layout()),
+                (ws, w.layout()),
+            )?),
+            (a @ Storage::Cpu(_), b @ Storage::Cuda(_))
+            | (a @ Storage::Cuda(_), b @ Storage::Cpu(_)) => return Err(mismatch(OP, a, b)),
         };
         Ok(Tensor::from_storage(dx, self.input.shape()))
     }
@@ -134,8 +151,13 @@ impl ConvolutionBackward {
                 let (dy, x) = (gs.slice(OP, dy.layout())?, xs.slice(OP, x.layout())?);
                 Storage::Cpu(CpuStorage::F32(cpu::backward_weight(&self.shape, x, dy)))
             }
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            (Storage::Cuda(gs), Storage::Cuda(xs)) => Storage::Cuda(cuda::backward_weight(
+                &self.shape,
+                (xs, x.layout()),
+                (gs, dy.layout()),
+            )?),
+            (a @ Storage::Cpu(_), b @ Storage::Cuda(_))
+            | (a @ Storage::Cuda(_), b @ Storage::Cpu(_)) => return Err(mismatch(OP, a, b)),
         };
         Ok(Tensor::from_storage(dw, self.weight.shape()))
     }
@@ -147,8 +169,9 @@ impl ConvolutionBackward {
                 &self.shape,
                 gs.slice(OP, dy.layout())?,
             ))),
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            Storage::Cuda(gs) => {
+                Storage::Cuda(cuda::backward_bias(&self.shape, (gs, dy.layout()))?)
+            }
         };
         Ok(Tensor::from_storage(db, &[self.shape.o]))
     }

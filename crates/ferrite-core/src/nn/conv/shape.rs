@@ -29,7 +29,7 @@ impl Default for Conv2dParams {
 }
 
 /// The sizes of one convolution: NCHW input, weight [o, c / groups, kh, kw], output [n, o, oh, ow].
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) struct ConvShape {
     pub n: usize,
     pub c: usize,

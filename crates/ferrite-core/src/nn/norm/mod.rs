@@ -3,11 +3,12 @@
 //! evaluation normalises with the running ones.
 
 mod cpu;
+pub(crate) mod cuda;
 
 use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
-use crate::storage::{CpuStorage, Storage};
+use crate::storage::{mismatch, CpuStorage, Storage};
 use crate::tensor::Tensor;
 
 const OP: &str = "batch_norm";
@@ -47,10 +48,12 @@ impl Tensor {
         eps: f64,
     ) -> Result<Tensor> {
         let d = self.check_batch_norm([running_mean, running_var, weight, bias], training)?;
-        let x = self.contiguous()?;
-        let (mean, invstd) = match (training, running_mean, running_var) {
-            (true, _, _) => batch_statistics(&x, d, [running_mean, running_var], momentum, eps)?,
-            (false, Some(rm), Some(rv)) => running_statistics(rm, rv, eps)?,
+        let statistics = match (training, running_mean, running_var) {
+            (true, _, _) => Statistics::Batch {
+                running: self.running_to_update([running_mean, running_var])?,
+                momentum,
+            },
+            (false, Some(rm), Some(rv)) => Statistics::Running(rm, rv),
             _ => {
                 return Err(Error::invalid(
                     OP,
@@ -58,56 +61,52 @@ impl Tensor {
                 ))
             }
         };
+        let x = self.contiguous()?;
         // No weight scales by 1 and no bias shifts by 0: the same arithmetic either way.
         let per_channel = |t: Option<&Tensor>, fill: f64| match t {
             Some(t) => t.contiguous(),
             None => Tensor::full(&[d.c], fill, DType::F32, self.device()),
         };
         let (w, b) = (per_channel(weight, 1.0)?, per_channel(bias, 0.0)?);
-        let (out, scale) = match (
-            &*x.storage().read(),
-            &*mean.storage().read(),
-            &*invstd.storage().read(),
-            &*w.storage().read(),
-            &*b.storage().read(),
-        ) {
-            (
-                Storage::Cpu(xs),
-                Storage::Cpu(ms),
-                Storage::Cpu(is),
-                Storage::Cpu(ws),
-                Storage::Cpu(bs),
-            ) => {
-                // y = (x - mean) * scale + bias per channel, with scale = weight * invstd.
-                let scale =
-                    cpu::channel_scale(is.slice(OP, invstd.layout())?, ws.slice(OP, w.layout())?);
-                let out = cpu::forward(
-                    xs.slice(OP, x.layout())?,
-                    d,
-                    ms.slice(OP, mean.layout())?,
-                    &scale,
-                    bs.slice(OP, b.layout())?,
-                );
-                (
-                    Storage::Cpu(CpuStorage::F32(out)),
-                    Storage::Cpu(CpuStorage::F32(scale)),
-                )
+        let (f, batch_stats) = match &*x.storage().read() {
+            Storage::Cpu(xs) => {
+                forward_cpu(xs.slice(OP, x.layout())?, d, statistics, [&w, &b], eps)?
             }
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            xs @ Storage::Cuda(_) => {
+                let copy_weight = weight.is_some();
+                let f = forward_cuda(xs, &x, d, statistics, [&w, &b], copy_weight, eps)?;
+                (f, None)
+            }
         };
-        let out = Tensor::from_storage(out, self.shape());
+        // On the CPU the running statistics are updated once the input is no longer read (they
+        // may share its memory); cuDNN updated them in its forward.
+        if let (Some(stats), Statistics::Batch { running, momentum }) = (batch_stats, statistics) {
+            update_running_cpu(running, &stats, d, momentum)?;
+        }
+        let out = Tensor::from_storage(f.out, self.shape());
         let inputs: Vec<&Tensor> = [Some(self), weight, bias].into_iter().flatten().collect();
         Ok(record(out, &inputs, || BatchNormBackward {
             input: self.clone(),
             weight: weight.cloned(),
             bias: bias.cloned(),
-            mean,
-            invstd,
-            scale: Tensor::from_storage(scale, &[d.c]),
+            mean: f.mean,
+            invstd: f.invstd,
+            weight_term: f.weight_term,
             training,
+            eps,
             dims: d,
         }))
+    }
+
+    /// The running statistics a training call updates, checked before anything is computed.
+    fn running_to_update<'t>(
+        &self,
+        running: [Option<&'t Tensor>; 2],
+    ) -> Result<[Option<&'t Tensor>; 2]> {
+        for t in running.into_iter().flatten() {
+            t.check_in_place::<f32>(OP)?;
+        }
+        Ok(running)
     }
 
     /// Validates the input and the per-channel tensors; returns the input's `[n, c, s]` view.
@@ -164,94 +163,216 @@ impl Tensor {
     }
 }
 
-/// Training: the batch's per-channel mean and `1 / sqrt(var + eps)` (biased variance), folded
-/// into the running statistics given, in place.
-fn batch_statistics(
-    x: &Tensor,
+/// Where a forward's statistics come from.
+#[derive(Clone, Copy)]
+enum Statistics<'t> {
+    /// The batch's, folded into the running ones given ([mean, var]) with `momentum`.
+    Batch {
+        running: [Option<&'t Tensor>; 2],
+        momentum: f64,
+    },
+    /// The running mean and variance, left alone.
+    Running(&'t Tensor, &'t Tensor),
+}
+
+/// What the backward reads of the weight, fixed at forward time so that a later in-place change
+/// of the weight does not reach it.
+enum WeightTerm {
+    /// `weight * invstd` per channel: what the CPU kernels scale by.
+    Scale(Tensor),
+    /// A copy of the weight (the ones made for none): cuDNN's backward scales by it itself.
+    Weight(Tensor),
+}
+
+/// A forward's output and what its backward reads besides the input.
+struct Forward {
+    out: Storage,
+    mean: Tensor,
+    invstd: Tensor,
+    weight_term: WeightTerm,
+}
+
+/// The error for an operand of a CPU call found elsewhere (`same_device` normally rejects it
+/// before any storage is read).
+fn off_cpu(t: &Tensor) -> Error {
+    Error::DeviceMismatch {
+        op: OP,
+        expected: "cpu".into(),
+        got: t.device().to_string(),
+    }
+}
+
+fn f32_tensor(values: Vec<f32>, shape: &[usize]) -> Tensor {
+    Tensor::from_storage(Storage::Cpu(CpuStorage::F32(values)), shape)
+}
+
+/// The CPU forward, and in training the batch's (mean, biased var) per channel, which the
+/// caller folds into the running statistics.
+#[allow(clippy::type_complexity)]
+fn forward_cpu(
+    x: &[f32],
     d: Dims,
-    [running_mean, running_var]: [Option<&Tensor>; 2],
-    momentum: f64,
+    statistics: Statistics,
+    [w, b]: [&Tensor; 2],
     eps: f64,
-) -> Result<(Tensor, Tensor)> {
-    let (stats, mean, invstd) = match &*x.storage().read() {
-        Storage::Cpu(xs) => {
-            let stats = cpu::channel_stats(xs.slice(OP, x.layout())?, d);
+) -> Result<(Forward, Option<Vec<(f64, f64)>>)> {
+    let (mean, invstd, stats) = match statistics {
+        Statistics::Batch { .. } => {
+            let stats = cpu::channel_stats(x, d);
             let (mean, invstd) = cpu::batch_mean_invstd(&stats, eps);
-            (
-                stats,
-                Storage::Cpu(CpuStorage::F32(mean)),
-                Storage::Cpu(CpuStorage::F32(invstd)),
-            )
+            (mean, invstd, Some(stats))
         }
-        #[allow(unreachable_patterns)]
-        _ => return Err(crate::cuda::pending("cuda")),
+        Statistics::Running(rm, rv) => {
+            let (mean, invstd) = running_statistics_cpu(rm, rv, eps)?;
+            (mean, invstd, None)
+        }
     };
+    let (scale, out) = match (&*w.storage().read(), &*b.storage().read()) {
+        (Storage::Cpu(ws), Storage::Cpu(bs)) => {
+            // y = (x - mean) * scale + bias per channel, with scale = weight * invstd.
+            let scale = cpu::channel_scale(&invstd, ws.slice(OP, w.layout())?);
+            let out = cpu::forward(x, d, &mean, &scale, bs.slice(OP, b.layout())?);
+            (scale, out)
+        }
+        (Storage::Cuda(_), _) => return Err(off_cpu(w)),
+        (Storage::Cpu(_), Storage::Cuda(_)) => return Err(off_cpu(b)),
+    };
+    let c = [d.c];
+    let f = Forward {
+        out: Storage::Cpu(CpuStorage::F32(out)),
+        mean: f32_tensor(mean, &c),
+        invstd: f32_tensor(invstd, &c),
+        weight_term: WeightTerm::Scale(f32_tensor(scale, &c)),
+    };
+    Ok((f, stats))
+}
+
+/// Folds the batch's statistics into the running ones given, in place (PyTorch's momentum, the
+/// unbiased variance).
+fn update_running_cpu(
+    [running_mean, running_var]: [Option<&Tensor>; 2],
+    stats: &[(f64, f64)],
+    d: Dims,
+    momentum: f64,
+) -> Result<()> {
     if let Some(t) = running_mean {
-        t.check_in_place::<f32>(OP)?;
         match &mut *t.storage().write() {
             Storage::Cpu(r) => {
-                cpu::update_running_mean(r.slice_mut(OP, t.layout())?, &stats, momentum)
+                cpu::update_running_mean(r.slice_mut(OP, t.layout())?, stats, momentum)
             }
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            Storage::Cuda(_) => return Err(off_cpu(t)),
         }
     }
     if let Some(t) = running_var {
-        t.check_in_place::<f32>(OP)?;
         let count = (d.n * d.s) as f64;
         match &mut *t.storage().write() {
             Storage::Cpu(r) => {
-                cpu::update_running_var(r.slice_mut(OP, t.layout())?, &stats, count, momentum)
+                cpu::update_running_var(r.slice_mut(OP, t.layout())?, stats, count, momentum)
             }
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            Storage::Cuda(_) => return Err(off_cpu(t)),
         }
     }
-    Ok((
-        Tensor::from_storage(mean, &[d.c]),
-        Tensor::from_storage(invstd, &[d.c]),
-    ))
+    Ok(())
 }
 
-/// Evaluation: a copy of the running mean, and `1 / sqrt(running_var + eps)`.
-fn running_statistics(
+/// Evaluation on the CPU: a copy of the running mean, and `1 / sqrt(running_var + eps)`.
+fn running_statistics_cpu(
     running_mean: &Tensor,
     running_var: &Tensor,
     eps: f64,
-) -> Result<(Tensor, Tensor)> {
+) -> Result<(Vec<f32>, Vec<f32>)> {
     let (rm, rv) = (running_mean.contiguous()?, running_var.contiguous()?);
-    let (mean, invstd) = match (&*rm.storage().read(), &*rv.storage().read()) {
+    let statistics = match (&*rm.storage().read(), &*rv.storage().read()) {
         (Storage::Cpu(ms), Storage::Cpu(vs)) => {
-            let (mean, invstd) = cpu::running_mean_invstd(
-                ms.slice(OP, rm.layout())?,
-                vs.slice(OP, rv.layout())?,
-                eps,
-            );
-            (
-                Storage::Cpu(CpuStorage::F32(mean)),
-                Storage::Cpu(CpuStorage::F32(invstd)),
-            )
+            cpu::running_mean_invstd(ms.slice(OP, rm.layout())?, vs.slice(OP, rv.layout())?, eps)
         }
-        #[allow(unreachable_patterns)]
-        _ => return Err(crate::cuda::pending("cuda")),
+        (Storage::Cuda(_), _) => return Err(off_cpu(&rm)),
+        (Storage::Cpu(_), Storage::Cuda(_)) => return Err(off_cpu(&rv)),
     };
-    let c = [rm.numel()];
-    Ok((
-        Tensor::from_storage(mean, &c),
-        Tensor::from_storage(invstd, &c),
-    ))
+    Ok(statistics)
+}
+
+/// The device address of a contiguous float32 operand on the input's device `x`.
+fn cuda_ptr(x: &Storage, t: &Tensor) -> Result<u64> {
+    match &*t.storage().read() {
+        Storage::Cuda(s) => s.ptr::<f32>(OP, t.layout()),
+        other @ Storage::Cpu(_) => Err(mismatch(OP, x, other)),
+    }
+}
+
+/// The address of a running statistic cuDNN updates in place (a write: its version moves on).
+/// It may not share the input's memory, which cuDNN reads in the same call.
+fn cuda_running_ptr(x_storage: &Storage, x: &Tensor, t: &Tensor) -> Result<u64> {
+    if t.shares_storage(x) {
+        return Err(Error::invalid(
+            OP,
+            "the running statistics cannot share memory with the input on CUDA",
+        ));
+    }
+    match &mut *t.storage().write() {
+        Storage::Cuda(s) => s.ptr_mut::<f32>(OP, t.layout()),
+        other @ Storage::Cpu(_) => Err(mismatch(OP, x_storage, other)),
+    }
+}
+
+/// The CUDA forward (cuDNN); `copy_weight` when `w` is the caller's weight rather than ones
+/// made for none.
+fn forward_cuda(
+    xs: &Storage,
+    x: &Tensor,
+    d: Dims,
+    statistics: Statistics,
+    [w, b]: [&Tensor; 2],
+    copy_weight: bool,
+    eps: f64,
+) -> Result<Forward> {
+    let Storage::Cuda(cx) = xs else {
+        return Err(Error::Internal {
+            op: OP,
+            detail: "forward_cuda on a CPU input".into(),
+        });
+    };
+    let dev = cx.device();
+    let xp = cx.ptr::<f32>(OP, x.layout())?;
+    let affine = [cuda_ptr(xs, w)?, cuda_ptr(xs, b)?];
+    let n = match statistics {
+        Statistics::Batch { running, momentum } => {
+            let running = running.map(|t| t.map(|t| cuda_running_ptr(xs, x, t)).transpose());
+            let [rm, rv] = running;
+            cuda::forward_training(dev, xp, d, affine, [rm?, rv?], momentum, eps)?
+        }
+        Statistics::Running(rm, rv) => {
+            let (rm, rv) = (rm.contiguous()?, rv.contiguous()?);
+            let running = [cuda_ptr(xs, &rm)?, cuda_ptr(xs, &rv)?];
+            cuda::forward_eval(dev, xp, d, affine, running, eps)?
+        }
+    };
+    let weight = match copy_weight {
+        true => Tensor::from_storage(
+            Storage::Cuda(cuda::copy_channels(dev, affine[0], d.c)?),
+            &[d.c],
+        ),
+        false => w.clone(),
+    };
+    let c = [d.c];
+    Ok(Forward {
+        out: Storage::Cuda(n.out),
+        mean: Tensor::from_storage(Storage::Cuda(n.mean), &c),
+        invstd: Tensor::from_storage(Storage::Cuda(n.invstd), &c),
+        weight_term: WeightTerm::Weight(weight),
+    })
 }
 
 struct BatchNormBackward {
     input: Tensor,
     weight: Option<Tensor>,
     bias: Option<Tensor>,
-    /// Per channel: the mean and `1 / sqrt(var + eps)` the forward normalised with, and
-    /// `weight * invstd`.
+    /// Per channel: the mean and `1 / sqrt(var + eps)` the forward normalised with.
     mean: Tensor,
     invstd: Tensor,
-    scale: Tensor,
+    weight_term: WeightTerm,
     training: bool,
+    eps: f64,
     dims: Dims,
 }
 
@@ -260,8 +381,8 @@ impl Backward for BatchNormBackward {
         "NativeBatchNormBackward0"
     }
 
-    /// The statistics and scale are this node's own tensors, made at forward time (the weight is
-    /// read through them); only the input comes from outside.
+    /// The statistics and weight term are this node's own tensors, made at forward time (the
+    /// weight is read through them); only the input comes from outside.
     fn saved(&self) -> Vec<&Tensor> {
         vec![&self.input]
     }
@@ -283,32 +404,20 @@ impl Backward for BatchNormBackward {
             bias: self.bias.is_some() && needs[needs.len() - 1],
         };
         let (x, dy) = (self.input.contiguous()?, g.contiguous()?);
-        let (mean, invstd, scale) = (&self.mean, &self.invstd, &self.scale);
-        let [dx, dw, db] = match (
-            &*x.storage().read(),
-            &*dy.storage().read(),
-            &*mean.storage().read(),
-            &*invstd.storage().read(),
-            &*scale.storage().read(),
-        ) {
-            (
-                Storage::Cpu(xs),
-                Storage::Cpu(gs),
-                Storage::Cpu(ms),
-                Storage::Cpu(is),
-                Storage::Cpu(ss),
-            ) => cpu::backward(
-                xs.slice(OP, x.layout())?,
-                gs.slice(OP, dy.layout())?,
-                self.dims,
-                ms.slice(OP, mean.layout())?,
-                is.slice(OP, invstd.layout())?,
-                ss.slice(OP, scale.layout())?,
-                plan,
-            )
-            .map(|grad| grad.map(|g| Storage::Cpu(CpuStorage::F32(g)))),
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+        let [dx, dw, db] = match (&*x.storage().read(), &*dy.storage().read()) {
+            (Storage::Cpu(xs), Storage::Cpu(gs)) => {
+                let (x, dy) = (xs.slice(OP, x.layout())?, gs.slice(OP, dy.layout())?);
+                self.backward_cpu(x, dy, plan)?
+            }
+            (xs @ Storage::Cuda(cx), Storage::Cuda(gs)) => {
+                let (xp, gp) = (
+                    cx.ptr::<f32>(OP, x.layout())?,
+                    gs.ptr::<f32>(OP, dy.layout())?,
+                );
+                self.backward_cuda(xs, [xp, gp], plan)?
+            }
+            (a @ Storage::Cpu(_), b @ Storage::Cuda(_))
+            | (a @ Storage::Cuda(_), b @ Storage::Cpu(_)) => return Err(mismatch(OP, a, b)),
         };
         // Each gradient has the shape of what it is the gradient of.
         let shaped =
@@ -324,248 +433,71 @@ impl Backward for BatchNormBackward {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::autograd::NoGradGuard;
-    use crate::testing::{assert_close, floats, gradcheck, leaf_on, test_device, values};
-
-    /// Per-channel (mean, biased var) of `[n, c, s]` data in f64.
-    fn naive_stats(x: &[f32], n: usize, c: usize, s: usize) -> Vec<(f64, f64)> {
-        (0..c)
-            .map(|ch| {
-                let vals: Vec<f64> = (0..n)
-                    .flat_map(|i| (0..s).map(move |j| x[(i * c + ch) * s + j] as f64))
-                    .collect();
-                let mean = vals.iter().sum::<f64>() / vals.len() as f64;
-                (
-                    mean,
-                    vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / vals.len() as f64,
-                )
-            })
-            .collect()
-    }
-
-    fn naive_normalize(
+impl BatchNormBackward {
+    fn backward_cpu(
+        &self,
         x: &[f32],
-        c: usize,
-        s: usize,
-        stats: &[(f64, f64)],
-        w: &[f32],
-        b: &[f32],
-        eps: f64,
-    ) -> Vec<f64> {
-        x.iter()
-            .enumerate()
-            .map(|(i, &v)| {
-                let ch = (i / s) % c;
-                (v as f64 - stats[ch].0) / (stats[ch].1 + eps).sqrt() * w[ch] as f64 + b[ch] as f64
-            })
-            .collect()
+        dy: &[f32],
+        plan: BackwardPlan,
+    ) -> Result<[Option<Storage>; 3]> {
+        let (mean, invstd) = (&self.mean, &self.invstd);
+        let WeightTerm::Scale(scale) = &self.weight_term else {
+            return Err(Error::Internal {
+                op: OP,
+                detail: "a CPU batch norm saved no scale".into(),
+            });
+        };
+        let grads = match (
+            &*mean.storage().read(),
+            &*invstd.storage().read(),
+            &*scale.storage().read(),
+        ) {
+            (Storage::Cpu(ms), Storage::Cpu(is), Storage::Cpu(ss)) => cpu::backward(
+                x,
+                dy,
+                self.dims,
+                ms.slice(OP, mean.layout())?,
+                is.slice(OP, invstd.layout())?,
+                ss.slice(OP, scale.layout())?,
+                plan,
+            ),
+            (Storage::Cuda(_), _, _) => return Err(off_cpu(mean)),
+            (_, Storage::Cuda(_), _) => return Err(off_cpu(invstd)),
+            (_, _, Storage::Cuda(_)) => return Err(off_cpu(scale)),
+        };
+        Ok(grads.map(|grad| grad.map(|g| Storage::Cpu(CpuStorage::F32(g)))))
     }
 
-    test_device!(fn training_matches_a_float64_reference_for_every_rank(device) {
-        // Short rows (walked by sample) and long ones, each small and large enough for threads.
-        for shape in [
-            vec![6, 3],
-            vec![4, 3, 5],
-            vec![2, 3, 4, 4],
-            vec![1000, 40],
-            vec![2, 3, 8, 8],
-            vec![16, 4, 32, 32],
-        ] {
-            let (n, c, s) = (shape[0], shape[1], shape[2..].iter().product::<usize>());
-            // Offset values, so that a one-pass variance would lose precision.
-            let x: Vec<f32> = values(n * c * s, 1)
-                .iter()
-                .map(|v| v * 3.0 + 100.0)
-                .collect();
-            let (w, b) = (values(c, 2), values(c, 3));
-            let y = floats(x.clone(), &shape, device)
-                .batch_norm(
-                    None,
-                    None,
-                    Some(&floats(w.clone(), &[c], device)),
-                    Some(&floats(b.clone(), &[c], device)),
-                    true,
-                    0.1,
-                    1e-5,
-                )
-                .unwrap();
-            assert_eq!(y.shape(), &shape[..]);
-            assert_close(
-                &y.to_vec_f32().unwrap(),
-                &naive_normalize(&x, c, s, &naive_stats(&x, n, c, s), &w, &b, 1e-5),
-                1e-5,
-            );
-        }
-    });
-
-    test_device!(fn training_updates_running_stats_that_evaluation_then_uses(device) {
-        let (n, c, s) = (4, 3, 6);
-        let x = values(n * c * s, 4);
-        let (rm, rv) = (floats(vec![0.5; c], &[c], device), floats(vec![2.0; c], &[c], device));
-        floats(x.clone(), &[n, c, s], device)
-            .batch_norm(Some(&rm), Some(&rv), None, None, true, 0.1, 1e-5)
-            .unwrap();
-        let stats = naive_stats(&x, n, c, s);
-        let count = (n * s) as f64;
-        let want_mean: Vec<f64> = stats.iter().map(|&(m, _)| 0.9 * 0.5 + 0.1 * m).collect();
-        let want_var: Vec<f64> = stats
-            .iter()
-            .map(|&(_, v)| 0.9 * 2.0 + 0.1 * v * count / (count - 1.0))
-            .collect();
-        assert_close(&rm.to_vec_f32().unwrap(), &want_mean, 1e-6);
-        assert_close(&rv.to_vec_f32().unwrap(), &want_var, 1e-6);
-
-        let x2 = values(2 * c * s, 5);
-        let y = floats(x2.clone(), &[2, c, s], device)
-            .batch_norm(Some(&rm), Some(&rv), None, None, false, 0.1, 1e-3)
-            .unwrap();
-        let running: Vec<(f64, f64)> = want_mean
-            .iter()
-            .zip(&want_var)
-            .map(|(&m, &v)| (m, v))
-            .collect();
-        assert_close(
-            &y.to_vec_f32().unwrap(),
-            &naive_normalize(&x2, c, s, &running, &[1.0; 3], &[0.0; 3], 1e-3),
-            1e-5,
-        );
-        assert_close(&rm.to_vec_f32().unwrap(), &want_mean, 1e-6);
-    });
-
-    test_device!(fn gradients_match_finite_differences(device) {
-        let channel = |seed| {
-            floats(
-                values(3, seed).iter().map(|v| v + 2.0).collect(),
-                &[3],
-                device,
-            )
+    /// `[x, dy]` are the contiguous input's and upstream gradient's device addresses.
+    fn backward_cuda(
+        &self,
+        xs: &Storage,
+        [x, dy]: [u64; 2],
+        plan: BackwardPlan,
+    ) -> Result<[Option<Storage>; 3]> {
+        let Storage::Cuda(cx) = xs else {
+            return Err(Error::Internal {
+                op: OP,
+                detail: "backward_cuda on a CPU input".into(),
+            });
         };
-        gradcheck(
-            &[
-                leaf_on(&[4, 3, 5], 6, device),
-                leaf_on(&[3], 7, device),
-                leaf_on(&[3], 8, device),
-            ],
-            |x| x[0].batch_norm(None, None, Some(&x[1]), Some(&x[2]), true, 0.1, 1e-5),
-        );
-        gradcheck(&[leaf_on(&[5, 3], 9, device)], |x| {
-            x[0].batch_norm(None, None, None, None, true, 0.1, 1e-5)
-        });
-        let (rm, rv) = (floats(values(3, 10), &[3], device), channel(11));
-        gradcheck(
-            &[
-                leaf_on(&[2, 3, 2, 2], 12, device),
-                leaf_on(&[3], 13, device),
-                leaf_on(&[3], 14, device),
-            ],
-            |x| {
-                x[0].batch_norm(
-                    Some(&rm),
-                    Some(&rv),
-                    Some(&x[1]),
-                    Some(&x[2]),
-                    false,
-                    0.1,
-                    1e-5,
-                )
-            },
-        );
-    });
-
-    test_device!(fn only_the_needed_gradients_are_computed(device) {
-        let x = floats(values(24, 15), &[4, 3, 2], device);
-        let (w, b) = (leaf_on(&[3], 16, device), floats(vec![0.0; 3], &[3], device));
-        let y = x
-            .batch_norm(None, None, Some(&w), Some(&b), true, 0.1, 1e-5)
-            .unwrap();
-        assert_eq!(y.grad_fn_name(), Some("NativeBatchNormBackward0"));
-        y.sum(&[], false).unwrap().backward(None, false).unwrap();
-        // sum(xhat) over each channel is 0, so dweight is 0 for a uniform upstream gradient.
-        assert!(w
-            .grad()
-            .unwrap()
-            .to_vec_f32()
-            .unwrap()
-            .iter()
-            .all(|g| g.abs() < 1e-4));
-        assert!(x.grad().is_none() && b.grad().is_none());
-        let _g = NoGradGuard::new();
-        assert!(!x
-            .batch_norm(None, None, Some(&w), None, true, 0.1, 1e-5)
-            .unwrap()
-            .requires_grad());
-    });
-
-    test_device!(fn errors_have_codes(device) {
-        const INVALID: &str = "InvalidArgument";
-        const SHAPE: &str = "ShapeMismatch";
-        let x = floats(values(16, 17), &[1, 16, 1, 1], device);
-        let (rm, rv) = (
-            floats(vec![0.0; 16], &[16], device),
-            floats(vec![1.0; 16], &[16], device),
-        );
-        assert!(x
-            .batch_norm(Some(&rm), Some(&rv), None, None, false, 0.1, 1e-5)
-            .is_ok());
-        let wrong = floats(vec![1.0; 8], &[8], device);
-        let vector = floats(vec![1.0; 4], &[4], device);
-        let ints = Tensor::ones(&[2, 2], DType::I64, device).unwrap();
-        // (input, running_mean, bias, training, error code)
-        let cases = [
-            (&x, None, None, true, INVALID),
-            (&x, None, None, false, INVALID),
-            (&x, Some(&wrong), None, false, SHAPE),
-            (&x, None, Some(&wrong), true, SHAPE),
-            (&vector, None, None, true, SHAPE),
-            (&ints, None, None, true, "DTypeMismatch"),
-        ];
-        for (i, (input, running_mean, bias, training, code)) in cases.into_iter().enumerate() {
-            let err = input
-                .batch_norm(running_mean, None, None, bias, training, 0.1, 1e-5)
-                .unwrap_err();
-            assert_eq!(err.code(), code, "case {i}: {err}");
-        }
-        let message = |running_mean: Option<&Tensor>, training: bool| {
-            let err = x.batch_norm(running_mean, None, None, None, training, 0.1, 1e-5);
-            err.unwrap_err().to_string()
+        let WeightTerm::Weight(weight) = &self.weight_term else {
+            return Err(Error::Internal {
+                op: OP,
+                detail: "a CUDA batch norm saved no weight".into(),
+            });
         };
-        assert_eq!(
-            message(None, true),
-            "batch_norm: Expected more than 1 value per channel when training, got input size \
-             [1, 16, 1, 1]"
-        );
-        assert_eq!(
-            message(Some(&wrong), false),
-            "batch_norm: running_mean should contain 16 elements, one per channel of the input \
-             [1, 16, 1, 1], not 8"
-        );
-    });
-
-    test_device!(fn running_statistics_are_updated_only_where_in_place_updates_are_allowed(device) {
-        let x = floats(values(24, 18), &[4, 3, 2], device);
-        let leaf = leaf_on(&[3], 19, device);
-        let err = x
-            .batch_norm(Some(&leaf), None, None, None, true, 0.1, 1e-5)
-            .unwrap_err();
-        assert_eq!(err.code(), "InvalidArgument", "{err}");
-        let before = leaf.to_vec_f32().unwrap();
-        {
-            let _g = NoGradGuard::new();
-            x.batch_norm(Some(&leaf), None, None, None, true, 0.1, 1e-5)
-                .unwrap();
-        }
-        assert_ne!(leaf.to_vec_f32().unwrap(), before);
-        // Every other element of a [6] buffer: a strided view cannot be updated in place.
-        let strided = floats(vec![1.0; 6], &[3, 2], device).select(1, 0).unwrap();
-        let err = x
-            .batch_norm(None, Some(&strided), None, None, true, 0.1, 1e-5)
-            .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "batch_norm: in-place updates need a contiguous tensor"
-        );
-    });
+        let saved = cuda::Saved {
+            x,
+            dy,
+            weight: cuda_ptr(xs, weight)?,
+            mean: cuda_ptr(xs, &self.mean)?,
+            invstd: cuda_ptr(xs, &self.invstd)?,
+        };
+        let grads = cuda::backward(cx.device(), &saved, self.dims, self.eps, plan)?;
+        Ok(grads.map(|grad| grad.map(Storage::Cuda)))
+    }
 }
+
+#[cfg(test)]
+mod tests;

@@ -3,13 +3,14 @@
 //! `adaptive_avg_pool2d`, with PyTorch's output sizes, `ceil_mode` and padding rules.
 
 mod cpu;
+pub(crate) mod cuda;
 
 use crate::alloc;
 use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::layout::checked_numel;
-use crate::storage::{CpuStorage, Storage};
+use crate::storage::{mismatch, CpuStorage, Storage};
 use crate::tensor::Tensor;
 
 /// The input coordinates one output position reads along one axis: `count` of them from `start`,
@@ -30,6 +31,21 @@ struct PoolShape {
     rows: Vec<Span>,
     cols: Vec<Span>,
     step: [usize; 2],
+    /// What the spans were made from, for the CUDA kernels, which work each window out themselves.
+    window: Window,
+}
+
+/// The parameters of a pooling's windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Window {
+    Sliding {
+        kernel: [usize; 2],
+        stride: [usize; 2],
+        padding: [usize; 2],
+        dilation: [usize; 2],
+    },
+    /// PyTorch's adaptive bins.
+    Adaptive,
 }
 
 impl PoolShape {
@@ -82,6 +98,12 @@ impl PoolShape {
             rows: spans(oh, h, 0),
             cols: spans(ow, w, 1),
             step: dilation,
+            window: Window::Sliding {
+                kernel,
+                stride,
+                padding,
+                dilation,
+            },
         }
     }
 
@@ -106,6 +128,7 @@ impl PoolShape {
             rows: spans(oh, h),
             cols: spans(ow, w),
             step: [1, 1],
+            window: Window::Adaptive,
         }
     }
 
@@ -157,8 +180,10 @@ impl Tensor {
                     Storage::Cpu(CpuStorage::I64(indices)),
                 )
             }
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            Storage::Cuda(xs) => {
+                let (values, indices) = cuda::max_pool2d_forward(OP, &s, (xs, x.layout()))?;
+                (Storage::Cuda(values), Storage::Cuda(indices))
+            }
         };
         let shape = pooled_shape(self, &s);
         let indices = Tensor::from_storage(indices, &shape);
@@ -224,8 +249,12 @@ impl Tensor {
                 xs.slice(op, x.layout())?,
                 count_padding,
             ))),
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            Storage::Cuda(xs) => Storage::Cuda(cuda::avg_pool2d_forward(
+                op,
+                &s,
+                (xs, x.layout()),
+                count_padding,
+            )?),
         };
         let out = Tensor::from_storage(out, &pooled_shape(self, &s));
         Ok(record(out, &[self], || AvgPoolBackward {
@@ -399,8 +428,16 @@ impl Backward for MaxPoolBackward {
                     picked.slice(OP, indices.layout())?,
                 )))
             }
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            (Storage::Cuda(dy), Storage::Cuda(picked)) => {
+                Storage::Cuda(cuda::max_pool2d_backward_input(
+                    OP,
+                    &self.shape,
+                    (dy, g.layout()),
+                    (picked, indices.layout()),
+                )?)
+            }
+            (a @ Storage::Cpu(_), b @ Storage::Cuda(_))
+            | (a @ Storage::Cuda(_), b @ Storage::Cpu(_)) => return Err(mismatch(OP, a, b)),
         };
         Ok(vec![Some(Tensor::from_storage(dx, self.input.shape()))])
     }
@@ -432,8 +469,12 @@ impl Backward for AvgPoolBackward {
                 dy.slice(OP, g.layout())?,
                 self.count_padding,
             ))),
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            Storage::Cuda(dy) => Storage::Cuda(cuda::avg_pool2d_backward_input(
+                OP,
+                &self.shape,
+                (dy, g.layout()),
+                self.count_padding,
+            )?),
         };
         Ok(vec![Some(Tensor::from_storage(dx, self.input.shape()))])
     }

@@ -2,12 +2,14 @@
 //! (`add`, `sub`, `mul`, `div`, `pow`, `maximum`, `minimum`) and comparisons (`eq`, `lt`, ...).
 
 mod cpu;
+pub(crate) mod cuda;
 
 use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::layout::broadcast_shapes;
-use crate::storage::{CpuStorage, Storage};
+use crate::ops::copy;
+use crate::storage::{mismatch, CpuStorage, Storage};
 use crate::tensor::Tensor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,8 +93,12 @@ impl Tensor {
                 (Storage::Cpu(a), Storage::Cpu(b)) => {
                     Storage::Cpu(cpu::binary(op, a, &al, b, &bl, &shape)?)
                 }
-                #[allow(unreachable_patterns)]
-                _ => return Err(crate::cuda::pending("cuda")),
+                (Storage::Cuda(a), Storage::Cuda(b)) => {
+                    Storage::Cuda(cuda::binary(op, a, &al, b, &bl, &shape)?)
+                }
+                (Storage::Cpu(_), Storage::Cuda(_)) | (Storage::Cuda(_), Storage::Cpu(_)) => {
+                    return Err(mismatch(op.name(), &sa, &sb))
+                }
             }
         };
         let out = Tensor::from_storage(out, &shape);
@@ -104,14 +110,26 @@ impl Tensor {
     }
 
     /// `self <op> scalar`, with PyTorch's promotion for Python scalars: a float scalar makes an
-    /// integer tensor float, an integral one keeps it integral.
+    /// integer tensor float, an integral one keeps it integral. The scalar is made on this
+    /// tensor's device (filled there on a GPU, not copied from the host).
     pub fn binary_scalar(&self, op: BinaryOp, scalar: f64) -> Result<Tensor> {
-        let scalar = if self.dtype() == DType::F32 || scalar.fract() != 0.0 || !scalar.is_finite() {
-            CpuStorage::F32(vec![scalar as f32])
-        } else {
-            CpuStorage::I64(vec![scalar as i64])
+        let float = self.dtype() == DType::F32 || scalar.fract() != 0.0 || !scalar.is_finite();
+        let rhs = match &*self.storage().read() {
+            Storage::Cpu(_) => Tensor::from_cpu(
+                if float {
+                    CpuStorage::F32(vec![scalar as f32])
+                } else {
+                    CpuStorage::I64(vec![scalar as i64])
+                },
+                &[],
+            )?,
+            Storage::Cuda(s) => {
+                let dtype = if float { DType::F32 } else { DType::I64 };
+                let filled = copy::cuda::filled(op.name(), s.device(), scalar, dtype, 1)?;
+                Tensor::from_storage(Storage::Cuda(filled), &[])
+            }
         };
-        self.binary(op, &Tensor::from_cpu(scalar, &[])?)
+        self.binary(op, &rhs)
     }
 
     pub fn add(&self, rhs: &Tensor) -> Result<Tensor> {

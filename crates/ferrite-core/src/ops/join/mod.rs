@@ -1,12 +1,13 @@
 //! `cat` and `stack`: tensors joined along a dim, with gradients sliced back out.
 
 mod cpu;
+mod cuda;
 
 use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::layout::{checked_numel, normalize_dim};
-use crate::storage::{CpuElement, CpuStorage, Storage};
+use crate::storage::{mismatch, CpuElement, CpuStorage, Storage};
 use crate::tensor::Tensor;
 
 impl Tensor {
@@ -51,13 +52,19 @@ impl Tensor {
             runs: parts.iter().map(|p| p.shape()[d] * inner).collect(),
             numel: checked_numel("cat", &shape)?,
         };
-        let data = match dtype {
-            DType::F32 => CpuStorage::F32(cat_parts(&storages, &parts, &join)?),
-            DType::I64 => CpuStorage::I64(cat_parts(&storages, &parts, &join)?),
-            DType::Bool => CpuStorage::Bool(cat_parts(&storages, &parts, &join)?),
+        // The first part's backend joins them all; a part elsewhere is a device mismatch.
+        let data = match storages[0] {
+            Storage::Cpu(_) => Storage::Cpu(match dtype {
+                DType::F32 => CpuStorage::F32(cat_parts(&storages, &parts, &join)?),
+                DType::I64 => CpuStorage::I64(cat_parts(&storages, &parts, &join)?),
+                DType::Bool => CpuStorage::Bool(cat_parts(&storages, &parts, &join)?),
+            }),
+            Storage::Cuda(s) => {
+                Storage::Cuda(cuda::cat(s.device(), &storages, &parts, &join, dtype)?)
+            }
         };
         drop(guards);
-        let out = Tensor::from_cpu(data, &shape)?;
+        let out = Tensor::from_storage(data, &shape);
         let inputs: Vec<&Tensor> = tensors.iter().collect();
         Ok(record(out, &inputs, || CatBackward {
             inputs: tensors.to_vec(),
@@ -107,8 +114,7 @@ fn cat_parts<T: CpuElement>(
         .zip(parts)
         .map(|(storage, part)| match storage {
             Storage::Cpu(s) => s.slice::<T>("cat", part.layout()),
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            Storage::Cuda(_) => Err(mismatch("cat", storages[0], storage)),
         })
         .collect::<Result<Vec<_>>>()?;
     cpu::cat(&slices, join)

@@ -1,6 +1,7 @@
 //! Reductions over some or all dims: `sum`, `mean`, `max`/`min` (values and indices), `argmax`/`argmin`.
 
 mod cpu;
+pub(crate) mod cuda;
 
 use crate::autograd::{record, Backward};
 use crate::dtype::DType;
@@ -146,8 +147,7 @@ impl Tensor {
         let arranged = self.detach().permute(&order)?.contiguous()?;
         let out = match &*arranged.storage().read() {
             Storage::Cpu(s) => Storage::Cpu(cpu::reduce(op, s, arranged.layout(), &rows)?),
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            Storage::Cuda(s) => Storage::Cuda(cuda::reduce(op, s, arranged.layout(), &rows)?),
         };
         let out = Tensor::from_storage(out, &out_shape);
         let saved = out.detach();

@@ -2,6 +2,7 @@
 //! promoted to float32 first, as in PyTorch.
 
 mod cpu;
+pub(crate) mod cuda;
 
 use crate::autograd::{record, Backward};
 use crate::dtype::DType;
@@ -52,8 +53,7 @@ impl Tensor {
         let input = self.to_dtype(op.compute_dtype(self.dtype())?)?;
         let out = match &*input.storage().read() {
             Storage::Cpu(s) => Storage::Cpu(cpu::unary(op, s, input.layout())?),
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            Storage::Cuda(s) => Storage::Cuda(cuda::unary(op, s, input.layout())?),
         };
         let out = Tensor::from_storage(out, self.shape());
         // The saved output is detached: a node holding its own output would be a reference cycle.
