@@ -41,6 +41,12 @@ export interface AdamConfig {
 
 export declare function adamStep(param: TensorHandle, grad: TensorHandle, expAvg: TensorHandle, expAvgSq: TensorHandle, maxExpAvgSq: TensorHandle | undefined | null, step: number, config: AdamConfig): void
 
+/**
+ * One Adam/AdamW step of a group of parameters: entry i of each list belongs to `params[i]`;
+ * `maxExpAvgSqs` is null without amsgrad. All are checked before any changes.
+ */
+export declare function adamStepMany(params: Array<TensorHandle>, grads: Array<TensorHandle>, expAvgs: Array<TensorHandle>, expAvgSqs: Array<TensorHandle>, maxExpAvgSqs: Array<TensorHandle> | undefined | null, steps: Array<number>, config: AdamConfig): void
+
 export declare function adaptiveAvgPool2d(input: TensorHandle, outputSize: Array<number>): TensorHandle
 
 /** The largest single buffer Ferrite will allocate, in bytes (`Infinity` when there is no limit). */
@@ -355,6 +361,12 @@ export interface SgdConfig {
 }
 
 export declare function sgdStep(param: TensorHandle, grad: TensorHandle, momentumBuffer: TensorHandle | undefined | null, firstStep: boolean, config: SgdConfig): void
+
+/**
+ * One SGD step of a group of parameters: entry i of each list belongs to `params[i]`;
+ * `momentumBuffers` is null without momentum. All are checked before any changes.
+ */
+export declare function sgdStepMany(params: Array<TensorHandle>, grads: Array<TensorHandle>, momentumBuffers: Array<TensorHandle> | undefined | null, firstSteps: Array<boolean>, config: SgdConfig): void
 
 export declare function shape(handle: TensorHandle): Array<number>
 

@@ -4,7 +4,7 @@ import { zerosLike } from '../creation'
 import { keep } from '../scope'
 import type { Tensor } from '../tensor'
 import { describe } from '../validate'
-import { checkFlag, checkHyperParameter, Optimizer, type ParamGroup, type Params, type ParamState } from './optimizer'
+import { checkFlag, checkHyperParameter, Optimizer, type ParamGroup, type Params, type ParamState, type ParamUpdate } from './optimizer'
 
 /** Hyper-parameters of {@link Adam} and {@link AdamW}, with PyTorch's defaults. */
 export interface AdamOptions {
@@ -33,22 +33,26 @@ function checkAdamOptions(o: AdamOptions, where: string): void {
   checkFlag(where, 'maximize', o.maximize)
 }
 
-function adamStep(param: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<AdamOptions>, decoupledWeightDecay: boolean): void {
-  if (state.step === undefined) {
-    state.step = 0
-    state.expAvg = keep(zerosLike(param))
-    state.expAvgSq = keep(zerosLike(param))
-    if (group.amsgrad) state.maxExpAvgSq = keep(zerosLike(param))
+/** One Adam/AdamW step of a group's parameters in one native call (one kernel launch per device). */
+function adamSteps(updates: ParamUpdate[], group: ParamGroup<AdamOptions>, decoupledWeightDecay: boolean): void {
+  for (const { param, state } of updates) {
+    if (state.step === undefined) {
+      state.step = 0
+      state.expAvg = keep(zerosLike(param))
+      state.expAvgSq = keep(zerosLike(param))
+      if (group.amsgrad) state.maxExpAvgSq = keep(zerosLike(param))
+    }
+    state.step = (state.step as number) + 1
   }
-  state.step = (state.step as number) + 1
   const [beta1, beta2] = group.betas
-  native.adamStep(
-    param.handle,
-    grad.handle,
-    (state.expAvg as Tensor).handle,
-    (state.expAvgSq as Tensor).handle,
-    group.amsgrad ? (state.maxExpAvgSq as Tensor).handle : null,
-    state.step,
+  const handles = (name: string) => updates.map((u) => (u.state[name] as Tensor).handle)
+  native.adamStepMany(
+    updates.map((u) => u.param.handle),
+    updates.map((u) => u.grad.handle),
+    handles('expAvg'),
+    handles('expAvgSq'),
+    group.amsgrad ? handles('maxExpAvgSq') : null,
+    updates.map((u) => u.state.step as number),
     { lr: group.lr, beta1, beta2, eps: group.eps, weightDecay: group.weightDecay, amsgrad: group.amsgrad, maximize: group.maximize, decoupledWeightDecay },
   )
 }
@@ -66,7 +70,12 @@ export class Adam extends Optimizer<AdamOptions> {
 
   /** One Adam step of `param`; `state` holds `step`, `expAvg`, `expAvgSq` (and `maxExpAvgSq` with amsgrad). */
   protected updateParameter(param: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<AdamOptions>): void {
-    adamStep(param, grad, state, group, false)
+    adamSteps([{ param, grad, state }], group, false)
+  }
+
+  /** One Adam step of a group's parameters in one native call. */
+  protected override updateGroup(updates: ParamUpdate[], group: ParamGroup<AdamOptions>): void {
+    adamSteps(updates, group, false)
   }
 }
 
@@ -83,6 +92,11 @@ export class AdamW extends Optimizer<AdamOptions> {
 
   /** One AdamW step of `param`: multiplies it by `1 - lr * weightDecay`, then takes an Adam step without the L2 term. */
   protected updateParameter(param: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<AdamOptions>): void {
-    adamStep(param, grad, state, group, true)
+    adamSteps([{ param, grad, state }], group, true)
+  }
+
+  /** One AdamW step of a group's parameters in one native call. */
+  protected override updateGroup(updates: ParamUpdate[], group: ParamGroup<AdamOptions>): void {
+    adamSteps(updates, group, true)
   }
 }

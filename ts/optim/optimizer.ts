@@ -21,6 +21,13 @@ export type Params<Options> =
 /** Per-parameter state: step counts and state tensors (moments, momentum buffers). */
 export type ParamState = Record<string, Tensor | number | null>
 
+/** One parameter of a step: the parameter, its gradient and its state. */
+export interface ParamUpdate {
+  param: Tensor
+  grad: Tensor
+  state: ParamState
+}
+
 /** Serializable optimizer state, PyTorch's layout: parameters are referred to by index. */
 export interface OptimizerStateDict<Options> {
   /** Per-parameter state, keyed by parameter index (parameters without state are absent). */
@@ -46,7 +53,8 @@ export function checkFlag(where: string, name: string, value: unknown): void {
 
 /**
  * Base class of the optimizers. Subclasses implement `updateParameter` with one native call per
- * parameter; the update itself never runs element by element in JS.
+ * parameter, and may override `updateGroup` to update a whole group in one call (SGD and Adam
+ * do: one kernel launch per device); the update itself never runs element by element in JS.
  */
 export abstract class Optimizer<Options extends object> {
   /** The parameter groups, each with its own hyper-parameters; schedulers change `lr` here, as in PyTorch. */
@@ -77,26 +85,33 @@ export abstract class Optimizer<Options extends object> {
     for (const group of this.paramGroups) for (const p of group.params) p.grad = null
   }
 
-  /** Applies one update to every parameter that has a gradient. */
+  /** Applies one update to every parameter that has a gradient, a group at a time. */
   step(): void {
     noGrad(() => {
       for (const group of this.paramGroups) {
-        for (const p of group.params) {
-          const grad = p.grad
+        const updates: ParamUpdate[] = []
+        for (const param of group.params) {
+          const grad = param.grad
           if (grad === null) continue
-          let state = this.state.get(p)
+          let state = this.state.get(param)
           if (state === undefined) {
             state = {}
-            this.state.set(p, state)
+            this.state.set(param, state)
           }
-          try {
-            this.updateParameter(p, grad, state, group)
-          } finally {
-            grad.dispose()
-          }
+          updates.push({ param, grad, state })
+        }
+        try {
+          if (updates.length > 0) this.updateGroup(updates, group)
+        } finally {
+          for (const u of updates) u.grad.dispose()
         }
       }
     })
+  }
+
+  /** Updates the parameters of one group that have gradients; by default one `updateParameter` call each. */
+  protected updateGroup(updates: ParamUpdate[], group: ParamGroup<Options>): void {
+    for (const { param, grad, state } of updates) this.updateParameter(param, grad, state, group)
   }
 
   /** Throws an `InvalidArgumentError` for a hyper-parameter outside its range; `where` starts the message. Run on every group, here and by `loadStateDict`. */

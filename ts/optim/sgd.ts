@@ -3,7 +3,7 @@ import { native } from '../native'
 import { zerosLike } from '../creation'
 import { keep } from '../scope'
 import type { Tensor } from '../tensor'
-import { checkFlag, checkHyperParameter, Optimizer, type ParamGroup, type Params, type ParamState } from './optimizer'
+import { checkFlag, checkHyperParameter, Optimizer, type ParamGroup, type Params, type ParamState, type ParamUpdate } from './optimizer'
 
 /** Hyper-parameters of {@link SGD}, with PyTorch's defaults. */
 export interface SGDOptions {
@@ -47,9 +47,23 @@ export class SGD extends Optimizer<SGDOptions> {
 
   /** One SGD step of `param`, keeping its momentum buffer in `state.momentumBuffer`. */
   protected updateParameter(param: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<SGDOptions>): void {
-    let buffer = (state.momentumBuffer as Tensor | null | undefined) ?? null
-    const firstStep = buffer === null
-    if (group.momentum !== 0 && buffer === null) buffer = state.momentumBuffer = keep(zerosLike(param))
-    native.sgdStep(param.handle, grad.handle, group.momentum !== 0 ? buffer!.handle : null, firstStep, group)
+    this.updateGroup([{ param, grad, state }], group)
+  }
+
+  /** One SGD step of a group's parameters in one native call (one kernel launch per device). */
+  protected override updateGroup(updates: ParamUpdate[], group: ParamGroup<SGDOptions>): void {
+    const momentum = group.momentum !== 0
+    const firstSteps = updates.map(({ param, state }) => {
+      const firstStep = ((state.momentumBuffer as Tensor | null | undefined) ?? null) === null
+      if (momentum && firstStep) state.momentumBuffer = keep(zerosLike(param))
+      return firstStep
+    })
+    native.sgdStepMany(
+      updates.map((u) => u.param.handle),
+      updates.map((u) => u.grad.handle),
+      momentum ? updates.map((u) => (u.state.momentumBuffer as Tensor).handle) : null,
+      firstSteps,
+      group,
+    )
   }
 }

@@ -1,10 +1,12 @@
-//! Optimizer steps: one call per parameter, updating it and its state in place.
+//! Optimizer steps, updating parameters and their state in place: one call per parameter, or
+//! one per parameter group (`*StepMany`, one launch per CUDA device).
 
-use ferrite_core::optim::{self, AdamOptions, SgdOptions};
+use ferrite_core::optim::{self, AdamOptions, AdamParam, SgdOptions, SgdParam};
+use ferrite_core::{Error, Tensor};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::convert::guard;
+use crate::convert::{guard, js_error, JsResult};
 use crate::handle::TensorHandle;
 
 #[napi(object)]
@@ -39,14 +41,7 @@ pub fn sgd_step(
 ) -> Result<(), String> {
     let (p, g) = (param.get("sgd")?, grad.get("sgd")?);
     let buffer = momentum_buffer.map(|b| b.get("sgd")).transpose()?;
-    let options = SgdOptions {
-        lr: config.lr,
-        momentum: config.momentum,
-        dampening: config.dampening,
-        weight_decay: config.weight_decay,
-        nesterov: config.nesterov,
-        maximize: config.maximize,
-    };
+    let options = sgd_options(&config);
     guard("sgd", || {
         optim::sgd_step(&p, &g, buffer.as_ref(), first_step, &options)
     })
@@ -69,7 +64,112 @@ pub fn adam_step(
         exp_avg_sq.get("adam")?,
     );
     let vmax = max_exp_avg_sq.map(|t| t.get("adam")).transpose()?;
-    let options = AdamOptions {
+    let options = adam_options(&config);
+    guard("adam", || {
+        optim::adam_step(&p, &g, &m, &v, vmax.as_ref(), step as u64, &options)
+    })
+}
+
+/// One SGD step of a group of parameters: entry i of each list belongs to `params[i]`;
+/// `momentumBuffers` is null without momentum. All are checked before any changes.
+#[napi]
+pub fn sgd_step_many(
+    params: Vec<TensorHandle>,
+    grads: Vec<TensorHandle>,
+    momentum_buffers: Option<Vec<TensorHandle>>,
+    first_steps: Vec<bool>,
+    config: SgdConfig,
+) -> Result<(), String> {
+    let n = params.len();
+    same_length("sgd", n, &[grads.len(), first_steps.len()])?;
+    same_length(
+        "sgd",
+        n,
+        &momentum_buffers.as_ref().map_or(vec![], |b| vec![b.len()]),
+    )?;
+    let (p, g) = (tensors("sgd", &params)?, tensors("sgd", &grads)?);
+    let buffers = momentum_buffers.map(|b| tensors("sgd", &b)).transpose()?;
+    let list: Vec<SgdParam> = (0..n)
+        .map(|i| SgdParam {
+            param: &p[i],
+            grad: &g[i],
+            momentum_buffer: buffers.as_ref().map(|b| &b[i]),
+            first_step: first_steps[i],
+        })
+        .collect();
+    let options = sgd_options(&config);
+    guard("sgd", || optim::sgd_step_many(&list, &options))
+}
+
+/// One Adam/AdamW step of a group of parameters: entry i of each list belongs to `params[i]`;
+/// `maxExpAvgSqs` is null without amsgrad. All are checked before any changes.
+#[napi]
+#[allow(clippy::too_many_arguments)]
+pub fn adam_step_many(
+    params: Vec<TensorHandle>,
+    grads: Vec<TensorHandle>,
+    exp_avgs: Vec<TensorHandle>,
+    exp_avg_sqs: Vec<TensorHandle>,
+    max_exp_avg_sqs: Option<Vec<TensorHandle>>,
+    steps: Vec<u32>,
+    config: AdamConfig,
+) -> Result<(), String> {
+    let n = params.len();
+    same_length(
+        "adam",
+        n,
+        &[grads.len(), exp_avgs.len(), exp_avg_sqs.len(), steps.len()],
+    )?;
+    same_length(
+        "adam",
+        n,
+        &max_exp_avg_sqs.as_ref().map_or(vec![], |v| vec![v.len()]),
+    )?;
+    let (p, g) = (tensors("adam", &params)?, tensors("adam", &grads)?);
+    let (m, v) = (tensors("adam", &exp_avgs)?, tensors("adam", &exp_avg_sqs)?);
+    let vmax = max_exp_avg_sqs.map(|t| tensors("adam", &t)).transpose()?;
+    let list: Vec<AdamParam> = (0..n)
+        .map(|i| AdamParam {
+            param: &p[i],
+            grad: &g[i],
+            exp_avg: &m[i],
+            exp_avg_sq: &v[i],
+            max_exp_avg_sq: vmax.as_ref().map(|t| &t[i]),
+            step: steps[i] as u64,
+        })
+        .collect();
+    let options = adam_options(&config);
+    guard("adam", || optim::adam_step_many(&list, &options))
+}
+
+fn tensors(op: &str, handles: &[TensorHandle]) -> JsResult<Vec<Tensor>> {
+    handles.iter().map(|h| h.get(op)).collect()
+}
+
+/// Every list of a group step has one entry per parameter.
+fn same_length(op: &'static str, params: usize, lengths: &[usize]) -> JsResult<()> {
+    match lengths.iter().find(|&&len| len != params) {
+        Some(len) => Err(js_error(Error::invalid(
+            op,
+            format!("got {params} parameters but a list of {len} entries for them"),
+        ))),
+        None => Ok(()),
+    }
+}
+
+fn sgd_options(config: &SgdConfig) -> SgdOptions {
+    SgdOptions {
+        lr: config.lr,
+        momentum: config.momentum,
+        dampening: config.dampening,
+        weight_decay: config.weight_decay,
+        nesterov: config.nesterov,
+        maximize: config.maximize,
+    }
+}
+
+fn adam_options(config: &AdamConfig) -> AdamOptions {
+    AdamOptions {
         lr: config.lr,
         beta1: config.beta1,
         beta2: config.beta2,
@@ -78,8 +178,5 @@ pub fn adam_step(
         amsgrad: config.amsgrad,
         maximize: config.maximize,
         decoupled_weight_decay: config.decoupled_weight_decay,
-    };
-    guard("adam", || {
-        optim::adam_step(&p, &g, &m, &v, vmax.as_ref(), step as u64, &options)
-    })
+    }
 }

@@ -3,6 +3,10 @@
 use super::Module;
 
 pub static MODULES: &[&Module] = &[
+    &crate::nn::activation::cuda::MODULE,
+    &crate::nn::loss::cuda::MODULE,
+    &crate::ops::matmul::cuda::MODULE,
+    &crate::optim::cuda::MODULE,
     &crate::ops::copy::cuda::MODULE,
     &crate::ops::unary::cuda::MODULE,
     &crate::ops::binary::cuda::MODULE,

@@ -1,13 +1,19 @@
-//! Optimizer update rules, applied in place to one parameter per call with PyTorch's exact
-//! arithmetic (`torch.optim.SGD`, `Adam`, `AdamW`). The caller keeps the per-parameter state
-//! tensors (momentum buffer, moments) and the step count.
+//! Optimizer update rules, applied in place with PyTorch's exact arithmetic (`torch.optim.SGD`,
+//! `Adam`, `AdamW`), to one parameter per call or to many (`*_step_many`: one launch per CUDA
+//! device). The caller keeps the per-parameter state tensors (momentum buffer, moments) and the
+//! step count.
 
 mod cpu;
+pub(crate) mod cuda;
+
+use std::collections::HashSet;
+use std::sync::Arc;
 
 use crate::autograd::NoGradGuard;
+use crate::cuda::CudaDevice;
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
-use crate::storage::Storage;
+use crate::storage::{SharedStorage, Storage};
 use crate::tensor::Tensor;
 
 #[derive(Debug, Clone, Copy)]
@@ -47,8 +53,18 @@ fn check_state(op: &'static str, param: &Tensor, name: &str, state: &Tensor) -> 
     param.same_device(op, state)
 }
 
-/// One SGD step. `momentum_buffer` is required when `momentum != 0`; on the first step
-/// (`first_step`) it is set to the gradient, as PyTorch does.
+/// One parameter of an SGD step and its state.
+#[derive(Clone, Copy)]
+pub struct SgdParam<'a> {
+    pub param: &'a Tensor,
+    pub grad: &'a Tensor,
+    /// Required when `momentum != 0`; on the first step (`first_step`) it is set to the
+    /// gradient, as PyTorch does.
+    pub momentum_buffer: Option<&'a Tensor>,
+    pub first_step: bool,
+}
+
+/// One SGD step of one parameter (see [`sgd_step_many`]).
 pub fn sgd_step(
     param: &Tensor,
     grad: &Tensor,
@@ -56,16 +72,51 @@ pub fn sgd_step(
     first_step: bool,
     o: &SgdOptions,
 ) -> Result<()> {
-    check_state("sgd", param, "grad", grad)?;
+    let p = SgdParam {
+        param,
+        grad,
+        momentum_buffer,
+        first_step,
+    };
+    sgd_step_many(&[p], o)
+}
+
+/// One SGD step of every parameter in `params` (PyTorch's `foreach` form): all of them are
+/// checked before any changes, CPU parameters are updated one by one, and the parameters on a
+/// CUDA device in one launch.
+pub fn sgd_step_many(params: &[SgdParam], o: &SgdOptions) -> Result<()> {
+    let _no_grad = NoGradGuard::new();
+    let checked = params
+        .iter()
+        .map(|p| check_sgd(p, o))
+        .collect::<Result<Vec<_>>>()?;
+    let written = checked
+        .iter()
+        .flat_map(|(p, _)| [p.param].into_iter().chain(p.momentum_buffer));
+    check_distinct("sgd", written, checked.iter().map(|(_, g)| g))?;
+    let mut batches = DeviceBatches::default();
+    for (p, grad) in &checked {
+        sgd_one(p, grad, o, &mut batches)?;
+    }
+    for (device, tensors) in &batches.0 {
+        cuda::sgd(device, tensors, o)?;
+    }
+    Ok(())
+}
+
+/// Checks one parameter's step; gives it back without a buffer when there is no momentum, and
+/// its gradient as a contiguous float32 tensor.
+fn check_sgd<'a>(p: &SgdParam<'a>, o: &SgdOptions) -> Result<(SgdParam<'a>, Tensor)> {
+    check_state("sgd", p.param, "grad", p.grad)?;
     if o.nesterov && (o.momentum <= 0.0 || o.dampening != 0.0) {
         return Err(Error::invalid(
             "sgd",
             "nesterov momentum requires a momentum and zero dampening",
         ));
     }
-    let buffer = match (o.momentum != 0.0, momentum_buffer) {
+    let buffer = match (o.momentum != 0.0, p.momentum_buffer) {
         (true, Some(b)) => {
-            check_state("sgd", param, "momentum buffer", b)?;
+            check_state("sgd", p.param, "momentum buffer", b)?;
             Some(b)
         }
         (true, None) => {
@@ -76,35 +127,81 @@ pub fn sgd_step(
         }
         (false, _) => None,
     };
-    let _no_grad = NoGradGuard::new();
-    let grad = float32_contiguous("sgd", grad)?;
-    param.check_in_place::<f32>("sgd")?;
+    let grad = float32_contiguous("sgd", p.grad)?;
+    p.param.check_in_place::<f32>("sgd")?;
     if let Some(b) = buffer {
         b.check_in_place::<f32>("sgd")?;
     }
+    let p = SgdParam {
+        momentum_buffer: buffer,
+        ..*p
+    };
+    Ok((p, grad))
+}
+
+/// Updates a CPU parameter now, or adds a CUDA one to its device's launch.
+fn sgd_one(
+    p: &SgdParam,
+    grad: &Tensor,
+    o: &SgdOptions,
+    batches: &mut DeviceBatches<cuda::SgdTensor>,
+) -> Result<()> {
+    let (param, buffer) = (p.param, p.momentum_buffer);
     let g = grad.storage().read();
-    let mut p = param.storage().write();
+    let mut ps = param.storage().write();
     let mut buf = buffer.map(|b| b.storage().write());
-    match (&*g, &mut *p, buffer.zip(buf.as_deref_mut())) {
-        (Storage::Cpu(g), Storage::Cpu(p), Some((b, Storage::Cpu(buf)))) => cpu::sgd_momentum(
-            p.slice_mut("sgd", param.layout())?,
+    match (&*g, &mut *ps, buffer.zip(buf.as_deref_mut())) {
+        (Storage::Cpu(g), Storage::Cpu(ps), Some((b, Storage::Cpu(buf)))) => cpu::sgd_momentum(
+            ps.slice_mut("sgd", param.layout())?,
             g.slice("sgd", grad.layout())?,
             buf.slice_mut("sgd", b.layout())?,
-            first_step,
+            p.first_step,
             o,
         ),
-        (Storage::Cpu(g), Storage::Cpu(p), None) => cpu::sgd_plain(
-            p.slice_mut("sgd", param.layout())?,
+        (Storage::Cpu(g), Storage::Cpu(ps), None) => cpu::sgd_plain(
+            ps.slice_mut("sgd", param.layout())?,
             g.slice("sgd", grad.layout())?,
             o,
         ),
-        #[allow(unreachable_patterns)]
-        _ => return Err(crate::cuda::pending("cuda")),
+        (Storage::Cuda(g), Storage::Cuda(ps), buf) => {
+            let buffer = match buf {
+                Some((b, Storage::Cuda(buf))) => buf.ptr_mut::<f32>("sgd", b.layout())?,
+                None => 0,
+                Some((b, Storage::Cpu(_))) => return Err(device_mismatch("sgd", param, b)),
+            };
+            let tensor = cuda::SgdTensor {
+                param: ps.ptr_mut::<f32>("sgd", param.layout())?,
+                grad: g.ptr::<f32>("sgd", grad.layout())?,
+                buffer,
+                len: param.numel(),
+                first_step: p.first_step,
+            };
+            batches.push(ps.device(), tensor);
+        }
+        (Storage::Cpu(_), Storage::Cpu(_), Some((b, Storage::Cuda(_)))) => {
+            return Err(device_mismatch("sgd", param, b))
+        }
+        (Storage::Cpu(_), Storage::Cuda(_), _) | (Storage::Cuda(_), Storage::Cpu(_), _) => {
+            return Err(device_mismatch("sgd", param, grad))
+        }
     }
     Ok(())
 }
 
-/// One Adam/AdamW step; `step` counts from 1 and drives the bias corrections.
+/// One parameter of an Adam/AdamW step and its state.
+#[derive(Clone, Copy)]
+pub struct AdamParam<'a> {
+    pub param: &'a Tensor,
+    pub grad: &'a Tensor,
+    pub exp_avg: &'a Tensor,
+    pub exp_avg_sq: &'a Tensor,
+    /// Required with amsgrad.
+    pub max_exp_avg_sq: Option<&'a Tensor>,
+    /// Counts from 1 and drives the bias corrections.
+    pub step: u64,
+}
+
+/// One Adam/AdamW step of one parameter (see [`adam_step_many`]).
 pub fn adam_step(
     param: &Tensor,
     grad: &Tensor,
@@ -114,15 +211,53 @@ pub fn adam_step(
     step: u64,
     o: &AdamOptions,
 ) -> Result<()> {
-    check_state("adam", param, "grad", grad)?;
-    check_state("adam", param, "exp_avg", exp_avg)?;
-    check_state("adam", param, "exp_avg_sq", exp_avg_sq)?;
-    if step == 0 {
+    let p = AdamParam {
+        param,
+        grad,
+        exp_avg,
+        exp_avg_sq,
+        max_exp_avg_sq,
+        step,
+    };
+    adam_step_many(&[p], o)
+}
+
+/// One Adam/AdamW step of every parameter in `params`, checked before any changes; the
+/// parameters on a CUDA device are updated in one launch (see [`sgd_step_many`]).
+pub fn adam_step_many(params: &[AdamParam], o: &AdamOptions) -> Result<()> {
+    let _no_grad = NoGradGuard::new();
+    let checked = params
+        .iter()
+        .map(|p| check_adam(p, o))
+        .collect::<Result<Vec<_>>>()?;
+    let written = checked.iter().flat_map(|(p, _)| {
+        [p.param, p.exp_avg, p.exp_avg_sq]
+            .into_iter()
+            .chain(p.max_exp_avg_sq)
+    });
+    check_distinct("adam", written, checked.iter().map(|(_, g)| g))?;
+    let mut batches = DeviceBatches::default();
+    for (p, grad) in &checked {
+        adam_one(p, grad, o, &mut batches)?;
+    }
+    for (device, tensors) in &batches.0 {
+        cuda::adam(device, tensors, o)?;
+    }
+    Ok(())
+}
+
+/// Checks one parameter's step; gives it back without max_exp_avg_sq unless amsgrad is set, and
+/// its gradient as a contiguous float32 tensor.
+fn check_adam<'a>(p: &AdamParam<'a>, o: &AdamOptions) -> Result<(AdamParam<'a>, Tensor)> {
+    check_state("adam", p.param, "grad", p.grad)?;
+    check_state("adam", p.param, "exp_avg", p.exp_avg)?;
+    check_state("adam", p.param, "exp_avg_sq", p.exp_avg_sq)?;
+    if p.step == 0 {
         return Err(Error::invalid("adam", "step counts from 1"));
     }
-    let max_sq = match (o.amsgrad, max_exp_avg_sq) {
+    let max_sq = match (o.amsgrad, p.max_exp_avg_sq) {
         (true, Some(m)) => {
-            check_state("adam", param, "max_exp_avg_sq", m)?;
+            check_state("adam", p.param, "max_exp_avg_sq", m)?;
             Some(m)
         }
         (true, None) => {
@@ -133,44 +268,140 @@ pub fn adam_step(
         }
         (false, _) => None,
     };
-    let _no_grad = NoGradGuard::new();
-    let grad = float32_contiguous("adam", grad)?;
-    for state in [param, exp_avg, exp_avg_sq].into_iter().chain(max_sq) {
+    let grad = float32_contiguous("adam", p.grad)?;
+    for state in [p.param, p.exp_avg, p.exp_avg_sq].into_iter().chain(max_sq) {
         state.check_in_place::<f32>("adam")?;
     }
+    let p = AdamParam {
+        max_exp_avg_sq: max_sq,
+        ..*p
+    };
+    Ok((p, grad))
+}
+
+/// Updates a CPU parameter now, or adds a CUDA one to its device's launch.
+fn adam_one(
+    p: &AdamParam,
+    grad: &Tensor,
+    o: &AdamOptions,
+    batches: &mut DeviceBatches<cuda::AdamTensor>,
+) -> Result<()> {
+    let AdamParam {
+        param,
+        exp_avg,
+        exp_avg_sq,
+        max_exp_avg_sq: max_sq,
+        ..
+    } = *p;
     let g = grad.storage().read();
-    let mut p = param.storage().write();
+    let mut ps = param.storage().write();
     let mut m = exp_avg.storage().write();
     let mut v = exp_avg_sq.storage().write();
     let mut vmax = max_sq.map(|t| t.storage().write());
     match (
         &*g,
-        &mut *p,
+        &mut *ps,
         &mut *m,
         &mut *v,
         max_sq.zip(vmax.as_deref_mut()),
     ) {
-        (Storage::Cpu(g), Storage::Cpu(p), Storage::Cpu(m), Storage::Cpu(v), vmax) => {
+        (Storage::Cpu(g), Storage::Cpu(ps), Storage::Cpu(m), Storage::Cpu(v), vmax) => {
             let vmax = match vmax {
                 Some((t, Storage::Cpu(vmax))) => Some(vmax.slice_mut("adam", t.layout())?),
                 None => None,
-                #[allow(unreachable_patterns)]
-                _ => return Err(crate::cuda::pending("cuda")),
+                Some((t, Storage::Cuda(_))) => return Err(device_mismatch("adam", param, t)),
             };
             cpu::adam(
-                p.slice_mut("adam", param.layout())?,
+                ps.slice_mut("adam", param.layout())?,
                 g.slice("adam", grad.layout())?,
                 m.slice_mut("adam", exp_avg.layout())?,
                 v.slice_mut("adam", exp_avg_sq.layout())?,
                 vmax,
-                step,
+                p.step,
                 o,
             )
         }
-        #[allow(unreachable_patterns)]
-        _ => return Err(crate::cuda::pending("cuda")),
+        (Storage::Cuda(g), Storage::Cuda(ps), Storage::Cuda(m), Storage::Cuda(v), vmax) => {
+            let max_exp_avg_sq = match vmax {
+                Some((t, Storage::Cuda(vmax))) => vmax.ptr_mut::<f32>("adam", t.layout())?,
+                None => 0,
+                Some((t, Storage::Cpu(_))) => return Err(device_mismatch("adam", param, t)),
+            };
+            let tensor = cuda::AdamTensor {
+                param: ps.ptr_mut::<f32>("adam", param.layout())?,
+                grad: g.ptr::<f32>("adam", grad.layout())?,
+                exp_avg: m.ptr_mut::<f32>("adam", exp_avg.layout())?,
+                exp_avg_sq: v.ptr_mut::<f32>("adam", exp_avg_sq.layout())?,
+                max_exp_avg_sq,
+                len: param.numel(),
+                step: p.step,
+            };
+            batches.push(ps.device(), tensor);
+        }
+        // The devices were checked with the shapes; these only name them.
+        (Storage::Cpu(_) | Storage::Cuda(_), _, _, _, _) => {
+            let mut states = [grad, exp_avg, exp_avg_sq].into_iter();
+            let other = states
+                .find(|t| t.device() != param.device())
+                .unwrap_or(grad);
+            return Err(device_mismatch("adam", param, other));
+        }
     }
     Ok(())
+}
+
+/// The CUDA tensors of one step, grouped by device: one launch each.
+struct DeviceBatches<T>(Vec<(Arc<CudaDevice>, Vec<T>)>);
+
+impl<T> Default for DeviceBatches<T> {
+    fn default() -> Self {
+        DeviceBatches(Vec::new())
+    }
+}
+
+impl<T> DeviceBatches<T> {
+    fn push(&mut self, device: &Arc<CudaDevice>, tensor: T) {
+        match self.0.iter_mut().find(|(d, _)| Arc::ptr_eq(d, device)) {
+            Some((_, tensors)) => tensors.push(tensor),
+            None => self.0.push((device.clone(), vec![tensor])),
+        }
+    }
+}
+
+/// Refuses a step that would write one storage twice (a parameter listed twice, or state shared
+/// between parameters) or write a gradient's storage: the updates would race on a device, and
+/// locking the storage twice would deadlock.
+fn check_distinct<'a>(
+    op: &'static str,
+    written: impl Iterator<Item = &'a Tensor>,
+    grads: impl Iterator<Item = &'a Tensor>,
+) -> Result<()> {
+    let mut seen = HashSet::new();
+    let twice = || {
+        Error::invalid(
+            op,
+            "a parameter or state tensor appears twice in one step, or shares its storage with another",
+        )
+    };
+    for t in written {
+        if !seen.insert(t.storage() as *const SharedStorage) {
+            return Err(twice());
+        }
+    }
+    for g in grads {
+        if seen.contains(&(g.storage() as *const SharedStorage)) {
+            return Err(twice());
+        }
+    }
+    Ok(())
+}
+
+fn device_mismatch(op: &'static str, param: &Tensor, other: &Tensor) -> Error {
+    Error::DeviceMismatch {
+        op,
+        expected: param.device().to_string(),
+        got: other.device().to_string(),
+    }
 }
 
 /// The gradient as a contiguous float32 tensor, for the update kernels to read.
@@ -182,233 +413,4 @@ fn float32_contiguous(op: &'static str, grad: &Tensor) -> Result<Tensor> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::device::Device;
-    use crate::testing::{assert_close, tensor, test_device, values};
-
-    fn t(v: &[f32], device: Device) -> Tensor {
-        Tensor::from_f32(v.to_vec(), &[v.len()])
-            .unwrap()
-            .to_device(device)
-            .unwrap()
-    }
-
-    fn sgd(momentum: f64, dampening: f64, weight_decay: f64, nesterov: bool) -> SgdOptions {
-        SgdOptions {
-            lr: 0.1,
-            momentum,
-            dampening,
-            weight_decay,
-            nesterov,
-            maximize: false,
-        }
-    }
-
-    fn adam(weight_decay: f64, amsgrad: bool, decoupled_weight_decay: bool) -> AdamOptions {
-        AdamOptions {
-            lr: 0.01,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay,
-            amsgrad,
-            maximize: false,
-            decoupled_weight_decay,
-        }
-    }
-
-    /// Reference in f64 of torch.optim.SGD's update for one scalar, several steps.
-    fn sgd_reference(mut p: f64, grads: &[f64], o: &SgdOptions) -> f64 {
-        let mut buf = 0.0;
-        for (i, &g0) in grads.iter().enumerate() {
-            let d = if o.maximize { -g0 } else { g0 } + o.weight_decay * p;
-            buf = if i == 0 {
-                d
-            } else {
-                o.momentum * buf + (1.0 - o.dampening) * d
-            };
-            p -= o.lr
-                * match (o.momentum != 0.0, o.nesterov) {
-                    (false, _) => d,
-                    (true, false) => buf,
-                    (true, true) => d + o.momentum * buf,
-                };
-        }
-        p
-    }
-
-    /// Reference in f64 of torch.optim.Adam's update for one scalar, several steps.
-    fn adam_reference(mut p: f64, grads: &[f64], o: &AdamOptions) -> f64 {
-        let (mut m, mut v, mut vmax) = (0.0, 0.0, 0.0f64);
-        for (i, &g0) in grads.iter().enumerate() {
-            let step = (i + 1) as f64;
-            let mut g = if o.maximize { -g0 } else { g0 };
-            if o.decoupled_weight_decay {
-                p *= 1.0 - o.lr * o.weight_decay;
-            } else {
-                g += o.weight_decay * p;
-            }
-            m = o.beta1 * m + (1.0 - o.beta1) * g;
-            v = o.beta2 * v + (1.0 - o.beta2) * g * g;
-            let bc1 = 1.0 - o.beta1.powf(step);
-            let bc2 = 1.0 - o.beta2.powf(step);
-            vmax = vmax.max(v);
-            let second = if o.amsgrad { vmax } else { v };
-            p -= o.lr / bc1 * m / (second.sqrt() / bc2.sqrt() + o.eps);
-        }
-        p
-    }
-
-    test_device!(fn adam_matches_the_reference_over_several_steps(device) {
-        let cases = [
-            adam(0.0, false, false),
-            adam(0.1, true, false),
-            adam(0.01, false, true),
-            AdamOptions {
-                maximize: true,
-                ..adam(0.05, true, true)
-            },
-        ];
-        for o in cases {
-            let grads = [0.5, -1.0, 0.25, 2.0];
-            let p = t(&[1.5], device);
-            let (m, v, vmax) = (t(&[0.0], device), t(&[0.0], device), t(&[0.0], device));
-            for (i, &g) in grads.iter().enumerate() {
-                let g = t(&[g as f32], device);
-                adam_step(&p, &g, &m, &v, o.amsgrad.then_some(&vmax), i as u64 + 1, &o).unwrap();
-            }
-            let want = adam_reference(1.5, &grads, &o);
-            let got = p.item().unwrap();
-            assert!((got - want).abs() < 1e-6, "{o:?}: {got} vs {want}");
-        }
-    });
-
-    test_device!(fn sgd_matches_the_reference_over_several_steps(device) {
-        let cases = [
-            sgd(0.0, 0.0, 0.0, false),
-            sgd(0.0, 0.0, 0.5, false),
-            sgd(0.9, 0.0, 0.0, false),
-            sgd(0.9, 0.1, 0.01, false),
-            sgd(0.9, 0.0, 0.01, true),
-            SgdOptions {
-                maximize: true,
-                ..sgd(0.8, 0.0, 0.0, true)
-            },
-        ];
-        for o in cases {
-            let grads = [1.0, -0.5, 0.25, 2.0];
-            let (p, buf) = (t(&[1.5], device), t(&[0.0], device));
-            for (i, &g) in grads.iter().enumerate() {
-                let g = t(&[g as f32], device);
-                let buffer = (o.momentum != 0.0).then_some(&buf);
-                sgd_step(&p, &g, buffer, i == 0, &o).unwrap();
-            }
-            let want = sgd_reference(1.5, &grads, &o);
-            let got = p.item().unwrap();
-            assert!((got - want).abs() < 1e-6, "{o:?}: {got} vs {want}");
-        }
-    });
-
-    test_device!(fn sgd_momentum_and_nesterov_follow_pytorch(device) {
-        // Hand-checkable: p=1, lr=0.1, momentum 0.9, grads 1 then 1.
-        let o = sgd(0.9, 0.0, 0.0, false);
-        let one = t(&[1.0], device);
-        let (p, buf) = (t(&[1.0], device), t(&[0.0], device));
-        sgd_step(&p, &one, Some(&buf), true, &o).unwrap();
-        assert!((p.item().unwrap() - 0.9).abs() < 1e-7); // buf = 1
-        sgd_step(&p, &one, Some(&buf), false, &o).unwrap();
-        assert!((p.item().unwrap() - 0.71).abs() < 1e-6); // buf = 1.9
-        let nesterov = SgdOptions {
-            nesterov: true,
-            ..o
-        };
-        let (q, qbuf) = (t(&[1.0], device), t(&[0.0], device));
-        sgd_step(&q, &one, Some(&qbuf), true, &nesterov).unwrap();
-        assert!((q.item().unwrap() - (1.0 - 0.1 * 1.9)).abs() < 1e-6); // d = g + 0.9 * buf
-        let decay = sgd(0.0, 0.0, 0.5, false);
-        let r = t(&[2.0], device);
-        sgd_step(&r, &one, None, true, &decay).unwrap();
-        assert!((r.item().unwrap() - (2.0 - 0.1 * 2.0)).abs() < 1e-6);
-    });
-
-    test_device!(fn strided_gradients_update_every_element(device) {
-        // Large enough for the kernels' parallel split, with a transposed gradient.
-        let (rows, cols) = (256, 160);
-        let g = tensor(&[cols, rows], 1, device).transpose(0, 1).unwrap();
-        let dense = g.contiguous().unwrap().to_vec_f32().unwrap();
-        let start = values(rows * cols, 2);
-        let p = tensor(&[rows, cols], 2, device);
-        sgd_step(&p, &g, None, true, &sgd(0.0, 0.0, 0.0, false)).unwrap();
-        let want: Vec<f64> = start
-            .iter()
-            .zip(&dense)
-            .map(|(&p, &g)| (p - 0.1 * g) as f64)
-            .collect();
-        assert_close(&p.to_vec_f32().unwrap(), &want, 0.0);
-    });
-
-    test_device!(fn bad_states_are_refused_before_any_write(device) {
-        let err = |r: Result<()>| r.unwrap_err().code();
-        let (plain, momentum) = (sgd(0.0, 0.0, 0.0, false), sgd(0.9, 0.0, 0.0, false));
-        let (p, g) = (t(&[1.0, 2.0], device), t(&[1.0, 1.0], device));
-        let short = t(&[1.0], device);
-        let ints = Tensor::from_i64(vec![1, 1], &[2])
-            .unwrap()
-            .to_device(device)
-            .unwrap();
-        let strided = t(&[0.0; 4], device)
-            .view(&[2, 2])
-            .unwrap()
-            .select(1, 0)
-            .unwrap();
-        let nesterov = SgdOptions {
-            nesterov: true,
-            ..plain
-        };
-        let cases = [
-            (sgd_step(&p, &short, None, true, &plain), "ShapeMismatch"),
-            (sgd_step(&p, &g, None, true, &momentum), "InvalidArgument"),
-            (sgd_step(&p, &g, None, true, &nesterov), "InvalidArgument"),
-            (sgd_step(&p, &ints, None, true, &plain), "DTypeMismatch"),
-            (
-                sgd_step(&p, &g, Some(&strided), true, &momentum),
-                "InvalidArgument",
-            ),
-        ];
-        for (i, (result, code)) in cases.into_iter().enumerate() {
-            assert_eq!(err(result), code, "sgd case {i}");
-        }
-        let (m, v) = (t(&[0.0; 2], device), t(&[0.0; 2], device));
-        let amsgrad = adam(0.0, true, false);
-        let cases = [
-            (
-                adam_step(&p, &g, &short, &v, None, 1, &amsgrad),
-                "ShapeMismatch",
-            ),
-            (
-                adam_step(&p, &g, &m, &v, None, 1, &amsgrad),
-                "InvalidArgument",
-            ),
-            (
-                adam_step(&p, &g, &m, &v, Some(&m), 0, &amsgrad),
-                "InvalidArgument",
-            ),
-            (
-                adam_step(&p, &ints, &m, &v, Some(&m), 1, &amsgrad),
-                "DTypeMismatch",
-            ),
-            (
-                adam_step(&p, &g, &m, &v, Some(&strided), 1, &amsgrad),
-                "InvalidArgument",
-            ),
-        ];
-        for (i, (result, code)) in cases.into_iter().enumerate() {
-            assert_eq!(err(result), code, "adam case {i}");
-        }
-        for state in [&p, &m, &v] {
-            assert_eq!(state.version(), 0);
-        }
-        assert_eq!(p.to_vec_f32().unwrap(), vec![1.0, 2.0]);
-    });
-}
+mod tests;

@@ -2,6 +2,7 @@
 //! Each backward works from the saved output alone, as PyTorch's does.
 
 mod cpu;
+pub(crate) mod cuda;
 
 pub(crate) use cpu::softmax_row;
 
@@ -9,7 +10,7 @@ use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::layout::normalize_dim;
-use crate::storage::{CpuStorage, Storage};
+use crate::storage::{mismatch, CpuStorage, Storage};
 use crate::tensor::Tensor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,8 +89,7 @@ impl Tensor {
         // Strided inputs are read in place: the kernel walks the layout.
         let out = match &*input.storage().read() {
             Storage::Cpu(xs) => Storage::Cpu(cpu::pointwise_forward(kind, xs, input.layout())?),
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            Storage::Cuda(xs) => Storage::Cuda(cuda::pointwise_forward(kind, xs, input.layout())?),
         };
         let out = Tensor::from_storage(out, self.shape());
         // The saved output is detached: a node holding its own output would be a reference cycle.
@@ -125,8 +125,9 @@ impl Tensor {
                 dims,
                 log,
             ))),
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            Storage::Cuda(xs) => {
+                Storage::Cuda(cuda::softmax_forward(op, xs, x.layout(), dims, log)?)
+            }
         };
         let out = Tensor::from_storage(out, shape);
         let saved = out.detach();
@@ -173,8 +174,11 @@ impl Backward for PointwiseBackward {
                     ys.slice(op, y.layout())?,
                 )?))
             }
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            (Storage::Cuda(gs), Storage::Cuda(ys)) => Storage::Cuda(
+                cuda::pointwise_backward_input(self.kind, gs, g.layout(), ys, y.layout())?,
+            ),
+            (a @ Storage::Cpu(_), b @ Storage::Cuda(_))
+            | (a @ Storage::Cuda(_), b @ Storage::Cpu(_)) => return Err(mismatch(op, a, b)),
         };
         Ok(vec![Some(Tensor::from_storage(dx, self.input.shape()))])
     }
@@ -216,8 +220,15 @@ impl Backward for SoftmaxBackward {
                     self.log,
                 )))
             }
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            (Storage::Cuda(gs), Storage::Cuda(ys)) => Storage::Cuda(cuda::softmax_backward_input(
+                op,
+                (gs, g.layout()),
+                (ys, y.layout()),
+                self.dims,
+                self.log,
+            )?),
+            (a @ Storage::Cpu(_), b @ Storage::Cuda(_))
+            | (a @ Storage::Cuda(_), b @ Storage::Cpu(_)) => return Err(mismatch(op, a, b)),
         };
         Ok(vec![Some(Tensor::from_storage(dx, self.input.shape()))])
     }

@@ -2,12 +2,13 @@
 //! leading (batch) dims broadcast.
 
 mod cpu;
+pub(crate) mod cuda;
 
 use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::layout::{broadcast_shapes, signed};
-use crate::storage::Storage;
+use crate::storage::{mismatch, Storage};
 use crate::tensor::Tensor;
 
 impl Tensor {
@@ -64,8 +65,11 @@ impl Tensor {
             (Storage::Cpu(x), Storage::Cpu(y)) => {
                 Storage::Cpu(cpu::matmul(x, &al, y, &bl, [m, k, n])?)
             }
-            #[allow(unreachable_patterns)]
-            _ => return Err(crate::cuda::pending("cuda")),
+            (Storage::Cuda(x), Storage::Cuda(y)) => {
+                Storage::Cuda(cuda::matmul((x, &al), (y, &bl), [m, k, n])?)
+            }
+            (x @ Storage::Cpu(_), y @ Storage::Cuda(_))
+            | (x @ Storage::Cuda(_), y @ Storage::Cpu(_)) => return Err(mismatch("matmul", x, y)),
         };
         let mut shape = with([m, n]);
         if rhs.rank() == 1 {

@@ -1,0 +1,186 @@
+// Classification losses over [rows, c] scores and one int64 class per row. Rows whose target
+// is `ignore_index` give a zero loss and a zero gradient. Targets are validated on the host for
+// CPU tensors; here a target outside [0, c) would need a sync to report, so its row's loss and
+// gradient are NaN instead (and nothing reads out of bounds). The reductions count the targets
+// themselves, so no count travels from the host either.
+
+// NVRTC has no <math.h>; the shim's build gets these from it.
+#ifndef INFINITY
+#define INFINITY __int_as_float(0x7f800000)
+#endif
+#ifndef NAN
+#define NAN __int_as_float(0x7fc00000)
+#endif
+
+// Blocks of the row kernel have a multiple of 32 threads (at most 1024), so every warp is full.
+__device__ __forceinline__ float loss_warp_sum(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+
+__device__ __forceinline__ float loss_warp_max(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        float other = __shfl_xor_sync(0xffffffffu, v, offset);
+        v = other > v ? other : v;
+    }
+    return v;
+}
+
+// The block-wide sum (`max` false) or max of `v`, returned to every thread; `shared` holds 33
+// floats, free again when this returns.
+__device__ float loss_block_reduce(float v, bool max, float* shared) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    v = max ? loss_warp_max(v) : loss_warp_sum(v);
+    if (lane == 0) shared[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        float w = lane < warps ? shared[lane] : (max ? -INFINITY : 0.0f);
+        w = max ? loss_warp_max(w) : loss_warp_sum(w);
+        if (lane == 0) shared[32] = w;
+    }
+    __syncthreads();
+    float result = shared[32];
+    __syncthreads();
+    return result;
+}
+
+__device__ __forceinline__ bool loss_in_range(long long t, long long c) { return t >= 0 && t < c; }
+
+// Per row: the softmax into `probs` and the loss (1 - s) * nll + s * mean over classes of -log p,
+// a block per row. -log p = (max - z) + ln(sum): both terms >= 0, so nothing cancels for large
+// logits; the per-row sums are taken in double as the CPU takes them.
+extern "C" __global__ void loss_cross_entropy_forward_f32(
+    const float* __restrict__ logits, const long long* __restrict__ targets,
+    float* __restrict__ losses, float* __restrict__ probs, long long rows, long long c,
+    long long ignore_index, float smoothing) {
+    __shared__ float shared[33];
+    for (long long row = blockIdx.x; row < rows; row += gridDim.x) {
+        const float* z = logits + row * c;
+        float* p = probs + row * c;
+        float max = -INFINITY;
+        for (long long k = threadIdx.x; k < c; k += blockDim.x) max = z[k] > max ? z[k] : max;
+        max = loss_block_reduce(max, true, shared);
+        float sum = 0.0f, gap = 0.0f;
+        for (long long k = threadIdx.x; k < c; k += blockDim.x) {
+            sum += expf(z[k] - max);
+            gap += max - z[k];
+        }
+        sum = loss_block_reduce(sum, false, shared);
+        if (smoothing > 0.0f) gap = loss_block_reduce(gap, false, shared);
+        const float inv = 1.0f / sum, ln_sum = logf(sum);
+        for (long long k = threadIdx.x; k < c; k += blockDim.x) p[k] = expf(z[k] - max) * inv;
+        if (threadIdx.x == 0) {
+            const long long t = targets[row];
+            double loss = 0.0;
+            if (t != ignore_index) {
+                if (loss_in_range(t, c)) {
+                    const double s = smoothing, nll = (double)(max - z[t]) + (double)ln_sum;
+                    // The mean of (max - z) + ln_sum over the classes.
+                    const double smooth = s > 0.0 ? ((double)gap + (double)c * ln_sum) / (double)c : 0.0;
+                    loss = (1.0 - s) * nll + s * smooth;
+                } else {
+                    loss = NAN;
+                }
+            }
+            losses[row] = (float)loss;
+        }
+    }
+}
+
+// Per row -log_probs[target].
+extern "C" __global__ void loss_nll_forward_f32(const float* __restrict__ log_probs,
+                                                const long long* __restrict__ targets,
+                                                float* __restrict__ losses, long long rows,
+                                                long long c, long long ignore_index) {
+    FERRITE_FOR_EACH(row, rows) {
+        const long long t = targets[row];
+        losses[row] = t == ignore_index ? 0.0f
+                      : loss_in_range(t, c) ? -log_probs[row * c + t]
+                                            : NAN;
+    }
+}
+
+#define LOSS_REDUCE_THREADS 256
+
+// One block of LOSS_REDUCE_THREADS: the sum of `rows` losses in double, over the number of
+// targets that are not `ignore_index` when `mean` (0 / 0 is NaN when all are ignored, as in
+// PyTorch), into out[0]. A fixed tree, so the result does not depend on scheduling.
+extern "C" __global__ void loss_reduce_f32(const float* __restrict__ losses,
+                                           const long long* __restrict__ targets,
+                                           float* __restrict__ out, long long rows,
+                                           long long ignore_index, int mean) {
+    __shared__ double sums[LOSS_REDUCE_THREADS];
+    __shared__ long long counts[LOSS_REDUCE_THREADS];
+    double sum = 0.0;
+    long long count = 0;
+    for (long long i = threadIdx.x; i < rows; i += blockDim.x) {
+        sum += (double)losses[i];
+        count += targets[i] != ignore_index;
+    }
+    sums[threadIdx.x] = sum;
+    counts[threadIdx.x] = count;
+    __syncthreads();
+    for (unsigned half = LOSS_REDUCE_THREADS / 2; half > 0; half >>= 1) {
+        if (threadIdx.x < half) {
+            sums[threadIdx.x] += sums[threadIdx.x + half];
+            counts[threadIdx.x] += counts[threadIdx.x + half];
+        }
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) out[0] = mean ? (float)(sums[0] / (double)counts[0]) : (float)sums[0];
+}
+
+// One block of LOSS_REDUCE_THREADS: the gradient of each counted per-row loss under a mean,
+// g[0] / (targets that are not `ignore_index`), into scale[0].
+extern "C" __global__ void loss_mean_scale_f32(const float* __restrict__ g,
+                                               const long long* __restrict__ targets,
+                                               float* __restrict__ scale, long long rows,
+                                               long long ignore_index) {
+    __shared__ long long counts[LOSS_REDUCE_THREADS];
+    long long count = 0;
+    for (long long i = threadIdx.x; i < rows; i += blockDim.x) count += targets[i] != ignore_index;
+    counts[threadIdx.x] = count;
+    __syncthreads();
+    for (unsigned half = LOSS_REDUCE_THREADS / 2; half > 0; half >>= 1) {
+        if (threadIdx.x < half) counts[threadIdx.x] += counts[threadIdx.x + half];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) scale[0] = g[0] / (float)counts[0];
+}
+
+// weight * (p - (1 - s) * onehot(target) - s / c), where the weight of row r is
+// weights[r * weight_stride] (stride 0: one weight for every row).
+extern "C" __global__ void loss_cross_entropy_backward_f32(
+    const float* __restrict__ probs, const long long* __restrict__ targets,
+    const float* __restrict__ weights, long long weight_stride, float* __restrict__ dx,
+    long long rows, long long c, long long ignore_index, float smoothing) {
+    FERRITE_FOR_EACH(i, rows * c) {
+        const long long row = i / c, k = i % c, t = targets[row];
+        const float w = weights[row * weight_stride];
+        float d = 0.0f;
+        if (t != ignore_index) {
+            if (loss_in_range(t, c)) {
+                const double s = smoothing;
+                const float spread = (float)((double)w * s / (double)c);
+                d = w * probs[i] - spread;
+                if (k == t) d -= (float)((double)w * (1.0 - s));
+            } else {
+                d = NAN;
+            }
+        }
+        dx[i] = d;
+    }
+}
+
+// -weight at each row's target, 0 elsewhere (weights as above).
+extern "C" __global__ void loss_nll_backward_f32(const long long* __restrict__ targets,
+                                                 const float* __restrict__ weights,
+                                                 long long weight_stride, float* __restrict__ dx,
+                                                 long long rows, long long c,
+                                                 long long ignore_index) {
+    FERRITE_FOR_EACH(i, rows * c) {
+        const long long row = i / c, k = i % c, t = targets[row];
+        const float w = weights[row * weight_stride];
+        dx[i] = t == ignore_index ? 0.0f : !loss_in_range(t, c) ? NAN : k == t ? -w : 0.0f;
+    }
+}
