@@ -33,9 +33,9 @@ pub use device::{CudaDevice, GemmArgs};
 pub(crate) use driver::cudnn_status;
 pub use libraries::CudaLibrary;
 use libraries::{lookup, Lookup};
-pub use module::{args, KernelArg, LaunchConfig, Module, Strides, HEADER};
 #[cfg(test)]
 use module::nvrtc_options;
+pub use module::{args, KernelArg, LaunchConfig, Module, Strides, HEADER};
 pub use storage::{CudaBuffer, CudaStorage};
 
 /// One GPU. `index` is its CUDA ordinal (the N of `'cuda:N'`, after `CUDA_VISIBLE_DEVICES`) when
@@ -553,13 +553,5 @@ mod tests {
         let detail = unavailable_detail(0).unwrap();
         assert!(detail.starts_with("cuda:0 requested, but"), "{detail}");
         assert!(devices().is_ok());
-    }
-}
-
-/// Placeholder while the CUDA kernels of an op are being written (removed before this lands).
-pub(crate) fn pending(op: &'static str) -> crate::Error {
-    crate::Error::DeviceUnavailable {
-        op,
-        detail: "not yet implemented on CUDA".into(),
     }
 }
