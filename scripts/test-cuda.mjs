@@ -140,7 +140,9 @@ function shimRun(binary, shim, order) {
   }
   // The NVRTC check and the fake-driver tests need their own environments: steps (a) and (c).
   const skip = ['--skip', 'cuda::nvrtc_check::', '--skip', 'cuda::fake_driver_tests::']
-  return rustTests(binary, ['cuda', ...skip], env)
+  // One test at a time: a kernel's bad-input report (the device's error word) surfaces at the
+  // next read from the device, which in parallel could be another test's.
+  return rustTests(binary, ['cuda', ...skip, '--test-threads=1'], env)
 }
 
 /** Fails naming the shim's kernels that no run launched (the coverage files list launched names). */

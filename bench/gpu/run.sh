@@ -170,7 +170,7 @@ stage_rust() {
   if [ -z "$TEST_BIN" ]; then echo "no test binary carried (prepare.sh --no-tests?): skipped"; return 99; fi
   if [ "$SMOKE" = 1 ] && [ -z "${FERRITE_CUDA_SHIM:-}" ]; then echo "smoke test: no device for the cuda tests (set FERRITE_CUDA_SHIM to run them on the shim): skipped"; return 99; fi
   # Tests read their fixtures relative to the crate, as under cargo test.
-  cd "$ROOT/crates/ferrite-core" && "$TEST_BIN" --ignored cuda --test-threads 4
+  cd "$ROOT/crates/ferrite-core" && "$TEST_BIN" --ignored cuda --test-threads 1
 }
 
 find_sanitizer() {

@@ -31,7 +31,16 @@ pub struct CudaDevice {
     ordinal: usize,
     driver: Driver,
     allocator: Mutex<CachingAllocator>,
+    /// The device word kernels report bad input in (`ferrite_report` in ferrite.cuh), made on
+    /// first use and kept for the process.
+    error_word: OnceLock<std::result::Result<u64, String>>,
 }
+
+/// What each bit of the error word means (the `FERRITE_ERROR_*` codes in ferrite.cuh).
+const DEVICE_ERRORS: [(u32, &str); 1] = [(
+    1,
+    "a class index target was outside [0, classes) (found on the GPU; that row's loss and gradient are NaN)",
+)];
 
 impl std::fmt::Debug for CudaDevice {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -103,6 +112,7 @@ impl CudaDevice {
                 ordinal,
                 driver: Driver::Shim(shim?),
                 allocator: Mutex::new(CachingAllocator::new(false)),
+                error_word: OnceLock::new(),
             });
         }
         let count = super::driver_device_count()?;
@@ -121,6 +131,7 @@ impl CudaDevice {
             ordinal,
             driver: Driver::Cuda(driver),
             allocator: Mutex::new(CachingAllocator::new(caching_wanted())),
+            error_word: OnceLock::new(),
         })
     }
 
@@ -195,9 +206,79 @@ impl CudaDevice {
         match &self.driver {
             Driver::Cuda(d) => d
                 .synchronize()
-                .map_err(|e| self.fail("cuda.synchronize", e)),
+                .map_err(|e| self.fail("cuda.synchronize", e))?,
             #[cfg(all(test, unix))]
-            Driver::Shim(_) => Ok(()),
+            Driver::Shim(_) => {}
+        }
+        self.take_reported_error("cuda.synchronize")
+    }
+
+    /// The device address of the error word kernels report bad input in (a `unsigned*`).
+    pub fn error_word(&self, op: &'static str) -> Result<u64> {
+        let word = self.error_word.get_or_init(|| {
+            let ptr = self
+                .driver
+                .raw()
+                .malloc(4)
+                .map_err(|e| format!("cannot allocate the error word: {e:?}"))?;
+            self.zero_word(ptr)?;
+            Ok(ptr)
+        });
+        word.clone().map_err(|e| self.fail(op, e))
+    }
+
+    fn zero_word(&self, ptr: u64) -> std::result::Result<(), String> {
+        match &self.driver {
+            Driver::Cuda(d) => d.memset_zero(ptr, 4),
+            #[cfg(all(test, unix))]
+            Driver::Shim(_) => {
+                // SAFETY: on the shim the word is a host block of 4 bytes.
+                unsafe { std::ptr::write_bytes(ptr as *mut u8, 0, 4) };
+                Ok(())
+            }
+        }
+    }
+
+    /// After a synchronising read: the bad input kernels reported since the last one, as a
+    /// typed error (the word is cleared, so the device stays usable).
+    fn take_reported_error(&self, op: &'static str) -> Result<()> {
+        let Some(Ok(ptr)) = self.error_word.get() else {
+            return Ok(());
+        };
+        let mut word = [0u8; 4];
+        self.raw_download(&mut word, *ptr)
+            .map_err(|e| self.fail(op, e))?;
+        let bits = u32::from_ne_bytes(word);
+        if bits == 0 {
+            return Ok(());
+        }
+        self.zero_word(*ptr).map_err(|e| self.fail(op, e))?;
+        let found: Vec<&str> = DEVICE_ERRORS
+            .iter()
+            .filter(|(bit, _)| bits & bit != 0)
+            .map(|(_, what)| *what)
+            .collect();
+        Err(Error::IndexOutOfRange {
+            op,
+            detail: format!(
+                "a kernel on cuda:{} found bad input: {}",
+                self.ordinal,
+                found.join("; ")
+            ),
+        })
+    }
+
+    fn raw_download(&self, dst: &mut [u8], src: u64) -> std::result::Result<(), String> {
+        match &self.driver {
+            Driver::Cuda(d) => d.download(dst, src),
+            #[cfg(all(test, unix))]
+            Driver::Shim(_) => {
+                // SAFETY: on the shim `src` is a host block of at least `dst.len()` bytes.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(src as *const u8, dst.as_mut_ptr(), dst.len())
+                };
+                Ok(())
+            }
         }
     }
 
@@ -216,19 +297,11 @@ impl CudaDevice {
         .map_err(|e| self.fail(op, e))
     }
 
+    /// Copies `dst.len()` bytes from the device, waiting for the kernels that write them; bad
+    /// input a kernel reported meanwhile is the error.
     pub(crate) fn download(&self, op: &'static str, dst: &mut [u8], src: u64) -> Result<()> {
-        match &self.driver {
-            Driver::Cuda(d) => d.download(dst, src),
-            #[cfg(all(test, unix))]
-            Driver::Shim(_) => {
-                // SAFETY: on the shim `src` is a host block of at least `dst.len()` bytes.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(src as *const u8, dst.as_mut_ptr(), dst.len())
-                };
-                Ok(())
-            }
-        }
-        .map_err(|e| self.fail(op, e))
+        self.raw_download(dst, src).map_err(|e| self.fail(op, e))?;
+        self.take_reported_error(op)
     }
 
     /// Copies `bytes` between two device blocks, in stream order.

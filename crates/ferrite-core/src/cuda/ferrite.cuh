@@ -32,3 +32,13 @@ __device__ __forceinline__ long long ferrite_strided_index(const Strides& s, lon
 #ifndef FERRITE_DYNAMIC_SHARED
 #define FERRITE_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
 #endif
+
+// Bad input a kernel finds (a class index outside [0, classes)) cannot throw: the kernel sets a
+// bit in its device's error word (`CudaDevice::error_word`), and the next read of any value from
+// that device turns it into a typed error, as PyTorch's device-side asserts surface at the next
+// synchronisation (but leaving the device usable).
+#define FERRITE_ERROR_CLASS_OUT_OF_RANGE 1u
+
+__device__ __forceinline__ void ferrite_report(unsigned* error_word, unsigned code) {
+    atomicOr(error_word, code);
+}

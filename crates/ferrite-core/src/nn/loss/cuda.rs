@@ -1,7 +1,8 @@
 //! Loss kernels on a CUDA device (`loss.cu`). The reduced loss stays on the device: the mean's
 //! divisor is counted there too, so a training step reads nothing back until the user reads the
-//! loss. Out-of-range targets cannot be reported without that read, so they give NaN (the CPU
-//! path reports them as a typed error).
+//! loss. Out-of-range targets cannot be checked without a read, so their rows give NaN and the
+//! kernel reports them in the device's error word: reading the loss (or any value from that
+//! device) then fails with a typed `IndexOutOfRange` error, as the CPU path fails at once.
 
 use super::Reduction;
 use crate::cuda::{self, CudaStorage, LaunchConfig, Module};
@@ -54,6 +55,7 @@ pub(super) fn cross_entropy_forward(
         let pp = probs.ptr_mut::<f32>(OP, &dense(rows * c))?;
         let (rows_, c_, smoothing) = (rows as i64, c as i64, smoothing as f32);
         let ignore = targets.ignore_index;
+        let error = device.error_word(OP)?;
         let config = LaunchConfig::rows(rows, row_threads(c), 0);
         // SAFETY: `xp` and `pp` hold rows * c f32, `tp` rows i64, `lp` rows f32; stream-ordered.
         unsafe {
@@ -62,7 +64,7 @@ pub(super) fn cross_entropy_forward(
                 &MODULE,
                 "loss_cross_entropy_forward_f32",
                 config,
-                &mut cuda::args![xp, tp, lp, pp, rows_, c_, ignore, smoothing],
+                &mut cuda::args![xp, tp, lp, pp, rows_, c_, ignore, smoothing, error],
             )
         }?;
     }
@@ -82,6 +84,7 @@ pub(super) fn nll_forward(
     if rows > 0 {
         let lp = losses.ptr_mut::<f32>(OP, &dense(rows))?;
         let (rows_, c_, ignore) = (rows as i64, c as i64, targets.ignore_index);
+        let error = x.device().error_word(OP)?;
         // SAFETY: `xp` holds rows * c f32, `tp` rows i64, `lp` rows f32; stream-ordered.
         unsafe {
             x.device().launch(
@@ -89,7 +92,7 @@ pub(super) fn nll_forward(
                 &MODULE,
                 "loss_nll_forward_f32",
                 LaunchConfig::elementwise(rows),
-                &mut cuda::args![xp, tp, lp, rows_, c_, ignore],
+                &mut cuda::args![xp, tp, lp, rows_, c_, ignore, error],
             )
         }?;
     }
@@ -350,12 +353,19 @@ mod tests {
         ] {
             assert!(loss.item().unwrap().is_nan(), "0 / 0 counted targets");
         }
-        // Reported as NaN rather than an error, which would need a read of the targets.
+        // The kernels report a bad target; the next read from the device is the typed error,
+        // and the device works again after it.
         let bad = Tensor::from_i64(vec![1, 3], &[2]).unwrap().to_device(device).unwrap();
-        let none = x.cross_entropy(&bad, Reduction::None, -100, 0.0).unwrap();
-        let none = none.to_device(Device::Cpu).unwrap().to_vec_f32().unwrap();
-        assert!(none[0].is_finite() && none[1].is_nan());
-        let nll = x.nll_loss(&bad, Reduction::Sum, -100).unwrap();
-        assert!(nll.item().unwrap().is_nan());
+        let losses: [&dyn Fn() -> Tensor; 2] = [
+            &|| x.cross_entropy(&bad, Reduction::None, -100, 0.0).unwrap(),
+            &|| x.nll_loss(&bad, Reduction::Sum, -100).unwrap(),
+        ];
+        for loss in losses {
+            let err = loss().to_device(Device::Cpu).unwrap_err();
+            assert_eq!(err.code(), "IndexOutOfRange", "{err}");
+            assert!(err.to_string().contains("outside [0, classes)"), "{err}");
+            let good = x.cross_entropy(&ignored, Reduction::Sum, -100, 0.0).unwrap();
+            assert_eq!(good.item().unwrap(), 0.0);
+        }
     });
 }

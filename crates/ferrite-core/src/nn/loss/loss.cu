@@ -1,8 +1,9 @@
 // Classification losses over [rows, c] scores and one int64 class per row. Rows whose target
 // is `ignore_index` give a zero loss and a zero gradient. Targets are validated on the host for
 // CPU tensors; here a target outside [0, c) would need a sync to report, so its row's loss and
-// gradient are NaN instead (and nothing reads out of bounds). The reductions count the targets
-// themselves, so no count travels from the host either.
+// gradient are NaN, nothing reads out of bounds, and the forward kernels report it in the
+// device's error word, which the next read from the device turns into a typed error. The
+// reductions count the targets themselves, so no count travels from the host either.
 
 // NVRTC has no <math.h>; the shim's build gets these from it.
 #ifndef INFINITY
@@ -52,7 +53,7 @@ __device__ __forceinline__ bool loss_in_range(long long t, long long c) { return
 extern "C" __global__ void loss_cross_entropy_forward_f32(
     const float* __restrict__ logits, const long long* __restrict__ targets,
     float* __restrict__ losses, float* __restrict__ probs, long long rows, long long c,
-    long long ignore_index, float smoothing) {
+    long long ignore_index, float smoothing, unsigned* __restrict__ error) {
     __shared__ float shared[33];
     for (long long row = blockIdx.x; row < rows; row += gridDim.x) {
         const float* z = logits + row * c;
@@ -80,6 +81,7 @@ extern "C" __global__ void loss_cross_entropy_forward_f32(
                     loss = (1.0 - s) * nll + s * smooth;
                 } else {
                     loss = NAN;
+                    ferrite_report(error, FERRITE_ERROR_CLASS_OUT_OF_RANGE);
                 }
             }
             losses[row] = (float)loss;
@@ -91,12 +93,13 @@ extern "C" __global__ void loss_cross_entropy_forward_f32(
 extern "C" __global__ void loss_nll_forward_f32(const float* __restrict__ log_probs,
                                                 const long long* __restrict__ targets,
                                                 float* __restrict__ losses, long long rows,
-                                                long long c, long long ignore_index) {
+                                                long long c, long long ignore_index,
+                                                unsigned* __restrict__ error) {
     FERRITE_FOR_EACH(row, rows) {
         const long long t = targets[row];
-        losses[row] = t == ignore_index ? 0.0f
-                      : loss_in_range(t, c) ? -log_probs[row * c + t]
-                                            : NAN;
+        const bool bad = t != ignore_index && !loss_in_range(t, c);
+        losses[row] = t == ignore_index ? 0.0f : bad ? NAN : -log_probs[row * c + t];
+        if (bad) ferrite_report(error, FERRITE_ERROR_CLASS_OUT_OF_RANGE);
     }
 }
 
