@@ -119,6 +119,7 @@ impl CudaDevice {
         if let Some(reason) = super::backend_unavailable_reason() {
             return Err(reason);
         }
+        super::missing_driver_symbol(&super::BACKEND_SYMBOLS)?;
         if ordinal >= count {
             return Err(format!(
                 "cuda:{ordinal} requested, but this machine has {count} CUDA GPU(s) (cuda:0 to cuda:{})",

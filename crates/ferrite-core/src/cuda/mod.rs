@@ -298,11 +298,7 @@ fn driver_gpu_count() -> Result<usize, String> {
     if let Some(problem) = lookup(CudaLibrary::Driver).problem(CudaLibrary::Driver) {
         return Err(problem);
     }
-    if let Some(symbol) = missing_driver_symbol() {
-        return Err(format!(
-            "the CUDA driver library is incompatible: it lacks {symbol} (update the NVIDIA driver)"
-        ));
-    }
+    missing_driver_symbol(&INIT_SYMBOLS)?;
     let count = catch_unwind(|| match result::init() {
         Err(DriverError(CUresult::CUDA_ERROR_NO_DEVICE)) => Ok(0),
         Err(e) => Err(format!("the CUDA driver failed to start (cuInit: {e:?})")),
@@ -314,50 +310,65 @@ fn driver_gpu_count() -> Result<usize, String> {
     Ok(count.max(0) as usize)
 }
 
-/// The first driver API function Ferrite calls (discovery and the backend in `driver.rs`) that
-/// the loaded driver lacks. Asked before calling: cudarc would panic on it, and the panic hook
-/// would print the panic to stderr.
-fn missing_driver_symbol() -> Option<&'static str> {
-    const CALLED: [&str; 31] = [
-        "cuInit",
-        "cuDeviceGetCount",
-        "cuDriverGetVersion",
-        "cuGetErrorString",
-        "cuGetErrorName",
-        "cuDeviceGet",
-        "cuDeviceGetName",
-        "cuDeviceTotalMem_v2",
-        "cuDeviceGetAttribute",
-        "cuDevicePrimaryCtxRetain",
-        "cuCtxSetCurrent",
-        "cuStreamCreate",
-        "cuStreamSynchronize",
-        "cuStreamWaitEvent",
-        "cuEventCreate",
-        "cuEventRecord",
-        "cuEventQuery",
-        "cuEventSynchronize",
-        "cuEventDestroy_v2",
-        "cuMemAlloc_v2",
-        "cuMemFree_v2",
-        "cuMemHostAlloc",
-        "cuMemFreeHost",
-        "cuMemcpyHtoDAsync_v2",
-        "cuMemcpyDtoHAsync_v2",
-        "cuMemcpyDtoDAsync_v2",
-        "cuMemsetD8Async",
-        "cuMemGetInfo_v2",
-        "cuModuleLoadData",
-        "cuModuleGetFunction",
-        "cuLaunchKernel",
-    ];
+/// Driver API functions, by when they are first called: to count the GPUs, to list them, and to
+/// run the backend (`driver.rs`).
+const INIT_SYMBOLS: [&str; 4] = [
+    "cuInit",
+    "cuDeviceGetCount",
+    "cuDriverGetVersion",
+    "cuGetErrorString",
+];
+const LISTING_SYMBOLS: [&str; 4] = [
+    "cuDeviceGet",
+    "cuDeviceGetName",
+    "cuDeviceGetUuid",
+    "cuDeviceTotalMem_v2",
+];
+const BACKEND_SYMBOLS: [&str; 26] = [
+    "cuGetErrorName",
+    "cuDeviceGet",
+    "cuDeviceGetAttribute",
+    "cuDevicePrimaryCtxRetain",
+    "cuCtxSetCurrent",
+    "cuStreamCreate",
+    "cuStreamSynchronize",
+    "cuStreamWaitEvent",
+    "cuEventCreate",
+    "cuEventRecord",
+    "cuEventQuery",
+    "cuEventSynchronize",
+    "cuEventDestroy_v2",
+    "cuMemAlloc_v2",
+    "cuMemFree_v2",
+    "cuMemHostAlloc",
+    "cuMemFreeHost",
+    "cuMemcpyHtoDAsync_v2",
+    "cuMemcpyDtoHAsync_v2",
+    "cuMemcpyDtoDAsync_v2",
+    "cuMemsetD8Async",
+    "cuMemGetInfo_v2",
+    "cuModuleLoadData",
+    "cuModuleGetFunction",
+    "cuLaunchKernel",
+    "cuDeviceTotalMem_v2",
+];
+
+/// Why the loaded driver cannot serve `symbols`: the first one it lacks. Asked before calling,
+/// since cudarc would panic on it and the panic hook would print the panic to stderr.
+fn missing_driver_symbol(symbols: &[&'static str]) -> Result<(), String> {
     let Lookup::Loaded { library, .. } = lookup(CudaLibrary::Driver) else {
-        return None;
+        return Ok(());
     };
-    CALLED.into_iter().find(|name| {
+    let missing = symbols.iter().find(|name| {
         // SAFETY: only looks the symbol up; the pointer is never used.
         unsafe { library.get::<*const std::ffi::c_void>(name.as_bytes()) }.is_err()
-    })
+    });
+    match missing {
+        None => Ok(()),
+        Some(symbol) => Err(format!(
+            "the CUDA driver library is incompatible: it lacks {symbol} (update the NVIDIA driver)"
+        )),
+    }
 }
 
 fn driver_gpus() -> Option<Result<Vec<Gpu>, String>> {
@@ -366,6 +377,11 @@ fn driver_gpus() -> Option<Result<Vec<Gpu>, String>> {
         Ok(count) => count,
         Err(e) => return Some(Err(e)),
     };
+    if count > 0 {
+        if let Err(e) = missing_driver_symbol(&LISTING_SYMBOLS) {
+            return Some(Err(e));
+        }
+    }
     let gpus = (0..count)
         .map(|index| {
             let dev =
