@@ -118,6 +118,9 @@ export declare function crossEntropy(logits: TensorHandle, targets: TensorHandle
 /** TF32 switches: `which` is `'cudnn'` (convolutions) or `'matmul'`. */
 export declare function cudaAllowTf32(which: string): boolean
 
+/** `torch.backends.cudnn.benchmark`: whether convolution algorithms are timed per new shape. */
+export declare function cudaCudnnBenchmark(): boolean
+
 export declare function cudaDeviceCount(): number
 
 export declare function cudaDevices(): Array<GpuReading>
@@ -161,6 +164,8 @@ export interface CudaMemoryStats {
 export declare function cudaResetPeakMemoryStats(index: number): void
 
 export declare function cudaSetAllowTf32(which: string, allow: boolean): void
+
+export declare function cudaSetCudnnBenchmark(on: boolean): void
 
 export declare function cudaSynchronize(index: number): void
 

@@ -54,6 +54,10 @@ describe('ft.cuda', () => {
     ft.backends.cudnn.allowTf32 = false
     expect(ft.backends.cudnn.allowTf32).toBe(false)
     ft.backends.cudnn.allowTf32 = true
+    expect(ft.backends.cudnn.benchmark).toBe(true)
+    ft.backends.cudnn.benchmark = false
+    expect(ft.backends.cudnn.benchmark).toBe(false)
+    ft.backends.cudnn.benchmark = true
   })
 
   it('lists GPUs with nvidia-smi readings and picks the one with the most free memory', () => {

@@ -6,6 +6,7 @@
  * ```ts
  * ft.backends.cudnn.allowTf32 = false        // convolutions in full float32
  * ft.backends.cuda.matmul.allowTf32 = true   // faster matmul and linear layers
+ * ft.backends.cudnn.benchmark = false        // cuDNN's heuristic choice, no timing runs
  * ```
  * @module
  */
@@ -13,6 +14,17 @@ import { native } from './native'
 
 /** cuDNN (convolutions). */
 export const cudnn = {
+  /**
+   * Whether each convolution shape's candidate algorithms are timed once, on first use, and the
+   * fastest kept (PyTorch's `cudnn.benchmark`). On by default, unlike PyTorch: a training loop
+   * of fixed shapes gains from it; turn it off for inputs whose shapes keep changing.
+   */
+  get benchmark(): boolean {
+    return native.cudaCudnnBenchmark()
+  },
+  set benchmark(on: boolean) {
+    native.cudaSetCudnnBenchmark(on)
+  },
   /** Whether cuDNN convolutions may use TF32 tensor cores (default true, as PyTorch). */
   get allowTf32(): boolean {
     return native.cudaAllowTf32('cudnn')

@@ -155,3 +155,14 @@ fn tf32_switch_error(which: &str) -> napi::Error<String> {
         format!("allowTf32: unknown switch '{which}'; expected 'cudnn' or 'matmul'"),
     )
 }
+
+/// `torch.backends.cudnn.benchmark`: whether convolution algorithms are timed per new shape.
+#[napi]
+pub fn cuda_cudnn_benchmark() -> bool {
+    cuda::settings::cudnn_benchmark()
+}
+
+#[napi]
+pub fn cuda_set_cudnn_benchmark(on: bool) {
+    cuda::settings::set_cudnn_benchmark(on)
+}

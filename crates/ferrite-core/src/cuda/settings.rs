@@ -1,10 +1,23 @@
-//! Switches like `torch.backends.cudnn.allow_tf32` and `torch.backends.cuda.matmul.allow_tf32`,
-//! with PyTorch's defaults: TF32 allowed for cuDNN convolutions, off for matmul.
+//! Switches like `torch.backends.cudnn.allow_tf32`, `torch.backends.cuda.matmul.allow_tf32` and
+//! `torch.backends.cudnn.benchmark`. TF32 follows PyTorch's defaults (allowed for cuDNN
+//! convolutions, off for matmul); benchmarking is on by default, unlike PyTorch: timing each
+//! convolution's algorithms once per shape is what a training loop of fixed shapes wants.
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 static CUDNN_TF32: AtomicBool = AtomicBool::new(true);
 static MATMUL_TF32: AtomicBool = AtomicBool::new(false);
+static CUDNN_BENCHMARK: AtomicBool = AtomicBool::new(true);
+
+/// Whether a convolution's candidate algorithms are timed on first use of a shape (else the
+/// heuristics' first choice runs).
+pub fn cudnn_benchmark() -> bool {
+    CUDNN_BENCHMARK.load(Relaxed)
+}
+
+pub fn set_cudnn_benchmark(on: bool) {
+    CUDNN_BENCHMARK.store(on, Relaxed)
+}
 
 pub fn allow_tf32_cudnn() -> bool {
     CUDNN_TF32.load(Relaxed)

@@ -17,10 +17,6 @@ use cudarc::cudnn::sys::{self, cudnnMathType_t};
 use super::super::ConvShape;
 use crate::error::{Error, Result};
 
-/// Whether candidates are timed (`cudnn.benchmark = True` in PyTorch) rather than taken in the
-/// heuristics' order. Timing costs one run of each algorithm per new shape and gives the fastest.
-pub(super) const BENCHMARK: bool = true;
-
 /// The three passes of a convolution, each with its own algorithms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum Pass {
@@ -53,6 +49,9 @@ pub(super) struct AlgoKey {
     pub shape: ConvShape,
     pub pass: Pass,
     pub tf32: bool,
+    /// Whether the choice was timed (`cuda::settings::cudnn_benchmark`), as PyTorch keeps the
+    /// two apart.
+    pub benchmark: bool,
 }
 
 /// An algorithm of one pass (its number in that pass's enum), the math type it was found with,
@@ -265,11 +264,12 @@ mod tests {
             shape: ConvShape::new(&x, &w, None, params).unwrap(),
             pass,
             tf32,
+            benchmark: true,
         }
     }
 
     #[test]
-    fn the_cache_keys_every_pass_shape_and_tf32_setting_apart() {
+    fn the_cache_keys_every_pass_shape_tf32_and_benchmark_setting_apart() {
         let keys = [
             key(Pass::Forward, true, 2, 1),
             key(Pass::BackwardData, true, 2, 1),
@@ -279,6 +279,10 @@ mod tests {
             key(Pass::Forward, true, 2, 2),
             AlgoKey {
                 device: 1,
+                ..key(Pass::Forward, true, 2, 1)
+            },
+            AlgoKey {
+                benchmark: false,
                 ..key(Pass::Forward, true, 2, 1)
             },
         ];

@@ -99,6 +99,7 @@ impl<'g> Setup<'g> {
                 shape: *s,
                 pass,
                 tf32,
+                benchmark: cuda::settings::cudnn_benchmark(),
             },
         })
     }

@@ -133,6 +133,7 @@ cuda_test!(fn cuda_conv2d_caches_one_algorithm_per_pass_and_shape(device) {
         shape: s,
         pass,
         tf32: false,
+        benchmark: settings::cudnn_benchmark(),
     };
     let y = x.conv2d(&w, None, p).unwrap();
     let first = cached(&key(Pass::Forward)).expect("the forward's algorithm is cached");
