@@ -2,11 +2,11 @@
 //! argmax indices (saved for the backward, and `return_indices`), which cuDNN's max pooling does
 //! not give; cuDNN has no dilation either, and its backward re-derives the argmax, which can route
 //! a tie's gradient elsewhere than the CPU does (PyTorch uses its own CUDA kernels here too).
-//! Average pooling runs cuDNN (`cudnnPoolingForward`/`cudnnPoolingBackward`, with
-//! `count_include_pad` as CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING or _EXCLUDE_PADDING)
-//! whenever cuDNN's windows are the CPU's: not for the extra window `ceil_mode` can add (cuDNN
-//! rounds down), nor for adaptive bins unless they divide the input evenly. The kernels take the
-//! rest, and all of it where the cuDNN library is missing.
+//! Average pooling's forward runs cuDNN (`cudnnPoolingForward`, with `count_include_pad` as
+//! CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING or _EXCLUDE_PADDING) whenever cuDNN's windows are
+//! the CPU's: not for the extra window `ceil_mode` can add (cuDNN rounds down), nor for adaptive
+//! bins unless they divide the input evenly. The kernels take the rest, all of it where the cuDNN
+//! library is missing, and every backward.
 //!
 //! Unverified on hardware: the kernels run on the CPU shim against the CPU backend; the cuDNN
 //! average pooling runs only on a GPU (its route is unit-tested).
@@ -246,7 +246,8 @@ pub(super) fn avg_pool2d_forward(
     Ok(y)
 }
 
-/// Average pooling's input gradient.
+/// Average pooling's input gradient, always by the kernel (as PyTorch's own CUDA kernels do it):
+/// cuDNN's backward would want an input and an output it does not read, which we do not keep.
 pub(super) fn avg_pool2d_backward_input(
     op: &'static str,
     s: &PoolShape,
@@ -260,19 +261,14 @@ pub(super) fn avg_pool2d_backward_input(
         return Ok(dx);
     }
     let (gp, xp) = (dy.0.ptr::<f32>(op, dy.1)?, dx.base::<f32>(op)?);
-    match cudnn_average(s, count_padding).filter(|_| dev.has_cudnn()) {
-        Some(params) => cudnn_backward(op, dev, s, params, gp, xp)?,
-        None => {
-            let p = PoolWindow::new(op, s, count_padding)?;
-            launch(
-                op,
-                dev,
-                "pool_avg_backward_f32",
-                n,
-                &mut cuda::args![gp, xp, p],
-            )?;
-        }
-    }
+    let p = PoolWindow::new(op, s, count_padding)?;
+    launch(
+        op,
+        dev,
+        "pool_avg_backward_f32",
+        n,
+        &mut cuda::args![gp, xp, p],
+    )?;
     Ok(dx)
 }
 
@@ -306,38 +302,6 @@ fn cudnn_forward(
             dnn::scalar(&ZERO),
             yd.raw(),
             dnn::ptr(y),
-        )
-    })
-}
-
-/// Average pooling's gradient reads neither the input nor the output, but cuDNN takes both with
-/// their descriptors: `dy` stands in for the output and `dx` for the input (same shapes).
-fn cudnn_backward(
-    op: &'static str,
-    dev: &Arc<CudaDevice>,
-    s: &PoolShape,
-    params: PoolParams,
-    dy: u64,
-    dx: u64,
-) -> Result<()> {
-    let handle = dev.cudnn(op)?;
-    let pool = PoolDesc::new(op, params)?;
-    let (xd, yd) = plane_descriptors(op, s)?;
-    // SAFETY: as in `cudnn_forward`, for `dy` (output-sized) and `dx` (input-sized).
-    call(op, "cudnnPoolingBackward", || unsafe {
-        sys::cudnnPoolingBackward(
-            handle,
-            pool.raw(),
-            dnn::scalar(&ONE),
-            yd.raw(),
-            dnn::ptr(dy),
-            yd.raw(),
-            dnn::ptr(dy),
-            xd.raw(),
-            dnn::ptr(dx),
-            dnn::scalar(&ZERO),
-            xd.raw(),
-            dnn::ptr(dx),
         )
     })
 }
