@@ -37,7 +37,7 @@ extern "C" __global__ void selftest_dynamic_reverse(const float* __restrict__ x,
 // y[i] = alpha * (the i-th element of the strided view xs of x), grid-stride.
 extern "C" __global__ void selftest_strided_scale(const float* __restrict__ x, Strides xs, float* __restrict__ y,
                                                   long long n, float alpha) {
-    FERRITE_FOR_EACH(i, n) y[i] = alpha * x[ferrite_strided_index(xs, i)];
+    FERRITE_FOR_EACH(i, n) y[i] = alpha * x[ferrite_position(xs, i, false)];
 }
 
 // y (cols x rows) = transpose of x (rows x cols) through a 32x33 tile; blockDim (32, 8).

@@ -12,15 +12,102 @@ struct Strides {
     long long offset;
 };
 
-// The storage position of the `linear`-th element (row-major order) of a strided view.
-__device__ __forceinline__ long long ferrite_strided_index(const Strides& s, long long linear) {
-    long long index = s.offset;
+// NVRTC has no <math.h>; the CPU shim's build gets these from it.
+#ifndef INFINITY
+#define INFINITY __int_as_float(0x7f800000)
+#endif
+#ifndef NAN
+#define NAN __int_as_float(0x7fc00000)
+#endif
+
+// The storage position of element `linear` (row-major) of a strided view. With `narrow` (the
+// host knows the view has fewer than 2^31 elements) the index is decomposed in 32 bits, several
+// times cheaper than a 64-bit division on the GPU; strides stay 64-bit since a small view may sit
+// in a large storage.
+__device__ __forceinline__ long long ferrite_position(const Strides& s, long long linear, bool narrow) {
+    long long p = s.offset;
+    if (s.rank == 1) return p + linear * s.stride[0];
+    if (narrow) {
+        unsigned rest = (unsigned)linear;
+        for (int d = s.rank - 1; d >= 0; --d) {
+            unsigned size = (unsigned)s.size[d];
+            unsigned q = rest / size;
+            p += (long long)(rest - q * size) * s.stride[d];
+            rest = q;
+        }
+        return p;
+    }
     for (int d = s.rank - 1; d >= 0; --d) {
         long long size = s.size[d];
-        index += (linear % size) * s.stride[d];
-        linear /= size;
+        long long q = linear / size;
+        p += (linear - q * size) * s.stride[d];
+        linear = q;
     }
-    return index;
+    return p;
+}
+
+// As `ferrite_position`, for two views of the same sizes at once (one index decomposition).
+__device__ __forceinline__ void ferrite_positions(const Strides& a, const Strides& b, long long linear,
+                                                  bool narrow, long long& pa, long long& pb) {
+    pa = a.offset;
+    pb = b.offset;
+    if (a.rank == 1) {
+        pa += linear * a.stride[0];
+        pb += linear * b.stride[0];
+        return;
+    }
+    if (narrow) {
+        unsigned rest = (unsigned)linear;
+        for (int d = a.rank - 1; d >= 0; --d) {
+            unsigned size = (unsigned)a.size[d];
+            unsigned q = rest / size;
+            long long r = (long long)(rest - q * size);
+            pa += r * a.stride[d];
+            pb += r * b.stride[d];
+            rest = q;
+        }
+        return;
+    }
+    for (int d = a.rank - 1; d >= 0; --d) {
+        long long size = a.size[d];
+        long long q = linear / size;
+        long long r = linear - q * size;
+        pa += r * a.stride[d];
+        pb += r * b.stride[d];
+        linear = q;
+    }
+}
+
+// Warp-wide sum and max over full warps (every lane takes part).
+__device__ __forceinline__ float ferrite_warp_sum(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+
+__device__ __forceinline__ float ferrite_warp_max(float v) {
+    for (int offset = 16; offset > 0; offset >>= 1) {
+        float other = __shfl_xor_sync(0xffffffffu, v, offset);
+        v = other > v ? other : v;
+    }
+    return v;
+}
+
+// The block-wide sum (`max` false) or max of `v`, returned to every thread, for blocks of a
+// multiple of 32 threads (at most 1024). `shared` holds 33 floats, free again when this returns.
+__device__ __forceinline__ float ferrite_block_reduce(float v, bool max, float* shared) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    v = max ? ferrite_warp_max(v) : ferrite_warp_sum(v);
+    if (lane == 0) shared[warp] = v;
+    __syncthreads();
+    if (warp == 0) {
+        float w = lane < warps ? shared[lane] : (max ? -INFINITY : 0.0f);
+        w = max ? ferrite_warp_max(w) : ferrite_warp_sum(w);
+        if (lane == 0) shared[32] = w;
+    }
+    __syncthreads();
+    float result = shared[32];
+    __syncthreads();
+    return result;
 }
 
 // Grid-stride loop over [0, n).

@@ -145,7 +145,7 @@ pub fn memory_stats(index: usize) -> MemoryStats {
 
 /// Returns the cached, unused blocks of every opened device to the driver.
 pub fn empty_cache() {
-    for device in opened_devices() {
+    for device in CudaDevice::opened() {
         device.empty_cache();
     }
 }
@@ -168,11 +168,7 @@ pub fn synchronize(index: usize) -> crate::Result<()> {
 
 /// The device if it was opened already: statistics never open a device.
 fn opened(index: usize) -> Option<std::sync::Arc<CudaDevice>> {
-    opened_devices().find(|d| d.ordinal() == index)
-}
-
-fn opened_devices() -> impl Iterator<Item = std::sync::Arc<CudaDevice>> {
-    CudaDevice::opened()
+    CudaDevice::opened().find(|d| d.ordinal() == index)
 }
 
 /// Printed once per process, the first time a GPU is opened, until `bench/gpu/run.sh` has passed

@@ -148,6 +148,7 @@ pub(super) fn adam(
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::{adam, sgd};
     use super::super::{adam_step_many, sgd_step_many, AdamParam, SgdParam};
     use super::*;
     use crate::device::Device;
@@ -212,17 +213,6 @@ mod tests {
         [params, m, v, vmax].concat()
     }
 
-    fn sgd(momentum: f64, dampening: f64, weight_decay: f64, nesterov: bool) -> SgdOptions {
-        SgdOptions {
-            lr: 0.1,
-            momentum,
-            dampening,
-            weight_decay,
-            nesterov,
-            maximize: false,
-        }
-    }
-
     cuda_test!(fn sgd_steps_match_the_cpu(device) {
         let cases = [
             sgd(0.0, 0.0, 0.0, false),
@@ -241,16 +231,6 @@ mod tests {
     });
 
     cuda_test!(fn adam_steps_match_the_cpu(device) {
-        let adam = |weight_decay, amsgrad, decoupled_weight_decay| AdamOptions {
-            lr: 0.01,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay,
-            amsgrad,
-            maximize: false,
-            decoupled_weight_decay,
-        };
         let cases = [
             adam(0.0, false, false),
             adam(0.1, true, false),

@@ -9,7 +9,7 @@ fn t(v: &[f32], device: Device) -> Tensor {
         .unwrap()
 }
 
-fn sgd(momentum: f64, dampening: f64, weight_decay: f64, nesterov: bool) -> SgdOptions {
+pub(super) fn sgd(momentum: f64, dampening: f64, weight_decay: f64, nesterov: bool) -> SgdOptions {
     SgdOptions {
         lr: 0.1,
         momentum,
@@ -20,7 +20,7 @@ fn sgd(momentum: f64, dampening: f64, weight_decay: f64, nesterov: bool) -> SgdO
     }
 }
 
-fn adam(weight_decay: f64, amsgrad: bool, decoupled_weight_decay: bool) -> AdamOptions {
+pub(super) fn adam(weight_decay: f64, amsgrad: bool, decoupled_weight_decay: bool) -> AdamOptions {
     AdamOptions {
         lr: 0.01,
         beta1: 0.9,

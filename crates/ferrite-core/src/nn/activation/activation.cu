@@ -4,43 +4,6 @@
 // per (outer, inner) column walking the dim. Helpers are prefixed: the CPU shim links every
 // kernel file into one library.
 
-// NVRTC has no <math.h>; the shim's build gets these from it.
-#ifndef INFINITY
-#define INFINITY __int_as_float(0x7f800000)
-#endif
-
-// Blocks of the row kernels have a multiple of 32 threads (at most 1024), so every warp is full.
-__device__ __forceinline__ float activation_warp_sum(float v) {
-    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
-    return v;
-}
-
-__device__ __forceinline__ float activation_warp_max(float v) {
-    for (int offset = 16; offset > 0; offset >>= 1) {
-        float other = __shfl_xor_sync(0xffffffffu, v, offset);
-        v = other > v ? other : v;
-    }
-    return v;
-}
-
-// The block-wide sum (`max` false) or max of `v`, returned to every thread. `shared` holds 33
-// floats; the trailing barrier lets the next call reuse it.
-__device__ float activation_block_reduce(float v, bool max, float* shared) {
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    v = max ? activation_warp_max(v) : activation_warp_sum(v);
-    if (lane == 0) shared[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        float w = lane < warps ? shared[lane] : (max ? -INFINITY : 0.0f);
-        w = max ? activation_warp_max(w) : activation_warp_sum(w);
-        if (lane == 0) shared[32] = w;
-    }
-    __syncthreads();
-    float result = shared[32];
-    __syncthreads();
-    return result;
-}
-
 // NaN stays NaN; -0 becomes +0, as on the CPU.
 __device__ __forceinline__ float activation_relu(float v) { return (v > 0.0f || v != v) ? v : 0.0f; }
 // exp(-v) overflows to inf for very negative v, which still gives the right 0.
@@ -48,7 +11,7 @@ __device__ __forceinline__ float activation_sigmoid(float v) { return 1.0f / (1.
 
 // The element `i` (row-major) of a strided view, read directly when the view is contiguous.
 __device__ __forceinline__ long long activation_at(const Strides& view, int contiguous, long long i) {
-    return contiguous ? view.offset + i : ferrite_strided_index(view, i);
+    return contiguous ? view.offset + i : ferrite_position(view, i, false);
 }
 
 // Forwards over a strided view into a dense output. (Written out one by one: the shim's build
@@ -109,10 +72,10 @@ extern "C" __global__ void activation_softmax_rows_f32(const float* __restrict__
         float* yr = y + row * dim;
         float max = -INFINITY;
         for (long long k = threadIdx.x; k < dim; k += blockDim.x) max = xr[k] > max ? xr[k] : max;
-        max = activation_block_reduce(max, true, shared);
+        max = ferrite_block_reduce(max, true, shared);
         float sum = 0.0f;
         for (long long k = threadIdx.x; k < dim; k += blockDim.x) sum += expf(xr[k] - max);
-        sum = activation_block_reduce(sum, false, shared);
+        sum = ferrite_block_reduce(sum, false, shared);
         if (log_softmax) {
             const float ln_sum = logf(sum);
             for (long long k = threadIdx.x; k < dim; k += blockDim.x) yr[k] = (xr[k] - max) - ln_sum;
@@ -159,7 +122,7 @@ extern "C" __global__ void activation_softmax_backward_rows_f32(
         float* dr = dx + row * dim;
         float sum = 0.0f;
         for (long long k = threadIdx.x; k < dim; k += blockDim.x) sum += log_softmax ? gr[k] : gr[k] * yr[k];
-        sum = activation_block_reduce(sum, false, shared);
+        sum = ferrite_block_reduce(sum, false, shared);
         for (long long k = threadIdx.x; k < dim; k += blockDim.x) {
             dr[k] = log_softmax ? gr[k] - expf(yr[k]) * sum : yr[k] * (gr[k] - sum);
         }

@@ -5,46 +5,6 @@
 // device's error word, which the next read from the device turns into a typed error. The
 // reductions count the targets themselves, so no count travels from the host either.
 
-// NVRTC has no <math.h>; the shim's build gets these from it.
-#ifndef INFINITY
-#define INFINITY __int_as_float(0x7f800000)
-#endif
-#ifndef NAN
-#define NAN __int_as_float(0x7fc00000)
-#endif
-
-// Blocks of the row kernel have a multiple of 32 threads (at most 1024), so every warp is full.
-__device__ __forceinline__ float loss_warp_sum(float v) {
-    for (int offset = 16; offset > 0; offset >>= 1) v += __shfl_xor_sync(0xffffffffu, v, offset);
-    return v;
-}
-
-__device__ __forceinline__ float loss_warp_max(float v) {
-    for (int offset = 16; offset > 0; offset >>= 1) {
-        float other = __shfl_xor_sync(0xffffffffu, v, offset);
-        v = other > v ? other : v;
-    }
-    return v;
-}
-
-// The block-wide sum (`max` false) or max of `v`, returned to every thread; `shared` holds 33
-// floats, free again when this returns.
-__device__ float loss_block_reduce(float v, bool max, float* shared) {
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    v = max ? loss_warp_max(v) : loss_warp_sum(v);
-    if (lane == 0) shared[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        float w = lane < warps ? shared[lane] : (max ? -INFINITY : 0.0f);
-        w = max ? loss_warp_max(w) : loss_warp_sum(w);
-        if (lane == 0) shared[32] = w;
-    }
-    __syncthreads();
-    float result = shared[32];
-    __syncthreads();
-    return result;
-}
-
 __device__ __forceinline__ bool loss_in_range(long long t, long long c) { return t >= 0 && t < c; }
 
 // Per row: the softmax into `probs` and the loss (1 - s) * nll + s * mean over classes of -log p,
@@ -60,14 +20,14 @@ extern "C" __global__ void loss_cross_entropy_forward_f32(
         float* p = probs + row * c;
         float max = -INFINITY;
         for (long long k = threadIdx.x; k < c; k += blockDim.x) max = z[k] > max ? z[k] : max;
-        max = loss_block_reduce(max, true, shared);
+        max = ferrite_block_reduce(max, true, shared);
         float sum = 0.0f, gap = 0.0f;
         for (long long k = threadIdx.x; k < c; k += blockDim.x) {
             sum += expf(z[k] - max);
             gap += max - z[k];
         }
-        sum = loss_block_reduce(sum, false, shared);
-        if (smoothing > 0.0f) gap = loss_block_reduce(gap, false, shared);
+        sum = ferrite_block_reduce(sum, false, shared);
+        if (smoothing > 0.0f) gap = ferrite_block_reduce(gap, false, shared);
         const float inv = 1.0f / sum, ln_sum = logf(sum);
         for (long long k = threadIdx.x; k < c; k += blockDim.x) p[k] = expf(z[k] - max) * inv;
         if (threadIdx.x == 0) {

@@ -94,7 +94,7 @@ extern "C" __global__ void pool_max_forward_f32(const float* __restrict__ x, flo
         PoolSpan ry = pool_sliding_span(oy, p.kh, p.sh, p.ph, p.dh, h);
         PoolSpan rx = pool_sliding_span(ox, p.kw, p.sw, p.pw, p.dw, w);
         const float* in = x + plane * h * w;
-        float best = __int_as_float((int)0xff800000u);  // -inf: NVRTC has no INFINITY
+        float best = -INFINITY;
         long long at = (long long)ry.start * w + rx.start;
         for (int j = 0; j < ry.count; ++j) {
             long long row = (long long)(ry.start + j * p.dh) * w;

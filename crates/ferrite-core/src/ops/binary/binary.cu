@@ -4,39 +4,6 @@
 // kernels' (ops/binary/cpu.rs): wrapping int64 arithmetic, NaN-propagating float maximum/minimum,
 // int64 pow by repeated wrapping multiplication, bool as 0 or 1 in a byte.
 
-// Storage positions of element `linear` (row-major) of two views with the same sizes; 32-bit index
-// arithmetic for outputs of fewer than 2^31 elements, where a 64-bit division costs several times as much.
-__device__ __forceinline__ void binary_positions(const Strides& a, const Strides& b, long long linear,
-                                                 bool narrow, long long& pa, long long& pb) {
-    pa = a.offset;
-    pb = b.offset;
-    if (a.rank == 1) {
-        pa += linear * a.stride[0];
-        pb += linear * b.stride[0];
-        return;
-    }
-    if (narrow) {
-        unsigned rest = (unsigned)linear;
-        for (int d = a.rank - 1; d >= 0; --d) {
-            unsigned size = (unsigned)a.size[d];
-            unsigned q = rest / size;
-            long long r = (long long)(rest - q * size);
-            pa += r * a.stride[d];
-            pb += r * b.stride[d];
-            rest = q;
-        }
-        return;
-    }
-    for (int d = a.rank - 1; d >= 0; --d) {
-        long long size = a.size[d];
-        long long q = linear / size;
-        long long r = linear - q * size;
-        pa += r * a.stride[d];
-        pb += r * b.stride[d];
-        linear = q;
-    }
-}
-
 // Every binary kernel has these parameters (T in, U out) and this body, combining `x` and `y`.
 #define BINARY_PARAMS(T, U) \
     const T* __restrict__ a, Strides as, const T* __restrict__ b, Strides bs, U* __restrict__ out, long long n
@@ -44,7 +11,7 @@ __device__ __forceinline__ void binary_positions(const Strides& a, const Strides
     bool narrow = n <= 0x7fffffffLL;                       \
     FERRITE_FOR_EACH(i, n) {                               \
         long long pa, pb;                                  \
-        binary_positions(as, bs, i, narrow, pa, pb);       \
+        ferrite_positions(as, bs, i, narrow, pa, pb);       \
         T x = a[pa];                                       \
         T y = b[pb];                                       \
         out[i] = (EXPR);                                   \
@@ -151,7 +118,7 @@ extern "C" __global__ void binary_pow_i64(const long long* __restrict__ a, Strid
     bool narrow = n <= 0x7fffffffLL;
     FERRITE_FOR_EACH(i, n) {
         long long pa, pb;
-        binary_positions(as, bs, i, narrow, pa, pb);
+        ferrite_positions(as, bs, i, narrow, pa, pb);
         long long y = b[pb];
         if (y < 0) *negative = 1;
         out[i] = binary_wrapping_pow(a[pa], y);

@@ -3,40 +3,6 @@
 // sizes (coalesced together on the host), so one index decomposition serves both. bool is one
 // byte holding 0 or 1, as in Rust.
 
-// Storage positions of element `linear` (row-major) of two views with the same sizes. Views of
-// fewer than 2^31 elements decompose the index in 32 bits, which is several times cheaper than a
-// 64-bit division on the GPU; strides stay 64-bit since a small view may sit in a large storage.
-__device__ __forceinline__ void copy_positions(const Strides& a, const Strides& b, long long linear,
-                                               bool narrow, long long& pa, long long& pb) {
-    pa = a.offset;
-    pb = b.offset;
-    if (a.rank == 1) {
-        pa += linear * a.stride[0];
-        pb += linear * b.stride[0];
-        return;
-    }
-    if (narrow) {
-        unsigned rest = (unsigned)linear;
-        for (int d = a.rank - 1; d >= 0; --d) {
-            unsigned size = (unsigned)a.size[d];
-            unsigned q = rest / size;
-            long long r = (long long)(rest - q * size);
-            pa += r * a.stride[d];
-            pb += r * b.stride[d];
-            rest = q;
-        }
-        return;
-    }
-    for (int d = a.rank - 1; d >= 0; --d) {
-        long long size = a.size[d];
-        long long q = linear / size;
-        long long r = linear - q * size;
-        pa += r * a.stride[d];
-        pb += r * b.stride[d];
-        linear = q;
-    }
-}
-
 // Rust's `as i64` from f32: truncation toward zero, saturating at the i64 range, NaN to 0. A plain
 // C++ cast is undefined outside the range, so the ends are spelled out (-2^63 is an f32 exactly).
 __device__ __forceinline__ long long copy_f32_to_i64(float v) {
@@ -53,7 +19,7 @@ __device__ __forceinline__ long long copy_f32_to_i64(float v) {
     bool narrow = n <= 0x7fffffffLL;                   \
     FERRITE_FOR_EACH(i, n) {                           \
         long long ps, pd;                              \
-        copy_positions(s, d, i, narrow, ps, pd);       \
+        ferrite_positions(s, d, i, narrow, ps, pd);       \
         S v = src[ps];                                 \
         dst[pd] = (CONVERT);                           \
     }

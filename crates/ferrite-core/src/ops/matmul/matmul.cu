@@ -4,5 +4,5 @@
 
 extern "C" __global__ void matmul_gather_f32(const float* __restrict__ src, Strides view,
                                              float* __restrict__ dst, long long n) {
-    FERRITE_FOR_EACH(i, n) dst[i] = src[ferrite_strided_index(view, i)];
+    FERRITE_FOR_EACH(i, n) dst[i] = src[ferrite_position(view, i, false)];
 }

@@ -2,36 +2,12 @@
 // float ops take float32; neg and abs also take int64 (wrapping, as Rust's wrapping_neg and
 // wrapping_abs); other dtypes were converted on the host side before the launch.
 
-// Storage position of element `linear` (row-major) of a view; 32-bit index arithmetic for views
-// of fewer than 2^31 elements, where a 64-bit division would cost several times as much.
-__device__ __forceinline__ long long unary_position(const Strides& s, long long linear, bool narrow) {
-    long long p = s.offset;
-    if (s.rank == 1) return p + linear * s.stride[0];
-    if (narrow) {
-        unsigned rest = (unsigned)linear;
-        for (int d = s.rank - 1; d >= 0; --d) {
-            unsigned size = (unsigned)s.size[d];
-            unsigned q = rest / size;
-            p += (long long)(rest - q * size) * s.stride[d];
-            rest = q;
-        }
-        return p;
-    }
-    for (int d = s.rank - 1; d >= 0; --d) {
-        long long size = s.size[d];
-        long long q = linear / size;
-        p += (linear - q * size) * s.stride[d];
-        linear = q;
-    }
-    return p;
-}
-
 // Every unary kernel has these parameters and this body, mapping each element `v`.
 #define UNARY_PARAMS(T) const T* __restrict__ x, Strides s, T* __restrict__ y, long long n
 #define UNARY_BODY(T, EXPR)                                \
     bool narrow = n <= 0x7fffffffLL;                       \
     FERRITE_FOR_EACH(i, n) {                               \
-        T v = x[unary_position(s, i, narrow)];             \
+        T v = x[ferrite_position(s, i, narrow)];             \
         y[i] = (EXPR);                                     \
     }
 

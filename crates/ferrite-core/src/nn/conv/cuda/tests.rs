@@ -6,23 +6,10 @@ use super::algo::{cached, AlgoKey, Pass};
 use super::*;
 use crate::cuda::settings;
 use crate::device::Device;
+use crate::nn::conv::reference::params;
 use crate::nn::conv::Conv2dParams;
 use crate::nn::cudnn::testing::{check_against_cpu, skip_without_cudnn};
 use crate::testing::{cuda_test, tensor};
-
-fn params(
-    stride: [usize; 2],
-    padding: [usize; 2],
-    dilation: [usize; 2],
-    groups: usize,
-) -> Conv2dParams {
-    Conv2dParams {
-        stride,
-        padding,
-        dilation,
-        groups,
-    }
-}
 
 fn shape_of(x: &[usize], w: [usize; 4], p: Conv2dParams) -> ConvShape {
     let (x, w) = (tensor(x, 1, Device::Cpu), tensor(&w, 2, Device::Cpu));
