@@ -1,5 +1,6 @@
 //! Building blocks shared by the CPU kernels: strided traversal split across rayon threads.
 
+pub(crate) mod bf16;
 mod strided;
 mod sum;
 

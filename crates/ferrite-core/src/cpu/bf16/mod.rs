@@ -1,0 +1,136 @@
+//! bf16 matrix products with float32 accumulation, for autocast and bfloat16 tensors.
+//!
+//! AVX512-BF16's `vdpbf16ps` multiplies the two bf16 halves of each 32-bit lane of two vectors and
+//! adds both products to a float32 lane. So operands are packed as *pairs along k*: a `u32` holds
+//! `bf16(x[k = 2p])` in its low half and `bf16(x[k = 2p + 1])` in its high half (0 past `k`).
+//! Packing is where float32 operands are rounded to bf16 (to nearest even, as PyTorch casts), so an
+//! autocast product reads float32 tensors without a separate cast pass over memory.
+//!
+//! An operand is anything that can pack itself ([`PackPairs`]): a strided matrix ([`Strided`]) for
+//! `matmul`, or the convolution's implicit im2col for `conv2d`.
+
+use std::ops::Range;
+
+use half::bf16;
+
+/// An operand of a product, read as lines of `k` values: for the left operand (m x k) a line is a
+/// row, for the right one (k x n) a column.
+pub(crate) trait PackPairs: Sync {
+    /// The length of a line.
+    fn k(&self) -> usize;
+
+    /// Writes the pairs `pairs` of the lines `lines` as
+    /// `dst[(p - pairs.start) * stride + (l - lines.start)]`, each the `u32` described in the
+    /// module doc; `stride >= lines.len()`, and what lies between `lines.len()` and `stride` is
+    /// left as it is (the caller zeroes it).
+    fn pack(&self, lines: Range<usize>, pairs: Range<usize>, stride: usize, dst: &mut [u32]);
+}
+
+/// The bits of two bf16 values as one packed pair.
+#[inline]
+pub(crate) fn pair(lo: bf16, hi: bf16) -> u32 {
+    lo.to_bits() as u32 | (hi.to_bits() as u32) << 16
+}
+
+/// The element types a [`Strided`] operand can hold: float32 is rounded to bf16 as it is packed.
+pub(crate) trait Element: Copy + Send + Sync + 'static {
+    fn to_bf16(self) -> bf16;
+}
+
+impl Element for f32 {
+    #[inline]
+    fn to_bf16(self) -> bf16 {
+        bf16::from_f32(self)
+    }
+}
+
+impl Element for bf16 {
+    #[inline]
+    fn to_bf16(self) -> bf16 {
+        self
+    }
+}
+
+/// A matrix operand read through strides: element (line l, depth i) is
+/// `data[l * line_stride + i * k_stride]`.
+#[derive(Clone, Copy)]
+pub(crate) struct Strided<'a, T> {
+    pub data: &'a [T],
+    pub lines: usize,
+    pub k: usize,
+    pub line_stride: usize,
+    pub k_stride: usize,
+}
+
+/// Where a product goes: a row-major m x n matrix with rows `row_stride` apart.
+pub(crate) enum Output<'a> {
+    /// float32, overwritten or (with `accumulate`) added to.
+    F32 { data: &'a mut [f32], accumulate: bool },
+    /// bf16, overwritten: each float32 sum rounded to nearest even once.
+    Bf16 { data: &'a mut [bf16] },
+}
+
+/// Whether this CPU runs `vdpbf16ps` (AVX512-BF16); when it does not, [`gemm`] must not be called
+/// and callers run float32 kernels instead.
+pub(crate) fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx512bf16")
+            && std::arch::is_x86_feature_detected!("avx512bw")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// `out (m x n) = [out +] (a (m x k) @ b (k x n)) [+ row_bias per row]`, with bf16 products summed in
+/// float32. `a`'s lines are the m rows, `b`'s the n columns; both have `k` = the same depth.
+/// `parallel`: split the product across rayon's threads (callers that parallelise over a batch
+/// pass false).
+///
+/// Panics when [`available`] is false or `out` is too short for m rows of n at `row_stride`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm(
+    [m, n]: [usize; 2],
+    a: &impl PackPairs,
+    b: &impl PackPairs,
+    out: Output,
+    row_stride: usize,
+    row_bias: Option<&[f32]>,
+    parallel: bool,
+) {
+    let _ = (m, n, a, b, out, row_stride, row_bias, parallel);
+    unimplemented!("the AVX512-BF16 kernels land with the gemm helper's branch")
+}
+
+/// The same product computed plainly (bf16 products, float32 sums in order of k), for tests.
+#[cfg(test)]
+pub(crate) fn reference(
+    [m, n]: [usize; 2],
+    a: &impl PackPairs,
+    b: &impl PackPairs,
+    row_bias: Option<&[f32]>,
+) -> Vec<f32> {
+    let k = a.k();
+    assert_eq!(k, b.k());
+    let pairs = k.div_ceil(2);
+    let unpack = |op: &dyn Fn(Range<usize>, Range<usize>, usize, &mut [u32]), lines: usize| {
+        let mut packed = vec![0u32; pairs * lines];
+        op(0..lines, 0..pairs, lines, &mut packed);
+        move |line: usize, i: usize| {
+            let bits = packed[(i / 2) * lines + line] >> (16 * (i % 2));
+            bf16::from_bits(bits as u16).to_f32()
+        }
+    };
+    let av = unpack(&|l, p, s, d| a.pack(l, p, s, d), m);
+    let bv = unpack(&|l, p, s, d| b.pack(l, p, s, d), n);
+    let mut out = vec![0f32; m * n];
+    for i in 0..m {
+        for j in 0..n {
+            let sum: f32 = (0..k).map(|p| av(i, p) * bv(j, p)).sum();
+            out[i * n + j] = sum + row_bias.map_or(0.0, |b| b[i]);
+        }
+    }
+    out
+}
