@@ -52,16 +52,20 @@ pub(super) unsafe fn run<const MR: usize, const NV: usize>(
     } else {
         1
     };
-    let row_panels = m.div_ceil(MR);
-    // Whole rows of tasks per thread keep the work even; columns split further only when the
-    // rows run out.
-    let row_tasks = threads.min(row_panels);
-    let mut col_tasks = n.div_ceil(NC);
-    if row_tasks * col_tasks < threads {
-        col_tasks = col_tasks
-            .max(threads.div_ceil(row_tasks))
-            .min(n.div_ceil(nr));
-    }
+    let (row_panels, col_panels) = (m.div_ceil(MR), n.div_ceil(nr));
+    // Each task packs its rows of `a` and its columns of `b`: split the side that repacks less
+    // (cutting rows repacks b per row chunk, cutting columns a per column chunk), in a multiple
+    // of the threads so that they finish together.
+    let by_rows = [threads.min(row_panels), n.div_ceil(NC)];
+    let col_tasks = n.div_ceil(NC).max(threads).div_ceil(threads) * threads;
+    let by_cols = [1, col_tasks.min(col_panels)];
+    let repacked = |[r, c]: [usize; 2]| r * n + c * m;
+    let [row_tasks, col_tasks] =
+        if threads > 1 && col_panels >= threads && repacked(by_cols) <= repacked(by_rows) {
+            by_cols
+        } else {
+            by_rows
+        };
     let rows_per_task = row_panels.div_ceil(row_tasks) * MR;
     let cols_per_task = n.div_ceil(col_tasks).div_ceil(nr) * nr;
     let tasks: Vec<[usize; 2]> = (0..m.div_ceil(rows_per_task))

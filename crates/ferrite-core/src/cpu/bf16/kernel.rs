@@ -143,7 +143,6 @@ pub(super) unsafe fn tile<const MR: usize, const NV: usize>(
     rows: usize,
     cols: usize,
 ) {
-    let nr = 16 * NV;
     let mut masks = [0 as __mmask16; NV];
     for (v, mask) in masks.iter_mut().enumerate() {
         *mask = lanes(cols.saturating_sub(16 * v));
@@ -159,23 +158,8 @@ pub(super) unsafe fn tile<const MR: usize, const NV: usize>(
         }
     }
 
-    for p in 0..kc {
-        // SAFETY: p < kc, so the pair row p of both panels is inside them.
-        let (ap, bp) = unsafe { (a.add(p * MR), b.add(p * nr)) };
-        let mut bv = [_mm512_setzero_si512(); NV];
-        for (v, vector) in bv.iter_mut().enumerate() {
-            // SAFETY: lanes 16v..16v+16 of pair row p, inside the panel (NR = 16 * NV).
-            *vector = unsafe { _mm512_loadu_si512(bp.add(16 * v) as *const __m512i) };
-        }
-        for (r, row) in acc.iter_mut().enumerate() {
-            // SAFETY: r < MR, inside pair row p of `a`.
-            let pair = unsafe { *ap.add(r) };
-            let av: __m512bh = to_bh(_mm512_set1_epi32(pair as i32));
-            for (lane, &bvec) in row.iter_mut().zip(&bv) {
-                *lane = _mm512_dpbf16_ps(*lane, av, to_bh(bvec));
-            }
-        }
-    }
+    // SAFETY: passed on from the caller.
+    let acc = unsafe { depth_loop::<MR, NV>(acc, kc, a, b) };
 
     for (r, row) in acc.iter().enumerate().take(rows) {
         // SAFETY: r < rows, and `bias` holds `rows` values.
@@ -198,6 +182,40 @@ pub(super) unsafe fn tile<const MR: usize, const NV: usize>(
             }
         }
     }
+}
+
+/// The pair steps of [`tile`], apart so that the accumulators live in registers: inline in the
+/// epilogue's loops, LLVM kept some tile shapes' accumulators in memory.
+///
+/// # Safety
+/// As [`tile`].
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+unsafe fn depth_loop<const MR: usize, const NV: usize>(
+    mut acc: [[__m512; NV]; MR],
+    kc: usize,
+    a: *const u32,
+    b: *const u32,
+) -> [[__m512; NV]; MR] {
+    let nr = 16 * NV;
+    for p in 0..kc {
+        // SAFETY: p < kc, so the pair row p of both panels is inside them.
+        let (ap, bp) = unsafe { (a.add(p * MR), b.add(p * nr)) };
+        let mut bv = [_mm512_setzero_si512(); NV];
+        for (v, vector) in bv.iter_mut().enumerate() {
+            // SAFETY: lanes 16v..16v+16 of pair row p, inside the panel (NR = 16 * NV).
+            *vector = unsafe { _mm512_loadu_si512(bp.add(16 * v) as *const __m512i) };
+        }
+        for (r, row) in acc.iter_mut().enumerate() {
+            // SAFETY: r < MR, inside pair row p of `a`.
+            let pair = unsafe { *ap.add(r) };
+            let av: __m512bh = to_bh(_mm512_set1_epi32(pair as i32));
+            for (lane, &bvec) in row.iter_mut().zip(&bv) {
+                *lane = _mm512_dpbf16_ps(*lane, av, to_bh(bvec));
+            }
+        }
+    }
+    acc
 }
 
 /// The same 512 bits read as 32 bf16 values.

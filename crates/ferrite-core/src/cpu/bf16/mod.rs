@@ -170,16 +170,16 @@ pub(crate) fn reference(
     let k = a.k();
     assert_eq!(k, b.k());
     let pairs = k.div_ceil(2);
-    let unpack = |op: &dyn Fn(Range<usize>, Range<usize>, usize, &mut [u32]), lines: usize| {
+    let unpack = |op: &dyn PackPairs, lines: usize| {
         let mut packed = vec![0u32; pairs * lines];
-        op(0..lines, 0..pairs, lines, &mut packed);
+        op.pack(0..lines, 0..pairs, lines, &mut packed);
         move |line: usize, i: usize| {
             let bits = packed[(i / 2) * lines + line] >> (16 * (i % 2));
             bf16::from_bits(bits as u16).to_f32()
         }
     };
-    let av = unpack(&|l, p, s, d| a.pack(l, p, s, d), m);
-    let bv = unpack(&|l, p, s, d| b.pack(l, p, s, d), n);
+    let av = unpack(a, m);
+    let bv = unpack(b, n);
     let mut out = vec![0f32; m * n];
     for i in 0..m {
         for j in 0..n {
