@@ -26,7 +26,7 @@ const { values } = parseArgs({
   },
 })
 
-type Precision = 'fp32' | 'bf16'
+type Precision = ft.Precision
 const precision = values.precision as Precision
 if (precision !== 'fp32' && precision !== 'bf16') throw new Error(`--precision must be fp32 or bf16, got '${values.precision}'`)
 

@@ -14,7 +14,9 @@ const models: Record<string, () => ft.nn.Module> = {
 
 const args = peerArgs()
 const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8'))
-report({ event: 'ready', version: `ferrite ${version}`, threads: ft.getNumThreads(), rssKb: rssKb() })
+// Whether autocast's products run on AVX512-BF16 kernels here, or fall back to float32.
+const features = { 'bf16 kernels': ft.backends.cpu.hasBf16Kernels() }
+report({ event: 'ready', version: `ferrite ${version}`, threads: ft.getNumThreads(), rssKb: rssKb(), features })
 ft.manualSeed(0)
 if (args.workload === 'conv') {
   for (const { pass, ...shape } of args.convItems) await convPass(shape, pass, args)
