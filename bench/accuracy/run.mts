@@ -109,7 +109,8 @@ for (const name of names) {
   model.dispose()
 }
 
-const machine = `${cpus()[0]?.model ?? 'unknown CPU'} (${bf16Flags()}), ${cpus().length} logical cores, ${ft.getNumThreads()} threads, Node ${process.version}`
+const kernels = `Ferrite's bf16 kernels ${ft.backends.cpu.hasBf16Kernels() ? 'on' : 'off (autocast computes in float32)'}`
+const machine = `${cpus()[0]?.model ?? 'unknown CPU'} (${bf16Flags()}; ${kernels}), ${cpus().length} logical cores, ${ft.getNumThreads()} threads, Node ${process.version}`
 const date = new Date().toISOString().slice(0, 10)
 const revision = gitRevision()
 
