@@ -1,6 +1,7 @@
 //! `linear`: `x @ weight^T + bias`, composed from `matmul` on a transposed view (no copy) and a
 //! broadcasting add, so its gradients come from theirs.
 
+use crate::autocast::Policy;
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::tensor::Tensor;
 
@@ -48,6 +49,12 @@ impl Tensor {
                 ));
             }
         }
+        // Outside autocast x, weight and bias share one float dtype, as in PyTorch.
+        let operands: Vec<&Tensor> = [Some(self), Some(weight), bias]
+            .into_iter()
+            .flatten()
+            .collect();
+        Policy::lower_precision("linear", &operands)?;
         let product = if shape.len() > 2 {
             // One [rows, in] @ [in, out] product rather than a batch of small ones.
             let mut out_shape: Vec<i64> =
@@ -59,8 +66,10 @@ impl Tensor {
         } else {
             self.matmul(&weight.transpose(0, 1)?)?
         };
+        // Under autocast the bias joins the product's bf16 (as PyTorch casts it), so the result
+        // stays bf16; its gradient comes back through the cast in the bias's own dtype.
         match bias {
-            Some(b) => product.add(b),
+            Some(b) => product.add(&b.to_dtype(product.dtype())?),
             None => Ok(product),
         }
     }
@@ -68,6 +77,7 @@ impl Tensor {
 
 #[cfg(test)]
 mod tests {
+    use crate::device::Device;
     use crate::testing::{assert_close, gradcheck, leaf_on, tensor, test_device, values};
 
     /// `x @ w^T + b` for row-major `[rows, in]`, `[out, in]`, in f64.
@@ -129,4 +139,64 @@ mod tests {
             assert_eq!(x.linear(weight, bias).unwrap_err().code(), "ShapeMismatch");
         }
     });
+
+    #[test]
+    fn under_autocast_the_result_is_bf16_and_the_gradients_float32() {
+        use crate::autocast::{self, DeviceType};
+        use crate::dtype::DType;
+        let device = Device::Cpu;
+        let (rows, inp, out) = (6, 40, 7);
+        let (x, w, b) = (
+            leaf_on(&[rows, inp], 12, device),
+            leaf_on(&[out, inp], 13, device),
+            leaf_on(&[out], 14, device),
+        );
+        let previous = autocast::set(DeviceType::Cpu, Some(DType::BF16)).unwrap();
+        let y = x.linear(&w, Some(&b));
+        autocast::set(DeviceType::Cpu, previous).unwrap();
+        let y = y.unwrap();
+        let native = autocast::native_bf16(device);
+        assert_eq!(y.dtype(), if native { DType::BF16 } else { DType::F32 });
+        // Operands rounded to bf16 (2^-8 each) over `inp` terms in [-1, 1], the bias rounded,
+        // the result rounded.
+        let want = naive(
+            &values(rows * inp, 12),
+            &values(out * inp, 13),
+            &values(out, 14),
+            inp,
+            out,
+        );
+        for (g, w) in y.to_vec_f64().unwrap().iter().zip(&want) {
+            let tol = inp as f64 * 2f64.powi(-7) + (w.abs() + 1.0) * 2f64.powi(-7);
+            assert!((g - w).abs() <= tol, "{g} vs {w} ± {tol}");
+        }
+        y.to_dtype(DType::F32)
+            .unwrap()
+            .sum(&[], false)
+            .unwrap()
+            .backward(None, false)
+            .unwrap();
+        for t in [&x, &w, &b] {
+            assert_eq!(t.grad().unwrap().dtype(), DType::F32);
+        }
+        // d(sum y)/db = rows, exactly; d/dw[o][i] = sum over rows of x[r][i].
+        assert!(b
+            .grad()
+            .unwrap()
+            .to_vec_f32()
+            .unwrap()
+            .iter()
+            .all(|&g| g == rows as f32));
+        let xs = values(rows * inp, 12);
+        for (at, g) in w.grad().unwrap().to_vec_f32().unwrap().iter().enumerate() {
+            let want: f64 = (0..rows).map(|r| xs[r * inp + at % inp] as f64).sum();
+            assert!(
+                (*g as f64 - want).abs() <= rows as f64 * 2f64.powi(-8),
+                "{g} vs {want}"
+            );
+        }
+        // Outside autocast the operands must share a dtype, as in PyTorch.
+        let h = w.to_dtype(DType::BF16).unwrap();
+        assert_eq!(x.linear(&h, Some(&b)).unwrap_err().code(), "DTypeMismatch");
+    }
 }
