@@ -54,22 +54,27 @@ impl Tensor {
             .into_iter()
             .flatten()
             .collect();
-        Policy::lower_precision("linear", &operands)?;
+        let dtype = Policy::lower_precision("linear", &operands)?.compute;
+        // With a bias, PyTorch adds it (in the product's dtype) to the float32 sums and rounds
+        // once: the product stays unrounded until then.
+        let product = |x: &Tensor, w: &Tensor| match bias {
+            Some(_) => x.matmul_unrounded(w),
+            None => x.matmul(w),
+        };
+        let wt = weight.transpose(0, 1)?;
         let product = if shape.len() > 2 {
             // One [rows, in] @ [in, out] product rather than a batch of small ones.
             let mut out_shape: Vec<i64> =
                 shape[..shape.len() - 1].iter().map(|&d| d as i64).collect();
             out_shape.push(w[0] as i64);
-            self.reshape(&[-1, features as i64])?
-                .matmul(&weight.transpose(0, 1)?)?
-                .reshape(&out_shape)?
+            product(&self.reshape(&[-1, features as i64])?, &wt)?.reshape(&out_shape)?
         } else {
-            self.matmul(&weight.transpose(0, 1)?)?
+            product(self, &wt)?
         };
-        // Under autocast the bias joins the product's bf16 (as PyTorch casts it), so the result
-        // stays bf16; its gradient comes back through the cast in the bias's own dtype.
+        // Under autocast the bias is cast to bf16 first, as PyTorch casts it; its gradient comes
+        // back through the cast in its own dtype.
         match bias {
-            Some(b) => product.add(&b.to_dtype(product.dtype())?),
+            Some(b) => product.add(&b.to_dtype(dtype)?)?.to_dtype(dtype),
             None => Ok(product),
         }
     }
@@ -198,5 +203,83 @@ mod tests {
         // Outside autocast the operands must share a dtype, as in PyTorch.
         let h = w.to_dtype(DType::BF16).unwrap();
         assert_eq!(x.linear(&h, Some(&b)).unwrap_err().code(), "DTypeMismatch");
+    }
+
+    /// A fixture tensor (`test/fixtures/autocast.json`, from `gen_autocast.py`) in its dtype.
+    fn fixture(v: &serde_json::Value) -> crate::tensor::Tensor {
+        use crate::dtype::DType;
+        let shape: Vec<usize> = v["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as usize)
+            .collect();
+        let data = v["data"].as_array().unwrap();
+        let data: Vec<f32> = data.iter().map(|x| x.as_f64().unwrap() as f32).collect();
+        let t = crate::tensor::Tensor::from_f32(data, &shape).unwrap();
+        match v["dtype"].as_str() {
+            Some("bfloat16") => t.to_dtype(DType::BF16).unwrap(),
+            _ => t,
+        }
+    }
+
+    #[test]
+    fn linear_and_matmul_match_pytorch_under_autocast() {
+        use crate::autocast::{self, DeviceType};
+        use crate::dtype::DType;
+        if !autocast::native_bf16(Device::Cpu) {
+            eprintln!("skipped: no bf16 kernels on this CPU, so autocast stays in float32");
+            return;
+        }
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../test/fixtures/autocast.json"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let fixtures: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let cases = fixtures["cases"].as_array().unwrap();
+        let ops = cases
+            .iter()
+            .filter(|c| c["name"] == "linear" || c["name"] == "matmul");
+        for case in ops {
+            let name = case["name"].as_str().unwrap();
+            let inputs: Vec<_> = case["inputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(fixture)
+                .collect();
+            for x in &inputs {
+                x.set_requires_grad(true).unwrap();
+            }
+            let previous = autocast::set(DeviceType::Cpu, Some(DType::BF16)).unwrap();
+            let out = match name {
+                "linear" => inputs[0].linear(&inputs[1], Some(&inputs[2])),
+                _ => inputs[0].matmul(&inputs[1]),
+            };
+            autocast::set(DeviceType::Cpu, previous).unwrap();
+            let out = out.unwrap();
+            assert_eq!(out.dtype(), DType::BF16, "{name}");
+            // The same bf16 result up to the order of the float32 sums: at most one bf16 step.
+            let want = fixture(&case["output"]).to_vec_f64().unwrap();
+            for (g, w) in out.to_vec_f64().unwrap().iter().zip(&want) {
+                assert!(
+                    (g - w).abs() <= w.abs() * 2f64.powi(-7),
+                    "{name}: {g} vs {w}"
+                );
+            }
+            out.backward(Some(&fixture(&case["upstream"])), false)
+                .unwrap();
+            // PyTorch rounds a float32 input's gradient through bf16 (2^-8); ours is not.
+            for (x, grad) in inputs.iter().zip(case["grads"].as_array().unwrap()) {
+                let got = x.grad().unwrap();
+                assert_eq!(got.dtype(), DType::F32, "{name}");
+                let want = fixture(grad).to_vec_f64().unwrap();
+                for (g, w) in got.to_vec_f64().unwrap().iter().zip(&want) {
+                    let tol = w.abs() * 2f64.powi(-8) + 1e-5;
+                    assert!((g - w).abs() <= tol, "{name} gradient: {g} vs {w}");
+                }
+            }
+        }
     }
 }

@@ -44,10 +44,22 @@ impl Tensor {
                 }
             }
         }
+        self.matmul_sums(rhs, true)
+    }
+
+    /// `self @ rhs` as [`Tensor::matmul`] computes it but with its sums left in float32 where
+    /// `matmul` would round them to bf16, for an epilogue that PyTorch adds before that rounding
+    /// (`linear`'s bias).
+    pub(crate) fn matmul_unrounded(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.matmul_sums(rhs, false)
+    }
+
+    /// `matmul`, its bf16 results rounded from the float32 sums only when `round`.
+    fn matmul_sums(&self, rhs: &Tensor, round: bool) -> Result<Tensor> {
         let policy = Policy::lower_precision("matmul", &[self, rhs])?;
         match (policy.compute, policy.native) {
-            (DType::BF16, true) => self.product(rhs, Compute::Bf16 { round: true }),
-            (DType::BF16, false) => matmul_through_f32(self, rhs),
+            (DType::BF16, true) => self.product(rhs, Compute::Bf16 { round }),
+            (DType::BF16, false) => matmul_through_f32(self, rhs, round),
             (DType::F32, _) => {
                 let (a, b) = (self.to_dtype(DType::F32)?, rhs.to_dtype(DType::F32)?);
                 a.product(&b, Compute::F32)
@@ -125,10 +137,16 @@ impl Tensor {
 }
 
 /// bf16 operands where no bf16 kernels run (a CPU without AVX512-BF16, CUDA): float32 copies
-/// multiplied in float32, the result rounded once; the casts carry the gradients back.
-fn matmul_through_f32(a: &Tensor, b: &Tensor) -> Result<Tensor> {
+/// multiplied in float32, the result rounded once (when `round`); the casts carry the gradients
+/// back.
+fn matmul_through_f32(a: &Tensor, b: &Tensor, round: bool) -> Result<Tensor> {
     let (a, b) = (a.to_dtype(DType::F32)?, b.to_dtype(DType::F32)?);
-    a.product(&b, Compute::F32)?.to_dtype(DType::BF16)
+    let sums = a.product(&b, Compute::F32)?;
+    if round {
+        sums.to_dtype(DType::BF16)
+    } else {
+        Ok(sums)
+    }
 }
 
 /// A 1-D operand as a matrix: a row (`at` = 0) on the left, a column (`at` = 1) on the right.
@@ -480,7 +498,7 @@ mod tests {
         let (m, k, n) = (9, 31, 12);
         let (a32, b32) = (tensor(&[m, k], 12, device), tensor(&[k, n], 13, device));
         let (a, b) = (as_leaf(bf16(&a32)), as_leaf(bf16(&b32)));
-        let y = matmul_through_f32(&a, &b).unwrap();
+        let y = matmul_through_f32(&a, &b, true).unwrap();
         assert_eq!(y.dtype(), DType::BF16);
         assert_bf16_close(
             &y.to_vec_f64().unwrap(),
