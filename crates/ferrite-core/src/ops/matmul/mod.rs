@@ -205,18 +205,33 @@ impl Backward for MatmulBackward {
                 round: operand.dtype() == DType::BF16,
             },
         };
+        // A gradient is computed in its operand's memory order: for a transposed operand (the
+        // weight in `linear`) as the transpose of the product the other way round, so handing it
+        // back through the transpose copies nothing.
+        let transposed =
+            |t: &Tensor| t.layout().strides()[t.rank() - 2] == 1 && t.shape()[t.rank() - 1] > 1;
+        let t = |x: &Tensor| x.transpose(-1, -2);
         let da = needs[0]
             .then(|| {
-                g.product(&b.transpose(-1, -2)?, compute_for(&self.lhs))?
-                    .sum_to_shape(a.shape())?
+                let compute = compute_for(&self.lhs);
+                let da = if transposed(&a) {
+                    t(&b.product(&t(&g)?, compute)?)?
+                } else {
+                    g.product(&t(&b)?, compute)?
+                };
+                da.sum_to_shape(a.shape())?
                     .reshape(&signed(self.lhs.shape()))
             })
             .transpose()?;
         let db = needs[1]
             .then(|| {
-                a.transpose(-1, -2)?
-                    .product(&g, compute_for(&self.rhs))?
-                    .sum_to_shape(b.shape())?
+                let compute = compute_for(&self.rhs);
+                let db = if transposed(&b) {
+                    t(&t(&g)?.product(&a, compute)?)?
+                } else {
+                    t(&a)?.product(&g, compute)?
+                };
+                db.sum_to_shape(b.shape())?
                     .reshape(&signed(self.rhs.shape()))
             })
             .transpose()?;
@@ -229,7 +244,7 @@ mod tests {
     use super::*;
     use crate::autocast::{self, DeviceType};
     use crate::device::Device;
-    use crate::testing::{assert_close, leaf_on, tensor, test_device, values};
+    use crate::testing::{assert_close, gradcheck, leaf_on, tensor, test_device, values};
 
     /// `a @ b` for row-major `a` (m x k) and `b` (k x n), summed in f64.
     fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f64> {
@@ -261,6 +276,18 @@ mod tests {
         let at = ta.transpose(0, 1).unwrap();
         let c2 = bt.matmul(&at).unwrap().transpose(0, 1).unwrap();
         assert_close(&c2.to_vec_f32().unwrap(), &want, 1e-4);
+    });
+
+    test_device!(fn gradients_of_transposed_operands_match_finite_differences(device) {
+        // Transposed operands get their gradients computed transposed (see the backward).
+        let (a, b) = (leaf_on(&[4, 3], 16, device), leaf_on(&[5, 4], 17, device));
+        gradcheck(&[a, b], |x| {
+            x[0].transpose(0, 1)?.matmul(&x[1].transpose(0, 1)?)
+        });
+        let (a, b) = (leaf_on(&[2, 4, 3], 18, device), leaf_on(&[5, 4], 19, device));
+        gradcheck(&[a, b], |x| {
+            x[0].transpose(-1, -2)?.matmul(&x[1].transpose(0, 1)?)
+        });
     });
 
     test_device!(fn vectors_and_batches(device) {
