@@ -14,6 +14,9 @@ const KC: usize = 256;
 const MC: usize = 192;
 /// Columns per task: its B block (KC x NC u32, 384 KiB) stays in L2 across the task's rows.
 const NC: usize = 384;
+/// Rows per task at most when a bf16 output's sums wait in float32 between depth blocks, so that
+/// this buffer (up to 1.2 MiB) does not grow with m.
+const PARTIAL_ROWS: usize = 4 * MC;
 
 /// A pointer the tasks share; each writes only its own tile of the output.
 #[derive(Clone, Copy)]
@@ -66,6 +69,12 @@ pub(super) unsafe fn run<const MR: usize, const NV: usize>(
         } else {
             by_rows
         };
+    let partial = matches!(out, Output::Bf16 { .. }) && a.k().div_ceil(2) > KC;
+    let row_tasks = if partial {
+        row_tasks.max(m.div_ceil(PARTIAL_ROWS)).min(row_panels)
+    } else {
+        row_tasks
+    };
     // Panels dealt out evenly: task i of t gets panels [i * p / t, (i + 1) * p / t).
     let share = |i: usize, tasks: usize, panels: usize, width: usize, end: usize| {
         (i * panels / tasks * width).min(end)..((i + 1) * panels / tasks * width).min(end)

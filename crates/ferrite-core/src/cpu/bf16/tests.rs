@@ -349,7 +349,13 @@ fn large_products_in_parallel_match_float64() {
         return;
     }
     let mut rng = ChaCha8Rng::seed_from_u64(3);
-    for [m, n, k] in [[300, 500, 700], [520, 16, 1200], [70, 30, 2000]] {
+    // 800 rows of bf16 output over 3 depth blocks: more than one task's float32 buffer of rows.
+    for [m, n, k] in [
+        [300, 500, 700],
+        [520, 16, 1200],
+        [70, 30, 2000],
+        [800, 20, 1100],
+    ] {
         let a = operand(&mut rng, m, k, Layout::KContiguous, false);
         let b = operand(&mut rng, n, k, Layout::LinesContiguous, false);
         let mut out = vec![0f32; m * n];

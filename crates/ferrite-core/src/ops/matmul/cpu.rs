@@ -101,7 +101,7 @@ where
         (a, b)
     };
     // Large products split inside the kernel; a batch of small ones splits over the batch.
-    let inside = m * n * k >= PARALLEL_GEMM_MIN_FLOPS;
+    let inside = m.saturating_mul(n).saturating_mul(k) >= PARALLEL_GEMM_MIN_FLOPS;
     let one = |index: usize, out: Output| {
         let (a, b) = operands(index);
         kernels::gemm([m, n], &a, &b, out, n, None, inside);
