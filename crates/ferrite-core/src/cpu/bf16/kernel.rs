@@ -148,18 +148,30 @@ pub(super) unsafe fn tile<const MR: usize, const NV: usize>(
         *mask = lanes(cols.saturating_sub(16 * v));
     }
 
-    let mut acc = [[_mm512_setzero_ps(); NV]; MR];
+    // The sums from before start in cache by the end of the depth loop and are added then: loaded
+    // first, they waited on memory (a tile is revisited a whole block later).
     if let Init::Load { c, ld } = init {
-        for (r, row) in acc.iter_mut().enumerate().take(rows) {
-            for (v, lane) in row.iter_mut().enumerate() {
-                // SAFETY: row r < rows and the masked lanes are columns < cols, inside `init`.
-                *lane = unsafe { _mm512_maskz_loadu_ps(masks[v], c.wrapping_add(r * ld + 16 * v)) };
+        for r in 0..rows {
+            for v in 0..cols.div_ceil(16) {
+                _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(r * ld + 16 * v) as *const i8);
             }
         }
     }
 
     // SAFETY: passed on from the caller.
-    let acc = unsafe { depth_loop::<MR, NV>(acc, kc, a, b) };
+    let mut acc = unsafe { depth_loop::<MR, NV>([[_mm512_setzero_ps(); NV]; MR], kc, a, b) };
+
+    if let Init::Load { c, ld } = init {
+        for (r, row) in acc.iter_mut().enumerate().take(rows) {
+            for (v, lane) in row.iter_mut().enumerate() {
+                // SAFETY: row r < rows and the masked lanes are columns < cols, inside `init`
+                // (a wholly masked load reads nothing, so its address may lie past them).
+                let before =
+                    unsafe { _mm512_maskz_loadu_ps(masks[v], c.wrapping_add(r * ld + 16 * v)) };
+                *lane = _mm512_add_ps(before, *lane);
+            }
+        }
+    }
 
     for (r, row) in acc.iter().enumerate().take(rows) {
         // SAFETY: r < rows, and `bias` holds `rows` values.
