@@ -343,6 +343,17 @@ describe('modules', () => {
     expect(model.stateDict()['1.num_batches_tracked'].dtype).toBe('int64')
   })
 
+  it('loadStateDict converts into each entry\'s own dtype, as PyTorch\'s copy_ does', () => {
+    const model = new ft.nn.Linear(2, 1)
+    model.loadStateDict({ weight: ft.tensor([[1 / 3, 0.1]], { dtype: 'bfloat16' }), bias: ft.tensor([0.5], { dtype: 'bfloat16' }) })
+    expect(model.weight.dtype).toBe('float32')
+    expect(model.weight.toArray()).toEqual([[0.333984375, 0.10009765625]])
+    model.bfloat16()
+    model.loadStateDict({ weight: ft.tensor([[1 / 3, 0.1]]), bias: ft.tensor([0.5]) })
+    expect(model.weight.dtype).toBe('bfloat16')
+    expect(model.weight.toArray()).toEqual([[0.333984375, 0.10009765625]])
+  })
+
   it('module.to refuses non-float dtypes as PyTorch does', () => {
     const model = new ft.nn.Linear(2, 2)
     const e = thrown(() => model.to({ dtype: 'int64' }))
