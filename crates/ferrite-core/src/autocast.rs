@@ -16,6 +16,7 @@
 //! once. Backward never runs under autocast: each node computes in the dtypes it saved.
 
 use std::cell::Cell;
+use std::sync::OnceLock;
 
 use crate::device::Device;
 use crate::dtype::DType;
@@ -92,10 +93,15 @@ impl Drop for Suspended {
     }
 }
 
-/// Whether `device` has kernels computing bf16 products with float32 sums.
+/// Whether `device` has kernels computing bf16 products with float32 sums. `FERRITE_CPU_BF16=0`
+/// turns the CPU's off (as `ONEDNN_MAX_CPU_ISA` caps PyTorch's), to compare or test the float32
+/// fallback on a CPU that has them.
 pub fn native_bf16(device: Device) -> bool {
+    static CPU: OnceLock<bool> = OnceLock::new();
     match device {
-        Device::Cpu => crate::cpu::bf16::available(),
+        Device::Cpu => *CPU.get_or_init(|| {
+            std::env::var("FERRITE_CPU_BF16").as_deref() != Ok("0") && crate::cpu::bf16::available()
+        }),
         Device::Cuda(_) => false,
     }
 }
