@@ -1,0 +1,620 @@
+//! The operands of the bf16 convolution's products ([`PackPairs`]): the weight in its three
+//! readings, `dy` two ways, and the input's im2col two ways, each packed straight from the tensor.
+
+use std::ops::Range;
+
+use half::bf16;
+
+use super::Float;
+use crate::cpu::bf16::{pair, PackPairs};
+use crate::nn::conv::ConvShape;
+
+/// An operand packed once, whole: a product packs it again for every block of the other
+/// operand, which for the weight is once per sample; from here that is a copy.
+pub(super) struct Packed {
+    /// Pair p of line l at `p * lines + l`.
+    data: Vec<u32>,
+    lines: usize,
+    k: usize,
+}
+
+impl Packed {
+    pub(super) fn new(op: &impl Lined) -> Packed {
+        let (lines, k) = (op.lines(), op.k());
+        let pairs = k.div_ceil(2);
+        let mut data = vec![0u32; pairs * lines];
+        if lines > 0 {
+            op.pack(0..lines, 0..pairs, lines, &mut data);
+        }
+        Packed { data, lines, k }
+    }
+}
+
+impl PackPairs for Packed {
+    fn k(&self) -> usize {
+        self.k
+    }
+
+    fn pack(&self, lines: Range<usize>, pairs: Range<usize>, stride: usize, dst: &mut [u32]) {
+        let len = lines.len();
+        for (i, p) in pairs.enumerate() {
+            dst[i * stride..][..len]
+                .copy_from_slice(&self.data[p * self.lines + lines.start..][..len]);
+        }
+    }
+}
+
+/// An operand that knows its number of lines, so that it can be [`Packed`].
+pub(super) trait Lined: PackPairs {
+    fn lines(&self) -> usize;
+}
+
+/// Calls `f(pair index from 0, [k index of the pair's low half, of its high half])` for `pairs`,
+/// the high half `None` past `k`.
+fn for_each_pair(pairs: Range<usize>, k: usize, mut f: impl FnMut(usize, [Option<usize>; 2])) {
+    for (i, p) in pairs.enumerate() {
+        f(i, [2 * p, 2 * p + 1].map(|d| (d < k).then_some(d)));
+    }
+}
+
+/// The value at `at` of `data`, rounded to bf16, or zero for `None`.
+#[inline]
+fn get<T: Float>(data: &[T], at: Option<usize>) -> bf16 {
+    at.map_or(bf16::ZERO, |at| data[at].to_bf16())
+}
+
+/// A row-major [lines, k] matrix: the weight of one group [og, c / groups * taps] in the forward.
+pub(super) struct Rows<'a, T> {
+    data: &'a [T],
+    k: usize,
+}
+
+impl<'a, T: Float> Rows<'a, T> {
+    pub(super) fn new(data: &'a [T], k: usize) -> Self {
+        Rows { data, k }
+    }
+}
+
+impl<T: Float> PackPairs for Rows<'_, T> {
+    fn k(&self) -> usize {
+        self.k
+    }
+
+    fn pack(&self, lines: Range<usize>, pairs: Range<usize>, stride: usize, dst: &mut [u32]) {
+        for_each_pair(pairs, self.k, |i, [lo, hi]| {
+            for (d, l) in dst[i * stride..][..lines.len()]
+                .iter_mut()
+                .zip(lines.clone())
+            {
+                let row = l * self.k;
+                *d = pair(
+                    get(self.data, lo.map(|c| row + c)),
+                    get(self.data, hi.map(|c| row + c)),
+                );
+            }
+        });
+    }
+}
+
+impl<T: Float> Lined for Rows<'_, T> {
+    fn lines(&self) -> usize {
+        self.data.len() / self.k.max(1)
+    }
+}
+
+/// A row-major [k, lines] matrix read by columns: one group's weight [og, c / groups * taps]
+/// transposed, the columns' product of the input gradient by col2im.
+pub(super) struct Transposed<'a, T> {
+    data: &'a [T],
+    lines: usize,
+}
+
+impl<'a, T: Float> Transposed<'a, T> {
+    pub(super) fn new(data: &'a [T], lines: usize) -> Self {
+        Transposed { data, lines }
+    }
+}
+
+impl<T: Float> PackPairs for Transposed<'_, T> {
+    fn k(&self) -> usize {
+        self.data.len() / self.lines.max(1)
+    }
+
+    fn pack(&self, lines: Range<usize>, pairs: Range<usize>, stride: usize, dst: &mut [u32]) {
+        for_each_pair(pairs, self.k(), |i, [lo, hi]| {
+            for (d, l) in dst[i * stride..][..lines.len()]
+                .iter_mut()
+                .zip(lines.clone())
+            {
+                let at = |row: Option<usize>| row.map(|r| r * self.lines + l);
+                *d = pair(get(self.data, at(lo)), get(self.data, at(hi)));
+            }
+        });
+    }
+}
+
+impl<T: Float> Lined for Transposed<'_, T> {
+    fn lines(&self) -> usize {
+        self.lines
+    }
+}
+
+/// The weight of group `g` of `ConvShape::transposed`: lines = the input channels of the group,
+/// k = (output channel of the group, tap), each kernel turned by 180 degrees.
+pub(super) struct Flipped<'a, T> {
+    s: &'a ConvShape,
+    w: &'a [T],
+    group: usize,
+}
+
+impl<'a, T: Float> Flipped<'a, T> {
+    pub(super) fn new(s: &'a ConvShape, w: &'a [T], group: usize) -> Self {
+        Flipped { s, w, group }
+    }
+
+    /// The weight's index of (input channel `c`, depth `d`).
+    fn at(&self, c: usize, d: usize) -> usize {
+        let (cg, taps) = (self.s.cg(), self.s.taps());
+        let (o, tap) = (d / taps, d % taps);
+        ((self.group * self.s.og() + o) * cg + c) * taps + taps - 1 - tap
+    }
+}
+
+impl<T: Float> PackPairs for Flipped<'_, T> {
+    fn k(&self) -> usize {
+        self.s.og() * self.s.taps()
+    }
+
+    fn pack(&self, lines: Range<usize>, pairs: Range<usize>, stride: usize, dst: &mut [u32]) {
+        for_each_pair(pairs, self.k(), |i, [lo, hi]| {
+            for (d, c) in dst[i * stride..][..lines.len()]
+                .iter_mut()
+                .zip(lines.clone())
+            {
+                let at = |d: Option<usize>| d.map(|d| self.at(c, d));
+                *d = pair(get(self.w, at(lo)), get(self.w, at(hi)));
+            }
+        });
+    }
+}
+
+impl<T: Float> Lined for Flipped<'_, T> {
+    fn lines(&self) -> usize {
+        self.s.cg()
+    }
+}
+
+/// A row-major [k, len] matrix read by columns, where a run of lines is a run of each row: one
+/// sample's `dy` [og, oh * ow] of a group, the right operand of col2im's product.
+pub(super) struct Lines<'a, T> {
+    data: &'a [T],
+    len: usize,
+}
+
+impl<'a, T: Float> Lines<'a, T> {
+    pub(super) fn new(data: &'a [T], len: usize) -> Self {
+        Lines { data, len }
+    }
+}
+
+impl<T: Float> PackPairs for Lines<'_, T> {
+    fn k(&self) -> usize {
+        self.data.len() / self.len.max(1)
+    }
+
+    fn pack(&self, lines: Range<usize>, pairs: Range<usize>, stride: usize, dst: &mut [u32]) {
+        let n = lines.len();
+        for_each_pair(pairs, self.k(), |i, rows| {
+            let runs = rows.map(|row| match row {
+                Some(r) => Run {
+                    row: &self.data[r * self.len..][..self.len],
+                    start: lines.start as isize,
+                    lo: 0,
+                    hi: n,
+                },
+                None => Run::EMPTY,
+            });
+            T::pack_runs(runs, 1, &mut dst[i * stride..][..n]);
+        });
+    }
+}
+
+/// The im2col matrix of group `g` of a chunk of samples, read in place: lines = (sample, output
+/// position), k = (input channel of the group, tap) as the weight lays them out; zero where a tap
+/// reads the padding.
+pub(super) struct Im2col<'a, T> {
+    s: &'a ConvShape,
+    /// The chunk's samples, all channels.
+    x: &'a [T],
+    group: usize,
+}
+
+impl<'a, T: Float> Im2col<'a, T> {
+    pub(super) fn new(s: &'a ConvShape, x: &'a [T], group: usize, samples: usize) -> Self {
+        debug_assert_eq!(x.len(), samples * s.c * s.hw());
+        Im2col { s, x, group }
+    }
+
+    /// What depth `d` reads along output row `oy` of sample `n`, for the `len` outputs from `ox`.
+    fn run(&self, d: Option<usize>, n: usize, oy: usize, ox: usize, len: usize) -> Run<'_, T> {
+        let s = self.s;
+        let Some(d) = d else { return Run::EMPTY };
+        let (c, i, j) = (d / s.taps(), d % s.taps() / s.kw, d % s.kw);
+        let iy = (oy * s.stride[0] + i * s.dilation[0]).checked_sub(s.padding[0]);
+        let Some(iy) = iy.filter(|&iy| iy < s.h) else {
+            return Run::EMPTY;
+        };
+        let row = &self.x[((n * s.c + self.group * s.cg() + c) * s.h + iy) * s.w..][..s.w];
+        let (step, w) = (s.stride[1], s.w as isize);
+        let start = (ox * step + j * s.dilation[1]) as isize - s.padding[1] as isize;
+        // The outputs e with 0 <= start + e * step < w.
+        let lo = if start >= 0 {
+            0
+        } else {
+            start.unsigned_abs().div_ceil(step)
+        };
+        let hi = if start >= w {
+            0
+        } else {
+            (w - start).unsigned_abs().div_ceil(step).min(len)
+        };
+        Run {
+            row,
+            start,
+            lo: lo.min(hi),
+            hi,
+        }
+    }
+}
+
+impl<T: Float> PackPairs for Im2col<'_, T> {
+    fn k(&self) -> usize {
+        self.s.k()
+    }
+
+    fn pack(&self, lines: Range<usize>, pairs: Range<usize>, stride: usize, dst: &mut [u32]) {
+        let (ohw, ow) = (self.s.ohw(), self.s.ow);
+        for_each_pair(pairs, self.k(), |i, rows| {
+            let dst = &mut dst[i * stride..][..lines.len()];
+            // A segment at a time: the outputs of one output row, which read one input row.
+            let mut l = lines.start;
+            while l < lines.end {
+                let (n, at) = (l / ohw, l % ohw);
+                let (oy, ox) = (at / ow, at % ow);
+                let len = (ow - ox).min(lines.end - l);
+                let runs = rows.map(|d| self.run(d, n, oy, ox, len));
+                T::pack_runs(runs, self.s.stride[1], &mut dst[l - lines.start..][..len]);
+                l += len;
+            }
+        });
+    }
+}
+
+/// `dy` of group `g` for the weight gradient: lines = the group's output channels, k = (sample,
+/// output position), each sample's positions padded to an even count so that no pair straddles
+/// two samples.
+pub(super) struct DyDepth<'a, T> {
+    s: &'a ConvShape,
+    dy: &'a [T],
+    group: usize,
+    samples: usize,
+}
+
+impl<'a, T: Float> DyDepth<'a, T> {
+    pub(super) fn new(s: &'a ConvShape, dy: &'a [T], group: usize, samples: usize) -> Self {
+        DyDepth {
+            s,
+            dy,
+            group,
+            samples,
+        }
+    }
+}
+
+/// Output positions per sample along the weight gradient's depth: an even number.
+fn even_plane(s: &ConvShape) -> usize {
+    s.ohw().next_multiple_of(2)
+}
+
+impl<T: Float> PackPairs for DyDepth<'_, T> {
+    fn k(&self) -> usize {
+        self.samples * even_plane(self.s)
+    }
+
+    fn pack(&self, lines: Range<usize>, pairs: Range<usize>, stride: usize, dst: &mut [u32]) {
+        let (s, half) = (self.s, even_plane(self.s) / 2);
+        let ohw = s.ohw();
+        for (l, o) in lines.enumerate() {
+            for (i, p) in pairs.clone().enumerate() {
+                let (n, at) = (p / half, 2 * (p % half));
+                let row = &self.dy[(n * s.o + self.group * s.og() + o) * ohw..][..ohw];
+                let hi = if at + 1 < ohw {
+                    row[at + 1].to_bf16()
+                } else {
+                    bf16::ZERO
+                };
+                dst[i * stride + l] = pair(row[at].to_bf16(), hi);
+            }
+        }
+    }
+}
+
+impl<T: Float> Lined for DyDepth<'_, T> {
+    fn lines(&self) -> usize {
+        self.s.og()
+    }
+}
+
+/// A chunk of samples of the input cast to bf16 and zero-padded, [samples, c, h + 2 ph, w + 2 pw],
+/// followed by a sample's worth of zeros: every im2col value is then one load, at a sum of an
+/// offset of the depth (sample, position) and one of the line (channel, tap).
+pub(super) struct Unfolded<'a> {
+    s: &'a ConvShape,
+    /// bf16 bits.
+    padded: Vec<u16>,
+    samples: usize,
+    width: usize,
+    /// Where the zeros start.
+    zero: usize,
+}
+
+impl<'a> Unfolded<'a> {
+    pub(super) fn new<T: Float>(s: &'a ConvShape, x: &[T], samples: usize) -> Self {
+        let (ph, pw) = (s.padding[0], s.padding[1]);
+        let (height, width) = (s.h + 2 * ph, s.w + 2 * pw);
+        let plane = height * width;
+        let zero = samples * s.c * plane;
+        let mut padded = vec![0u16; zero + s.c * plane];
+        // An empty input plane (all padding) leaves nothing to copy, and no chunks to take.
+        let planes = if s.hw() == 0 { 0 } else { zero };
+        for (to, from) in padded[..planes]
+            .chunks_exact_mut(plane)
+            .zip(x.chunks_exact(s.hw().max(1)))
+        {
+            for (to, from) in to[ph * width..]
+                .chunks_exact_mut(width)
+                .zip(from.chunks_exact(s.w))
+            {
+                to[pw..][..s.w]
+                    .iter_mut()
+                    .zip(from)
+                    .for_each(|(t, v)| *t = v.to_bf16().to_bits());
+            }
+        }
+        Unfolded {
+            s,
+            padded,
+            samples,
+            width,
+            zero,
+        }
+    }
+
+    /// The im2col matrix of group `g`, transposed: lines = (input channel of the group, tap).
+    pub(super) fn group(&self, g: usize) -> UnfoldedGroup<'_> {
+        let s = self.s;
+        let plane = (s.h + 2 * s.padding[0]) * self.width;
+        let offsets = (0..s.k())
+            .map(|d| {
+                let (c, i, j) = (d / s.taps(), d % s.taps() / s.kw, d % s.kw);
+                (g * s.cg() + c) * plane + i * s.dilation[0] * self.width + j * s.dilation[1]
+            })
+            .collect();
+        UnfoldedGroup {
+            unfolded: self,
+            offsets,
+        }
+    }
+}
+
+/// [`Unfolded::group`]: the im2col matrix of one group, lines = (channel, tap), k = (sample,
+/// output position) as [`DyDepth`] lays it out.
+pub(super) struct UnfoldedGroup<'a> {
+    unfolded: &'a Unfolded<'a>,
+    /// Per line, its offset in a sample.
+    offsets: Vec<usize>,
+}
+
+impl UnfoldedGroup<'_> {
+    /// The offset of depth `d`'s first tap (the sample's zeros past its plane).
+    fn base(&self, d: usize) -> usize {
+        let u = self.unfolded;
+        let s = u.s;
+        let (n, at) = (d / even_plane(s), d % even_plane(s));
+        if at >= s.ohw() {
+            return u.zero;
+        }
+        let plane = (s.h + 2 * s.padding[0]) * u.width;
+        let (oy, ox) = (at / s.ow, at % s.ow);
+        n * s.c * plane + oy * s.stride[0] * u.width + ox * s.stride[1]
+    }
+}
+
+impl PackPairs for UnfoldedGroup<'_> {
+    fn k(&self) -> usize {
+        self.unfolded.samples * even_plane(self.unfolded.s)
+    }
+
+    fn pack(&self, lines: Range<usize>, pairs: Range<usize>, stride: usize, dst: &mut [u32]) {
+        let padded = &self.unfolded.padded;
+        let offsets = &self.offsets[lines.clone()];
+        for (i, p) in pairs.enumerate() {
+            let (lo, hi) = (&padded[self.base(2 * p)..], &padded[self.base(2 * p + 1)..]);
+            for (d, &at) in dst[i * stride..][..lines.len()].iter_mut().zip(offsets) {
+                *d = lo[at] as u32 | (hi[at] as u32) << 16;
+            }
+        }
+    }
+}
+
+/// What one depth of a pair reads for a run of lines: line `e` (`lo <= e < hi`) is
+/// `row[start + e * step]`, the others zero.
+#[derive(Clone, Copy)]
+pub(crate) struct Run<'a, T> {
+    row: &'a [T],
+    start: isize,
+    lo: usize,
+    hi: usize,
+}
+
+impl<'a, T> Run<'a, T> {
+    #[cfg(test)]
+    pub(super) fn new(row: &'a [T], start: isize, lo: usize, hi: usize) -> Self {
+        Run { row, start, lo, hi }
+    }
+
+    const EMPTY: Self = Run {
+        row: &[],
+        start: 0,
+        lo: 0,
+        hi: 0,
+    };
+
+    /// Whether every line the run reads lies in its row at `step`: what the vector loads rely on.
+    fn inside(&self, step: usize) -> bool {
+        let (first, last) = (
+            self.start + (self.lo * step) as isize,
+            self.start + (self.hi.saturating_sub(1) * step) as isize,
+        );
+        self.lo >= self.hi || (first >= 0 && last < self.row.len() as isize)
+    }
+}
+
+/// Packing two runs into pairs: vector code where the element type has it.
+pub(crate) trait PackRuns: Sized {
+    /// `dst[e] = pair(runs[0] at e, runs[1] at e)`.
+    fn pack_runs(runs: [Run<'_, Self>; 2], step: usize, dst: &mut [u32]);
+}
+
+/// The plain packing of [`PackRuns`], for strides over 1 and CPUs without AVX512-BF16.
+pub(super) fn pack_runs_plainly<T: Float>(runs: [Run<'_, T>; 2], step: usize, dst: &mut [u32]) {
+    assert!(runs.iter().all(|r| r.inside(step) && r.hi <= dst.len()));
+    dst.fill(0);
+    for (shift, run) in [0, 16].into_iter().zip(runs) {
+        let at = |e: usize| (run.start + (e * step) as isize) as usize;
+        for (e, d) in dst.iter_mut().enumerate().take(run.hi).skip(run.lo) {
+            *d |= (run.row[at(e)].to_bf16().to_bits() as u32) << shift;
+        }
+    }
+}
+
+impl PackRuns for f32 {
+    fn pack_runs(runs: [Run<'_, f32>; 2], step: usize, dst: &mut [u32]) {
+        #[cfg(target_arch = "x86_64")]
+        if step == 1 && simd::available() {
+            assert!(runs.iter().all(|r| r.inside(1) && r.hi <= dst.len()));
+            // SAFETY: the CPU has the features (checked above), and every line a run reads lies
+            // in its row (asserted).
+            unsafe { simd::pack_f32(runs, dst) };
+            return;
+        }
+        pack_runs_plainly(runs, step, dst);
+    }
+}
+
+impl PackRuns for bf16 {
+    fn pack_runs(runs: [Run<'_, bf16>; 2], step: usize, dst: &mut [u32]) {
+        #[cfg(target_arch = "x86_64")]
+        if step == 1 && simd::available() {
+            assert!(runs.iter().all(|r| r.inside(1) && r.hi <= dst.len()));
+            // SAFETY: as for float32.
+            unsafe { simd::pack_bf16(runs, dst) };
+            return;
+        }
+        pack_runs_plainly(runs, step, dst);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use std::arch::x86_64::*;
+
+    use half::bf16;
+
+    use super::Run;
+
+    pub(super) fn available() -> bool {
+        crate::cpu::bf16::available()
+    }
+
+    /// Lane i of a word: the bf16 of lane i / 2 of the first run (even i) or of the second.
+    const INTERLEAVE: [u16; 32] = {
+        let mut idx = [0u16; 32];
+        let mut i = 0;
+        while i < 16 {
+            idx[2 * i] = i as u16;
+            idx[2 * i + 1] = 16 + i as u16;
+            i += 1;
+        }
+        idx
+    };
+
+    /// The lanes `i < 16` with `lo <= at + i < hi`.
+    #[inline]
+    fn lanes(lo: usize, hi: usize, at: usize) -> u16 {
+        let (a, b) = (lo.saturating_sub(at).min(16), hi.saturating_sub(at).min(16));
+        if b <= a {
+            0
+        } else {
+            (((1u32 << b) - 1) & !((1u32 << a) - 1)) as u16
+        }
+    }
+
+    /// [`super::PackRuns`] at step 1 for float32: 16 lines at a time, both runs converted by one
+    /// `vcvtne2ps2bf16` (round to nearest even, as `half`, except that it flushes subnormals to
+    /// zero) and interleaved into pairs.
+    ///
+    /// # Safety
+    /// The CPU must have AVX512-BF16 and AVX512-BW, and each run's lines `lo..hi` must lie in its
+    /// row at step 1, with `hi <= dst.len()`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+    pub(super) unsafe fn pack_f32(runs: [Run<'_, f32>; 2], dst: &mut [u32]) {
+        // SAFETY: INTERLEAVE is 64 bytes.
+        let idx = unsafe { _mm512_loadu_si512(INTERLEAVE.as_ptr().cast()) };
+        let [a, b] = runs;
+        let (pa, pb) = (a.row.as_ptr(), b.row.as_ptr());
+        for at in (0..dst.len()).step_by(16) {
+            let (ma, mb) = (lanes(a.lo, a.hi, at), lanes(b.lo, b.hi, at));
+            // SAFETY: the loads read only the lanes of their masks, lines in `lo..hi` that lie in
+            // their rows (the caller's contract); masked-off lanes are not accessed. The store
+            // writes the lanes below dst.len().
+            unsafe {
+                let va = _mm512_maskz_loadu_ps(ma, pa.wrapping_offset(a.start + at as isize));
+                let vb = _mm512_maskz_loadu_ps(mb, pb.wrapping_offset(b.start + at as isize));
+                let both: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(vb, va));
+                let v = _mm512_permutexvar_epi16(idx, both);
+                let tail = lanes(0, dst.len(), at);
+                _mm512_mask_storeu_epi32(dst.as_mut_ptr().add(at).cast(), tail, v);
+            }
+        }
+    }
+
+    /// [`super::PackRuns`] at step 1 for bf16: both runs loaded into one vector and interleaved.
+    ///
+    /// # Safety
+    /// As for [`pack_f32`].
+    #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+    pub(super) unsafe fn pack_bf16(runs: [Run<'_, bf16>; 2], dst: &mut [u32]) {
+        // SAFETY: INTERLEAVE is 64 bytes.
+        let idx = unsafe { _mm512_loadu_si512(INTERLEAVE.as_ptr().cast()) };
+        let [a, b] = runs;
+        let (pa, pb) = (a.row.as_ptr().cast::<i16>(), b.row.as_ptr().cast::<i16>());
+        for at in (0..dst.len()).step_by(16) {
+            let (ma, mb) = (lanes(a.lo, a.hi, at), lanes(b.lo, b.hi, at));
+            // SAFETY: as in `pack_f32`; the second run's lanes are loaded into the upper half,
+            // from 16 elements before its first line, of which only the masked ones are read.
+            unsafe {
+                let va =
+                    _mm512_maskz_loadu_epi16(ma as u32, pa.wrapping_offset(a.start + at as isize));
+                let both = _mm512_mask_loadu_epi16(
+                    va,
+                    (mb as u32) << 16,
+                    pb.wrapping_offset(b.start + at as isize - 16),
+                );
+                let v = _mm512_permutexvar_epi16(idx, both);
+                let tail = lanes(0, dst.len(), at);
+                _mm512_mask_storeu_epi32(dst.as_mut_ptr().add(at).cast(), tail, v);
+            }
+        }
+    }
+}
