@@ -63,6 +63,9 @@ export declare function arange(start: number, end: number, step: number, dtypeNa
 /** argmax/argmin over `dim`, or over the flattened tensor when `dim` is undefined. */
 export declare function argReduce(handle: TensorHandle, op: ReduceOpCode, dim: number | undefined | null, keepDim: boolean): TensorHandle
 
+/** The dtype autocast runs in on `device_type` (none where it is off). */
+export declare function autocastDtype(deviceType: string): string | null
+
 export declare function avgPool2d(input: TensorHandle, kernel: Array<number>, stride: Array<number>, padding: Array<number>, ceilMode: boolean, countIncludePad: boolean): TensorHandle
 
 /** Back-propagates from this tensor into the `grad` of every leaf it depends on. */
@@ -222,6 +225,9 @@ export declare function grad(handle: TensorHandle): TensorHandle | null
 /** PyTorch's name of the node that produced this tensor, e.g. `MulBackward0`. */
 export declare function gradFn(handle: TensorHandle): string | null
 
+/** Whether `device_name` has kernels for bf16 products (on the CPU: AVX512-BF16). */
+export declare function hasBf16Kernels(deviceName: string): boolean
+
 /** `GridOptions` as JS passes them; the TypeScript wrapper fills in the defaults. */
 export interface ImageGridOptions {
   titles?: Array<string>
@@ -343,6 +349,12 @@ export declare function select(handle: TensorHandle, dim: number, index: number)
  * `None` restores the default.
  */
 export declare function setAllocationLimit(bytes?: number | undefined | null): void
+
+/**
+ * Turns autocast on with `dtype_name` (or off with none) for `device_type`; returns the previous
+ * dtype name, or none where it was off.
+ */
+export declare function setAutocast(deviceType: string, dtypeName?: string | undefined | null): string | null
 
 export declare function setGrad(handle: TensorHandle, grad?: TensorHandle | undefined | null): void
 

@@ -1,5 +1,5 @@
 /**
- * Switches of the GPU libraries, like `torch.backends`. TF32 trades mantissa bits for speed on
+ * Switches of the GPU libraries and what the CPU's kernels can do, like `torch.backends`. TF32 trades mantissa bits for speed on
  * Ampere and newer GPUs; the defaults are PyTorch's: allowed for cuDNN convolutions, off for
  * matrix products.
  *
@@ -34,8 +34,23 @@ export const cudnn = {
   },
 }
 
+/** The CPU's kernels. */
+export const cpu = {
+  /**
+   * Whether bfloat16 products run natively (AVX512-BF16's `vdpbf16ps`); where not, autocast
+   * computes in float32. `FERRITE_CPU_BF16=0` in the environment at start-up turns them off.
+   */
+  hasBf16Kernels(): boolean {
+    return native.hasBf16Kernels('cpu')
+  },
+}
+
 /** cuBLAS (matmul, linear layers). */
 export const cuda = {
+  /** Whether bfloat16 products run natively on CUDA devices: not yet, so autocast computes in float32 there. */
+  hasBf16Kernels(): boolean {
+    return native.hasBf16Kernels('cuda')
+  },
   matmul: {
     /** Whether matrix products may use TF32 tensor cores (default false, as PyTorch). */
     get allowTf32(): boolean {

@@ -5,6 +5,7 @@
  */
 import { existsSync } from 'node:fs'
 import { noGrad } from './autograd'
+import { autocast } from './autocast'
 import { getRngState, setRngState } from './creation'
 import { autoDevice } from './cuda'
 import { FerriteError, InvalidArgumentError, IoError } from './errors'
@@ -45,6 +46,27 @@ export interface TrainOptions {
   progress?: boolean
   /** Label of the progress bar, e.g. `Epoch 3/10`. */
   label?: string
+  /**
+   * `'bf16'` runs the forward pass and the loss under {@link autocast} (bfloat16 products, float32
+   * sums, parameters and optimizer state kept float32), like `torch.autocast('cpu',
+   * dtype=torch.bfloat16)` around a PyTorch training step; `'fp32'` (default) runs all in float32.
+   */
+  precision?: Precision
+}
+
+/** A training precision: float32 throughout, or bfloat16 mixed precision (autocast). */
+export type Precision = 'fp32' | 'bf16'
+
+/** `fn` under autocast for `device`'s type when `precision` is `'bf16'`. */
+function withPrecision<T>(precision: Precision, device: DeviceName, fn: () => T): T {
+  if (precision === 'fp32') return fn()
+  return autocast({ deviceType: device.startsWith('cuda') ? 'cuda' : 'cpu' }, fn)
+}
+
+function checkPrecision(op: string, precision: unknown): asserts precision is Precision {
+  if (precision !== 'fp32' && precision !== 'bf16') {
+    throw new InvalidArgumentError(`${op}: precision must be 'fp32' or 'bf16', got ${JSON.stringify(precision)}`)
+  }
 }
 
 /** Options of {@link fit}: the training setup, plus {@link TrainOptions} for each epoch. */
@@ -87,7 +109,7 @@ export async function train(
   loader: DataLoader,
   lossFn: LossFunction,
   optimizer: Optimizer<object>,
-  { device, logEvery = 100, log = console.log, progress = process.stdout.isTTY === true, label = 'train' }: TrainOptions = {},
+  { device, logEvery = 100, log = console.log, progress = process.stdout.isTTY === true, label = 'train', precision = 'fp32' }: TrainOptions = {},
 ): Promise<{
   /** Mean loss over the epoch's steps. */
   loss: number
@@ -96,6 +118,7 @@ export async function train(
   /** Wall-clock seconds of the pass. */
   seconds: number
 }> {
+  checkPrecision('train', precision)
   const target = resolveDevice(device)
   model.train()
   const steps = loader.length
@@ -108,7 +131,7 @@ export async function train(
     const loss = tidy(() => {
       const x = batchImages.to(target)
       const y = batchTargets.to(target)
-      const l = lossOf(lossFn, model.forward(x), y)
+      const l = withPrecision(precision, target, () => lossOf(lossFn, model.forward(x), y))
       optimizer.zeroGrad()
       l.backward()
       optimizer.step()
@@ -132,7 +155,12 @@ export async function train(
 }
 
 /** The model's accuracy (a fraction) on `loader`, in eval mode without gradients; prints the tutorial's line. */
-export async function evaluate(model: Module, loader: DataLoader, { device, log = console.log }: Pick<TrainOptions, 'device' | 'log'> = {}): Promise<number> {
+export async function evaluate(
+  model: Module,
+  loader: DataLoader,
+  { device, log = console.log, precision = 'fp32' }: Pick<TrainOptions, 'device' | 'log' | 'precision'> = {},
+): Promise<number> {
+  checkPrecision('evaluate', precision)
   const target = resolveDevice(device)
   const wasTraining = model.training
   model.eval()
@@ -142,7 +170,7 @@ export async function evaluate(model: Module, loader: DataLoader, { device, log 
     for await (const [images, targets] of loader) {
       correct += noGrad(() =>
         tidy(() => {
-          const predicted = model.forward(images.to(target)).argmax(1)
+          const predicted = withPrecision(precision, target, () => model.forward(images.to(target))).argmax(1)
           return predicted.eq(targets.to(target)).sum().item()
         }),
       )
@@ -169,6 +197,8 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
   const { epochs, optimizer, trainLoader, testLoader, scheduler, checkpoint, resume = false, log = console.log } = options
   if (!Number.isInteger(epochs) || epochs < 1) throw new InvalidArgumentError(`fit: epochs must be a positive integer, got ${epochs}`)
   const lossFn = options.lossFn ?? new CrossEntropyLoss()
+  const precision = options.precision ?? 'fp32'
+  checkPrecision('fit', precision)
   const device = resolveDevice(options.device)
   model.to(device)
   let history: History = { trainLoss: [], testAccuracy: [], epochSeconds: [], imagesPerSecond: [] }
@@ -188,7 +218,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
     history.trainLoss.push(loss)
     history.epochSeconds.push(seconds)
     history.imagesPerSecond.push(images / seconds)
-    if (testLoader) history.testAccuracy.push(await evaluate(model, testLoader, { device, log }))
+    if (testLoader) history.testAccuracy.push(await evaluate(model, testLoader, { device, log, precision }))
     scheduler?.step()
     if (checkpoint !== undefined) saveCheckpoint(checkpoint, { model, optimizer, scheduler, epoch: epoch + 1, history, loader: { epoch: trainLoader.epoch, seed: trainLoader.seed } })
   }

@@ -9,6 +9,7 @@ import { MODEL, modelOption, MODELS, shortenKeyLists } from './models'
 import { version } from './version'
 
 const OPTIMIZERS = ['adam', 'sgd', 'adamw'] as const
+const PRECISIONS: readonly ft.Precision[] = ['fp32', 'bf16']
 type OptimizerName = (typeof OPTIMIZERS)[number]
 
 export const train: Command = {
@@ -32,6 +33,7 @@ test accuracy after every epoch. Writes to the output folder:
     { name: 'weight-decay', value: '<w>', help: 'L2 penalty, decoupled for adamw (default 0; adamw 0.01 as in PyTorch)' },
     { name: 'batch-size', value: '<n>', help: 'images per batch (default 100)' },
     DEVICE,
+    { name: 'precision', value: '<p>', help: 'fp32, or bf16 for mixed precision: autocast to bfloat16 with float32 sums and weights (default fp32)' },
     { name: 'seed', value: '<n>', help: 'seeds the initial weights, the shuffling and the augmentation (default 0)' },
     { name: 'out', value: '<dir>', help: 'output folder (default runs/<model>)' },
     { name: 'resume', help: 'continue from <out>/checkpoint.safetensors when it exists' },
@@ -64,6 +66,8 @@ async function runTrain(values: Values, io: CliIO): Promise<void> {
   const weightDecay = numberOption(values, 'weight-decay', optimizerName === 'adamw' ? 0.01 : 0)
   const batchSize = integerOption(values, 'batch-size', 100, 1)
   const device = deviceOption(values)
+  const precision = (stringOption(values, 'precision') ?? 'fp32') as ft.Precision
+  if (!PRECISIONS.includes(precision)) throw new UsageError(`unknown precision '${precision}'; expected one of ${PRECISIONS.join(', ')}`)
   const seed = integerOption(values, 'seed', 0, 0)
   const out = stringOption(values, 'out') ?? join('runs', modelName)
   const resume = values.resume === true
@@ -85,7 +89,8 @@ async function runTrain(values: Values, io: CliIO): Promise<void> {
     log(
       `Training ${modelName} on ${trainSet.length} images (testing on ${testSet.length}) for ${epochs} epoch(s): ` +
         `${optimizerName} lr=${lr}${optimizerName === 'sgd' ? ` momentum=${momentum}` : ''} weight decay=${weightDecay}, ` +
-        `batch size ${batchSize}, ${augment ? 'augmented' : 'no augmentation'}, seed ${seed}, ${device} with ${ft.getNumThreads()} threads`,
+        `batch size ${batchSize}, ${augment ? 'augmented' : 'no augmentation'}, seed ${seed}, ${device} with ${ft.getNumThreads()} threads, ` +
+        describePrecision(precision, device),
     )
     if (resume && !existsSync(checkpoint)) log(`No checkpoint at ${checkpoint}; starting from scratch`)
     const history = await fitNamingCheckpoint(model, {
@@ -94,6 +99,7 @@ async function runTrain(values: Values, io: CliIO): Promise<void> {
       trainLoader,
       testLoader,
       device,
+      precision,
       checkpoint,
       resume,
       log,
@@ -105,7 +111,7 @@ async function runTrain(values: Values, io: CliIO): Promise<void> {
     const summary = {
       model: modelName,
       ferrite: version(),
-      options: { data, epochs, optimizer: optimizerName, lr, momentum: optimizerName === 'sgd' ? momentum : null, weightDecay, batchSize, device, seed, out, resume, augment, limit: limit ?? null },
+      options: { data, epochs, optimizer: optimizerName, lr, momentum: optimizerName === 'sgd' ? momentum : null, weightDecay, batchSize, device, precision, seed, out, resume, augment, limit: limit ?? null },
       threads: ft.getNumThreads(),
       ...history,
       secondsPerEpoch: mean(history.epochSeconds),
@@ -121,6 +127,13 @@ async function runTrain(values: Values, io: CliIO): Promise<void> {
   } finally {
     model.dispose()
   }
+}
+
+/** The precision for the log line, saying whether bfloat16 kernels run (autocast falls back to float32 where not). */
+function describePrecision(precision: ft.Precision, device: string): string {
+  if (precision === 'fp32') return 'float32'
+  const backend = device.startsWith('cuda') ? ft.backends.cuda : ft.backends.cpu
+  return backend.hasBf16Kernels() ? 'bf16 mixed precision' : 'bf16 mixed precision requested, running float32 (no bfloat16 kernels on this device)'
 }
 
 /** Creates `--out`'s folder, naming the option and the path when it cannot be one. */

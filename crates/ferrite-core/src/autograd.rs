@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::dtype::DType;
+use crate::autocast;
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::tensor::Tensor;
 
@@ -109,7 +109,7 @@ pub(crate) fn record<B: Backward + 'static>(
     inputs: &[&Tensor],
     node: impl FnOnce() -> B,
 ) -> Tensor {
-    if out.dtype() == DType::F32 && is_grad_enabled() && inputs.iter().any(|t| t.requires_grad()) {
+    if out.dtype().is_float() && is_grad_enabled() && inputs.iter().any(|t| t.requires_grad()) {
         let meta = &out.0.autograd;
         meta.requires_grad.store(true, Relaxed);
         meta.non_leaf.store(true, Relaxed);
@@ -142,10 +142,10 @@ impl Tensor {
     }
 
     pub fn set_requires_grad(&self, requires_grad: bool) -> Result<()> {
-        if requires_grad && self.dtype() != DType::F32 {
+        if requires_grad && !self.dtype().is_float() {
             return Err(Error::dtype(
                 "requiresGrad",
-                "a float32 tensor (only floating point tensors can require gradients)",
+                "a float32 or bfloat16 tensor (only floating point tensors can require gradients)",
                 self.dtype(),
             ));
         }
@@ -217,9 +217,10 @@ impl Tensor {
                     format!("grad can be implicitly created only for one-element outputs, this one has shape {}", ShapeDisplay(self.shape())),
                 ))
             }
-            None => Tensor::ones(self.shape(), DType::F32, self.device())?,
+            None => Tensor::ones(self.shape(), self.dtype(), self.device())?,
         };
         let _no_grad = NoGradGuard::new();
+        let _no_autocast = autocast::Suspended::new();
         let order = self.topological_order();
         let mut grads: HashMap<usize, Tensor> = HashMap::from([(self.key(), seed)]);
         for node in order.iter().rev() {
@@ -252,6 +253,9 @@ impl Tensor {
                 let Some(g) = g.filter(|_| need) else {
                     continue;
                 };
+                // As PyTorch's engine does: a gradient takes its input's dtype (an op computed in
+                // bf16 under autocast hands float32 inputs float32 gradients).
+                let g = g.to_dtype(input.dtype())?;
                 match grads.entry(input.key()) {
                     Entry::Occupied(mut e) => {
                         let sum = e.get().add(&g)?;
@@ -333,6 +337,7 @@ impl Tensor {
 mod tests {
     use super::*;
     use crate::device::Device;
+    use crate::dtype::DType;
     use crate::testing::{gradcheck, leaf, leaf_on, tensor, test_device, values};
 
     #[test]

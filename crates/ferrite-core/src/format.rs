@@ -222,6 +222,7 @@ impl fmt::Display for Tensor {
         } else {
             let values = match self.to_cpu_storage() {
                 Ok(CpuStorage::F32(v)) => Values::Float(v.into_iter().map(f64::from).collect()),
+                Ok(CpuStorage::BF16(v)) => Values::Float(v.into_iter().map(f64::from).collect()),
                 Ok(CpuStorage::I64(v)) => Values::Int(v),
                 Ok(CpuStorage::Bool(v)) => Values::Bool(v),
                 // A broadcast view too large to gather: say so rather than fail to print.

@@ -2,6 +2,7 @@
 //! kernels. No Node.js here; the binding crate wraps this API.
 
 pub mod alloc;
+pub mod autocast;
 pub mod autograd;
 mod cpu;
 pub mod cuda;

@@ -4,6 +4,8 @@
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use half::bf16;
+
 use crate::cuda::CudaStorage;
 use crate::device::Device;
 use crate::dtype::DType;
@@ -14,6 +16,7 @@ use crate::memory;
 #[derive(Debug, Clone)]
 pub enum CpuStorage {
     F32(Vec<f32>),
+    BF16(Vec<bf16>),
     I64(Vec<i64>),
     Bool(Vec<bool>),
 }
@@ -22,6 +25,7 @@ impl CpuStorage {
     pub fn dtype(&self) -> DType {
         match self {
             CpuStorage::F32(_) => DType::F32,
+            CpuStorage::BF16(_) => DType::BF16,
             CpuStorage::I64(_) => DType::I64,
             CpuStorage::Bool(_) => DType::Bool,
         }
@@ -30,6 +34,7 @@ impl CpuStorage {
     pub fn len(&self) -> usize {
         match self {
             CpuStorage::F32(v) => v.len(),
+            CpuStorage::BF16(v) => v.len(),
             CpuStorage::I64(v) => v.len(),
             CpuStorage::Bool(v) => v.len(),
         }
@@ -106,6 +111,7 @@ macro_rules! cpu_element {
 }
 
 cpu_element!(f32, F32);
+cpu_element!(bf16, BF16);
 cpu_element!(i64, I64);
 cpu_element!(bool, Bool);
 

@@ -146,6 +146,7 @@ impl Tensor {
         match &*storage {
             Storage::Cpu(data) => match data {
                 CpuStorage::F32(_) => host_copy::<f32>(data, layout),
+                CpuStorage::BF16(_) => host_copy::<half::bf16>(data, layout),
                 CpuStorage::I64(_) => host_copy::<i64>(data, layout),
                 CpuStorage::Bool(_) => host_copy::<bool>(data, layout),
             },
@@ -171,6 +172,7 @@ impl Tensor {
     pub fn to_vec_f64(&self) -> Result<Vec<f64>> {
         Ok(match self.to_cpu_storage()? {
             CpuStorage::F32(v) => v.into_iter().map(f64::from).collect(),
+            CpuStorage::BF16(v) => v.into_iter().map(f64::from).collect(),
             CpuStorage::I64(v) => v.into_iter().map(|x| x as f64).collect(),
             CpuStorage::Bool(v) => v.into_iter().map(|x| x as u8 as f64).collect(),
         })
@@ -190,6 +192,7 @@ impl Tensor {
         }
         Ok(match self.to_cpu_storage()? {
             CpuStorage::F32(v) => v[0] as f64,
+            CpuStorage::BF16(v) => v[0].to_f64(),
             CpuStorage::I64(v) => v[0] as f64,
             CpuStorage::Bool(v) => v[0] as u8 as f64,
         })

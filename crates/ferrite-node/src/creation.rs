@@ -1,6 +1,7 @@
 //! Module-level exports: tensors from JS data, factories, the random seed and memory stats.
 
 use ferrite_core::{alloc, memory, random, CpuStorage, DType, Tensor};
+use half::bf16;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -34,6 +35,10 @@ pub fn from_float64(
     guard("tensor", || {
         let storage = match dtype(&dtype_name)? {
             DType::F32 => CpuStorage::F32(data.iter().map(|&v| v as f32).collect()),
+            // Through float32, as PyTorch converts a Python float to bfloat16.
+            DType::BF16 => {
+                CpuStorage::BF16(data.iter().map(|&v| bf16::from_f32(v as f32)).collect())
+            }
             DType::I64 => CpuStorage::I64(data.iter().map(|&v| v as i64).collect()),
             DType::Bool => CpuStorage::Bool(data.iter().map(|&v| v != 0.0).collect()),
         };

@@ -3,6 +3,7 @@
 //! hand-written TypeScript in `ts/`; this module's generated typings stay internal.
 
 mod allocator;
+mod autocast;
 mod convert;
 mod creation;
 mod cuda;
@@ -15,6 +16,7 @@ mod stay_loaded;
 mod tensor;
 mod vision;
 
+pub use autocast::*;
 pub use creation::*;
 pub use cuda::*;
 pub use handle::*;

@@ -119,6 +119,7 @@ impl CudaStorage {
         let n = layout.numel();
         Ok(match self.dtype {
             DType::F32 => CpuStorage::F32(self.download_as::<f32>(op, src, n)?),
+            DType::BF16 => CpuStorage::BF16(self.download_as::<half::bf16>(op, src, n)?),
             DType::I64 => CpuStorage::I64(self.download_as::<i64>(op, src, n)?),
             DType::Bool => {
                 let bytes = self.download_as::<u8>(op, src, n * size)?;
@@ -204,13 +205,14 @@ impl CudaStorage {
 fn host_bytes<'a>(host: &'a CpuStorage, layout: &Layout) -> Result<&'a [u8]> {
     fn bytes_of<'a, T: CpuElement>(host: &'a CpuStorage, layout: &Layout) -> Result<&'a [u8]> {
         let values = host.slice::<T>("to", layout)?;
-        // SAFETY: f32, i64 and bool are plain bytes (bool is 0 or 1, one byte).
+        // SAFETY: f32, bf16, i64 and bool are plain bytes (bool is 0 or 1, one byte).
         Ok(unsafe {
             std::slice::from_raw_parts(values.as_ptr() as *const u8, std::mem::size_of_val(values))
         })
     }
     match host {
         CpuStorage::F32(_) => bytes_of::<f32>(host, layout),
+        CpuStorage::BF16(_) => bytes_of::<half::bf16>(host, layout),
         CpuStorage::I64(_) => bytes_of::<i64>(host, layout),
         CpuStorage::Bool(_) => bytes_of::<bool>(host, layout),
     }

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use ::safetensors::tensor::TensorInfo;
 use ::safetensors::{Dtype, SafeTensorError, SafeTensors, View};
+use half::bf16;
 
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::storage::CpuStorage;
@@ -44,6 +45,10 @@ impl View for &Encoded {
 fn encode(tensor: &Tensor) -> Result<Encoded> {
     let (dtype, data) = match tensor.to_cpu_storage()? {
         CpuStorage::F32(v) => (Dtype::F32, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+        CpuStorage::BF16(v) => (
+            Dtype::BF16,
+            v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        ),
         CpuStorage::I64(v) => (Dtype::I64, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
         CpuStorage::Bool(v) => (Dtype::BOOL, v.iter().map(|&x| x as u8).collect()),
     };
@@ -84,7 +89,7 @@ pub fn save_safetensors(
 }
 
 /// Reads every tensor of the safetensors file at `path`, sorted by name (the order
-/// `safetensors.torch.load_file` gives). F32, I64 and BOOL tensors are supported.
+/// `safetensors.torch.load_file` gives). F32, BF16, I64 and BOOL tensors are supported.
 pub fn load_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("load", path, e))?;
     let file = SafeTensors::deserialize(&bytes).map_err(|e| invalid_file(path, &bytes, e))?;
@@ -154,13 +159,14 @@ fn inconsistent_tensor(bytes: &[u8]) -> Option<String> {
 fn decode(path: &Path, name: &str, dtype: Dtype, shape: &[usize], data: &[u8]) -> Result<Tensor> {
     let storage = match dtype {
         Dtype::F32 => CpuStorage::F32(data.chunks_exact(4).map(|c| f32::from_le_bytes(le_bytes(c))).collect()),
+        Dtype::BF16 => CpuStorage::BF16(data.chunks_exact(2).map(|c| bf16::from_le_bytes(le_bytes(c))).collect()),
         Dtype::I64 => CpuStorage::I64(data.chunks_exact(8).map(|c| i64::from_le_bytes(le_bytes(c))).collect()),
         Dtype::BOOL => CpuStorage::Bool(data.iter().map(|&b| b != 0).collect()),
         other => {
             return Err(Error::io(
                 "load",
                 path,
-                format!("tensor '{name}' has dtype {other:?}; Ferrite loads only F32, I64 and BOOL tensors (convert it, e.g. with `.float()`, before saving)"),
+                format!("tensor '{name}' has dtype {other:?}; Ferrite loads only F32, BF16, I64 and BOOL tensors (convert it, e.g. with `.float()`, before saving)"),
             ))
         }
     };

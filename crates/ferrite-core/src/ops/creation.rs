@@ -2,6 +2,7 @@
 //! they live; ranges and draws are made on the host and copied to the device asked for, so one
 //! seed draws the same values on every device.
 
+use half::bf16;
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
@@ -41,6 +42,9 @@ impl Tensor {
         let storage = match device {
             Device::Cpu => Storage::Cpu(match dtype {
                 DType::F32 => CpuStorage::F32(alloc::filled(op, n, value as f32)?),
+                DType::BF16 => {
+                    CpuStorage::BF16(alloc::filled(op, n, bf16::from_f32(value as f32))?)
+                }
                 DType::I64 => CpuStorage::I64(alloc::filled(op, n, value as i64)?),
                 DType::Bool => CpuStorage::Bool(alloc::filled(op, n, value != 0.0)?),
             }),
@@ -73,6 +77,11 @@ impl Tensor {
         let values = (0..n).map(|i| start + i as f64 * step);
         let data = match dtype {
             DType::F32 => CpuStorage::F32(alloc::collect("arange", n, values.map(|v| v as f32))?),
+            DType::BF16 => CpuStorage::BF16(alloc::collect(
+                "arange",
+                n,
+                values.map(|v| bf16::from_f32(v as f32)),
+            )?),
             DType::I64 => CpuStorage::I64(alloc::collect("arange", n, values.map(|v| v as i64))?),
             DType::Bool => return Err(Error::dtype("arange", "float32 or int64", "bool")),
         };

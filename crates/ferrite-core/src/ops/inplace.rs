@@ -2,6 +2,8 @@
 //! statistics. They are not recorded by autograd, so they refuse leaves that require grad
 //! while grad mode is on, as PyTorch does.
 
+use half::bf16;
+
 use crate::autograd::is_grad_enabled;
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::ops::copy;
@@ -79,6 +81,7 @@ impl Tensor {
         match (&*source, &mut *destination) {
             (Storage::Cpu(src), Storage::Cpu(dst)) => match dst {
                 CpuStorage::F32(_) => copy_elements::<f32>(src, &values, dst, self),
+                CpuStorage::BF16(_) => copy_elements::<bf16>(src, &values, dst, self),
                 CpuStorage::I64(_) => copy_elements::<i64>(src, &values, dst, self),
                 CpuStorage::Bool(_) => copy_elements::<bool>(src, &values, dst, self),
             },

@@ -284,6 +284,7 @@ impl Tensor {
         let out = match &*self.storage().read() {
             Storage::Cpu(s) => Storage::Cpu(match s {
                 CpuStorage::F32(x) => CpuStorage::F32(map_strided("clone", x, layout, |v| v)?),
+                CpuStorage::BF16(x) => CpuStorage::BF16(map_strided("clone", x, layout, |v| v)?),
                 CpuStorage::I64(x) => CpuStorage::I64(map_strided("clone", x, layout, |v| v)?),
                 CpuStorage::Bool(x) => CpuStorage::Bool(map_strided("clone", x, layout, |v| v)?),
             }),

@@ -65,7 +65,10 @@ pub(crate) struct Strided<'a, T> {
 /// Where a product goes: a row-major m x n matrix with rows `row_stride` apart.
 pub(crate) enum Output<'a> {
     /// float32, overwritten or (with `accumulate`) added to.
-    F32 { data: &'a mut [f32], accumulate: bool },
+    F32 {
+        data: &'a mut [f32],
+        accumulate: bool,
+    },
     /// bf16, overwritten: each float32 sum rounded to nearest even once.
     Bf16 { data: &'a mut [bf16] },
 }

@@ -25,7 +25,7 @@ pub(super) fn pointwise_forward(
     match input {
         CpuStorage::F32(x) => float(kind, x, layout),
         CpuStorage::I64(x) => int(kind, x, layout),
-        CpuStorage::Bool(_) => Err(internal(kind)),
+        CpuStorage::BF16(_) | CpuStorage::Bool(_) => Err(internal(kind)),
     }
 }
 

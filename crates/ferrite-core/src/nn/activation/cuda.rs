@@ -26,7 +26,7 @@ pub(super) fn pointwise_forward(
         (Pointwise::Relu, DType::I64) => "activation_relu_i64",
         (Pointwise::Sigmoid, DType::F32) => "activation_sigmoid_f32",
         (Pointwise::Tanh, DType::F32) => "activation_tanh_f32",
-        (Pointwise::Sigmoid | Pointwise::Tanh, DType::I64) | (_, DType::Bool) => {
+        (Pointwise::Sigmoid | Pointwise::Tanh, DType::I64) | (_, DType::BF16 | DType::Bool) => {
             return Err(Error::Internal {
                 op,
                 detail: "input was not converted to a kernel dtype".into(),

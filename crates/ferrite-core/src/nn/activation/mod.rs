@@ -6,6 +6,7 @@ pub(crate) mod cuda;
 
 pub(crate) use cpu::softmax_row;
 
+use crate::autocast;
 use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -33,7 +34,7 @@ impl Pointwise {
     /// compute in float32.
     fn compute_dtype(self, input: DType) -> Result<DType> {
         match (self, input) {
-            (_, DType::F32) | (Pointwise::Relu, DType::I64) => Ok(input),
+            (_, DType::F32 | DType::BF16) | (Pointwise::Relu, DType::I64) => Ok(input),
             (Pointwise::Relu, DType::Bool) => {
                 Err(Error::dtype("relu", "a float32 or int64 tensor", input))
             }
@@ -85,6 +86,9 @@ impl Tensor {
     }
 
     fn pointwise(&self, kind: Pointwise) -> Result<Tensor> {
+        if self.dtype() == DType::BF16 {
+            return self.through_f32(|x| x.pointwise(kind));
+        }
         let input = self.to_dtype(kind.compute_dtype(self.dtype())?)?;
         // Strided inputs are read in place: the kernel walks the layout.
         let out = match &*input.storage().read() {
@@ -113,8 +117,18 @@ impl Tensor {
     }
 
     fn softmax_along(&self, op: &'static str, dim: i64, log: bool) -> Result<Tensor> {
-        if self.dtype() != DType::F32 {
-            return Err(Error::dtype(op, "a float32 tensor", self.dtype()));
+        match self.dtype() {
+            DType::F32 => {}
+            DType::BF16 => {
+                return autocast::float32_policy(self, |x| x.softmax_along(op, dim, log))
+            }
+            DType::I64 | DType::Bool => {
+                return Err(Error::dtype(
+                    op,
+                    "a float32 or bfloat16 tensor",
+                    self.dtype(),
+                ))
+            }
         }
         let shape = self.shape();
         let dims = Dims::along(shape, normalize_dim(op, dim, shape.len())?);

@@ -5,6 +5,7 @@
 mod cpu;
 pub(crate) mod cuda;
 
+use crate::autocast;
 use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
@@ -83,6 +84,11 @@ impl Tensor {
         label_smoothing: f64,
     ) -> Result<Tensor> {
         const OP: &str = "cross_entropy";
+        if self.dtype() == DType::BF16 {
+            return autocast::float32_policy(self, |x| {
+                x.cross_entropy(targets, reduction, ignore_index, label_smoothing)
+            });
+        }
         if !(0.0..=1.0).contains(&label_smoothing) {
             return Err(Error::invalid(
                 OP,
@@ -148,6 +154,11 @@ impl Tensor {
         ignore_index: i64,
     ) -> Result<Tensor> {
         const OP: &str = "nll_loss";
+        if self.dtype() == DType::BF16 {
+            return autocast::float32_policy(self, |x| {
+                x.nll_loss(targets, reduction, ignore_index)
+            });
+        }
         let classes = self.check_classes(OP, targets, ignore_index)?;
         let (x, t) = (self.class_rows()?, &classes.targets);
         let out = match (&*x.storage().read(), &*t.storage().read()) {
@@ -194,7 +205,7 @@ impl Tensor {
     ) -> Result<Classes> {
         self.same_device(op, targets)?;
         if self.dtype() != DType::F32 {
-            return Err(Error::dtype(op, "float32 scores", self.dtype()));
+            return Err(Error::dtype(op, "float32 or bfloat16 scores", self.dtype()));
         }
         if targets.dtype() != DType::I64 {
             return Err(Error::dtype(

@@ -5,6 +5,7 @@
 mod cpu;
 pub(crate) mod cuda;
 
+use crate::autocast;
 use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
@@ -47,6 +48,13 @@ impl Tensor {
         momentum: f64,
         eps: f64,
     ) -> Result<Tensor> {
+        if self.dtype() == DType::BF16 {
+            let per_channel = [running_mean, running_var, weight, bias];
+            return autocast::float32_policy(self, |x| {
+                let [rm, rv, w, b] = per_channel;
+                x.batch_norm(rm, rv, w, b, training, momentum, eps)
+            });
+        }
         let d = self.check_batch_norm([running_mean, running_var, weight, bias], training)?;
         let statistics = match (training, running_mean, running_var) {
             (true, _, _) => Statistics::Batch {
@@ -112,7 +120,11 @@ impl Tensor {
     /// Validates the input and the per-channel tensors; returns the input's `[n, c, s]` view.
     fn check_batch_norm(&self, per_channel: [Option<&Tensor>; 4], training: bool) -> Result<Dims> {
         if self.dtype() != DType::F32 {
-            return Err(Error::dtype(OP, "a float32 input", self.dtype()));
+            return Err(Error::dtype(
+                OP,
+                "a float32 or bfloat16 input",
+                self.dtype(),
+            ));
         }
         let shape = self.shape();
         if shape.len() < 2 {

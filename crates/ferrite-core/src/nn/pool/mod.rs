@@ -172,6 +172,13 @@ impl Tensor {
         ceil_mode: bool,
     ) -> Result<(Tensor, Tensor)> {
         const OP: &str = "max_pool2d";
+        if self.dtype() == DType::BF16 {
+            // The maxima are bf16 values already: picked in float32, they round back exactly.
+            let (values, indices) = self
+                .to_dtype(DType::F32)?
+                .max_pool2d_with_indices(kernel, stride, padding, dilation, ceil_mode)?;
+            return Ok((values.to_dtype(DType::BF16)?, indices));
+        }
         let s = sliding_shape(OP, self, kernel, stride, padding, dilation, ceil_mode)?;
         let x = self.contiguous()?;
         let (values, indices) = match &*x.storage().read() {
@@ -211,6 +218,11 @@ impl Tensor {
         count_include_pad: bool,
     ) -> Result<Tensor> {
         const OP: &str = "avg_pool2d";
+        if self.dtype() == DType::BF16 {
+            return self.through_f32(|x| {
+                x.avg_pool2d(kernel, stride, padding, ceil_mode, count_include_pad)
+            });
+        }
         let s = sliding_shape(OP, self, kernel, stride, padding, [1, 1], ceil_mode)?;
         self.avg_pool(OP, "AvgPool2DBackward0", s, count_include_pad)
     }
@@ -220,6 +232,9 @@ impl Tensor {
     /// `floor(i * h / oh)..ceil((i + 1) * h / oh)`, and likewise for columns.
     pub fn adaptive_avg_pool2d(&self, output_size: [usize; 2]) -> Result<Tensor> {
         const OP: &str = "adaptive_avg_pool2d";
+        if self.dtype() == DType::BF16 {
+            return self.through_f32(|x| x.adaptive_avg_pool2d(output_size));
+        }
         let (planes, size) = planes_of(OP, self)?;
         if output_size.contains(&0) {
             return Err(Error::invalid(
@@ -273,7 +288,7 @@ fn planes_of(op: &'static str, input: &Tensor) -> Result<(usize, [usize; 2])> {
     if input.dtype() != DType::F32 {
         return Err(Error::dtype(
             op,
-            "a float32 tensor",
+            "a float32 or bfloat16 tensor",
             format!("{} (input {})", input.dtype(), ShapeDisplay(input.shape())),
         ));
     }

@@ -22,7 +22,7 @@ pub(super) fn binary(
         (S::F32(a), S::F32(b)) => float(op, a, ll, b, rl, shape),
         (S::I64(a), S::I64(b)) => int(op, a, ll, b, rl, shape),
         (S::Bool(a), S::Bool(b)) => logic(op, a, ll, b, rl, shape),
-        (S::F32(_) | S::I64(_) | S::Bool(_), _) => Err(internal(op)),
+        (S::F32(_) | S::BF16(_) | S::I64(_) | S::Bool(_), _) => Err(internal(op)),
     }
 }
 

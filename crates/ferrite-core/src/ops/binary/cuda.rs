@@ -25,7 +25,7 @@ pub(super) fn binary(
     check_same_device(name, lhs, rhs)?;
     let dtype = lhs.dtype();
     let supported = match (op, dtype) {
-        (Div, DType::I64 | DType::Bool) | (Sub | Pow, DType::Bool) => false,
+        (Div, DType::I64 | DType::Bool) | (Sub | Pow, DType::Bool) | (_, DType::BF16) => false,
         (_, DType::F32 | DType::I64 | DType::Bool) => true,
     };
     if !supported || rhs.dtype() != dtype {

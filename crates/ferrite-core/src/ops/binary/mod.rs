@@ -62,6 +62,7 @@ impl BinaryOp {
         match (self, promoted) {
             // True division, as in PyTorch: integers divide to float.
             (Div, DType::F32 | DType::I64 | DType::Bool) => Ok(DType::F32),
+            (_, DType::BF16) => Ok(DType::BF16),
             (Sub, DType::Bool) => Err(Error::dtype(
                 "sub",
                 "numeric tensors (subtracting bool tensors is not supported; use ne() for xor)",
@@ -82,6 +83,11 @@ impl Tensor {
         self.same_device(op.name(), rhs)?;
         let shape = broadcast_shapes(op.name(), self.shape(), rhs.shape())?;
         let dtype = op.compute_dtype(self.dtype(), rhs.dtype())?;
+        if dtype == DType::BF16 {
+            // Computed in float32 and rounded once (comparisons stay bool).
+            let rhs = rhs.to_dtype(DType::F32)?;
+            return self.through_f32(|x| x.binary(op, &rhs));
+        }
         let (a, b) = (self.to_dtype(dtype)?, rhs.to_dtype(dtype)?);
         let (al, bl) = (
             a.layout().broadcast_to(&shape),
@@ -113,6 +119,11 @@ impl Tensor {
     /// integer tensor float, an integral one keeps it integral. The scalar is made on this
     /// tensor's device (filled there on a GPU, not copied from the host).
     pub fn binary_scalar(&self, op: BinaryOp, scalar: f64) -> Result<Tensor> {
+        if self.dtype() == DType::BF16 {
+            // A scalar does not promote a bf16 tensor (PyTorch's wrapped numbers), and the op
+            // computes in float32.
+            return self.through_f32(|x| x.binary_scalar(op, scalar));
+        }
         let float = self.dtype() == DType::F32 || scalar.fract() != 0.0 || !scalar.is_finite();
         let rhs = match &*self.storage().read() {
             Storage::Cpu(_) => Tensor::from_cpu(

@@ -107,6 +107,7 @@ pub(crate) fn cases_of(dtype: DType, shape: &[usize], seed: u64, device: Device)
     let convert = |t: &Tensor| -> Tensor {
         match dtype {
             DType::F32 => t.clone(),
+            DType::BF16 => t.to_dtype(DType::BF16).unwrap(),
             DType::I64 => t
                 .binary_scalar(BinaryOp::Mul, 5.0)
                 .unwrap()

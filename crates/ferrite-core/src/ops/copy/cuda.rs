@@ -14,6 +14,7 @@ pub(crate) static MODULE: Module = Module::new("copy", include_str!("copy.cu"));
 pub(crate) fn tag(dtype: DType) -> &'static str {
     match dtype {
         DType::F32 => "f32",
+        DType::BF16 => "bf16",
         DType::I64 => "i64",
         DType::Bool => "bool",
     }
@@ -24,6 +25,7 @@ pub(crate) fn tag(dtype: DType) -> &'static str {
 pub(crate) fn base(op: &'static str, storage: &CudaStorage) -> Result<u64> {
     match storage.dtype() {
         DType::F32 => storage.base::<f32>(op),
+        DType::BF16 => storage.base::<half::bf16>(op),
         DType::I64 => storage.base::<i64>(op),
         DType::Bool => storage.base::<bool>(op),
     }
@@ -34,6 +36,7 @@ pub(crate) fn base(op: &'static str, storage: &CudaStorage) -> Result<u64> {
 pub(crate) fn dense(op: &'static str, storage: &CudaStorage, layout: &Layout) -> Result<u64> {
     match storage.dtype() {
         DType::F32 => storage.ptr::<f32>(op, layout),
+        DType::BF16 => storage.ptr::<half::bf16>(op, layout),
         DType::I64 => storage.ptr::<i64>(op, layout),
         DType::Bool => storage.ptr::<bool>(op, layout),
     }
@@ -205,8 +208,10 @@ pub(crate) fn filled(
     let (ptr, count) = (base(op, &out)?, n as i64);
     // The value as the kernel of `dtype` takes it.
     let (float, int, boolean) = (value as f32, value as i64, (value != 0.0) as i32);
+    let half = half::bf16::from_f32(float).to_bits() as u32;
     let mut args = match dtype {
         DType::F32 => cuda::args![ptr, float, count],
+        DType::BF16 => cuda::args![ptr, half, count],
         DType::I64 => cuda::args![ptr, int, count],
         DType::Bool => cuda::args![ptr, boolean, count],
     };

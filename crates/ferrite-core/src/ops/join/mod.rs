@@ -56,6 +56,7 @@ impl Tensor {
         let data = match storages[0] {
             Storage::Cpu(_) => Storage::Cpu(match dtype {
                 DType::F32 => CpuStorage::F32(cat_parts(&storages, &parts, &join)?),
+                DType::BF16 => CpuStorage::BF16(cat_parts(&storages, &parts, &join)?),
                 DType::I64 => CpuStorage::I64(cat_parts(&storages, &parts, &join)?),
                 DType::Bool => CpuStorage::Bool(cat_parts(&storages, &parts, &join)?),
             }),

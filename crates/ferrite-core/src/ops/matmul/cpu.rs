@@ -19,7 +19,7 @@ pub(super) fn matmul(
     use CpuStorage as S;
     match (a, b) {
         (S::F32(a), S::F32(b)) => Ok(S::F32(batched_matmul(a, al, b, bl, m, k, n)?)),
-        (S::F32(_) | S::I64(_) | S::Bool(_), _) => Err(Error::Internal {
+        (S::F32(_) | S::BF16(_) | S::I64(_) | S::Bool(_), _) => Err(Error::Internal {
             op: "matmul",
             detail: "operands are not float32 storage".into(),
         }),

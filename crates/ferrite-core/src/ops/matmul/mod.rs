@@ -17,7 +17,7 @@ impl Tensor {
         for t in [self, rhs] {
             match t.dtype() {
                 DType::F32 => {}
-                DType::I64 | DType::Bool => {
+                DType::BF16 | DType::I64 | DType::Bool => {
                     return Err(Error::dtype(
                         "matmul",
                         "float32 tensors",

@@ -2,7 +2,7 @@ use rayon::prelude::*;
 
 use super::{ReduceOp, Rows};
 use crate::cpu::PARALLEL_MIN_ELEMS;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::storage::CpuStorage;
 
@@ -17,6 +17,12 @@ pub(super) fn reduce(
     let name = op.name();
     Ok(match input {
         CpuStorage::F32(_) => float(op, input.slice(name, layout)?, rows),
+        CpuStorage::BF16(_) => {
+            return Err(Error::Internal {
+                op: name,
+                detail: "bfloat16 reductions run in float32 (see Tensor::reduce)".into(),
+            })
+        }
         CpuStorage::I64(_) => int(op, input.slice(name, layout)?, rows),
         CpuStorage::Bool(_) => logic(op, input.slice(name, layout)?, rows),
     })

@@ -4,7 +4,7 @@
 use super::{ReduceOp, Rows};
 use crate::cuda::{self, CudaStorage, LaunchConfig, Module};
 use crate::dtype::DType;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::ops::copy::cuda::{base, dense, tag};
 
@@ -27,6 +27,7 @@ pub(super) fn reduce(
     let name = op.name();
     let dtype = input.dtype();
     let out_dtype = match (op, dtype) {
+        (_, DType::BF16) => return Err(bf16_input(name)),
         (ReduceOp::Sum | ReduceOp::Mean, DType::F32) => DType::F32,
         (ReduceOp::Sum | ReduceOp::Mean, DType::I64 | DType::Bool) => DType::I64,
         (ReduceOp::Max | ReduceOp::Min, _) => dtype,
@@ -65,6 +66,7 @@ pub(super) fn reduce(
                         config,
                         &mut cuda::args![x, y, count, len],
                     ),
+                    DType::BF16 => Err(bf16_input(name)),
                 }?;
             }
         }
@@ -212,4 +214,12 @@ mod tests {
         assert_same_gradients(&[&[4, 6]], device, |x| Ok(x[0].min_dim(1, true)?.0));
         assert_same_gradients(&[&[4, 6]], device, |x| tied(&x[0])?.min());
     });
+}
+
+/// bfloat16 reductions run in float32 (see `Tensor::reduce`): no kernel takes them.
+fn bf16_input(op: &'static str) -> Error {
+    Error::Internal {
+        op,
+        detail: "bfloat16 reductions run in float32 (see Tensor::reduce)".into(),
+    }
 }

@@ -3,6 +3,7 @@
 mod cpu;
 pub(crate) mod cuda;
 
+use crate::autocast;
 use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
@@ -128,7 +129,17 @@ impl Tensor {
                 ),
             ));
         }
-        if op == ReduceOp::Mean && self.dtype() != DType::F32 {
+        // bf16 reduces in float32: sum and mean are float32-policy ops under autocast.
+        if self.dtype() == DType::BF16 {
+            let reduce = |x: &Tensor| x.reduce(op, dims, keep_dim);
+            return match op {
+                ReduceOp::Sum | ReduceOp::Mean => autocast::float32_policy(self, reduce),
+                ReduceOp::Max | ReduceOp::Min | ReduceOp::ArgMax | ReduceOp::ArgMin => {
+                    self.through_f32(reduce)
+                }
+            };
+        }
+        if op == ReduceOp::Mean && !self.dtype().is_float() {
             return Err(Error::dtype(
                 "mean",
                 "a float32 tensor (use .to('float32') first)",

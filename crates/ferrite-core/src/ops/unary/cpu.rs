@@ -10,7 +10,7 @@ pub(super) fn unary(op: UnaryOp, input: &CpuStorage, layout: &Layout) -> Result<
     match input {
         CpuStorage::F32(x) => float(op, x, layout),
         CpuStorage::I64(x) => int(op, x, layout),
-        CpuStorage::Bool(_) => Err(internal(op)),
+        CpuStorage::BF16(_) | CpuStorage::Bool(_) => Err(internal(op)),
     }
 }
 

@@ -15,7 +15,8 @@ pub(super) fn unary(op: UnaryOp, input: &CudaStorage, layout: &Layout) -> Result
     let name = op.name();
     match (input.dtype(), op) {
         (DType::F32, _) | (DType::I64, UnaryOp::Neg | UnaryOp::Abs) => {}
-        (DType::I64, UnaryOp::Exp | UnaryOp::Log | UnaryOp::Sqrt) | (DType::Bool, _) => {
+        (DType::I64, UnaryOp::Exp | UnaryOp::Log | UnaryOp::Sqrt)
+        | (DType::BF16 | DType::Bool, _) => {
             return Err(Error::Internal {
                 op: name,
                 detail: "input was not converted to a kernel dtype".into(),

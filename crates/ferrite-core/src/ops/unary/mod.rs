@@ -42,7 +42,7 @@ impl UnaryOp {
             (UnaryOp::Neg | UnaryOp::Abs, dtype) => Ok(dtype),
             (
                 UnaryOp::Exp | UnaryOp::Log | UnaryOp::Sqrt,
-                DType::F32 | DType::I64 | DType::Bool,
+                DType::F32 | DType::BF16 | DType::I64 | DType::Bool,
             ) => Ok(DType::F32),
         }
     }
@@ -50,6 +50,9 @@ impl UnaryOp {
 
 impl Tensor {
     pub fn unary(&self, op: UnaryOp) -> Result<Tensor> {
+        if self.dtype() == DType::BF16 {
+            return self.through_f32(|x| x.unary(op));
+        }
         let input = self.to_dtype(op.compute_dtype(self.dtype())?)?;
         let out = match &*input.storage().read() {
             Storage::Cpu(s) => Storage::Cpu(cpu::unary(op, s, input.layout())?),

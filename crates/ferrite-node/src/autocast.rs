@@ -1,0 +1,37 @@
+//! Autocast's per-thread setting and whether a device has bf16 kernels (`ferrite_core::autocast`).
+
+use ferrite_core::autocast::{self, DeviceType};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+use crate::convert::{device, dtype, guard};
+
+/// Turns autocast on with `dtype_name` (or off with none) for `device_type`; returns the previous
+/// dtype name, or none where it was off.
+#[napi]
+pub fn set_autocast(
+    device_type: String,
+    dtype_name: Option<String>,
+) -> Result<Option<String>, String> {
+    guard("autocast", || {
+        let kind = DeviceType::parse(&device_type)?;
+        let wanted = dtype_name.as_deref().map(dtype).transpose()?;
+        Ok(autocast::set(kind, wanted)?.map(|d| d.name().to_string()))
+    })
+}
+
+/// The dtype autocast runs in on `device_type` (none where it is off).
+#[napi]
+pub fn autocast_dtype(device_type: String) -> Result<Option<String>, String> {
+    guard("autocast", || {
+        Ok(autocast::dtype(DeviceType::parse(&device_type)?).map(|d| d.name().to_string()))
+    })
+}
+
+/// Whether `device_name` has kernels for bf16 products (on the CPU: AVX512-BF16).
+#[napi]
+pub fn has_bf16_kernels(device_name: String) -> Result<bool, String> {
+    guard("autocast", || {
+        Ok(autocast::native_bf16(device(&device_name)?))
+    })
+}
