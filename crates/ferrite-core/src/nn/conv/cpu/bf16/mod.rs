@@ -19,6 +19,7 @@
 //! also `cpu::bf16::reference`, so the packing and the plumbing are checked on every CPU.
 
 mod pack;
+pub(crate) mod storage;
 #[cfg(test)]
 mod tests;
 
