@@ -323,17 +323,16 @@ impl<T: Float> PackPairs for DyDepth<'_, T> {
 
     fn pack(&self, lines: Range<usize>, pairs: Range<usize>, stride: usize, dst: &mut [u32]) {
         let (s, half) = (self.s, even_plane(self.s) / 2);
-        let ohw = s.ohw();
-        for (l, o) in lines.enumerate() {
-            for (i, p) in pairs.clone().enumerate() {
-                let (n, at) = (p / half, 2 * (p % half));
-                let row = &self.dy[(n * s.o + self.group * s.og() + o) * ohw..][..ohw];
-                let hi = if at + 1 < ohw {
-                    row[at + 1].to_bf16()
-                } else {
-                    bf16::ZERO
-                };
-                dst[i * stride + l] = pair(row[at].to_bf16(), hi);
+        let (ohw, first) = (s.ohw(), self.group * s.og());
+        // Pair by pair: the lines' rows stay in cache from one pair to the next.
+        for (i, p) in pairs.enumerate() {
+            let (n, at) = (p / half, 2 * (p % half));
+            let sample = &self.dy[n * s.o * ohw..][..s.o * ohw];
+            let dst = &mut dst[i * stride..][..lines.len()];
+            for (d, o) in dst.iter_mut().zip(lines.clone()) {
+                let row = &sample[(first + o) * ohw..][..ohw];
+                let hi = row.get(at + 1).map_or(bf16::ZERO, |v| v.to_bf16());
+                *d = pair(row[at].to_bf16(), hi);
             }
         }
     }
@@ -364,7 +363,8 @@ impl<'a> Unfolded<'a> {
         let (height, width) = (s.h + 2 * ph, s.w + 2 * pw);
         let plane = height * width;
         let zero = samples * s.c * plane;
-        let mut padded = vec![0u16; zero + s.c * plane];
+        // One more element: a vector gather reads a u32 at the last one.
+        let mut padded = vec![0u16; zero + s.c * plane + 1];
         // An empty input plane (all padding) leaves nothing to copy, and no chunks to take.
         let planes = if s.hw() == 0 { 0 } else { zero };
         for (to, from) in padded[..planes]
@@ -394,15 +394,22 @@ impl<'a> Unfolded<'a> {
     pub(super) fn group(&self, g: usize) -> UnfoldedGroup<'_> {
         let s = self.s;
         let plane = (s.h + 2 * s.padding[0]) * self.width;
-        let offsets = (0..s.k())
+        let offsets: Vec<usize> = (0..s.k())
             .map(|d| {
                 let (c, i, j) = (d / s.taps(), d % s.taps() / s.kw, d % s.kw);
                 (g * s.cg() + c) * plane + i * s.dilation[0] * self.width + j * s.dilation[1]
             })
             .collect();
+        // The gathers take 32-bit offsets.
+        let offsets32 = offsets
+            .iter()
+            .map(|&o| i32::try_from(o).ok())
+            .collect::<Option<Vec<i32>>>()
+            .filter(|_| self.padded.len() < i32::MAX as usize);
         UnfoldedGroup {
             unfolded: self,
             offsets,
+            offsets32,
         }
     }
 }
@@ -413,6 +420,8 @@ pub(super) struct UnfoldedGroup<'a> {
     unfolded: &'a Unfolded<'a>,
     /// Per line, its offset in a sample.
     offsets: Vec<usize>,
+    /// The same as i32, where they all fit.
+    offsets32: Option<Vec<i32>>,
 }
 
 impl UnfoldedGroup<'_> {
@@ -438,6 +447,27 @@ impl PackPairs for UnfoldedGroup<'_> {
     fn pack(&self, lines: Range<usize>, pairs: Range<usize>, stride: usize, dst: &mut [u32]) {
         let padded = &self.unfolded.padded;
         let offsets = &self.offsets[lines.clone()];
+        #[cfg(target_arch = "x86_64")]
+        if let Some(offsets32) = self.offsets32.as_ref().filter(|_| simd::available()) {
+            let offsets32 = &offsets32[lines.clone()];
+            let last = offsets.iter().max().copied().unwrap_or(0);
+            for (i, p) in pairs.enumerate() {
+                let bases = [self.base(2 * p), self.base(2 * p + 1)];
+                // A gather reads the u32 at each base + offset (two elements).
+                assert!(bases.iter().all(|&b| b + last + 1 < padded.len()));
+                // SAFETY: the CPU has the features (checked above) and every element read lies in
+                // `padded` (asserted: the offsets are at most `last`).
+                unsafe {
+                    simd::gather_pairs(
+                        padded,
+                        offsets32,
+                        bases,
+                        &mut dst[i * stride..][..lines.len()],
+                    )
+                };
+            }
+            return;
+        }
         for (i, p) in pairs.enumerate() {
             let (lo, hi) = (&padded[self.base(2 * p)..], &padded[self.base(2 * p + 1)..]);
             for (d, &at) in dst[i * stride..][..lines.len()].iter_mut().zip(offsets) {
@@ -501,11 +531,17 @@ pub(super) fn pack_runs_plainly<T: Float>(runs: [Run<'_, T>; 2], step: usize, ds
 impl PackRuns for f32 {
     fn pack_runs(runs: [Run<'_, f32>; 2], step: usize, dst: &mut [u32]) {
         #[cfg(target_arch = "x86_64")]
-        if step == 1 && simd::available() {
-            assert!(runs.iter().all(|r| r.inside(1) && r.hi <= dst.len()));
-            // SAFETY: the CPU has the features (checked above), and every line a run reads lies
-            // in its row (asserted).
-            unsafe { simd::pack_f32(runs, dst) };
+        if simd::available() && (step == 1 || dst.len() * step <= i32::MAX as usize) {
+            assert!(runs.iter().all(|r| r.inside(step) && r.hi <= dst.len()));
+            // SAFETY: the CPU has the features (checked above), every line a run reads lies in
+            // its row (asserted), and a strided run's offsets fit 32 bits (checked).
+            unsafe {
+                if step == 1 {
+                    simd::pack_f32(runs, dst)
+                } else {
+                    simd::gather_f32(runs, step, dst)
+                }
+            };
             return;
         }
         pack_runs_plainly(runs, step, dst);
@@ -581,6 +617,74 @@ mod simd {
             unsafe {
                 let va = _mm512_maskz_loadu_ps(ma, pa.wrapping_offset(a.start + at as isize));
                 let vb = _mm512_maskz_loadu_ps(mb, pb.wrapping_offset(b.start + at as isize));
+                let both: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(vb, va));
+                let v = _mm512_permutexvar_epi16(idx, both);
+                let tail = lanes(0, dst.len(), at);
+                _mm512_mask_storeu_epi32(dst.as_mut_ptr().add(at).cast(), tail, v);
+            }
+        }
+    }
+
+    /// `dst[l] = pair(padded[b0 + offsets[l]], padded[b1 + offsets[l]])`: one 32-bit gather per 16
+    /// lines where the pair's two elements are neighbours (`b1 = b0 + 1`), else two.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F; `offsets.len() >= dst.len()`, and for each of the first
+    /// `dst.len()` offsets `o`, `b + o + 1 < padded.len()` for both bases `b`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+    pub(super) unsafe fn gather_pairs(
+        padded: &[u16],
+        offsets: &[i32],
+        [b0, b1]: [usize; 2],
+        dst: &mut [u32],
+    ) {
+        let zero = _mm512_setzero_si512();
+        let low = _mm512_set1_epi32(0xffff);
+        // SAFETY (pointers): b0 and b1 lie in `padded` (the caller's contract).
+        let (p0, p1) = unsafe { (padded.as_ptr().add(b0), padded.as_ptr().add(b1)) };
+        for at in (0..dst.len()).step_by(16) {
+            let m = lanes(0, dst.len(), at);
+            // SAFETY: the masked lanes read offsets and write `dst` below dst.len(); each gathered
+            // u32 lies in `padded` by the caller's contract (scale 2: offsets count u16s).
+            unsafe {
+                let idx = _mm512_maskz_loadu_epi32(m, offsets.as_ptr().add(at));
+                let lo = _mm512_mask_i32gather_epi32::<2>(zero, m, idx, p0.cast());
+                let v = if b1 == b0 + 1 {
+                    lo
+                } else {
+                    let hi = _mm512_mask_i32gather_epi32::<2>(zero, m, idx, p1.cast());
+                    _mm512_or_si512(_mm512_and_si512(lo, low), _mm512_slli_epi32::<16>(hi))
+                };
+                _mm512_mask_storeu_epi32(dst.as_mut_ptr().add(at).cast(), m, v);
+            }
+        }
+    }
+
+    /// [`super::PackRuns`] at steps over 1 for float32: the runs gathered, then as `pack_f32`.
+    ///
+    /// # Safety
+    /// As for [`pack_f32`] at `step`, and `dst.len() * step` fits an i32.
+    #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+    pub(super) unsafe fn gather_f32(runs: [Run<'_, f32>; 2], step: usize, dst: &mut [u32]) {
+        // SAFETY: INTERLEAVE is 64 bytes.
+        let idx = unsafe { _mm512_loadu_si512(INTERLEAVE.as_ptr().cast()) };
+        let [a, b] = runs;
+        let (pa, pb) = (a.row.as_ptr(), b.row.as_ptr());
+        let lane = _mm512_mullo_epi32(
+            _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+            _mm512_set1_epi32(step as i32),
+        );
+        let zero = _mm512_setzero_ps();
+        for at in (0..dst.len()).step_by(16) {
+            let (ma, mb) = (lanes(a.lo, a.hi, at), lanes(b.lo, b.hi, at));
+            let offsets = _mm512_add_epi32(lane, _mm512_set1_epi32((at * step) as i32));
+            // SAFETY: the gathers read only their masks' lanes, lines in `lo..hi` whose elements
+            // `start + line * step` lie in their rows (the caller's contract).
+            unsafe {
+                let ra = pa.wrapping_offset(a.start);
+                let rb = pb.wrapping_offset(b.start);
+                let va = _mm512_mask_i32gather_ps::<4>(zero, ma, offsets, ra.cast());
+                let vb = _mm512_mask_i32gather_ps::<4>(zero, mb, offsets, rb.cast());
                 let both: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(vb, va));
                 let v = _mm512_permutexvar_epi16(idx, both);
                 let tail = lanes(0, dst.len(), at);

@@ -201,7 +201,7 @@ fn the_kernels_match_float64() {
     }
 }
 
-/// The vector packing (step 1) and the plain one agree bit for bit, runs cut anywhere.
+/// The vector packing and the plain one agree bit for bit, runs cut anywhere, at step 1 and 3.
 #[test]
 fn vector_and_plain_packing_agree() {
     let row: Vec<f32> = values(40, 7).iter().map(|v| v * 3e4).collect();
@@ -223,4 +223,9 @@ fn vector_and_plain_packing_agree() {
         bf16::pack_runs([run16(lo, hi), run16(lo + 1, hi - 1)], 1, &mut vector);
         assert_eq!(plain, vector, "bf16 {start} {lo} {hi} {len}");
     }
+    let run = |lo, hi| pack::Run::new(&row, -2, lo, hi);
+    let (mut plain, mut vector) = (vec![0u32; 14], vec![1u32; 14]);
+    pack::pack_runs_plainly([run(1, 14), run(2, 13)], 3, &mut plain);
+    f32::pack_runs([run(1, 14), run(2, 13)], 3, &mut vector);
+    assert_eq!(plain, vector, "f32 at step 3");
 }
