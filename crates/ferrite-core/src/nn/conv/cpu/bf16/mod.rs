@@ -4,9 +4,12 @@
 //! float32 input or weight's gradient) kept in float32.
 //!
 //! - forward: an implicit gemm per chunk of samples: the weight (packed once) times the im2col of
-//!   the input, read on the fly by [`Im2col`] (lines = output positions, k = (channel, tap) in the
-//!   weight's own order). Output planes smaller than [`FOLD_PLANE`] are folded: a chunk of samples
-//!   side by side in one product, staged in float32 and then scattered to NCHW.
+//!   the input (lines = output positions, k = (channel, tap) in the weight's own order), read by
+//!   [`pack::UnfoldedLines`] from a zero-padded bf16 copy of the chunk: each pair of an output
+//!   row is then two runs of a padded row, interleaved by one permute, with no bounds to work out
+//!   per row (which, done in place, took as long as the products on 8x8 planes). Output planes
+//!   smaller than [`FOLD_PLANE`] are folded: a chunk of samples side by side in one product,
+//!   staged in float32 and then scattered to NCHW.
 //! - input gradient: at stride 1 (with padding within the kernel's span), the forward of the
 //!   transposed convolution (the weight turned and its channel dims swapped, packed once); else a
 //!   product into float32 columns (the weight transposed times `dy`), folded back by col2im.
@@ -29,7 +32,7 @@ use rayon::prelude::*;
 use super::im2col::{fold_plane, tap_windows};
 use crate::cpu::bf16::{Element, Output, PackPairs};
 use crate::nn::conv::ConvShape;
-use pack::{DyDepth, Flipped, Im2col, Lines, Packed, Rows, Transposed, Unfolded};
+use pack::{DyDepth, Flipped, Lines, Packed, Rows, Transposed, Unfolded};
 
 /// Output planes smaller than this are folded: a chunk of samples is one product, so that its
 /// lines are not mostly a tile's padding.
@@ -197,8 +200,9 @@ fn implicit_gemm<X: Float, Y: Float>(
     plan.for_each(&mut y, s.o * ohw, |first, y, scratch| {
         let nb = y.len() / (s.o * ohw);
         let x = &x[first * s.c * hw..][..nb * s.c * hw];
+        let unfolded = Unfolded::new(s, x, nb);
         for (g, weight) in weights.iter().enumerate() {
-            let b = Im2col::new(s, x, g, nb);
+            let b = unfolded.lines(g);
             let bias = bias.map(|b| &b[g * og..][..og]);
             if nb == 1 {
                 let out = Y::output(&mut y[g * og * ohw..][..og * ohw]);

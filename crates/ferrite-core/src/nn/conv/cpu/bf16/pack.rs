@@ -219,77 +219,6 @@ impl<T: Float> PackPairs for Lines<'_, T> {
     }
 }
 
-/// The im2col matrix of group `g` of a chunk of samples, read in place: lines = (sample, output
-/// position), k = (input channel of the group, tap) as the weight lays them out; zero where a tap
-/// reads the padding.
-pub(super) struct Im2col<'a, T> {
-    s: &'a ConvShape,
-    /// The chunk's samples, all channels.
-    x: &'a [T],
-    group: usize,
-}
-
-impl<'a, T: Float> Im2col<'a, T> {
-    pub(super) fn new(s: &'a ConvShape, x: &'a [T], group: usize, samples: usize) -> Self {
-        debug_assert_eq!(x.len(), samples * s.c * s.hw());
-        Im2col { s, x, group }
-    }
-
-    /// What depth `d` reads along output row `oy` of sample `n`, for the `len` outputs from `ox`.
-    fn run(&self, d: Option<usize>, n: usize, oy: usize, ox: usize, len: usize) -> Run<'_, T> {
-        let s = self.s;
-        let Some(d) = d else { return Run::EMPTY };
-        let (c, i, j) = (d / s.taps(), d % s.taps() / s.kw, d % s.kw);
-        let iy = (oy * s.stride[0] + i * s.dilation[0]).checked_sub(s.padding[0]);
-        let Some(iy) = iy.filter(|&iy| iy < s.h) else {
-            return Run::EMPTY;
-        };
-        let row = &self.x[((n * s.c + self.group * s.cg() + c) * s.h + iy) * s.w..][..s.w];
-        let (step, w) = (s.stride[1], s.w as isize);
-        let start = (ox * step + j * s.dilation[1]) as isize - s.padding[1] as isize;
-        // The outputs e with 0 <= start + e * step < w.
-        let lo = if start >= 0 {
-            0
-        } else {
-            start.unsigned_abs().div_ceil(step)
-        };
-        let hi = if start >= w {
-            0
-        } else {
-            (w - start).unsigned_abs().div_ceil(step).min(len)
-        };
-        Run {
-            row,
-            start,
-            lo: lo.min(hi),
-            hi,
-        }
-    }
-}
-
-impl<T: Float> PackPairs for Im2col<'_, T> {
-    fn k(&self) -> usize {
-        self.s.k()
-    }
-
-    fn pack(&self, lines: Range<usize>, pairs: Range<usize>, stride: usize, dst: &mut [u32]) {
-        let (ohw, ow) = (self.s.ohw(), self.s.ow);
-        for_each_pair(pairs, self.k(), |i, rows| {
-            let dst = &mut dst[i * stride..][..lines.len()];
-            // A segment at a time: the outputs of one output row, which read one input row.
-            let mut l = lines.start;
-            while l < lines.end {
-                let (n, at) = (l / ohw, l % ohw);
-                let (oy, ox) = (at / ow, at % ow);
-                let len = (ow - ox).min(lines.end - l);
-                let runs = rows.map(|d| self.run(d, n, oy, ox, len));
-                T::pack_runs(runs, self.s.stride[1], &mut dst[l - lines.start..][..len]);
-                l += len;
-            }
-        });
-    }
-}
-
 /// `dy` of group `g` for the weight gradient: lines = the group's output channels, k = (sample,
 /// output position), each sample's positions padded to an even count so that no pair straddles
 /// two samples.
@@ -390,16 +319,34 @@ impl<'a> Unfolded<'a> {
         }
     }
 
-    /// The im2col matrix of group `g`, transposed: lines = (input channel of the group, tap).
-    pub(super) fn group(&self, g: usize) -> UnfoldedGroup<'_> {
-        let s = self.s;
-        let plane = (s.h + 2 * s.padding[0]) * self.width;
-        let offsets: Vec<usize> = (0..s.k())
+    /// A padded plane's size.
+    fn plane(&self) -> usize {
+        (self.s.h + 2 * self.s.padding[0]) * self.width
+    }
+
+    /// Per depth (channel of group `g`, tap), its offset from an output position's first tap.
+    fn offsets(&self, g: usize) -> Vec<usize> {
+        let (s, plane) = (self.s, self.plane());
+        (0..s.k())
             .map(|d| {
                 let (c, i, j) = (d / s.taps(), d % s.taps() / s.kw, d % s.kw);
                 (g * s.cg() + c) * plane + i * s.dilation[0] * self.width + j * s.dilation[1]
             })
-            .collect();
+            .collect()
+    }
+
+    /// The im2col matrix of group `g` as the forward reads it: lines = (sample, output position),
+    /// k = (input channel of the group, tap), the weight's order.
+    pub(super) fn lines(&self, g: usize) -> UnfoldedLines<'_> {
+        UnfoldedLines {
+            unfolded: self,
+            offsets: self.offsets(g),
+        }
+    }
+
+    /// The im2col matrix of group `g`, transposed: lines = (input channel of the group, tap).
+    pub(super) fn group(&self, g: usize) -> UnfoldedGroup<'_> {
+        let offsets = self.offsets(g);
         // The gathers take 32-bit offsets.
         let offsets32 = offsets
             .iter()
@@ -410,6 +357,66 @@ impl<'a> Unfolded<'a> {
             unfolded: self,
             offsets,
             offsets32,
+        }
+    }
+}
+
+/// [`Unfolded::lines`]: the im2col matrix of one group, lines = (sample, output position).
+pub(super) struct UnfoldedLines<'a> {
+    unfolded: &'a Unfolded<'a>,
+    /// Per depth, its offset from a position's first tap.
+    offsets: Vec<usize>,
+}
+
+impl PackPairs for UnfoldedLines<'_> {
+    fn k(&self) -> usize {
+        self.offsets.len()
+    }
+
+    fn pack(&self, lines: Range<usize>, pairs: Range<usize>, stride: usize, dst: &mut [u32]) {
+        let u = self.unfolded;
+        let s = u.s;
+        let (ohw, ow, step, plane) = (s.ohw(), s.ow, s.stride[1], u.plane());
+        // Segments of the lines, one output row each: a run of one padded row at `step`, from the
+        // offset of its first tap (base), `len` long, at `at` in a pair's lines.
+        let mut segments = Vec::with_capacity(lines.len().div_ceil(ow) + 1);
+        let mut l = lines.start;
+        while l < lines.end {
+            let (n, p) = (l / ohw, l % ohw);
+            let (oy, ox) = (p / ow, p % ow);
+            let len = (ow - ox).min(lines.end - l);
+            let base = n * s.c * plane + oy * s.stride[0] * u.width + ox * step;
+            segments.push((base, len, l - lines.start));
+            l += len;
+        }
+        let padded = &u.padded[..u.zero];
+        let depths = 2 * pairs.start..(2 * pairs.end).min(self.offsets.len());
+        let reach = segments
+            .iter()
+            .map(|&(b, len, _)| b + (len - 1) * step)
+            .max();
+        let furthest = self.offsets[depths].iter().max();
+        if let (Some(reach), Some(furthest)) = (reach, furthest) {
+            assert!(reach + furthest < padded.len());
+        }
+        for (i, p) in pairs.enumerate() {
+            let dst = &mut dst[i * stride..][..lines.len()];
+            let offsets = [2 * p, 2 * p + 1].map(|d| self.offsets.get(d).copied());
+            #[cfg(target_arch = "x86_64")]
+            if step <= 2 && simd::available() {
+                // SAFETY: the CPU has the features (checked above) and every element read lies
+                // in `padded` (asserted above: no segment reaches further than `reach`, and no
+                // offset of these pairs further than `furthest`).
+                unsafe { simd::pack_segments(padded, &segments, offsets, step, dst) };
+                continue;
+            }
+            for &(base, len, at) in &segments {
+                let from = offsets.map(|o| o.map(|o| base + o));
+                let get = |f: Option<usize>, e: usize| f.map_or(0, |f| padded[f + e * step] as u32);
+                for (e, d) in dst[at..][..len].iter_mut().enumerate() {
+                    *d = get(from[0], e) | get(from[1], e) << 16;
+                }
+            }
         }
     }
 }
@@ -689,6 +696,67 @@ mod simd {
                 let v = _mm512_permutexvar_epi16(idx, both);
                 let tail = lanes(0, dst.len(), at);
                 _mm512_mask_storeu_epi32(dst.as_mut_ptr().add(at).cast(), tail, v);
+            }
+        }
+    }
+
+    /// Word 2i of a pair's vector takes element `step * i` of the first run, word 2i + 1 that of
+    /// the second (lanes 32 on), for steps 1 and 2.
+    const ORDERS: [[u16; 32]; 2] = {
+        let mut orders = [[0u16; 32]; 2];
+        let mut step = 1;
+        while step <= 2 {
+            let mut i = 0;
+            while i < 16 {
+                orders[step - 1][2 * i] = (step * i) as u16;
+                orders[step - 1][2 * i + 1] = (32 + step * i) as u16;
+                i += 1;
+            }
+            step += 1;
+        }
+        orders
+    };
+
+    /// One pair of [`super::UnfoldedLines`]: for each segment `(base, len, at)`, `dst[at + e] =
+    /// pair(padded[base + o0 + e * step], padded[base + o1 + e * step])` for the two offsets `o`
+    /// (zero halves for `None`), 16 lines at a time, both runs interleaved by one permute.
+    ///
+    /// # Safety
+    /// The CPU must have AVX512-BW; `step` is 1 or 2; every segment lies in `dst`, and every
+    /// element it reads, `base + o + (len - 1) * step` at most, lies in `padded`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+    pub(super) unsafe fn pack_segments(
+        padded: &[u16],
+        segments: &[(usize, usize, usize)],
+        offsets: [Option<usize>; 2],
+        step: usize,
+        dst: &mut [u32],
+    ) {
+        // SAFETY: each order is 64 bytes.
+        let idx = unsafe { _mm512_loadu_si512(ORDERS[step - 1].as_ptr().cast()) };
+        let p = padded.as_ptr().cast::<i16>();
+        for &(base, len, at) in segments {
+            for e in (0..len).step_by(16) {
+                let count = (len - e).min(16);
+                // The elements these lines read: `span` from `base + o + e * step`.
+                let span = (count - 1) * step + 1;
+                let reads = if span == 32 {
+                    u32::MAX
+                } else {
+                    (1u32 << span) - 1
+                };
+                // SAFETY: the loads read `span` elements from `base + o + e * step`, the last
+                // of them `base + o + (e + count - 1) * step`, in `padded`; the store writes
+                // lines of the segment (the caller's contract).
+                unsafe {
+                    let load = |o: Option<usize>| match o {
+                        Some(o) => _mm512_maskz_loadu_epi16(reads, p.add(base + o + e * step)),
+                        None => _mm512_setzero_si512(),
+                    };
+                    let v = _mm512_permutex2var_epi16(load(offsets[0]), idx, load(offsets[1]));
+                    let to = dst.as_mut_ptr().add(at + e).cast();
+                    _mm512_mask_storeu_epi32(to, lanes(0, count, 0), v);
+                }
             }
         }
     }
