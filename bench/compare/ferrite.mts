@@ -14,12 +14,14 @@ const models: Record<string, () => ft.nn.Module> = {
 
 const args = peerArgs()
 const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8'))
-report({ event: 'ready', version: `ferrite ${version}`, threads: ft.getNumThreads(), rssKb: rssKb() })
+// Whether autocast's products run on AVX512-BF16 kernels here, or fall back to float32.
+const features = { 'bf16 kernels': ft.backends.cpu.hasBf16Kernels() }
+report({ event: 'ready', version: `ferrite ${version}`, threads: ft.getNumThreads(), rssKb: rssKb(), features })
 ft.manualSeed(0)
 if (args.workload === 'conv') {
   for (const { pass, ...shape } of args.convItems) await convPass(shape, pass, args)
 } else {
-  await modelStep(args.workload, args.model, args)
+  await modelStep(args.workload, args.model, args.mode, args)
 }
 report({ event: 'done', peakRssKb: peakRssKb() })
 
@@ -48,10 +50,16 @@ async function convPass(shape: ConvShape, pass: ConvPass, limits: Limits) {
   for (const t of owned) t.dispose()
 }
 
-/** One training step (forward, backward, Adam) or one eval-mode forward without grad, on a fixed batch. */
-async function modelStep(workload: 'train' | 'infer', name: string, limits: Limits) {
+/**
+ * One training step (forward, backward, Adam) or one eval-mode forward without grad, on a fixed
+ * batch. Mode `bf16` runs the forward and the loss under autocast, as PyTorch's AMP recipe does;
+ * backward and the optimizer step run outside it, on float32 parameters.
+ */
+async function modelStep(workload: 'train' | 'infer', name: string, mode: string, limits: Limits) {
   const make = models[name]
   if (!make) throw new Error(`unknown model '${name}'; expected ${Object.keys(models).join(', ')}`)
+  if (mode !== 'fp32' && mode !== 'bf16') throw new Error(`unknown mode '${mode}'; expected fp32 or bf16`)
+  const autocast = <T,>(fn: () => T): T => (mode === 'bf16' ? ft.autocast({ dtype: 'bfloat16' }, fn) : fn())
   const model = make()
   const x = ft.randn([BATCH, 3, IMAGE_SIZE, IMAGE_SIZE])
   const y = ft.randint(0, CLASSES, [BATCH])
@@ -62,7 +70,7 @@ async function modelStep(workload: 'train' | 'infer', name: string, limits: Limi
     model.train()
     call = () =>
       ft.tidy(() => {
-        const loss = lossFn.forward(model.forward(x), y)
+        const loss = autocast(() => lossFn.forward(model.forward(x), y))
         optimizer.zeroGrad()
         loss.backward()
         optimizer.step()
@@ -70,8 +78,8 @@ async function modelStep(workload: 'train' | 'infer', name: string, limits: Limi
       })
   } else {
     model.eval()
-    call = () => ft.noGrad(() => ft.tidy(() => model.forward(x).dispose()))
+    call = () => ft.noGrad(() => ft.tidy(() => autocast(() => model.forward(x)).dispose()))
   }
   const m = await measure(call, limits)
-  report({ event: 'model', workload, model: name, backend: 'cpu', ...m, imagesPerSecond: (BATCH * 1000) / m.medianMs })
+  report({ event: 'model', workload, model: name, mode, backend: 'cpu', ...m, imagesPerSecond: (BATCH * 1000) / m.medianMs })
 }

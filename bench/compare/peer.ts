@@ -33,18 +33,21 @@ export interface ConvItem extends ConvShape {
 export interface PeerArgs extends Limits {
   workload: 'conv' | 'train' | 'infer'
   model: string
+  /** How train and infer run the model, one of the peer's own modes (run.mts's PEER_MODES); conv ignores it. */
+  mode: string
   convItems: ConvItem[]
 }
 
 /**
- * `--workload conv --items 3x16x32:forward,...` or `--workload train|infer --model resnet`, plus
- * `--budget` and `--target` in seconds.
+ * `--workload conv --items 3x16x32:forward,...` or `--workload train|infer --model resnet [--mode bf16]`,
+ * plus `--budget` and `--target` in seconds.
  */
 export function peerArgs(): PeerArgs {
   const { values } = parseArgs({
     options: {
       workload: { type: 'string' },
       model: { type: 'string', default: '' },
+      mode: { type: 'string', default: 'fp32' },
       items: { type: 'string', default: '' },
       budget: { type: 'string', default: '20' },
       target: { type: 'string', default: '3' },
@@ -61,7 +64,7 @@ export function peerArgs(): PeerArgs {
       if (!CONV_PASSES.includes(pass as ConvPass)) throw new Error(`--items: unknown pass '${pass}' in '${item}'`)
       return { c, o, hw, pass: pass as ConvPass }
     })
-  return { workload, model: values.model, convItems, budgetS: Number(values.budget), targetS: Number(values.target) }
+  return { workload, model: values.model, mode: values.mode, convItems, budgetS: Number(values.budget), targetS: Number(values.target) }
 }
 
 export interface Measurement {

@@ -6,6 +6,39 @@ export type PeerName = 'ferrite' | 'torch' | 'tfjs'
 export const PEER_LABELS: Record<PeerName, string> = { ferrite: 'Ferrite', torch: 'PyTorch', tfjs: 'TF.js' }
 const PEERS: PeerName[] = ['ferrite', 'torch', 'tfjs']
 
+/**
+ * How each peer can run the training and inference workloads, its default first (conv passes run
+ * in the default mode only). Ferrite: float32, or bf16 autocast. PyTorch: NCHW float32 eager (its
+ * default), channels_last float32, and autocast bf16 with channels_last (its fastest CPU mode).
+ */
+export const PEER_MODES: Record<PeerName, readonly string[]> = {
+  ferrite: ['fp32', 'bf16'],
+  torch: ['nchw-fp32', 'cl-fp32', 'cl-bf16'],
+  tfjs: ['fp32'],
+}
+const MODE_LABELS: Record<string, string> = {
+  fp32: 'fp32',
+  bf16: 'bf16',
+  'nchw-fp32': 'NCHW fp32',
+  'cl-fp32': 'channels_last fp32',
+  'cl-bf16': 'bf16 + channels_last',
+}
+
+/** A peer run in one mode: a column of the model tables, keyed `peer:mode` in `ModelRow`. */
+export interface Column {
+  peer: PeerName
+  mode: string
+}
+
+export function columnKey({ peer, mode }: Column): string {
+  return `${peer}:${mode}`
+}
+
+/** "Ferrite bf16", "PyTorch channels_last fp32"; a peer with one mode is just its name. */
+function columnLabel(r: Report, { peer, mode }: Column): string {
+  return r.modes[peer].length > 1 || PEER_MODES[peer].length > 1 ? `${PEER_LABELS[peer]} ${MODE_LABELS[mode] ?? mode}` : PEER_LABELS[peer]
+}
+
 /** One peer's figure for one workload (GFLOP/s or images/s), or why there is none. */
 export type Outcome =
   /** `value` is the best of `rounds`: each round's figure, by round, NaN where a round measured nothing. */
@@ -35,13 +68,16 @@ export interface ConvRow extends ConvShape {
 export interface ModelRow {
   workload: 'train' | 'infer'
   model: string
-  outcomes: Outcomes
-  memory: Partial<Record<PeerName, Memory>>
+  /** By column, `columnKey({ peer, mode })`. */
+  outcomes: Record<string, Outcome>
+  memory: Record<string, Memory>
 }
 
 export interface PeerInfo {
   version: string
   threads: number
+  /** What the peer itself detects for bf16 (PyTorch: its AVX512-BF16 and AMX checks, oneDNN's bf16 support). */
+  features?: Record<string, boolean>
 }
 
 export interface Report {
@@ -53,7 +89,16 @@ export interface Report {
   /** How many times Ferrite and PyTorch each ran every workload. */
   rounds: number
   threads: number
-  machine: { cpu: string; cores: number; simd: string; os: string; node: string; ferrite: string }
+  machine: {
+    cpu: string
+    cores: number
+    simd: string
+    /** The bf16 flags of /proc/cpuinfo (avx512_bf16, amx_bf16, amx_tile), each present or not; empty off Linux. */
+    bf16: Record<string, boolean>
+    os: string
+    node: string
+    ferrite: string
+  }
   /**
    * Other work on the machine, before and after this run: the 1-minute load average, and the
    * share of all CPUs busy over a second while none of this benchmark ran.
@@ -61,6 +106,8 @@ export interface Report {
   load: { average: [number, number]; busy: [number | undefined, number | undefined] }
   /** The peers asked for, in column order; `peers` has those that started, `skipped` why others did not. */
   selected: PeerName[]
+  /** The modes each peer ran the training and inference workloads in, in column order. */
+  modes: Record<PeerName, string[]>
   peers: Partial<Record<PeerName, PeerInfo>>
   skipped: Partial<Record<PeerName, string>>
   /** The best of `measurements` runs of bench/rust/fma_peak.rs (at the start and at the end). */
@@ -126,6 +173,7 @@ function machineLines(r: Report): string[] {
     const best = r.fma.measurements > 1 ? `, the best of ${r.fma.measurements} measurements (start and end of the run)` : ''
     lines.push(`- **fp32 FMA peak** (register-only FMA loop, bench/rust/fma_peak.rs): ${fmt(r.fma.peakGflops)} GFLOP/s${onOne}${best}.`)
   }
+  lines.push(bf16Line(r))
   const versions = PEERS.filter((p) => p !== 'ferrite' && r.peers[p]).map((p) => r.peers[p]!.version)
   lines.push(`- **Versions:** ${[r.machine.ferrite, ...versions].join('; ')}.`)
   for (const p of PEERS) if (r.skipped[p]) lines.push(`- **${PEER_LABELS[p]} skipped:** ${r.skipped[p]}`)
@@ -157,6 +205,62 @@ function convSection(r: Report): string[] {
   ]
 }
 
+/** The CPU's bf16 instructions as /proc/cpuinfo lists them, and as each peer that reports them detects them. */
+function bf16Line(r: Report): string {
+  const yesNo = (features: Record<string, boolean>) =>
+    Object.entries(features)
+      .map(([name, present]) => `${name} ${present ? 'yes' : 'no'}`)
+      .join(', ')
+  const cpu = Object.keys(r.machine.bf16).length > 0 ? `${yesNo(r.machine.bf16)} (/proc/cpuinfo)` : 'unknown (no /proc/cpuinfo)'
+  const detected = PEERS.filter((p) => r.peers[p]?.features).map((p) => `${PEER_LABELS[p]} detects ${yesNo(r.peers[p]!.features!)}`)
+  return `- **bf16 instructions:** ${cpu}${detected.length > 0 ? `; ${detected.join('; ')}` : ''}.`
+}
+
+/** The columns of the model tables: every selected peer in each of its modes, in the order of `selected`. */
+function columns(r: Report): Column[] {
+  return r.selected.flatMap((peer) => r.modes[peer].map((mode) => ({ peer, mode })))
+}
+
+/** Whether the run has both sides of the headline ratios. */
+function comparesTorch(r: Report): boolean {
+  return r.selected.includes('ferrite') && r.selected.includes('torch') && r.modes.ferrite.length > 0 && r.modes.torch.length > 0
+}
+
+/**
+ * A peer's fastest mode on one model row: its best measured figure over modes and rounds, and in each
+ * round the fastest mode of that round (so that rounds pair across peers as single modes do).
+ */
+interface Fastest {
+  outcome: Outcome | undefined
+  /** The mode of `outcome`'s value, and of each round's figure. */
+  mode?: string
+  roundModes: (string | undefined)[]
+}
+
+function fastest(r: Report, row: ModelRow, peer: PeerName): Fastest {
+  const entries = r.modes[peer].flatMap((mode) => {
+    const o = row.outcomes[columnKey({ peer, mode })]
+    return o ? [{ mode, o }] : []
+  })
+  const measured = entries.flatMap(({ mode, o }) => (o.kind === 'measured' ? [{ mode, o }] : []))
+  if (measured.length === 0) {
+    // Every mode stopped or failed: the least slow bound stands for the peer.
+    const stopped = entries.flatMap(({ o }) => (o.kind === 'timeout' ? [o] : [])).sort((a, b) => b.bound - a.bound)
+    return { outcome: stopped[0] ?? entries[0]?.o, roundModes: [] }
+  }
+  const best = measured.reduce((a, b) => (b.o.value > a.o.value ? b : a))
+  const roundCount = Math.max(...measured.map(({ o }) => o.rounds.length))
+  const rounds: number[] = []
+  const roundModes: (string | undefined)[] = []
+  for (let i = 0; i < roundCount; i++) {
+    const inRound = measured.filter(({ o }) => Number.isFinite(o.rounds[i]))
+    const top = inRound.length > 0 ? inRound.reduce((a, b) => (b.o.rounds[i] > a.o.rounds[i] ? b : a)) : undefined
+    rounds.push(top ? top.o.rounds[i] : Number.NaN)
+    roundModes.push(top?.mode)
+  }
+  return { outcome: { ...best.o, rounds }, mode: best.mode, roundModes }
+}
+
 function modelSection(r: Report, workload: 'train' | 'infer'): string[] {
   const rows = r.models.filter((m) => m.workload === workload)
   if (rows.length === 0) return []
@@ -164,15 +268,62 @@ function modelSection(r: Report, workload: 'train' | 'infer'): string[] {
     workload === 'train'
       ? `## Training step, images/s (forward, backward and Adam on a batch of ${BATCH} 32×32×3 images; higher is better)`
       : `## Inference, images/s (eval mode, no grad, batch ${BATCH}; higher is better)`
-  return [
+  const figures = columns(r).filter((c) => c.peer !== 'tfjs')
+  const compare = comparesTorch(r)
+  const sameFp32 = compare && r.modes.ferrite.includes('fp32') && r.modes.torch.includes('cl-fp32')
+  const ferriteFp32 = { peer: 'ferrite', mode: 'fp32' } as const
+  const tfjs = r.selected.includes('tfjs')
+  const tfjsRatio = tfjs && r.modes.ferrite.includes('fp32')
+  const headers = [
+    'model',
+    ...figures.map((c) => columnLabel(r, c)),
+    ...(compare ? ["Ferrite's fastest ÷ PyTorch's fastest"] : []),
+    ...(sameFp32 ? ['Ferrite fp32 ÷ PyTorch channels_last fp32'] : []),
+    ...(tfjs ? ['TF.js'] : []),
+    ...(tfjsRatio ? ['Ferrite fp32 ÷ TF.js'] : []),
+  ]
+  const tfjsOutcome = (m: ModelRow) => m.outcomes[columnKey({ peer: 'tfjs', mode: PEER_MODES.tfjs[0] })]
+  const lines = [
     title,
     '',
     ...table(
-      ['model', 'Ferrite', ...peerHeaders(r)],
+      headers,
       rows.map((m) => [
         MODEL_LABELS[m.model] ?? m.model,
-        cell(m.outcomes.ferrite, 'step'),
-        ...others(r).flatMap((p) => [cell(m.outcomes[p], 'step', p === 'tfjs'), ratio(m.outcomes.ferrite, m.outcomes[p])]),
+        ...figures.map((c) => cell(m.outcomes[columnKey(c)], 'step')),
+        ...(compare ? [ratio(fastest(r, m, 'ferrite').outcome, fastest(r, m, 'torch').outcome)] : []),
+        ...(sameFp32 ? [ratio(m.outcomes[columnKey(ferriteFp32)], m.outcomes[columnKey({ peer: 'torch', mode: 'cl-fp32' })])] : []),
+        ...(tfjs ? [cell(tfjsOutcome(m), 'step', true)] : []),
+        ...(tfjsRatio ? [ratio(m.outcomes[columnKey(ferriteFp32)], tfjsOutcome(m))] : []),
+      ]),
+      1,
+    ),
+  ]
+  if (compare && r.rounds > 1) lines.push('', ...perRound(r, rows))
+  return lines
+}
+
+/** Each round's ratio of Ferrite's fastest mode to PyTorch's fastest mode in that round, and the lowest of them. */
+function perRound(r: Report, rows: ModelRow[]): string[] {
+  const rounds = Array.from({ length: r.rounds }, (_, i) => i)
+  const paired = rows.flatMap((m) => {
+    const f = fastest(r, m, 'ferrite')
+    const t = fastest(r, m, 'torch')
+    const [fo, to] = [f.outcome, t.outcome]
+    if (fo?.kind !== 'measured' || to?.kind !== 'measured') return []
+    const ratios = rounds.map((i) => fo.rounds[i] / to.rounds[i])
+    return [{ m, f, t, ratios, finite: ratios.filter(Number.isFinite) }]
+  })
+  if (paired.length === 0) return []
+  return [
+    "Ferrite's fastest ÷ PyTorch's fastest in each round (each side's fastest mode in that round in brackets):",
+    '',
+    ...table(
+      ['model', ...rounds.map((i) => `round ${i + 1}`), 'lowest'],
+      paired.map(({ m, f, t, ratios, finite }) => [
+        MODEL_LABELS[m.model] ?? m.model,
+        ...ratios.map((q, i) => (Number.isFinite(q) ? `${fmt(q)}× (${f.roundModes[i]} ÷ ${t.roundModes[i]})` : '')),
+        finite.length > 0 ? `${fmt(Math.min(...finite))}×` : '',
       ]),
       1,
     ),
@@ -182,16 +333,25 @@ function modelSection(r: Report, workload: 'train' | 'infer'): string[] {
 function memorySection(r: Report): string[] {
   if (r.models.length === 0) return []
   const mb = (m: Memory | undefined) => (m ? `${Math.round(m.peakKb / 1024)}${m.startKb ? ` (${Math.round(m.startKb / 1024)})` : ''}` : '')
+  const cols = columns(r)
+  // Ferrite's first mode against each other peer's first (their defaults), and bf16 against PyTorch's bf16.
+  const first = (p: PeerName): Column | undefined => (r.modes[p].length > 0 ? { peer: p, mode: r.modes[p][0] } : undefined)
+  const pairs: [Column, Column][] = []
+  const ferrite = first('ferrite')
+  if (ferrite) for (const p of others(r)) if (first(p)) pairs.push([ferrite, first(p)!])
+  if (r.selected.includes('torch') && r.modes.ferrite.includes('bf16') && r.modes.torch.includes('cl-bf16') && ferrite?.mode !== 'bf16') {
+    pairs.push([{ peer: 'ferrite', mode: 'bf16' }, { peer: 'torch', mode: 'cl-bf16' }])
+  }
   const rows = r.models.filter((m) => Object.keys(m.memory).length > 0).map((m) => [
     MODEL_LABELS[m.model] ?? m.model,
     m.workload === 'train' ? 'training' : 'inference',
-    mb(m.memory.ferrite),
-    ...others(r).flatMap((p) => [mb(m.memory[p]), memoryRatio(m.memory.ferrite, m.memory[p])]),
+    ...cols.map((c) => mb(m.memory[columnKey(c)])),
+    ...pairs.map(([a, b]) => memoryRatio(m.memory[columnKey(a)], m.memory[columnKey(b)])),
   ])
   return [
     '## Peak resident memory, MB (lower is better)',
     '',
-    ...table(['model', 'workload', 'Ferrite', ...peerHeaders(r)], rows, 2),
+    ...table(['model', 'workload', ...cols.map((c) => columnLabel(r, c)), ...pairs.map(([a, b]) => `${columnLabel(r, a)} ÷ ${columnLabel(r, b)}`)], rows, 2),
     '',
     "Each peer runs each workload in a process of its own; the figure is that process's peak RSS (VmHWM), in brackets the RSS once the library was imported, before any tensor existed (PyTorch's import is most of its figure). A process the time budget stopped reports its peak up to then.",
   ]
@@ -204,9 +364,13 @@ function standouts(r: Report): string[] {
     const q = ratioValue(row.outcomes.ferrite, row.outcomes.torch)
     if (q !== undefined) ranked.push([`conv ${row.c}→${row.o} @ ${row.hw}×${row.hw} ${row.pass}`, q])
   }
-  for (const m of r.models) {
-    const q = ratioValue(m.outcomes.ferrite, m.outcomes.torch)
-    if (q !== undefined) ranked.push([`${m.workload === 'train' ? 'training' : 'inference'} ${MODEL_LABELS[m.model] ?? m.model}`, q])
+  if (comparesTorch(r)) {
+    for (const m of r.models) {
+      const f = fastest(r, m, 'ferrite')
+      const t = fastest(r, m, 'torch')
+      const q = ratioValue(f.outcome, t.outcome)
+      if (q !== undefined) ranked.push([`${m.workload === 'train' ? 'training' : 'inference'} ${MODEL_LABELS[m.model] ?? m.model} (Ferrite ${f.mode}, PyTorch ${t.mode})`, q])
+    }
   }
   if (ranked.length === 0) return []
   ranked.sort((a, b) => a[1] - b[1])
@@ -217,13 +381,13 @@ function methodLines(r: Report): string[] {
   return [
     '## Method',
     '',
-    `Every peer runs in its own process, one after another, never two at once.${roundsSentence(r)} Each measurement warms up (two calls, or one past a quarter of the budget), then times single calls until ${r.targetS} s have passed and at least 3 ran; the figure is the median. A measurement may take ${r.budgetS} s, warm-up included: a peer whose warm-up call alone takes longer reports that call ("1 step in N s"), and one silent for ${2 * r.budgetS + 10} s is stopped ("— none in N s"; Ferrite's ratio to it is then a lower bound, "> x"). A conv backward is timed alone: the forward output is made once with a retained graph, only the input (backward-input) or only the weight (backward-weight) requires grad, and its grad is cleared before each call. TF.js runs conv forward, backward-input and inference on its wasm backend and training and backward-weight on its cpu backend (wasm has no Conv2DBackpropFilter kernel), in NHWC; Ferrite and PyTorch in NCHW. Inputs are random normal; the models are the tutorial's (bench/compare/torch_models.py, bench/compare/tfjs-models.ts, ts/models/), with Adam at lr 1e-3 and softmax cross-entropy.`,
+    `Every peer runs in its own process, one after another, never two at once.${roundsSentence(r)} Each measurement warms up (two calls, or one past a quarter of the budget), then times single calls until ${r.targetS} s have passed and at least 3 ran; the figure is the median. A measurement may take ${r.budgetS} s, warm-up included: a peer whose warm-up call alone takes longer reports that call ("1 step in N s"), and one silent for ${2 * r.budgetS + 10} s is stopped ("— none in N s"; Ferrite's ratio to it is then a lower bound, "> x"). A conv backward is timed alone: the forward output is made once with a retained graph, only the input (backward-input) or only the weight (backward-weight) requires grad, and its grad is cleared before each call. TF.js runs conv forward, backward-input and inference on its wasm backend and training and backward-weight on its cpu backend (wasm has no Conv2DBackpropFilter kernel), in NHWC; Ferrite and PyTorch run conv passes in NCHW float32. Training and inference run in each peer's modes: PyTorch in NCHW float32 (its default), channels_last float32 (model and input converted with \`memory_format=torch.channels_last\`) and bf16 + channels_last (forward and loss under \`torch.autocast('cpu', dtype=torch.bfloat16)\`), Ferrite in float32 and bf16 (forward and loss under \`ft.autocast({ dtype: 'bfloat16' }, ...)\`); backward and Adam run outside autocast, on float32 parameters. "Ferrite's fastest ÷ PyTorch's fastest" divides the best figure of either side over its modes; its brackets, and the per-round table, pair each round's fastest mode of one side with the other's. Inputs are random normal; the models are the tutorial's (bench/compare/torch_models.py, bench/compare/tfjs-models.ts, ts/models/), with Adam at lr 1e-3 and softmax cross-entropy.`,
   ]
 }
 
 function roundsSentence(r: Report): string {
   if (r.rounds < 2) return ''
-  return ` Ferrite and PyTorch run every workload ${r.rounds} times, in rounds that alternate which of them goes first (TF.js runs in the first round only); each figure is the best of its rounds, and the brackets after a ratio give the lowest and highest ratio within one round, a measure of this machine's noise.`
+  return ` Ferrite and PyTorch run every workload in each of their modes ${r.rounds} times, in rounds that alternate which of them goes first (every other round runs the columns in reverse order; TF.js runs in the first round only); each figure is the best of its rounds, and the brackets after a ratio give the lowest and highest ratio within one round, a measure of this machine's noise.`
 }
 
 function cell(o: Outcome | undefined, unit: 'call' | 'step', showBackend = false): string {

@@ -1,11 +1,14 @@
 // `npm run bench:compare`: Ferrite against PyTorch (CPU) and TensorFlow.js, in one run on one
 // machine with one thread count: conv2d passes in GFLOP/s, training steps and inference in
 // images/s, and peak memory, each peer in processes of its own. Also the machine's FMA peak and
-// the Rust-only conv figures. Prints the tables and writes bench/RESULTS.md.
+// the Rust-only conv figures. Training and inference run in each peer's modes (report.ts's
+// PEER_MODES): Ferrite fp32 and bf16 autocast; PyTorch NCHW fp32, channels_last fp32 and bf16
+// autocast + channels_last. Prints the tables and writes bench/RESULTS.md.
 //
 //   npm run bench:compare -- [--quick] [--threads N] [--budget S] [--target S] [--rounds N] [--system-python]
 //                            [--peers ferrite,torch,tfjs] [--workloads conv,train,infer]
-//                            [--models mycnn,resnet,se-resnet,vgg11] [--no-rust] [--out FILE]
+//                            [--models mycnn,resnet,se-resnet,vgg11] [--modes fp32,bf16]
+//                            [--torch-modes nchw-fp32,cl-fp32,cl-bf16] [--no-rust] [--out FILE]
 import { execFileSync, spawnSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import * as os from 'node:os'
@@ -13,7 +16,7 @@ import { join, relative } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { CONV_PASSES, type ConvPass, type ConvShape } from './peer'
-import { boundAtTimeout, BUSY, fmt, PEER_LABELS, percent, renderReport, type ConvRow, type Memory, type ModelRow, type Outcome, type PeerName, type Report } from './report'
+import { boundAtTimeout, BUSY, columnKey, fmt, PEER_LABELS, PEER_MODES, percent, renderReport, type Column, type ConvRow, type Memory, type ModelRow, type Outcome, type PeerName, type Report } from './report'
 import { runPeer, type PeerEvent } from './spawn'
 
 const ROOT = join(import.meta.dirname, '..', '..')
@@ -40,6 +43,8 @@ const { values: opts } = parseArgs({
     peers: { type: 'string', default: 'ferrite,torch,tfjs' },
     workloads: { type: 'string', default: 'conv,train,infer' },
     models: { type: 'string', default: MODELS.join(',') },
+    modes: { type: 'string', default: PEER_MODES.ferrite.join(',') },
+    'torch-modes': { type: 'string', default: PEER_MODES.torch.join(',') },
     'no-rust': { type: 'boolean', default: false },
     out: { type: 'string', default: join(ROOT, 'bench', 'RESULTS.md') },
   },
@@ -54,6 +59,11 @@ const unknown = models.filter((m) => !MODELS.includes(m))
 if (unknown.length > 0) {
   log(`--models: unknown ${unknown.join(', ')}; expected some of ${MODELS.join(', ')}`)
   process.exit(2)
+}
+const modes: Record<PeerName, string[]> = {
+  ferrite: chosenModes('--modes', opts.modes, 'ferrite'),
+  torch: chosenModes('--torch-modes', opts['torch-modes'], 'torch'),
+  tfjs: [...PEER_MODES.tfjs],
 }
 const pinned = String(threads)
 // Every peer gets every pin; PYTHONDONTWRITEBYTECODE keeps __pycache__ out of bench/compare.
@@ -70,6 +80,7 @@ const report: Report = {
   machine: describeMachine(),
   load: { average: [os.loadavg()[0], 0], busy: [await busyFraction(), undefined] },
   selected: (['ferrite', 'torch', 'tfjs'] as const).filter((p) => opts.peers.split(',').includes(p)),
+  modes,
   peers: {},
   skipped: {},
   notes: [],
@@ -77,6 +88,7 @@ const report: Report = {
   models: [],
 }
 log(`Ferrite vs PyTorch vs TF.js: ${report.machine.cpu}, ${report.machine.cores} cores, SIMD ${report.machine.simd}, ${threads} threads, budget ${budgetS} s per measurement`)
+log(`modes: ${report.selected.map((p) => `${PEER_LABELS[p]} ${modes[p].join(', ')}`).join('; ')}`)
 if ((report.load.busy[0] ?? 0) > BUSY) log(`note: other processes keep ${percent(report.load.busy[0])} of the CPUs busy; figures taken under load are not final`)
 
 const commands = peerCommands()
@@ -214,19 +226,22 @@ async function modelWorkload(workload: 'train' | 'infer', model: string) {
   const row: ModelRow = { workload, model, outcomes: {}, memory: {} }
   report.models.push(row)
   for (let round = 0; round < rounds; round++) {
-    for (const peer of peersInRound(round)) {
+    for (const column of columnsInRound(round)) {
+      const { peer, mode } = column
+      const key = columnKey(column)
+      const label = PEER_MODES[peer].length > 1 ? ` ${mode}` : ''
       let startKb: number | undefined
-      const run = await startPeer(peer, ['--workload', workload, '--model', model], `${workload} ${model}${roundLabel(round)}`, (e) => {
+      const run = await startPeer(peer, ['--workload', workload, '--model', model, '--mode', mode], `${workload} ${model}${label}${roundLabel(round)}`, (e) => {
         if (e.event === 'ready') startKb = e.rssKb
       })
       const result = run.events.find((e) => e.event === 'model')
       let outcome: Outcome
       if (result) outcome = measured(result)
       else if (run.killedAfterS !== undefined) outcome = { kind: 'timeout', seconds: run.killedAfterS, bound: boundAtTimeout(run.killedAfterS, undefined) }
-      else outcome = failedOutcome(peer, `${workload} ${model}`, run.failure)
-      row.outcomes[peer] = best(row.outcomes[peer], outcome, round)
-      const peak = row.memory[peer]?.peakKb ?? 0
-      if (run.peakRssKb && run.peakRssKb > peak) row.memory[peer] = { peakKb: run.peakRssKb, startKb } satisfies Memory
+      else outcome = failedOutcome(peer, `${workload} ${model}${label}`, run.failure)
+      row.outcomes[key] = best(row.outcomes[key], outcome, round)
+      const peak = row.memory[key]?.peakKb ?? 0
+      if (run.peakRssKb && run.peakRssKb > peak) row.memory[key] = { peakKb: run.peakRssKb, startKb } satisfies Memory
     }
   }
 }
@@ -239,6 +254,26 @@ async function modelWorkload(workload: 'train' | 'infer', model: string) {
 function peersInRound(round: number): PeerName[] {
   const repeated = selectedPeers().filter((p) => p !== 'tfjs')
   return [...(round % 2 === 0 ? repeated : repeated.reverse()), ...(round === 0 ? selectedPeers().filter((p) => p === 'tfjs') : [])]
+}
+
+/** The peers of one round, each in every one of its modes: every other round runs them in reverse order, TF.js last. */
+function columnsInRound(round: number): Column[] {
+  const inOrder = selectedPeers()
+    .filter((p) => p !== 'tfjs')
+    .flatMap((peer) => modes[peer].map((mode) => ({ peer, mode })))
+  const tfjs = round === 0 && commands.tfjs ? modes.tfjs.map((mode) => ({ peer: 'tfjs' as const, mode })) : []
+  return [...(round % 2 === 0 ? inOrder : inOrder.reverse()), ...tfjs]
+}
+
+/** A comma-separated list of a peer's modes (at least one), checked against PEER_MODES and kept in its order. */
+function chosenModes(flag: string, list: string, peer: PeerName): string[] {
+  const asked = list.split(',').filter(Boolean)
+  const unknownModes = asked.filter((m) => !PEER_MODES[peer].includes(m))
+  if (unknownModes.length > 0 || asked.length === 0) {
+    log(`${flag}: ${asked.length === 0 ? 'no mode given' : `unknown ${unknownModes.join(', ')}`}; expected some of ${PEER_MODES[peer].join(', ')}`)
+    process.exit(2)
+  }
+  return PEER_MODES[peer].filter((m) => asked.includes(m))
 }
 
 function roundLabel(round: number): string {
@@ -266,7 +301,7 @@ async function startPeer(peer: PeerName, args: string[], what: string, onEvent: 
   const command = [...commands[peer]!, ...args, '--budget', String(budgetS), '--target', String(targetS)]
   return runPeer(command, { env, cwd: ROOT, silenceS: 2 * budgetS + 10, startupS: STARTUP_S }, (e) => {
     if (e.event === 'ready' && !report.peers[peer]) {
-      report.peers[peer] = { version: e.version, threads: e.threads }
+      report.peers[peer] = { version: e.version, threads: e.threads, ...(e.features ? { features: e.features } : {}) }
       if (peer !== 'tfjs' && e.threads !== threads) report.notes.push(`${PEER_LABELS[peer]} runs ${e.threads} threads, not the ${threads} asked for.`)
     }
     if (e.event === 'conv') log(`  ${describeItem(e as unknown as ConvShape & { pass: string })}: ${fmt(e.gflops)} GFLOP/s (${e.backend}, ${e.runs} runs)`)
@@ -297,11 +332,13 @@ function describeItem({ c, o, hw, pass }: ConvShape & { pass: ConvPass | string 
 function describeMachine(): Report['machine'] {
   const cpuinfo = readText('/proc/cpuinfo')
   const flags = new Set((/^(?:flags|Features)\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? '').split(/\s+/))
-  const simd = ['avx512f', 'avx512_vnni', 'avx512_bf16', 'avx2', 'fma', 'asimd', 'sve'].filter((f) => flags.has(f))
+  const simd = ['avx512f', 'avx512_vnni', 'avx512_bf16', 'amx_bf16', 'avx2', 'fma', 'asimd', 'sve'].filter((f) => flags.has(f))
+  const bf16 = cpuinfo ? Object.fromEntries(['avx512_bf16', 'amx_bf16', 'amx_tile'].map((f) => [f, flags.has(f)])) : {}
   return {
     cpu: os.cpus()[0]?.model.trim() || 'unknown CPU',
     cores: os.availableParallelism(),
     simd: simd.length > 0 ? `${simd.join(' ')} (/proc/cpuinfo)` : 'unknown',
+    bf16,
     os: `${os.type()} ${os.release()} ${process.arch}`,
     node: process.version,
     ferrite: ferriteRevision(),

@@ -64,7 +64,8 @@ export function runPeer(command: string[], { env, cwd, silenceS, startupS }: Spa
     })
     child.stderr.setEncoding('utf8')
     child.stderr.on('data', (chunk: string) => {
-      stderr = (stderr + chunk).slice(-4000)
+      // Generous: a stack through tsx has lines of kilobytes (inlined modules), and the error line is above them.
+      stderr = (stderr + chunk).slice(-65536)
     })
     child.on('error', (error) => {
       clearTimeout(timer)
@@ -88,5 +89,10 @@ function vmHwmKb(pid: number | undefined): number | undefined {
 }
 
 function lastLines(text: string, count: number): string {
-  return text.trim().split('\n').slice(-count).join('\n')
+  return text
+    .trim()
+    .split('\n')
+    .slice(-count)
+    .map((line) => (line.length > 300 ? `${line.slice(0, 300)}…` : line))
+    .join('\n')
 }

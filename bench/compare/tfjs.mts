@@ -10,6 +10,8 @@ import { BATCH, CLASSES, convFlops, IMAGE_SIZE, LEARNING_RATE, measure, peakRssK
 type Backend = 'cpu' | 'wasm'
 
 const args = peerArgs()
+// TF.js has no bf16 on the CPU; run.mts gives it its one float32 mode.
+if (args.workload !== 'conv' && args.mode !== 'fp32') throw new Error(`tfjs: unknown mode '${args.mode}'; expected fp32`)
 await useBackend('wasm')
 report({ event: 'ready', version: `@tensorflow/tfjs ${tf.version.tfjs} (cpu + wasm backends)`, threads: getThreadsCount(), rssKb: rssKb() })
 if (args.workload === 'conv') {

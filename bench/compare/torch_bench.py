@@ -1,8 +1,10 @@
 """PyTorch's side of `npm run bench:compare` on the CPU; run.mts starts it once per workload with
 bench/.venv's python (or python3 with --system-python). Same timing loop and JSON lines as
-bench/compare/peer.ts; threads pinned by --threads here and OMP_NUM_THREADS from run.mts."""
+bench/compare/peer.ts; threads pinned by --threads here and OMP_NUM_THREADS from run.mts.
+`--mode` picks how train and infer run the model (MODES below); conv passes are NCHW float32."""
 
 import argparse
+import contextlib
 import json
 import resource
 import sys
@@ -20,6 +22,14 @@ LEARNING_RATE = 1e-3
 WARM_UP_CALLS = 2
 MIN_RUNS = 3
 PASSES = ['forward', 'backward-input', 'backward-weight']
+# The ways a PyTorch user runs these models on a CPU: the default (NCHW float32, eager),
+# channels_last float32, and autocast bf16 with channels_last (PyTorch's fastest CPU mode on
+# AVX512-BF16 and AMX parts). Each is (memory format of model and input, autocast dtype or None).
+MODES = {
+    'nchw-fp32': (torch.contiguous_format, None),
+    'cl-fp32': (torch.channels_last, None),
+    'cl-bf16': (torch.channels_last, torch.bfloat16),
+}
 
 
 def report(event):
@@ -89,17 +99,26 @@ def conv_pass(c, o, hw, pass_name, budget_s, target_s):
             'gflops': flops / m['medianMs'] / 1e6})
 
 
-def model_step(workload, name, budget_s, target_s):
-    model = MODELS[name]()
-    x = torch.randn(BATCH, 3, IMAGE_SIZE, IMAGE_SIZE)
+def model_step(workload, name, mode, budget_s, target_s):
+    memory_format, autocast_dtype = MODES[mode]
+    model = MODELS[name]().to(memory_format=memory_format)
+    x = torch.randn(BATCH, 3, IMAGE_SIZE, IMAGE_SIZE).contiguous(memory_format=memory_format)
     y = torch.randint(0, CLASSES, (BATCH,))
+
+    def autocast():
+        # As PyTorch's AMP recipe: forward and loss under autocast, backward and step outside it.
+        if autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast('cpu', dtype=autocast_dtype)
+
     if workload == 'train':
         optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
         loss_fn = torch.nn.CrossEntropyLoss()
         model.train()
 
         def call():
-            loss = loss_fn(model(x), y)
+            with autocast():
+                loss = loss_fn(model(x), y)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -108,17 +127,32 @@ def model_step(workload, name, budget_s, target_s):
         model.eval()
 
         def call():
-            with torch.no_grad():
+            with torch.no_grad(), autocast():
                 model(x)
     m = measure(call, budget_s, target_s)
-    report({'event': 'model', 'workload': workload, 'model': name, 'backend': 'cpu', **m,
+    report({'event': 'model', 'workload': workload, 'model': name, 'mode': mode, 'backend': 'cpu', **m,
             'imagesPerSecond': BATCH * 1000 / m['medianMs']})
+
+
+def cpu_features():
+    """What PyTorch itself detects for bf16: its AVX512-BF16 and AMX checks, and oneDNN's bf16 support."""
+    features = {}
+    for name, check in [('avx512_bf16', getattr(torch.cpu, '_is_avx512_bf16_supported', None)),
+                        ('amx_tile', getattr(torch.cpu, '_is_amx_tile_supported', None))]:
+        if check is not None:
+            features[name] = bool(check())
+    try:
+        features['mkldnn_bf16'] = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        pass
+    return features
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument('--workload', choices=['conv', 'train', 'infer'], required=True)
     parser.add_argument('--model', default='')
+    parser.add_argument('--mode', choices=list(MODES), default='nchw-fp32', help='train and infer only; conv is NCHW float32')
     parser.add_argument('--items', default='', help='conv layers and passes: 3x16x32:forward,...')
     parser.add_argument('--budget', type=float, default=20)
     parser.add_argument('--target', type=float, default=3)
@@ -127,7 +161,8 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     version = f'torch {torch.__version__} (Python {sys.version.split()[0]}, {torch.backends.cpu.get_cpu_capability()} kernels)'
-    report({'event': 'ready', 'version': version, 'threads': torch.get_num_threads(), 'rssKb': read_status('VmRSS')})
+    report({'event': 'ready', 'version': version, 'threads': torch.get_num_threads(), 'rssKb': read_status('VmRSS'),
+            'features': cpu_features()})
     if args.workload == 'conv':
         for item in filter(None, args.items.split(',')):
             shape, pass_name = item.split(':')
@@ -136,7 +171,7 @@ def main():
             c, o, hw = (int(v) for v in shape.split('x'))
             conv_pass(c, o, hw, pass_name, args.budget, args.target)
     else:
-        model_step(args.workload, args.model, args.budget, args.target)
+        model_step(args.workload, args.model, args.mode, args.budget, args.target)
     # ru_maxrss is in KiB on Linux; VmHWM is the same high-water mark where /proc exists.
     report({'event': 'done', 'peakRssKb': read_status('VmHWM') or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
 

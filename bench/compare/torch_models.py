@@ -1,7 +1,8 @@
 """The tutorial's four models in PyTorch, as it defines them (MyCNN, ResNet, SE-ResNet, VGG), for
-`npm run bench:compare`. One change: SEResidualBlock scales each sample by its own SE weights
-(`out = self.se(out)`); the tutorial's loop scaled every sample by sample 0's. Ferrite's models
-in ts/models/ make the same correction."""
+`npm run bench:compare`. Two changes: SEResidualBlock scales each sample by its own SE weights
+(`out = self.se(out)`); the tutorial's loop scaled every sample by sample 0's, and Ferrite's models
+in ts/models/ make the same correction. MyCNN flattens with reshape instead of view, so that it
+also runs in channels_last."""
 
 from torch import nn
 
@@ -29,7 +30,9 @@ class MyCNN(nn.Module):
     def forward(self, x):
         x = self.conv1(x)
         x = self.conv2(x)
-        x = x.view(x.size(0), -1)
+        # reshape, not the tutorial's view: a channels_last activation is not contiguous in NCHW
+        # order, so it has to be copied; in NCHW it is the same view.
+        x = x.reshape(x.size(0), -1)
         output = self.fc(x)
         return output
 

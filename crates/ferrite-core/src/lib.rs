@@ -38,3 +38,51 @@ pub use tensor::Tensor;
 pub fn num_threads() -> usize {
     rayon::current_num_threads()
 }
+
+/// Kernels the benchmarks under bench/rust time directly; not part of the API.
+#[doc(hidden)]
+pub mod bench_internals {
+    use half::bf16;
+
+    use crate::cpu::bf16::{self as kernels, Output, Strided};
+
+    /// Whether the bf16 kernels run on this CPU.
+    pub fn bf16_available() -> bool {
+        kernels::available()
+    }
+
+    /// `out (m x n, bf16) = a (m x k) @ b (k x n)`, all row-major, as autocast's matmul computes
+    /// it: float32 operands rounded to bf16 while packing, float32 sums. Panics without
+    /// AVX512-BF16 or on short slices.
+    pub fn bf16_gemm(
+        [m, n, k]: [usize; 3],
+        a: &[f32],
+        b: &[f32],
+        out: &mut [bf16],
+        parallel: bool,
+    ) {
+        let a = Strided {
+            data: a,
+            lines: m,
+            k,
+            line_stride: k,
+            k_stride: 1,
+        };
+        let b = Strided {
+            data: b,
+            lines: n,
+            k,
+            line_stride: 1,
+            k_stride: n,
+        };
+        kernels::gemm(
+            [m, n],
+            &a,
+            &b,
+            Output::Bf16 { data: out },
+            n,
+            None,
+            parallel,
+        );
+    }
+}

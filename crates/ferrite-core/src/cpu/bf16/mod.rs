@@ -13,6 +13,14 @@ use std::ops::Range;
 
 use half::bf16;
 
+#[cfg(target_arch = "x86_64")]
+mod blocking;
+#[cfg(target_arch = "x86_64")]
+mod kernel;
+mod pack;
+#[cfg(test)]
+mod tests;
+
 /// An operand of a product, read as lines of `k` values: for the left operand (m x k) a line is a
 /// row, for the right one (k x n) a column.
 pub(crate) trait PackPairs: Sync {
@@ -80,6 +88,7 @@ pub(crate) fn available() -> bool {
     {
         std::arch::is_x86_feature_detected!("avx512bf16")
             && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512dq")
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
@@ -103,8 +112,51 @@ pub(crate) fn gemm(
     row_bias: Option<&[f32]>,
     parallel: bool,
 ) {
-    let _ = (m, n, a, b, out, row_stride, row_bias, parallel);
-    unimplemented!("the AVX512-BF16 kernels land with the gemm helper's branch")
+    assert!(available(), "bf16 gemm called on a CPU without AVX512-BF16");
+    assert_eq!(a.k(), b.k(), "bf16 gemm: operands of different depths");
+    let len = match &out {
+        Output::F32 { data, .. } => data.len(),
+        Output::Bf16 { data } => data.len(),
+    };
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(
+        row_stride >= n && len >= (m - 1) * row_stride + n,
+        "bf16 gemm: output too short"
+    );
+    assert!(
+        row_bias.is_none_or(|b| b.len() >= m),
+        "bf16 gemm: bias too short"
+    );
+    #[cfg(target_arch = "x86_64")]
+    {
+        use blocking::run;
+        let (size, bias) = ([m, n], row_bias);
+        // SAFETY: `available()` holds, and the output and bias lengths were checked above.
+        unsafe {
+            match vectors_per_row(n) {
+                1 => run::<16, 1>(size, a, b, out, row_stride, bias, parallel),
+                2 => run::<12, 2>(size, a, b, out, row_stride, bias, parallel),
+                _ => run::<8, 3>(size, a, b, out, row_stride, bias, parallel),
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (out, parallel);
+}
+
+/// The tile width, in 16-lane vectors, for `n` columns: the widest that pads `n` at most 1/32
+/// more than the least padding does, so that a narrow output gets taller tiles instead of lanes
+/// of zeros; every shape keeps 16 to 24 accumulators busy.
+#[cfg(target_arch = "x86_64")]
+fn vectors_per_row(n: usize) -> usize {
+    let padded = |v: usize| n.div_ceil(16 * v) * 16 * v;
+    let least = (1..=3).map(padded).min().unwrap_or(n);
+    (1..=3)
+        .rev()
+        .find(|&v| padded(v) * 32 <= least * 33)
+        .unwrap_or(1)
 }
 
 /// The same product computed plainly (bf16 products, float32 sums in order of k), for tests.
@@ -118,16 +170,16 @@ pub(crate) fn reference(
     let k = a.k();
     assert_eq!(k, b.k());
     let pairs = k.div_ceil(2);
-    let unpack = |op: &dyn Fn(Range<usize>, Range<usize>, usize, &mut [u32]), lines: usize| {
+    let unpack = |op: &dyn PackPairs, lines: usize| {
         let mut packed = vec![0u32; pairs * lines];
-        op(0..lines, 0..pairs, lines, &mut packed);
+        op.pack(0..lines, 0..pairs, lines, &mut packed);
         move |line: usize, i: usize| {
             let bits = packed[(i / 2) * lines + line] >> (16 * (i % 2));
             bf16::from_bits(bits as u16).to_f32()
         }
     };
-    let av = unpack(&|l, p, s, d| a.pack(l, p, s, d), m);
-    let bv = unpack(&|l, p, s, d| b.pack(l, p, s, d), n);
+    let av = unpack(a, m);
+    let bv = unpack(b, n);
     let mut out = vec![0f32; m * n];
     for i in 0..m {
         for j in 0..n {
