@@ -10,12 +10,13 @@
 //!   per row (which, done in place, took as long as the products on 8x8 planes). Output planes
 //!   smaller than [`FOLD_PLANE`] are folded: a chunk of samples side by side in one product,
 //!   staged in float32 and then scattered to NCHW.
-//! - input gradient: at stride 1 (with padding within the kernel's span), the forward of the
-//!   transposed convolution (the weight turned and its channel dims swapped, packed once); else a
-//!   product into float32 columns (the weight transposed times `dy`), folded back by col2im.
+//! - input gradient: at stride 1 (with padding within the kernel's span and no more output
+//!   channels than input ones per group), the forward of the transposed convolution (the weight
+//!   turned and its channel dims swapped, packed once); else a product into float32 columns (the
+//!   weight transposed times `dy`), folded back by col2im.
 //! - weight gradient: one product whose depth is (sample, position): `dy` times the im2col of the
-//!   input, read through a zero-padded bf16 copy of the input, with the batch split across threads
-//!   and the float32 partials summed.
+//!   input, gathered from the same padded copy, with the batch split across threads and the
+//!   float32 partials summed.
 //! - bias gradient: float32 sums of `dy` per channel and sample, added in float64.
 //!
 //! The products go through [`Product`]: `cpu::bf16::gemm` where AVX512-BF16 runs, and in tests
@@ -238,7 +239,10 @@ pub(crate) fn backward_input<G: Float, W: Float, Y: Float>(
     dy: &[G],
     w: &[W],
 ) -> Vec<Y> {
-    match s.transposed() {
+    // With more output channels than input ones per group, the transposed convolution's product
+    // has few rows (the input's channels) and a deep, wide right operand to pack; col2im's has
+    // the input's channels times taps rows and packs only `dy`.
+    match s.transposed().filter(|_| s.og() <= s.cg()) {
         Some(t) => {
             let weights: Vec<Packed> = (0..s.groups)
                 .map(|g| Packed::new(&Flipped::new(s, w, g)))

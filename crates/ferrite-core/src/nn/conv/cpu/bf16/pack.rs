@@ -4,6 +4,7 @@
 use std::ops::Range;
 
 use half::bf16;
+use rayon::prelude::*;
 
 use super::Float;
 use crate::cpu::bf16::{pair, PackPairs};
@@ -23,8 +24,15 @@ impl Packed {
         let (lines, k) = (op.lines(), op.k());
         let pairs = k.div_ceil(2);
         let mut data = vec![0u32; pairs * lines];
+        // Blocks of pairs as tasks: a 512 x 512 x 3 x 3 weight is 1.2 M pairs.
+        const BLOCK: usize = 16;
         if lines > 0 {
-            op.pack(0..lines, 0..pairs, lines, &mut data);
+            data.par_chunks_mut(BLOCK * lines)
+                .enumerate()
+                .for_each(|(b, chunk)| {
+                    let first = b * BLOCK;
+                    op.pack(0..lines, first..first + chunk.len() / lines, lines, chunk)
+                });
         }
         Packed { data, lines, k }
     }
@@ -37,6 +45,27 @@ impl PackPairs for Packed {
 
     fn pack(&self, lines: Range<usize>, pairs: Range<usize>, stride: usize, dst: &mut [u32]) {
         let len = lines.len();
+        // A product packs the left operand a micro-panel (8 to 16 lines) at a time: one masked
+        // vector per pair instead of a call to memcpy.
+        #[cfg(target_arch = "x86_64")]
+        if (1..=16).contains(&len) && !pairs.is_empty() && simd::available() {
+            let (last, count) = (pairs.end - 1, pairs.len());
+            assert!(last * self.lines + lines.end <= self.data.len());
+            assert!((count - 1) * stride + len <= dst.len());
+            // SAFETY: the CPU has the features (checked above); every pair's lines lie in
+            // `data`, and every pair's destination in `dst` (asserted).
+            unsafe {
+                simd::copy_lines(
+                    &self.data[pairs.start * self.lines + lines.start..],
+                    self.lines,
+                    count,
+                    stride,
+                    len,
+                    dst,
+                )
+            };
+            return;
+        }
         for (i, p) in pairs.enumerate() {
             dst[i * stride..][..len]
                 .copy_from_slice(&self.data[p * self.lines + lines.start..][..len]);
@@ -716,6 +745,30 @@ mod simd {
         }
         orders
     };
+
+    /// `dst[i * stride + l] = data[i * pitch + l]` for `l < len <= 16` and `i < count`.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F; `(count - 1) * pitch + len <= data.len()` and
+    /// `(count - 1) * stride + len <= dst.len()`.
+    #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+    pub(super) unsafe fn copy_lines(
+        data: &[u32],
+        pitch: usize,
+        count: usize,
+        stride: usize,
+        len: usize,
+        dst: &mut [u32],
+    ) {
+        let m = lanes(0, len, 0);
+        for i in 0..count {
+            // SAFETY: the masked lanes lie in `data` and `dst` (the caller's contract).
+            unsafe {
+                let v = _mm512_maskz_loadu_epi32(m, data.as_ptr().add(i * pitch).cast());
+                _mm512_mask_storeu_epi32(dst.as_mut_ptr().add(i * stride).cast(), m, v);
+            }
+        }
+    }
 
     /// One pair of [`super::UnfoldedLines`]: for each segment `(base, len, at)`, `dst[at + e] =
     /// pair(padded[base + o0 + e * step], padded[base + o1 + e * step])` for the two offsets `o`

@@ -165,6 +165,9 @@ fn cases() -> Vec<Case> {
         ([3, 6, 9, 10], [7, 3, 3], three(2)),
         ([5, 9, 4, 4], [11, 3, 3], three(1)),
         ([7, 5, 2, 2], [6, 3, 3], three(1)),
+        // Fewer output channels than input ones: the input gradient by the transposed
+        // convolution, folded.
+        ([6, 8, 3, 3], [5, 3, 3], three(1)),
         // One sample (an unbatched input): the product split across threads.
         ([1, 5, 7, 19], [3, 3, 3], three(1)),
         // 1x1 at stride 1 and 2, 5x5 with unequal padding, padding 0.
