@@ -287,6 +287,10 @@ impl<T: Float> PackPairs for DyDepth<'_, T> {
             let (n, at) = (p / half, 2 * (p % half));
             let sample = &self.dy[n * s.o * ohw..][..s.o * ohw];
             let dst = &mut dst[i * stride..][..lines.len()];
+            if at + 1 < ohw {
+                T::pack_column(&sample[(first + lines.start) * ohw + at..], ohw, dst);
+                continue;
+            }
             for (d, o) in dst.iter_mut().zip(lines.clone()) {
                 let row = &sample[(first + o) * ohw..][..ohw];
                 let hi = row.get(at + 1).map_or(bf16::ZERO, |v| v.to_bf16());
@@ -550,6 +554,24 @@ impl<'a, T> Run<'a, T> {
 pub(crate) trait PackRuns: Sized {
     /// `dst[e] = pair(runs[0] at e, runs[1] at e)`.
     fn pack_runs(runs: [Run<'_, Self>; 2], step: usize, dst: &mut [u32]);
+
+    /// `dst[l] = pair(data[l * pitch], data[l * pitch + 1])`: a pair from each of `dst.len()`
+    /// rows `pitch` apart. Panics unless `data` holds them.
+    fn pack_column(data: &[Self], pitch: usize, dst: &mut [u32]);
+}
+
+/// The plain [`PackRuns::pack_column`].
+fn pack_column_plainly<T: Float>(data: &[T], pitch: usize, dst: &mut [u32]) {
+    for (l, d) in dst.iter_mut().enumerate() {
+        let at = l * pitch;
+        *d = pair(data[at].to_bf16(), data[at + 1].to_bf16());
+    }
+}
+
+/// Whether a column of `lines` pairs `pitch` apart lies in `len` elements, at offsets a gather
+/// takes (32 bits).
+fn column_fits(len: usize, pitch: usize, lines: usize) -> bool {
+    lines > 0 && (lines - 1) * pitch + 1 < len && (lines - 1) * pitch < i32::MAX as usize
 }
 
 /// The plain packing of [`PackRuns`], for strides over 1 and CPUs without AVX512-BF16.
@@ -582,6 +604,16 @@ impl PackRuns for f32 {
         }
         pack_runs_plainly(runs, step, dst);
     }
+
+    fn pack_column(data: &[f32], pitch: usize, dst: &mut [u32]) {
+        #[cfg(target_arch = "x86_64")]
+        if simd::available() && column_fits(data.len(), pitch, dst.len()) {
+            // SAFETY: the CPU has the features and the column lies in `data` (both checked).
+            unsafe { simd::column_f32(data, pitch, dst) };
+            return;
+        }
+        pack_column_plainly(data, pitch, dst);
+    }
 }
 
 impl PackRuns for bf16 {
@@ -594,6 +626,16 @@ impl PackRuns for bf16 {
             return;
         }
         pack_runs_plainly(runs, step, dst);
+    }
+
+    fn pack_column(data: &[bf16], pitch: usize, dst: &mut [u32]) {
+        #[cfg(target_arch = "x86_64")]
+        if simd::available() && column_fits(data.len(), pitch, dst.len()) {
+            // SAFETY: as for float32.
+            unsafe { simd::column_bf16(data, pitch, dst) };
+            return;
+        }
+        pack_column_plainly(data, pitch, dst);
     }
 }
 
@@ -766,6 +808,59 @@ mod simd {
             unsafe {
                 let v = _mm512_maskz_loadu_epi32(m, data.as_ptr().add(i * pitch).cast());
                 _mm512_mask_storeu_epi32(dst.as_mut_ptr().add(i * stride).cast(), m, v);
+            }
+        }
+    }
+
+    /// [`super::PackRuns::pack_column`] for float32: both elements of 16 rows gathered, rounded by
+    /// one `vcvtne2ps2bf16` and interleaved.
+    ///
+    /// # Safety
+    /// The CPU must have AVX512-BF16 and AVX512-BW; `(dst.len() - 1) * pitch + 1 < data.len()`,
+    /// and `(dst.len() - 1) * pitch` fits an i32.
+    #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+    pub(super) unsafe fn column_f32(data: &[f32], pitch: usize, dst: &mut [u32]) {
+        // SAFETY: INTERLEAVE is 64 bytes.
+        let idx = unsafe { _mm512_loadu_si512(INTERLEAVE.as_ptr().cast()) };
+        let rows = _mm512_mullo_epi32(
+            _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+            _mm512_set1_epi32(pitch as i32),
+        );
+        let zero = _mm512_setzero_ps();
+        for at in (0..dst.len()).step_by(16) {
+            let m = lanes(0, dst.len(), at);
+            let offsets = _mm512_add_epi32(rows, _mm512_set1_epi32((at * pitch) as i32));
+            // SAFETY: the masked lanes read rows below dst.len(), both elements of which lie in
+            // `data`, and write `dst` below its length (the caller's contract).
+            unsafe {
+                let p = data.as_ptr();
+                let lo = _mm512_mask_i32gather_ps::<4>(zero, m, offsets, p.cast());
+                let hi = _mm512_mask_i32gather_ps::<4>(zero, m, offsets, p.add(1).cast());
+                let both: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(hi, lo));
+                let v = _mm512_permutexvar_epi16(idx, both);
+                _mm512_mask_storeu_epi32(dst.as_mut_ptr().add(at).cast(), m, v);
+            }
+        }
+    }
+
+    /// [`super::PackRuns::pack_column`] for bf16: each pair is the u32 at its row, gathered.
+    ///
+    /// # Safety
+    /// As for [`column_f32`].
+    #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+    pub(super) unsafe fn column_bf16(data: &[bf16], pitch: usize, dst: &mut [u32]) {
+        let rows = _mm512_mullo_epi32(
+            _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+            _mm512_set1_epi32(pitch as i32),
+        );
+        let zero = _mm512_setzero_si512();
+        for at in (0..dst.len()).step_by(16) {
+            let m = lanes(0, dst.len(), at);
+            let offsets = _mm512_add_epi32(rows, _mm512_set1_epi32((at * pitch) as i32));
+            // SAFETY: as in `column_f32`; scale 2, as the offsets count bf16s.
+            unsafe {
+                let v = _mm512_mask_i32gather_epi32::<2>(zero, m, offsets, data.as_ptr().cast());
+                _mm512_mask_storeu_epi32(dst.as_mut_ptr().add(at).cast(), m, v);
             }
         }
     }
