@@ -195,12 +195,12 @@ impl<T: Float> PackPairs for Flipped<'_, T> {
     }
 
     fn pack(&self, lines: Range<usize>, pairs: Range<usize>, stride: usize, dst: &mut [u32]) {
+        let taps = self.s.taps();
         for_each_pair(pairs, self.k(), |i, [lo, hi]| {
-            for (d, c) in dst[i * stride..][..lines.len()]
-                .iter_mut()
-                .zip(lines.clone())
-            {
-                let at = |d: Option<usize>| d.map(|d| self.at(c, d));
+            // Input channel c of depth d lies at `at(0, d) + c * taps`.
+            let [lo, hi] = [lo, hi].map(|d| d.map(|d| self.at(0, d)));
+            for (d, c) in dst[i * stride..][..lines.len()].iter_mut().zip(lines.clone()) {
+                let at = |base: Option<usize>| base.map(|b| b + c * taps);
                 *d = pair(get(self.w, at(lo)), get(self.w, at(hi)));
             }
         });
