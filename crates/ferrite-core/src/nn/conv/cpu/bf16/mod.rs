@@ -124,11 +124,18 @@ struct Plan {
 }
 
 impl Plan {
+    /// Chunks of about `per_chunk` samples; where they run as tasks, as many as a multiple of the
+    /// thread count, so that no thread idles through the last round (7 chunks on 2 threads).
     fn new(n: usize, per_chunk: usize) -> Plan {
-        let per_chunk = per_chunk.clamp(1, n.max(1));
+        let threads = rayon::current_num_threads();
+        let mut chunks = n.div_ceil(per_chunk.clamp(1, n.max(1)));
+        if chunks >= threads {
+            chunks = chunks.next_multiple_of(threads).min(n);
+        }
+        let per_chunk = n.div_ceil(chunks.max(1)).max(1);
         Plan {
             per_chunk,
-            in_tasks: n.div_ceil(per_chunk) >= rayon::current_num_threads(),
+            in_tasks: n.div_ceil(per_chunk) >= threads,
         }
     }
 

@@ -199,7 +199,10 @@ impl<T: Float> PackPairs for Flipped<'_, T> {
         for_each_pair(pairs, self.k(), |i, [lo, hi]| {
             // Input channel c of depth d lies at `at(0, d) + c * taps`.
             let [lo, hi] = [lo, hi].map(|d| d.map(|d| self.at(0, d)));
-            for (d, c) in dst[i * stride..][..lines.len()].iter_mut().zip(lines.clone()) {
+            for (d, c) in dst[i * stride..][..lines.len()]
+                .iter_mut()
+                .zip(lines.clone())
+            {
                 let at = |base: Option<usize>| base.map(|b| b + c * taps);
                 *d = pair(get(self.w, at(lo)), get(self.w, at(hi)));
             }
@@ -460,7 +463,8 @@ pub(super) struct UnfoldedGroup<'a> {
     unfolded: &'a Unfolded<'a>,
     /// Per line, its offset in a sample.
     offsets: Vec<usize>,
-    /// The same as i32, where they all fit.
+    /// The same as i32, where they all fit (for the gathers).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     offsets32: Option<Vec<i32>>,
 }
 
@@ -570,6 +574,7 @@ fn pack_column_plainly<T: Float>(data: &[T], pitch: usize, dst: &mut [u32]) {
 
 /// Whether a column of `lines` pairs `pitch` apart lies in `len` elements, at offsets a gather
 /// takes (32 bits).
+#[cfg(target_arch = "x86_64")]
 fn column_fits(len: usize, pitch: usize, lines: usize) -> bool {
     lines > 0 && (lines - 1) * pitch + 1 < len && (lines - 1) * pitch < i32::MAX as usize
 }

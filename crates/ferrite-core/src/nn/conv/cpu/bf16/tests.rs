@@ -181,6 +181,8 @@ fn cases() -> Vec<Case> {
         ([2, 4, 11, 11], [6, 3, 3], params([2, 2], [1, 2], [2, 1], 1)),
         // Padding wider than the kernel's span: no transposed convolution.
         ([2, 2, 3, 3], [3, 1, 2], params([1, 1], [1, 1], [1, 1], 1)),
+        // An empty batch: empty results, zero weight and bias gradients.
+        ([0, 3, 5, 5], [4, 3, 3], three(1)),
         // A column stride of 3 (no vector packing).
         ([2, 3, 10, 13], [4, 3, 3], params([1, 3], [1, 1], [1, 1], 1)),
         // Rows of more than 16 outputs (several vectors), odd plane sizes.
