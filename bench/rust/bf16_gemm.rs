@@ -1,7 +1,8 @@
 //! The bf16 matrix product (`cpu::bf16::gemm`, AVX512-BF16 `vdpbf16ps`) against the float32 `gemm`
 //! crate that float32 `matmul` uses, in GFLOP/s, on 1 and 2 threads.
 //!
-//! Run with `cargo bench -p ferrite-core --bench bf16_gemm`. The bf16 product reads float32
+//! Run with `cargo bench -p ferrite-core --bench bf16_gemm` (square sizes after `--` replace the
+//! default shapes, e.g. `-- 1024`). The bf16 product reads float32
 //! operands (rounded while packing) and writes bf16, as autocast's matmul does; the float32 one
 //! reads and writes float32. Both row-major.
 
@@ -47,7 +48,18 @@ fn main() -> Result<(), BoxError> {
     println!();
     println!("| m | n | k | threads | f32 gemm GFLOP/s | bf16 gemm GFLOP/s | bf16 / f32 |");
     println!("|--:|--:|--:|--:|--:|--:|--:|");
-    for [m, n, k] in SHAPES {
+    // cargo passes `--bench`; anything numeric is a square size to run instead of SHAPES.
+    let squares: Vec<[usize; 3]> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .map(|n| [n, n, n])
+        .collect();
+    let shapes = if squares.is_empty() {
+        SHAPES.to_vec()
+    } else {
+        squares
+    };
+    for [m, n, k] in shapes {
         let a: Vec<f32> = (0..m * k)
             .map(|i| ((i * 7919 % 1013) as f32 - 506.0) / 300.0)
             .collect();

@@ -1,6 +1,7 @@
 //! `linear`: `x @ weight^T + bias`, composed from `matmul` on a transposed view (no copy) and a
 //! broadcasting add, so its gradients come from theirs.
 
+use crate::autocast::Policy;
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::tensor::Tensor;
 
@@ -48,19 +49,32 @@ impl Tensor {
                 ));
             }
         }
+        // Outside autocast x, weight and bias share one float dtype, as in PyTorch.
+        let operands: Vec<&Tensor> = [Some(self), Some(weight), bias]
+            .into_iter()
+            .flatten()
+            .collect();
+        let dtype = Policy::lower_precision("linear", &operands)?.compute;
+        // With a bias, PyTorch adds it (in the product's dtype) to the float32 sums and rounds
+        // once: the product stays unrounded until then.
+        let product = |x: &Tensor, w: &Tensor| match bias {
+            Some(_) => x.matmul_unrounded(w),
+            None => x.matmul(w),
+        };
+        let wt = weight.transpose(0, 1)?;
         let product = if shape.len() > 2 {
             // One [rows, in] @ [in, out] product rather than a batch of small ones.
             let mut out_shape: Vec<i64> =
                 shape[..shape.len() - 1].iter().map(|&d| d as i64).collect();
             out_shape.push(w[0] as i64);
-            self.reshape(&[-1, features as i64])?
-                .matmul(&weight.transpose(0, 1)?)?
-                .reshape(&out_shape)?
+            product(&self.reshape(&[-1, features as i64])?, &wt)?.reshape(&out_shape)?
         } else {
-            self.matmul(&weight.transpose(0, 1)?)?
+            product(self, &wt)?
         };
+        // Under autocast the bias is cast to bf16 first, as PyTorch casts it; its gradient comes
+        // back through the cast in its own dtype.
         match bias {
-            Some(b) => product.add(b),
+            Some(b) => product.add(&b.to_dtype(dtype)?)?.to_dtype(dtype),
             None => Ok(product),
         }
     }
@@ -68,6 +82,7 @@ impl Tensor {
 
 #[cfg(test)]
 mod tests {
+    use crate::device::Device;
     use crate::testing::{assert_close, gradcheck, leaf_on, tensor, test_device, values};
 
     /// `x @ w^T + b` for row-major `[rows, in]`, `[out, in]`, in f64.
@@ -129,4 +144,142 @@ mod tests {
             assert_eq!(x.linear(weight, bias).unwrap_err().code(), "ShapeMismatch");
         }
     });
+
+    #[test]
+    fn under_autocast_the_result_is_bf16_and_the_gradients_float32() {
+        use crate::autocast::{self, DeviceType};
+        use crate::dtype::DType;
+        let device = Device::Cpu;
+        let (rows, inp, out) = (6, 40, 7);
+        let (x, w, b) = (
+            leaf_on(&[rows, inp], 12, device),
+            leaf_on(&[out, inp], 13, device),
+            leaf_on(&[out], 14, device),
+        );
+        let previous = autocast::set(DeviceType::Cpu, Some(DType::BF16)).unwrap();
+        let y = x.linear(&w, Some(&b));
+        autocast::set(DeviceType::Cpu, previous).unwrap();
+        let y = y.unwrap();
+        let native = autocast::native_bf16(device);
+        assert_eq!(y.dtype(), if native { DType::BF16 } else { DType::F32 });
+        // Operands rounded to bf16 (2^-8 each) over `inp` terms in [-1, 1], the bias rounded,
+        // the result rounded.
+        let want = naive(
+            &values(rows * inp, 12),
+            &values(out * inp, 13),
+            &values(out, 14),
+            inp,
+            out,
+        );
+        for (g, w) in y.to_vec_f64().unwrap().iter().zip(&want) {
+            let tol = inp as f64 * 2f64.powi(-7) + (w.abs() + 1.0) * 2f64.powi(-7);
+            assert!((g - w).abs() <= tol, "{g} vs {w} ± {tol}");
+        }
+        y.to_dtype(DType::F32)
+            .unwrap()
+            .sum(&[], false)
+            .unwrap()
+            .backward(None, false)
+            .unwrap();
+        for t in [&x, &w, &b] {
+            assert_eq!(t.grad().unwrap().dtype(), DType::F32);
+        }
+        // d(sum y)/db = rows, exactly; d/dw[o][i] = sum over rows of x[r][i].
+        assert!(b
+            .grad()
+            .unwrap()
+            .to_vec_f32()
+            .unwrap()
+            .iter()
+            .all(|&g| g == rows as f32));
+        let xs = values(rows * inp, 12);
+        for (at, g) in w.grad().unwrap().to_vec_f32().unwrap().iter().enumerate() {
+            let want: f64 = (0..rows).map(|r| xs[r * inp + at % inp] as f64).sum();
+            assert!(
+                (*g as f64 - want).abs() <= rows as f64 * 2f64.powi(-8),
+                "{g} vs {want}"
+            );
+        }
+        // Outside autocast the operands must share a dtype, as in PyTorch.
+        let h = w.to_dtype(DType::BF16).unwrap();
+        assert_eq!(x.linear(&h, Some(&b)).unwrap_err().code(), "DTypeMismatch");
+    }
+
+    /// A fixture tensor (`test/fixtures/autocast.json`, from `gen_autocast.py`) in its dtype.
+    fn fixture(v: &serde_json::Value) -> crate::tensor::Tensor {
+        use crate::dtype::DType;
+        let shape: Vec<usize> = v["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_u64().unwrap() as usize)
+            .collect();
+        let data = v["data"].as_array().unwrap();
+        let data: Vec<f32> = data.iter().map(|x| x.as_f64().unwrap() as f32).collect();
+        let t = crate::tensor::Tensor::from_f32(data, &shape).unwrap();
+        match v["dtype"].as_str() {
+            Some("bfloat16") => t.to_dtype(DType::BF16).unwrap(),
+            _ => t,
+        }
+    }
+
+    #[test]
+    fn linear_and_matmul_match_pytorch_under_autocast() {
+        use crate::autocast::{self, DeviceType};
+        use crate::dtype::DType;
+        if !autocast::native_bf16(Device::Cpu) {
+            eprintln!("skipped: no bf16 kernels on this CPU, so autocast stays in float32");
+            return;
+        }
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../test/fixtures/autocast.json"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let fixtures: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let cases = fixtures["cases"].as_array().unwrap();
+        let ops = cases
+            .iter()
+            .filter(|c| c["name"] == "linear" || c["name"] == "matmul");
+        for case in ops {
+            let name = case["name"].as_str().unwrap();
+            let inputs: Vec<_> = case["inputs"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(fixture)
+                .collect();
+            for x in &inputs {
+                x.set_requires_grad(true).unwrap();
+            }
+            let previous = autocast::set(DeviceType::Cpu, Some(DType::BF16)).unwrap();
+            let out = match name {
+                "linear" => inputs[0].linear(&inputs[1], Some(&inputs[2])),
+                _ => inputs[0].matmul(&inputs[1]),
+            };
+            autocast::set(DeviceType::Cpu, previous).unwrap();
+            let out = out.unwrap();
+            assert_eq!(out.dtype(), DType::BF16, "{name}");
+            // The same bf16 result up to the order of the float32 sums: at most one bf16 step.
+            let want = fixture(&case["output"]).to_vec_f64().unwrap();
+            for (g, w) in out.to_vec_f64().unwrap().iter().zip(&want) {
+                assert!(
+                    (g - w).abs() <= w.abs() * 2f64.powi(-7),
+                    "{name}: {g} vs {w}"
+                );
+            }
+            out.backward(Some(&fixture(&case["upstream"])), false)
+                .unwrap();
+            // PyTorch rounds a float32 input's gradient through bf16 (2^-8); ours is not.
+            for (x, grad) in inputs.iter().zip(case["grads"].as_array().unwrap()) {
+                let got = x.grad().unwrap();
+                assert_eq!(got.dtype(), DType::F32, "{name}");
+                let want = fixture(grad).to_vec_f64().unwrap();
+                for (g, w) in got.to_vec_f64().unwrap().iter().zip(&want) {
+                    let tol = w.abs() * 2f64.powi(-8) + 1e-5;
+                    assert!((g - w).abs() <= tol, "{name} gradient: {g} vs {w}");
+                }
+            }
+        }
+    }
 }

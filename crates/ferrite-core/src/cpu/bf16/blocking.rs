@@ -6,13 +6,13 @@ use rayon::prelude::*;
 use super::kernel::{self, Init, Store};
 use super::{Output, PackPairs};
 
-/// Pairs per depth block: a B micro-panel (KC x NR u32, 24 KiB at NR = 48) stays in L1 while the
-/// A micro-panels stream past it.
-const KC: usize = 128;
-/// Rows per A block (MC x KC u32, 96 KiB at most), kept in L2 while every B micro-panel of the
-/// task passes it.
+/// Pairs per depth block. Longer blocks store and reload each tile's sums less often; past 256 the
+/// A and B blocks below would outgrow L2 (128 was 5 % slower, 384 no faster: bench/KERNELS.md).
+const KC: usize = 256;
+/// Rows per A block (MC x KC u32, 192 KiB at most), kept in L2 while every B micro-panel of the
+/// task (48 KiB at NR = 48, from L2 to L1) passes it.
 const MC: usize = 192;
-/// Columns per task: its B block (KC x NC u32, 192 KiB) stays in L2 across the task's rows.
+/// Columns per task: its B block (KC x NC u32, 384 KiB) stays in L2 across the task's rows.
 const NC: usize = 384;
 
 /// A pointer the tasks share; each writes only its own tile of the output.
@@ -56,7 +56,7 @@ pub(super) unsafe fn run<const MR: usize, const NV: usize>(
     // Each task packs its rows of `a` and its columns of `b`: split the side that repacks less
     // (cutting rows repacks b per row chunk, cutting columns a per column chunk), in a multiple
     // of the threads so that they finish together.
-    let by_rows = [threads.min(row_panels), n.div_ceil(NC)];
+    let by_rows = [threads.min(row_panels), n.div_ceil(NC).min(col_panels)];
     let col_tasks = n.div_ceil(NC).max(threads).div_ceil(threads) * threads;
     let by_cols = [1, col_tasks.min(col_panels)];
     let repacked = |[r, c]: [usize; 2]| r * n + c * m;
@@ -66,10 +66,12 @@ pub(super) unsafe fn run<const MR: usize, const NV: usize>(
         } else {
             by_rows
         };
-    let rows_per_task = row_panels.div_ceil(row_tasks) * MR;
-    let cols_per_task = n.div_ceil(col_tasks).div_ceil(nr) * nr;
-    let tasks: Vec<[usize; 2]> = (0..m.div_ceil(rows_per_task))
-        .flat_map(|i| (0..n.div_ceil(cols_per_task)).map(move |j| [i, j]))
+    // Panels dealt out evenly: task i of t gets panels [i * p / t, (i + 1) * p / t).
+    let share = |i: usize, tasks: usize, panels: usize, width: usize, end: usize| {
+        (i * panels / tasks * width).min(end)..((i + 1) * panels / tasks * width).min(end)
+    };
+    let tasks: Vec<[usize; 2]> = (0..row_tasks)
+        .flat_map(|i| (0..col_tasks).map(move |j| [i, j]))
         .collect();
 
     let dst = match out {
@@ -83,13 +85,13 @@ pub(super) unsafe fn run<const MR: usize, const NV: usize>(
     };
     let bias = row_bias.map(|b| Shared(b.as_ptr() as *mut f32));
     let task = |&[i, j]: &[usize; 2]| {
-        let rows = i * rows_per_task..(m.min((i + 1) * rows_per_task));
-        let cols = j * cols_per_task..(n.min((j + 1) * cols_per_task));
+        let rows = share(i, row_tasks, row_panels, MR, m);
+        let cols = share(j, col_tasks, col_panels, nr, n);
         // SAFETY: the tasks' tiles are disjoint and inside `out`, which the caller sized; the
         // CPU's features are the caller's promise.
         unsafe { one_task::<MR, NV>(a, b, rows, cols, dst, row_stride, bias) }
     };
-    if tasks.len() > 1 {
+    if threads > 1 && tasks.len() > 1 {
         tasks.par_iter().for_each(task);
     } else {
         tasks.iter().for_each(task);

@@ -301,7 +301,7 @@ fn check_product(a: &Operand<f32>, b: &Operand<f32>, ints: bool, what: &str) {
     }
 }
 
-/// Sizes around the tiles (8/12/16 rows x 48/32/16 columns), the depth block (128 pairs), the
+/// Sizes around the tiles (8/12/16 rows x 48/32/16 columns), the depth block (256 pairs), the
 /// row block (192) and the column chunk (384), and the degenerate ones.
 const SHAPES: [[usize; 3]; 16] = [
     [1, 1, 1],

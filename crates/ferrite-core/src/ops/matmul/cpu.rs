@@ -1,28 +1,141 @@
 use gemm::{gemm, Parallelism};
+use half::bf16;
 use rayon::prelude::*;
 
+use super::Compute;
 use crate::alloc;
+use crate::cpu::bf16::{self as kernels, Element, Output, PackPairs, Strided};
 use crate::cpu::PARALLEL_GEMM_MIN_FLOPS;
 use crate::error::{Error, Result};
 use crate::layout::{checked_numel, Layout};
 use crate::storage::CpuStorage;
 
-/// `a @ b` for float32 operands laid out as `batched_matmul` takes them; `[m, k, n]` are the
-/// matrix dims.
+/// `a @ b` for operands laid out as `batched_matmul` takes them; `[m, k, n]` are the matrix dims.
+/// `Compute::F32` takes float32 operands; `Compute::Bf16` either float dtype, and needs
+/// `kernels::available()`.
 pub(super) fn matmul(
     a: &CpuStorage,
     al: &Layout,
     b: &CpuStorage,
     bl: &Layout,
     [m, k, n]: [usize; 3],
+    compute: Compute,
 ) -> Result<CpuStorage> {
     use CpuStorage as S;
-    match (a, b) {
-        (S::F32(a), S::F32(b)) => Ok(S::F32(batched_matmul(a, al, b, bl, m, k, n)?)),
-        (S::F32(_) | S::BF16(_) | S::I64(_) | S::Bool(_), _) => Err(Error::Internal {
-            op: "matmul",
-            detail: "operands are not float32 storage".into(),
-        }),
+    let dims = [m, k, n];
+    let wrong = |what: &str| Error::Internal {
+        op: "matmul",
+        detail: format!("operands are not {what} storage"),
+    };
+    match compute {
+        Compute::F32 => match (a, b) {
+            (S::F32(a), S::F32(b)) => Ok(S::F32(batched_matmul(a, al, b, bl, m, k, n)?)),
+            (S::F32(_) | S::BF16(_) | S::I64(_) | S::Bool(_), _) => Err(wrong("float32")),
+        },
+        Compute::Bf16 { round } => {
+            if !kernels::available() {
+                return Err(Error::Internal {
+                    op: "matmul",
+                    detail: "bf16 products on a CPU without AVX512-BF16".into(),
+                });
+            }
+            match (a, b) {
+                (S::F32(a), S::F32(b)) => bf16_products(a, al, b, bl, dims, round),
+                (S::F32(a), S::BF16(b)) => bf16_products(a, al, b, bl, dims, round),
+                (S::BF16(a), S::F32(b)) => bf16_products(a, al, b, bl, dims, round),
+                (S::BF16(a), S::BF16(b)) => bf16_products(a, al, b, bl, dims, round),
+                (S::F32(_) | S::BF16(_) | S::I64(_) | S::Bool(_), _) => Err(wrong("float")),
+            }
+        }
+    }
+}
+
+/// The element offset of matrix `batch` of a layout broadcast to `batch_dims + [rows, cols]`.
+fn batch_offset(layout: &Layout, batch_dims: &[usize], mut batch: usize) -> usize {
+    let mut at = layout.offset();
+    for d in (0..batch_dims.len()).rev() {
+        at += (batch % batch_dims[d]) * layout.strides()[d];
+        batch /= batch_dims[d];
+    }
+    at
+}
+
+/// `a @ b` per batch index through the bf16 kernels (float32 operands rounded as they are
+/// packed): a bf16 result when `round`, else float32 straight from the float32 sums.
+fn bf16_products<A: Element, B: Element>(
+    a: &[A],
+    al: &Layout,
+    b: &[B],
+    bl: &Layout,
+    [m, k, n]: [usize; 3],
+    round: bool,
+) -> Result<CpuStorage>
+where
+    for<'x> Strided<'x, A>: PackPairs,
+    for<'x> Strided<'x, B>: PackPairs,
+{
+    let batch_dims = &al.shape()[..al.rank() - 2];
+    let batches: usize = batch_dims.iter().product();
+    let len = checked_numel("matmul", &[batches, m, n])?;
+    let (ar, br) = (al.rank(), bl.rank());
+    // a's lines are its rows (k along its last dim); b's lines are its columns.
+    let operands = |index: usize| {
+        let a = Strided {
+            data: a
+                .get(batch_offset(al, batch_dims, index)..)
+                .unwrap_or_default(),
+            lines: m,
+            k,
+            line_stride: al.strides()[ar - 2],
+            k_stride: al.strides()[ar - 1],
+        };
+        let b = Strided {
+            data: b
+                .get(batch_offset(bl, batch_dims, index)..)
+                .unwrap_or_default(),
+            lines: n,
+            k,
+            line_stride: bl.strides()[br - 1],
+            k_stride: bl.strides()[br - 2],
+        };
+        (a, b)
+    };
+    // Large products split inside the kernel; a batch of small ones splits over the batch.
+    let inside = m * n * k >= PARALLEL_GEMM_MIN_FLOPS;
+    let one = |index: usize, out: Output| {
+        let (a, b) = operands(index);
+        kernels::gemm([m, n], &a, &b, out, n, None, inside);
+    };
+    if round {
+        let mut out = alloc::filled("matmul", len, bf16::ZERO)?;
+        if m * n > 0 {
+            let each = |(i, data): (usize, &mut [bf16])| one(i, Output::Bf16 { data });
+            if inside {
+                out.chunks_mut(m * n).enumerate().for_each(each);
+            } else {
+                out.par_chunks_mut(m * n).enumerate().for_each(each);
+            }
+        }
+        Ok(CpuStorage::BF16(out))
+    } else {
+        let mut out = alloc::filled("matmul", len, 0f32)?;
+        if m * n > 0 {
+            let each = |(i, data): (usize, &mut [f32])| {
+                one(
+                    i,
+                    Output::F32 {
+                        data,
+                        accumulate: false,
+                    },
+                )
+            };
+            if inside {
+                out.chunks_mut(m * n).enumerate().for_each(each);
+            } else {
+                out.par_chunks_mut(m * n).enumerate().for_each(each);
+            }
+        }
+        Ok(CpuStorage::F32(out))
     }
 }
 
@@ -44,16 +157,11 @@ fn batched_matmul(
         return Ok(out);
     }
     let (ar, br) = (al.rank(), bl.rank());
-    let offset_of = |layout: &Layout, mut batch: usize| {
-        let mut at = layout.offset();
-        for d in (0..batch_dims.len()).rev() {
-            at += (batch % batch_dims[d]) * layout.strides()[d];
-            batch /= batch_dims[d];
-        }
-        at
-    };
     let one = |index: usize, dst: &mut [f32], parallelism: Parallelism| {
-        let (ao, bo) = (offset_of(al, index), offset_of(bl, index));
+        let (ao, bo) = (
+            batch_offset(al, batch_dims, index),
+            batch_offset(bl, batch_dims, index),
+        );
         // SAFETY: the layouts were validated against the storages by the caller, so every
         // element gemm reads through these strides is inside `a` or `b`; `dst` is m*n dense.
         unsafe {

@@ -4,6 +4,7 @@
 mod cpu;
 pub(crate) mod cuda;
 
+use crate::autocast::Policy;
 use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
@@ -11,16 +12,28 @@ use crate::layout::{broadcast_shapes, signed};
 use crate::storage::{mismatch, Storage};
 use crate::tensor::Tensor;
 
+/// How a product is computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Compute {
+    /// float32 operands, products and result.
+    F32,
+    /// bf16 products summed in float32 (operands of either float dtype, rounded as the kernel
+    /// packs them), the result rounded to bf16 or (`round` false) left float32.
+    Bf16 { round: bool },
+}
+
 impl Tensor {
+    /// `self @ rhs` with PyTorch's rules. float32 operands give float32; bf16 ones (or either
+    /// under autocast) bf16 products summed in float32, a bf16 result.
     pub fn matmul(&self, rhs: &Tensor) -> Result<Tensor> {
         self.same_device("matmul", rhs)?;
         for t in [self, rhs] {
             match t.dtype() {
-                DType::F32 => {}
-                DType::BF16 | DType::I64 | DType::Bool => {
+                DType::F32 | DType::BF16 => {}
+                DType::I64 | DType::Bool => {
                     return Err(Error::dtype(
                         "matmul",
-                        "float32 tensors",
+                        "float32 or bfloat16 tensors",
                         format!(
                             "{} (shapes {} and {})",
                             t.dtype(),
@@ -31,6 +44,35 @@ impl Tensor {
                 }
             }
         }
+        self.matmul_sums(rhs, true)
+    }
+
+    /// `self @ rhs` as [`Tensor::matmul`] computes it but with its sums left in float32 where
+    /// `matmul` would round them to bf16, for an epilogue that PyTorch adds before that rounding
+    /// (`linear`'s bias).
+    pub(crate) fn matmul_unrounded(&self, rhs: &Tensor) -> Result<Tensor> {
+        self.matmul_sums(rhs, false)
+    }
+
+    /// `matmul`, its bf16 results rounded from the float32 sums only when `round`.
+    fn matmul_sums(&self, rhs: &Tensor, round: bool) -> Result<Tensor> {
+        let policy = Policy::lower_precision("matmul", &[self, rhs])?;
+        match (policy.compute, policy.native) {
+            (DType::BF16, true) => self.product(rhs, Compute::Bf16 { round }),
+            (DType::BF16, false) => matmul_through_f32(self, rhs, round),
+            (DType::F32, _) => {
+                let (a, b) = (self.to_dtype(DType::F32)?, rhs.to_dtype(DType::F32)?);
+                a.product(&b, Compute::F32)
+            }
+            (other @ (DType::I64 | DType::Bool), _) => Err(Error::Internal {
+                op: "matmul",
+                detail: format!("a lower-precision policy computing in {other}"),
+            }),
+        }
+    }
+
+    /// `self @ rhs` computed as `compute` says, recorded for autograd.
+    fn product(&self, rhs: &Tensor, compute: Compute) -> Result<Tensor> {
         if self.rank() == 0 || rhs.rank() == 0 {
             return Err(Error::shape(
                 "matmul",
@@ -63,11 +105,18 @@ impl Tensor {
         );
         let out = match (&*a.storage().read(), &*b.storage().read()) {
             (Storage::Cpu(x), Storage::Cpu(y)) => {
-                Storage::Cpu(cpu::matmul(x, &al, y, &bl, [m, k, n])?)
+                Storage::Cpu(cpu::matmul(x, &al, y, &bl, [m, k, n], compute)?)
             }
-            (Storage::Cuda(x), Storage::Cuda(y)) => {
-                Storage::Cuda(cuda::matmul((x, &al), (y, &bl), [m, k, n])?)
-            }
+            (Storage::Cuda(x), Storage::Cuda(y)) => match compute {
+                Compute::F32 => Storage::Cuda(cuda::matmul((x, &al), (y, &bl), [m, k, n])?),
+                // `native_bf16` is false on CUDA, so bf16 products never come here.
+                Compute::Bf16 { .. } => {
+                    return Err(Error::Internal {
+                        op: "matmul",
+                        detail: "bf16 products on a CUDA device".into(),
+                    })
+                }
+            },
             (x @ Storage::Cpu(_), y @ Storage::Cuda(_))
             | (x @ Storage::Cuda(_), y @ Storage::Cpu(_)) => return Err(mismatch("matmul", x, y)),
         };
@@ -82,7 +131,21 @@ impl Tensor {
         Ok(record(out, &[self, rhs], || MatmulBackward {
             lhs: self.clone(),
             rhs: rhs.clone(),
+            compute,
         }))
+    }
+}
+
+/// bf16 operands where no bf16 kernels run (a CPU without AVX512-BF16, CUDA): float32 copies
+/// multiplied in float32, the result rounded once (when `round`); the casts carry the gradients
+/// back.
+fn matmul_through_f32(a: &Tensor, b: &Tensor, round: bool) -> Result<Tensor> {
+    let (a, b) = (a.to_dtype(DType::F32)?, b.to_dtype(DType::F32)?);
+    let sums = a.product(&b, Compute::F32)?;
+    if round {
+        sums.to_dtype(DType::BF16)
+    } else {
+        Ok(sums)
     }
 }
 
@@ -98,6 +161,7 @@ fn as_matrix(t: &Tensor, at: i64) -> Result<Tensor> {
 struct MatmulBackward {
     lhs: Tensor,
     rhs: Tensor,
+    compute: Compute,
 }
 
 impl Backward for MatmulBackward {
@@ -133,9 +197,17 @@ impl Backward for MatmulBackward {
         if self.rhs.rank() == 1 {
             g = g.unsqueeze(-1)?;
         }
+        // Each gradient in its operand's dtype: from bf16 products, a float32 operand's straight
+        // from the float32 sums, never rounded through bf16.
+        let compute_for = |operand: &Tensor| match self.compute {
+            Compute::F32 => Compute::F32,
+            Compute::Bf16 { .. } => Compute::Bf16 {
+                round: operand.dtype() == DType::BF16,
+            },
+        };
         let da = needs[0]
             .then(|| {
-                g.matmul(&b.transpose(-1, -2)?)?
+                g.product(&b.transpose(-1, -2)?, compute_for(&self.lhs))?
                     .sum_to_shape(a.shape())?
                     .reshape(&signed(self.lhs.shape()))
             })
@@ -143,7 +215,7 @@ impl Backward for MatmulBackward {
         let db = needs[1]
             .then(|| {
                 a.transpose(-1, -2)?
-                    .matmul(&g)?
+                    .product(&g, compute_for(&self.rhs))?
                     .sum_to_shape(b.shape())?
                     .reshape(&signed(self.rhs.shape()))
             })
@@ -155,8 +227,9 @@ impl Backward for MatmulBackward {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::autocast::{self, DeviceType};
     use crate::device::Device;
-    use crate::testing::{assert_close, tensor, test_device, values};
+    use crate::testing::{assert_close, leaf_on, tensor, test_device, values};
 
     /// `a @ b` for row-major `a` (m x k) and `b` (k x n), summed in f64.
     fn naive(a: &[f32], b: &[f32], m: usize, k: usize, n: usize) -> Vec<f64> {
@@ -226,9 +299,243 @@ mod tests {
             a.matmul(&ints.transpose(0, 1).unwrap())
                 .unwrap_err()
                 .to_string(),
-            "matmul: expected float32 tensors, got int64 (shapes [2, 3] and [3, 2])"
+            "matmul: expected float32 or bfloat16 tensors, got int64 (shapes [2, 3] and [3, 2])"
         );
         let scalar = from(vec![1.0], &[], device);
         assert_eq!(a.matmul(&scalar).unwrap_err().code(), "ShapeMismatch");
     });
+
+    /// Autocast on for the CPU while alive.
+    struct Autocast(Option<DType>);
+
+    impl Autocast {
+        fn cpu() -> Autocast {
+            Autocast(autocast::set(DeviceType::Cpu, Some(DType::BF16)).unwrap())
+        }
+    }
+
+    impl Drop for Autocast {
+        fn drop(&mut self) {
+            autocast::set(DeviceType::Cpu, self.0).unwrap();
+        }
+    }
+
+    /// Checks `got` (m x n) against `a @ b` in f64 for row-major `a` (m x k) and `b` (k x n):
+    /// each operand rounded to bf16 (relative 2^-8 each), float32 sums over k, and (`rounded`)
+    /// the result rounded to bf16.
+    fn assert_bf16_close(got: &[f64], a: &[f32], b: &[f32], [m, k, n]: [usize; 3], rounded: bool) {
+        for i in 0..m {
+            for j in 0..n {
+                let terms = (0..k).map(|p| a[i * k + p] as f64 * b[p * n + j] as f64);
+                let want: f64 = terms.clone().sum();
+                let size: f64 = terms.map(f64::abs).sum();
+                let mut tol = size * (2f64.powi(-7) + 2f64.powi(-16) + k as f64 * 2f64.powi(-24));
+                if rounded {
+                    tol += (want.abs() + tol) * 2f64.powi(-8);
+                }
+                let g = got[i * n + j];
+                assert!((g - want).abs() <= tol, "[{i},{j}]: {g} vs {want} ± {tol}");
+            }
+        }
+    }
+
+    fn as_leaf(t: Tensor) -> Tensor {
+        let t = t.detach();
+        t.set_requires_grad(true).unwrap();
+        t
+    }
+
+    fn bf16(t: &Tensor) -> Tensor {
+        t.to_dtype(DType::BF16).unwrap()
+    }
+
+    /// The values of a bf16 tensor (exactly those of its float32 source where that was rounded).
+    fn rounded(t: &Tensor) -> Vec<f32> {
+        bf16(t)
+            .to_vec_f64()
+            .unwrap()
+            .iter()
+            .map(|&x| x as f32)
+            .collect()
+    }
+
+    #[test]
+    fn bf16_operands_give_bf16_within_bf16_rounding() {
+        let device = Device::Cpu;
+        let (m, k, n) = (130, 70, 90);
+        let (ta, tb) = (tensor(&[m, k], 1, device), tensor(&[k, n], 2, device));
+        let (a, b) = (rounded(&ta), rounded(&tb));
+        let c = bf16(&ta).matmul(&bf16(&tb)).unwrap();
+        assert_eq!(c.dtype(), DType::BF16);
+        assert_bf16_close(&c.to_vec_f64().unwrap(), &a, &b, [m, k, n], true);
+        // Transposed views: (B^T A^T)^T.
+        let (bt, at) = (
+            bf16(&tb).transpose(0, 1).unwrap(),
+            bf16(&ta).transpose(0, 1).unwrap(),
+        );
+        let c2 = bt.matmul(&at).unwrap().transpose(0, 1).unwrap();
+        assert_bf16_close(&c2.to_vec_f64().unwrap(), &a, &b, [m, k, n], true);
+        // A broadcast batch and a vector.
+        let (x, w) = (tensor(&[2, 4, 3], 3, device), tensor(&[3, 5], 4, device));
+        let batched = bf16(&x).matmul(&bf16(&w)).unwrap();
+        assert_eq!(batched.shape(), &[2, 4, 5]);
+        let got = batched.to_vec_f64().unwrap();
+        assert_bf16_close(
+            &got[20..],
+            &rounded(&x)[12..],
+            &rounded(&w),
+            [4, 3, 5],
+            true,
+        );
+        let v = tensor(&[3], 5, device);
+        let mv = bf16(&w.transpose(0, 1).unwrap()).matmul(&bf16(&v)).unwrap();
+        assert_eq!((mv.shape(), mv.dtype()), (&[5][..], DType::BF16));
+        let wt: Vec<f32> = rounded(&w.transpose(0, 1).unwrap().contiguous().unwrap());
+        assert_bf16_close(
+            &mv.to_vec_f64().unwrap(),
+            &wt,
+            &rounded(&v),
+            [5, 3, 1],
+            true,
+        );
+    }
+
+    /// The float32 gradients of `(a @ b) * c` summed, for comparison.
+    fn float32_grads(a: &Tensor, b: &Tensor, c: &Tensor) -> (Vec<f32>, Vec<f32>) {
+        let (a, b) = (as_leaf(a.clone()), as_leaf(b.clone()));
+        let y = a.matmul(&b).unwrap();
+        y.mul(c)
+            .unwrap()
+            .sum(&[], false)
+            .unwrap()
+            .backward(None, false)
+            .unwrap();
+        let grad = |t: &Tensor| t.grad().unwrap().to_vec_f32().unwrap();
+        (grad(&a), grad(&b))
+    }
+
+    /// Within what rounding the upstream gradient and the other operand to bf16 (2^-8 each)
+    /// allows, each gradient being a sum of `k` products of values in [-1, 1], plus rounding the
+    /// gradient itself to bf16.
+    fn assert_grad_close(got: &[f32], want: &[f32], k: usize) {
+        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+            let tol = k as f64 * 2f64.powi(-7) + (w as f64).abs() * 2f64.powi(-8);
+            assert!(
+                (g as f64 - w as f64).abs() <= tol,
+                "[{i}]: {g} vs {w} ± {tol}"
+            );
+        }
+    }
+
+    #[test]
+    fn under_autocast_float32_operands_give_bf16_and_float32_gradients() {
+        let device = Device::Cpu;
+        let (m, k, n) = (33, 40, 50);
+        let (a, b) = (leaf_on(&[m, k], 6, device), leaf_on(&[k, n], 7, device));
+        let c = tensor(&[m, n], 8, device);
+        let native = autocast::native_bf16(device);
+        let y = {
+            let _on = Autocast::cpu();
+            a.matmul(&b).unwrap()
+        };
+        // Without AVX512-BF16 autocast leaves the product in float32.
+        assert_eq!(y.dtype(), if native { DType::BF16 } else { DType::F32 });
+        assert_bf16_close(
+            &y.to_vec_f64().unwrap(),
+            &a.to_vec_f32().unwrap(),
+            &b.to_vec_f32().unwrap(),
+            [m, k, n],
+            native,
+        );
+        let upstream = y.to_dtype(DType::F32).unwrap().mul(&c).unwrap();
+        upstream
+            .sum(&[], false)
+            .unwrap()
+            .backward(None, false)
+            .unwrap();
+        let (ga, gb) = (a.grad().unwrap(), b.grad().unwrap());
+        assert_eq!((ga.dtype(), gb.dtype()), (DType::F32, DType::F32));
+        let (ga, gb) = (ga.to_vec_f32().unwrap(), gb.to_vec_f32().unwrap());
+        let (wa, wb) = float32_grads(&a, &b, &c);
+        assert_grad_close(&ga, &wa, n);
+        assert_grad_close(&gb, &wb, m);
+        if native {
+            // Straight from the float32 sums: not every gradient is a bf16 value.
+            assert!(ga.iter().chain(&gb).any(|x| x.to_bits() & 0xffff != 0));
+        }
+    }
+
+    #[test]
+    fn bf16_leaves_get_bf16_gradients_near_the_float32_ones() {
+        let device = Device::Cpu;
+        let (m, k, n) = (20, 30, 17);
+        let (a32, b32) = (tensor(&[m, k], 9, device), tensor(&[k, n], 10, device));
+        let (a, b) = (as_leaf(bf16(&a32)), as_leaf(bf16(&b32)));
+        let c = tensor(&[m, n], 11, device);
+        let y = a.matmul(&b).unwrap();
+        assert_eq!(y.dtype(), DType::BF16);
+        let upstream = y.to_dtype(DType::F32).unwrap().mul(&c).unwrap();
+        upstream
+            .sum(&[], false)
+            .unwrap()
+            .backward(None, false)
+            .unwrap();
+        let (ga, gb) = (a.grad().unwrap(), b.grad().unwrap());
+        assert_eq!((ga.dtype(), gb.dtype()), (DType::BF16, DType::BF16));
+        let as_f32 = |t: Tensor| t.to_dtype(DType::F32).unwrap().to_vec_f32().unwrap();
+        let (wa, wb) = float32_grads(
+            &a.to_dtype(DType::F32).unwrap(),
+            &b.to_dtype(DType::F32).unwrap(),
+            &c,
+        );
+        assert_grad_close(&as_f32(ga), &wa, n);
+        assert_grad_close(&as_f32(gb), &wb, m);
+    }
+
+    #[test]
+    fn without_bf16_kernels_bf16_products_run_in_float32() {
+        let device = Device::Cpu;
+        let (m, k, n) = (9, 31, 12);
+        let (a32, b32) = (tensor(&[m, k], 12, device), tensor(&[k, n], 13, device));
+        let (a, b) = (as_leaf(bf16(&a32)), as_leaf(bf16(&b32)));
+        let y = matmul_through_f32(&a, &b, true).unwrap();
+        assert_eq!(y.dtype(), DType::BF16);
+        assert_bf16_close(
+            &y.to_vec_f64().unwrap(),
+            &rounded(&a32),
+            &rounded(&b32),
+            [m, k, n],
+            true,
+        );
+        y.to_dtype(DType::F32)
+            .unwrap()
+            .sum(&[], false)
+            .unwrap()
+            .backward(None, false)
+            .unwrap();
+        assert_eq!(a.grad().unwrap().dtype(), DType::BF16);
+        // d(sum(a @ b))/da[i][p] = sum_j b[p][j], rounded once.
+        let ga = a.grad().unwrap().to_vec_f64().unwrap();
+        let bv = rounded(&b32);
+        for (i, g) in ga.iter().enumerate() {
+            let p = i % k;
+            let want: f64 = (0..n).map(|j| bv[p * n + j] as f64).sum();
+            assert!(
+                (g - want).abs() <= want.abs() * 2f64.powi(-8) + 1e-6,
+                "{g} vs {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn mixed_dtypes_need_autocast() {
+        let a = tensor(&[2, 3], 14, Device::Cpu);
+        let h = bf16(&tensor(&[3, 2], 15, Device::Cpu));
+        let err = a.matmul(&h).unwrap_err();
+        assert_eq!(err.code(), "DTypeMismatch");
+        let _on = Autocast::cpu();
+        let y = a.matmul(&h).unwrap();
+        let native = autocast::native_bf16(Device::Cpu);
+        assert_eq!(y.dtype(), if native { DType::BF16 } else { DType::F32 });
+    }
 }
