@@ -41,15 +41,31 @@ impl Tensor {
         let mut operands = vec![self, weight];
         operands.extend(bias);
         let policy = Policy::lower_precision(OP, &operands)?;
-        let bf16_kernels = policy.compute == DType::BF16 && policy.native;
-        if !bf16_kernels && operands.iter().any(|t| t.dtype() != DType::F32) {
-            // No bf16 kernels for these operands (no AVX512-BF16, CUDA, or autocast without
-            // them): the float32 kernels on float32 copies, the result in the compute dtype.
-            let f32 = |t: &Tensor| t.to_dtype(DType::F32);
-            let b = bias.map(f32).transpose()?;
-            let out = f32(self)?.conv2d(&f32(weight)?, b.as_ref(), params)?;
-            return out.to_dtype(policy.compute);
+        let bf16_kernels = policy.compute == DType::BF16 && policy.native && cpu::bf16::pays(&s);
+        if bf16_kernels {
+            // PyTorch's autocast rounds the bias to bf16 too; its gradient comes back through
+            // the cast in the bias's own dtype.
+            let b = bias.map(|b| b.to_dtype(DType::BF16)).transpose()?;
+            return self.convolve(weight, b.as_ref(), s, true);
         }
+        // The float32 kernels, also where bf16 ones are missing (no AVX512-BF16, CUDA) or slower
+        // than the float32 routes for this shape: on float32 copies of bf16 operands (more exact
+        // than bf16 products), the result in the compute dtype. No copies for float32 ones.
+        let f32 = |t: &Tensor| t.to_dtype(DType::F32);
+        let b = bias.map(f32).transpose()?;
+        f32(self)?
+            .convolve(&f32(weight)?, b.as_ref(), s, false)?
+            .to_dtype(policy.compute)
+    }
+
+    /// The convolution of `s` by the bf16 kernels or (all operands float32) the float32 ones.
+    fn convolve(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        s: ConvShape,
+        bf16_kernels: bool,
+    ) -> Result<Tensor> {
         let (x, w) = (self.contiguous()?, weight.contiguous()?);
         let b = bias.map(Tensor::contiguous).transpose()?;
         let b_storage = b.as_ref().map(|b| (b.storage().read(), b.layout()));

@@ -35,6 +35,15 @@ use crate::cpu::bf16::{Element, Output, PackPairs};
 use crate::nn::conv::ConvShape;
 use pack::{DyDepth, Flipped, Lines, Packed, Rows, Transposed, Unfolded};
 
+/// Whether the bf16 kernels run `s` faster than the float32 routes, so that autocast takes them.
+/// With fewer than 32 channels in or out per group they do not (bench/KERNELS.md, "The bf16
+/// convolution"): the products are too short for what packing costs, and the float32 direct
+/// kernels pack nothing. From 32 channels on the weight gradient gains 1.5-2x and the other
+/// passes 1.0-1.8x.
+pub(crate) fn pays(s: &ConvShape) -> bool {
+    s.cg().min(s.og()) >= 32
+}
+
 /// Output planes smaller than this are folded: a chunk of samples is one product, so that its
 /// lines are not mostly a tile's padding.
 const FOLD_PLANE: usize = 256;
