@@ -404,7 +404,10 @@ export declare function toDevice(handle: TensorHandle, deviceName: string): Tens
 
 export declare function toDtype(handle: TensorHandle, dtypeName: string): TensorHandle
 
-/** Row-major float32 copy (float32 tensors only). */
+/**
+ * Row-major float32 copy of a float tensor: float32 as it is, bfloat16 widened exactly (JS has
+ * no bfloat16 array; every bfloat16 is a float32 with its low 16 bits zero).
+ */
 export declare function toFloat32Array(handle: TensorHandle): Float32Array
 
 /** Row-major copy as float64 whatever the dtype, for building JS numbers. */

@@ -55,7 +55,7 @@ describe('ferrite help, version and usage errors', () => {
     const train = await ferrite('train', '--help')
     expect(train.status).toBe(0)
     expect(train.stdout).toContain('Usage: ferrite train --model <name> --data <dir> [options]')
-    for (const flag of ['--model', '--data', '--epochs', '--optimizer', '--lr', '--momentum', '--weight-decay', '--batch-size', '--device', '--seed', '--out', '--resume', '--no-augment', '--limit']) {
+    for (const flag of ['--model', '--data', '--epochs', '--optimizer', '--lr', '--momentum', '--weight-decay', '--batch-size', '--device', '--precision', '--seed', '--out', '--resume', '--no-augment', '--limit']) {
       expect(train.stdout).toMatch(new RegExp(`^  ${flag} `, 'm'))
     }
     expect(train.stdout).toContain('1  runtime failure')
@@ -88,6 +88,7 @@ describe('ferrite help, version and usage errors', () => {
       [['train', '--model', 'mycnn', '--data', 'd', '--lr', '-1e-3'], "--lr must be a positive number, got '-1e-3'", 'Run'],
       [['evaluate', '--model', 'mycnn', '--weights', 'w', '--data', 'd', '--limit', '-3'], "--limit must be an integer of at least 1, got '-3'", 'Run'],
       [['train', '--model', 'mycnn', '--data', 'd', '--optimizer', 'rmsprop'], "unknown optimizer 'rmsprop'", 'Run'],
+      [['train', '--model', 'mycnn', '--data', 'd', '--precision', 'fp16'], "unknown precision 'fp16'; expected one of fp32, bf16", 'Run'],
       [['train', '--model', 'mycnn', '--data', 'd', '--momentum', '0.5'], '--momentum applies only to --optimizer sgd', 'Run'],
       [['train', '--model', 'mycnn', '--data', 'd', '--resume=yes'], "option '--resume' takes no value", 'Run'],
       [['evaluate', '--model', 'mycnn', '--weights', 'w', '--data', 'd', '--device', 'tpu'], "unknown device 'tpu'", "'ferrite evaluate --help'"],
@@ -185,13 +186,14 @@ describe('ferrite train, evaluate and --resume', () => {
     expect(first.status).toBe(0)
     expect(first.stdout.startsWith(`${fixtures.models.mycnn.repr}\n`)).toBe(true)
     expect(first.stdout).toContain('Training mycnn on 200 images (testing on 200) for 1 epoch(s): adam lr=0.001')
+    expect(first.stdout).toMatch(/, cpu with \d+ threads, float32\n/)
     expect(first.stdout).toMatch(/^Epoch 1\/1:\nStep \[4\/4\] Train Loss: \d+\.\d{4}\nAccuracy on Test Set: \d+\.\d{4} %\n/m)
     expect(first.stdout).toMatch(/^Best test accuracy \d+\.\d{4} % \(epoch 1\), final \d+\.\d{4} %, [\d.]+ images\/s/m)
     for (const file of ['model.safetensors', 'checkpoint.safetensors', 'history.json', 'curves.png']) expect(existsSync(join(out, file))).toBe(true)
     expect(readFileSync(join(out, 'curves.png')).subarray(1, 4).toString()).toBe('PNG')
     const history = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8'))
     expect(history.model).toBe('mycnn')
-    expect(history.options).toMatchObject({ epochs: 1, optimizer: 'adam', lr: 0.001, batchSize: 50, limit: 200, seed: 0, augment: true, device: 'cpu' })
+    expect(history.options).toMatchObject({ epochs: 1, optimizer: 'adam', lr: 0.001, batchSize: 50, limit: 200, seed: 0, augment: true, device: 'cpu', precision: 'fp32' })
     expect(history.trainLoss).toHaveLength(1)
     expect(Number.isFinite(history.trainLoss[0])).toBe(true)
     expect(history.testAccuracy).toHaveLength(1)
@@ -238,6 +240,18 @@ describe('ferrite train, evaluate and --resume', () => {
     expect(after.trainLoss[0]).toBe(before.trainLoss[0])
     expect(after.testAccuracy[0]).toBe(before.testAccuracy[0])
     expect(after.options).toMatchObject({ epochs: 2, resume: true })
+  })
+
+  it('trains in bf16 mixed precision with --precision bf16', async () => {
+    const bf16Out = join(out, '..', 'bf16')
+    const args = ['train', '--model', 'mycnn', '--data', data, '--epochs', '1', '--limit', '200', '--batch-size', '50', '--out', bf16Out]
+    const { status, stdout, stderr } = await ferrite(...args, '--precision', 'bf16')
+    expect({ status, stderr }).toEqual({ status: 0, stderr: '' })
+    const kernels = ft.backends.cpu.hasBf16Kernels() ? 'bf16 mixed precision' : 'bf16 mixed precision requested, running float32'
+    expect(stdout).toContain(`threads, ${kernels}`)
+    const history = JSON.parse(readFileSync(join(bf16Out, 'history.json'), 'utf8'))
+    expect(history.options.precision).toBe('bf16')
+    expect(Number.isFinite(history.trainLoss[0])).toBe(true)
   })
 
   it('fails with status 1 and one line naming the file and the field of a corrupt checkpoint', async () => {

@@ -236,7 +236,7 @@ describe('other inputs', () => {
   it("to('float16') names the dtypes and devices there are", () => {
     const e = thrown(() => ft.zeros([1]).to('float16' as never))
     expect(e.code).toBe('InvalidArgument')
-    expect(e.message).toBe("to: 'float16' is neither a dtype Ferrite has (float32, int64, bool) nor a device ('cpu', 'cuda' or 'cuda:N')")
+    expect(e.message).toBe("to: 'float16' is neither a dtype Ferrite has (float32, bfloat16, int64, bool) nor a device ('cpu', 'cuda' or 'cuda:N')")
     expect(thrown(() => ft.zeros([1]).to('cuda:x' as never)).message).toContain("unknown device 'cuda:x'")
   })
 

@@ -174,7 +174,7 @@ describe('file errors name the file', () => {
     const e = thrown(() => ft.load(path))
     expect(e.code).toBe('Io')
     expect(e.message).toBe(
-      `load: ${path}: tensor 'fc.weight' has dtype F16; Ferrite loads only F32, I64 and BOOL tensors (convert it, e.g. with \`.float()\`, before saving)`,
+      `load: ${path}: tensor 'fc.weight' has dtype F16; Ferrite loads only F32, BF16, I64 and BOOL tensors (convert it, e.g. with \`.float()\`, before saving)`,
     )
   })
 })

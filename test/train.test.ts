@@ -44,6 +44,36 @@ describe('fit on the bundled sample', () => {
     model.dispose()
   })
 
+  it("precision: 'bf16' trains under autocast: the loss falls, the weights stay float32", async () => {
+    ft.manualSeed(0)
+    const { trainLoader, testLoader } = loaders(0)
+    // The 32 -> 32 convolution runs the bf16 kernels (from 32 channels in and out), the first the float32 ones.
+    const model = new ft.nn.Sequential(
+      new ft.nn.Conv2d(3, 32, 3, { padding: 1 }),
+      new ft.nn.BatchNorm2d(32),
+      new ft.nn.ReLU(),
+      new ft.nn.MaxPool2d(2),
+      new ft.nn.Conv2d(32, 32, 3, { padding: 1 }),
+      new ft.nn.BatchNorm2d(32),
+      new ft.nn.ReLU(),
+      new ft.nn.MaxPool2d(4),
+      new ft.nn.Flatten(),
+      new ft.nn.Linear(32 * 4 * 4, 10),
+    )
+    const optimizer = new ft.optim.Adam(model.parameters(), { lr: 0.01 })
+    const lines: string[] = []
+    const log = (l: string) => lines.push(l)
+    const history = await ft.fit(model, { epochs: 1, optimizer, trainLoader, testLoader, logEvery: 2, log, progress: false, precision: 'bf16' })
+    const losses = lines.filter((l) => l.startsWith('Step')).map((l) => Number(l.split('Train Loss: ')[1]))
+    expect((losses.at(-1)! + losses.at(-2)!) / 2).toBeLessThan(((losses[0] + losses[1]) / 2) * 0.9)
+    expect(history.testAccuracy[0]).toBeGreaterThan(0.2)
+    for (const [name, p] of model.namedParameters()) expect(p.dtype, name).toBe('float32')
+    await expect(ft.fit(model, { epochs: 1, optimizer, trainLoader, precision: 'fp16' as 'bf16', log })).rejects.toThrow(
+      "fit: precision must be 'fp32' or 'bf16', got \"fp16\"",
+    )
+    model.dispose()
+  })
+
   it('resuming from a checkpoint ends exactly where an uninterrupted run does', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferrite-fit-'))
     const run = async (epochs: number, checkpoint?: string, seed = 7, model = (ft.manualSeed(1), new ft.models.MyCNN(32, 10))) => {

@@ -62,6 +62,13 @@ function fromTypedArray(data: Exclude<TensorData, NestedArray<number | boolean>>
   }
   const dtype = dtypeOf('tensor', options, 'float32')
   if (data instanceof Float32Array && dtype === 'float32') return new Tensor(native.fromFloat32(data, shape))
+  if (data instanceof Float32Array && dtype === 'bfloat16') {
+    // Rounded in the core, without a float64 copy in JS.
+    const wide = new Tensor(native.fromFloat32(data, shape))
+    const t = wide.to('bfloat16')
+    wide.dispose()
+    return t
+  }
   return new Tensor(native.fromFloat64(data instanceof Float64Array ? data : Float64Array.from(data), shape, dtype))
 }
 

@@ -49,7 +49,7 @@ export { evaluate, fit, loadCheckpoint, plotCurves, saveCheckpoint, saveModel, t
 export type { CheckpointState, FitOptions, History, LossFunction, Precision, TrainOptions } from './train'
 export { allClose, getAllocationLimit, getNumThreads, memory, setAllocationLimit } from './runtime'
 export type { AllCloseOptions, MemoryInfo } from './runtime'
-export type { DeviceName, DType, NestedArray, Shape, TensorOptions } from './types'
+export type { DeviceName, DType, NestedArray, Shape, TensorOptions, ToOptions } from './types'
 export type { Pair } from './validate'
 export {
   DeviceMismatchError,

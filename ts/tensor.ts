@@ -1,6 +1,6 @@
 import { IndexOutOfRangeError, InvalidArgumentError } from './errors'
 import { native, type TensorHandle } from './native'
-import type { DeviceName, DType, NestedArray, Shape } from './types'
+import type { DeviceName, DType, NestedArray, Shape, ToOptions } from './types'
 import { DTYPES } from './types'
 import { track } from './scope'
 import { checkInt, checkInts, describe } from './validate'
@@ -55,7 +55,7 @@ export class Tensor {
     return this.#shape.length
   }
 
-  /** The element type: `'float32'`, `'int64'` or `'bool'`. */
+  /** The element type: `'float32'`, `'bfloat16'`, `'int64'` or `'bool'`. */
   get dtype(): DType {
     return native.dtype(this.handle) as DType
   }
@@ -176,10 +176,15 @@ export class Tensor {
     return build(0)
   }
 
-  /** A row-major copy: `Float32Array` for float32, `BigInt64Array` for int64, `Uint8Array` (0/1) for bool. */
+  /**
+   * A row-major copy: `Float32Array` for float32, `BigInt64Array` for int64, `Uint8Array` (0/1) for bool.
+   * JS has no bfloat16 array (and PyTorch's `.numpy()` refuses bfloat16), so a bfloat16 tensor gives
+   * a `Float32Array` of its values widened exactly, like `x.float()`'s.
+   */
   toTypedArray(): Float32Array | BigInt64Array | Uint8Array {
     switch (this.dtype) {
       case 'float32':
+      case 'bfloat16':
         return native.toFloat32Array(this.handle)
       case 'int64':
         return native.toInt64Array(this.handle)
@@ -409,8 +414,13 @@ export class Tensor {
     return new Tensor(native.copy(this.handle))
   }
 
-  /** This tensor converted to a dtype or moved to a device (itself, shared, when nothing changes). */
-  to(target: DType | DeviceName): Tensor {
+  /**
+   * This tensor converted to a dtype or moved to a device, or both (`{ dtype, device }`, like
+   * `x.to(device, dtype)`); itself, shared, when nothing changes. Casts between float dtypes are
+   * differentiable: a float32 leaf cast to bfloat16 gets a float32 gradient.
+   */
+  to(target: DType | DeviceName | ToOptions): Tensor {
+    if (typeof target === 'object' && target !== null) return this.#toOptions(target)
     if ((DTYPES as readonly string[]).includes(target)) return new Tensor(native.toDtype(this.handle, target))
     if (typeof target !== 'string') {
       throw new InvalidArgumentError(`to: expected a dtype (${DTYPES.join(', ')}) or a device ('cpu', 'cuda:N'), got ${String(target)}`)
@@ -420,6 +430,40 @@ export class Tensor {
       throw new InvalidArgumentError(`to: '${target}' is neither a dtype Ferrite has (${DTYPES.join(', ')}) nor a device ('cpu', 'cuda' or 'cuda:N')`)
     }
     return new Tensor(native.toDevice(this.handle, target))
+  }
+
+  /** A float32 copy (itself when already float32), like PyTorch's `x.float()`. */
+  float(): Tensor {
+    return this.to('float32')
+  }
+
+  /** A bfloat16 copy (itself when already bfloat16), like PyTorch's `x.bfloat16()`. */
+  bfloat16(): Tensor {
+    return this.to('bfloat16')
+  }
+
+  /** An int64 copy (itself when already int64), like PyTorch's `x.long()`: floats truncate toward zero. */
+  long(): Tensor {
+    return this.to('int64')
+  }
+
+  #toOptions(options: ToOptions): Tensor {
+    const { dtype, device } = options
+    if (dtype !== undefined && !(DTYPES as readonly unknown[]).includes(dtype)) {
+      throw new InvalidArgumentError(`to: unknown dtype '${String(dtype)}'; expected one of ${DTYPES.join(', ')}`)
+    }
+    if (device !== undefined && (typeof device !== 'string' || !/^(cpu|cuda)/.test(device))) {
+      throw new InvalidArgumentError(`to: expected a device ('cpu', 'cuda' or 'cuda:N'), got ${String(device)}`)
+    }
+    // Moved first, then cast on the device. Like to('float32') on a float32 tensor, a call that
+    // changes nothing gives a new handle to the same tensor.
+    if (device === undefined) return new Tensor(native.toDtype(this.handle, dtype ?? this.dtype))
+    const moved = new Tensor(native.toDevice(this.handle, device))
+    if (dtype === undefined) return moved
+    const cast = new Tensor(native.toDtype(moved.handle, dtype))
+    // The intermediate's handle only: a cast that changed nothing still holds the storage.
+    moved.dispose()
+    return cast
   }
 
   #binary(op: number, name: string, other: Operand): Tensor {

@@ -5,7 +5,8 @@ import { native } from '../native'
 import { forwardScope } from '../scope'
 import { Tensor } from '../tensor'
 import { describe } from '../validate'
-import type { DeviceName } from '../types'
+import type { DeviceName, DType, ToOptions } from '../types'
+import { DTYPES } from '../types'
 import { Buffer, Parameter } from './parameter'
 import { addIndent } from './repr'
 
@@ -330,12 +331,34 @@ export abstract class Module {
   }
 
   /**
-   * Moves the parameters and buffers to `device` and returns this module. Entries already there
-   * stay the same objects; moved ones are replaced, so create optimizers after moving the model.
+   * Moves the parameters and buffers to a device, or casts the floating point ones to a float
+   * dtype (`'float32'` or `'bfloat16'`; int64 and bool buffers keep theirs), or both
+   * (`{ device, dtype }`), like PyTorch's `module.to(...)`; returns this module. Entries that
+   * do not change stay the same objects; the others are replaced, so create optimizers afterwards.
    */
-  to(device: DeviceName): this {
-    for (const module of this.modules()) module.#moveOwn(device)
+  to(target: DeviceName | DType | ToOptions): this {
+    const options: ToOptions =
+      typeof target === 'object' && target !== null
+        ? target
+        : (DTYPES as readonly unknown[]).includes(target)
+          ? { dtype: target as DType }
+          : { device: target as DeviceName }
+    const { dtype } = options
+    if (dtype !== undefined && dtype !== 'float32' && dtype !== 'bfloat16') {
+      throw new InvalidArgumentError(`Module.to only accepts floating point dtypes ('float32', 'bfloat16'), but got dtype=${String(dtype)}`)
+    }
+    for (const module of this.modules()) module.#moveOwn(options)
     return this
+  }
+
+  /** Casts the floating point parameters and buffers to float32, like PyTorch's `module.float()`. */
+  float(): this {
+    return this.to({ dtype: 'float32' })
+  }
+
+  /** Casts the floating point parameters and buffers to bfloat16, like PyTorch's `module.bfloat16()`. */
+  bfloat16(): this {
+    return this.to({ dtype: 'bfloat16' })
   }
 
   /** Frees the native memory of every parameter and buffer now; the module is unusable afterwards. */
@@ -459,12 +482,15 @@ export abstract class Module {
     return out
   }
 
-  #moveOwn(device: DeviceName): void {
+  #moveOwn({ device, dtype }: ToOptions): void {
     for (const kind of ['parameter', 'buffer'] as const) {
       for (const [name, slot] of this.#slots(kind)) {
         const current = this.#resolve(kind, slot)
         if (current === null) continue
-        const moved = current.to(device)
+        const isFloat = current.dtype === 'float32' || current.dtype === 'bfloat16'
+        const cast = isFloat ? dtype : undefined
+        if (device === undefined && cast === undefined) continue
+        const moved = current.to({ device, dtype: cast })
         if (native.sharesStorage(moved.handle, current.handle)) {
           moved.dispose()
           continue

@@ -220,6 +220,11 @@ impl fmt::Display for Tensor {
             }
             "[]".to_string()
         } else {
+            // PyTorch names the dtype unless the values imply it (float32, int64, bool).
+            match self.dtype() {
+                DType::BF16 => suffixes.push(format!("dtype=torch.{}", self.dtype().name())),
+                DType::F32 | DType::I64 | DType::Bool => {}
+            }
             let values = match self.to_cpu_storage() {
                 Ok(CpuStorage::F32(v)) => Values::Float(v.into_iter().map(f64::from).collect()),
                 Ok(CpuStorage::BF16(v)) => Values::Float(v.into_iter().map(f64::from).collect()),
@@ -287,6 +292,48 @@ mod tests {
         assert_eq!(e.to_string(), "tensor([], dtype=torch.int64)");
         let b = Tensor::from_bool(vec![true, false], &[2]).unwrap();
         assert_eq!(b.to_string(), "tensor([ True, False])");
+    }
+
+    // Expected strings printed by PyTorch 2.15 (`str(t)`) for the same bfloat16 tensors: values are
+    // printed as their exact float32 widening (1/3 rounds to 0.333984375, "0.3340").
+    #[test]
+    fn prints_bfloat16_like_pytorch() {
+        let b = |data: &[f32], shape: &[usize]| {
+            Tensor::from_f32(data.to_vec(), shape)
+                .unwrap()
+                .to_dtype(DType::BF16)
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(
+            b(&[1. / 3., -2., 100.5], &[3]),
+            "tensor([  0.3340,  -2.0000, 100.5000], dtype=torch.bfloat16)"
+        );
+        assert_eq!(
+            b(&[1., 2., 3., 4.], &[2, 2]),
+            "tensor([[1., 2.],\n        [3., 4.]], dtype=torch.bfloat16)"
+        );
+        assert_eq!(b(&[3.], &[]), "tensor(3., dtype=torch.bfloat16)");
+        assert_eq!(b(&[], &[0]), "tensor([], dtype=torch.bfloat16)");
+        assert_eq!(
+            b(&[1e-5, 1., f32::NAN, f32::INFINITY], &[4]),
+            "tensor([1.0014e-05, 1.0000e+00,        nan,        inf], dtype=torch.bfloat16)"
+        );
+        assert_eq!(
+            b(&[1e10, 1.5], &[2]),
+            "tensor([9.9992e+09, 1.5000e+00], dtype=torch.bfloat16)"
+        );
+        let data: Vec<f32> = (0..2000).map(|v| v as f32).collect();
+        assert_eq!(
+            b(&data, &[2000]),
+            "tensor([0.0000e+00, 1.0000e+00, 2.0000e+00,  ..., 2.0000e+03, 2.0000e+03,\n        2.0000e+03], dtype=torch.bfloat16)"
+        );
+        let leaf = Tensor::from_f32(vec![1., 2.], &[2]).unwrap();
+        leaf.set_requires_grad(true).unwrap();
+        assert_eq!(
+            leaf.to_dtype(DType::BF16).unwrap().to_string(),
+            "tensor([1., 2.], dtype=torch.bfloat16, grad_fn=<ToCopyBackward0>)"
+        );
     }
 
     #[test]

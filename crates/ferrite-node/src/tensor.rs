@@ -1,7 +1,7 @@
 //! Tensor methods, as functions of a tensor handle (see `handle.rs`): getters, autograd, views,
 //! elementwise ops and reductions.
 
-use ferrite_core::{BinaryOp, ReduceOp, UnaryOp};
+use ferrite_core::{BinaryOp, CpuStorage, Error, ReduceOp, UnaryOp};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -199,11 +199,21 @@ pub fn item(handle: TensorHandle) -> Result<f64, String> {
     guard("item", || t.item())
 }
 
-/// Row-major float32 copy (float32 tensors only).
+/// Row-major float32 copy of a float tensor: float32 as it is, bfloat16 widened exactly (JS has
+/// no bfloat16 array; every bfloat16 is a float32 with its low 16 bits zero).
 #[napi]
 pub fn to_float32_array(handle: TensorHandle) -> Result<Float32Array, String> {
     let t = handle.get("toFloat32Array")?;
-    guard("toTypedArray", || t.to_vec_f32()).map(Float32Array::new)
+    guard("toTypedArray", || match t.to_cpu_storage()? {
+        CpuStorage::F32(v) => Ok(v),
+        CpuStorage::BF16(v) => Ok(v.into_iter().map(f32::from).collect()),
+        other @ (CpuStorage::I64(_) | CpuStorage::Bool(_)) => Err(Error::dtype(
+            "toTypedArray",
+            "float32 or bfloat16",
+            other.dtype(),
+        )),
+    })
+    .map(Float32Array::new)
 }
 
 /// Row-major int64 copy (int64 tensors only).

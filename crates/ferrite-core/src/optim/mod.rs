@@ -107,6 +107,7 @@ pub fn sgd_step_many(params: &[SgdParam], o: &SgdOptions) -> Result<()> {
 /// Checks one parameter's step; gives it back without a buffer when there is no momentum, and
 /// its gradient as a contiguous float32 tensor.
 fn check_sgd<'a>(p: &SgdParam<'a>, o: &SgdOptions) -> Result<(SgdParam<'a>, Tensor)> {
+    float32_param("sgd", p.param)?;
     check_state("sgd", p.param, "grad", p.grad)?;
     if o.nesterov && (o.momentum <= 0.0 || o.dampening != 0.0) {
         return Err(Error::invalid(
@@ -249,6 +250,7 @@ pub fn adam_step_many(params: &[AdamParam], o: &AdamOptions) -> Result<()> {
 /// Checks one parameter's step; gives it back without max_exp_avg_sq unless amsgrad is set, and
 /// its gradient as a contiguous float32 tensor.
 fn check_adam<'a>(p: &AdamParam<'a>, o: &AdamOptions) -> Result<(AdamParam<'a>, Tensor)> {
+    float32_param("adam", p.param)?;
     check_state("adam", p.param, "grad", p.grad)?;
     check_state("adam", p.param, "exp_avg", p.exp_avg)?;
     check_state("adam", p.param, "exp_avg_sq", p.exp_avg_sq)?;
@@ -401,6 +403,19 @@ fn device_mismatch(op: &'static str, param: &Tensor, other: &Tensor) -> Error {
         op,
         expected: param.device().to_string(),
         got: other.device().to_string(),
+    }
+}
+
+/// The update kernels are float32 ones. A bfloat16 parameter (PyTorch would update it in its own
+/// dtype) is refused by name rather than as a gradient of the wrong dtype.
+fn float32_param(op: &'static str, param: &Tensor) -> Result<()> {
+    match param.dtype() {
+        DType::F32 => Ok(()),
+        got @ (DType::BF16 | DType::I64 | DType::Bool) => Err(Error::dtype(
+            op,
+            "a float32 parameter (optimizers update float32 parameters and state; for bfloat16 compute keep the parameters float32 and use autocast)",
+            got,
+        )),
     }
 }
 

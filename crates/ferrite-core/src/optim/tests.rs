@@ -226,3 +226,19 @@ test_device!(fn bad_states_are_refused_before_any_write(device) {
     }
     assert_eq!(p.to_vec_f32().unwrap(), vec![1.0, 2.0]);
 });
+
+test_device!(fn bfloat16_parameters_are_refused_by_name(device) {
+    let p = t(&[1.0, 2.0], device).to_dtype(DType::BF16).unwrap();
+    let g = p.clone();
+    let (m, v) = (t(&[0.0; 2], device), t(&[0.0; 2], device));
+    let errors = [
+        sgd_step(&p, &g, None, true, &sgd(0.0, 0.0, 0.0, false)).unwrap_err(),
+        adam_step(&p, &g, &m, &v, None, 1, &adam(0.0, false, false)).unwrap_err(),
+    ];
+    for e in errors {
+        assert_eq!(e.code(), "DTypeMismatch");
+        let message = e.to_string();
+        assert!(message.contains("float32 parameter") && message.ends_with("got bfloat16"), "{message}");
+    }
+    assert_eq!(p.version(), 0);
+});

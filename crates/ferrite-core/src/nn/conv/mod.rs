@@ -13,11 +13,15 @@ mod shape;
 #[cfg(test)]
 mod tests;
 
+use cpu::bf16::storage::Floats;
 pub use shape::Conv2dParams;
 use shape::ConvShape;
 
+use crate::autocast::Policy;
 use crate::autograd::{record, Backward};
+use crate::dtype::DType;
 use crate::error::Result;
+use crate::layout::Layout;
 use crate::storage::{mismatch, CpuStorage, Storage};
 use crate::tensor::Tensor;
 
@@ -34,12 +38,48 @@ impl Tensor {
         params: Conv2dParams,
     ) -> Result<Tensor> {
         let s = ConvShape::new(self, weight, bias, params)?;
+        let mut operands = vec![self, weight];
+        operands.extend(bias);
+        let policy = Policy::lower_precision(OP, &operands)?;
+        let bf16_kernels = policy.compute == DType::BF16 && policy.native && cpu::bf16::pays(&s);
+        if bf16_kernels {
+            // PyTorch's autocast rounds the bias to bf16 too; its gradient comes back through
+            // the cast in the bias's own dtype.
+            let b = bias.map(|b| b.to_dtype(DType::BF16)).transpose()?;
+            return self.convolve(weight, b.as_ref(), s, true);
+        }
+        // The float32 kernels, also where bf16 ones are missing (no AVX512-BF16, CUDA) or slower
+        // than the float32 routes for this shape: on float32 copies of bf16 operands (more exact
+        // than bf16 products), the result in the compute dtype. No copies for float32 ones.
+        let f32 = |t: &Tensor| t.to_dtype(DType::F32);
+        let b = bias.map(f32).transpose()?;
+        f32(self)?
+            .convolve(&f32(weight)?, b.as_ref(), s, false)?
+            .to_dtype(policy.compute)
+    }
+
+    /// The convolution of `s` by the bf16 kernels or (all operands float32) the float32 ones.
+    fn convolve(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        s: ConvShape,
+        bf16_kernels: bool,
+    ) -> Result<Tensor> {
         let (x, w) = (self.contiguous()?, weight.contiguous()?);
         let b = bias.map(Tensor::contiguous).transpose()?;
         let b_storage = b.as_ref().map(|b| (b.storage().read(), b.layout()));
-        let cpu = |xs: &CpuStorage, ws: &CpuStorage, bias: Option<&[f32]>| -> Result<Storage> {
+        let cpu = |xs: &CpuStorage, ws: &CpuStorage, bias: Option<(&CpuStorage, &Layout)>| {
+            if bf16_kernels {
+                let b = bias
+                    .map(|(bs, layout)| Floats::of(bs, layout))
+                    .transpose()?;
+                let (x, w) = (Floats::of(xs, x.layout())?, Floats::of(ws, w.layout())?);
+                return Ok(Storage::Cpu(cpu::bf16::storage::forward(&s, x, w, b)));
+            }
             let (x, w) = (xs.slice(OP, x.layout())?, ws.slice(OP, w.layout())?);
-            Ok(Storage::Cpu(CpuStorage::F32(cpu::forward(&s, x, w, bias))))
+            let bias = bias.map(|(bs, layout)| bs.slice(OP, layout)).transpose()?;
+            Result::Ok(Storage::Cpu(CpuStorage::F32(cpu::forward(&s, x, w, bias))))
         };
         let out = match (
             &*x.storage().read(),
@@ -50,7 +90,7 @@ impl Tensor {
         ) {
             (Storage::Cpu(xs), Storage::Cpu(ws), None) => cpu(xs, ws, None)?,
             (Storage::Cpu(xs), Storage::Cpu(ws), Some((Storage::Cpu(bs), layout))) => {
-                cpu(xs, ws, Some(bs.slice(OP, layout)?))?
+                cpu(xs, ws, Some((bs, layout)))?
             }
             (Storage::Cuda(xs), Storage::Cuda(ws), None) => {
                 Storage::Cuda(cuda::forward(&s, (xs, x.layout()), (ws, w.layout()), None)?)
@@ -79,6 +119,7 @@ impl Tensor {
             weight: weight.clone(),
             bias: bias.cloned(),
             shape: s,
+            bf16_kernels,
         }))
     }
 }
@@ -88,6 +129,8 @@ struct ConvolutionBackward {
     weight: Tensor,
     bias: Option<Tensor>,
     shape: ConvShape,
+    /// Whether the forward ran the bf16 kernels: the gradients do too, each in its input's dtype.
+    bf16_kernels: bool,
 }
 
 impl Backward for ConvolutionBackward {
@@ -118,8 +161,12 @@ impl Backward for ConvolutionBackward {
         let dx = needs[0].then(|| self.backward_input(&dy)).transpose()?;
         let dw = needs[1].then(|| self.backward_weight(&dy)).transpose()?;
         let mut grads = vec![dx, dw];
-        if self.bias.is_some() {
-            grads.push(needs[2].then(|| self.backward_bias(&dy)).transpose()?);
+        if let Some(bias) = &self.bias {
+            grads.push(
+                needs[2]
+                    .then(|| self.backward_bias(&dy, bias))
+                    .transpose()?,
+            );
         }
         Ok(grads)
     }
@@ -130,6 +177,16 @@ impl ConvolutionBackward {
     fn backward_input(&self, dy: &Tensor) -> Result<Tensor> {
         let w = self.weight.contiguous()?;
         let dx = match (&*dy.storage().read(), &*w.storage().read()) {
+            (Storage::Cpu(gs), Storage::Cpu(ws)) if self.bf16_kernels => {
+                let (dy, w) = (Floats::of(gs, dy.layout())?, Floats::of(ws, w.layout())?);
+                let dtype = self.input.dtype();
+                Storage::Cpu(cpu::bf16::storage::backward_input(
+                    &self.shape,
+                    dy,
+                    w,
+                    dtype,
+                )?)
+            }
             (Storage::Cpu(gs), Storage::Cpu(ws)) => {
                 let (dy, w) = (gs.slice(OP, dy.layout())?, ws.slice(OP, w.layout())?);
                 Storage::Cpu(CpuStorage::F32(cpu::backward_input(&self.shape, dy, w)))
@@ -149,6 +206,16 @@ impl ConvolutionBackward {
     fn backward_weight(&self, dy: &Tensor) -> Result<Tensor> {
         let x = self.input.contiguous()?;
         let dw = match (&*dy.storage().read(), &*x.storage().read()) {
+            (Storage::Cpu(gs), Storage::Cpu(xs)) if self.bf16_kernels => {
+                let (dy, x) = (Floats::of(gs, dy.layout())?, Floats::of(xs, x.layout())?);
+                let dtype = self.weight.dtype();
+                Storage::Cpu(cpu::bf16::storage::backward_weight(
+                    &self.shape,
+                    x,
+                    dy,
+                    dtype,
+                )?)
+            }
             (Storage::Cpu(gs), Storage::Cpu(xs)) => {
                 let (dy, x) = (gs.slice(OP, dy.layout())?, xs.slice(OP, x.layout())?);
                 Storage::Cpu(CpuStorage::F32(cpu::backward_weight(&self.shape, x, dy)))
@@ -165,8 +232,16 @@ impl ConvolutionBackward {
     }
 
     /// The bias's gradient from `dy`.
-    fn backward_bias(&self, dy: &Tensor) -> Result<Tensor> {
+    fn backward_bias(&self, dy: &Tensor, bias: &Tensor) -> Result<Tensor> {
         let db = match &*dy.storage().read() {
+            Storage::Cpu(gs) if self.bf16_kernels => {
+                let dy = Floats::of(gs, dy.layout())?;
+                Storage::Cpu(cpu::bf16::storage::backward_bias(
+                    &self.shape,
+                    dy,
+                    bias.dtype(),
+                )?)
+            }
             Storage::Cpu(gs) => Storage::Cpu(CpuStorage::F32(cpu::backward_bias(
                 &self.shape,
                 gs.slice(OP, dy.layout())?,

@@ -3,7 +3,7 @@
 
 use super::OP;
 use crate::alloc;
-use crate::dtype::DType;
+use crate::autocast::{self, DeviceType};
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::layout::checked_numel;
 use crate::tensor::Tensor;
@@ -166,14 +166,28 @@ fn operands(input: &Tensor, weight: &Tensor) -> String {
     )
 }
 
-/// Every operand on the input's device, and float32.
+/// Every operand on the input's device, and float32 or bfloat16; outside autocast, all of the
+/// input's dtype, as PyTorch requires ("Input type and weight type should be the same").
 fn check_operands(input: &Tensor, weight: &Tensor, bias: Option<&Tensor>) -> Result<()> {
-    for t in [input, weight].into_iter().chain(bias) {
+    let autocast = autocast::dtype(DeviceType::of(input.device())).is_some();
+    let named = [("input", input), ("weight", weight)];
+    for (name, t) in named.into_iter().chain(bias.map(|b| ("bias", b))) {
         input.same_device(OP, t)?;
-        if t.dtype() != DType::F32 {
+        if !t.dtype().is_float() {
             return Err(Error::dtype(
                 OP,
-                "float32 tensors",
+                "float32 or bfloat16 tensors",
+                format!("{} ({})", t.dtype(), operands(input, weight)),
+            ));
+        }
+        if !autocast && t.dtype() != input.dtype() {
+            return Err(Error::dtype(
+                OP,
+                format!(
+                    "the {name} in the input's dtype {} outside autocast (input type and {name} \
+                     type should be the same)",
+                    input.dtype()
+                ),
                 format!("{} ({})", t.dtype(), operands(input, weight)),
             ));
         }

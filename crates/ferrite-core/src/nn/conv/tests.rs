@@ -7,6 +7,7 @@ use super::cpu::{
 };
 use super::reference::params;
 use super::*;
+use crate::autocast::DeviceType;
 use crate::device::Device;
 use crate::dtype::DType;
 use crate::testing::{assert_close, gradcheck, leaf, leaf_on, tensor, test_device, values};
@@ -485,4 +486,137 @@ fn bad_operands_are_typed_errors() {
             w.shape()
         );
     }
+}
+
+/// Autocast on for the CPU while alive.
+struct Autocast(Option<DType>);
+
+impl Autocast {
+    fn on() -> Autocast {
+        Autocast(crate::autocast::set(DeviceType::Cpu, Some(DType::BF16)).unwrap())
+    }
+}
+
+impl Drop for Autocast {
+    fn drop(&mut self) {
+        crate::autocast::set(DeviceType::Cpu, self.0).unwrap();
+    }
+}
+
+/// A float32 leaf, or (with `dtype` bf16) a bf16 leaf of the same values rounded.
+fn leaf_of(shape: &[usize], seed: u64, dtype: DType) -> Tensor {
+    let t = tensor(shape, seed, Device::Cpu).to_dtype(dtype).unwrap();
+    t.set_requires_grad(true).unwrap();
+    t
+}
+
+/// A tensor's values as float32, whatever its float dtype.
+fn host(t: &Tensor) -> Vec<f32> {
+    t.to_dtype(DType::F32).unwrap().to_vec_f32().unwrap()
+}
+
+/// `got` within `2^-6` of the sum of the magnitudes of the products behind each element (bf16
+/// operands and a bf16 result: 2^-7 + 2^-8 with room for float32's sums).
+#[track_caller]
+fn assert_bf16_close(what: &str, got: &[f32], want: &[f64], scale: &[f64]) {
+    reference::assert_within_scale(what, got, want, scale, 2f64.powi(-6));
+}
+
+/// Runs `conv2d` on operands of `dtypes` (input, weight, bias) and backward with `dy` = 1, and
+/// checks the output's dtype (`out`), each gradient's (its input's) and every value.
+fn check_bf16_conv(dtypes: [DType; 3], out: DType) {
+    let p = params([1, 1], [1, 1], [1, 1], 1);
+    let (xs, ws) = ([2, 3, 6, 5], [4, 3, 3, 3]);
+    let (x, w, b) = (
+        leaf_of(&xs, 1, dtypes[0]),
+        leaf_of(&ws, 2, dtypes[1]),
+        leaf_of(&[4], 3, dtypes[2]),
+    );
+    let y = x.conv2d(&w, Some(&b), p).unwrap();
+    assert_eq!(y.dtype(), out, "{dtypes:?}");
+    let s = reference::shape(xs, [4, 3, 3], p);
+    let (xv, wv, bv) = (host(&x), host(&w), host(&b));
+    let abs = reference::abs;
+    let what = format!("{dtypes:?}");
+    assert_bf16_close(
+        &format!("forward {what}"),
+        &host(&y),
+        &reference::forward(&s, &xv, &wv, Some(&bv)),
+        &reference::forward(&s, &abs(&xv), &abs(&wv), Some(&abs(&bv))),
+    );
+    let dy = vec![1f32; y.numel()];
+    {
+        let _off = crate::autocast::Suspended::new();
+        y.sum(&[], false).unwrap().backward(None, false).unwrap();
+    }
+    let grads = [&x, &w, &b].map(|t| t.grad().unwrap());
+    for (t, g) in [&x, &w, &b].iter().zip(&grads) {
+        assert_eq!(
+            g.dtype(),
+            t.dtype(),
+            "{what}: a gradient in its input's dtype"
+        );
+    }
+    assert_bf16_close(
+        &format!("input gradient {what}"),
+        &host(&grads[0]),
+        &reference::backward_input(&s, &wv, &dy),
+        &reference::backward_input(&s, &abs(&wv), &dy),
+    );
+    assert_bf16_close(
+        &format!("weight gradient {what}"),
+        &host(&grads[1]),
+        &reference::backward_weight(&s, &xv, &dy),
+        &reference::backward_weight(&s, &abs(&xv), &dy),
+    );
+    assert_bf16_close(
+        &format!("bias gradient {what}"),
+        &host(&grads[2]),
+        &reference::backward_bias(&s, &dy),
+        &reference::backward_bias(&s, &dy),
+    );
+}
+
+/// Under autocast, float32 and bf16 operands in any mix give a bf16 output and gradients in each
+/// operand's dtype: by the bf16 kernels where the CPU has them, else in float32.
+#[test]
+fn autocast_gives_bf16_and_each_gradient_in_its_inputs_dtype() {
+    use DType::{BF16, F32};
+    let _on = Autocast::on();
+    let out = if crate::autocast::native_bf16(Device::Cpu) {
+        BF16
+    } else {
+        F32
+    };
+    for dtypes in [
+        [F32, F32, F32],
+        [BF16, F32, F32],
+        [F32, BF16, BF16],
+        [BF16, BF16, F32],
+    ] {
+        check_bf16_conv(dtypes, out);
+    }
+}
+
+/// Outside autocast, bf16 operands give bf16 (by the bf16 kernels, or in float32 rounded once).
+#[test]
+fn bf16_operands_give_bf16() {
+    check_bf16_conv([DType::BF16; 3], DType::BF16);
+}
+
+#[test]
+fn operands_of_different_dtypes_are_typed_errors_outside_autocast() {
+    let x = tensor(&[1, 3, 5, 5], 1, Device::Cpu)
+        .to_dtype(DType::BF16)
+        .unwrap();
+    let w = tensor(&[2, 3, 3, 3], 2, Device::Cpu);
+    let err = x.conv2d(&w, None, Conv2dParams::default()).unwrap_err();
+    assert_eq!(err.code(), "DTypeMismatch");
+    assert!(err.to_string().contains("should be the same"), "{err}");
+    let b = tensor(&[2], 3, Device::Cpu);
+    let w = w.to_dtype(DType::BF16).unwrap();
+    let err = x.conv2d(&w, Some(&b), Conv2dParams::default()).unwrap_err();
+    assert!(err.to_string().contains("bias type"), "{err}");
+    let _on = Autocast::on();
+    assert!(x.conv2d(&w, Some(&b), Conv2dParams::default()).is_ok());
 }

@@ -84,9 +84,11 @@ impl Tensor {
         let shape = broadcast_shapes(op.name(), self.shape(), rhs.shape())?;
         let dtype = op.compute_dtype(self.dtype(), rhs.dtype())?;
         if dtype == DType::BF16 {
-            // Computed in float32 and rounded once (comparisons stay bool).
-            let rhs = rhs.to_dtype(DType::F32)?;
-            return self.through_f32(|x| x.binary(op, &rhs));
+            // Computed in float32 and rounded once (comparisons stay bool). As in PyTorch, an
+            // int64 or bool operand becomes bfloat16 first (257 is 256 there), on either side.
+            let lhs = self.to_dtype(DType::BF16)?;
+            let rhs = rhs.to_dtype(DType::BF16)?.to_dtype(DType::F32)?;
+            return lhs.through_f32(|x| x.binary(op, &rhs));
         }
         let (a, b) = (self.to_dtype(dtype)?, rhs.to_dtype(dtype)?);
         let (al, bl) = (
@@ -121,7 +123,23 @@ impl Tensor {
     pub fn binary_scalar(&self, op: BinaryOp, scalar: f64) -> Result<Tensor> {
         if self.dtype() == DType::BF16 {
             // A scalar does not promote a bf16 tensor (PyTorch's wrapped numbers), and the op
-            // computes in float32.
+            // computes in float32. PyTorch's CPU kernels take the scalar two ways: mul and div
+            // as float32, the others rounded to bfloat16 first (so `x.eq(1 / 3)` holds where x
+            // holds bfloat16's 1/3, and `x + 1 / 3` adds 0.333984375).
+            let scalar = match op {
+                BinaryOp::Mul | BinaryOp::Div => scalar,
+                BinaryOp::Add
+                | BinaryOp::Sub
+                | BinaryOp::Pow
+                | BinaryOp::Maximum
+                | BinaryOp::Minimum
+                | BinaryOp::Eq
+                | BinaryOp::Ne
+                | BinaryOp::Lt
+                | BinaryOp::Le
+                | BinaryOp::Gt
+                | BinaryOp::Ge => half::bf16::from_f32(scalar as f32).to_f64(),
+            };
             return self.through_f32(|x| x.binary_scalar(op, scalar));
         }
         let float = self.dtype() == DType::F32 || scalar.fract() != 0.0 || !scalar.is_finite();
@@ -459,5 +477,32 @@ mod tests {
             err.to_string(),
             "add: shapes [2] and [3] cannot be broadcast together (dim 0: 2 vs 3)"
         );
+    });
+
+    // Values printed by PyTorch 2.15 on the CPU: `x + 1/3` adds bfloat16's 1/3 (0.333984375),
+    // `x * 0.1` multiplies by float32's 0.1; `torch.tensor([257]) * ones(bf16)` rounds 257 to 256
+    // first and stays bfloat16.
+    test_device!(fn bfloat16_operands_and_scalars_as_pytorch_takes_them(device) {
+        let x = on(Tensor::from_f32(vec![0.0, 1.0, 0.375, 1.125], &[4]).unwrap(), device)
+            .to_dtype(DType::BF16)
+            .unwrap();
+        let sum = x.binary_scalar(Add, 1.0 / 3.0).unwrap();
+        assert_eq!(sum.dtype(), DType::BF16);
+        // float32's 1/3 would give 0.70703125 at 0.375.
+        assert_eq!(sum.to_vec_f64().unwrap(), [0.333984375, 1.3359375, 0.7109375, 1.4609375]);
+        let eq = sum.binary_scalar(Eq, 1.0 / 3.0).unwrap();
+        assert_eq!(eq.to_vec_f64().unwrap(), [1.0, 0.0, 0.0, 0.0]);
+        // bfloat16's 0.1 would give 0.11279296875 at 1.125.
+        let tenth = x.binary_scalar(Mul, 0.1).unwrap();
+        assert_eq!(tenth.to_vec_f64().unwrap(), [0.0, 0.10009765625, 0.03759765625, 0.1123046875]);
+        let ints = on(Tensor::from_i64(vec![257, 1, 2, 3], &[4]).unwrap(), device);
+        for product in [ints.mul(&x).unwrap(), x.mul(&ints).unwrap()] {
+            assert_eq!(product.dtype(), DType::BF16);
+            assert_eq!(product.to_vec_f64().unwrap(), [0.0, 1.0, 0.75, 3.375]);
+        }
+        let ones = Tensor::ones(&[4], DType::BF16, device).unwrap();
+        assert_eq!(ints.mul(&ones).unwrap().to_vec_f64().unwrap()[0], 256.0);
+        let flags = on(Tensor::from_bool(vec![true, false, true, true], &[4]).unwrap(), device);
+        assert_eq!(flags.add(&x).unwrap().to_vec_f64().unwrap(), [1.0, 1.0, 1.375, 2.125]);
     });
 }

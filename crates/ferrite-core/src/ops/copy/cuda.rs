@@ -235,10 +235,11 @@ mod tests {
     use super::super::cases::{assert_same_gradients, cases_of, SHAPES};
     use crate::device::Device;
     use crate::dtype::DType;
+    use crate::storage::CpuStorage;
     use crate::testing::{assert_same_values, cuda_test, floats};
     use crate::Tensor;
 
-    const DTYPES: [DType; 3] = [DType::F32, DType::I64, DType::Bool];
+    const DTYPES: [DType; 4] = [DType::F32, DType::BF16, DType::I64, DType::Bool];
 
     cuda_test!(fn cuda_to_dtype_converts_as_the_cpu(device) {
         let specials = Tensor::from_f32(
@@ -271,6 +272,46 @@ mod tests {
                 }
             }
         }
+    });
+
+    // bfloat16 casts bit for bit (NaN payloads, the sign of zero and ties included): the kernels
+    // round as `half::bf16::from_f32` does on the CPU.
+    cuda_test!(fn cuda_bfloat16_casts_match_the_cpu_bit_for_bit(device) {
+        let halfway = |k: i32| f32::from_bits(0x3f80_0000 + (k as u32) * 0x8000);
+        let specials: Vec<f32> = [
+            0x0000_0000u32, 0x8000_0000, 0x7f7f_ffff, 0x7f7f_7fff, 0x7f7f_8000, 0xff7f_8000,
+            0x7f80_0000, 0xff80_0000, 0x7fc0_0000, 0xffc0_0000, 0x7f80_0001, 0x7fff_ffff,
+            0x0000_0001, 0x8000_0001, 0x0000_8000, 0x0001_8000, 0x007f_ffff, 0x0080_0000,
+        ]
+        .into_iter()
+        .map(f32::from_bits)
+        .chain((1..8).map(halfway))
+        .chain((0..300).map(|i| (i as f32 * 0.37).sin() * 2f32.powi(i % 60 - 30)))
+        .collect();
+        let n = specials.len();
+        let host = Tensor::from_f32(specials, &[n]).unwrap();
+        let bits = |t: &Tensor| match t.to_device(Device::Cpu).unwrap().to_cpu_storage().unwrap() {
+            CpuStorage::BF16(v) => v.into_iter().map(|x| x.to_bits()).collect::<Vec<u16>>(),
+            other => panic!("expected bfloat16, got {:?}", other.dtype()),
+        };
+        let on_device = host.to_device(device).unwrap().to_dtype(DType::BF16).unwrap();
+        let on_cpu = host.to_dtype(DType::BF16).unwrap();
+        assert_eq!(bits(&on_device), bits(&on_cpu));
+        // Widening back is exact on both (every bfloat16 is a float32).
+        let wide = on_device.to_dtype(DType::F32).unwrap().to_device(Device::Cpu).unwrap();
+        let wide_cpu = on_cpu.to_dtype(DType::F32).unwrap();
+        let f32_bits = |t: &Tensor| -> Vec<u32> {
+            t.to_vec_f32().unwrap().into_iter().map(f32::to_bits).collect()
+        };
+        assert_eq!(f32_bits(&wide), f32_bits(&wide_cpu));
+        // Fills and int64 sources round the same way.
+        let third = Tensor::full(&[5], 1.0 / 3.0, DType::BF16, device).unwrap();
+        assert_eq!(bits(&third), bits(&Tensor::full(&[5], 1.0 / 3.0, DType::BF16, Device::Cpu).unwrap()));
+        let ints = Tensor::from_i64(vec![16_842_753, 257, -259, i64::MAX, i64::MIN], &[5]).unwrap();
+        assert_eq!(
+            bits(&ints.to_device(device).unwrap().to_dtype(DType::BF16).unwrap()),
+            bits(&ints.to_dtype(DType::BF16).unwrap())
+        );
     });
 
     cuda_test!(fn cuda_contiguous_and_copy_gather_any_view(device) {
@@ -321,9 +362,10 @@ mod tests {
         for dim in 0..3i64 {
             let mut cpu = Vec::new();
             let mut dev = Vec::new();
-            for (i, dtype) in [DType::F32, DType::I64, DType::Bool, DType::F32].into_iter().enumerate() {
+            let dtypes = [DType::F32, DType::I64, DType::BF16, DType::Bool, DType::F32];
+            for (i, dtype) in dtypes.into_iter().enumerate() {
                 let mut shape = vec![3, 5, 7];
-                shape[dim as usize] = [1, 4, 2, 0][i];
+                shape[dim as usize] = [1, 4, 3, 2, 0][i];
                 // Each part in another layout (where the layout applies to its shape).
                 let mut parts = cases_of(dtype, &shape, i as u64, device);
                 let part = parts.swap_remove(i % parts.len());

@@ -299,7 +299,7 @@ fn plan(s: &ConvShape, cols: usize) -> Plan {
 }
 
 /// Where each kernel tap meets the input, in tap order.
-fn tap_windows(s: &ConvShape) -> Vec<Tap> {
+pub(super) fn tap_windows(s: &ConvShape) -> Vec<Tap> {
     let ([sh, sw], [ph, pw], [dh, dw]) = (s.stride, s.padding, s.dilation);
     let windows = (0..s.kh).flat_map(|i| (0..s.kw).map(move |j| (i, j)));
     windows
@@ -323,7 +323,7 @@ fn tap_windows(s: &ConvShape) -> Vec<Tap> {
 
 /// Where one kernel tap meets an input plane: the output rows and columns that read inside it, and
 /// the input offset read by the first of them. Padding is what no tap window covers.
-struct Tap {
+pub(super) struct Tap {
     ys: Range<usize>,
     xs: Range<usize>,
     from: usize,
@@ -375,7 +375,7 @@ fn unfold_plane(s: &ConvShape, tap: &Tap, plane: &[f32], dst: &mut [f32]) {
 }
 
 /// Adds `src` [oh, ow], what `tap` read at every output position, back onto the input plane.
-fn fold_plane(s: &ConvShape, tap: &Tap, src: &[f32], plane: &mut [f32]) {
+pub(super) fn fold_plane(s: &ConvShape, tap: &Tap, src: &[f32], plane: &mut [f32]) {
     let ([sh, sw], len) = (s.stride, tap.xs.len());
     for (k, oy) in tap.ys.clone().enumerate() {
         let (from, run) = (

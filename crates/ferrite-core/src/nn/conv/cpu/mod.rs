@@ -19,6 +19,7 @@
 //! The direct kernels need AVX-512 (and x86-64): elsewhere their routes are never taken, and the
 //! others decide as they do everywhere.
 
+pub(crate) mod bf16;
 mod chunks;
 #[cfg(target_arch = "x86_64")]
 mod direct;
