@@ -44,43 +44,39 @@ impl<T: Element> Strided<'_, T> {
     }
 }
 
-impl PackPairs for Strided<'_, f32> {
-    fn k(&self) -> usize {
-        self.k
-    }
+/// `PackPairs` for a strided operand of an element type: the vector path where a run of k or of
+/// lines is contiguous, the plain one elsewhere.
+macro_rules! strided_pack_pairs {
+    ($t:ty) => {
+        impl PackPairs for Strided<'_, $t> {
+            fn k(&self) -> usize {
+                self.k
+            }
 
-    fn pack(&self, lines: Range<usize>, pairs: Range<usize>, stride: usize, dst: &mut [u32]) {
-        self.check(&lines, &pairs, stride, dst);
-        if lines.is_empty() || pairs.is_empty() {
-            return;
+            fn pack(
+                &self,
+                lines: Range<usize>,
+                pairs: Range<usize>,
+                stride: usize,
+                dst: &mut [u32],
+            ) {
+                self.check(&lines, &pairs, stride, dst);
+                if lines.is_empty() || pairs.is_empty() {
+                    return;
+                }
+                #[cfg(target_arch = "x86_64")]
+                if super::available() && (self.k_stride == 1 || self.line_stride == 1) {
+                    // SAFETY: AVX-512 is present, and `check` bounded every read and write.
+                    return unsafe { simd::pack(self, lines, pairs, stride, dst) };
+                }
+                self.pack_plain(lines, pairs, stride, dst)
+            }
         }
-        #[cfg(target_arch = "x86_64")]
-        if super::available() && (self.k_stride == 1 || self.line_stride == 1) {
-            // SAFETY: AVX-512 is present, and `check` bounded every read and write.
-            return unsafe { simd::pack(self, lines, pairs, stride, dst) };
-        }
-        self.pack_plain(lines, pairs, stride, dst)
-    }
+    };
 }
 
-impl PackPairs for Strided<'_, bf16> {
-    fn k(&self) -> usize {
-        self.k
-    }
-
-    fn pack(&self, lines: Range<usize>, pairs: Range<usize>, stride: usize, dst: &mut [u32]) {
-        self.check(&lines, &pairs, stride, dst);
-        if lines.is_empty() || pairs.is_empty() {
-            return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        if super::available() && (self.k_stride == 1 || self.line_stride == 1) {
-            // SAFETY: AVX-512 is present, and `check` bounded every read and write.
-            return unsafe { simd::pack(self, lines, pairs, stride, dst) };
-        }
-        self.pack_plain(lines, pairs, stride, dst)
-    }
-}
+strided_pack_pairs!(f32);
+strided_pack_pairs!(bf16);
 
 #[cfg(target_arch = "x86_64")]
 mod simd {
