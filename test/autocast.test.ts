@@ -90,7 +90,10 @@ describe.skipIf(!native)('autocast on a CPU with bf16 kernels, against PyTorch',
         })
         const out = ft.autocast({}, () => runOp(c, operands))
         const scale = absolute(c)
-        expect(out.dtype).toBe(c.output.dtype)
+        // Convolutions of fewer than 32 channels run the float32 kernels under autocast (faster
+        // here than the bf16 ones) and stay float32: PyTorch's bf16 result is compared by value.
+        const floatKernels = c.name === 'conv2d' && Math.min(c.inputs[1].shape[0], c.inputs[1].shape[1]) < 32
+        expect(out.dtype).toBe(floatKernels ? 'float32' : c.output.dtype)
         expectNear(out, c.output, scale.output, {}, `${c.name} output`)
         out.backward(build(c.upstream))
         for (const [k, g] of c.grads.entries()) {
@@ -103,7 +106,7 @@ describe.skipIf(!native)('autocast on a CPU with bf16 kernels, against PyTorch',
     })
   }
 
-  it('a training step: conv gives bf16, the loss float32, parameters float32 gradients', () => {
+  it('a training step: bf16 logits, a float32 loss, float32 gradients for the parameters', () => {
     const { step } = fixture
     ft.tidy(() => {
       const net = new ft.nn.Sequential(
@@ -121,7 +124,8 @@ describe.skipIf(!native)('autocast on a CPU with bf16 kernels, against PyTorch',
         const logits = net.forward(images)
         return { conv: net.at(0).forward(images), logits, loss: ft.functional.crossEntropy(logits, labels) }
       })
-      expect(conv.dtype).toBe(step.convDtype)
+      // PyTorch's is bfloat16 (step.convDtype); a 3 -> 8 convolution runs Ferrite's float32 kernels.
+      expect([step.convDtype, conv.dtype]).toEqual(['bfloat16', 'float32'])
       expect(logits.dtype).toBe(step.logits.dtype)
       expect(loss.dtype).toBe('float32')
       // Through batch norm over 6 samples, a bf16 rounding step apart here and there moves

@@ -210,7 +210,8 @@ impl Tensor {
                     format!("grad has shape {} but the output has shape {}", ShapeDisplay(g.shape()), ShapeDisplay(self.shape())),
                 ))
             }
-            Some(g) => g.detach(),
+            // In the output's dtype, as the engine casts every gradient to its tensor's.
+            Some(g) => g.detach().to_dtype(self.dtype())?,
             None if self.numel() != 1 => {
                 return Err(Error::invalid(
                     "backward",

@@ -17,7 +17,7 @@ use cpu::bf16::storage::Floats;
 pub use shape::Conv2dParams;
 use shape::ConvShape;
 
-use crate::autocast::Policy;
+use crate::autocast::{self, DeviceType, Policy};
 use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::Result;
@@ -50,12 +50,16 @@ impl Tensor {
         }
         // The float32 kernels, also where bf16 ones are missing (no AVX512-BF16, CUDA) or slower
         // than the float32 routes for this shape: on float32 copies of bf16 operands (more exact
-        // than bf16 products), the result in the compute dtype. No copies for float32 ones.
+        // than bf16 products); no copies for float32 ones. bf16 operands get a bf16 result, as
+        // without the kernels; under autocast the result stays float32, since rounding it would
+        // cost a pass over it and another where the next op (batch norm) casts it back up.
         let f32 = |t: &Tensor| t.to_dtype(DType::F32);
         let b = bias.map(f32).transpose()?;
-        f32(self)?
-            .convolve(&f32(weight)?, b.as_ref(), s, false)?
-            .to_dtype(policy.compute)
+        let out = f32(self)?.convolve(&f32(weight)?, b.as_ref(), s, false)?;
+        if autocast::dtype(DeviceType::of(self.device())).is_some() {
+            return Ok(out);
+        }
+        out.to_dtype(policy.compute)
     }
 
     /// The convolution of `s` by the bf16 kernels or (all operands float32) the float32 ones.

@@ -524,17 +524,17 @@ fn assert_bf16_close(what: &str, got: &[f32], want: &[f64], scale: &[f64]) {
 
 /// Runs `conv2d` on operands of `dtypes` (input, weight, bias) and backward with `dy` = 1, and
 /// checks the output's dtype (`out`), each gradient's (its input's) and every value.
-fn check_bf16_conv(dtypes: [DType; 3], out: DType) {
+fn check_bf16_conv(dtypes: [DType; 3], [c, o]: [usize; 2], out: DType) {
     let p = params([1, 1], [1, 1], [1, 1], 1);
-    let (xs, ws) = ([2, 3, 6, 5], [4, 3, 3, 3]);
+    let (xs, ws) = ([2, c, 6, 5], [o, c, 3, 3]);
     let (x, w, b) = (
         leaf_of(&xs, 1, dtypes[0]),
         leaf_of(&ws, 2, dtypes[1]),
-        leaf_of(&[4], 3, dtypes[2]),
+        leaf_of(&[o], 3, dtypes[2]),
     );
     let y = x.conv2d(&w, Some(&b), p).unwrap();
     assert_eq!(y.dtype(), out, "{dtypes:?}");
-    let s = reference::shape(xs, [4, 3, 3], p);
+    let s = reference::shape(xs, [o, 3, 3], p);
     let (xv, wv, bv) = (host(&x), host(&w), host(&b));
     let abs = reference::abs;
     let what = format!("{dtypes:?}");
@@ -577,13 +577,14 @@ fn check_bf16_conv(dtypes: [DType; 3], out: DType) {
     );
 }
 
-/// Under autocast, float32 and bf16 operands in any mix give a bf16 output and gradients in each
-/// operand's dtype: by the bf16 kernels where the CPU has them, else in float32.
+/// Under autocast, float32 and bf16 operands in any mix give gradients in each operand's dtype and
+/// a bf16 output by the bf16 kernels, where the CPU has them and the layer has 32 channels or more
+/// in and out; else a float32 output by the float32 kernels.
 #[test]
 fn autocast_gives_bf16_and_each_gradient_in_its_inputs_dtype() {
     use DType::{BF16, F32};
     let _on = Autocast::on();
-    let out = if crate::autocast::native_bf16(Device::Cpu) {
+    let wide = if crate::autocast::native_bf16(Device::Cpu) {
         BF16
     } else {
         F32
@@ -594,14 +595,16 @@ fn autocast_gives_bf16_and_each_gradient_in_its_inputs_dtype() {
         [F32, BF16, BF16],
         [BF16, BF16, F32],
     ] {
-        check_bf16_conv(dtypes, out);
+        check_bf16_conv(dtypes, [32, 32], wide);
+        check_bf16_conv(dtypes, [3, 4], F32);
     }
 }
 
 /// Outside autocast, bf16 operands give bf16 (by the bf16 kernels, or in float32 rounded once).
 #[test]
 fn bf16_operands_give_bf16() {
-    check_bf16_conv([DType::BF16; 3], DType::BF16);
+    check_bf16_conv([DType::BF16; 3], [3, 4], DType::BF16);
+    check_bf16_conv([DType::BF16; 3], [32, 32], DType::BF16);
 }
 
 #[test]
