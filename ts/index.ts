@@ -44,6 +44,7 @@ export * as cuda from './cuda'
 export type { CudaInfo, CudaLibraryInfo, GpuInfo, MemoryStats } from './cuda'
 export * as backends from './backends'
 export * as models from './models'
+export * as jit from './trace'
 export * as transforms from './transforms'
 export { evaluate, fit, loadCheckpoint, plotCurves, saveCheckpoint, saveModel, train } from './train'
 export type { CheckpointState, FitOptions, History, LossFunction, Precision, TrainOptions } from './train'
@@ -64,5 +65,6 @@ export {
   NativeBindingError,
   OutOfMemoryError,
   ShapeMismatchError,
+  TraceError,
 } from './errors'
 export type { ErrorCode } from './errors'
