@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'OutOfMemory'
   | 'NativeBinding'
   | 'Untraceable'
+  | 'TensorInUse'
   | 'Internal'
 
 /** Base class of every error Ferrite throws on purpose. */
@@ -123,6 +124,17 @@ export class TraceError extends FerriteError {
   }
 }
 
+/**
+ * A tensor disposed (by `dispose()`, or at the end of a `tidy` scope or a `Module.forward`) while
+ * a call running off the JS thread uses it (`Module.predict`, `ft.noGradAsync`,
+ * `TracedGraph.runAsync`). The tensor stays alive; dispose it once that call's promise has settled.
+ */
+export class TensorInUseError extends FerriteError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('TensorInUse', message, options)
+  }
+}
+
 /** A bug in Ferrite (for example a Rust panic caught at the boundary). Please report it. */
 export class InternalError extends FerriteError {
   constructor(message: string, options?: ErrorOptions) {
@@ -142,6 +154,7 @@ const byCode: Record<ErrorCode, new (message: string, options?: ErrorOptions) =>
   OutOfMemory: OutOfMemoryError,
   NativeBinding: NativeBindingError,
   Untraceable: TraceError,
+  TensorInUse: TensorInUseError,
   Internal: InternalError,
 }
 

@@ -44,7 +44,8 @@ export * as cuda from './cuda'
 export type { CudaInfo, CudaLibraryInfo, GpuInfo, MemoryStats } from './cuda'
 export * as backends from './backends'
 export * as models from './models'
-export * as jit from './trace'
+export * as jit from './jit'
+export { noGradAsync } from './trace'
 export * as transforms from './transforms'
 export { evaluate, fit, loadCheckpoint, plotCurves, saveCheckpoint, saveModel, train } from './train'
 export type { CheckpointState, FitOptions, History, LossFunction, Precision, TrainOptions } from './train'
@@ -65,6 +66,7 @@ export {
   NativeBindingError,
   OutOfMemoryError,
   ShapeMismatchError,
+  TensorInUseError,
   TraceError,
 } from './errors'
 export type { ErrorCode } from './errors'
