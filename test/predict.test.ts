@@ -6,6 +6,15 @@ import * as ft from 'ferrite'
 
 const { models } = ft
 const F = ft.functional
+const gc = globalThis.gc as () => void
+
+/** Collects garbage and lets the event loop turn; `ft.memory()` then releases what the collector took. */
+async function collect(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    gc()
+    await new Promise<void>((resolve) => setImmediate(resolve))
+  }
+}
 
 function evalForward(model: ft.nn.Module, x: ft.Tensor): ft.Tensor {
   return ft.noGrad(() => model.eval().forward(x) as ft.Tensor)
@@ -102,6 +111,23 @@ describe('Module.predict', () => {
     expect(other!.isDisposed).toBe(true)
     expect((await pending!).shape).toEqual([4, 10])
     input!.dispose()
+  })
+
+  it('lets the collector release an input in use only once the call has settled, without throwing', async () => {
+    const model = new models.MyCNN()
+    await model.predict(ft.randn([1, 3, 32, 32])) // traces and caches the graph
+    await collect()
+    const before = ft.memory()
+    const pending = model.predict(ft.randn([64, 3, 32, 32])) // the call alone uses the input
+    gc()
+    // The collector took the input's JS object while the call holds the tensor: nothing throws,
+    // and its memory stays until the call has settled.
+    expect(ft.memory().bytes).toBeGreaterThanOrEqual(before.bytes + 64 * 3 * 32 * 32 * 4)
+    const output = await pending
+    expect(output.shape).toEqual([64, 10])
+    output.dispose()
+    await collect()
+    expect(ft.memory()).toEqual(before)
   })
 
   it('traces a model in training mode in evaluation mode and restores its mode', async () => {

@@ -110,12 +110,21 @@ export class TracedGraph implements Disposable {
    * runs. Until the promise settles the inputs and the constants are in use: disposing one throws
    * a `TensorInUseError` and leaves it alive (the garbage collector waits for the call too).
    */
-  async runAsync(...inputs: Tensor[]): Promise<Tensor[]> {
-    const result = await this.#native.runAsync(handles('TracedGraph.runAsync', inputs))
-    if (result.outputs) return result.outputs.map((h) => new Tensor(h))
-    const error = Object.assign(new Error(result.errorMessage ?? 'TracedGraph.runAsync failed'), { code: result.errorCode })
-    const typed = fromNativeError(error)
-    throw typed instanceof Error && typed !== error ? typed : new InternalError(error.message)
+  runAsync(...inputs: Tensor[]): Promise<Tensor[]> {
+    // Not an async function: its frame would hold the inputs' JS objects until the call settles,
+    // and the collector may take them meanwhile (their release then waits for the call).
+    let pending: ReturnType<NativeTracedGraph['runAsync']>
+    try {
+      pending = this.#native.runAsync(handles('TracedGraph.runAsync', inputs))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return pending.then((result) => {
+      if (result.outputs) return result.outputs.map((h) => new Tensor(h))
+      const error = Object.assign(new Error(result.errorMessage ?? 'TracedGraph.runAsync failed'), { code: result.errorCode })
+      const typed = fromNativeError(error)
+      throw typed instanceof Error && typed !== error ? typed : new InternalError(error.message)
+    })
   }
 
   /** Drops the graph and its hold on the constants. */

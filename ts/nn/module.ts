@@ -383,23 +383,32 @@ export abstract class Module {
    * replaced (`to()`, reassigned) cause a new trace. Until the promise settles, disposing `x` or a
    * weight throws a `TensorInUseError`.
    */
-  async predict(x: Tensor): Promise<Tensor> {
+  predict(x: Tensor): Promise<Tensor> {
+    let graph: TracedGraph
+    try {
+      graph = this.#predictGraph(x)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return graph.runAsync(x).then(([output]) => output)
+  }
+
+  /** `predict`'s traced forward for inputs like `x`, traced now unless cached. */
+  #predictGraph(x: Tensor): TracedGraph {
     if (!(x instanceof Tensor)) throw new InvalidArgumentError(`predict: expected a Tensor, got ${describe(x)}`)
     const state = this._stateTensors().map(([, t]) => t)
     const key = `${x.shape.slice(1).join(',')}|${x.ndim}|${x.dtype}|${x.device}`
-    let cached = this.#predictGraphs.get(key)
-    if (!cached || cached.state.length !== state.length || cached.state.some((t, i) => t !== state[i])) {
-      cached?.graph.dispose()
-      this.#predictGraphs.delete(key)
-      cached = { state, graph: traceModuleSample(this, [x]) }
-      if (cached.graph.returnsArray) {
-        cached.graph.dispose()
-        throw new InvalidArgumentError(`predict: ${this.constructor.name}.forward returns several tensors; predict supports one output (use ft.noGradAsync)`)
-      }
-      this.#predictGraphs.set(key, cached)
+    const cached = this.#predictGraphs.get(key)
+    if (cached && cached.state.length === state.length && cached.state.every((t, i) => t === state[i])) return cached.graph
+    cached?.graph.dispose()
+    this.#predictGraphs.delete(key)
+    const graph = traceModuleSample(this, [x])
+    if (graph.returnsArray) {
+      graph.dispose()
+      throw new InvalidArgumentError(`predict: ${this.constructor.name}.forward returns several tensors; predict supports one output (use ft.noGradAsync)`)
     }
-    const [output] = await cached.graph.runAsync(x)
-    return output
+    this.#predictGraphs.set(key, { state, graph })
+    return graph
   }
 
   /** Frees the native memory of every parameter and buffer now; the module is unusable afterwards. */
