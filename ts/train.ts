@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs'
 import { noGrad } from './autograd'
 import { autocast } from './autocast'
 import { progressLogger } from './callbacks/builtin'
-import { type BatchLogs, type Callback, type CallbackContext, CallbackList, type EpochLogs } from './callbacks/callback'
+import { type BatchLogs, type Callback, type CallbackContext, CallbackList, checkCallbacks, type EpochLogs } from './callbacks/callback'
 import { getRngState, setRngState, stack } from './creation'
 import { autoDevice } from './cuda'
 import { FerriteError, InvalidArgumentError, IoError } from './errors'
@@ -20,7 +20,6 @@ import { tidy } from './scope'
 import { Tensor } from './tensor'
 import type { DeviceName } from './types'
 import type { DataLoader } from './data'
-import { describe } from './validate'
 
 /** Per-epoch results of {@link fit}. */
 export interface History {
@@ -252,13 +251,12 @@ async function testPass(
 export async function fit(model: Module, options: FitOptions): Promise<History> {
   const { epochs, optimizer, trainLoader, testLoader, scheduler, checkpoint, resume = false, log = console.log } = options
   if (!Number.isInteger(epochs) || epochs < 1) throw new InvalidArgumentError(`fit: epochs must be a positive integer, got ${epochs}`)
-  if (options.callbacks !== undefined && !Array.isArray(options.callbacks)) throw new InvalidArgumentError(`fit: callbacks must be an array, got ${describe(options.callbacks)}`)
   const lossFn = options.lossFn ?? new CrossEntropyLoss()
   const precision = options.precision ?? 'fp32'
   checkPrecision('fit', precision)
   const callbacks = new CallbackList([
     progressLogger({ log, logEvery: options.logEvery ?? 100, progress: options.progress ?? process.stdout.isTTY === true }),
-    ...(options.callbacks ?? []),
+    ...checkCallbacks(options.callbacks),
   ])
   const device = resolveDevice(options.device)
   model.to(device)

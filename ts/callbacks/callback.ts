@@ -112,19 +112,25 @@ const HOOKS = ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBa
 type Hook = (typeof HOOKS)[number]
 type ContextOf<H extends Hook> = Parameters<NonNullable<Callback[H]>>[0]
 
-/** The callbacks of one `fit`, checked once, called in order. */
+/** `fit`'s `callbacks` option, checked: an array of objects whose hooks are functions. */
+export function checkCallbacks(callbacks: unknown): Callback[] {
+  if (callbacks === undefined) return []
+  if (!Array.isArray(callbacks)) throw new InvalidArgumentError(`fit: callbacks must be an array, got ${describe(callbacks)}`)
+  callbacks.forEach((callback: unknown, i) => {
+    if (typeof callback !== 'object' || callback === null) throw new InvalidArgumentError(`fit: callbacks[${i}] must be an object with hooks such as onEpochEnd, got ${describe(callback)}`)
+    for (const hook of HOOKS) {
+      const fn = (callback as Record<string, unknown>)[hook]
+      if (fn !== undefined && typeof fn !== 'function') throw new InvalidArgumentError(`fit: callbacks[${i}].${hook} must be a function, got ${describe(fn)}`)
+    }
+  })
+  return callbacks
+}
+
+/** The callbacks of one `fit`, called in order. */
 export class CallbackList {
   readonly #callbacks: readonly Callback[]
 
   constructor(callbacks: readonly Callback[]) {
-    callbacks.forEach((callback, i) => {
-      if (typeof callback !== 'object' || callback === null) throw new InvalidArgumentError(`fit: callbacks[${i}] must be an object with hooks such as onEpochEnd, got ${describe(callback)}`)
-      for (const hook of HOOKS) {
-        if (callback[hook] !== undefined && typeof callback[hook] !== 'function') {
-          throw new InvalidArgumentError(`fit: callbacks[${i}].${hook} must be a function, got ${describe(callback[hook])}`)
-        }
-      }
-    })
     this.#callbacks = callbacks
   }
 
