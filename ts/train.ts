@@ -260,11 +260,11 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
   ])
   const device = resolveDevice(options.device)
   model.to(device)
-  let history: History = { trainLoss: [], testAccuracy: [], testLoss: [], epochSeconds: [], imagesPerSecond: [] }
+  let history: Required<History> = { trainLoss: [], testAccuracy: [], testLoss: [], epochSeconds: [], imagesPerSecond: [] }
   let first = 0
   if (resume && checkpoint !== undefined && existsSync(checkpoint)) {
     const restored = loadCheckpoint(checkpoint, model, optimizer, scheduler)
-    history = restored.history
+    history = { ...restored.history, testLoss: restored.history.testLoss ?? [] }
     first = restored.epoch
     trainLoader.epoch = restored.loader.epoch
     trainLoader.seed = restored.loader.seed
@@ -305,7 +305,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
       const test = await testPass(model, testLoader, device, precision, lossFn)
       logs = { ...logs, testLoss: test.loss, testAccuracy: test.accuracy }
       history.testAccuracy.push(test.accuracy)
-      ;(history.testLoss ??= []).push(test.loss)
+      history.testLoss.push(test.loss)
     }
     scheduler?.step()
     if (checkpoint !== undefined) saveCheckpoint(checkpoint, { model, optimizer, scheduler, epoch: epoch + 1, history, loader: { epoch: trainLoader.epoch, seed: trainLoader.seed } })
