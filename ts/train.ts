@@ -114,8 +114,8 @@ function lossOf(lossFn: LossFunction, output: Tensor, targets: Tensor): Tensor {
   return typeof lossFn === 'function' ? lossFn(output, targets) : lossFn.forward(output, targets)
 }
 
-/** What one training pass gives. */
-interface PassResult {
+/** What {@link train} returns: one training pass's results. */
+export interface TrainResult {
   /** Mean loss over the epoch's steps. */
   loss: number
   /** Images trained on. */
@@ -134,7 +134,7 @@ export async function train(
   lossFn: LossFunction,
   optimizer: Optimizer<object>,
   { device, logEvery = 100, log = console.log, progress = process.stdout.isTTY === true, label = 'train', precision = 'fp32' }: TrainOptions = {},
-): Promise<PassResult> {
+): Promise<TrainResult> {
   checkPrecision('train', precision)
   const steps = new StepLogger(loader.length, label, { log, logEvery, progress })
   try {
@@ -157,7 +157,7 @@ async function trainPass(
   precision: Precision,
   op: string,
   afterStep: StepHook | undefined,
-): Promise<PassResult> {
+): Promise<TrainResult> {
   model.train()
   const start = performance.now()
   let total = 0

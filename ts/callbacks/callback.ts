@@ -14,7 +14,10 @@ export interface CallbackContext {
   /** The model being trained. */
   readonly model: Module
   /** The optimizer stepping it; `paramGroups[0].lr` is the current learning rate. */
-  readonly optimizer: Optimizer<{ lr: number }>
+  readonly optimizer: Optimizer<{
+    /** Learning rate, which a callback may read or set. */
+    lr: number
+  }>
   /** The per-epoch results so far (restored ones included when resuming); `fit` returns this object. */
   readonly history: History
   /** Epochs the run trains in all, counting resumed ones. */
