@@ -232,6 +232,9 @@ describe('fit callbacks', () => {
     const restored = ft.loadCheckpoint(checkpoint, resumed.model, resumed.optimizer)
     expect(restored.epoch).toBe(2)
     expect(plainState(resumed.model)).toEqual(weights[1])
+    // A step hook that throws mid-epoch leaves the loader usable for the next run.
+    await expect(ft.fit(s.model, { ...s, epochs: 1, callbacks: [{ onBatchEnd: () => Promise.reject(failure) }] })).rejects.toBe(failure)
+    expect((await ft.fit(s.model, { ...s, epochs: 1 })).trainLoss).toHaveLength(1)
     await expect(ft.fit(s.model, { ...s, epochs: 1, callbacks: [{ onBatchEnd: 3 } as unknown as ft.callbacks.Callback] })).rejects.toThrow(
       /fit: callbacks\[0\]\.onBatchEnd must be a function/,
     )

@@ -281,6 +281,7 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
     epoch,
     batches,
     step,
+    log,
     stopTraining: () => {
       stopped = true
     },

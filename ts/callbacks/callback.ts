@@ -31,6 +31,8 @@ export interface CallbackContext {
   readonly batches: number
   /** Optimizer steps taken in the whole run so far, resumed epochs included. */
   readonly step: number
+  /** Prints a line where `fit`'s log lines go (its `log` option, default `console.log`). */
+  log(line: string): void
   /** Asks `fit` to stop once the current epoch has ended (its `onEpochEnd` hooks all run), as Keras's `model.stop_training = True`. */
   stopTraining(): void
 }

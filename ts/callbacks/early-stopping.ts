@@ -18,7 +18,7 @@ export interface EarlyStoppingOptions {
   minDelta?: number
   /** Copy the best epoch's weights back into the model when training ends (default false). */
   restoreBest?: boolean
-  /** Where the line saying why training stopped goes (default `console.log`). */
+  /** Where the lines saying why training stopped and which weights were restored go (default: where `fit`'s log lines go). */
   log?: (line: string) => void
 }
 
@@ -34,9 +34,10 @@ export interface EarlyStoppingOptions {
  */
 export function earlyStopping(options: EarlyStoppingOptions): Callback {
   if (typeof options !== 'object' || options === null) throw new InvalidArgumentError(`earlyStopping: expected an options object { monitor, patience, ... }, got ${describe(options)}`)
-  const { monitor, mode, patience = 0, minDelta = 0, restoreBest = false, log = console.log } = options
+  const { monitor, mode, patience = 0, minDelta = 0, restoreBest = false, log: ownLog } = options
   const best = new BestValue('earlyStopping', monitor, mode, minDelta)
   if (!Number.isSafeInteger(patience) || patience < 0) throw new InvalidArgumentError(`earlyStopping: patience must be a non-negative integer, got ${describe(patience)}`)
+  if (ownLog !== undefined && typeof ownLog !== 'function') throw new InvalidArgumentError(`earlyStopping: log must be a function, got ${describe(ownLog)}`)
   if (typeof restoreBest !== 'boolean') throw new InvalidArgumentError(`earlyStopping: restoreBest must be true or false, got ${describe(restoreBest)}`)
   let bestWeights: Record<string, Tensor> | undefined
   let epochsWithoutImprovement = 0
@@ -50,7 +51,8 @@ export function earlyStopping(options: EarlyStoppingOptions): Callback {
       best.reset()
       epochsWithoutImprovement = 0
     },
-    onEpochEnd({ epoch, logs, model, stopTraining }) {
+    onEpochEnd({ epoch, logs, model, stopTraining, log: fitLog }) {
+      const log = ownLog ?? fitLog
       if (best.update(epoch, logs)) {
         epochsWithoutImprovement = 0
         if (restoreBest) bestWeights = copyState(model.stateDict(), bestWeights)
@@ -63,7 +65,8 @@ export function earlyStopping(options: EarlyStoppingOptions): Callback {
         stopTraining()
       }
     },
-    onTrainEnd({ epoch, model }) {
+    onTrainEnd({ epoch, model, log: fitLog }) {
+      const log = ownLog ?? fitLog
       try {
         if (bestWeights !== undefined && best.bestEpoch !== epoch - 1) {
           model.loadStateDict(bestWeights)

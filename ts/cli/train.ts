@@ -112,7 +112,7 @@ async function runTrain(values: Values, io: CliIO): Promise<void> {
       progress: io.stdout === process.stdout && process.stdout.isTTY === true,
       callbacks: [
         ft.callbacks.plotCurves(join(out, 'curves.png')),
-        ...(earlyStop === undefined ? [] : [ft.callbacks.earlyStopping({ monitor: 'testAccuracy', patience: earlyStop, restoreBest: true, log })]),
+        ...(earlyStop === undefined ? [] : [ft.callbacks.earlyStopping({ monitor: 'testAccuracy', patience: earlyStop, restoreBest: true })]),
         ...(tensorboard === undefined ? [] : [ft.callbacks.tensorBoard(tensorboard)]),
       ],
     })
