@@ -1,18 +1,30 @@
 // Post-tsc build step.
 //
-// 1. Generates dist/esm/index.mjs, the ESM entry point. It is a thin wrapper that
+// 1. Copies the generated JavaScript modules under ts/ (protobuf static modules, e.g.
+//    ts/onnx/onnx-proto.js) and their .d.ts into dist/cjs/ and dist/types/: tsc compiles
+//    only .ts files and emits no copies of its .js or .d.ts inputs, and the CommonJS
+//    build loaded in step 2 requires them.
+// 2. Generates dist/esm/index.mjs, the ESM entry point. It is a thin wrapper that
 //    imports the CommonJS build and re-exports each of its exports by name, so
 //    `import` and `require` users share ONE module instance (no dual-package hazard).
 //    The export names are taken from the loaded CJS module, so this step needs a
 //    loadable native addon (`prepare` runs scripts/ensure-native.mjs first).
-// 2. Copies native/index.d.ts to dist/native/index.d.ts: declarations in dist/types/
+// 3. Copies native/index.d.ts to dist/native/index.d.ts: declarations in dist/types/
 //    refer to the addon types as `../native`, which must resolve inside dist/ too.
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
+
+const generated = readdirSync(`${root}ts`, { recursive: true }).filter((f) => /\.(js|d\.ts)$/.test(f));
+for (const file of generated) {
+  const target = `${root}dist/${file.endsWith('.d.ts') ? 'types' : 'cjs'}/${file}`;
+  mkdirSync(dirname(target), { recursive: true });
+  copyFileSync(`${root}ts/${file}`, target);
+}
 
 let cjs;
 try {
@@ -49,4 +61,4 @@ writeFileSync(`${root}dist/esm/index.mjs`, out);
 mkdirSync(`${root}dist/native`, { recursive: true });
 copyFileSync(`${root}native/index.d.ts`, `${root}dist/native/index.d.ts`);
 
-console.log(`build-esm: dist/esm/index.mjs re-exports ${names.length} names`);
+console.log(`build-esm: dist/esm/index.mjs re-exports ${names.length} names; copied ${generated.length} generated files from ts/`);

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'Io'
   | 'OutOfMemory'
   | 'NativeBinding'
+  | 'OnnxExport'
   | 'Internal'
 
 /** Base class of every error Ferrite throws on purpose. */
@@ -110,6 +111,20 @@ export class NativeBindingError extends FerriteError {
   }
 }
 
+/**
+ * A model that cannot be written as ONNX: it calls an op ONNX has no equivalent for, or calls one
+ * with arguments ONNX cannot express. `op` names the Ferrite op and the message says why, so
+ * `ft.onnx.exportModel` never writes a file that would compute something else.
+ */
+export class OnnxExportError extends FerriteError {
+  /** The Ferrite op that could not be exported (as the trace names it, e.g. `'adaptive_avg_pool2d'`), when one op is to blame. */
+  readonly op: string | undefined
+  constructor(message: string, options: ErrorOptions & { op?: string } = {}) {
+    super('OnnxExport', message, options)
+    this.op = options.op
+  }
+}
+
 /** A bug in Ferrite (for example a Rust panic caught at the boundary). Please report it. */
 export class InternalError extends FerriteError {
   constructor(message: string, options?: ErrorOptions) {
@@ -128,6 +143,7 @@ const byCode: Record<ErrorCode, new (message: string, options?: ErrorOptions) =>
   Io: IoError,
   OutOfMemory: OutOfMemoryError,
   NativeBinding: NativeBindingError,
+  OnnxExport: OnnxExportError,
   Internal: InternalError,
 }
 

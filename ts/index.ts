@@ -44,6 +44,7 @@ export * as cuda from './cuda'
 export type { CudaInfo, CudaLibraryInfo, GpuInfo, MemoryStats } from './cuda'
 export * as backends from './backends'
 export * as models from './models'
+export * as onnx from './onnx'
 export * as transforms from './transforms'
 export { evaluate, fit, loadCheckpoint, plotCurves, saveCheckpoint, saveModel, train } from './train'
 export type { CheckpointState, FitOptions, History, LossFunction, Precision, TrainOptions } from './train'
@@ -62,6 +63,7 @@ export {
   InvalidArgumentError,
   IoError,
   NativeBindingError,
+  OnnxExportError,
   OutOfMemoryError,
   ShapeMismatchError,
 } from './errors'
