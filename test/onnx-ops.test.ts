@@ -270,6 +270,24 @@ describe('ONNX lowering of each traced op (onnxruntime-node agrees with Ferrite)
     })
   })
 
+  it('bfloat16: BFLOAT16 initializers, ops computed in float32 and rounded once', async () => {
+    ft.manualSeed(0)
+    const graph = (r: Recorder, [x]: Recorded[]) => {
+      const half = r.op('to_dtype', [x], { dtype: 'bfloat16' }, (t) => t.to('bfloat16'))
+      const [weight, bias] = [r.constant(ft.randn([6, 5]).to('bfloat16'), 'fc.weight'), r.constant(ft.randn([6]).to('bfloat16'), 'fc.bias')]
+      const y = r.op('linear', [half, weight, bias], {}, (a, w, b) => F.linear(a, w, b))
+      const scaled = r.op('binary_scalar', [y], { op: 'add', scalar: 0.3 }, (t) => t.add(0.3))
+      return [r.op('to_dtype', [scaled], { dtype: 'float32' }, (t) => t.to('float32'))]
+    }
+    const { model } = exportGraph([ft.randn([4, 5])], graph)
+    expect(model.graph?.initializer?.filter((t) => t.name?.startsWith('fc.')).map((t) => [t.name, t.dataType, t.rawData?.length])).toEqual([
+      ['fc.weight', onnx.TensorProto.DataType.BFLOAT16, 60],
+      ['fc.bias', onnx.TensorProto.DataType.BFLOAT16, 12],
+    ])
+    // bfloat16 keeps 8 bits of mantissa: one rounding apart is up to 2^-8 of the value.
+    await agrees([ft.randn([4, 5])], graph, {}, 0.05)
+  })
+
   it('graph outputs that are inputs, constants or repeated values reach their names through Identity', async () => {
     ft.manualSeed(0)
     const { bytes, model } = exportGraph([ft.randn([2, 3])], (r, [x]) => {
