@@ -1,9 +1,7 @@
 // Post-tsc build step.
 //
-// 1. Copies the generated JavaScript modules under ts/ (protobuf static modules, e.g.
-//    ts/onnx/onnx-proto.js) and their .d.ts into dist/cjs/ and dist/types/: tsc compiles
-//    only .ts files and emits no copies of its .js or .d.ts inputs, and the CommonJS
-//    build loaded in step 2 requires them.
+// 1. Copies the generated protobuf modules (the only .js files under ts/, with their .d.ts
+//    beside them) into dist/cjs and dist/types: tsc compiles TypeScript only and skips them.
 // 2. Generates dist/esm/index.mjs, the ESM entry point. It is a thin wrapper that
 //    imports the CommonJS build and re-exports each of its exports by name, so
 //    `import` and `require` users share ONE module instance (no dual-package hazard).
@@ -12,18 +10,19 @@
 // 3. Copies native/index.d.ts to dist/native/index.d.ts: declarations in dist/types/
 //    refer to the addon types as `../native`, which must resolve inside dist/ too.
 import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
 
-const generated = readdirSync(`${root}ts`, { recursive: true }).filter((f) => /\.(js|d\.ts)$/.test(f));
+// First, since the CommonJS build requires them.
+const generated = readdirSync(`${root}ts`, { recursive: true }).filter((f) => f.endsWith('.js') || f.endsWith('.d.ts'));
 for (const file of generated) {
-  const target = `${root}dist/${file.endsWith('.d.ts') ? 'types' : 'cjs'}/${file}`;
+  const target = join(root, 'dist', file.endsWith('.d.ts') ? 'types' : 'cjs', file);
   mkdirSync(dirname(target), { recursive: true });
-  copyFileSync(`${root}ts/${file}`, target);
+  copyFileSync(join(root, 'ts', file), target);
 }
 
 let cjs;
@@ -61,4 +60,4 @@ writeFileSync(`${root}dist/esm/index.mjs`, out);
 mkdirSync(`${root}dist/native`, { recursive: true });
 copyFileSync(`${root}native/index.d.ts`, `${root}dist/native/index.d.ts`);
 
-console.log(`build-esm: dist/esm/index.mjs re-exports ${names.length} names; copied ${generated.length} generated files from ts/`);
+console.log(`build-esm: dist/esm/index.mjs re-exports ${names.length} names`);
