@@ -28,6 +28,17 @@ export declare class NativeImageSet {
   loadBatchAsync(indices: Array<number>, specs: Array<TransformSpec>, seed: number): Promise<LoadedBatch>
 }
 
+export declare class NativeTracedGraph {
+  /** The graph description of ts/trace.ts (`GraphDescription`), as JSON. */
+  describe(): string
+  /** The tensor of constant value `id`, sharing storage with the one the trace saw. */
+  constant(id: number): TensorHandle
+  /** Replays the graph on `inputs` on this thread. */
+  run(inputs: Array<TensorHandle>): Array<TensorHandle>
+  /** Drops the graph and its hold on the constants. */
+  release(): void
+}
+
 export interface AdamConfig {
   lr: number
   beta1: number
@@ -415,6 +426,21 @@ export declare function toFloat64Array(handle: TensorHandle): Float64Array
 
 /** Row-major int64 copy (int64 tensors only). */
 export declare function toInt64Array(handle: TensorHandle): BigInt64Array
+
+/** Drops this thread's recording, after the traced function threw. */
+export declare function traceAbort(): void
+
+/**
+ * Starts recording this thread's op calls, from the graph inputs `inputs`; `names[i]` names
+ * `named[i]` should it become a constant.
+ */
+export declare function traceBegin(inputs: Array<TensorHandle>, names: Array<string>, named: Array<TensorHandle>): void
+
+/**
+ * Stops recording and returns the graph computing `outputs`; fails with `Untraceable` when an op
+ * that a graph cannot replay read one of its tensors. Nothing is left recording either way.
+ */
+export declare function traceEnd(outputs: Array<TensorHandle>): NativeTracedGraph
 
 /** One transform as the TS layer describes it; `kind` selects which fields are read. */
 export interface TransformSpec {

@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'OutOfMemory'
   | 'NativeBinding'
   | 'OnnxExport'
+  | 'Untraceable'
   | 'Internal'
 
 /** Base class of every error Ferrite throws on purpose. */
@@ -125,6 +126,18 @@ export class OnnxExportError extends FerriteError {
   }
 }
 
+/**
+ * An op that a traced graph cannot replay read a tensor of the function being traced (for
+ * `ft.jit.trace`, `ft.onnx.exportModel`, `Module.predict`): reading values (`item()`,
+ * `toArray()`), a loss, an optimizer step, an in-place copy. The message names the op and lists
+ * the ops a trace can record.
+ */
+export class TraceError extends FerriteError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('Untraceable', message, options)
+  }
+}
+
 /** A bug in Ferrite (for example a Rust panic caught at the boundary). Please report it. */
 export class InternalError extends FerriteError {
   constructor(message: string, options?: ErrorOptions) {
@@ -144,6 +157,7 @@ const byCode: Record<ErrorCode, new (message: string, options?: ErrorOptions) =>
   OutOfMemory: OutOfMemoryError,
   NativeBinding: NativeBindingError,
   OnnxExport: OnnxExportError,
+  Untraceable: TraceError,
   Internal: InternalError,
 }
 

@@ -45,6 +45,7 @@ export type { CudaInfo, CudaLibraryInfo, GpuInfo, MemoryStats } from './cuda'
 export * as backends from './backends'
 export * as models from './models'
 export * as onnx from './onnx'
+export * as jit from './trace'
 export * as transforms from './transforms'
 export * as callbacks from './callbacks'
 export * as tensorboard from './tensorboard'
@@ -68,5 +69,6 @@ export {
   OnnxExportError,
   OutOfMemoryError,
   ShapeMismatchError,
+  TraceError,
 } from './errors'
 export type { ErrorCode } from './errors'

@@ -287,6 +287,11 @@ export abstract class Module {
     return out
   }
 
+  /** @internal The live tensors behind `stateDict()` (not detached), with their keys. */
+  _stateTensors(): [string, Tensor][] {
+    return this.#stateEntries('')
+  }
+
   /**
    * Copies `stateDict`'s tensors into the model's parameters and buffers in place (the tensor
    * objects stay the same, so optimizers keep working). Nothing is changed when it throws: a

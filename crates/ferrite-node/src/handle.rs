@@ -20,7 +20,9 @@ use ferrite_core::Tensor;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::convert::{guard, JsResult};
+use ferrite_core::trace::{self, Op};
+
+use crate::convert::{guard, js_error, JsResult};
 
 /// A handle is `generation << INDEX_BITS | index`: an integer that a JS number holds exactly.
 /// (More than 2^32 live tensors would take over a terabyte of tensor headers alone.)
@@ -46,9 +48,19 @@ impl TensorHandle {
         self.0 >> INDEX_BITS
     }
 
-    /// The tensor behind this handle: a clone (an `Arc`), so that the op that uses it can put new
-    /// tensors in the table.
+    /// The tensor behind this handle, for `op`: a clone (an `Arc`), so that the op that uses it
+    /// can put new tensors in the table. While this thread records a trace, reading a tensor the
+    /// trace knows fails it (`Untraceable`): ops that a graph can replay use `peek` and
+    /// `trace::run` instead.
     pub fn get(self, op: &str) -> JsResult<Tensor> {
+        let t = self.peek(op)?;
+        ferrite_core::trace::check_access(&t, op).map_err(js_error)?;
+        Ok(t)
+    }
+
+    /// The tensor behind this handle without the trace check: for traceable ops, which
+    /// `trace::run` records, and for metadata (shape, dtype...), which a graph does not depend on.
+    pub fn peek(self, op: &str) -> JsResult<Tensor> {
         TABLE
             .with_borrow(|table| table.slot(self).and_then(|s| s.tensor.clone()))
             .ok_or_else(|| {
@@ -342,7 +354,8 @@ pub fn release_collected_tensors(env: Env) {
     release_collected(env.raw());
 }
 
-/// Runs `f` on the tensor behind `handle` and hands JS the tensor it returns.
+/// Runs `f` on the tensor behind `handle` and hands JS the tensor it returns (for ops a traced
+/// graph cannot replay; see `run_op`).
 pub fn apply(
     env: &Env,
     handle: TensorHandle,
@@ -351,6 +364,23 @@ pub fn apply(
 ) -> JsResult<TensorHandle> {
     let t = handle.get(op)?;
     guard(op, || f(&t)).map(|out| wrap(env, out))
+}
+
+/// Runs a traceable op (recorded while this thread traces) on the tensors behind `inputs`
+/// (None: an absent optional operand) and hands JS its result. `name` is the op as JS calls it,
+/// for messages.
+pub fn run_op(
+    env: &Env,
+    name: &'static str,
+    op: Op,
+    inputs: &[Option<TensorHandle>],
+) -> JsResult<TensorHandle> {
+    let tensors = inputs
+        .iter()
+        .map(|h| h.map(|h| h.peek(name)).transpose())
+        .collect::<JsResult<Vec<Option<Tensor>>>>()?;
+    let operands: Vec<Option<&Tensor>> = tensors.iter().map(Option::as_ref).collect();
+    guard(name, || trace::run(op, &operands)).map(|out| wrap(env, out))
 }
 
 /// Native bytes of a tensor besides its storage (header, shape, strides, autograd state, slot),
