@@ -5,7 +5,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import * as ft from 'ferrite'
-import type { GraphDescription, GraphNode, GraphValue } from '../ts/onnx/description'
+import type { GraphDescription, GraphNode, GraphValue } from '../ts/trace'
 import { expectAgreement, runOnnx } from './onnx-support'
 
 type ModelModule = typeof import('../ts/onnx/model')

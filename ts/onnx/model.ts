@@ -3,7 +3,7 @@
 import { OnnxExportError } from '../errors'
 import type { Tensor } from '../tensor'
 import { GraphBuilder, ONNX_DTYPE } from './builder'
-import type { GraphDescription, GraphValue } from './description'
+import type { GraphDescription, GraphValue } from '../trace'
 import { LOWERINGS, NodeLowering, type Operand } from './ops'
 import { onnx } from './onnx-proto'
 

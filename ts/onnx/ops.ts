@@ -4,7 +4,7 @@
 import { OnnxExportError } from '../errors'
 import { DTYPES, type DType } from '../types'
 import { type Attribute, float, type GraphBuilder, int, ints, ONNX_DTYPE, roundToBfloat16 } from './builder'
-import type { AttributeValue, GraphNode } from './description'
+import type { GraphAttr, GraphNode } from '../trace'
 
 /** A value as the lowerings see it: its name in the ONNX graph and what the trace recorded. */
 export interface Operand {
@@ -56,7 +56,7 @@ export class NodeLowering {
     return this.operands.length
   }
 
-  #attr(name: string): AttributeValue | undefined {
+  #attr(name: string): GraphAttr | undefined {
     return this.node.attrs[name]
   }
 
