@@ -82,6 +82,31 @@ describe('a user-defined module exported to ONNX', () => {
     expect((error as Error).message).toMatch(/adaptive_avg_pool2d.*3x3 does not divide the input's 7x7/)
     expect(existsSync(path)).toBe(false)
   })
+
+  it('one that calls an op the trace cannot record (a loss, item()) fails with an OnnxExportError naming it, the TraceError as its cause', () => {
+    class WithLoss extends ft.nn.Module {
+      forward(x: ft.Tensor): ft.Tensor {
+        return F.crossEntropy(x, ft.tensor([0], { dtype: 'int64' }))
+      }
+    }
+    class ReadsValues extends ft.nn.Module {
+      forward(x: ft.Tensor): ft.Tensor {
+        return x.mul(x.sum().item())
+      }
+    }
+    for (const [model, op] of [[new WithLoss(), 'cross_entropy'], [new ReadsValues(), 'item']] as const) {
+      let error: unknown
+      try {
+        ft.onnx.toBuffer(model, ft.randn([1, 4]))
+      } catch (e) {
+        error = e
+      }
+      expect(error).toBeInstanceOf(ft.OnnxExportError)
+      expect(error).toMatchObject({ code: 'OnnxExport', op })
+      expect((error as Error).message).toContain(`${op}: cannot be traced`)
+      expect((error as Error).cause).toBeInstanceOf(ft.TraceError)
+    }
+  })
 })
 
 describe('exportModel options and file', () => {

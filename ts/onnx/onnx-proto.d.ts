@@ -151,27 +151,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.AttributeProto & onnx.AttributeProto.$Shape;
-
-        /**
-         * Creates an AttributeProto message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns AttributeProto
-         */
-        static fromObject(object: { [k: string]: any }): onnx.AttributeProto;
-
-        /**
-         * Creates a plain object from an AttributeProto message. Also converts values to other types if specified.
-         * @param message AttributeProto
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.AttributeProto, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this AttributeProto to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace AttributeProto {
@@ -366,27 +345,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.ValueInfoProto & onnx.ValueInfoProto.$Shape;
-
-        /**
-         * Creates a ValueInfoProto message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns ValueInfoProto
-         */
-        static fromObject(object: { [k: string]: any }): onnx.ValueInfoProto;
-
-        /**
-         * Creates a plain object from a ValueInfoProto message. Also converts values to other types if specified.
-         * @param message ValueInfoProto
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.ValueInfoProto, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this ValueInfoProto to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace ValueInfoProto {
@@ -494,27 +452,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.NodeProto & onnx.NodeProto.$Shape;
-
-        /**
-         * Creates a NodeProto message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns NodeProto
-         */
-        static fromObject(object: { [k: string]: any }): onnx.NodeProto;
-
-        /**
-         * Creates a plain object from a NodeProto message. Also converts values to other types if specified.
-         * @param message NodeProto
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.NodeProto, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this NodeProto to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace NodeProto {
@@ -622,27 +559,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.IntIntListEntryProto & onnx.IntIntListEntryProto.$Shape;
-
-        /**
-         * Creates an IntIntListEntryProto message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns IntIntListEntryProto
-         */
-        static fromObject(object: { [k: string]: any }): onnx.IntIntListEntryProto;
-
-        /**
-         * Creates a plain object from an IntIntListEntryProto message. Also converts values to other types if specified.
-         * @param message IntIntListEntryProto
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.IntIntListEntryProto, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this IntIntListEntryProto to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace IntIntListEntryProto {
@@ -717,27 +633,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.NodeDeviceConfigurationProto & onnx.NodeDeviceConfigurationProto.$Shape;
-
-        /**
-         * Creates a NodeDeviceConfigurationProto message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns NodeDeviceConfigurationProto
-         */
-        static fromObject(object: { [k: string]: any }): onnx.NodeDeviceConfigurationProto;
-
-        /**
-         * Creates a plain object from a NodeDeviceConfigurationProto message. Also converts values to other types if specified.
-         * @param message NodeDeviceConfigurationProto
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.NodeDeviceConfigurationProto, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this NodeDeviceConfigurationProto to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace NodeDeviceConfigurationProto {
@@ -823,27 +718,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.ShardingSpecProto & onnx.ShardingSpecProto.$Shape;
-
-        /**
-         * Creates a ShardingSpecProto message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns ShardingSpecProto
-         */
-        static fromObject(object: { [k: string]: any }): onnx.ShardingSpecProto;
-
-        /**
-         * Creates a plain object from a ShardingSpecProto message. Also converts values to other types if specified.
-         * @param message ShardingSpecProto
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.ShardingSpecProto, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this ShardingSpecProto to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace ShardingSpecProto {
@@ -927,27 +801,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.ShardedDimProto & onnx.ShardedDimProto.$Shape;
-
-        /**
-         * Creates a ShardedDimProto message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns ShardedDimProto
-         */
-        static fromObject(object: { [k: string]: any }): onnx.ShardedDimProto;
-
-        /**
-         * Creates a plain object from a ShardedDimProto message. Also converts values to other types if specified.
-         * @param message ShardedDimProto
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.ShardedDimProto, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this ShardedDimProto to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace ShardedDimProto {
@@ -1029,27 +882,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.SimpleShardedDimProto & onnx.SimpleShardedDimProto.$Shape;
-
-        /**
-         * Creates a SimpleShardedDimProto message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns SimpleShardedDimProto
-         */
-        static fromObject(object: { [k: string]: any }): onnx.SimpleShardedDimProto;
-
-        /**
-         * Creates a plain object from a SimpleShardedDimProto message. Also converts values to other types if specified.
-         * @param message SimpleShardedDimProto
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.SimpleShardedDimProto, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this SimpleShardedDimProto to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace SimpleShardedDimProto {
@@ -1140,27 +972,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.TrainingInfoProto & onnx.TrainingInfoProto.$Shape;
-
-        /**
-         * Creates a TrainingInfoProto message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns TrainingInfoProto
-         */
-        static fromObject(object: { [k: string]: any }): onnx.TrainingInfoProto;
-
-        /**
-         * Creates a plain object from a TrainingInfoProto message. Also converts values to other types if specified.
-         * @param message TrainingInfoProto
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.TrainingInfoProto, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this TrainingInfoProto to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace TrainingInfoProto {
@@ -1274,27 +1085,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.ModelProto & onnx.ModelProto.$Shape;
-
-        /**
-         * Creates a ModelProto message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns ModelProto
-         */
-        static fromObject(object: { [k: string]: any }): onnx.ModelProto;
-
-        /**
-         * Creates a plain object from a ModelProto message. Also converts values to other types if specified.
-         * @param message ModelProto
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.ModelProto, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this ModelProto to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace ModelProto {
@@ -1413,27 +1203,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.DeviceConfigurationProto & onnx.DeviceConfigurationProto.$Shape;
-
-        /**
-         * Creates a DeviceConfigurationProto message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns DeviceConfigurationProto
-         */
-        static fromObject(object: { [k: string]: any }): onnx.DeviceConfigurationProto;
-
-        /**
-         * Creates a plain object from a DeviceConfigurationProto message. Also converts values to other types if specified.
-         * @param message DeviceConfigurationProto
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.DeviceConfigurationProto, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this DeviceConfigurationProto to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace DeviceConfigurationProto {
@@ -1508,27 +1277,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.StringStringEntryProto & onnx.StringStringEntryProto.$Shape;
-
-        /**
-         * Creates a StringStringEntryProto message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns StringStringEntryProto
-         */
-        static fromObject(object: { [k: string]: any }): onnx.StringStringEntryProto;
-
-        /**
-         * Creates a plain object from a StringStringEntryProto message. Also converts values to other types if specified.
-         * @param message StringStringEntryProto
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.StringStringEntryProto, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this StringStringEntryProto to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace StringStringEntryProto {
@@ -1600,27 +1348,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.TensorAnnotation & onnx.TensorAnnotation.$Shape;
-
-        /**
-         * Creates a TensorAnnotation message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns TensorAnnotation
-         */
-        static fromObject(object: { [k: string]: any }): onnx.TensorAnnotation;
-
-        /**
-         * Creates a plain object from a TensorAnnotation message. Also converts values to other types if specified.
-         * @param message TensorAnnotation
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.TensorAnnotation, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this TensorAnnotation to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace TensorAnnotation {
@@ -1716,27 +1443,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.GraphProto & onnx.GraphProto.$Shape;
-
-        /**
-         * Creates a GraphProto message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns GraphProto
-         */
-        static fromObject(object: { [k: string]: any }): onnx.GraphProto;
-
-        /**
-         * Creates a plain object from a GraphProto message. Also converts values to other types if specified.
-         * @param message GraphProto
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.GraphProto, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this GraphProto to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace GraphProto {
@@ -1883,27 +1589,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.TensorProto & onnx.TensorProto.$Shape;
-
-        /**
-         * Creates a TensorProto message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns TensorProto
-         */
-        static fromObject(object: { [k: string]: any }): onnx.TensorProto;
-
-        /**
-         * Creates a plain object from a TensorProto message. Also converts values to other types if specified.
-         * @param message TensorProto
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.TensorProto, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this TensorProto to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace TensorProto {
@@ -2104,27 +1789,6 @@ export namespace onnx {
              * @throws {$protobuf.util.ProtocolError} If required fields are missing
              */
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.TensorProto.Segment & onnx.TensorProto.Segment.$Shape;
-
-            /**
-             * Creates a Segment message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns Segment
-             */
-            static fromObject(object: { [k: string]: any }): onnx.TensorProto.Segment;
-
-            /**
-             * Creates a plain object from a Segment message. Also converts values to other types if specified.
-             * @param message Segment
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: onnx.TensorProto.Segment, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this Segment to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
         }
 
         namespace Segment {
@@ -2210,27 +1874,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.SparseTensorProto & onnx.SparseTensorProto.$Shape;
-
-        /**
-         * Creates a SparseTensorProto message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns SparseTensorProto
-         */
-        static fromObject(object: { [k: string]: any }): onnx.SparseTensorProto;
-
-        /**
-         * Creates a plain object from a SparseTensorProto message. Also converts values to other types if specified.
-         * @param message SparseTensorProto
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.SparseTensorProto, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this SparseTensorProto to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace SparseTensorProto {
@@ -2302,27 +1945,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.TensorShapeProto & onnx.TensorShapeProto.$Shape;
-
-        /**
-         * Creates a TensorShapeProto message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns TensorShapeProto
-         */
-        static fromObject(object: { [k: string]: any }): onnx.TensorShapeProto;
-
-        /**
-         * Creates a plain object from a TensorShapeProto message. Also converts values to other types if specified.
-         * @param message TensorShapeProto
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.TensorShapeProto, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this TensorShapeProto to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace TensorShapeProto {
@@ -2399,27 +2021,6 @@ export namespace onnx {
              * @throws {$protobuf.util.ProtocolError} If required fields are missing
              */
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.TensorShapeProto.Dimension & onnx.TensorShapeProto.Dimension.$Shape;
-
-            /**
-             * Creates a Dimension message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns Dimension
-             */
-            static fromObject(object: { [k: string]: any }): onnx.TensorShapeProto.Dimension;
-
-            /**
-             * Creates a plain object from a Dimension message. Also converts values to other types if specified.
-             * @param message Dimension
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: onnx.TensorShapeProto.Dimension, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this Dimension to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
         }
 
         namespace Dimension {
@@ -2523,27 +2124,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.TypeProto & onnx.TypeProto.$Shape;
-
-        /**
-         * Creates a TypeProto message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns TypeProto
-         */
-        static fromObject(object: { [k: string]: any }): onnx.TypeProto;
-
-        /**
-         * Creates a plain object from a TypeProto message. Also converts values to other types if specified.
-         * @param message TypeProto
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.TypeProto, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this TypeProto to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace TypeProto {
@@ -2643,27 +2223,6 @@ export namespace onnx {
              * @throws {$protobuf.util.ProtocolError} If required fields are missing
              */
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.TypeProto.Tensor & onnx.TypeProto.Tensor.$Shape;
-
-            /**
-             * Creates a Tensor message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns Tensor
-             */
-            static fromObject(object: { [k: string]: any }): onnx.TypeProto.Tensor;
-
-            /**
-             * Creates a plain object from a Tensor message. Also converts values to other types if specified.
-             * @param message Tensor
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: onnx.TypeProto.Tensor, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this Tensor to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
         }
 
         namespace Tensor {
@@ -2736,27 +2295,6 @@ export namespace onnx {
              * @throws {$protobuf.util.ProtocolError} If required fields are missing
              */
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.TypeProto.Sequence & onnx.TypeProto.Sequence.$Shape;
-
-            /**
-             * Creates a Sequence message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns Sequence
-             */
-            static fromObject(object: { [k: string]: any }): onnx.TypeProto.Sequence;
-
-            /**
-             * Creates a plain object from a Sequence message. Also converts values to other types if specified.
-             * @param message Sequence
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: onnx.TypeProto.Sequence, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this Sequence to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
         }
 
         namespace Sequence {
@@ -2828,27 +2366,6 @@ export namespace onnx {
              * @throws {$protobuf.util.ProtocolError} If required fields are missing
              */
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.TypeProto.Map & onnx.TypeProto.Map.$Shape;
-
-            /**
-             * Creates a Map message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns Map
-             */
-            static fromObject(object: { [k: string]: any }): onnx.TypeProto.Map;
-
-            /**
-             * Creates a plain object from a Map message. Also converts values to other types if specified.
-             * @param message Map
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: onnx.TypeProto.Map, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this Map to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
         }
 
         namespace Map {
@@ -2921,27 +2438,6 @@ export namespace onnx {
              * @throws {$protobuf.util.ProtocolError} If required fields are missing
              */
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.TypeProto.Optional & onnx.TypeProto.Optional.$Shape;
-
-            /**
-             * Creates an Optional message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns Optional
-             */
-            static fromObject(object: { [k: string]: any }): onnx.TypeProto.Optional;
-
-            /**
-             * Creates a plain object from an Optional message. Also converts values to other types if specified.
-             * @param message Optional
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: onnx.TypeProto.Optional, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this Optional to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
         }
 
         namespace Optional {
@@ -3013,27 +2509,6 @@ export namespace onnx {
              * @throws {$protobuf.util.ProtocolError} If required fields are missing
              */
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.TypeProto.SparseTensor & onnx.TypeProto.SparseTensor.$Shape;
-
-            /**
-             * Creates a SparseTensor message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns SparseTensor
-             */
-            static fromObject(object: { [k: string]: any }): onnx.TypeProto.SparseTensor;
-
-            /**
-             * Creates a plain object from a SparseTensor message. Also converts values to other types if specified.
-             * @param message SparseTensor
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: onnx.TypeProto.SparseTensor, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this SparseTensor to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
         }
 
         namespace SparseTensor {
@@ -3109,27 +2584,6 @@ export namespace onnx {
              * @throws {$protobuf.util.ProtocolError} If required fields are missing
              */
             static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.TypeProto.Opaque & onnx.TypeProto.Opaque.$Shape;
-
-            /**
-             * Creates an Opaque message from a plain object. Also converts values to their respective internal types.
-             * @param object Plain object
-             * @returns Opaque
-             */
-            static fromObject(object: { [k: string]: any }): onnx.TypeProto.Opaque;
-
-            /**
-             * Creates a plain object from an Opaque message. Also converts values to other types if specified.
-             * @param message Opaque
-             * @param [options] Conversion options
-             * @returns Plain object
-             */
-            static toObject(message: onnx.TypeProto.Opaque, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-            /**
-             * Converts this Opaque to JSON.
-             * @returns JSON object
-             */
-            toJSON(): { [k: string]: any };
         }
 
         namespace Opaque {
@@ -3202,27 +2656,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.OperatorSetIdProto & onnx.OperatorSetIdProto.$Shape;
-
-        /**
-         * Creates an OperatorSetIdProto message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns OperatorSetIdProto
-         */
-        static fromObject(object: { [k: string]: any }): onnx.OperatorSetIdProto;
-
-        /**
-         * Creates a plain object from an OperatorSetIdProto message. Also converts values to other types if specified.
-         * @param message OperatorSetIdProto
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.OperatorSetIdProto, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this OperatorSetIdProto to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace OperatorSetIdProto {
@@ -3334,27 +2767,6 @@ export namespace onnx {
          * @throws {$protobuf.util.ProtocolError} If required fields are missing
          */
         static decode(reader: ($protobuf.Reader|Uint8Array), length?: number): onnx.FunctionProto & onnx.FunctionProto.$Shape;
-
-        /**
-         * Creates a FunctionProto message from a plain object. Also converts values to their respective internal types.
-         * @param object Plain object
-         * @returns FunctionProto
-         */
-        static fromObject(object: { [k: string]: any }): onnx.FunctionProto;
-
-        /**
-         * Creates a plain object from a FunctionProto message. Also converts values to other types if specified.
-         * @param message FunctionProto
-         * @param [options] Conversion options
-         * @returns Plain object
-         */
-        static toObject(message: onnx.FunctionProto, options?: $protobuf.IConversionOptions): { [k: string]: any };
-
-        /**
-         * Converts this FunctionProto to JSON.
-         * @returns JSON object
-         */
-        toJSON(): { [k: string]: any };
     }
 
     namespace FunctionProto {
