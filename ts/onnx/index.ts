@@ -21,7 +21,7 @@ import { onnx } from './onnx-proto'
 export { OnnxExportError } from '../errors'
 export { BATCH_DIM, OPSET_RANGE } from './model'
 
-/** The opset {@link exportModel} writes unless told otherwise: what onnxruntime 1.14 and later, and every current browser build, run. */
+/** The opset {@link exportModel} writes unless told otherwise; the tests run it in onnxruntime for Node and Python. */
 export const DEFAULT_OPSET = 17
 
 /** Options of {@link exportModel} and {@link toBuffer}. */
@@ -39,7 +39,7 @@ export interface ExportOptions {
   dynamicBatch?: boolean
   /** The ONNX opset to write, {@link OPSET_RANGE} (default {@link DEFAULT_OPSET}). */
   opsetVersion?: number
-  /** String pairs stored in the model's `metadata_props` (onnxruntime's `session.handler.metadata`, `onnx.ModelProto.metadata_props`). */
+  /** String pairs stored in the model's `metadata_props` (for example the class names), which ONNX tools show as the model's custom metadata. */
   metadata?: Readonly<Record<string, string>>
 }
 

@@ -7,7 +7,7 @@ import type { GraphDescription, GraphValue } from '../trace'
 import { LOWERINGS, NodeLowering, type Operand } from './ops'
 import { onnx } from './onnx-proto'
 
-/** The opsets the exporter emits: 13 moved Softmax to one axis and axes to inputs; 21 is what ONNX 1.16 and onnxruntime 1.17 know. */
+/** The opsets the exporter writes: from 13 (Softmax over one axis, Squeeze/Unsqueeze axes as inputs) to 21, the newest its tests run. */
 export const OPSET_RANGE = { min: 13, max: 21 } as const
 
 /** The oldest IR version each opset may be stored with (onnx.helper.VERSION_TABLE). */
