@@ -40,6 +40,16 @@ describe('the tutorial models exported to ONNX agree with Ferrite in onnxruntime
   }
 })
 
+describe('the oldest and newest opsets the exporter writes', () => {
+  it('se-resnet at opsets 13 and 21 agrees with Ferrite', async () => {
+    using model = preparedModel('se-resnet')
+    for (const opsetVersion of [13, 21]) {
+      const bytes = ft.onnx.toBuffer(model, ft.randn([2, 3, 32, 32]), { dynamicBatch: true, opsetVersion })
+      figures.push(`  se-resnet at opset ${opsetVersion}: batch 3 ${await agreement(model, bytes, ft.randn([3, 3, 32, 32]))}`)
+    }
+  })
+})
+
 /** A user's module using cat, transposes and permutes, softmax, a reduction, scalar ops, view and flatten. */
 class Mixer extends ft.nn.Module {
   conv = new ft.nn.Conv2d(3, 8, 3, { padding: 1 })
