@@ -9,7 +9,10 @@ import * as ft from 'ferrite'
 import { expectAgreement, runOnnx } from './onnx-support'
 
 type Cli = typeof import('../ts/cli')
-const { main } = createRequire(import.meta.url)(join(__dirname, '..', 'dist', 'cjs', 'cli', 'index.js')) as Cli
+type ProtoModule = typeof import('../ts/onnx/onnx-proto')
+const load = createRequire(import.meta.url)
+const { main } = load(join(__dirname, '..', 'dist', 'cjs', 'cli', 'index.js')) as Cli
+const { onnx } = load(join(__dirname, '..', 'dist', 'cjs', 'onnx', 'onnx-proto.js')) as ProtoModule
 
 async function ferrite(...argv: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
   let stdout = ''
@@ -42,6 +45,9 @@ describe('ferrite export', () => {
       std: [0.25, 0.24, 0.26],
       inputShape: [3, 32, 32],
     })
+    const file = onnx.ModelProto.decode(readFileSync(out))
+    expect(file.opsetImport.map((o) => Number(o.version))).toEqual([18])
+    expect(Object.fromEntries(file.metadataProps.map((p) => [p.key, p.value]))).toEqual({ model: 'mycnn', classes: 'airplane,automobile,bird,cat,deer,dog,frog,horse,ship,truck' })
     const input = ft.randn([3, 3, 32, 32])
     const [actual] = await runOnnx(readFileSync(out), [input])
     expectAgreement(actual, ft.noGrad(() => model.forward(input) as ft.Tensor))

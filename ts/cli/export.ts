@@ -40,7 +40,7 @@ async function runExport(values: Values, io: CliIO): Promise<void> {
     // A batch of 2 under --dynamic-batch: a traced dim 0 of 1 would match every literal 1 in a reshape.
     using example = ft.zeros([dynamicBatch ? 2 : 1, ...INPUT_SHAPE])
     mkdirSync(dirname(out), { recursive: true })
-    await ft.onnx.exportModel(model, example, out, { dynamicBatch, opsetVersion, metadata: { model: modelName, weights } })
+    await ft.onnx.exportModel(model, example, out, { dynamicBatch, opsetVersion, metadata: { model: modelName, classes: ft.data.CIFAR10_CLASSES.join(',') } })
   } finally {
     model.dispose()
   }
