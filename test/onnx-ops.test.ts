@@ -303,6 +303,27 @@ describe('ONNX lowering of each traced op (onnxruntime-node agrees with Ferrite)
   })
 })
 
+describe('ONNX value names', () => {
+  it('stateDict keys that look like made-up names keep their own; nodes take others', async () => {
+    ft.manualSeed(0)
+    const graph = (r: Recorder, [x]: Recorded[]) => {
+      const y = r.op('relu', [x], {}, (t) => F.relu(t))
+      return [r.op('binary', [y, r.constant(ft.randn([3]), 'relu')], { op: 'add' }, (a, b) => a.add(b))]
+    }
+    const { model } = exportGraph([ft.randn([2, 3])], graph)
+    expect(model.graph?.initializer?.map((t) => t.name)).toEqual(['relu'])
+    await agrees([ft.randn([2, 3])], graph)
+  })
+
+  it('an input or output called like a stateDict key is an OnnxExportError', () => {
+    const recorder = new Recorder()
+    const x = recorder.input(ft.randn([2]))
+    const y = recorder.op('binary', [x, recorder.constant(ft.randn([2]), 'output_0')], { op: 'mul' }, (a, b) => a.mul(b))
+    const settings = { inputNames: ['input_0'], outputNames: ['output_0'], dynamicBatch: false, opsetVersion: 17, metadata: {}, graphName: 'g', producerVersion: '0' }
+    expect(() => buildModel(recorder.describe([y]), (id) => recorder.constants.get(id) as ft.Tensor, settings)).toThrow(/two values of the graph are both called 'output_0'/)
+  })
+})
+
 describe('ONNX export with a dynamic batch (recorded at batch 2, run at batch 5)', () => {
   it('reshape and view whose dim 0 is the batch follow it; -1 does too', async () => {
     await agreesAtBatch5([3, 4], (r, [x]) => [r.op('view', [x], { shape: [x.t.shape[0], 12] }, (t) => t.view([t.shape[0], 12]))])

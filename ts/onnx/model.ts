@@ -50,13 +50,14 @@ export function buildModel(graph: GraphDescription, constant: (id: number) => Te
     else aliases.push([id, name])
   })
 
+  // Constants first, so that the names made up for nodes and their helpers avoid the stateDict keys.
+  for (const value of values) if (value.kind === 'constant') names[value.id] = builder.tensor(constant(value.id), value.name)
+
   const operand = (id: number): Operand => {
-    const value = values[id]
-    if (names[id] === undefined) {
-      if (value.kind !== 'constant') throw new OnnxExportError(`the traced graph uses value ${id} before any node produces it`)
-      names[id] = builder.tensor(constant(id), value.name)
-    }
-    return { name: names[id], dtype: value.dtype, shape: value.shape }
+    const { dtype, shape } = values[id]
+    const name = names[id]
+    if (name === undefined) throw new OnnxExportError(`the traced graph uses value ${id} before any node produces it`)
+    return { name, dtype, shape }
   }
 
   for (const node of graph.nodes) {
