@@ -160,6 +160,16 @@ describe('ONNX lowering of each traced op (onnxruntime-node agrees with Ferrite)
       r.op('max_pool2d', [x], { kernelSize: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1], ceilMode: true }, (a) => F.maxPool2d(a, { kernelSize: 2, ceilMode: true })),
       r.op('avg_pool2d', [x], { kernelSize: [3, 3], stride: [2, 2], padding: [0, 0], ceilMode: true, countIncludePad: true }, (a) => F.avgPool2d(a, { kernelSize: 3, stride: 2, ceilMode: true })),
     ])
+    // Last windows that hang over the input's end: the divisor counts the padding, not the overhang.
+    await agrees([ft.randn([1, 2, 6, 6])], (r, [x]) =>
+      [true, false].flatMap((countIncludePad) =>
+        [0, 1].map((padding) =>
+          r.op('avg_pool2d', [x], { kernelSize: [3, 3], stride: [2, 2], padding: [padding, padding], ceilMode: true, countIncludePad }, (a) =>
+            F.avgPool2d(a, { kernelSize: 3, stride: 2, padding, ceilMode: true, countIncludePad }),
+          ),
+        ),
+      ),
+    )
   })
 
   it('activations, softmax and log_softmax', async () => {
