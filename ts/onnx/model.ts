@@ -8,7 +8,12 @@ import { LOWERINGS, NodeLowering, type Operand } from './ops'
 import { onnx } from './onnx-proto'
 
 /** The opsets the exporter writes: from 13 (Softmax over one axis, Squeeze/Unsqueeze axes as inputs) to 21, the newest its tests run. */
-export const OPSET_RANGE = { min: 13, max: 21 } as const
+export const OPSET_RANGE: {
+  /** The oldest opset written. */
+  readonly min: 13
+  /** The newest opset written. */
+  readonly max: 21
+} = { min: 13, max: 21 }
 
 /** The oldest IR version each opset may be stored with (onnx.helper.VERSION_TABLE). */
 function irVersion(opset: number): number {
