@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'Io'
   | 'OutOfMemory'
   | 'NativeBinding'
+  | 'Untraceable'
+  | 'TensorInUse'
   | 'Internal'
 
 /** Base class of every error Ferrite throws on purpose. */
@@ -110,6 +112,29 @@ export class NativeBindingError extends FerriteError {
   }
 }
 
+/**
+ * An op that a traced graph cannot replay read a tensor of the function being traced (for
+ * `ft.jit.trace`, `ft.onnx.exportModel`, `Module.predict`): reading values (`item()`,
+ * `toArray()`), a loss, an optimizer step, an in-place copy. The message names the op and lists
+ * the ops a trace can record.
+ */
+export class TraceError extends FerriteError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('Untraceable', message, options)
+  }
+}
+
+/**
+ * A tensor disposed (by `dispose()`, or at the end of a `tidy` scope or a `Module.forward`) while
+ * a call running off the JS thread uses it (`Module.predict`, `ft.noGradAsync`,
+ * `TracedGraph.runAsync`). The tensor stays alive; dispose it once that call's promise has settled.
+ */
+export class TensorInUseError extends FerriteError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('TensorInUse', message, options)
+  }
+}
+
 /** A bug in Ferrite (for example a Rust panic caught at the boundary). Please report it. */
 export class InternalError extends FerriteError {
   constructor(message: string, options?: ErrorOptions) {
@@ -128,6 +153,8 @@ const byCode: Record<ErrorCode, new (message: string, options?: ErrorOptions) =>
   Io: IoError,
   OutOfMemory: OutOfMemoryError,
   NativeBinding: NativeBindingError,
+  Untraceable: TraceError,
+  TensorInUse: TensorInUseError,
   Internal: InternalError,
 }
 

@@ -44,6 +44,8 @@ export * as cuda from './cuda'
 export type { CudaInfo, CudaLibraryInfo, GpuInfo, MemoryStats } from './cuda'
 export * as backends from './backends'
 export * as models from './models'
+export * as jit from './jit'
+export { noGradAsync } from './trace'
 export * as transforms from './transforms'
 export * as callbacks from './callbacks'
 export * as tensorboard from './tensorboard'
@@ -66,5 +68,7 @@ export {
   NativeBindingError,
   OutOfMemoryError,
   ShapeMismatchError,
+  TensorInUseError,
+  TraceError,
 } from './errors'
 export type { ErrorCode } from './errors'
