@@ -21,6 +21,7 @@ export type ErrorCode =
   | 'NativeBinding'
   | 'OnnxExport'
   | 'Untraceable'
+  | 'TensorInUse'
   | 'Internal'
 
 /** Base class of every error Ferrite throws on purpose. */
@@ -138,6 +139,17 @@ export class TraceError extends FerriteError {
   }
 }
 
+/**
+ * A tensor disposed (by `dispose()`, or at the end of a `tidy` scope or a `Module.forward`) while
+ * a call running off the JS thread uses it (`Module.predict`, `ft.noGradAsync`,
+ * `TracedGraph.runAsync`). The tensor stays alive; dispose it once that call's promise has settled.
+ */
+export class TensorInUseError extends FerriteError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('TensorInUse', message, options)
+  }
+}
+
 /** A bug in Ferrite (for example a Rust panic caught at the boundary). Please report it. */
 export class InternalError extends FerriteError {
   constructor(message: string, options?: ErrorOptions) {
@@ -158,6 +170,7 @@ const byCode: Record<ErrorCode, new (message: string, options?: ErrorOptions) =>
   NativeBinding: NativeBindingError,
   OnnxExport: OnnxExportError,
   Untraceable: TraceError,
+  TensorInUse: TensorInUseError,
   Internal: InternalError,
 }
 

@@ -45,7 +45,8 @@ export type { CudaInfo, CudaLibraryInfo, GpuInfo, MemoryStats } from './cuda'
 export * as backends from './backends'
 export * as models from './models'
 export * as onnx from './onnx'
-export * as jit from './trace'
+export * as jit from './jit'
+export { noGradAsync } from './trace'
 export * as transforms from './transforms'
 export * as callbacks from './callbacks'
 export * as tensorboard from './tensorboard'
@@ -69,6 +70,7 @@ export {
   OnnxExportError,
   OutOfMemoryError,
   ShapeMismatchError,
+  TensorInUseError,
   TraceError,
 } from './errors'
 export type { ErrorCode } from './errors'

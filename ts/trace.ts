@@ -14,7 +14,7 @@
  * or an optimizer step cannot be replayed and throws a {@link TraceError} naming the op.
  */
 import { noGrad } from './autograd'
-import { InvalidArgumentError, TraceError } from './errors'
+import { fromNativeError, InternalError, InvalidArgumentError, TraceError } from './errors'
 import { native, type NativeTracedGraph, type TensorHandle } from './native'
 import type { Module } from './nn/module'
 import { tidy } from './scope'
@@ -75,10 +75,13 @@ export interface TraceOptions {
 export class TracedGraph implements Disposable {
   #native: NativeTracedGraph
   #description: GraphDescription | undefined
+  /** @internal Whether the traced function returned an array of tensors (not one tensor). */
+  readonly returnsArray: boolean
 
   /** @internal Made by `trace` and `traceModule`. */
-  constructor(graph: NativeTracedGraph) {
+  constructor(graph: NativeTracedGraph, returnsArray: boolean) {
     this.#native = graph
+    this.returnsArray = returnsArray
   }
 
   /** The graph's inputs, constants and op calls; see {@link GraphDescription}. */
@@ -100,6 +103,28 @@ export class TracedGraph implements Disposable {
    */
   run(...inputs: Tensor[]): Tensor[] {
     return this.#native.run(handles('TracedGraph.run', inputs)).map((h) => new Tensor(h))
+  }
+
+  /**
+   * Like {@link run}, on a worker thread, so that the event loop keeps turning while the graph
+   * runs. Until the promise settles the inputs and the constants are in use: disposing one throws
+   * a `TensorInUseError` and leaves it alive (the garbage collector waits for the call too).
+   */
+  runAsync(...inputs: Tensor[]): Promise<Tensor[]> {
+    // Not an async function: its frame would hold the inputs' JS objects until the call settles,
+    // and the collector may take them meanwhile (their release then waits for the call).
+    let pending: ReturnType<NativeTracedGraph['runAsync']>
+    try {
+      pending = this.#native.runAsync(handles('TracedGraph.runAsync', inputs))
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return pending.then((result) => {
+      if (result.outputs) return result.outputs.map((h) => new Tensor(h))
+      const error = Object.assign(new Error(result.errorMessage ?? 'TracedGraph.runAsync failed'), { code: result.errorCode })
+      const typed = fromNativeError(error)
+      throw typed instanceof Error && typed !== error ? typed : new InternalError(error.message)
+    })
   }
 
   /** Drops the graph and its hold on the constants. */
@@ -143,7 +168,10 @@ export function trace(fn: (...inputs: Tensor[]) => Tensor | Tensor[], inputs: Te
     handles('trace', named.map(([, t]) => t)),
   )
   try {
-    return tidy(() => new TracedGraph(native.traceEnd(outputsOf(fn(...list)).map((t) => t.handle))))
+    return tidy(() => {
+      const result = fn(...list)
+      return new TracedGraph(native.traceEnd(outputsOf(result).map((t) => t.handle)), Array.isArray(result))
+    })
   } finally {
     // A no-op after traceEnd; ends the recording when fn threw.
     native.traceAbort()
@@ -151,16 +179,68 @@ export function trace(fn: (...inputs: Tensor[]) => Tensor | Tensor[], inputs: Te
 }
 
 /**
+ * Runs `fn` with `model` in evaluation mode and without autograd, then restores each module's
+ * training mode.
+ */
+function inEvalMode<T>(model: Module, fn: () => T): T {
+  const modes = model.modules().map((m) => [m, m.training] as const)
+  model.eval()
+  try {
+    return noGrad(fn)
+  } finally {
+    for (const [m, training] of modes) m.training = training
+  }
+}
+
+function forwardOf(model: Module): (...inputs: Tensor[]) => Tensor | Tensor[] {
+  return (...inputs) => model.forward(...inputs) as Tensor | Tensor[]
+}
+
+/**
  * Traces `model.forward(...inputs)` in evaluation mode without autograd, naming the constants by
  * their `stateDict()` keys; the modules' training modes are restored afterwards.
  */
 export function traceModule(model: Module, inputs: Tensor | readonly Tensor[]): TracedGraph {
-  const modes = model.modules().map((m) => [m, m.training] as const)
-  model.eval()
+  return inEvalMode(model, () => trace(forwardOf(model), inputs, { names: Object.fromEntries(model._stateTensors()) }))
+}
+
+/** @internal `traceModule` on the first sample of each input (for `Module.predict`). */
+export function traceModuleSample(model: Module, inputs: readonly Tensor[]): TracedGraph {
+  return inEvalMode(model, () => traceSample(forwardOf(model), inputs, { names: Object.fromEntries(model._stateTensors()) }))
+}
+
+/** The first sample of a batched input (dim 0), or the input itself when it has no dims. */
+function firstSample(t: Tensor): Tensor {
+  return t.ndim === 0 ? t : t.narrow(0, 0, 1)
+}
+
+/**
+ * @internal Traces `fn` on the first sample of each input, so that the event loop is not held by
+ * a whole batch; the caller disposes the graph.
+ */
+export function traceSample(fn: (...inputs: Tensor[]) => Tensor | Tensor[], inputs: readonly Tensor[], options: TraceOptions = {}): TracedGraph {
+  const samples = inputs.map((t) => (t instanceof Tensor ? firstSample(t) : t))
   try {
-    const names = Object.fromEntries(model._stateTensors())
-    return noGrad(() => trace((...xs) => model.forward(...xs) as Tensor | Tensor[], inputs, { names }))
+    return trace(fn, samples, options)
   } finally {
-    for (const [m, training] of modes) m.training = training
+    samples.forEach((s, i) => s !== inputs[i] && s.dispose())
+  }
+}
+
+/**
+ * Runs `fn(...inputs)` without autograd on a worker thread, so that the event loop stays free,
+ * and resolves with its result, like `ft.noGrad` off the thread. `fn` is traced on the first
+ * sample of each input (dim 0 is the batch) and the graph replays on the whole inputs, so it must
+ * be traceable (see {@link trace}: tensor ops only, no reading of values) and must not depend on
+ * the batch size except through `reshape`/`view`/`expand` targets whose dim 0 is the input's
+ * dim 0. Until the promise settles, disposing an input throws a `TensorInUseError`.
+ */
+export async function noGradAsync<R extends Tensor | Tensor[]>(fn: (...inputs: Tensor[]) => R, ...inputs: Tensor[]): Promise<R> {
+  const graph = noGrad(() => traceSample(fn, inputs))
+  try {
+    const outputs = await graph.runAsync(...inputs)
+    return (graph.returnsArray ? outputs : outputs[0]) as R
+  } finally {
+    graph.dispose()
   }
 }

@@ -14,6 +14,7 @@
 //! their weight, except while a `tidy` scope will dispose them.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::ptr;
 
 use ferrite_core::Tensor;
@@ -210,6 +211,9 @@ impl Removed {
 
 thread_local! {
     static TABLE: RefCell<Table> = RefCell::default();
+    /// Tensors (by `Tensor::identity`) that calls running off this thread use, with how many
+    /// calls use each: `release` refuses them, and the collector waits for the calls to settle.
+    static IN_USE: RefCell<HashMap<usize, u32>> = RefCell::default();
     /// `tidy` scopes open on this thread.
     static TIDY_DEPTH: Cell<u32> = const { Cell::new(0) };
 }
@@ -323,7 +327,8 @@ pub fn watch(env: Env, handle: TensorHandle, owner: Unknown) {
     delete_reference(env, unused);
 }
 
-/// Releases the watched tensors whose JS objects the collector took.
+/// Releases the watched tensors whose JS objects the collector took, except those in use (see
+/// `mark_in_use`), which wait for their calls to settle.
 fn release_collected(env: sys::napi_env) {
     let watched: Vec<(usize, sys::napi_ref)> = TABLE.with_borrow(|table| {
         let slots = table.slots.iter().enumerate();
@@ -336,6 +341,7 @@ fn release_collected(env: sys::napi_env) {
         .into_iter()
         .filter(|&(_, owner)| referent(env, owner).is_null())
         .map(|(i, _)| i)
+        .filter(|&i| TABLE.with_borrow(|table| !table.slots[i].tensor.as_ref().is_some_and(in_use)))
         .collect();
     if collected.is_empty() {
         return;
@@ -421,13 +427,60 @@ pub fn announce(env: Env, handle: TensorHandle) {
 }
 
 /// Frees a tensor's slot, and its storage unless another tensor views it. Releasing a handle
-/// that was already released does nothing: the collector may come after `dispose()`.
+/// that was already released does nothing: the collector may come after `dispose()`. A tensor
+/// that a call running off the JS thread uses (`TracedGraph.runAsync`) stays, with a
+/// `TensorInUse` error.
 #[napi]
-pub fn release(env: Env, handle: TensorHandle) {
+pub fn release(env: Env, handle: TensorHandle) -> Result<(), String> {
+    let busy = TABLE.with_borrow(|table| {
+        table
+            .slot(handle)
+            .and_then(|s| s.tensor.as_ref())
+            .is_some_and(in_use)
+    });
+    if busy {
+        return Err(napi::Error::new(
+            "TensorInUse".to_string(),
+            "dispose: the tensor is in use by a call running off the JS thread (TracedGraph.runAsync, \
+             Module.predict, ft.noGradAsync) and stays alive; dispose it once that call's promise \
+             has settled"
+                .to_string(),
+        ));
+    }
     let removed = TABLE.with_borrow_mut(|table| table.remove(handle));
     if let Some(removed) = removed {
         removed.settle(env.raw());
     }
+    Ok(())
+}
+
+fn in_use(t: &Tensor) -> bool {
+    IN_USE.with_borrow(|used| used.contains_key(&t.identity()))
+}
+
+/// Marks `tensors` as used by a call running off the JS thread, until `unmark_in_use`.
+pub fn mark_in_use<'a>(tensors: impl IntoIterator<Item = &'a Tensor>) {
+    IN_USE.with_borrow_mut(|used| {
+        for t in tensors {
+            *used.entry(t.identity()).or_default() += 1;
+        }
+    });
+}
+
+/// Ends what `mark_in_use` did for a settled call, then releases the tensors the collector took
+/// in the meantime.
+pub fn unmark_in_use<'a>(env: &Env, tensors: impl IntoIterator<Item = &'a Tensor>) {
+    IN_USE.with_borrow_mut(|used| {
+        for t in tensors {
+            if let Some(count) = used.get_mut(&t.identity()) {
+                *count -= 1;
+                if *count == 0 {
+                    used.remove(&t.identity());
+                }
+            }
+        }
+    });
+    release_collected(env.raw());
 }
 
 #[napi]

@@ -9,7 +9,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::convert::{guard, js_error};
-use crate::handle::{wrap, TensorHandle};
+use crate::handle::{mark_in_use, unmark_in_use, wrap, TensorHandle};
 
 fn tensors(op: &str, handles: &[TensorHandle]) -> Result<Vec<Tensor>, String> {
     handles.iter().map(|h| h.peek(op)).collect()
@@ -97,9 +97,81 @@ impl NativeTracedGraph {
         Ok(outputs.into_iter().map(|t| wrap(&env, t)).collect())
     }
 
+    /// Like `run`, on a worker thread of libuv's pool (the ops use Ferrite's own pool inside), so
+    /// that the JS thread stays free. Until the call settles the inputs and the constants are in
+    /// use: `release` refuses them (`TensorInUse`) and the collector waits. Errors resolve as
+    /// `{ errorCode, errorMessage }` so that their code survives the trip.
+    ///
+    /// Writes to those tensors meanwhile (a `copy_`, an optimizer step) are memory-safe: the task
+    /// holds its own references, and storage is read and written behind a lock
+    /// (`SharedStorage`'s `RwLock`), so a write lands before or after an op's read of it, as in
+    /// PyTorch when another thread writes a tensor a forward is using.
+    #[napi(ts_return_type = "Promise<GraphOutputs>")]
+    pub fn run_async(&self, inputs: Vec<TensorHandle>) -> Result<AsyncTask<RunGraph>, String> {
+        const OP: &str = "TracedGraph.runAsync";
+        let graph = self.graph(OP)?.clone();
+        let inputs = inputs
+            .iter()
+            .map(|h| h.get(OP))
+            .collect::<Result<Vec<Tensor>, String>>()?;
+        let used: Vec<Tensor> = inputs.iter().chain(graph.constants()).cloned().collect();
+        mark_in_use(&used);
+        Ok(AsyncTask::new(RunGraph {
+            graph,
+            inputs: Some(inputs),
+            used,
+        }))
+    }
+
     /// Drops the graph and its hold on the constants.
     #[napi]
     pub fn release(&mut self) {
         self.graph = None;
+    }
+}
+
+pub struct RunGraph {
+    graph: Arc<Graph>,
+    /// Taken by `compute`.
+    inputs: Option<Vec<Tensor>>,
+    /// The inputs and constants, marked in use until the call settles.
+    used: Vec<Tensor>,
+}
+
+#[napi(object, object_from_js = false)]
+pub struct GraphOutputs {
+    pub outputs: Option<Vec<TensorHandle>>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+}
+
+impl Task for RunGraph {
+    type Output = std::result::Result<Vec<Tensor>, napi::Error<String>>;
+    type JsValue = GraphOutputs;
+
+    fn compute(&mut self) -> napi::Result<Self::Output> {
+        crate::allocator::reclaim_remote_frees();
+        let inputs = self.inputs.take().unwrap_or_default();
+        Ok(guard("TracedGraph.runAsync", || self.graph.run(inputs)))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> napi::Result<Self::JsValue> {
+        Ok(match output {
+            Ok(outputs) => GraphOutputs {
+                outputs: Some(outputs.into_iter().map(|t| wrap(&env, t)).collect()),
+                error_code: None,
+                error_message: None,
+            },
+            Err(e) => GraphOutputs {
+                outputs: None,
+                error_code: Some(e.status.clone()),
+                error_message: Some(e.reason.clone()),
+            },
+        })
+    }
+
+    fn finally(self, env: Env) -> napi::Result<()> {
+        unmark_in_use(&env, &self.used);
+        Ok(())
     }
 }

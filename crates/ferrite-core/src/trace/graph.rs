@@ -113,6 +113,11 @@ impl Graph {
         &self.outputs
     }
 
+    /// The constants' tensors.
+    pub fn constants(&self) -> impl Iterator<Item = &Tensor> {
+        self.constants.iter().flatten()
+    }
+
     /// The tensor of constant `id` (sharing storage with the tensor the trace saw).
     pub fn constant(&self, id: usize) -> Result<Tensor> {
         self.constants.get(id).cloned().flatten().ok_or_else(|| {

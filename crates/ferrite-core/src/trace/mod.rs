@@ -15,7 +15,6 @@ mod op;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 pub use graph::{Graph, GraphNode, GraphValue, ValueKind};
 pub use op::{Op, TRACEABLE_OPS};
@@ -24,11 +23,6 @@ use crate::autocast::{self, DeviceType};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
-
-/// A tensor's identity while recording: the address of its shared header.
-fn identity(t: &Tensor) -> usize {
-    Arc::as_ptr(&t.0) as usize
-}
 
 struct Recording {
     values: Vec<GraphValue>,
@@ -55,21 +49,21 @@ impl Recording {
             name,
         });
         self.tensors.push(t.clone());
-        self.ids.insert(identity(t), id);
+        self.ids.insert(t.identity(), id);
         id
     }
 
     /// The value id of `t`, made a constant if it was never seen.
     fn value_of(&mut self, t: &Tensor) -> usize {
-        if let Some(&id) = self.ids.get(&identity(t)) {
+        if let Some(&id) = self.ids.get(&t.identity()) {
             return id;
         }
-        let name = self.names.get(&identity(t)).map(|(n, _)| n.clone());
+        let name = self.names.get(&t.identity()).map(|(n, _)| n.clone());
         self.add_value(t, ValueKind::Constant, name)
     }
 
     fn knows(&self, t: &Tensor) -> bool {
-        self.ids.contains_key(&identity(t)) || self.names.contains_key(&identity(t))
+        self.ids.contains_key(&t.identity()) || self.names.contains_key(&t.identity())
     }
 }
 
@@ -98,7 +92,7 @@ pub fn begin(inputs: &[Tensor], names: Vec<(String, Tensor)>) -> Result<()> {
         ids: HashMap::new(),
         names: names
             .into_iter()
-            .map(|(name, t)| (identity(&t), (name, t)))
+            .map(|(name, t)| (t.identity(), (name, t)))
             .collect(),
         nodes: Vec::new(),
         inputs: Vec::new(),
@@ -109,7 +103,7 @@ pub fn begin(inputs: &[Tensor], names: Vec<(String, Tensor)>) -> Result<()> {
         failure: None,
     };
     for (i, t) in inputs.iter().enumerate() {
-        if recording.ids.contains_key(&identity(t)) {
+        if recording.ids.contains_key(&t.identity()) {
             return Err(Error::invalid(
                 OP,
                 format!("input {i} is the same tensor as an earlier input; pass distinct tensors"),
