@@ -14,7 +14,7 @@ import { Module } from '../nn/module'
 import { Tensor } from '../tensor'
 import { type TracedGraph, traceModule } from '../trace'
 import { describe } from '../validate'
-import { version } from '../cli/version'
+import { version } from '../version'
 import { buildModel, OPSET_RANGE } from './model'
 import { onnx } from './onnx-proto'
 
