@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'Io'
   | 'OutOfMemory'
   | 'NativeBinding'
+  | 'OnnxExport'
   | 'Untraceable'
   | 'TensorInUse'
   | 'Internal'
@@ -113,6 +114,20 @@ export class NativeBindingError extends FerriteError {
 }
 
 /**
+ * A model that cannot be written as ONNX: it calls an op ONNX has no equivalent for, or calls one
+ * with arguments ONNX cannot express. `op` names the Ferrite op and the message says why, so
+ * `ft.onnx.exportModel` never writes a file that would compute something else.
+ */
+export class OnnxExportError extends FerriteError {
+  /** The Ferrite op that could not be exported (as the trace names it, e.g. `'adaptive_avg_pool2d'`), when one op is to blame. */
+  readonly op: string | undefined
+  constructor(message: string, options: ErrorOptions & { op?: string } = {}) {
+    super('OnnxExport', message, options)
+    this.op = options.op
+  }
+}
+
+/**
  * An op that a traced graph cannot replay read a tensor of the function being traced (for
  * `ft.jit.trace`, `ft.onnx.exportModel`, `Module.predict`): reading values (`item()`,
  * `toArray()`), a loss, an optimizer step, an in-place copy. The message names the op and lists
@@ -153,6 +168,7 @@ const byCode: Record<ErrorCode, new (message: string, options?: ErrorOptions) =>
   Io: IoError,
   OutOfMemory: OutOfMemoryError,
   NativeBinding: NativeBindingError,
+  OnnxExport: OnnxExportError,
   Untraceable: TraceError,
   TensorInUse: TensorInUseError,
   Internal: InternalError,

@@ -44,6 +44,7 @@ export * as cuda from './cuda'
 export type { CudaInfo, CudaLibraryInfo, GpuInfo, MemoryStats } from './cuda'
 export * as backends from './backends'
 export * as models from './models'
+export * as onnx from './onnx'
 export * as jit from './jit'
 export { noGradAsync } from './trace'
 export * as transforms from './transforms'
@@ -66,6 +67,7 @@ export {
   InvalidArgumentError,
   IoError,
   NativeBindingError,
+  OnnxExportError,
   OutOfMemoryError,
   ShapeMismatchError,
   TensorInUseError,
