@@ -155,6 +155,17 @@ describe('trace', () => {
     expect(lossError).toBeInstanceOf(ft.TraceError)
     expect(lossError.message).toMatch(/^cross_entropy: cannot be traced/)
 
+    const linear = new nn.Linear(3, 2)
+    linear.forward(ft.randn([4, 3])).sum().backward()
+    const optimizer = new ft.optim.SGD(linear.parameters(), { lr: 0.1 })
+    const steps = (x: ft.Tensor) => {
+      optimizer.step()
+      return linear.forward(x)
+    }
+    const names = Object.fromEntries(linear.namedParameters())
+    // The step's first read of a parameter is its gradient.
+    expect(thrown(() => ft.jit.trace(steps, ft.randn([1, 3]), { names })).message).toMatch(/^grad: cannot be traced/)
+
     const toArray = (x: ft.Tensor) => ft.tensor(F.relu(x).toArray() as number[][])
     expect(thrown(() => ft.jit.trace(toArray, ft.randn([1, 3]))).message).toMatch(/^toArray: cannot be traced/)
   })

@@ -60,22 +60,19 @@ function handOn(tensors: Iterable<Tensor>): void {
 }
 
 /**
- * Disposes `tensors`. Those in use by a call running off the JS thread (`TracedGraph.runAsync`,
- * `Module.predict`) stay alive and go to the garbage collector, which frees them once the call
- * has settled; the first such refusal is returned, for the caller to throw.
+ * Disposes `t`, unless a call running off the JS thread (`TracedGraph.runAsync`,
+ * `Module.predict`) uses it: then it stays alive, goes to the garbage collector (which frees it
+ * once the call has settled), and the refusal is returned for the caller to throw.
  */
-function disposeAll(tensors: Iterable<Tensor>): TensorInUseError | undefined {
-  let refused: TensorInUseError | undefined
-  for (const t of tensors) {
-    try {
-      t.dispose()
-    } catch (error) {
-      if (!(error instanceof TensorInUseError)) throw error
-      refused ??= error
-      escape(t)
-    }
+function disposeUnlessInUse(t: Tensor): TensorInUseError | undefined {
+  try {
+    t.dispose()
+  } catch (error) {
+    if (!(error instanceof TensorInUseError)) throw error
+    escape(t)
+    return error
   }
-  return refused
+  return undefined
 }
 
 /**
@@ -94,7 +91,7 @@ function runScoped<T>(fn: () => T, lives: ((t: Tensor) => boolean) | undefined, 
     result = fn()
   } catch (error) {
     scopes.pop()
-    disposeAll(scope)
+    for (const t of scope) disposeUnlessInUse(t)
     throw error
   } finally {
     native.exitTidy()
@@ -107,14 +104,16 @@ function runScoped<T>(fn: () => T, lives: ((t: Tensor) => boolean) | undefined, 
   const returned = new Set<Tensor>()
   collect(result, scope, returned)
   const results: Tensor[] = []
-  const dead: Tensor[] = []
+  let refused: TensorInUseError | undefined
   for (const t of scope) {
     if (returned.has(t)) results.push(t)
     else if (lives?.(t)) escape(t)
-    else dead.push(t)
+    else {
+      const refusal = disposeUnlessInUse(t)
+      refused ??= refusal
+    }
   }
   handOn(results)
-  const refused = disposeAll(dead)
   if (refused) throw refused
   return result
 }
@@ -127,7 +126,7 @@ function runScoped<T>(fn: () => T, lives: ((t: Tensor) => boolean) | undefined, 
  */
 export function tidy<T>(fn: () => T): T {
   return runScoped(fn, undefined, (made) => {
-    disposeAll(made)
+    for (const t of made) disposeUnlessInUse(t)
     throw new InvalidArgumentError('tidy: the function must not be async (its tensors were disposed)')
   })
 }

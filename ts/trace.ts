@@ -111,8 +111,8 @@ export class TracedGraph implements Disposable {
    * a `TensorInUseError` and leaves it alive (the garbage collector waits for the call too).
    */
   runAsync(...inputs: Tensor[]): Promise<Tensor[]> {
-    // Not an async function: its frame would hold the inputs' JS objects until the call settles,
-    // and the collector may take them meanwhile (their release then waits for the call).
+    // Not an async function, whose frame would keep the inputs' JS objects alive until the call
+    // settles: a caller may drop them, and the collector's release of one waits for the call.
     let pending: ReturnType<NativeTracedGraph['runAsync']>
     try {
       pending = this.#native.runAsync(handles('TracedGraph.runAsync', inputs))

@@ -381,12 +381,22 @@ pub fn run_op(
     op: Op,
     inputs: &[Option<TensorHandle>],
 ) -> JsResult<TensorHandle> {
-    let tensors = inputs
-        .iter()
-        .map(|h| h.map(|h| h.peek(name)).transpose())
-        .collect::<JsResult<Vec<Option<Tensor>>>>()?;
-    let operands: Vec<Option<&Tensor>> = tensors.iter().map(Option::as_ref).collect();
-    guard(name, || trace::run(op, &operands)).map(|out| wrap(env, out))
+    // Up to five operands (batch_norm's) on the stack: this runs once per op call.
+    const INLINE: usize = 5;
+    let look_up = |h: &Option<TensorHandle>| h.map(|h| h.peek(name)).transpose();
+    let out = if inputs.len() <= INLINE {
+        let mut tensors: [Option<Tensor>; INLINE] = Default::default();
+        for (slot, h) in tensors.iter_mut().zip(inputs) {
+            *slot = look_up(h)?;
+        }
+        let operands: [Option<&Tensor>; INLINE] = std::array::from_fn(|i| tensors[i].as_ref());
+        guard(name, || trace::run(op, &operands[..inputs.len()]))?
+    } else {
+        let tensors = inputs.iter().map(look_up).collect::<JsResult<Vec<_>>>()?;
+        let operands: Vec<Option<&Tensor>> = tensors.iter().map(Option::as_ref).collect();
+        guard(name, || trace::run(op, &operands))?
+    };
+    Ok(wrap(env, out))
 }
 
 /// Native bytes of a tensor besides its storage (header, shape, strides, autograd state, slot),
@@ -432,30 +442,28 @@ pub fn announce(env: Env, handle: TensorHandle) {
 /// `TensorInUse` error.
 #[napi]
 pub fn release(env: Env, handle: TensorHandle) -> Result<(), String> {
-    let busy = TABLE.with_borrow(|table| {
-        table
-            .slot(handle)
-            .and_then(|s| s.tensor.as_ref())
-            .is_some_and(in_use)
+    let removed = TABLE.with_borrow_mut(|table| {
+        if table.slot(handle)?.tensor.as_ref().is_some_and(in_use) {
+            return Some(Err(napi::Error::new(
+                "TensorInUse".to_string(),
+                "dispose: the tensor is in use by a call running off the JS thread \
+                 (TracedGraph.runAsync, Module.predict, ft.noGradAsync) and stays alive; dispose \
+                 it once that call's promise has settled"
+                    .to_string(),
+            )));
+        }
+        table.remove(handle).map(Ok)
     });
-    if busy {
-        return Err(napi::Error::new(
-            "TensorInUse".to_string(),
-            "dispose: the tensor is in use by a call running off the JS thread (TracedGraph.runAsync, \
-             Module.predict, ft.noGradAsync) and stays alive; dispose it once that call's promise \
-             has settled"
-                .to_string(),
-        ));
-    }
-    let removed = TABLE.with_borrow_mut(|table| table.remove(handle));
-    if let Some(removed) = removed {
-        removed.settle(env.raw());
+    match removed {
+        Some(Ok(removed)) => removed.settle(env.raw()),
+        Some(Err(busy)) => return Err(busy),
+        None => {}
     }
     Ok(())
 }
 
 fn in_use(t: &Tensor) -> bool {
-    IN_USE.with_borrow(|used| used.contains_key(&t.identity()))
+    IN_USE.with_borrow(|used| !used.is_empty() && used.contains_key(&t.identity()))
 }
 
 /// Marks `tensors` as used by a call running off the JS thread, until `unmark_in_use`.
