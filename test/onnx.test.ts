@@ -79,6 +79,18 @@ describe('a user-defined module exported to ONNX', () => {
     figures.push(`  Mixer (user module): dynamic batch 1 ${diffs[0]}, batch 5 ${diffs[1]}`)
   })
 
+  it('exports non-finite scalars (maximum with -Infinity, minimum with Infinity) exactly', async () => {
+    class Clamp extends ft.nn.Module {
+      forward(x: ft.Tensor): ft.Tensor {
+        return F.relu(x.maximum(-Infinity).minimum(Infinity).maximum(x.mul(0.5)))
+      }
+    }
+    using model = new Clamp()
+    const input = ft.tensor([[-2, -0.5, 0, 3]])
+    const [actual] = await runOnnx(ft.onnx.toBuffer(model, input), [input])
+    expect(Array.from(actual.data as Float32Array)).toEqual([0, 0, 0, 3])
+  })
+
   it('one that calls an op ONNX cannot express fails with an OnnxExportError naming the op, and writes no file', async () => {
     class Uneven extends ft.nn.Module {
       forward(x: ft.Tensor): ft.Tensor {

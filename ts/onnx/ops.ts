@@ -71,7 +71,10 @@ export class NodeLowering {
 
   number(name: string): number {
     const value = this.#attr(name)
-    return typeof value === 'number' ? value : this.fail(`attribute '${name}' should be a number, the trace gave ${JSON.stringify(value)}`)
+    if (typeof value === 'number') return value
+    // The trace spells the numbers JSON lacks as strings.
+    if (value === 'NaN' || value === 'Infinity' || value === '-Infinity') return Number(value)
+    return this.fail(`attribute '${name}' should be a number, the trace gave ${JSON.stringify(value)}`)
   }
 
   ints(name: string): number[] {

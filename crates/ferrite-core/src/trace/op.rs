@@ -305,7 +305,9 @@ impl Op {
             Op::AdaptiveAvgPool2d { output_size } => json!({ "outputSize": output_size }),
             Op::Softmax { dim } | Op::LogSoftmax { dim } => json!({ "dim": dim }),
             Op::Binary(op) => json!({ "op": op.name() }),
-            Op::BinaryScalar { op, scalar } => json!({ "op": op.name(), "scalar": scalar }),
+            Op::BinaryScalar { op, scalar } => {
+                json!({ "op": op.name(), "scalar": number(*scalar) })
+            }
             Op::Unary(op) => json!({ "op": op.name() }),
             Op::Reduce { op, dims, keep_dim } => {
                 json!({ "op": op.name(), "dims": dims, "keepDim": keep_dim })
@@ -365,6 +367,15 @@ impl Op {
             }),
             _ => None,
         }
+    }
+}
+
+/// `x` as JSON: JSON has no NaN or infinities, so those are the strings JS's `Number()` reads back.
+fn number(x: f64) -> Value {
+    if x.is_finite() {
+        json!(x)
+    } else {
+        json!(x.to_string().replace("inf", "Infinity"))
     }
 }
 
