@@ -1,18 +1,29 @@
 // Post-tsc build step.
 //
-// 1. Generates dist/esm/index.mjs, the ESM entry point. It is a thin wrapper that
+// 1. Copies the generated protobuf modules (the only .js files under ts/, with their .d.ts
+//    beside them) into dist/cjs and dist/types: tsc compiles TypeScript only and skips them.
+// 2. Generates dist/esm/index.mjs, the ESM entry point. It is a thin wrapper that
 //    imports the CommonJS build and re-exports each of its exports by name, so
 //    `import` and `require` users share ONE module instance (no dual-package hazard).
 //    The export names are taken from the loaded CJS module, so this step needs a
 //    loadable native addon (`prepare` runs scripts/ensure-native.mjs first).
-// 2. Copies native/index.d.ts to dist/native/index.d.ts: declarations in dist/types/
+// 3. Copies native/index.d.ts to dist/native/index.d.ts: declarations in dist/types/
 //    refer to the addon types as `../native`, which must resolve inside dist/ too.
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const require = createRequire(import.meta.url);
+
+// First, since the CommonJS build requires them.
+const generated = readdirSync(`${root}ts`, { recursive: true }).filter((f) => f.endsWith('.js') || f.endsWith('.d.ts'));
+for (const file of generated) {
+  const target = join(root, 'dist', file.endsWith('.d.ts') ? 'types' : 'cjs', file);
+  mkdirSync(dirname(target), { recursive: true });
+  copyFileSync(join(root, 'ts', file), target);
+}
 
 let cjs;
 try {

@@ -1,7 +1,7 @@
 // The `ferrite` command line, run in process through the built dist/cjs/cli/index.js (with captured
 // output) and, for the launcher and its exit status, as a real `node bin/ferrite.js` process.
 import { execFile } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -55,7 +55,7 @@ describe('ferrite help, version and usage errors', () => {
     const train = await ferrite('train', '--help')
     expect(train.status).toBe(0)
     expect(train.stdout).toContain('Usage: ferrite train --model <name> --data <dir> [options]')
-    for (const flag of ['--model', '--data', '--epochs', '--optimizer', '--lr', '--momentum', '--weight-decay', '--batch-size', '--device', '--precision', '--seed', '--out', '--resume', '--no-augment', '--limit']) {
+    for (const flag of ['--model', '--data', '--epochs', '--optimizer', '--lr', '--momentum', '--weight-decay', '--batch-size', '--device', '--precision', '--seed', '--out', '--resume', '--tensorboard', '--early-stop', '--no-augment', '--limit']) {
       expect(train.stdout).toMatch(new RegExp(`^  ${flag} `, 'm'))
     }
     expect(train.stdout).toContain('1  runtime failure')
@@ -288,6 +288,20 @@ describe('ferrite train, evaluate and --resume', () => {
     const { status, stderr } = await ferrite('train', '--model', 'resnet', '--data', data, '--epochs', '3', '--limit', '20', '--out', out, '--resume')
     expect(status).toBe(1)
     expect(stderr).toContain(`cannot resume from ${join(out, 'checkpoint.safetensors')}: loadStateDict: Error(s) in loading state_dict for ResNet`)
+  })
+
+  it('writes TensorBoard events with --tensorboard and stops with --early-stop, keeping the best weights', async () => {
+    const early = join(out, '..', 'early')
+    const { status, stdout } = await ferrite('train', '--model', 'mycnn', '--data', data, '--epochs', '8', '--limit', '200', '--batch-size', '50', '--out', early, '--tensorboard', join(early, 'tb'), '--early-stop', '1')
+    expect(status).toBe(0)
+    const { testAccuracy, options } = JSON.parse(readFileSync(join(early, 'history.json'), 'utf8'))
+    const stoppedAfter = Number(/^Early stopping after epoch (\d+): testAccuracy has not improved for 1 epoch/m.exec(stdout)?.[1])
+    expect(testAccuracy).toHaveLength(stoppedAfter)
+    expect(options).toMatchObject({ tensorboard: join(early, 'tb'), earlyStop: 1 })
+    expect(readdirSync(join(early, 'tb'))).toEqual([expect.stringMatching(/^events\.out\.tfevents\./)])
+    const best = await ferrite('evaluate', '--model', 'mycnn', '--weights', join(early, 'model.safetensors'), '--data', data, '--limit', '200')
+    expect(best.stdout).toBe(`Accuracy on Test Set: ${(100 * Math.max(...testAccuracy)).toFixed(4)} %\n`)
+    expect((await train(1, '--early-stop', '0')).stderr).toContain("--early-stop must be an integer of at least 1, got '0'")
   })
 })
 

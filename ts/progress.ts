@@ -36,3 +36,38 @@ function formatSeconds(s: number): string {
   const m = Math.floor(s / 60)
   return m < 60 ? `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`
 }
+
+/**
+ * The training pass's output: `Step [i/n] Train Loss: x` every `logEvery` steps (and at the end
+ * of an epoch shorter than that), with the progress bar between lines when `progress` is set.
+ */
+export class StepLogger {
+  readonly #steps: number
+  readonly #log: (line: string) => void
+  readonly #logEvery: number
+  readonly #bar: ProgressBar | undefined
+  #images = 0
+
+  constructor(steps: number, label: string, { log, logEvery, progress }: { log: (line: string) => void; logEvery: number; progress: boolean }) {
+    this.#steps = steps
+    this.#log = log
+    this.#logEvery = logEvery
+    this.#bar = progress ? new ProgressBar(steps, label) : undefined
+  }
+
+  /** Reports step `step` (from 1), its loss and its batch's image count; the bar goes once the last step is shown. */
+  update(step: number, loss: number, images: number): void {
+    this.#images += images
+    if (step % this.#logEvery === 0 || (step === this.#steps && this.#steps < this.#logEvery)) {
+      this.#bar?.clear()
+      this.#log(`Step [${step}/${this.#steps}] Train Loss: ${loss.toFixed(4)}`)
+    }
+    this.#bar?.update(step, this.#images)
+    if (step === this.#steps) this.#bar?.clear()
+  }
+
+  /** Removes the bar, if shown. */
+  clear(): void {
+    this.#bar?.clear()
+  }
+}

@@ -1,19 +1,21 @@
 /**
  * The tutorial's training loop: `train` (one epoch), `evaluate`, `fit` (epochs of both, with
- * checkpoints and resume), `saveModel` and `plotCurves`. Log lines match the tutorial's; on a
- * terminal a progress bar shows images/s and the time left.
+ * checkpoints, resume and callbacks), `saveModel` and `plotCurves`. Log lines match the
+ * tutorial's; on a terminal a progress bar shows images/s and the time left.
  */
 import { existsSync } from 'node:fs'
 import { noGrad } from './autograd'
 import { autocast } from './autocast'
-import { getRngState, setRngState } from './creation'
+import { progressLogger } from './callbacks/builtin'
+import { type BatchLogs, type Callback, type CallbackContext, CallbackList, checkCallbacks, type EpochLogs } from './callbacks/callback'
+import { getRngState, setRngState, stack } from './creation'
 import { autoDevice } from './cuda'
 import { FerriteError, InvalidArgumentError, IoError } from './errors'
 import { load, loadMetadata, save } from './io'
 import { native } from './native'
 import { CrossEntropyLoss, type Module } from './nn'
 import type { Optimizer, OptimizerStateDict, LRScheduler } from './optim'
-import { ProgressBar } from './progress'
+import { StepLogger } from './progress'
 import { tidy } from './scope'
 import { Tensor } from './tensor'
 import type { DeviceName } from './types'
@@ -25,6 +27,12 @@ export interface History {
   trainLoss: number[]
   /** Test accuracy (a fraction) after each epoch; empty without a test loader. */
   testAccuracy: number[]
+  /**
+   * Mean loss over the test batches after each epoch; empty without a test loader. `fit` always
+   * fills it (NaN for the epochs of a checkpoint written before Ferrite recorded it); optional so
+   * that histories written by hand, for `saveCheckpoint` or `plotCurves`, need not have it.
+   */
+  testLoss?: number[]
   /** Wall-clock seconds of each epoch's training pass. */
   epochSeconds: number[]
   /** Training images per second in each epoch. */
@@ -90,6 +98,12 @@ export interface FitOptions extends TrainOptions {
   checkpoint?: string
   /** Continue from `checkpoint` if it exists. */
   resume?: boolean
+  /**
+   * Hooks run during training, in order, after the built-in one that prints the log lines and the
+   * progress bar: `ft.callbacks.earlyStopping(...)`, `ft.callbacks.modelCheckpoint(...)`,
+   * `ft.callbacks.tensorBoard(...)`, or plain objects with some of the {@link Callback} hooks.
+   */
+  callbacks?: Callback[]
 }
 
 function resolveDevice(device: DeviceName | 'auto' | undefined): DeviceName {
@@ -98,6 +112,16 @@ function resolveDevice(device: DeviceName | 'auto' | undefined): DeviceName {
 
 function lossOf(lossFn: LossFunction, output: Tensor, targets: Tensor): Tensor {
   return typeof lossFn === 'function' ? lossFn(output, targets) : lossFn.forward(output, targets)
+}
+
+/** What {@link train} returns: one training pass's results. */
+export interface TrainResult {
+  /** Mean loss over the epoch's steps. */
+  loss: number
+  /** Images trained on. */
+  images: number
+  /** Wall-clock seconds of the pass. */
+  seconds: number
 }
 
 /**
@@ -110,19 +134,31 @@ export async function train(
   lossFn: LossFunction,
   optimizer: Optimizer<object>,
   { device, logEvery = 100, log = console.log, progress = process.stdout.isTTY === true, label = 'train', precision = 'fp32' }: TrainOptions = {},
-): Promise<{
-  /** Mean loss over the epoch's steps. */
-  loss: number
-  /** Images trained on. */
-  images: number
-  /** Wall-clock seconds of the pass. */
-  seconds: number
-}> {
+): Promise<TrainResult> {
   checkPrecision('train', precision)
-  const target = resolveDevice(device)
+  const steps = new StepLogger(loader.length, label, { log, logEvery, progress })
+  try {
+    return await trainPass(model, loader, lossFn, optimizer, resolveDevice(device), precision, 'train', (batch, loss, images) => steps.update(batch + 1, loss, images))
+  } finally {
+    steps.clear()
+  }
+}
+
+/** Called after each step of a training pass with the batch's index, loss and image count; a returned promise is awaited. */
+type StepHook = (batch: number, loss: number, images: number) => void | Promise<void>
+
+/** One epoch of training: the loop of {@link train} and {@link fit}, calling `afterStep` (when given) after each optimizer step. */
+async function trainPass(
+  model: Module,
+  loader: DataLoader,
+  lossFn: LossFunction,
+  optimizer: Optimizer<object>,
+  target: DeviceName,
+  precision: Precision,
+  op: string,
+  afterStep: StepHook | undefined,
+): Promise<TrainResult> {
   model.train()
-  const steps = loader.length
-  const bar = progress ? new ProgressBar(steps, label) : undefined
   const start = performance.now()
   let total = 0
   let images = 0
@@ -137,20 +173,16 @@ export async function train(
       optimizer.step()
       return l.item()
     })
-    images += batchImages.shape[0]
+    const size = batchImages.shape[0]
+    images += size
     batchImages.dispose()
     batchTargets.dispose()
     total += loss
     step += 1
-    // Every `logEvery` steps, and at the end of an epoch shorter than that.
-    if (step % logEvery === 0 || (step === steps && steps < logEvery)) {
-      bar?.clear()
-      log(`Step [${step}/${steps}] Train Loss: ${loss.toFixed(4)}`)
-    }
-    bar?.update(step, images)
+    const pending = afterStep?.(step - 1, loss, size)
+    if (pending) await pending
   }
-  bar?.clear()
-  if (step === 0) throw new InvalidArgumentError('train: the data loader produced no batches')
+  if (step === 0) throw new InvalidArgumentError(`${op}: the data loader produced no batches`)
   return { loss: total / step, images, seconds: (performance.now() - start) / 1000 }
 }
 
@@ -161,20 +193,44 @@ export async function evaluate(
   { device, log = console.log, precision = 'fp32' }: Pick<TrainOptions, 'device' | 'log' | 'precision'> = {},
 ): Promise<number> {
   checkPrecision('evaluate', precision)
-  const target = resolveDevice(device)
+  const { accuracy } = await testPass(model, loader, resolveDevice(device), precision, undefined)
+  log(`Accuracy on Test Set: ${(100 * accuracy).toFixed(4)} %`)
+  return accuracy
+}
+
+/**
+ * Accuracy on `loader` and, with `lossFn`, the mean of the batches' losses, in eval mode without
+ * gradients; one read from the device per batch either way.
+ */
+async function testPass(
+  model: Module,
+  loader: DataLoader,
+  target: DeviceName,
+  precision: Precision,
+  lossFn: LossFunction | undefined,
+): Promise<{ accuracy: number; loss: number }> {
   const wasTraining = model.training
   model.eval()
   let correct = 0
+  let totalLoss = 0
   let seen = 0
+  let batches = 0
   try {
     for await (const [images, targets] of loader) {
-      correct += noGrad(() =>
+      const [batchCorrect, batchLoss] = noGrad(() =>
         tidy(() => {
-          const predicted = withPrecision(precision, target, () => model.forward(images.to(target))).argmax(1)
-          return predicted.eq(targets.to(target)).sum().item()
+          const y = targets.to(target)
+          const output = withPrecision(precision, target, () => model.forward(images.to(target)))
+          const hits = output.argmax(1).eq(y).sum()
+          if (lossFn === undefined) return [hits.item(), 0]
+          const loss = withPrecision(precision, target, () => lossOf(lossFn, output, y))
+          return Array.from(stack([hits.to('float32'), loss.to('float32')]).toTypedArray() as Float32Array)
         }),
       )
+      correct += batchCorrect
+      totalLoss += batchLoss
       seen += targets.shape[0]
+      batches += 1
       images.dispose()
       targets.dispose()
     }
@@ -182,16 +238,15 @@ export async function evaluate(
     model.train(wasTraining)
   }
   if (seen === 0) throw new InvalidArgumentError('evaluate: the data loader produced no batches')
-  const accuracy = correct / seen
-  log(`Accuracy on Test Set: ${(100 * accuracy).toFixed(4)} %`)
-  return accuracy
+  return { accuracy: correct / seen, loss: totalLoss / batches }
 }
 
 /**
  * Trains for `epochs` epochs, evaluating after each, like the tutorial's `fit`, and returns the
  * history. With `checkpoint`, everything needed to continue is saved atomically after every
  * epoch; with `resume`, training continues from that file and ends where an uninterrupted run
- * would have.
+ * would have. `callbacks` run at the start and end of training and of each epoch, and after
+ * each step; one may stop training early.
  */
 export async function fit(model: Module, options: FitOptions): Promise<History> {
   const { epochs, optimizer, trainLoader, testLoader, scheduler, checkpoint, resume = false, log = console.log } = options
@@ -199,29 +254,65 @@ export async function fit(model: Module, options: FitOptions): Promise<History> 
   const lossFn = options.lossFn ?? new CrossEntropyLoss()
   const precision = options.precision ?? 'fp32'
   checkPrecision('fit', precision)
+  const callbacks = new CallbackList([
+    progressLogger({ log, logEvery: options.logEvery ?? 100, progress: options.progress ?? process.stdout.isTTY === true }),
+    ...checkCallbacks(options.callbacks),
+  ])
   const device = resolveDevice(options.device)
   model.to(device)
-  let history: History = { trainLoss: [], testAccuracy: [], epochSeconds: [], imagesPerSecond: [] }
+  let history: Required<History> = { trainLoss: [], testAccuracy: [], testLoss: [], epochSeconds: [], imagesPerSecond: [] }
   let first = 0
   if (resume && checkpoint !== undefined && existsSync(checkpoint)) {
     const restored = loadCheckpoint(checkpoint, model, optimizer, scheduler)
-    history = restored.history
+    history = { ...restored.history, testLoss: restored.history.testLoss ?? [] }
     first = restored.epoch
     trainLoader.epoch = restored.loader.epoch
     trainLoader.seed = restored.loader.seed
     if (restored.rngState) setRngState(restored.rngState)
     log(`Resuming from ${checkpoint} after epoch ${first}`)
   }
-  for (let epoch = first; epoch < epochs; epoch++) {
-    log(`Epoch ${epoch + 1}/${epochs}:`)
-    const { loss, images, seconds } = await train(model, trainLoader, lossFn, optimizer, { ...options, device, label: `Epoch ${epoch + 1}/${epochs}` })
+  const batches = trainLoader.length
+  let stopped = false
+  const context = (epoch: number, step: number): CallbackContext => ({
+    model,
+    optimizer,
+    history,
+    epochs,
+    epoch,
+    batches,
+    step,
+    log,
+    stopTraining: () => {
+      stopped = true
+    },
+  })
+  let logs: EpochLogs | undefined
+  let epoch = first
+  await callbacks.call('onTrainBegin', context(epoch, epoch * batches))
+  for (; epoch < epochs && !stopped; epoch++) {
+    const epochStart = epoch * batches
+    await callbacks.call('onEpochBegin', context(epoch, epochStart))
+    const lr = optimizer.paramGroups[0].lr
+    // Contexts are built only when some callback wants each step.
+    const afterStep: StepHook | undefined = callbacks.has('onBatchEnd')
+      ? (batch, loss, size) => callbacks.call('onBatchEnd', { ...context(epoch, epochStart + batch + 1), batch, logs: { loss, lr: optimizer.paramGroups[0].lr, size } satisfies BatchLogs })
+      : undefined
+    const { loss, images, seconds } = await trainPass(model, trainLoader, lossFn, optimizer, device, precision, 'train', afterStep)
+    logs = { trainLoss: loss, lr, seconds, imagesPerSecond: images / seconds }
     history.trainLoss.push(loss)
     history.epochSeconds.push(seconds)
     history.imagesPerSecond.push(images / seconds)
-    if (testLoader) history.testAccuracy.push(await evaluate(model, testLoader, { device, log, precision }))
+    if (testLoader) {
+      const test = await testPass(model, testLoader, device, precision, lossFn)
+      logs = { ...logs, testLoss: test.loss, testAccuracy: test.accuracy }
+      history.testAccuracy.push(test.accuracy)
+      history.testLoss.push(test.loss)
+    }
     scheduler?.step()
     if (checkpoint !== undefined) saveCheckpoint(checkpoint, { model, optimizer, scheduler, epoch: epoch + 1, history, loader: { epoch: trainLoader.epoch, seed: trainLoader.seed } })
+    await callbacks.call('onEpochEnd', { ...context(epoch, epochStart + batches), logs })
   }
+  await callbacks.call('onTrainEnd', { ...context(epoch, epoch * batches), logs, stopped: stopped && epoch < epochs })
   return history
 }
 
@@ -374,7 +465,9 @@ function readCheckpointMetadata(path: string): CheckpointMetadata {
 
   // JSON writes NaN (a diverged loss) as null; it is read back as NaN.
   const history = json('history')
-  const series = ['trainLoss', 'testAccuracy', 'epochSeconds', 'imagesPerSecond'] as const
+  const series = ['trainLoss', 'testAccuracy', 'testLoss', 'epochSeconds', 'imagesPerSecond'] as const
+  // Checkpoints written before Ferrite recorded the test loss lack it: NaN, one per test accuracy.
+  if (isObject(history) && history.testLoss === undefined && Array.isArray(history.testAccuracy)) history.testLoss = history.testAccuracy.map(() => null)
   if (!isObject(history) || !series.every((k) => Array.isArray(history[k]) && (history[k] as unknown[]).every(isNumberOrNull))) {
     throw invalid('history', `an object of number arrays ${series.join(', ')}`)
   }

@@ -19,9 +19,10 @@ export const train: Command = {
   description: `Trains with the tutorial's recipe (cross-entropy, Adam, batches of 100, pad + flip + crop
 augmentation, normalized inputs), printing the model, then a loss line every 100 steps and the
 test accuracy after every epoch. Writes to the output folder:
-  model.safetensors        the trained weights (PyTorch's safetensors load_file reads them)
+  model.safetensors        the trained weights (PyTorch's safetensors load_file reads them);
+                           with --early-stop, those of the epoch with the best test accuracy
   checkpoint.safetensors   model, optimizer and history after the latest epoch, for --resume
-  history.json             per-epoch loss, accuracy, seconds and images/s, and the options used
+  history.json             per-epoch train and test loss, accuracy, seconds and images/s, and the options used
   curves.png               the train-loss and test-accuracy curves`,
   options: [
     MODEL,
@@ -37,6 +38,8 @@ test accuracy after every epoch. Writes to the output folder:
     { name: 'seed', value: '<n>', help: 'seeds the initial weights, the shuffling and the augmentation (default 0)' },
     { name: 'out', value: '<dir>', help: 'output folder (default runs/<model>)' },
     { name: 'resume', help: 'continue from <out>/checkpoint.safetensors when it exists' },
+    { name: 'tensorboard', value: '<dir>', help: 'write TensorBoard event files here: loss and learning rate per step, loss, accuracy and learning rate per epoch, the curves' },
+    { name: 'early-stop', value: '<n>', help: 'stop once the test accuracy has not improved for n epochs, keeping the best epoch\'s weights' },
     { name: 'no-augment', help: 'train without padding, flipping and cropping' },
     { name: 'limit', value: '<n>', help: LIMIT_HELP },
     HELP,
@@ -73,6 +76,9 @@ async function runTrain(values: Values, io: CliIO): Promise<void> {
   const resume = values.resume === true
   const augment = values['no-augment'] !== true
   const limit = limitOption(values)
+  const tensorboard = stringOption(values, 'tensorboard')
+  if (tensorboard === '') throw new UsageError('--tensorboard must not be empty')
+  const earlyStop = values['early-stop'] === undefined ? undefined : integerOption(values, 'early-stop', 0, 1)
 
   const log = (line: string) => io.stdout.write(`${line}\n`)
   const trainSet = loadSplit(data, true, trainTransform(augment), limit)
@@ -104,14 +110,18 @@ async function runTrain(values: Values, io: CliIO): Promise<void> {
       resume,
       log,
       progress: io.stdout === process.stdout && process.stdout.isTTY === true,
+      callbacks: [
+        ft.callbacks.plotCurves(join(out, 'curves.png')),
+        ...(earlyStop === undefined ? [] : [ft.callbacks.earlyStopping({ monitor: 'testAccuracy', patience: earlyStop, restoreBest: true })]),
+        ...(tensorboard === undefined ? [] : [ft.callbacks.tensorBoard(tensorboard)]),
+      ],
     })
     ft.saveModel(model, join(out, 'model.safetensors'))
-    await ft.plotCurves(history, join(out, 'curves.png'))
     const best = Math.max(...history.testAccuracy)
     const summary = {
       model: modelName,
       ferrite: version(),
-      options: { data, epochs, optimizer: optimizerName, lr, momentum: optimizerName === 'sgd' ? momentum : null, weightDecay, batchSize, device, precision, seed, out, resume, augment, limit: limit ?? null },
+      options: { data, epochs, optimizer: optimizerName, lr, momentum: optimizerName === 'sgd' ? momentum : null, weightDecay, batchSize, device, precision, seed, out, resume, augment, limit: limit ?? null, tensorboard: tensorboard ?? null, earlyStop: earlyStop ?? null },
       threads: ft.getNumThreads(),
       ...history,
       secondsPerEpoch: mean(history.epochSeconds),
