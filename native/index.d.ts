@@ -28,6 +28,29 @@ export declare class NativeImageSet {
   loadBatchAsync(indices: Array<number>, specs: Array<TransformSpec>, seed: number): Promise<LoadedBatch>
 }
 
+export declare class NativeTracedGraph {
+  /** The graph description of ts/trace.ts (`GraphDescription`), as JSON. */
+  describe(): string
+  /** The tensor of constant value `id`, sharing storage with the one the trace saw. */
+  constant(id: number): TensorHandle
+  /** Replays the graph on `inputs` on this thread. */
+  run(inputs: Array<TensorHandle>): Array<TensorHandle>
+  /**
+   * Like `run`, on a worker thread of libuv's pool (the ops use Ferrite's own pool inside), so
+   * that the JS thread stays free. Until the call settles the inputs and the constants are in
+   * use: `release` refuses them (`TensorInUse`) and the collector waits. Errors resolve as
+   * `{ errorCode, errorMessage }` so that their code survives the trip.
+   *
+   * Writes to those tensors meanwhile (a `copy_`, an optimizer step) are memory-safe: the task
+   * holds its own references, and storage is read and written behind a lock
+   * (`SharedStorage`'s `RwLock`), so a write lands before or after an op's read of it, as in
+   * PyTorch when another thread writes a tensor a forward is using.
+   */
+  runAsync(inputs: Array<TensorHandle>): Promise<GraphOutputs>
+  /** Drops the graph and its hold on the constants. */
+  release(): void
+}
+
 export interface AdamConfig {
   lr: number
   beta1: number
@@ -225,6 +248,12 @@ export declare function grad(handle: TensorHandle): TensorHandle | null
 /** PyTorch's name of the node that produced this tensor, e.g. `MulBackward0`. */
 export declare function gradFn(handle: TensorHandle): string | null
 
+export interface GraphOutputs {
+  outputs?: Array<TensorHandle>
+  errorCode?: string
+  errorMessage?: string
+}
+
 /** Whether `device_name` has kernels for bf16 products (on the CPU: AVX512-BF16). */
 export declare function hasBf16Kernels(deviceName: string): boolean
 
@@ -315,7 +344,9 @@ export declare enum ReduceOpCode {
 
 /**
  * Frees a tensor's slot, and its storage unless another tensor views it. Releasing a handle
- * that was already released does nothing: the collector may come after `dispose()`.
+ * that was already released does nothing: the collector may come after `dispose()`. A tensor
+ * that a call running off the JS thread uses (`TracedGraph.runAsync`) stays, with a
+ * `TensorInUse` error.
  */
 export declare function release(handle: TensorHandle): void
 
@@ -415,6 +446,21 @@ export declare function toFloat64Array(handle: TensorHandle): Float64Array
 
 /** Row-major int64 copy (int64 tensors only). */
 export declare function toInt64Array(handle: TensorHandle): BigInt64Array
+
+/** Drops this thread's recording, after the traced function threw. */
+export declare function traceAbort(): void
+
+/**
+ * Starts recording this thread's op calls, from the graph inputs `inputs`; `names[i]` names
+ * `named[i]` should it become a constant.
+ */
+export declare function traceBegin(inputs: Array<TensorHandle>, names: Array<string>, named: Array<TensorHandle>): void
+
+/**
+ * Stops recording and returns the graph computing `outputs`; fails with `Untraceable` when an op
+ * that a graph cannot replay read one of its tensors. Nothing is left recording either way.
+ */
+export declare function traceEnd(outputs: Array<TensorHandle>): NativeTracedGraph
 
 /** One transform as the TS layer describes it; `kind` selects which fields are read. */
 export interface TransformSpec {

@@ -836,6 +836,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeImageSet = nativeBinding.NativeImageSet
+module.exports.NativeTracedGraph = nativeBinding.NativeTracedGraph
 module.exports.adamStep = nativeBinding.adamStep
 module.exports.adamStepMany = nativeBinding.adamStepMany
 module.exports.adaptiveAvgPool2d = nativeBinding.adaptiveAvgPool2d
@@ -940,6 +941,9 @@ module.exports.toDtype = nativeBinding.toDtype
 module.exports.toFloat32Array = nativeBinding.toFloat32Array
 module.exports.toFloat64Array = nativeBinding.toFloat64Array
 module.exports.toInt64Array = nativeBinding.toInt64Array
+module.exports.traceAbort = nativeBinding.traceAbort
+module.exports.traceBegin = nativeBinding.traceBegin
+module.exports.traceEnd = nativeBinding.traceEnd
 module.exports.transpose = nativeBinding.transpose
 module.exports.unary = nativeBinding.unary
 module.exports.UnaryOpCode = nativeBinding.UnaryOpCode

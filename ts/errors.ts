@@ -19,6 +19,9 @@ export type ErrorCode =
   | 'Io'
   | 'OutOfMemory'
   | 'NativeBinding'
+  | 'OnnxExport'
+  | 'Untraceable'
+  | 'TensorInUse'
   | 'Internal'
 
 /** Base class of every error Ferrite throws on purpose. */
@@ -110,6 +113,43 @@ export class NativeBindingError extends FerriteError {
   }
 }
 
+/**
+ * A model that cannot be written as ONNX: it calls an op ONNX has no equivalent for, or calls one
+ * with arguments ONNX cannot express. `op` names the Ferrite op and the message says why, so
+ * `ft.onnx.exportModel` never writes a file that would compute something else.
+ */
+export class OnnxExportError extends FerriteError {
+  /** The Ferrite op that could not be exported (as the trace names it, e.g. `'adaptive_avg_pool2d'`), when one op is to blame. */
+  readonly op: string | undefined
+  constructor(message: string, options: ErrorOptions & { op?: string } = {}) {
+    super('OnnxExport', message, options)
+    this.op = options.op
+  }
+}
+
+/**
+ * An op that a traced graph cannot replay read a tensor of the function being traced (for
+ * `ft.jit.trace`, `ft.onnx.exportModel`, `Module.predict`): reading values (`item()`,
+ * `toArray()`), a loss, an optimizer step, an in-place copy. The message names the op and lists
+ * the ops a trace can record.
+ */
+export class TraceError extends FerriteError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('Untraceable', message, options)
+  }
+}
+
+/**
+ * A tensor disposed (by `dispose()`, or at the end of a `tidy` scope or a `Module.forward`) while
+ * a call running off the JS thread uses it (`Module.predict`, `ft.noGradAsync`,
+ * `TracedGraph.runAsync`). The tensor stays alive; dispose it once that call's promise has settled.
+ */
+export class TensorInUseError extends FerriteError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('TensorInUse', message, options)
+  }
+}
+
 /** A bug in Ferrite (for example a Rust panic caught at the boundary). Please report it. */
 export class InternalError extends FerriteError {
   constructor(message: string, options?: ErrorOptions) {
@@ -128,6 +168,9 @@ const byCode: Record<ErrorCode, new (message: string, options?: ErrorOptions) =>
   Io: IoError,
   OutOfMemory: OutOfMemoryError,
   NativeBinding: NativeBindingError,
+  OnnxExport: OnnxExportError,
+  Untraceable: TraceError,
+  TensorInUse: TensorInUseError,
   Internal: InternalError,
 }
 

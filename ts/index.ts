@@ -44,6 +44,9 @@ export * as cuda from './cuda'
 export type { CudaInfo, CudaLibraryInfo, GpuInfo, MemoryStats } from './cuda'
 export * as backends from './backends'
 export * as models from './models'
+export * as onnx from './onnx'
+export * as jit from './jit'
+export { noGradAsync } from './trace'
 export * as transforms from './transforms'
 export * as callbacks from './callbacks'
 export * as tensorboard from './tensorboard'
@@ -64,7 +67,10 @@ export {
   InvalidArgumentError,
   IoError,
   NativeBindingError,
+  OnnxExportError,
   OutOfMemoryError,
   ShapeMismatchError,
+  TensorInUseError,
+  TraceError,
 } from './errors'
 export type { ErrorCode } from './errors'

@@ -11,7 +11,7 @@
  * during synchronous code too (a `FinalizationRegistry` would wait for the event loop to turn, and
  * a training loop that never awaits would grow without bound).
  */
-import { InvalidArgumentError } from './errors'
+import { InvalidArgumentError, TensorInUseError } from './errors'
 import { native } from './native'
 import type { Tensor } from './tensor'
 
@@ -60,6 +60,25 @@ function handOn(tensors: Iterable<Tensor>): void {
 }
 
 /**
+ * Disposes `tensors`. Those in use by a call running off the JS thread (`TracedGraph.runAsync`,
+ * `Module.predict`) stay alive and go to the garbage collector, which frees them once the call
+ * has settled; the first such refusal is returned, for the caller to throw.
+ */
+function disposeAll(tensors: Iterable<Tensor>): TensorInUseError | undefined {
+  let refused: TensorInUseError | undefined
+  for (const t of tensors) {
+    try {
+      t.dispose()
+    } catch (error) {
+      if (!(error instanceof TensorInUseError)) throw error
+      refused ??= error
+      escape(t)
+    }
+  }
+  return refused
+}
+
+/**
  * Runs `fn` in a scope of its own and disposes every tensor it made, except those in its result
  * and those `lives` accepts (which leave every scope, as `keep` does). On a throw, everything it
  * made is disposed. An async `fn` (a Promise result) is `onAsync`'s to handle.
@@ -75,7 +94,7 @@ function runScoped<T>(fn: () => T, lives: ((t: Tensor) => boolean) | undefined, 
     result = fn()
   } catch (error) {
     scopes.pop()
-    for (const t of scope) t.dispose()
+    disposeAll(scope)
     throw error
   } finally {
     native.exitTidy()
@@ -88,12 +107,15 @@ function runScoped<T>(fn: () => T, lives: ((t: Tensor) => boolean) | undefined, 
   const returned = new Set<Tensor>()
   collect(result, scope, returned)
   const results: Tensor[] = []
+  const dead: Tensor[] = []
   for (const t of scope) {
     if (returned.has(t)) results.push(t)
     else if (lives?.(t)) escape(t)
-    else t.dispose()
+    else dead.push(t)
   }
   handOn(results)
+  const refused = disposeAll(dead)
+  if (refused) throw refused
   return result
 }
 
@@ -105,7 +127,7 @@ function runScoped<T>(fn: () => T, lives: ((t: Tensor) => boolean) | undefined, 
  */
 export function tidy<T>(fn: () => T): T {
   return runScoped(fn, undefined, (made) => {
-    for (const t of made) t.dispose()
+    disposeAll(made)
     throw new InvalidArgumentError('tidy: the function must not be async (its tensors were disposed)')
   })
 }

@@ -19,9 +19,10 @@ export function limitOption(values: Values): number | undefined {
   return values.limit === undefined ? undefined : integerOption(values, 'limit', 0, 1)
 }
 
-// The tutorial's CIFAR-10 statistics and augmentation.
-const MEAN = [0.49, 0.48, 0.45]
-const STD = [0.25, 0.24, 0.26]
+// The tutorial's CIFAR-10 statistics and augmentation; `export` writes them beside the ONNX file.
+export const MEAN = [0.49, 0.48, 0.45]
+export const STD = [0.25, 0.24, 0.26]
+export const INPUT_SHAPE = [3, 32, 32]
 const T = ft.transforms
 export const trainTransform = (augment: boolean) =>
   T.compose([...(augment ? [T.pad(4), T.randomHorizontalFlip(), T.randomCrop(32)] : []), T.toTensor(), T.normalize(MEAN, STD)])

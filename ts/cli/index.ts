@@ -14,14 +14,14 @@ import { parseOptions, UsageError } from './arguments'
 import type { CliIO, Command } from './command'
 import { findCommand } from './commands'
 import { commandHelp, mainHelp } from './help'
-import { version } from './version'
+import { version } from '../version'
 
 export { UsageError } from './arguments'
 export type { CliIO, Writer } from './command'
 export { balancedIndices } from './data'
 export { commandHelp, mainHelp } from './help'
 export { MODELS } from './models'
-export { version } from './version'
+export { version } from '../version'
 
 /** Exit statuses of {@link main}. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const

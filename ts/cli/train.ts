@@ -6,7 +6,7 @@ import { DEVICE, deviceOption, HELP, integerOption, numberOption, requiredOption
 import type { CliIO, Command } from './command'
 import { DATA, LIMIT_HELP, limitOption, loadSplit, testTransform, trainTransform } from './data'
 import { MODEL, modelOption, MODELS, shortenKeyLists } from './models'
-import { version } from './version'
+import { version } from '../version'
 
 const OPTIMIZERS = ['adam', 'sgd', 'adamw'] as const
 const PRECISIONS: readonly ft.Precision[] = ['fp32', 'bf16']

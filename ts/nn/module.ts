@@ -4,6 +4,7 @@ import { InvalidArgumentError, ShapeMismatchError } from '../errors'
 import { native } from '../native'
 import { forwardScope } from '../scope'
 import { Tensor } from '../tensor'
+import { type TracedGraph, traceModuleSample } from '../trace'
 import { describe } from '../validate'
 import type { DeviceName, DType, ToOptions } from '../types'
 import { DTYPES } from '../types'
@@ -115,6 +116,8 @@ export abstract class Module {
   readonly #parameters = new Map<string, Slot<'parameter'>>()
   readonly #buffers = new Map<string, Slot<'buffer'>>()
   readonly #modules = new Map<string, Slot<'module'>>()
+  /** `predict`'s traced forwards, by input shape past the batch, dtype and device. */
+  readonly #predictGraphs = new Map<string, { state: Tensor[]; graph: TracedGraph }>()
 
   constructor() {
     scopeForwards(new.target.prototype)
@@ -287,6 +290,11 @@ export abstract class Module {
     return out
   }
 
+  /** @internal The live tensors behind `stateDict()` (not detached), with their keys. */
+  _stateTensors(): [string, Tensor][] {
+    return this.#stateEntries('')
+  }
+
   /**
    * Copies `stateDict`'s tensors into the model's parameters and buffers in place (the tensor
    * objects stay the same, so optimizers keep working). Nothing is changed when it throws: a
@@ -361,8 +369,52 @@ export abstract class Module {
     return this.to({ dtype: 'bfloat16' })
   }
 
+  /**
+   * The model's evaluation-mode output for the batch `x`, computed on a worker thread so that the
+   * event loop keeps turning (a server keeps answering while a batch runs): like
+   * `ft.noGrad(() => model.eval().forward(x))` without changing the model's mode.
+   *
+   * The forward is traced (`ft.jit.traceModule`) on the first sample of `x` and the graph is
+   * cached per input shape past dim 0, dtype and device, and replayed on the whole batch. So the
+   * forward must be traceable (tensor ops only; no `item()`, losses or in-place copies; a
+   * `TraceError` says which op is not) and may depend on the batch size only through
+   * `reshape`/`view`/`expand` targets whose dim 0 is their input's dim 0, as in
+   * `x.view([x.size(0), -1])`. Weights updated in place are seen by later calls; parameters
+   * replaced (`to()`, reassigned) cause a new trace. Until the promise settles, disposing `x` or a
+   * weight throws a `TensorInUseError`.
+   */
+  predict(x: Tensor): Promise<Tensor> {
+    let graph: TracedGraph
+    try {
+      graph = this.#predictGraph(x)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return graph.runAsync(x).then(([output]) => output)
+  }
+
+  /** `predict`'s traced forward for inputs like `x`, traced now unless cached. */
+  #predictGraph(x: Tensor): TracedGraph {
+    if (!(x instanceof Tensor)) throw new InvalidArgumentError(`predict: expected a Tensor, got ${describe(x)}`)
+    const state = this._stateTensors().map(([, t]) => t)
+    const key = `${x.shape.slice(1).join(',')}|${x.ndim}|${x.dtype}|${x.device}`
+    const cached = this.#predictGraphs.get(key)
+    if (cached && cached.state.length === state.length && cached.state.every((t, i) => t === state[i])) return cached.graph
+    cached?.graph.dispose()
+    this.#predictGraphs.delete(key)
+    const graph = traceModuleSample(this, [x])
+    if (graph.returnsArray) {
+      graph.dispose()
+      throw new InvalidArgumentError(`predict: ${this.constructor.name}.forward returns several tensors; predict supports one output (use ft.noGradAsync)`)
+    }
+    this.#predictGraphs.set(key, { state, graph })
+    return graph
+  }
+
   /** Frees the native memory of every parameter and buffer now; the module is unusable afterwards. */
   dispose(): void {
+    for (const { graph } of this.#predictGraphs.values()) graph.dispose()
+    this.#predictGraphs.clear()
     for (const p of this.parameters()) p.dispose()
     for (const b of this.buffers()) b.dispose()
   }

@@ -49,6 +49,9 @@ pub enum Error {
         requested: u128,
         reason: String,
     },
+    /// An op that cannot be part of a traced graph read a tensor of the function being traced.
+    #[error("{op}: {detail}")]
+    Untraceable { op: String, detail: String },
     /// A bug in Ferrite rather than in the caller's input (for example a caught panic).
     #[error("{op}: internal error: {detail}")]
     Internal { op: &'static str, detail: String },
@@ -66,6 +69,7 @@ impl Error {
             Error::InvalidArgument { .. } => "InvalidArgument",
             Error::Io { .. } => "Io",
             Error::OutOfMemory { .. } => "OutOfMemory",
+            Error::Untraceable { .. } => "Untraceable",
             Error::Internal { .. } => "Internal",
         }
     }

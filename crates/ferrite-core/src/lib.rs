@@ -22,6 +22,7 @@ pub mod storage;
 pub mod tensor;
 #[cfg(test)]
 mod testing;
+pub mod trace;
 pub mod vision;
 
 pub use autograd::{is_grad_enabled, set_grad_enabled, NoGradGuard};

@@ -133,6 +133,12 @@ impl Tensor {
         self.0.storage.bytes()
     }
 
+    /// The tensor's identity: the same for its clones (which share one header), never the same
+    /// for two tensors alive at once. Views of it are other tensors.
+    pub fn identity(&self) -> usize {
+        Arc::as_ptr(&self.0) as usize
+    }
+
     /// True when both tensors view the same storage.
     pub fn shares_storage(&self, other: &Tensor) -> bool {
         Arc::ptr_eq(&self.0.storage, &other.0.storage)

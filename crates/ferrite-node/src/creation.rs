@@ -1,12 +1,13 @@
 //! Module-level exports: tensors from JS data, factories, the random seed and memory stats.
 
+use ferrite_core::trace::Op;
 use ferrite_core::{alloc, memory, random, CpuStorage, DType, Tensor};
 use half::bf16;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::convert::{device, dims, dtype, guard, limit_to_js};
-use crate::handle::{wrap, TensorHandle};
+use crate::handle::{run_op, wrap, TensorHandle};
 
 #[napi]
 pub fn from_float32(env: Env, data: Float32Array, shape: Vec<i64>) -> Result<TensorHandle, String> {
@@ -148,21 +149,15 @@ pub fn randint(
 /// Joins tensors along an existing dim.
 #[napi]
 pub fn cat(env: Env, tensors: Vec<TensorHandle>, dim: i64) -> Result<TensorHandle, String> {
-    let parts: Vec<Tensor> = tensors
-        .iter()
-        .map(|t| t.get("cat"))
-        .collect::<Result<_, _>>()?;
-    guard("cat", || Tensor::cat(&parts, dim)).map(|t| wrap(&env, t))
+    let inputs: Vec<Option<TensorHandle>> = tensors.into_iter().map(Some).collect();
+    run_op(&env, "cat", Op::Cat { dim }, &inputs)
 }
 
 /// Joins tensors along a new dim.
 #[napi]
 pub fn stack(env: Env, tensors: Vec<TensorHandle>, dim: i64) -> Result<TensorHandle, String> {
-    let parts: Vec<Tensor> = tensors
-        .iter()
-        .map(|t| t.get("stack"))
-        .collect::<Result<_, _>>()?;
-    guard("stack", || Tensor::stack(&parts, dim)).map(|t| wrap(&env, t))
+    let inputs: Vec<Option<TensorHandle>> = tensors.into_iter().map(Some).collect();
+    run_op(&env, "stack", Op::Stack { dim }, &inputs)
 }
 
 #[napi]

@@ -14,13 +14,16 @@
 //! their weight, except while a `tidy` scope will dispose them.
 
 use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::ptr;
 
 use ferrite_core::Tensor;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::convert::{guard, JsResult};
+use ferrite_core::trace::{self, Op};
+
+use crate::convert::{guard, js_error, JsResult};
 
 /// A handle is `generation << INDEX_BITS | index`: an integer that a JS number holds exactly.
 /// (More than 2^32 live tensors would take over a terabyte of tensor headers alone.)
@@ -46,9 +49,19 @@ impl TensorHandle {
         self.0 >> INDEX_BITS
     }
 
-    /// The tensor behind this handle: a clone (an `Arc`), so that the op that uses it can put new
-    /// tensors in the table.
+    /// The tensor behind this handle, for `op`: a clone (an `Arc`), so that the op that uses it
+    /// can put new tensors in the table. While this thread records a trace, reading a tensor the
+    /// trace knows fails it (`Untraceable`): ops that a graph can replay use `peek` and
+    /// `trace::run` instead.
     pub fn get(self, op: &str) -> JsResult<Tensor> {
+        let t = self.peek(op)?;
+        ferrite_core::trace::check_access(&t, op).map_err(js_error)?;
+        Ok(t)
+    }
+
+    /// The tensor behind this handle without the trace check: for traceable ops, which
+    /// `trace::run` records, and for metadata (shape, dtype...), which a graph does not depend on.
+    pub fn peek(self, op: &str) -> JsResult<Tensor> {
         TABLE
             .with_borrow(|table| table.slot(self).and_then(|s| s.tensor.clone()))
             .ok_or_else(|| {
@@ -198,6 +211,9 @@ impl Removed {
 
 thread_local! {
     static TABLE: RefCell<Table> = RefCell::default();
+    /// Tensors (by `Tensor::identity`) that calls running off this thread use, with how many
+    /// calls use each: `release` refuses them, and the collector waits for the calls to settle.
+    static IN_USE: RefCell<HashMap<usize, u32>> = RefCell::default();
     /// `tidy` scopes open on this thread.
     static TIDY_DEPTH: Cell<u32> = const { Cell::new(0) };
 }
@@ -311,7 +327,8 @@ pub fn watch(env: Env, handle: TensorHandle, owner: Unknown) {
     delete_reference(env, unused);
 }
 
-/// Releases the watched tensors whose JS objects the collector took.
+/// Releases the watched tensors whose JS objects the collector took, except those in use (see
+/// `mark_in_use`), which wait for their calls to settle.
 fn release_collected(env: sys::napi_env) {
     let watched: Vec<(usize, sys::napi_ref)> = TABLE.with_borrow(|table| {
         let slots = table.slots.iter().enumerate();
@@ -324,6 +341,7 @@ fn release_collected(env: sys::napi_env) {
         .into_iter()
         .filter(|&(_, owner)| referent(env, owner).is_null())
         .map(|(i, _)| i)
+        .filter(|&i| TABLE.with_borrow(|table| !table.slots[i].tensor.as_ref().is_some_and(in_use)))
         .collect();
     if collected.is_empty() {
         return;
@@ -342,7 +360,8 @@ pub fn release_collected_tensors(env: Env) {
     release_collected(env.raw());
 }
 
-/// Runs `f` on the tensor behind `handle` and hands JS the tensor it returns.
+/// Runs `f` on the tensor behind `handle` and hands JS the tensor it returns (for ops a traced
+/// graph cannot replay; see `run_op`).
 pub fn apply(
     env: &Env,
     handle: TensorHandle,
@@ -351,6 +370,23 @@ pub fn apply(
 ) -> JsResult<TensorHandle> {
     let t = handle.get(op)?;
     guard(op, || f(&t)).map(|out| wrap(env, out))
+}
+
+/// Runs a traceable op (recorded while this thread traces) on the tensors behind `inputs`
+/// (None: an absent optional operand) and hands JS its result. `name` is the op as JS calls it,
+/// for messages.
+pub fn run_op(
+    env: &Env,
+    name: &'static str,
+    op: Op,
+    inputs: &[Option<TensorHandle>],
+) -> JsResult<TensorHandle> {
+    let tensors = inputs
+        .iter()
+        .map(|h| h.map(|h| h.peek(name)).transpose())
+        .collect::<JsResult<Vec<Option<Tensor>>>>()?;
+    let operands: Vec<Option<&Tensor>> = tensors.iter().map(Option::as_ref).collect();
+    guard(name, || trace::run(op, &operands)).map(|out| wrap(env, out))
 }
 
 /// Native bytes of a tensor besides its storage (header, shape, strides, autograd state, slot),
@@ -391,13 +427,60 @@ pub fn announce(env: Env, handle: TensorHandle) {
 }
 
 /// Frees a tensor's slot, and its storage unless another tensor views it. Releasing a handle
-/// that was already released does nothing: the collector may come after `dispose()`.
+/// that was already released does nothing: the collector may come after `dispose()`. A tensor
+/// that a call running off the JS thread uses (`TracedGraph.runAsync`) stays, with a
+/// `TensorInUse` error.
 #[napi]
-pub fn release(env: Env, handle: TensorHandle) {
+pub fn release(env: Env, handle: TensorHandle) -> Result<(), String> {
+    let busy = TABLE.with_borrow(|table| {
+        table
+            .slot(handle)
+            .and_then(|s| s.tensor.as_ref())
+            .is_some_and(in_use)
+    });
+    if busy {
+        return Err(napi::Error::new(
+            "TensorInUse".to_string(),
+            "dispose: the tensor is in use by a call running off the JS thread (TracedGraph.runAsync, \
+             Module.predict, ft.noGradAsync) and stays alive; dispose it once that call's promise \
+             has settled"
+                .to_string(),
+        ));
+    }
     let removed = TABLE.with_borrow_mut(|table| table.remove(handle));
     if let Some(removed) = removed {
         removed.settle(env.raw());
     }
+    Ok(())
+}
+
+fn in_use(t: &Tensor) -> bool {
+    IN_USE.with_borrow(|used| used.contains_key(&t.identity()))
+}
+
+/// Marks `tensors` as used by a call running off the JS thread, until `unmark_in_use`.
+pub fn mark_in_use<'a>(tensors: impl IntoIterator<Item = &'a Tensor>) {
+    IN_USE.with_borrow_mut(|used| {
+        for t in tensors {
+            *used.entry(t.identity()).or_default() += 1;
+        }
+    });
+}
+
+/// Ends what `mark_in_use` did for a settled call, then releases the tensors the collector took
+/// in the meantime.
+pub fn unmark_in_use<'a>(env: &Env, tensors: impl IntoIterator<Item = &'a Tensor>) {
+    IN_USE.with_borrow_mut(|used| {
+        for t in tensors {
+            if let Some(count) = used.get_mut(&t.identity()) {
+                *count -= 1;
+                if *count == 0 {
+                    used.remove(&t.identity());
+                }
+            }
+        }
+    });
+    release_collected(env.raw());
 }
 
 #[napi]

@@ -14,6 +14,7 @@ mod nn;
 mod optim;
 mod stay_loaded;
 mod tensor;
+mod trace;
 mod vision;
 
 pub use autocast::*;
@@ -21,3 +22,4 @@ pub use creation::*;
 pub use cuda::*;
 pub use handle::*;
 pub use tensor::*;
+pub use trace::*;

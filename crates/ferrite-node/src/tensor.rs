@@ -1,12 +1,13 @@
 //! Tensor methods, as functions of a tensor handle (see `handle.rs`): getters, autograd, views,
 //! elementwise ops and reductions.
 
+use ferrite_core::trace::Op;
 use ferrite_core::{BinaryOp, CpuStorage, Error, ReduceOp, UnaryOp};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::convert::{self, guard};
-use crate::handle::{apply, wrap, TensorHandle};
+use crate::convert::{self, guard, js_error};
+use crate::handle::{apply, run_op, wrap, TensorHandle};
 
 #[napi]
 pub enum BinaryOpCode {
@@ -92,7 +93,7 @@ impl From<ReduceOpCode> for ReduceOp {
 #[napi]
 pub fn shape(handle: TensorHandle) -> Result<Vec<i64>, String> {
     Ok(handle
-        .get("shape")?
+        .peek("shape")?
         .shape()
         .iter()
         .map(|&d| d as i64)
@@ -101,17 +102,17 @@ pub fn shape(handle: TensorHandle) -> Result<Vec<i64>, String> {
 
 #[napi]
 pub fn dtype(handle: TensorHandle) -> Result<&'static str, String> {
-    Ok(handle.get("dtype")?.dtype().name())
+    Ok(handle.peek("dtype")?.dtype().name())
 }
 
 #[napi]
 pub fn device(handle: TensorHandle) -> Result<String, String> {
-    Ok(handle.get("device")?.device().to_string())
+    Ok(handle.peek("device")?.device().to_string())
 }
 
 #[napi]
 pub fn requires_grad(handle: TensorHandle) -> Result<bool, String> {
-    Ok(handle.get("requiresGrad")?.requires_grad())
+    Ok(handle.peek("requiresGrad")?.requires_grad())
 }
 
 #[napi]
@@ -122,19 +123,19 @@ pub fn set_requires_grad(handle: TensorHandle, requires_grad: bool) -> Result<()
 
 #[napi]
 pub fn is_leaf(handle: TensorHandle) -> Result<bool, String> {
-    Ok(handle.get("isLeaf")?.is_leaf())
+    Ok(handle.peek("isLeaf")?.is_leaf())
 }
 
 /// In-place changes so far to the tensor's storage (shared with its views).
 #[napi]
 pub fn version(handle: TensorHandle) -> Result<f64, String> {
-    Ok(handle.get("_version")?.version() as f64)
+    Ok(handle.peek("_version")?.version() as f64)
 }
 
 /// PyTorch's name of the node that produced this tensor, e.g. `MulBackward0`.
 #[napi]
 pub fn grad_fn(handle: TensorHandle) -> Result<Option<&'static str>, String> {
-    Ok(handle.get("gradFn")?.grad_fn_name())
+    Ok(handle.peek("gradFn")?.grad_fn_name())
 }
 
 #[napi]
@@ -176,20 +177,20 @@ pub fn detach(env: Env, handle: TensorHandle) -> Result<TensorHandle, String> {
 
 #[napi]
 pub fn is_contiguous(handle: TensorHandle) -> Result<bool, String> {
-    Ok(handle.get("isContiguous")?.is_contiguous())
+    Ok(handle.peek("isContiguous")?.is_contiguous())
 }
 
 #[napi]
 pub fn shares_storage(handle: TensorHandle, other: TensorHandle) -> Result<bool, String> {
     Ok(handle
-        .get("sharesStorage")?
-        .shares_storage(&other.get("sharesStorage")?))
+        .peek("sharesStorage")?
+        .shares_storage(&other.peek("sharesStorage")?))
 }
 
 /// PyTorch's print layout, e.g. `tensor([1., 2.])`.
 #[napi]
 pub fn format(handle: TensorHandle) -> Result<String, String> {
-    let t = handle.get("toString")?;
+    let t = handle.peek("toString")?;
     guard("toString", || Ok(t.to_string()))
 }
 
@@ -238,8 +239,12 @@ pub fn binary(
     other: TensorHandle,
 ) -> Result<TensorHandle, String> {
     let op = BinaryOp::from(op);
-    let rhs = other.get(op.name())?;
-    apply(&env, handle, op.name(), |t| t.binary(op, &rhs))
+    run_op(
+        &env,
+        op.name(),
+        Op::Binary(op),
+        &[Some(handle), Some(other)],
+    )
 }
 
 #[napi]
@@ -250,13 +255,18 @@ pub fn binary_scalar(
     scalar: f64,
 ) -> Result<TensorHandle, String> {
     let op = BinaryOp::from(op);
-    apply(&env, handle, op.name(), |t| t.binary_scalar(op, scalar))
+    run_op(
+        &env,
+        op.name(),
+        Op::BinaryScalar { op, scalar },
+        &[Some(handle)],
+    )
 }
 
 #[napi]
 pub fn unary(env: Env, handle: TensorHandle, op: UnaryOpCode) -> Result<TensorHandle, String> {
     let op = UnaryOp::from(op);
-    apply(&env, handle, op.name(), |t| t.unary(op))
+    run_op(&env, op.name(), Op::Unary(op), &[Some(handle)])
 }
 
 /// Reduces over `dims` (all dims when empty).
@@ -269,7 +279,8 @@ pub fn reduce(
     keep_dim: bool,
 ) -> Result<TensorHandle, String> {
     let op = ReduceOp::from(op);
-    apply(&env, handle, op.name(), |t| t.reduce(op, &dims, keep_dim))
+    let reduce = Op::Reduce { op, dims, keep_dim };
+    run_op(&env, op.name(), reduce, &[Some(handle)])
 }
 
 /// argmax/argmin over `dim`, or over the flattened tensor when `dim` is undefined.
@@ -282,26 +293,23 @@ pub fn arg_reduce(
     keep_dim: bool,
 ) -> Result<TensorHandle, String> {
     let op = ReduceOp::from(op);
-    apply(&env, handle, op.name(), |t| match op {
-        ReduceOp::ArgMin => t.argmin(dim, keep_dim),
-        _ => t.argmax(dim, keep_dim),
-    })
+    let reduce = Op::ArgReduce { op, dim, keep_dim };
+    run_op(&env, op.name(), reduce, &[Some(handle)])
 }
 
 #[napi]
 pub fn matmul(env: Env, handle: TensorHandle, other: TensorHandle) -> Result<TensorHandle, String> {
-    let rhs = other.get("matmul")?;
-    apply(&env, handle, "matmul", |t| t.matmul(&rhs))
+    run_op(&env, "matmul", Op::Matmul, &[Some(handle), Some(other)])
 }
 
 #[napi]
 pub fn reshape(env: Env, handle: TensorHandle, shape: Vec<i64>) -> Result<TensorHandle, String> {
-    apply(&env, handle, "reshape", |t| t.reshape(&shape))
+    run_op(&env, "reshape", Op::Reshape { shape }, &[Some(handle)])
 }
 
 #[napi]
 pub fn view(env: Env, handle: TensorHandle, shape: Vec<i64>) -> Result<TensorHandle, String> {
-    apply(&env, handle, "view", |t| t.view(&shape))
+    run_op(&env, "view", Op::View { shape }, &[Some(handle)])
 }
 
 #[napi]
@@ -311,12 +319,13 @@ pub fn flatten(
     start_dim: i64,
     end_dim: i64,
 ) -> Result<TensorHandle, String> {
-    apply(&env, handle, "flatten", |t| t.flatten(start_dim, end_dim))
+    let op = Op::Flatten { start_dim, end_dim };
+    run_op(&env, "flatten", op, &[Some(handle)])
 }
 
 #[napi]
 pub fn permute(env: Env, handle: TensorHandle, dims: Vec<i64>) -> Result<TensorHandle, String> {
-    apply(&env, handle, "permute", |t| t.permute(&dims))
+    run_op(&env, "permute", Op::Permute { dims }, &[Some(handle)])
 }
 
 #[napi]
@@ -326,22 +335,27 @@ pub fn transpose(
     dim0: i64,
     dim1: i64,
 ) -> Result<TensorHandle, String> {
-    apply(&env, handle, "transpose", |t| t.transpose(dim0, dim1))
+    run_op(
+        &env,
+        "transpose",
+        Op::Transpose { dim0, dim1 },
+        &[Some(handle)],
+    )
 }
 
 #[napi]
 pub fn unsqueeze(env: Env, handle: TensorHandle, dim: i64) -> Result<TensorHandle, String> {
-    apply(&env, handle, "unsqueeze", |t| t.unsqueeze(dim))
+    run_op(&env, "unsqueeze", Op::Unsqueeze { dim }, &[Some(handle)])
 }
 
 #[napi]
 pub fn squeeze(env: Env, handle: TensorHandle, dim: Option<i64>) -> Result<TensorHandle, String> {
-    apply(&env, handle, "squeeze", |t| t.squeeze(dim))
+    run_op(&env, "squeeze", Op::Squeeze { dim }, &[Some(handle)])
 }
 
 #[napi]
 pub fn expand(env: Env, handle: TensorHandle, shape: Vec<i64>) -> Result<TensorHandle, String> {
-    apply(&env, handle, "expand", |t| t.expand(&shape))
+    run_op(&env, "expand", Op::Expand { shape }, &[Some(handle)])
 }
 
 #[napi]
@@ -355,15 +369,18 @@ pub fn narrow(
     // i64, not u32: napi takes a u32 argument modulo 2^32, so a length of 2^40 became 0.
     let count = |name: &str, value: i64| {
         usize::try_from(value).map_err(|_| {
-            ferrite_core::Error::invalid(
+            js_error(Error::invalid(
                 "narrow",
                 format!("{name} must be non-negative, got {value}"),
-            )
+            ))
         })
     };
-    apply(&env, handle, "narrow", |t| {
-        t.narrow(dim, count("start", start)?, count("length", length)?)
-    })
+    let op = Op::Narrow {
+        dim,
+        start: count("start", start)?,
+        length: count("length", length)?,
+    };
+    run_op(&env, "narrow", op, &[Some(handle)])
 }
 
 #[napi]
@@ -373,18 +390,18 @@ pub fn select(
     dim: i64,
     index: i64,
 ) -> Result<TensorHandle, String> {
-    apply(&env, handle, "select", |t| t.select(dim, index))
+    run_op(&env, "select", Op::Select { dim, index }, &[Some(handle)])
 }
 
 #[napi]
 pub fn contiguous(env: Env, handle: TensorHandle) -> Result<TensorHandle, String> {
-    apply(&env, handle, "contiguous", |t| t.contiguous())
+    run_op(&env, "contiguous", Op::Contiguous, &[Some(handle)])
 }
 
 /// A copy with its own storage.
 #[napi]
 pub fn copy(env: Env, handle: TensorHandle) -> Result<TensorHandle, String> {
-    apply(&env, handle, "clone", |t| t.copy())
+    run_op(&env, "clone", Op::Clone, &[Some(handle)])
 }
 
 #[napi]
@@ -393,9 +410,8 @@ pub fn to_dtype(
     handle: TensorHandle,
     dtype_name: String,
 ) -> Result<TensorHandle, String> {
-    apply(&env, handle, "to", |t| {
-        t.to_dtype(convert::dtype(&dtype_name)?)
-    })
+    let dtype = convert::dtype(&dtype_name).map_err(js_error)?;
+    run_op(&env, "to", Op::ToDtype(dtype), &[Some(handle)])
 }
 
 #[napi]

@@ -14,7 +14,14 @@ async function main() {
   const [first, last] = [history.trainLoss[0], history.trainLoss[1]]
   if (!(last < first)) throw new Error(`the training loss did not fall: ${first} -> ${last}`)
   if (!(history.testAccuracy[1] > 0.2)) throw new Error(`test accuracy ${history.testAccuracy[1]} is not clearly above chance`)
-  console.log(`cjs: loss ${first.toFixed(3)} -> ${last.toFixed(3)}, test accuracy ${(100 * history.testAccuracy[1]).toFixed(1)} %`)
+  // ONNX export runs on the installed protobufjs and the generated module shipped in dist/.
+  const file = require('node:path').join(require('node:os').tmpdir(), `ferrite-cjs-${process.pid}.onnx`)
+  await ft.onnx.exportModel(model, ft.randn([2, 3, 32, 32]), file, { dynamicBatch: true })
+  const bytes = require('node:fs').statSync(file).size
+  require('node:fs').rmSync(file)
+  const weightBytes = 4 * model.parameters().reduce((n, p) => n + p.numel(), 0)
+  if (!(bytes > weightBytes)) throw new Error(`the ONNX file holds ${bytes} bytes, fewer than the model's ${weightBytes} bytes of weights`)
+  console.log(`cjs: loss ${first.toFixed(3)} -> ${last.toFixed(3)}, test accuracy ${(100 * history.testAccuracy[1]).toFixed(1)} %, ONNX file ${bytes} bytes`)
 }
 
 main().catch((error) => {

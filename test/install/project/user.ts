@@ -32,3 +32,14 @@ export function layers(): number[] {
   }
   return [...shape]
 }
+
+export async function exportForBrowsers(model: ft.nn.Module): Promise<Uint8Array> {
+  const options: ft.onnx.ExportOptions = { dynamicBatch: true, outputNames: ['logits'], opsetVersion: 17, metadata: { classes: 'cifar10' } }
+  await ft.onnx.exportModel(model, ft.randn([2, 3, 32, 32]), 'model.onnx', options)
+  try {
+    return ft.onnx.toBuffer(model, [ft.randn([1, 3, 32, 32])])
+  } catch (error) {
+    if (error instanceof ft.OnnxExportError && error.code === 'OnnxExport') console.log(error.op)
+    throw error
+  }
+}

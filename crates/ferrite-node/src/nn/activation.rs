@@ -1,31 +1,32 @@
 //! Activations: relu, sigmoid, tanh, softmax and log-softmax.
 
+use ferrite_core::trace::Op;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::handle::{apply, TensorHandle};
+use crate::handle::{run_op, TensorHandle};
 
 #[napi]
 pub fn relu(env: Env, input: TensorHandle) -> Result<TensorHandle, String> {
-    apply(&env, input, "relu", |t| t.relu())
+    run_op(&env, "relu", Op::Relu, &[Some(input)])
 }
 
 #[napi]
 pub fn sigmoid(env: Env, input: TensorHandle) -> Result<TensorHandle, String> {
-    apply(&env, input, "sigmoid", |t| t.sigmoid())
+    run_op(&env, "sigmoid", Op::Sigmoid, &[Some(input)])
 }
 
 #[napi]
 pub fn tanh(env: Env, input: TensorHandle) -> Result<TensorHandle, String> {
-    apply(&env, input, "tanh", |t| t.tanh())
+    run_op(&env, "tanh", Op::Tanh, &[Some(input)])
 }
 
 #[napi]
 pub fn softmax(env: Env, input: TensorHandle, dim: i64) -> Result<TensorHandle, String> {
-    apply(&env, input, "softmax", |t| t.softmax(dim))
+    run_op(&env, "softmax", Op::Softmax { dim }, &[Some(input)])
 }
 
 #[napi]
 pub fn log_softmax(env: Env, input: TensorHandle, dim: i64) -> Result<TensorHandle, String> {
-    apply(&env, input, "log_softmax", |t| t.log_softmax(dim))
+    run_op(&env, "log_softmax", Op::LogSoftmax { dim }, &[Some(input)])
 }

@@ -1,12 +1,13 @@
 //! `conv2d`, and the conversion of `[h, w]` arguments that the pooling exports share.
 
 use ferrite_core::nn::conv::Conv2dParams;
+use ferrite_core::trace::Op;
 use ferrite_core::Error;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::convert::guard;
-use crate::handle::{wrap, TensorHandle};
+use crate::convert::js_error;
+use crate::handle::{run_op, TensorHandle};
 
 /// `[h, w]` from a JS array of two non-negative integers.
 pub(super) fn pair(
@@ -38,21 +39,21 @@ pub fn conv2d(
     groups: i64,
 ) -> Result<TensorHandle, String> {
     const OP: &str = "conv2d";
-    let (input, weight) = (input.get(OP)?, weight.get(OP)?);
-    let bias = bias.map(|b| b.get(OP)).transpose()?;
-    guard(OP, || {
-        let params = Conv2dParams {
-            stride: pair(OP, "stride", &stride)?,
-            padding: pair(OP, "padding", &padding)?,
-            dilation: pair(OP, "dilation", &dilation)?,
-            groups: usize::try_from(groups).map_err(|_| {
-                Error::invalid(
-                    OP,
-                    format!("groups must be a positive integer, got {groups}"),
-                )
-            })?,
-        };
-        input.conv2d(&weight, bias.as_ref(), params)
-    })
-    .map(|t| wrap(&env, t))
+    let params = Conv2dParams {
+        stride: pair(OP, "stride", &stride).map_err(js_error)?,
+        padding: pair(OP, "padding", &padding).map_err(js_error)?,
+        dilation: pair(OP, "dilation", &dilation).map_err(js_error)?,
+        groups: usize::try_from(groups).map_err(|_| {
+            js_error(Error::invalid(
+                OP,
+                format!("groups must be a positive integer, got {groups}"),
+            ))
+        })?,
+    };
+    run_op(
+        &env,
+        OP,
+        Op::Conv2d(params),
+        &[Some(input), Some(weight), bias],
+    )
 }

@@ -1,9 +1,10 @@
 //! The linear (fully connected) layer's op.
 
+use ferrite_core::trace::Op;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-use crate::handle::{apply, TensorHandle};
+use crate::handle::{run_op, TensorHandle};
 
 /// `input @ weight^T + bias`.
 #[napi]
@@ -13,7 +14,10 @@ pub fn linear(
     weight: TensorHandle,
     bias: Option<TensorHandle>,
 ) -> Result<TensorHandle, String> {
-    let weight = weight.get("linear")?;
-    let bias = bias.map(|b| b.get("linear")).transpose()?;
-    apply(&env, input, "linear", |t| t.linear(&weight, bias.as_ref()))
+    run_op(
+        &env,
+        "linear",
+        Op::Linear,
+        &[Some(input), Some(weight), bias],
+    )
 }

@@ -1,11 +1,13 @@
 //! `maxPool2d`, `avgPool2d` and `adaptiveAvgPool2d` (named explicitly: napi's camelCase would end
 //! them in `Pool2D`).
 
+use ferrite_core::trace::Op;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use super::conv::pair;
-use crate::handle::{apply, TensorHandle};
+use crate::convert::js_error;
+use crate::handle::{run_op, TensorHandle};
 
 #[napi(js_name = "maxPool2d")]
 pub fn max_pool2d(
@@ -18,15 +20,14 @@ pub fn max_pool2d(
     ceil_mode: bool,
 ) -> Result<TensorHandle, String> {
     const OP: &str = "max_pool2d";
-    apply(&env, input, OP, |x| {
-        x.max_pool2d(
-            pair(OP, "kernel size", &kernel)?,
-            pair(OP, "stride", &stride)?,
-            pair(OP, "padding", &padding)?,
-            pair(OP, "dilation", &dilation)?,
-            ceil_mode,
-        )
-    })
+    let op = Op::MaxPool2d {
+        kernel: pair(OP, "kernel size", &kernel).map_err(js_error)?,
+        stride: pair(OP, "stride", &stride).map_err(js_error)?,
+        padding: pair(OP, "padding", &padding).map_err(js_error)?,
+        dilation: pair(OP, "dilation", &dilation).map_err(js_error)?,
+        ceil_mode,
+    };
+    run_op(&env, OP, op, &[Some(input)])
 }
 
 #[napi(js_name = "avgPool2d")]
@@ -40,15 +41,14 @@ pub fn avg_pool2d(
     count_include_pad: bool,
 ) -> Result<TensorHandle, String> {
     const OP: &str = "avg_pool2d";
-    apply(&env, input, OP, |x| {
-        x.avg_pool2d(
-            pair(OP, "kernel size", &kernel)?,
-            pair(OP, "stride", &stride)?,
-            pair(OP, "padding", &padding)?,
-            ceil_mode,
-            count_include_pad,
-        )
-    })
+    let op = Op::AvgPool2d {
+        kernel: pair(OP, "kernel size", &kernel).map_err(js_error)?,
+        stride: pair(OP, "stride", &stride).map_err(js_error)?,
+        padding: pair(OP, "padding", &padding).map_err(js_error)?,
+        ceil_mode,
+        count_include_pad,
+    };
+    run_op(&env, OP, op, &[Some(input)])
 }
 
 #[napi(js_name = "adaptiveAvgPool2d")]
@@ -58,7 +58,11 @@ pub fn adaptive_avg_pool2d(
     output_size: Vec<i64>,
 ) -> Result<TensorHandle, String> {
     const OP: &str = "adaptive_avg_pool2d";
-    apply(&env, input, OP, |x| {
-        x.adaptive_avg_pool2d(pair(OP, "output size", &output_size)?)
-    })
+    let output_size = pair(OP, "output size", &output_size).map_err(js_error)?;
+    run_op(
+        &env,
+        OP,
+        Op::AdaptiveAvgPool2d { output_size },
+        &[Some(input)],
+    )
 }

@@ -1,0 +1,238 @@
+use super::*;
+use crate::device::Device;
+use crate::nn::conv::Conv2dParams;
+use crate::testing::{assert_close_f32, tensor};
+use crate::{BinaryOp, ReduceOp};
+
+struct Weights {
+    conv: Tensor,
+    conv_bias: Tensor,
+    mean: Tensor,
+    var: Tensor,
+    gamma: Tensor,
+    beta: Tensor,
+    fc: Tensor,
+    fc_bias: Tensor,
+}
+
+fn weights() -> Weights {
+    let cpu = Device::Cpu;
+    Weights {
+        conv: tensor(&[4, 3, 3, 3], 1, cpu),
+        conv_bias: tensor(&[4], 2, cpu),
+        mean: tensor(&[4], 3, cpu),
+        var: tensor(&[4], 4, cpu).unary(crate::UnaryOp::Abs).unwrap(),
+        gamma: tensor(&[4], 5, cpu),
+        beta: tensor(&[4], 6, cpu),
+        fc: tensor(&[5, 4 * 4 * 4], 7, cpu),
+        fc_bias: tensor(&[5], 8, cpu),
+    }
+}
+
+/// conv, eval batch norm, relu, max pool, a residual add, view to [batch, -1] and linear, every
+/// op through `run`, as the binding calls them.
+fn forward(x: &Tensor, w: &Weights) -> Result<Tensor> {
+    let conv = run(
+        Op::Conv2d(Conv2dParams {
+            padding: [1, 1],
+            ..Default::default()
+        }),
+        &[Some(x), Some(&w.conv), Some(&w.conv_bias)],
+    )?;
+    let bn = run(
+        Op::BatchNorm {
+            training: false,
+            momentum: 0.1,
+            eps: 1e-5,
+        },
+        &[
+            Some(&conv),
+            Some(&w.mean),
+            Some(&w.var),
+            Some(&w.gamma),
+            Some(&w.beta),
+        ],
+    )?;
+    let relu = run(Op::Relu, &[Some(&bn)])?;
+    let sum = run(Op::Binary(BinaryOp::Add), &[Some(&relu), Some(&conv)])?;
+    let pooled = run(
+        Op::MaxPool2d {
+            kernel: [2, 2],
+            stride: [2, 2],
+            padding: [0, 0],
+            dilation: [1, 1],
+            ceil_mode: false,
+        },
+        &[Some(&sum)],
+    )?;
+    let batch = pooled.shape()[0] as i64;
+    let flat = run(
+        Op::View {
+            shape: vec![batch, -1],
+        },
+        &[Some(&pooled)],
+    )?;
+    run(Op::Linear, &[Some(&flat), Some(&w.fc), Some(&w.fc_bias)])
+}
+
+fn traced(w: &Weights) -> Graph {
+    let x = tensor(&[1, 3, 8, 8], 9, Device::Cpu);
+    begin(
+        std::slice::from_ref(&x),
+        vec![
+            ("conv.weight".into(), w.conv.clone()),
+            ("fc.bias".into(), w.fc_bias.clone()),
+        ],
+    )
+    .unwrap();
+    let out = forward(&x, w);
+    let out = out.unwrap_or_else(|e| {
+        abort();
+        panic!("{e}")
+    });
+    end(&[out]).unwrap()
+}
+
+#[test]
+fn a_traced_graph_replays_at_another_batch_size_like_eager() {
+    let w = weights();
+    let graph = traced(&w);
+    let x = tensor(&[6, 3, 8, 8], 10, Device::Cpu);
+    let eager = forward(&x, &w).unwrap();
+    let replayed = graph.run(vec![x]).unwrap();
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(replayed[0].shape(), &[6, 5]);
+    assert_close_f32(
+        &replayed[0].to_vec_f32().unwrap(),
+        &eager.to_vec_f32().unwrap(),
+        0.0,
+    );
+}
+
+#[test]
+fn the_description_lists_inputs_constants_and_nodes() {
+    let w = weights();
+    let graph = traced(&w);
+    let ops: Vec<&str> = graph.nodes().iter().map(|n| n.op.name()).collect();
+    assert_eq!(
+        ops,
+        [
+            "conv2d",
+            "batch_norm",
+            "relu",
+            "binary",
+            "max_pool2d",
+            "view",
+            "linear"
+        ]
+    );
+    let d = graph.describe();
+    assert_eq!(d["inputs"], serde_json::json!([0]));
+    assert_eq!(d["values"][0]["kind"], "input");
+    assert_eq!(d["values"][0]["shape"], serde_json::json!([1, 3, 8, 8]));
+    assert_eq!(d["values"][1]["name"], "conv.weight");
+    assert_eq!(d["values"][2]["kind"], "constant");
+    assert!(d["values"][2].get("name").is_none());
+    assert_eq!(d["nodes"][0]["attrs"]["padding"], serde_json::json!([1, 1]));
+    assert_eq!(d["nodes"][3]["attrs"]["op"], "add");
+    assert_eq!(d["nodes"][5]["attrs"]["shape"], serde_json::json!([1, -1]));
+    let linear = &graph.nodes()[6];
+    assert_eq!(
+        graph.values()[linear.inputs[2].unwrap()].name.as_deref(),
+        Some("fc.bias")
+    );
+    assert_eq!(d["outputs"], serde_json::json!([linear.output]));
+    assert_eq!(
+        graph.constant(1).unwrap().to_vec_f32().unwrap(),
+        w.conv.to_vec_f32().unwrap()
+    );
+    assert!(graph.constant(0).is_err());
+}
+
+#[test]
+fn a_graph_replays_on_another_thread() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let w = weights();
+    let graph = std::sync::Arc::new(traced(&w));
+    send_sync(&*graph);
+    let x = tensor(&[3, 3, 8, 8], 11, Device::Cpu);
+    let eager = forward(&x, &w).unwrap();
+    let replayed = {
+        let graph = graph.clone();
+        std::thread::spawn(move || graph.run(vec![x]).unwrap())
+            .join()
+            .unwrap()
+    };
+    assert_close_f32(
+        &replayed[0].to_vec_f32().unwrap(),
+        &eager.to_vec_f32().unwrap(),
+        0.0,
+    );
+}
+
+#[test]
+fn replay_checks_the_inputs() {
+    let graph = traced(&weights());
+    let wrong = tensor(&[2, 3, 8, 9], 12, Device::Cpu);
+    assert_eq!(graph.run(vec![wrong]).unwrap_err().code(), "ShapeMismatch");
+    assert_eq!(graph.run(vec![]).unwrap_err().code(), "InvalidArgument");
+    let ints = Tensor::from_i64(vec![0; 3 * 64], &[1, 3, 8, 8]).unwrap();
+    assert_eq!(graph.run(vec![ints]).unwrap_err().code(), "DTypeMismatch");
+}
+
+#[test]
+fn reading_a_traced_value_fails_the_trace_and_naming_it() {
+    let x = tensor(&[2, 3], 13, Device::Cpu);
+    begin(std::slice::from_ref(&x), vec![]).unwrap();
+    let y = run(
+        Op::Reduce {
+            op: ReduceOp::Sum,
+            dims: vec![],
+            keep_dim: false,
+        },
+        &[Some(&x)],
+    )
+    .unwrap();
+    let unrelated = tensor(&[1], 14, Device::Cpu);
+    assert!(check_access(&unrelated, "item").is_ok());
+    let err = check_access(&y, "item").unwrap_err();
+    assert_eq!(err.code(), "Untraceable");
+    assert!(err.to_string().starts_with("item: cannot be traced"));
+    // Even when the caller swallows the error, the trace fails, and later ops say why.
+    assert_eq!(run(Op::Relu, &[Some(&x)]).unwrap_err(), err);
+    assert_eq!(end(&[y]).unwrap_err(), err);
+    assert!(!is_recording());
+    assert!(run(Op::Relu, &[Some(&x)]).is_ok());
+}
+
+#[test]
+fn traces_do_not_nest_and_abort_clears_the_recording() {
+    let x = tensor(&[2], 15, Device::Cpu);
+    begin(std::slice::from_ref(&x), vec![]).unwrap();
+    assert_eq!(begin(&[], vec![]).unwrap_err().code(), "InvalidArgument");
+    abort();
+    assert!(!is_recording());
+    assert_eq!(end(&[]).unwrap_err().code(), "InvalidArgument");
+}
+
+#[test]
+fn replay_uses_the_autocast_setting_of_the_trace() {
+    let a = tensor(&[1, 4], 16, Device::Cpu);
+    let b = crate::testing::leaf(&[4, 3], 17);
+    autocast::set(DeviceType::Cpu, Some(DType::BF16)).unwrap();
+    begin(std::slice::from_ref(&a), vec![]).unwrap();
+    let out = run(Op::Matmul, &[Some(&a), Some(&b)]);
+    let graph = end(&[out.unwrap()]);
+    autocast::set(DeviceType::Cpu, None).unwrap();
+    let graph = graph.unwrap();
+    let x = tensor(&[5, 4], 18, Device::Cpu);
+    let replayed = graph.run(vec![x.clone()]).unwrap();
+    assert_eq!(autocast::dtype(DeviceType::Cpu), None);
+    let want_dtype = if autocast::native_bf16(Device::Cpu) {
+        DType::BF16
+    } else {
+        DType::F32
+    };
+    assert_eq!(replayed[0].dtype(), want_dtype);
+    assert!(!replayed[0].requires_grad());
+}
