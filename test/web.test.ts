@@ -191,7 +191,7 @@ describe.skipIf(skipReason !== undefined)(`the browser page (examples/web) in he
     await page.goto(url)
     await page.waitForSelector('body:not([data-model-state="loading"])')
     expect(await page.$eval('body', (body) => body.dataset.modelState)).toBe('ready')
-    expect(await page.$eval('#model-status-text', (status) => status.textContent)).toMatch(/mycnn\.onnx .* \[N, 3, 32, 32\] · 10 classes · onnxruntime-web/)
+    expect(await page.$eval('#model-status-text', (status) => status.textContent)).toMatch(/^mycnn\.onnx · input “input” \[batch, 3, 32, 32\] · 10 classes · onnxruntime-web \S+ \(wasm\)$/)
 
     const fileInput = (await page.$('input#file-input'))!
     await fileInput.uploadFile(...pictures)

@@ -24,10 +24,10 @@ const classifier = loadClassifier(modelUrl)
 let queue = Promise.resolve()
 
 classifier.then(
-  ({ sidecar, sidecarFound, inputName }) => {
-    const [channels, height, width] = sidecar.inputShape
+  ({ sidecar, sidecarFound, inputName, modelInputShape }) => {
+    const [, height, width] = sidecar.inputShape
     statusText.textContent =
-      `${fileName(modelUrl)} · input “${inputName}” [N, ${channels}, ${height}, ${width}] · ${sidecar.classes.length} classes · ` +
+      `${fileName(modelUrl)} · input “${inputName}” [${modelInputShape.join(', ')}] · ${sidecar.classes.length} classes · ` +
       `onnxruntime-web ${ort.env.versions.web} (wasm)` +
       (sidecarFound ? '' : ` · no ${fileName(sidecarUrlOf(modelUrl))} found: CIFAR-10 classes and normalisation assumed`)
     document.getElementById('input-note').textContent =
@@ -76,9 +76,34 @@ function sidecarUrlOf(url) {
 
 async function loadClassifier(url) {
   const [modelBytes, sidecarFile] = await Promise.all([fetchBytes(url), fetchSidecar(sidecarUrlOf(url))])
-  const sidecar = checkSidecar({ ...DEFAULT_SIDECAR, ...sidecarFile })
   const session = await ort.InferenceSession.create(modelBytes, { executionProviders: ['wasm'] })
-  return { session, sidecar, sidecarFound: sidecarFile !== undefined, inputName: session.inputNames[0], outputName: session.outputNames[0] }
+  const [input] = session.inputMetadata
+  // The model's own [batch, C, H, W] (symbolic dims are names), empty when the file does not say.
+  const modelInputShape = input.isTensor ? [...input.shape] : []
+  // Without a sidecar, a model that states its C, H, W is fed at that size.
+  const statedShape = modelInputShape.length === 4 && modelInputShape.slice(1).every(Number.isInteger) ? { inputShape: modelInputShape.slice(1) } : {}
+  const sidecar = checkSidecar({ ...DEFAULT_SIDECAR, ...statedShape, ...sidecarFile })
+  checkModelInput(modelInputShape, sidecar.inputShape)
+  return {
+    session,
+    sidecar,
+    sidecarFound: sidecarFile !== undefined,
+    inputName: session.inputNames[0],
+    outputName: session.outputNames[0],
+    modelInputShape: modelInputShape.length > 0 ? modelInputShape : ['N', ...sidecar.inputShape],
+  }
+}
+
+/** The page feeds one [1, C, H, W] picture at a time: the model's input must take that. */
+function checkModelInput(modelShape, [channels, height, width]) {
+  if (modelShape.length === 0) return
+  const fits = (dim, size) => typeof dim === 'string' || dim === size
+  if (modelShape.length !== 4 || ![1, channels, height, width].every((size, i) => fits(modelShape[i], size))) {
+    throw new Error(
+      `the model's input is [${modelShape.join(', ')}], but this page feeds [1, ${channels}, ${height}, ${width}] ` +
+        '(one picture; export with a batch of 1 or a dynamic batch)',
+    )
+  }
 }
 
 async function fetchBytes(url) {
