@@ -79,11 +79,11 @@ pub(super) fn backward_input(kind: Rectifier, g: &[f32], x: &[f32]) -> Result<Cp
             let s = 1.0 / (1.0 + exp_f32(-x));
             g * s * (1.0 + x * (1.0 - s))
         })?,
-        // PyTorch's pieces, boundaries included: 0 below -3, x / 3 + 1/2 up to 3, 1 above.
+        // PyTorch's pieces, boundaries included: 0 up to -3, x / 3 + 1/2 between, 1 from 3 on.
         Rectifier::Hardswish => zip_map(op, g, x, |g, x| {
-            if x < -3.0 {
+            if x <= -3.0 {
                 0.0
-            } else if x <= 3.0 {
+            } else if x < 3.0 {
                 g * (x / 3.0 + 0.5)
             } else {
                 g

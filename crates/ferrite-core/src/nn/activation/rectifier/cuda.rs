@@ -81,3 +81,37 @@ pub(super) fn backward_input(
     }?;
     Ok(dx)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{apply, KINDS};
+    use crate::device::Device;
+    use crate::tensor::Tensor;
+    use crate::testing::{assert_same_values, cuda_test, tensor, values};
+
+    cuda_test!(fn rectifiers_match_the_cpu(device) {
+        let shapes: [&[usize]; 4] = [&[1], &[1031], &[3, 11], &[2, 3, 4, 5]];
+        for (i, shape) in shapes.iter().enumerate() {
+            let v: Vec<f32> = values(shape.iter().product(), i as u64).iter().map(|v| v * 9.0).collect();
+            let x = Tensor::from_f32(v, shape).unwrap();
+            for kind in KINDS {
+                let (cpu, gpu) = (x.detach(), x.to_device(device).unwrap());
+                cpu.set_requires_grad(true).unwrap();
+                gpu.set_requires_grad(true).unwrap();
+                let (want, got) = (apply(kind, &cpu).unwrap(), apply(kind, &gpu).unwrap());
+                assert_same_values(&got, &want, 1e-5);
+                let g = tensor(shape, 40 + i as u64, Device::Cpu);
+                want.backward(Some(&g), false).unwrap();
+                got.backward(Some(&g.to_device(device).unwrap()), false).unwrap();
+                assert_same_values(&gpu.grad().unwrap(), &cpu.grad().unwrap(), 1e-5);
+            }
+        }
+        // A strided view, read in place.
+        let x = Tensor::from_f32(values(30, 7), &[5, 6]).unwrap();
+        let view = |t: &Tensor| t.transpose(0, 1).unwrap();
+        for kind in KINDS {
+            let got = apply(kind, &view(&x.to_device(device).unwrap())).unwrap();
+            assert_same_values(&got, &apply(kind, &view(&x)).unwrap(), 1e-5);
+        }
+    });
+}

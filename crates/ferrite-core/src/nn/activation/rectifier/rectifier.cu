@@ -43,8 +43,8 @@ __device__ __forceinline__ float rectifier_derivative(int kind, float x, float s
         const float s = 1.0f / (1.0f + expf(-x));
         return s * (1.0f + x * (1.0f - s));
     }
-    // PyTorch's pieces, boundaries included.
-    default: return x < -3.0f ? 0.0f : (x <= 3.0f ? x / 3.0f + 0.5f : 1.0f);
+    // PyTorch's pieces, boundaries included: 0 up to -3, 1 from 3 on.
+    default: return x <= -3.0f ? 0.0f : (x < 3.0f ? x / 3.0f + 0.5f : 1.0f);
     }
 }
 
@@ -57,13 +57,13 @@ extern "C" __global__ void rectifier_forward_f32(const float* __restrict__ x, St
     }
 }
 
-// g * f'(x); a zero derivative gives 0 even where g is infinite, as on the CPU (hardswish below -3).
+// g * f'(x); a zero derivative gives 0 even where g is infinite, as on the CPU (hardswish up to -3).
 extern "C" __global__ void rectifier_backward_f32(const float* __restrict__ g,
                                                   const float* __restrict__ x,
                                                   float* __restrict__ dx, long long n, int kind,
                                                   float slope) {
     FERRITE_FOR_EACH(i, n) {
         const float d = rectifier_derivative(kind, x[i], slope);
-        dx[i] = (kind == RECTIFIER_HARDSWISH && x[i] < -3.0f) ? 0.0f : g[i] * d;
+        dx[i] = (kind == RECTIFIER_HARDSWISH && x[i] <= -3.0f) ? 0.0f : g[i] * d;
     }
 }

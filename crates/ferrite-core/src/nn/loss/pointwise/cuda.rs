@@ -105,3 +105,44 @@ pub(super) fn backward(
     }?;
     Ok(grad)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::REDUCTIONS;
+    use crate::device::Device;
+    use crate::tensor::Tensor;
+    use crate::testing::{assert_same_values, cuda_test, tensor, values};
+
+    cuda_test!(fn pointwise_losses_match_the_cpu(device) {
+        let x = Tensor::from_f32(values(1031 * 3, 1).iter().map(|v| v * 9.0).collect(), &[3, 1031])
+            .unwrap();
+        let y = Tensor::from_f32(values(1031 * 3, 2).iter().map(|v| (v + 1.0) / 2.0).collect(), &[3, 1031])
+            .unwrap();
+        let w = Tensor::from_f32(values(1031, 3), &[1031]).unwrap();
+        let p = Tensor::from_f32(values(3, 4).iter().map(|v| v + 2.0).collect(), &[3, 1]).unwrap();
+        let on = |t: &Tensor| t.to_device(device).unwrap();
+        for reduction in REDUCTIONS {
+            for bce in [false, true] {
+                let run = |x: &Tensor, y: &Tensor, w: &Tensor, p: &Tensor| {
+                    let (x, y) = (x.detach(), y.detach());
+                    x.set_requires_grad(true).unwrap();
+                    y.set_requires_grad(true).unwrap();
+                    let loss = if bce {
+                        x.binary_cross_entropy_with_logits(&y, Some(w), Some(p), reduction)
+                    } else {
+                        x.mse_loss(&y, reduction)
+                    }
+                    .unwrap();
+                    let g = tensor(loss.shape(), 5, Device::Cpu).to_device(x.device()).unwrap();
+                    loss.backward(Some(&g), false).unwrap();
+                    (loss, x.grad().unwrap(), y.grad().unwrap())
+                };
+                let want = run(&x, &y, &w, &p);
+                let got = run(&on(&x), &on(&y), &on(&w), &on(&p));
+                assert_same_values(&got.0, &want.0, 1e-4);
+                assert_same_values(&got.1, &want.1, 1e-5);
+                assert_same_values(&got.2, &want.2, 1e-5);
+            }
+        }
+    });
+}
