@@ -4,7 +4,7 @@
 // exported to ONNX and run in onnxruntime-node, at the opsets where its lowering changes.
 import { describe, expect, it } from 'vitest'
 import * as ft from 'ferrite'
-import { type FixtureTensor, decode, expectClose, loadFixture, makeTensor, valuesOf } from './helpers'
+import { type Fixture, type FixtureTensor, decode, expectClose, loadFixture, makeTensor, valuesOf } from './helpers'
 import { expectAgreement, runOnnx } from './onnx-support'
 
 const F = ft.functional
@@ -61,7 +61,8 @@ interface ReprCase {
   repr: string
 }
 
-const fixture = loadFixture<ActivationCase | BatchNormCase | LossCase>('layers') as ReturnType<typeof loadFixture<ActivationCase | BatchNormCase | LossCase>> & { reprs: ReprCase[] }
+type LayerCase = ActivationCase | BatchNormCase | LossCase
+const fixture = loadFixture<LayerCase>('layers') as Fixture<LayerCase> & { reprs: ReprCase[] }
 const ofKind = <K extends string>(kind: K) => fixture.cases.filter((c) => c.kind === kind)
 const activationCases = ofKind('activation') as ActivationCase[]
 const batchNormCases = ofKind('batchNorm1d') as BatchNormCase[]
