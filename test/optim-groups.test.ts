@@ -230,6 +230,12 @@ describe('optimizer state dicts use PyTorch\'s keys and layout', () => {
       'loadStateDict: Adam parameter group 0: decoupled_weight_decay is true, but Adam supports only false',
     )
     expect(attempt((sd) => ((sd.param_groups[0] as Record<string, unknown>).nesterov = true)).message).toMatch(/unknown option 'nesterov'/)
+    // A key of the user's own on the group round-trips.
+    const named = new ft.optim.SGD([{ params: [ft.zeros([1], { requiresGrad: true })], name: 'head' } as never])
+    const saved = named.stateDict()
+    expect(saved.param_groups[0]).toMatchObject({ name: 'head' })
+    named.loadStateDict(saved)
+    expect(named.paramGroups[0]).toMatchObject({ name: 'head' })
     expect(attempt((sd) => ((sd.state as Record<string, unknown>)['0'] = { step: 1, exp_avg: ft.zeros([3]), exp_avg_sq: ft.zeros([2]) })).code).toBe('ShapeMismatch')
     expect(attempt((sd) => ((sd.state as Record<string, unknown>)['5'] = { step: 1 })).message).toMatch(/state for parameter 5, which no group refers to/)
     expect(attempt((sd) => delete (sd as Record<string, unknown>).param_groups).message).toMatch(/expected \{ state, param_groups \}/)

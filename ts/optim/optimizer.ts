@@ -250,6 +250,8 @@ export abstract class Optimizer<Options extends object> {
         if (key === 'params' || IGNORED_PYTORCH_KEYS.has(key)) continue
         const option = optionNames.get(key)
         if (option !== undefined) restored[option] = Array.isArray(value) ? [...(value as unknown[])] : value
+        // Keys of the user's own that the group was given (PyTorch allows any), restored as saved.
+        else if (Object.hasOwn(own, key)) restored[key] = value
         else if (!Object.hasOwn(flags, key)) throw new InvalidArgumentError(`${where}: unknown option '${key}' (${name} has ${[...optionNames.keys()].join(', ')})`)
         else if (value !== flags[key]) throw new InvalidArgumentError(`${where}: ${key} is ${JSON.stringify(value)}, but ${name} supports only ${JSON.stringify(flags[key])}`)
       }
