@@ -99,6 +99,12 @@ export declare function batchNorm(input: TensorHandle, runningMean: TensorHandle
 
 export declare function binary(handle: TensorHandle, op: BinaryOpCode, other: TensorHandle): TensorHandle
 
+/**
+ * Binary cross entropy of logits against probabilities of the same shape, with optional
+ * per-element `weight` and per-class `pos_weight` (both broadcast to the input's shape).
+ */
+export declare function binaryCrossEntropyWithLogits(input: TensorHandle, target: TensorHandle, weight: TensorHandle | undefined | null, posWeight: TensorHandle | undefined | null, reduction: string): TensorHandle
+
 export declare enum BinaryOpCode {
   Add = 0,
   Sub = 1,
@@ -242,6 +248,9 @@ export declare function fromInt64(data: BigInt64Array, shape: Array<number>): Te
 
 export declare function full(shape: Array<number>, value: number, dtypeName: string, deviceName: string): TensorHandle
 
+/** `approximate` is 'none' (the exact erf form) or 'tanh'. */
+export declare function gelu(input: TensorHandle, approximate: string): TensorHandle
+
 export interface GpuReading {
   index: number
   name: string
@@ -263,6 +272,8 @@ export interface GraphOutputs {
   errorMessage?: string
 }
 
+export declare function hardswish(input: TensorHandle): TensorHandle
+
 /** Whether `device_name` has kernels for bf16 products (on the CPU: AVX512-BF16). */
 export declare function hasBf16Kernels(deviceName: string): boolean
 
@@ -283,6 +294,8 @@ export declare function isGradEnabled(): boolean
 export declare function isLeaf(handle: TensorHandle): boolean
 
 export declare function item(handle: TensorHandle): number
+
+export declare function leakyRelu(input: TensorHandle, negativeSlope: number): TensorHandle
 
 /** `input @ weight^T + bias`. */
 export declare function linear(input: TensorHandle, weight: TensorHandle, bias?: TensorHandle | undefined | null): TensorHandle
@@ -313,6 +326,9 @@ export declare function maxPool2d(input: TensorHandle, kernel: Array<number>, st
 
 /** Live native tensors and bytes on each device that has held any. */
 export declare function memory(): Array<DeviceMemory>
+
+/** Mean squared error between an input and a target of the same shape. */
+export declare function mseLoss(input: TensorHandle, target: TensorHandle, reduction: string): TensorHandle
 
 /** One entry of a loaded file (only ever sent to JS). */
 export interface NamedTensor {
@@ -430,6 +446,8 @@ export declare function shape(handle: TensorHandle): Array<number>
 export declare function sharesStorage(handle: TensorHandle, other: TensorHandle): boolean
 
 export declare function sigmoid(input: TensorHandle): TensorHandle
+
+export declare function silu(input: TensorHandle): TensorHandle
 
 export declare function softmax(input: TensorHandle, dim: number): TensorHandle
 
