@@ -125,7 +125,7 @@ impl Filter {
     }
 
     fn round(&self, sum: i32) -> u8 {
-        ((sum + (1 << self.precision >> 1)) >> self.precision).clamp(0, 255) as u8
+        ((sum + ((1 << self.precision) >> 1)) >> self.precision).clamp(0, 255) as u8
     }
 }
 
@@ -136,24 +136,17 @@ const MIN_ROWS_PER_TASK: usize = 16;
 fn horizontal(image: &Hwc, width: usize, filter: &Filter) -> Result<Hwc> {
     let c = image.channels;
     let mut out = alloc::filled("resize", image.height * width * c, 0u8)?;
+    let row: fn(&[u8], &mut [u8], &Filter, usize) = match c {
+        1 => horizontal_row::<1>,
+        2 => horizontal_row::<2>,
+        3 => horizontal_row::<3>,
+        4 => horizontal_row::<4>,
+        _ => horizontal_row_any,
+    };
     out.par_chunks_mut(width * c)
         .zip(image.data.par_chunks(image.width * c))
         .with_min_len(MIN_ROWS_PER_TASK)
-        .for_each(|(dst, src)| {
-            for (x, px) in dst.chunks_exact_mut(c).enumerate() {
-                let (start, count) = (filter.starts[x], filter.counts[x]);
-                let weights = &filter.weights[x * filter.taps..][..count];
-                let inputs = &src[start * c..(start + count) * c];
-                for (ch, o) in px.iter_mut().enumerate() {
-                    let sum: i32 = weights
-                        .iter()
-                        .zip(inputs[ch..].iter().step_by(c))
-                        .map(|(&w, &v)| w * v as i32)
-                        .sum();
-                    *o = filter.round(sum);
-                }
-            }
-        });
+        .for_each(|(dst, src)| row(src, dst, filter, c));
     Ok(Hwc {
         data: out,
         height: image.height,
@@ -162,11 +155,46 @@ fn horizontal(image: &Hwc, width: usize, filter: &Filter) -> Result<Hwc> {
     })
 }
 
+/// One row of `horizontal` for `C` channels, their sums kept side by side.
+fn horizontal_row<const C: usize>(src: &[u8], dst: &mut [u8], filter: &Filter, _channels: usize) {
+    for (x, px) in dst.chunks_exact_mut(C).enumerate() {
+        let (start, count) = (filter.starts[x], filter.counts[x]);
+        let weights = &filter.weights[x * filter.taps..][..count];
+        let mut sums = [0i32; C];
+        for (&w, p) in weights.iter().zip(src[start * C..].chunks_exact(C)) {
+            for (s, &v) in sums.iter_mut().zip(p) {
+                *s += w * v as i32;
+            }
+        }
+        for (o, s) in px.iter_mut().zip(sums) {
+            *o = filter.round(s);
+        }
+    }
+}
+
+/// One row of `horizontal` for any number of channels, one channel at a time.
+fn horizontal_row_any(src: &[u8], dst: &mut [u8], filter: &Filter, c: usize) {
+    for (x, px) in dst.chunks_exact_mut(c).enumerate() {
+        let (start, count) = (filter.starts[x], filter.counts[x]);
+        let weights = &filter.weights[x * filter.taps..][..count];
+        for (ch, o) in px.iter_mut().enumerate() {
+            let sum: i32 = weights
+                .iter()
+                .zip(src[start * c + ch..].iter().step_by(c))
+                .map(|(&w, &v)| w * v as i32)
+                .sum();
+            *o = filter.round(sum);
+        }
+    }
+}
+
 /// Resamples along y: each output row mixes `counts[y]` whole input rows, so the inner loop runs
-/// over contiguous bytes and vectorises.
+/// over contiguous bytes and vectorises (with AVX2 when the CPU has it).
 fn vertical(image: &Hwc, height: usize, filter: &Filter) -> Result<Hwc> {
     let row = image.width * image.channels;
     let mut out = alloc::filled("resize", height * row, 0u8)?;
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::arch::is_x86_feature_detected!("avx2");
     out.par_chunks_mut(row)
         .enumerate()
         .with_min_len(MIN_ROWS_PER_TASK)
@@ -174,19 +202,15 @@ fn vertical(image: &Hwc, height: usize, filter: &Filter) -> Result<Hwc> {
             || vec![0i32; row],
             |sums, (y, dst)| {
                 let (start, count) = (filter.starts[y], filter.counts[y]);
-                sums.fill(0);
-                for (k, &w) in filter.weights[y * filter.taps..][..count]
-                    .iter()
-                    .enumerate()
-                {
-                    let src = &image.data[(start + k) * row..][..row];
-                    for (s, &v) in sums.iter_mut().zip(src) {
-                        *s += w * v as i32;
-                    }
+                let weights = &filter.weights[y * filter.taps..][..count];
+                let src = &image.data[start * row..(start + count) * row];
+                #[cfg(target_arch = "x86_64")]
+                if avx2 {
+                    // SAFETY: the CPU has AVX2, checked above.
+                    unsafe { vertical_row_avx2(src, weights, sums, dst, filter) };
+                    return;
                 }
-                for (o, &s) in dst.iter_mut().zip(sums.iter()) {
-                    *o = filter.round(s);
-                }
+                vertical_row(src, weights, sums, dst, filter);
             },
         );
     Ok(Hwc {
@@ -195,6 +219,36 @@ fn vertical(image: &Hwc, height: usize, filter: &Filter) -> Result<Hwc> {
         width: image.width,
         channels: image.channels,
     })
+}
+
+/// One output row of `vertical`: `src` holds the `weights.len()` input rows it mixes.
+#[inline(always)]
+fn vertical_row(src: &[u8], weights: &[i32], sums: &mut [i32], dst: &mut [u8], filter: &Filter) {
+    sums.fill(0);
+    for (&w, input) in weights.iter().zip(src.chunks_exact(dst.len())) {
+        for (s, &v) in sums.iter_mut().zip(input) {
+            *s += w * v as i32;
+        }
+    }
+    for (o, &s) in dst.iter_mut().zip(sums.iter()) {
+        *o = filter.round(s);
+    }
+}
+
+/// `vertical_row` compiled for AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn vertical_row_avx2(
+    src: &[u8],
+    weights: &[i32],
+    sums: &mut [i32],
+    dst: &mut [u8],
+    filter: &Filter,
+) {
+    vertical_row(src, weights, sums, dst, filter)
 }
 
 impl Hwc {
