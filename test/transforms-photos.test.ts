@@ -76,13 +76,33 @@ describe('transforms against torchvision', () => {
 
 describe('batches of photos of different sizes', () => {
   it('come out at one size after resize + centerCrop or randomResizedCrop', async () => {
-    for (const tf of [[T.resize(24), T.centerCrop(20)], [T.randomResizedCrop(20)], [T.resize([20, 20])]]) {
+    for (const tf of [[T.resize(24), T.centerCrop(20)], [T.resize([24]), T.centerCrop([20])], [T.randomResizedCrop(20)], [T.resize([20, 20])]]) {
       photos.transform = T.compose([...tf, T.randomHorizontalFlip(), T.toTensor(), T.normalize(T.IMAGENET_MEAN, T.IMAGENET_STD)])
       const [x, y] = await photos.getBatch([0, 1, 2, 3], 7)
       expect(x.shape).toEqual([4, 3, 20, 20])
       x.dispose()
       y.dispose()
     }
+  })
+
+  it("train through the issue's pipeline: a DataLoader of 224x224 batches from photos of four sizes", async () => {
+    const { IMAGENET_MEAN, IMAGENET_STD } = T
+    const tf = T.compose([T.randomResizedCrop(224), T.randomHorizontalFlip(), T.colorJitter({ brightness: 0.2, contrast: 0.2 }), T.toTensor(), T.normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    const train = new ft.data.ImageFolder(join(fixtures, 'images'), { transform: tf })
+    const loader = new ft.data.DataLoader(train, { batchSize: 3, shuffle: true, seed: 1 })
+    const shapes: number[][] = []
+    for await (const [x, y] of loader) {
+      shapes.push(x.shape)
+      const v = x.toTypedArray() as Float32Array
+      // Normalized bytes lie within [(0 - mean) / std, (1 - mean) / std] of some channel.
+      expect(v.every((e) => e >= -0.485 / 0.229 - 1e-5 && e <= (1 - 0.406) / 0.225 + 1e-5)).toBe(true)
+      x.dispose()
+      y.dispose()
+    }
+    expect(shapes).toEqual([
+      [3, 3, 224, 224],
+      [1, 3, 224, 224],
+    ])
   })
 
   it('that keep their sizes are a typed error naming the sizes', async () => {
@@ -113,7 +133,9 @@ describe('transform options', () => {
   it('print as torchvision', () => {
     expect(String(T.resize(256))).toBe('Resize(size=256, interpolation=bilinear, max_size=None, antialias=True)')
     expect(String(T.resize([224, 200], { antialias: false }))).toBe('Resize(size=(224, 200), interpolation=bilinear, max_size=None, antialias=False)')
+    expect(String(T.resize([256]))).toBe('Resize(size=[256], interpolation=bilinear, max_size=None, antialias=True)')
     expect(String(T.centerCrop(224))).toBe('CenterCrop(size=(224, 224))')
+    expect(String(T.centerCrop([224]))).toBe('CenterCrop(size=(224, 224))')
     expect(String(T.randomResizedCrop(224))).toBe(
       'RandomResizedCrop(size=(224, 224), scale=(0.08, 1.0), ratio=(0.75, 1.3333), interpolation=bilinear, antialias=True)',
     )
@@ -139,6 +161,14 @@ describe('transform options', () => {
     expect(() => T.resize(256, { maxSize: 200 })).toThrow(ft.InvalidArgumentError)
     expect(() => T.randomResizedCrop(224, { scale: [1, 0.5] })).toThrow(ft.InvalidArgumentError)
     expect(() => T.randomRotation(-5)).toThrow(ft.InvalidArgumentError)
+    expect(() => T.randomRotation(Infinity)).toThrow(ft.InvalidArgumentError)
+    expect(() => T.randomRotation(10, { fill: 256 })).toThrow(/fill must be a byte value 0-255, got 256/)
+    expect(() => T.pad(2, { fill: -1 })).toThrow(ft.InvalidArgumentError)
+    expect(() => T.randomCrop(8, { fill: 1.5 })).toThrow(ft.InvalidArgumentError)
+    expect(() => T.centerCrop([0, 4])).toThrow(/centerCrop: size must be a positive integer or \[height, width\], got \[0, 4\]/)
+    expect(() => T.randomResizedCrop(224, { ratio: [0, 1] })).toThrow(ft.InvalidArgumentError)
+    expect(() => T.normalize([0.5, NaN], [0.2, 0.2])).toThrow(ft.InvalidArgumentError)
+    expect(() => T.resize([24, 20], { maxSize: 30 })).toThrow(/maxSize works with a single size/)
     // A contrast factor of 1 changes nothing: left out, as torchvision leaves it out.
     expect(String(T.colorJitter({ contrast: 0 }))).toBe('ColorJitter(brightness=None, contrast=None, saturation=None, hue=None)')
   })

@@ -95,6 +95,12 @@ export function compose(transforms: readonly Transform[]): Compose {
   return new Compose(transforms)
 }
 
+/** A pixel value for padded or uncovered pixels: one byte, as the images are 8-bit until `toTensor()`. */
+function byte(op: string, name: string, v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > 255) throw new InvalidArgumentError(`${op}: ${name} must be a byte value 0-255, got ${v}`)
+  return v
+}
+
 function nonNegativeInt(op: string, name: string, v: number): number {
   if (!Number.isInteger(v) || v < 0) throw new InvalidArgumentError(`${op}: ${name} must be a non-negative integer, got ${v}`)
   return v
@@ -110,10 +116,11 @@ function sides(op: string, padding: number | readonly number[]): number[] {
   throw new InvalidArgumentError(`${op}: padding must have 1, 2 or 4 values, got ${p.length}`)
 }
 
-function hw(op: string, size: number | readonly [number, number]): number[] {
-  const s = typeof size === 'number' ? [size, size] : [...size]
+/** torchvision's size argument of crops: a number or `[size]` for a square, or `[height, width]`. */
+function hw(op: string, size: number | readonly [number] | readonly [number, number]): number[] {
+  const s = typeof size === 'number' ? [size, size] : size.length === 1 ? [size[0], size[0]] : [...size]
   if (s.length !== 2 || s.some((v) => !Number.isInteger(v) || v < 1)) {
-    throw new InvalidArgumentError(`${op}: size must be a positive integer or [height, width], got ${String(size)}`)
+    throw new InvalidArgumentError(`${op}: size must be a positive integer or [height, width], got ${Array.isArray(size) ? `[${size.join(', ')}]` : String(size)}`)
   }
   return s
 }
@@ -143,6 +150,7 @@ function range(op: string, name: string, v: readonly number[]): [number, number]
 /** Pads every side with a constant `fill` (0-255). */
 export function pad(padding: number | readonly number[], { fill = 0 }: { fill?: number } = {}): Transform {
   const sidesOf = sides('pad', padding)
+  byte('pad', 'fill', fill)
   return { kind: 'pad', padding: sidesOf, fill, toString: () => `Pad(padding=${typeof padding === 'number' ? padding : pyTuple(padding)}, fill=${fill}, padding_mode=constant)` }
 }
 
@@ -154,10 +162,11 @@ export function randomHorizontalFlip(p = 0.5): Transform {
 
 /** Crops a random `size` window, after optional padding. */
 export function randomCrop(
-  size: number | readonly [number, number],
+  size: number | readonly [number] | readonly [number, number],
   { padding, padIfNeeded = false, fill = 0 }: { padding?: number | readonly number[]; padIfNeeded?: boolean; fill?: number } = {},
 ): Transform {
   const s = hw('randomCrop', size)
+  byte('randomCrop', 'fill', fill)
   return {
     kind: 'randomCrop',
     size: s,
@@ -169,7 +178,7 @@ export function randomCrop(
 }
 
 /** Crops the central `size` window. */
-export function centerCrop(size: number | readonly [number, number]): Transform {
+export function centerCrop(size: number | readonly [number] | readonly [number, number]): Transform {
   const s = hw('centerCrop', size)
   return { kind: 'centerCrop', size: s, toString: () => `CenterCrop(size=${pyTuple(s)})` }
 }
@@ -184,6 +193,9 @@ export function normalize(mean: readonly number[], std: readonly number[]): Tran
   if (mean.length !== std.length || mean.length === 0) {
     throw new InvalidArgumentError(`normalize: mean and std need one value per channel, got ${mean.length} and ${std.length}`)
   }
+  if ([...mean, ...std].some((v) => !Number.isFinite(v))) {
+    throw new InvalidArgumentError(`normalize: mean and std must be finite numbers, got mean [${mean.join(', ')}] and std [${std.join(', ')}]`)
+  }
   if (std.some((s) => s === 0)) throw new InvalidArgumentError('normalize: std must not be 0')
   return { kind: 'normalize', mean: [...mean], std: [...std], toString: () => `Normalize(mean=[${mean.join(', ')}], std=[${std.join(', ')}])` }
 }
@@ -197,11 +209,14 @@ export interface ResizeOptions {
 }
 
 /**
- * Bilinear resize: a number resizes the shorter side to it and keeps the aspect ratio (the longer
- * side becomes `int(size * long / short)`); `[height, width]` resizes to exactly that.
+ * Bilinear resize: a number (or `[number]`) resizes the shorter side to it and keeps the aspect
+ * ratio (the longer side becomes `int(size * long / short)`); `[height, width]` resizes to exactly that.
  */
-export function resize(size: number | readonly [number, number], { antialias = true, maxSize }: ResizeOptions = {}): Transform {
-  const s = typeof size === 'number' ? [positiveInt('resize', 'size', size)] : hw('resize', size)
+export function resize(size: number | readonly [number] | readonly [number, number], { antialias = true, maxSize }: ResizeOptions = {}): Transform {
+  const s =
+    typeof size === 'number' || size.length === 1
+      ? [positiveInt('resize', 'size', typeof size === 'number' ? size : size[0])]
+      : hw('resize', size)
   if (maxSize !== undefined) {
     if (s.length !== 1) throw new InvalidArgumentError('resize: maxSize works with a single size (the shorter side), not [height, width]')
     if (positiveInt('resize', 'maxSize', maxSize) <= s[0]) {
@@ -214,7 +229,7 @@ export function resize(size: number | readonly [number, number], { antialias = t
     antialias,
     ...(maxSize === undefined ? {} : { maxSize }),
     toString: () =>
-      `Resize(size=${typeof size === 'number' ? size : pyTuple(s)}, interpolation=bilinear, max_size=${maxSize ?? 'None'}, antialias=${antialias ? 'True' : 'False'})`,
+      `Resize(size=${typeof size === 'number' ? size : size.length === 1 ? `[${s[0]}]` : pyTuple(s)}, interpolation=bilinear, max_size=${maxSize ?? 'None'}, antialias=${antialias ? 'True' : 'False'})`,
   }
 }
 
@@ -233,7 +248,7 @@ export interface RandomResizedCropOptions {
  * sampling: up to 10 draws until the window fits, else the centred window of the clamped ratio.
  */
 export function randomResizedCrop(
-  size: number | readonly [number, number],
+  size: number | readonly [number] | readonly [number, number],
   { scale = [0.08, 1], ratio = [3 / 4, 4 / 3], antialias = true }: RandomResizedCropOptions = {},
 ): Transform {
   const s = hw('randomResizedCrop', size)
@@ -316,11 +331,11 @@ export interface RandomRotationOptions {
  * about the centre, sampling the nearest pixel (torchvision's default interpolation).
  */
 export function randomRotation(degrees: number | readonly [number, number], { fill = 0, expand = false }: RandomRotationOptions = {}): Transform {
-  if (typeof degrees === 'number' && !(degrees >= 0)) {
-    throw new InvalidArgumentError(`randomRotation: if degrees is a single number, it must be non-negative, got ${degrees}`)
+  if (typeof degrees === 'number' && !(degrees >= 0 && Number.isFinite(degrees))) {
+    throw new InvalidArgumentError(`randomRotation: if degrees is a single number, it must be non-negative and finite, got ${degrees}`)
   }
   const d = typeof degrees === 'number' ? [-degrees, degrees] : range('randomRotation', 'degrees', degrees)
-  if (!Number.isInteger(fill) || fill < 0 || fill > 255) throw new InvalidArgumentError(`randomRotation: fill must be a byte value 0-255, got ${fill}`)
+  byte('randomRotation', 'fill', fill)
   return {
     kind: 'randomRotation',
     degrees: d,
