@@ -128,6 +128,15 @@ export interface ChartSeries {
   values: Array<number>
 }
 
+/**
+ * Scales the gradients in place so that their `normType`-norm together is at most `maxNorm`, and
+ * returns that norm before scaling (`torch.nn.utils.clip_grad_norm_`).
+ */
+export declare function clipGradNorm(grads: Array<TensorHandle>, maxNorm: number, normType: number, errorIfNonfinite: boolean): TensorHandle
+
+/** Clamps the gradients in place into `[-clipValue, clipValue]` (`clip_grad_value_`). */
+export declare function clipGradValue(grads: Array<TensorHandle>, clipValue: number): void
+
 /** One color adjustment: `kind` is brightness, contrast, saturation or hue. */
 export interface ColorAdjustmentSpec {
   kind: string
