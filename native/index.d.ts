@@ -143,6 +143,12 @@ export declare function clipGradNorm(grads: Array<TensorHandle>, maxNorm: number
 /** Clamps the gradients in place into `[-clipValue, clipValue]` (`clip_grad_value_`). */
 export declare function clipGradValue(grads: Array<TensorHandle>, clipValue: number): void
 
+/** One color adjustment: `kind` is brightness, contrast, saturation or hue. */
+export interface ColorAdjustmentSpec {
+  kind: string
+  factor: number
+}
+
 export declare function contiguous(handle: TensorHandle): TensorHandle
 
 export declare function conv2d(input: TensorHandle, weight: TensorHandle, bias: TensorHandle | undefined | null, stride: Array<number>, padding: Array<number>, dilation: Array<number>, groups: number): TensorHandle
@@ -501,6 +507,26 @@ export interface TransformSpec {
   padIfNeeded?: boolean
   mean?: Array<number>
   std?: Array<number>
+  antialias?: boolean
+  maxSize?: number
+  /** `randomResizedCrop`: area fraction and aspect ratio ranges. */
+  scale?: Array<number>
+  ratio?: Array<number>
+  /** `resizedCrop`: top, left, height, width. */
+  crop?: Array<number>
+  /** `colorJitter`: factor ranges. */
+  brightness?: Array<number>
+  contrast?: Array<number>
+  saturation?: Array<number>
+  hue?: Array<number>
+  /** `adjustColor`: the adjustments, in order. */
+  adjustments?: Array<ColorAdjustmentSpec>
+  /** `randomRotation`: the angle range, in degrees. */
+  degrees?: Array<number>
+  /** `rotate`: the angle, in degrees. */
+  angle?: number
+  expand?: boolean
+  numOutputChannels?: number
 }
 
 export declare function transpose(handle: TensorHandle, dim0: number, dim1: number): TensorHandle
