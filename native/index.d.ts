@@ -555,6 +555,10 @@ export declare function view(handle: TensorHandle, shape: Array<number>): Tensor
  */
 export declare function watch(handle: TensorHandle, owner: unknown): void
 
-export declare function writeImage(tensor: TensorHandle, path: string): void
+/**
+ * `quality` is checked to be 1..=100 by the TypeScript wrapper; larger values saturate and
+ * are refused by the core.
+ */
+export declare function writeImage(tensor: TensorHandle, path: string, quality?: number | undefined | null): void
 
 export declare function zeros(shape: Array<number>, dtypeName: string, deviceName: string): TensorHandle
