@@ -387,6 +387,13 @@ export const LOWERINGS: Record<string, Lowering> = {
     const names = n.cast(inputs, n.output.dtype).map((name) => n.builder.node('Unsqueeze', [name, axes]))
     n.finish('Concat', names, [int('axis', normalizeDim(n.int('dim'), n.output.shape.length))])
   },
+
+  // Clip takes its bounds as inputs (opset 11 on), in the dtype it computes in.
+  relu6: (n) => {
+    const dtype = n.computeDtype()
+    const bound = (base: string, value: number) => (dtype === 'int64' ? n.builder.integer(base, value, 'int64') : n.builder.float32(base, value))
+    n.finish('Clip', [...n.cast([n.input(0)], dtype), bound('relu6_min', 0), bound('relu6_max', 6)], [], dtype)
+  },
 }
 
 function inputsOf(n: NodeLowering): Operand[] {

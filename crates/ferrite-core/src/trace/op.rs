@@ -116,6 +116,7 @@ pub enum Op {
     Stack {
         dim: i64,
     },
+    Relu6,
 }
 
 /// The names `Op::name` gives, for messages that say what can be traced.
@@ -152,6 +153,7 @@ pub const TRACEABLE_OPS: &[&str] = &[
     "to (a dtype)",
     "cat",
     "stack",
+    "relu6",
 ];
 
 impl Op {
@@ -190,6 +192,7 @@ impl Op {
             Op::ToDtype(_) => "to_dtype",
             Op::Cat { .. } => "cat",
             Op::Stack { .. } => "stack",
+            Op::Relu6 => "relu6",
         }
     }
 
@@ -268,6 +271,7 @@ impl Op {
             Op::ToDtype(dtype) => x()?.to_dtype(*dtype),
             Op::Cat { dim } => Tensor::cat(&all(op, inputs)?, *dim),
             Op::Stack { dim } => Tensor::stack(&all(op, inputs)?, *dim),
+            Op::Relu6 => x()?.relu6(),
         }
     }
 
@@ -337,7 +341,8 @@ impl Op {
             | Op::Sigmoid
             | Op::Tanh
             | Op::Contiguous
-            | Op::Clone => json!({}),
+            | Op::Clone
+            | Op::Relu6 => json!({}),
         };
         match attrs {
             Value::Object(map) => map,

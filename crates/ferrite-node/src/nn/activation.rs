@@ -1,4 +1,4 @@
-//! Activations: relu, sigmoid, tanh, softmax and log-softmax.
+//! Activations: relu, sigmoid, tanh, softmax, log-softmax and relu6.
 
 use ferrite_core::trace::Op;
 use napi::bindgen_prelude::*;
@@ -29,4 +29,9 @@ pub fn softmax(env: Env, input: TensorHandle, dim: i64) -> Result<TensorHandle, 
 #[napi]
 pub fn log_softmax(env: Env, input: TensorHandle, dim: i64) -> Result<TensorHandle, String> {
     run_op(&env, "log_softmax", Op::LogSoftmax { dim }, &[Some(input)])
+}
+
+#[napi]
+pub fn relu6(env: Env, input: TensorHandle) -> Result<TensorHandle, String> {
+    run_op(&env, "relu6", Op::Relu6, &[Some(input)])
 }

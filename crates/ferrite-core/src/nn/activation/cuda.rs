@@ -26,6 +26,8 @@ pub(super) fn pointwise_forward(
         (Pointwise::Relu, DType::I64) => "activation_relu_i64",
         (Pointwise::Sigmoid, DType::F32) => "activation_sigmoid_f32",
         (Pointwise::Tanh, DType::F32) => "activation_tanh_f32",
+        (Pointwise::Relu6, DType::F32) => "activation_relu6_f32",
+        (Pointwise::Relu6, DType::I64) => "activation_relu6_i64",
         (Pointwise::Sigmoid | Pointwise::Tanh, DType::I64) | (_, DType::BF16 | DType::Bool) => {
             return Err(Error::Internal {
                 op,
@@ -77,6 +79,7 @@ pub(super) fn pointwise_backward_input(
         Pointwise::Relu => "activation_relu_backward_f32",
         Pointwise::Sigmoid => "activation_sigmoid_backward_f32",
         Pointwise::Tanh => "activation_tanh_backward_f32",
+        Pointwise::Relu6 => "activation_relu6_backward_f32",
     };
     let n = gl.numel();
     let (gp, yp) = (g.ptr::<f32>(op, gl)?, y.ptr::<f32>(op, yl)?);
