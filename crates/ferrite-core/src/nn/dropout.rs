@@ -112,6 +112,8 @@ mod tests {
         let bf = x.to_dtype(DType::BF16).unwrap().dropout(0.5, true).unwrap();
         assert_eq!(bf.dtype(), DType::BF16);
         assert!(bf
+            .to_dtype(DType::F32)
+            .unwrap()
             .to_vec_f32()
             .unwrap()
             .iter()
