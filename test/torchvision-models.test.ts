@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { brotliDecompressSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
 import * as ft from 'ferrite'
+import { thrown } from './helpers'
 import { expectAgreement, runOnnx } from './onnx-support'
 
 const { nn, models } = ft
@@ -106,6 +107,23 @@ describe('torchvision models', () => {
     const classifier = mobilenet.classifier.at(1) as ft.nn.Linear
     expect(classifier.weight.mul(classifier.weight).mean().sqrt().item()).toBeCloseTo(0.01, 3)
     expect(classifier.bias!.abs().max().item()).toBe(0)
+  })
+
+  it('refuses bad arguments with typed errors that say what was expected', () => {
+    const cases: [() => unknown, string][] = [
+      [() => new models.TorchvisionResNet(models.BasicBlock, [2, 2, 2]), 'layers must be four block counts'],
+      [() => new models.TorchvisionResNet(models.BasicBlock, [2, 0, 2, 2]), 'layers[1]'],
+      [() => new models.TorchvisionResNet({} as ft.models.ResNetBlock, [2, 2, 2, 2]), 'block must be a block class'],
+      [() => models.resnet18({ numClasses: 0 }), 'numClasses'],
+      [() => models.mobilenetV2({ widthMult: -1 }), 'widthMult must be a positive number'],
+      [() => models.mobilenetV2({ dropout: 2 }), 'dropout probability has to be between 0 and 1'],
+      [() => new models.InvertedResidual(16, 16, 3, 6), 'stride should be 1 or 2'],
+    ]
+    for (const [make, message] of cases) {
+      const error = thrown(make)
+      expect(error.code).toBe('InvalidArgument')
+      expect(error.message).toContain(message)
+    }
   })
 
   it('fine-tunes a replaced head with the rest frozen: one SGD step changes only the head', () => {

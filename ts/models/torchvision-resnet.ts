@@ -146,8 +146,8 @@ export class ResNet extends nn.Module {
 
   constructor(block: ResNetBlock, layers: readonly number[], { numClasses = 1000, zeroInitResidual = false }: ResNetOptions = {}) {
     super()
-    if (block !== BasicBlock && block !== Bottleneck) {
-      throw new InvalidArgumentError(`ResNet: block must be BasicBlock or Bottleneck, got ${describe(block)}`)
+    if (typeof block !== 'function' || !Number.isInteger(block.expansion) || block.expansion < 1) {
+      throw new InvalidArgumentError(`ResNet: block must be a block class with an integer expansion of at least 1 (BasicBlock, Bottleneck), got ${describe(block)}`)
     }
     if (!Array.isArray(layers) || layers.length !== 4) {
       throw new InvalidArgumentError(`ResNet: layers must be four block counts, one per stage, got ${Array.isArray(layers) ? `[${layers.join(', ')}]` : describe(layers)}`)
