@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::nn::activation::GeluApproximation;
 use crate::nn::conv::Conv2dParams;
 use crate::ops::binary::BinaryOp;
 use crate::ops::reduce::ReduceOp;
@@ -117,6 +118,14 @@ pub enum Op {
         dim: i64,
     },
     Relu6,
+    LeakyRelu {
+        negative_slope: f64,
+    },
+    Gelu {
+        approximate: GeluApproximation,
+    },
+    Silu,
+    Hardswish,
 }
 
 /// The names `Op::name` gives, for messages that say what can be traced.
@@ -154,6 +163,10 @@ pub const TRACEABLE_OPS: &[&str] = &[
     "cat",
     "stack",
     "relu6",
+    "leaky_relu",
+    "gelu",
+    "silu",
+    "hardswish",
 ];
 
 impl Op {
@@ -193,6 +206,10 @@ impl Op {
             Op::Cat { .. } => "cat",
             Op::Stack { .. } => "stack",
             Op::Relu6 => "relu6",
+            Op::LeakyRelu { .. } => "leaky_relu",
+            Op::Gelu { .. } => "gelu",
+            Op::Silu => "silu",
+            Op::Hardswish => "hardswish",
         }
     }
 
@@ -272,6 +289,10 @@ impl Op {
             Op::Cat { dim } => Tensor::cat(&all(op, inputs)?, *dim),
             Op::Stack { dim } => Tensor::stack(&all(op, inputs)?, *dim),
             Op::Relu6 => x()?.relu6(),
+            Op::LeakyRelu { negative_slope } => x()?.leaky_relu(*negative_slope),
+            Op::Gelu { approximate } => x()?.gelu(*approximate),
+            Op::Silu => x()?.silu(),
+            Op::Hardswish => x()?.hardswish(),
         }
     }
 
@@ -335,6 +356,10 @@ impl Op {
             Op::Select { dim, index } => json!({ "dim": dim, "index": index }),
             Op::ToDtype(dtype) => json!({ "dtype": dtype.name() }),
             Op::Cat { dim } | Op::Stack { dim } => json!({ "dim": dim }),
+            Op::LeakyRelu { negative_slope } => {
+                json!({ "negativeSlope": number(*negative_slope) })
+            }
+            Op::Gelu { approximate } => json!({ "approximate": approximate.name() }),
             Op::Linear
             | Op::Matmul
             | Op::Relu
@@ -342,7 +367,9 @@ impl Op {
             | Op::Tanh
             | Op::Contiguous
             | Op::Clone
-            | Op::Relu6 => json!({}),
+            | Op::Relu6
+            | Op::Silu
+            | Op::Hardswish => json!({}),
         };
         match attrs {
             Value::Object(map) => map,
