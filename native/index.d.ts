@@ -226,6 +226,8 @@ export interface DeviceMemory {
   bytes: number
 }
 
+export declare function dropout(input: TensorHandle, p: number, training: boolean): TensorHandle
+
 export declare function dtype(handle: TensorHandle): string
 
 /**
@@ -388,6 +390,8 @@ export declare function release(handle: TensorHandle): void
 export declare function releaseCollectedTensors(): void
 
 export declare function relu(input: TensorHandle): TensorHandle
+
+export declare function relu6(input: TensorHandle): TensorHandle
 
 export declare function requiresGrad(handle: TensorHandle): boolean
 
