@@ -6,11 +6,8 @@ import * as nn from '../nn'
 import { InvalidArgumentError } from '../errors'
 import type { Tensor } from '../tensor'
 import { checkIntAtLeast, describe } from '../validate'
+import { conv3x3, ResidualBlock } from './resnet'
 
-/** 3x3 convolution with padding 1 and no bias, torchvision's `conv3x3`. */
-function conv3x3(inPlanes: number, outPlanes: number, stride = 1): nn.Conv2d {
-  return new nn.Conv2d(inPlanes, outPlanes, 3, { stride, padding: 1, bias: false })
-}
 
 /** 1x1 convolution without bias, torchvision's `conv1x1`. */
 function conv1x1(inPlanes: number, outPlanes: number, stride = 1): nn.Conv2d {
@@ -24,36 +21,12 @@ export interface ResNetBlock {
   readonly expansion: number
 }
 
-/** Two 3x3 conv + batch-norm stages and a shortcut: the block of ResNet-18 and -34. */
-export class BasicBlock extends nn.Module {
+/**
+ * Two 3x3 conv + batch-norm stages and a shortcut: the block of ResNet-18 and -34. It is the
+ * tutorial's {@link ResidualBlock} (which copied torchvision's) under torchvision's name.
+ */
+export class BasicBlock extends ResidualBlock {
   static readonly expansion = 1
-  /** First 3x3 conv, carrying the block's stride. */
-  conv1: nn.Conv2d
-  /** Batch norm after `conv1`. */
-  bn1: nn.BatchNorm2d
-  /** ReLU after `bn1` and after the sum with the shortcut. */
-  relu = new nn.ReLU({ inplace: true })
-  /** Second 3x3 conv. */
-  conv2: nn.Conv2d
-  /** Batch norm after `conv2`. */
-  bn2: nn.BatchNorm2d
-  /** Maps the input to the output's shape for the shortcut (a 1x1 conv and a batch norm, keys `0` and `1`); null for the identity. */
-  downsample: nn.Module | null
-
-  constructor(inPlanes: number, planes: number, stride = 1, downsample: nn.Module | null = null) {
-    super()
-    this.conv1 = conv3x3(inPlanes, planes, stride)
-    this.bn1 = new nn.BatchNorm2d(planes)
-    this.conv2 = conv3x3(planes, planes)
-    this.bn2 = new nn.BatchNorm2d(planes)
-    this.downsample = downsample
-  }
-
-  forward(x: Tensor): Tensor {
-    const identity = this.downsample ? this.downsample.forward(x) : x
-    const out = this.bn2.forward(this.conv2.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x)))))
-    return this.relu.forward(out.add(identity))
-  }
 }
 
 /**

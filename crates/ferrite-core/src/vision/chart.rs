@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::codec::save_png;
+use super::codec::{save_image, OutputFormat};
 use super::grid::glyph;
 use crate::error::{Error, Result};
 
@@ -200,7 +200,13 @@ pub fn save_line_charts(series: &[Series], path: &Path) -> Result<()> {
         let y_label_bottom = (y0 + y1) / 2 + (s.y_label.chars().count() * GLYPH / 2) as i64;
         canvas.vertical_text(&s.y_label, origin + 6, y_label_bottom, BLACK);
     }
-    save_png(OP, path, &canvas.pixels, canvas.width, canvas.height, 3)
+    save_image(
+        OP,
+        path,
+        &canvas.pixels,
+        (canvas.width, canvas.height, 3),
+        OutputFormat::Png,
+    )
 }
 
 #[cfg(test)]

@@ -192,17 +192,12 @@ pub fn write_image(tensor: &Tensor, path: &Path, quality: Option<u8>) -> Result<
             pixels[i * channels + c] = to_byte(v);
         }
     }
-    match format {
-        OutputFormat::Png => save_png(OP, path, &pixels, width, height, channels),
-        OutputFormat::Jpeg { quality } => {
-            save_jpeg(OP, path, &pixels, width, height, channels, quality)
-        }
-    }
+    save_image(OP, path, &pixels, (width, height, channels), format)
 }
 
-/// The encoding `write_image` picked for a path.
+/// How an image file is encoded.
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum OutputFormat {
+pub(super) enum OutputFormat {
     Png,
     Jpeg { quality: u8 },
 }
@@ -287,63 +282,40 @@ pub(super) fn image_dims(
     Ok((c, h, w))
 }
 
-/// Encodes interleaved 8-bit gray or RGB pixels as PNG and writes them atomically to `path`.
-pub(super) fn save_png(
+/// Encodes interleaved 8-bit gray or RGB pixels as `format` and writes them atomically to `path`.
+pub(super) fn save_image(
     op: &'static str,
     path: &Path,
     pixels: &[u8],
-    width: usize,
-    height: usize,
-    channels: usize,
+    (width, height, channels): (usize, usize, usize),
+    format: OutputFormat,
 ) -> Result<()> {
-    let too_large = || Error::invalid(op, format!("a {width}x{height} image is too large for PNG"));
-    let (w, h) = (
-        u32::try_from(width).map_err(|_| too_large())?,
-        u32::try_from(height).map_err(|_| too_large())?,
-    );
-    let color = if channels == 1 {
-        ExtendedColorType::L8
-    } else {
-        ExtendedColorType::Rgb8
+    // PNG stores each side in 32 bits, JPEG in 16.
+    let (name, max_side) = match format {
+        OutputFormat::Png => ("PNG", u32::MAX as usize),
+        OutputFormat::Jpeg { .. } => ("JPEG", u16::MAX as usize),
     };
-    let mut png = Vec::new();
-    PngEncoder::new(&mut png)
-        .write_image(pixels, w, h, color)
-        .map_err(|e| Error::io(op, path, format!("cannot encode as PNG: {e}")))?;
-    crate::io::write_atomically(op, path, &png)
-}
-
-/// Encodes interleaved 8-bit gray or RGB pixels as baseline JPEG and writes them atomically.
-fn save_jpeg(
-    op: &'static str,
-    path: &Path,
-    pixels: &[u8],
-    width: usize,
-    height: usize,
-    channels: usize,
-    quality: u8,
-) -> Result<()> {
-    // JPEG stores each side in 16 bits.
-    let too_large = || {
-        Error::invalid(
+    if width > max_side || height > max_side {
+        return Err(Error::invalid(
             op,
-            format!("a {width}x{height} image is too large for JPEG (65535 pixels a side at most)"),
-        )
-    };
-    let (w, h) = (
-        u16::try_from(width).map_err(|_| too_large())?,
-        u16::try_from(height).map_err(|_| too_large())?,
-    );
+            format!("a {width}x{height} image is too large for {name} ({max_side} pixels a side at most)"),
+        ));
+    }
     let color = if channels == 1 {
         ExtendedColorType::L8
     } else {
         ExtendedColorType::Rgb8
     };
-    let mut jpeg = Vec::new();
-    JpegEncoder::new_with_quality(&mut jpeg, quality)
-        .write_image(pixels, w.into(), h.into(), color)
-        .map_err(|e| Error::io(op, path, format!("cannot encode as JPEG: {e}")))?;
-    crate::io::write_atomically(op, path, &jpeg)
+    let (w, h) = (width as u32, height as u32);
+    let mut bytes = Vec::new();
+    match format {
+        OutputFormat::Png => PngEncoder::new(&mut bytes).write_image(pixels, w, h, color),
+        OutputFormat::Jpeg { quality } => {
+            JpegEncoder::new_with_quality(&mut bytes, quality).write_image(pixels, w, h, color)
+        }
+    }
+    .map_err(|e| Error::io(op, path, format!("cannot encode as {name}: {e}")))?;
+    crate::io::write_atomically(op, path, &bytes)
 }
 
 /// True when a JPEG stream runs out before its end-of-image marker. The JPEG decoder paints

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use font8x8::{UnicodeFonts, BASIC_FONTS, GREEK_FONTS, LATIN_FONTS};
 
-use super::codec::{image_dims, save_png, to_byte};
+use super::codec::{image_dims, save_image, to_byte, OutputFormat};
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -234,7 +234,13 @@ impl Page {
                 top + self.title_band,
             );
         }
-        save_png(OP, path, &page, self.width, self.height, self.channels)
+        save_image(
+            OP,
+            path,
+            &page,
+            (self.width, self.height, self.channels),
+            OutputFormat::Png,
+        )
     }
 
     fn draw_picture(&self, page: &mut [u8], p: &Picture, left: usize, top: usize) {
