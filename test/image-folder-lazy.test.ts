@@ -1,7 +1,7 @@
 // The lazy ImageFolder: files decoded batch by batch on the native threads. Checked against the
 // in-memory mode (which decodes through the same codec, all at once), against Pillow's decoding
 // of the WebP and EXIF fixtures (test/fixtures/gen_photos.py), and for bounded memory.
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
@@ -142,6 +142,11 @@ describe('ImageFolder (lazy)', () => {
     expect((err as ft.FerriteError).code).toBe('Io')
     expect((err as ft.FerriteError).message).toContain(`${bad}: not a PNG, JPEG or WebP image`)
     expect(() => folder.get(folder.samples.findIndex(([path]) => path === bad))).toThrow(ft.IoError)
+    // A WebP cut short is called truncated, as a JPEG is.
+    const webp = join(root, 'dog', 'lossless.webp')
+    writeFileSync(webp, readFileSync(join(photos, 'lossless.webp')).subarray(0, 300))
+    expect(() => folder.get(folder.samples.findIndex(([path]) => path === webp))).toThrow(`ImageFolder: ${webp}: the file is truncated`)
+    copyFileSync(join(photos, 'lossless.webp'), webp)
     copyFileSync(join(root, 'dog', '0001.png'), bad)
     expect((await epoch(loader)).length).toBe(3)
     writeFileSync(bad, 'not a png')

@@ -148,20 +148,22 @@ fn decode(op: &'static str, path: &Path, orientation: ExifOrientation) -> Result
         ImageFormat::WebP => riff_is_complete(&bytes),
         _ => bytes.ends_with(b"IEND\xAE\x42\x60\x82"),
     };
-    if format == ImageFormat::Jpeg && !full_length && jpeg_ends_early(&bytes) {
+    let truncated = match format {
+        ImageFormat::Jpeg => !full_length && jpeg_ends_early(&bytes),
+        ImageFormat::WebP => !full_length,
+        _ => false,
+    };
+    if truncated {
         return Err(Error::io(op, path, "the file is truncated"));
     }
-    let reader = || ImageReader::with_format(io::Cursor::new(&bytes), format);
-    let (width, height) = reader()
-        .into_dimensions()
-        .map_err(|e| decode_error(op, path, e, full_length))?;
-    check_pixels(op, path, width, height, max_image_pixels()?)?;
-    let mut reader = reader();
-    // The pixel count was checked above; the codec's own memory limit would refuse images
-    // that a raised pixel limit allows.
-    reader.limits(Limits::no_limits());
     let failed = |e| decode_error(op, path, e, full_length);
+    let mut reader = ImageReader::with_format(io::Cursor::new(&bytes), format);
+    // The pixel count is checked below, from the header; the codec's own memory limit would
+    // refuse images that a raised pixel limit allows.
+    reader.limits(Limits::no_limits());
     let mut decoder = reader.into_decoder().map_err(failed)?;
+    let (width, height) = decoder.dimensions();
+    check_pixels(op, path, width, height, max_image_pixels()?)?;
     let turn = match orientation {
         ExifOrientation::Apply => Some(decoder.orientation().map_err(failed)?),
         ExifOrientation::Ignore => None,
