@@ -143,6 +143,15 @@ export interface ChartSeries {
   values: Array<number>
 }
 
+/**
+ * Scales the gradients in place so that their `normType`-norm together is at most `maxNorm`, and
+ * returns that norm before scaling (`torch.nn.utils.clip_grad_norm_`).
+ */
+export declare function clipGradNorm(grads: Array<TensorHandle>, maxNorm: number, normType: number, errorIfNonfinite: boolean): TensorHandle
+
+/** Clamps the gradients in place into `[-clipValue, clipValue]` (`clip_grad_value_`). */
+export declare function clipGradValue(grads: Array<TensorHandle>, clipValue: number): void
+
 export declare function contiguous(handle: TensorHandle): TensorHandle
 
 export declare function conv2d(input: TensorHandle, weight: TensorHandle, bias: TensorHandle | undefined | null, stride: Array<number>, padding: Array<number>, dilation: Array<number>, groups: number): TensorHandle

@@ -60,14 +60,14 @@ describe('checkpoint metadata', () => {
   it.each([
     ['epoch', (m: Record<string, string>) => (m.epoch = 'abc'), `metadata field 'epoch' must hold a non-negative integer, got "abc"`],
     ['epoch', (m: Record<string, string>) => delete m.epoch, `metadata field 'epoch' must hold a non-negative integer, got nothing`],
-    ['optimizer', (m: Record<string, string>) => (m.optimizer = '{"paramGroups": ['), `metadata field 'optimizer' must hold JSON, got "{\\"paramGroups\\": ["`],
-    ['optimizer', (m: Record<string, string>) => (m.optimizer = '{"paramGroups": 3, "scalars": {}}'), `metadata field 'optimizer' must hold an object { paramGroups, scalars }`],
+    ['optimizer', (m: Record<string, string>) => (m.optimizer = '{"param_groups": ['), `metadata field 'optimizer' must hold JSON, got "{\\"param_groups\\": ["`],
+    ['optimizer', (m: Record<string, string>) => (m.optimizer = '{"param_groups": 3, "scalars": {}}'), `metadata field 'optimizer' must hold an object { param_groups, scalars }`],
     ['loader', (m: Record<string, string>) => (m.loader = '{"epoch": -1, "seed": 0}'), `metadata field 'loader' must hold an object { epoch, seed } of non-negative integers`],
     ['history', (m: Record<string, string>) => (m.history = '{"trainLoss": "low"}'), `metadata field 'history' must hold an object of number arrays`],
     ['history', (m: Record<string, string>) => (m.epoch = '7'), `metadata field 'history' must hold 7 epochs of trainLoss, as field 'epoch' says`],
     ['rngState', (m: Record<string, string>) => (m.rngState = 'zz'), `metadata field 'rngState' must hold `],
     ['scheduler', (m: Record<string, string>) => (m.scheduler = '{"lastEpoch": "one"}'), `metadata field 'scheduler' must hold null or an object { lastEpoch }`],
-    ['format', (m: Record<string, string>) => (m.format = 'pt'), `is not a Ferrite checkpoint (format pt; expected ferrite-checkpoint-2 or ferrite-checkpoint-3)`],
+    ['format', (m: Record<string, string>) => (m.format = 'pt'), `is not a Ferrite checkpoint (format pt; expected ferrite-checkpoint-2 or ferrite-checkpoint-3 or ferrite-checkpoint-4)`],
   ])("a bad '%s' field is an IoError naming the file and the field", (field, edit, message) => {
     const path = edited(`bad-${field}`, edit)
     const { model, optimizer, scheduler } = setup()
@@ -151,7 +151,7 @@ describe('optimizer hyper-parameters are checked like PyTorch checks them', () =
   it('loadStateDict checks the saved hyper-parameters before changing anything', () => {
     const optimizer = new ft.optim.Adam(params(), { lr: 0.5 })
     const state = optimizer.stateDict()
-    state.paramGroups[0].betas = [0.9, 2]
+    state.param_groups[0].betas = [0.9, 2]
     const e = thrown(() => optimizer.loadStateDict(state))
     expect(e.code).toBe('InvalidArgument')
     expect(e.message).toBe('loadStateDict: Adam parameter group 0: Invalid beta parameter at index 1: 2 (expected a number in [0, 1))')

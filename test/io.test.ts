@@ -169,12 +169,14 @@ describe('file errors name the file', () => {
     expect(thrown(() => ft.loadMetadata(path)).message).toBe(e.message)
   })
 
-  it('unsupported dtypes name the key and the dtype', () => {
-    const path = fixturePath('io_float16.safetensors')
+  it('float16 loads as float32; dtypes Ferrite cannot hold name the key and the dtype', () => {
+    const half = ft.load(fixturePath('io_float16.safetensors'))['fc.weight']
+    expect([half.dtype, half.toArray()]).toEqual(['float32', [[1, 1], [1, 1]]])
+    const path = fixturePath('safetensors_float8.safetensors')
     const e = thrown(() => ft.load(path))
     expect(e.code).toBe('Io')
     expect(e.message).toBe(
-      `load: ${path}: tensor 'fc.weight' has dtype F16; Ferrite loads only F32, BF16, I64 and BOOL tensors (convert it, e.g. with \`.float()\`, before saving)`,
+      `load: ${path}: tensor 'fc.weight' has dtype F8_E4M3; Ferrite loads F32, F16 and F64 (as float32), BF16, integer (as int64) and BOOL tensors (convert it, e.g. with \`.float()\`, before saving)`,
     )
   })
 })

@@ -66,8 +66,9 @@ describe('optimizers match torch.optim step by step', () => {
     expect(b[0].toArray()).toEqual(a[0].toArray())
   })
 
-  it('rejects parameters that do not require grad and empty lists', () => {
-    expect(() => new ft.optim.SGD([ft.ones([1])])).toThrow(ft.InvalidArgumentError)
+  it('accepts frozen parameters as PyTorch does, rejects non-leaf tensors and empty lists', () => {
+    expect(() => new ft.optim.SGD([ft.ones([1])])).not.toThrow()
+    expect(() => new ft.optim.SGD([ft.ones([1], { requiresGrad: true }).mul(2)])).toThrow(ft.InvalidArgumentError)
     expect(() => new ft.optim.Adam([])).toThrow(/empty parameter list/)
   })
 

@@ -38,10 +38,13 @@ export function save(stateDict: Record<string, Tensor>, path: string, { metadata
 /**
  * Reads every tensor of a `.safetensors` file (one written by {@link save}, or by PyTorch's
  * `safetensors.torch.save_file`) into `{ name: tensor }`, for `model.loadStateDict`. float32,
- * int64 and bool tensors are supported. Keys come sorted by name, as safetensors stores them,
- * not in the model's order (`loadStateDict` matches by name, so this does not matter). A
- * missing, truncated or corrupt file, or one holding another dtype (such as float16), throws an
- * `IoError` naming the file.
+ * bfloat16, int64 and bool tensors load as they are; float16 (exactly) and float64 (rounded, as
+ * `loadStateDict` into a float32 parameter would anyway) load as float32; the other integer
+ * types as int64. `loadStateDict` converts to each parameter's dtype, as PyTorch's does (a
+ * bfloat16 file into a float32 model gives float32 parameters). Keys come sorted by name, as
+ * safetensors stores them, not in the model's order (`loadStateDict` matches by name, so this
+ * does not matter). A missing, truncated or corrupt file, or a tensor of a dtype Ferrite cannot
+ * hold (float8, complex), throws an `IoError` naming the file and the tensor.
  *
  * ```ts
  * model.loadStateDict(ft.load('mycnn.safetensors'))

@@ -353,15 +353,25 @@ export interface CheckpointState {
   }
 }
 
-const CHECKPOINT_FORMAT = 'ferrite-checkpoint-3'
-/** Formats `loadCheckpoint` still reads: version 2 had no generator state. */
-const READABLE_FORMATS = ['ferrite-checkpoint-2', CHECKPOINT_FORMAT]
+const CHECKPOINT_FORMAT = 'ferrite-checkpoint-4'
+/**
+ * Formats `loadCheckpoint` still reads: version 2 had no generator state; versions 2 and 3 stored
+ * the optimizer under camelCase names (`paramGroups`, `weightDecay`, `expAvg`), version 4 under
+ * PyTorch's (`param_groups`, `weight_decay`, `exp_avg`).
+ */
+const READABLE_FORMATS = ['ferrite-checkpoint-2', 'ferrite-checkpoint-3', CHECKPOINT_FORMAT]
+const CAMEL_CASE_FORMATS = new Set(['ferrite-checkpoint-2', 'ferrite-checkpoint-3'])
 
-/** Writes model and optimizer tensors plus the rest as JSON metadata, atomically. */
+/**
+ * Writes model and optimizer tensors plus the rest as JSON metadata, atomically. The optimizer is
+ * stored as PyTorch's `optimizer.state_dict()` lays it out: its state tensors as
+ * `optimizer.<index>.<name>` (`optimizer.0.exp_avg`), and `{ param_groups, scalars }` (the
+ * numbers of the state, such as `step`) in the metadata field `optimizer`.
+ */
 export function saveCheckpoint(path: string, { model, optimizer, scheduler, epoch, history, loader, rngState = getRngState() }: CheckpointState): void {
   const tensors: Record<string, Tensor> = {}
   for (const [k, v] of Object.entries(model.stateDict())) tensors[`model.${k}`] = v
-  const { state, paramGroups } = optimizer.stateDict()
+  const { state, param_groups } = optimizer.stateDict()
   const scalars: Record<string, Record<string, number | null>> = {}
   for (const [index, s] of Object.entries(state)) {
     scalars[index] = {}
@@ -377,7 +387,7 @@ export function saveCheckpoint(path: string, { model, optimizer, scheduler, epoc
       loader: JSON.stringify(loader),
       rngState: Buffer.from(rngState).toString('hex'),
       history: JSON.stringify(history),
-      optimizer: JSON.stringify({ paramGroups, scalars }),
+      optimizer: JSON.stringify({ param_groups, scalars }),
       scheduler: JSON.stringify(scheduler?.stateDict() ?? null),
     },
   })
@@ -398,16 +408,17 @@ export function loadCheckpoint(
   try {
     const modelState: Record<string, Tensor> = {}
     const state: Record<number, Record<string, Tensor | number | null>> = {}
+    const stateName = meta.camelCase ? camelToSnake : (name: string) => name
     for (const [index, s] of Object.entries(meta.optimizer.scalars)) state[Number(index)] = { ...s }
     for (const [key, t] of Object.entries(tensors)) {
       const optimizerState = /^optimizer\.(\d+)\.([^.]+)$/.exec(key)
       if (key.startsWith('model.')) modelState[key.slice('model.'.length)] = t
-      else if (optimizerState) (state[Number(optimizerState[1])] ??= {})[optimizerState[2]] = t
+      else if (optimizerState) (state[Number(optimizerState[1])] ??= {})[stateName(optimizerState[2])] = t
       else throw new IoError(`loadCheckpoint: ${path}: unexpected tensor '${key}'; expected 'model.<name>' or 'optimizer.<index>.<name>'`)
     }
     model.loadStateDict(modelState)
     try {
-      optimizer.loadStateDict({ state, paramGroups: meta.optimizer.paramGroups })
+      optimizer.loadStateDict({ state, param_groups: meta.optimizer.param_groups })
     } catch (error) {
       if (!(error instanceof FerriteError)) throw error
       throw new IoError(`loadCheckpoint: ${path}: metadata field 'optimizer' does not fit this optimizer: ${error.message}`, { cause: error })
@@ -421,10 +432,14 @@ export function loadCheckpoint(
 
 /** The checkpoint's metadata, parsed. */
 interface CheckpointMetadata extends Pick<CheckpointState, 'epoch' | 'history' | 'loader' | 'rngState'> {
-  optimizer: { paramGroups: OptimizerStateDict<object>['paramGroups']; scalars: Record<string, Record<string, number | null>> }
+  optimizer: { param_groups: OptimizerStateDict<object>['param_groups']; scalars: Record<string, Record<string, number | null>> }
+  /** Written before version 4: the optimizer's tensor names are camelCase (`expAvg`). */
+  camelCase: boolean
   scheduler: { lastEpoch: number } | null
 }
 
+const camelToSnake = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
+const renameKeys = (o: Record<string, unknown>, rename: (key: string) => string) => Object.fromEntries(Object.entries(o).map(([k, v]) => [rename(k), v]))
 const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x)
 const isCount = (x: unknown): x is number => Number.isSafeInteger(x) && (x as number) >= 0
 const isNumberOrNull = (x: unknown) => typeof x === 'number' || x === null
@@ -474,16 +489,22 @@ function readCheckpointMetadata(path: string): CheckpointMetadata {
   const restored = Object.fromEntries(series.map((k) => [k, (history[k] as (number | null)[]).map((x) => x ?? NaN)])) as unknown as History
   if (restored.trainLoss.length !== epoch) throw invalid('history', `${epoch} epochs of trainLoss, as field 'epoch' says`)
 
+  const camelCase = CAMEL_CASE_FORMATS.has(meta.format)
+  const groupsKey = camelCase ? 'paramGroups' : 'param_groups'
   const saved = json('optimizer')
   if (
     !isObject(saved) ||
-    !Array.isArray(saved.paramGroups) ||
-    !saved.paramGroups.every((g) => isObject(g) && Array.isArray(g.params) && g.params.every(isCount)) ||
+    !Array.isArray(saved[groupsKey]) ||
+    !saved[groupsKey].every((g) => isObject(g) && Array.isArray(g.params) && g.params.every(isCount)) ||
     !isObject(saved.scalars) ||
     !Object.entries(saved.scalars).every(([k, s]) => /^\d+$/.test(k) && isObject(s) && Object.values(s).every(isNumberOrNull))
   ) {
-    throw invalid('optimizer', 'an object { paramGroups, scalars } as saveCheckpoint writes it')
+    throw invalid('optimizer', `an object { ${groupsKey}, scalars } as saveCheckpoint writes it`)
   }
+  const optimizer = {
+    param_groups: camelCase ? (saved.paramGroups as Record<string, unknown>[]).map((g) => renameKeys(g, camelToSnake)) : saved.param_groups,
+    scalars: camelCase ? Object.fromEntries(Object.entries(saved.scalars).map(([k, s]) => [k, renameKeys(s as Record<string, unknown>, camelToSnake)])) : saved.scalars,
+  } as CheckpointMetadata['optimizer']
 
   const scheduler = json('scheduler')
   if (scheduler !== null && !(isObject(scheduler) && Number.isSafeInteger(scheduler.lastEpoch) && (scheduler.lastEpoch as number) >= -1)) {
@@ -495,7 +516,8 @@ function readCheckpointMetadata(path: string): CheckpointMetadata {
     loader: loader as CheckpointState['loader'],
     rngState,
     history: restored,
-    optimizer: saved as CheckpointMetadata['optimizer'],
+    optimizer,
+    camelCase,
     scheduler: scheduler as CheckpointMetadata['scheduler'],
   }
 }

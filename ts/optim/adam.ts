@@ -38,9 +38,9 @@ function adamSteps(updates: ParamUpdate[], group: ParamGroup<AdamOptions>, decou
   for (const { param, state } of updates) {
     if (state.step === undefined) {
       state.step = 0
-      state.expAvg = keep(zerosLike(param))
-      state.expAvgSq = keep(zerosLike(param))
-      if (group.amsgrad) state.maxExpAvgSq = keep(zerosLike(param))
+      state.exp_avg = keep(zerosLike(param))
+      state.exp_avg_sq = keep(zerosLike(param))
+      if (group.amsgrad) state.max_exp_avg_sq = keep(zerosLike(param))
     }
     state.step = (state.step as number) + 1
   }
@@ -49,9 +49,9 @@ function adamSteps(updates: ParamUpdate[], group: ParamGroup<AdamOptions>, decou
   native.adamStepMany(
     updates.map((u) => u.param.handle),
     updates.map((u) => u.grad.handle),
-    handles('expAvg'),
-    handles('expAvgSq'),
-    group.amsgrad ? handles('maxExpAvgSq') : null,
+    handles('exp_avg'),
+    handles('exp_avg_sq'),
+    group.amsgrad ? handles('max_exp_avg_sq') : null,
     updates.map((u) => u.state.step as number),
     { lr: group.lr, beta1, beta2, eps: group.eps, weightDecay: group.weightDecay, amsgrad: group.amsgrad, maximize: group.maximize, decoupledWeightDecay },
   )
@@ -68,7 +68,12 @@ export class Adam extends Optimizer<AdamOptions> {
     checkAdamOptions(options, where)
   }
 
-  /** One Adam step of `param`; `state` holds `step`, `expAvg`, `expAvgSq` (and `maxExpAvgSq` with amsgrad). */
+  /** PyTorch's Adam with `decoupled_weight_decay: true` is AdamW. */
+  protected override pytorchFlags(): Record<string, unknown> {
+    return { ...super.pytorchFlags(), decoupled_weight_decay: false }
+  }
+
+  /** One Adam step of `param`; `state` holds `step`, `exp_avg`, `exp_avg_sq` (and `max_exp_avg_sq` with amsgrad). */
   protected updateParameter(param: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<AdamOptions>): void {
     adamSteps([{ param, grad, state }], group, false)
   }
@@ -88,6 +93,11 @@ export class AdamW extends Optimizer<AdamOptions> {
   /** PyTorch's range checks of the hyper-parameters. */
   protected override checkOptions(options: AdamOptions, where: string): void {
     checkAdamOptions(options, where)
+  }
+
+  /** PyTorch's AdamW state dicts say `decoupled_weight_decay: true`. */
+  protected override pytorchFlags(): Record<string, unknown> {
+    return { ...super.pytorchFlags(), decoupled_weight_decay: true }
   }
 
   /** One AdamW step of `param`: multiplies it by `1 - lr * weightDecay`, then takes an Adam step without the L2 term. */

@@ -1,6 +1,6 @@
 /** Optimizers and learning-rate schedulers, like `torch.optim`. */
 export { Optimizer } from './optimizer'
-export type { OptimizerStateDict, ParamGroup, Params, ParamState, ParamUpdate } from './optimizer'
+export type { OptimizerStateDict, ParamGroup, ParamGroupInput, Params, ParamState, ParamUpdate, PyTorchOptions } from './optimizer'
 export { SGD } from './sgd'
 export type { SGDOptions } from './sgd'
 export { Adam, AdamW } from './adam'

@@ -45,7 +45,7 @@ export class SGD extends Optimizer<SGDOptions> {
     checkSGDOptions(options, where)
   }
 
-  /** One SGD step of `param`, keeping its momentum buffer in `state.momentumBuffer`. */
+  /** One SGD step of `param`, keeping its momentum buffer in `state.momentum_buffer`. */
   protected updateParameter(param: Tensor, grad: Tensor, state: ParamState, group: ParamGroup<SGDOptions>): void {
     this.updateGroup([{ param, grad, state }], group)
   }
@@ -54,14 +54,14 @@ export class SGD extends Optimizer<SGDOptions> {
   protected override updateGroup(updates: ParamUpdate[], group: ParamGroup<SGDOptions>): void {
     const momentum = group.momentum !== 0
     const firstSteps = updates.map(({ param, state }) => {
-      const firstStep = ((state.momentumBuffer as Tensor | null | undefined) ?? null) === null
-      if (momentum && firstStep) state.momentumBuffer = keep(zerosLike(param))
+      const firstStep = ((state.momentum_buffer as Tensor | null | undefined) ?? null) === null
+      if (momentum && firstStep) state.momentum_buffer = keep(zerosLike(param))
       return firstStep
     })
     native.sgdStepMany(
       updates.map((u) => u.param.handle),
       updates.map((u) => u.grad.handle),
-      momentum ? updates.map((u) => (u.state.momentumBuffer as Tensor).handle) : null,
+      momentum ? updates.map((u) => (u.state.momentum_buffer as Tensor).handle) : null,
       firstSteps,
       group,
     )

@@ -1,5 +1,5 @@
 //! Optimizer steps, updating parameters and their state in place: one call per parameter, or
-//! one per parameter group (`*StepMany`, one launch per CUDA device).
+//! one per parameter group (`*StepMany`, one launch per CUDA device); gradient clipping.
 
 use ferrite_core::optim::{self, AdamOptions, AdamParam, SgdOptions, SgdParam};
 use ferrite_core::{Error, Tensor};
@@ -7,7 +7,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
 use crate::convert::{guard, js_error, JsResult};
-use crate::handle::TensorHandle;
+use crate::handle::{wrap, TensorHandle};
 
 #[napi(object)]
 pub struct SgdConfig {
@@ -140,6 +140,32 @@ pub fn adam_step_many(
         .collect();
     let options = adam_options(&config);
     guard("adam", || optim::adam_step_many(&list, &options))
+}
+
+/// Scales the gradients in place so that their `normType`-norm together is at most `maxNorm`, and
+/// returns that norm before scaling (`torch.nn.utils.clip_grad_norm_`).
+#[napi]
+pub fn clip_grad_norm(
+    env: Env,
+    grads: Vec<TensorHandle>,
+    max_norm: f64,
+    norm_type: f64,
+    error_if_nonfinite: bool,
+) -> Result<TensorHandle, String> {
+    let grads = tensors("clipGradNorm", &grads)?;
+    let total = guard("clipGradNorm", || {
+        optim::clip_grad_norm(&grads, max_norm, norm_type, error_if_nonfinite)
+    })?;
+    Ok(wrap(&env, total))
+}
+
+/// Clamps the gradients in place into `[-clipValue, clipValue]` (`clip_grad_value_`).
+#[napi]
+pub fn clip_grad_value(grads: Vec<TensorHandle>, clip_value: f64) -> Result<(), String> {
+    let grads = tensors("clipGradValue", &grads)?;
+    guard("clipGradValue", || {
+        optim::clip_grad_value(&grads, clip_value)
+    })
 }
 
 fn tensors(op: &str, handles: &[TensorHandle]) -> JsResult<Vec<Tensor>> {

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use ::safetensors::tensor::TensorInfo;
 use ::safetensors::{Dtype, SafeTensorError, SafeTensors, View};
-use half::bf16;
+use half::{bf16, f16};
 
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::storage::CpuStorage;
@@ -89,7 +89,7 @@ pub fn save_safetensors(
 }
 
 /// Reads every tensor of the safetensors file at `path`, sorted by name (the order
-/// `safetensors.torch.load_file` gives). F32, BF16, I64 and BOOL tensors are supported.
+/// `safetensors.torch.load_file` gives), converted as `decode` says.
 pub fn load_safetensors(path: &Path) -> Result<Vec<(String, Tensor)>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("load", path, e))?;
     let file = SafeTensors::deserialize(&bytes).map_err(|e| invalid_file(path, &bytes, e))?;
@@ -156,17 +156,45 @@ fn inconsistent_tensor(bytes: &[u8]) -> Option<String> {
     })
 }
 
+/// Converts the file's dtypes to Ferrite's: F32, BF16, I64 and BOOL as they are; F16 to float32
+/// (exact); F64 to float32 (rounded: `loadStateDict` into a float32 parameter would round it
+/// anyway, as PyTorch's does); the other integer types to int64 (exact; U64 only when every value
+/// fits). Other dtypes (float8, complex, ...) are an error naming the tensor and the dtype.
 fn decode(path: &Path, name: &str, dtype: Dtype, shape: &[usize], data: &[u8]) -> Result<Tensor> {
+    fn ints<const N: usize>(data: &[u8], read: fn([u8; N]) -> i64) -> CpuStorage {
+        CpuStorage::I64(data.chunks_exact(N).map(|c| read(le_bytes(c))).collect())
+    }
     let storage = match dtype {
         Dtype::F32 => CpuStorage::F32(data.chunks_exact(4).map(|c| f32::from_le_bytes(le_bytes(c))).collect()),
+        Dtype::F16 => CpuStorage::F32(data.chunks_exact(2).map(|c| f16::from_le_bytes(le_bytes(c)).to_f32()).collect()),
+        Dtype::F64 => CpuStorage::F32(data.chunks_exact(8).map(|c| f64::from_le_bytes(le_bytes(c)) as f32).collect()),
         Dtype::BF16 => CpuStorage::BF16(data.chunks_exact(2).map(|c| bf16::from_le_bytes(le_bytes(c))).collect()),
-        Dtype::I64 => CpuStorage::I64(data.chunks_exact(8).map(|c| i64::from_le_bytes(le_bytes(c))).collect()),
+        Dtype::I64 => ints(data, i64::from_le_bytes),
+        Dtype::I32 => ints(data, |b| i32::from_le_bytes(b).into()),
+        Dtype::I16 => ints(data, |b| i16::from_le_bytes(b).into()),
+        Dtype::I8 => ints(data, |b: [u8; 1]| (b[0] as i8).into()),
+        Dtype::U32 => ints(data, |b| u32::from_le_bytes(b).into()),
+        Dtype::U16 => ints(data, |b| u16::from_le_bytes(b).into()),
+        Dtype::U8 => ints(data, |b: [u8; 1]| b[0].into()),
+        Dtype::U64 => {
+            let values = data.chunks_exact(8).map(|c| i64::try_from(u64::from_le_bytes(le_bytes(c))));
+            match values.collect::<std::result::Result<Vec<i64>, _>>() {
+                Ok(v) => CpuStorage::I64(v),
+                Err(_) => {
+                    return Err(Error::io(
+                        "load",
+                        path,
+                        format!("tensor '{name}' has dtype U64 with values above int64's largest, which Ferrite's int64 cannot hold"),
+                    ))
+                }
+            }
+        }
         Dtype::BOOL => CpuStorage::Bool(data.iter().map(|&b| b != 0).collect()),
         other => {
             return Err(Error::io(
                 "load",
                 path,
-                format!("tensor '{name}' has dtype {other:?}; Ferrite loads only F32, BF16, I64 and BOOL tensors (convert it, e.g. with `.float()`, before saving)"),
+                format!("tensor '{name}' has dtype {other:?}; Ferrite loads F32, F16 and F64 (as float32), BF16, integer (as int64) and BOOL tensors (convert it, e.g. with `.float()`, before saving)"),
             ))
         }
     };
@@ -185,6 +213,7 @@ fn le_bytes<const N: usize>(chunk: &[u8]) -> [u8; N] {
 mod tests {
     use super::super::test_dir::TestDir;
     use super::*;
+    use crate::dtype::DType;
 
     fn sample() -> Vec<(String, Tensor)> {
         vec![
@@ -275,35 +304,104 @@ mod tests {
             .contains("m.safetensors: not a valid safetensors file"));
     }
 
-    #[test]
-    fn unsupported_dtypes_name_the_key_and_the_dtype() {
-        struct Half;
-        impl View for &Half {
-            fn dtype(&self) -> Dtype {
-                Dtype::F16
-            }
-            fn shape(&self) -> &[usize] {
-                &[2]
-            }
-            fn data(&self) -> Cow<'_, [u8]> {
-                Cow::Borrowed(&[0, 60, 0, 60])
-            }
-            fn data_len(&self) -> usize {
-                4
-            }
+    /// Raw bytes of one tensor as a file stores them.
+    struct Raw(Dtype, Vec<usize>, Vec<u8>);
+
+    impl View for &Raw {
+        fn dtype(&self) -> Dtype {
+            self.0
         }
-        let dir = TestDir::new();
-        let path = dir.path().join("half.safetensors");
+        fn shape(&self) -> &[usize] {
+            &self.1
+        }
+        fn data(&self) -> Cow<'_, [u8]> {
+            Cow::Borrowed(&self.2)
+        }
+        fn data_len(&self) -> usize {
+            self.2.len()
+        }
+    }
+
+    fn load_raw(dir: &TestDir, raw: Raw) -> Result<Tensor> {
+        let path = dir.path().join("raw.safetensors");
         std::fs::write(
             &path,
-            ::safetensors::serialize([("fc.weight", &Half)], None).unwrap(),
+            ::safetensors::serialize([("fc.weight", &raw)], None).unwrap(),
         )
         .unwrap();
-        let err = load_safetensors(&path).unwrap_err();
+        load_safetensors(&path).map(|mut v| v.remove(0).1)
+    }
+
+    #[test]
+    fn other_dtypes_convert_to_float32_or_int64() {
+        let dir = TestDir::new();
+        let halves = [1.0f32, -2.5, 65504.0, 6.0e-8].map(f16::from_f32);
+        let t = load_raw(
+            &dir,
+            Raw(
+                Dtype::F16,
+                vec![4],
+                halves.iter().flat_map(|h| h.to_le_bytes()).collect(),
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            (t.dtype(), t.to_vec_f32().unwrap()),
+            (DType::F32, halves.map(f16::to_f32).to_vec())
+        );
+        let doubles = [0.1f64, -1e300, 3.0];
+        let t = load_raw(
+            &dir,
+            Raw(
+                Dtype::F64,
+                vec![3],
+                doubles.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            t.to_vec_f32().unwrap(),
+            vec![0.1f32, f32::NEG_INFINITY, 3.0]
+        );
+        let t = load_raw(
+            &dir,
+            Raw(
+                Dtype::I32,
+                vec![2],
+                [i32::MIN, 7].iter().flat_map(|x| x.to_le_bytes()).collect(),
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            (t.dtype(), t.to_vec_f64().unwrap()),
+            (DType::I64, vec![i32::MIN as f64, 7.0])
+        );
+        let t = load_raw(&dir, Raw(Dtype::I8, vec![2], vec![0xff, 5])).unwrap();
+        assert_eq!(t.to_vec_f64().unwrap(), vec![-1.0, 5.0]);
+        let t = load_raw(&dir, Raw(Dtype::U8, vec![2], vec![0xff, 5])).unwrap();
+        assert_eq!(t.to_vec_f64().unwrap(), vec![255.0, 5.0]);
+        let t = load_raw(&dir, Raw(Dtype::U64, vec![1], 1u64.to_le_bytes().to_vec())).unwrap();
+        assert_eq!(t.to_vec_f64().unwrap(), vec![1.0]);
+    }
+
+    #[test]
+    fn unsupported_dtypes_name_the_key_and_the_dtype() {
+        let dir = TestDir::new();
+        let err = load_raw(&dir, Raw(Dtype::F8_E4M3, vec![2], vec![0, 60])).unwrap_err();
         assert_eq!(err.code(), "Io");
         assert!(
             err.to_string()
-                .contains("half.safetensors: tensor 'fc.weight' has dtype F16"),
+                .contains("raw.safetensors: tensor 'fc.weight' has dtype F8_E4M3"),
+            "{err}"
+        );
+        let err = load_raw(
+            &dir,
+            Raw(Dtype::U64, vec![1], u64::MAX.to_le_bytes().to_vec()),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("tensor 'fc.weight' has dtype U64 with values above int64's largest"),
             "{err}"
         );
     }

@@ -118,3 +118,68 @@ pub(super) fn adam(
         vmax => update(p, g, m, v, vmax),
     }
 }
+
+/// The sum of `|x|^p` over `values` in float64, or the largest `|x|` when `p` is infinite (NaN
+/// if any element is NaN).
+pub(super) fn norm_part(values: &[f32], p: f64) -> f64 {
+    let part = |chunk: &[f32]| -> f64 {
+        if p.is_infinite() {
+            chunk.iter().fold(0.0f64, |m, &x| {
+                let a = (x as f64).abs();
+                if a.is_nan() || m.is_nan() {
+                    f64::NAN
+                } else {
+                    m.max(a)
+                }
+            })
+        } else if p == 2.0 {
+            chunk.iter().map(|&x| (x as f64) * (x as f64)).sum()
+        } else if p == 1.0 {
+            chunk.iter().map(|&x| (x as f64).abs()).sum()
+        } else {
+            chunk.iter().map(|&x| (x as f64).abs().powf(p)).sum()
+        }
+    };
+    let combine = |a: f64, b: f64| {
+        if !p.is_infinite() {
+            a + b
+        } else if a.is_nan() || b.is_nan() {
+            f64::NAN
+        } else {
+            a.max(b)
+        }
+    };
+    if values.len() >= PARALLEL_MIN_ELEMS {
+        values.par_chunks(CHUNK).map(part).reduce(|| 0.0, combine)
+    } else {
+        part(values)
+    }
+}
+
+/// Multiplies every element by `coef`.
+pub(super) fn scale(values: &mut [f32], coef: f32) {
+    let update = |chunk: &mut [f32]| chunk.iter_mut().for_each(|x| *x *= coef);
+    if values.len() >= PARALLEL_MIN_ELEMS {
+        values.par_chunks_mut(CHUNK).for_each(update);
+    } else {
+        update(values);
+    }
+}
+
+/// Clamps every element into `[-bound, bound]`, keeping NaN.
+pub(super) fn clamp(values: &mut [f32], bound: f32) {
+    let update = |chunk: &mut [f32]| {
+        chunk.iter_mut().for_each(|x| {
+            *x = if x.is_nan() {
+                *x
+            } else {
+                x.clamp(-bound, bound)
+            }
+        })
+    };
+    if values.len() >= PARALLEL_MIN_ELEMS {
+        values.par_chunks_mut(CHUNK).for_each(update);
+    } else {
+        update(values);
+    }
+}

@@ -3,8 +3,11 @@
 //! device). The caller keeps the per-parameter state tensors (momentum buffer, moments) and the
 //! step count.
 
+mod clip;
 mod cpu;
 pub(crate) mod cuda;
+
+pub use clip::{clip_grad_norm, clip_grad_value};
 
 use std::collections::HashSet;
 use std::sync::Arc;

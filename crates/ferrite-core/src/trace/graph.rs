@@ -175,7 +175,7 @@ impl Graph {
                 (Some(Some(id)), Some(Some(x))) => {
                     match (self.values[*id].shape.first(), x.shape().first()) {
                         (Some(&traced), Some(&actual)) if traced != actual => {
-                            node.op.with_batch(traced, actual)
+                            node.op.with_batch(traced, actual, x.rank())
                         }
                         _ => None,
                     }

@@ -347,8 +347,9 @@ impl Op {
 
     /// This op with its target shape's dim 0 following the batch, for `reshape`, `view` and
     /// `expand` whose `shape[0]` is the batch size they were traced with (`traced_batch`); None
-    /// when the op needs no change. Graph replay and the ONNX export both apply this rule.
-    pub fn with_batch(&self, traced_batch: usize, batch: usize) -> Option<Op> {
+    /// when the op needs no change. Graph replay and the ONNX export both apply this rule. An
+    /// `expand` to more dims than its input (`input_rank`) adds its dim 0, which is then no batch.
+    pub fn with_batch(&self, traced_batch: usize, batch: usize, input_rank: usize) -> Option<Op> {
         let follows = |shape: &[i64]| shape.first() == Some(&(traced_batch as i64));
         let resized = |shape: &[i64]| {
             let mut shape = shape.to_vec();
@@ -362,9 +363,11 @@ impl Op {
             Op::View { shape } if follows(shape) => Some(Op::View {
                 shape: resized(shape),
             }),
-            Op::Expand { shape } if follows(shape) => Some(Op::Expand {
-                shape: resized(shape),
-            }),
+            Op::Expand { shape } if follows(shape) && shape.len() == input_rank => {
+                Some(Op::Expand {
+                    shape: resized(shape),
+                })
+            }
             _ => None,
         }
     }
