@@ -114,6 +114,12 @@ export declare function batchNorm(input: TensorHandle, runningMean: TensorHandle
 
 export declare function binary(handle: TensorHandle, op: BinaryOpCode, other: TensorHandle): TensorHandle
 
+/**
+ * Binary cross entropy of logits against probabilities of the same shape, with optional
+ * per-element `weight` and per-class `pos_weight` (both broadcast to the input's shape).
+ */
+export declare function binaryCrossEntropyWithLogits(input: TensorHandle, target: TensorHandle, weight: TensorHandle | undefined | null, posWeight: TensorHandle | undefined | null, reduction: string): TensorHandle
+
 export declare enum BinaryOpCode {
   Add = 0,
   Sub = 1,
@@ -151,6 +157,12 @@ export declare function clipGradNorm(grads: Array<TensorHandle>, maxNorm: number
 
 /** Clamps the gradients in place into `[-clipValue, clipValue]` (`clip_grad_value_`). */
 export declare function clipGradValue(grads: Array<TensorHandle>, clipValue: number): void
+
+/** One color adjustment: `kind` is brightness, contrast, saturation or hue. */
+export interface ColorAdjustmentSpec {
+  kind: string
+  factor: number
+}
 
 export declare function contiguous(handle: TensorHandle): TensorHandle
 
@@ -257,6 +269,9 @@ export declare function fromInt64(data: BigInt64Array, shape: Array<number>): Te
 
 export declare function full(shape: Array<number>, value: number, dtypeName: string, deviceName: string): TensorHandle
 
+/** `approximate` is 'none' (the exact erf form) or 'tanh'. */
+export declare function gelu(input: TensorHandle, approximate: string): TensorHandle
+
 export interface GpuReading {
   index: number
   name: string
@@ -277,6 +292,8 @@ export interface GraphOutputs {
   errorCode?: string
   errorMessage?: string
 }
+
+export declare function hardswish(input: TensorHandle): TensorHandle
 
 /** Whether `device_name` has kernels for bf16 products (on the CPU: AVX512-BF16). */
 export declare function hasBf16Kernels(deviceName: string): boolean
@@ -307,6 +324,8 @@ export declare function isLeaf(handle: TensorHandle): boolean
 
 export declare function item(handle: TensorHandle): number
 
+export declare function leakyRelu(input: TensorHandle, negativeSlope: number): TensorHandle
+
 /** `input @ weight^T + bias`. */
 export declare function linear(input: TensorHandle, weight: TensorHandle, bias?: TensorHandle | undefined | null): TensorHandle
 
@@ -336,6 +355,9 @@ export declare function maxPool2d(input: TensorHandle, kernel: Array<number>, st
 
 /** Live native tensors and bytes on each device that has held any. */
 export declare function memory(): Array<DeviceMemory>
+
+/** Mean squared error between an input and a target of the same shape. */
+export declare function mseLoss(input: TensorHandle, target: TensorHandle, reduction: string): TensorHandle
 
 /** One entry of a loaded file (only ever sent to JS). */
 export interface NamedTensor {
@@ -454,6 +476,8 @@ export declare function sharesStorage(handle: TensorHandle, other: TensorHandle)
 
 export declare function sigmoid(input: TensorHandle): TensorHandle
 
+export declare function silu(input: TensorHandle): TensorHandle
+
 export declare function softmax(input: TensorHandle, dim: number): TensorHandle
 
 export declare function squeeze(handle: TensorHandle, dim?: number | undefined | null): TensorHandle
@@ -506,6 +530,26 @@ export interface TransformSpec {
   padIfNeeded?: boolean
   mean?: Array<number>
   std?: Array<number>
+  antialias?: boolean
+  maxSize?: number
+  /** `randomResizedCrop`: area fraction and aspect ratio ranges. */
+  scale?: Array<number>
+  ratio?: Array<number>
+  /** `resizedCrop`: top, left, height, width. */
+  crop?: Array<number>
+  /** `colorJitter`: factor ranges. */
+  brightness?: Array<number>
+  contrast?: Array<number>
+  saturation?: Array<number>
+  hue?: Array<number>
+  /** `adjustColor`: the adjustments, in order. */
+  adjustments?: Array<ColorAdjustmentSpec>
+  /** `randomRotation`: the angle range, in degrees. */
+  degrees?: Array<number>
+  /** `rotate`: the angle, in degrees. */
+  angle?: number
+  expand?: boolean
+  numOutputChannels?: number
 }
 
 export declare function transpose(handle: TensorHandle, dim0: number, dim1: number): TensorHandle

@@ -24,18 +24,15 @@ export interface BatchNorm2dOptions {
   trackRunningStats?: boolean
 }
 
+/** Options of {@link BatchNorm1d}: those of {@link BatchNorm2d}. */
+export type BatchNorm1dOptions = BatchNorm2dOptions
+
 /**
- * Batch normalization over the channels of `[N, C, H, W]` input, like `torch.nn.BatchNorm2d`.
- * In training mode it normalises with the batch's statistics and updates the running ones (and
- * `num_batches_tracked`); in evaluation mode (`eval()`) it uses the running statistics.
- *
- * Its buffers keep PyTorch's names in `stateDict()`: `running_mean`, `running_var` and
- * `num_batches_tracked` (int64, 0-d), read here as `runningMean`, `runningVar` and
- * `numBatchesTracked`. It prints as PyTorch 2.15 does, which added the `bias` option:
- * `BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)`.
+ * What `BatchNorm1d` and `BatchNorm2d` share (PyTorch's `_BatchNorm`): the parameters, the
+ * running statistics and their update, the printout. A subclass says which input ranks it takes.
  */
-export class BatchNorm2d extends Module {
-  /** Channels normalised (`C` of `[N, C, H, W]`). */
+export abstract class BatchNormBase extends Module {
+  /** Channels normalised (`C` of `[N, C, ...]`). */
   readonly numFeatures: number
   /** Added to the variance for numerical stability. */
   readonly eps: number
@@ -52,10 +49,11 @@ export class BatchNorm2d extends Module {
 
   constructor(numFeatures: number, { eps = 1e-5, momentum = 0.1, affine = true, bias = true, trackRunningStats = true }: BatchNorm2dOptions = {}) {
     super()
-    this.numFeatures = checkIntAtLeast('BatchNorm2d', 'numFeatures', numFeatures, 1)
-    if (typeof eps !== 'number' || !(eps >= 0)) throw new InvalidArgumentError(`BatchNorm2d: eps must be a non-negative number, got ${String(eps)}`)
+    const layer = new.target.name
+    this.numFeatures = checkIntAtLeast(layer, 'numFeatures', numFeatures, 1)
+    if (typeof eps !== 'number' || !(eps >= 0)) throw new InvalidArgumentError(`${layer}: eps must be a non-negative number, got ${String(eps)}`)
     if (momentum !== null && typeof momentum !== 'number') {
-      throw new InvalidArgumentError(`BatchNorm2d: momentum must be a number or null, got ${String(momentum)}`)
+      throw new InvalidArgumentError(`${layer}: momentum must be a number or null, got ${String(momentum)}`)
     }
     this.eps = eps
     this.momentum = momentum
@@ -85,8 +83,11 @@ export class BatchNorm2d extends Module {
     return this.trackRunningStats ? this.getBuffer('num_batches_tracked') : null
   }
 
+  /** Throws a `ShapeMismatchError` worded as PyTorch's for an input of a rank this layer does not take. */
+  protected abstract checkInput(input: Tensor): void
+
   forward(input: Tensor): Tensor {
-    if (input.ndim !== 4) throw new ShapeMismatchError(`BatchNorm2d: expected 4D input (got ${input.ndim}D input)`)
+    this.checkInput(input)
     let momentum = this.momentum ?? 0
     const counter = this.numBatchesTracked
     if (this.training && counter !== null) {
@@ -110,5 +111,37 @@ export class BatchNorm2d extends Module {
       `${this.numFeatures}, eps=${pyFloat(this.eps)}, momentum=${momentum}, affine=${pyRepr(this.affine)}, ` +
       `bias=${pyRepr(this.bias !== null)}, track_running_stats=${pyRepr(this.trackRunningStats)}`
     )
+  }
+}
+
+/**
+ * Batch normalization over the channels of `[N, C]` or `[N, C, L]` input, like
+ * `torch.nn.BatchNorm1d`: the statistics are taken over the batch (and the length). Training and
+ * evaluation, the buffers' names and the printout are those of {@link BatchNorm2d}:
+ * `BatchNorm1d(64, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)`.
+ *
+ * ```ts
+ * const head = new nn.Sequential(new nn.Linear(512, 64), new nn.BatchNorm1d(64), new nn.ReLU(), new nn.Linear(64, 5))
+ * ```
+ */
+export class BatchNorm1d extends BatchNormBase {
+  protected checkInput(input: Tensor): void {
+    if (input.ndim !== 2 && input.ndim !== 3) throw new ShapeMismatchError(`BatchNorm1d: expected 2D or 3D input (got ${input.ndim}D input)`)
+  }
+}
+
+/**
+ * Batch normalization over the channels of `[N, C, H, W]` input, like `torch.nn.BatchNorm2d`.
+ * In training mode it normalises with the batch's statistics and updates the running ones (and
+ * `num_batches_tracked`); in evaluation mode (`eval()`) it uses the running statistics.
+ *
+ * Its buffers keep PyTorch's names in `stateDict()`: `running_mean`, `running_var` and
+ * `num_batches_tracked` (int64, 0-d), read here as `runningMean`, `runningVar` and
+ * `numBatchesTracked`. It prints as PyTorch 2.15 does, which added the `bias` option:
+ * `BatchNorm2d(16, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)`.
+ */
+export class BatchNorm2d extends BatchNormBase {
+  protected checkInput(input: Tensor): void {
+    if (input.ndim !== 4) throw new ShapeMismatchError(`BatchNorm2d: expected 4D input (got ${input.ndim}D input)`)
   }
 }

@@ -22,14 +22,17 @@ export type Attribute =
   | { name: string; int: number }
   | { name: string; ints: readonly number[] }
   | { name: string; float: number }
+  | { name: string; string: string }
 
 export const int = (name: string, value: number): Attribute => ({ name, int: value })
 export const ints = (name: string, values: readonly number[]): Attribute => ({ name, ints: values })
 export const float = (name: string, value: number): Attribute => ({ name, float: value })
+export const string = (name: string, value: string): Attribute => ({ name, string: value })
 
 function attributeProto(attribute: Attribute): onnx.IAttributeProto {
   if ('int' in attribute) return { name: attribute.name, type: AttrType.INT, i: attribute.int }
   if ('ints' in attribute) return { name: attribute.name, type: AttrType.INTS, ints: [...attribute.ints] }
+  if ('string' in attribute) return { name: attribute.name, type: AttrType.STRING, s: new TextEncoder().encode(attribute.string) }
   return { name: attribute.name, type: AttrType.FLOAT, f: attribute.float }
 }
 

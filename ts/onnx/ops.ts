@@ -3,7 +3,7 @@
 // express exactly is an OnnxExportError naming the op, never an approximation.
 import { OnnxExportError } from '../errors'
 import { DTYPES, type DType } from '../types'
-import { type Attribute, float, type GraphBuilder, int, ints, ONNX_DTYPE, roundToBfloat16 } from './builder'
+import { type Attribute, float, type GraphBuilder, int, ints, ONNX_DTYPE, roundToBfloat16, string } from './builder'
 import type { GraphAttr, GraphNode } from '../trace'
 
 /** A value as the lowerings see it: its name in the ONNX graph and what the trace recorded. */
@@ -387,6 +387,47 @@ export const LOWERINGS: Record<string, Lowering> = {
     const names = n.cast(inputs, n.output.dtype).map((name) => n.builder.node('Unsqueeze', [name, axes]))
     n.finish('Concat', names, [int('axis', normalizeDim(n.int('dim'), n.output.shape.length))])
   },
+
+  leaky_relu: (n) => n.compute('LeakyRelu', [n.input(0)], [float('alpha', n.number('negativeSlope'))], { floatOnly: true }),
+  gelu: (n) => lowerGelu(n, n.string('approximate')),
+  silu: (n) => {
+    const dtype = n.computeDtype({ floatOnly: true })
+    const [x] = n.cast([n.input(0)], dtype) as [string]
+    n.finish('Mul', [x, n.builder.node('Sigmoid', [x])], [], dtype)
+  },
+  // HardSwish arrived in opset 14; before it, x * HardSigmoid(x) with its slope 1/6 and offset 1/2 is the same function.
+  hardswish: (n) => {
+    if (n.settings.opsetVersion >= 14) return n.compute('HardSwish', [n.input(0)], [], { floatOnly: true })
+    const dtype = n.computeDtype({ floatOnly: true })
+    const [x] = n.cast([n.input(0)], dtype) as [string]
+    n.finish('Mul', [x, n.builder.node('HardSigmoid', [x], [float('alpha', 1 / 6), float('beta', 0.5)])], [], dtype)
+  },
+}
+
+/** GELU: ONNX's Gelu from opset 20, its formula in Erf or Tanh before. */
+function lowerGelu(n: NodeLowering, approximate: string): void {
+  if (approximate !== 'none' && approximate !== 'tanh') n.fail(`unknown approximation '${approximate}'`)
+  if (n.settings.opsetVersion >= 20) {
+    return n.compute('Gelu', [n.input(0)], approximate === 'tanh' ? [string('approximate', 'tanh')] : [], { floatOnly: true })
+  }
+  const dtype = n.computeDtype({ floatOnly: true })
+  const [x] = n.cast([n.input(0)], dtype) as [string]
+  const b = n.builder
+  const constant = (name: string, value: number) => b.float32(name, value)
+  // 1 + erf(x / √2), or 1 + tanh(√(2/π) (x + 0.044715 x³)).
+  const cdf =
+    approximate === 'none'
+      ? b.node('Add', [b.node('Erf', [b.node('Mul', [x, constant('gelu_inv_sqrt2', Math.SQRT1_2)])]), constant('gelu_one', 1)])
+      : b.node('Add', [
+          b.node('Tanh', [
+            b.node('Mul', [
+              constant('gelu_beta', Math.sqrt(2 / Math.PI)),
+              b.node('Add', [x, b.node('Mul', [constant('gelu_kappa', 0.044715), b.node('Mul', [x, b.node('Mul', [x, x])])])]),
+            ]),
+          ]),
+          constant('gelu_one', 1),
+        ])
+  n.finish('Mul', [b.node('Mul', [x, constant('gelu_half', 0.5)]), cdf], [], dtype)
 }
 
 function inputsOf(n: NodeLowering): Operand[] {

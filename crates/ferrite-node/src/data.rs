@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ferrite_core::data::{self, ImageFiles, ImageSet, OnError, Transform};
+use ferrite_core::data::{
+    self, ColorAdjustment, ImageFiles, ImageSet, JitterRanges, OnError, Transform,
+};
 use ferrite_core::vision::ExifOrientation;
 use ferrite_core::{Error, Tensor};
 use napi::bindgen_prelude::*;
@@ -26,6 +28,33 @@ pub struct TransformSpec {
     pub pad_if_needed: Option<bool>,
     pub mean: Option<Vec<f64>>,
     pub std: Option<Vec<f64>>,
+    pub antialias: Option<bool>,
+    pub max_size: Option<u32>,
+    /// `randomResizedCrop`: area fraction and aspect ratio ranges.
+    pub scale: Option<Vec<f64>>,
+    pub ratio: Option<Vec<f64>>,
+    /// `resizedCrop`: top, left, height, width.
+    pub crop: Option<Vec<u32>>,
+    /// `colorJitter`: factor ranges.
+    pub brightness: Option<Vec<f64>>,
+    pub contrast: Option<Vec<f64>>,
+    pub saturation: Option<Vec<f64>>,
+    pub hue: Option<Vec<f64>>,
+    /// `adjustColor`: the adjustments, in order.
+    pub adjustments: Option<Vec<ColorAdjustmentSpec>>,
+    /// `randomRotation`: the angle range, in degrees.
+    pub degrees: Option<Vec<f64>>,
+    /// `rotate`: the angle, in degrees.
+    pub angle: Option<f64>,
+    pub expand: Option<bool>,
+    pub num_output_channels: Option<u32>,
+}
+
+/// One color adjustment: `kind` is brightness, contrast, saturation or hue.
+#[napi(object)]
+pub struct ColorAdjustmentSpec {
+    pub kind: String,
+    pub factor: f64,
 }
 
 fn transform(spec: &TransformSpec) -> ferrite_core::Result<Transform> {
@@ -47,6 +76,13 @@ fn transform(spec: &TransformSpec) -> ferrite_core::Result<Transform> {
     };
     let fill = u8::try_from(spec.fill.unwrap_or(0))
         .map_err(|_| Error::invalid("transforms", "fill must be 0-255"))?;
+    let pair = |v: &Option<Vec<f64>>, field: &str| match v.as_deref() {
+        Some(&[lo, hi]) => Ok([lo, hi]),
+        _ => Err(missing(field)),
+    };
+    let range = |v: &Option<Vec<f64>>, field: &str| v.as_ref().map(|_| pair(v, field)).transpose();
+    let antialias = spec.antialias.unwrap_or(true);
+    let expand = spec.expand.unwrap_or(false);
     Ok(match spec.kind.as_str() {
         "pad" => {
             let [left, top, right, bottom] = sides(&spec.padding)?;
@@ -75,6 +111,84 @@ fn transform(spec: &TransformSpec) -> ferrite_core::Result<Transform> {
             let (height, width) = size()?;
             Transform::CenterCrop { height, width }
         }
+        "resize" => Transform::Resize {
+            size: spec
+                .size
+                .as_ref()
+                .ok_or_else(|| missing("size"))?
+                .iter()
+                .map(|&v| v as usize)
+                .collect(),
+            max_size: spec.max_size.map(|v| v as usize),
+            antialias,
+        },
+        "randomResizedCrop" => {
+            let (height, width) = size()?;
+            Transform::RandomResizedCrop {
+                height,
+                width,
+                scale: pair(&spec.scale, "scale")?,
+                ratio: pair(&spec.ratio, "ratio")?,
+                antialias,
+            }
+        }
+        "resizedCrop" => {
+            let (height, width) = size()?;
+            let Some(&[top, left, crop_height, crop_width]) = spec.crop.as_deref() else {
+                return Err(missing("crop"));
+            };
+            Transform::ResizedCrop {
+                top: top as usize,
+                left: left as usize,
+                crop_height: crop_height as usize,
+                crop_width: crop_width as usize,
+                height,
+                width,
+                antialias,
+            }
+        }
+        "colorJitter" => Transform::ColorJitter(JitterRanges {
+            brightness: range(&spec.brightness, "brightness")?,
+            contrast: range(&spec.contrast, "contrast")?,
+            saturation: range(&spec.saturation, "saturation")?,
+            hue: range(&spec.hue, "hue")?,
+        }),
+        "adjustColor" => Transform::AdjustColor(
+            spec.adjustments
+                .as_ref()
+                .ok_or_else(|| missing("adjustments"))?
+                .iter()
+                .map(|a| {
+                    Ok(match a.kind.as_str() {
+                        "brightness" => ColorAdjustment::Brightness(a.factor),
+                        "contrast" => ColorAdjustment::Contrast(a.factor),
+                        "saturation" => ColorAdjustment::Saturation(a.factor),
+                        "hue" => ColorAdjustment::Hue(a.factor),
+                        other => {
+                            return Err(Error::invalid(
+                                "transforms",
+                                format!("unknown color adjustment '{other}'"),
+                            ))
+                        }
+                    })
+                })
+                .collect::<ferrite_core::Result<_>>()?,
+        ),
+        "randomRotation" => Transform::RandomRotation {
+            degrees: pair(&spec.degrees, "degrees")?,
+            fill,
+            expand,
+        },
+        "rotate" => Transform::Rotate {
+            angle: spec.angle.ok_or_else(|| missing("angle"))?,
+            fill,
+            expand,
+        },
+        "grayscale" => Transform::Grayscale {
+            channels: spec
+                .num_output_channels
+                .ok_or_else(|| missing("numOutputChannels"))? as usize,
+        },
         "toTensor" => Transform::ToTensor,
         "normalize" => Transform::Normalize {
             mean: spec

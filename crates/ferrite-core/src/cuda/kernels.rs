@@ -13,4 +13,6 @@ pub static MODULES: &[&Module] = &[
     &crate::ops::reduce::cuda::MODULE,
     &crate::nn::norm::cuda::MODULE,
     &crate::nn::pool::cuda::MODULE,
+    &crate::nn::activation::rectifier::cuda::MODULE,
+    &crate::nn::loss::pointwise::cuda::MODULE,
 ];

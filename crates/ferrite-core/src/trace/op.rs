@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
+use crate::nn::activation::GeluApproximation;
 use crate::nn::conv::Conv2dParams;
 use crate::ops::binary::BinaryOp;
 use crate::ops::reduce::ReduceOp;
@@ -116,6 +117,14 @@ pub enum Op {
     Stack {
         dim: i64,
     },
+    LeakyRelu {
+        negative_slope: f64,
+    },
+    Gelu {
+        approximate: GeluApproximation,
+    },
+    Silu,
+    Hardswish,
 }
 
 /// The names `Op::name` gives, for messages that say what can be traced.
@@ -152,6 +161,10 @@ pub const TRACEABLE_OPS: &[&str] = &[
     "to (a dtype)",
     "cat",
     "stack",
+    "leaky_relu",
+    "gelu",
+    "silu",
+    "hardswish",
 ];
 
 impl Op {
@@ -190,6 +203,10 @@ impl Op {
             Op::ToDtype(_) => "to_dtype",
             Op::Cat { .. } => "cat",
             Op::Stack { .. } => "stack",
+            Op::LeakyRelu { .. } => "leaky_relu",
+            Op::Gelu { .. } => "gelu",
+            Op::Silu => "silu",
+            Op::Hardswish => "hardswish",
         }
     }
 
@@ -268,6 +285,10 @@ impl Op {
             Op::ToDtype(dtype) => x()?.to_dtype(*dtype),
             Op::Cat { dim } => Tensor::cat(&all(op, inputs)?, *dim),
             Op::Stack { dim } => Tensor::stack(&all(op, inputs)?, *dim),
+            Op::LeakyRelu { negative_slope } => x()?.leaky_relu(*negative_slope),
+            Op::Gelu { approximate } => x()?.gelu(*approximate),
+            Op::Silu => x()?.silu(),
+            Op::Hardswish => x()?.hardswish(),
         }
     }
 
@@ -331,13 +352,19 @@ impl Op {
             Op::Select { dim, index } => json!({ "dim": dim, "index": index }),
             Op::ToDtype(dtype) => json!({ "dtype": dtype.name() }),
             Op::Cat { dim } | Op::Stack { dim } => json!({ "dim": dim }),
+            Op::LeakyRelu { negative_slope } => {
+                json!({ "negativeSlope": number(*negative_slope) })
+            }
+            Op::Gelu { approximate } => json!({ "approximate": approximate.name() }),
             Op::Linear
             | Op::Matmul
             | Op::Relu
             | Op::Sigmoid
             | Op::Tanh
             | Op::Contiguous
-            | Op::Clone => json!({}),
+            | Op::Clone
+            | Op::Silu
+            | Op::Hardswish => json!({}),
         };
         match attrs {
             Value::Object(map) => map,

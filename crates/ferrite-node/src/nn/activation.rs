@@ -1,9 +1,11 @@
-//! Activations: relu, sigmoid, tanh, softmax and log-softmax.
+//! Activations: relu, sigmoid, tanh, softmax, log-softmax, leaky relu, gelu, silu and hardswish.
 
+use ferrite_core::nn::activation::GeluApproximation;
 use ferrite_core::trace::Op;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
+use crate::convert::js_error;
 use crate::handle::{run_op, TensorHandle};
 
 #[napi]
@@ -29,4 +31,31 @@ pub fn softmax(env: Env, input: TensorHandle, dim: i64) -> Result<TensorHandle, 
 #[napi]
 pub fn log_softmax(env: Env, input: TensorHandle, dim: i64) -> Result<TensorHandle, String> {
     run_op(&env, "log_softmax", Op::LogSoftmax { dim }, &[Some(input)])
+}
+
+#[napi]
+pub fn leaky_relu(
+    env: Env,
+    input: TensorHandle,
+    negative_slope: f64,
+) -> Result<TensorHandle, String> {
+    let op = Op::LeakyRelu { negative_slope };
+    run_op(&env, "leaky_relu", op, &[Some(input)])
+}
+
+/// `approximate` is 'none' (the exact erf form) or 'tanh'.
+#[napi]
+pub fn gelu(env: Env, input: TensorHandle, approximate: String) -> Result<TensorHandle, String> {
+    let approximate = GeluApproximation::parse(&approximate).map_err(js_error)?;
+    run_op(&env, "gelu", Op::Gelu { approximate }, &[Some(input)])
+}
+
+#[napi]
+pub fn silu(env: Env, input: TensorHandle) -> Result<TensorHandle, String> {
+    run_op(&env, "silu", Op::Silu, &[Some(input)])
+}
+
+#[napi]
+pub fn hardswish(env: Env, input: TensorHandle) -> Result<TensorHandle, String> {
+    run_op(&env, "hardswish", Op::Hardswish, &[Some(input)])
 }

@@ -1,4 +1,4 @@
-//! Classification losses.
+//! Losses: classification (cross entropy, nll), regression (mse) and binary (bce with logits).
 
 use ferrite_core::nn::loss::Reduction;
 use napi::bindgen_prelude::*;
@@ -41,5 +41,45 @@ pub fn nll_loss(
     let targets = targets.get(OP)?;
     apply(&env, log_probs, OP, |t| {
         t.nll_loss(&targets, Reduction::parse(OP, &reduction)?, ignore_index)
+    })
+}
+
+/// Mean squared error between an input and a target of the same shape.
+#[napi]
+pub fn mse_loss(
+    env: Env,
+    input: TensorHandle,
+    target: TensorHandle,
+    reduction: String,
+) -> Result<TensorHandle, String> {
+    const OP: &str = "mse_loss";
+    let target = target.get(OP)?;
+    apply(&env, input, OP, |t| {
+        t.mse_loss(&target, Reduction::parse(OP, &reduction)?)
+    })
+}
+
+/// Binary cross entropy of logits against probabilities of the same shape, with optional
+/// per-element `weight` and per-class `pos_weight` (both broadcast to the input's shape).
+#[napi]
+pub fn binary_cross_entropy_with_logits(
+    env: Env,
+    input: TensorHandle,
+    target: TensorHandle,
+    weight: Option<TensorHandle>,
+    pos_weight: Option<TensorHandle>,
+    reduction: String,
+) -> Result<TensorHandle, String> {
+    const OP: &str = "binary_cross_entropy_with_logits";
+    let target = target.get(OP)?;
+    let weight = weight.map(|w| w.get(OP)).transpose()?;
+    let pos_weight = pos_weight.map(|w| w.get(OP)).transpose()?;
+    apply(&env, input, OP, |t| {
+        t.binary_cross_entropy_with_logits(
+            &target,
+            weight.as_ref(),
+            pos_weight.as_ref(),
+            Reduction::parse(OP, &reduction)?,
+        )
     })
 }

@@ -77,7 +77,7 @@ pub(super) fn pointwise_backward_input(kind: Pointwise, g: &[f32], y: &[f32]) ->
 }
 
 /// `f(a, b)` elementwise over two buffers of the same length, into a new one.
-fn zip_map(
+pub(super) fn zip_map(
     op: &'static str,
     a: &[f32],
     b: &[f32],

@@ -3,8 +3,10 @@
 
 mod cpu;
 pub(crate) mod cuda;
+pub(crate) mod rectifier;
 
 pub(crate) use cpu::softmax_row;
+pub use rectifier::GeluApproximation;
 
 use crate::autocast;
 use crate::autograd::{record, Backward};

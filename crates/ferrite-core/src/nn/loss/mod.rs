@@ -4,6 +4,7 @@
 
 mod cpu;
 pub(crate) mod cuda;
+pub(crate) mod pointwise;
 
 use crate::autocast;
 use crate::autograd::{record, Backward};

@@ -1,9 +1,16 @@
 //! torchvision's transforms for 8-bit images (`Pad`, `RandomHorizontalFlip`, `RandomCrop`,
-//! `CenterCrop`) and tensors (`ToTensor`, `Normalize`), applied to a whole batch at once.
+//! `CenterCrop`, `Resize`, `RandomResizedCrop`, `ColorJitter`, `RandomRotation`, `Grayscale`)
+//! and tensors (`ToTensor`, `Normalize`), applied to every image of a batch at its own size.
+
+mod color;
+mod resize;
+mod rotate;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
+
+pub use color::{ColorAdjustment, JitterRanges};
 
 use super::{ImageRef, ImageSet};
 use crate::alloc;
@@ -35,6 +42,54 @@ pub enum Transform {
         height: usize,
         width: usize,
     },
+    /// Bilinear resize: `size` is `[shorter side]` (aspect ratio kept, the longer side capped at
+    /// `max_size`) or `[height, width]`.
+    Resize {
+        size: Vec<usize>,
+        max_size: Option<usize>,
+        antialias: bool,
+    },
+    /// A crop of random area (`scale` of the image's) and aspect ratio (`ratio`, width over
+    /// height) resized to `height` x `width`.
+    RandomResizedCrop {
+        height: usize,
+        width: usize,
+        scale: [f64; 2],
+        ratio: [f64; 2],
+        antialias: bool,
+    },
+    /// `RandomResizedCrop` with its crop given: the window at (`top`, `left`) of
+    /// `crop_height` x `crop_width`, resized to `height` x `width` (torchvision's `resized_crop`).
+    ResizedCrop {
+        top: usize,
+        left: usize,
+        crop_height: usize,
+        crop_width: usize,
+        height: usize,
+        width: usize,
+        antialias: bool,
+    },
+    /// Brightness, contrast, saturation and hue factors drawn from their ranges, applied in a
+    /// random order.
+    ColorJitter(JitterRanges),
+    /// `ColorJitter` with its draw given: these adjustments, in this order.
+    AdjustColor(Vec<ColorAdjustment>),
+    /// A rotation by an angle drawn uniformly from `degrees`, counter-clockwise.
+    RandomRotation {
+        degrees: [f64; 2],
+        fill: u8,
+        expand: bool,
+    },
+    /// `RandomRotation` with its angle given (torchvision's `rotate`).
+    Rotate {
+        angle: f64,
+        fill: u8,
+        expand: bool,
+    },
+    /// ITU-R 601-2 luma, as 1 or 3 channels.
+    Grayscale {
+        channels: usize,
+    },
     /// HWC bytes to CHW floats in [0, 1].
     ToTensor,
     /// Per-channel `(x - mean) / std`, on the output of `ToTensor`.
@@ -51,6 +106,7 @@ enum Sample {
 }
 
 /// 8-bit pixels, row-major with the channels of a pixel together.
+#[derive(Debug)]
 struct Hwc {
     data: Vec<u8>,
     height: usize,
@@ -269,6 +325,91 @@ fn apply_one(t: &Transform, sample: Sample, rng: &mut StdRng) -> Result<Sample> 
         (Transform::CenterCrop { height, width }, Bytes(image)) => {
             Bytes(image.center_crop([*height, *width])?)
         }
+        (
+            Transform::Resize {
+                size,
+                max_size,
+                antialias,
+            },
+            Bytes(image),
+        ) => {
+            let to = resize::output_size([image.height, image.width], size, *max_size)?;
+            Bytes(image.resize(to, *antialias)?)
+        }
+        (
+            Transform::RandomResizedCrop {
+                height,
+                width,
+                scale,
+                ratio,
+                antialias,
+            },
+            Bytes(image),
+        ) => {
+            let [top, left, h, w] = random_resized_crop_window(&image, *scale, *ratio, rng);
+            Bytes(
+                image
+                    .crop(top, left, [h, w])
+                    .resize([*height, *width], *antialias)?,
+            )
+        }
+        (
+            Transform::ResizedCrop {
+                top,
+                left,
+                crop_height,
+                crop_width,
+                height,
+                width,
+                antialias,
+            },
+            Bytes(image),
+        ) => {
+            if top + crop_height > image.height
+                || left + crop_width > image.width
+                || *crop_height == 0
+                || *crop_width == 0
+            {
+                return Err(Error::invalid(
+                    "resizedCrop",
+                    format!(
+                        "the {crop_height}x{crop_width} window at ({top}, {left}) is not inside the {}x{} image",
+                        image.height, image.width
+                    ),
+                ));
+            }
+            Bytes(
+                image
+                    .crop(*top, *left, [*crop_height, *crop_width])
+                    .resize([*height, *width], *antialias)?,
+            )
+        }
+        (Transform::ColorJitter(ranges), Bytes(image)) => {
+            Bytes(image.adjust_colors(&ranges.draw(rng))?)
+        }
+        (Transform::AdjustColor(adjustments), Bytes(image)) => {
+            Bytes(image.adjust_colors(adjustments)?)
+        }
+        (
+            Transform::RandomRotation {
+                degrees: [lo, hi],
+                fill,
+                expand,
+            },
+            Bytes(image),
+        ) => {
+            let angle = lo + (hi - lo) * rng.random::<f64>();
+            Bytes(image.rotate(angle, *fill, *expand)?)
+        }
+        (
+            Transform::Rotate {
+                angle,
+                fill,
+                expand,
+            },
+            Bytes(image),
+        ) => Bytes(image.rotate(*angle, *fill, *expand)?),
+        (Transform::Grayscale { channels }, Bytes(image)) => Bytes(image.grayscale(*channels)?),
         (Transform::ToTensor, Bytes(image)) => Floats(image.to_chw(1.0 / 255.0)?),
         (Transform::Normalize { mean, std }, Floats(image)) => Floats(image.normalize(mean, std)?),
         (Transform::Normalize { .. }, Bytes(_)) => {
@@ -284,6 +425,46 @@ fn apply_one(t: &Transform, sample: Sample, rng: &mut StdRng) -> Result<Sample> 
             ));
         }
     })
+}
+
+/// torchvision's `RandomResizedCrop.get_params`: up to 10 draws of an area fraction in `scale`
+/// and a log-uniform aspect ratio in `ratio` until the window fits, else the centred window of
+/// the ratio clamped into `ratio`. Returns `[top, left, height, width]`.
+fn random_resized_crop_window(
+    image: &Hwc,
+    [scale_lo, scale_hi]: [f64; 2],
+    [ratio_lo, ratio_hi]: [f64; 2],
+    rng: &mut StdRng,
+) -> [usize; 4] {
+    let (height, width) = (image.height as f64, image.width as f64);
+    let area = height * width;
+    let (log_lo, log_hi) = (ratio_lo.ln(), ratio_hi.ln());
+    for _ in 0..10 {
+        let target_area = area * (scale_lo + (scale_hi - scale_lo) * rng.random::<f64>());
+        let aspect = (log_lo + (log_hi - log_lo) * rng.random::<f64>()).exp();
+        // Python's round() halves to even, as `round_ties_even`.
+        let w = (target_area * aspect).sqrt().round_ties_even();
+        let h = (target_area / aspect).sqrt().round_ties_even();
+        if 0.0 < w && w <= width && 0.0 < h && h <= height {
+            let (w, h) = (w as usize, h as usize);
+            let top = rng.random_range(0..=image.height - h);
+            let left = rng.random_range(0..=image.width - w);
+            return [top, left, h, w];
+        }
+    }
+    let in_ratio = width / height;
+    let (min_ratio, max_ratio) = (ratio_lo.min(ratio_hi), ratio_lo.max(ratio_hi));
+    let (h, w) = if in_ratio < min_ratio {
+        ((width / min_ratio).round_ties_even() as usize, image.width)
+    } else if in_ratio > max_ratio {
+        (
+            image.height,
+            (height * max_ratio).round_ties_even() as usize,
+        )
+    } else {
+        (image.height, image.width)
+    };
+    [(image.height - h) / 2, (image.width - w) / 2, h, w]
 }
 
 /// Derives the generator of one sample from the batch seed, so results don't depend on which
@@ -317,8 +498,8 @@ pub fn load_batch(
         return Err(Error::shape(
             "DataLoader",
             format!(
-                "images in a batch must have one shape, but image {} is {other:?} and image {} is {shape:?}; add a randomCrop or centerCrop transform",
-                indices[i], indices[0]
+                "images in a batch must have one size, but after the transforms image {} is {}x{} with {} channels and image {} is {}x{} with {} channels; end the image transforms with one that gives every image one size (centerCrop, randomCrop, randomResizedCrop or resize to [height, width])",
+                indices[i], other[1], other[2], other[0], indices[0], shape[1], shape[2], shape[0]
             ),
         ));
     }
@@ -443,6 +624,83 @@ mod tests {
             load_batch(&set, &[0], &too_big, 0).unwrap_err().code(),
             "InvalidArgument"
         );
+    }
+
+    /// Ferrite's `RandomResizedCrop` windows against statistics of torchvision's `make_params`
+    /// (20000 draws each, test/fixtures/gen_transforms.py): means within 5 standard errors,
+    /// spreads within 3%, and the share of draws that fell back to the centred window.
+    #[test]
+    fn random_resized_crop_samples_windows_like_torchvision() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../test/fixtures/transforms/cases.json"
+        );
+        let fixture: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let floats = |v: &serde_json::Value| -> Vec<f64> {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_f64().unwrap())
+                .collect()
+        };
+        let mut rng = StdRng::seed_from_u64(11);
+        for case in fixture["sampling"].as_array().unwrap() {
+            let (size, scale, ratio) = (
+                floats(&case["size"]),
+                floats(&case["scale"]),
+                floats(&case["ratio"]),
+            );
+            let image = Hwc {
+                data: Vec::new(),
+                height: size[0] as usize,
+                width: size[1] as usize,
+                channels: 3,
+            };
+            let fallback: Vec<usize> = floats(&case["fallbackWindow"])
+                .iter()
+                .map(|&v| v as usize)
+                .collect();
+            let n = case["draws"].as_u64().unwrap() as usize;
+            let draws: Vec<[usize; 4]> = (0..n)
+                .map(|_| {
+                    random_resized_crop_window(
+                        &image,
+                        [scale[0], scale[1]],
+                        [ratio[0], ratio[1]],
+                        &mut rng,
+                    )
+                })
+                .collect();
+            let (want_mean, want_std) = (floats(&case["mean"]), floats(&case["std"]));
+            for k in 0..4 {
+                let mean = draws.iter().map(|d| d[k] as f64).sum::<f64>() / n as f64;
+                let std = (draws
+                    .iter()
+                    .map(|d| (d[k] as f64 - mean).powi(2))
+                    .sum::<f64>()
+                    / n as f64)
+                    .sqrt();
+                let standard_error = want_std[k] * (2.0 / n as f64).sqrt();
+                assert!(
+                    (mean - want_mean[k]).abs() <= 5.0 * standard_error + 1e-9,
+                    "{size:?} field {k}: mean {mean} vs torchvision {}",
+                    want_mean[k]
+                );
+                assert!(
+                    (std - want_std[k]).abs() <= 0.03 * want_std[k] + 1e-9,
+                    "{size:?} field {k}: std {std} vs torchvision {}",
+                    want_std[k]
+                );
+            }
+            let share = draws.iter().filter(|d| d[..] == fallback[..]).count() as f64 / n as f64;
+            let want = case["fallbackFraction"].as_f64().unwrap();
+            let tolerance = 5.0 * (want * (1.0 - want) * 2.0 / n as f64).sqrt() + 2e-3;
+            assert!(
+                (share - want).abs() <= tolerance,
+                "{size:?}: fallback share {share} vs torchvision {want}"
+            );
+        }
     }
 
     #[test]
