@@ -2,7 +2,7 @@
 DataLoader with `workers` worker processes, the transforms named by `pipeline`, batch 64. Prints
 one JSON line per timed epoch: {"seconds": s, "images": n}.
 
-    python bench/data/torch_photos.py <folder> <workers> <pipeline: random-resized-crop | center-crop> <epochs>
+    python bench/data/torch_photos.py <folder> <workers> <pipeline: random-resized-crop | random-resized-crop+color-jitter> <epochs>
 """
 
 import json
@@ -14,8 +14,8 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms as T
 
 root, workers, pipeline, epochs = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
-crop = T.RandomResizedCrop(224) if pipeline == "random-resized-crop" else T.CenterCrop(224)
-transform = T.Compose([crop, T.RandomHorizontalFlip(), T.ToTensor(), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
+jitter = {"random-resized-crop": [], "random-resized-crop+color-jitter": [T.ColorJitter(brightness=0.2, contrast=0.2)]}[pipeline]
+transform = T.Compose([T.RandomResizedCrop(224), T.RandomHorizontalFlip(), *jitter, T.ToTensor(), T.Normalize([0.485, 0.456, 0.406], [0.229, 0.224, 0.225])])
 loader = DataLoader(
     datasets.ImageFolder(root, transform=transform),
     batch_size=64,
