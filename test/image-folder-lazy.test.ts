@@ -131,6 +131,29 @@ describe('ImageFolder (lazy)', () => {
     }
   })
 
+  it('applies every EXIF orientation, 1 to 8, exactly as ImageOps.exif_transpose does, from WebP and PNG', () => {
+    const oriented = join(photos, 'orientations')
+    for (const ext of ['webp', 'png']) {
+      const root = mkdtempSync(join(tmpdir(), 'ferrite-lazy-'))
+      mkdirSync(join(root, 'a'))
+      for (let n = 1; n <= 8; n++) copyFileSync(join(oriented, `${n}.${ext}`), join(root, 'a', `${n}.${ext}`))
+      for (const lazy of [true, false]) {
+        const turned = new ft.data.ImageFolder(root, { exifOrientation: true, lazy })
+        const stored = new ft.data.ImageFolder(root, { lazy })
+        for (let n = 1; n <= 8; n++) {
+          const [image] = turned.get(n - 1)
+          const [asStored] = stored.get(n - 1)
+          using upright = readPng(join(oriented, 'upright', `${n}.png`))
+          expect(asStored.shape).toEqual([3, 3, 5])
+          expect(image.shape, `orientation ${n} (${ext})`).toEqual(upright.shape)
+          expect(maxAbsDiff(image, upright), `orientation ${n} (${ext})`).toBe(0)
+          image.dispose()
+          asStored.dispose()
+        }
+      }
+    }
+  })
+
   it('names a corrupt file in a typed error, and the loader goes on working', async () => {
     const root = mixedFolder(3)
     const bad = join(root, 'dog', '0003.png')
