@@ -4,6 +4,7 @@
 
 use std::fs;
 use std::io;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::RwLock;
 
@@ -157,21 +158,24 @@ fn decode(op: &'static str, path: &Path, orientation: ExifOrientation) -> Result
         return Err(Error::io(op, path, "the file is truncated"));
     }
     let failed = |e| decode_error(op, path, e, full_length);
-    let mut reader = ImageReader::with_format(io::Cursor::new(&bytes), format);
-    // The pixel count is checked below, from the header; the codec's own memory limit would
-    // refuse images that a raised pixel limit allows.
-    reader.limits(Limits::no_limits());
-    let mut decoder = reader.into_decoder().map_err(failed)?;
-    let (width, height) = decoder.dimensions();
-    check_pixels(op, path, width, height, max_image_pixels()?)?;
-    let turn = match orientation {
-        ExifOrientation::Apply => Some(decoder.orientation().map_err(failed)?),
-        ExifOrientation::Ignore => None,
-    };
-    let mut decoded = DynamicImage::from_decoder(decoder).map_err(failed)?;
-    if let Some(turn) = turn {
-        decoded.apply_orientation(turn);
-    }
+    let decoded = contain_panics(op, path, || {
+        let mut reader = ImageReader::with_format(io::Cursor::new(&bytes), format);
+        // The pixel count is checked below, from the header; the codec's own memory limit would
+        // refuse images that a raised pixel limit allows.
+        reader.limits(Limits::no_limits());
+        let mut decoder = reader.into_decoder().map_err(failed)?;
+        let (width, height) = decoder.dimensions();
+        check_pixels(op, path, width, height, max_image_pixels()?)?;
+        let turn = match orientation {
+            ExifOrientation::Apply => Some(decoder.orientation().map_err(failed)?),
+            ExifOrientation::Ignore => None,
+        };
+        let mut decoded = DynamicImage::from_decoder(decoder).map_err(failed)?;
+        if let Some(turn) = turn {
+            decoded.apply_orientation(turn);
+        }
+        Ok(decoded)
+    })?;
     match decoded.color() {
         ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8 => Ok(decoded),
         other => Err(Error::io(
@@ -180,6 +184,28 @@ fn decode(op: &'static str, path: &Path, orientation: ExifOrientation) -> Result
             format!("{other:?} pixels; only 8-bit images can be read"),
         )),
     }
+}
+
+/// Runs a codec on one file. A codec that panics on malformed input fails this file with an `Io`
+/// error naming it, so that one bad file neither takes down a whole batch nor escapes
+/// `onError: 'skip'`.
+fn contain_panics<T>(
+    op: &'static str,
+    path: &Path,
+    codec: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    panic::catch_unwind(AssertUnwindSafe(codec)).unwrap_or_else(|payload| {
+        let detail = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("no message");
+        Err(Error::io(
+            op,
+            path,
+            format!("the image data is corrupt: the decoder gave up ({detail})"),
+        ))
+    })
 }
 
 /// True when a RIFF file (WebP) holds at least the bytes its header announces.
@@ -381,6 +407,22 @@ mod tests {
              89478485 pixels; raise it with ft.vision.setMaxImagePixels(pixels) or the \
              FERRITE_MAX_IMAGE_PIXELS environment variable"
         );
+    }
+
+    #[test]
+    fn a_codec_that_panics_fails_only_its_file_with_an_io_error() {
+        let path = Path::new("photos/cat/odd.jpg");
+        let err = contain_panics("ImageFolder", path, || -> Result<()> {
+            let rows: Vec<u8> = Vec::new();
+            panic!("row {} out of range", rows.len() + 7)
+        })
+        .unwrap_err();
+        assert_eq!(err.code(), "Io");
+        assert_eq!(
+            err.to_string(),
+            "ImageFolder: photos/cat/odd.jpg: the image data is corrupt: the decoder gave up (row 7 out of range)"
+        );
+        assert_eq!(contain_panics("ImageFolder", path, || Ok(3)).unwrap(), 3);
     }
 
     #[test]
