@@ -241,6 +241,8 @@ export interface DeviceMemory {
   bytes: number
 }
 
+export declare function dropout(input: TensorHandle, p: number, training: boolean): TensorHandle
+
 export declare function dtype(handle: TensorHandle): string
 
 /**
@@ -412,6 +414,8 @@ export declare function releaseCollectedTensors(): void
 
 export declare function relu(input: TensorHandle): TensorHandle
 
+export declare function relu6(input: TensorHandle): TensorHandle
+
 export declare function requiresGrad(handle: TensorHandle): boolean
 
 export declare function reshape(handle: TensorHandle, shape: Array<number>): TensorHandle
@@ -578,6 +582,10 @@ export declare function view(handle: TensorHandle, shape: Array<number>): Tensor
  */
 export declare function watch(handle: TensorHandle, owner: unknown): void
 
-export declare function writeImage(tensor: TensorHandle, path: string): void
+/**
+ * `quality` is checked to be 1..=100 by the TypeScript wrapper; larger values saturate and
+ * are refused by the core.
+ */
+export declare function writeImage(tensor: TensorHandle, path: string, quality?: number | undefined | null): void
 
 export declare function zeros(shape: Array<number>, dtypeName: string, deviceName: string): TensorHandle

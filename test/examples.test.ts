@@ -1,15 +1,20 @@
 // Runs the tutorial examples and compares their whole stdout with the expected text, so they
 // cannot drift from the tutorial ("使用Pytorch搭建CNN", the numbers and strings it printed).
 import { execFile } from 'node:child_process'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { brotliDecompressSync } from 'node:zlib'
 import { describe, expect, it } from 'vitest'
+import * as ft from 'ferrite'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const TIMEOUT_MS = 180_000
 
-async function runExample(file: string): Promise<string> {
-  const { stdout } = await promisify(execFile)('npx', ['tsx', file], { cwd: ROOT, timeout: TIMEOUT_MS })
+async function runExample(file: string, args: string[] = []): Promise<string> {
+  const { stdout } = await promisify(execFile)('npx', ['tsx', file, ...args], { cwd: ROOT, timeout: TIMEOUT_MS })
   return stdout
 }
 
@@ -129,5 +134,40 @@ describe('tutorial examples print the tutorial results', () => {
     const out = await runExample('examples/03-layers.ts')
     for (const block of ['[1, 3, 30, 30]', '[1, 3, 16, 16]', POOL_INPUT, MAX_POOLED, AVG_POOLED]) expect(out).toContain(block)
     expect(out).toBe(EXAMPLE_03)
+  })
+})
+
+describe('05-fine-tune: your own photos', () => {
+  it('makes mixed-size JPEGs, loads torchvision weights, trains the new head and layer4, saves the model', { timeout: TIMEOUT_MS }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ferrite-fine-tune-'))
+    try {
+      // torchvision's resnet18 (10 classes) from the models fixture, stored as bfloat16 as a pretrained file may be.
+      const fixture = join(dir, 'fixture.safetensors')
+      writeFileSync(fixture, brotliDecompressSync(readFileSync(join(ROOT, 'test', 'fixtures', 'torchvision', 'resnet18.safetensors.br'))))
+      const state = ft.load(fixture)
+      const rounded = (key: string) => state[key].to({ dtype: 'bfloat16' }).float()
+      const weights = join(dir, 'resnet18.safetensors')
+      ft.save(Object.fromEntries(Object.entries(state).map(([k, v]) => [k, v.dtype === 'float32' ? v.to({ dtype: 'bfloat16' }) : v])), weights)
+      const photos = join(dir, 'photos')
+      const args = ['--photos', photos, '--weights', weights, '--classes', '3', '--per-class', '8', '--size', '64', '--epochs', '2', '--out', join(dir, 'model')]
+      const out = await runExample('examples/05-fine-tune.ts', args)
+      expect(out).toContain('24 training and 6 validation photos of 3 classes: airplane, automobile, bird')
+      expect(out).toContain(`loaded ${weights}`)
+      expect(out).toMatch(/Epoch 2\/2:\nStep \[1\/1\] Train Loss: \d+\.\d{4}\nAccuracy on Test Set: \d+\.\d{4} %/)
+      const sizes = readdirSync(join(photos, 'train', 'bird')).map((f) => ft.vision.readImage(join(photos, 'train', 'bird', f)).shape.join('x'))
+      expect(new Set(sizes).size).toBeGreaterThan(2)
+      for (const size of sizes) expect(['3x375x500', '3x500x375', '3x320x320', '3x360x640', '3x180x240']).toContain(size)
+      const saved = ft.load(join(dir, 'model', 'model.safetensors'))
+      expect(saved['fc.weight'].shape).toEqual([3, 512])
+      // Frozen layers kept the loaded weights and layer4 trained; batch norms' running statistics
+      // still follow the data in training mode, frozen or not, as in PyTorch.
+      const maxDiff = (key: string) => saved[key].sub(rounded(key)).abs().max().item()
+      expect(maxDiff('layer1.0.conv1.weight')).toBe(0)
+      expect(maxDiff('layer1.0.bn1.weight')).toBe(0)
+      expect(maxDiff('bn1.running_mean')).toBeGreaterThan(0)
+      expect(maxDiff('layer4.1.conv2.weight')).toBeGreaterThan(0)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

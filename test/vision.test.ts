@@ -2,7 +2,7 @@
 // writeImage round trips, saveImageGrid's layout checked pixel by pixel, typed errors, and
 // examples/02-image-filters.ts end to end against a naive float64 convolution.
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -127,6 +127,48 @@ describe('writeImage', () => {
       expect(back.shape).toEqual([1, 3, 4])
       expect(values(back)).toEqual(values(image))
     }
+  })
+})
+
+describe('writeImage as JPEG', () => {
+  // A smooth colour gradient, which JPEG keeps closely at high quality.
+  const gradient = ft
+    .arange(0, 40)
+    .mul(4)
+    .reshape([1, 1, 40])
+    .add(ft.arange(0, 24).mul(2).reshape([1, 24, 1]))
+    .add(ft.arange(0, 3).mul(25).reshape([3, 1, 1]))
+
+  it('writes baseline JPEG files picked by extension, close to the pixels, smaller at lower quality', () => {
+    const fine = join(dir, 'fine.jpg')
+    const coarse = join(dir, 'coarse.JPEG')
+    ft.vision.writeImage(gradient, fine, { quality: 95 })
+    ft.vision.writeImage(gradient, coarse, { quality: 10 })
+    const bytes = readFileSync(fine)
+    expect([bytes[0], bytes[1]]).toEqual([0xff, 0xd8])
+    expect(statSync(coarse).size).toBeLessThan(bytes.length)
+    const back = values(ft.vision.readImage(fine))
+    const want = values(gradient)
+    expect(Math.max(...back.map((v, i) => Math.abs(v - want[i])))).toBeLessThanOrEqual(6)
+    ft.vision.writeImage(gradient.select(0, 0), join(dir, 'gray.jpeg'))
+    expect(ft.vision.readImage(join(dir, 'gray.jpeg'), { mode: 'L' }).shape).toEqual([1, 24, 40])
+  })
+
+  it('refuses unknown extensions and bad qualities with typed errors', () => {
+    const image = ft.zeros([4, 4])
+    const cases: [string, number | undefined, string][] = [
+      ['x.bmp', undefined, 'expected a .png, .jpg or .jpeg file name'],
+      ['x.png', 90, 'quality applies to JPEG files only'],
+      ['x.jpg', 0, 'quality must be 1 to 100'],
+      ['x.jpg', 101, 'quality must be 1 to 100'],
+      ['x.jpg', 2.5, 'quality must be an integer'],
+    ]
+    for (const [name, quality, message] of cases) {
+      const e = thrown(() => ft.vision.writeImage(image, join(dir, name), { quality }))
+      expect(e.code).toBe('InvalidArgument')
+      expect(e.message).toContain(message)
+    }
+    expect(readdirSync(dir).filter((f) => f.startsWith('x.'))).toEqual([])
   })
 })
 

@@ -1,6 +1,6 @@
 /**
  * Image files, like PIL's `Image.open(path).convert(mode)` and torchvision's `save_image`: PNG
- * and JPEG in, PNG out, and a titled grid of pictures for looking at results side by side.
+ * and JPEG in and out, and a titled grid of pictures for looking at results side by side.
  * Decoding, colour conversion, scaling and drawing all run natively.
  *
  * ```ts
@@ -56,13 +56,24 @@ export function readImage(path: ImagePath, { mode = 'RGB' }: ReadImageOptions = 
   return new Tensor(native.readImage(filePath('readImage', path), mode))
 }
 
+/** Options of {@link writeImage}. */
+export interface WriteImageOptions {
+  /** JPEG quality 1..100, as PIL's `save(path, quality=...)` (default 75); only for `.jpg`/`.jpeg` files. */
+  quality?: number
+}
+
 /**
- * Writes a `[C, H, W]` (C = 1 or 3) or `[H, W]` tensor as an 8-bit gray or RGB PNG, values
- * clamped to 0..255 and rounded. The file is replaced atomically: readers see the old file or
- * the new one, never a partial write.
+ * Writes a `[C, H, W]` (C = 1 or 3) or `[H, W]` tensor as an 8-bit gray or RGB image, values
+ * clamped to 0..255 and rounded. The format comes from the extension, as with PIL's
+ * `Image.save`: `.png`, or `.jpg`/`.jpeg` (baseline JPEG at `quality`). The file is replaced
+ * atomically: readers see the old file or the new one, never a partial write.
  */
-export function writeImage(image: Tensor, path: ImagePath): void {
-  native.writeImage(tensorArgument('writeImage', 'image', image).handle, filePath('writeImage', path))
+export function writeImage(image: Tensor, path: ImagePath, { quality }: WriteImageOptions = {}): void {
+  const checkedQuality = quality === undefined ? undefined : checkInt('writeImage', 'quality', quality)
+  if (checkedQuality !== undefined && (checkedQuality < 1 || checkedQuality > 100)) {
+    throw new InvalidArgumentError(`writeImage: quality must be 1 to 100, as PIL's; got ${checkedQuality}`)
+  }
+  native.writeImage(tensorArgument('writeImage', 'image', image).handle, filePath('writeImage', path), checkedQuality)
 }
 
 /**

@@ -35,6 +35,14 @@ export function logSoftmax(input: Tensor, dim: number): Tensor {
   return new Tensor(native.logSoftmax(input.handle, checkInt('log_softmax', 'dim', dim)))
 }
 
+/**
+ * `min(max(x, 0), 6)` elementwise, like `torch.nn.functional.relu6`; the gradient is 0 at and
+ * beyond 0 and 6, as PyTorch's `hardtanh` gives it. int64 tensors stay int64.
+ */
+export function relu6(input: Tensor): Tensor {
+  return new Tensor(native.relu6(input.handle))
+}
+
 /** Options of {@link leakyRelu}. */
 export interface LeakyReluOptions {
   /** The slope for negative inputs (default 0.01). */

@@ -4,6 +4,8 @@
  */
 export * from './activation'
 export * from './conv'
+export { dropout } from './dropout'
+export type { DropoutOptions } from './dropout'
 export * from './linear'
 export * from './loss'
 export * from './norm'

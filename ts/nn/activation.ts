@@ -1,4 +1,4 @@
-import { relu, sigmoid, tanh } from '../functional'
+import { relu, relu6, sigmoid, tanh } from '../functional'
 import { gelu, type GeluApproximate, type GeluOptions, hardswish, leakyRelu, silu } from '../functional'
 import { pyFloat } from './repr'
 import type { Tensor } from '../tensor'
@@ -43,6 +43,28 @@ export class Sigmoid extends Module {
 export class Tanh extends Module {
   forward(input: Tensor): Tensor {
     return tanh(input)
+  }
+}
+
+/**
+ * `min(max(x, 0), 6)` elementwise, like `torch.nn.ReLU6` (MobileNetV2's activation). Its
+ * `inplace` option only shows in the printout, as {@link ReLU}'s does.
+ */
+export class ReLU6 extends Module {
+  /** PyTorch's in-place flag; only affects printing, since Ferrite always returns a new tensor. */
+  readonly inplace: boolean
+
+  constructor({ inplace = false }: ReLUOptions = {}) {
+    super()
+    this.inplace = inplace
+  }
+
+  forward(input: Tensor): Tensor {
+    return relu6(input)
+  }
+
+  override extraRepr(): string {
+    return this.inplace ? 'inplace=True' : ''
   }
 }
 

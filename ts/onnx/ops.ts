@@ -388,6 +388,13 @@ export const LOWERINGS: Record<string, Lowering> = {
     n.finish('Concat', names, [int('axis', normalizeDim(n.int('dim'), n.output.shape.length))])
   },
 
+  // Clip takes its bounds as inputs (opset 11 on), in the dtype it computes in.
+  relu6: (n) => {
+    const dtype = n.computeDtype()
+    const bound = (base: string, value: number) => (dtype === 'int64' ? n.builder.integer(base, value, 'int64') : n.builder.float32(base, value))
+    n.finish('Clip', [...n.cast([n.input(0)], dtype), bound('relu6_min', 0), bound('relu6_max', 6)], [], dtype)
+  },
+
   leaky_relu: (n) => n.compute('LeakyRelu', [n.input(0)], [float('alpha', n.number('negativeSlope'))], { floatOnly: true }),
   gelu: (n) => lowerGelu(n, n.string('approximate')),
   silu: (n) => {

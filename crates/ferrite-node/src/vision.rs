@@ -31,10 +31,15 @@ pub fn set_max_image_pixels(pixels: Option<f64>) {
     vision::set_max_image_pixels(pixels.map(|p| p as u64));
 }
 
+/// `quality` is checked to be 1..=100 by the TypeScript wrapper; larger values saturate and
+/// are refused by the core.
 #[napi]
-pub fn write_image(tensor: TensorHandle, path: String) -> Result<(), String> {
+pub fn write_image(tensor: TensorHandle, path: String, quality: Option<u32>) -> Result<(), String> {
     let t = tensor.get("writeImage")?;
-    guard("writeImage", || vision::write_image(&t, Path::new(&path)))
+    let quality = quality.map(|q| u8::try_from(q).unwrap_or(u8::MAX));
+    guard("writeImage", || {
+        vision::write_image(&t, Path::new(&path), quality)
+    })
 }
 
 /// `GridOptions` as JS passes them; the TypeScript wrapper fills in the defaults.

@@ -117,6 +117,7 @@ pub enum Op {
     Stack {
         dim: i64,
     },
+    Relu6,
     LeakyRelu {
         negative_slope: f64,
     },
@@ -161,6 +162,7 @@ pub const TRACEABLE_OPS: &[&str] = &[
     "to (a dtype)",
     "cat",
     "stack",
+    "relu6",
     "leaky_relu",
     "gelu",
     "silu",
@@ -203,6 +205,7 @@ impl Op {
             Op::ToDtype(_) => "to_dtype",
             Op::Cat { .. } => "cat",
             Op::Stack { .. } => "stack",
+            Op::Relu6 => "relu6",
             Op::LeakyRelu { .. } => "leaky_relu",
             Op::Gelu { .. } => "gelu",
             Op::Silu => "silu",
@@ -285,6 +288,7 @@ impl Op {
             Op::ToDtype(dtype) => x()?.to_dtype(*dtype),
             Op::Cat { dim } => Tensor::cat(&all(op, inputs)?, *dim),
             Op::Stack { dim } => Tensor::stack(&all(op, inputs)?, *dim),
+            Op::Relu6 => x()?.relu6(),
             Op::LeakyRelu { negative_slope } => x()?.leaky_relu(*negative_slope),
             Op::Gelu { approximate } => x()?.gelu(*approximate),
             Op::Silu => x()?.silu(),
@@ -363,6 +367,7 @@ impl Op {
             | Op::Tanh
             | Op::Contiguous
             | Op::Clone
+            | Op::Relu6
             | Op::Silu
             | Op::Hardswish => json!({}),
         };

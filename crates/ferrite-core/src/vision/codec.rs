@@ -8,6 +8,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::RwLock;
 
+use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::{
     ColorType, DynamicImage, ExtendedColorType, ImageDecoder, ImageEncoder, ImageError,
@@ -232,10 +233,15 @@ fn check_pixels(op: &'static str, path: &Path, width: u32, height: u32, limit: u
     ))
 }
 
-/// Writes a `[C, H, W]` (C = 1 or 3) or `[H, W]` tensor as an 8-bit PNG, values clamped to
-/// 0..=255 and rounded (NaN becomes 0).
-pub fn write_image(tensor: &Tensor, path: &Path) -> Result<()> {
+/// PIL's default JPEG quality.
+pub const DEFAULT_JPEG_QUALITY: u8 = 75;
+
+/// Writes a `[C, H, W]` (C = 1 or 3) or `[H, W]` tensor as an 8-bit image, values clamped to
+/// 0..=255 and rounded (NaN becomes 0). The format comes from the extension, as PIL's
+/// `Image.save` picks it: `.png`, or `.jpg`/`.jpeg` at `quality` 1..=100 (default 75).
+pub fn write_image(tensor: &Tensor, path: &Path, quality: Option<u8>) -> Result<()> {
     const OP: &str = "writeImage";
+    let format = output_format(OP, path, quality)?;
     let (channels, height, width) = image_dims(OP, "the image", tensor.shape())?;
     let values = tensor.to_vec_f64()?;
     let plane = height * width;
@@ -245,7 +251,59 @@ pub fn write_image(tensor: &Tensor, path: &Path) -> Result<()> {
             pixels[i * channels + c] = to_byte(v);
         }
     }
-    save_png(OP, path, &pixels, width, height, channels)
+    match format {
+        OutputFormat::Png => save_png(OP, path, &pixels, width, height, channels),
+        OutputFormat::Jpeg { quality } => {
+            save_jpeg(OP, path, &pixels, width, height, channels, quality)
+        }
+    }
+}
+
+/// The encoding `write_image` picked for a path.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum OutputFormat {
+    Png,
+    Jpeg { quality: u8 },
+}
+
+fn output_format(op: &'static str, path: &Path, quality: Option<u8>) -> Result<OutputFormat> {
+    let extension = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let format = match extension.as_deref() {
+        Some("png") if quality.is_some() => {
+            return Err(Error::invalid(
+                op,
+                format!(
+                    "quality applies to JPEG files only; {} is a PNG file",
+                    path.display()
+                ),
+            ));
+        }
+        Some("png") => OutputFormat::Png,
+        Some("jpg" | "jpeg") => OutputFormat::Jpeg {
+            quality: quality.unwrap_or(DEFAULT_JPEG_QUALITY),
+        },
+        _ => {
+            return Err(Error::invalid(
+                op,
+                format!(
+                    "cannot tell the image format of {}: expected a .png, .jpg or .jpeg file name",
+                    path.display()
+                ),
+            ));
+        }
+    };
+    if let OutputFormat::Jpeg { quality } = format {
+        if !(1..=100).contains(&quality) {
+            return Err(Error::invalid(
+                op,
+                format!("quality must be 1 to 100, as PIL's; got {quality}"),
+            ));
+        }
+    }
+    Ok(format)
 }
 
 /// PIL's `convert('L')` for RGB: ITU-R 601-2 luma in 16-bit fixed point, rounded to nearest.
@@ -312,6 +370,39 @@ pub(super) fn save_png(
         .write_image(pixels, w, h, color)
         .map_err(|e| Error::io(op, path, format!("cannot encode as PNG: {e}")))?;
     crate::io::write_atomically(op, path, &png)
+}
+
+/// Encodes interleaved 8-bit gray or RGB pixels as baseline JPEG and writes them atomically.
+fn save_jpeg(
+    op: &'static str,
+    path: &Path,
+    pixels: &[u8],
+    width: usize,
+    height: usize,
+    channels: usize,
+    quality: u8,
+) -> Result<()> {
+    // JPEG stores each side in 16 bits.
+    let too_large = || {
+        Error::invalid(
+            op,
+            format!("a {width}x{height} image is too large for JPEG (65535 pixels a side at most)"),
+        )
+    };
+    let (w, h) = (
+        u16::try_from(width).map_err(|_| too_large())?,
+        u16::try_from(height).map_err(|_| too_large())?,
+    );
+    let color = if channels == 1 {
+        ExtendedColorType::L8
+    } else {
+        ExtendedColorType::Rgb8
+    };
+    let mut jpeg = Vec::new();
+    JpegEncoder::new_with_quality(&mut jpeg, quality)
+        .write_image(pixels, w.into(), h.into(), color)
+        .map_err(|e| Error::io(op, path, format!("cannot encode as JPEG: {e}")))?;
+    crate::io::write_atomically(op, path, &jpeg)
 }
 
 /// True when a JPEG stream runs out before its end-of-image marker. The JPEG decoder paints
@@ -473,7 +564,7 @@ mod tests {
             50.0,
             60.0,
         ];
-        write_image(&Tensor::from_f32(values, &[3, 2, 2]).unwrap(), &path).unwrap();
+        write_image(&Tensor::from_f32(values, &[3, 2, 2]).unwrap(), &path, None).unwrap();
         let read = read_image(&path, ColorMode::Rgb).unwrap();
         assert_eq!(read.shape(), &[3, 2, 2]);
         assert_eq!(
@@ -489,10 +580,69 @@ mod tests {
     }
 
     #[test]
+    fn jpeg_round_trips_close_to_the_pixels_and_quality_trades_size() {
+        let dir = std::env::temp_dir().join(format!("ferrite-jpeg-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        // A smooth RGB gradient, which JPEG keeps well at high quality.
+        let (h, w) = (24usize, 40usize);
+        let values: Vec<f32> = (0..3 * h * w)
+            .map(|i| {
+                let (c, y, x) = (i / (h * w), i / w % h, i % w);
+                (40 * c + 3 * y + 4 * x) as f32
+            })
+            .collect();
+        let image = Tensor::from_f32(values.clone(), &[3, h, w]).unwrap();
+        let (fine, coarse) = (dir.join("fine.jpg"), dir.join("coarse.JPEG"));
+        write_image(&image, &fine, Some(95)).unwrap();
+        write_image(&image, &coarse, Some(10)).unwrap();
+        assert!(fs::metadata(&coarse).unwrap().len() < fs::metadata(&fine).unwrap().len());
+        let read = read_image(&fine, ColorMode::Rgb)
+            .unwrap()
+            .to_vec_f32()
+            .unwrap();
+        let worst = read
+            .iter()
+            .zip(&values)
+            .map(|(a, b)| (a - b.min(255.0)).abs())
+            .fold(0.0f32, f32::max);
+        assert!(worst <= 6.0, "largest error at quality 95: {worst}");
+        let gray = dir.join("gray.jpg");
+        write_image(
+            &Tensor::from_f32(vec![128.0; 64], &[8, 8]).unwrap(),
+            &gray,
+            None,
+        )
+        .unwrap();
+        assert_eq!(read_image(&gray, ColorMode::L).unwrap().shape(), &[1, 8, 8]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_format_comes_from_the_extension_and_quality_is_checked() {
+        let image = Tensor::from_f32(vec![0.0; 4], &[2, 2]).unwrap();
+        for (path, quality, wanted) in [
+            ("x.bmp", None, "expected a .png, .jpg or .jpeg file name"),
+            (
+                "no-extension",
+                None,
+                "expected a .png, .jpg or .jpeg file name",
+            ),
+            ("x.png", Some(90), "quality applies to JPEG files only"),
+            ("x.jpg", Some(0), "quality must be 1 to 100"),
+            ("x.jpg", Some(101), "quality must be 1 to 100"),
+        ] {
+            let err = write_image(&image, Path::new(path), quality).unwrap_err();
+            assert_eq!(err.code(), "InvalidArgument", "{path}");
+            assert!(err.to_string().contains(wanted), "{path}: {err}");
+        }
+    }
+
+    #[test]
     fn rejects_bad_shapes_and_missing_files() {
         let err = write_image(
             &Tensor::from_f32(vec![0.0; 8], &[2, 2, 2]).unwrap(),
             Path::new("x.png"),
+            None,
         )
         .unwrap_err();
         assert_eq!(err.code(), "ShapeMismatch");

@@ -1,4 +1,5 @@
-//! Activations: relu, sigmoid, tanh, softmax, log-softmax, leaky relu, gelu, silu and hardswish.
+//! Activations: relu, sigmoid, tanh, softmax, log-softmax, relu6, leaky relu, gelu, silu and
+//! hardswish.
 
 use ferrite_core::nn::activation::GeluApproximation;
 use ferrite_core::trace::Op;
@@ -31,6 +32,11 @@ pub fn softmax(env: Env, input: TensorHandle, dim: i64) -> Result<TensorHandle, 
 #[napi]
 pub fn log_softmax(env: Env, input: TensorHandle, dim: i64) -> Result<TensorHandle, String> {
     run_op(&env, "log_softmax", Op::LogSoftmax { dim }, &[Some(input)])
+}
+
+#[napi]
+pub fn relu6(env: Env, input: TensorHandle) -> Result<TensorHandle, String> {
+    run_op(&env, "relu6", Op::Relu6, &[Some(input)])
 }
 
 #[napi]

@@ -2,6 +2,7 @@
 
 mod activation;
 mod conv;
+mod dropout;
 mod linear;
 mod loss;
 mod norm;

@@ -1,4 +1,4 @@
-// Activations: relu, sigmoid and tanh elementwise (forwards read a strided view through
+// Activations: relu, sigmoid, tanh and relu6 elementwise (forwards read a strided view through
 // `Strides`, gradients zip contiguous buffers), and softmax / log-softmax along one dim of a
 // contiguous tensor seen as [outer, dim, inner]: a block per row when inner == 1, else a thread
 // per (outer, inner) column walking the dim. Helpers are prefixed: the CPU shim links every
@@ -41,6 +41,23 @@ extern "C" __global__ void activation_tanh_f32(const float* __restrict__ x, Stri
     FERRITE_FOR_EACH(i, n) y[i] = tanhf(x[activation_at(view, contiguous, i)]);
 }
 
+// min(max(v, 0), 6); NaN fails both tests and stays NaN.
+__device__ __forceinline__ float activation_relu6(float v) { return v <= 0.0f ? 0.0f : (v >= 6.0f ? 6.0f : v); }
+
+extern "C" __global__ void activation_relu6_f32(const float* __restrict__ x, Strides view,
+                                                int contiguous, float* __restrict__ y, long long n) {
+    FERRITE_FOR_EACH(i, n) y[i] = activation_relu6(x[activation_at(view, contiguous, i)]);
+}
+
+extern "C" __global__ void activation_relu6_i64(const long long* __restrict__ x, Strides view,
+                                                int contiguous, long long* __restrict__ y,
+                                                long long n) {
+    FERRITE_FOR_EACH(i, n) {
+        const long long v = x[activation_at(view, contiguous, i)];
+        y[i] = v < 0 ? 0 : (v > 6 ? 6 : v);
+    }
+}
+
 // Input gradients from the upstream gradient `g` and the saved output `y`.
 extern "C" __global__ void activation_relu_backward_f32(const float* __restrict__ g,
                                                         const float* __restrict__ y,
@@ -58,6 +75,13 @@ extern "C" __global__ void activation_tanh_backward_f32(const float* __restrict_
                                                         const float* __restrict__ y,
                                                         float* __restrict__ dx, long long n) {
     FERRITE_FOR_EACH(i, n) dx[i] = g[i] * (1.0f - y[i] * y[i]);
+}
+
+// PyTorch's hardtanh_backward: no gradient at and beyond the edges, which the output equals there.
+extern "C" __global__ void activation_relu6_backward_f32(const float* __restrict__ g,
+                                                         const float* __restrict__ y,
+                                                         float* __restrict__ dx, long long n) {
+    FERRITE_FOR_EACH(i, n) dx[i] = (y[i] <= 0.0f || y[i] >= 6.0f) ? 0.0f : g[i];
 }
 
 // Softmax (or log-softmax) of each of `rows` contiguous rows of `dim` elements: the max is

@@ -1,5 +1,5 @@
-//! Activation kernels on f32 buffers (relu also on int64). Pointwise forwards walk the input's
-//! layout, so strided views are read in place; their gradients zip two contiguous buffers.
+//! Activation kernels on f32 buffers (relu and relu6 also on int64). Pointwise forwards walk the
+//! input's layout, so strided views are read in place; their gradients zip two contiguous buffers.
 //! Softmax sees its input as `[outer, dim, inner]` and normalises along the middle.
 
 use std::mem::MaybeUninit;
@@ -47,12 +47,15 @@ fn float(kind: Pointwise, x: &[f32], layout: &Layout) -> Result<CpuStorage> {
         // exp(-x) overflows to inf for very negative x, which still gives the right 0.
         Pointwise::Sigmoid => map_strided(op, x, layout, |v: f32| 1.0 / (1.0 + exp_f32(-v)))?,
         Pointwise::Tanh => map_strided(op, x, layout, f32::tanh)?,
+        // `clamp` keeps NaN.
+        Pointwise::Relu6 => map_strided(op, x, layout, |v: f32| v.clamp(0.0, 6.0))?,
     }))
 }
 
 fn int(kind: Pointwise, x: &[i64], layout: &Layout) -> Result<CpuStorage> {
     Ok(CpuStorage::I64(match kind {
         Pointwise::Relu => map_strided(kind.name(), x, layout, |v: i64| v.max(0))?,
+        Pointwise::Relu6 => map_strided(kind.name(), x, layout, |v: i64| v.clamp(0, 6))?,
         // Computed in float (see `compute_dtype`).
         Pointwise::Sigmoid | Pointwise::Tanh => return Err(internal(kind)),
     }))
@@ -73,6 +76,9 @@ pub(super) fn pointwise_backward_input(kind: Pointwise, g: &[f32], y: &[f32]) ->
         Pointwise::Relu => zip_map(op, g, y, |g, y| if y > 0.0 { g } else { 0.0 }),
         Pointwise::Sigmoid => zip_map(op, g, y, |g, y| g * y * (1.0 - y)),
         Pointwise::Tanh => zip_map(op, g, y, |g, y| g * (1.0 - y * y)),
+        // PyTorch's hardtanh_backward: none at and beyond the edges (which the output equals
+        // exactly there); a NaN passes the gradient through.
+        Pointwise::Relu6 => zip_map(op, g, y, |g, y| if y <= 0.0 || y >= 6.0 { 0.0 } else { g }),
     }
 }
 

@@ -26,6 +26,8 @@ pub(super) fn pointwise_forward(
         (Pointwise::Relu, DType::I64) => "activation_relu_i64",
         (Pointwise::Sigmoid, DType::F32) => "activation_sigmoid_f32",
         (Pointwise::Tanh, DType::F32) => "activation_tanh_f32",
+        (Pointwise::Relu6, DType::F32) => "activation_relu6_f32",
+        (Pointwise::Relu6, DType::I64) => "activation_relu6_i64",
         (Pointwise::Sigmoid | Pointwise::Tanh, DType::I64) | (_, DType::BF16 | DType::Bool) => {
             return Err(Error::Internal {
                 op,
@@ -77,6 +79,7 @@ pub(super) fn pointwise_backward_input(
         Pointwise::Relu => "activation_relu_backward_f32",
         Pointwise::Sigmoid => "activation_sigmoid_backward_f32",
         Pointwise::Tanh => "activation_tanh_backward_f32",
+        Pointwise::Relu6 => "activation_relu6_backward_f32",
     };
     let n = gl.numel();
     let (gp, yp) = (g.ptr::<f32>(op, gl)?, y.ptr::<f32>(op, yl)?);
@@ -233,7 +236,7 @@ mod tests {
     }
 
     cuda_test!(fn pointwise_activations_match_the_cpu(device) {
-        let activations: [Activation; 3] = [Tensor::relu, Tensor::sigmoid, Tensor::tanh];
+        let activations: [Activation; 4] = [Tensor::relu, Tensor::sigmoid, Tensor::tanh, Tensor::relu6];
         for (i, shape) in SHAPES.iter().enumerate() {
             let (x, dx) = pair(shape, i as u64, device);
             for f in activations {
@@ -250,7 +253,7 @@ mod tests {
             |t| t.narrow(2, 1, 1).unwrap().expand(&[5, 7, 6]).unwrap(),
         ];
         for view in views {
-            for f in [Tensor::relu, Tensor::sigmoid, Tensor::tanh] as [Activation; 3] {
+            for f in [Tensor::relu, Tensor::sigmoid, Tensor::tanh, Tensor::relu6] as [Activation; 4] {
                 same(&f(&view(&dx)).unwrap(), &f(&view(&x)).unwrap());
             }
         }
@@ -264,12 +267,17 @@ mod tests {
             got.to_device(Device::Cpu).unwrap().to_vec_i64().unwrap(),
             ints.relu().unwrap().to_vec_i64().unwrap()
         );
+        let got = ints.to_device(device).unwrap().relu6().unwrap();
+        assert_eq!(
+            got.to_device(Device::Cpu).unwrap().to_vec_i64().unwrap(),
+            ints.relu6().unwrap().to_vec_i64().unwrap()
+        );
         let sig = ints.to_device(device).unwrap().sigmoid().unwrap();
         assert_eq!(sig.dtype(), DType::F32);
         let special = vec![f32::NAN, f32::NEG_INFINITY, f32::INFINITY, -0.0, 100.0, -100.0];
         let x = Tensor::from_f32(special, &[6]).unwrap();
         let dx = x.to_device(device).unwrap();
-        for f in [Tensor::relu, Tensor::sigmoid, Tensor::tanh] as [Activation; 3] {
+        for f in [Tensor::relu, Tensor::sigmoid, Tensor::tanh, Tensor::relu6] as [Activation; 4] {
             let (want, got) = (f(&x).unwrap(), f(&dx).unwrap());
             let got = got.to_device(Device::Cpu).unwrap().to_vec_f32().unwrap();
             let want = want.to_vec_f32().unwrap();

@@ -1,4 +1,4 @@
-//! Activations: `relu`, `sigmoid` and `tanh` elementwise, `softmax` and `log_softmax` along a dim.
+//! Activations: `relu`, `sigmoid`, `tanh` and `relu6` elementwise, `softmax` and `log_softmax` along a dim.
 //! Each backward works from the saved output alone, as PyTorch's does.
 
 mod cpu;
@@ -21,6 +21,7 @@ enum Pointwise {
     Relu,
     Sigmoid,
     Tanh,
+    Relu6,
 }
 
 impl Pointwise {
@@ -29,17 +30,22 @@ impl Pointwise {
             Pointwise::Relu => "relu",
             Pointwise::Sigmoid => "sigmoid",
             Pointwise::Tanh => "tanh",
+            Pointwise::Relu6 => "relu6",
         }
     }
 
-    /// The dtype the kernel runs in: relu keeps int64, as PyTorch does; sigmoid and tanh
-    /// compute in float32.
+    /// The dtype the kernel runs in: relu and relu6 keep int64, as PyTorch does; sigmoid and
+    /// tanh compute in float32.
     fn compute_dtype(self, input: DType) -> Result<DType> {
         match (self, input) {
-            (_, DType::F32 | DType::BF16) | (Pointwise::Relu, DType::I64) => Ok(input),
-            (Pointwise::Relu, DType::Bool) => {
-                Err(Error::dtype("relu", "a float32 or int64 tensor", input))
+            (_, DType::F32 | DType::BF16) | (Pointwise::Relu | Pointwise::Relu6, DType::I64) => {
+                Ok(input)
             }
+            (Pointwise::Relu | Pointwise::Relu6, DType::Bool) => Err(Error::dtype(
+                self.name(),
+                "a float32 or int64 tensor",
+                input,
+            )),
             (Pointwise::Sigmoid | Pointwise::Tanh, DType::I64 | DType::Bool) => Ok(DType::F32),
         }
     }
@@ -85,6 +91,12 @@ impl Tensor {
     /// Hyperbolic tangent; integer and bool inputs give float32.
     pub fn tanh(&self) -> Result<Tensor> {
         self.pointwise(Pointwise::Tanh)
+    }
+
+    /// `min(max(x, 0), 6)` elementwise (NaN stays NaN), PyTorch's `hardtanh(x, 0, 6)`: no
+    /// gradient at and beyond 0 and 6. int64 tensors stay int64.
+    pub fn relu6(&self) -> Result<Tensor> {
+        self.pointwise(Pointwise::Relu6)
     }
 
     fn pointwise(&self, kind: Pointwise) -> Result<Tensor> {
@@ -168,6 +180,7 @@ impl Backward for PointwiseBackward {
             Pointwise::Relu => "ReluBackward0",
             Pointwise::Sigmoid => "SigmoidBackward0",
             Pointwise::Tanh => "TanhBackward0",
+            Pointwise::Relu6 => "HardtanhBackward0",
         }
     }
 
@@ -479,5 +492,67 @@ mod tests {
         let x = floats(vec![1.0, 2.0], &[2], device);
         assert_eq!(x.log_softmax(1).unwrap_err().code(), "IndexOutOfRange");
         assert_eq!(x.softmax(-2).unwrap_err().code(), "IndexOutOfRange");
+    });
+
+    test_device!(fn relu6_clamps_to_0_6_and_passes_gradient_only_strictly_inside(device) {
+        let x = floats(
+            vec![-3.0, -0.0, 0.0, 0.5, 5.5, 6.0, 7.0, f32::NAN],
+            &[8],
+            device,
+        );
+        x.set_requires_grad(true).unwrap();
+        let y = x.relu6().unwrap();
+        let got = y.to_vec_f32().unwrap();
+        assert_eq!(got[..7], [0.0, 0.0, 0.0, 0.5, 5.5, 6.0, 6.0]);
+        assert!(got[7].is_nan());
+        assert_eq!(y.grad_fn_name(), Some("HardtanhBackward0"));
+        y.backward(
+            Some(&floats(
+                vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
+                &[8],
+                device,
+            )),
+            false,
+        )
+        .unwrap();
+        // torch: x = tensor([-3., -0., 0., .5, 5.5, 6., 7., nan], requires_grad=True)
+        //        F.relu6(x).backward(arange(1., 9.)); x.grad = [0, 0, 0, 4, 5, 0, 0, 8]
+        assert_eq!(
+            x.grad().unwrap().to_vec_f32().unwrap(),
+            vec![0.0, 0.0, 0.0, 4.0, 5.0, 0.0, 0.0, 8.0]
+        );
+        // Through a strided view, and int64 staying int64 (torch.relu6 of tensor([-1, 3, 7])).
+        let wide: Vec<f32> = values(48, 11).iter().map(|v| v * 16.0).collect();
+        let m = floats(wide.clone(), &[6, 8], device);
+        let want: Vec<f64> = (0..48)
+            .map(|i| (wide[(i % 6) * 8 + i / 6] as f64).clamp(0.0, 6.0))
+            .collect();
+        let tr = m.transpose(0, 1).unwrap().relu6().unwrap();
+        assert_close(&tr.to_vec_f32().unwrap(), &want, 0.0);
+        let ints = Tensor::from_i64(vec![-1, 3, 7], &[3])
+            .unwrap()
+            .to_device(device)
+            .unwrap();
+        assert_eq!(ints.relu6().unwrap().to_vec_i64().unwrap(), vec![0, 3, 6]);
+        let b = Tensor::ones(&[1], DType::Bool, device).unwrap();
+        assert_eq!(b.relu6().unwrap_err().code(), "DTypeMismatch");
+    });
+
+    test_device!(fn relu6_gradient_matches_finite_differences_away_from_the_edges(device) {
+        // Values in (-3, 9) kept 0.1 away from 0 and 6, where a central difference is meaningless.
+        let data: Vec<f32> = values(24, 12)
+            .iter()
+            .map(|&v| {
+                let v = 3.0 + 6.0 * v;
+                if (v.abs() < 0.1) || ((v - 6.0).abs() < 0.1) {
+                    v + 0.2
+                } else {
+                    v
+                }
+            })
+            .collect();
+        let x = floats(data, &[4, 6], device);
+        x.set_requires_grad(true).unwrap();
+        gradcheck(&[x], |x| x[0].relu6());
     });
 }
