@@ -118,8 +118,8 @@ impl ImageFiles {
 
     /// Decodes the files at `indices` on all threads, then transforms and stacks them as
     /// `load_batch` does: images `[B, C, H, W]` float32 and labels `[B]` int64. Skipped files
-    /// leave the batch shorter; the random transforms of the others are drawn as if their
-    /// positions were the batch's.
+    /// leave the batch shorter; the others close up, each drawing the random transforms of the
+    /// position it takes.
     pub fn load_batch(
         &self,
         indices: &[usize],
