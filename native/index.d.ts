@@ -12,11 +12,26 @@ export type TensorHandle = number & { readonly __brand: 'TensorHandle' }
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** Image files decoded batch by batch, on the thread that assembles the batch. */
+export declare class NativeImageFiles {
+  constructor(paths: Array<string>, labels: Array<number>, options: ImageFileOptions)
+  get length(): number
+  labels(): Array<number>
+  /** The files skipped so far, in dataset order. */
+  skipped(): Array<string>
+  /** The files at `indices`, decoded, transformed and stacked with their labels, now. */
+  loadBatch(indices: Array<number>, specs: Array<TransformSpec>, seed: number): Array<TensorHandle>
+  /** Like `loadBatch`, on a worker thread, errors resolved as `NativeImageSet`'s are. */
+  loadBatchAsync(indices: Array<number>, specs: Array<TransformSpec>, seed: number): Promise<LoadedBatch>
+}
+
 export declare class NativeImageSet {
   /** Reads CIFAR-10 binary batch files, in order. */
   static fromCifarFiles(paths: Array<string>): NativeImageSet
-  /** Decodes PNG and JPEG files on all threads, each converted to RGB, labelled `labels`. */
-  static fromImageFiles(paths: Array<string>, labels: Array<number>): NativeImageSet
+  /** Decodes PNG, JPEG and WebP files on all threads, each converted to RGB, labelled `labels`. */
+  static fromImageFiles(paths: Array<string>, labels: Array<number>, options: ImageFileOptions): NativeImageSet
+  /** Positions in the file list given to `fromImageFiles` of the files left out. */
+  skippedPositions(): Array<number>
   get length(): number
   labels(): Array<number>
   /** The transformed images at `indices` and their labels, now. */
@@ -284,6 +299,14 @@ export declare function hardswish(input: TensorHandle): TensorHandle
 
 /** Whether `device_name` has kernels for bf16 products (on the CPU: AVX512-BF16). */
 export declare function hasBf16Kernels(deviceName: string): boolean
+
+/** How image files are read, as the TS layer describes it. */
+export interface ImageFileOptions {
+  /** Turn images upright by their EXIF orientation tag. */
+  exifOrientation: boolean
+  /** Leave out files that fail instead of failing. */
+  skipErrors: boolean
+}
 
 /** `GridOptions` as JS passes them; the TypeScript wrapper fills in the defaults. */
 export interface ImageGridOptions {

@@ -835,6 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.NativeImageFiles = nativeBinding.NativeImageFiles
 module.exports.NativeImageSet = nativeBinding.NativeImageSet
 module.exports.NativeTracedGraph = nativeBinding.NativeTracedGraph
 module.exports.adamStep = nativeBinding.adamStep

@@ -159,17 +159,19 @@ describe('ImageFolder', () => {
       }
     })()
     expect(err?.code).toBe('Io')
-    expect(err?.message).toBe(`ImageFolder: ${root}: Found no valid file for the classes also-empty, empty. Supported extensions are: .jpg, .jpeg, .png`)
+    expect(err?.message).toBe(`ImageFolder: ${root}: Found no valid file for the classes also-empty, empty. Supported extensions are: .jpg, .jpeg, .png, .webp`)
 
     const corrupt = mkdtempSync(join(tmpdir(), 'ferrite-folder-'))
     mkdirSync(join(corrupt, 'cat'))
     writePng(join(corrupt, 'cat', 'a.png'), [[0]])
     writeFileSync(join(corrupt, 'cat', 'b.png'), 'not a png')
     writeFileSync(join(corrupt, 'cat', 'c.jpg'), JPEG.subarray(0, 400))
-    expect(() => new ft.data.ImageFolder(corrupt)).toThrow(ft.IoError)
-    expect(() => new ft.data.ImageFolder(corrupt)).toThrow(`ImageFolder: ${join(corrupt, 'cat', 'b.png')}: not a PNG or JPEG image`)
+    // Decoded up front (lazy: false), a corrupt file fails the constructor.
+    const eager = { lazy: false }
+    expect(() => new ft.data.ImageFolder(corrupt, eager)).toThrow(ft.IoError)
+    expect(() => new ft.data.ImageFolder(corrupt, eager)).toThrow(`ImageFolder: ${join(corrupt, 'cat', 'b.png')}: not a PNG, JPEG or WebP image`)
     writeFileSync(join(corrupt, 'cat', 'b.png'), JPEG)
-    expect(() => new ft.data.ImageFolder(corrupt)).toThrow(`ImageFolder: ${join(corrupt, 'cat', 'c.jpg')}: the file is truncated`)
+    expect(() => new ft.data.ImageFolder(corrupt, eager)).toThrow(`ImageFolder: ${join(corrupt, 'cat', 'c.jpg')}: the file is truncated`)
 
     expect(() => new ft.data.ImageFolder(root, { extensions: [] })).toThrow(ft.InvalidArgumentError)
   })

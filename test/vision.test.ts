@@ -231,7 +231,7 @@ describe('errors', () => {
     writeFileSync(text, 'not an image at all')
     e = thrown(() => ft.vision.readImage(text))
     expect(e.code).toBe('Io')
-    expect(e.message).toBe(`readImage: ${text}: not a PNG or JPEG image`)
+    expect(e.message).toBe(`readImage: ${text}: not a PNG, JPEG or WebP image`)
 
     const photo = readFileSync(PHOTO)
     const png = readFileSync(join(FIXTURES, 'rgb.png'))

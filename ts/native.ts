@@ -6,7 +6,7 @@
 import type * as Native from '../native/index'
 import { fromNativeError, NativeBindingError } from './errors'
 
-export type { NativeImageSet, NativeTracedGraph, TensorHandle } from '../native/index'
+export type { NativeImageFiles, NativeImageSet, NativeTracedGraph, TensorHandle } from '../native/index'
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const packageRoot = __filename.endsWith('.ts') ? '..' : '../..'

@@ -42,7 +42,7 @@ export interface ImageGridOptions {
 }
 
 /**
- * Reads an 8-bit PNG or JPEG (gray, gray + alpha, RGB, RGBA or palette; alpha is dropped) into a
+ * Reads an 8-bit PNG, JPEG or WebP (gray, gray + alpha, RGB, RGBA or palette; alpha is dropped) into a
  * float32 tensor of shape `[C, H, W]` with values 0..255. The format comes from the file's
  * bytes, not its name. `'L'` uses PIL's rounded ITU-R 601-2 luma, so PNGs match
  * `np.asarray(Image.open(path).convert('L'))` exactly; JPEG decoders may differ from PIL's by

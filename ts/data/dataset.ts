@@ -1,5 +1,5 @@
-import { fromNativeError, IndexOutOfRangeError, InvalidArgumentError } from '../errors'
-import type { NativeImageSet } from '../native'
+import { fromNativeError, IndexOutOfRangeError, InvalidArgumentError, IoError } from '../errors'
+import type { NativeImageFiles, NativeImageSet } from '../native'
 import { stack, tensor } from '../creation'
 import { Tensor } from '../tensor'
 import type { Compose } from '../transforms'
@@ -101,11 +101,11 @@ export class ImageDataset extends Dataset {
   /** The transforms applied to every image; without any, images are `[C, H, W]` float32 with raw 0-255 values. */
   transform: Compose | undefined
   /** @internal */
-  readonly native: NativeImageSet
+  readonly native: NativeImageSet | NativeImageFiles
   #targets: number[] | undefined
 
   /** @internal */
-  constructor(set: NativeImageSet, classes: string[], transform: Compose | undefined) {
+  constructor(set: NativeImageSet | NativeImageFiles, classes: string[], transform: Compose | undefined) {
     super()
     this.native = set
     this.classes = classes
@@ -130,6 +130,11 @@ export class ImageDataset extends Dataset {
       throw new IndexOutOfRangeError(`dataset: index ${index} is out of range for a dataset of ${this.length} images`)
     }
     const [images, labels] = this.native.loadBatch([index], this.specs(), seed).map((h) => new Tensor(h))
+    if (images.shape[0] === 0) {
+      images.dispose()
+      labels.dispose()
+      throw new IoError(`dataset: image ${index} cannot be read and was skipped`)
+    }
     const image = images.squeeze(0)
     images.dispose()
     const label = labels.item()

@@ -3,10 +3,10 @@ import { join } from 'node:path'
 import { FerriteError, InvalidArgumentError, IoError } from '../errors'
 import { native } from '../native'
 import type { Compose } from '../transforms'
-import { ImageDataset } from './dataset'
+import { type Batch, ImageDataset } from './dataset'
 
 /** The extensions `ImageFolder` counts as images by default: the formats Ferrite decodes. */
-export const IMG_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png']
+export const IMG_EXTENSIONS: readonly string[] = ['.jpg', '.jpeg', '.png', '.webp']
 
 /** Options of {@link ImageFolder}. */
 export interface ImageFolderOptions {
@@ -14,6 +14,19 @@ export interface ImageFolderOptions {
   transform?: Compose
   /** File name endings counted as images, compared case-insensitively; other files are ignored. */
   extensions?: readonly string[]
+  /**
+   * Decode each batch's files when the loader assembles it (default `true`, as torchvision does),
+   * so that memory follows the batch, not the data set; `false` decodes every image once, up
+   * front, and keeps the pixels: faster epochs for small images that fit in memory.
+   */
+  lazy?: boolean
+  /** Turn photos upright by their EXIF orientation tag, like PIL's `ImageOps.exif_transpose` (default false, as `Image.open`). */
+  exifOrientation?: boolean
+  /**
+   * A file that cannot be read or decoded: `'throw'` (default) raises an `IoError` naming it;
+   * `'skip'` leaves it out (a batch is made of the others) and lists it in {@link ImageFolder.skipped}.
+   */
+  onError?: 'throw' | 'skip'
 }
 
 /** A sample: an image file and the index of its class. */
@@ -31,30 +44,64 @@ export type Sample = [path: string, target: number]
  * Classes are the subfolders of `root`, sorted as Python's `sorted()` sorts them (by code point);
  * a class's images are found in its folder and every folder below it (links followed), in
  * torchvision's order: folder by folder in sorted path order, files sorted by name within each.
- * Every image is decoded once, natively and in parallel, converted to RGB, and held as bytes.
+ * Files are PNG, JPEG or WebP, told apart by their content; each is converted to RGB. By default
+ * a batch's files are decoded natively, in parallel, when the data loader assembles the batch;
+ * with `lazy: false` every image is decoded once, up front, and held as bytes.
  */
 export class ImageFolder extends ImageDataset {
   /** The folder holding one subfolder per class. */
   readonly root: string
   /** File name endings counted as images. */
   readonly extensions: readonly string[]
-  /** Every image file and its class index, in dataset order. */
+  /** Every image file and its class index, in dataset order (without the skipped files when not lazy). */
   readonly samples: readonly Sample[]
+  /** Whether files are decoded batch by batch. */
+  readonly lazy: boolean
+  readonly #skippedUpFront: readonly string[]
+  #warned = false
 
-  constructor(root: string, { transform, extensions = IMG_EXTENSIONS }: ImageFolderOptions = {}) {
+  constructor(root: string, { transform, extensions = IMG_EXTENSIONS, lazy = true, exifOrientation = false, onError = 'throw' }: ImageFolderOptions = {}) {
     if (!Array.isArray(extensions) || extensions.length === 0 || extensions.some((e) => typeof e !== 'string' || e === '')) {
       throw new InvalidArgumentError(`ImageFolder: extensions must be a non-empty array of file endings such as '.png', got ${String(extensions)}`)
     }
+    if (onError !== 'throw' && onError !== 'skip') throw new InvalidArgumentError(`ImageFolder: onError must be 'throw' or 'skip', got ${String(onError)}`)
     const classes = findClasses(root)
-    const samples = findSamples(root, classes, extensions)
-    const set = native.NativeImageSet.fromImageFiles(
-      samples.map(([path]) => path),
-      samples.map(([, target]) => target),
-    )
+    const found = findSamples(root, classes, extensions)
+    const paths = found.map(([path]) => path)
+    const targets = found.map(([, target]) => target)
+    const options = { exifOrientation: exifOrientation === true, skipErrors: onError === 'skip' }
+    let samples = found
+    let skippedUpFront: string[] = []
+    let set
+    if (lazy) {
+      set = new native.NativeImageFiles(paths, targets, options)
+    } else {
+      set = native.NativeImageSet.fromImageFiles(paths, targets, options)
+      const skipped = new Set(set.skippedPositions())
+      samples = found.filter((_, i) => !skipped.has(i))
+      skippedUpFront = [...skipped].map((i) => paths[i])
+    }
     super(set, classes, transform)
     this.root = root
     this.extensions = [...extensions]
     this.samples = samples
+    this.lazy = lazy
+    this.#skippedUpFront = skippedUpFront
+  }
+
+  /** The files left out so far with `onError: 'skip'`: found while decoding batches when lazy, else at construction. */
+  get skipped(): readonly string[] {
+    return this.native instanceof native.NativeImageFiles ? this.native.skipped() : this.#skippedUpFront
+  }
+
+  /** The transformed images at `indices` and their labels; with `onError: 'skip'`, files that fail are left out. */
+  override async getBatch(indices: number[], seed: number): Promise<Batch> {
+    const batch = await super.getBatch(indices, seed)
+    if (!this.#warned && this.skipped.length > 0) {
+      this.#warned = true
+      process.emitWarning(`ImageFolder: skipped ${this.skipped[0]}, which cannot be read; dataset.skipped lists every file skipped`)
+    }
+    return batch
   }
 }
 

@@ -1,9 +1,13 @@
 //! Native datasets: decoded 8-bit images held in Rust, batches assembled and augmented off the
 //! JS thread so that the next batch is ready while the current one trains.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use ferrite_core::data::{self, ColorAdjustment, ImageSet, JitterRanges, Transform};
+use ferrite_core::data::{
+    self, ColorAdjustment, ImageFiles, ImageSet, JitterRanges, OnError, Transform,
+};
+use ferrite_core::vision::ExifOrientation;
 use ferrite_core::{Error, Tensor};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -215,9 +219,36 @@ fn transforms(specs: &[TransformSpec]) -> ferrite_core::Result<Vec<Transform>> {
     specs.iter().map(transform).collect()
 }
 
+/// How image files are read, as the TS layer describes it.
+#[napi(object)]
+pub struct ImageFileOptions {
+    /// Turn images upright by their EXIF orientation tag.
+    pub exif_orientation: bool,
+    /// Leave out files that fail instead of failing.
+    pub skip_errors: bool,
+}
+
+impl ImageFileOptions {
+    fn parse(&self) -> (ExifOrientation, OnError) {
+        (
+            if self.exif_orientation {
+                ExifOrientation::Apply
+            } else {
+                ExifOrientation::Ignore
+            },
+            if self.skip_errors {
+                OnError::Skip
+            } else {
+                OnError::Fail
+            },
+        )
+    }
+}
+
 #[napi]
 pub struct NativeImageSet {
     set: Arc<ImageSet>,
+    skipped: Vec<u32>,
 }
 
 #[napi]
@@ -225,20 +256,33 @@ impl NativeImageSet {
     /// Reads CIFAR-10 binary batch files, in order.
     #[napi(factory)]
     pub fn from_cifar_files(paths: Vec<String>) -> Result<NativeImageSet, String> {
-        guard("CIFAR10", || data::read_cifar_files(&paths))
-            .map(|set| NativeImageSet { set: Arc::new(set) })
+        guard("CIFAR10", || data::read_cifar_files(&paths)).map(|set| NativeImageSet {
+            set: Arc::new(set),
+            skipped: Vec::new(),
+        })
     }
 
-    /// Decodes PNG and JPEG files on all threads, each converted to RGB, labelled `labels`.
+    /// Decodes PNG, JPEG and WebP files on all threads, each converted to RGB, labelled `labels`.
     #[napi(factory)]
     pub fn from_image_files(
         paths: Vec<String>,
         labels: Vec<i64>,
+        options: ImageFileOptions,
     ) -> Result<NativeImageSet, String> {
+        let (orientation, on_error) = options.parse();
         guard("ImageFolder", || {
-            data::read_image_files("ImageFolder", &paths, &labels)
+            data::read_image_files("ImageFolder", &paths, &labels, orientation, on_error)
         })
-        .map(|set| NativeImageSet { set: Arc::new(set) })
+        .map(|(set, skipped)| NativeImageSet {
+            set: Arc::new(set),
+            skipped: skipped.into_iter().map(|i| i as u32).collect(),
+        })
+    }
+
+    /// Positions in the file list given to `fromImageFiles` of the files left out.
+    #[napi]
+    pub fn skipped_positions(&self) -> Vec<u32> {
+        self.skipped.clone()
     }
 
     #[napi(getter)]
@@ -277,7 +321,7 @@ impl NativeImageSet {
         seed: i64,
     ) -> AsyncTask<LoadBatch> {
         AsyncTask::new(LoadBatch {
-            set: self.set.clone(),
+            source: Source::Set(self.set.clone()),
             indices: indices.into_iter().map(|i| i as usize).collect(),
             transforms: transforms(&specs),
             seed: seed as u64,
@@ -285,8 +329,92 @@ impl NativeImageSet {
     }
 }
 
+/// Image files decoded batch by batch, on the thread that assembles the batch.
+#[napi]
+pub struct NativeImageFiles {
+    files: Arc<ImageFiles>,
+}
+
+#[napi]
+impl NativeImageFiles {
+    #[napi(constructor)]
+    pub fn new(
+        paths: Vec<String>,
+        labels: Vec<i64>,
+        options: ImageFileOptions,
+    ) -> Result<NativeImageFiles, String> {
+        let (orientation, on_error) = options.parse();
+        let paths = paths.into_iter().map(PathBuf::from).collect();
+        guard("ImageFolder", || {
+            ImageFiles::new(paths, labels, orientation, on_error)
+        })
+        .map(|files| NativeImageFiles {
+            files: Arc::new(files),
+        })
+    }
+
+    #[napi(getter)]
+    pub fn length(&self) -> u32 {
+        self.files.len() as u32
+    }
+
+    #[napi]
+    pub fn labels(&self) -> Vec<i64> {
+        self.files.labels().to_vec()
+    }
+
+    /// The files skipped so far, in dataset order.
+    #[napi]
+    pub fn skipped(&self) -> Vec<String> {
+        self.files
+            .skipped()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect()
+    }
+
+    /// The files at `indices`, decoded, transformed and stacked with their labels, now.
+    #[napi]
+    pub fn load_batch(
+        &self,
+        env: Env,
+        indices: Vec<u32>,
+        specs: Vec<TransformSpec>,
+        seed: i64,
+    ) -> Result<Vec<TensorHandle>, String> {
+        let indices: Vec<usize> = indices.into_iter().map(|i| i as usize).collect();
+        let (images, labels) = guard("DataLoader", || {
+            self.files
+                .load_batch(&indices, &transforms(&specs)?, seed as u64)
+        })?;
+        Ok(vec![wrap(&env, images), wrap(&env, labels)])
+    }
+
+    /// Like `loadBatch`, on a worker thread, errors resolved as `NativeImageSet`'s are.
+    #[napi(ts_return_type = "Promise<LoadedBatch>")]
+    pub fn load_batch_async(
+        &self,
+        indices: Vec<u32>,
+        specs: Vec<TransformSpec>,
+        seed: i64,
+    ) -> AsyncTask<LoadBatch> {
+        AsyncTask::new(LoadBatch {
+            source: Source::Files(self.files.clone()),
+            indices: indices.into_iter().map(|i| i as usize).collect(),
+            transforms: transforms(&specs),
+            seed: seed as u64,
+        })
+    }
+}
+
+/// Where a batch's images come from: decoded already, or files to decode.
+enum Source {
+    Set(Arc<ImageSet>),
+    Files(Arc<ImageFiles>),
+}
+
 pub struct LoadBatch {
-    set: Arc<ImageSet>,
+    source: Source,
     indices: Vec<usize>,
     transforms: ferrite_core::Result<Vec<Transform>>,
     seed: u64,
@@ -307,8 +435,9 @@ impl Task for LoadBatch {
     fn compute(&mut self) -> napi::Result<Self::Output> {
         crate::allocator::reclaim_remote_frees();
         let transforms = std::mem::replace(&mut self.transforms, Ok(Vec::new()));
-        Ok(guard("DataLoader", || {
-            data::load_batch(&self.set, &self.indices, &transforms?, self.seed)
+        Ok(guard("DataLoader", || match &self.source {
+            Source::Set(set) => data::load_batch(set, &self.indices, &transforms?, self.seed),
+            Source::Files(files) => files.load_batch(&self.indices, &transforms?, self.seed),
         }))
     }
 

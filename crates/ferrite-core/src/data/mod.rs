@@ -6,7 +6,7 @@ mod folder;
 mod transforms;
 
 pub use cifar::{parse_cifar_records, read_cifar_files, CIFAR_RECORD_BYTES};
-pub use folder::read_image_files;
+pub use folder::{read_image_files, ImageFiles, OnError};
 pub use transforms::{load_batch, ColorAdjustment, JitterRanges, Transform};
 
 use crate::error::{Error, Result};

@@ -1,17 +1,18 @@
-//! PNG and JPEG files to `[C, H, W]` float32 tensors and back to PNG. Pixel values match PIL's
-//! `Image.open(path).convert(mode)` exactly for PNG; JPEG decoders may differ from libjpeg by
-//! rounding.
+//! PNG, JPEG and WebP files to `[C, H, W]` float32 tensors, and tensors back to PNG. Pixel values
+//! match PIL's `Image.open(path).convert(mode)` exactly for PNG; JPEG and WebP decoders may differ
+//! from libjpeg and libwebp by rounding.
 
 use std::fs;
 use std::io;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::RwLock;
 
 use image::codecs::jpeg::JpegEncoder;
 use image::codecs::png::PngEncoder;
 use image::{
-    ColorType, DynamicImage, ExtendedColorType, ImageEncoder, ImageError, ImageFormat, ImageReader,
-    Limits,
+    ColorType, DynamicImage, ExtendedColorType, ImageDecoder, ImageEncoder, ImageError,
+    ImageFormat, ImageReader, Limits,
 };
 
 use crate::alloc;
@@ -73,10 +74,20 @@ impl ColorMode {
     }
 }
 
-/// Reads an 8-bit PNG or JPEG (gray, gray + alpha, RGB, RGBA or palette; alpha is dropped) into a float32
+/// Whether a decoded image is turned upright by the orientation tag of its EXIF data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExifOrientation {
+    /// Pixels as stored, like PIL's `Image.open`.
+    #[default]
+    Ignore,
+    /// Rotated and flipped as the tag says, like PIL's `ImageOps.exif_transpose`.
+    Apply,
+}
+
+/// Reads an 8-bit PNG, JPEG or WebP (gray, gray + alpha, RGB, RGBA or palette; alpha is dropped) into a float32
 /// tensor of shape `[3, H, W]` (`Rgb`) or `[1, H, W]` (`L`) with values 0..=255.
 pub fn read_image(path: &Path, mode: ColorMode) -> Result<Tensor> {
-    let decoded = decode("readImage", path)?;
+    let decoded = decode("readImage", path, ExifOrientation::Ignore)?;
     let color = decoded.color();
     let channels = color.channel_count() as usize;
     let (width, height) = (decoded.width() as usize, decoded.height() as usize);
@@ -103,51 +114,69 @@ pub fn read_image(path: &Path, mode: ColorMode) -> Result<Tensor> {
     Tensor::from_f32(data, &[c, height, width])
 }
 
-/// Reads an 8-bit PNG or JPEG as interleaved RGB bytes (height x width x 3) with its height and
-/// width, like PIL's `Image.open(path).convert('RGB')`: gray is repeated, alpha dropped. Errors
+/// Reads an 8-bit PNG, JPEG or WebP as interleaved RGB bytes (height x width x 3) with its height
+/// and width, like PIL's `Image.open(path).convert('RGB')`: gray is repeated, alpha dropped. Errors
 /// are `Io`, name the file and are reported under `op`.
-pub fn decode_rgb8(op: &'static str, path: &Path) -> Result<(Vec<u8>, usize, usize)> {
-    let decoded = decode(op, path)?;
+pub fn decode_rgb8(
+    op: &'static str,
+    path: &Path,
+    orientation: ExifOrientation,
+) -> Result<(Vec<u8>, usize, usize)> {
+    let decoded = decode(op, path, orientation)?;
     let (width, height) = (decoded.width() as usize, decoded.height() as usize);
     Ok((decoded.into_rgb8().into_raw(), height, width))
 }
 
 /// Reads and decodes one 8-bit gray, gray + alpha, RGB or RGBA image (palettes are expanded).
-fn decode(op: &'static str, path: &Path) -> Result<DynamicImage> {
+fn decode(op: &'static str, path: &Path, orientation: ExifOrientation) -> Result<DynamicImage> {
     let bytes = fs::read(path).map_err(|e| Error::io(op, path, e))?;
     // The format comes from the bytes alone: a file's extension says nothing about its content.
     let format = match image::guess_format(&bytes) {
-        Ok(f @ (ImageFormat::Png | ImageFormat::Jpeg)) => f,
+        Ok(f @ (ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::WebP)) => f,
         Ok(other) => {
             return Err(Error::io(
                 op,
                 path,
-                format!("a {other:?} image; only PNG and JPEG can be read"),
+                format!("a {other:?} image; only PNG, JPEG and WebP can be read"),
             ))
         }
-        Err(_) => return Err(Error::io(op, path, "not a PNG or JPEG image")),
+        Err(_) => return Err(Error::io(op, path, "not a PNG, JPEG or WebP image")),
     };
-    // A file that still ends in its end marker (JPEG's EOI, PNG's IEND chunk) is full length:
-    // whatever is wrong inside it is corruption, not truncation.
+    // A file that still ends in its end marker (JPEG's EOI, PNG's IEND chunk), or as long as its
+    // RIFF header says (WebP), is full length: whatever is wrong inside it is corruption, not
+    // truncation.
     let full_length = match format {
         ImageFormat::Jpeg => bytes.ends_with(&[0xFF, 0xD9]),
+        ImageFormat::WebP => riff_is_complete(&bytes),
         _ => bytes.ends_with(b"IEND\xAE\x42\x60\x82"),
     };
-    if format == ImageFormat::Jpeg && !full_length && jpeg_ends_early(&bytes) {
+    let truncated = match format {
+        ImageFormat::Jpeg => !full_length && jpeg_ends_early(&bytes),
+        ImageFormat::WebP => !full_length,
+        _ => false,
+    };
+    if truncated {
         return Err(Error::io(op, path, "the file is truncated"));
     }
-    let reader = || ImageReader::with_format(io::Cursor::new(&bytes), format);
-    let (width, height) = reader()
-        .into_dimensions()
-        .map_err(|e| decode_error(op, path, e, full_length))?;
-    check_pixels(op, path, width, height, max_image_pixels()?)?;
-    let mut reader = reader();
-    // The pixel count was checked above; the codec's own memory limit would refuse images
-    // that a raised pixel limit allows.
-    reader.limits(Limits::no_limits());
-    let decoded = reader
-        .decode()
-        .map_err(|e| decode_error(op, path, e, full_length))?;
+    let failed = |e| decode_error(op, path, e, full_length);
+    let decoded = contain_panics(op, path, || {
+        let mut reader = ImageReader::with_format(io::Cursor::new(&bytes), format);
+        // The pixel count is checked below, from the header; the codec's own memory limit would
+        // refuse images that a raised pixel limit allows.
+        reader.limits(Limits::no_limits());
+        let mut decoder = reader.into_decoder().map_err(failed)?;
+        let (width, height) = decoder.dimensions();
+        check_pixels(op, path, width, height, max_image_pixels()?)?;
+        let turn = match orientation {
+            ExifOrientation::Apply => Some(decoder.orientation().map_err(failed)?),
+            ExifOrientation::Ignore => None,
+        };
+        let mut decoded = DynamicImage::from_decoder(decoder).map_err(failed)?;
+        if let Some(turn) = turn {
+            decoded.apply_orientation(turn);
+        }
+        Ok(decoded)
+    })?;
     match decoded.color() {
         ColorType::L8 | ColorType::La8 | ColorType::Rgb8 | ColorType::Rgba8 => Ok(decoded),
         other => Err(Error::io(
@@ -155,6 +184,36 @@ fn decode(op: &'static str, path: &Path) -> Result<DynamicImage> {
             path,
             format!("{other:?} pixels; only 8-bit images can be read"),
         )),
+    }
+}
+
+/// Runs a codec on one file. A codec that panics on malformed input fails this file with an `Io`
+/// error naming it, so that one bad file neither takes down a whole batch nor escapes
+/// `onError: 'skip'`.
+fn contain_panics<T>(
+    op: &'static str,
+    path: &Path,
+    codec: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    panic::catch_unwind(AssertUnwindSafe(codec)).unwrap_or_else(|payload| {
+        let detail = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("no message");
+        Err(Error::io(
+            op,
+            path,
+            format!("the image data is corrupt: the decoder gave up ({detail})"),
+        ))
+    })
+}
+
+/// True when a RIFF file (WebP) holds at least the bytes its header announces.
+fn riff_is_complete(bytes: &[u8]) -> bool {
+    match bytes.get(4..8) {
+        Some(&[a, b, c, d]) => bytes.len() as u64 >= 8 + u32::from_le_bytes([a, b, c, d]) as u64,
+        _ => false,
     }
 }
 
@@ -411,6 +470,22 @@ mod tests {
              89478485 pixels; raise it with ft.vision.setMaxImagePixels(pixels) or the \
              FERRITE_MAX_IMAGE_PIXELS environment variable"
         );
+    }
+
+    #[test]
+    fn a_codec_that_panics_fails_only_its_file_with_an_io_error() {
+        let path = Path::new("photos/cat/odd.jpg");
+        let err = contain_panics("ImageFolder", path, || -> Result<()> {
+            let rows: Vec<u8> = Vec::new();
+            panic!("row {} out of range", rows.len() + 7)
+        })
+        .unwrap_err();
+        assert_eq!(err.code(), "Io");
+        assert_eq!(
+            err.to_string(),
+            "ImageFolder: photos/cat/odd.jpg: the image data is corrupt: the decoder gave up (row 7 out of range)"
+        );
+        assert_eq!(contain_panics("ImageFolder", path, || Ok(3)).unwrap(), 3);
     }
 
     #[test]
