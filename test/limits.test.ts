@@ -189,10 +189,13 @@ describe('decoded images', () => {
       `readImage: ${path}: a 12000x12000 image (144000000 pixels) is over the limit of 89478485 pixels; ` +
         'raise it with ft.vision.setMaxImagePixels(pixels) or the FERRITE_MAX_IMAGE_PIXELS environment variable',
     )
-    // Image folders decode through the same check.
-    const folder = thrown(() => new ft.data.ImageFolder(join(dir, 'folder')))
-    expect(folder).toBeInstanceOf(ft.IoError)
-    expect(folder.message).toContain(`${path}: a 12000x12000 image (144000000 pixels) is over the limit`)
+    // Image folders decode through the same check: up front, or when the image is loaded.
+    const eager = thrown(() => new ft.data.ImageFolder(join(dir, 'folder'), { lazy: false }))
+    const lazy = thrown(() => new ft.data.ImageFolder(join(dir, 'folder')).get(0))
+    for (const folder of [eager, lazy]) {
+      expect(folder).toBeInstanceOf(ft.IoError)
+      expect(folder.message).toContain(`${path}: a 12000x12000 image (144000000 pixels) is over the limit`)
+    }
     expectStillWorking()
   })
 
