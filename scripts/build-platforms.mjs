@@ -20,9 +20,9 @@ export const TARGETS = {
 }
 
 /** Runs a command in the repository root; its stdout, or throws with the output's tail. */
-export function run(command, args, { env = {}, quiet = true } = {}) {
+export function run(command, args, { env = {}, quiet = true, cwd = root } = {}) {
   const r = spawnSync(command, args, {
-    cwd: root,
+    cwd,
     encoding: 'utf8',
     env: { ...process.env, ...env },
     stdio: ['ignore', quiet ? 'pipe' : 'inherit', quiet ? 'pipe' : 'inherit'],

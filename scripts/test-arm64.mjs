@@ -1,12 +1,14 @@
 // `npm run test:arm64`: the linux-arm64-gnu addon, cross-built here (scripts/build-platforms.mjs)
 // and run under qemu-user with an arm64 Node 20 and Debian's arm64 libraries: a smoke test
-// (test/platforms/smoke.cjs), then the nn-ops and tensor-op golden suites under vitest, with the
-// addon loaded from its platform package as users get it. Not part of `npm test`: emulation is
+// (test/platforms/smoke.cjs), the nn-ops and tensor-op golden suites under vitest, with the
+// addon loaded from its platform package as users get it, and ferrite-core's unit tests (the
+// kernels' own, on their non-x86 routes) built for arm64. Not part of `npm test`: emulation is
 // slow. What is missing is set up into .cache/ (git-ignored); the Debian packages are installed
 // with apt-get when this runs as root, else the step says which to install.
 // Every step prints one line; the summary counts them; the exit code is non-zero if any failed.
 import { spawnSync } from 'node:child_process'
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { addonPath, build, elfMachine, run, setUp, TARGETS } from './build-platforms.mjs'
@@ -161,6 +163,26 @@ function vitest(file) {
   return tests.trim().replace(/\s+/g, ' ')
 }
 
+/**
+ * ferrite-core's unit tests built for the platform (cargo-zigbuild links them) and run under
+ * qemu, from the crate's folder as `cargo test` runs them; the note is libtest's result line.
+ */
+function rustTests(env) {
+  const args = ['test', '-p', 'ferrite-core', '--target', TARGETS[PLATFORM].triple, '--no-run', '--message-format=json-render-diagnostics']
+  let binary
+  for (const line of run('cargo-zigbuild', args, { env }).split('\n')) {
+    if (!line.startsWith('{')) continue
+    const m = JSON.parse(line)
+    if (m.reason === 'compiler-artifact' && m.profile?.test && m.target?.name === 'ferrite_core' && m.target.kind.includes('lib')) binary = m.executable
+  }
+  if (!binary) throw new Error('cargo built no ferrite-core unit-test executable')
+  const threads = `--test-threads=${availableParallelism()}`
+  const out = run(QEMU, ['-L', SYSROOT, binary, threads], { cwd: join(root, 'crates', 'ferrite-core'), env: { RUST_BACKTRACE: '0' } })
+  const summary = out.split('\n').find((l) => l.startsWith('test result:')) ?? ''
+  if (!/[1-9]\d* passed/.test(summary)) throw new Error(`no test ran:\n${out.split('\n').slice(-20).join('\n')}`)
+  return summary.replace('test result: ', '')
+}
+
 // ---- the run -----------------------------------------------------------------------------------
 
 if (process.platform !== 'linux' || process.arch !== 'x64') {
@@ -207,6 +229,10 @@ for (const file of SUITES) {
     return vitest(file)
   })
 }
+step('ferrite-core unit tests under qemu (cargo-zigbuild test)', () => {
+  needs(tools, emulator)
+  return rustTests(env)
+})
 
 const count = (status) => results.filter((r) => r.status === status).length
 const seconds = ((Date.now() - started) / 1000).toFixed(0)
