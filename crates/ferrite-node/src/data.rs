@@ -304,11 +304,7 @@ impl NativeImageSet {
         specs: Vec<TransformSpec>,
         seed: i64,
     ) -> Result<Vec<TensorHandle>, String> {
-        let indices: Vec<usize> = indices.into_iter().map(|i| i as usize).collect();
-        let (images, labels) = guard("DataLoader", || {
-            data::load_batch(&self.set, &indices, &transforms(&specs)?, seed as u64)
-        })?;
-        Ok(vec![wrap(&env, images), wrap(&env, labels)])
+        Source::Set(self.set.clone()).load_now(env, indices, &specs, seed)
     }
 
     /// Like `loadBatch`, on a worker thread; errors resolve as `{ errorCode, errorMessage }` so
@@ -320,12 +316,7 @@ impl NativeImageSet {
         specs: Vec<TransformSpec>,
         seed: i64,
     ) -> AsyncTask<LoadBatch> {
-        AsyncTask::new(LoadBatch {
-            source: Source::Set(self.set.clone()),
-            indices: indices.into_iter().map(|i| i as usize).collect(),
-            transforms: transforms(&specs),
-            seed: seed as u64,
-        })
+        Source::Set(self.set.clone()).load_task(indices, &specs, seed)
     }
 }
 
@@ -382,12 +373,7 @@ impl NativeImageFiles {
         specs: Vec<TransformSpec>,
         seed: i64,
     ) -> Result<Vec<TensorHandle>, String> {
-        let indices: Vec<usize> = indices.into_iter().map(|i| i as usize).collect();
-        let (images, labels) = guard("DataLoader", || {
-            self.files
-                .load_batch(&indices, &transforms(&specs)?, seed as u64)
-        })?;
-        Ok(vec![wrap(&env, images), wrap(&env, labels)])
+        Source::Files(self.files.clone()).load_now(env, indices, &specs, seed)
     }
 
     /// Like `loadBatch`, on a worker thread, errors resolved as `NativeImageSet`'s are.
@@ -398,12 +384,7 @@ impl NativeImageFiles {
         specs: Vec<TransformSpec>,
         seed: i64,
     ) -> AsyncTask<LoadBatch> {
-        AsyncTask::new(LoadBatch {
-            source: Source::Files(self.files.clone()),
-            indices: indices.into_iter().map(|i| i as usize).collect(),
-            transforms: transforms(&specs),
-            seed: seed as u64,
-        })
+        Source::Files(self.files.clone()).load_task(indices, &specs, seed)
     }
 }
 
@@ -411,6 +392,50 @@ impl NativeImageFiles {
 enum Source {
     Set(Arc<ImageSet>),
     Files(Arc<ImageFiles>),
+}
+
+impl Source {
+    fn load(
+        &self,
+        indices: &[usize],
+        transforms: &[Transform],
+        seed: u64,
+    ) -> ferrite_core::Result<(Tensor, Tensor)> {
+        match self {
+            Source::Set(set) => data::load_batch(set, indices, transforms, seed),
+            Source::Files(files) => files.load_batch(indices, transforms, seed),
+        }
+    }
+
+    /// `loadBatch`: the batch on this thread.
+    fn load_now(
+        &self,
+        env: Env,
+        indices: Vec<u32>,
+        specs: &[TransformSpec],
+        seed: i64,
+    ) -> Result<Vec<TensorHandle>, String> {
+        let indices: Vec<usize> = indices.into_iter().map(|i| i as usize).collect();
+        let (images, labels) = guard("DataLoader", || {
+            self.load(&indices, &transforms(specs)?, seed as u64)
+        })?;
+        Ok(vec![wrap(&env, images), wrap(&env, labels)])
+    }
+
+    /// `loadBatchAsync`: the batch on a libuv worker.
+    fn load_task(
+        self,
+        indices: Vec<u32>,
+        specs: &[TransformSpec],
+        seed: i64,
+    ) -> AsyncTask<LoadBatch> {
+        AsyncTask::new(LoadBatch {
+            source: self,
+            indices: indices.into_iter().map(|i| i as usize).collect(),
+            transforms: transforms(specs),
+            seed: seed as u64,
+        })
+    }
 }
 
 pub struct LoadBatch {
@@ -435,9 +460,8 @@ impl Task for LoadBatch {
     fn compute(&mut self) -> napi::Result<Self::Output> {
         crate::allocator::reclaim_remote_frees();
         let transforms = std::mem::replace(&mut self.transforms, Ok(Vec::new()));
-        Ok(guard("DataLoader", || match &self.source {
-            Source::Set(set) => data::load_batch(set, &self.indices, &transforms?, self.seed),
-            Source::Files(files) => files.load_batch(&self.indices, &transforms?, self.seed),
+        Ok(guard("DataLoader", || {
+            self.source.load(&self.indices, &transforms?, self.seed)
         }))
     }
 
