@@ -11,6 +11,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symli
 import { availableParallelism } from 'node:os'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Skip, stepRunner } from './steps.mjs'
 import { addonPath, build, elfMachine, run, setUp, TARGETS } from './build-platforms.mjs'
 
 const PLATFORM = 'linux-arm64-gnu'
@@ -27,29 +28,7 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const work = join(root, '.cache', 'platforms', PLATFORM)
 const modules = join(work, 'node_modules')
 const launcher = join(work, 'bin', 'node')
-const started = Date.now()
-const results = []
-
-class Skip extends Error {}
-
-/** Runs one step: `fn` returns a one-line note or throws; either way the line is printed. */
-function step(name, fn) {
-  const t0 = Date.now()
-  let status = 'PASS'
-  let note
-  try {
-    note = fn()
-  } catch (e) {
-    status = e instanceof Skip ? 'SKIP' : 'FAIL'
-    note = e.message
-  }
-  const seconds = ((Date.now() - t0) / 1000).toFixed(1)
-  results.push({ name, status })
-  const [first, ...rest] = String(note ?? '').split('\n')
-  console.log(`test:arm64: ${status} ${name} (${seconds} s)${first ? `: ${first}` : ''}`)
-  if (rest.length) console.log(rest.map((l) => `    ${l}`).join('\n'))
-  return status === 'PASS'
-}
+const { step, summarize } = stepRunner('test:arm64')
 
 function needs(...done) {
   if (done.some((d) => !d)) throw new Skip('needs the steps before it')
@@ -234,10 +213,4 @@ step('ferrite-core unit tests under qemu (cargo-zigbuild test)', () => {
   return rustTests(env)
 })
 
-const count = (status) => results.filter((r) => r.status === status).length
-const seconds = ((Date.now() - started) / 1000).toFixed(0)
-console.log(`test:arm64: ${count('PASS')} passed, ${count('FAIL')} failed, ${count('SKIP')} skipped in ${seconds} s`)
-if (count('FAIL')) {
-  console.error(`test:arm64: FAILED: ${results.filter((r) => r.status === 'FAIL').map((r) => r.name).join('; ')}`)
-  process.exitCode = 1
-}
+summarize()

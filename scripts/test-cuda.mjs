@@ -12,33 +12,12 @@ import { spawnSync } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { delimiter, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { Skip, stepRunner } from './steps.mjs'
 import { ensureNvrtc } from './cuda/ensure-nvrtc.mjs'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const cache = join(root, '.cache')
-const started = Date.now()
-const results = []
-
-/** Runs one step: `fn` returns a one-line note or throws; either way the line is printed. */
-function step(name, fn) {
-  const t0 = Date.now()
-  let status = 'PASS'
-  let note
-  try {
-    note = fn()
-  } catch (e) {
-    status = e instanceof Skip ? 'SKIP' : 'FAIL'
-    note = e.message
-  }
-  const seconds = ((Date.now() - t0) / 1000).toFixed(1)
-  results.push({ name, status })
-  const [first, ...rest] = String(note ?? '').split('\n')
-  console.log(`test:cuda: ${status} ${name} (${seconds} s)${first ? `: ${first}` : ''}`)
-  if (rest.length) console.log(rest.map((l) => `    ${l}`).join('\n'))
-  return status === 'PASS'
-}
-
-class Skip extends Error {}
+const { step, summarize } = stepRunner('test:cuda')
 
 /** Runs a command; its stdout (and stderr with `both`), or throws with its output's tail. */
 function run(command, args, { env = {}, both = false } = {}) {
@@ -291,10 +270,4 @@ for (const variant of Object.keys(FAKES)) {
   })
 }
 
-const count = (status) => results.filter((r) => r.status === status).length
-const seconds = ((Date.now() - started) / 1000).toFixed(0)
-console.log(`test:cuda: ${count('PASS')} passed, ${count('FAIL')} failed, ${count('SKIP')} skipped in ${seconds} s`)
-if (count('FAIL')) {
-  console.error(`test:cuda: FAILED: ${results.filter((r) => r.status === 'FAIL').map((r) => r.name).join('; ')}`)
-  process.exitCode = 1
-}
+summarize()
