@@ -5,7 +5,7 @@
 // PyPI `ziglang` wheel) and cargo-zigbuild, through which `napi build --cross-compile` links.
 // Each platform prints one line; the exit code is non-zero if any failed.
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { delimiter, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -13,10 +13,18 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const cache = join(root, '.cache')
 const ZIG_VERSION = '0.17.1'
 const CARGO_ZIGBUILD_VERSION = '0.24.1'
+const MINGW_PACKAGE = 'gcc-mingw-w64-x86-64'
 
-/** Each platform package in npm/ that is built here: its Rust target and how it is built. */
+/**
+ * Each platform package in npm/ that is built here: its Rust target and how it is built;
+ * `builtAs`, where napi names the addon after another platform than the package's.
+ */
 export const TARGETS = {
   'linux-arm64-gnu': { triple: 'aarch64-unknown-linux-gnu', route: 'zig' },
+  // MinGW (Debian's gcc-mingw-w64-x86-64): no Windows SDK to download. The loader
+  // (native/index.js) asks the official, MSVC-built node.exe for the -msvc package; the N-API
+  // boundary is plain C, so a MinGW-built DLL serves it under that name.
+  'win32-x64-msvc': { triple: 'x86_64-pc-windows-gnu', route: 'mingw', builtAs: 'win32-x64-gnu' },
 }
 
 /** Runs a command in the repository root; its stdout, or throws with the output's tail. */
@@ -66,11 +74,44 @@ function ensureCargoZigbuild() {
   return bin
 }
 
+/** MinGW's GCC, from the Debian package (installed with apt-get when run as root): its name. */
+function ensureMingw() {
+  const gcc = 'x86_64-w64-mingw32-gcc'
+  if (succeeds(gcc, ['--version'])) return gcc
+  if (process.getuid?.() === 0 && succeeds('apt-get', ['--version'])) {
+    const env = { DEBIAN_FRONTEND: 'noninteractive' }
+    run('apt-get', ['update'], { env })
+    run('apt-get', ['install', '-y', '--no-install-recommends', MINGW_PACKAGE], { env })
+  }
+  if (!succeeds(gcc, ['--version'])) throw new Error(`no ${gcc}: install the Debian package ${MINGW_PACKAGE}`)
+  return gcc
+}
+
+/**
+ * For windows-gnu targets napi's build script expects a MinGW-built Node, whose N-API is in
+ * libnode.dll: it wants that file in LIBNODE_PATH and links `-lnode`. The addon looks N-API up
+ * in the running node.exe instead (napi's dyn-symbols, crates/ferrite-node/Cargo.toml), so it
+ * imports nothing from libnode: an empty archive stands in for the DLL and its import library.
+ */
+function libnodeStandIn() {
+  const folder = join(cache, 'platforms', 'libnode-stand-in')
+  mkdirSync(folder, { recursive: true })
+  for (const name of ['libnode.dll', 'libnode.a']) writeFileSync(join(folder, name), '!<arch>\n')
+  return folder
+}
+
 /** Sets up what `platform`'s route needs; the environment its build runs with. */
 export function setUp(platform) {
   const { triple, route } = TARGETS[platform]
   ensureRustTarget(triple)
   if (route === 'zig') return { PATH: [ensureZig(), ensureCargoZigbuild(), process.env.PATH].join(delimiter) }
+  if (route === 'mingw') {
+    // napi's --cross-compile sends every Windows target to cargo-xwin (MSVC's SDK), and Zig's
+    // linker ignores the list of exports rustc hands it for windows-gnu (it exports every symbol
+    // but napi_register_module_v1): plain cargo, MinGW's GCC linking (cc-rs compiles C with it too).
+    const linker = ensureMingw()
+    return { [`CARGO_TARGET_${triple.replaceAll('-', '_').toUpperCase()}_LINKER`]: linker, LIBNODE_PATH: libnodeStandIn() }
+  }
   throw new Error(`no build route "${route}"`)
 }
 
@@ -82,15 +123,16 @@ export function addonPath(platform) {
 
 /** Builds `platform` with napi's own cross-compilation (`quiet`: output only on failure); the addon's path. */
 export function build(platform, env, { quiet = false } = {}) {
-  const { triple } = TARGETS[platform]
+  const { triple, route, builtAs = platform } = TARGETS[platform]
   // napi also writes the JS loader and typings there: native/ keeps the committed ones.
   const out = join(cache, 'platforms', 'build', platform)
   mkdirSync(out, { recursive: true })
   const napi = join(root, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js')
   const args = [napi, 'build', '--platform', '--release', '--no-const-enum', '--manifest-path', 'crates/ferrite-node/Cargo.toml']
-  run(process.execPath, [...args, '--target', triple, '--cross-compile', '--output-dir', out], { env, quiet })
+  const cross = route === 'zig' ? ['--cross-compile'] : []
+  run(process.execPath, [...args, '--target', triple, ...cross, '--output-dir', out], { env, quiet })
   const addon = addonPath(platform)
-  copyFileSync(join(out, addon.split(/[\\/]/).pop()), addon)
+  copyFileSync(join(out, addon.split(/[\\/]/).pop().replace(platform, builtAs)), addon)
   return addon
 }
 

