@@ -102,9 +102,42 @@ fn writer_is_gone(pid: u32, _entry: &fs::DirEntry) -> bool {
     !signalled && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
 }
 
+/// Whether process `pid`, which wrote the temporary file `entry`, has exited: no process has
+/// that id, or the one that has is a finished process whose handle someone still holds.
+#[cfg(windows)]
+fn writer_is_gone(pid: u32, _entry: &fs::DirEntry) -> bool {
+    use std::ffi::c_void;
+
+    const PROCESS_QUERY_LIMITED_INFORMATION: u32 = 0x1000;
+    const STILL_ACTIVE: u32 = 259;
+    const ERROR_INVALID_PARAMETER: i32 = 87;
+
+    #[link(name = "kernel32")]
+    extern "system" {
+        fn OpenProcess(access: u32, inherit_handle: i32, pid: u32) -> *mut c_void;
+        fn GetExitCodeProcess(process: *mut c_void, exit_code: *mut u32) -> i32;
+        fn CloseHandle(handle: *mut c_void) -> i32;
+    }
+
+    // SAFETY: OpenProcess reads no memory of ours; it returns a handle or null.
+    let process = unsafe { OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid) };
+    if process.is_null() {
+        // Access denied means the process exists, under another user.
+        return std::io::Error::last_os_error().raw_os_error() == Some(ERROR_INVALID_PARAMETER);
+    }
+    let mut exit_code = 0;
+    // SAFETY: `process` is the handle opened above, with the rights GetExitCodeProcess needs, and
+    // `exit_code` outlives the call; the handle is closed once, after its last use.
+    unsafe {
+        let known = GetExitCodeProcess(process, &mut exit_code) != 0;
+        CloseHandle(process);
+        known && exit_code != STILL_ACTIVE
+    }
+}
+
 /// Elsewhere, by age: a writer writes its file in one pass and renames it as soon as it is
 /// flushed, so a temporary file untouched for a day belongs to no write in progress.
-#[cfg(not(unix))]
+#[cfg(not(any(unix, windows)))]
 fn writer_is_gone(_pid: u32, entry: &fs::DirEntry) -> bool {
     const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
     entry
