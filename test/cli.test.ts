@@ -115,7 +115,8 @@ describe('ferrite help, version and usage errors', () => {
     writeFileSync(file, '')
     const notFolder = await ferrite('train', '--model', 'mycnn', '--data', file)
     expect(notFolder.status).toBe(1)
-    expect(notFolder.stderr).toMatch(new RegExp(`^ferrite train: error: --data ${file} is not a folder; expected a folder holding CIFAR-10 binary batches .*\n$`))
+    const literal = file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') // Windows paths hold backslashes
+    expect(notFolder.stderr).toMatch(new RegExp(`^ferrite train: error: --data ${literal} is not a folder; expected a folder holding CIFAR-10 binary batches .*\n$`))
   })
 })
 
