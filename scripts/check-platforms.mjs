@@ -72,6 +72,11 @@ export function checkAddon(file, { triple, glibc, macos }, tools = llvmTools()) 
   if (unexpected.length) throw new Error(`${name} needs ${unexpected.join(', ')}, which ${os}-${abi ?? arch} machines need not have`)
 
   const notes = [`${format}`, `exports ${entry}`, `needs ${needed.join(' ')}`]
+  // musl's dlopen refuses a library with initial-exec thread-locals (the ELF flag STATIC_TLS):
+  // Node would fail to load it on Alpine with "initial-exec TLS resolves to dynamic definition".
+  if (abi === 'musl' && /^\s*0x\w+ FLAGS\s.*\bSTATIC_TLS\b/m.test(tools.readobj(['--dynamic-table', file]))) {
+    throw new Error(`${name} has initial-exec thread-locals (STATIC_TLS), which musl cannot load after start-up`)
+  }
   if (abi === 'gnu') {
     const versions = [...tools.readobj(['--version-info', file]).matchAll(/Name: GLIBC_([\d.]+)$/gm)].map((m) => m[1])
     const newest = versions.sort(compareVersions).pop()

@@ -5,8 +5,10 @@
 // packed relocations). The processes run in a mount namespace (unshare) whose /usr/bin/ldd is
 // musl's, as on Alpine, so that napi's loaders pick the musl packages as they would there: the
 // addon is loaded from its platform package as users get it. Then the smoke test
-// (test/platforms/smoke.cjs) and the nn-ops and tensor-op golden suites under vitest. Not part of
-// `npm test`: it downloads a Node and a Debian package. Set up into .cache/ (git-ignored).
+// (test/platforms/smoke.cjs), the nn-ops and tensor-op golden suites under vitest and the
+// install test (test/install/run.mjs with the packed tarballs, installed by npm for
+// linux-x64-musl). Not part of `npm test`: it downloads a Node and a Debian package, and needs
+// root for apt-get and user namespaces for unshare. Set up into .cache/ (git-ignored).
 // Every step prints one line; the summary counts them; the exit code is non-zero if any failed.
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
@@ -255,5 +257,10 @@ for (const file of SUITES) {
     return vitest(ldd, file)
   })
 }
+step(`install test under the musl node (test/install/run.mjs: the packed tarballs, npm resolving for ${PLATFORM})`, () => {
+  needs(loaded)
+  const out = inNamespace(ldd, [process.execPath, join(root, 'test', 'install', 'run.mjs'), '--platform', PLATFORM, '--node', launcher], { NO_COLOR: '1' })
+  return out.split('\n').filter((l) => /^(cjs|esm):/.test(l)).join('; ')
+})
 
 summarize()
