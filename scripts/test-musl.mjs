@@ -38,10 +38,11 @@ function needs(...done) {
 
 /** The Debian mirror this machine's apt fetches `musl` from (apt-cache policy's first source). */
 function debianMirror() {
-  const policy = run('apt-cache', ['policy', 'musl'])
-  const mirror = /^\s+\d+ (\S+) \S+\/main amd64 Packages$/m.exec(policy)?.[1]
-  if (!mirror) throw new Error(`apt knows no Debian mirror for musl (run apt-get update):\n${policy}`)
-  return mirror
+  const mirror = () => /^\s+\d+ (\S+) \S+\/main amd64 Packages$/m.exec(run('apt-cache', ['policy', 'musl']))?.[1]
+  if (!mirror()) run('apt-get', ['update'], { env: { DEBIAN_FRONTEND: 'noninteractive' } })
+  const found = mirror()
+  if (!found) throw new Error('apt knows no Debian mirror with the musl package, even after apt-get update')
+  return found
 }
 
 /**
