@@ -2,9 +2,9 @@
 // packed tarballs, on a PATH without cargo or rustc, then trains from plain CommonJS and ESM
 // scripts, runs the CLI and type-checks a TypeScript user file against the shipped declarations.
 // Also checks what the main package ships, and that without the platform package the import fails
-// with advice. By default for this machine's platform; with --platform, npm resolves the optional
-// dependencies for that platform's os/cpu/libc (as it would there) and the scripts run with the
-// node command N (an emulator's launcher: scripts/test-arm64.mjs passes one).
+// with advice. By default for this machine's platform; with --platform, for another one, whose
+// Node (an emulator's launcher: scripts/test-arm64.mjs passes one) is the node command N, which
+// runs npm too, so that npm resolves the optional dependencies as it does on that platform.
 // Needs a built tree (`npm run build`). Prints the package sizes.
 import { spawnSync } from 'node:child_process'
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
@@ -43,7 +43,7 @@ function run(command, args, options = {}) {
 }
 
 function npm(args, options) {
-  const [node, cli] = npmCommand()
+  const [, cli] = npmCommand()
   return run(node, [cli, ...args], options)
 }
 
@@ -79,18 +79,14 @@ const PATH = pathWithoutRust()
 const env = { ...process.env, PATH, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' }
 const project = join(work, 'project')
 
-/** npm's flags resolving optional dependencies for `platform` (its package's os, cpu and libc); none for this machine's. */
-function platformFlags() {
-  if (platform === hostPlatform()) return ['--offline']
-  const { os, cpu, libc } = JSON.parse(readFileSync(join(root, 'npm', platform, 'package.json'), 'utf8'))
-  return ['--prefer-offline', `--os=${os[0]}`, `--cpu=${cpu[0]}`, ...(libc ? [`--libc=${libc[0]}`] : [])]
-}
+// Another platform's builds of the dependencies' native parts may not be in npm's cache yet.
+const cacheFlag = platform === hostPlatform() ? '--offline' : '--prefer-offline'
 
 step(`install both tarballs into a fresh project for ${platform}, with no cargo or rustc on PATH`, () => {
   const cargo = spawnSync('cargo', ['--version'], { env })
   if (!cargo.error) throw new Error('cargo is still reachable on the stripped PATH')
   cpSync(join(here, 'project'), project, { recursive: true })
-  npm(['install', ...platformFlags(), main.tarball, platformPackage.tarball], { cwd: project, env })
+  npm(['install', cacheFlag, main.tarball, platformPackage.tarball], { cwd: project, env })
 })
 
 const sample = join(root, 'data', 'cifar10-sample')
@@ -109,7 +105,7 @@ step('type-check a TypeScript user file against the shipped .d.ts (tsc --noEmit)
 step('without the platform package, importing ferrite-ml names the platform, the package and the fix', () => {
   const bare = join(work, 'bare')
   cpSync(join(here, 'project'), bare, { recursive: true })
-  npm(['install', ...platformFlags(), '--omit=optional', main.tarball], { cwd: bare, env, echo: false })
+  npm(['install', cacheFlag, '--omit=optional', main.tarball], { cwd: bare, env, echo: false })
   const probe = spawnSync(node, ['-e', "try { require('ferrite-ml') } catch (e) { console.log(e.name + ': ' + e.message); process.exit(3) }"], { cwd: bare, env, encoding: 'utf8' })
   if (probe.status !== 3) throw new Error(`expected the import to fail, got exit ${probe.status}: ${probe.stdout}${probe.stderr}`)
   console.log(probe.stdout.trimEnd())
