@@ -109,13 +109,6 @@ export function build(platform, env, { quiet = false } = {}) {
   return addon
 }
 
-/** The ELF header's machine field of `file` (e_machine, at byte 18, little-endian). */
-export function elfMachine(file) {
-  const header = readFileSync(file).subarray(0, 20)
-  if (header.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${relative(root, file)} is not an ELF file`)
-  return header.readUInt16LE(18)
-}
-
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]
 if (isMain) {
   const wanted = process.argv.slice(2)
