@@ -13,6 +13,7 @@ import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Skip, stepRunner } from './steps.mjs'
 import { addonPath, build, run, setUp, TARGETS } from './build-platforms.mjs'
+import { checkAddon } from './check-platforms.mjs'
 
 const PLATFORM = 'win32-x64-msvc'
 const NODE_VERSION = '20.20.2' // test:arm64's
@@ -21,10 +22,6 @@ const WINE_CANDIDATES = ['wine64', '/usr/lib/wine/wine64', 'wine']
 const APT_PACKAGES = ['wine64']
 // The golden suites, and those that write files and start processes, where Windows differs.
 const SUITES = ['test/nn-ops.test.ts', 'test/tensor-ops.test.ts', 'test/io.test.ts', 'test/crash-safety.test.ts', 'test/cli.test.ts']
-// What the addon may import: DLLs of every Windows 10 and later. A MinGW runtime DLL
-// (libgcc_s_seh-1, libwinpthread-1) would be missing on users' machines, and the CUDA libraries
-// must be loaded at run time (cudarc), never imported.
-const SYSTEM_DLL = /^(kernel32|kernelbase|ntdll|msvcrt|ucrtbase|api-ms-win-[a-z0-9-]+|advapi32|bcrypt|bcryptprimitives|ws2_32|userenv|user32|shell32|ole32|oleaut32|secur32|crypt32|synchronization)\.dll$/i
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const work = join(root, '.cache', 'platforms', PLATFORM)
@@ -138,7 +135,7 @@ function ensureNode() {
  */
 function ensureModules() {
   mkdirSync(modules, { recursive: true })
-  const ours = join(modules, `ferrite-${PLATFORM}`)
+  const ours = join(modules, JSON.parse(readFileSync(join(root, 'npm', PLATFORM, 'package.json'), 'utf8')).name)
   rmSync(ours, { recursive: true, force: true })
   symlinkSync(join(root, 'npm', PLATFORM), ours)
   const installed = (name) => JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version
@@ -160,29 +157,6 @@ function windowsNode(args) {
 }
 
 // ---- the checks --------------------------------------------------------------------------------
-
-/** llvm-readobj of the Rust toolchain (rustup's llvm-tools), which reads PE files. */
-function llvmReadobj() {
-  const host = run('rustc', ['-vV']).match(/^host: (.+)$/m)[1]
-  const tool = join(run('rustc', ['--print', 'sysroot']).trim(), 'lib', 'rustlib', host, 'bin', 'llvm-readobj')
-  if (!existsSync(tool)) run('rustup', ['component', 'add', 'llvm-tools'])
-  return tool
-}
-
-/** Format, architecture, the napi entry point and the DLLs the addon imports. */
-function staticCheck(addon) {
-  const readobj = llvmReadobj()
-  const headers = run(readobj, ['--file-headers', addon])
-  if (!/^Format: COFF-x86-64$/m.test(headers)) throw new Error(`${relative(root, addon)} is not a PE32+ x86-64 file:\n${headers.slice(0, 400)}`)
-  if (!/IMAGE_FILE_DLL/.test(headers)) throw new Error(`${relative(root, addon)} is not a DLL`)
-  const exports = [...run(readobj, ['--coff-exports', addon]).matchAll(/^\s*Name: (\S+)$/gm)].map((m) => m[1])
-  if (!exports.includes('napi_register_module_v1')) throw new Error('napi_register_module_v1 is not exported')
-  const named = [...run(readobj, ['--coff-imports', addon]).matchAll(/^\s*Name: (\S+\.dll)$/gim)].map((m) => m[1].toLowerCase())
-  const imports = [...new Set(named)]
-  const unexpected = imports.filter((dll) => !SYSTEM_DLL.test(dll))
-  if (unexpected.length) throw new Error(`it imports DLLs users may not have: ${unexpected.join(', ')}`)
-  return `PE32+ x86-64 DLL, exports napi_register_module_v1, imports ${imports.join(' ')}`
-}
 
 function smoke() {
   return windowsNode([windowsPath(join(root, 'test', 'platforms', 'smoke.cjs')), 'x64']).trim().split('\n').pop()
@@ -215,7 +189,7 @@ const built = step(`build ${PLATFORM} (napi build --target ${TARGETS[PLATFORM].t
 })
 const checked = step('static check of the addon (llvm-readobj)', () => {
   needs(built)
-  return staticCheck(addonPath(PLATFORM))
+  return checkAddon(addonPath(PLATFORM), TARGETS[PLATFORM])
 })
 const emulator = step('Wine', ensureWine)
 const prng = step('bcryptprimitives.dll in the Wine prefix', () => {
