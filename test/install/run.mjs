@@ -93,7 +93,11 @@ const sample = join(root, 'data', 'cifar10-sample')
 step('train from CommonJS (require)', () => run(node, ['train.cjs', sample], { cwd: project, env }))
 step('train from ESM (import)', () => run(node, ['train.mjs', sample], { cwd: project, env }))
 step('the ferrite CLI from node_modules/.bin', () => {
-  const out = run(join(project, 'node_modules', '.bin', process.platform === 'win32' ? 'ferrite.cmd' : 'ferrite'), ['summary', '--model', 'mycnn'], { cwd: project, env, echo: false, shell: process.platform === 'win32' })
+  const bin = join(project, 'node_modules', '.bin', process.platform === 'win32' ? 'ferrite.cmd' : 'ferrite')
+  const args = ['summary', '--model', 'mycnn']
+  // npm for Windows (test:win, under Wine) writes its sh launcher without the executable bit.
+  const viaSh = platform.startsWith('win32') && process.platform !== 'win32'
+  const out = run(viaSh ? 'sh' : bin, viaSh ? [bin, ...args] : args, { cwd: project, env, echo: false, shell: process.platform === 'win32' })
   if (!/Total parameters: 25,674/.test(out)) throw new Error(`unexpected summary output:\n${out}`)
   console.log(out.trimEnd().split('\n').slice(-3).join('\n'))
 })
