@@ -190,15 +190,19 @@ fn toolkit_folders(root: &Path) -> [PathBuf; 3] {
     [root.join("lib64"), root.join("lib"), root.join("bin")]
 }
 
-/// The `lib` folders of NVIDIA's Python wheels under one site-packages folder: `nvidia/cudnn/lib`
-/// (and `nvidia/cublas/lib`, ... for CUDA 12 wheels, `nvidia/cu13/lib` for CUDA 13 ones).
+/// Where NVIDIA's Python wheels keep their libraries: their Windows wheels hold DLLs in `bin`.
+const WHEEL_LIBRARY_FOLDER: &str = if cfg!(windows) { "bin" } else { "lib" };
+
+/// The library folders of NVIDIA's Python wheels under one site-packages folder:
+/// `nvidia/cudnn/lib` (and `nvidia/cublas/lib`, ... for CUDA 12 wheels, `nvidia/cu13/lib` for
+/// CUDA 13 ones), `bin` for `lib` on Windows.
 pub fn wheel_folders(site_packages: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(site_packages.join("nvidia")) else {
         return Vec::new();
     };
     let mut folders: Vec<PathBuf> = entries
         .flatten()
-        .map(|e| e.path().join("lib"))
+        .map(|e| e.path().join(WHEEL_LIBRARY_FOLDER))
         .filter(|lib| lib.is_dir())
         .collect();
     folders.sort();
@@ -299,23 +303,16 @@ mod tests {
     #[test]
     fn wheel_folders_are_the_lib_folders_under_nvidia() {
         let site = temp_dir("site");
+        let folder = |package: &str| Path::new("nvidia").join(package).join(WHEEL_LIBRARY_FOLDER);
         for package in ["cudnn", "cu13", "nccl"] {
-            std::fs::create_dir_all(site.join("nvidia").join(package).join("lib")).unwrap();
+            std::fs::create_dir_all(site.join(folder(package))).unwrap();
         }
         std::fs::create_dir_all(site.join("nvidia").join("include-only")).unwrap();
-        let names: Vec<String> = wheel_folders(&site)
+        let found: Vec<PathBuf> = wheel_folders(&site)
             .iter()
-            .map(|p| {
-                p.strip_prefix(&site)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned()
-            })
+            .map(|p| p.strip_prefix(&site).unwrap().to_path_buf())
             .collect();
-        assert_eq!(
-            names,
-            ["nvidia/cu13/lib", "nvidia/cudnn/lib", "nvidia/nccl/lib"]
-        );
+        assert_eq!(found, [folder("cu13"), folder("cudnn"), folder("nccl")]);
         assert!(wheel_folders(&site.join("absent")).is_empty());
     }
 
