@@ -12,7 +12,7 @@ export default defineConfig({
     execArgv: ['--expose-gc'],
     server: {
       deps: {
-        // `import * as ft from 'ferrite'` resolves via package.json "exports" (self-reference)
+        // `import * as ft from 'ferrite-ml'` resolves via package.json "exports" (self-reference)
         // to dist/esm/index.mjs. Load dist/ with Node's own loader instead of Vite's module
         // runner so tests exercise the real published ESM wrapper -> CJS build -> addon
         // chain, with a single module instance.

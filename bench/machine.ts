@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process'
 import * as os from 'node:os'
 import { performance } from 'node:perf_hooks'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 /** What a reader needs to compare figures between runs. */
 export function machineInfo(): [string, string][] {

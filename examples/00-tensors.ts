@@ -1,6 +1,6 @@
 // A tour of Ferrite's tensors: creation, printing, broadcasting, reductions, views and errors.
 // Run with `npm run example`.
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 ft.manualSeed(0)
 

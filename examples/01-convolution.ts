@@ -2,7 +2,7 @@
 // scratch with plain loops over number arrays (the point is to see every multiply-add), run on
 // the tutorial's inputs, then the same computations with `ft.functional.conv2d`.
 // Run with `npx tsx examples/01-convolution.ts`.
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 type Matrix = number[][]
 type Pair = [number, number]

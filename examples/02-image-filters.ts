@@ -3,7 +3,7 @@
 // Run with `npx tsx examples/02-image-filters.ts [outDir]`; writes <outDir>/filters.png (default out/).
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 const F = ft.functional
 

@@ -1,7 +1,7 @@
 // The tutorial's layer section: nn.Conv2d output shapes and parameter counts, the output-size
 // formula checked against real layers, and max / average pooling of a 4x4 input.
 // Run with `npx tsx examples/03-layers.ts`.
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 const { nn } = ft
 const shape = (t: ft.Tensor) => `[${t.shape.join(', ')}]`

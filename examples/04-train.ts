@@ -5,7 +5,7 @@
 // model: mycnn (default), resnet, se-resnet, vgg11; data: the bundled sample by default.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 const { data, transforms: T, models, optim } = ft
 

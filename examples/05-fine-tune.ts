@@ -20,7 +20,7 @@
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 const { data, transforms: T, models, nn, optim } = ft
 const { IMAGENET_MEAN, IMAGENET_STD } = T

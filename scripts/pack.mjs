@@ -1,11 +1,13 @@
-// `npm run pack [-- --out DIR]`: the release tarballs, as `npm publish` uploads them. The main
-// package gets an optional dependency on every platform package in npm/ here, at packing time, and
-// not in package.json: `npm ci` cannot lock packages before they are published. The platform
-// package is this machine's, with its built .node file. Needs a built tree (`npm run build`).
+// `npm run pack [-- --out DIR] [--platform P ...]`: the release tarballs, as `npm publish` uploads
+// them: the main package and one package per platform in npm/ (all of them unless --platform
+// names some). The main package gets an optional dependency on every platform package here, at
+// packing time, and not in package.json: `npm ci` cannot lock packages before they are published.
+// A platform's addon is taken from npm/<platform>/, where `npm run build:all-platforms` puts its
+// release builds, else from native/, where `npm run build` puts this machine's. Needs dist/.
 import { spawnSync } from 'node:child_process'
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { delimiter, dirname, join, resolve } from 'node:path'
+import { delimiter, dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 
@@ -29,17 +31,42 @@ function npmPack(dir, destination) {
   return { ...info, tarball: join(destination, info.filename), paths: info.files.map((f) => f.path) }
 }
 
-/** Packs the main package and this machine's platform package into `destination`. */
-export function packRelease(destination) {
+/** napi-rs's platform name of this process (`linux-x64-gnu`, `darwin-arm64`, `win32-x64-msvc`...). */
+export function hostPlatform() {
+  const base = `${process.platform}-${process.arch}`
+  if (process.platform === 'win32') return `${base}-msvc`
+  if (process.platform !== 'linux') return base
+  return `${base}-${process.report.getReport().header.glibcVersionRuntime ? 'gnu' : 'musl'}`
+}
+
+/** Where the addon of `platform` is: its release build in npm/<platform>/, else a local build in native/; null if neither. */
+export function addonFor(platform) {
+  const { napi } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
+  const file = `${napi.binaryName}.${platform}.node`
+  return [join(root, 'npm', platform, file), join(root, 'native', file)].find((f) => existsSync(f)) ?? null
+}
+
+/**
+ * Packs the main package and the platform packages of `platforms` (default: every one in npm/)
+ * into `destination`; `{ main, platforms: { [platform]: { ...npm pack's info, addon } } }`.
+ */
+export function packRelease(destination, { platforms } = {}) {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
-  const platforms = readdirSync(join(root, 'npm'))
-  const addon = (platform) => join(root, 'native', `${pkg.napi.binaryName}.${platform}.node`)
-  const platform = platforms.find((p) => existsSync(addon(p)))
-  if (!platform) throw new Error('no built addon in native/ for a platform in npm/; run `npm run build` first')
+  const all = readdirSync(join(root, 'npm'))
+  const wanted = platforms ?? all
+  const unknown = wanted.filter((p) => !all.includes(p))
+  if (unknown.length) throw new Error(`no platform package npm/${unknown[0]}; the platforms are ${all.join(', ')}`)
+  const missing = wanted.filter((p) => !addonFor(p))
+  if (missing.length) {
+    throw new Error(
+      `no built addon for ${missing.join(', ')}: run \`npm run build:all-platforms\` (cross builds) or ` +
+        '`npm run build` (this machine\'s), or pack fewer platforms with --platform',
+    )
+  }
   if (!existsSync(join(root, 'dist', 'cjs', 'index.js'))) throw new Error('dist/ is missing; run `npm run build` first')
-  const platformPkg = JSON.parse(readFileSync(join(root, 'npm', platform, 'package.json'), 'utf8'))
-  if (platformPkg.version !== pkg.version) {
-    throw new Error(`npm/${platform} is at version ${platformPkg.version}, the main package at ${pkg.version}; run \`napi version\``)
+  for (const platform of wanted) {
+    const { version } = JSON.parse(readFileSync(join(root, 'npm', platform, 'package.json'), 'utf8'))
+    if (version !== pkg.version) throw new Error(`npm/${platform} is at version ${version}, the main package at ${pkg.version}; run \`napi version\``)
   }
 
   const stage = mkdtempSync(join(tmpdir(), 'ferrite-pack-'))
@@ -49,24 +76,35 @@ export function packRelease(destination) {
       if (existsSync(join(root, entry))) cpSync(join(root, entry), join(mainDir, entry), { recursive: true })
     }
     const { scripts: _scripts, devDependencies: _devDependencies, ...published } = pkg
-    published.optionalDependencies = Object.fromEntries(platforms.map((p) => [`${pkg.name}-${p}`, pkg.version]))
+    published.optionalDependencies = Object.fromEntries(all.map((p) => [`${pkg.name}-${p}`, pkg.version]))
     writeFileSync(join(mainDir, 'package.json'), `${JSON.stringify(published, null, 2)}\n`)
-
-    const platformDir = join(stage, platform)
-    cpSync(join(root, 'npm', platform), platformDir, { recursive: true })
-    copyFileSync(addon(platform), join(platformDir, `${pkg.napi.binaryName}.${platform}.node`))
-
     mkdirSync(destination, { recursive: true })
-    return { platform, main: npmPack(mainDir, destination), platformPackage: npmPack(platformDir, destination) }
+    const main = npmPack(mainDir, destination)
+
+    const packed = {}
+    for (const platform of wanted) {
+      const platformDir = join(stage, platform)
+      const addon = addonFor(platform)
+      cpSync(join(root, 'npm', platform), platformDir, { recursive: true, filter: (f) => !f.endsWith('.node') })
+      copyFileSync(addon, join(platformDir, `${pkg.napi.binaryName}.${platform}.node`))
+      packed[platform] = { ...npmPack(platformDir, destination), addon }
+    }
+    return { main, platforms: packed }
   } finally {
     rmSync(stage, { recursive: true, force: true })
   }
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { out: { type: 'string', default: root } } })
-  const { main, platformPackage } = packRelease(resolve(values.out))
-  for (const info of [main, platformPackage]) {
-    console.log(`${info.tarball}: ${(info.size / 1e6).toFixed(2)} MB packed, ${(info.unpackedSize / 1e6).toFixed(2)} MB unpacked, ${info.entryCount} files`)
+  const { values } = parseArgs({ options: { out: { type: 'string', default: root }, platform: { type: 'string', multiple: true } } })
+  try {
+    const { main, platforms } = packRelease(resolve(values.out), { platforms: values.platform })
+    for (const info of [main, ...Object.values(platforms)]) {
+      const from = info.addon ? ` (addon from ${relative(root, info.addon)})` : ''
+      console.log(`${info.tarball}: ${(info.size / 1e6).toFixed(2)} MB packed, ${(info.unpackedSize / 1e6).toFixed(2)} MB unpacked, ${info.entryCount} files${from}`)
+    }
+  } catch (e) {
+    console.error(`pack: ${e.message}`)
+    process.exitCode = 1
   }
 }

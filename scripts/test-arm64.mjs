@@ -1,7 +1,8 @@
 // `npm run test:arm64`: the linux-arm64-gnu addon, cross-built here (scripts/build-platforms.mjs)
 // and run under qemu-user with an arm64 Node 20 and Debian's arm64 libraries: a smoke test
 // (test/platforms/smoke.cjs), the nn-ops and tensor-op golden suites under vitest, with the
-// addon loaded from its platform package as users get it, and ferrite-core's unit tests (the
+// addon loaded from its platform package as users get it, the install test (test/install/run.mjs
+// with the packed tarballs, installed by npm for linux-arm64) and ferrite-core's unit tests (the
 // kernels' own, on their non-x86 routes) built for arm64. Not part of `npm test`: emulation is
 // slow. What is missing is set up into .cache/ (git-ignored); the Debian packages are installed
 // with apt-get when this runs as root, else the step says which to install.
@@ -86,7 +87,7 @@ function ensureNode() {
  */
 function ensureModules() {
   mkdirSync(modules, { recursive: true })
-  const ours = join(modules, `ferrite-${PLATFORM}`)
+  const ours = join(modules, JSON.parse(readFileSync(join(root, 'npm', PLATFORM, 'package.json'), 'utf8')).name)
   rmSync(ours, { recursive: true, force: true })
   symlinkSync(join(root, 'npm', PLATFORM), ours)
   const installed = (name) => JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version
@@ -208,6 +209,11 @@ for (const file of SUITES) {
     return vitest(file)
   })
 }
+step('install test under qemu (test/install/run.mjs: the packed tarballs, npm resolving for linux-arm64)', () => {
+  needs(...ready)
+  const out = run(process.execPath, [join(root, 'test', 'install', 'run.mjs'), '--platform', PLATFORM, '--node', launcher], { env: { NO_COLOR: '1' } })
+  return out.split('\n').filter((l) => /^(cjs|esm):/.test(l)).join('; ')
+})
 step('ferrite-core unit tests under qemu (cargo-zigbuild test)', () => {
   needs(tools, emulator)
   return rustTests(env)

@@ -1,7 +1,7 @@
 // Mixed precision (ft.autocast, fit's precision: 'bf16') against PyTorch's CPU autocast:
 // test/fixtures/gen_autocast.py writes the fixtures.
 import { describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { loadFixture } from './helpers'
 
 interface Stored {

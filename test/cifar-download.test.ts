@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 /** One ustar header block followed by `contents` padded to whole 512-byte blocks. */
 function tarEntry(name: string, contents: Buffer, type: '0' | '5' = '0'): Buffer {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 const dir = mkdtempSync(join(tmpdir(), 'ferrite-crash-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 const ROOT = join(__dirname, '..')
 const LIBRARIES = ['CUDA driver', 'NVML', 'cuBLAS', 'cuDNN', 'NVRTC']

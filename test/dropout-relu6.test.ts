@@ -2,7 +2,7 @@
 // and gradients against what PyTorch gives (quoted), the seeded masks, tracing (eval dropout
 // records nothing, training dropout is refused) and relu6's ONNX lowering in onnxruntime-node.
 import { describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { thrown } from './helpers'
 import { expectAgreement, runOnnx } from './onnx-support'
 

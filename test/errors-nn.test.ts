@@ -2,7 +2,7 @@
 // stable `code`, and a message that names the op (Ferrite's wording differs from PyTorch's, so
 // only the code and the op name are checked).
 import { describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 const F = ft.functional
 

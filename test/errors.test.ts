@@ -1,7 +1,7 @@
 // Every invalid call throws a typed FerriteError whose `code` is stable and whose message names
 // the op and what was wrong.
 import { describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { thrown } from './helpers'
 
 describe('typed errors', () => {

@@ -2,7 +2,7 @@
 // test/fixtures/gen_fixtures.py, rebuilding their tensors, and comparing results.
 import { readFileSync } from 'node:fs'
 import { expect } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 export type DType = 'float32' | 'int64' | 'bool'
 

@@ -5,7 +5,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 const T = ft.transforms
 const photos = join(__dirname, 'fixtures', 'photos')

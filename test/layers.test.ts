@@ -3,7 +3,7 @@
 // and gradients; finite differences for the gradients; the printouts; and each new activation
 // exported to ONNX and run in onnxruntime-node, at the opsets where its lowering changes.
 import { describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { type Fixture, type FixtureTensor, decode, expectClose, loadFixture, makeTensor, valuesOf } from './helpers'
 import { expectAgreement, runOnnx } from './onnx-support'
 

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { deflateSync } from 'node:zlib'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { thrown } from './helpers'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { thrown } from './helpers'
 
 const gc = globalThis.gc as () => void
@@ -148,7 +148,7 @@ describe('memory', () => {
   it('a worker thread has its own tensors', async () => {
     const x = ft.tensor([1, 2, 3])
     const worker = new Worker(
-      `const ft = require('ferrite')
+      `const ft = require('ferrite-ml')
        const { parentPort } = require('node:worker_threads')
        const a = ft.tensor([10, 20, 30])
        const doubled = a.mul(2)
@@ -251,7 +251,7 @@ describe('memory', () => {
   it('a synchronous training loop without tidy, dispose or await holds flat memory', async () => {
     // In a process of its own, so that RSS is the loop's alone.
     const script = `
-      const ft = require('ferrite')
+      const ft = require('ferrite-ml')
       const model = new ft.models.MyCNN()
       const optimizer = new ft.optim.SGD(model.parameters(), { lr: 0.01, momentum: 0.9 })
       const samples = []

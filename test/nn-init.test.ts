@@ -1,7 +1,7 @@
 // nn.init against torch.nn.init's formulas: exact gains and fans, and the sample mean and standard
 // deviation of each distribution within five standard errors of the values the formulas give.
 import { describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { thrown } from './helpers'
 
 const { init } = ft.nn

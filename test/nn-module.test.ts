@@ -5,7 +5,7 @@
 import { inspect } from 'node:util'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { expectClose, type FixtureTensor, loadFixture, makeTensor, thrown, valuesOf } from './helpers'
 
 const { nn } = ft

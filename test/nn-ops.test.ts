@@ -5,7 +5,7 @@
 // throw a FerriteError. The worst relative error per op is printed at the end. The whole suite
 // runs once per device in TEST_DEVICES (GPU runs are skipped, and counted, where CUDA is unavailable).
 import { afterAll, describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { type FixtureTensor, TEST_DEVICES, decode, expectClose, loadFixture, makeTensor, valuesOf } from './helpers'
 
 const F = ft.functional

@@ -4,7 +4,7 @@
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import type { GraphDescription, GraphNode, GraphValue } from '../ts/trace'
 import { expectAgreement, runOnnx } from './onnx-support'
 

@@ -2,7 +2,7 @@
 // outputs with Ferrite's.
 import * as ort from 'onnxruntime-node'
 import { expect } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 const ORT_TYPE = { float32: 'float32', int64: 'int64', bool: 'bool' } as const
 

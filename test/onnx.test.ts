@@ -5,7 +5,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { ONNX_MODELS, preparedModel } from './fixtures/onnx_models'
 import { expectAgreement, runOnnx } from './onnx-support'
 

@@ -1,7 +1,7 @@
 // Optimizers and schedulers against trajectories recorded from torch.optim
 // (test/fixtures/gen_optim_fixtures.py).
 import { describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { expectClose, loadFixture, makeTensor, type FixtureTensor } from './helpers'
 
 interface OptimizerCase {

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module'
 import { describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 describe('package entry points', () => {
   it('ESM and CJS share one module instance, so tensors pass between them', () => {

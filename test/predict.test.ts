@@ -2,7 +2,7 @@
 // synchronous evaluation-mode forward; the event loop keeps turning meanwhile; tensors in use
 // cannot be disposed under the call.
 import { describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 const { models } = ft
 const F = ft.functional

@@ -2,7 +2,7 @@
 // (test/fixtures/gen_safetensors_dtypes.py): what ft.load gives, and loadStateDict into float32.
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { expectClose, loadFixture, type FixtureTensor } from './helpers'
 
 const path = fileURLToPath(new URL('./fixtures/safetensors_dtypes.safetensors', import.meta.url))

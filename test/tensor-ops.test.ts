@@ -3,7 +3,7 @@
 // output: shape, dtype and values (float32 within rtol/atol, int64/bool exactly), or that
 // Ferrite throws where PyTorch raised.
 import { afterAll, describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { type DType, type Encoded, type FixtureTensor, decodeNumber, decodeValue, expectClose, loadFixture, makeTensor } from './helpers'
 
 interface OpCase {

@@ -3,7 +3,7 @@
 // the magnitude of the terms (sum |a_ik * b_kj| for a matmul entry, sum |x| for a sum), so
 // entries that cancel to ~0 are judged against the size of what was added up.
 import { describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { expectClose, makeRng, unravel, valuesOf } from './helpers'
 
 const RTOL = 1e-4

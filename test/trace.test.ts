@@ -2,7 +2,7 @@
 // constants), replay at other batch sizes against eager evaluation, and the typed error for what a
 // graph cannot replay.
 import { describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { thrown } from './helpers'
 
 const { nn, models } = ft

@@ -2,7 +2,7 @@
 // every tensor saved for backward remembers the version it had, and backward() refuses to use
 // one changed since, instead of computing a wrong gradient from the new values.
 import { describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { thrown, valuesOf } from './helpers'
 
 describe('tensors saved for backward', () => {

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import puppeteer, { type Browser, type Page } from 'puppeteer-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 // What `ferrite train` normalises with (ts/cli/data.ts), and so what the sidecar carries.

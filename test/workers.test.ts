@@ -5,12 +5,12 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { Worker } from 'node:worker_threads'
 import { describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const run = promisify(execFile)
 
-/** Runs `script` in a fresh Node process from the repository root (where `require('ferrite')` resolves). */
+/** Runs `script` in a fresh Node process from the repository root (where `require('ferrite-ml')` resolves). */
 async function node(script: string): Promise<{ code: number; output: string }> {
   try {
     const { stdout, stderr } = await run(process.execPath, ['-e', script], { cwd: root, timeout: 120_000 })
@@ -34,7 +34,7 @@ function inWorker<T>(script: string): Promise<{ message: T; exitCode: number }> 
 
 /** Trains a small MyCNN for a few steps on random data and reports each step's loss. */
 const training = `
-  const ft = require('ferrite')
+  const ft = require('ferrite-ml')
   const { parentPort } = require('node:worker_threads')
   const model = new ft.models.MyCNN(16)
   const optimizer = new ft.optim.Adam(model.parameters(), { lr: 0.01 })
@@ -55,7 +55,7 @@ describe('worker threads', () => {
     // The first worker to load the addon exits before the next one loads it (this crashed).
     const script = `
       const { Worker } = require('node:worker_threads')
-      const body = "const ft = require('ferrite'); const a = ft.randn([64, 64]); a.matmul(a).sum().item()"
+      const body = "const ft = require('ferrite-ml'); const a = ft.randn([64, 64]); a.matmul(a).sum().item()"
       let left = 6
       const next = () => new Worker(body, { eval: true }).on('exit', (code) => {
         if (code !== 0) process.exit(10 + code)
@@ -83,7 +83,7 @@ describe('worker threads', () => {
   it("free a worker's tensors when it exits, disposed or not", async () => {
     const before = ft.memory().bytes
     const { message, exitCode } = await inWorker<number>(`
-      const ft = require('ferrite')
+      const ft = require('ferrite-ml')
       const kept = [ft.zeros([5_000_000]), ft.ones([1000, 1000])]
       require('node:worker_threads').parentPort.postMessage(ft.memory().bytes)`)
     expect(exitCode).toBe(0)

@@ -104,7 +104,7 @@ export class OutOfMemoryError extends FerriteError {
 
 /**
  * The native addon could not be loaded: no binary for this platform was installed, or the one found
- * does not load. Thrown when `ferrite` is first imported; the message names the platform, the
+ * does not load. Thrown when `ferrite-ml` is first imported; the message names the platform, the
  * package that should have provided the binary, and how to fix it.
  */
 export class NativeBindingError extends FerriteError {

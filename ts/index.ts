@@ -2,7 +2,7 @@
  * Ferrite: PyTorch-style deep learning for TypeScript on a Rust core.
  *
  * ```ts
- * import * as ft from 'ferrite'
+ * import * as ft from 'ferrite-ml'
  * const x = ft.tensor([[1, 2], [3, 4]])
  * x.matmul(x).sum().item() // 54
  * ```

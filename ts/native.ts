@@ -1,5 +1,5 @@
 // Internal: the napi-rs addon, via the generated loader <pkg>/native/index.js (which tries the
-// local native/ferrite.<platform>.node, then the ferrite-<platform> package). Compiled, this file
+// local native/ferrite.<platform>.node, then the ferrite-ml-<platform> package). Compiled, this file
 // is dist/cjs/native.js (loader two levels up); run from source (tsx, tsconfig "paths") it is
 // ts/native.ts (one level up). The build copies native/index.d.ts to dist/native/ so that
 // `../native/index` also resolves from the emitted declarations in dist/types/.
@@ -17,8 +17,9 @@ function loadBinding(): typeof Native {
     return require(`${packageRoot}/native/index.js`)
   } catch (error) {
     const platform = platformName()
-    const { name, optionalDependencies = {} } = require(`${packageRoot}/package.json`) as {
+    const { name, napi, optionalDependencies = {} } = require(`${packageRoot}/package.json`) as {
       name: string
+      napi: { binaryName: string }
       optionalDependencies?: Record<string, string>
     }
     const expected = `${name}-${platform}`
@@ -31,8 +32,8 @@ function loadBinding(): typeof Native {
       : `No prebuilt binary is published for ${platform} (prebuilt: ${prebuilt.join(', ')}); ` +
         `build it from source instead, as the README's "Building from source and contributing" section describes.`
     throw new NativeBindingError(
-      `cannot load ferrite's native addon for ${platform}: looked for a local build ` +
-        `(native/${name}.${platform}.node) and the package '${expected}'. ${advice}`,
+      `cannot load ${name}'s native addon for ${platform}: looked for a local build ` +
+        `(native/${napi.binaryName}.${platform}.node) and the package '${expected}'. ${advice}`,
       { cause: error },
     )
   }

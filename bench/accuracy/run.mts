@@ -14,7 +14,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 const { values } = parseArgs({
   options: {

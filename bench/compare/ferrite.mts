@@ -2,7 +2,7 @@
 // from RAYON_NUM_THREADS, which run.mts sets for every peer alike.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { BATCH, CLASSES, convFlops, IMAGE_SIZE, LEARNING_RATE, measure, peakRssKb, peerArgs, report, rssKb, type ConvPass, type ConvShape, type Limits } from './peer'
 
 const models: Record<string, () => ft.nn.Module> = {

@@ -6,7 +6,7 @@
 //   npx tsx bench/data/loader.mts [cifar10 dir]
 import { cpus } from 'node:os'
 import { join } from 'node:path'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 const root = process.argv[2] ?? join(import.meta.dirname, '..', '..', '..', 'shared', 'data', 'cifar10-mini')
 const T = ft.transforms

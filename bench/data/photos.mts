@@ -10,7 +10,7 @@
 import { execFileSync, spawnSync } from 'node:child_process'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { printMachine } from '../machine'
 
 const ROOT = join(import.meta.dirname, '..', '..')

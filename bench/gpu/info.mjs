@@ -5,7 +5,7 @@
 //   node bench/gpu/info.mjs [--json info.json]
 import { writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 const { values: args } = parseArgs({ options: { json: { type: 'string' } } })
 const info = ft.cuda.info()

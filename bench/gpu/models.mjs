@@ -10,7 +10,7 @@
 import { appendFileSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 const MODELS = {
   mycnn: () => new ft.models.MyCNN(32, 10),

@@ -3,7 +3,7 @@
 // `view` turns the leaf into a non-contiguous or broadcast operand there) and `run`, which maps
 // the operands to a tensor, a list of tensors or { values, indices }. Gradients are those of
 // sum(out_k * R_k) over the float outputs that require grad, for every input with `grad`.
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 const F = ft.functional
 

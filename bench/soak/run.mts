@@ -10,7 +10,7 @@
 //   npm run soak -- [--steps 10000] [--every 500] [--runs plain,fit]
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { printMachine, printTable, randomBatchStep, runInChild } from '../machine'
 
 const { values } = parseArgs({

@@ -3,7 +3,7 @@
 // Run with `npm run bench:ts` (needs the native addon: `npm run build:native`).
 import { performance } from 'node:perf_hooks'
 import { setImmediate as tick } from 'node:timers/promises'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { median, printMachine, printTable, sizeBatches, timeBatches, type Timing } from '../machine'
 
 const CALLS = 100_000

@@ -6,7 +6,7 @@
 //
 //   npm run bench:sync-loop -- [--models mycnn,resnet] [--steps 500] [--rounds 1]
 import { parseArgs } from 'node:util'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { printMachine, printTable, randomBatchStep, runInChild } from '../machine'
 
 const { values } = parseArgs({

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { check, runFuzz, type Case, type FuzzSettings } from './harness'
 import * as mutate from './mutate'
 import type { Random } from './random'

@@ -1,7 +1,7 @@
 // Fuzz cases for ts/functional (the nn layers' ops) and ts/creation.ts. Arguments are mostly
 // near-valid, so the kernels run, with one thing now and then wrong: a channel count, a
 // stride of 0, a NaN momentum, a class index out of range.
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { check, type Case, type FuzzSettings } from './harness'
 import * as gen from './gen'
 import type { Random } from './random'

@@ -1,7 +1,7 @@
 // Generators of op arguments: shapes of rank 0..5 (0-sized dims, now and then one long dim),
 // float32 / int64 / bool tensors with hostile values, laid out contiguously or as permuted,
 // expanded and narrowed views, and the scalars and dims a careless caller passes.
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import type { Random } from './random'
 import { contiguousStrides, gather, numel, type DType, type Ref } from './reference'
 

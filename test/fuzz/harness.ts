@@ -4,7 +4,7 @@
 // FAIL line. The line naming each case is written before it runs, so when the process dies (a
 // crash, an abort, an AddressSanitizer report) the parent knows which case killed it.
 import { writeSync } from 'node:fs'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { caseSeed, Random } from './random'
 
 /** What a run is asked to do, from the environment the parent (test/fuzz/spawn.ts) sets. */

@@ -1,7 +1,7 @@
 // Plain-JS references for the fuzzed ops: shapes by PyTorch's rules, and values (float64 arrays
 // in row-major order) for the ops cheap to compute here. Independent of the kernels: the only
 // thing read back from the addon is the result being checked.
-import type * as ft from 'ferrite'
+import type * as ft from 'ferrite-ml'
 import { check } from './harness'
 
 export type DType = 'float32' | 'int64' | 'bool'

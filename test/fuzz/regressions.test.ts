@@ -1,6 +1,6 @@
 // Cases the fuzz suite found, kept as plain tests so each stays fixed whatever seed a run draws.
 import { describe, expect, it } from 'vitest'
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { thrown } from '../helpers'
 
 describe('fuzz regressions', () => {

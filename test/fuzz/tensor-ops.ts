@@ -2,7 +2,7 @@
 // Each case builds its inputs, calls the op, and when the call succeeds checks the shape by
 // PyTorch's rules (a success where the rules say the call is invalid is a finding too) and,
 // where a JS reference is cheap, the values.
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 import { check, type Case, type FuzzSettings } from './harness'
 import * as gen from './gen'
 import type { Random } from './random'

@@ -3,7 +3,7 @@
  * implement `forward`.
  *
  * ```ts
- * import * as ft from 'ferrite'
+ * import * as ft from 'ferrite-ml'
  * const { nn } = ft
  *
  * class MyCNN extends nn.Module {

@@ -1,5 +1,5 @@
 // A user's first training run in plain CommonJS: MyCNN for two epochs on the bundled sample.
-const ft = require('ferrite')
+const ft = require('ferrite-ml')
 
 async function main() {
   const root = process.argv[2]

@@ -1,5 +1,5 @@
 // The same user in ESM: named imports, a hand-written training loop and a saved model.
-import { data, transforms as T, models, optim, nn, manualSeed, noGrad, randn, save, load } from 'ferrite'
+import { data, transforms as T, models, optim, nn, manualSeed, noGrad, randn, save, load } from 'ferrite-ml'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'

@@ -1,5 +1,5 @@
 // A TypeScript user's file, type-checked (never run) against the shipped declarations.
-import * as ft from 'ferrite'
+import * as ft from 'ferrite-ml'
 
 const { data, transforms: T, models, optim, nn } = ft
 
