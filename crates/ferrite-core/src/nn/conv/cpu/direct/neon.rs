@@ -146,7 +146,8 @@ unsafe fn load_lanes(mask: u16, at: *const f32) -> float32x4_t {
 
 /// `sums[c * T + t][v] += sum over positions p of dy[p][v] * x[channels[c] + reads[t] + p]`, for
 /// V vectors of output channels (`dy` rows `lanes` floats apart), C channel offsets and T tap
-/// offsets.
+/// offsets. The tiles `weight` picks (at most 24 accumulators, V `dy` vectors and one input value
+/// at a time) fit NEON's 32 registers as they fit AVX-512's 32.
 ///
 /// # Safety
 /// NEON must be available; `x + channels[c] + reads[t]` must be readable for `positions` floats,
