@@ -3,7 +3,9 @@
 // platform package's files sit; *.node is git-ignored). The tools each route needs are set up
 // here, once, into .cache/ (git-ignored): the Rust target's standard library (rustup), Zig (the
 // PyPI `ziglang` wheel) and cargo-zigbuild, through which `napi build --cross-compile` links.
-// Each platform prints one line; the exit code is non-zero if any failed.
+// Each addon built is then checked statically (scripts/check-platforms.mjs): format, architecture,
+// entry point, the libraries it needs. Each platform prints one line; the exit code is non-zero
+// if any failed.
 import { spawnSync } from 'node:child_process'
 import { copyFileSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs'
 import { delimiter, join, relative } from 'node:path'
@@ -14,9 +16,18 @@ const cache = join(root, '.cache')
 const ZIG_VERSION = '0.17.1'
 const CARGO_ZIGBUILD_VERSION = '0.24.1'
 
-/** Each platform package in npm/ that is built here: its Rust target and how it is built. */
+/**
+ * Each platform package in npm/ that is built here: its Rust target, how it is built and the
+ * oldest system it runs on: for glibc, the glibc version (Zig links against that version's
+ * symbols, so the addon loads on distributions that old, not only on ones as new as this
+ * machine); for macOS, the macOS version (MACOSX_DEPLOYMENT_TARGET; Node 20's own minimum).
+ */
 export const TARGETS = {
-  'linux-arm64-gnu': { triple: 'aarch64-unknown-linux-gnu', route: 'zig' },
+  'linux-x64-gnu': { triple: 'x86_64-unknown-linux-gnu', glibc: '2.17', route: 'zig' },
+  'linux-arm64-gnu': { triple: 'aarch64-unknown-linux-gnu', glibc: '2.17', route: 'zig' },
+  'linux-x64-musl': { triple: 'x86_64-unknown-linux-musl', route: 'zig' },
+  'darwin-x64': { triple: 'x86_64-apple-darwin', macos: '10.15', route: 'zig' },
+  'darwin-arm64': { triple: 'aarch64-apple-darwin', macos: '11.0', route: 'zig' },
 }
 
 /** Runs a command in the repository root; its stdout, or throws with the output's tail. */
@@ -82,23 +93,20 @@ export function addonPath(platform) {
 
 /** Builds `platform` with napi's own cross-compilation (`quiet`: output only on failure); the addon's path. */
 export function build(platform, env, { quiet = false } = {}) {
-  const { triple } = TARGETS[platform]
+  const { triple, glibc, macos } = TARGETS[platform]
   // napi also writes the JS loader and typings there: native/ keeps the committed ones.
   const out = join(cache, 'platforms', 'build', platform)
   mkdirSync(out, { recursive: true })
   const napi = join(root, 'node_modules', '@napi-rs', 'cli', 'dist', 'cli.js')
   const args = [napi, 'build', '--platform', '--release', '--no-const-enum', '--manifest-path', 'crates/ferrite-node/Cargo.toml']
-  run(process.execPath, [...args, '--target', triple, '--cross-compile', '--output-dir', out], { env, quiet })
+  // cargo-zigbuild reads a glibc version after the triple (`aarch64-unknown-linux-gnu.2.17`), and
+  // napi passes it through: Cargo builds the plain triple, Zig links against that glibc.
+  const target = glibc ? `${triple}.${glibc}` : triple
+  const deployment = macos ? { MACOSX_DEPLOYMENT_TARGET: macos } : {}
+  run(process.execPath, [...args, '--target', target, '--cross-compile', '--output-dir', out], { env: { ...env, ...deployment }, quiet })
   const addon = addonPath(platform)
   copyFileSync(join(out, addon.split(/[\\/]/).pop()), addon)
   return addon
-}
-
-/** The ELF header's machine field of `file` (e_machine, at byte 18, little-endian). */
-export function elfMachine(file) {
-  const header = readFileSync(file).subarray(0, 20)
-  if (header.readUInt32BE(0) !== 0x7f454c46) throw new Error(`${relative(root, file)} is not an ELF file`)
-  return header.readUInt16LE(18)
 }
 
 const isMain = process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]
@@ -109,13 +117,16 @@ if (isMain) {
     console.error(`build:all-platforms: unknown platform ${unknown.join(', ')}; known: ${Object.keys(TARGETS).join(', ')}`)
     process.exit(2)
   }
+  // Imported here: check-platforms.mjs imports this module when run by itself.
+  const { checkAddon } = await import('./check-platforms.mjs')
   let failed = 0
   for (const platform of wanted.length ? wanted : Object.keys(TARGETS)) {
     const t0 = Date.now()
     try {
       const addon = build(platform, setUp(platform))
       const mib = (statSync(addon).size / 2 ** 20).toFixed(1)
-      console.log(`build:all-platforms: PASS ${platform} (${((Date.now() - t0) / 1000).toFixed(0)} s): ${relative(root, addon)}, ${mib} MiB`)
+      const checked = checkAddon(addon, TARGETS[platform])
+      console.log(`build:all-platforms: PASS ${platform} (${((Date.now() - t0) / 1000).toFixed(0)} s): ${relative(root, addon)}, ${mib} MiB: ${checked}`)
     } catch (e) {
       failed++
       console.log(`build:all-platforms: FAIL ${platform} (${((Date.now() - t0) / 1000).toFixed(0)} s): ${e.message}`)

@@ -5,7 +5,7 @@
 // A platform's addon is taken from npm/<platform>/, where `npm run build:all-platforms` puts its
 // release builds, else from native/, where `npm run build` puts this machine's. Needs dist/.
 import { spawnSync } from 'node:child_process'
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join, relative, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -46,6 +46,15 @@ export function addonFor(platform) {
   return [join(root, 'npm', platform, file), join(root, 'native', file)].find((f) => existsSync(f)) ?? null
 }
 
+/** The newest modification time among the Rust sources the addons are built from. */
+function newestRustSource() {
+  const times = [statSync(join(root, 'Cargo.lock')).mtimeMs]
+  for (const entry of readdirSync(join(root, 'crates'), { recursive: true, withFileTypes: true })) {
+    if (entry.isFile() && /\.(rs|toml|cu|h)$/.test(entry.name)) times.push(statSync(join(entry.parentPath, entry.name)).mtimeMs)
+  }
+  return Math.max(...times)
+}
+
 /**
  * Packs the main package and the platform packages of `platforms` (default: every one in npm/)
  * into `destination`; `{ main, platforms: { [platform]: { ...npm pack's info, addon } } }`.
@@ -62,6 +71,12 @@ export function packRelease(destination, { platforms } = {}) {
       `no built addon for ${missing.join(', ')}: run \`npm run build:all-platforms\` (cross builds) or ` +
         '`npm run build` (this machine\'s), or pack fewer platforms with --platform',
     )
+  }
+  // npm/<platform>/ keeps a release build until the next build:all-platforms: never ship an old one.
+  const sources = newestRustSource()
+  const stale = wanted.filter((p) => statSync(addonFor(p)).mtimeMs < sources)
+  if (stale.length) {
+    throw new Error(`the addon of ${stale.join(', ')} is older than the Rust sources: rebuild it (${stale.map((p) => relative(root, addonFor(p))).join(', ')})`)
   }
   if (!existsSync(join(root, 'dist', 'cjs', 'index.js'))) throw new Error('dist/ is missing; run `npm run build` first')
   for (const platform of wanted) {

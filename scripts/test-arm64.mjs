@@ -13,7 +13,8 @@ import { availableParallelism } from 'node:os'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Skip, stepRunner } from './steps.mjs'
-import { addonPath, build, elfMachine, run, setUp, TARGETS } from './build-platforms.mjs'
+import { addonPath, build, run, setUp, TARGETS } from './build-platforms.mjs'
+import { checkAddon } from './check-platforms.mjs'
 
 const PLATFORM = 'linux-arm64-gnu'
 const NODE_VERSION = '20.20.2'
@@ -22,7 +23,6 @@ const SYSROOT = '/usr/aarch64-linux-gnu'
 // What the arm64 node binary needs from the sysroot, and the Debian packages holding them.
 const SYSROOT_LIBS = ['lib/ld-linux-aarch64.so.1', 'lib/libc.so.6', 'lib/libstdc++.so.6', 'lib/libgcc_s.so.1']
 const APT_PACKAGES = ['qemu-user-static', 'libc6-arm64-cross', 'libstdc++6-arm64-cross', 'libgcc-s1-arm64-cross']
-const EM_AARCH64 = 183
 const SUITES = ['test/nn-ops.test.ts', 'test/tensor-ops.test.ts']
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -117,20 +117,6 @@ function emulated(args) {
 
 // ---- the checks --------------------------------------------------------------------------------
 
-/** Format, architecture, the napi entry point and the shared libraries the addon needs. */
-function staticCheck(addon) {
-  if (elfMachine(addon) !== EM_AARCH64) throw new Error(`${relative(root, addon)} is not an aarch64 ELF file`)
-  const symbols = run('readelf', ['--dyn-syms', '--wide', addon])
-  if (!/\sGLOBAL\s+DEFAULT\s+\d+\s+napi_register_module_v1$/m.test(symbols)) throw new Error('napi_register_module_v1 is not exported')
-  const needed = [...run('readelf', ['--dynamic', '--wide', addon]).matchAll(/\(NEEDED\)\s+Shared library: \[(.+)\]/g)].map((m) => m[1])
-  const expected = ['libc.so.6', 'libm.so.6', 'libdl.so.2', 'libpthread.so.0', 'libgcc_s.so.1', 'ld-linux-aarch64.so.1', 'librt.so.1']
-  const unexpected = needed.filter((lib) => !expected.includes(lib))
-  if (unexpected.length) throw new Error(`it needs unexpected libraries: ${unexpected.join(', ')}`)
-  const versions = [...run('readelf', ['--version-info', '--wide', addon]).matchAll(/Name: GLIBC_([\d.]+)/g)].map((m) => m[1])
-  const newest = versions.sort((a, b) => a.localeCompare(b, 'en', { numeric: true })).pop()
-  return `aarch64 ELF, exports napi_register_module_v1, needs ${needed.join(' ')}, glibc >= ${newest}`
-}
-
 function smoke() {
   return emulated([join(root, 'test', 'platforms', 'smoke.cjs'), 'arm64']).trim().split('\n').pop()
 }
@@ -182,7 +168,7 @@ const built = step(`build ${PLATFORM} (napi build --cross-compile)`, () => {
 })
 const checked = step('static check of the addon', () => {
   needs(built)
-  return staticCheck(addonPath(PLATFORM))
+  return checkAddon(addonPath(PLATFORM), TARGETS[PLATFORM])
 })
 const emulator = step(`emulator (${QEMU}, ${SYSROOT})`, ensureEmulator)
 const node = step('arm64 node', () => {
