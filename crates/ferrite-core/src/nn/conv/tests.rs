@@ -288,7 +288,7 @@ fn backward_weight_is_the_same_bit_for_bit_on_every_run() {
         .build()
         .unwrap();
     let p = params([1, 1], [1, 1], [1, 1], 1);
-    // 8x8 planes go direct (im2col without AVX-512), 4x4 ones by tap classes.
+    // 8x8 planes go direct (im2col without AVX-512 or NEON), 4x4 ones by tap classes.
     let direct_or_im2col = if Route::Direct.supports(&reference::shape([1, 8, 8, 8], [8, 3, 3], p))
     {
         Route::Direct
@@ -323,8 +323,8 @@ fn backward_weight_is_the_same_bit_for_bit_on_every_run() {
 #[test]
 fn batches_split_into_chunks_match_sample_by_sample() {
     // Enough samples for several chunks of side-by-side im2col columns, the last one partial
-    // (without AVX-512; with it the direct kernels take the stride-1 layer, and the stride
-    // phases the strided layers' input gradients): at stride 1 the input gradient is a
+    // (without AVX-512 or NEON; with them the direct kernels take the stride-1 layer, and the
+    // stride phases the strided layers' input gradients): at stride 1 the input gradient is a
     // convolution and 9x8 outputs take the weight gradient sample by sample; at stride 2 the
     // input gradient goes through col2im, and the weight gradient through two chunks (5x10
     // outputs) or one, its gemm split across threads (5x5). `cpu::tests` runs im2col on such

@@ -16,12 +16,12 @@
 //!   classes as for the forward; else im2col + gemm.
 //! - bias gradient (`backward_bias`): one sum per output channel.
 //!
-//! The direct kernels need AVX-512 (and x86-64): elsewhere their routes are never taken, and the
-//! others decide as they do everywhere.
+//! The direct kernels need AVX-512 (x86-64) or NEON (aarch64): elsewhere their routes are never
+//! taken, and the others decide as they do everywhere.
 
 pub(crate) mod bf16;
 mod chunks;
-#[cfg(target_arch = "x86_64")]
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
 mod direct;
 mod gemm;
 mod im2col;
@@ -41,7 +41,7 @@ use winograd::Winograd;
 pub(super) enum Route {
     /// Winograd F(2x2, 3x3): `winograd`.
     Winograd,
-    /// The AVX-512 direct kernels: `direct`.
+    /// The direct kernels (AVX-512 or NEON): `direct`.
     Direct,
     /// A gemm per class of output positions that read the same taps: `taps`.
     TapClasses,
@@ -239,8 +239,9 @@ fn flip_weight(s: &ConvShape, w: &[f32]) -> Vec<f32> {
     flipped
 }
 
-/// Off x86-64 there are no direct kernels: nothing supports them, so no route takes them.
-#[cfg(not(target_arch = "x86_64"))]
+/// Off x86-64 and aarch64 there are no direct kernels: nothing supports them, so no route takes
+/// them.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
 mod direct {
     use crate::nn::conv::ConvShape;
 
@@ -265,14 +266,14 @@ mod direct {
     }
 
     pub(super) fn forward(_: &ConvShape, _: &[f32], _: &[f32], _: Option<&[f32]>) -> Vec<f32> {
-        unreachable!("conv2d: no direct kernels off x86-64")
+        unreachable!("conv2d: no direct kernels off x86-64 and aarch64")
     }
 
     pub(super) fn backward_weight(_: &ConvShape, _: &[f32], _: &[f32]) -> Vec<f32> {
-        unreachable!("conv2d: no direct kernels off x86-64")
+        unreachable!("conv2d: no direct kernels off x86-64 and aarch64")
     }
 
     pub(super) fn backward_input(_: &ConvShape, _: &[f32], _: &[f32]) -> Vec<f32> {
-        unreachable!("conv2d: no direct kernels off x86-64")
+        unreachable!("conv2d: no direct kernels off x86-64 and aarch64")
     }
 }

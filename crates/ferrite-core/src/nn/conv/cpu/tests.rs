@@ -17,12 +17,18 @@ fn three(stride: usize) -> Conv2dParams {
 type Routes = (Route, BackwardInputRoute, Route);
 
 /// Input [n, c, h, w], weight [o, kh, kw], parameters, then the routes with the direct kernels
-/// (AVX-512) and without.
+/// (AVX-512 or NEON) and without.
 type RouteCase = ([usize; 4], [usize; 3], Conv2dParams, Routes, Routes);
 
-/// Whether this CPU runs the direct kernels.
+/// Whether this CPU runs the direct kernels. Every aarch64 CPU has NEON: there they must run, so
+/// that the routes and kernels below are checked on it.
 fn direct_kernels() -> bool {
-    Direct.supports(&reference::shape([1, 1, 3, 3], [1, 3, 3], three(1)))
+    let direct = Direct.supports(&reference::shape([1, 1, 3, 3], [1, 3, 3], three(1)));
+    assert!(
+        direct || !cfg!(target_arch = "aarch64"),
+        "the direct kernels don't run on this aarch64 CPU"
+    );
+    direct
 }
 
 #[test]

@@ -5,7 +5,9 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use super::{forward_run, reads_in_place, vector_runs, Direct, TileReads, LANES, OUT_TILE};
+use super::{
+    forward_run, reads_in_place, vector_runs, Direct, TileReads, ALL_LANES, LANES, OUT_TILE,
+};
 
 impl Direct<'_> {
     /// Forward: `y = conv(x, w) (+ bias)`, a sample per task (or, with fewer samples than threads,
@@ -131,8 +133,8 @@ impl Direct<'_> {
         Grid {
             vectors: self.grid_vectors,
             reads: self.reads.iter().map(|&r| r as isize).collect(),
-            masks: vec![u16::MAX; self.grid_vectors * taps],
-            stores: vec![u16::MAX; self.grid_vectors],
+            masks: vec![ALL_LANES; self.grid_vectors * taps],
+            stores: vec![ALL_LANES; self.grid_vectors],
             channel_stride: self.channel_len(),
             cropped: true,
         }
@@ -183,8 +185,8 @@ impl ForwardPass<'_> {
             // SAFETY: every lane a mask lets through reads inside `xg`'s channels (`new` and
             // `forward_grid` sized and masked the grid), `wt` holds a weight per tap, channel
             // and tile row, and `out` `rows` rows of `out_stride` floats from vector `v` on, of
-            // which the store masks write only what lies inside; AVX-512 was detected in
-            // `supports`.
+            // which the store masks write only what lies inside; the instruction set was detected
+            // in `supports`.
             unsafe {
                 let out = out.add(v * LANES);
                 forward_run(&tile, &bias, out, out_stride, rows, stores, len)

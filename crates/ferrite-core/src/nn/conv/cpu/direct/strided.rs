@@ -1,13 +1,10 @@
 //! The input gradient of a strided layer by stride phases (see `StridedPhases`).
 
-use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
-use super::{
-    avx512, copy_row, first_lanes, forward_run, vector_runs, TileReads, LANES, OUT_TILE, POS_TILE,
-};
+use super::{forward_run, isa, vector_runs, TileReads, ALL_LANES, LANES, OUT_TILE, POS_TILE};
 use crate::nn::conv::ConvShape;
 
 /// The input gradient of a strided convolution as one stride-1 convolution of `dy` per stride phase
@@ -88,11 +85,11 @@ fn reach(phases: &[Vec<(usize, isize)>], len: usize, stride: usize, out: usize) 
 }
 
 impl<'s> StridedPhases<'s> {
-    /// Whether the phase split computes the input gradient of `s`: on a CPU with AVX-512, at
-    /// stride > 1 (stride 1 is the transposed convolution), one group, no dilation, and something
-    /// to compute.
+    /// Whether the phase split computes the input gradient of `s`: on a CPU with AVX-512 or NEON,
+    /// at stride > 1 (stride 1 is the transposed convolution), one group, no dilation, and
+    /// something to compute.
     pub(super) fn supports(s: &ConvShape) -> bool {
-        avx512()
+        isa::available()
             && s.stride != [1, 1]
             && s.groups == 1
             && s.dilation == [1, 1]
@@ -106,7 +103,7 @@ impl<'s> StridedPhases<'s> {
     }
 
     /// The phases of `s` and the layout of `dy`'s packed planes. Panics unless the phase split
-    /// supports `s`: its kernels' safety rests on the AVX-512 check there.
+    /// supports `s`: its kernels' safety rests on the instruction set check there.
     pub(super) fn new(s: &'s ConvShape) -> Self {
         assert!(
             Self::supports(s),
@@ -170,7 +167,7 @@ impl<'s> StridedPhases<'s> {
         let (ohw, hw) = (s.ohw(), s.h * s.w);
         let packed = self.pack_weight(w);
         let most_taps = self.phases.iter().map(|p| p.taps.len()).max().unwrap_or(0);
-        let masks = vec![u16::MAX; POS_TILE * most_taps];
+        let masks = vec![ALL_LANES; POS_TILE * most_taps];
         let len = s.n * s.c * hw;
         let mut dx = Vec::with_capacity(len);
         let staged_grids = || -> Vec<Vec<f32>> {
@@ -226,7 +223,7 @@ impl<'s> StridedPhases<'s> {
     ) {
         let s = self.s;
         let hw = s.h * s.w;
-        let stores = [u16::MAX; POS_TILE];
+        let stores = [ALL_LANES; POS_TILE];
         for t in 0..s.c.div_ceil(OUT_TILE) {
             let rows = OUT_TILE.min(s.c - t * OUT_TILE);
             for ((phase, packed), staged) in self.phases.iter().zip(packed).zip(staged.iter_mut()) {
@@ -244,8 +241,8 @@ impl<'s> StridedPhases<'s> {
                     let zero = [0.0; OUT_TILE];
                     // SAFETY: `new` sized every plane for the furthest read of the grid's last
                     // vector, `wt` holds a weight per tap, `dy` channel and tile row, and `staged`
-                    // OUT_TILE rows of `computed` floats; AVX-512 was detected in `supports`. A
-                    // phase no tap reaches stores zeros.
+                    // OUT_TILE rows of `computed` floats; the instruction set was detected in
+                    // `supports`. A phase no tap reaches stores zeros.
                     unsafe {
                         let out = staged.as_mut_ptr().add(v * LANES);
                         forward_run(&tile, &zero, out, computed, rows, &stores, run)
@@ -268,8 +265,8 @@ impl<'s> StridedPhases<'s> {
         {
             for (y, line) in channel.chunks_exact(s.ow).enumerate() {
                 let row = &mut plane[(self.top + y) * self.pitch + self.left..][..s.ow];
-                // SAFETY: AVX-512 was detected in `supports`.
-                unsafe { copy_row(row, line) };
+                // SAFETY: the instruction set was detected in `supports`.
+                unsafe { isa::copy_row(row, line) };
             }
         }
     }
@@ -285,34 +282,13 @@ impl<'s> StridedPhases<'s> {
                 &grid[k * phase.vectors * LANES + a * self.pitch..][..phase.size[1]]
             };
             if columns == 2 && sx == 2 {
-                // SAFETY: AVX-512 was detected in `supports`.
-                unsafe { interleave(line, row(0), row(1)) };
+                // SAFETY: the instruction set was detected in `supports`.
+                unsafe { isa::interleave(line, row(0), row(1)) };
             } else {
                 for (ix, out) in line.iter_mut().enumerate() {
                     out.write(row(ix % sx)[ix / sx]);
                 }
             }
         }
-    }
-}
-
-/// `out[2 * b] = even[b]`, `out[2 * b + 1] = odd[b]`: 16 outputs from two masked loads and a
-/// permute, where element-wise stores made writing `dx` cost as much as computing it.
-///
-/// # Safety
-/// AVX-512F must be available.
-#[target_feature(enable = "avx512f")]
-unsafe fn interleave(out: &mut [MaybeUninit<f32>], even: &[f32], odd: &[f32]) {
-    assert!(even.len() == out.len().div_ceil(2) && odd.len() == out.len() / 2);
-    let pairs = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    for (m, chunk) in out.chunks_mut(LANES).enumerate() {
-        let at = m * LANES / 2;
-        let low = _mm512_maskz_loadu_ps(first_lanes(even.len() - at), even.as_ptr().add(at));
-        let high = _mm512_maskz_loadu_ps(
-            first_lanes(odd.len().saturating_sub(at)),
-            odd.as_ptr().wrapping_add(at),
-        );
-        let pairs = _mm512_permutex2var_ps(low, pairs, high);
-        _mm512_mask_storeu_ps(chunk.as_mut_ptr().cast(), first_lanes(chunk.len()), pairs);
     }
 }

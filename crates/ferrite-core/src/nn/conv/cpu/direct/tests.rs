@@ -1,7 +1,8 @@
-//! The direct kernels against float64 on every kind of shape they lay out differently.
+//! The direct kernels against float64 on every kind of shape they lay out differently, on the
+//! instruction set of this CPU (AVX-512 on x86-64, NEON on aarch64).
 
 use super::strided::StridedPhases;
-use super::{avx512, supports, Direct};
+use super::{isa, supports, Direct};
 use crate::nn::conv::reference;
 use crate::nn::conv::{Conv2dParams, ConvShape};
 use crate::testing::{assert_close, values};
@@ -15,6 +16,28 @@ type Case = (
     [usize; 2],
     usize,
 );
+
+/// Whether this CPU runs the direct kernels. Every aarch64 CPU has NEON: there these tests must
+/// run them, not pass without.
+fn kernels_run_here() -> bool {
+    assert!(
+        isa::available() || !cfg!(target_arch = "aarch64"),
+        "an aarch64 CPU without NEON"
+    );
+    if !isa::available() {
+        eprintln!("SKIPPED: no AVX-512 on this CPU");
+    }
+    isa::available()
+}
+
+/// `assert_close(got, want, 1e-5)`; the largest error relative to `max(|want|, 1)`.
+fn max_error(got: &[f32], want: &[f64]) -> f64 {
+    assert_close(got, want, 1e-5);
+    got.iter()
+        .zip(want)
+        .map(|(&g, &w)| (g as f64 - w).abs() / w.abs().max(1.0))
+        .fold(0.0, f64::max)
+}
 
 fn shape((input, weight, stride, padding, dilation, groups): Case) -> ConvShape {
     let p = Conv2dParams {
@@ -31,14 +54,14 @@ fn shape((input, weight, stride, padding, dilation, groups): Case) -> ConvShape 
 /// padding), dilation, unequal padding, groups, channels that fill no whole tile, a batch smaller
 /// than the thread count, 5x5 kernels, at stride 1 rows sharing their padding columns (no
 /// padding, padding wider than the kernel's reach) and grids of 1, 2 or 3 vectors past the last
-/// whole tile; read in place, channels past a whole block and a last vector short of 16 positions.
+/// whole tile; read in place, channels past a whole block, a last vector short of a whole one, and
+/// rows narrower than a NEON vector with fewer output channels than one.
 #[test]
 fn direct_kernels_match_a_float64_convolution() {
-    if !avx512() {
-        eprintln!("SKIPPED: no AVX-512 on this CPU");
+    if !kernels_run_here() {
         return;
     }
-    let cases: [Case; 14] = [
+    let cases: [Case; 15] = [
         ([2, 3, 11, 9], [5, 3, 3], [1, 1], [1, 1], [1, 1], 1),
         ([3, 3, 35, 37], [4, 3, 3], [2, 2], [2, 0], [1, 1], 1),
         ([3, 16, 16, 16], [16, 3, 3], [1, 1], [1, 1], [1, 1], 1),
@@ -53,7 +76,9 @@ fn direct_kernels_match_a_float64_convolution() {
         ([2, 3, 7, 6], [5, 3, 3], [1, 1], [3, 3], [1, 1], 1),
         ([2, 70, 8, 8], [12, 3, 3], [1, 1], [1, 1], [1, 1], 1),
         ([2, 3, 9, 7], [5, 5, 5], [1, 1], [2, 2], [1, 1], 1),
+        ([2, 5, 10, 3], [3, 3, 3], [1, 1], [1, 1], [1, 1], 1),
     ];
+    let mut worst: f64 = 0.0;
     for case in cases {
         let s = shape(case);
         assert!(supports(&s), "{case:?}");
@@ -62,17 +87,16 @@ fn direct_kernels_match_a_float64_convolution() {
         let w = values(s.o * s.cg() * s.taps(), 2);
         let bias = values(s.o, 3);
         let dy = values(s.n * s.o * s.ohw(), 4);
-        assert_close(
+        worst = worst.max(max_error(
             &direct.forward(&x, &w, Some(&bias)),
             &reference::forward(&s, &x, &w, Some(&bias)),
-            1e-5,
-        );
-        assert_close(
+        ));
+        worst = worst.max(max_error(
             &direct.backward_weight(&x, &dy),
             &reference::backward_weight(&s, &x, &dy),
-            1e-5,
-        );
+        ));
     }
+    eprintln!("direct forward and weight gradient: largest relative error {worst:.2e}");
 }
 
 /// The phase split against float64 loops: ResNet's stride-2 layer, odd sizes whose phases
@@ -81,8 +105,7 @@ fn direct_kernels_match_a_float64_convolution() {
 /// no whole tile.
 #[test]
 fn strided_backward_input_matches_float64() {
-    if !avx512() {
-        eprintln!("SKIPPED: no AVX-512 on this CPU");
+    if !kernels_run_here() {
         return;
     }
     let cases: [Case; 7] = [
@@ -94,15 +117,16 @@ fn strided_backward_input_matches_float64() {
         ([3, 9, 13, 12], [4, 5, 5], [2, 2], [2, 1], [1, 1], 1),
         ([2, 17, 8, 8], [3, 1, 1], [2, 2], [0, 0], [1, 1], 1),
     ];
+    let mut worst: f64 = 0.0;
     for case in cases {
         let s = shape(case);
         assert!(StridedPhases::supports(&s), "{case:?}");
         let w = values(s.o * s.c * s.taps(), 5);
         let dy = values(s.n * s.o * s.ohw(), 6);
-        assert_close(
+        worst = worst.max(max_error(
             &StridedPhases::new(&s).backward_input(&dy, &w),
             &reference::backward_input(&s, &w, &dy),
-            1e-5,
-        );
+        ));
     }
+    eprintln!("stride-phase input gradient: largest relative error {worst:.2e}");
 }

@@ -2,12 +2,11 @@
 //! channels-last at the same pitch, a tile of output-channel vectors by input channels by taps at
 //! a time.
 
-use std::arch::x86_64::*;
 use std::ops::Range;
 
 use rayon::prelude::*;
 
-use super::{first_lanes, Direct, LANES};
+use super::{isa, Direct, LANES};
 
 /// Taps per weight-gradient tile: one kernel row of a 3x3 kernel.
 const GRAD_TAPS: usize = 3;
@@ -61,15 +60,11 @@ impl Direct<'_> {
     }
 
     /// One sample's `dy` [o, oh, ow] transposed into `dst`: group `g`'s [grid position, lanes] at
-    /// `g * group_stride`, position `y * pitch + x`, lane `o % og` (`lanes` a multiple of 16; the
-    /// lanes past `og` are written zero). Nothing else is written. 16 channels by 16 positions of
-    /// a row at a time, transposed in registers: element by element, the strided reads cost a
-    /// noticeable share of the weight gradient.
-    ///
-    /// # Safety
-    /// AVX-512F must be available.
-    #[target_feature(enable = "avx512f")]
-    unsafe fn pack_dy(&self, dy: &[f32], lanes: usize, dst: &mut [f32], group_stride: usize) {
+    /// `g * group_stride`, position `y * pitch + x`, lane `o % og` (`lanes` a multiple of `LANES`;
+    /// the lanes past `og` are written zero). Nothing else is written. A block of `LANES` channels
+    /// by `LANES` positions of a row at a time, transposed in registers: element by element, the
+    /// strided reads cost a noticeable share of the weight gradient.
+    fn pack_dy(&self, dy: &[f32], lanes: usize, dst: &mut [f32], group_stride: usize) {
         let s = self.s;
         let (og, ohw) = (s.og(), s.ohw());
         for (g, group) in dy.chunks_exact(og * ohw).enumerate() {
@@ -78,19 +73,16 @@ impl Direct<'_> {
                 for y in 0..s.oh {
                     for x0 in (0..s.ow).step_by(LANES) {
                         let width = LANES.min(s.ow - x0);
-                        let rows: [__m512; LANES] = std::array::from_fn(|o| {
+                        let rows: [&[f32]; LANES] = std::array::from_fn(|o| {
                             if o < channels {
-                                let row = &group[(o0 + o) * ohw + y * s.ow + x0..][..width];
-                                _mm512_maskz_loadu_ps(first_lanes(width), row.as_ptr())
+                                &group[(o0 + o) * ohw + y * s.ow + x0..][..width]
                             } else {
-                                _mm512_setzero_ps()
+                                &[]
                             }
                         });
-                        let columns = transpose16(&rows);
-                        for (j, column) in columns.iter().take(width).enumerate() {
-                            let at = g * group_stride + (y * self.pitch + x0 + j) * lanes + o0;
-                            _mm512_storeu_ps(dst[at..at + LANES].as_mut_ptr(), *column);
-                        }
+                        let at = g * group_stride + (y * self.pitch + x0) * lanes + o0;
+                        // SAFETY: the instruction set was detected in `supports`.
+                        unsafe { isa::transpose_block(&rows[..channels], &mut dst[at..], lanes) };
                     }
                 }
             }
@@ -193,15 +185,12 @@ impl<'a, const V: usize, const C: usize> WeightPass<'a, V, C> {
         let (cg, ohw, sample_len) = (s.cg(), s.ohw(), s.c * s.h * s.w);
         let (lanes, grid, channel) = (self.lanes, self.grid, self.channel);
         direct.pack_input(&self.x[n * sample_len..][..sample_len], xs, channel);
-        // SAFETY: AVX-512 was detected in `supports`.
-        unsafe {
-            direct.pack_dy(
-                &self.dy[n * s.o * ohw..][..s.o * ohw],
-                lanes,
-                dys,
-                grid * lanes,
-            )
-        };
+        direct.pack_dy(
+            &self.dy[n * s.o * ohw..][..s.o * ohw],
+            lanes,
+            dys,
+            grid * lanes,
+        );
         for b in 0..self.blocks {
             let (first, end) = (b * grid / self.blocks, (b + 1) * grid / self.blocks);
             for (&[g, ob, c0, tr], sums) in
@@ -212,10 +201,10 @@ impl<'a, const V: usize, const C: usize> WeightPass<'a, V, C> {
                 });
                 // SAFETY: every channel offset plus any tap's offset is readable for the grid's
                 // positions from `first` on (see `Direct::new`); `dys` holds `grid` rows of
-                // `lanes` floats per group, `ob + V * LANES <= lanes`; AVX-512 was detected in
-                // `supports`.
+                // `lanes` floats per group, `ob + V * LANES <= lanes`; the instruction set was
+                // detected in `supports`.
                 unsafe {
-                    backward_weight_tile::<V, C, GRAD_TAPS>(
+                    isa::backward_weight_tile::<V, C, GRAD_TAPS>(
                         xs.as_ptr(),
                         &channels,
                         &self.reads(tr),
@@ -247,92 +236,5 @@ impl<'a, const V: usize, const C: usize> WeightPass<'a, V, C> {
             }
         }
         dw
-    }
-}
-
-/// `rows` transposed: lane `i` of vector `j` of the result is lane `j` of `rows[i]`. In-lane
-/// unpacks pair rows, 4-float shuffles make 4x4 blocks, and two rounds of 128-bit shuffles move
-/// the blocks into place.
-///
-/// # Safety
-/// AVX-512F must be available.
-#[target_feature(enable = "avx512f")]
-unsafe fn transpose16(rows: &[__m512; LANES]) -> [__m512; LANES] {
-    // Pairs: 128-bit lane L of `pairs[2k]` holds columns 4L, 4L + 1 of rows 2k, 2k + 1
-    // interleaved; of `pairs[2k + 1]`, columns 4L + 2, 4L + 3.
-    let pairs: [__m512; LANES] = std::array::from_fn(|i| {
-        let (a, b) = (rows[i & !1], rows[i | 1]);
-        if i % 2 == 0 {
-            _mm512_unpacklo_ps(a, b)
-        } else {
-            _mm512_unpackhi_ps(a, b)
-        }
-    });
-    // `quads[4k + m]`, 128-bit lane L: column 4L + m of rows 4k..4k + 4.
-    let quads: [__m512; LANES] = std::array::from_fn(|i| {
-        let (k, m) = (i / 4, i % 4);
-        let (a, b) = (pairs[4 * k + m / 2], pairs[4 * k + 2 + m / 2]);
-        if m % 2 == 0 {
-            _mm512_shuffle_ps::<0x44>(a, b)
-        } else {
-            _mm512_shuffle_ps::<0xEE>(a, b)
-        }
-    });
-    // Column 4L + m gathers lane L of quads m, 4 + m, 8 + m and 12 + m.
-    let mut columns = [_mm512_setzero_ps(); LANES];
-    for m in 0..4 {
-        let even_low = _mm512_shuffle_f32x4::<0x88>(quads[m], quads[4 + m]);
-        let odd_low = _mm512_shuffle_f32x4::<0xDD>(quads[m], quads[4 + m]);
-        let even_high = _mm512_shuffle_f32x4::<0x88>(quads[8 + m], quads[12 + m]);
-        let odd_high = _mm512_shuffle_f32x4::<0xDD>(quads[8 + m], quads[12 + m]);
-        columns[m] = _mm512_shuffle_f32x4::<0x88>(even_low, even_high);
-        columns[8 + m] = _mm512_shuffle_f32x4::<0xDD>(even_low, even_high);
-        columns[4 + m] = _mm512_shuffle_f32x4::<0x88>(odd_low, odd_high);
-        columns[12 + m] = _mm512_shuffle_f32x4::<0xDD>(odd_low, odd_high);
-    }
-    columns
-}
-
-/// `sums[c * T + t][v] += sum over positions p of dy[p][v] * x[channels[c] + reads[t] + p]`, for V
-/// vectors of output channels (`dy` rows `lanes` floats apart), C channel offsets and T tap offsets.
-///
-/// # Safety
-/// AVX-512F and VL must be available; `x + channels[c] + reads[t]` must be readable for `positions`
-/// floats, and `dy` for `positions` rows of `lanes` floats, V vectors of which are read.
-#[target_feature(enable = "avx512f,avx512vl")]
-unsafe fn backward_weight_tile<const V: usize, const C: usize, const T: usize>(
-    x: *const f32,
-    channels: &[usize; C],
-    reads: &[usize; T],
-    dy: *const f32,
-    lanes: usize,
-    positions: usize,
-    sums: &mut [[[f32; LANES]; V]],
-) {
-    let mut acc: [[[__m512; V]; T]; C] = std::array::from_fn(|c| {
-        std::array::from_fn(|t| {
-            std::array::from_fn(|v| _mm512_loadu_ps(sums[c * T + t][v].as_ptr()))
-        })
-    });
-    let rows: [*const f32; C] = std::array::from_fn(|c| x.add(channels[c]));
-    let mut dyp = dy;
-    for p in 0..positions {
-        let d: [__m512; V] = std::array::from_fn(|v| _mm512_loadu_ps(dyp.add(v * LANES)));
-        for c in 0..C {
-            for t in 0..T {
-                let xv = _mm512_set1_ps(*rows[c].add(reads[t] + p));
-                for v in 0..V {
-                    acc[c][t][v] = _mm512_fmadd_ps(xv, d[v], acc[c][t][v]);
-                }
-            }
-        }
-        dyp = dyp.add(lanes);
-    }
-    for c in 0..C {
-        for t in 0..T {
-            for v in 0..V {
-                _mm512_storeu_ps(sums[c * T + t][v].as_mut_ptr(), acc[c][t][v]);
-            }
-        }
     }
 }
