@@ -4,7 +4,7 @@ import * as ft from 'ferrite-ml'
 
 describe('package entry points', () => {
   it('ESM and CJS share one module instance, so tensors pass between them', () => {
-    const cjs = createRequire(import.meta.url)('ferrite')
+    const cjs = createRequire(import.meta.url)('ferrite-ml')
     expect((ft as unknown as { default: unknown }).default).toBe(cjs)
     expect(cjs.tensor([1]) instanceof ft.Tensor).toBe(true)
   })
