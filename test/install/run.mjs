@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process'
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { delimiter, join } from 'node:path'
+import { delimiter, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { hostPlatform, npmCommand, packRelease } from '../../scripts/pack.mjs'
@@ -67,6 +67,7 @@ step(`pack ${pkg.name} and ${pkg.name}-${platform} (npm run pack)`, () => {
   let platforms
   ;({ main, platforms } = packRelease(join(work, 'tarballs'), { platforms: [platform] }))
   platformPackage = platforms[platform]
+  console.log(`the addon packed: ${relative(root, platformPackage.addon)}`)
   const unwanted = main.paths.filter((f) => /^(crates|ts|test|bench|data|examples|scripts|npm|target)\//.test(f) || f.endsWith('.node') || f.endsWith('.rs'))
   if (unwanted.length > 0) throw new Error(`the main package ships files users do not need: ${unwanted.join(', ')}`)
   for (const needed of ['dist/cjs/index.js', 'dist/esm/index.mjs', 'dist/types/index.d.ts', 'native/index.js', 'bin/ferrite.js', 'README.md', 'LICENSE']) {
