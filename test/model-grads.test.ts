@@ -1,19 +1,21 @@
 // The tutorial's models (MyCNN, ResNet [2, 2, 2], SE-ResNet, VGG11 as `ft.models` builds them)
 // against their PyTorch twins (bench/compare/torch_models.py) with the same weights, hashed from
 // the state-dict keys on both sides (test/summaries.ts, test/fixtures/summaries.py): the eval-mode
-// logits, then one train-mode step on a fixed batch: logits, cross-entropy loss, every
-// parameter's gradient and every batch-norm buffer it moves. test/fixtures/model_grads.json
-// (gen_model_grads.py) holds PyTorch's float32 results, whole or summarised.
+// logits, a train-mode forward's logits, cross-entropy loss and the batch-norm buffers it moves,
+// then a train-mode step's loss and every parameter's gradient. test/fixtures/model_grads.json
+// (gen_model_grads.py) holds PyTorch's float32 results, whole or summarised. The forward runs 16
+// samples (Ferrite's Winograd layers take VGG11's 128- to 512-channel convolutions from 16 on),
+// the step 4 (see the tolerances).
 //
 // Tolerances: through a dozen layers and batch statistics no per-element bound is tight, so each
-// result carries PyTorch's own float32 error on it (against the float64 model: sigma, its root mean
-// square over the result, floored at 8 roundings of the result's size). That error's largest
+// result carries PyTorch's own float32 error on it (against the float64 model: sigma, its root
+// mean square over the result, floored at 8 roundings of the result's size). That error's largest
 // element reaches 22 sigma on these results (gen_model_grads.py prints the figure); Ferrite's
 // difference from PyTorch is a second error of that kind, in other summation orders, so it is
 // allowed LAMBDA = 32 sigma, scaled up for elements larger than the result's root mean square
-// (rounding errors grow with the value). The batch keeps every ReLU and max-pool decision of the
-// training step 10 sigma or more from its jump (see gen_model_grads.py), so no gradient differs
-// by a whole term. A wrong kernel errs by a fraction of the values themselves: thousands of sigmas.
+// (rounding errors grow with the value). The step's batch keeps every ReLU and max-pool decision
+// 10 sigma or more from its jump (see gen_model_grads.py), so no gradient differs by a whole term.
+// A wrong kernel errs by a fraction of the values themselves: thousands of sigmas.
 import { afterAll, describe, expect, it } from 'vitest'
 import * as ft from 'ferrite-ml'
 import { loadFixture } from './helpers'
@@ -29,19 +31,22 @@ interface ModelResult extends StoredResult {
 
 interface ModelCase {
   name: string
-  /** The name the batch is hashed from, chosen by gen_model_grads.py (see there). */
-  input: string
-  eval_logits: ModelResult
-  train_logits: ModelResult
-  loss: ModelResult
-  grads: Record<string, ModelResult>
-  buffers: Record<string, ModelResult>
+  /** Eval logits, then a train-mode forward, of `forward_batch` samples hashed from `input`. */
+  forward: {
+    input: string
+    eval_logits: ModelResult
+    train_logits: ModelResult
+    loss: ModelResult
+    buffers: Record<string, ModelResult>
+  }
+  /** A train-mode step of `batch` samples hashed from `input`, chosen by gen_model_grads.py (see there). */
+  step: { input: string; loss: ModelResult; grads: Record<string, ModelResult> }
 }
 
 const fixture = loadFixture('model_grads') as unknown as {
   generator: string
+  forward_batch: number
   batch: number
-  classes: number
   labels: number[]
   models: ModelCase[]
 }
@@ -82,7 +87,7 @@ describe('the tutorial models match PyTorch with the same weights', () => {
   })
 
   for (const m of fixture.models) {
-    it(`${m.name}: eval logits, train-mode loss, every gradient and batch-norm buffer`, () => {
+    it(`${m.name}: eval logits, train-mode logits, loss and batch-norm buffers, every gradient`, () => {
       const model = MODELS[m.name]()
       const entries = Object.entries(model.stateDict())
       const values: Record<string, ft.Tensor> = {}
@@ -92,25 +97,34 @@ describe('the tutorial models match PyTorch with the same weights', () => {
       expect(model.loadStateDict(values, { strict: false }).missingKeys.every((k) => k.endsWith('num_batches_tracked'))).toBe(true)
       Object.values(values).forEach((t) => t.dispose())
 
-      using x = ft.tensor(hashed(m.input, fixture.batch * 3 * 32 * 32), { shape: [fixture.batch, 3, 32, 32] })
-      using labels = ft.tensor(fixture.labels, { dtype: 'int64' })
+      const images = (name: string, n: number) => ft.tensor(hashed(name, n * 3 * 32 * 32), { shape: [n, 3, 32, 32] })
+      const labels = (n: number) => ft.tensor(fixture.labels.slice(0, n), { dtype: 'int64' })
+      const f = m.forward
+      using x = images(f.input, fixture.forward_batch)
+      using y = labels(fixture.forward_batch)
       model.eval()
       ft.noGrad(() => {
         using logits = model.forward(x)
-        check(`${m.name} eval logits`, logits, m.eval_logits)
+        check(`${m.name} eval logits`, logits, f.eval_logits)
+        model.train()
+        using trainLogits = model.forward(x)
+        check(`${m.name} train logits`, trainLogits, f.train_logits)
+        using loss = ft.functional.crossEntropy(trainLogits, y)
+        check(`${m.name} train loss`, loss, f.loss)
       })
-      model.train()
-      using logits = model.forward(x)
-      check(`${m.name} train logits`, logits, m.train_logits)
-      using loss = ft.functional.crossEntropy(logits, labels)
-      check(`${m.name} loss`, loss, m.loss)
+      const buffers = model.namedBuffers().filter(([k]) => !k.endsWith('num_batches_tracked'))
+      expect(buffers.map(([k]) => k)).toEqual(Object.keys(f.buffers))
+      for (const [key, b] of buffers) check(`${m.name} ${key} after the train-mode forward`, b, f.buffers[key])
+
+      using xs = images(m.step.input, fixture.batch)
+      using ys = labels(fixture.batch)
+      using out = model.forward(xs)
+      using loss = ft.functional.crossEntropy(out, ys)
+      check(`${m.name} step loss`, loss, m.step.loss)
       loss.backward()
       const params = model.namedParameters()
-      expect(params.map(([k]) => k)).toEqual(Object.keys(m.grads))
-      for (const [key, p] of params) check(`${m.name} ${key}.grad`, p.grad, m.grads[key])
-      const buffers = model.namedBuffers().filter(([k]) => !k.endsWith('num_batches_tracked'))
-      expect(buffers.map(([k]) => k)).toEqual(Object.keys(m.buffers))
-      for (const [key, b] of buffers) check(`${m.name} ${key} after the step`, b, m.buffers[key])
+      expect(params.map(([k]) => k)).toEqual(Object.keys(m.step.grads))
+      for (const [key, p] of params) check(`${m.name} ${key}.grad`, p.grad, m.step.grads[key])
       model.dispose()
     })
   }
