@@ -14,7 +14,9 @@
 // Tolerances: a result reduced over K float32 products errs by at most K * u * S (u = 2^-24, S
 // the same sum over absolute values, stored by the fixture), PyTorch and Ferrite each: 2 K u S per
 // element; a projection sums independent per-element errors, so 6 times their root sum of
-// squares (Hoeffding, see gen_conv_shapes.py); the sum of squares 2 * 2 K u sum |t| S.
+// squares (Hoeffding, see gen_conv_shapes.py); the sum of squares 2 * 2 K u sum |t| S. Winograd
+// is not a plain sum of products: its transforms add a few roundings of sums of up to four tile
+// values per point, small beside the K >= 1152 roundings of its reductions here.
 import { afterAll, describe, expect, it } from 'vitest'
 import * as ft from 'ferrite-ml'
 import { loadFixture } from './helpers'
