@@ -23,7 +23,7 @@ type Case = (
 fn assert_kernels_run_here() {
     assert!(
         isa::available(),
-        "this CPU lacks the direct kernels' instruction set (AVX-512F and VL on x86-64)"
+        "this CPU lacks the direct kernels' instruction set (AVX-512F and VL on x86-64, NEON on aarch64)"
     );
 }
 
