@@ -11,15 +11,13 @@ use napi_derive::napi;
 
 use crate::convert::guard;
 
-const OP: &str = "panicForTesting";
-const ENABLING_VARIABLE: &str = "FERRITE_PANIC_PROBE";
-
-/// Read once: after the first call, changing the environment no longer turns the probe on or off.
-static ENABLED: LazyLock<bool> =
-    LazyLock::new(|| std::env::var_os(ENABLING_VARIABLE).is_some_and(|value| value == "1"));
-
 #[napi]
 pub fn panic_for_testing() -> napi::Result<(), String> {
+    const OP: &str = "panicForTesting";
+    const ENABLING_VARIABLE: &str = "FERRITE_PANIC_PROBE";
+    // Read once: after the first call, changing the environment no longer turns the probe on or off.
+    static ENABLED: LazyLock<bool> =
+        LazyLock::new(|| std::env::var_os(ENABLING_VARIABLE).is_some_and(|value| value == "1"));
     guard(OP, || {
         if !*ENABLED {
             return Err(Error::invalid(
