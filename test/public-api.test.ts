@@ -1,6 +1,6 @@
 // Public API that no other test reaches directly: `cat`, the `*Like` factories, grad mode,
 // `narrow`/`detach`/`isContiguous`, `backward({ retainGraph })`, safetensors metadata, checkpoints
-// written and read by hand, the empty-loader and epochs checks of the training loop,
+// written and read by hand, fit's epochs check (train.test.ts has the empty-loader errors),
 // `transforms.centerCrop`, and the binding's guard that turns a Rust panic into an `InternalError`.
 // Expected values follow PyTorch's semantics, worked out by hand in the comments (or, for
 // centerCrop, torchvision's output in test/fixtures/transforms), never from Ferrite itself.
@@ -451,38 +451,13 @@ class Points extends ft.data.Dataset {
   }
 }
 
-describe('the training loop\'s argument checks', () => {
+describe('fit\'s epochs check', () => {
   const quiet = { log: () => {}, progress: false }
   const setup = () => {
     ft.manualSeed(5)
     const model = new ft.nn.Linear(3, 2)
     return { model, optimizer: new ft.optim.SGD(model.parameters(), { lr: 0.1 }), weights: model.weight.toArray() }
   }
-
-  it('train and evaluate reject a loader that produces no batches, leaving the model as it was', async () => {
-    const empties = [new ft.data.DataLoader(new Points(0), { batchSize: 2 }), new ft.data.DataLoader(new Points(3), { batchSize: 4, dropLast: true })]
-    for (const loader of empties) {
-      const { model, optimizer, weights } = setup()
-      const trained = await ft.train(model, loader, new ft.nn.CrossEntropyLoss(), optimizer, quiet).then(
-        () => undefined,
-        (e: unknown) => e,
-      )
-      expect(trained).toBeInstanceOf(ft.InvalidArgumentError)
-      expect((trained as Error).message).toBe('train: the data loader produced no batches')
-      const evaluated = await ft.evaluate(model, loader, quiet).then(
-        () => undefined,
-        (e: unknown) => e,
-      )
-      expect(evaluated).toBeInstanceOf(ft.InvalidArgumentError)
-      expect((evaluated as Error).message).toBe('evaluate: the data loader produced no batches')
-      expect(model.training).toBe(true)
-      expect(model.weight.toArray()).toEqual(weights)
-    }
-    // The same loaders with items train (the check counts batches, not the dataset).
-    const { model, optimizer } = setup()
-    const { loss } = await ft.train(model, new ft.data.DataLoader(new Points(3), { batchSize: 2 }), new ft.nn.CrossEntropyLoss(), optimizer, quiet)
-    expect(Number.isFinite(loss)).toBe(true)
-  })
 
   it('fit rejects epochs that are not a positive integer before training', async () => {
     for (const epochs of [0, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, '2' as unknown as number]) {
