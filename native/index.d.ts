@@ -376,6 +376,8 @@ export declare function numThreads(): number
 
 export declare function ones(shape: Array<number>, dtypeName: string, deviceName: string): TensorHandle
 
+export declare function panicForTesting(): void
+
 export declare function permute(handle: TensorHandle, dims: Array<number>): TensorHandle
 
 export declare function rand(shape: Array<number>, deviceName: string): TensorHandle

@@ -912,6 +912,7 @@ module.exports.narrow = nativeBinding.narrow
 module.exports.nllLoss = nativeBinding.nllLoss
 module.exports.numThreads = nativeBinding.numThreads
 module.exports.ones = nativeBinding.ones
+module.exports.panicForTesting = nativeBinding.panicForTesting
 module.exports.permute = nativeBinding.permute
 module.exports.rand = nativeBinding.rand
 module.exports.randint = nativeBinding.randint

@@ -12,6 +12,7 @@ mod handle;
 mod io;
 mod nn;
 mod optim;
+mod panic_probe;
 mod stay_loaded;
 mod tensor;
 mod trace;
