@@ -1,9 +1,10 @@
-// `npm test`: runs the Rust tests, the JS tests, the install test (packed tarballs installed
+// `npm test`: runs the Rust tests (and, where bench/.venv holds NVIDIA's wheels, the ignored test
+// that finds libraries in them), the JS tests, the install test (packed tarballs installed
 // into a fresh project) and the CUDA backend's checks without a GPU (scripts/test-cuda.mjs). All
 // always run; exits non-zero if any fails, and then repeats the failed JS tests last, where a log
 // cut to its tail still shows them. Extra arguments (`npm test -- -t name`) are passed to vitest.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,14 +37,32 @@ function failuresIn(report) {
 
 const reportDir = mkdtempSync(join(tmpdir(), 'ferrite-test-'));
 const report = join(reportDir, 'vitest.json');
-const rust = npmRun('test:rust');
+/** Whether bench/.venv holds NVIDIA's wheels, which crates/ferrite-core/tests/cuda_libraries.rs reads. */
+function benchVenvHasNvidiaWheels() {
+  const lib = join(root, 'bench', '.venv', 'lib');
+  return existsSync(lib) && readdirSync(lib).some((python) => existsSync(join(lib, python, 'site-packages', 'nvidia')));
+}
+
+/** The wheel-finding test, ignored by `cargo test` because it needs bench/.venv; true where it cannot run. */
+function cudaLibrariesTest() {
+  if (!benchVenvHasNvidiaWheels()) {
+    console.log('cuda_libraries: not run (no bench/.venv with NVIDIA wheels; `npm run bench:compare:setup` makes one)');
+    return true;
+  }
+  const args = ['test', '--workspace', '--test', 'cuda_libraries', '--', '--ignored'];
+  const r = spawnSync('cargo', args, { cwd: root, stdio: 'inherit' });
+  return r.status === 0;
+}
+
+const rustUnits = npmRun('test:rust');
+const rust = cudaLibrariesTest() && rustUnits;
 const js = npmRun('test:js', ['--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...extra]);
 const install = npmRun('test:install');
 // Last: it reuses test:rust's test binary and checks the package test:js built.
 const cuda = npmRun('test:cuda');
 if (!rust || !js || !install || !cuda) {
   const failed = [
-    !rust && 'test:rust (cargo test)',
+    !rust && 'test:rust (cargo test, with tests/cuda_libraries.rs where bench/.venv has the wheels)',
     !js && 'test:js (vitest)',
     !install && 'test:install (npm pack + install)',
     !cuda && 'test:cuda (NVRTC, CPU shim, fake drivers)',

@@ -89,8 +89,9 @@ const product = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1)
 export const TEST_DEVICES: { device: ft.DeviceName; skip: string | false }[] = (() => {
   const gpus = ft.cuda.devices().map((g) => g.index)
   const usable = ft.cuda.deviceCount()
-  const skip = (index: number) =>
-    index < usable ? (false as const) : ft.cuda.isAvailable() ? `cuda:${index} is not visible` : 'CUDA unavailable'
+  // The reason's first clause says what is missing (the rest is advice on installing it).
+  const noDevice = `no CUDA device: ${ft.cuda.info().unavailableReason?.split(';')[0] ?? 'CUDA is unavailable'}`
+  const skip = (index: number) => (index < usable ? (false as const) : ft.cuda.isAvailable() ? `cuda:${index} is not visible` : noDevice)
   return [
     { device: 'cpu' as const, skip: false as const },
     ...(gpus.length > 0 ? gpus : [0]).map((index) => ({ device: `cuda:${index}` as const, skip: skip(index) })),

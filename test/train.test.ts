@@ -3,7 +3,7 @@
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import * as ft from 'ferrite-ml'
 
 const T = ft.transforms
@@ -118,8 +118,60 @@ describe('fit on the bundled sample', () => {
   it('evaluate restores the training mode and rejects empty loaders', async () => {
     const model = new ft.models.MyCNN(32, 10)
     const { testLoader } = loaders(0)
-    const accuracy = await ft.evaluate(model, testLoader, { log: () => {} })
-    expect(accuracy).toBeGreaterThanOrEqual(0)
-    expect(model.training).toBe(true)
+    const modesSeen: boolean[] = []
+    const forward = model.forward.bind(model)
+    model.forward = (x: ft.Tensor) => {
+      modesSeen.push(model.training)
+      return forward(x)
+    }
+    for (const mode of [true, false]) {
+      model.train(mode)
+      modesSeen.length = 0
+      const accuracy = await ft.evaluate(model, testLoader, { log: () => {} })
+      expect(accuracy).toBeGreaterThanOrEqual(0)
+      expect(accuracy).toBeLessThanOrEqual(1)
+      expect(modesSeen, 'model.training in each forward').toEqual(Array(testLoader.length).fill(false))
+      expect(model.training).toBe(mode)
+    }
+    for (const [what, empty] of emptyLoaders(testLoader.dataset)) {
+      for (const mode of [true, false]) {
+        model.train(mode)
+        const log = vi.fn()
+        const e = await ft.evaluate(model, empty, { log }).catch((error: unknown) => error)
+        expect(e, what).toBeInstanceOf(ft.InvalidArgumentError)
+        expect((e as Error).message).toBe('evaluate: the data loader produced no batches')
+        expect(log, 'no accuracy line for no data').not.toHaveBeenCalled()
+        expect(model.training).toBe(mode)
+      }
+    }
+  })
+
+  it('train and fit reject empty loaders, changing no weight', async () => {
+    ft.manualSeed(0)
+    const model = new ft.models.MyCNN(32, 10)
+    const before = model.stateDict()
+    const optimizer = new ft.optim.SGD(model.parameters(), { lr: 0.1 })
+    const { trainLoader, testLoader } = loaders(0)
+    const lossFn = new ft.nn.CrossEntropyLoss()
+    const log = () => {}
+    for (const [what, empty] of emptyLoaders(trainLoader.dataset)) {
+      const fromTrain = await ft.train(model, empty, lossFn, optimizer, { log }).catch((error: unknown) => error)
+      expect(fromTrain, `train on ${what}`).toBeInstanceOf(ft.InvalidArgumentError)
+      expect((fromTrain as Error).message).toBe('train: the data loader produced no batches')
+      const fromFit = await ft.fit(model, { epochs: 1, optimizer, trainLoader: empty, testLoader, log, progress: false }).catch((error: unknown) => error)
+      expect(fromFit, `fit on ${what}`).toBeInstanceOf(ft.InvalidArgumentError)
+      expect((fromFit as Error).message).toMatch(/the data loader produced no batches/)
+    }
+    for (const [key, value] of Object.entries(model.stateDict())) {
+      expect(Array.from(value.toTypedArray() as ArrayLike<number>), key).toEqual(Array.from(before[key].toTypedArray() as ArrayLike<number>))
+    }
   })
 })
+
+/** Loaders that yield no batch from `dataset`: no items, and fewer items than a batch with `dropLast`. */
+function emptyLoaders(dataset: ft.data.Dataset): [string, ft.data.DataLoader][] {
+  return [
+    ['an empty Subset', new ft.data.DataLoader(new ft.data.Subset(dataset, []), { batchSize: 10 })],
+    ['3 items in batches of 4 with dropLast', new ft.data.DataLoader(new ft.data.Subset(dataset, [0, 1, 2]), { batchSize: 4, dropLast: true })],
+  ]
+}

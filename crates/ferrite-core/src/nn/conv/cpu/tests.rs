@@ -258,3 +258,51 @@ fn check_every_route(s: &ConvShape, seed: u64) -> Vec<String> {
     );
     ran
 }
+
+/// The PyTorch fixture of test/conv-shapes.test.ts (test/fixtures/conv_shapes.json) names the
+/// route each of its cases takes, with the direct kernels and at up to its batch size in threads
+/// (the stride phases take a sample per thread): each must be the route Ferrite chooses. Without
+/// the direct kernels, the routes that don't name them: every other choice comes out the same.
+#[test]
+fn the_pytorch_fixture_shapes_take_their_routes() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../test/fixtures/conv_shapes.json"
+    );
+    let fixture: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let dims = |v: &serde_json::Value| -> Vec<usize> {
+        let dims = v.as_array().unwrap().iter();
+        dims.map(|d| d.as_u64().unwrap() as usize).collect()
+    };
+    let direct = direct_kernels();
+    let cases = fixture["cases"].as_array().unwrap();
+    assert!(!cases.is_empty());
+    for case in cases {
+        let (input, weight) = (dims(&case["input"]), dims(&case["weight"]));
+        let number = |key: &str| case[key].as_u64().unwrap() as usize;
+        let (stride, padding) = (number("stride"), number("padding"));
+        let s = reference::shape(
+            [input[0], input[1], input[2], input[3]],
+            [weight[0], weight[2], weight[3]],
+            params([stride; 2], [padding; 2], [1, 1], 1),
+        );
+        let threads = rayon::ThreadPoolBuilder::new()
+            .num_threads(s.n)
+            .build()
+            .unwrap();
+        let got = threads.install(|| {
+            [
+                ("forward", format!("{:?}", forward_route(&s))),
+                ("input", format!("{:?}", backward_input_route(&s))),
+                ("weight", format!("{:?}", backward_weight_route(&s))),
+            ]
+        });
+        for (pass, route) in got {
+            let want = case["routes"][pass].as_str().unwrap();
+            if direct || !(want.contains("Direct") || want == "StridedPhases") {
+                assert_eq!(route, want, "{} {pass}", case["name"]);
+            }
+        }
+    }
+}
