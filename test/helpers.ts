@@ -110,8 +110,12 @@ export function makeTensor(spec: FixtureTensor, device: ft.DeviceName = 'cpu'): 
   // Guard against a construction bug being reported as a bug in the op under test.
   expect(t.shape, 'makeTensor: shape of the built input').toEqual(spec.shape)
   expect(t.dtype, 'makeTensor: dtype of the built input').toBe(spec.dtype)
-  t = t.to(device)
-  for (const tr of spec.transform ?? []) {
+  return applyTransforms(t.to(device), spec.transform)
+}
+
+/** `t` after a fixture's view transforms (transpose / permute / expand), in order. */
+export function applyTransforms(t: ft.Tensor, transforms: readonly Transform[] = []): ft.Tensor {
+  for (const tr of transforms) {
     if (tr.op === 'transpose') t = t.transpose(tr.dim0, tr.dim1)
     else if (tr.op === 'permute') t = t.permute(tr.dims)
     else t = t.expand(tr.shape)

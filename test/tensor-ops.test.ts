@@ -1,10 +1,11 @@
 // Golden-value tests: every case in test/fixtures/tensor_ops.json (generated from PyTorch by
 // test/fixtures/gen_fixtures.py) is replayed through Ferrite's API and compared with PyTorch's
 // output: shape, dtype and values (float32 within rtol/atol, int64/bool exactly), or that
-// Ferrite throws where PyTorch raised.
+// Ferrite throws where PyTorch raised. Cases of differentiable ops also carry PyTorch's gradient
+// of every float32 input for a fixed non-uniform upstream gradient; Ferrite's backward must match.
 import { afterAll, describe, expect, it } from 'vitest'
 import * as ft from 'ferrite-ml'
-import { type DType, type Encoded, type FixtureTensor, decodeNumber, decodeValue, expectClose, loadFixture, makeTensor } from './helpers'
+import { type DType, type Encoded, type FixtureTensor, applyTransforms, decodeNumber, decodeValue, expectClose, loadFixture, makeTensor } from './helpers'
 
 interface OpCase {
   name: string
@@ -29,9 +30,13 @@ interface OpCase {
     start?: number
     end?: number
     step?: number
+    length?: number
+    index?: number
   }
   expected?: FixtureTensor | { values: FixtureTensor; indices: FixtureTensor }
   error?: string
+  /** PyTorch's gradient w.r.t. each input's base tensor (null for non-float inputs). */
+  grads?: (FixtureTensor | null)[]
   rtol?: number
   atol?: number
 }
@@ -64,7 +69,7 @@ const UNARY: Record<string, (x: ft.Tensor) => ft.Tensor> = {
 }
 
 /** Ops whose output is a view/copy of the input; also checked after `.contiguous()`. */
-const SHAPE_OPS = new Set(['reshape', 'view', 'flatten', 'permute', 'transpose', 'unsqueeze', 'squeeze', 'expand', 'contiguous', 'clone'])
+const SHAPE_OPS = new Set(['reshape', 'view', 'flatten', 'permute', 'transpose', 'unsqueeze', 'squeeze', 'expand', 'narrow', 'select', 'contiguous', 'clone'])
 
 /**
  * Ops whose float32 results must equal PyTorch's bit for bit (up to the sign of zero): data
@@ -119,6 +124,10 @@ function apply(c: OpCase, xs: ft.Tensor[]): Result {
       return a.dim === undefined ? x.squeeze() : x.squeeze(a.dim as number)
     case 'expand':
       return x.expand(a.shape!)
+    case 'narrow':
+      return x.narrow(a.dim as number, a.start!, a.length!)
+    case 'select':
+      return x.select(a.dim as number, a.index!)
     case 'contiguous':
       return x.contiguous()
     case 'clone':
@@ -147,6 +156,23 @@ function apply(c: OpCase, xs: ft.Tensor[]): Result {
 }
 
 const fixture = loadFixture<OpCase>('tensor_ops')
+
+/** The upstream gradient the fixture's `grads` were computed with (see gen_fixtures.py `upstream`). */
+function upstream(shape: readonly number[]): ft.Tensor {
+  const n = shape.reduce((p, d) => p * d, 1)
+  const g = Array.from({ length: n }, (_, j) => (2 * ((37 * j + 11) % 23) - 23) / 16)
+  return ft.tensor(g).reshape(shape)
+}
+
+/**
+ * Backward is exact where the forward is and the gradient only moves values (no input was
+ * expanded, so no gradient is summed); otherwise it uses the case's forward rtol/atol.
+ */
+function gradTolerance(c: OpCase): { rtol?: number; atol?: number } {
+  const summed = c.op === 'expand' || c.inputs.some((x) => x.transform?.some((tr) => tr.op === 'expand'))
+  return EXACT_OPS.has(c.op) && !summed ? { rtol: 0, atol: 0 } : { rtol: c.rtol, atol: c.atol }
+}
+
 /** Worst float32 relative error seen per op, printed after the run. */
 const worst = new Map<string, { rel: number; name: string }>()
 function record(c: OpCase, rel: number) {
@@ -188,6 +214,37 @@ describe(`tensor ops match PyTorch (${fixture.generator})`, () => {
         const t = out as ft.Tensor
         record(c, expectClose(t, exp, tol))
         if (SHAPE_OPS.has(c.op)) expectClose(t.contiguous(), exp, { ...tol, label: 'contiguous()' })
+      })
+    })
+  }
+})
+
+describe('tensor-op gradients match PyTorch', () => {
+  const gradCases = fixture.cases.filter((c) => c.grads !== undefined)
+  it('fixture has gradients', () => {
+    expect(gradCases.length).toBeGreaterThanOrEqual(300)
+  })
+
+  const gradsByOp = new Map<string, OpCase[]>()
+  for (const c of gradCases) gradsByOp.set(c.op, [...(gradsByOp.get(c.op) ?? []), c])
+  for (const [op, cases] of gradsByOp) {
+    describe(op, () => {
+      it.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+        // Gradients are taken w.r.t. the base tensor, before the fixture's view transforms.
+        const bases = c.inputs.map((spec) => makeTensor({ ...spec, transform: [] }))
+        c.grads!.forEach((g, k) => {
+          if (g !== null) bases[k].requiresGrad_()
+        })
+        const result = apply(c, bases.map((base, k) => applyTransforms(base, c.inputs[k].transform)))
+        const out = result instanceof ft.Tensor ? result : result.values
+        out.backward(upstream(out.shape))
+        const tol = gradTolerance(c)
+        c.grads!.forEach((want, k) => {
+          if (want === null) return
+          const got = bases[k].grad
+          expect(got, `input ${k} got no gradient`).not.toBeNull()
+          expectClose(got!, want, { ...tol, label: `grad of input ${k}` })
+        })
       })
     })
   }

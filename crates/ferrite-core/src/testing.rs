@@ -137,34 +137,33 @@ pub(crate) fn assert_close_f32(got: &[f32], want: &[f32], tol: f64) {
     assert_close(got, &want, tol);
 }
 
-/// Checks the gradients of `(f(inputs) * R).sum()` for a fixed non-uniform `R` against
-/// central differences, element by element, on the inputs' device.
+/// Checks the gradients of `(f(inputs) * R).sum()` for a fixed non-uniform `R` against central
+/// differences, element by element, on the inputs' device.
+///
+/// The reference is float64 built from float32 evaluations: each output element's change
+/// `f_j(x + h) - f_j(x - h)` is formed and weighted by `R_j` in float64 (elements the step does
+/// not reach cancel exactly), so no float32 sum of the whole loss cancels, and the step is the one
+/// actually taken, `fl(x + h) - fl(x - h)`. What is left is the float32 rounding of the changed
+/// outputs, a few units in the last place each and independent, divided by the step:
+/// `noise = 8 u sqrt(sum_j (R_j (|f_j(x + h)| + |f_j(x - h)|))^2) / 2h` with `u = 2^-24`; and the
+/// central difference's truncation error `h^2 f'''(x) / 6`, about 2e-5 of the gradient for
+/// h = 1e-2 on smooth ops. The gradient must match within `GRAD_RTOL` of
+/// max(|numeric|, `GRAD_FLOOR`) plus that noise, so a backward 2 % off fails. Inputs must sit at
+/// least `h` from any kink.
 pub(crate) fn gradcheck(inputs: &[Tensor], f: impl Fn(&[Tensor]) -> Result<Tensor>) {
+    const STEP: f32 = 1e-2;
+    const GRAD_RTOL: f64 = 2e-3;
+    const GRAD_FLOOR: f64 = 1e-2;
+    const UNIT_ROUNDOFF: f64 = 1.0 / (1u64 << 24) as f64;
     let out = f(inputs).unwrap();
-    let weights = Tensor::from_f32(
-        values(out.numel(), 99).iter().map(|v| v + 1.5).collect(),
-        out.shape(),
-    )
-    .unwrap()
-    .to_device(out.device())
-    .unwrap();
-    let loss = |xs: &[Tensor]| -> f64 {
-        f(xs)
-            .unwrap()
-            .mul(&weights)
-            .unwrap()
-            .sum(&[], false)
-            .unwrap()
-            .item()
-            .unwrap()
-    };
-    out.mul(&weights)
+    let weights: Vec<f32> = values(out.numel(), 99).iter().map(|v| v + 1.5).collect();
+    Tensor::from_f32(weights.clone(), out.shape())
         .unwrap()
-        .sum(&[], false)
-        .unwrap()
-        .backward(None, false)
+        .to_device(out.device())
+        .and_then(|w| out.mul(&w))
+        .and_then(|weighted| weighted.sum(&[], false))
+        .and_then(|loss| loss.backward(None, false))
         .unwrap();
-    let eps = 1e-2f32;
     for (k, x) in inputs.iter().enumerate() {
         let analytic = x
             .grad()
@@ -173,22 +172,36 @@ pub(crate) fn gradcheck(inputs: &[Tensor], f: impl Fn(&[Tensor]) -> Result<Tenso
             .unwrap();
         let base = x.to_vec_f32().unwrap();
         for i in 0..base.len() {
-            let shifted = |delta: f32| {
+            // f's outputs, as float64, with element i of input k set to `value`.
+            let outputs_at = |value: f32| -> Vec<f64> {
                 let mut v = base.clone();
-                v[i] += delta;
+                v[i] = value;
                 let mut xs = inputs.to_vec();
                 xs[k] = Tensor::from_f32(v, x.shape())
                     .unwrap()
                     .to_device(x.device())
                     .unwrap();
                 let _g = NoGradGuard::new();
-                loss(&xs)
+                f(&xs).unwrap().to_vec_f64().unwrap()
             };
-            let numeric = (shifted(eps) - shifted(-eps)) / (2.0 * eps as f64);
+            let (above, below) = (base[i] + STEP, base[i] - STEP);
+            let (up, down) = (outputs_at(above), outputs_at(below));
+            let step = above as f64 - below as f64;
+            // The weighted change, and the sum of squares of what bounds its rounding.
+            let (mut change, mut noise) = (0.0, 0.0);
+            for ((&u, &d), &r) in up.iter().zip(&down).zip(&weights) {
+                if u != d {
+                    change += r as f64 * (u - d);
+                    noise += (r as f64 * (u.abs() + d.abs())).powi(2);
+                }
+            }
+            let numeric = change / step;
             let a = analytic[i] as f64;
+            let rounding = 8.0 * UNIT_ROUNDOFF * noise.sqrt() / step;
+            let tol = GRAD_RTOL * numeric.abs().max(GRAD_FLOOR) + rounding;
             assert!(
-                (a - numeric).abs() <= 2e-2 * numeric.abs().max(1.0),
-                "input {k} element {i}: analytic {a} vs numeric {numeric}"
+                (a - numeric).abs() <= tol,
+                "input {k} element {i}: analytic {a} vs numeric {numeric} (tolerance {tol:.2e})"
             );
         }
     }

@@ -194,6 +194,20 @@ impl Tensor {
     }
 }
 
+/// The share of a maximum's or minimum's gradient one side gets: 1, less all of it where the other
+/// side wins (`other_wins`) and half where they tie. NaN compares false, so a NaN on either side
+/// gives both sides the whole gradient, as in PyTorch.
+fn other_share(other_wins: Tensor, tie: Tensor) -> Result<Tensor> {
+    let tie_half = tie
+        .to_dtype(DType::F32)?
+        .binary_scalar(BinaryOp::Mul, 0.5)?;
+    other_wins
+        .to_dtype(DType::F32)?
+        .add(&tie_half)?
+        .neg()?
+        .binary_scalar(BinaryOp::Add, 1.0)
+}
+
 struct BinaryBackward {
     op: BinaryOp,
     lhs: Tensor,
@@ -250,17 +264,18 @@ impl Backward for BinaryBackward {
                 Add | Sub => Ok(g.clone()),
                 Mul => g.mul(r),
                 Div => g.div(r),
-                // d(l^r)/dl = r * l^(r-1)
-                Pow => g.mul(&r.mul(&l.pow(&r.binary_scalar(Sub, 1.0)?)?)?),
-                // Ties share the gradient, as in PyTorch.
-                Maximum => g.mul(
-                    &as_float(l.binary(Gt, r)?)?
-                        .add(&as_float(l.eq(r)?)?.binary_scalar(Mul, 0.5)?)?,
-                ),
-                Minimum => g.mul(
-                    &as_float(l.binary(Lt, r)?)?
-                        .add(&as_float(l.eq(r)?)?.binary_scalar(Mul, 0.5)?)?,
-                ),
+                // d(l^r)/dl = r * l^(r-1), and 0 where r == 0 (l^0 is constant, even at l = 0 or
+                // NaN, as in PyTorch): there the power taken is l^0 = 1 instead of l^-1.
+                Pow => {
+                    let power = r
+                        .binary_scalar(Sub, 1.0)?
+                        .add(&as_float(r.binary_scalar(Eq, 0.0)?)?)?;
+                    g.mul(&r.mul(&l.pow(&power)?)?)
+                }
+                // Ties share the gradient, as in PyTorch; written as 1 minus the share of the
+                // other side so that, as in PyTorch, both sides get it where either is NaN.
+                Maximum => g.mul(&other_share(l.binary(Lt, r)?, l.eq(r)?)?),
+                Minimum => g.mul(&other_share(l.binary(Gt, r)?, l.eq(r)?)?),
                 Eq | Ne | Lt | Le | Gt | Ge => Err(no_gradient(self.op)),
             }
         };
@@ -270,19 +285,15 @@ impl Backward for BinaryBackward {
                 Sub => g.neg(),
                 Mul => g.mul(l),
                 Div => g.mul(l)?.div(&r.mul(r)?)?.neg(),
-                // d(l^r)/dr = l^r * ln(l), taken as 0 where l == 0 (PyTorch's convention).
+                // d(l^r)/dr = l^r * ln(l), taken as 0 where l == 0 and r >= 0 (PyTorch's
+                // convention; for r < 0 it is inf * -inf as in PyTorch).
                 Pow => {
-                    let safe_base = l.add(&as_float(l.binary_scalar(Eq, 0.0)?)?)?;
-                    g.mul(&l.pow(r)?)?.mul(&safe_base.log()?)
+                    let zero_base = as_float(l.binary_scalar(Eq, 0.0)?)?
+                        .mul(&as_float(r.binary_scalar(Ge, 0.0)?)?)?;
+                    g.mul(&l.pow(r)?)?.mul(&l.add(&zero_base)?.log()?)
                 }
-                Maximum => g.mul(
-                    &as_float(r.binary(Gt, l)?)?
-                        .add(&as_float(l.eq(r)?)?.binary_scalar(Mul, 0.5)?)?,
-                ),
-                Minimum => g.mul(
-                    &as_float(r.binary(Lt, l)?)?
-                        .add(&as_float(l.eq(r)?)?.binary_scalar(Mul, 0.5)?)?,
-                ),
+                Maximum => g.mul(&other_share(r.binary(Lt, l)?, l.eq(r)?)?),
+                Minimum => g.mul(&other_share(r.binary(Gt, l)?, l.eq(r)?)?),
                 Eq | Ne | Lt | Le | Gt | Ge => Err(no_gradient(self.op)),
             }
         };

@@ -236,8 +236,12 @@ impl Backward for ReduceBackward {
                     .contiguous()?
             }
             ReduceOp::Max | ReduceOp::Min if self.all => {
-                // Ties share the gradient evenly, as in PyTorch's max().
-                let hits = x.eq(&unfold(&self.output)?)?.to_dtype(DType::F32)?;
+                // Ties share the gradient evenly, as in PyTorch's max(); a NaN result goes to
+                // the NaN inputs (x == out is false for them).
+                let out = unfold(&self.output)?;
+                let is_nan = |t: &Tensor| t.binary(BinaryOp::Ne, t)?.to_dtype(DType::F32);
+                let nan_hits = is_nan(x)?.mul(&is_nan(&out)?)?;
+                let hits = x.eq(&out)?.to_dtype(DType::F32)?.add(&nan_hits)?;
                 g.mul(&hits.div(&hits.sum(&[], false)?)?)?
             }
             ReduceOp::Max | ReduceOp::Min => {
