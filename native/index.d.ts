@@ -257,6 +257,13 @@ export declare function exitTidy(): void
 
 export declare function expand(handle: TensorHandle, shape: Array<number>): TensorHandle
 
+/**
+ * Bytes that this thread's live tensors have announced to V8 (`napi_adjust_external_memory`):
+ * not public API, but what test/memory.test.ts reads to check that `tidy` scopes announce
+ * nothing, without depending on what V8's collector then does.
+ */
+export declare function externalMemoryAnnounced(): number
+
 export declare function flatten(handle: TensorHandle, startDim: number, endDim: number): TensorHandle
 
 /** PyTorch's print layout, e.g. `tensor([1., 2.])`. */

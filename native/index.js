@@ -881,6 +881,7 @@ module.exports.dtype = nativeBinding.dtype
 module.exports.enterTidy = nativeBinding.enterTidy
 module.exports.exitTidy = nativeBinding.exitTidy
 module.exports.expand = nativeBinding.expand
+module.exports.externalMemoryAnnounced = nativeBinding.externalMemoryAnnounced
 module.exports.flatten = nativeBinding.flatten
 module.exports.format = nativeBinding.format
 module.exports.fromFloat32 = nativeBinding.fromFloat32

@@ -5,6 +5,8 @@
 // global.gc() (and an event-loop turn where napi finalizers matter), so that no count depends on
 // when V8 would have collected on its own.
 import { execFile } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { Worker } from 'node:worker_threads'
@@ -13,6 +15,10 @@ import * as ft from 'ferrite-ml'
 import { thrown } from './helpers'
 
 const gc = globalThis.gc as () => void
+// The binding's count of bytes announced to V8, not public API (crates/ferrite-node/src/handle.rs).
+const { native } = createRequire(import.meta.url)(join(__dirname, '..', 'dist', 'cjs', 'native.js')) as {
+  native: { externalMemoryAnnounced(): number }
+}
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 /**
@@ -88,6 +94,24 @@ describe('memory', () => {
     escaped.length = 0
     await collect()
     expect(ft.memory()).toEqual(before)
+  })
+
+  it("tidy's tensors are never announced to V8's collector; those that outlive it are, once, and taken back when freed", () => {
+    // Announced bytes make V8 collect sooner: a tidy loop must not drive collections it does not need.
+    const announced = () => native.externalMemoryAnnounced()
+    const before = announced()
+    const kept = ft.tidy(() => {
+      for (let i = 0; i < 100; i++) ft.ones([1000]).add(1)
+      expect(announced()).toBe(before)
+      return ft.ones([1000])
+    })
+    const keptBytes = announced() - before
+    expect(keptBytes).toBeGreaterThanOrEqual(4000)
+    const outside = ft.ones([1000])
+    expect(announced() - before).toBe(2 * keptBytes)
+    kept.dispose()
+    outside.dispose()
+    expect(announced()).toBe(before)
   })
 
   it('a disposed tensor stays disposed when a new tensor reuses its slot, even once collected', async () => {

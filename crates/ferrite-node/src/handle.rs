@@ -416,6 +416,21 @@ fn report(env: &Env, tensor: &Tensor) -> i64 {
     }
 }
 
+/// Bytes that this thread's live tensors have announced to V8 (`napi_adjust_external_memory`):
+/// not public API, but what test/memory.test.ts reads to check that `tidy` scopes announce
+/// nothing, without depending on what V8's collector then does.
+#[napi]
+pub fn external_memory_announced() -> i64 {
+    TABLE.with_borrow(|table| {
+        table
+            .slots
+            .iter()
+            .filter(|slot| slot.tensor.is_some())
+            .map(|slot| slot.reported)
+            .sum()
+    })
+}
+
 /// Tells V8's garbage collector about a tensor's storage, once: for tensors that outlive the
 /// `tidy` scope they were made in, and so may be freed only by the collector.
 #[napi]
