@@ -624,10 +624,10 @@ fn operands_of_different_dtypes_are_typed_errors_outside_autocast() {
     assert!(x.conv2d(&w, Some(&b), Conv2dParams::default()).is_ok());
 }
 
-/// Under autocast, a layer whose forward the direct kernels take computes on bf16 channel pairs:
-/// its output and input gradient are float32 sums of the bf16-rounded operands' products, which
-/// float32 products miss by far more than float32 rounding; the weight gradient of a layer with
-/// fewer than 32 channels stays float32 products. All three come back float32.
+/// Under autocast, a layer the direct kernels take computes on bf16 pairs (of channels; of
+/// positions for the weight gradient): its output and gradients are float32 sums of the
+/// bf16-rounded operands' products, which float32 products miss by far more than float32
+/// rounding. All three come back float32.
 #[test]
 #[cfg_attr(
     not(ferrite_bf16_on_host),
@@ -643,6 +643,7 @@ fn autocast_runs_direct_layers_on_bf16_channel_pairs() {
         backward_input_route(&s),
         BackwardInputRoute::Transposed(Route::Direct)
     );
+    assert_eq!(backward_weight_route(&s), Route::Direct);
     let (x, w) = (leaf(&[2, c, hw, hw], 1), leaf(&[o, c, 3, 3], 2));
     let y = {
         let _on = Autocast::on();
@@ -655,7 +656,7 @@ fn autocast_runs_direct_layers_on_bf16_channel_pairs() {
         assert_eq!(t.dtype(), DType::F32);
     }
     let round = |t: &Tensor| host(&t.to_dtype(DType::BF16).unwrap());
-    let (xv, wv, dyv) = (host(&x), host(&w), host(&dy));
+    let (xv, wv) = (host(&x), host(&w));
     let (xr, wr, dyr) = (round(&x), round(&w), round(&dy));
     let abs = reference::abs;
     // Float32 sums of exact products: 9c (or 9o) additions, each off by 2^-24 of the sum so far.
@@ -681,8 +682,8 @@ fn autocast_runs_direct_layers_on_bf16_channel_pairs() {
     check(
         "weight gradient",
         &host(&dw),
-        &reference::backward_weight(&s, &xv, &dyv),
-        &reference::backward_weight(&s, &abs(&xv), &abs(&dyv)),
+        &reference::backward_weight(&s, &xr, &dyr),
+        &reference::backward_weight(&s, &abs(&xr), &abs(&dyr)),
         sums(2 * hw * hw),
     );
     // Float32 products would land within float32 rounding of the unrounded operands' sums.

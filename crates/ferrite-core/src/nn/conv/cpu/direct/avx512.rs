@@ -181,6 +181,77 @@ pub(super) unsafe fn backward_weight_tile<const V: usize, const C: usize, const 
     }
 }
 
+/// `backward_weight_tile` over pairs of positions with bf16 products: `x` holds bf16 values
+/// (each load takes positions p and p + 1 of a channel as one 32-bit pair), `dy` rows of `lanes`
+/// 32-bit slots, each the pair of positions 2q and 2q + 1 of one output channel, and `vdpbf16ps`
+/// adds both products of a pair to a float32 lane.
+///
+/// # Safety
+/// AVX-512F, VL and AVX512-BF16 must be available; `x + channels[c] + reads[t]` must be readable
+/// for `2 * pairs` values, and `dy` for `pairs` rows of `lanes` slots, V vectors of which are
+/// read.
+#[target_feature(enable = "avx512f,avx512vl,avx512bf16")]
+pub(super) unsafe fn backward_weight_tile_bf16_pairs<
+    const V: usize,
+    const C: usize,
+    const T: usize,
+>(
+    x: *const u16,
+    channels: &[usize; C],
+    reads: &[usize; T],
+    dy: *const f32,
+    lanes: usize,
+    pairs: usize,
+    sums: &mut [[[f32; LANES]; V]],
+) {
+    let mut acc: [[[__m512; V]; T]; C] = std::array::from_fn(|c| {
+        std::array::from_fn(|t| {
+            std::array::from_fn(|v| _mm512_loadu_ps(sums[c * T + t][v].as_ptr()))
+        })
+    });
+    let rows: [*const u16; C] = std::array::from_fn(|c| x.add(channels[c]));
+    let mut dyp = dy;
+    for q in 0..pairs {
+        let d: [__m512; V] = std::array::from_fn(|v| _mm512_loadu_ps(dyp.add(v * LANES)));
+        for c in 0..C {
+            for t in 0..T {
+                let pair = rows[c].add(reads[t] + 2 * q).cast::<i32>().read_unaligned();
+                let xv = as_bf16_pairs(_mm512_castsi512_ps(_mm512_set1_epi32(pair)));
+                for v in 0..V {
+                    acc[c][t][v] = _mm512_dpbf16_ps(acc[c][t][v], xv, as_bf16_pairs(d[v]));
+                }
+            }
+        }
+        dyp = dyp.add(lanes);
+    }
+    for c in 0..C {
+        for t in 0..T {
+            for v in 0..V {
+                _mm512_storeu_ps(sums[c * T + t][v].as_mut_ptr(), acc[c][t][v]);
+            }
+        }
+    }
+}
+
+/// `values` rounded to bf16 (to nearest even) into `rounded`.
+///
+/// # Safety
+/// AVX-512F, BW, VL and AVX512-BF16 must be available.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
+pub(super) unsafe fn round_into_bf16(values: &[f32], rounded: &mut [u16]) {
+    assert_eq!(
+        values.len(),
+        rounded.len(),
+        "round_into_bf16: lengths differ"
+    );
+    for (src, dst) in values.chunks(LANES).zip(rounded.chunks_mut(LANES)) {
+        let lanes = first_lanes(src.len());
+        let v = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(lanes, src.as_ptr()));
+        let bits = std::mem::transmute::<__m256bh, __m256i>(v);
+        _mm256_mask_storeu_epi16(dst.as_mut_ptr().cast(), lanes, bits);
+    }
+}
+
 /// Column `j` of `rows` (at most 16 rows of one length, at most 16) into the 16 floats of `dst`
 /// from `j * stride` on, its lanes past the last row zero: 16 rows transposed in registers, where
 /// element by element the strided reads cost a noticeable share of the weight gradient.

@@ -2,10 +2,12 @@
 //! input channels, two values in each 32-bit slot, so the float32 tiling, packing and layouts run
 //! unchanged on half as many channels of pairs, and each `vdpbf16ps` does the work of two FMAs.
 //! The sums stay float32, as in PyTorch's autocast; rounding the operands costs one pass over the
-//! input, writing half its bytes, where the bf16 gemm's packing reads each input nine times.
+//! input, writing half its bytes, where the bf16 gemm's packing reads each input nine times. The
+//! weight gradient, whose sums run along positions, pairs positions instead (`weight.rs`).
 
 use rayon::prelude::*;
 
+use super::weight::Products;
 use super::{isa, Direct, TileReads, OUT_TILE, POS_TILE};
 use crate::nn::conv::ConvShape;
 
@@ -34,6 +36,16 @@ pub(in crate::nn::conv::cpu) fn forward(
     let x = round_into_pairs(x, s.c, s.h * s.w);
     let w = round_into_pairs(w, s.c, s.taps());
     Direct::new(&paired).forward_by(&x, &w, bias, forward_run)
+}
+
+/// Gradient of the weight of `s` with products of the bf16-rounded `x` and `dy` summed in float32;
+/// `s` must be supported.
+pub(in crate::nn::conv::cpu) fn backward_weight(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    assert!(
+        supports(s),
+        "conv2d: the paired bf16 kernels can't run {s:?}"
+    );
+    Direct::new(s).backward_weight_by(x, dy, Products::Bf16Pairs)
 }
 
 /// `values`, runs of `channels` planes of `plane` elements each, rounded to bf16 and paired: plane
@@ -97,7 +109,8 @@ mod tests {
     }
 
     /// Odd and even channel counts (a zero pad channel), read in place and from packed planes
-    /// (stride 2; no padding), channels past a whole block, output channels short of a tile.
+    /// (stride 2; no padding), channels past a whole block, output channels short of a tile and
+    /// over two vectors (the weight gradient's 1, 2 and 4-vector tiles), grids of odd rows.
     #[test]
     #[cfg_attr(
         not(ferrite_bf16_on_host),
@@ -110,6 +123,8 @@ mod tests {
             ([2, 16, 16, 16], 32, 1, 1),
             ([2, 17, 9, 9], 10, 2, 1),
             ([2, 70, 12, 12], 8, 1, 0),
+            ([3, 8, 9, 9], 40, 1, 1),
+            ([2, 16, 11, 7], 20, 2, 1),
         ] {
             let s = reference::shape(
                 input,
@@ -128,6 +143,20 @@ mod tests {
             assert_within_scale(
                 &format!("{s:?}"),
                 &forward(&s, &x, &w, Some(&bias)),
+                &want,
+                &scale,
+                tol,
+            );
+            // The weight gradient pairs positions; its float32 sums go into float64 totals
+            // every few samples (see `weight.rs`), each after at most a plane's additions.
+            let dy = values(s.n * s.o * s.ohw(), 4);
+            let dyr = rounded(&dy);
+            let want = reference::backward_weight(&s, &xr, &dyr);
+            let scale = reference::backward_weight(&s, &abs(&xr), &abs(&dyr));
+            let tol = (s.n * s.ohw()) as f64 * f64::from(f32::EPSILON) / 2.0;
+            assert_within_scale(
+                &format!("weight gradient {s:?}"),
+                &backward_weight(&s, &x, &dy),
                 &want,
                 &scale,
                 tol,
