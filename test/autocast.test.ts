@@ -90,8 +90,8 @@ describe.skipIf(!native)('autocast on a CPU with bf16 kernels, against PyTorch',
         })
         const out = ft.autocast({}, () => runOp(c, operands))
         const scale = absolute(c)
-        // Convolutions of fewer than 32 channels run the float32 kernels under autocast (faster
-        // here than the bf16 ones) and stay float32: PyTorch's bf16 result is compared by value.
+        // Convolutions of fewer than 32 channels stay float32 under autocast (by the direct
+        // kernels' bf16 pairs or the float32 kernels): PyTorch's bf16 result is compared by value.
         const floatKernels = c.name === 'conv2d' && Math.min(c.inputs[1].shape[0], c.inputs[1].shape[1]) < 32
         expect(out.dtype).toBe(floatKernels ? 'float32' : c.output.dtype)
         expectNear(out, c.output, scale.output, {}, `${c.name} output`)

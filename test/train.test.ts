@@ -47,7 +47,7 @@ describe('fit on the bundled sample', () => {
   it("precision: 'bf16' trains under autocast: the loss falls, the weights stay float32", async () => {
     ft.manualSeed(0)
     const { trainLoader, testLoader } = loaders(0)
-    // The 32 -> 32 convolution runs the bf16 kernels (from 32 channels in and out), the first the float32 ones.
+    // Both convolutions run on the direct kernels' bf16 channel pairs (3x3 on 8x8 planes and up).
     const model = new ft.nn.Sequential(
       new ft.nn.Conv2d(3, 32, 3, { padding: 1 }),
       new ft.nn.BatchNorm2d(32),

@@ -23,8 +23,8 @@ const warned = new Set<AutocastDeviceType>()
 /**
  * Runs `fn` under autocast and returns its result. Convolutions, `linear` and `matmul` then take
  * float32 or bfloat16 operands, multiply in bfloat16 and sum in float32, and return bfloat16
- * (convolutions of fewer than 32 channels in or out run the faster float32 kernels and return
- * float32);
+ * (convolutions the direct kernels take, such as CIFAR models' 3x3 layers on 8x8 planes and up,
+ * return float32, as do those where the float32 kernels are faster and run instead);
  * batch norm, softmax, the losses, `sum` and `mean` cast bfloat16 inputs up and return float32;
  * other ops keep their operands' dtype. Parameters stay float32 and get float32 gradients: call
  * `backward()` outside (it never runs under autocast). Async functions stay under autocast until

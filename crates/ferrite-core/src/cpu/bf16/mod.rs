@@ -19,7 +19,7 @@ mod blocking;
 mod kernel;
 mod pack;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// An operand of a product, read as lines of `k` values: for the left operand (m x k) a line is a
 /// row, for the right one (k x n) a column.

@@ -41,40 +41,44 @@ impl Tensor {
         let mut operands = vec![self, weight];
         operands.extend(bias);
         let policy = Policy::lower_precision(OP, &operands)?;
-        let bf16_kernels = policy.compute == DType::BF16 && policy.native && cpu::bf16::pays(&s);
-        if bf16_kernels {
+        let bf16_products = policy.compute == DType::BF16 && policy.native;
+        if bf16_products && cpu::bf16::pays(&s) && !cpu::pairs_take_forward(&s) {
             // PyTorch's autocast rounds the bias to bf16 too; its gradient comes back through
             // the cast in the bias's own dtype.
             let b = bias.map(|b| b.to_dtype(DType::BF16)).transpose()?;
-            return self.convolve(weight, b.as_ref(), s, true);
+            return self.convolve(weight, b.as_ref(), s, Products::Bf16Gemm);
         }
-        // The float32 kernels, also where bf16 ones are missing (no AVX512-BF16, CUDA) or slower
-        // than the float32 routes for this shape: on float32 copies of bf16 operands (more exact
-        // than bf16 products); no copies for float32 ones. bf16 operands get a bf16 result, as
+        // Float32 operands: copies of bf16 ones. Without bf16 kernels (no AVX512-BF16, CUDA) the
+        // products are float32 (more exact than bf16 ones). bf16 operands get a bf16 result, as
         // without the kernels; under autocast the result stays float32, since rounding it would
         // cost a pass over it and another where the next op (batch norm) casts it back up.
+        let products = if bf16_products {
+            Products::Bf16OnFloat32
+        } else {
+            Products::Float32
+        };
         let f32 = |t: &Tensor| t.to_dtype(DType::F32);
         let b = bias.map(f32).transpose()?;
-        let out = f32(self)?.convolve(&f32(weight)?, b.as_ref(), s, false)?;
+        let out = f32(self)?.convolve(&f32(weight)?, b.as_ref(), s, products)?;
         if autocast::dtype(DeviceType::of(self.device())).is_some() {
             return Ok(out);
         }
         out.to_dtype(policy.compute)
     }
 
-    /// The convolution of `s` by the bf16 kernels or (all operands float32) the float32 ones.
+    /// The convolution of `s` with `products`; all operands float32 unless those are `Bf16Gemm`.
     fn convolve(
         &self,
         weight: &Tensor,
         bias: Option<&Tensor>,
         s: ConvShape,
-        bf16_kernels: bool,
+        products: Products,
     ) -> Result<Tensor> {
         let (x, w) = (self.contiguous()?, weight.contiguous()?);
         let b = bias.map(Tensor::contiguous).transpose()?;
         let b_storage = b.as_ref().map(|b| (b.storage().read(), b.layout()));
         let cpu = |xs: &CpuStorage, ws: &CpuStorage, bias: Option<(&CpuStorage, &Layout)>| {
-            if bf16_kernels {
+            if products == Products::Bf16Gemm {
                 let b = bias
                     .map(|(bs, layout)| Floats::of(bs, layout))
                     .transpose()?;
@@ -83,7 +87,11 @@ impl Tensor {
             }
             let (x, w) = (xs.slice(OP, x.layout())?, ws.slice(OP, w.layout())?);
             let bias = bias.map(|(bs, layout)| bs.slice(OP, layout)).transpose()?;
-            Result::Ok(Storage::Cpu(CpuStorage::F32(cpu::forward(&s, x, w, bias))))
+            let y = match products {
+                Products::Bf16OnFloat32 => cpu::forward_bf16_products(&s, x, w, bias),
+                _ => cpu::forward(&s, x, w, bias),
+            };
+            Result::Ok(Storage::Cpu(CpuStorage::F32(y)))
         };
         let out = match (
             &*x.storage().read(),
@@ -123,7 +131,7 @@ impl Tensor {
             weight: weight.clone(),
             bias: bias.cloned(),
             shape: s,
-            bf16_kernels,
+            products,
         }))
     }
 }
@@ -133,8 +141,22 @@ struct ConvolutionBackward {
     weight: Tensor,
     bias: Option<Tensor>,
     shape: ConvShape,
-    /// Whether the forward ran the bf16 kernels: the gradients do too, each in its input's dtype.
-    bf16_kernels: bool,
+    /// The forward's products: the gradients' too, each in its input's dtype.
+    products: Products,
+}
+
+/// How a convolution's products are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Products {
+    /// float32 operands and products.
+    Float32,
+    /// The bf16 gemm (`cpu::bf16`), on float32 or bf16 operands as they lie: bf16 products summed
+    /// in float32, a bf16 forward result.
+    Bf16Gemm,
+    /// Autocast's other convolutions: float32 operands and results, bf16 products in each pass
+    /// where a bf16 kernel pays (`cpu::forward_bf16_products` and its gradients), float32 ones
+    /// elsewhere.
+    Bf16OnFloat32,
 }
 
 impl Backward for ConvolutionBackward {
@@ -181,7 +203,7 @@ impl ConvolutionBackward {
     fn backward_input(&self, dy: &Tensor) -> Result<Tensor> {
         let w = self.weight.contiguous()?;
         let dx = match (&*dy.storage().read(), &*w.storage().read()) {
-            (Storage::Cpu(gs), Storage::Cpu(ws)) if self.bf16_kernels => {
+            (Storage::Cpu(gs), Storage::Cpu(ws)) if self.products == Products::Bf16Gemm => {
                 let (dy, w) = (Floats::of(gs, dy.layout())?, Floats::of(ws, w.layout())?);
                 let dtype = self.input.dtype();
                 Storage::Cpu(cpu::bf16::storage::backward_input(
@@ -193,7 +215,12 @@ impl ConvolutionBackward {
             }
             (Storage::Cpu(gs), Storage::Cpu(ws)) => {
                 let (dy, w) = (gs.slice(OP, dy.layout())?, ws.slice(OP, w.layout())?);
-                Storage::Cpu(CpuStorage::F32(cpu::backward_input(&self.shape, dy, w)))
+                Storage::Cpu(CpuStorage::F32(match self.products {
+                    Products::Bf16OnFloat32 => {
+                        cpu::backward_input_bf16_products(&self.shape, dy, w)
+                    }
+                    _ => cpu::backward_input(&self.shape, dy, w),
+                }))
             }
             (Storage::Cuda(gs), Storage::Cuda(ws)) => Storage::Cuda(cuda::backward_input(
                 &self.shape,
@@ -210,7 +237,7 @@ impl ConvolutionBackward {
     fn backward_weight(&self, dy: &Tensor) -> Result<Tensor> {
         let x = self.input.contiguous()?;
         let dw = match (&*dy.storage().read(), &*x.storage().read()) {
-            (Storage::Cpu(gs), Storage::Cpu(xs)) if self.bf16_kernels => {
+            (Storage::Cpu(gs), Storage::Cpu(xs)) if self.products == Products::Bf16Gemm => {
                 let (dy, x) = (Floats::of(gs, dy.layout())?, Floats::of(xs, x.layout())?);
                 let dtype = self.weight.dtype();
                 Storage::Cpu(cpu::bf16::storage::backward_weight(
@@ -222,7 +249,12 @@ impl ConvolutionBackward {
             }
             (Storage::Cpu(gs), Storage::Cpu(xs)) => {
                 let (dy, x) = (gs.slice(OP, dy.layout())?, xs.slice(OP, x.layout())?);
-                Storage::Cpu(CpuStorage::F32(cpu::backward_weight(&self.shape, x, dy)))
+                Storage::Cpu(CpuStorage::F32(match self.products {
+                    Products::Bf16OnFloat32 => {
+                        cpu::backward_weight_bf16_products(&self.shape, x, dy)
+                    }
+                    _ => cpu::backward_weight(&self.shape, x, dy),
+                }))
             }
             (Storage::Cuda(gs), Storage::Cuda(xs)) => Storage::Cuda(cuda::backward_weight(
                 &self.shape,
@@ -238,7 +270,7 @@ impl ConvolutionBackward {
     /// The bias's gradient from `dy`.
     fn backward_bias(&self, dy: &Tensor, bias: &Tensor) -> Result<Tensor> {
         let db = match &*dy.storage().read() {
-            Storage::Cpu(gs) if self.bf16_kernels => {
+            Storage::Cpu(gs) if self.products == Products::Bf16Gemm => {
                 let dy = Floats::of(gs, dy.layout())?;
                 Storage::Cpu(cpu::bf16::storage::backward_bias(
                     &self.shape,

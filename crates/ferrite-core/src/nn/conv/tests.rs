@@ -578,8 +578,8 @@ fn check_bf16_conv(dtypes: [DType; 3], [c, o]: [usize; 2], out: DType) {
 }
 
 /// Under autocast, float32 and bf16 operands in any mix give gradients in each operand's dtype and
-/// a bf16 output by the bf16 kernels, where the CPU has them and the layer has 32 channels or more
-/// in and out; else a float32 output by the float32 kernels.
+/// a bf16 output by the bf16 gemm, where the CPU has it and the layer has 32 channels or more in
+/// and out on a plane too small for the direct kernels; else a float32 output.
 #[test]
 fn autocast_gives_bf16_and_each_gradient_in_its_inputs_dtype() {
     use DType::{BF16, F32};
@@ -622,4 +622,80 @@ fn operands_of_different_dtypes_are_typed_errors_outside_autocast() {
     assert!(err.to_string().contains("bias type"), "{err}");
     let _on = Autocast::on();
     assert!(x.conv2d(&w, Some(&b), Conv2dParams::default()).is_ok());
+}
+
+/// Under autocast, a layer the direct kernels take computes on bf16 pairs (of channels; of
+/// positions for the weight gradient): its output and gradients are float32 sums of the
+/// bf16-rounded operands' products, which float32 products miss by far more than float32
+/// rounding. All three come back float32.
+#[test]
+#[cfg_attr(
+    not(ferrite_bf16_on_host),
+    ignore = "the building CPU has no AVX512-BF16, so no bf16 kernel can run"
+)]
+fn autocast_runs_direct_layers_on_bf16_channel_pairs() {
+    crate::cpu::bf16::tests::assert_bf16_kernels_run_here();
+    let p = params([1, 1], [1, 1], [1, 1], 1);
+    let ([c, o], hw) = ([16, 16], 16);
+    let s = reference::shape([2, c, hw, hw], [o, 3, 3], p);
+    assert_eq!(forward_route(&s), Route::Direct);
+    assert_eq!(
+        backward_input_route(&s),
+        BackwardInputRoute::Transposed(Route::Direct)
+    );
+    assert_eq!(backward_weight_route(&s), Route::Direct);
+    let (x, w) = (leaf(&[2, c, hw, hw], 1), leaf(&[o, c, 3, 3], 2));
+    let y = {
+        let _on = Autocast::on();
+        x.conv2d(&w, None, p).unwrap()
+    };
+    let dy = tensor(y.shape(), 3, Device::Cpu);
+    y.backward(Some(&dy), false).unwrap();
+    let (dx, dw) = (x.grad().unwrap(), w.grad().unwrap());
+    for t in [&y, &dx, &dw] {
+        assert_eq!(t.dtype(), DType::F32);
+    }
+    let round = |t: &Tensor| host(&t.to_dtype(DType::BF16).unwrap());
+    let (xv, wv) = (host(&x), host(&w));
+    let (xr, wr, dyr) = (round(&x), round(&w), round(&dy));
+    let abs = reference::abs;
+    // Float32 sums of exact products: 9c (or 9o) additions, each off by 2^-24 of the sum so far.
+    let sums = |terms: usize| terms as f64 * f64::from(f32::EPSILON) / 2.0;
+    let forward_scale = reference::forward(&s, &abs(&xr), &abs(&wr), None);
+    let check = |what, got: &[f32], want: &[f64], scale: &[f64], tol| {
+        reference::assert_within_scale(what, got, want, scale, tol)
+    };
+    check(
+        "forward",
+        &host(&y),
+        &reference::forward(&s, &xr, &wr, None),
+        &forward_scale,
+        sums(9 * c),
+    );
+    check(
+        "input gradient",
+        &host(&dx),
+        &reference::backward_input(&s, &wr, &dyr),
+        &reference::backward_input(&s, &abs(&wr), &abs(&dyr)),
+        sums(9 * o),
+    );
+    check(
+        "weight gradient",
+        &host(&dw),
+        &reference::backward_weight(&s, &xr, &dyr),
+        &reference::backward_weight(&s, &abs(&xr), &abs(&dyr)),
+        sums(2 * hw * hw),
+    );
+    // Float32 products would land within float32 rounding of the unrounded operands' sums.
+    let float32 = reference::forward(&s, &xv, &wv, None);
+    let off = host(&y)
+        .iter()
+        .zip(&float32)
+        .zip(&forward_scale)
+        .map(|((&g, &f), &m)| (f64::from(g) - f).abs() / m)
+        .fold(0.0, f64::max);
+    assert!(
+        off > 100.0 * sums(9 * c),
+        "the forward looks like float32 products: off by {off:e}"
+    );
 }

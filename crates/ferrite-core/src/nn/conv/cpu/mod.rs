@@ -117,6 +117,65 @@ pub(super) fn backward_weight(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> 
     backward_weight_route(s).backward_weight(s, x, dy)
 }
 
+/// Whether autocast's forward of `s` runs on the direct kernels' channel pairs, which beat the
+/// bf16 gemm wherever the direct route takes a float32 forward (and AVX512-BF16 is there).
+#[cfg(target_arch = "x86_64")]
+pub(super) fn pairs_take_forward(s: &ConvShape) -> bool {
+    forward_route(s) == Route::Direct && direct::pairs::supports(s)
+}
+
+/// Off x86-64 there are no AVX512-BF16 pairs.
+#[cfg(not(target_arch = "x86_64"))]
+pub(super) fn pairs_take_forward(_: &ConvShape) -> bool {
+    false
+}
+
+/// The forward with bf16 products summed in float32, for float32 operands and result: on channel
+/// pairs where `pairs_take_forward`, else by the float32 kernels (the bf16 gemm does not pay for
+/// such shapes, see `bf16::pays`), whose products are exact on bf16 values too.
+pub(super) fn forward_bf16_products(
+    s: &ConvShape,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if pairs_take_forward(s) {
+        return direct::pairs::forward(s, x, w, bias);
+    }
+    forward(s, x, w, bias)
+}
+
+/// The input gradient of `forward_bf16_products`: the transposed convolution on channel pairs
+/// where its forward takes the direct kernels, else the bf16 gemm where it pays, else float32.
+pub(super) fn backward_input_bf16_products(s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if let (BackwardInputRoute::Transposed(Route::Direct), Some(t)) =
+        (backward_input_route(s), s.transposed())
+    {
+        if direct::pairs::supports(&t) {
+            return direct::pairs::forward(&t, dy, &flip_weight(s, w), None);
+        }
+    }
+    if bf16::pays(s) && crate::cpu::bf16::available() {
+        return bf16::backward_input(&bf16::Bf16Gemm, s, dy, w);
+    }
+    backward_input(s, dy, w)
+}
+
+/// The weight gradient of `forward_bf16_products`: the bf16 gemm where it pays, else the direct
+/// kernels on pairs of positions where their float32 route takes `s`, else float32.
+pub(super) fn backward_weight_bf16_products(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    if bf16::pays(s) && crate::cpu::bf16::available() {
+        return bf16::backward_weight(&bf16::Bf16Gemm, s, x, dy);
+    }
+    #[cfg(target_arch = "x86_64")]
+    if backward_weight_route(s) == Route::Direct && direct::pairs::supports(s) {
+        return direct::pairs::backward_weight(s, x, dy);
+    }
+    backward_weight(s, x, dy)
+}
+
 /// Gradient of the bias: `dy` summed over the batch and the output plane of each channel.
 pub(super) fn backward_bias(s: &ConvShape, dy: &[f32]) -> Vec<f32> {
     let ohw = s.ohw();

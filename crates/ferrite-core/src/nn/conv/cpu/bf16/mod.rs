@@ -35,7 +35,8 @@ use crate::cpu::bf16::{Element, Output, PackPairs};
 use crate::nn::conv::ConvShape;
 use pack::{DyDepth, Flipped, Lines, Packed, Rows, Transposed, Unfolded};
 
-/// Whether the bf16 kernels run `s` faster than the float32 routes, so that autocast takes them.
+/// Whether the bf16 kernels run `s` faster than the float32 routes, so that autocast takes them
+/// (except for a forward the direct kernels' bf16 pairs take, see `cpu::pairs_take_forward`).
 /// With fewer than 32 channels in or out per group they do not (bench/KERNELS.md, "The bf16
 /// convolution"): the products are too short for what packing costs, and the float32 direct
 /// kernels pack nothing. From 32 channels on the weight gradient gains 1.5-2x and the other

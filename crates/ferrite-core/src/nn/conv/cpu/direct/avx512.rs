@@ -19,6 +19,46 @@ pub(super) fn available() -> bool {
     is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vl")
 }
 
+/// The body of a forward tile over `TileReads`, with `$mac(acc, weight, input)` adding a weight
+/// vector times an input vector to an accumulator: one body for float32 products and for
+/// bf16-pair products, whose tiles differ in that one instruction.
+macro_rules! forward_tile_body {
+    ($tile:ident, $bias:ident, $out:ident, $out_stride:ident, $rows:ident, $stores:ident, $mac:expr) => {{
+        let mut acc: [[__m512; P]; O] = std::array::from_fn(|o| [_mm512_set1_ps($bias[o]); P]);
+        let taps = $tile.reads.len();
+        // A block of channels at a time, so that its input planes stay in L1 through all the taps.
+        for first in (0..$tile.channels).step_by(CHANNEL_BLOCK) {
+            let block = CHANNEL_BLOCK.min($tile.channels - first);
+            for (t, &read) in $tile.reads.iter().enumerate() {
+                let masks: [__mmask16; P] = std::array::from_fn(|p| $tile.masks[p * taps + t]);
+                let mut src = $tile
+                    .x
+                    .wrapping_add(first * $tile.channel_stride)
+                    .wrapping_offset(read);
+                let mut w = $tile.w.add((t * $tile.channels + first) * O);
+                for _ in 0..block {
+                    let xv: [__m512; P] = std::array::from_fn(|p| {
+                        _mm512_maskz_loadu_ps(masks[p], src.wrapping_add(p * LANES))
+                    });
+                    for (o, acc) in acc.iter_mut().enumerate() {
+                        let wv = _mm512_set1_ps(*w.add(o));
+                        for (a, &v) in acc.iter_mut().zip(&xv) {
+                            *a = $mac(*a, wv, v);
+                        }
+                    }
+                    src = src.wrapping_add($tile.channel_stride);
+                    w = w.add(O);
+                }
+            }
+        }
+        for (o, acc) in acc.iter().enumerate().take($rows) {
+            for (p, &a) in acc.iter().enumerate() {
+                _mm512_mask_storeu_ps($out.add(o * $out_stride + p * LANES), $stores[p], a);
+            }
+        }
+    }};
+}
+
 /// `out[o][p] = bias[o] + sum over taps t and channels c of w[t][c][o] * x[c * channel_stride +
 /// reads[t] + p]` for O output rows (`out_stride` apart, the first `rows` stored) and P vectors of
 /// 16 positions; each load keeps only the lanes its mask names, each store writes only the lanes of
@@ -37,37 +77,63 @@ pub(super) unsafe fn forward_tile<const O: usize, const P: usize>(
     rows: usize,
     stores: &[u16],
 ) {
-    let mut acc: [[__m512; P]; O] = std::array::from_fn(|o| [_mm512_set1_ps(bias[o]); P]);
-    let taps = tile.reads.len();
-    // A block of channels at a time, so that its input planes stay in L1 through all the taps.
-    for first in (0..tile.channels).step_by(CHANNEL_BLOCK) {
-        let block = CHANNEL_BLOCK.min(tile.channels - first);
-        for (t, &read) in tile.reads.iter().enumerate() {
-            let masks: [__mmask16; P] = std::array::from_fn(|p| tile.masks[p * taps + t]);
-            let mut src = tile
-                .x
-                .wrapping_add(first * tile.channel_stride)
-                .wrapping_offset(read);
-            let mut w = tile.w.add((t * tile.channels + first) * O);
-            for _ in 0..block {
-                let xv: [__m512; P] = std::array::from_fn(|p| {
-                    _mm512_maskz_loadu_ps(masks[p], src.wrapping_add(p * LANES))
-                });
-                for (o, acc) in acc.iter_mut().enumerate() {
-                    let wv = _mm512_set1_ps(*w.add(o));
-                    for (a, &v) in acc.iter_mut().zip(&xv) {
-                        *a = _mm512_fmadd_ps(wv, v, *a);
-                    }
-                }
-                src = src.wrapping_add(tile.channel_stride);
-                w = w.add(O);
-            }
-        }
-    }
-    for (o, acc) in acc.iter().enumerate().take(rows) {
-        for (p, &a) in acc.iter().enumerate() {
-            _mm512_mask_storeu_ps(out.add(o * out_stride + p * LANES), stores[p], a);
-        }
+    let fma = |a, w, x| _mm512_fmadd_ps(w, x, a);
+    forward_tile_body!(tile, bias, out, out_stride, rows, stores, fma)
+}
+
+/// `forward_tile` over channel pairs: every 32-bit element of `x` and `w` holds two bf16 values
+/// (channels 2c and 2c + 1), and `vdpbf16ps` adds both products of a pair to a float32 lane, twice
+/// the multiply-adds of an FMA per instruction.
+///
+/// # Safety
+/// As for `forward_tile`, with AVX512-BF16 available too.
+#[target_feature(enable = "avx512f,avx512vl,avx512bf16")]
+pub(super) unsafe fn forward_tile_bf16_pairs<const O: usize, const P: usize>(
+    tile: &TileReads,
+    bias: &[f32; O],
+    out: *mut f32,
+    out_stride: usize,
+    rows: usize,
+    stores: &[u16],
+) {
+    let dot = |a, w, x| _mm512_dpbf16_ps(a, as_bf16_pairs(w), as_bf16_pairs(x));
+    forward_tile_body!(tile, bias, out, out_stride, rows, stores, dot)
+}
+
+/// The same 512 bits read as 16 pairs of bf16 values.
+#[inline(always)]
+fn as_bf16_pairs(v: __m512) -> __m512bh {
+    // SAFETY: both are plain 512-bit vectors; every bit pattern is a valid value of either.
+    unsafe { std::mem::transmute::<__m512, __m512bh>(v) }
+}
+
+/// `pairs[k]` holds `even[k]` rounded to bf16 (to nearest even, as PyTorch rounds) in its low
+/// half and `odd[k]` (zero past `odd`'s end) in its high half, as 32 bits in an f32 slot: the
+/// operands of `forward_tile_bf16_pairs`.
+///
+/// # Safety
+/// AVX-512F, BW and AVX512-BF16 must be available.
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+pub(super) unsafe fn round_into_pairs(even: &[f32], odd: &[f32], pairs: &mut [f32]) {
+    assert!(
+        even.len() == pairs.len() && odd.len() <= pairs.len(),
+        "round_into_pairs: a pair per even value"
+    );
+    for (k, out) in pairs.chunks_mut(LANES).enumerate() {
+        let at = k * LANES;
+        let lanes = first_lanes(out.len());
+        let low = _mm512_maskz_loadu_ps(lanes, even.as_ptr().add(at));
+        // No load past `odd`'s end (an empty one's pointer is dangling): a masked load that keeps
+        // no lane of an unmapped page still takes a slow assist to suppress the fault.
+        let high = if at < odd.len() {
+            _mm512_maskz_loadu_ps(first_lanes(odd.len() - at), odd.as_ptr().add(at))
+        } else {
+            _mm512_setzero_ps()
+        };
+        let widen = |v| _mm512_cvtepu16_epi32(std::mem::transmute::<__m256bh, __m256i>(v));
+        let low = widen(_mm512_cvtneps_pbh(low));
+        let high = _mm512_slli_epi32::<16>(widen(_mm512_cvtneps_pbh(high)));
+        _mm512_mask_storeu_epi32(out.as_mut_ptr().cast(), lanes, _mm512_or_si512(low, high));
     }
 }
 
@@ -112,6 +178,77 @@ pub(super) unsafe fn backward_weight_tile<const V: usize, const C: usize, const 
                 _mm512_storeu_ps(sums[c * T + t][v].as_mut_ptr(), acc[c][t][v]);
             }
         }
+    }
+}
+
+/// `backward_weight_tile` over pairs of positions with bf16 products: `x` holds bf16 values
+/// (each load takes positions p and p + 1 of a channel as one 32-bit pair), `dy` rows of `lanes`
+/// 32-bit slots, each the pair of positions 2q and 2q + 1 of one output channel, and `vdpbf16ps`
+/// adds both products of a pair to a float32 lane.
+///
+/// # Safety
+/// AVX-512F, VL and AVX512-BF16 must be available; `x + channels[c] + reads[t]` must be readable
+/// for `2 * pairs` values, and `dy` for `pairs` rows of `lanes` slots, V vectors of which are
+/// read.
+#[target_feature(enable = "avx512f,avx512vl,avx512bf16")]
+pub(super) unsafe fn backward_weight_tile_bf16_pairs<
+    const V: usize,
+    const C: usize,
+    const T: usize,
+>(
+    x: *const u16,
+    channels: &[usize; C],
+    reads: &[usize; T],
+    dy: *const f32,
+    lanes: usize,
+    pairs: usize,
+    sums: &mut [[[f32; LANES]; V]],
+) {
+    let mut acc: [[[__m512; V]; T]; C] = std::array::from_fn(|c| {
+        std::array::from_fn(|t| {
+            std::array::from_fn(|v| _mm512_loadu_ps(sums[c * T + t][v].as_ptr()))
+        })
+    });
+    let rows: [*const u16; C] = std::array::from_fn(|c| x.add(channels[c]));
+    let mut dyp = dy;
+    for q in 0..pairs {
+        let d: [__m512; V] = std::array::from_fn(|v| _mm512_loadu_ps(dyp.add(v * LANES)));
+        for c in 0..C {
+            for t in 0..T {
+                let pair = rows[c].add(reads[t] + 2 * q).cast::<i32>().read_unaligned();
+                let xv = as_bf16_pairs(_mm512_castsi512_ps(_mm512_set1_epi32(pair)));
+                for v in 0..V {
+                    acc[c][t][v] = _mm512_dpbf16_ps(acc[c][t][v], xv, as_bf16_pairs(d[v]));
+                }
+            }
+        }
+        dyp = dyp.add(lanes);
+    }
+    for c in 0..C {
+        for t in 0..T {
+            for v in 0..V {
+                _mm512_storeu_ps(sums[c * T + t][v].as_mut_ptr(), acc[c][t][v]);
+            }
+        }
+    }
+}
+
+/// `values` rounded to bf16 (to nearest even) into `rounded`.
+///
+/// # Safety
+/// AVX-512F, BW, VL and AVX512-BF16 must be available.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512bf16")]
+pub(super) unsafe fn round_into_bf16(values: &[f32], rounded: &mut [u16]) {
+    assert_eq!(
+        values.len(),
+        rounded.len(),
+        "round_into_bf16: lengths differ"
+    );
+    for (src, dst) in values.chunks(LANES).zip(rounded.chunks_mut(LANES)) {
+        let lanes = first_lanes(src.len());
+        let v = _mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(lanes, src.as_ptr()));
+        let bits = std::mem::transmute::<__m256bh, __m256i>(v);
+        _mm256_mask_storeu_epi16(dst.as_mut_ptr().cast(), lanes, bits);
     }
 }
 

@@ -6,13 +6,25 @@ use std::mem::MaybeUninit;
 use rayon::prelude::*;
 
 use super::{
-    forward_run, reads_in_place, vector_runs, Direct, TileReads, ALL_LANES, LANES, OUT_TILE,
+    forward_run, reads_in_place, vector_runs, Direct, TileReads, TileRun, ALL_LANES, LANES,
+    OUT_TILE,
 };
 
 impl Direct<'_> {
-    /// Forward: `y = conv(x, w) (+ bias)`, a sample per task (or, with fewer samples than threads,
-    /// a run of output-channel tiles per task).
+    /// Forward: `y = conv(x, w) (+ bias)` by the float32 tiles.
     pub(super) fn forward(&self, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+        self.forward_by(x, w, bias, forward_run)
+    }
+
+    /// Forward: `y = conv(x, w) (+ bias)` by the tiles of `run`, a sample per task (or, with fewer
+    /// samples than threads, a run of output-channel tiles per task).
+    pub(super) fn forward_by(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        run: TileRun,
+    ) -> Vec<f32> {
         let s = self.s;
         let ohw = s.ohw();
         let packed = self.pack_weight(w);
@@ -23,6 +35,7 @@ impl Direct<'_> {
             runs: vector_runs(grid.vectors),
             grid,
             bias,
+            run,
         };
         let (sample_len, len) = (s.c * s.h * s.w, s.n * s.o * ohw);
         let mut y = Vec::with_capacity(len);
@@ -149,6 +162,7 @@ struct ForwardPass<'a> {
     /// `grid`'s position vectors in runs of a tile each.
     runs: Vec<(usize, usize)>,
     bias: Option<&'a [f32]>,
+    run: TileRun,
 }
 
 impl ForwardPass<'_> {
@@ -185,11 +199,11 @@ impl ForwardPass<'_> {
             // SAFETY: every lane a mask lets through reads inside `xg`'s channels (`new` and
             // `forward_grid` sized and masked the grid), `wt` holds a weight per tap, channel
             // and tile row, and `out` `rows` rows of `out_stride` floats from vector `v` on, of
-            // which the store masks write only what lies inside; the instruction set was detected
-            // in `supports`.
+            // which the store masks write only what lies inside; the instruction set of `run` was
+            // detected in `supports` (and `pairs::supports`).
             unsafe {
                 let out = out.add(v * LANES);
-                forward_run(&tile, &bias, out, out_stride, rows, stores, len)
+                (self.run)(&tile, &bias, out, out_stride, rows, stores, len)
             }
         }
         if grid.cropped {

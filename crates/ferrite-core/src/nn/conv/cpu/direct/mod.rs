@@ -24,6 +24,8 @@ mod avx512;
 mod forward;
 #[cfg(target_arch = "aarch64")]
 mod neon;
+#[cfg(target_arch = "x86_64")]
+pub(super) mod pairs;
 mod strided;
 #[cfg(test)]
 mod tests;
@@ -255,6 +257,10 @@ struct TileReads<'a> {
     /// [tap, channel, O].
     w: *const f32,
 }
+
+/// A forward tile over a run of position vectors: `forward_run` (float32 products) or
+/// `pairs::forward_run` (bf16 products).
+type TileRun = unsafe fn(&TileReads, &[f32; OUT_TILE], *mut f32, usize, usize, &[u16], usize);
 
 /// `forward_tile` over a run of `len` (1 to `POS_TILE`) position vectors.
 ///

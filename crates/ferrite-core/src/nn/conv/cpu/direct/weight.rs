@@ -25,14 +25,19 @@ impl Direct<'_> {
     /// its f32 sums go into an f64 total every few samples, and the threads' totals are added in
     /// order: the result does not depend on scheduling.
     pub(super) fn backward_weight(&self, x: &[f32], dy: &[f32]) -> Vec<f32> {
+        self.backward_weight_by(x, dy, Products::Float32)
+    }
+
+    /// `backward_weight` with `products`.
+    pub(super) fn backward_weight_by(&self, x: &[f32], dy: &[f32], products: Products) -> Vec<f32> {
         // As many vectors of output channels as there are, up to 4, for fewer loads per
         // multiply-add: 4 vectors by 2 channels by 3 taps take 10 loads for 24, 2 by 4 by 3 take 14.
         if self.s.og() > 2 * LANES {
-            self.backward_weight_with::<4, 2>(x, dy)
+            self.backward_weight_with::<4, 2>(x, dy, products)
         } else if self.s.og() > LANES {
-            self.backward_weight_with::<2, 4>(x, dy)
+            self.backward_weight_with::<2, 4>(x, dy, products)
         } else {
-            self.backward_weight_with::<1, 4>(x, dy)
+            self.backward_weight_with::<1, 4>(x, dy, products)
         }
     }
 
@@ -41,9 +46,10 @@ impl Direct<'_> {
         &self,
         x: &[f32],
         dy: &[f32],
+        products: Products,
     ) -> Vec<f32> {
         let s = self.s;
-        let pass = WeightPass::<V, C>::new(self, x, dy);
+        let pass = WeightPass::<V, C>::new(self, x, dy, products);
         let parts = rayon::current_num_threads().min(s.n);
         let partials: Vec<Vec<f64>> = (0..parts)
             .into_par_iter()
@@ -90,6 +96,15 @@ impl Direct<'_> {
     }
 }
 
+/// How the weight gradient's tiles multiply.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Products {
+    Float32,
+    /// `x` and `dy` rounded to bf16, pairs of positions per `vdpbf16ps` (x86-64 with
+    /// AVX512-BF16 only: see `pairs::supports`).
+    Bf16Pairs,
+}
+
 /// The weight gradient's tiles, `V` vectors of output channels by `C` input channels by
 /// `GRAD_TAPS` taps each, and the layout of the buffers they read.
 struct WeightPass<'a, const V: usize, const C: usize> {
@@ -110,10 +125,11 @@ struct WeightPass<'a, const V: usize, const C: usize> {
     tiles: Vec<[usize; 4]>,
     /// Samples whose products the tiles' f32 sums take before they go into the f64 totals.
     per_flush: usize,
+    products: Products,
 }
 
 impl<'a, const V: usize, const C: usize> WeightPass<'a, V, C> {
-    fn new(direct: &'a Direct<'a>, x: &'a [f32], dy: &'a [f32]) -> Self {
+    fn new(direct: &'a Direct<'a>, x: &'a [f32], dy: &'a [f32], products: Products) -> Self {
         let s = direct.s;
         let (cg, og) = (s.cg(), s.og());
         let (lanes, grid) = (og.next_multiple_of(V * LANES), direct.grid_vectors * LANES);
@@ -135,6 +151,7 @@ impl<'a, const V: usize, const C: usize> WeightPass<'a, V, C> {
             blocks: (grid * lanes * size_of::<f32>()).div_ceil(GRAD_BLOCK_BYTES),
             tiles,
             per_flush: (GRAD_FLUSH_POSITIONS / grid).max(1),
+            products,
         }
     }
 
@@ -155,11 +172,12 @@ impl<'a, const V: usize, const C: usize> WeightPass<'a, V, C> {
         // `pack_dy` never write (padding, columns past `ow`) stays zero from here.
         let mut xs = vec![0.0; s.c * self.channel];
         let mut dys = vec![0.0; s.groups * self.grid * self.lanes];
+        let mut rounded = Rounded::default();
         let mut sums = vec![[[0.0f32; LANES]; V]; self.tiles.len() * C * GRAD_TAPS];
         // `sums` in f64, laid out alike: adding them up vectorises.
         let mut totals = vec![0.0f64; sums.len() * V * LANES];
         for (k, n) in samples.clone().enumerate() {
-            self.add_sample(n, &mut xs, &mut dys, &mut sums);
+            self.add_sample(n, &mut xs, &mut dys, &mut rounded, &mut sums);
             if (k + 1) % self.per_flush == 0 || n + 1 == samples.end {
                 for (total, sum) in totals
                     .iter_mut()
@@ -173,12 +191,13 @@ impl<'a, const V: usize, const C: usize> WeightPass<'a, V, C> {
     }
 
     /// Adds sample `n`'s products to every tile's `sums`, packing its input into `xs` and its `dy`
-    /// into `dys` first.
+    /// into `dys` first (and, for bf16 products, rounding both into `rounded`).
     fn add_sample(
         &self,
         n: usize,
         xs: &mut [f32],
         dys: &mut [f32],
+        rounded: &mut Rounded,
         sums: &mut [[[f32; LANES]; V]],
     ) {
         let (direct, s) = (self.direct, self.direct.s);
@@ -191,14 +210,37 @@ impl<'a, const V: usize, const C: usize> WeightPass<'a, V, C> {
             dys,
             grid * lanes,
         );
+        if self.products == Products::Bf16Pairs {
+            rounded.round(xs, dys, lanes);
+        }
         for b in 0..self.blocks {
-            let (first, end) = (b * grid / self.blocks, (b + 1) * grid / self.blocks);
+            // Even bounds, so that no pair of positions straddles two blocks.
+            let even = |b: usize| (b * grid / self.blocks) & !1;
+            let (first, end) = (even(b), even(b + 1));
             for (&[g, ob, c0, tr], sums) in
                 self.tiles.iter().zip(sums.chunks_exact_mut(C * GRAD_TAPS))
             {
                 let channels: [usize; C] = std::array::from_fn(|c| {
                     (g * cg + if c0 + c < cg { c0 + c } else { c0 }) * channel + first
                 });
+                #[cfg(target_arch = "x86_64")]
+                if self.products == Products::Bf16Pairs {
+                    // SAFETY: as below, `rounded` holding `xs` and `dys` rounded, the latter as
+                    // `grid / 2` rows of pairs; `first` and `end` are even; AVX512-BF16 was
+                    // detected in `pairs::supports`.
+                    unsafe {
+                        isa::backward_weight_tile_bf16_pairs::<V, C, GRAD_TAPS>(
+                            rounded.x.as_ptr(),
+                            &channels,
+                            &self.reads(tr),
+                            rounded.dy.as_ptr().add((g * grid + first) / 2 * lanes + ob),
+                            lanes,
+                            (end - first) / 2,
+                            sums,
+                        )
+                    };
+                    continue;
+                }
                 // SAFETY: every channel offset plus any tap's offset is readable for the grid's
                 // positions from `first` on (see `Direct::new`); `dys` holds `grid` rows of
                 // `lanes` floats per group, `ob + V * LANES <= lanes`; the instruction set was
@@ -236,5 +278,38 @@ impl<'a, const V: usize, const C: usize> WeightPass<'a, V, C> {
             }
         }
         dw
+    }
+}
+
+/// One sample's packed input and `dy` rounded to bf16, for `Products::Bf16Pairs`: the input as
+/// bf16 values at the same offsets, `dy` as rows of position pairs (row q holds positions 2q and
+/// 2q + 1 of every lane).
+#[derive(Default)]
+struct Rounded {
+    x: Vec<u16>,
+    dy: Vec<f32>,
+}
+
+impl Rounded {
+    /// Rounds `xs` and `dys` (rows of `lanes` floats, an even number of them per group).
+    #[cfg(not(target_arch = "x86_64"))]
+    fn round(&mut self, _: &[f32], _: &[f32], _: usize) {
+        unreachable!("bf16 pairs run on x86-64 only (pairs::supports)")
+    }
+
+    /// Rounds `xs` and `dys` (rows of `lanes` floats, an even number of them per group).
+    #[cfg(target_arch = "x86_64")]
+    fn round(&mut self, xs: &[f32], dys: &[f32], lanes: usize) {
+        self.x.resize(xs.len(), 0);
+        self.dy.resize(dys.len() / 2, 0.0);
+        let rows = dys.chunks_exact(2 * lanes);
+        // SAFETY: `pairs::supports` detected AVX512-BF16 (with AVX-512F, BW and VL).
+        unsafe {
+            isa::round_into_bf16(xs, &mut self.x);
+            for (pair, out) in rows.zip(self.dy.chunks_exact_mut(lanes)) {
+                let (even, odd) = pair.split_at(lanes);
+                isa::round_into_pairs(even, odd, out);
+            }
+        }
     }
 }
