@@ -137,6 +137,44 @@ pub(super) unsafe fn round_into_pairs(even: &[f32], odd: &[f32], pairs: &mut [f3
     }
 }
 
+/// The body of a weight-gradient tile: `$steps` rows of `dy` (`$lanes` apart), each against the
+/// value of every channel and tap that `$broadcast(row, index)` reads at `reads[t] + $step * i`,
+/// added by `$mac(acc, input, dy)`: one body for float32 products over positions and for bf16
+/// products over pairs of positions.
+macro_rules! backward_weight_tile_body {
+    (
+        $x:ident, $channels:ident, $reads:ident, $dy:ident, $lanes:ident, $steps:expr, $sums:ident,
+        $step:expr, $broadcast:expr, $mac:expr
+    ) => {{
+        let mut acc: [[[__m512; V]; T]; C] = std::array::from_fn(|c| {
+            std::array::from_fn(|t| {
+                std::array::from_fn(|v| _mm512_loadu_ps($sums[c * T + t][v].as_ptr()))
+            })
+        });
+        let rows = std::array::from_fn::<_, C, _>(|c| $x.add($channels[c]));
+        let mut dyp = $dy;
+        for i in 0..$steps {
+            let d: [__m512; V] = std::array::from_fn(|v| _mm512_loadu_ps(dyp.add(v * LANES)));
+            for c in 0..C {
+                for t in 0..T {
+                    let xv = $broadcast(rows[c], $reads[t] + $step * i);
+                    for v in 0..V {
+                        acc[c][t][v] = $mac(acc[c][t][v], xv, d[v]);
+                    }
+                }
+            }
+            dyp = dyp.add($lanes);
+        }
+        for c in 0..C {
+            for t in 0..T {
+                for v in 0..V {
+                    _mm512_storeu_ps($sums[c * T + t][v].as_mut_ptr(), acc[c][t][v]);
+                }
+            }
+        }
+    }};
+}
+
 /// `sums[c * T + t][v] += sum over positions p of dy[p][v] * x[channels[c] + reads[t] + p]`, for V
 /// vectors of output channels (`dy` rows `lanes` floats apart), C channel offsets and T tap offsets.
 ///
@@ -153,32 +191,9 @@ pub(super) unsafe fn backward_weight_tile<const V: usize, const C: usize, const 
     positions: usize,
     sums: &mut [[[f32; LANES]; V]],
 ) {
-    let mut acc: [[[__m512; V]; T]; C] = std::array::from_fn(|c| {
-        std::array::from_fn(|t| {
-            std::array::from_fn(|v| _mm512_loadu_ps(sums[c * T + t][v].as_ptr()))
-        })
-    });
-    let rows: [*const f32; C] = std::array::from_fn(|c| x.add(channels[c]));
-    let mut dyp = dy;
-    for p in 0..positions {
-        let d: [__m512; V] = std::array::from_fn(|v| _mm512_loadu_ps(dyp.add(v * LANES)));
-        for c in 0..C {
-            for t in 0..T {
-                let xv = _mm512_set1_ps(*rows[c].add(reads[t] + p));
-                for v in 0..V {
-                    acc[c][t][v] = _mm512_fmadd_ps(xv, d[v], acc[c][t][v]);
-                }
-            }
-        }
-        dyp = dyp.add(lanes);
-    }
-    for c in 0..C {
-        for t in 0..T {
-            for v in 0..V {
-                _mm512_storeu_ps(sums[c * T + t][v].as_mut_ptr(), acc[c][t][v]);
-            }
-        }
-    }
+    let broadcast = |row: *const f32, at| _mm512_set1_ps(*row.add(at));
+    let fma = |a, x, d| _mm512_fmadd_ps(x, d, a);
+    backward_weight_tile_body!(x, channels, reads, dy, lanes, positions, sums, 1, broadcast, fma)
 }
 
 /// `backward_weight_tile` over pairs of positions with bf16 products: `x` holds bf16 values
@@ -204,33 +219,12 @@ pub(super) unsafe fn backward_weight_tile_bf16_pairs<
     pairs: usize,
     sums: &mut [[[f32; LANES]; V]],
 ) {
-    let mut acc: [[[__m512; V]; T]; C] = std::array::from_fn(|c| {
-        std::array::from_fn(|t| {
-            std::array::from_fn(|v| _mm512_loadu_ps(sums[c * T + t][v].as_ptr()))
-        })
-    });
-    let rows: [*const u16; C] = std::array::from_fn(|c| x.add(channels[c]));
-    let mut dyp = dy;
-    for q in 0..pairs {
-        let d: [__m512; V] = std::array::from_fn(|v| _mm512_loadu_ps(dyp.add(v * LANES)));
-        for c in 0..C {
-            for t in 0..T {
-                let pair = rows[c].add(reads[t] + 2 * q).cast::<i32>().read_unaligned();
-                let xv = as_bf16_pairs(_mm512_castsi512_ps(_mm512_set1_epi32(pair)));
-                for v in 0..V {
-                    acc[c][t][v] = _mm512_dpbf16_ps(acc[c][t][v], xv, as_bf16_pairs(d[v]));
-                }
-            }
-        }
-        dyp = dyp.add(lanes);
-    }
-    for c in 0..C {
-        for t in 0..T {
-            for v in 0..V {
-                _mm512_storeu_ps(sums[c * T + t][v].as_mut_ptr(), acc[c][t][v]);
-            }
-        }
-    }
+    let broadcast = |row: *const u16, at: usize| {
+        let pair = row.add(at).cast::<i32>().read_unaligned();
+        _mm512_castsi512_ps(_mm512_set1_epi32(pair))
+    };
+    let dot = |a, x, d| _mm512_dpbf16_ps(a, as_bf16_pairs(x), as_bf16_pairs(d));
+    backward_weight_tile_body!(x, channels, reads, dy, lanes, pairs, sums, 2, broadcast, dot)
 }
 
 /// `values` rounded to bf16 (to nearest even) into `rounded`.
