@@ -3,6 +3,7 @@
 
 use crate::autocast::Policy;
 use crate::error::{Error, Result, ShapeDisplay};
+use crate::nn::Activation;
 use crate::tensor::Tensor;
 
 impl Tensor {
@@ -78,12 +79,25 @@ impl Tensor {
             None => Ok(product),
         }
     }
+
+    /// `linear` followed by `activation`: the same values and gradients as `linear(...)` then
+    /// `relu()` / `relu6()` / `silu()`.
+    pub fn linear_activated(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        activation: Activation,
+    ) -> Result<Tensor> {
+        activation.compose(self.linear(weight, bias)?)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use crate::device::Device;
-    use crate::testing::{assert_close, gradcheck, leaf_on, tensor, test_device, values};
+    use crate::nn::Activation;
+    use crate::tensor::Tensor;
+    use crate::testing::{assert_close, floats, gradcheck, leaf_on, tensor, test_device, values};
 
     /// `x @ w^T + b` for row-major `[rows, in]`, `[out, in]`, in f64.
     fn naive(x: &[f32], w: &[f32], b: &[f32], inp: usize, out: usize) -> Vec<f64> {
@@ -126,6 +140,39 @@ mod tests {
         gradcheck(&[x, w, b], |x| x[0].linear(&x[1], Some(&x[2])));
         let (x, w) = (leaf_on(&[2, 3, 5], 7, device), leaf_on(&[3, 5], 8, device));
         gradcheck(&[x, w], |x| x[0].linear(&x[1], None));
+    });
+
+    test_device!(fn linear_activated_is_linear_then_the_activation_with_its_gradients(device) {
+        let activations = [
+            Activation::Identity,
+            Activation::Relu,
+            Activation::Relu6,
+            Activation::Silu,
+        ];
+        let host = |t: &Tensor| t.to_vec_f32().unwrap();
+        for activation in activations {
+            for with_bias in [false, true] {
+                // Scaled up so that relu6 clips on both sides; 37 outputs end a vector unevenly.
+                let xs: Vec<f32> = values(3 * 2 * 20, 15).iter().map(|v| v * 4.0).collect();
+                let x = floats(xs, &[3, 2, 20], device);
+                x.set_requires_grad(true).unwrap();
+                let (w, b) = (leaf_on(&[37, 20], 16, device), leaf_on(&[37], 17, device));
+                let bias = with_bias.then_some(&b);
+                let fused = x.linear_activated(&w, bias, activation).unwrap();
+                let composed = activation.compose(x.linear(&w, bias).unwrap()).unwrap();
+                let what = format!("{activation:?} bias {with_bias}");
+                assert_eq!(fused.shape(), &[3, 2, 37], "{what}");
+                assert_eq!(host(&fused), host(&composed), "{what}");
+                let grads = |y: &Tensor| {
+                    for t in [&x, &w, &b] {
+                        t.set_grad(None).unwrap();
+                    }
+                    y.sum(&[], false).unwrap().backward(None, false).unwrap();
+                    [&x, &w, &b].map(|t| t.grad().map(|g| host(&g)))
+                };
+                assert_eq!(grads(&fused), grads(&composed), "{what}");
+            }
+        }
     });
 
     test_device!(fn shape_errors_name_the_features(device) {

@@ -3,6 +3,7 @@
 //! stride, padding and dilation. `shape` validates the operands, `cpu` holds the kernels and
 //! chooses among them for each pass.
 
+mod activation;
 mod cpu;
 mod cuda;
 #[cfg(test)]
@@ -13,6 +14,7 @@ mod shape;
 #[cfg(test)]
 mod tests;
 
+pub use activation::Activation;
 use cpu::bf16::storage::Floats;
 pub use shape::Conv2dParams;
 use shape::ConvShape;
@@ -64,6 +66,18 @@ impl Tensor {
             return Ok(out);
         }
         out.to_dtype(policy.compute)
+    }
+
+    /// `conv2d` followed by `activation`, as one op where the kernels can fuse it: the same
+    /// values and gradients as `conv2d(...)` then `relu()` / `relu6()` / `silu()`.
+    pub fn conv2d_activated(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        params: Conv2dParams,
+        activation: Activation,
+    ) -> Result<Tensor> {
+        activation.compose(self.conv2d(weight, bias, params)?)
     }
 
     /// The convolution of `s` with `products`; all operands float32 unless those are `Bf16Gemm`.
