@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex};
 
 use super::graph::{Graph, GraphNode};
 use super::op::Op;
-use super::pending_epilogue::Activation;
 use crate::dtype::DType;
 use crate::error::Result;
+use crate::nn::Activation;
 use crate::ops::binary::BinaryOp;
 use crate::tensor::Tensor;
 

@@ -13,7 +13,6 @@
 mod fuse;
 mod graph;
 mod op;
-mod pending_epilogue;
 
 use std::cell::RefCell;
 use std::collections::HashMap;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 
 use super::fuse::FoldedWeights;
-use super::pending_epilogue::Activation;
+use crate::nn::Activation;
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
