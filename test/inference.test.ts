@@ -56,8 +56,8 @@ describe('ft.inference.optimize', () => {
       const x = ft.randn([5, 3, 32, 32])
       const want = unfused(model, x)
       using fast = ft.inference.optimize(model)
-      expect(relativeError(fast.forward(x) as ft.Tensor, want)).toBeLessThan(1e-5)
-      expect(relativeError((await fast.predict(x)) as ft.Tensor, want)).toBeLessThan(1e-5)
+      expect(relativeError(fast.forward(x), want)).toBeLessThan(1e-5)
+      expect(relativeError(await fast.predict(x), want)).toBeLessThan(1e-5)
       // The automatic path and predict replay the same fused graph.
       const automatic = ft.noGrad(() => model.forward(x) as ft.Tensor)
       expect(relativeError(automatic, want)).toBeLessThan(1e-5)
@@ -78,7 +78,7 @@ describe('ft.inference.optimize', () => {
     const model = withBatchNormState(new models.MyCNN())
     const x = ft.randn([3, 3, 32, 32])
     using fast = model.fuse()
-    const first = fast.forward(x) as ft.Tensor
+    const first = fast.forward(x)
     expect(relativeError(first, unfused(model, x))).toBeLessThan(1e-5)
 
     const conv = model.conv1.at(0) as ft.nn.Conv2d
@@ -87,7 +87,7 @@ describe('ft.inference.optimize', () => {
       conv.weight.copy_(conv.weight.mul(-0.5))
       bn.runningVar!.copy_(bn.runningVar!.mul(3).add(0.2))
     })
-    const afterCopy = fast.forward(x) as ft.Tensor
+    const afterCopy = fast.forward(x)
     expect(relativeError(afterCopy, first)).toBeGreaterThan(1e-2)
     expect(relativeError(afterCopy, unfused(model, x))).toBeLessThan(1e-5)
 
@@ -96,13 +96,13 @@ describe('ft.inference.optimize', () => {
     const loss = ft.functional.crossEntropy(model.forward(ft.randn([4, 3, 32, 32])) as ft.Tensor, ft.tensor([0, 1, 2, 3], { dtype: 'int64' }))
     loss.backward()
     optimizer.step()
-    const afterStep = fast.forward(x) as ft.Tensor
+    const afterStep = fast.forward(x)
     expect(relativeError(afterStep, afterCopy)).toBeGreaterThan(1e-4)
     expect(relativeError(afterStep, unfused(model, x))).toBeLessThan(1e-5)
 
     const other = withBatchNormState(new models.MyCNN())
     model.loadStateDict(other.stateDict())
-    expect(relativeError(fast.forward(x) as ft.Tensor, unfused(other, x))).toBeLessThan(1e-5)
+    expect(relativeError(fast.forward(x), unfused(other, x))).toBeLessThan(1e-5)
   })
 
   it('fuses a user subclass on request, skipping the JS of its forward', () => {
@@ -119,7 +119,7 @@ describe('ft.inference.optimize', () => {
     using fast = ft.inference.optimize(model)
     fast.forward(x)
     const traced = calls
-    const out = fast.forward(x) as ft.Tensor
+    const out = fast.forward(x)
     expect(calls).toBe(traced)
     expect(relativeError(out, unfused(model, x))).toBeLessThan(1e-5)
   })
@@ -137,7 +137,7 @@ describe('ft.inference.optimize', () => {
     const model = withBatchNormState(new models.MyCNN())
     const x = ft.randn([2, 3, 32, 32])
     const fast = model.fuse()
-    const out = fast.forward(x) as ft.Tensor
+    const out = fast.forward(x)
     out.dispose()
     // The folded weights and biases of the two convolutions are freed with the graph (a
     // collection meanwhile could only free more).

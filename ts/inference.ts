@@ -27,6 +27,9 @@ import { describe } from './validate'
 
 type ModuleClass = abstract new (...args: any[]) => Module
 
+/** What `M.forward` returns where that is a tensor or tensors (a plain `Module`'s is either). */
+export type ForwardOutput<M extends Module> = ReturnType<M['forward']> extends Tensor | Tensor[] ? ReturnType<M['forward']> : Tensor | Tensor[]
+
 /** Marks the classes whose own `forward` only calls traceable tensor ops and child modules. */
 const pureForward = Symbol('pureForward')
 
@@ -154,7 +157,7 @@ export class FusedForwards {
  * A model's fused evaluation-mode forward (see {@link optimize}). It shares the model's weights
  * and follows their in-place changes; dispose it to free its graphs and folded weights.
  */
-export class OptimizedModel implements Disposable {
+export class OptimizedModel<Output extends Tensor | Tensor[] = Tensor | Tensor[]> implements Disposable {
   readonly #forwards: FusedForwards
   #disposed = false
 
@@ -169,24 +172,24 @@ export class OptimizedModel implements Disposable {
    * graph (traced on the first call for each input shape past dim 0, dtype and device). Throws a
    * `TraceError` when the forward cannot be traced.
    */
-  forward(x: Tensor): Tensor | Tensor[] {
+  forward(x: Tensor): Output {
     const graph = this.#graph('OptimizedModel.forward', x)
     const outputs = graph.run(x)
-    return graph.returnsArray ? outputs : outputs[0]
+    return (graph.returnsArray ? outputs : outputs[0]) as Output
   }
 
   /**
    * Like {@link forward}, on a worker thread, so that the event loop keeps turning. Until the
    * promise settles, disposing `x` or a weight throws a `TensorInUseError`.
    */
-  predict(x: Tensor): Promise<Tensor | Tensor[]> {
+  predict(x: Tensor): Promise<Output> {
     let graph: TracedGraph
     try {
       graph = this.#graph('OptimizedModel.predict', x)
     } catch (error) {
       return Promise.reject(error)
     }
-    return graph.runAsync(x).then((outputs) => (graph.returnsArray ? outputs : outputs[0]))
+    return graph.runAsync(x).then((outputs) => (graph.returnsArray ? outputs : outputs[0]) as Output)
   }
 
   #graph(op: string, x: Tensor): TracedGraph {
@@ -212,7 +215,7 @@ export class OptimizedModel implements Disposable {
  * traceable (see `ft.jit.trace`), user subclasses included; the returned object's `forward` and
  * `predict` replay the fused graph, which skips any JS of the forward other than its tensor ops.
  */
-export function optimize(model: Module): OptimizedModel {
+export function optimize<M extends Module>(model: M): OptimizedModel<ForwardOutput<M>> {
   if (typeof (model as { modules?: unknown } | null)?.modules !== 'function') {
     throw new InvalidArgumentError(`inference.optimize: expected an nn.Module, got ${describe(model)}`)
   }

@@ -4,7 +4,7 @@ import { InvalidArgumentError, ShapeMismatchError } from '../errors'
 import { native } from '../native'
 import { forwardScope } from '../scope'
 import { Tensor } from '../tensor'
-import { FusedForwards, fusesAutomatically, OptimizedModel } from '../inference'
+import { type ForwardOutput, FusedForwards, fusesAutomatically, OptimizedModel } from '../inference'
 import { describe } from '../validate'
 import type { DeviceName, DType, ToOptions } from '../types'
 import { DTYPES } from '../types'
@@ -158,7 +158,7 @@ export abstract class Module {
    * and following the model's weights. Unlike PyTorch's `fuse_modules`, the model itself is not
    * changed (it still trains as before); dispose the result to free its graphs.
    */
-  fuse(): OptimizedModel {
+  fuse(): OptimizedModel<ForwardOutput<this>> {
     return new OptimizedModel(this)
   }
 
