@@ -738,3 +738,31 @@ test_device!(fn conv2d_activated_is_conv2d_then_the_activation_with_its_gradient
         assert_eq!(Activation::parse(activation.name()).unwrap(), activation);
     }
 });
+
+test_device!(fn conv2d_activated_without_gradients_gives_the_composed_bits(device) {
+    // Batched and unbatched, with a NaN; operands that need no gradient, or under no_grad.
+    for (xs, ws, p) in [
+        (vec![2, 5, 9, 11], [13, 5, 3, 3], params([1, 1], [1, 1], [1, 1], 1)),
+        (vec![9, 7, 8], [6, 3, 3, 3], params([2, 1], [1, 0], [1, 1], 3)),
+    ] {
+        let mut xv: Vec<f32> = values(xs.iter().product(), 4).iter().map(|v| v * 4.0).collect();
+        xv[3] = f32::NAN;
+        let x = floats(xv, &xs, device);
+        let (w, b) = (tensor(&ws, 5, device), tensor(&[ws[0]], 6, device));
+        for activation in ACTIVATIONS {
+            for bias in [None, Some(&b)] {
+                let want = activation.compose(x.conv2d(&w, bias, p).unwrap()).unwrap();
+                let got = x.conv2d_activated(&w, bias, p, activation).unwrap();
+                assert_eq!(got.shape(), want.shape());
+                let bits = |t: &Tensor| host(t).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "{activation:?} {xs:?}");
+                let leaf = x.detach();
+                leaf.set_requires_grad(true).unwrap();
+                let _no_grad = crate::autograd::NoGradGuard::new();
+                let got = leaf.conv2d_activated(&w, bias, p, activation).unwrap();
+                assert!(!got.requires_grad());
+                assert_eq!(bits(&got), bits(&want), "{activation:?} {xs:?} under no_grad");
+            }
+        }
+    }
+});
