@@ -5,6 +5,7 @@ import { native } from '../native'
 import { forwardScope } from '../scope'
 import { Tensor } from '../tensor'
 import { type ForwardOutput, FusedForwards, fusesAutomatically, OptimizedModel } from '../inference'
+import type { TracedGraph } from '../trace'
 import { describe } from '../validate'
 import type { DeviceName, DType, ToOptions } from '../types'
 import { DTYPES } from '../types'
@@ -412,16 +413,15 @@ export abstract class Module {
    *
    * The forward is traced (`ft.jit.traceModule`) on the first sample of `x`, fused (see
    * `ft.inference`), cached per input shape past dim 0, dtype and device, and replayed on the
-   * whole batch. So the
-   * forward must be traceable (tensor ops only; no `item()`, losses or in-place copies; a
-   * `TraceError` says which op is not) and may depend on the batch size only through
+   * whole batch. So the forward must be traceable (tensor ops only; no `item()`, losses or
+   * in-place copies; a `TraceError` says which op is not) and may depend on the batch size only through
    * `reshape`/`view`/`expand` targets whose dim 0 is their input's dim 0, as in
    * `x.view([x.size(0), -1])`. Weights updated in place are seen by later calls; parameters
    * replaced (`to()`, reassigned) cause a new trace. Until the promise settles, disposing `x` or a
    * weight throws a `TensorInUseError`.
    */
   predict(x: Tensor): Promise<Tensor> {
-    let graph
+    let graph: TracedGraph
     try {
       graph = this.#fusedForwards.graph('predict', x)
     } catch (error) {
