@@ -236,6 +236,11 @@ describe('automatic fusion', () => {
     expect(again.toArray()).toEqual(first.toArray())
     const y = ft.noGrad(() => model.fc.forward(x))
     expect(first.toArray()).toEqual((y.sum().item() > 0 ? y : y.neg()).toArray())
+
+    // An unbatched [C, H, W] input: its "first sample" is no valid input, so the trace throws.
+    const chain = new nn.Sequential(new nn.Conv2d(3, 4, 3), new nn.ReLU()).eval()
+    const image = ft.randn([3, 8, 8])
+    expect(ft.noGrad(() => chain.forward(image)).toArray()).toEqual(unfused(chain, image).toArray())
   })
 
   it('leaves Module.predict results equal to the evaluation-mode forward', async () => {

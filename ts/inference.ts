@@ -114,9 +114,17 @@ export class FusedForwards {
     return cached.graph
   }
 
-  /** Like {@link graph}, undefined where the forward cannot be traced. */
+  /**
+   * Like {@link graph}, undefined where the forward cannot be traced, or where its trace on the
+   * first sample threw (an unbatched input, say): the forward then runs as written, and throws
+   * what it throws.
+   */
   graphIfTraceable(x: Tensor): TracedGraph | undefined {
-    return this.#lookup('forward', x).graph
+    try {
+      return this.#lookup('forward', x).graph
+    } catch {
+      return undefined
+    }
   }
 
   #lookup(op: string, x: Tensor): Cached {
