@@ -92,6 +92,9 @@ export declare function adamStepMany(params: Array<TensorHandle>, grads: Array<T
 
 export declare function adaptiveAvgPool2d(input: TensorHandle, outputSize: Array<number>): TensorHandle
 
+/** `relu(input + other)` in one op, as a residual block ends. */
+export declare function addRelu(input: TensorHandle, other: TensorHandle): TensorHandle
+
 /** The largest single buffer Ferrite will allocate, in bytes (`Infinity` when there is no limit). */
 export declare function allocationLimit(): number
 
@@ -116,6 +119,9 @@ export declare function backward(handle: TensorHandle, grad: TensorHandle | unde
 
 /** Normalises over dim 1; in training the running statistics are updated in place. */
 export declare function batchNorm(input: TensorHandle, runningMean: TensorHandle | undefined | null, runningVar: TensorHandle | undefined | null, weight: TensorHandle | undefined | null, bias: TensorHandle | undefined | null, training: boolean, momentum: number, eps: number): TensorHandle
+
+/** `batch_norm` followed by a ReLU, in one op. */
+export declare function batchNormRelu(input: TensorHandle, runningMean: TensorHandle | undefined | null, runningVar: TensorHandle | undefined | null, weight: TensorHandle | undefined | null, bias: TensorHandle | undefined | null, training: boolean, momentum: number, eps: number): TensorHandle
 
 export declare function binary(handle: TensorHandle, op: BinaryOpCode, other: TensorHandle): TensorHandle
 

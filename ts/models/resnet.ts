@@ -1,3 +1,4 @@
+import * as F from '../functional'
 import * as nn from '../nn'
 import { InvalidArgumentError } from '../errors'
 import type { Tensor } from '../tensor'
@@ -38,8 +39,9 @@ export class ResidualBlock extends nn.Module {
 
   forward(x: Tensor): Tensor {
     const residual = this.downsample ? this.downsample.forward(x) : x
-    const out = this.bn2.forward(this.conv2.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x)))))
-    return this.relu.forward(out.add(residual))
+    // bn1 + relu and the sum + relu run as single ops (F.batchNorm's `activation`, F.addRelu).
+    const out = this.bn2.forward(this.conv2.forward(this.bn1.forward(this.conv1.forward(x), { activation: 'relu' })))
+    return F.addRelu(out, residual)
   }
 }
 
@@ -103,8 +105,8 @@ export class SEResidualBlock extends nn.Module {
 
   forward(x: Tensor): Tensor {
     const residual = this.downsample ? this.downsample.forward(x) : x
-    const out = this.bn2.forward(this.conv2.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x)))))
-    return this.relu.forward(this.se.forward(out).add(residual))
+    const out = this.bn2.forward(this.conv2.forward(this.bn1.forward(this.conv1.forward(x), { activation: 'relu' })))
+    return F.addRelu(this.se.forward(out), residual)
   }
 }
 
@@ -158,7 +160,7 @@ export class ResNet extends nn.Module {
   }
 
   forward(x: Tensor): Tensor {
-    let out = this.relu.forward(this.bn.forward(this.conv.forward(x)))
+    let out = this.bn.forward(this.conv.forward(x), { activation: 'relu' })
     out = this.layer3.forward(this.layer2.forward(this.layer1.forward(out)))
     out = this.avgPool.forward(out)
     return this.fc.forward(out.view([out.size(0), -1]))

@@ -29,6 +29,14 @@ pub enum Op {
         momentum: f64,
         eps: f64,
     },
+    /// `BatchNorm` then `Relu` in one op: [x, runningMean?, runningVar?, weight?, bias?]
+    BatchNormRelu {
+        training: bool,
+        momentum: f64,
+        eps: f64,
+    },
+    /// `relu(x + other)` in one op: [x, other]
+    AddRelu,
     /// [x, weight, bias?]
     Linear,
     Matmul,
@@ -150,6 +158,8 @@ pub enum Op {
 pub const TRACEABLE_OPS: &[&str] = &[
     "conv2d",
     "batch_norm",
+    "batch_norm_relu",
+    "add_relu",
     "linear",
     "matmul",
     "max_pool2d",
@@ -193,6 +203,8 @@ impl Op {
         match self {
             Op::Conv2d(_) => "conv2d",
             Op::BatchNorm { .. } => "batch_norm",
+            Op::BatchNormRelu { .. } => "batch_norm_relu",
+            Op::AddRelu => "add_relu",
             Op::Linear => "linear",
             Op::Matmul => "matmul",
             Op::MaxPool2d { .. } => "max_pool2d",
@@ -255,6 +267,20 @@ impl Op {
                 *momentum,
                 *eps,
             ),
+            Op::BatchNormRelu {
+                training,
+                momentum,
+                eps,
+            } => x()?.batch_norm_relu(
+                optional(inputs, 1),
+                optional(inputs, 2),
+                optional(inputs, 3),
+                optional(inputs, 4),
+                *training,
+                *momentum,
+                *eps,
+            ),
+            Op::AddRelu => x()?.add_relu(operand(op, inputs, 1)?),
             Op::Linear => x()?.linear(operand(op, inputs, 1)?, optional(inputs, 2)),
             Op::Matmul => x()?.matmul(operand(op, inputs, 1)?),
             Op::MaxPool2d {
@@ -350,6 +376,11 @@ impl Op {
                 training,
                 momentum,
                 eps,
+            }
+            | Op::BatchNormRelu {
+                training,
+                momentum,
+                eps,
             } => json!({ "training": training, "momentum": momentum, "eps": eps }),
             Op::MaxPool2d {
                 kernel,
@@ -415,6 +446,7 @@ impl Op {
             }),
             Op::FusedLinear { activation } => json!({ "activation": activation.name() }),
             Op::Linear
+            | Op::AddRelu
             | Op::Matmul
             | Op::Relu
             | Op::Sigmoid
