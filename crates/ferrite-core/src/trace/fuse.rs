@@ -1,6 +1,8 @@
 //! Eval-mode fusion: a traced graph rewritten so that each convolution runs with the batch norm
 //! after it folded into its weight and bias and the activation after that applied in its output
-//! tiles (`conv2d_activated`), and each linear with its activation (`linear_activated`).
+//! tiles (`conv2d_activated`), and each linear with its activation (`linear_activated`). A
+//! `batch_norm_relu` (training's batch norm and ReLU in one op) counts as the batch norm and its
+//! ReLU.
 //!
 //! A chain is fused when each intermediate value is used once, by the next op of the chain, and
 //! is no graph output, so that nothing else needed it. The batch norm must be in eval mode with
@@ -21,9 +23,9 @@ use crate::ops::binary::BinaryOp;
 use crate::tensor::Tensor;
 
 impl Graph {
-    /// This graph with its conv2d → eval batch_norm → activation, conv2d → activation and
-    /// linear → activation chains each replaced by one fused node. The values keep their ids;
-    /// those inside a chain are no longer computed. The description of the fused graph names the
+    /// This graph with its conv2d → eval batch_norm (or batch_norm_relu) → activation, conv2d →
+    /// activation and linear → activation chains each replaced by one fused node. The values keep
+    /// their ids; those inside a chain are no longer computed. The description of the fused graph names the
     /// fused ops, so the ONNX export reads the unfused one.
     pub fn fused(&self) -> Graph {
         let nodes = self.nodes();
@@ -107,27 +109,41 @@ fn conv_chain(
     let mut inputs = conv_node.inputs.clone();
     inputs.resize(3, None);
     let mut batch_norm_eps = None;
+    let mut activation = None;
     let mut after = next(conv);
     if let Some(bn) = after {
-        if let Op::BatchNorm {
-            training: false,
-            eps,
-            ..
-        } = nodes[bn].op
-        {
-            let stats = &nodes[bn].inputs;
-            let stat = |k: usize| stats.get(k).copied().flatten();
-            if let (Some(mean), Some(var)) = (stat(1), stat(2)) {
-                batch_norm_eps = Some(eps);
-                inputs.extend([Some(mean), Some(var), stat(3), stat(4)]);
-                members.push(bn);
-                after = next(bn);
+        // An eval-mode batch norm, or batch_norm_relu (the batch norm and its ReLU in one op).
+        let (eps, relu) = match nodes[bn].op {
+            Op::BatchNorm {
+                training: false,
+                eps,
+                ..
+            } => (Some(eps), false),
+            Op::BatchNormRelu {
+                training: false,
+                eps,
+                ..
+            } => (Some(eps), true),
+            _ => (None, false),
+        };
+        let stats = &nodes[bn].inputs;
+        let stat = |k: usize| stats.get(k).copied().flatten();
+        if let (Some(eps), Some(mean), Some(var)) = (eps, stat(1), stat(2)) {
+            batch_norm_eps = Some(eps);
+            inputs.extend([Some(mean), Some(var), stat(3), stat(4)]);
+            members.push(bn);
+            after = next(bn);
+            if relu {
+                activation = Some(Activation::Relu);
+                after = None;
             }
         }
     }
-    let activation = after.and_then(|a| activation_of(&nodes[a].op));
-    if let (Some(a), Some(_)) = (after, activation) {
-        members.push(a);
+    if let Some(a) = after {
+        activation = activation_of(&nodes[a].op);
+        if activation.is_some() {
+            members.push(a);
+        }
     }
     if members.len() == 1 {
         return None;

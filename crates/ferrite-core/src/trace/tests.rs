@@ -411,3 +411,41 @@ fn values_used_twice_and_training_batch_norm_are_not_fused() {
     let ops: Vec<&str> = graph.nodes().iter().map(|n| n.op.name()).collect();
     assert_eq!(ops, ["conv2d", "batch_norm", "relu"]);
 }
+
+#[test]
+fn batch_norm_relu_in_eval_mode_folds_into_the_convolution() {
+    let w = weights();
+    let batch_norm_relu = |x: &Tensor| -> Result<Tensor> {
+        let conv = run(
+            Op::Conv2d(Conv2dParams::default()),
+            &[Some(x), Some(&w.conv), Some(&w.conv_bias)],
+        )?;
+        run(
+            Op::BatchNormRelu {
+                training: false,
+                momentum: 0.1,
+                eps: 1e-5,
+            },
+            &[
+                Some(&conv),
+                Some(&w.mean),
+                Some(&w.var),
+                Some(&w.gamma),
+                Some(&w.beta),
+            ],
+        )
+    };
+    let sample = tensor(&[1, 3, 8, 8], 28, Device::Cpu);
+    begin(std::slice::from_ref(&sample), vec![]).unwrap();
+    let out = batch_norm_relu(&sample).unwrap_or_else(|e| {
+        abort();
+        panic!("{e}")
+    });
+    let graph = end(&[out]).unwrap();
+    let fused = graph.fused();
+    assert_eq!(fused.nodes().len(), 1);
+    assert_eq!(fused.nodes()[0].op.attrs()["activation"], "relu");
+    let x = tensor(&[3, 3, 8, 8], 29, Device::Cpu);
+    let want = graph.run(vec![x.clone()]).unwrap();
+    assert_close_relative(&fused.run(vec![x]).unwrap()[0], &want[0], 1e-5);
+}
