@@ -46,6 +46,11 @@ export declare class NativeImageSet {
 export declare class NativeTracedGraph {
   /** The graph description of ts/trace.ts (`GraphDescription`), as JSON. */
   describe(): string
+  /**
+   * This graph with eval-mode fusion applied (`Graph::fused`): a new graph sharing the
+   * constants; this one is unchanged.
+   */
+  fused(): NativeTracedGraph
   /** The tensor of constant value `id`, sharing storage with the one the trace saw. */
   constant(id: number): TensorHandle
   /** Replays the graph on `inputs` on this thread. */
@@ -87,6 +92,9 @@ export declare function adamStepMany(params: Array<TensorHandle>, grads: Array<T
 
 export declare function adaptiveAvgPool2d(input: TensorHandle, outputSize: Array<number>): TensorHandle
 
+/** `relu(input + other)` in one op, as a residual block ends. */
+export declare function addRelu(input: TensorHandle, other: TensorHandle): TensorHandle
+
 /** The largest single buffer Ferrite will allocate, in bytes (`Infinity` when there is no limit). */
 export declare function allocationLimit(): number
 
@@ -111,6 +119,9 @@ export declare function backward(handle: TensorHandle, grad: TensorHandle | unde
 
 /** Normalises over dim 1; in training the running statistics are updated in place. */
 export declare function batchNorm(input: TensorHandle, runningMean: TensorHandle | undefined | null, runningVar: TensorHandle | undefined | null, weight: TensorHandle | undefined | null, bias: TensorHandle | undefined | null, training: boolean, momentum: number, eps: number): TensorHandle
+
+/** `batch_norm` followed by a ReLU, in one op. */
+export declare function batchNormRelu(input: TensorHandle, runningMean: TensorHandle | undefined | null, runningVar: TensorHandle | undefined | null, weight: TensorHandle | undefined | null, bias: TensorHandle | undefined | null, training: boolean, momentum: number, eps: number): TensorHandle
 
 export declare function binary(handle: TensorHandle, op: BinaryOpCode, other: TensorHandle): TensorHandle
 
@@ -530,6 +541,12 @@ export declare function traceBegin(inputs: Array<TensorHandle>, names: Array<str
  * that a graph cannot replay read one of its tensors. Nothing is left recording either way.
  */
 export declare function traceEnd(outputs: Array<TensorHandle>): NativeTracedGraph
+
+/**
+ * Whether this thread is recording a trace (a module's automatic fused forward then runs its
+ * ops eagerly, so that the trace records them).
+ */
+export declare function traceIsRecording(): boolean
 
 /** One transform as the TS layer describes it; `kind` selects which fields are read. */
 export interface TransformSpec {

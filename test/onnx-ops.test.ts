@@ -129,6 +129,20 @@ describe('ONNX lowering of each traced op (onnxruntime-node agrees with Ferrite)
     })
   })
 
+  it('batch_norm_relu (BatchNormalization then Relu) and add_relu (Add then Relu)', async () => {
+    ft.manualSeed(0)
+    await agrees([ft.randn([3, 4, 5, 5]), ft.randn([3, 4, 5, 5])], (r, [input, other]) => {
+      const mean = r.constant(ft.randn([4]), 'bn.running_mean')
+      const variance = r.constant(ft.rand([4]).add(0.5), 'bn.running_var')
+      const [weight, bias] = [r.constant(ft.randn([4]), 'bn.weight'), r.constant(ft.randn([4]), 'bn.bias')]
+      const attrs = { training: false, momentum: 0.1, eps: 1e-3 }
+      const y = r.op('batch_norm_relu', [input, mean, variance, weight, bias], attrs, (a, m, v, w, b) =>
+        F.batchNorm(a, m, v, { weight: w, bias: b, eps: 1e-3, activation: 'relu' }),
+      )
+      return [y, r.op('add_relu', [y, other], {}, (a, b) => F.addRelu(a, b)), r.op('add_relu', [input, other], {}, (a, b) => F.addRelu(a, b))]
+    })
+  })
+
   it('linear on a batch of vectors (Gemm), on 3-d input and without bias (MatMul); matmul', async () => {
     ft.manualSeed(0)
     await agrees([ft.randn([3, 5]), ft.randn([2, 4, 5])], (r, [flat, deep]) => {

@@ -8,6 +8,19 @@ export function relu(input: Tensor): Tensor {
   return new Tensor(native.relu(input.handle))
 }
 
+/**
+ * `relu(input + other)` in one op, as a residual block ends (`out += identity; out = relu(out)` in
+ * torchvision's ResNet): the values and gradients of `F.relu(input.add(other))` exactly, with one
+ * pass over memory each way where the two ops make three. Broadcasts and promotes as `add` does.
+ *
+ * ```ts
+ * const out = F.addRelu(branch, shortcut)
+ * ```
+ */
+export function addRelu(input: Tensor, other: Tensor): Tensor {
+  return new Tensor(native.addRelu(input.handle, other.handle))
+}
+
 /** `1 / (1 + exp(-x))` elementwise, like `torch.sigmoid`. */
 export function sigmoid(input: Tensor): Tensor {
   return new Tensor(native.sigmoid(input.handle))

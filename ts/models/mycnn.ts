@@ -1,6 +1,8 @@
 import * as nn from '../nn'
 import type { Tensor } from '../tensor'
 import { checkIntAtLeast } from '../validate'
+import { markPureForward } from '../inference'
+import { forwardFusingBatchNormRelu } from './fused'
 
 /**
  * The tutorial's simple CNN: two Conv2d -> BatchNorm2d -> ReLU -> MaxPool2d stages and a linear
@@ -36,7 +38,10 @@ export class MyCNN extends nn.Module {
   }
 
   forward(x: Tensor): Tensor {
-    const features = this.conv2.forward(this.conv1.forward(x))
+    const features = forwardFusingBatchNormRelu(this.conv2, forwardFusingBatchNormRelu(this.conv1, x))
     return this.fc.forward(features.view([features.size(0), -1]))
   }
 }
+
+// Their forwards only run tensor ops and their layers (see Module.forward).
+markPureForward(MyCNN)

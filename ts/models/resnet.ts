@@ -1,7 +1,9 @@
+import * as F from '../functional'
 import * as nn from '../nn'
 import { InvalidArgumentError } from '../errors'
 import type { Tensor } from '../tensor'
 import { checkIntAtLeast, describe } from '../validate'
+import { markPureForward } from '../inference'
 
 /** 3x3 convolution with padding 1 and no bias, as the tutorial's `conv3x3`. */
 export function conv3x3(inChannels: number, outChannels: number, stride = 1): nn.Conv2d {
@@ -37,8 +39,9 @@ export class ResidualBlock extends nn.Module {
 
   forward(x: Tensor): Tensor {
     const residual = this.downsample ? this.downsample.forward(x) : x
-    const out = this.bn2.forward(this.conv2.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x)))))
-    return this.relu.forward(out.add(residual))
+    // bn1 + relu and the sum + relu run as single ops (F.batchNorm's `activation`, F.addRelu).
+    const out = this.bn2.forward(this.conv2.forward(this.bn1.forward(this.conv1.forward(x), { activation: 'relu' })))
+    return F.addRelu(out, residual)
   }
 }
 
@@ -102,8 +105,8 @@ export class SEResidualBlock extends nn.Module {
 
   forward(x: Tensor): Tensor {
     const residual = this.downsample ? this.downsample.forward(x) : x
-    const out = this.bn2.forward(this.conv2.forward(this.relu.forward(this.bn1.forward(this.conv1.forward(x)))))
-    return this.relu.forward(this.se.forward(out).add(residual))
+    const out = this.bn2.forward(this.conv2.forward(this.bn1.forward(this.conv1.forward(x), { activation: 'relu' })))
+    return F.addRelu(this.se.forward(out), residual)
   }
 }
 
@@ -157,7 +160,7 @@ export class ResNet extends nn.Module {
   }
 
   forward(x: Tensor): Tensor {
-    let out = this.relu.forward(this.bn.forward(this.conv.forward(x)))
+    let out = this.bn.forward(this.conv.forward(x), { activation: 'relu' })
     out = this.layer3.forward(this.layer2.forward(this.layer1.forward(out)))
     out = this.avgPool.forward(out)
     return this.fc.forward(out.view([out.size(0), -1]))
@@ -168,3 +171,6 @@ export class ResNet extends nn.Module {
 export function seResNet(layers: readonly number[] = [2, 2, 2], numClasses = 10): ResNet {
   return new ResNet(SEResidualBlock, layers, numClasses)
 }
+
+// Their forwards only run tensor ops and their layers (see Module.forward).
+markPureForward(ResidualBlock, SELayer, SEResidualBlock, ResNet)

@@ -2,6 +2,8 @@ import { InvalidArgumentError } from '../errors'
 import * as nn from '../nn'
 import type { Tensor } from '../tensor'
 import { checkIntAtLeast, describe } from '../validate'
+import { markPureForward } from '../inference'
+import { forwardFusingBatchNormRelu } from './fused'
 
 /** Layer plans: a number is a Conv2d(3x3) -> BatchNorm2d -> ReLU with that many channels, 'M' a 2x2 max pool. */
 export const VGG_CONFIGS = {
@@ -49,7 +51,10 @@ export class VGG extends nn.Module {
   }
 
   forward(x: Tensor): Tensor {
-    const out = this.features.forward(x)
+    const out = forwardFusingBatchNormRelu(this.features, x)
     return this.classifier.forward(out.view([out.size(0), -1]))
   }
 }
+
+// Their forwards only run tensor ops and their layers (see Module.forward).
+markPureForward(VGG)

@@ -1,6 +1,6 @@
 import { ones, tensor, zeros } from '../creation'
 import { InvalidArgumentError, ShapeMismatchError } from '../errors'
-import { batchNorm } from '../functional'
+import { batchNorm, type BatchNormOptions } from '../functional'
 import type { Tensor } from '../tensor'
 import { checkIntAtLeast } from '../validate'
 import { Module } from './module'
@@ -86,7 +86,11 @@ export abstract class BatchNormBase extends Module {
   /** Throws a `ShapeMismatchError` worded as PyTorch's for an input of a rank this layer does not take. */
   protected abstract checkInput(input: Tensor): void
 
-  forward(input: Tensor): Tensor {
+  /**
+   * Normalises `input`; `{ activation: 'relu' }` applies a ReLU in the same op (see
+   * `F.batchNorm`), as a model whose batch norm feeds a ReLU can ask in its `forward`.
+   */
+  forward(input: Tensor, { activation = null }: Pick<BatchNormOptions, 'activation'> = {}): Tensor {
     this.checkInput(input)
     let momentum = this.momentum ?? 0
     const counter = this.numBatchesTracked
@@ -102,6 +106,7 @@ export abstract class BatchNormBase extends Module {
       training: this.training || !this.trackRunningStats,
       momentum,
       eps: this.eps,
+      activation,
     })
   }
 

@@ -187,6 +187,18 @@ function scalarOperand(n: NodeLowering, x: Operand, op: string, value: number): 
   return Number.isInteger(value) ? scalar(n.builder.integer('scalar', value, 'int64'), 'int64') : scalar(n.builder.float32('scalar', value), 'float32')
 }
 
+/** The inputs and attributes of an inference BatchNormalization for a traced batch norm, cast to `dtype`. */
+function batchNormalization(n: NodeLowering, dtype: DType): [(string | null)[], Attribute[]] {
+  if (n.bool('training')) n.fail('it normalises with batch statistics (training mode); put the model in eval() mode before exporting')
+  const [x, runningMean, runningVar] = [n.input(0), n.optional(1), n.optional(2)]
+  if (!runningMean || !runningVar) return n.fail("it has no running statistics (trackRunningStats: false), so it normalises with batch statistics, which ONNX's inference BatchNormalization cannot")
+  const channels = runningMean.shape[0]
+  const filled = (base: string, value: number): Operand => ({ name: n.builder.filled(base, channels, value), dtype: 'float32', shape: [channels] })
+  const scale = n.optional(3) ?? filled('batch_norm_weight', 1)
+  const shift = n.optional(4) ?? filled('batch_norm_bias', 0)
+  return [n.cast([x, scale, shift, runningMean, runningVar], dtype), [float('epsilon', n.number('eps'))]]
+}
+
 type Lowering = (n: NodeLowering) => void
 
 /** The element count of the dims from `start` on (all of them by default). */
@@ -206,14 +218,14 @@ export const LOWERINGS: Record<string, Lowering> = {
   },
 
   batch_norm: (n) => {
-    if (n.bool('training')) n.fail('it normalises with batch statistics (training mode); put the model in eval() mode before exporting')
-    const [x, runningMean, runningVar] = [n.input(0), n.optional(1), n.optional(2)]
-    if (!runningMean || !runningVar) return n.fail("it has no running statistics (trackRunningStats: false), so it normalises with batch statistics, which ONNX's inference BatchNormalization cannot")
-    const channels = runningMean.shape[0]
-    const filled = (base: string, value: number): Operand => ({ name: n.builder.filled(base, channels, value), dtype: 'float32', shape: [channels] })
-    const scale = n.optional(3) ?? filled('batch_norm_weight', 1)
-    const shift = n.optional(4) ?? filled('batch_norm_bias', 0)
-    n.compute('BatchNormalization', [x, scale, shift, runningMean, runningVar], [float('epsilon', n.number('eps'))], { floatOnly: true })
+    const dtype = n.computeDtype({ floatOnly: true })
+    n.finish('BatchNormalization', ...batchNormalization(n, dtype), dtype)
+  },
+
+  // Fused in Ferrite; ONNX runtimes fuse the pair back themselves.
+  batch_norm_relu: (n) => {
+    const dtype = n.computeDtype({ floatOnly: true })
+    n.finish('Relu', [n.builder.node('BatchNormalization', ...batchNormalization(n, dtype))], [], dtype)
   },
 
   linear: (n) => {
@@ -261,6 +273,10 @@ export const LOWERINGS: Record<string, Lowering> = {
   },
 
   relu: (n) => n.compute('Relu', [n.input(0)]),
+  add_relu: (n) => {
+    const dtype = n.computeDtype()
+    n.finish('Relu', [n.builder.node('Add', n.cast([n.input(0), n.input(1)], dtype))], [], dtype)
+  },
   sigmoid: (n) => n.compute('Sigmoid', [n.input(0)], [], { floatOnly: true }),
   tanh: (n) => n.compute('Tanh', [n.input(0)], [], { floatOnly: true }),
   softmax: (n) => n.compute('Softmax', [n.input(0)], [int('axis', n.int('dim'))], { floatOnly: true }),

@@ -3,9 +3,11 @@
 pub(crate) mod bf16;
 mod strided;
 mod sum;
+mod wide;
 
 pub(crate) use strided::{collect_runs, map_strided};
 pub(crate) use sum::{lane_sum, lane_sum_rows, lane_sums_rows};
+pub(crate) use wide::with_wide_vectors;
 
 /// Below this many elements an op runs on the calling thread: rayon's fork/join would cost more.
 pub(crate) const PARALLEL_MIN_ELEMS: usize = 1 << 15;

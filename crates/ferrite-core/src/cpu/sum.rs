@@ -15,6 +15,7 @@ pub(crate) fn lane_sum(x: &[f32], f: impl Fn(f32) -> f32) -> f64 {
 }
 
 /// `lane_sum` over the values of all `rows`.
+#[inline(always)]
 pub(crate) fn lane_sum_rows<'a>(
     rows: impl IntoIterator<Item = &'a [f32]>,
     f: impl Fn(f32) -> f32,
@@ -40,34 +41,43 @@ pub(crate) fn lane_sum_rows<'a>(
     total
 }
 
-/// The sums of both terms of `f` over the values of all pairs of rows, as `lane_sum_rows` sums.
-pub(crate) fn lane_sums_rows<'a>(
-    rows: impl IntoIterator<Item = (&'a [f32], &'a [f32])>,
-    f: impl Fn(f32, f32) -> (f32, f32),
+/// The sums of both terms of `f` over the values of all `K`-tuples of rows (rows of a tuple have
+/// one length), as `lane_sum_rows` sums.
+#[inline(always)]
+pub(crate) fn lane_sums_rows<'a, const K: usize>(
+    rows: impl IntoIterator<Item = [&'a [f32]; K]>,
+    f: impl Fn([f32; K]) -> (f32, f32),
 ) -> (f64, f64) {
     let mut pieces = rows
         .into_iter()
-        .flat_map(|(a, b)| a.chunks(BLOCK).zip(b.chunks(BLOCK)))
+        .flat_map(|r| {
+            let len = r.first().map_or(0, |a| a.len());
+            (0..len)
+                .step_by(BLOCK)
+                .map(move |at| r.map(|a| &a[at..len.min(at + BLOCK)]))
+        })
         .peekable();
     let mut total = (0f64, 0f64);
     while pieces.peek().is_some() {
         let (mut l1, mut l2, mut count) = ([0f32; LANES], [0f32; LANES], 0);
         while count < BLOCK {
-            let Some((a, b)) = pieces.next() else { break };
-            let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
-            for (&x, &y) in ca.remainder().iter().zip(cb.remainder()) {
-                let (p, q) = f(x, y);
+            let Some(piece) = pieces.next() else { break };
+            let len = piece.first().map_or(0, |a| a.len());
+            let full = len / LANES * LANES;
+            for j in full..len {
+                let (p, q) = f(piece.map(|a| a[j]));
                 l1[0] += p;
                 l2[0] += q;
             }
-            for (x, y) in ca.zip(cb) {
+            for at in (0..full).step_by(LANES) {
+                let chunk = piece.map(|a| &a[at..at + LANES]);
                 for k in 0..LANES {
-                    let (p, q) = f(x[k], y[k]);
+                    let (p, q) = f(chunk.map(|a| a[k]));
                     l1[k] += p;
                     l2[k] += q;
                 }
             }
-            count += a.len();
+            count += len;
         }
         total.0 += l1.iter().map(|&v| v as f64).sum::<f64>();
         total.1 += l2.iter().map(|&v| v as f64).sum::<f64>();

@@ -1,4 +1,4 @@
-//! Activations: relu, sigmoid, tanh, softmax, log-softmax, relu6, leaky relu, gelu, silu and
+//! Activations: relu, add-relu, sigmoid, tanh, softmax, log-softmax, relu6, leaky relu, gelu, silu and
 //! hardswish.
 
 use ferrite_core::nn::activation::GeluApproximation;
@@ -12,6 +12,16 @@ use crate::handle::{run_op, TensorHandle};
 #[napi]
 pub fn relu(env: Env, input: TensorHandle) -> Result<TensorHandle, String> {
     run_op(&env, "relu", Op::Relu, &[Some(input)])
+}
+
+/// `relu(input + other)` in one op, as a residual block ends.
+#[napi]
+pub fn add_relu(
+    env: Env,
+    input: TensorHandle,
+    other: TensorHandle,
+) -> Result<TensorHandle, String> {
+    run_op(&env, "add_relu", Op::AddRelu, &[Some(input), Some(other)])
 }
 
 #[napi]

@@ -28,3 +28,26 @@ pub fn batch_norm(
     let inputs = [Some(input), running_mean, running_var, weight, bias];
     run_op(&env, "batch_norm", op, &inputs)
 }
+
+/// `batch_norm` followed by a ReLU, in one op.
+#[napi]
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm_relu(
+    env: Env,
+    input: TensorHandle,
+    running_mean: Option<TensorHandle>,
+    running_var: Option<TensorHandle>,
+    weight: Option<TensorHandle>,
+    bias: Option<TensorHandle>,
+    training: bool,
+    momentum: f64,
+    eps: f64,
+) -> Result<TensorHandle, String> {
+    let op = Op::BatchNormRelu {
+        training,
+        momentum,
+        eps,
+    };
+    let inputs = [Some(input), running_mean, running_var, weight, bias];
+    run_op(&env, "batch_norm_relu", op, &inputs)
+}

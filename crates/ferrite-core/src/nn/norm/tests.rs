@@ -242,3 +242,98 @@ test_device!(fn running_statistics_are_updated_only_where_in_place_updates_are_a
         "batch_norm: in-place updates need a contiguous tensor"
     );
 });
+
+/// The output, the gradients of input, weight and bias, and the running statistics after, of
+/// `f` (a batch norm then a ReLU, fused or not) given the same inputs and upstream gradient.
+fn outcome(
+    f: impl Fn(&Tensor, [&Tensor; 4]) -> Result<Tensor>,
+    shape: &[usize],
+    device: Device,
+) -> Vec<Vec<f32>> {
+    let c = shape[1];
+    let x = leaf_on(shape, 30, device);
+    let (w, b) = (leaf_on(&[c], 31, device), leaf_on(&[c], 32, device));
+    let (rm, rv) = (
+        floats(values(c, 33), &[c], device),
+        floats(
+            values(c, 34).iter().map(|v| v + 1.5).collect(),
+            &[c],
+            device,
+        ),
+    );
+    let y = f(&x, [&rm, &rv, &w, &b]).unwrap();
+    let g = floats(values(y.numel(), 35), shape, device);
+    y.backward(Some(&g), false).unwrap();
+    [
+        &y,
+        &x.grad().unwrap(),
+        &w.grad().unwrap(),
+        &b.grad().unwrap(),
+        &rm,
+        &rv,
+    ]
+    .map(|t| t.to_vec_f32().unwrap())
+    .to_vec()
+}
+
+test_device!(fn batch_norm_relu_is_batch_norm_then_relu_bit_for_bit(device) {
+    // Short rows and long ones, small and large enough for threads, training and evaluation.
+    for shape in [vec![6, 3], vec![4, 3, 5], vec![2, 3, 8, 8], vec![16, 4, 32, 32], vec![300, 64, 2, 2]] {
+        for training in [true, false] {
+            let fused = outcome(
+                |x, [rm, rv, w, b]| {
+                    x.batch_norm_relu(Some(rm), Some(rv), Some(w), Some(b), training, 0.1, 1e-5)
+                },
+                &shape,
+                device,
+            );
+            let composed = outcome(
+                |x, [rm, rv, w, b]| {
+                    x.batch_norm(Some(rm), Some(rv), Some(w), Some(b), training, 0.1, 1e-5)?
+                        .relu()
+                },
+                &shape,
+                device,
+            );
+            // Some outputs were clipped and some passed, so the mask was exercised both ways.
+            assert!(fused[0].contains(&0.0) && fused[0].iter().any(|&v| v > 0.0));
+            for (f, c) in fused.iter().zip(&composed) {
+                let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(f), bits(c), "{shape:?} training={training}");
+            }
+        }
+    }
+});
+
+test_device!(fn batch_norm_relu_gradients_match_finite_differences(device) {
+    // Inputs whose outputs stay clear of ReLU's kink by more than the finite-difference step
+    // moves them, with some on each side of it.
+    let (x, w, b) = (leaf_on(&[4, 3, 5], 40, device), leaf_on(&[3], 41, device), leaf_on(&[3], 42, device));
+    let y = x
+        .batch_norm(None, None, Some(&w), Some(&b), true, 0.1, 1e-5)
+        .unwrap()
+        .to_vec_f32()
+        .unwrap();
+    assert!(y.iter().all(|v| v.abs() > 0.05), "an output is too close to the kink: {y:?}");
+    assert!(y.iter().any(|&v| v < 0.0) && y.iter().any(|&v| v > 0.0));
+    gradcheck(&[x, w, b], |x| {
+        x[0].batch_norm_relu(None, None, Some(&x[1]), Some(&x[2]), true, 0.1, 1e-5)
+    });
+});
+
+test_device!(fn batch_norm_relu_of_bfloat16_is_batch_norm_then_relu(device) {
+    let x = floats(values(2 * 3 * 4 * 4, 50), &[2, 3, 4, 4], device)
+        .to_dtype(DType::BF16)
+        .unwrap();
+    let fused = x.batch_norm_relu(None, None, None, None, true, 0.1, 1e-5).unwrap();
+    let composed = x
+        .batch_norm(None, None, None, None, true, 0.1, 1e-5)
+        .unwrap()
+        .relu()
+        .unwrap();
+    assert_eq!(fused.dtype(), DType::BF16);
+    assert_eq!(
+        fused.to_dtype(DType::F32).unwrap().to_vec_f32().unwrap(),
+        composed.to_dtype(DType::F32).unwrap().to_vec_f32().unwrap()
+    );
+});

@@ -2,7 +2,7 @@ use std::mem::MaybeUninit;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::BinaryOp;
-use crate::cpu::collect_runs;
+use crate::cpu::{collect_runs, with_wide_vectors};
 use crate::error::{Error, Result};
 use crate::layout::Layout;
 use crate::storage::CpuStorage;
@@ -222,6 +222,66 @@ fn zip<T: Copy + Sync, U: Send>(
                     }
                 }
             }
+        },
+    )
+}
+
+/// `relu(a + b)` over two float32 operands of one shape, as `add` then `relu` compute it (NaN
+/// passes the ReLU).
+pub(super) fn add_relu(a: &[f32], la: &Layout, b: &[f32], lb: &Layout) -> Result<Vec<f32>> {
+    collect_runs(
+        "add_relu",
+        la.shape(),
+        [la, lb],
+        |out: &mut [MaybeUninit<f32>], [ia, ib], [sa, sb]| {
+            let n = out.len();
+            with_wide_vectors(
+                #[inline(always)]
+                || match (sa, sb) {
+                    (1, 1) => {
+                        for ((o, &x), &y) in out.iter_mut().zip(&a[ia..ia + n]).zip(&b[ib..ib + n])
+                        {
+                            o.write(relu(x + y));
+                        }
+                    }
+                    _ => {
+                        for (i, o) in out.iter_mut().enumerate() {
+                            o.write(relu(a[ia + i * sa] + b[ib + i * sb]));
+                        }
+                    }
+                },
+            )
+        },
+    )
+}
+
+/// ReLU as `Tensor::relu` computes it: NaN passes through.
+#[inline(always)]
+fn relu(v: f32) -> f32 {
+    if v > 0.0 || v.is_nan() {
+        v
+    } else {
+        0.0
+    }
+}
+
+/// ReLU's backward from its output `y`, as `relu`'s: `g` where `y > 0`, else 0. Both dense.
+pub(super) fn relu_backward(g: &[f32], y: &[f32]) -> Result<Vec<f32>> {
+    let layout = Layout::contiguous(&[g.len()]);
+    collect_runs(
+        "add_relu",
+        layout.shape(),
+        [&layout, &layout],
+        |out: &mut [MaybeUninit<f32>], [at, _], _| {
+            let n = out.len();
+            with_wide_vectors(
+                #[inline(always)]
+                || {
+                    for ((o, &g), &y) in out.iter_mut().zip(&g[at..at + n]).zip(&y[at..at + n]) {
+                        o.write(if y > 0.0 { g } else { 0.0 });
+                    }
+                },
+            )
         },
     )
 }

@@ -5,6 +5,7 @@ mod cpu;
 pub(crate) mod cuda;
 
 use crate::autograd::{record, Backward};
+use crate::device::Device;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::layout::broadcast_shapes;
@@ -117,6 +118,45 @@ impl Tensor {
         }))
     }
 
+    /// `relu(self + rhs)` in one op, as a residual block ends: the same values and gradients,
+    /// bit for bit, as `add` then `relu`, with one pass over memory each way where the two ops
+    /// make three. Fused for float32 operands of one shape on the CPU; otherwise it runs the two
+    /// ops (broadcasting and promoting as `add` does).
+    pub fn add_relu(&self, rhs: &Tensor) -> Result<Tensor> {
+        const OP: &str = "add_relu";
+        self.same_device(OP, rhs)?;
+        let fused = self.dtype() == DType::F32
+            && rhs.dtype() == DType::F32
+            && self.shape() == rhs.shape()
+            && self.device() == Device::Cpu;
+        if !fused {
+            return self.add(rhs)?.relu();
+        }
+        let out = {
+            let (sa, sb) = (self.storage().read(), rhs.storage().read());
+            match (&*sa, &*sb) {
+                (Storage::Cpu(CpuStorage::F32(a)), Storage::Cpu(CpuStorage::F32(b))) => {
+                    cpu::add_relu(a, self.layout(), b, rhs.layout())?
+                }
+                _ => {
+                    return Err(Error::Internal {
+                        op: OP,
+                        detail: "the fused kernel was handed a non-float32 or non-CPU operand"
+                            .into(),
+                    })
+                }
+            }
+        };
+        let out = Tensor::from_storage(Storage::Cpu(CpuStorage::F32(out)), self.shape());
+        // Detached: a node holding its own output would be a reference cycle.
+        let saved = out.detach();
+        Ok(record(out, &[self, rhs], || AddReluBackward {
+            lhs: self.clone(),
+            rhs: rhs.clone(),
+            output: saved,
+        }))
+    }
+
     /// `self <op> scalar`, with PyTorch's promotion for Python scalars: a float scalar makes an
     /// integer tensor float, an integral one keeps it integral. The scalar is made on this
     /// tensor's device (filled there on a GPU, not copied from the host).
@@ -206,6 +246,40 @@ fn other_share(other_wins: Tensor, tie: Tensor) -> Result<Tensor> {
         .add(&tie_half)?
         .neg()?
         .binary_scalar(BinaryOp::Add, 1.0)
+}
+
+/// Both inputs get the upstream gradient where the output is positive.
+struct AddReluBackward {
+    lhs: Tensor,
+    rhs: Tensor,
+    output: Tensor,
+}
+
+impl Backward for AddReluBackward {
+    fn name(&self) -> &'static str {
+        "AddReluBackward0"
+    }
+
+    fn saved(&self) -> Vec<&Tensor> {
+        vec![&self.output]
+    }
+
+    fn inputs(&self) -> Vec<Tensor> {
+        vec![self.lhs.clone(), self.rhs.clone()]
+    }
+
+    fn backward(&self, g: &Tensor, _needs: &[bool]) -> Result<Vec<Option<Tensor>>> {
+        const OP: &str = "add_relu";
+        let (g, y) = (g.contiguous()?, &self.output);
+        let masked = match (&*g.storage().read(), &*y.storage().read()) {
+            (Storage::Cpu(gs), Storage::Cpu(ys)) => {
+                cpu::relu_backward(gs.slice(OP, g.layout())?, ys.slice(OP, y.layout())?)?
+            }
+            (a, b) => return Err(mismatch(OP, a, b)),
+        };
+        let masked = Tensor::from_storage(Storage::Cpu(CpuStorage::F32(masked)), y.shape());
+        Ok(vec![Some(masked.clone()), Some(masked)])
+    }
 }
 
 struct BinaryBackward {
@@ -515,5 +589,54 @@ mod tests {
         assert_eq!(ints.mul(&ones).unwrap().to_vec_f64().unwrap()[0], 256.0);
         let flags = on(Tensor::from_bool(vec![true, false, true, true], &[4]).unwrap(), device);
         assert_eq!(flags.add(&x).unwrap().to_vec_f64().unwrap(), [1.0, 1.0, 1.375, 2.125]);
+    });
+
+    /// The output and both gradients of `f` on leaves `a` and `b`, with `g` upstream.
+    fn add_relu_outcome(
+        f: impl Fn(&Tensor, &Tensor) -> Result<Tensor>,
+        a: &Tensor,
+        b: &Tensor,
+    ) -> [Vec<u32>; 3] {
+        let (a, b) = (a.detach(), b.detach());
+        a.set_requires_grad(true).unwrap();
+        b.set_requires_grad(true).unwrap();
+        let y = f(&a, &b).unwrap();
+        let g = tensor(y.shape(), 7, y.device());
+        y.backward(Some(&g), false).unwrap();
+        let bits = |t: Tensor| {
+            let t = t.to_dtype(DType::F32).unwrap();
+            t.to_vec_f32()
+                .unwrap()
+                .iter()
+                .map(|v| v.to_bits())
+                .collect()
+        };
+        [bits(y), bits(a.grad().unwrap()), bits(b.grad().unwrap())]
+    }
+
+    test_device!(fn add_relu_is_add_then_relu_bit_for_bit(device) {
+        let big = [4, 16, 32, 32];
+        let mut with_nan: Vec<f32> = crate::testing::values(12, 3);
+        with_nan[5] = f32::NAN;
+        let pairs = [
+            // Small, and large enough to be split across threads.
+            (tensor(&[3, 4], 1, device), tensor(&[3, 4], 2, device)),
+            (tensor(&big, 1, device), tensor(&big, 2, device)),
+            // A transposed (strided) operand, a NaN, a broadcast one and bfloat16 ones.
+            (tensor(&[4, 3], 1, device).transpose(0, 1).unwrap(), tensor(&[3, 4], 2, device)),
+            (f(&with_nan, &[3, 4], device), tensor(&[3, 4], 2, device)),
+            (tensor(&[3, 4], 1, device), tensor(&[4], 2, device)),
+            (
+                tensor(&[3, 4], 1, device).to_dtype(DType::BF16).unwrap(),
+                tensor(&[3, 4], 2, device).to_dtype(DType::BF16).unwrap(),
+            ),
+        ];
+        for (a, b) in &pairs {
+            let fused = add_relu_outcome(|a, b| a.add_relu(b), a, b);
+            let composed = add_relu_outcome(|a, b| a.add(b)?.relu(), a, b);
+            assert_eq!(fused, composed, "{:?} + {:?}", a.shape(), b.shape());
+            // Some outputs were clipped and some passed.
+            assert!(fused[0].contains(&0) && fused[0].iter().any(|&v| f32::from_bits(v) > 0.0));
+        }
     });
 }

@@ -8,6 +8,7 @@ use crate::cpu::bf16::{self as kernels, Element, Output, PackPairs, Strided};
 use crate::cpu::PARALLEL_GEMM_MIN_FLOPS;
 use crate::error::{Error, Result};
 use crate::layout::{checked_numel, Layout};
+use crate::nn::Activation;
 use crate::storage::CpuStorage;
 
 /// `a @ b` for operands laid out as `batched_matmul` takes them; `[m, k, n]` are the matrix dims.
@@ -137,6 +138,80 @@ where
         }
         Ok(CpuStorage::F32(out))
     }
+}
+
+/// Output floats per block of rows that `matmul_activated` runs through gemm and then through the
+/// bias and activation, while they are in L2.
+const EPILOGUE_BLOCK_FLOATS: usize = 16 * 1024;
+
+/// `activation(a @ b + bias)` for `a` [m, k] and `b` [k, n] through their 2-D layouts: a block of
+/// rows at a time, each gemm's output biased and activated while it is in cache.
+pub(super) fn matmul_activated(
+    (a, al): (&[f32], &Layout),
+    (b, bl): (&[f32], &Layout),
+    [m, k, n]: [usize; 3],
+    bias: Option<&[f32]>,
+    activation: Activation,
+) -> Result<Vec<f32>> {
+    let mut out = alloc::filled("linear", checked_numel("linear", &[m, n])?, 0f32)?;
+    if m * n == 0 {
+        return Ok(out);
+    }
+    let block_rows = (EPILOGUE_BLOCK_FLOATS / n).clamp(1, m);
+    let blocks = m.div_ceil(block_rows);
+    let threads = rayon::current_num_threads();
+    let large = m * n * k >= PARALLEL_GEMM_MIN_FLOPS;
+    // Blocks in parallel where there are enough of them; else gemm's own threads inside each.
+    let inside = large && blocks < threads;
+    let parallelism = if inside {
+        Parallelism::Rayon(threads)
+    } else {
+        Parallelism::None
+    };
+    let block = |(i, dst): (usize, &mut [f32])| {
+        let rows = dst.len() / n;
+        // SAFETY: the layouts were validated against the storages by the caller, so every element
+        // gemm reads through these strides is inside `a` or `b`; `dst` is `rows` x n dense, and
+        // `rows` rows of `a` from row `i * block_rows` on exist.
+        unsafe {
+            gemm(
+                rows,
+                n,
+                k,
+                dst.as_mut_ptr(),
+                1,
+                n as isize,
+                false,
+                a.as_ptr()
+                    .add(al.offset() + i * block_rows * al.strides()[0]),
+                al.strides()[1] as isize,
+                al.strides()[0] as isize,
+                b.as_ptr().add(bl.offset()),
+                bl.strides()[1] as isize,
+                bl.strides()[0] as isize,
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                parallelism,
+            )
+        }
+        for row in dst.chunks_exact_mut(n) {
+            if let Some(bias) = bias {
+                row.iter_mut().zip(bias).for_each(|(y, &b)| *y += b);
+            }
+            activation.apply(row);
+        }
+    };
+    if large && !inside {
+        out.par_chunks_mut(block_rows * n)
+            .enumerate()
+            .for_each(block);
+    } else {
+        out.chunks_mut(block_rows * n).enumerate().for_each(block);
+    }
+    Ok(out)
 }
 
 /// `a @ b` for every batch index; `a` and `b` are viewed through layouts already broadcast to

@@ -5,24 +5,33 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
+use crate::nn::Activation;
+
 use super::{
     forward_run, reads_in_place, vector_runs, Direct, TileReads, TileRun, ALL_LANES, LANES,
     OUT_TILE,
 };
 
 impl Direct<'_> {
-    /// Forward: `y = conv(x, w) (+ bias)` by the float32 tiles.
-    pub(super) fn forward(&self, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-        self.forward_by(x, w, bias, forward_run)
+    /// Forward: `y = activation(conv(x, w) (+ bias))` by the float32 tiles.
+    pub(super) fn forward(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        activation: Activation,
+    ) -> Vec<f32> {
+        self.forward_by(x, w, bias, activation, forward_run)
     }
 
-    /// Forward: `y = conv(x, w) (+ bias)` by the tiles of `run`, a sample per task (or, with fewer
-    /// samples than threads, a run of output-channel tiles per task).
+    /// Forward: `y = activation(conv(x, w) (+ bias))` by the tiles of `run`, a sample per task (or,
+    /// with fewer samples than threads, a run of output-channel tiles per task).
     pub(super) fn forward_by(
         &self,
         x: &[f32],
         w: &[f32],
         bias: Option<&[f32]>,
+        activation: Activation,
         run: TileRun,
     ) -> Vec<f32> {
         let s = self.s;
@@ -35,6 +44,7 @@ impl Direct<'_> {
             runs: vector_runs(grid.vectors),
             grid,
             bias,
+            activation,
             run,
         };
         let (sample_len, len) = (s.c * s.h * s.w, s.n * s.o * ohw);
@@ -162,6 +172,8 @@ struct ForwardPass<'a> {
     /// `grid`'s position vectors in runs of a tile each.
     runs: Vec<(usize, usize)>,
     bias: Option<&'a [f32]>,
+    /// Applied to each run's outputs right after its tile stores them (in L1).
+    activation: Activation,
     run: TileRun,
 }
 
@@ -204,6 +216,19 @@ impl ForwardPass<'_> {
             unsafe {
                 let out = out.add(v * LANES);
                 (self.run)(&tile, &bias, out, out_stride, rows, stores, len)
+            }
+            if self.activation != Activation::Identity {
+                // The run's lanes of each row, all stored: a grid row's stores cover it up to the
+                // stride (in place, the plane's end).
+                let lanes = (len * LANES).min(out_stride - v * LANES);
+                for row in 0..rows {
+                    // SAFETY: the run just wrote these `lanes` floats of row `row` (inside the
+                    // tile's planes or the staged grid, which nothing else touches meanwhile).
+                    let written = unsafe {
+                        std::slice::from_raw_parts_mut(out.add(row * out_stride + v * LANES), lanes)
+                    };
+                    self.activation.apply(written);
+                }
             }
         }
         if grid.cropped {
