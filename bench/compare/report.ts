@@ -158,7 +158,7 @@ const MODEL_LABELS: Record<string, string> = { mycnn: 'MyCNN', resnet: 'ResNet [
 
 export function renderReport(r: Report): string {
   const sections = [
-    [`# Ferrite against ${listed(others(r).map((p) => FULL_NAMES[p]))} on the CPU`],
+    [`# Ferrite against ${listed(compared(r).map((p) => FULL_NAMES[p]))} on the CPU`],
     [`${r.date}, \`${r.command}\`${r.quick ? ' (quick run: short timing, not final figures)' : ''}.`],
     underLoad(r),
     machineLines(r),
@@ -177,6 +177,11 @@ export function renderReport(r: Report): string {
 }
 
 const FULL_NAMES: Record<PeerName, string> = { ferrite: 'Ferrite', ort: 'onnxruntime', torch: 'PyTorch', tfjs: 'TensorFlow.js' }
+
+/** The peers the run set against Ferrite: onnxruntime only where inference ran. */
+function compared(r: Report): PeerName[] {
+  return others(r).filter((p) => p !== 'ort' || r.models.some((m) => m.workload === 'infer'))
+}
 
 /** "a", "a and b", "a, b and c". */
 function listed(names: string[]): string {
@@ -210,7 +215,7 @@ function machineLines(r: Report): string[] {
   const ort = r.selected.includes('ort') ? ', intraOpNumThreads for onnxruntime (interOpNumThreads 1, sequential execution)' : ''
   const lines = [
     `- **Machine:** ${r.machine.cpu}, ${r.machine.cores} logical cores, SIMD ${r.machine.simd}; ${r.machine.os}; Node ${r.machine.node}.`,
-    `- **Threads:** ${r.threads.join(' and ')} for every multi-threaded peer, each workload at each (RAYON_NUM_THREADS for Ferrite${ort}, torch.set_num_threads and OMP_NUM_THREADS for PyTorch); as reported by each: ${peerThreads.join('; ')}.${r.selected.includes('tfjs') ? ' TF.js is single-threaded: its cpu backend is plain JS and its wasm backend finds no thread support in Node.' : ''}`,
+    `- **Threads:** ${r.threads.join(' and ')} for every multi-threaded peer${r.threads.length > 1 ? ', each workload at each' : ''} (RAYON_NUM_THREADS for Ferrite${ort}, torch.set_num_threads and OMP_NUM_THREADS for PyTorch); as reported by each: ${peerThreads.join('; ')}.${r.selected.includes('tfjs') ? ' TF.js is single-threaded: its cpu backend is plain JS and its wasm backend finds no thread support in Node.' : ''}`,
   ]
   if (r.fma) {
     const onOne = r.fma.threads > 1 ? ` on ${r.fma.threads} threads with ${r.fma.isa}, ${fmt(r.fma.peakGflopsOneThread)} on one` : ` on one thread with ${r.fma.isa}`
