@@ -203,8 +203,15 @@ function readStatus(): string {
   }
 }
 
-/** Relative error of `actual` against `expected`: the largest absolute difference over the largest |expected|. */
-export function relativeError(actual: Float32Array, expected: Float32Array): { maxAbsDiff: number; magnitude: number; relative: number } {
+/** How far an output is from the expected one: the largest |difference|, the largest |expected| and their ratio. */
+export interface OutputError {
+  maxAbsDiff: number
+  magnitude: number
+  relative: number
+}
+
+/** Relative error of onnxruntime's `actual` output against Ferrite's `expected` (both plain arrays, not tensors). */
+export function relativeError(actual: Float32Array, expected: Float32Array): OutputError {
   if (actual.length !== expected.length) throw new Error(`outputs differ in size: ${actual.length} values against ${expected.length}`)
   let maxAbsDiff = 0
   let magnitude = 0

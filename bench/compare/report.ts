@@ -1,6 +1,6 @@
 // The comparison's tables: each peer's figure and Ferrite's ratio to it, as Markdown for the
 // terminal and bench/RESULTS.md alike.
-import { BATCH, convFlops, type ConvShape, type LayerProfile, type Workload } from './peer'
+import { BATCH, convFlops, type ConvShape, type LayerProfile, type OutputError, type Workload } from './peer'
 
 export type PeerName = 'ferrite' | 'ort' | 'torch' | 'tfjs'
 export const PEER_LABELS: Record<PeerName, string> = { ferrite: 'Ferrite', ort: 'onnxruntime', torch: 'PyTorch', tfjs: 'TF.js' }
@@ -88,13 +88,6 @@ export interface ModelRow {
   checks?: { ort?: OutputError; optimized?: OutputError }
   /** Where an inference call's time goes, by column (`--profile`, first round). */
   profiles?: Record<string, LayerProfile>
-}
-
-/** How far an output is from Ferrite's eval output: the largest |difference|, the largest |Ferrite output| and their ratio. */
-export interface OutputError {
-  maxAbsDiff: number
-  magnitude: number
-  relative: number
 }
 
 export interface PeerInfo {

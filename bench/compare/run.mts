@@ -18,7 +18,7 @@ import * as os from 'node:os'
 import { join, relative } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
-import { BATCH, CONV_PASSES, type ConvPass, type ConvShape, type LayerProfile } from './peer'
+import { BATCH, CONV_PASSES, type ConvPass, type ConvShape, type LayerProfile, type OutputError } from './peer'
 import {
   boundAtTimeout,
   BUSY,
@@ -35,7 +35,6 @@ import {
   type Memory,
   type ModelRow,
   type Outcome,
-  type OutputError,
   type PeerName,
   type Report,
 } from './report'
