@@ -298,7 +298,7 @@ async function modelWorkload(workload: 'train' | 'infer', model: string, threads
       if (peer === 'ort') {
         const exported = exportFor(model, batch)
         if ('failure' in exported) {
-          row.outcomes[key] = best(row.outcomes[key], failedOutcome(peer, what, `the ONNX export failed: ${exported.failure}`), round)
+          row.outcomes[key] = best(row.outcomes[key], failedOutcome(peer, setting, `the ONNX export failed: ${exported.failure}`), round)
           continue
         }
         extra = ['--onnx', exported.onnx]
@@ -333,9 +333,10 @@ function profiled({ peer, mode }: Column): boolean {
   return peer === 'ferrite' && mode === (modes.ferrite.includes('fp32') ? 'fp32' : modes.ferrite[0])
 }
 
-/** The larger of two output errors. */
+/** The larger of two output errors, NaN (a NaN in an output) the largest. */
 function worse(a: OutputError | undefined, b: OutputError): OutputError {
-  return a && !(b.relative > a.relative) ? a : b
+  if (!a || Number.isNaN(b.relative)) return b
+  return b.relative > a.relative ? b : a
 }
 
 /**
@@ -459,7 +460,9 @@ function failedOutcome(peer: PeerName, what: string, failure: string | undefined
   // Node ends a crash with its version line and Python with the error; take the last `...Error` line.
   const lines = reason.split('\n').map((l) => l.trim())
   const summary = [...lines].reverse().find((l) => /^\w*Error\b/.test(l)) ?? lines[lines.length - 1]
-  report.notes.push(`${PEER_LABELS[peer]} ${what} failed: ${summary.trim()}`)
+  const note = `${PEER_LABELS[peer]} ${what} failed: ${summary.trim()}`
+  // A failed export fails onnxruntime's column in every round alike: one note says it.
+  if (!report.notes.includes(note)) report.notes.push(note)
   log(`  ${PEER_LABELS[peer]} ${what} failed:\n${reason}`)
   return { kind: 'failed', reason }
 }
