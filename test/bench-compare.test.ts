@@ -125,6 +125,20 @@ describe('bench:compare report', () => {
     expect(cells(table[4])).toEqual(['Conv2d ×2', '6.00', '60 %', 'Conv ×2', '3.00', '75 %'])
     expect(cells(table[6])).toEqual(['Linear', '0.50', '5 %', '', '', ''])
     expect(cells(table[7])).toEqual(['total (4 calls)', '10.0', '', 'total (8 calls)', '4.00', ''])
+    expect(table[8]).toBe('')
+  })
+
+  it("labels Ferrite's layers as the unfused forward's where the timed path is ft.inference.optimize, with the optimized call beside them", () => {
+    const row = inferRow('resnet', 1, 1, [[100, 100], [90, 90]], [300, 300])
+    row.profiles = {
+      'ferrite:fp32': { runs: 4, totalMs: 10, layers: [{ name: 'Conv2d', ms: 6, calls: 15 }], optimizedMs: 7.5 },
+      'ort:fp32': { runs: 8, totalMs: 4, layers: [{ name: 'Conv', ms: 3, calls: 15 }] },
+    }
+    const markdown = renderReport({ ...baseReport([row]), threads: [1], batches: [1] })
+    const table = section(markdown, '## Where inference time goes').slice(4)
+    expect(cells(table[2])).toEqual(['Ferrite fp32, unfused layers', 'ms', 'share', 'onnxruntime', 'ms', 'share'])
+    expect(cells(table[5])).toEqual(['total (4 calls)', '10.0', '', 'total (8 calls)', '4.00', ''])
+    expect(cells(table[6])).toEqual(['optimized call, as timed', '7.50', '', '', '', ''])
   })
 })
 

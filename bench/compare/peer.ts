@@ -123,6 +123,12 @@ export interface LayerProfile {
   runs: number
   totalMs: number
   layers: LayerTime[]
+  /**
+   * Ferrite with `ft.inference`: ms per call of the optimized forward that the timed calls ran,
+   * timed in the same pass. A fused graph is one native call with no layers to time, so `layers`
+   * and `totalMs` are then the unfused eval forward's.
+   */
+  optimizedMs?: number
 }
 
 /** How many profiled calls to make: about half the target time, at least 3 and at most 200. */

@@ -450,12 +450,12 @@ function profileSection(r: Report): string[] {
   const lines = [
     '## Where inference time goes, ms per call by layer type (profiling pass after the timed calls)',
     '',
-    "Ferrite: every module's forward timed on the way, its own time (less its submodules') summed by module type; a container's own ops (a residual add, a reshape, anything its forward runs outside its submodules, a fused block among them) show as \"Type (own ops)\". onnxruntime: its profiler's kernel time per node, summed by operator type of the graph it runs after its optimisations (a Conv there includes the batch norm folded into its weights and any activation or residual add fused into it; ReorderInput/ReorderOutput convert to and from its blocked NCHWc layout). \"total\" is the profiled call's time, profiling included, so it sits above the timed figures; the gap under it is time outside the listed layers.",
+    "Ferrite: every module's forward timed on the way, its own time (less its submodules') summed by module type; a container's own ops (a residual add, a reshape, anything its forward runs outside its submodules) show as \"Type (own ops)\". Where Ferrite's inference runs through `ft.inference.optimize`, its fused graph is one native call with no layers to time: the layers are then the unfused eval forward's (\"unfused layers\") and \"optimized call, as timed\" is the fused call's time in the same pass. onnxruntime: its profiler's kernel time per node, summed by operator type of the graph it runs after its optimisations (a Conv there includes the batch norm folded into its weights and any activation or residual add fused into it; ReorderInput/ReorderOutput convert to and from its blocked NCHWc layout). \"total\" is the profiled call's time, profiling included, so it sits above the timed figures; the gap under it is time outside the listed layers.",
   ]
   for (const m of profiled) {
     const sides = Object.entries(m.profiles!).map(([key, profile]) => {
       const [peer, mode] = key.split(':') as [PeerName, string]
-      return { label: columnLabel(r, { peer, mode }), profile }
+      return { label: `${columnLabel(r, { peer, mode })}${profile.optimizedMs === undefined ? '' : ', unfused layers'}`, profile }
     })
     const depth = Math.max(...sides.map(({ profile }) => profile.layers.length))
     const rows = Array.from({ length: depth }, (_, i) =>
@@ -466,6 +466,9 @@ function profileSection(r: Report): string[] {
       }),
     )
     rows.push(sides.flatMap(({ profile }) => [`total (${profile.runs} calls)`, fmt(profile.totalMs), '']))
+    if (sides.some(({ profile }) => profile.optimizedMs !== undefined)) {
+      rows.push(sides.flatMap(({ profile }) => (profile.optimizedMs === undefined ? ['', '', ''] : ['optimized call, as timed', fmt(profile.optimizedMs), ''])))
+    }
     lines.push(
       '',
       `### ${MODEL_LABELS[m.model] ?? m.model}, batch ${m.batch}, ${m.threads} thread${m.threads === 1 ? '' : 's'}`,

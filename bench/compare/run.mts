@@ -310,7 +310,10 @@ async function modelWorkload(workload: 'train' | 'infer', model: string, threads
       })
       for (const e of run.events) {
         if (e.event === 'check') row.checks = { ...row.checks, ort: worse(row.checks?.ort, e as unknown as OutputError) }
-        if (e.event === 'profile') row.profiles = { ...row.profiles, [key]: { runs: e.runs, totalMs: e.totalMs, layers: e.layers } satisfies LayerProfile }
+        if (e.event === 'profile') {
+          const profile: LayerProfile = { runs: e.runs, totalMs: e.totalMs, layers: e.layers, ...(e.optimizedMs === undefined ? {} : { optimizedMs: e.optimizedMs }) }
+          row.profiles = { ...row.profiles, [key]: profile }
+        }
       }
       const result = run.events.find((e) => e.event === 'model')
       let outcome: Outcome
