@@ -102,6 +102,13 @@ impl Drop for NoGradGuard {
     }
 }
 
+/// Whether an op on `inputs` would be recorded: grad mode is on and an input needs a gradient.
+/// Ops whose forward keeps extra state only for their backward (max pooling's indices) skip it
+/// when not.
+pub(crate) fn records(inputs: &[&Tensor]) -> bool {
+    is_grad_enabled() && inputs.iter().any(|t| t.requires_grad())
+}
+
 /// Makes `out` (a fresh op output) the result of `node` when grad mode is on and an input needs
 /// a gradient. `node` is only built when it will be kept.
 pub(crate) fn record<B: Backward + 'static>(
@@ -109,7 +116,7 @@ pub(crate) fn record<B: Backward + 'static>(
     inputs: &[&Tensor],
     node: impl FnOnce() -> B,
 ) -> Tensor {
-    if out.dtype().is_float() && is_grad_enabled() && inputs.iter().any(|t| t.requires_grad()) {
+    if out.dtype().is_float() && records(inputs) {
         let meta = &out.0.autograd;
         meta.requires_grad.store(true, Relaxed);
         meta.non_leaf.store(true, Relaxed);

@@ -105,6 +105,145 @@ fn max_pool_pairs(s: &PoolShape, plane: &[f32], values: &mut [f32], indices: &mu
     }
 }
 
+/// Max pooling's maxima alone, for a forward no backward will follow: the values
+/// `max_pool2d_forward` picks, without their positions.
+pub(super) fn max_pool2d_values(s: &PoolShape, x: &[f32]) -> Vec<f32> {
+    let (hw, ohw, [dh, dw]) = (s.h * s.w, s.oh() * s.ow(), s.step);
+    let mut values = vec![0.0; s.planes * ohw];
+    let pairs = s.pairs();
+    values
+        .par_chunks_mut(ohw)
+        .zip(x.par_chunks(hw))
+        .with_min_len(s.min_planes())
+        .for_each(|(values, plane)| {
+            if pairs {
+                return max_pool_pairs_values(s, plane, values);
+            }
+            let windows = s
+                .rows
+                .iter()
+                .flat_map(|ry| s.cols.iter().map(move |rx| (ry, rx)));
+            for (value, (ry, rx)) in values.iter_mut().zip(windows) {
+                let rows = (ry.start..).step_by(dh).take(ry.count);
+                *value = rows
+                    .flat_map(|iy| {
+                        plane[iy * s.w + rx.start..]
+                            .iter()
+                            .step_by(dw)
+                            .take(rx.count)
+                    })
+                    .fold(f32::NEG_INFINITY, |best, &v| max_or_nan(best, v));
+            }
+        });
+    values
+}
+
+/// The larger of `a` and `b`, NaN if either is (NaN wins in PyTorch's max pooling).
+fn max_or_nan(a: f32, b: f32) -> f32 {
+    if a > b || a.is_nan() {
+        a
+    } else {
+        b
+    }
+}
+
+/// `max_pool2d_values` over one plane of 2x2 stride-2 windows, a row of windows at a time.
+fn max_pool_pairs_values(s: &PoolShape, plane: &[f32], values: &mut [f32]) {
+    let (w, ow) = (s.w, s.ow());
+    for (oy, out) in values.chunks_exact_mut(ow).enumerate() {
+        let (top, bottom) = (
+            &plane[2 * oy * w..][..2 * ow],
+            &plane[(2 * oy + 1) * w..][..2 * ow],
+        );
+        #[cfg(target_arch = "x86_64")]
+        if avx512::available() {
+            // SAFETY: AVX-512F is present; `top` and `bottom` hold the 2 * out.len() inputs of
+            // `out`'s windows.
+            unsafe { avx512::max_pool_pairs_row(top, bottom, out) };
+            continue;
+        }
+        for (o, (t, b)) in out
+            .iter_mut()
+            .zip(top.chunks_exact(2).zip(bottom.chunks_exact(2)))
+        {
+            *o = max_or_nan(max_or_nan(t[0], t[1]), max_or_nan(b[0], b[1]));
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+    use std::sync::OnceLock;
+
+    pub(super) fn available() -> bool {
+        static AVAILABLE: OnceLock<bool> = OnceLock::new();
+        *AVAILABLE.get_or_init(|| is_x86_feature_detected!("avx512f"))
+    }
+
+    /// `max_or_nan` lane by lane: `_mm512_max_ps` returns its second operand when either is NaN,
+    /// so a NaN first operand is put back.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn max_or_nan(a: __m512, b: __m512) -> __m512 {
+        _mm512_mask_mov_ps(
+            _mm512_max_ps(a, b),
+            _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, a),
+            a,
+        )
+    }
+
+    /// One row of 2x2 windows: `out[i]` is the maximum of `top[2i..2i+2]` and `bottom[2i..2i+2]`,
+    /// 16 windows to a step, the rows' two vertical maxima split into even and odd columns.
+    ///
+    /// # Safety
+    /// AVX-512F must be available, and `top` and `bottom` must hold at least `2 * out.len()`
+    /// elements.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn max_pool_pairs_row(top: &[f32], bottom: &[f32], out: &mut [f32]) {
+        debug_assert!(top.len() >= 2 * out.len() && bottom.len() >= 2 * out.len());
+        let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+        for (i, out) in out.chunks_mut(16).enumerate() {
+            let inputs = 2 * out.len();
+            let low = lanes(inputs.min(16));
+            let high = lanes(inputs.saturating_sub(16));
+            // SAFETY: the masked loads read inputs [32 i, 32 i + inputs), all within `top` and
+            // `bottom`; an empty high half is not loaded (a masked load of nothing still costs
+            // a fault-suppression assist at an unmapped address).
+            let (t0, b0, t1, b1) = unsafe {
+                let (t, b) = (top.as_ptr().add(32 * i), bottom.as_ptr().add(32 * i));
+                let (t1, b1) = if high == 0 {
+                    (_mm512_setzero_ps(), _mm512_setzero_ps())
+                } else {
+                    (
+                        _mm512_maskz_loadu_ps(high, t.add(16)),
+                        _mm512_maskz_loadu_ps(high, b.add(16)),
+                    )
+                };
+                (
+                    _mm512_maskz_loadu_ps(low, t),
+                    _mm512_maskz_loadu_ps(low, b),
+                    t1,
+                    b1,
+                )
+            };
+            let (v0, v1) = (max_or_nan(t0, b0), max_or_nan(t1, b1));
+            let m = max_or_nan(
+                _mm512_permutex2var_ps(v0, even, v1),
+                _mm512_permutex2var_ps(v0, odd, v1),
+            );
+            // SAFETY: the store writes out.len() lanes of `out`.
+            unsafe { _mm512_mask_storeu_ps(out.as_mut_ptr(), lanes(out.len()), m) };
+        }
+    }
+
+    /// A mask of the first `n` (at most 16) lanes.
+    fn lanes(n: usize) -> __mmask16 {
+        ((1u32 << n) - 1) as __mmask16
+    }
+}
+
 /// Max pooling's gradient: each output's gradient goes to the input element it picked.
 pub(super) fn max_pool2d_backward_input(s: &PoolShape, dy: &[f32], indices: &[i64]) -> Vec<f32> {
     let (hw, ohw) = (s.h * s.w, s.oh() * s.ow());

@@ -8,7 +8,7 @@ pub(crate) mod cuda;
 mod cudnn_library;
 
 use crate::alloc;
-use crate::autograd::{record, Backward};
+use crate::autograd::{record, records, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::layout::checked_numel;
@@ -156,9 +156,32 @@ impl Tensor {
         dilation: [usize; 2],
         ceil_mode: bool,
     ) -> Result<Tensor> {
-        Ok(self
-            .max_pool2d_with_indices(kernel, stride, padding, dilation, ceil_mode)?
-            .0)
+        const OP: &str = "max_pool2d";
+        if records(&[self]) {
+            return Ok(self
+                .max_pool2d_with_indices(kernel, stride, padding, dilation, ceil_mode)?
+                .0);
+        }
+        if self.dtype() == DType::BF16 {
+            // The maxima are bf16 values already: picked in float32, they round back exactly.
+            return self
+                .to_dtype(DType::F32)?
+                .max_pool2d(kernel, stride, padding, dilation, ceil_mode)?
+                .to_dtype(DType::BF16);
+        }
+        // No backward will route a gradient, so the picks' positions are not computed (as
+        // PyTorch's inference path does not).
+        let s = sliding_shape(OP, self, kernel, stride, padding, dilation, ceil_mode)?;
+        let x = self.contiguous()?;
+        let values = match &*x.storage().read() {
+            Storage::Cpu(xs) => Storage::Cpu(CpuStorage::F32(cpu::max_pool2d_values(
+                &s,
+                xs.slice(OP, x.layout())?,
+            ))),
+            Storage::Cuda(xs) => cuda::max_pool2d_forward(OP, &s, (xs, x.layout()))
+                .map(|(values, _)| Storage::Cuda(values))?,
+        };
+        Ok(Tensor::from_storage(values, &pooled_shape(self, &s)))
     }
 
     /// `max_pool2d` and, as int64, the flat index in its input plane (`y * w + x`) of every maximum,

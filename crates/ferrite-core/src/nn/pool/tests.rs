@@ -105,6 +105,11 @@ fn max_case(shape: [usize; 4], r: Reference, device: Device) {
         indices.to_vec_i64().unwrap(),
         best.iter().map(|b| b.1 as i64).collect::<Vec<_>>()
     );
+    // Without a gradient to route, `max_pool2d` computes the maxima alone: the same values.
+    let alone = t
+        .max_pool2d(r.kernel, r.stride, r.padding, r.dilation, r.ceil_mode)
+        .unwrap();
+    assert_eq!(alone.to_vec_f32().unwrap(), values.to_vec_f32().unwrap());
 }
 
 fn avg_case(shape: [usize; 4], r: Reference, count_include_pad: bool, device: Device) {
@@ -210,6 +215,31 @@ test_device!(fn max_pool_keeps_the_first_tie_and_pads_with_minus_infinity(device
         .item()
         .unwrap()
         .is_nan());
+});
+
+test_device!(fn max_pool_without_indices_agrees_at_every_width_and_with_nan(device) {
+    // 2x2 windows at stride 2 (vectorised rows of 16 windows and their tails) and 3x3 ones, with
+    // NaN sprinkled in: the maxima alone equal those picked with their indices.
+    for w in [2, 3, 8, 30, 32, 33, 34, 62, 66] {
+        for (kernel, stride) in [([2, 2], [2, 2]), ([3, 3], [2, 2])] {
+            let shape = [2, 3, 5, w.max(3)];
+            let n = shape.iter().product();
+            let mut x = values(n, w as u64);
+            for i in (0..n).step_by(13) {
+                x[i] = f32::NAN;
+            }
+            let t = Tensor::from_f32(x, &shape).unwrap().to_device(device).unwrap();
+            let (with_indices, _) = t
+                .max_pool2d_with_indices(kernel, stride, [0, 0], [1, 1], false)
+                .unwrap();
+            let alone = t.max_pool2d(kernel, stride, [0, 0], [1, 1], false).unwrap();
+            let bits = |t: &Tensor| -> Vec<u32> {
+                t.to_vec_f32().unwrap().iter().map(|v| if v.is_nan() { u32::MAX } else { v.to_bits() }).collect()
+            };
+            assert_eq!(bits(&alone), bits(&with_indices), "width {w}, kernel {kernel:?}");
+            assert!(alone.to_vec_f32().unwrap().iter().any(|v| v.is_nan()));
+        }
+    }
 });
 
 test_device!(fn avg_pool_matches_a_float64_reference(device) {
