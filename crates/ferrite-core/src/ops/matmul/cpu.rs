@@ -140,12 +140,12 @@ where
     }
 }
 
-/// Output floats per block of rows that `matmul_activated` runs through gemm and then through the
-/// bias and activation, while they are in L2.
+/// Output floats per task of `matmul_activated`'s bias and activation.
 const EPILOGUE_BLOCK_FLOATS: usize = 16 * 1024;
 
-/// `activation(a @ b + bias)` for `a` [m, k] and `b` [k, n] through their 2-D layouts: a block of
-/// rows at a time, each gemm's output biased and activated while it is in cache.
+/// `activation(a @ b + bias)` for `a` [m, k] and `b` [k, n] through their 2-D layouts: one gemm
+/// (gemm per block of rows would pack `b` once per block, which cost more than a pass over the
+/// output saves), then the bias and the activation in one pass over its rows, in place.
 pub(super) fn matmul_activated(
     (a, al): (&[f32], &Layout),
     (b, bl): (&[f32], &Layout),
@@ -157,60 +157,45 @@ pub(super) fn matmul_activated(
     if m * n == 0 {
         return Ok(out);
     }
-    let block_rows = (EPILOGUE_BLOCK_FLOATS / n).clamp(1, m);
-    let blocks = m.div_ceil(block_rows);
-    let threads = rayon::current_num_threads();
-    let large = m * n * k >= PARALLEL_GEMM_MIN_FLOPS;
-    // Blocks in parallel where there are enough of them; else gemm's own threads inside each.
-    let inside = large && blocks < threads;
-    let parallelism = if inside {
-        Parallelism::Rayon(threads)
+    let parallelism = if m * n * k >= PARALLEL_GEMM_MIN_FLOPS {
+        Parallelism::Rayon(rayon::current_num_threads())
     } else {
         Parallelism::None
     };
-    let block = |(i, dst): (usize, &mut [f32])| {
-        let rows = dst.len() / n;
-        // SAFETY: the layouts were validated against the storages by the caller, so every element
-        // gemm reads through these strides is inside `a` or `b`; `dst` is `rows` x n dense, and
-        // `rows` rows of `a` from row `i * block_rows` on exist.
-        unsafe {
-            gemm(
-                rows,
-                n,
-                k,
-                dst.as_mut_ptr(),
-                1,
-                n as isize,
-                false,
-                a.as_ptr()
-                    .add(al.offset() + i * block_rows * al.strides()[0]),
-                al.strides()[1] as isize,
-                al.strides()[0] as isize,
-                b.as_ptr().add(bl.offset()),
-                bl.strides()[1] as isize,
-                bl.strides()[0] as isize,
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                parallelism,
-            )
-        }
-        for row in dst.chunks_exact_mut(n) {
+    // SAFETY: the layouts were validated against the storages by the caller, so every element
+    // gemm reads through these strides is inside `a` or `b`; `out` is m x n dense.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr().add(al.offset()),
+            al.strides()[1] as isize,
+            al.strides()[0] as isize,
+            b.as_ptr().add(bl.offset()),
+            bl.strides()[1] as isize,
+            bl.strides()[0] as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    }
+    let block_rows = (EPILOGUE_BLOCK_FLOATS / n).max(1);
+    out.par_chunks_mut(block_rows * n).for_each(|rows| {
+        for row in rows.chunks_exact_mut(n) {
             if let Some(bias) = bias {
                 row.iter_mut().zip(bias).for_each(|(y, &b)| *y += b);
             }
             activation.apply(row);
         }
-    };
-    if large && !inside {
-        out.par_chunks_mut(block_rows * n)
-            .enumerate()
-            .for_each(block);
-    } else {
-        out.chunks_mut(block_rows * n).enumerate().for_each(block);
-    }
+    });
     Ok(out)
 }
 

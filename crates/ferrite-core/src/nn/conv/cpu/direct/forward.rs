@@ -172,7 +172,7 @@ struct ForwardPass<'a> {
     /// `grid`'s position vectors in runs of a tile each.
     runs: Vec<(usize, usize)>,
     bias: Option<&'a [f32]>,
-    /// Applied to each run's outputs right after its tile stores them (in L1).
+    /// Applied to each tile's outputs right after its runs store them.
     activation: Activation,
     run: TileRun,
 }
@@ -217,19 +217,18 @@ impl ForwardPass<'_> {
                 let out = out.add(v * LANES);
                 (self.run)(&tile, &bias, out, out_stride, rows, stores, len)
             }
-            if self.activation != Activation::Identity {
-                // The run's lanes of each row, all stored: a grid row's stores cover it up to the
-                // stride (in place, the plane's end).
-                let lanes = (len * LANES).min(out_stride - v * LANES);
-                for row in 0..rows {
-                    // SAFETY: the run just wrote these `lanes` floats of row `row` (inside the
-                    // tile's planes or the staged grid, which nothing else touches meanwhile).
-                    let written = unsafe {
-                        std::slice::from_raw_parts_mut(out.add(row * out_stride + v * LANES), lanes)
-                    };
-                    self.activation.apply(written);
-                }
-            }
+        }
+        // The tile's outputs, just stored, are still in L1 or L2 (8 planes of up to 32x32): one
+        // pass over them rather than one per run keeps the calls few on small planes.
+        if grid.cropped {
+            self.activation.apply(&mut staged[..rows * out_stride]);
+        } else if self.activation != Activation::Identity {
+            // SAFETY: the runs wrote every element of the tile's planes (see `tile_outputs`), so
+            // they are initialised floats.
+            let written = unsafe {
+                std::slice::from_raw_parts_mut(planes.as_mut_ptr().cast::<f32>(), planes.len())
+            };
+            self.activation.apply(written);
         }
         if grid.cropped {
             self.crop(staged, planes);
