@@ -46,6 +46,11 @@ export declare class NativeImageSet {
 export declare class NativeTracedGraph {
   /** The graph description of ts/trace.ts (`GraphDescription`), as JSON. */
   describe(): string
+  /**
+   * This graph with eval-mode fusion applied (`Graph::fused`): a new graph sharing the
+   * constants; this one is unchanged.
+   */
+  fused(): NativeTracedGraph
   /** The tensor of constant value `id`, sharing storage with the one the trace saw. */
   constant(id: number): TensorHandle
   /** Replays the graph on `inputs` on this thread. */
@@ -536,6 +541,12 @@ export declare function traceBegin(inputs: Array<TensorHandle>, names: Array<str
  * that a graph cannot replay read one of its tensors. Nothing is left recording either way.
  */
 export declare function traceEnd(outputs: Array<TensorHandle>): NativeTracedGraph
+
+/**
+ * Whether this thread is recording a trace (a module's automatic fused forward then runs its
+ * ops eagerly, so that the trace records them).
+ */
+export declare function traceIsRecording(): boolean
 
 /** One transform as the TS layer describes it; `kind` selects which fields are read. */
 export interface TransformSpec {

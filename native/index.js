@@ -959,6 +959,7 @@ module.exports.toInt64Array = nativeBinding.toInt64Array
 module.exports.traceAbort = nativeBinding.traceAbort
 module.exports.traceBegin = nativeBinding.traceBegin
 module.exports.traceEnd = nativeBinding.traceEnd
+module.exports.traceIsRecording = nativeBinding.traceIsRecording
 module.exports.transpose = nativeBinding.transpose
 module.exports.unary = nativeBinding.unary
 module.exports.UnaryOpCode = nativeBinding.UnaryOpCode

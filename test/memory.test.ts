@@ -228,6 +228,9 @@ describe('memory', () => {
     const model = new ft.models.MyCNN(16)
     model.eval()
     using x = ft.randn([2, 3, 16, 16])
+    // The first call traces the model and folds its batch norms into the convolutions (see
+    // ft.inference), which later calls reuse.
+    ft.noGrad(() => model.forward(x).dispose())
     // Earlier tests' garbage, collected during the forward, would be released inside the count.
     await collect()
     const before = ft.memory().tensors

@@ -14,8 +14,14 @@ function count(ops: string[]): Record<string, number> {
   return counts
 }
 
+/** The evaluation-mode forward op by op, as the trace records it (not the automatic fused replay). */
 function eager(model: ft.nn.Module, x: ft.Tensor): ft.Tensor {
-  return ft.noGrad(() => model.eval().forward(x) as ft.Tensor)
+  const automatic = ft.inference.setAutomaticFusion(false)
+  try {
+    return ft.noGrad(() => model.eval().forward(x) as ft.Tensor)
+  } finally {
+    ft.inference.setAutomaticFusion(automatic)
+  }
 }
 
 const tutorialModels: [string, () => ft.nn.Module, Record<string, number>][] = [

@@ -90,6 +90,17 @@ export class TracedGraph implements Disposable {
     return structuredClone(this.#description)
   }
 
+  /**
+   * This graph with eval-mode fusion (see `ft.inference`): each conv2d → eval batch_norm →
+   * relu/relu6/silu chain, conv2d → activation and linear → activation whose intermediate values
+   * nothing else reads becomes one `fused_conv2d` or `fused_linear` node, the batch norm folded
+   * into the convolution's weight and bias (refolded when those or the running statistics change
+   * in place). A new graph sharing the constants; dispose both.
+   */
+  fused(): TracedGraph {
+    return new TracedGraph(this.#native.fused(), this.returnsArray)
+  }
+
   /** The tensor of constant value `id` (sharing storage with the one the trace saw). */
   constant(id: number): Tensor {
     return new Tensor(this.#native.constant(id))

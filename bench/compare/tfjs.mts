@@ -10,6 +10,7 @@ import { BATCH, CLASSES, convFlops, IMAGE_SIZE, LEARNING_RATE, measure, peakRssK
 type Backend = 'cpu' | 'wasm'
 
 const args = peerArgs()
+if (args.workload === 'export') throw new Error('tfjs: the export workload is ferrite.mts\'s')
 // TF.js has no bf16 on the CPU; run.mts gives it its one float32 mode.
 if (args.workload !== 'conv' && args.mode !== 'fp32') throw new Error(`tfjs: unknown mode '${args.mode}'; expected fp32`)
 await useBackend('wasm')
@@ -17,7 +18,7 @@ report({ event: 'ready', version: `@tensorflow/tfjs ${tf.version.tfjs} (cpu + wa
 if (args.workload === 'conv') {
   for (const { pass, ...shape } of args.convItems) await convPass(shape, pass, args)
 } else {
-  await modelStep(args.workload, args.model, args)
+  await modelStep(args.workload, args.model, args.batch, args)
 }
 report({ event: 'done', peakRssKb: peakRssKb() })
 
@@ -47,21 +48,21 @@ async function convPass(shape: ConvShape, pass: ConvPass, limits: Limits) {
 }
 
 /** One training step (forward, backward, Adam) on the cpu backend, or one inference forward on wasm. */
-async function modelStep(workload: 'train' | 'infer', name: string, limits: Limits) {
+async function modelStep(workload: 'train' | 'infer', name: string, batch: number, limits: Limits) {
   const make = models[name]
   if (!make) throw new Error(`unknown model '${name}'; expected ${Object.keys(models).join(', ')}`)
   const backend: Backend = workload === 'train' ? 'cpu' : 'wasm'
   await useBackend(backend)
   const model = make()
-  const x = tf.randomNormal([BATCH, IMAGE_SIZE, IMAGE_SIZE, 3])
+  const x = tf.randomNormal([batch, IMAGE_SIZE, IMAGE_SIZE, 3])
   let call: () => unknown
   if (workload === 'train') {
-    const y = tf.oneHot(tf.randomUniform([BATCH], 0, CLASSES, 'int32') as tf.Tensor1D, CLASSES)
+    const y = tf.oneHot(tf.randomUniform([batch], 0, CLASSES, 'int32') as tf.Tensor1D, CLASSES)
     model.compile({ optimizer: tf.train.adam(LEARNING_RATE), loss: (labels: tf.Tensor, logits: tf.Tensor) => tf.losses.softmaxCrossEntropy(labels, logits) })
     call = () => model.trainOnBatch(x, y)
   } else {
-    call = () => (model.predict(x, { batchSize: BATCH }) as tf.Tensor).dispose()
+    call = () => (model.predict(x, { batchSize: batch }) as tf.Tensor).dispose()
   }
   const m = await measure(call, limits)
-  report({ event: 'model', workload, model: name, backend, ...m, imagesPerSecond: (BATCH * 1000) / m.medianMs })
+  report({ event: 'model', workload, model: name, batch, backend, ...m, imagesPerSecond: (batch * 1000) / m.medianMs })
 }

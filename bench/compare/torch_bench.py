@@ -99,11 +99,11 @@ def conv_pass(c, o, hw, pass_name, budget_s, target_s):
             'gflops': flops / m['medianMs'] / 1e6})
 
 
-def model_step(workload, name, mode, budget_s, target_s):
+def model_step(workload, name, mode, batch, budget_s, target_s):
     memory_format, autocast_dtype = MODES[mode]
     model = MODELS[name]().to(memory_format=memory_format)
-    x = torch.randn(BATCH, 3, IMAGE_SIZE, IMAGE_SIZE).contiguous(memory_format=memory_format)
-    y = torch.randint(0, CLASSES, (BATCH,))
+    x = torch.randn(batch, 3, IMAGE_SIZE, IMAGE_SIZE).contiguous(memory_format=memory_format)
+    y = torch.randint(0, CLASSES, (batch,))
 
     def autocast():
         # As PyTorch's AMP recipe: forward and loss under autocast, backward and step outside it.
@@ -130,8 +130,8 @@ def model_step(workload, name, mode, budget_s, target_s):
             with torch.no_grad(), autocast():
                 model(x)
     m = measure(call, budget_s, target_s)
-    report({'event': 'model', 'workload': workload, 'model': name, 'mode': mode, 'backend': 'cpu', **m,
-            'imagesPerSecond': BATCH * 1000 / m['medianMs']})
+    report({'event': 'model', 'workload': workload, 'model': name, 'mode': mode, 'batch': batch, 'backend': 'cpu', **m,
+            'imagesPerSecond': batch * 1000 / m['medianMs']})
 
 
 def cpu_features():
@@ -153,6 +153,7 @@ def main():
     parser.add_argument('--workload', choices=['conv', 'train', 'infer'], required=True)
     parser.add_argument('--model', default='')
     parser.add_argument('--mode', choices=list(MODES), default='nchw-fp32', help='train and infer only; conv is NCHW float32')
+    parser.add_argument('--batch', type=int, default=BATCH, help='images per training step or inference call')
     parser.add_argument('--items', default='', help='conv layers and passes: 3x16x32:forward,...')
     parser.add_argument('--budget', type=float, default=20)
     parser.add_argument('--target', type=float, default=3)
@@ -171,7 +172,7 @@ def main():
             c, o, hw = (int(v) for v in shape.split('x'))
             conv_pass(c, o, hw, pass_name, args.budget, args.target)
     else:
-        model_step(args.workload, args.model, args.mode, args.budget, args.target)
+        model_step(args.workload, args.model, args.mode, args.batch, args.budget, args.target)
     # ru_maxrss is in KiB on Linux; VmHWM is the same high-water mark where /proc exists.
     report({'event': 'done', 'peakRssKb': read_status('VmHWM') or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
 

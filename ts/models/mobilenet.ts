@@ -6,6 +6,7 @@ import { adaptiveAvgPool2d } from '../functional'
 import { InvalidArgumentError } from '../errors'
 import type { Tensor } from '../tensor'
 import { checkIntAtLeast, describe } from '../validate'
+import { markPureForward } from '../inference'
 
 /**
  * `v` rounded to the nearest multiple of `divisor` (at least `divisor`), but never more than 10%
@@ -158,3 +159,6 @@ export class MobileNetV2 extends nn.Module {
 export function mobilenetV2(options: MobileNetV2Options = {}): MobileNetV2 {
   return new MobileNetV2(options)
 }
+
+// Their forwards only run tensor ops and their layers (see Module.forward).
+markPureForward(InvertedResidual, MobileNetV2)

@@ -3,6 +3,7 @@ import * as nn from '../nn'
 import { InvalidArgumentError } from '../errors'
 import type { Tensor } from '../tensor'
 import { checkIntAtLeast, describe } from '../validate'
+import { markPureForward } from '../inference'
 
 /** 3x3 convolution with padding 1 and no bias, as the tutorial's `conv3x3`. */
 export function conv3x3(inChannels: number, outChannels: number, stride = 1): nn.Conv2d {
@@ -170,3 +171,6 @@ export class ResNet extends nn.Module {
 export function seResNet(layers: readonly number[] = [2, 2, 2], numClasses = 10): ResNet {
   return new ResNet(SEResidualBlock, layers, numClasses)
 }
+
+// Their forwards only run tensor ops and their layers (see Module.forward).
+markPureForward(ResidualBlock, SELayer, SEResidualBlock, ResNet)

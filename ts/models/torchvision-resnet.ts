@@ -7,6 +7,7 @@ import { InvalidArgumentError } from '../errors'
 import type { Tensor } from '../tensor'
 import { checkIntAtLeast, describe } from '../validate'
 import { conv3x3, ResidualBlock } from './resnet'
+import { markPureForward } from '../inference'
 
 
 /** 1x1 convolution without bias, torchvision's `conv1x1`. */
@@ -187,3 +188,6 @@ export function resnet101(options: ResNetOptions = {}): ResNet {
 export function resnet152(options: ResNetOptions = {}): ResNet {
   return new ResNet(Bottleneck, [3, 8, 36, 3], options)
 }
+
+// Their forwards only run tensor ops and their layers (see Module.forward).
+markPureForward(Bottleneck, ResNet)

@@ -2,6 +2,7 @@ import { InvalidArgumentError } from '../errors'
 import * as nn from '../nn'
 import type { Tensor } from '../tensor'
 import { checkIntAtLeast, describe } from '../validate'
+import { markPureForward } from '../inference'
 import { forwardFusingBatchNormRelu } from './fused'
 
 /** Layer plans: a number is a Conv2d(3x3) -> BatchNorm2d -> ReLU with that many channels, 'M' a 2x2 max pool. */
@@ -54,3 +55,6 @@ export class VGG extends nn.Module {
     return this.classifier.forward(out.view([out.size(0), -1]))
   }
 }
+
+// Their forwards only run tensor ops and their layers (see Module.forward).
+markPureForward(VGG)

@@ -1,4 +1,5 @@
 import { IndexOutOfRangeError } from '../errors'
+import { markPureForward } from '../inference'
 import { checkInt } from '../validate'
 import { Module } from './module'
 
@@ -51,3 +52,5 @@ export class Sequential extends Module implements Iterable<Module> {
     return out
   }
 }
+
+markPureForward(Sequential)

@@ -45,3 +45,34 @@ export { BCEWithLogitsLoss, MSELoss } from './loss'
 export type { BCEWithLogitsLossOptions, MSELossOptions } from './loss'
 export * as init from './init'
 export * as utils from './utils'
+
+import { markPureForward } from '../inference'
+import * as activation from './activation'
+import * as conv from './conv'
+import * as dropout from './dropout'
+import * as flatten from './flatten'
+import * as identity from './identity'
+import * as linear from './linear'
+import * as normalization from './normalization'
+import * as pooling from './pooling'
+
+// The layers whose forwards a trace replays exactly in evaluation mode (see Module.forward).
+markPureForward(
+  conv.Conv2d,
+  normalization.BatchNormBase,
+  linear.Linear,
+  activation.ReLU,
+  activation.ReLU6,
+  activation.Sigmoid,
+  activation.Tanh,
+  activation.LeakyReLU,
+  activation.GELU,
+  activation.SiLU,
+  activation.Hardswish,
+  pooling.MaxPool2d,
+  pooling.AvgPool2d,
+  pooling.AdaptiveAvgPool2d,
+  flatten.Flatten,
+  dropout.Dropout,
+  identity.Identity,
+)

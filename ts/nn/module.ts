@@ -4,7 +4,8 @@ import { InvalidArgumentError, ShapeMismatchError } from '../errors'
 import { native } from '../native'
 import { forwardScope } from '../scope'
 import { Tensor } from '../tensor'
-import { type TracedGraph, traceModuleSample } from '../trace'
+import { type ForwardOutput, FusedForwards, fusesAutomatically, OptimizedModel } from '../inference'
+import type { TracedGraph } from '../trace'
 import { describe } from '../validate'
 import type { DeviceName, DType, ToOptions } from '../types'
 import { DTYPES } from '../types'
@@ -75,7 +76,7 @@ function scopeForwards(prototype: object): void {
       forward(this: Module, ...args: unknown[]): unknown {
         let own: Set<Tensor> | undefined
         return forwardScope(
-          () => forward.apply(this, args),
+          () => (args.length === 1 && args[0] instanceof Tensor && this._fusedForward(args[0])) || forward.apply(this, args),
           (t) => (own ??= this.ownTensors()).has(t),
         )
       },
@@ -116,15 +117,51 @@ export abstract class Module {
   readonly #parameters = new Map<string, Slot<'parameter'>>()
   readonly #buffers = new Map<string, Slot<'buffer'>>()
   readonly #modules = new Map<string, Slot<'module'>>()
-  /** `predict`'s traced forwards, by input shape past the batch, dtype and device. */
-  readonly #predictGraphs = new Map<string, { state: Tensor[]; graph: TracedGraph }>()
+  /** The fused forwards of `predict` and of the automatic rule (see `forward`). */
+  readonly #fusedForwards = new FusedForwards(this)
 
   constructor() {
     scopeForwards(new.target.prototype)
   }
 
-  /** The computation of the module; called by the parent's `forward`. */
+  /**
+   * The computation of the module; called by the parent's `forward`.
+   *
+   * In evaluation mode without grad (`model.eval()` inside `ft.noGrad`, as `ft.evaluate` runs),
+   * a module whose forward and whose descendants' forwards are Ferrite's own (its layers,
+   * `nn.Sequential`, the models of `ft.models`) runs its fused graph instead (see
+   * `ft.inference`): traced once per input shape past dim 0, dtype and device, batch norm folded
+   * into the convolutions, activations in the convolutions' output tiles; the result is the
+   * same within float32 rounding. A subclass with its own `forward` is not fused automatically,
+   * since a replay runs only the tensor ops a trace recorded and would skip the rest of its JS
+   * (logging, counters, branches on values); `ft.inference.optimize(model)` (or `model.fuse()`)
+   * fuses it on request, and `ft.inference.markPureForward(MyModule)` declares a forward safe to
+   * replay. A forward that cannot be traced runs as written.
+   */
   abstract forward(...args: any[]): any
+
+  /**
+   * @internal The result of the module's fused graph for `x` where the automatic rule (see
+   * `forward`) applies and the forward traces; undefined where `forward` must run as written.
+   */
+  _fusedForward(x: Tensor): Tensor | Tensor[] | undefined {
+    if (!fusesAutomatically(this)) return undefined
+    const graph = this.#fusedForwards.graphIfTraceable(x)
+    if (graph === undefined) return undefined
+    const outputs = graph.run(x)
+    return graph.returnsArray ? outputs : outputs[0]
+  }
+
+  /**
+   * The model's forward fused for inference, as `ft.inference.optimize(model)`: an object whose
+   * `forward` (sync) and `predict` (worker thread) replay the model's evaluation-mode forward
+   * with batch norm folded into the convolutions and activations in their output tiles, sharing
+   * and following the model's weights. Unlike PyTorch's `fuse_modules`, the model itself is not
+   * changed (it still trains as before); dispose the result to free its graphs.
+   */
+  fuse(): OptimizedModel<ForwardOutput<this>> {
+    return new OptimizedModel(this)
+  }
 
   /** @internal This module's own parameters and buffers (not its children's). */
   ownTensors(): Set<Tensor> {
@@ -374,10 +411,10 @@ export abstract class Module {
    * event loop keeps turning (a server keeps answering while a batch runs): like
    * `ft.noGrad(() => model.eval().forward(x))` without changing the model's mode.
    *
-   * The forward is traced (`ft.jit.traceModule`) on the first sample of `x` and the graph is
-   * cached per input shape past dim 0, dtype and device, and replayed on the whole batch. So the
-   * forward must be traceable (tensor ops only; no `item()`, losses or in-place copies; a
-   * `TraceError` says which op is not) and may depend on the batch size only through
+   * The forward is traced (`ft.jit.traceModule`) on the first sample of `x`, fused (see
+   * `ft.inference`), cached per input shape past dim 0, dtype and device, and replayed on the
+   * whole batch. So the forward must be traceable (tensor ops only; no `item()`, losses or
+   * in-place copies; a `TraceError` says which op is not) and may depend on the batch size only through
    * `reshape`/`view`/`expand` targets whose dim 0 is their input's dim 0, as in
    * `x.view([x.size(0), -1])`. Weights updated in place are seen by later calls; parameters
    * replaced (`to()`, reassigned) cause a new trace. Until the promise settles, disposing `x` or a
@@ -386,35 +423,19 @@ export abstract class Module {
   predict(x: Tensor): Promise<Tensor> {
     let graph: TracedGraph
     try {
-      graph = this.#predictGraph(x)
+      graph = this.#fusedForwards.graph('predict', x)
     } catch (error) {
       return Promise.reject(error)
+    }
+    if (graph.returnsArray) {
+      return Promise.reject(new InvalidArgumentError(`predict: ${this.constructor.name}.forward returns several tensors; predict supports one output (use ft.noGradAsync)`))
     }
     return graph.runAsync(x).then(([output]) => output)
   }
 
-  /** `predict`'s traced forward for inputs like `x`, traced now unless cached. */
-  #predictGraph(x: Tensor): TracedGraph {
-    if (!(x instanceof Tensor)) throw new InvalidArgumentError(`predict: expected a Tensor, got ${describe(x)}`)
-    const state = this._stateTensors().map(([, t]) => t)
-    const key = `${x.shape.slice(1).join(',')}|${x.ndim}|${x.dtype}|${x.device}`
-    const cached = this.#predictGraphs.get(key)
-    if (cached && cached.state.length === state.length && cached.state.every((t, i) => t === state[i])) return cached.graph
-    cached?.graph.dispose()
-    this.#predictGraphs.delete(key)
-    const graph = traceModuleSample(this, [x])
-    if (graph.returnsArray) {
-      graph.dispose()
-      throw new InvalidArgumentError(`predict: ${this.constructor.name}.forward returns several tensors; predict supports one output (use ft.noGradAsync)`)
-    }
-    this.#predictGraphs.set(key, { state, graph })
-    return graph
-  }
-
   /** Frees the native memory of every parameter and buffer now; the module is unusable afterwards. */
   dispose(): void {
-    for (const { graph } of this.#predictGraphs.values()) graph.dispose()
-    this.#predictGraphs.clear()
+    this.#fusedForwards.dispose()
     for (const p of this.parameters()) p.dispose()
     for (const b of this.buffers()) b.dispose()
   }

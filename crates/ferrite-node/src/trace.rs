@@ -45,6 +45,13 @@ pub fn trace_end(outputs: Vec<TensorHandle>) -> Result<NativeTracedGraph, String
     })
 }
 
+/// Whether this thread is recording a trace (a module's automatic fused forward then runs its
+/// ops eagerly, so that the trace records them).
+#[napi]
+pub fn trace_is_recording() -> bool {
+    trace::is_recording()
+}
+
 /// Drops this thread's recording, after the traced function threw.
 #[napi]
 pub fn trace_abort() {
@@ -74,6 +81,16 @@ impl NativeTracedGraph {
     #[napi]
     pub fn describe(&self) -> Result<String, String> {
         Ok(self.graph("describe")?.describe().to_string())
+    }
+
+    /// This graph with eval-mode fusion applied (`Graph::fused`): a new graph sharing the
+    /// constants; this one is unchanged.
+    #[napi]
+    pub fn fused(&self) -> Result<NativeTracedGraph, String> {
+        let graph = self.graph("fused")?;
+        Ok(NativeTracedGraph {
+            graph: Some(Arc::new(graph.fused())),
+        })
     }
 
     /// The tensor of constant value `id`, sharing storage with the one the trace saw.

@@ -3,12 +3,70 @@
 
 use crate::autocast::Policy;
 use crate::error::{Error, Result, ShapeDisplay};
+use crate::nn::Activation;
 use crate::tensor::Tensor;
 
 impl Tensor {
     /// `self @ weight^T + bias` for `self` of shape `[..., in]`, `weight` `[out, in]` and `bias`
     /// `[out]`, giving `[..., out]`.
     pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        let features = self.linear_features(weight, bias)?;
+        let (shape, w) = (self.shape(), weight.shape());
+        // Outside autocast x, weight and bias share one float dtype, as in PyTorch.
+        let operands: Vec<&Tensor> = [Some(self), Some(weight), bias]
+            .into_iter()
+            .flatten()
+            .collect();
+        let dtype = Policy::lower_precision("linear", &operands)?.compute;
+        // With a bias, PyTorch adds it (in the product's dtype) to the float32 sums and rounds
+        // once: the product stays unrounded until then.
+        let product = |x: &Tensor, w: &Tensor| match bias {
+            Some(_) => x.matmul_unrounded(w),
+            None => x.matmul(w),
+        };
+        let wt = weight.transpose(0, 1)?;
+        let product = if shape.len() > 2 {
+            // One [rows, in] @ [in, out] product rather than a batch of small ones.
+            let mut out_shape: Vec<i64> =
+                shape[..shape.len() - 1].iter().map(|&d| d as i64).collect();
+            out_shape.push(w[0] as i64);
+            product(&self.reshape(&[-1, features as i64])?, &wt)?.reshape(&out_shape)?
+        } else {
+            product(self, &wt)?
+        };
+        // Under autocast the bias is cast to bf16 first, as PyTorch casts it; its gradient comes
+        // back through the cast in its own dtype.
+        match bias {
+            Some(b) => product.add(&b.to_dtype(dtype)?)?.to_dtype(dtype),
+            None => Ok(product),
+        }
+    }
+
+    /// `linear` followed by `activation`: the same values and gradients as `linear(...)` then
+    /// `relu()` / `relu6()` / `silu()`.
+    pub fn linear_activated(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        activation: Activation,
+    ) -> Result<Tensor> {
+        let mut operands = vec![self, weight];
+        operands.extend(bias);
+        if activation == Activation::Identity || !Activation::fuses(&operands) {
+            return activation.compose(self.linear(weight, bias)?);
+        }
+        let features = self.linear_features(weight, bias)?;
+        let shape = self.shape();
+        let rows = self.reshape(&[-1, features as i64])?;
+        let y = rows.matmul_activated(&weight.transpose(0, 1)?, bias, activation)?;
+        let mut out_shape: Vec<i64> = shape[..shape.len() - 1].iter().map(|&d| d as i64).collect();
+        out_shape.push(weight.shape()[0] as i64);
+        y.reshape(&out_shape)
+    }
+
+    /// The input features of `linear`'s operands, checked against the weight's and the bias's
+    /// shapes.
+    fn linear_features(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<usize> {
         let (shape, w) = (self.shape(), weight.shape());
         if w.len() != 2 {
             return Err(Error::shape(
@@ -49,41 +107,18 @@ impl Tensor {
                 ));
             }
         }
-        // Outside autocast x, weight and bias share one float dtype, as in PyTorch.
-        let operands: Vec<&Tensor> = [Some(self), Some(weight), bias]
-            .into_iter()
-            .flatten()
-            .collect();
-        let dtype = Policy::lower_precision("linear", &operands)?.compute;
-        // With a bias, PyTorch adds it (in the product's dtype) to the float32 sums and rounds
-        // once: the product stays unrounded until then.
-        let product = |x: &Tensor, w: &Tensor| match bias {
-            Some(_) => x.matmul_unrounded(w),
-            None => x.matmul(w),
-        };
-        let wt = weight.transpose(0, 1)?;
-        let product = if shape.len() > 2 {
-            // One [rows, in] @ [in, out] product rather than a batch of small ones.
-            let mut out_shape: Vec<i64> =
-                shape[..shape.len() - 1].iter().map(|&d| d as i64).collect();
-            out_shape.push(w[0] as i64);
-            product(&self.reshape(&[-1, features as i64])?, &wt)?.reshape(&out_shape)?
-        } else {
-            product(self, &wt)?
-        };
-        // Under autocast the bias is cast to bf16 first, as PyTorch casts it; its gradient comes
-        // back through the cast in its own dtype.
-        match bias {
-            Some(b) => product.add(&b.to_dtype(dtype)?)?.to_dtype(dtype),
-            None => Ok(product),
-        }
+        Ok(features)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use crate::device::Device;
-    use crate::testing::{assert_close, gradcheck, leaf_on, tensor, test_device, values};
+    use crate::nn::Activation;
+    use crate::tensor::Tensor;
+    use crate::testing::{
+        assert_close, assert_close_f32, floats, gradcheck, leaf_on, tensor, test_device, values,
+    };
 
     /// `x @ w^T + b` for row-major `[rows, in]`, `[out, in]`, in f64.
     fn naive(x: &[f32], w: &[f32], b: &[f32], inp: usize, out: usize) -> Vec<f64> {
@@ -126,6 +161,67 @@ mod tests {
         gradcheck(&[x, w, b], |x| x[0].linear(&x[1], Some(&x[2])));
         let (x, w) = (leaf_on(&[2, 3, 5], 7, device), leaf_on(&[3, 5], 8, device));
         gradcheck(&[x, w], |x| x[0].linear(&x[1], None));
+    });
+
+    test_device!(fn linear_activated_is_linear_then_the_activation_with_its_gradients(device) {
+        let activations = [
+            Activation::Identity,
+            Activation::Relu,
+            Activation::Relu6,
+            Activation::Silu,
+        ];
+        let host = |t: &Tensor| t.to_vec_f32().unwrap();
+        for activation in activations {
+            for with_bias in [false, true] {
+                // Scaled up so that relu6 clips on both sides; 37 outputs end a vector unevenly.
+                let xs: Vec<f32> = values(3 * 2 * 20, 15).iter().map(|v| v * 4.0).collect();
+                let x = floats(xs, &[3, 2, 20], device);
+                x.set_requires_grad(true).unwrap();
+                let (w, b) = (leaf_on(&[37, 20], 16, device), leaf_on(&[37], 17, device));
+                let bias = with_bias.then_some(&b);
+                let fused = x.linear_activated(&w, bias, activation).unwrap();
+                let composed = activation.compose(x.linear(&w, bias).unwrap()).unwrap();
+                let what = format!("{activation:?} bias {with_bias}");
+                assert_eq!(fused.shape(), &[3, 2, 37], "{what}");
+                assert_eq!(host(&fused), host(&composed), "{what}");
+                let grads = |y: &Tensor| {
+                    for t in [&x, &w, &b] {
+                        t.set_grad(None).unwrap();
+                    }
+                    y.sum(&[], false).unwrap().backward(None, false).unwrap();
+                    [&x, &w, &b].map(|t| t.grad().map(|g| host(&g)))
+                };
+                assert_eq!(grads(&fused), grads(&composed), "{what}");
+            }
+        }
+    });
+
+    test_device!(fn linear_activated_without_gradients_matches_the_composed_ops(device) {
+        // A vector, a small batch, and rows enough for several blocks of rows, each past the
+        // size where gemm runs in parallel; 70 outputs end a vector unevenly.
+        let host = |t: &Tensor| t.to_vec_f32().unwrap();
+        for shape in [vec![33], vec![2, 3, 33], vec![700, 33]] {
+            let n: usize = shape.iter().product();
+            let mut xs: Vec<f32> = values(n, 18).iter().map(|v| v * 4.0).collect();
+            xs[5] = f32::NAN;
+            let x = floats(xs, &shape, device);
+            let (w, b) = (tensor(&[70, 33], 19, device), tensor(&[70], 20, device));
+            for activation in [Activation::Relu, Activation::Relu6, Activation::Silu] {
+                for bias in [None, Some(&b)] {
+                    let want = activation.compose(x.linear(&w, bias).unwrap()).unwrap();
+                    let got = x.linear_activated(&w, bias, activation).unwrap();
+                    assert_eq!(got.shape(), want.shape());
+                    let (got, want) = (host(&got), host(&want));
+                    let what = format!("{activation:?} {shape:?} bias {}", bias.is_some());
+                    // relu keeps the NaN row's NaNs.
+                    for (g, w) in got.iter().zip(&want) {
+                        assert_eq!(g.is_nan(), w.is_nan(), "{what}");
+                    }
+                    let finite = |v: &[f32]| v.iter().map(|v| if v.is_nan() { 0.0 } else { *v }).collect::<Vec<_>>();
+                    assert_close_f32(&finite(&got), &finite(&want), 1e-6);
+                }
+            }
+        }
     });
 
     test_device!(fn shape_errors_name_the_features(device) {

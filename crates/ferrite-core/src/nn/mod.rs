@@ -11,3 +11,5 @@ pub mod linear;
 pub mod loss;
 pub mod norm;
 pub mod pool;
+
+pub use conv::Activation;

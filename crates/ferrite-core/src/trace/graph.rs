@@ -77,15 +77,7 @@ impl Graph {
             .zip(tensors)
             .map(|(v, t)| (v.kind == ValueKind::Constant).then_some(t))
             .collect();
-        let mut last_use = vec![0; values.len()];
-        for (i, node) in nodes.iter().enumerate() {
-            for id in node.inputs.iter().flatten() {
-                last_use[*id] = i;
-            }
-        }
-        for &id in &outputs {
-            last_use[id] = usize::MAX;
-        }
+        let last_use = last_uses(values.len(), &nodes, &outputs);
         Graph {
             values,
             constants,
@@ -94,6 +86,19 @@ impl Graph {
             outputs,
             autocast,
             last_use,
+        }
+    }
+
+    /// This graph with other nodes over the same values (see `fuse`).
+    pub(super) fn with_nodes(&self, nodes: Vec<GraphNode>) -> Graph {
+        Graph {
+            values: self.values.clone(),
+            constants: self.constants.clone(),
+            last_use: last_uses(self.values.len(), &nodes, &self.outputs),
+            nodes,
+            inputs: self.inputs.clone(),
+            outputs: self.outputs.clone(),
+            autocast: self.autocast,
         }
     }
 
@@ -239,6 +244,20 @@ impl Graph {
         }
         Ok(())
     }
+}
+
+/// After which node each value is no longer needed (usize::MAX for outputs).
+fn last_uses(values: usize, nodes: &[GraphNode], outputs: &[usize]) -> Vec<usize> {
+    let mut last_use = vec![0; values];
+    for (i, node) in nodes.iter().enumerate() {
+        for id in node.inputs.iter().flatten() {
+            last_use[*id] = i;
+        }
+    }
+    for &id in outputs {
+        last_use[id] = usize::MAX;
+    }
+    last_use
 }
 
 /// A value the replay has computed (or was given) and still holds.

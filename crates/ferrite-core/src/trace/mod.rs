@@ -10,12 +10,14 @@
 //! (`item`, a loss, an optimizer step) calls [`check_access`], which fails the trace: the graph
 //! could not reproduce it.
 
+mod fuse;
 mod graph;
 mod op;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+pub use fuse::FoldedWeights;
 pub use graph::{Graph, GraphNode, GraphValue, ValueKind};
 pub use op::{Op, TRACEABLE_OPS};
 

@@ -2,7 +2,12 @@
 //! `Op::apply` is the one place that turns an op into a core call, for eager calls from JS and
 //! for graph replay alike.
 
+use std::sync::Arc;
+
 use serde_json::{json, Map, Value};
+
+use super::fuse::FoldedWeights;
+use crate::nn::Activation;
 
 use crate::dtype::DType;
 use crate::error::{Error, Result};
@@ -134,6 +139,19 @@ pub enum Op {
     },
     Silu,
     Hardswish,
+    /// [x, weight, bias?, runningMean?, runningVar?, bnWeight?, bnBias?]: conv2d, the eval-mode
+    /// batch norm folded into it when `batch_norm_eps` is set, then `activation`. Made by the
+    /// fusion pass (`Graph::fused`) only.
+    FusedConv2d {
+        params: Conv2dParams,
+        batch_norm_eps: Option<f64>,
+        activation: Activation,
+        folded: Arc<FoldedWeights>,
+    },
+    /// [x, weight, bias?]: linear, then `activation`. Made by the fusion pass only.
+    FusedLinear {
+        activation: Activation,
+    },
 }
 
 /// The names `Op::name` gives, for messages that say what can be traced.
@@ -222,6 +240,8 @@ impl Op {
             Op::Gelu { .. } => "gelu",
             Op::Silu => "silu",
             Op::Hardswish => "hardswish",
+            Op::FusedConv2d { .. } => "fused_conv2d",
+            Op::FusedLinear { .. } => "fused_linear",
         }
     }
 
@@ -319,6 +339,30 @@ impl Op {
             Op::Gelu { approximate } => x()?.gelu(*approximate),
             Op::Silu => x()?.silu(),
             Op::Hardswish => x()?.hardswish(),
+            Op::FusedConv2d {
+                params,
+                batch_norm_eps: Some(eps),
+                activation,
+                folded,
+            } => {
+                let sources = [1, 2, 3, 4, 5, 6].map(|i| optional(inputs, i));
+                let (weight, bias) = folded.get(sources, *eps)?;
+                x()?.conv2d_activated(&weight, Some(&bias), *params, *activation)
+            }
+            Op::FusedConv2d {
+                params,
+                batch_norm_eps: None,
+                activation,
+                ..
+            } => x()?.conv2d_activated(
+                operand(op, inputs, 1)?,
+                optional(inputs, 2),
+                *params,
+                *activation,
+            ),
+            Op::FusedLinear { activation } => {
+                x()?.linear_activated(operand(op, inputs, 1)?, optional(inputs, 2), *activation)
+            }
         }
     }
 
@@ -391,6 +435,16 @@ impl Op {
                 json!({ "negativeSlope": number(*negative_slope) })
             }
             Op::Gelu { approximate } => json!({ "approximate": approximate.name() }),
+            Op::FusedConv2d {
+                params: p,
+                batch_norm_eps,
+                activation,
+                ..
+            } => json!({
+                "stride": p.stride, "padding": p.padding, "dilation": p.dilation, "groups": p.groups,
+                "batchNormEps": batch_norm_eps, "activation": activation.name(),
+            }),
+            Op::FusedLinear { activation } => json!({ "activation": activation.name() }),
             Op::Linear
             | Op::AddRelu
             | Op::Matmul

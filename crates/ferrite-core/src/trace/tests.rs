@@ -236,3 +236,216 @@ fn replay_uses_the_autocast_setting_of_the_trace() {
     assert_eq!(replayed[0].dtype(), want_dtype);
     assert!(!replayed[0].requires_grad());
 }
+
+/// conv without bias → eval batch norm → relu6, conv → silu, max pool, view, linear → relu and a
+/// last linear: every chain the fusion pass fuses.
+fn fusable(x: &Tensor, w: &Weights, conv2: &Tensor) -> Result<Tensor> {
+    let padded = Conv2dParams {
+        padding: [1, 1],
+        ..Default::default()
+    };
+    let conv = run(Op::Conv2d(padded), &[Some(x), Some(&w.conv), None])?;
+    let bn = run(
+        Op::BatchNorm {
+            training: false,
+            momentum: 0.1,
+            eps: 1e-5,
+        },
+        &[
+            Some(&conv),
+            Some(&w.mean),
+            Some(&w.var),
+            Some(&w.gamma),
+            Some(&w.beta),
+        ],
+    )?;
+    let relu6 = run(Op::Relu6, &[Some(&bn)])?;
+    let conv2 = run(
+        Op::Conv2d(padded),
+        &[Some(&relu6), Some(conv2), Some(&w.conv_bias)],
+    )?;
+    let silu = run(Op::Silu, &[Some(&conv2)])?;
+    let pooled = run(
+        Op::MaxPool2d {
+            kernel: [2, 2],
+            stride: [2, 2],
+            padding: [0, 0],
+            dilation: [1, 1],
+            ceil_mode: false,
+        },
+        &[Some(&silu)],
+    )?;
+    let batch = pooled.shape()[0] as i64;
+    let flat = run(
+        Op::View {
+            shape: vec![batch, -1],
+        },
+        &[Some(&pooled)],
+    )?;
+    let hidden = run(Op::Linear, &[Some(&flat), Some(&w.fc), Some(&w.fc_bias)])?;
+    let relu = run(Op::Relu, &[Some(&hidden)])?;
+    let head = w.fc.narrow(1, 0, 5)?.contiguous()?;
+    run(Op::Linear, &[Some(&relu), Some(&head), None])
+}
+
+fn traced_fusable(w: &Weights, conv2: &Tensor) -> Graph {
+    let x = tensor(&[1, 3, 8, 8], 20, Device::Cpu);
+    begin(std::slice::from_ref(&x), vec![]).unwrap();
+    let out = fusable(&x, w, conv2).unwrap_or_else(|e| {
+        abort();
+        panic!("{e}")
+    });
+    end(&[out]).unwrap()
+}
+
+/// `got` within `rtol` of `want`, relative to `want`'s largest magnitude.
+#[track_caller]
+fn assert_close_relative(got: &Tensor, want: &Tensor, rtol: f64) {
+    let (got, want) = (got.to_vec_f32().unwrap(), want.to_vec_f32().unwrap());
+    let scale = want.iter().fold(0f64, |m, &w| m.max(w.abs() as f64));
+    assert!(scale > 0.0);
+    for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            (g as f64 - w as f64).abs() <= rtol * scale,
+            "element {i}: {g} vs {w}"
+        );
+    }
+}
+
+#[test]
+fn the_fused_graph_replays_like_the_traced_one() {
+    let w = weights();
+    let conv2 = tensor(&[4, 4, 3, 3], 21, Device::Cpu);
+    let graph = traced_fusable(&w, &conv2);
+    let fused = graph.fused();
+    let ops: Vec<&str> = fused.nodes().iter().map(|n| n.op.name()).collect();
+    assert_eq!(
+        ops,
+        [
+            "fused_conv2d",
+            "fused_conv2d",
+            "max_pool2d",
+            "view",
+            "fused_linear",
+            "linear"
+        ]
+    );
+    assert_eq!(fused.nodes()[0].op.attrs()["batchNormEps"], 1e-5);
+    assert_eq!(fused.nodes()[0].op.attrs()["activation"], "relu6");
+    assert!(fused.nodes()[1].op.attrs()["batchNormEps"].is_null());
+    assert_eq!(fused.nodes()[1].op.attrs()["activation"], "silu");
+    let x = tensor(&[6, 3, 8, 8], 22, Device::Cpu);
+    let unfused = graph.run(vec![x.clone()]).unwrap();
+    let replayed = fused.run(vec![x]).unwrap();
+    assert_close_relative(&replayed[0], &unfused[0], 1e-5);
+}
+
+#[test]
+fn the_fused_graph_follows_in_place_changes_of_weights_and_running_stats() {
+    let w = weights();
+    let conv2 = tensor(&[4, 4, 3, 3], 23, Device::Cpu);
+    let fused = traced_fusable(&w, &conv2).fused();
+    let x = tensor(&[2, 3, 8, 8], 24, Device::Cpu);
+    let before = fused.run(vec![x.clone()]).unwrap();
+    // Cached: the same folded weights serve a second run.
+    assert_close_relative(&fused.run(vec![x.clone()]).unwrap()[0], &before[0], 0.0);
+    w.conv
+        .copy_(&tensor(&[4, 3, 3, 3], 25, Device::Cpu))
+        .unwrap();
+    let var = tensor(&[4], 26, Device::Cpu)
+        .unary(crate::UnaryOp::Abs)
+        .unwrap();
+    w.var.copy_(&var).unwrap();
+    let after = fused.run(vec![x.clone()]).unwrap();
+    let eager = {
+        let _no_grad = crate::autograd::NoGradGuard::new();
+        fusable(&x, &w, &conv2).unwrap()
+    };
+    assert_close_relative(&after[0], &eager, 1e-5);
+    let moved = after[0]
+        .sub(&before[0])
+        .unwrap()
+        .unary(crate::UnaryOp::Abs)
+        .unwrap()
+        .reduce(ReduceOp::Max, &[], false)
+        .unwrap();
+    assert!(moved.to_vec_f32().unwrap()[0] > 1e-3);
+}
+
+#[test]
+fn values_used_twice_and_training_batch_norm_are_not_fused() {
+    // The conv output feeds both the batch norm and the residual add.
+    let graph = traced(&weights()).fused();
+    let ops: Vec<&str> = graph.nodes().iter().map(|n| n.op.name()).collect();
+    assert_eq!(
+        ops,
+        [
+            "conv2d",
+            "batch_norm",
+            "relu",
+            "binary",
+            "max_pool2d",
+            "view",
+            "linear"
+        ]
+    );
+    let w = weights();
+    let x = tensor(&[2, 3, 8, 8], 27, Device::Cpu);
+    begin(std::slice::from_ref(&x), vec![]).unwrap();
+    let conv = run(
+        Op::Conv2d(Conv2dParams::default()),
+        &[Some(&x), Some(&w.conv), None],
+    )
+    .unwrap();
+    let bn = run(
+        Op::BatchNorm {
+            training: true,
+            momentum: 0.1,
+            eps: 1e-5,
+        },
+        &[Some(&conv), None, None, None, None],
+    )
+    .unwrap();
+    let relu = run(Op::Relu, &[Some(&bn)]).unwrap();
+    let graph = end(&[relu, conv]).unwrap().fused();
+    let ops: Vec<&str> = graph.nodes().iter().map(|n| n.op.name()).collect();
+    assert_eq!(ops, ["conv2d", "batch_norm", "relu"]);
+}
+
+#[test]
+fn batch_norm_relu_in_eval_mode_folds_into_the_convolution() {
+    let w = weights();
+    let batch_norm_relu = |x: &Tensor| -> Result<Tensor> {
+        let conv = run(
+            Op::Conv2d(Conv2dParams::default()),
+            &[Some(x), Some(&w.conv), Some(&w.conv_bias)],
+        )?;
+        run(
+            Op::BatchNormRelu {
+                training: false,
+                momentum: 0.1,
+                eps: 1e-5,
+            },
+            &[
+                Some(&conv),
+                Some(&w.mean),
+                Some(&w.var),
+                Some(&w.gamma),
+                Some(&w.beta),
+            ],
+        )
+    };
+    let sample = tensor(&[1, 3, 8, 8], 28, Device::Cpu);
+    begin(std::slice::from_ref(&sample), vec![]).unwrap();
+    let out = batch_norm_relu(&sample).unwrap_or_else(|e| {
+        abort();
+        panic!("{e}")
+    });
+    let graph = end(&[out]).unwrap();
+    let fused = graph.fused();
+    assert_eq!(fused.nodes().len(), 1);
+    assert_eq!(fused.nodes()[0].op.attrs()["activation"], "relu");
+    let x = tensor(&[3, 3, 8, 8], 29, Device::Cpu);
+    let want = graph.run(vec![x.clone()]).unwrap();
+    assert_close_relative(&fused.run(vec![x]).unwrap()[0], &want[0], 1e-5);
+}

@@ -5,7 +5,7 @@ mod cpu;
 pub(crate) mod cuda;
 pub(crate) mod rectifier;
 
-pub(crate) use cpu::softmax_row;
+pub(crate) use cpu::{exp_f32, softmax_row};
 pub use rectifier::GeluApproximation;
 
 use crate::autocast;

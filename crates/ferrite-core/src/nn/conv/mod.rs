@@ -3,6 +3,7 @@
 //! stride, padding and dilation. `shape` validates the operands, `cpu` holds the kernels and
 //! chooses among them for each pass.
 
+mod activation;
 mod cpu;
 mod cuda;
 #[cfg(test)]
@@ -13,6 +14,7 @@ mod shape;
 #[cfg(test)]
 mod tests;
 
+pub use activation::Activation;
 use cpu::bf16::storage::Floats;
 pub use shape::Conv2dParams;
 use shape::ConvShape;
@@ -66,6 +68,24 @@ impl Tensor {
         out.to_dtype(policy.compute)
     }
 
+    /// `conv2d` followed by `activation`, as one op where the kernels can fuse it: the same
+    /// values and gradients as `conv2d(...)` then `relu()` / `relu6()` / `silu()`.
+    pub fn conv2d_activated(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        params: Conv2dParams,
+        activation: Activation,
+    ) -> Result<Tensor> {
+        let mut operands = vec![self, weight];
+        operands.extend(bias);
+        if activation == Activation::Identity || !Activation::fuses(&operands) {
+            return activation.compose(self.conv2d(weight, bias, params)?);
+        }
+        let s = ConvShape::new(self, weight, bias, params)?;
+        self.convolve(weight, bias, s, Products::Activated(activation))
+    }
+
     /// The convolution of `s` with `products`; all operands float32 unless those are `Bf16Gemm`.
     fn convolve(
         &self,
@@ -89,6 +109,9 @@ impl Tensor {
             let bias = bias.map(|(bs, layout)| bs.slice(OP, layout)).transpose()?;
             let y = match products {
                 Products::Bf16OnFloat32 => cpu::forward_bf16_products(&s, x, w, bias),
+                Products::Activated(activation) => {
+                    cpu::forward_activated(&s, x, w, bias, activation)
+                }
                 _ => cpu::forward(&s, x, w, bias),
             };
             Result::Ok(Storage::Cpu(CpuStorage::F32(y)))
@@ -150,6 +173,9 @@ struct ConvolutionBackward {
 enum Products {
     /// float32 operands and products.
     Float32,
+    /// float32 as `Float32`, the output then activated by the kernels; never recorded for
+    /// autograd (see `Activation::fuses`).
+    Activated(Activation),
     /// The bf16 gemm (`cpu::bf16`), on float32 or bf16 operands as they lie: bf16 products summed
     /// in float32, a bf16 forward result.
     Bf16Gemm,

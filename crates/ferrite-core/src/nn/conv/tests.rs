@@ -10,7 +10,7 @@ use super::*;
 use crate::autocast::DeviceType;
 use crate::device::Device;
 use crate::dtype::DType;
-use crate::testing::{assert_close, gradcheck, leaf, leaf_on, tensor, test_device, values};
+use crate::testing::{assert_close, floats, gradcheck, leaf, leaf_on, tensor, test_device, values};
 
 /// An input shape, a weight shape, whether there is a bias, and the parameters.
 type ForwardCase = ([usize; 4], [usize; 4], bool, Conv2dParams);
@@ -699,3 +699,70 @@ fn autocast_runs_direct_layers_on_bf16_channel_pairs() {
         "the forward looks like float32 products: off by {off:e}"
     );
 }
+
+const ACTIVATIONS: [Activation; 4] = [
+    Activation::Identity,
+    Activation::Relu,
+    Activation::Relu6,
+    Activation::Silu,
+];
+
+test_device!(fn conv2d_activated_is_conv2d_then_the_activation_with_its_gradients(device) {
+    let p = params([1, 1], [1, 1], [1, 1], 1);
+    for activation in ACTIVATIONS {
+        for with_bias in [false, true] {
+            // Scaled up so that relu6 clips on both sides.
+            let xs: Vec<f32> = values(2 * 3 * 5 * 4, 1).iter().map(|v| v * 8.0).collect();
+            let x = floats(xs, &[2, 3, 5, 4], device);
+            x.set_requires_grad(true).unwrap();
+            let w = leaf_on(&[4, 3, 3, 3], 2, device);
+            let b = leaf_on(&[4], 3, device);
+            let bias = with_bias.then_some(&b);
+            let fused = x.conv2d_activated(&w, bias, p, activation).unwrap();
+            let composed = activation.compose(x.conv2d(&w, bias, p).unwrap()).unwrap();
+            let what = format!("{activation:?} bias {with_bias}");
+            assert_eq!(host(&fused), host(&composed), "{what}");
+            let grads = |y: &Tensor| {
+                for t in [&x, &w, &b] {
+                    t.set_grad(None).unwrap();
+                }
+                y.sum(&[], false).unwrap().backward(None, false).unwrap();
+                [&x, &w, &b].map(|t| t.grad().map(|g| host(&g)))
+            };
+            assert_eq!(grads(&fused), grads(&composed), "{what}");
+        }
+    }
+    assert_eq!(Activation::parse("relu6").unwrap(), Activation::Relu6);
+    assert_eq!(Activation::parse("gelu").unwrap_err().code(), "InvalidArgument");
+    for activation in ACTIVATIONS {
+        assert_eq!(Activation::parse(activation.name()).unwrap(), activation);
+    }
+});
+
+test_device!(fn conv2d_activated_without_gradients_gives_the_composed_bits(device) {
+    // Batched and unbatched, with a NaN; operands that need no gradient, or under no_grad.
+    for (xs, ws, p) in [
+        (vec![2, 5, 9, 11], [13, 5, 3, 3], params([1, 1], [1, 1], [1, 1], 1)),
+        (vec![9, 7, 8], [6, 3, 3, 3], params([2, 1], [1, 0], [1, 1], 3)),
+    ] {
+        let mut xv: Vec<f32> = values(xs.iter().product(), 4).iter().map(|v| v * 4.0).collect();
+        xv[3] = f32::NAN;
+        let x = floats(xv, &xs, device);
+        let (w, b) = (tensor(&ws, 5, device), tensor(&[ws[0]], 6, device));
+        for activation in ACTIVATIONS {
+            for bias in [None, Some(&b)] {
+                let want = activation.compose(x.conv2d(&w, bias, p).unwrap()).unwrap();
+                let got = x.conv2d_activated(&w, bias, p, activation).unwrap();
+                assert_eq!(got.shape(), want.shape());
+                let bits = |t: &Tensor| host(t).iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "{activation:?} {xs:?}");
+                let leaf = x.detach();
+                leaf.set_requires_grad(true).unwrap();
+                let _no_grad = crate::autograd::NoGradGuard::new();
+                let got = leaf.conv2d_activated(&w, bias, p, activation).unwrap();
+                assert!(!got.requires_grad());
+                assert_eq!(bits(&got), bits(&want), "{activation:?} {xs:?} under no_grad");
+            }
+        }
+    }
+});

@@ -93,6 +93,13 @@ fn max_pool_pairs(s: &PoolShape, plane: &[f32], values: &mut [f32], indices: &mu
         .zip(indices.chunks_exact_mut(ow));
     for (oy, (values, indices)) in rows.enumerate() {
         let (top, bottom) = (2 * oy * w, (2 * oy + 1) * w);
+        #[cfg(target_arch = "x86_64")]
+        if avx512::available() && w < i32::MAX as usize / 2 {
+            // SAFETY: AVX-512F is present; the plane holds rows `top` and `bottom` of at least
+            // 2 * ow inputs; the indices fit in i32.
+            unsafe { avx512::max_pool_pairs_row_indices(plane, [top, bottom], values, indices) };
+            continue;
+        }
         for (ox, (value, index)) in values.iter_mut().zip(indices.iter_mut()).enumerate() {
             let (mut best, mut at) = (plane[top + 2 * ox], top + 2 * ox);
             for i in [top + 2 * ox + 1, bottom + 2 * ox, bottom + 2 * ox + 1] {
@@ -235,6 +242,79 @@ mod avx512 {
             );
             // SAFETY: the store writes out.len() lanes of `out`.
             unsafe { _mm512_mask_storeu_ps(out.as_mut_ptr(), lanes(out.len()), m) };
+        }
+    }
+
+    /// `max_pool_pairs`'s picks along one row of 2x2 windows, 16 windows to a step: the four
+    /// candidates in the scalar path's order (top left, top right, bottom left, bottom right),
+    /// each taken when greater or NaN, so ties keep the first and the last NaN wins.
+    ///
+    /// # Safety
+    /// AVX-512F must be available; `plane` must hold `2 * values.len()` inputs from each of
+    /// `rows`; `indices` must be as long as `values`, and every index must fit in i32.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn max_pool_pairs_row_indices(
+        plane: &[f32],
+        rows: [usize; 2],
+        values: &mut [f32],
+        indices: &mut [i64],
+    ) {
+        debug_assert!(rows.iter().all(|&r| plane.len() >= r + 2 * values.len()));
+        debug_assert_eq!(values.len(), indices.len());
+        let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        let odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+        let chunks = values.chunks_mut(16).zip(indices.chunks_mut(16));
+        for (i, (values, indices)) in chunks.enumerate() {
+            let inputs = 2 * values.len();
+            let (low, high) = (lanes(inputs.min(16)), lanes(inputs.saturating_sub(16)));
+            let first = 32 * i;
+            // Candidate k's value and plane index for each of the 16 windows.
+            let candidates = rows.map(|row| {
+                // SAFETY: the masked loads read [row + first, row + first + inputs) of `plane`;
+                // an empty high half is not loaded (an empty masked load still costs an assist).
+                let (v0, v1) = unsafe {
+                    let at = plane.as_ptr().add(row + first);
+                    let v1 = if high == 0 {
+                        _mm512_setzero_ps()
+                    } else {
+                        _mm512_maskz_loadu_ps(high, at.add(16))
+                    };
+                    (_mm512_maskz_loadu_ps(low, at), v1)
+                };
+                let left = _mm512_add_epi32(even, _mm512_set1_epi32((row + first) as i32));
+                [
+                    (_mm512_permutex2var_ps(v0, even, v1), left),
+                    (
+                        _mm512_permutex2var_ps(v0, odd, v1),
+                        _mm512_add_epi32(left, _mm512_set1_epi32(1)),
+                    ),
+                ]
+            });
+            let [[top_left, top_right], [bottom_left, bottom_right]] = candidates;
+            let (mut best, mut at) = top_left;
+            for (value, index) in [top_right, bottom_left, bottom_right] {
+                let take = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(value, best)
+                    | _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(value, value);
+                best = _mm512_mask_mov_ps(best, take, value);
+                at = _mm512_mask_mov_epi32(at, take, index);
+            }
+            let n = values.len();
+            // SAFETY: the stores write the n lanes of `values` and `indices`, in halves of 8.
+            unsafe {
+                _mm512_mask_storeu_ps(values.as_mut_ptr(), lanes(n), best);
+                let halves = [
+                    _mm512_castsi512_si256(at),
+                    _mm512_extracti64x4_epi64::<1>(at),
+                ];
+                for (h, half) in halves.into_iter().enumerate() {
+                    let kept = n.saturating_sub(8 * h).min(8);
+                    if kept > 0 {
+                        let wide = _mm512_cvtepi32_epi64(half);
+                        let mask = lanes(kept) as __mmask8;
+                        _mm512_mask_storeu_epi64(indices.as_mut_ptr().add(8 * h), mask, wide);
+                    }
+                }
+            }
         }
     }
 

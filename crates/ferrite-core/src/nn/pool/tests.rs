@@ -242,6 +242,44 @@ test_device!(fn max_pool_without_indices_agrees_at_every_width_and_with_nan(devi
     }
 });
 
+test_device!(fn max_pool_pairs_pick_the_first_tie_and_the_last_nan_at_every_width(device) {
+    // Three levels and NaN give ties in most windows; the vectorised rows must pick as the
+    // scalar rule does: the first of equal maxima, the last NaN.
+    for w in [2, 4, 30, 32, 34, 64, 66] {
+        let (planes, h) = (3, 4);
+        let n = planes * h * w;
+        let x: Vec<f32> = (0..n)
+            .map(|i| match (i * 7 + i / 5) % 11 {
+                0 => f32::NAN,
+                k => (k % 3) as f32,
+            })
+            .collect();
+        let t = Tensor::from_f32(x.clone(), &[1, planes, h, w]).unwrap().to_device(device).unwrap();
+        let (values, indices) = t
+            .max_pool2d_with_indices([2, 2], [2, 2], [0, 0], [1, 1], false)
+            .unwrap();
+        let (values, indices) = (values.to_vec_f32().unwrap(), indices.to_vec_i64().unwrap());
+        let (oh, ow) = (h / 2, w / 2);
+        for p in 0..planes {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let plane = &x[p * h * w..][..h * w];
+                    let taps = [0, 1, w, w + 1].map(|d| 2 * oy * w + 2 * ox + d);
+                    let mut at = taps[0];
+                    for &i in &taps[1..] {
+                        if plane[i] > plane[at] || plane[i].is_nan() {
+                            at = i;
+                        }
+                    }
+                    let o = (p * oh + oy) * ow + ox;
+                    assert_eq!(indices[o], at as i64, "width {w}, plane {p}, window {oy},{ox}");
+                    assert_eq!(values[o].to_bits(), plane[at].to_bits());
+                }
+            }
+        }
+    }
+});
+
 test_device!(fn avg_pool_matches_a_float64_reference(device) {
     // (input shape, kernel, stride, padding, ceil_mode, count_include_pad)
     type Case = ([usize; 4], Pair, Pair, Pair, bool, bool);

@@ -8,6 +8,7 @@ use crate::cpu::bf16::{self as kernels, Element, Output, PackPairs, Strided};
 use crate::cpu::PARALLEL_GEMM_MIN_FLOPS;
 use crate::error::{Error, Result};
 use crate::layout::{checked_numel, Layout};
+use crate::nn::Activation;
 use crate::storage::CpuStorage;
 
 /// `a @ b` for operands laid out as `batched_matmul` takes them; `[m, k, n]` are the matrix dims.
@@ -137,6 +138,65 @@ where
         }
         Ok(CpuStorage::F32(out))
     }
+}
+
+/// Output floats per task of `matmul_activated`'s bias and activation.
+const EPILOGUE_BLOCK_FLOATS: usize = 16 * 1024;
+
+/// `activation(a @ b + bias)` for `a` [m, k] and `b` [k, n] through their 2-D layouts: one gemm
+/// (gemm per block of rows would pack `b` once per block, which cost more than a pass over the
+/// output saves), then the bias and the activation in one pass over its rows, in place.
+pub(super) fn matmul_activated(
+    (a, al): (&[f32], &Layout),
+    (b, bl): (&[f32], &Layout),
+    [m, k, n]: [usize; 3],
+    bias: Option<&[f32]>,
+    activation: Activation,
+) -> Result<Vec<f32>> {
+    let mut out = alloc::filled("linear", checked_numel("linear", &[m, n])?, 0f32)?;
+    if m * n == 0 {
+        return Ok(out);
+    }
+    let parallelism = if m * n * k >= PARALLEL_GEMM_MIN_FLOPS {
+        Parallelism::Rayon(rayon::current_num_threads())
+    } else {
+        Parallelism::None
+    };
+    // SAFETY: the layouts were validated against the storages by the caller, so every element
+    // gemm reads through these strides is inside `a` or `b`; `out` is m x n dense.
+    unsafe {
+        gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            false,
+            a.as_ptr().add(al.offset()),
+            al.strides()[1] as isize,
+            al.strides()[0] as isize,
+            b.as_ptr().add(bl.offset()),
+            bl.strides()[1] as isize,
+            bl.strides()[0] as isize,
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        )
+    }
+    let block_rows = (EPILOGUE_BLOCK_FLOATS / n).max(1);
+    out.par_chunks_mut(block_rows * n).for_each(|rows| {
+        for row in rows.chunks_exact_mut(n) {
+            if let Some(bias) = bias {
+                row.iter_mut().zip(bias).for_each(|(y, &b)| *y += b);
+            }
+            activation.apply(row);
+        }
+    });
+    Ok(out)
 }
 
 /// `a @ b` for every batch index; `a` and `b` are viewed through layouts already broadcast to

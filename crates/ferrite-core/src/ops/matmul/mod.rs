@@ -9,7 +9,8 @@ use crate::autograd::{record, Backward};
 use crate::dtype::DType;
 use crate::error::{Error, Result, ShapeDisplay};
 use crate::layout::{broadcast_shapes, signed};
-use crate::storage::{mismatch, Storage};
+use crate::nn::Activation;
+use crate::storage::{mismatch, CpuStorage, Storage};
 use crate::tensor::Tensor;
 
 /// How a product is computed.
@@ -69,6 +70,50 @@ impl Tensor {
                 detail: format!("a lower-precision policy computing in {other}"),
             }),
         }
+    }
+
+    /// `activation(self @ rhs + bias)` for float32 CPU matrices `self` [m, k] and `rhs` [k, n]
+    /// (any strides) and a [n] bias, with the bias and activation applied to each block of output
+    /// rows right after its gemm, while it is in cache. Not recorded for autograd: the kernel of
+    /// `linear_activated` where that runs as one op, which checks the shapes, dtypes and device.
+    pub(crate) fn matmul_activated(
+        &self,
+        rhs: &Tensor,
+        bias: Option<&Tensor>,
+        activation: Activation,
+    ) -> Result<Tensor> {
+        let (m, k, n) = (self.shape()[0], self.shape()[1], rhs.shape()[1]);
+        let bias = bias.map(Tensor::contiguous).transpose()?;
+        let bias_storage = bias.as_ref().map(|b| b.storage().read());
+        let out = match (&*self.storage().read(), &*rhs.storage().read()) {
+            (Storage::Cpu(CpuStorage::F32(a)), Storage::Cpu(CpuStorage::F32(b))) => {
+                let bias = match (&bias, &bias_storage) {
+                    (Some(t), Some(storage)) => match &**storage {
+                        Storage::Cpu(s) => Some(s.slice::<f32>("linear", t.layout())?),
+                        Storage::Cuda(_) => {
+                            return Err(Error::Internal {
+                                op: "linear",
+                                detail: "a CUDA bias for the fused CPU kernel".into(),
+                            })
+                        }
+                    },
+                    _ => None,
+                };
+                let (al, bl) = (self.layout(), rhs.layout());
+                let dims = [m, k, n];
+                cpu::matmul_activated((a, al), (b, bl), dims, bias, activation)?
+            }
+            _ => {
+                return Err(Error::Internal {
+                    op: "linear",
+                    detail: "the fused linear kernel takes float32 CPU operands".into(),
+                })
+            }
+        };
+        Ok(Tensor::from_storage(
+            Storage::Cpu(CpuStorage::F32(out)),
+            &[m, n],
+        ))
     }
 
     /// `self @ rhs` computed as `compute` says, recorded for autograd.

@@ -13,6 +13,7 @@ use super::chunks::{for_each_chunk, sized, summed_over_chunks, Plan, Scratch, MA
 use super::gemm::{matmul, Matrix};
 use crate::cpu::PARALLEL_GEMM_MIN_FLOPS;
 use crate::nn::conv::ConvShape;
+use crate::nn::Activation;
 
 /// The im2col columns (samples times output positions) a chunk aims for. Per-sample gemms over 2x2
 /// outputs are narrower than gemm's micro-tile and run slower; at 4x4 with 256 to 512 channels,
@@ -32,8 +33,15 @@ const DEEP_PLANE: usize = 64;
 /// (see `backward_weight`).
 const COLUMN_GRADIENT_MAX_OG: usize = 64;
 
-/// Forward: `y[g] = w[g] @ im2col(x[g]) (+ bias)`, a chunk of samples at a time.
-pub(super) fn forward(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+/// Forward: `y[g] = activation(w[g] @ im2col(x[g]) (+ bias))`, a chunk of samples at a time, the
+/// activation applied to each chunk's output right after its gemm, while it is in cache.
+pub(super) fn forward(
+    s: &ConvShape,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    activation: Activation,
+) -> Vec<f32> {
     let (hw, ohw) = (s.hw(), s.ohw());
     let mut y = vec![0.0; s.n * s.o * ohw];
     let plan = plan(s, CHUNK_COLS);
@@ -57,10 +65,11 @@ pub(super) fn forward(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>)
                 }
             }
             forward_products(s, w, rhs, y, cols, bias.is_some(), par);
+            activation.apply(y);
         } else {
             let staged = sized(&mut scratch.rows, s.o * cols);
             forward_products(s, w, rhs, staged, cols, false, par);
-            scatter_rows(staged, y, s.o, ohw, bias, min_len);
+            scatter_rows(staged, y, s.o, ohw, (bias, activation), min_len);
         }
     });
     y
@@ -442,14 +451,14 @@ fn gather_rows(src: &[f32], dst: &mut [f32], rows: usize, plane: usize, min_len:
         });
 }
 
-/// The inverse of `gather_rows`, writing `src` [rows, nb * plane] into `dst` [nb, rows, plane] and
-/// adding `bias[row]` on the way.
+/// The inverse of `gather_rows`, writing `src` [rows, nb * plane] into `dst` [nb, rows, plane],
+/// adding `bias[row]` on the way and then applying the activation to each plane while it is in L1.
 fn scatter_rows(
     src: &[f32],
     dst: &mut [f32],
     rows: usize,
     plane: usize,
-    bias: Option<&[f32]>,
+    (bias, activation): (Option<&[f32]>, Activation),
     min_len: usize,
 ) {
     let cols = src.len() / rows;
@@ -463,6 +472,7 @@ fn scatter_rows(
                     Some(b) => d.iter_mut().zip(s).for_each(|(d, &v)| *d = v + b[r]),
                     None => d.copy_from_slice(s),
                 }
+                activation.apply(d);
             }
         });
 }

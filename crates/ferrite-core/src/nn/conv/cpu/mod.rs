@@ -18,6 +18,12 @@
 //!
 //! The direct kernels need AVX-512 (x86-64) or NEON (aarch64): elsewhere their routes are never
 //! taken, and the others decide as they do everywhere.
+//!
+//! `forward_activated` (`conv2d_activated`'s kernels) applies an `Activation` after the bias where
+//! each forward route writes its output, so that no pass over the whole output follows: the direct
+//! tiles right after each run of position vectors is stored (in L1), Winograd's output transform,
+//! the tap classes' and im2col's scatters plane by plane as they leave the staged rows, and
+//! im2col's one-sample chunks right after their gemm (in L2).
 
 pub(crate) mod bf16;
 mod chunks;
@@ -34,6 +40,7 @@ use rayon::prelude::*;
 
 use crate::cpu::lane_sum;
 use crate::nn::conv::ConvShape;
+use crate::nn::Activation;
 use winograd::Winograd;
 
 /// The kernels that run a forward or a weight gradient.
@@ -104,7 +111,18 @@ pub(super) fn backward_weight_route(s: &ConvShape) -> Route {
 
 /// Forward: `y = conv(x, w) (+ bias)` for `x` [n, c, h, w] and `w` [o, c / groups, kh, kw].
 pub(super) fn forward(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-    forward_route(s).forward(s, x, w, bias)
+    forward_activated(s, x, w, bias, Activation::Identity)
+}
+
+/// `activation(forward(...))`, each route applying it to its output tiles as it writes them.
+pub(super) fn forward_activated(
+    s: &ConvShape,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    activation: Activation,
+) -> Vec<f32> {
+    forward_route(s).forward_activated(s, x, w, bias, activation)
 }
 
 /// Gradient of the input, [n, c, h, w], from `dy` [n, o, oh, ow] and the weight.
@@ -208,14 +226,26 @@ impl Route {
         w: &[f32],
         bias: Option<&[f32]>,
     ) -> Vec<f32> {
+        self.forward_activated(s, x, w, bias, Activation::Identity)
+    }
+
+    /// `activation(forward(...))` by this route, applied to each output tile as it is written.
+    pub(super) fn forward_activated(
+        self,
+        s: &ConvShape,
+        x: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        activation: Activation,
+    ) -> Vec<f32> {
         debug_assert!(self.supports(s), "conv2d: {self:?} can't run {s:?}");
         // Winograd and the tap classes lay the weight out their own way, reading it through this.
         let weight = |o, c, i, j| w[((o * s.c + c) * s.kh + i) * s.kw + j];
         match self {
-            Route::Winograd => Winograd::new(s).forward(x, weight, bias),
-            Route::Direct => direct::forward(s, x, w, bias),
-            Route::TapClasses => taps::forward(s, x, weight, bias),
-            Route::Im2col => im2col::forward(s, x, w, bias),
+            Route::Winograd => Winograd::new(s).forward(x, weight, bias, activation),
+            Route::Direct => direct::forward(s, x, w, bias, activation),
+            Route::TapClasses => taps::forward(s, x, weight, bias, activation),
+            Route::Im2col => im2col::forward(s, x, w, bias, activation),
         }
     }
 
@@ -271,8 +301,8 @@ fn transposed_forward(
     // layouts; the others take it turned (see `flip_weight`).
     let flipped = |o, c, i, j| w[((c * s.c + o) * s.kh + s.kh - 1 - i) * s.kw + s.kw - 1 - j];
     match route {
-        Route::Winograd => Winograd::new(t).forward(dy, flipped, None),
-        Route::TapClasses => taps::forward(t, dy, flipped, None),
+        Route::Winograd => Winograd::new(t).forward(dy, flipped, None, Activation::Identity),
+        Route::TapClasses => taps::forward(t, dy, flipped, None, Activation::Identity),
         Route::Direct | Route::Im2col => route.forward(t, dy, &flip_weight(s, w), None),
     }
 }
@@ -324,7 +354,13 @@ mod direct {
         false
     }
 
-    pub(super) fn forward(_: &ConvShape, _: &[f32], _: &[f32], _: Option<&[f32]>) -> Vec<f32> {
+    pub(super) fn forward(
+        _: &ConvShape,
+        _: &[f32],
+        _: &[f32],
+        _: Option<&[f32]>,
+        _: crate::nn::Activation,
+    ) -> Vec<f32> {
         unreachable!("conv2d: no direct kernels off x86-64 and aarch64")
     }
 

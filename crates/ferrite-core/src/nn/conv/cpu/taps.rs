@@ -14,6 +14,7 @@ use super::chunks::{
 };
 use super::gemm::{matmul, Matrix};
 use crate::nn::conv::ConvShape;
+use crate::nn::Activation;
 
 /// Output planes on which at most this share of im2col's products read inside the input go by
 /// tap classes (3x3 kernels with padding 1: 4x4 planes 69 %, 2x2 44 %; 8x8 planes, 84 %, do not).
@@ -60,6 +61,7 @@ pub(super) fn forward(
     x: &[f32],
     weight: impl Fn(usize, usize, usize, usize) -> f32 + Sync,
     bias: Option<&[f32]>,
+    activation: Activation,
 ) -> Vec<f32> {
     assert!(supports(s), "conv2d: tap classes take one group");
     let classes = classes(s);
@@ -82,7 +84,7 @@ pub(super) fn forward(
         );
         let out = sized(&mut scratch.rows, s.o * nb * ohw);
         class_products(s, &classes, nb, [col, &by_tap_row], out, par);
-        class_scatter(s, &classes, out, y, bias, min_len);
+        class_scatter(s, &classes, out, y, (bias, activation), min_len);
     });
     y
 }
@@ -327,13 +329,14 @@ fn class_im2col(
         });
 }
 
-/// Writes `out` [o, (class position, sample)] into `y` [nb, o, oh, ow], adding `bias[o]`.
+/// Writes `out` [o, (class position, sample)] into `y` [nb, o, oh, ow], adding `bias[o]`, then
+/// applies the activation to each plane while it is in L1.
 fn class_scatter(
     s: &ConvShape,
     classes: &[TapClass],
     out: &[f32],
     y: &mut [f32],
-    bias: Option<&[f32]>,
+    (bias, activation): (Option<&[f32]>, Activation),
     min_len: usize,
 ) {
     let ohw = s.ohw();
@@ -349,6 +352,7 @@ fn class_scatter(
             for (k, &p) in positions.iter().enumerate() {
                 dst[p] = src[k * nb + n] + b;
             }
+            activation.apply(dst);
         });
 }
 

@@ -306,3 +306,75 @@ fn the_pytorch_fixture_shapes_take_their_routes() {
         }
     }
 }
+
+/// Each route's activated forward, with and without a bias, gives the bits of its forward then
+/// the standalone activation op: the sums are the same, and the activation is the same float32
+/// function of each (relu keeps NaN). Odd widths, channel counts off the tiles' 8 and 16 and
+/// batch 1 cover the tiles' edges; every route runs somewhere.
+#[test]
+fn every_route_applies_each_activation_as_the_standalone_op() {
+    let cases: [([usize; 4], [usize; 3], Conv2dParams); 10] = [
+        ([1, 3, 11, 9], [5, 3, 3], three(1)),
+        ([3, 3, 13, 12], [17, 3, 3], three(1)),
+        ([2, 9, 15, 13], [20, 3, 3], three(2)),
+        ([1, 16, 16, 16], [32, 3, 3], three(1)),
+        ([2, 70, 8, 8], [12, 3, 3], three(1)),
+        ([17, 4, 6, 7], [21, 3, 3], params([1, 1], [0, 2], [1, 1], 1)),
+        ([3, 16, 2, 2], [19, 3, 3], three(1)),
+        ([37, 8, 9, 7], [8, 3, 3], three(1)),
+        ([1, 6, 5, 7], [10, 1, 1], params([1, 1], [0, 0], [1, 1], 1)),
+        ([3, 8, 8, 9], [8, 3, 3], params([1, 1], [1, 1], [1, 1], 4)),
+    ];
+    let activations = [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::Relu6,
+        Activation::Silu,
+    ];
+    let mut ran = Vec::new();
+    for (k, (input, weight, p)) in (0..).zip(cases) {
+        let s = reference::shape(input, weight, p);
+        // Scaled so that relu6 clips above 6 too, with a NaN that relu must keep.
+        let mut x: Vec<f32> = values(s.n * s.c * s.h * s.w, 3 * k)
+            .iter()
+            .map(|v| v * 3.0)
+            .collect();
+        x[s.w + 1] = f32::NAN;
+        let w = values(s.o * s.cg() * s.taps(), 3 * k + 1);
+        let b = values(s.o, 3 * k + 2);
+        let routes = [Winograd, Direct, TapClasses, Im2col];
+        for route in routes.into_iter().filter(|route| route.supports(&s)) {
+            for bias in [None, Some(&b[..])] {
+                let y =
+                    crate::tensor::Tensor::from_f32(route.forward(&s, &x, &w, bias), &[y_len(&s)])
+                        .unwrap();
+                for activation in activations {
+                    let want = activation.compose(y.clone()).unwrap().to_vec_f32().unwrap();
+                    let got = route.forward_activated(&s, &x, &w, bias, activation);
+                    let what = format!("{route:?} {activation:?} bias {} {s:?}", bias.is_some());
+                    assert_eq!(bits(&got), bits(&want), "{what}");
+                }
+            }
+            ran.push(route);
+        }
+        // The route `forward_activated` picks, as the others.
+        let got = forward_activated(&s, &x, &w, Some(&b), Activation::Silu);
+        let want = forward_route(&s).forward_activated(&s, &x, &w, Some(&b), Activation::Silu);
+        assert_eq!(bits(&got), bits(&want), "{s:?}");
+    }
+    let mut routes = vec![Winograd, TapClasses, Im2col];
+    if direct_kernels() {
+        routes.push(Direct);
+    }
+    for route in routes {
+        assert!(ran.contains(&route), "{route:?} never ran");
+    }
+}
+
+fn y_len(s: &ConvShape) -> usize {
+    s.n * s.o * s.ohw()
+}
+
+fn bits(v: &[f32]) -> Vec<u32> {
+    v.iter().map(|f| f.to_bits()).collect()
+}

@@ -19,6 +19,7 @@ use super::chunks::{
 };
 use super::gemm::{matmul, Matrix};
 use crate::nn::conv::ConvShape;
+use crate::nn::Activation;
 
 /// Points of a tile in the Winograd domain: 4x4.
 const POINTS: usize = 16;
@@ -89,12 +90,14 @@ impl<'s> Winograd<'s> {
         }
     }
 
-    /// `y = conv(x, weight) (+ bias)` where `weight(o, c, i, j)` reads the [o, c, 3, 3] kernel.
+    /// `y = activation(conv(x, weight) (+ bias))` where `weight(o, c, i, j)` reads the
+    /// [o, c, 3, 3] kernel.
     pub(super) fn forward(
         &self,
         x: &[f32],
         weight: impl Fn(usize, usize, usize, usize) -> f32 + Sync,
         bias: Option<&[f32]>,
+        activation: Activation,
     ) -> Vec<f32> {
         let s = self.s;
         let (hw, ohw) = (s.h * s.w, s.ohw());
@@ -126,7 +129,7 @@ impl<'s> Winograd<'s> {
             }
             vectorized(
                 #[inline(always)]
-                || self.transform_output(m, nb, y, bias, xt),
+                || self.transform_output(m, nb, y, bias, activation, xt),
             );
         });
         y
@@ -276,8 +279,9 @@ impl<'s> Winograd<'s> {
         }
     }
 
-    /// `y` [nb, o, oh, ow] = A^T m A (+ bias) of every tile of `m` [o, point, tile, sample], each
-    /// output plane staged samples innermost in `stage`.
+    /// `y` [nb, o, oh, ow] = activation(A^T m A (+ bias)) of every tile of `m` [o, point, tile,
+    /// sample], each output plane staged samples innermost in `stage`, and activated as it leaves
+    /// the stage (in L1) for `y`.
     #[inline(always)]
     fn transform_output(
         &self,
@@ -285,6 +289,7 @@ impl<'s> Winograd<'s> {
         nb: usize,
         y: &mut [f32],
         bias: Option<&[f32]>,
+        activation: Activation,
         stage: &mut [f32],
     ) {
         let s = self.s;
@@ -313,6 +318,8 @@ impl<'s> Winograd<'s> {
                 for (d, &v) in dst.iter_mut().zip(stage[n..].iter().step_by(nb)) {
                     *d = v + b;
                 }
+                // Inside `vectorized`: compiled for AVX-512 already where the CPU has it.
+                activation.apply_lanes(dst);
             }
         }
     }
@@ -470,6 +477,7 @@ mod tests {
                 &x,
                 |oc, ic, i, j| weight[((oc * c + ic) * 3 + i) * 3 + j],
                 Some(&bias),
+                Activation::Identity,
             );
             let want = reference::forward(&s, &x, &weight, Some(&bias));
             let scale = reference::forward(&s, &abs(&x), &abs(&weight), Some(&abs(&bias)));

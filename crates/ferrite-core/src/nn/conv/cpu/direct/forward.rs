@@ -5,24 +5,33 @@ use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
+use crate::nn::Activation;
+
 use super::{
     forward_run, reads_in_place, vector_runs, Direct, TileReads, TileRun, ALL_LANES, LANES,
     OUT_TILE,
 };
 
 impl Direct<'_> {
-    /// Forward: `y = conv(x, w) (+ bias)` by the float32 tiles.
-    pub(super) fn forward(&self, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-        self.forward_by(x, w, bias, forward_run)
+    /// Forward: `y = activation(conv(x, w) (+ bias))` by the float32 tiles.
+    pub(super) fn forward(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        activation: Activation,
+    ) -> Vec<f32> {
+        self.forward_by(x, w, bias, activation, forward_run)
     }
 
-    /// Forward: `y = conv(x, w) (+ bias)` by the tiles of `run`, a sample per task (or, with fewer
-    /// samples than threads, a run of output-channel tiles per task).
+    /// Forward: `y = activation(conv(x, w) (+ bias))` by the tiles of `run`, a sample per task (or,
+    /// with fewer samples than threads, a run of output-channel tiles per task).
     pub(super) fn forward_by(
         &self,
         x: &[f32],
         w: &[f32],
         bias: Option<&[f32]>,
+        activation: Activation,
         run: TileRun,
     ) -> Vec<f32> {
         let s = self.s;
@@ -35,6 +44,7 @@ impl Direct<'_> {
             runs: vector_runs(grid.vectors),
             grid,
             bias,
+            activation,
             run,
         };
         let (sample_len, len) = (s.c * s.h * s.w, s.n * s.o * ohw);
@@ -162,6 +172,8 @@ struct ForwardPass<'a> {
     /// `grid`'s position vectors in runs of a tile each.
     runs: Vec<(usize, usize)>,
     bias: Option<&'a [f32]>,
+    /// Applied to each tile's outputs right after its runs store them.
+    activation: Activation,
     run: TileRun,
 }
 
@@ -205,6 +217,18 @@ impl ForwardPass<'_> {
                 let out = out.add(v * LANES);
                 (self.run)(&tile, &bias, out, out_stride, rows, stores, len)
             }
+        }
+        // The tile's outputs, just stored, are still in L1 or L2 (8 planes of up to 32x32): one
+        // pass over them rather than one per run keeps the calls few on small planes.
+        if grid.cropped {
+            self.activation.apply(&mut staged[..rows * out_stride]);
+        } else if self.activation != Activation::Identity {
+            // SAFETY: the runs wrote every element of the tile's planes (see `tile_outputs`), so
+            // they are initialised floats.
+            let written = unsafe {
+                std::slice::from_raw_parts_mut(planes.as_mut_ptr().cast::<f32>(), planes.len())
+            };
+            self.activation.apply(written);
         }
         if grid.cropped {
             self.crop(staged, planes);

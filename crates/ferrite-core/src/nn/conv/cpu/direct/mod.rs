@@ -37,6 +37,7 @@ use avx512 as isa;
 use neon as isa;
 
 use crate::nn::conv::ConvShape;
+use crate::nn::Activation;
 use isa::{LANES, OUT_TILE, POS_TILE};
 use strided::StridedPhases;
 
@@ -67,9 +68,15 @@ pub(super) fn backward_weight_fits(s: &ConvShape) -> bool {
     s.cg() >= 8 && (s.ohw() >= 1024 || (s.cg() <= 64 && s.ohw() >= 64)) && supports(s)
 }
 
-/// Forward: `y = conv(x, w) (+ bias)` of `s`, which must be supported.
-pub(super) fn forward(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
-    Direct::new(s).forward(x, w, bias)
+/// Forward: `y = activation(conv(x, w) (+ bias))` of `s`, which must be supported.
+pub(super) fn forward(
+    s: &ConvShape,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    activation: Activation,
+) -> Vec<f32> {
+    Direct::new(s).forward(x, w, bias, activation)
 }
 
 /// Gradient of the weight of `s`, which must be supported.

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use super::weight::Products;
 use super::{isa, Direct, TileReads, OUT_TILE, POS_TILE};
 use crate::nn::conv::ConvShape;
+use crate::nn::Activation;
 
 /// Whether the paired kernels can run `s`: the direct kernels can, the CPU has AVX512-BF16 (and
 /// AVX-512BW for the rounding), and there is one group (a pair never straddles two).
@@ -35,7 +36,8 @@ pub(in crate::nn::conv::cpu) fn forward(
     };
     let x = round_into_pairs(x, s.c, s.h * s.w);
     let w = round_into_pairs(w, s.c, s.taps());
-    Direct::new(&paired).forward_by(&x, &w, bias, forward_run)
+    // Autocast's forward: an activation after it is an op of its own.
+    Direct::new(&paired).forward_by(&x, &w, bias, Activation::Identity, forward_run)
 }
 
 /// Gradient of the weight of `s` with products of the bf16-rounded `x` and `dy` summed in float32;

@@ -5,6 +5,7 @@ use super::strided::StridedPhases;
 use super::{isa, supports, Direct};
 use crate::nn::conv::reference;
 use crate::nn::conv::{Conv2dParams, ConvShape};
+use crate::nn::Activation;
 use crate::testing::{assert_close, values};
 
 /// [n, c, h, w], [o, kh, kw], stride, padding, dilation, groups.
@@ -87,7 +88,7 @@ fn direct_kernels_match_a_float64_convolution() {
         let bias = values(s.o, 3);
         let dy = values(s.n * s.o * s.ohw(), 4);
         worst = worst.max(max_error(
-            &direct.forward(&x, &w, Some(&bias)),
+            &direct.forward(&x, &w, Some(&bias), Activation::Identity),
             &reference::forward(&s, &x, &w, Some(&bias)),
         ));
         worst = worst.max(max_error(
