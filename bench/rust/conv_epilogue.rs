@@ -1,6 +1,7 @@
 //! What the fused epilogue saves: `conv2d` then a separate `relu` / `silu` against
 //! `conv2d_activated`, and `linear` then the activation against `linear_activated`, in eval mode
-//! (no gradients), for the tutorial's 3x3 padding-1 layers at batch 100 and batch 1.
+//! (no gradients), for the tutorial's 3x3 padding-1 layers (VGG11's deep ones included) at batch
+//! 100 and batch 1.
 //!
 //! Run with `RAYON_NUM_THREADS=1 cargo bench -p ferrite-core --bench conv_epilogue` (`-- --quick`
 //! for fewer repeats). Times are the process's CPU time per call (all threads), not wall-clock,
@@ -16,7 +17,15 @@ use ferrite_core::{Device, NoGradGuard, Tensor};
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// 3x3 padding-1 layers as (channels in, channels out, input height = width).
-const CONVS: [(usize, usize, usize); 4] = [(3, 16, 32), (16, 32, 16), (64, 64, 8), (128, 128, 8)];
+const CONVS: [(usize, usize, usize); 7] = [
+    (3, 16, 32),
+    (16, 32, 16),
+    (64, 64, 8),
+    (128, 128, 8),
+    (256, 512, 4),
+    (512, 512, 4),
+    (512, 512, 2),
+];
 /// Linear layers as (rows, features in, features out).
 const LINEARS: [(usize, usize, usize); 2] = [(100, 512, 256), (100, 4096, 10)];
 

@@ -1,11 +1,12 @@
 //! CPU kernels of `conv2d`, by route. One function per pass chooses the route for a shape, the
 //! first of these that takes it:
 //!
-//! - forward (`forward_route`): Winograd F(2x2, 3x3) for 3x3 stride-1 layers with 128 channels or
-//!   more in and out, 4x4 outputs or more and 16 samples or more; the direct kernels for kernels of
-//!   9 taps or more on 8x8 outputs or more, with at most 64 channels per group or read in place
-//!   (stride 1, output as wide as the input); tap classes where at most 3/4 of im2col's products
-//!   read inside the input (small planes, one group); else im2col + gemm.
+//! - forward (`forward_route`): im2col + gemm for one sample in one group; else Winograd
+//!   F(2x2, 3x3) for 3x3 stride-1 layers with 128 channels or more in and out, 4x4 outputs or more
+//!   and 16 samples or more; the direct kernels for kernels of 9 taps or more on 8x8 outputs or
+//!   more, with at most 64 channels per group or read in place (stride 1, output as wide as the
+//!   input); tap classes where at most 3/4 of im2col's products read inside the input (small
+//!   planes, one group); else im2col + gemm.
 //! - input gradient (`backward_input_route`): at stride > 1, the direct kernels once per stride
 //!   phase (one group, no dilation, at least a sample per thread); at stride 1 with padding within
 //!   the kernel's span, the transposed convolution by the route its forward takes, except that
@@ -70,6 +71,19 @@ pub(super) enum BackwardInputRoute {
 
 /// The route of the forward of `s`.
 pub(super) fn forward_route(s: &ConvShape) -> Route {
+    if s.n == 1 && s.groups == 1 {
+        // One sample: its whole output plane makes one gemm's columns, which read the weight
+        // once. Winograd and the tap classes lay the weight out anew per call and read it again
+        // per tile or class, costs that only a batch shares; on one sample of the tutorial's
+        // layers the direct kernels ran slower than this gemm too (conv_epilogue bench).
+        Route::Im2col
+    } else {
+        batched_route(s)
+    }
+}
+
+/// The route of a forward that `forward_route` does not give to im2col for being one sample.
+fn batched_route(s: &ConvShape) -> Route {
     if Winograd::fits(s) {
         Route::Winograd
     } else if direct::forward_fits(s) {
@@ -89,7 +103,8 @@ pub(super) fn backward_input_route(s: &ConvShape) -> BackwardInputRoute {
     // Through gemm, with more output channels than input ones, col2im is cheaper: the transposed
     // convolution would unfold the larger `dy`, into gemms short of rows. The direct kernels
     // unfold nothing.
-    match s.transposed().map(|t| forward_route(&t)) {
+    // One sample's input gradient keeps the batched routes: the one-sample rule is the forward's.
+    match s.transposed().map(|t| batched_route(&t)) {
         Some(Route::Im2col) if s.og() > s.cg() => BackwardInputRoute::Col2im,
         Some(route) => BackwardInputRoute::Transposed(route),
         None => BackwardInputRoute::Col2im,

@@ -157,7 +157,7 @@ fn the_tutorial_layers_take_these_routes() {
 #[test]
 fn every_route_matches_float64() {
     let d1 = params([1, 1], [0, 0], [1, 1], 1);
-    let cases: [([usize; 4], [usize; 3], Conv2dParams); 17] = [
+    let cases: [([usize; 4], [usize; 3], Conv2dParams); 19] = [
         // The tutorial's layer kinds, with fewer samples and channels where they only cost time.
         ([2, 3, 32, 32], [16, 3, 3], three(1)),
         ([2, 16, 16, 16], [32, 3, 3], three(1)),
@@ -165,6 +165,9 @@ fn every_route_matches_float64() {
         ([2, 64, 8, 8], [64, 3, 3], three(1)),
         ([3, 32, 4, 4], [48, 3, 3], three(1)),
         ([3, 16, 2, 2], [16, 3, 3], three(1)),
+        // One sample, which the forward takes by im2col.
+        ([1, 32, 4, 4], [48, 3, 3], three(1)),
+        ([1, 16, 32, 32], [32, 3, 3], three(2)),
         // 1x1 at stride 1 and 2, 5x5, dilation with groups, groups, unequal padding.
         ([2, 6, 5, 7], [10, 1, 1], d1),
         ([2, 6, 9, 9], [4, 1, 1], params([2, 2], [0, 0], [1, 1], 1)),
@@ -377,4 +380,30 @@ fn y_len(s: &ConvShape) -> usize {
 
 fn bits(v: &[f32]) -> Vec<u32> {
     v.iter().map(|f| f.to_bits()).collect()
+}
+
+#[test]
+fn one_sample_forwards_go_by_im2col() {
+    // The tutorial's layers at batch 1 (an inference server's usual case): one gemm over the
+    // sample's output plane streams the weight once. Grouped layers keep the batched routes.
+    for ([c, hw], o, stride) in [
+        ([3, 32], 16, 1),
+        ([16, 32], 32, 2),
+        ([32, 16], 64, 2),
+        ([64, 8], 64, 1),
+        ([3, 32], 64, 1),
+        ([128, 8], 256, 1),
+        ([256, 4], 512, 1),
+        ([512, 4], 512, 1),
+        ([512, 2], 512, 1),
+    ] {
+        let one = reference::shape([1, c, hw, hw], [o, 3, 3], three(stride));
+        assert_eq!(forward_route(&one), Im2col, "{one:?}");
+    }
+    let grouped = reference::shape(
+        [1, 16, 16, 16],
+        [16, 3, 3],
+        params([1, 1], [1, 1], [1, 1], 4),
+    );
+    assert_eq!(forward_route(&grouped), batched_route(&grouped));
 }
