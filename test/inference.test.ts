@@ -255,3 +255,71 @@ describe('automatic fusion', () => {
     }
   })
 })
+
+describe('the fused graphs check their model in O(1) per call', () => {
+  it('walks no module tree on a steady call, yet notices a replaced parameter, child, training child, forward and model.to()', () => {
+    ft.manualSeed(8)
+    const model = withBatchNormState(new models.MyCNN())
+    const x = ft.randn([2, 3, 32, 32])
+    using fast = ft.inference.optimize(model)
+    const fusedForward = () => ft.noGrad(() => model.forward(x) as ft.Tensor)
+    const expectFusedToMatchUnfused = () => {
+      expect(relativeError(fusedForward(), unfused(model, x))).toBeLessThan(1e-5)
+      expect(relativeError(fast.forward(x) as ft.Tensor, unfused(model, x))).toBeLessThan(1e-5)
+    }
+    expectFusedToMatchUnfused()
+
+    const modules = vi.spyOn(nn.Module.prototype, 'modules')
+    const stateTensors = vi.spyOn(nn.Module.prototype, '_stateTensors')
+    const convForward = vi.spyOn(nn.Conv2d.prototype, 'forward')
+    fusedForward()
+    fast.forward(x)
+    expect(modules).not.toHaveBeenCalled()
+    expect(stateTensors).not.toHaveBeenCalled()
+    expect(convForward).not.toHaveBeenCalled()
+    vi.restoreAllMocks()
+
+    // A parameter replaced by assignment, in a field and in a Sequential's registered child.
+    model.fc.weight = new nn.Parameter(ft.randn(model.fc.weight.shape))
+    expectFusedToMatchUnfused()
+    const conv = model.conv1.at(0) as ft.nn.Conv2d
+    conv.weight = new nn.Parameter(ft.randn(conv.weight.shape))
+    expectFusedToMatchUnfused()
+
+    // A child replaced by assignment, and one replaced by registerModule.
+    const fc = new nn.Linear(model.fc.inFeatures, 10).eval()
+    model.fc = fc
+    expectFusedToMatchUnfused()
+    const batchNorm = new nn.BatchNorm2d(32).eval()
+    ft.noGrad(() => batchNorm.weight?.copy_(ft.rand([32]).add(0.5)))
+    model.conv2.registerModule('1', batchNorm)
+    expectFusedToMatchUnfused()
+
+    // A child switched to training mode makes the automatic path eager (optimize stays fused).
+    const sharedBatchNorm = model.conv2.at(1)
+    sharedBatchNorm.train()
+    const spy = vi.spyOn(nn.Conv2d.prototype, 'forward')
+    ft.noGrad(() => model.forward(x))
+    expect(spy).toHaveBeenCalledTimes(2)
+    vi.restoreAllMocks()
+    sharedBatchNorm.eval()
+
+    // A forward assigned to a child is the caller's own code: the model runs eagerly and calls it.
+    let calls = 0
+    const linearForward = fc.forward.bind(fc)
+    fc.forward = (t: ft.Tensor) => {
+      calls++
+      return linearForward(t)
+    }
+    expect(relativeError(fusedForward(), unfused(model, x))).toBeLessThan(1e-5)
+    expect(calls).toBe(2)
+    delete (fc as { forward?: unknown }).forward
+
+    // model.to() replaces every floating point tensor: bfloat16 and back rounds the weights, which a
+    // stale graph holding the old float32 tensors would not show.
+    const float32Weight = fc.weight
+    model.to('bfloat16').to('float32')
+    expect(fc.weight).not.toBe(float32Weight)
+    expectFusedToMatchUnfused()
+  })
+})
