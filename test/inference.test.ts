@@ -261,6 +261,10 @@ describe('the fused graphs check their model in O(1) per call', () => {
     ft.manualSeed(8)
     const model = withBatchNormState(new models.MyCNN())
     const x = ft.randn([2, 3, 32, 32])
+    // The replacements are made first: a module's construction is a change of its own.
+    const fc = new nn.Linear(model.fc.inFeatures, 10).eval()
+    const batchNorm = new nn.BatchNorm2d(32).eval()
+    ft.noGrad(() => batchNorm.weight?.copy_(ft.rand([32]).add(0.5)))
     using fast = ft.inference.optimize(model)
     const fusedForward = () => ft.noGrad(() => model.forward(x) as ft.Tensor)
     const expectFusedToMatchUnfused = () => {
@@ -287,11 +291,8 @@ describe('the fused graphs check their model in O(1) per call', () => {
     expectFusedToMatchUnfused()
 
     // A child replaced by assignment, and one replaced by registerModule.
-    const fc = new nn.Linear(model.fc.inFeatures, 10).eval()
     model.fc = fc
     expectFusedToMatchUnfused()
-    const batchNorm = new nn.BatchNorm2d(32).eval()
-    ft.noGrad(() => batchNorm.weight?.copy_(ft.rand([32]).add(0.5)))
     model.conv2.registerModule('1', batchNorm)
     expectFusedToMatchUnfused()
 
@@ -321,5 +322,35 @@ describe('the fused graphs check their model in O(1) per call', () => {
     model.to('bfloat16').to('float32')
     expect(fc.weight).not.toBe(float32Weight)
     expectFusedToMatchUnfused()
+  })
+
+  it('notices a replaced field that a subclass redefined after its parent had registered it', () => {
+    class Base extends nn.Module {
+      fc: ft.nn.Module = new nn.Linear(4, 4)
+      constructor() {
+        super()
+        this.registerBuffer('step', ft.zeros([1])) // reads the registry: fc is watched from here on
+      }
+      forward(x: ft.Tensor): ft.Tensor {
+        return ft.functional.relu(this.fc.forward(x) as ft.Tensor)
+      }
+    }
+    class Derived extends Base {
+      constructor() {
+        super()
+        // What a class field `fc = ...` of Derived does where class fields are defined (ES2022):
+        // plain data replacing the watched field, after Base's constructor returned.
+        Object.defineProperty(this, 'fc', { value: new nn.Linear(4, 4), writable: true, enumerable: true, configurable: true })
+      }
+    }
+    ft.inference.markPureForward(Base)
+    const model = new Derived().eval()
+    const x = ft.randn([3, 4])
+    // Made first: a module's construction is a change of its own.
+    const replacement = new nn.Linear(4, 4).eval()
+    expect(relativeError(ft.noGrad(() => model.forward(x)), unfused(model, x))).toBeLessThan(1e-5)
+    ft.noGrad(() => model.forward(x))
+    model.fc = replacement
+    expect(relativeError(ft.noGrad(() => model.forward(x)), unfused(model, x))).toBeLessThan(1e-5)
   })
 })

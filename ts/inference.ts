@@ -51,6 +51,9 @@ export function markPureForward(...classes: ModuleClass[]): void {
  * `forward` assigned or registered, `to()`, `train()`/`eval()`. The fused graphs' checks of their
  * model (its state tensors, modes and pure forwards) walk the module tree only when it moved, so a
  * call costs O(1) otherwise; changes of values in place are the storage versions' concern.
+ * Fields are watched from the first registry read of their module on (every check after a change
+ * reads them all); a property added to a module afterwards is seen once it is registered
+ * (`registerModule`, `Sequential.append`) or once any other change is noted.
  */
 let moduleEpoch = 0
 
@@ -138,7 +141,10 @@ export class FusedForwards {
    */
   fusesAutomatically(): boolean {
     if (!automatic || this.#model.training || isGradEnabled() || native.traceIsRecording()) return false
-    if (this.#fusable.epoch !== moduleEpoch) this.#fusable = { epoch: moduleEpoch, value: fusesAutomatically(this.#model) }
+    if (this.#fusable.epoch !== moduleEpoch) {
+      this.#model._watchFields()
+      this.#fusable = { epoch: moduleEpoch, value: fusesAutomatically(this.#model) }
+    }
     return this.#fusable.value
   }
 
@@ -181,6 +187,7 @@ export class FusedForwards {
   /** The model's state tensors, walked again only when some module changed since the last walk. */
   #currentState(): Tensor[] {
     if (this.#state.epoch !== moduleEpoch) {
+      this.#model._watchFields()
       const value = this.#model._stateTensors().map(([, t]) => t)
       this.#state = { epoch: moduleEpoch, value: sameTensors(this.#state.value, value) ? this.#state.value : value }
     }

@@ -131,11 +131,17 @@ export abstract class Module {
   readonly #parameters = new Map<string, Slot<'parameter'>>()
   readonly #buffers = new Map<string, Slot<'buffer'>>()
   readonly #modules = new Map<string, Slot<'module'>>()
+  /** The fields turned into accessors by `#watchField`. */
+  readonly #watched = new Set<string>()
   /** The fused forwards of `predict` and of the automatic rule (see `forward`). */
   readonly #fusedForwards = new FusedForwards(this)
 
   constructor() {
     scopeForwards(new.target.prototype)
+    // A subclass's class fields are defined after this returns, as plain data that replaces a
+    // watched field of the same name: the fused graphs' next check, which the change makes walk,
+    // watches them again (see `_watchFields`).
+    noteModuleChange()
   }
 
   /** Whether the module is in training mode (`train()`) or evaluation mode (`eval()`). */
@@ -526,27 +532,29 @@ export abstract class Module {
       for (const slot of this.#slots(kind).values()) if (slot.field === undefined && slot.value) explicit.add(slot.value)
     }
     for (const key of Object.keys(this)) {
-      const value = (this as Record<string, unknown>)[key]
-      this.#watchField(key, value)
       if (this.#parameters.has(key) || this.#buffers.has(key) || this.#modules.has(key)) continue
+      const value = (this as Record<string, unknown>)[key]
+      // An empty field (`downsample = null`) may receive a module later.
+      if (value == null && !this.#watched.has(key)) this.#watchField(key)
       const kind = kindOf(value)
       // A field that aliases an explicitly registered value (`this.fc = this.registerModule('f_c', ...)`) is not a second entry.
-      if (kind !== undefined && !explicit.has(value)) this.#slots(kind).set(key, { field: key })
+      if (kind !== undefined && !explicit.has(value)) {
+        this.#slots(kind).set(key, { field: key })
+        this.#watchField(key)
+      }
     }
   }
 
   /**
-   * Turns the field `key`, where it holds a Module, Parameter, Buffer or nothing yet (null or
+   * Turns the field `key`, which holds a Module, Parameter, Buffer or nothing yet (null or
    * undefined), into an accessor whose setter notes each new value, so that the fused graphs'
-   * checks see a replaced weight or child (see `noteModuleChange`) without walking the tree. A
-   * subclass's class field of the same name redefines it as plain data; the next registry read
-   * (every check after a change walks them all) turns it back.
+   * checks see a replaced weight or child (see `noteModuleChange`) without walking the tree.
    */
-  #watchField(key: string, initial: unknown): void {
-    if (initial != null && kindOf(initial) === undefined) return
+  #watchField(key: string): void {
     const descriptor = Object.getOwnPropertyDescriptor(this, key)
     if (descriptor === undefined || !('value' in descriptor) || !descriptor.writable || !descriptor.configurable) return
-    let value = initial
+    this.#watched.add(key)
+    let value: unknown = descriptor.value
     Object.defineProperty(this, key, {
       configurable: true,
       enumerable: descriptor.enumerable,
@@ -557,6 +565,19 @@ export abstract class Module {
         noteModuleChange()
       },
     })
+  }
+
+  /**
+   * @internal Watches again, in this module and its descendants, each watched field that was
+   * redefined as plain data (a subclass's class field of the same name); the fused graphs' checks
+   * call it whenever a change was noted.
+   */
+  _watchFields(): void {
+    for (const module of this.modules()) {
+      for (const key of module.#watched) {
+        if (Object.getOwnPropertyDescriptor(module, key)?.get === undefined) module.#watchField(key)
+      }
+    }
   }
 
   /** This module's own entries of one kind, null for placeholders and for fields now holding something else. */
