@@ -52,8 +52,9 @@ export function markPureForward(...classes: ModuleClass[]): void {
  * model (its state tensors, modes and pure forwards) walk the module tree only when it moved, so a
  * call costs O(1) otherwise; changes of values in place are the storage versions' concern.
  * Fields are watched from the first registry read of their module on (every check after a change
- * reads them all); a property added to a module afterwards is seen once it is registered
- * (`registerModule`, `Sequential.append`) or once any other change is noted.
+ * reads them all); a property added to a module afterwards, or a field that held something else
+ * (a number, a plain tensor) given a module, is seen once it is registered (`registerModule`,
+ * `Sequential.append`) or once any other change is noted.
  */
 let moduleEpoch = 0
 
