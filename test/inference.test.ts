@@ -255,3 +255,102 @@ describe('automatic fusion', () => {
     }
   })
 })
+
+describe('the fused graphs check their model in O(1) per call', () => {
+  it('walks no module tree on a steady call, yet notices a replaced parameter, child, training child, forward and model.to()', () => {
+    ft.manualSeed(8)
+    const model = withBatchNormState(new models.MyCNN())
+    const x = ft.randn([2, 3, 32, 32])
+    // The replacements are made first: a module's construction is a change of its own.
+    const fc = new nn.Linear(model.fc.inFeatures, 10).eval()
+    const batchNorm = new nn.BatchNorm2d(32).eval()
+    ft.noGrad(() => batchNorm.weight?.copy_(ft.rand([32]).add(0.5)))
+    using fast = ft.inference.optimize(model)
+    const fusedForward = () => ft.noGrad(() => model.forward(x) as ft.Tensor)
+    const expectFusedToMatchUnfused = () => {
+      expect(relativeError(fusedForward(), unfused(model, x))).toBeLessThan(1e-5)
+      expect(relativeError(fast.forward(x) as ft.Tensor, unfused(model, x))).toBeLessThan(1e-5)
+    }
+    expectFusedToMatchUnfused()
+
+    const modules = vi.spyOn(nn.Module.prototype, 'modules')
+    const stateTensors = vi.spyOn(nn.Module.prototype, '_stateTensors')
+    const convForward = vi.spyOn(nn.Conv2d.prototype, 'forward')
+    fusedForward()
+    fast.forward(x)
+    expect(modules).not.toHaveBeenCalled()
+    expect(stateTensors).not.toHaveBeenCalled()
+    expect(convForward).not.toHaveBeenCalled()
+    vi.restoreAllMocks()
+
+    // A parameter replaced by assignment, in a field and in a Sequential's registered child.
+    model.fc.weight = new nn.Parameter(ft.randn(model.fc.weight.shape))
+    expectFusedToMatchUnfused()
+    const conv = model.conv1.at(0) as ft.nn.Conv2d
+    conv.weight = new nn.Parameter(ft.randn(conv.weight.shape))
+    expectFusedToMatchUnfused()
+
+    // A child replaced by assignment, and one replaced by registerModule.
+    model.fc = fc
+    expectFusedToMatchUnfused()
+    model.conv2.registerModule('1', batchNorm)
+    expectFusedToMatchUnfused()
+
+    // A child switched to training mode makes the automatic path eager (optimize stays fused).
+    const sharedBatchNorm = model.conv2.at(1)
+    sharedBatchNorm.train()
+    const spy = vi.spyOn(nn.Conv2d.prototype, 'forward')
+    ft.noGrad(() => model.forward(x))
+    expect(spy).toHaveBeenCalledTimes(2)
+    vi.restoreAllMocks()
+    sharedBatchNorm.eval()
+
+    // A forward assigned to a child is the caller's own code: the model runs eagerly and calls it.
+    let calls = 0
+    const linearForward = fc.forward.bind(fc)
+    fc.forward = (t: ft.Tensor) => {
+      calls++
+      return linearForward(t)
+    }
+    expect(relativeError(fusedForward(), unfused(model, x))).toBeLessThan(1e-5)
+    expect(calls).toBe(2)
+    delete (fc as { forward?: unknown }).forward
+
+    // model.to() replaces every floating point tensor: bfloat16 and back rounds the weights, which a
+    // stale graph holding the old float32 tensors would not show.
+    const float32Weight = fc.weight
+    model.to('bfloat16').to('float32')
+    expect(fc.weight).not.toBe(float32Weight)
+    expectFusedToMatchUnfused()
+  })
+
+  it('notices a replaced field that a subclass redefined after its parent had registered it', () => {
+    class Base extends nn.Module {
+      fc: ft.nn.Module = new nn.Linear(4, 4)
+      constructor() {
+        super()
+        this.registerBuffer('step', ft.zeros([1])) // reads the registry: fc is watched from here on
+      }
+      forward(x: ft.Tensor): ft.Tensor {
+        return ft.functional.relu(this.fc.forward(x) as ft.Tensor)
+      }
+    }
+    class Derived extends Base {
+      constructor() {
+        super()
+        // What a class field `fc = ...` of Derived does where class fields are defined (ES2022):
+        // plain data replacing the watched field, after Base's constructor returned.
+        Object.defineProperty(this, 'fc', { value: new nn.Linear(4, 4), writable: true, enumerable: true, configurable: true })
+      }
+    }
+    ft.inference.markPureForward(Base)
+    const model = new Derived().eval()
+    const x = ft.randn([3, 4])
+    // Made first: a module's construction is a change of its own.
+    const replacement = new nn.Linear(4, 4).eval()
+    expect(relativeError(ft.noGrad(() => model.forward(x)), unfused(model, x))).toBeLessThan(1e-5)
+    ft.noGrad(() => model.forward(x))
+    model.fc = replacement
+    expect(relativeError(ft.noGrad(() => model.forward(x)), unfused(model, x))).toBeLessThan(1e-5)
+  })
+})

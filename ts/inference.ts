@@ -43,6 +43,24 @@ const pureForward = Symbol('pureForward')
  */
 export function markPureForward(...classes: ModuleClass[]): void {
   for (const c of classes) Object.defineProperty(c, pureForward, { value: true })
+  noteModuleChange()
+}
+
+/**
+ * Counts the changes to any module's structure or mode: a parameter, buffer, submodule or
+ * `forward` assigned or registered, `to()`, `train()`/`eval()`. The fused graphs' checks of their
+ * model (its state tensors, modes and pure forwards) walk the module tree only when it moved, so a
+ * call costs O(1) otherwise; changes of values in place are the storage versions' concern.
+ * Fields are watched from the first registry read of their module on (every check after a change
+ * reads them all); a property added to a module afterwards, or a field that held something else
+ * (a number, a plain tensor) given a module, is seen once it is registered (`registerModule`,
+ * `Sequential.append`) or once any other change is noted.
+ */
+let moduleEpoch = 0
+
+/** @internal Called by `Module` on every change {@link moduleEpoch} counts. */
+export function noteModuleChange(): void {
+  moduleEpoch++
 }
 
 /** The class whose `forward` `module` runs: the nearest one along its chain that defines it. */
@@ -83,8 +101,7 @@ export function isAutomaticFusionEnabled(): boolean {
  * fusion is on, no grad is recorded, no trace is recording (a trace must see the ops), and the
  * module has children and it and all its descendants are in evaluation mode with pure forwards.
  */
-export function fusesAutomatically(module: Module): boolean {
-  if (!automatic || module.training || isGradEnabled() || native.traceIsRecording()) return false
+function fusesAutomatically(module: Module): boolean {
   // A layer without children is one op or a few: there is nothing to fuse, and its replay would
   // cost as much as its call.
   const modules = module.modules()
@@ -92,6 +109,12 @@ export function fusesAutomatically(module: Module): boolean {
 }
 
 type Cached = { state: Tensor[]; graph: TracedGraph; error?: undefined } | { state: Tensor[]; graph?: undefined; error: unknown }
+
+/** A value computed from the module tree, with the {@link moduleEpoch} it was computed at. */
+interface EpochValue<T> {
+  epoch: number
+  value: T
+}
 
 /**
  * @internal A model's fused forwards, traced on the first sample of an input in evaluation mode
@@ -102,9 +125,28 @@ type Cached = { state: Tensor[]; graph: TracedGraph; error?: undefined } | { sta
 export class FusedForwards {
   readonly #model: Module
   readonly #graphs = new Map<string, Cached>()
+  /** The model's state tensors as of an epoch; a graph traced for the same tensors is current. */
+  #state: EpochValue<Tensor[]> = { epoch: -1, value: [] }
+  /** Whether the model and all its descendants are in evaluation mode with pure forwards, as of an epoch. */
+  #fusable: EpochValue<boolean> = { epoch: -1, value: false }
 
   constructor(model: Module) {
     this.#model = model
+  }
+
+  /**
+   * @internal Whether `model.forward(x)` may replay its fused graph instead of running:
+   * automatic fusion is on, no grad is recorded, no trace is recording (a trace must see the
+   * ops), and the model has children and it and all its descendants are in evaluation mode with
+   * pure forwards.
+   */
+  fusesAutomatically(): boolean {
+    if (!automatic || this.#model.training || isGradEnabled() || native.traceIsRecording()) return false
+    if (this.#fusable.epoch !== moduleEpoch) {
+      this.#model._watchFields()
+      this.#fusable = { epoch: moduleEpoch, value: fusesAutomatically(this.#model) }
+    }
+    return this.#fusable.value
   }
 
   /** The fused graph for inputs like `x`; throws what tracing threw (now or when first tried). */
@@ -129,14 +171,28 @@ export class FusedForwards {
 
   #lookup(op: string, x: Tensor): Cached {
     if (!(x instanceof Tensor)) throw new InvalidArgumentError(`${op}: expected a Tensor, got ${describe(x)}`)
-    const state = this.#model._stateTensors().map(([, t]) => t)
+    const state = this.#currentState()
     const key = `${x.shape.slice(1).join(',')}|${x.ndim}|${x.dtype}|${x.device}|${native.autocastDtype('cpu')}|${native.autocastDtype('cuda')}`
     const cached = this.#graphs.get(key)
-    if (cached && cached.state.length === state.length && cached.state.every((t, i) => t === state[i])) return cached
+    if (cached && (cached.state === state || sameTensors(cached.state, state))) {
+      // The same list from now on, so that the next calls compare one reference.
+      cached.state = state
+      return cached
+    }
     cached?.graph?.dispose()
     const entry = this.#trace(x, state)
     this.#graphs.set(key, entry)
     return entry
+  }
+
+  /** The model's state tensors, walked again only when some module changed since the last walk. */
+  #currentState(): Tensor[] {
+    if (this.#state.epoch !== moduleEpoch) {
+      this.#model._watchFields()
+      const value = this.#model._stateTensors().map(([, t]) => t)
+      this.#state = { epoch: moduleEpoch, value: sameTensors(this.#state.value, value) ? this.#state.value : value }
+    }
+    return this.#state.value
   }
 
   #trace(x: Tensor, state: Tensor[]): Cached {
@@ -159,6 +215,10 @@ export class FusedForwards {
     for (const { graph } of this.#graphs.values()) graph?.dispose()
     this.#graphs.clear()
   }
+}
+
+function sameTensors(a: readonly Tensor[], b: readonly Tensor[]): boolean {
+  return a.length === b.length && a.every((t, i) => t === b[i])
 }
 
 /**

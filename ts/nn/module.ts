@@ -4,7 +4,7 @@ import { InvalidArgumentError, ShapeMismatchError } from '../errors'
 import { native } from '../native'
 import { forwardScope } from '../scope'
 import { Tensor } from '../tensor'
-import { type ForwardOutput, FusedForwards, fusesAutomatically, OptimizedModel } from '../inference'
+import { type ForwardOutput, FusedForwards, noteModuleChange, OptimizedModel } from '../inference'
 import type { TracedGraph } from '../trace'
 import { describe } from '../validate'
 import type { DeviceName, DType, ToOptions } from '../types'
@@ -65,7 +65,10 @@ const scoped = Symbol('scopedForward')
 
 /**
  * Makes every `forward` defined along a module class's prototype chain run in a scope that frees
- * its intermediates (see {@link Module}); each class's method is wrapped once, on its first instance.
+ * its intermediates (see {@link Module}), or replay its fused graph (which makes no intermediates
+ * on the JS side); each class's method is wrapped once, on its first instance. The wrapper is
+ * read through an accessor whose setter notes a `forward` assigned to an instance (or a
+ * prototype), which makes that module's forward the caller's own (see `Module.forward`).
  */
 function scopeForwards(prototype: object): void {
   for (let p = prototype; p !== Module.prototype && p !== null; p = Object.getPrototypeOf(p)) {
@@ -74,15 +77,27 @@ function scopeForwards(prototype: object): void {
     if (typeof forward !== 'function' || forward[scoped]) continue
     const wrapped = {
       forward(this: Module, ...args: unknown[]): unknown {
+        if (args.length === 1 && args[0] instanceof Tensor) {
+          const fused = this._fusedForward(args[0])
+          if (fused !== undefined) return fused
+        }
         let own: Set<Tensor> | undefined
         return forwardScope(
-          () => (args.length === 1 && args[0] instanceof Tensor && this._fusedForward(args[0])) || forward.apply(this, args),
+          () => forward.apply(this, args),
           (t) => (own ??= this.ownTensors()).has(t),
         )
       },
     }.forward as typeof forward
     wrapped[scoped] = true
-    Object.defineProperty(p, 'forward', { ...own, value: wrapped })
+    Object.defineProperty(p, 'forward', {
+      configurable: true,
+      enumerable: own?.enumerable,
+      get: () => wrapped,
+      set(this: object, value: unknown) {
+        Object.defineProperty(this, 'forward', { value, writable: true, configurable: true, enumerable: true })
+        noteModuleChange()
+      },
+    })
   }
 }
 
@@ -111,17 +126,33 @@ function scopeForwards(prototype: object): void {
  * the module's buffer or parameter, or passed to `ft.keep`.
  */
 export abstract class Module {
-  /** Whether the module is in training mode (`train()`) or evaluation mode (`eval()`). */
-  training = true
+  #training = true
 
   readonly #parameters = new Map<string, Slot<'parameter'>>()
   readonly #buffers = new Map<string, Slot<'buffer'>>()
   readonly #modules = new Map<string, Slot<'module'>>()
+  /** The fields turned into accessors by `#watchField`. */
+  readonly #watched = new Set<string>()
   /** The fused forwards of `predict` and of the automatic rule (see `forward`). */
   readonly #fusedForwards = new FusedForwards(this)
 
   constructor() {
     scopeForwards(new.target.prototype)
+    // A subclass's class fields are defined after this returns, as plain data that replaces a
+    // watched field of the same name: the fused graphs' next check, which the change makes walk,
+    // watches them again (see `_watchFields`).
+    noteModuleChange()
+  }
+
+  /** Whether the module is in training mode (`train()`) or evaluation mode (`eval()`). */
+  get training(): boolean {
+    return this.#training
+  }
+
+  set training(mode: boolean) {
+    if (mode === this.#training) return
+    this.#training = mode
+    noteModuleChange()
   }
 
   /**
@@ -145,7 +176,7 @@ export abstract class Module {
    * `forward`) applies and the forward traces; undefined where `forward` must run as written.
    */
   _fusedForward(x: Tensor): Tensor | Tensor[] | undefined {
-    if (!fusesAutomatically(this)) return undefined
+    if (!this.#fusedForwards.fusesAutomatically()) return undefined
     const graph = this.#fusedForwards.graphIfTraceable(x)
     if (graph === undefined) return undefined
     const outputs = graph.run(x)
@@ -487,6 +518,7 @@ export abstract class Module {
       }
     }
     this.#slots(kind).set(name, slot)
+    noteModuleChange()
   }
 
   /**
@@ -502,9 +534,49 @@ export abstract class Module {
     for (const key of Object.keys(this)) {
       if (this.#parameters.has(key) || this.#buffers.has(key) || this.#modules.has(key)) continue
       const value = (this as Record<string, unknown>)[key]
+      // An empty field (`downsample = null`) may receive a module later.
+      if (value == null && !this.#watched.has(key)) this.#watchField(key)
       const kind = kindOf(value)
       // A field that aliases an explicitly registered value (`this.fc = this.registerModule('f_c', ...)`) is not a second entry.
-      if (kind !== undefined && !explicit.has(value)) this.#slots(kind).set(key, { field: key })
+      if (kind !== undefined && !explicit.has(value)) {
+        this.#slots(kind).set(key, { field: key })
+        this.#watchField(key)
+      }
+    }
+  }
+
+  /**
+   * Turns the field `key`, which holds a Module, Parameter, Buffer or nothing yet (null or
+   * undefined), into an accessor whose setter notes each new value, so that the fused graphs'
+   * checks see a replaced weight or child (see `noteModuleChange`) without walking the tree.
+   */
+  #watchField(key: string): void {
+    const descriptor = Object.getOwnPropertyDescriptor(this, key)
+    if (descriptor === undefined || !('value' in descriptor) || !descriptor.writable || !descriptor.configurable) return
+    this.#watched.add(key)
+    let value: unknown = descriptor.value
+    Object.defineProperty(this, key, {
+      configurable: true,
+      enumerable: descriptor.enumerable,
+      get: () => value,
+      set: (next: unknown) => {
+        if (next === value) return
+        value = next
+        noteModuleChange()
+      },
+    })
+  }
+
+  /**
+   * @internal Watches again, in this module and its descendants, each watched field that was
+   * redefined as plain data (a subclass's class field of the same name); the fused graphs' checks
+   * call it whenever a change was noted.
+   */
+  _watchFields(): void {
+    for (const module of this.modules()) {
+      for (const key of module.#watched) {
+        if (Object.getOwnPropertyDescriptor(module, key)?.get === undefined) module.#watchField(key)
+      }
     }
   }
 
@@ -574,8 +646,10 @@ export abstract class Module {
             : current instanceof Buffer
               ? new Buffer(moved, { persistent: current.persistent })
               : moved
-        if (slot.field === undefined) this.#slots(kind).set(name, { ...slot, value: replacement as Value<typeof kind> })
-        else (this as Record<string, unknown>)[slot.field] = replacement
+        if (slot.field === undefined) {
+          this.#slots(kind).set(name, { ...slot, value: replacement as Value<typeof kind> })
+          noteModuleChange()
+        } else (this as Record<string, unknown>)[slot.field] = replacement
       }
     }
   }
