@@ -280,6 +280,10 @@ fn untranspose(s: &ConvShape, dw: &[f32]) -> Vec<f32> {
     out
 }
 
+/// One sample's gemm is split across threads only from this many multiply-adds: a batch-1
+/// inference's layers run in tens of microseconds, less than waking the pool's threads costs.
+const ONE_SAMPLE_PARALLEL_MIN_FLOPS: usize = 1 << 23;
+
 /// Chunks of about `cols` im2col columns, as many samples as the im2col buffers' budget allows.
 /// Chunks that run as tasks come in a multiple of the thread count, of equal size, so that every
 /// thread gets the same work.
@@ -294,7 +298,12 @@ fn plan(s: &ConvShape, cols: usize) -> Plan {
         .min(s.n.div_ceil(threads))
         .clamp(1, s.n.max(1));
     let mut chunks = s.n.div_ceil(wanted);
-    let small = s.o * s.k() * wanted * ohw < PARALLEL_GEMM_MIN_FLOPS;
+    let min_flops = if s.n == 1 {
+        ONE_SAMPLE_PARALLEL_MIN_FLOPS
+    } else {
+        PARALLEL_GEMM_MIN_FLOPS
+    };
+    let small = s.o * s.k() * wanted * ohw < min_flops;
     let in_tasks = chunks >= threads || small;
     if in_tasks {
         chunks = chunks.next_multiple_of(threads).min(s.n);
