@@ -18,6 +18,7 @@ use super::chunks::{
     for_each_chunk, samples_last, sized, summed_over_chunks, Plan, Scratch, MAX_COL_BYTES,
 };
 use super::gemm::{matmul, Matrix};
+use crate::cpu::with_wide_vectors;
 use crate::nn::conv::ConvShape;
 use crate::nn::Activation;
 
@@ -111,7 +112,7 @@ impl<'s> Winograd<'s> {
             let x = &x[first * s.c * hw..][..nb * s.c * hw];
             samples_last(x, &mut xt[..x.len()], nb, usize::MAX);
             let v = scratch.col.overwritten(s.c * POINTS * cols);
-            vectorized(
+            with_wide_vectors(
                 #[inline(always)]
                 || self.transform_input(&xt[..x.len()], nb, v),
             );
@@ -127,7 +128,7 @@ impl<'s> Winograd<'s> {
                     Parallelism::None,
                 );
             }
-            vectorized(
+            with_wide_vectors(
                 #[inline(always)]
                 || self.transform_output(m, nb, y, bias, activation, xt),
             );
@@ -169,7 +170,7 @@ impl<'s> Winograd<'s> {
         let x = &x[first * s.c * hw..][..nb * s.c * hw];
         samples_last(x, &mut xt[..x.len()], nb, usize::MAX);
         let v = scratch.col.overwritten(s.c * POINTS * cols);
-        vectorized(
+        with_wide_vectors(
             #[inline(always)]
             || self.transform_input(&xt[..nb * s.c * hw], nb, v),
         );
@@ -181,7 +182,7 @@ impl<'s> Winograd<'s> {
             usize::MAX,
         );
         let w = sized(&mut scratch.rows, s.o * POINTS * cols);
-        vectorized(
+        with_wide_vectors(
             #[inline(always)]
             || self.transform_dy(dyt, nb, w),
         );
@@ -318,7 +319,7 @@ impl<'s> Winograd<'s> {
                 for (d, &v) in dst.iter_mut().zip(stage[n..].iter().step_by(nb)) {
                     *d = v + b;
                 }
-                // Inside `vectorized`: compiled for AVX-512 already where the CPU has it.
+                // Inside `with_wide_vectors`: compiled for AVX-512 already where the CPU has it.
                 activation.apply_lanes(dst);
             }
         }
@@ -335,22 +336,6 @@ impl<'s> Winograd<'s> {
                 .map(move |first| (t, origin, first, LANES.min(nb - first)))
         })
     }
-}
-
-/// Runs `f` compiled for AVX-512F where the CPU has it: the transforms' lane loops, inlined into
-/// `f`, then move and add whole vectors of samples instead of SSE's quarter vectors.
-#[inline(always)]
-fn vectorized<R>(f: impl FnOnce() -> R) -> R {
-    #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx512f") {
-        #[target_feature(enable = "avx512f")]
-        fn with_avx512<R>(f: impl FnOnce() -> R) -> R {
-            f()
-        }
-        // SAFETY: the CPU has AVX-512F.
-        return unsafe { with_avx512(f) };
-    }
-    f()
 }
 
 /// The first `len` lanes of `dst` from `src`: a whole vector is one move, not a call to memcpy.
