@@ -1,5 +1,6 @@
-//! The bf16 matrix product (`cpu::bf16::gemm`, AVX512-BF16 `vdpbf16ps`) against the float32 `gemm`
-//! crate that float32 `matmul` uses, in GFLOP/s, on 1 and 2 threads.
+//! The bf16 matrix product (`cpu::bf16::gemm`) on each microkernel this CPU runs (AVX512-BF16
+//! `vdpbf16ps`, AMX-BF16 `tdpbf16ps`) against the float32 `gemm` crate that float32 `matmul` uses,
+//! in GFLOP/s, on 1 and 2 threads.
 //!
 //! Run with `cargo bench -p ferrite-core --bench bf16_gemm` (square sizes after `--` replace the
 //! default shapes, e.g. `-- 1024`). The bf16 product reads float32
@@ -9,7 +10,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use ferrite_core::bench_internals::{bf16_available, bf16_gemm};
+use ferrite_core::bench_internals::{bf16_gemm, bf16_kernels, Bf16Kernel};
 use gemm::Parallelism;
 use half::bf16;
 
@@ -41,13 +42,21 @@ fn main() -> Result<(), BoxError> {
         })
         .unwrap_or_default();
     println!("bf16 gemm vs float32 gemm; {cpu}");
-    if !bf16_available() {
+    let kernels = bf16_kernels();
+    if kernels.is_empty() {
         println!("this CPU has no AVX512-BF16: nothing to time");
         return Ok(());
     }
     println!();
-    println!("| m | n | k | threads | f32 gemm GFLOP/s | bf16 gemm GFLOP/s | bf16 / f32 |");
-    println!("|--:|--:|--:|--:|--:|--:|--:|");
+    let names: Vec<String> = kernels
+        .iter()
+        .map(|k| format!("bf16 {k:?} GFLOP/s"))
+        .collect();
+    println!(
+        "| m | n | k | threads | f32 gemm GFLOP/s | {} | fastest bf16 / f32 |",
+        names.join(" | ")
+    );
+    println!("|--:|--:|--:|--:|--:|{}--:|", "--:|".repeat(kernels.len()));
     // cargo passes `--bench`; anything numeric is a square size to run instead of SHAPES.
     let squares: Vec<[usize; 3]> = std::env::args()
         .skip(1)
@@ -66,28 +75,38 @@ fn main() -> Result<(), BoxError> {
         let b: Vec<f32> = (0..k * n)
             .map(|i| ((i * 104_729 % 997) as f32 - 498.0) / 300.0)
             .collect();
-        check(&a, &b, [m, n, k])?;
+        for &kernel in &kernels {
+            check(kernel, &a, &b, [m, n, k])?;
+        }
         for threads in [1, 2] {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(threads)
                 .build()?;
-            let (f32_time, bf16_time) = pool.install(|| {
+            let (f32_time, bf16_times) = pool.install(|| {
                 let mut c = vec![0f32; m * n];
                 let mut h = vec![bf16::ZERO; m * n];
-                // Interleaved, so a neighbour's build slows both alike.
+                // Interleaved, so a neighbour's build slows all alike.
                 let mut f = Vec::new();
-                let mut g = Vec::new();
+                let mut g = vec![Vec::new(); kernels.len()];
                 for _ in 0..3 {
                     f.push(best(|| f32_gemm([m, n, k], &a, &b, &mut c, threads)));
-                    g.push(best(|| bf16_gemm([m, n, k], &a, &b, &mut h, threads > 1)));
+                    for (times, &kernel) in g.iter_mut().zip(&kernels) {
+                        times.push(best(|| {
+                            bf16_gemm(kernel, [m, n, k], &a, &b, &mut h, threads > 1)
+                        }));
+                    }
                 }
-                (min(&f), min(&g))
+                (min(&f), g.iter().map(|t| min(t)).collect::<Vec<_>>())
             });
             let gflops = |t: Duration| 2.0 * (m * n * k) as f64 / t.as_secs_f64() / 1e9;
-            let (f, g) = (gflops(f32_time), gflops(bf16_time));
+            let f = gflops(f32_time);
+            let g: Vec<f64> = bf16_times.into_iter().map(gflops).collect();
+            let cells: Vec<String> = g.iter().map(|g| format!("{g:.1}")).collect();
+            let fastest = g.iter().copied().fold(0.0, f64::max);
             println!(
-                "| {m} | {n} | {k} | {threads} | {f:.1} | {g:.1} | {:.2} |",
-                g / f
+                "| {m} | {n} | {k} | {threads} | {f:.1} | {} | {:.2} |",
+                cells.join(" | "),
+                fastest / f
             );
         }
     }
@@ -149,9 +168,9 @@ fn f32_gemm([m, n, k]: [usize; 3], a: &[f32], b: &[f32], c: &mut [f32], threads:
 }
 
 /// A few entries of the bf16 product against float64 sums, so a broken kernel cannot post a time.
-fn check(a: &[f32], b: &[f32], [m, n, k]: [usize; 3]) -> Result<(), BoxError> {
+fn check(kernel: Bf16Kernel, a: &[f32], b: &[f32], [m, n, k]: [usize; 3]) -> Result<(), BoxError> {
     let mut h = vec![bf16::ZERO; m * n];
-    bf16_gemm([m, n, k], a, b, &mut h, true);
+    bf16_gemm(kernel, [m, n, k], a, b, &mut h, true);
     for (i, j) in [(0, 0), (m / 2, n / 3), (m - 1, n - 1)] {
         let (mut want, mut magnitude) = (0f64, 0f64);
         for p in 0..k {
@@ -161,9 +180,10 @@ fn check(a: &[f32], b: &[f32], [m, n, k]: [usize; 3]) -> Result<(), BoxError> {
         }
         let got = h[i * n + j].to_f64();
         if (got - want).abs() > magnitude * 2f64.powi(-6) + want.abs() * 2f64.powi(-8) {
-            return Err(
-                format!("bf16 gemm {m}x{n}x{k}: c[{i}][{j}] = {got}, expected {want}").into(),
-            );
+            return Err(format!(
+                "bf16 {kernel:?} {m}x{n}x{k}: c[{i}][{j}] = {got}, expected {want}"
+            )
+            .into());
         }
     }
     Ok(())

@@ -45,17 +45,19 @@ pub fn num_threads() -> usize {
 pub mod bench_internals {
     use half::bf16;
 
+    pub use crate::cpu::bf16::Kernel as Bf16Kernel;
     use crate::cpu::bf16::{self as kernels, Output, Strided};
 
-    /// Whether the bf16 kernels run on this CPU.
-    pub fn bf16_available() -> bool {
-        kernels::available()
+    /// The bf16 microkernels this CPU runs, slowest first (none without AVX512-BF16).
+    pub fn bf16_kernels() -> Vec<Bf16Kernel> {
+        Bf16Kernel::here()
     }
 
     /// `out (m x n, bf16) = a (m x k) @ b (k x n)`, all row-major, as autocast's matmul computes
     /// it: float32 operands rounded to bf16 while packing, float32 sums. Panics without
-    /// AVX512-BF16 or on short slices.
+    /// AVX512-BF16, for a kernel this CPU lacks or on short slices.
     pub fn bf16_gemm(
+        kernel: Bf16Kernel,
         [m, n, k]: [usize; 3],
         a: &[f32],
         b: &[f32],
@@ -76,7 +78,8 @@ pub mod bench_internals {
             line_stride: 1,
             k_stride: n,
         };
-        kernels::gemm(
+        kernels::gemm_with(
+            kernel,
             [m, n],
             &a,
             &b,

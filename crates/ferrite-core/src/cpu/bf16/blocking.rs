@@ -6,6 +6,71 @@ use rayon::prelude::*;
 use super::kernel::{self, Init, Store};
 use super::{Output, PackPairs};
 
+/// A microkernel: one MR x NR tile of the product from packed micro-panels of `kc` pairs (see
+/// [`kernel::tile`] for the panels' layout as the blocking packs them).
+pub(super) trait Micro {
+    const MR: usize;
+    const NR: usize;
+    /// A depth block's pairs are padded with zeros to a multiple of this.
+    const PAIR_ALIGN: usize;
+    /// Pairs per depth block.
+    const KC: usize = KC;
+
+    /// Rearranges a freshly packed A panel (`kc` pairs x MR rows, pair-major) into the layout
+    /// `tile` reads, using `staging` (as long as the panel).
+    fn arrange_a(panel: &mut [u32], staging: &mut [u32], kc: usize);
+
+    /// Prepares the calling thread to run tiles (and `end` undoes it).
+    ///
+    /// # Safety
+    /// The CPU must run this kernel.
+    unsafe fn begin() {}
+    /// # Safety
+    /// After `begin`, on the same thread.
+    unsafe fn end() {}
+
+    /// As [`kernel::tile`], between `begin` and `finish`, with `kc` a multiple of `PAIR_ALIGN`.
+    ///
+    /// # Safety
+    /// As [`kernel::tile`].
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile(
+        kc: usize,
+        a: *const u32,
+        b: *const u32,
+        init: Init,
+        bias: Option<*const f32>,
+        store: Store,
+        rows: usize,
+        cols: usize,
+    );
+}
+
+/// The `vdpbf16ps` kernel with MR x (16 * NV) tiles of accumulators in registers.
+pub(super) struct Dot<const MR: usize, const NV: usize>;
+
+impl<const MR: usize, const NV: usize> Micro for Dot<MR, NV> {
+    const MR: usize = MR;
+    const NR: usize = 16 * NV;
+    const PAIR_ALIGN: usize = 1;
+
+    fn arrange_a(_: &mut [u32], _: &mut [u32], _: usize) {}
+
+    unsafe fn tile(
+        kc: usize,
+        a: *const u32,
+        b: *const u32,
+        init: Init,
+        bias: Option<*const f32>,
+        store: Store,
+        rows: usize,
+        cols: usize,
+    ) {
+        // SAFETY: passed on from the caller.
+        unsafe { kernel::tile::<MR, NV>(kc, a, b, init, bias, store, rows, cols) }
+    }
+}
+
 /// Pairs per depth block. Longer blocks store and reload each tile's sums less often; past 256 the
 /// A and B blocks below would outgrow L2 (128 was 5 % slower, 384 no faster: bench/KERNELS.md).
 const KC: usize = 256;
@@ -34,13 +99,13 @@ enum Dst {
     Bf16 { c: Shared<u16> },
 }
 
-/// Runs the product with MR x (16 * NV) tiles; `gemm` has checked the sizes.
+/// Runs the product with `K`'s tiles; `gemm` has checked the sizes.
 ///
 /// # Safety
-/// The CPU must support AVX-512F, AVX-512BW and AVX512-BF16; `out` must hold `m` rows of `n` at
+/// The CPU must support AVX-512F, AVX-512BW and AVX512-BF16 and run `K`; `out` must hold `m` rows of `n` at
 /// `row_stride` (`row_stride >= n`) and `row_bias`, when given, `m` values.
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn run<const MR: usize, const NV: usize>(
+pub(super) unsafe fn run<K: Micro>(
     [m, n]: [usize; 2],
     a: &impl PackPairs,
     b: &impl PackPairs,
@@ -49,13 +114,13 @@ pub(super) unsafe fn run<const MR: usize, const NV: usize>(
     row_bias: Option<&[f32]>,
     parallel: bool,
 ) {
-    let nr = 16 * NV;
+    let (mr, nr) = (K::MR, K::NR);
     let threads = if parallel {
         rayon::current_num_threads().max(1)
     } else {
         1
     };
-    let (row_panels, col_panels) = (m.div_ceil(MR), n.div_ceil(nr));
+    let (row_panels, col_panels) = (m.div_ceil(mr), n.div_ceil(nr));
     // Each task packs its rows of `a` and its columns of `b`: split the side that repacks less
     // (cutting rows repacks b per row chunk, cutting columns a per column chunk), in a multiple
     // of the threads so that they finish together.
@@ -69,7 +134,7 @@ pub(super) unsafe fn run<const MR: usize, const NV: usize>(
         } else {
             by_rows
         };
-    let partial = matches!(out, Output::Bf16 { .. }) && a.k().div_ceil(2) > KC;
+    let partial = matches!(out, Output::Bf16 { .. }) && a.k().div_ceil(2) > K::KC;
     let row_tasks = if partial {
         row_tasks.max(m.div_ceil(PARTIAL_ROWS)).min(row_panels)
     } else {
@@ -94,11 +159,11 @@ pub(super) unsafe fn run<const MR: usize, const NV: usize>(
     };
     let bias = row_bias.map(|b| Shared(b.as_ptr() as *mut f32));
     let task = |&[i, j]: &[usize; 2]| {
-        let rows = share(i, row_tasks, row_panels, MR, m);
+        let rows = share(i, row_tasks, row_panels, mr, m);
         let cols = share(j, col_tasks, col_panels, nr, n);
         // SAFETY: the tasks' tiles are disjoint and inside `out`, which the caller sized; the
         // CPU's features are the caller's promise.
-        unsafe { one_task::<MR, NV>(a, b, rows, cols, dst, row_stride, bias) }
+        unsafe { one_task::<K>(a, b, rows, cols, dst, row_stride, bias) }
     };
     if threads > 1 && tasks.len() > 1 {
         tasks.par_iter().for_each(task);
@@ -112,7 +177,7 @@ pub(super) unsafe fn run<const MR: usize, const NV: usize>(
 /// # Safety
 /// As [`run`], and no other thread touches this tile of the output during the call.
 #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
-unsafe fn one_task<const MR: usize, const NV: usize>(
+unsafe fn one_task<K: Micro>(
     a: &impl PackPairs,
     b: &impl PackPairs,
     rows: std::ops::Range<usize>,
@@ -121,25 +186,29 @@ unsafe fn one_task<const MR: usize, const NV: usize>(
     row_stride: usize,
     bias: Option<Shared<f32>>,
 ) {
-    let nr = 16 * NV;
+    const { assert!(K::KC.is_multiple_of(K::PAIR_ALIGN)) };
+    let (mr, nr) = (K::MR, K::NR);
     let pairs = a.k().div_ceil(2);
     // At least one pair's room, so that k = 0 still runs one (empty) block that writes the output.
-    let kc_max = KC.min(pairs).max(1);
-    let mc = MC / MR * MR;
-    let mc_max = mc.min(rows.len().div_ceil(MR) * MR);
+    let kc_max = K::KC.min(pairs).max(1).next_multiple_of(K::PAIR_ALIGN);
+    let mc = MC / mr * mr;
+    let mc_max = mc.min(rows.len().div_ceil(mr) * mr);
     let col_panels = cols.len().div_ceil(nr);
     let mut b_block = vec![0u32; kc_max * col_panels * nr];
     let mut a_block = vec![0u32; kc_max * mc_max];
+    let mut staging = vec![0u32; kc_max * mr];
     // bf16 output over several depth blocks: the partial sums wait in float32.
-    let blocks = pairs.div_ceil(KC).max(1);
+    let blocks = pairs.div_ceil(K::KC).max(1);
     let mut partial = match dst {
         Dst::Bf16 { .. } if blocks > 1 => vec![0f32; rows.len() * cols.len()],
         _ => Vec::new(),
     };
 
+    // SAFETY: the caller's CPU runs `K`.
+    unsafe { K::begin() };
     for block in 0..blocks {
-        let p = block * KC..pairs.min((block + 1) * KC);
-        let kc = p.len();
+        let p = block * K::KC..pairs.min((block + 1) * K::KC);
+        let kc = p.len().next_multiple_of(K::PAIR_ALIGN);
         let (first, last) = (block == 0, block + 1 == blocks);
         for (jp, panel) in b_block.chunks_mut(kc_max * nr).enumerate() {
             let j0 = cols.start + jp * nr;
@@ -147,28 +216,31 @@ unsafe fn one_task<const MR: usize, const NV: usize>(
             if j1 - j0 < nr {
                 panel.fill(0);
             }
+            panel[p.len() * nr..kc * nr].fill(0);
             b.pack(j0..j1, p.clone(), nr, panel);
         }
         for i0 in rows.clone().step_by(mc) {
             let i1 = rows.end.min(i0 + mc);
-            for (ip, panel) in a_block.chunks_mut(kc_max * MR).enumerate() {
-                let r0 = i0 + ip * MR;
+            for (ip, panel) in a_block.chunks_mut(kc_max * mr).enumerate() {
+                let r0 = i0 + ip * mr;
                 if r0 >= i1 {
                     break;
                 }
-                let r1 = i1.min(r0 + MR);
-                if r1 - r0 < MR {
+                let r1 = i1.min(r0 + mr);
+                if r1 - r0 < mr {
                     panel.fill(0);
                 }
-                a.pack(r0..r1, p.clone(), MR, panel);
+                panel[p.len() * mr..kc * mr].fill(0);
+                a.pack(r0..r1, p.clone(), mr, panel);
+                K::arrange_a(&mut panel[..kc * mr], &mut staging[..kc * mr], kc);
             }
             for jp in 0..col_panels {
                 let j0 = cols.start + jp * nr;
                 let ncols = (cols.end - j0).min(nr);
                 let b_panel = b_block[jp * kc_max * nr..].as_ptr();
-                for r0 in (i0..i1).step_by(MR) {
-                    let nrows = (i1 - r0).min(MR);
-                    let a_panel = a_block[(r0 - i0) / MR * kc_max * MR..].as_ptr();
+                for r0 in (i0..i1).step_by(mr) {
+                    let nrows = (i1 - r0).min(mr);
+                    let a_panel = a_block[(r0 - i0) / mr * kc_max * mr..].as_ptr();
                     let at = r0 * row_stride + j0;
                     let local = (r0 - rows.start) * cols.len() + (j0 - cols.start);
                     let scratch = partial.as_mut_ptr().wrapping_add(local);
@@ -211,13 +283,11 @@ unsafe fn one_task<const MR: usize, const NV: usize>(
                     // SAFETY: the panels hold kc pairs of MR rows / NR columns (zero-padded);
                     // the tile lies in this task's part of the output (or of `partial`), the
                     // bias has a value per row.
-                    unsafe {
-                        kernel::tile::<MR, NV>(
-                            kc, a_panel, b_panel, init, bias, store, nrows, ncols,
-                        )
-                    };
+                    unsafe { K::tile(kc, a_panel, b_panel, init, bias, store, nrows, ncols) };
                 }
             }
         }
     }
+    // SAFETY: `begin` ran above on this thread.
+    unsafe { K::end() };
 }

@@ -143,13 +143,18 @@ pub(super) unsafe fn tile<const MR: usize, const NV: usize>(
     rows: usize,
     cols: usize,
 ) {
-    let mut masks = [0 as __mmask16; NV];
-    for (v, mask) in masks.iter_mut().enumerate() {
-        *mask = lanes(cols.saturating_sub(16 * v));
-    }
+    prefetch_init(init, rows, cols);
+    // SAFETY: passed on from the caller.
+    let acc = unsafe { depth_loop::<MR, NV>([[_mm512_setzero_ps(); NV]; MR], kc, a, b) };
+    // SAFETY: passed on from the caller.
+    unsafe { finish(&acc, init, bias, store, rows, cols) }
+}
 
-    // The sums from before start in cache by the end of the depth loop and are added then: loaded
-    // first, they waited on memory (a tile is revisited a whole block later).
+/// Starts moving the sums from before (`init`) towards L1 while the products run: loaded only
+/// when needed, they waited on memory (a tile is revisited a whole depth block later).
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(super) fn prefetch_init(init: Init, rows: usize, cols: usize) {
     if let Init::Load { c, ld } = init {
         for r in 0..rows {
             for v in 0..cols.div_ceil(16) {
@@ -157,27 +162,41 @@ pub(super) unsafe fn tile<const MR: usize, const NV: usize>(
             }
         }
     }
+}
 
-    // SAFETY: passed on from the caller.
-    let mut acc = unsafe { depth_loop::<MR, NV>([[_mm512_setzero_ps(); NV]; MR], kc, a, b) };
-
-    if let Init::Load { c, ld } = init {
-        for (r, row) in acc.iter_mut().enumerate().take(rows) {
-            for (v, lane) in row.iter_mut().enumerate() {
-                // SAFETY: row r < rows and the masked lanes are columns < cols, inside `init`
-                // (a wholly masked load reads nothing, so its address may lie past them).
-                let before =
-                    unsafe { _mm512_maskz_loadu_ps(masks[v], c.wrapping_add(r * ld + 16 * v)) };
-                *lane = _mm512_add_ps(before, *lane);
-            }
-        }
+/// A tile's epilogue: adds `init` and the bias to the sums `acc` (row r, columns 16v..16v + 16 in
+/// `acc[r][v]`) and stores the first `rows` rows and `cols` columns.
+///
+/// # Safety
+/// The CPU must support AVX-512F, AVX-512BW and AVX512-BF16; `init`, `bias` and `store` as in
+/// [`tile`], with `rows <= acc.len()` and `cols <= 16 * NV`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+pub(super) unsafe fn finish<const NV: usize>(
+    acc: &[[__m512; NV]],
+    init: Init,
+    bias: Option<*const f32>,
+    store: Store,
+    rows: usize,
+    cols: usize,
+) {
+    let mut masks = [0 as __mmask16; NV];
+    for (v, mask) in masks.iter_mut().enumerate() {
+        *mask = lanes(cols.saturating_sub(16 * v));
     }
-
     for (r, row) in acc.iter().enumerate().take(rows) {
         // SAFETY: r < rows, and `bias` holds `rows` values.
         let add = bias.map(|bias| _mm512_set1_ps(unsafe { *bias.add(r) }));
         for (v, &lane) in row.iter().enumerate() {
-            let sum = add.map_or(lane, |add| _mm512_add_ps(lane, add));
+            let mut sum = lane;
+            if let Init::Load { c, ld } = init {
+                // SAFETY: row r < rows and the masked lanes are columns < cols, inside `init`
+                // (a wholly masked load reads nothing, so its address may lie past them).
+                let before =
+                    unsafe { _mm512_maskz_loadu_ps(masks[v], c.wrapping_add(r * ld + 16 * v)) };
+                sum = _mm512_add_ps(before, sum);
+            }
+            let sum = add.map_or(sum, |add| _mm512_add_ps(sum, add));
             match store {
                 // SAFETY: row r < rows, and the masked lanes are columns < cols, inside `store`.
                 Store::F32 { c, ld } => unsafe {

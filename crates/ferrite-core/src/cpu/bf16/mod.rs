@@ -13,6 +13,8 @@ use std::ops::Range;
 
 use half::bf16;
 
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod amx;
 #[cfg(target_arch = "x86_64")]
 mod blocking;
 #[cfg(target_arch = "x86_64")]
@@ -98,14 +100,67 @@ pub(crate) fn available() -> bool {
     }
 }
 
+/// A microkernel of [`gemm`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernel {
+    /// AVX512-BF16 `vdpbf16ps`, accumulators in vector registers.
+    Dot,
+    /// AMX-BF16 `tdpbf16ps` on tile registers (Linux only: the OS must grant them).
+    Tiles,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU runs; callers check [`available`] first.
+    pub(crate) fn best() -> Kernel {
+        *Kernel::here().last().unwrap_or(&Kernel::Dot)
+    }
+
+    /// Every kernel this CPU runs, slowest first (empty without AVX512-BF16).
+    pub(crate) fn here() -> Vec<Kernel> {
+        let mut kernels = Vec::new();
+        if available() {
+            kernels.push(Kernel::Dot);
+        }
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        if amx::available() {
+            kernels.push(Kernel::Tiles);
+        }
+        kernels
+    }
+}
+
 /// `out (m x n) = [out +] (a (m x k) @ b (k x n)) [+ row_bias per row]`, with bf16 products summed in
 /// float32. `a`'s lines are the m rows, `b`'s the n columns; both have `k` = the same depth.
 /// `parallel`: split the product across rayon's threads (callers that parallelise over a batch
-/// pass false).
+/// pass false). Runs [`Kernel::best`].
 ///
 /// Panics when [`available`] is false or `out` is too short for m rows of n at `row_stride`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm(
+    mn: [usize; 2],
+    a: &impl PackPairs,
+    b: &impl PackPairs,
+    out: Output,
+    row_stride: usize,
+    row_bias: Option<&[f32]>,
+    parallel: bool,
+) {
+    gemm_with(
+        Kernel::best(),
+        mn,
+        a,
+        b,
+        out,
+        row_stride,
+        row_bias,
+        parallel,
+    )
+}
+
+/// [`gemm`] on a given kernel, which must be one of [`Kernel::here`] (panics otherwise).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_with(
+    kernel: Kernel,
     [m, n]: [usize; 2],
     a: &impl PackPairs,
     b: &impl PackPairs,
@@ -114,7 +169,10 @@ pub(crate) fn gemm(
     row_bias: Option<&[f32]>,
     parallel: bool,
 ) {
-    assert!(available(), "bf16 gemm called on a CPU without AVX512-BF16");
+    assert!(
+        Kernel::here().contains(&kernel),
+        "bf16 gemm: this CPU does not run the {kernel:?} kernel"
+    );
     assert_eq!(a.k(), b.k(), "bf16 gemm: operands of different depths");
     let len = match &out {
         Output::F32 { data, .. } => data.len(),
@@ -133,14 +191,19 @@ pub(crate) fn gemm(
     );
     #[cfg(target_arch = "x86_64")]
     {
-        use blocking::run;
+        use blocking::{run, Dot};
         let (size, bias) = ([m, n], row_bias);
-        // SAFETY: `available()` holds, and the output and bias lengths were checked above.
+        // SAFETY: the CPU runs `kernel` (checked above), and the output and bias lengths were
+        // checked above.
         unsafe {
-            match vectors_per_row(n) {
-                1 => run::<16, 1>(size, a, b, out, row_stride, bias, parallel),
-                2 => run::<12, 2>(size, a, b, out, row_stride, bias, parallel),
-                _ => run::<8, 3>(size, a, b, out, row_stride, bias, parallel),
+            match (kernel, vectors_per_row(n)) {
+                #[cfg(target_os = "linux")]
+                (Kernel::Tiles, _) => {
+                    run::<amx::Tiles>(size, a, b, out, row_stride, bias, parallel)
+                }
+                (_, 1) => run::<Dot<16, 1>>(size, a, b, out, row_stride, bias, parallel),
+                (_, 2) => run::<Dot<12, 2>>(size, a, b, out, row_stride, bias, parallel),
+                _ => run::<Dot<8, 3>>(size, a, b, out, row_stride, bias, parallel),
             }
         }
     }

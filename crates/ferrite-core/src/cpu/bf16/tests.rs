@@ -14,6 +14,18 @@ pub(crate) fn assert_bf16_kernels_run_here() {
     );
 }
 
+/// Where the building CPU has AMX-BF16, the products below run on its tiles too: a failed grant of
+/// the tile registers would otherwise leave them untested without a word.
+#[test]
+#[cfg_attr(
+    not(ferrite_amx_on_host),
+    ignore = "the building CPU has no AMX-BF16 (or this is not Linux), so the tile kernel cannot run"
+)]
+fn the_tile_kernel_runs_here() {
+    assert_eq!(Kernel::here(), [Kernel::Dot, Kernel::Tiles]);
+    assert_eq!(Kernel::best(), Kernel::Tiles);
+}
+
 /// How an operand's lines and depth are laid out in memory.
 #[derive(Clone, Copy, Debug)]
 enum Layout {
@@ -226,7 +238,7 @@ fn check_against_f64(
 }
 
 /// Every output kind of one product, against `reference` (exactly, for integer data) and float64.
-fn check_product(a: &Operand<f32>, b: &Operand<f32>, ints: bool, what: &str) {
+fn check_product(kernel: Kernel, a: &Operand<f32>, b: &Operand<f32>, ints: bool, what: &str) {
     let (m, n) = (a.lines, b.lines);
     let bias: Vec<f32> = (0..m).map(|i| (i % 7) as f32 - 3.0).collect();
     let prior: Vec<f32> = (0..m * n).map(|i| (i % 5) as f32 - 2.0).collect();
@@ -245,7 +257,8 @@ fn check_product(a: &Operand<f32>, b: &Operand<f32>, ints: bool, what: &str) {
                 data: &mut out,
                 accumulate: false,
             };
-            gemm(
+            gemm_with(
+                kernel,
                 [m, n],
                 &a.strided(),
                 &b.strided(),
@@ -269,7 +282,8 @@ fn check_product(a: &Operand<f32>, b: &Operand<f32>, ints: bool, what: &str) {
                 data: &mut out,
                 accumulate: true,
             };
-            gemm(
+            gemm_with(
+                kernel,
                 [m, n],
                 &ab.strided(),
                 &bb.strided(),
@@ -287,7 +301,8 @@ fn check_product(a: &Operand<f32>, b: &Operand<f32>, ints: bool, what: &str) {
 
             // bf16 out, one operand of each type.
             let mut out = vec![bf16::NAN; m * n];
-            gemm(
+            gemm_with(
+                kernel,
                 [m, n],
                 &a.strided(),
                 &bb.strided(),
@@ -342,8 +357,12 @@ fn products_match_the_reference_and_float64() {
                 for ints in [true, false] {
                     let a = operand(&mut rng, m, k, a_layout, ints);
                     let b = operand(&mut rng, n, k, b_layout, ints);
-                    let what = format!("{m}x{n}x{k} a {a_layout:?} b {b_layout:?} ints {ints}");
-                    check_product(&a, &b, ints, &what);
+                    for kernel in Kernel::here() {
+                        let what = format!(
+                            "{kernel:?} {m}x{n}x{k} a {a_layout:?} b {b_layout:?} ints {ints}"
+                        );
+                        check_product(kernel, &a, &b, ints, &what);
+                    }
                 }
             }
         }
@@ -367,41 +386,23 @@ fn large_products_in_parallel_match_float64() {
     ] {
         let a = operand(&mut rng, m, k, Layout::KContiguous, false);
         let b = operand(&mut rng, n, k, Layout::LinesContiguous, false);
-        let mut out = vec![0f32; m * n];
-        let output = Output::F32 {
-            data: &mut out,
-            accumulate: false,
-        };
-        gemm([m, n], &a.strided(), &b.strided(), output, n, None, true);
-        let wide: Vec<f64> = out.iter().map(|&x| x as f64).collect();
-        check_against_f64(
-            &wide,
-            &a,
-            &b,
-            &vec![0.0; m * n],
-            None,
-            false,
-            &format!("{m}x{n}x{k}"),
-        );
-        let mut out = vec![bf16::ZERO; m * n];
-        gemm(
-            [m, n],
-            &a.strided(),
-            &b.strided(),
-            Output::Bf16 { data: &mut out },
-            n,
-            None,
-            true,
-        );
-        let wide: Vec<f64> = out.iter().map(|&x| x.to_f64()).collect();
-        check_against_f64(
-            &wide,
-            &a,
-            &b,
-            &vec![0.0; m * n],
-            None,
-            true,
-            &format!("{m}x{n}x{k}"),
-        );
+        let zeros = vec![0.0; m * n];
+        for kernel in Kernel::here() {
+            let what = format!("{kernel:?} {m}x{n}x{k}");
+            let mut out = vec![0f32; m * n];
+            let output = Output::F32 {
+                data: &mut out,
+                accumulate: false,
+            };
+            let (ap, bp) = (a.strided(), b.strided());
+            gemm_with(kernel, [m, n], &ap, &bp, output, n, None, true);
+            let wide: Vec<f64> = out.iter().map(|&x| x as f64).collect();
+            check_against_f64(&wide, &a, &b, &zeros, None, false, &what);
+            let mut out = vec![bf16::ZERO; m * n];
+            let output = Output::Bf16 { data: &mut out };
+            gemm_with(kernel, [m, n], &ap, &bp, output, n, None, true);
+            let wide: Vec<f64> = out.iter().map(|&x| x.to_f64()).collect();
+            check_against_f64(&wide, &a, &b, &zeros, None, true, &what);
+        }
     }
 }

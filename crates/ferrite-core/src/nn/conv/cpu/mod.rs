@@ -154,7 +154,20 @@ pub(super) fn backward_weight(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> 
 /// bf16 gemm wherever the direct route takes a float32 forward (and AVX512-BF16 is there).
 #[cfg(target_arch = "x86_64")]
 pub(super) fn pairs_take_forward(s: &ConvShape) -> bool {
-    forward_route(s) == Route::Direct && direct::pairs::supports(s)
+    pairs_pay() && forward_route(s) == Route::Direct && direct::pairs::supports(s)
+}
+
+/// Whether the direct kernels' bf16 pairs (`vdpbf16ps`) can beat the bf16 gemm: not where the
+/// gemm runs on AMX tiles, which outrun them (and on small layers, the float32 kernels do).
+#[cfg(target_arch = "x86_64")]
+pub(super) fn pairs_pay() -> bool {
+    crate::cpu::bf16::Kernel::best() != crate::cpu::bf16::Kernel::Tiles
+}
+
+/// Off x86-64 there are no AVX512-BF16 pairs.
+#[cfg(not(target_arch = "x86_64"))]
+pub(super) fn pairs_pay() -> bool {
+    false
 }
 
 /// Off x86-64 there are no AVX512-BF16 pairs.
@@ -186,7 +199,7 @@ pub(super) fn backward_input_bf16_products(s: &ConvShape, dy: &[f32], w: &[f32])
     if let (BackwardInputRoute::Transposed(Route::Direct), Some(t)) =
         (backward_input_route(s), s.transposed())
     {
-        if direct::pairs::supports(&t) {
+        if pairs_pay() && direct::pairs::supports(&t) {
             return direct::pairs::forward(&t, dy, &flip_weight(s, w), None);
         }
     }
@@ -201,7 +214,7 @@ pub(super) fn backward_input_bf16_products(s: &ConvShape, dy: &[f32], w: &[f32])
 /// else the bf16 gemm where it pays, else float32.
 pub(super) fn backward_weight_bf16_products(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
     #[cfg(target_arch = "x86_64")]
-    if backward_weight_route(s) == Route::Direct && direct::pairs::supports(s) {
+    if pairs_pay() && backward_weight_route(s) == Route::Direct && direct::pairs::supports(s) {
         return direct::pairs::backward_weight(s, x, dy);
     }
     if bf16::pays(s) && crate::cpu::bf16::available() {

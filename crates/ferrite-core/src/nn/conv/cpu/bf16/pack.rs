@@ -332,20 +332,18 @@ impl<'a> Unfolded<'a> {
         let mut padded = vec![0u16; zero + s.c * plane + 1];
         // An empty input plane (all padding) leaves nothing to copy, and no chunks to take.
         let planes = if s.hw() == 0 { 0 } else { zero };
-        for (to, from) in padded[..planes]
-            .chunks_exact_mut(plane)
-            .zip(x.chunks_exact(s.hw().max(1)))
-        {
-            for (to, from) in to[ph * width..]
-                .chunks_exact_mut(width)
-                .zip(from.chunks_exact(s.w))
-            {
-                to[pw..][..s.w]
-                    .iter_mut()
-                    .zip(from)
-                    .for_each(|(t, v)| *t = v.to_bf16().to_bits());
-            }
-        }
+        padded[..planes]
+            .par_chunks_exact_mut(plane)
+            .zip(x.par_chunks_exact(s.hw().max(1)))
+            .with_min_len(64)
+            .for_each(|(to, from)| {
+                for (to, from) in to[ph * width..]
+                    .chunks_exact_mut(width)
+                    .zip(from.chunks_exact(s.w))
+                {
+                    T::round_row(from, &mut to[pw..][..s.w]);
+                }
+            });
         Unfolded {
             s,
             padded,
@@ -562,6 +560,9 @@ pub(crate) trait PackRuns: Sized {
     /// `dst[l] = pair(data[l * pitch], data[l * pitch + 1])`: a pair from each of `dst.len()`
     /// rows `pitch` apart. Panics unless `data` holds them.
     fn pack_column(data: &[Self], pitch: usize, dst: &mut [u32]);
+
+    /// `dst[e]` = the bf16 bits of `src[e]`. Panics unless the lengths agree.
+    fn round_row(src: &[Self], dst: &mut [u16]);
 }
 
 /// The plain [`PackRuns::pack_column`].
@@ -619,6 +620,19 @@ impl PackRuns for f32 {
         }
         pack_column_plainly(data, pitch, dst);
     }
+
+    fn round_row(src: &[f32], dst: &mut [u16]) {
+        assert_eq!(src.len(), dst.len(), "round_row: lengths differ");
+        #[cfg(target_arch = "x86_64")]
+        if simd::available() {
+            // SAFETY: the CPU has the features (checked above); the lengths agree.
+            unsafe { simd::round_f32(src, dst) };
+            return;
+        }
+        for (d, v) in dst.iter_mut().zip(src) {
+            *d = bf16::from_f32(*v).to_bits();
+        }
+    }
 }
 
 impl PackRuns for bf16 {
@@ -641,6 +655,13 @@ impl PackRuns for bf16 {
             return;
         }
         pack_column_plainly(data, pitch, dst);
+    }
+
+    fn round_row(src: &[bf16], dst: &mut [u16]) {
+        assert_eq!(src.len(), dst.len(), "round_row: lengths differ");
+        for (d, v) in dst.iter_mut().zip(src) {
+            *d = v.to_bits();
+        }
     }
 }
 
@@ -704,6 +725,26 @@ mod simd {
                 let v = _mm512_permutexvar_epi16(idx, both);
                 let tail = lanes(0, dst.len(), at);
                 _mm512_mask_storeu_epi32(dst.as_mut_ptr().add(at).cast(), tail, v);
+            }
+        }
+    }
+
+    /// [`super::PackRuns::round_row`] for float32, 32 values per `vcvtne2ps2bf16` (which, unlike
+    /// `half`, flushes subnormals to zero, as the packing above).
+    ///
+    /// # Safety
+    /// The CPU must have AVX512-BF16 and AVX512-BW; `src` and `dst` of one length.
+    #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+    pub(super) unsafe fn round_f32(src: &[f32], dst: &mut [u16]) {
+        for at in (0..src.len()).step_by(32) {
+            let (lo, hi) = (lanes(0, src.len(), at), lanes(0, src.len(), at + 16));
+            // SAFETY: the masked lanes lie below src.len() = dst.len().
+            unsafe {
+                let a = _mm512_maskz_loadu_ps(lo, src.as_ptr().add(at));
+                let b = _mm512_maskz_loadu_ps(hi, src.as_ptr().wrapping_add(at + 16));
+                let bits: __m512i = std::mem::transmute(_mm512_cvtne2ps_pbh(b, a));
+                let words = lo as u32 | (hi as u32) << 16;
+                _mm512_mask_storeu_epi16(dst.as_mut_ptr().add(at).cast(), words, bits);
             }
         }
     }

@@ -1,0 +1,209 @@
+//! The AMX-BF16 microkernel: `tdpbf16ps` multiplies a 16 x 32 bf16 tile by a 32 x 16 one (held
+//! as 16 rows of 16 pairs, the layout the blocking already packs) into a 16 x 16 float32 tile, 8192
+//! multiply-adds per instruction where `vdpbf16ps` does 32.
+//!
+//! A tile is 32 x 32 outputs: four accumulator tiles (tmm0-3) fed by two tiles of A rows (tmm4-5)
+//! and two of B columns (tmm6-7). The B panels come as the blocking packs them (pair-major, NR =
+//! 32 columns); an A panel is turned after packing so that each tile row holds 16 pairs of one
+//! row. The sums go through a small buffer to the epilogue the `vdpbf16ps` kernel uses.
+//!
+//! Linux hands out the tile registers only on request (`arch_prctl(ARCH_REQ_XCOMP_PERM)`), once
+//! per process: [`available`] asks.
+
+use std::arch::asm;
+use std::arch::x86_64::*;
+use std::sync::OnceLock;
+
+use super::blocking::Micro;
+use super::kernel::{self, Init, Store};
+
+/// Rows and columns of an accumulator tile.
+const T: usize = 16;
+
+/// Whether this CPU has AMX-BF16 and the OS lets this process use the tile registers.
+pub(super) fn available() -> bool {
+    static ALLOWED: OnceLock<bool> = OnceLock::new();
+    *ALLOWED.get_or_init(|| {
+        // CPUID leaf 7: EDX bit 22 is AMX-BF16, bit 24 AMX-TILE.
+        let edx = __cpuid_count(7, 0).edx;
+        edx & (1 << 22) != 0 && edx & (1 << 24) != 0 && super::available() && request_tiles()
+    })
+}
+
+/// Asks Linux for the tile data state (XTILEDATA, feature 18); without it the first tile
+/// instruction faults.
+fn request_tiles() -> bool {
+    const ARCH_REQ_XCOMP_PERM: libc::c_long = 0x1023;
+    const XFEATURE_XTILEDATA: libc::c_long = 18;
+    // SAFETY: a plain system call with integer arguments.
+    unsafe {
+        libc::syscall(
+            libc::SYS_arch_prctl,
+            ARCH_REQ_XCOMP_PERM,
+            XFEATURE_XTILEDATA,
+        ) == 0
+    }
+}
+
+/// The tile configuration: palette 1, all eight tiles 16 rows of 64 bytes.
+#[repr(C, align(64))]
+struct Config([u8; 64]);
+
+const CONFIG: Config = {
+    let mut c = [0u8; 64];
+    c[0] = 1;
+    let mut t = 0;
+    while t < 8 {
+        c[16 + 2 * t] = 64; // bytes per row, little-endian u16
+        c[48 + t] = T as u8; // rows
+        t += 1;
+    }
+    Config(c)
+};
+
+/// The AMX kernel's tiles.
+pub(super) struct Tiles;
+
+impl Micro for Tiles {
+    const MR: usize = 2 * T;
+    const NR: usize = 2 * T;
+    const PAIR_ALIGN: usize = T;
+    const KC: usize = 128;
+
+    /// From `panel[p * 32 + r]` to 16-pair groups of two tiles, `panel[(q * 2 + h) * 256 +
+    /// r * 16 + p % 16]` for pair p in group q and row 16h + r.
+    fn arrange_a(panel: &mut [u32], staging: &mut [u32], kc: usize) {
+        assert!(kc.is_multiple_of(T) && panel.len() >= kc * 2 * T && staging.len() >= panel.len());
+        staging[..kc * 2 * T].copy_from_slice(&panel[..kc * 2 * T]);
+        // SAFETY: the blocking runs this kernel only where `available()` holds (AVX-512F among
+        // it); the asserts above bound every index below.
+        unsafe { turn_panel(panel, staging, kc) }
+    }
+
+    unsafe fn begin() {
+        // SAFETY: the caller's CPU has AMX and the process holds the tile state (`available`).
+        unsafe { asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack, readonly)) };
+    }
+
+    unsafe fn end() {
+        // SAFETY: as `begin`.
+        unsafe { asm!("tilerelease", options(nostack, nomem)) };
+    }
+
+    unsafe fn tile(
+        kc: usize,
+        a: *const u32,
+        b: *const u32,
+        init: Init,
+        bias: Option<*const f32>,
+        store: Store,
+        rows: usize,
+        cols: usize,
+    ) {
+        // SAFETY: passed on from the caller.
+        unsafe { tile(kc, a, b, init, bias, store, rows, cols) }
+    }
+}
+
+/// Transposes each 16 x 16 block of `from` (pair-major, 32 rows) into `panel` (row-major tiles).
+///
+/// # Safety
+/// The CPU must support AVX-512F; both slices hold `kc * 32` values, `kc` a multiple of 16.
+#[target_feature(enable = "avx512f")]
+unsafe fn turn_panel(panel: &mut [u32], from: &[u32], kc: usize) {
+    for q in 0..kc / T {
+        for h in 0..2 {
+            let mut block = [_mm512_setzero_si512(); T];
+            for (pp, v) in block.iter_mut().enumerate() {
+                let at = (q * T + pp) * 2 * T + h * T;
+                // SAFETY: pair q * 16 + pp < kc, 16 lanes from column 16h of its 32.
+                *v = unsafe { _mm512_loadu_si512(from[at..at + T].as_ptr() as *const __m512i) };
+            }
+            // SAFETY: AVX-512F, per this function's contract.
+            unsafe { kernel::transpose16(&mut block) };
+            for (r, v) in block.iter().enumerate() {
+                let at = (q * 2 + h) * T * T + r * T;
+                // SAFETY: inside the panel's group q, tile h, row r.
+                unsafe { _mm512_storeu_si512(panel[at..at + T].as_mut_ptr() as *mut __m512i, *v) };
+            }
+        }
+    }
+}
+
+/// 32 x 32 float32 sums, tile rows as `tilestored` writes them.
+#[repr(C, align(64))]
+struct Sums([[f32; 2 * T]; 2 * T]);
+
+/// One 32 x 32 tile of the product over `kc` pairs, then [`kernel::finish`].
+///
+/// # Safety
+/// As [`kernel::tile`] with MR = NR = 32, `a` arranged by [`Tiles::arrange_a`], `kc` a multiple
+/// of 16, between [`Tiles::begin`] and [`Tiles::end`] on this thread.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+unsafe fn tile(
+    kc: usize,
+    a: *const u32,
+    b: *const u32,
+    init: Init,
+    bias: Option<*const f32>,
+    store: Store,
+    rows: usize,
+    cols: usize,
+) {
+    kernel::prefetch_init(init, rows, cols);
+    // SAFETY: the tile registers are configured (`begin`); nothing else uses them.
+    unsafe {
+        asm!(
+            "tilezero tmm0",
+            "tilezero tmm1",
+            "tilezero tmm2",
+            "tilezero tmm3",
+            options(nostack, nomem)
+        )
+    };
+    for q in 0..kc / T {
+        // SAFETY: group q of the A panel is two 1 KiB tiles of 64-byte rows; pair rows 16q..16q +
+        // 16 of the B panel are 128 bytes each, its two tiles 64 bytes apart: all inside the
+        // panels (kc pairs of 32 lines each).
+        unsafe {
+            asm!(
+                "tileloadd tmm4, [{a} + {a_row}*1]",
+                "tileloadd tmm5, [{a} + {a_row}*1 + 1024]",
+                "tileloadd tmm6, [{b} + {b_row}*1]",
+                "tileloadd tmm7, [{b} + {b_row}*1 + 64]",
+                "tdpbf16ps tmm0, tmm4, tmm6",
+                "tdpbf16ps tmm1, tmm4, tmm7",
+                "tdpbf16ps tmm2, tmm5, tmm6",
+                "tdpbf16ps tmm3, tmm5, tmm7",
+                a = in(reg) a.add(q * 2 * T * T),
+                b = in(reg) b.add(q * T * 2 * T),
+                a_row = in(reg) 4 * T,
+                b_row = in(reg) 4 * 2 * T,
+                options(nostack, readonly)
+            )
+        };
+    }
+    let mut sums = Sums([[0.0; 2 * T]; 2 * T]);
+    // SAFETY: four 16 x 16 tiles into the 32 x 32 buffer, rows 128 bytes apart.
+    unsafe {
+        asm!(
+            "tilestored [{s} + {row}*1], tmm0",
+            "tilestored [{s} + {row}*1 + 64], tmm1",
+            "tilestored [{s} + {row}*1 + 2048], tmm2",
+            "tilestored [{s} + {row}*1 + 2112], tmm3",
+            s = in(reg) sums.0.as_mut_ptr(),
+            row = in(reg) 4 * 2 * T,
+            options(nostack)
+        )
+    };
+    let mut acc = [[_mm512_setzero_ps(); 2]; 2 * T];
+    for (lanes, row) in acc.iter_mut().zip(&sums.0) {
+        for (v, lane) in lanes.iter_mut().enumerate() {
+            // SAFETY: 16 floats of a 32-float row.
+            *lane = unsafe { _mm512_loadu_ps(row[v * T..].as_ptr()) };
+        }
+    }
+    // SAFETY: passed on from the caller (rows, cols <= 32).
+    unsafe { kernel::finish(&acc, init, bias, store, rows, cols) }
+}
