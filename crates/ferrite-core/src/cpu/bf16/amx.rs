@@ -21,7 +21,7 @@ use super::kernel::{self, Init, Store};
 const T: usize = 16;
 
 /// Whether this CPU has AMX-BF16 and the OS lets this process use the tile registers.
-pub(super) fn available() -> bool {
+pub(crate) fn available() -> bool {
     static ALLOWED: OnceLock<bool> = OnceLock::new();
     *ALLOWED.get_or_init(|| {
         // CPUID leaf 7: EDX bit 22 is AMX-BF16, bit 24 AMX-TILE.
@@ -61,6 +61,27 @@ const CONFIG: Config = {
     Config(c)
 };
 
+/// The tile registers, configured on this thread (all eight 16 rows of 64 bytes: a float32
+/// 16 x 16 tile of sums, 16 rows of 32 bf16 values, or 16 rows of 16 pairs) until dropped.
+pub(crate) struct Configured(std::marker::PhantomData<*const ()>);
+
+impl Configured {
+    /// # Safety
+    /// [`available`] must hold; no other `Configured` may live on this thread.
+    pub(crate) unsafe fn new() -> Configured {
+        // SAFETY: the CPU has AMX and the process holds the tile state (`available`).
+        unsafe { asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack, readonly)) };
+        Configured(std::marker::PhantomData)
+    }
+}
+
+impl Drop for Configured {
+    fn drop(&mut self) {
+        // SAFETY: `new` configured the tiles on this thread (the type is not `Send`).
+        unsafe { asm!("tilerelease", options(nostack, nomem)) };
+    }
+}
+
 /// The AMX kernel's tiles.
 pub(super) struct Tiles;
 
@@ -80,14 +101,12 @@ impl Micro for Tiles {
         unsafe { turn_panel(panel, staging, kc) }
     }
 
-    unsafe fn begin() {
-        // SAFETY: the caller's CPU has AMX and the process holds the tile state (`available`).
-        unsafe { asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack, readonly)) };
-    }
+    type Session = Configured;
 
-    unsafe fn end() {
-        // SAFETY: as `begin`.
-        unsafe { asm!("tilerelease", options(nostack, nomem)) };
+    unsafe fn begin() -> Configured {
+        // SAFETY: the blocking runs this kernel only where `available()` holds, one task at a
+        // time per thread.
+        unsafe { Configured::new() }
     }
 
     unsafe fn tile(

@@ -20,16 +20,14 @@ pub(super) trait Micro {
     /// `tile` reads, using `staging` (as long as the panel).
     fn arrange_a(panel: &mut [u32], staging: &mut [u32], kc: usize);
 
-    /// Prepares the calling thread to run tiles (and `end` undoes it).
-    ///
+    /// What the calling thread holds while it runs tiles (the AMX tile configuration).
+    type Session;
+
     /// # Safety
     /// The CPU must run this kernel.
-    unsafe fn begin() {}
-    /// # Safety
-    /// After `begin`, on the same thread.
-    unsafe fn end() {}
+    unsafe fn begin() -> Self::Session;
 
-    /// As [`kernel::tile`], between `begin` and `finish`, with `kc` a multiple of `PAIR_ALIGN`.
+    /// As [`kernel::tile`], while `begin`'s session lives, with `kc` a multiple of `PAIR_ALIGN`.
     ///
     /// # Safety
     /// As [`kernel::tile`].
@@ -55,6 +53,10 @@ impl<const MR: usize, const NV: usize> Micro for Dot<MR, NV> {
     const PAIR_ALIGN: usize = 1;
 
     fn arrange_a(_: &mut [u32], _: &mut [u32], _: usize) {}
+
+    type Session = ();
+
+    unsafe fn begin() {}
 
     unsafe fn tile(
         kc: usize,
@@ -205,7 +207,7 @@ unsafe fn one_task<K: Micro>(
     };
 
     // SAFETY: the caller's CPU runs `K`.
-    unsafe { K::begin() };
+    let _session = unsafe { K::begin() };
     for block in 0..blocks {
         let p = block * K::KC..pairs.min((block + 1) * K::KC);
         let kc = p.len().next_multiple_of(K::PAIR_ALIGN);
@@ -288,6 +290,4 @@ unsafe fn one_task<K: Micro>(
             }
         }
     }
-    // SAFETY: `begin` ran above on this thread.
-    unsafe { K::end() };
 }

@@ -78,7 +78,7 @@ pub(super) unsafe fn bf16_x32(lo: __m512, hi: __m512) -> __m512i {
 /// The CPU must support AVX-512F.
 #[inline]
 #[target_feature(enable = "avx512f")]
-pub(super) unsafe fn transpose16(r: &mut [__m512i; 16]) {
+pub(crate) unsafe fn transpose16(r: &mut [__m512i; 16]) {
     let mut t = [_mm512_setzero_si512(); 16];
     // 32-bit then 64-bit interleaves: 128-bit lane q of r[4g + c] holds column 4q + c of rows
     // 4g..4g + 4.

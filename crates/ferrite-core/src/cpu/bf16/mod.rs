@@ -14,11 +14,11 @@ use std::ops::Range;
 use half::bf16;
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-mod amx;
+pub(crate) mod amx;
 #[cfg(target_arch = "x86_64")]
 mod blocking;
 #[cfg(target_arch = "x86_64")]
-mod kernel;
+pub(crate) mod kernel;
 mod pack;
 #[cfg(test)]
 pub(crate) mod tests;

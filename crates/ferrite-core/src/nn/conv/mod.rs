@@ -44,7 +44,11 @@ impl Tensor {
         operands.extend(bias);
         let policy = Policy::lower_precision(OP, &operands)?;
         let bf16_products = policy.compute == DType::BF16 && policy.native;
-        if bf16_products && cpu::bf16::pays(&s) && !cpu::pairs_take_forward(&s) {
+        if bf16_products
+            && cpu::bf16::pays(&s)
+            && !cpu::pairs_take_forward(&s)
+            && !cpu::tiles_take_forward(&s)
+        {
             // PyTorch's autocast rounds the bias to bf16 too; its gradient comes back through
             // the cast in the bias's own dtype.
             let b = bias.map(|b| b.to_dtype(DType::BF16)).transpose()?;

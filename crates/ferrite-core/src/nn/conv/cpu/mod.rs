@@ -35,6 +35,8 @@ mod im2col;
 mod taps;
 #[cfg(test)]
 mod tests;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+mod tiles;
 mod winograd;
 
 use rayon::prelude::*;
@@ -157,6 +159,18 @@ pub(super) fn pairs_take_forward(s: &ConvShape) -> bool {
     pairs_pay() && forward_route(s) == Route::Direct && direct::pairs::supports(s)
 }
 
+/// Whether autocast's forward of `s` runs on AMX tiles (`tiles`), ahead of every other route:
+/// it reads the input in place, where the bf16 gemm packs an im2col of it.
+pub(super) fn tiles_take_forward(s: &ConvShape) -> bool {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    return tiles::supports(s);
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    return {
+        let _ = s;
+        false
+    };
+}
+
 /// Whether the direct kernels' bf16 pairs (`vdpbf16ps`) can beat the bf16 gemm: not where the
 /// gemm runs on AMX tiles, which outrun them (and on small layers, the float32 kernels do).
 #[cfg(target_arch = "x86_64")]
@@ -185,6 +199,10 @@ pub(super) fn forward_bf16_products(
     w: &[f32],
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    if tiles::supports(s) {
+        return tiles::forward(s, x, w, bias);
+    }
     #[cfg(target_arch = "x86_64")]
     if pairs_take_forward(s) {
         return direct::pairs::forward(s, x, w, bias);
@@ -195,6 +213,10 @@ pub(super) fn forward_bf16_products(
 /// The input gradient of `forward_bf16_products`: the transposed convolution on channel pairs
 /// where its forward takes the direct kernels, else the bf16 gemm where it pays, else float32.
 pub(super) fn backward_input_bf16_products(s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    if let Some(t) = s.transposed().filter(tiles::supports) {
+        return tiles::forward(&t, dy, &flip_weight(s, w), None);
+    }
     #[cfg(target_arch = "x86_64")]
     if let (BackwardInputRoute::Transposed(Route::Direct), Some(t)) =
         (backward_input_route(s), s.transposed())
