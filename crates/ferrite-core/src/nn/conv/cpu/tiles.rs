@@ -2,16 +2,19 @@
 //! im2col. Autocast's products (bf16 operands rounded to nearest even, float32 sums, float32
 //! result); the input gradient at stride 1 is the same kernel on the transposed convolution.
 //!
-//! Each sample's input is rounded once into a zero-padded channels-last copy, `Cp` (the channels
-//! rounded up to 32) bf16 values per pixel of the padded plane. Output positions are numbered in
+//! Each sample's input is rounded once into a zero-padded channels-last copy, `Cp` bf16 values per
+//! pixel of the padded plane: the channels rounded up to 32, or 16 for at most 16 channels. Output positions are numbered in
 //! the padded plane's row pitch too, `f = oh * Wp + ow`: then every tap (i, j) of 16 consecutive
 //! positions reads 16 consecutive pixels, `f + i * Wp + j`, one `tileloadd` of 16 rows of 32
 //! channels. The positions with `ow >= OW` (the last `Wp - OW` of each row) are computed and
-//! dropped. The weight is packed once per call as the tiles' right operand, for each tap and 32
-//! channels a 16-pair x 16-output-channel tile.
+//! dropped. A step of the depth is a tap and 32 channels; at a pitch of 16 channels, two taps side
+//! by side (j and j + 1: a tile row of 32 values is then two neighbouring pixels), so a 3x3 kernel
+//! takes 6 steps instead of 9 half-empty ones. The weight is packed once per call as the tiles'
+//! right operand, for each step a 16-pair x 16-output-channel tile.
 //!
-//! A block is 32 positions x 32 output channels: four accumulator tiles (tmm0-3) over all taps and
-//! channels, then turned 16 x 16 at a time into the NCHW float32 output, bias added.
+//! A block is 32 positions x 32 output channels (four accumulator tiles, tmm0-3), or x 16 where
+//! the output channels come in an odd number of 16s (tmm0 and tmm2), over all steps, then turned
+//! 16 x 16 at a time into the NCHW float32 output, bias added.
 
 use std::arch::asm;
 use std::arch::x86_64::*;
@@ -31,48 +34,96 @@ const CHANNELS: usize = 2 * T;
 const BLOCK: usize = 2 * T;
 
 /// Whether the tile kernel takes `s`: AMX-BF16 present, stride 1, no dilation, one group, at
-/// least 16 channels in and 32 out (fewer leave most of each tile zeros: 16 -> 16 ran at 0.7x the
-/// float32 kernels), and at most 128 x 256 channel pairs, past which packing the weight element by
-/// element costs more than the bf16 gemm loses by packing its im2col (bench/KERNELS.md).
+/// least 16 channels in and out (fewer leave most of each tile zeros), and at most 128 x 256
+/// channel pairs, past which packing the weight element by element costs more than the bf16 gemm
+/// loses by packing its im2col (bench/KERNELS.md).
 pub(super) fn supports(s: &ConvShape) -> bool {
     amx::available()
         && s.stride == [1, 1]
         && s.dilation == [1, 1]
         && s.groups == 1
         && s.c >= 16
-        && s.o >= 32
+        && s.o >= 16
         && s.c * s.o <= 128 * 256
         && s.oh > 0
         && s.ow > 0
 }
 
-/// The sizes the kernel works in.
+/// A step of the depth: the tile rows' first pixel, from the block's first position, and first
+/// channel.
 #[derive(Clone, Copy)]
+struct Step {
+    pixel: usize,
+    channel: usize,
+}
+
+/// The sizes the kernel works in.
 struct Plan {
     /// Padded plane width (the row pitch of positions and pixels).
     wp: usize,
-    /// Channels per pixel of the padded copy, a multiple of 32.
+    /// Channels per pixel of the padded copy: 16, or a multiple of 32.
     cp: usize,
-    /// Output channels rounded up to a block.
+    /// Output channels rounded up to a tile.
     op: usize,
+    /// Output-channel tiles per block: 2, or 1 where `op` is an odd number of tiles.
+    wide: usize,
     /// Positions computed per sample, a multiple of the block.
     positions: usize,
-    /// Pixels per sample of the padded copy: every tap of every computed position lies inside.
+    /// Pixels per sample of the padded copy: every step of every computed position lies inside.
     pixels: usize,
+    steps: Vec<Step>,
 }
 
 impl Plan {
     fn new(s: &ConvShape) -> Plan {
         let (hp, wp) = (s.h + 2 * s.padding[0], s.w + 2 * s.padding[1]);
         let positions = (s.oh * wp).next_multiple_of(BLOCK);
-        let reach = (s.kh - 1) * wp + s.kw - 1;
+        // One pixel more: a step of two taps reads past an odd kernel width.
+        let reach = (s.kh - 1) * wp + s.kw;
+        let cp = if s.c <= T {
+            T
+        } else {
+            s.c.next_multiple_of(CHANNELS)
+        };
+        let op = s.o.next_multiple_of(T);
+        let steps = (0..s.kh)
+            .flat_map(|i| (0..s.kw).map(move |j| (i, j)))
+            .flat_map(|(i, j)| {
+                let pixel = i * wp + j;
+                match cp {
+                    T => (j % 2 == 0)
+                        .then_some(Step { pixel, channel: 0 })
+                        .into_iter()
+                        .collect(),
+                    _ => (0..cp / CHANNELS)
+                        .map(|q| Step {
+                            pixel,
+                            channel: q * CHANNELS,
+                        })
+                        .collect::<Vec<_>>(),
+                }
+            })
+            .collect();
         Plan {
             wp,
-            cp: s.c.next_multiple_of(CHANNELS),
-            op: s.o.next_multiple_of(BLOCK),
+            cp,
+            op,
+            wide: if op % BLOCK == 0 { 2 } else { 1 },
             positions,
             pixels: (positions + reach).max(hp * wp),
+            steps,
         }
+    }
+
+    /// The tap and channel of value `e` (0..32) of a tile row in step `step` of kernel row `i`,
+    /// if it is one (not padding).
+    fn value(&self, s: &ConvShape, step: Step, e: usize) -> Option<(usize, usize)> {
+        let (i, j) = (step.pixel / self.wp, step.pixel % self.wp);
+        let (j, c) = match self.cp {
+            T => (j + e / T, e % T),
+            _ => (j, step.channel + e),
+        };
+        (j < s.kw && c < s.c).then_some((i * s.kw + j, c))
     }
 }
 
@@ -103,12 +154,24 @@ pub(super) fn forward(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>)
     assert!(bias.is_none_or(|b| b.len() == s.o));
     let plan = Plan::new(s);
     let weight = pack_weight(s, &plan, w);
-    let mut padded = vec![0u16; s.n * plan.pixels * plan.cp];
-    padded
+    // Each sample's copy is zeroed by its own task, in cache just before it is filled, rather
+    // than the whole batch's up front in one pass.
+    let len = s.n * plan.pixels * plan.cp;
+    let mut padded: Vec<u16> = Vec::with_capacity(len);
+    padded.spare_capacity_mut()[..len]
         .par_chunks_mut(plan.pixels * plan.cp)
         .zip(x.par_chunks(s.c * s.hw()))
-        // SAFETY: `supports` found AMX, so AVX-512 is here too; the sizes match (asserted).
-        .for_each(|(to, from)| unsafe { pad_channels_last(s, &plan, from, to) });
+        .for_each(|(to, from)| {
+            to.iter_mut().for_each(|v| {
+                v.write(0);
+            });
+            // SAFETY: every element was just written.
+            let to = unsafe { &mut *(to as *mut [std::mem::MaybeUninit<u16>] as *mut [u16]) };
+            // SAFETY: `supports` found AMX, so AVX-512 is here too; the sizes match (asserted).
+            unsafe { pad_channels_last(s, &plan, from, to) }
+        });
+    // SAFETY: the tasks above wrote all `len` elements.
+    unsafe { padded.set_len(len) };
 
     let mut y = vec![0f32; s.n * s.o * s.ohw()];
     let out = Shared(y.as_mut_ptr());
@@ -141,20 +204,23 @@ pub(super) fn forward(s: &ConvShape, x: &[f32], w: &[f32], bias: Option<&[f32]>)
     y
 }
 
-/// The weight as tiles: for tap t, 32 channels q and 16 output channels u, a tile of 16 channel
-/// pairs x 16 output channels x 2, at `((t * Q + q) * U + u) * 512`; zeros past c and o.
+/// The weight as tiles: for step k and 16 output channels u, a tile of 16 pairs of the step's
+/// values x 16 output channels x 2, at `(k * U + u) * 512`; zeros for padding.
 fn pack_weight(s: &ConvShape, plan: &Plan, w: &[f32]) -> Vec<u16> {
-    let (taps, q_count, u_count) = (s.taps(), plan.cp / CHANNELS, plan.op / T);
-    let mut packed = vec![0u16; taps * q_count * u_count * T * T * 2];
+    let u_count = plan.op / T;
+    let mut packed = vec![0u16; plan.steps.len() * u_count * T * T * 2];
     packed
-        .par_chunks_mut(q_count * u_count * T * T * 2)
-        .enumerate()
-        .for_each(|(t, tap)| {
-            for (o, c) in (0..s.o).flat_map(|o| (0..s.c).map(move |c| (o, c))) {
-                let (q, pair, half) = (c / CHANNELS, c % CHANNELS / 2, c % 2);
-                let (u, col) = (o / T, o % T);
-                let at = ((q * u_count + u) * T + pair) * 2 * T + col * 2 + half;
-                tap[at] = bf16::from_f32(w[(o * s.c + c) * s.taps() + t]).to_bits();
+        .par_chunks_mut(u_count * T * T * 2)
+        .zip(&plan.steps)
+        .for_each(|(tiles, &step)| {
+            for e in 0..CHANNELS {
+                let Some((tap, c)) = plan.value(s, step, e) else {
+                    continue;
+                };
+                for o in 0..s.o {
+                    let at = ((o / T * T + e / 2) * T + o % T) * 2 + e % 2;
+                    tiles[at] = bf16::from_f32(w[(o * s.c + c) * s.taps() + tap]).to_bits();
+                }
             }
         });
     packed
@@ -190,7 +256,10 @@ unsafe fn pad_channels_last(s: &ConvShape, plan: &Plan, x: &[f32], to: &mut [u16
                     // SAFETY: 16 bf16 values into `dst`'s 16 (c0 + 16 <= Cp: Cp is a multiple of
                     // 32 at or above c).
                     unsafe {
-                        _mm256_storeu_si256(dst.as_mut_ptr().cast(), std::mem::transmute(bits))
+                        _mm256_storeu_si256(
+                            dst.as_mut_ptr().cast(),
+                            std::mem::transmute::<__m256bh, __m256i>(bits),
+                        )
                     };
                 }
             }
@@ -215,11 +284,11 @@ unsafe fn run_blocks(
     blocks: std::ops::Range<usize>,
     y: *mut f32,
 ) {
-    let (q_count, u_count) = (plan.cp / CHANNELS, plan.op / T);
+    let u_count = plan.op / T;
     let pixel_bytes = plan.cp * 2;
     let tile_u16 = T * T * 2;
     let mut sums = Sums([[0.0; BLOCK]; BLOCK]);
-    for ob in 0..plan.op / BLOCK {
+    for ob in 0..u_count / plan.wide {
         for block in blocks.clone() {
             let f0 = block * BLOCK;
             // SAFETY: configured tiles, nothing else uses them.
@@ -232,40 +301,50 @@ unsafe fn run_blocks(
                     options(nostack, nomem)
                 )
             };
-            for i in 0..s.kh {
-                for j in 0..s.kw {
-                    let (t, pixel) = (i * s.kw + j, f0 + i * plan.wp + j);
-                    for q in 0..q_count {
-                        let a = input[pixel * plan.cp + q * CHANNELS..].as_ptr();
-                        let b =
-                            weight[((t * q_count + q) * u_count + 2 * ob) * tile_u16..].as_ptr();
-                        // SAFETY: the A tiles are pixels `pixel..pixel + 32`, each 32 channels
-                        // from q * 32: inside the copy (`Plan::pixels` covers every tap of every
-                        // computed position). The B tiles are the two 1 KiB tiles from `b`,
-                        // inside the packed weight (op is a multiple of 32).
-                        unsafe {
-                            asm!(
-                                "tileloadd tmm4, [{a} + {pitch}*1]",
-                                "tileloadd tmm5, [{a2} + {pitch}*1]",
-                                "tileloadd tmm6, [{b} + {row}*1]",
-                                "tileloadd tmm7, [{b} + {row}*1 + 1024]",
-                                "tdpbf16ps tmm0, tmm4, tmm6",
-                                "tdpbf16ps tmm1, tmm4, tmm7",
-                                "tdpbf16ps tmm2, tmm5, tmm6",
-                                "tdpbf16ps tmm3, tmm5, tmm7",
-                                a = in(reg) a,
-                                a2 = in(reg) a.add(T * plan.cp),
-                                b = in(reg) b,
-                                pitch = in(reg) pixel_bytes,
-                                row = in(reg) 4 * T,
-                                options(nostack, readonly)
-                            )
-                        };
+            for (k, step) in plan.steps.iter().enumerate() {
+                let a = input[(f0 + step.pixel) * plan.cp + step.channel..].as_ptr();
+                let b = weight[(k * u_count + plan.wide * ob) * tile_u16..].as_ptr();
+                // SAFETY: the A tiles are 32 pixels from `a`, each 32 values from its channel:
+                // inside the copy (`Plan::pixels` covers every step of every computed position).
+                // The B tiles are the `wide` 1 KiB tiles from `b`, inside the packed weight.
+                unsafe {
+                    if plan.wide == 2 {
+                        asm!(
+                            "tileloadd tmm4, [{a} + {pitch}*1]",
+                            "tileloadd tmm5, [{a2} + {pitch}*1]",
+                            "tileloadd tmm6, [{b} + {row}*1]",
+                            "tileloadd tmm7, [{b} + {row}*1 + 1024]",
+                            "tdpbf16ps tmm0, tmm4, tmm6",
+                            "tdpbf16ps tmm1, tmm4, tmm7",
+                            "tdpbf16ps tmm2, tmm5, tmm6",
+                            "tdpbf16ps tmm3, tmm5, tmm7",
+                            a = in(reg) a,
+                            a2 = in(reg) a.add(T * plan.cp),
+                            b = in(reg) b,
+                            pitch = in(reg) pixel_bytes,
+                            row = in(reg) 4 * T,
+                            options(nostack, readonly)
+                        )
+                    } else {
+                        asm!(
+                            "tileloadd tmm4, [{a} + {pitch}*1]",
+                            "tileloadd tmm5, [{a2} + {pitch}*1]",
+                            "tileloadd tmm6, [{b} + {row}*1]",
+                            "tdpbf16ps tmm0, tmm4, tmm6",
+                            "tdpbf16ps tmm2, tmm5, tmm6",
+                            a = in(reg) a,
+                            a2 = in(reg) a.add(T * plan.cp),
+                            b = in(reg) b,
+                            pitch = in(reg) pixel_bytes,
+                            row = in(reg) 4 * T,
+                            options(nostack, readonly)
+                        )
                     }
-                }
+                };
             }
             // SAFETY: the four tiles into the 32 x 32 buffer, rows 128 bytes apart: tile
-            // (positions p, channels u) at row 16p, column 16u.
+            // (positions p, channels u) at row 16p, column 16u (tmm1 and tmm3 are zeros unless
+            // `wide` is 2, and then unread).
             unsafe {
                 asm!(
                     "tilestored [{s} + {row}*1], tmm0",
@@ -278,7 +357,7 @@ unsafe fn run_blocks(
                 )
             };
             // SAFETY: passed on.
-            unsafe { store_block(s, plan, &sums, bias, f0, ob * BLOCK, y) };
+            unsafe { store_block(s, plan, &sums, bias, f0, ob * plan.wide * T, y) };
         }
     }
 }
@@ -303,7 +382,7 @@ unsafe fn store_block(
     y: *mut f32,
 ) {
     for p in 0..2 {
-        for u in 0..2 {
+        for u in 0..plan.wide {
             let mut block = [_mm512_setzero_si512(); T];
             for (r, v) in block.iter_mut().enumerate() {
                 // SAFETY: 16 floats of a 32-float row.
@@ -384,13 +463,16 @@ mod tests {
     )]
     fn the_forward_matches_float64_on_rounded_operands() {
         let cases = [
+            ([2, 16, 8, 8], [16, 3, 3], [1, 1]),
             ([2, 16, 8, 8], [32, 3, 3], [1, 1]),
-            ([3, 20, 7, 9], [40, 3, 3], [1, 1]),
+            ([3, 20, 7, 9], [24, 3, 3], [1, 1]),
+            ([2, 16, 9, 7], [48, 5, 5], [2, 1]),
             ([1, 32, 16, 16], [64, 3, 3], [1, 1]),
             ([2, 48, 5, 11], [40, 1, 1], [0, 0]),
             ([1, 17, 12, 6], [33, 5, 5], [2, 2]),
-            ([2, 64, 4, 4], [48, 3, 3], [0, 1]),
-            ([1, 32, 3, 40], [32, 3, 1], [1, 0]),
+            ([2, 64, 4, 4], [16, 3, 3], [0, 1]),
+            ([1, 16, 3, 40], [16, 3, 1], [1, 0]),
+            ([1, 16, 6, 6], [16, 1, 1], [0, 0]),
         ];
         for (i, ([n, c, h, w], [o, kh, kw], padding)) in cases.into_iter().enumerate() {
             let s = reference::shape(
