@@ -231,10 +231,15 @@ pub(super) fn backward_input_bf16_products(s: &ConvShape, dy: &[f32], w: &[f32])
     backward_input(s, dy, w)
 }
 
-/// The weight gradient of `forward_bf16_products`: the direct kernels on pairs of positions where
+/// The weight gradient of `forward_bf16_products`: on AMX tiles where they take it; the
+/// direct kernels on pairs of positions where
 /// their float32 route takes `s` (they pack nothing, where the bf16 gemm packs both operands),
 /// else the bf16 gemm where it pays, else float32.
 pub(super) fn backward_weight_bf16_products(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    if tiles::weight_supports(s) {
+        return tiles::backward_weight(s, x, dy);
+    }
     #[cfg(target_arch = "x86_64")]
     if pairs_pay() && backward_weight_route(s) == Route::Direct && direct::pairs::supports(s) {
         return direct::pairs::backward_weight(s, x, dy);

@@ -26,6 +26,10 @@ use crate::cpu::bf16::amx::{self, Configured};
 use crate::cpu::bf16::kernel::transpose16;
 use crate::nn::conv::ConvShape;
 
+mod weight;
+
+pub(super) use weight::backward_weight;
+
 /// Rows (positions, channel pairs) and columns (channels) of a tile.
 const T: usize = 16;
 /// Channels per tap in one tile row: 32 bf16 values.
@@ -47,6 +51,13 @@ pub(super) fn supports(s: &ConvShape) -> bool {
         && s.c * s.o <= 128 * 256
         && s.oh > 0
         && s.ow > 0
+}
+
+/// Whether the tile kernel takes the weight gradient of `s`: as [`supports`], up to 64 x 128
+/// channel pairs (2.4x the float32 kernels at 64 x 64; at 128 x 256 the bf16 gemm's packed panels
+/// beat its strided tiles, bench/KERNELS.md).
+pub(super) fn weight_supports(s: &ConvShape) -> bool {
+    supports(s) && s.c * s.o <= 64 * 128
 }
 
 /// A step of the depth: the tile rows' first pixel, from the block's first position, and first
@@ -454,14 +465,14 @@ mod tests {
 
     /// The forward against float64 sums of the bf16-rounded operands' products, on shapes around
     /// the tiles: channels off 16 and 32, planes whose padded rows split blocks anywhere, kernels
-    /// from 1x1 to 5x5, asymmetric padding, with and without bias; and the input gradient as the
-    /// transposed convolution's forward.
+    /// from 1x1 to 5x5, asymmetric padding, with and without bias; the weight gradient; and the
+    /// input gradient as the transposed convolution's forward.
     #[test]
     #[cfg_attr(
         not(ferrite_amx_on_host),
         ignore = "the building CPU has no AMX-BF16 (or this is not Linux), so the tile kernel cannot run"
     )]
-    fn the_forward_matches_float64_on_rounded_operands() {
+    fn every_pass_matches_float64_on_rounded_operands() {
         let cases = [
             ([2, 16, 8, 8], [16, 3, 3], [1, 1]),
             ([2, 16, 8, 8], [32, 3, 3], [1, 1]),
@@ -499,9 +510,21 @@ mod tests {
                     tol,
                 );
             }
+            let dy = values(n * o * s.ohw(), 40 + i as u64);
+            let dyr = rounded(&dy);
+            let want = reference::backward_weight(&s, &xr, &dyr);
+            let scale = reference::backward_weight(&s, &abs(&xr), &abs(&dyr));
+            let got = backward_weight(&s, &x, &dy);
+            // Sums over samples and positions, then the threads' partial sums added.
+            let tol = (n * s.ohw() + 2) as f64 * f64::from(f32::EPSILON) / 2.0;
+            assert_within_scale(
+                &format!("case {i} weight gradient"),
+                &got,
+                &want,
+                &scale,
+                tol,
+            );
             if let Some(t) = s.transposed().filter(supports) {
-                let dy = values(n * o * s.ohw(), 40 + i as u64);
-                let dyr = rounded(&dy);
                 let want = reference::backward_input(&s, &wr, &dyr);
                 let scale = reference::backward_input(&s, &abs(&wr), &abs(&dyr));
                 let got = forward(&t, &dy, &super::super::flip_weight(&s, &wt), None);
