@@ -119,7 +119,7 @@ impl Plan {
             wp,
             cp,
             op,
-            wide: if op % BLOCK == 0 { 2 } else { 1 },
+            wide: if op.is_multiple_of(BLOCK) { 2 } else { 1 },
             positions,
             pixels: (positions + reach).max(hp * wp),
             steps,
