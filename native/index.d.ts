@@ -185,6 +185,9 @@ export declare function copy(handle: TensorHandle): TensorHandle
 /** Copies `src` into this tensor's storage (broadcasting, converting the dtype). */
 export declare function copyFrom(handle: TensorHandle, src: TensorHandle): void
 
+/** The CPU kernel of autocast's bf16 products: "amx", "avx512-bf16", or null (float32). */
+export declare function cpuBf16Kernel(): string | null
+
 /** Cross entropy of logits against int64 class indices; `reduction` is 'none', 'mean' or 'sum'. */
 export declare function crossEntropy(logits: TensorHandle, targets: TensorHandle, reduction: string, ignoreIndex: number, labelSmoothing: number): TensorHandle
 

@@ -862,6 +862,7 @@ module.exports.contiguous = nativeBinding.contiguous
 module.exports.conv2d = nativeBinding.conv2d
 module.exports.copy = nativeBinding.copy
 module.exports.copyFrom = nativeBinding.copyFrom
+module.exports.cpuBf16Kernel = nativeBinding.cpuBf16Kernel
 module.exports.crossEntropy = nativeBinding.crossEntropy
 module.exports.cudaAllowTf32 = nativeBinding.cudaAllowTf32
 module.exports.cudaCudnnBenchmark = nativeBinding.cudaCudnnBenchmark

@@ -1,5 +1,6 @@
 // Mixed precision (ft.autocast, fit's precision: 'bf16') against PyTorch's CPU autocast:
 // test/fixtures/gen_autocast.py writes the fixtures.
+import { existsSync, readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import * as ft from 'ferrite-ml'
 import { loadFixture } from './helpers'
@@ -91,9 +92,12 @@ describe.skipIf(!native)('autocast on a CPU with bf16 kernels, against PyTorch',
         const out = ft.autocast({}, () => runOp(c, operands))
         const scale = absolute(c)
         // Convolutions of fewer than 32 channels stay float32 under autocast (by the direct
-        // kernels' bf16 pairs or the float32 kernels): PyTorch's bf16 result is compared by value.
+        // kernels' bf16 pairs or the float32 kernels), and on AMX tiles so may wider ones:
+        // PyTorch's bf16 result is compared by value.
         const floatKernels = c.name === 'conv2d' && Math.min(c.inputs[1].shape[0], c.inputs[1].shape[1]) < 32
-        expect(out.dtype).toBe(floatKernels ? 'float32' : c.output.dtype)
+        const tiles = c.name === 'conv2d' && ft.backends.cpu.bf16Kernel() === 'amx'
+        if (tiles && !floatKernels) expect(['float32', c.output.dtype]).toContain(out.dtype)
+        else expect(out.dtype).toBe(floatKernels ? 'float32' : c.output.dtype)
         expectNear(out, c.output, scale.output, {}, `${c.name} output`)
         out.backward(build(c.upstream))
         for (const [k, g] of c.grads.entries()) {
@@ -189,6 +193,14 @@ describe('autocast', () => {
       // Outside autocast the same ops keep bf16.
       expect(h.sum().dtype).toBe('bfloat16')
     })
+  })
+
+  it('names the CPU kernel of bf16 products after the CPU flags', () => {
+    const kernel = ft.backends.cpu.bf16Kernel()
+    expect(kernel === null).toBe(!ft.backends.cpu.hasBf16Kernels())
+    const flags = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8').match(/^flags\s*:(.*)$/m)?.[1].split(' ') ?? [] : []
+    const amx = process.platform === 'linux' && flags.includes('amx_bf16') && flags.includes('amx_tile')
+    if (kernel !== null && process.env.FERRITE_CPU_AMX !== '0') expect(kernel).toBe(amx ? 'amx' : 'avx512-bf16')
   })
 
   it('outside autocast, lower-precision ops want operands of one dtype', () => {

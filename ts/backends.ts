@@ -43,6 +43,14 @@ export const cpu = {
   hasBf16Kernels(): boolean {
     return native.hasBf16Kernels('cpu')
   },
+  /**
+   * Which kernel runs autocast's bfloat16 products: `'amx'` (AMX-BF16 tiles, Intel Sapphire
+   * Rapids and later, on Linux), `'avx512-bf16'` (`vdpbf16ps`), or `null` where they compute in
+   * float32. `FERRITE_CPU_AMX=0` at start-up keeps the tiles off.
+   */
+  bf16Kernel(): 'amx' | 'avx512-bf16' | null {
+    return (native.cpuBf16Kernel() as 'amx' | 'avx512-bf16' | null) ?? null
+  },
 }
 
 /** cuBLAS (matmul, linear layers). */

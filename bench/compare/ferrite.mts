@@ -52,7 +52,7 @@ const INFERENCE_PATH = optimize ? 'ft.inference.optimize(model).forward(x) under
 const args = peerArgs()
 const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8'))
 // Whether autocast's products run on AVX512-BF16 kernels here, or fall back to float32.
-const features = { 'bf16 kernels': ft.backends.cpu.hasBf16Kernels() }
+const features = { 'bf16 kernels': ft.backends.cpu.hasBf16Kernels(), 'bf16 kernel': ft.backends.cpu.bf16Kernel() ?? 'none' }
 report({ event: 'ready', version: `ferrite ${version}`, threads: ft.getNumThreads(), rssKb: rssKb(), features, inference: INFERENCE_PATH })
 ft.manualSeed(0)
 if (args.workload === 'conv') {

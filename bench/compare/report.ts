@@ -95,7 +95,7 @@ export interface PeerInfo {
   /** The thread counts the peer reported running, one per `--threads` value it ran at. */
   threads: number[]
   /** What the peer itself detects for bf16 (PyTorch: its AVX512-BF16 and AMX checks, oneDNN's bf16 support). */
-  features?: Record<string, boolean>
+  features?: Record<string, boolean | string>
   /** How Ferrite's `infer` runs the model: through `ft.inference.optimize` where the build has it, else `model.forward`. */
   inference?: string
 }
@@ -254,9 +254,9 @@ function convSection(r: Report, threads: number): string[] {
 
 /** The CPU's bf16 instructions as /proc/cpuinfo lists them, and as each peer that reports them detects them. */
 function bf16Line(r: Report): string {
-  const yesNo = (features: Record<string, boolean>) =>
+  const yesNo = (features: Record<string, boolean | string>) =>
     Object.entries(features)
-      .map(([name, present]) => `${name} ${present ? 'yes' : 'no'}`)
+      .map(([name, present]) => `${name} ${typeof present === 'string' ? present : present ? 'yes' : 'no'}`)
       .join(', ')
   const cpu = Object.keys(r.machine.bf16).length > 0 ? `${yesNo(r.machine.bf16)} (/proc/cpuinfo)` : 'unknown (no /proc/cpuinfo)'
   const detected = PEERS.filter((p) => r.peers[p]?.features).map((p) => `${PEER_LABELS[p]} detects ${yesNo(r.peers[p]!.features!)}`)

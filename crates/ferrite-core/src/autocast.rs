@@ -106,6 +106,16 @@ pub fn native_bf16(device: Device) -> bool {
     }
 }
 
+/// The kernel autocast's bf16 products run on the CPU: `"amx"` (AMX-BF16 tiles, Linux only;
+/// `FERRITE_CPU_AMX=0` turns them off), `"avx512-bf16"` (`vdpbf16ps`), or none (float32).
+pub fn cpu_bf16_kernel() -> Option<&'static str> {
+    use crate::cpu::bf16::Kernel;
+    native_bf16(Device::Cpu).then(|| match Kernel::best() {
+        Kernel::Tiles => "amx",
+        Kernel::Dot => "avx512-bf16",
+    })
+}
+
 /// How a lower-precision op (`conv2d`, `matmul`) computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Policy {

@@ -28,6 +28,14 @@ pub fn autocast_dtype(device_type: String) -> Result<Option<String>, String> {
     })
 }
 
+/// The CPU kernel of autocast's bf16 products: "amx", "avx512-bf16", or null (float32).
+#[napi]
+pub fn cpu_bf16_kernel() -> Result<Option<String>, String> {
+    guard("autocast", || {
+        Ok(autocast::cpu_bf16_kernel().map(str::to_string))
+    })
+}
+
 /// Whether `device_name` has kernels for bf16 products (on the CPU: AVX512-BF16).
 #[napi]
 pub fn has_bf16_kernels(device_name: String) -> Result<bool, String> {

@@ -20,10 +20,14 @@ use super::kernel::{self, Init, Store};
 /// Rows and columns of an accumulator tile.
 const T: usize = 16;
 
-/// Whether this CPU has AMX-BF16 and the OS lets this process use the tile registers.
+/// Whether this CPU has AMX-BF16 and the OS lets this process use the tile registers (and
+/// `FERRITE_CPU_AMX=0` does not turn them off, to compare with the `vdpbf16ps` kernels).
 pub(crate) fn available() -> bool {
     static ALLOWED: OnceLock<bool> = OnceLock::new();
     *ALLOWED.get_or_init(|| {
+        if std::env::var("FERRITE_CPU_AMX").as_deref() == Ok("0") {
+            return false;
+        }
         // CPUID leaf 7: EDX bit 22 is AMX-BF16, bit 24 AMX-TILE.
         let edx = __cpuid_count(7, 0).edx;
         edx & (1 << 22) != 0 && edx & (1 << 24) != 0 && super::available() && request_tiles()
