@@ -66,23 +66,38 @@ const CONFIG: Config = {
 };
 
 /// The tile registers, configured on this thread (all eight 16 rows of 64 bytes: a float32
-/// 16 x 16 tile of sums, 16 rows of 32 bf16 values, or 16 rows of 16 pairs) until dropped.
+/// 16 x 16 tile of sums, 16 rows of 32 bf16 values, or 16 rows of 16 pairs) until the last of
+/// the thread's `Configured` is dropped, so that a nested one (a task that ran on a thread while
+/// it waited in rayon) does not release the tiles under the outer. A kernel must still not wait
+/// on rayon while its sums are in the tiles: the registers are not saved across such a task, and
+/// none of the kernels does.
 pub(crate) struct Configured(std::marker::PhantomData<*const ()>);
+
+thread_local! {
+    /// How many `Configured` live on this thread.
+    static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
 
 impl Configured {
     /// # Safety
-    /// [`available`] must hold; no other `Configured` may live on this thread.
+    /// [`available`] must hold.
     pub(crate) unsafe fn new() -> Configured {
-        // SAFETY: the CPU has AMX and the process holds the tile state (`available`).
-        unsafe { asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack, readonly)) };
+        if DEPTH.get() == 0 {
+            // SAFETY: the CPU has AMX and the process holds the tile state (`available`).
+            unsafe { asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack, readonly)) };
+        }
+        DEPTH.set(DEPTH.get() + 1);
         Configured(std::marker::PhantomData)
     }
 }
 
 impl Drop for Configured {
     fn drop(&mut self) {
-        // SAFETY: `new` configured the tiles on this thread (the type is not `Send`).
-        unsafe { asm!("tilerelease", options(nostack, nomem)) };
+        DEPTH.set(DEPTH.get() - 1);
+        if DEPTH.get() == 0 {
+            // SAFETY: `new` configured the tiles on this thread (the type is not `Send`).
+            unsafe { asm!("tilerelease", options(nostack, nomem)) };
+        }
     }
 }
 
@@ -108,8 +123,7 @@ impl Micro for Tiles {
     type Session = Configured;
 
     unsafe fn begin() -> Configured {
-        // SAFETY: the blocking runs this kernel only where `available()` holds, one task at a
-        // time per thread.
+        // SAFETY: the blocking runs this kernel only where `available()` holds.
         unsafe { Configured::new() }
     }
 
