@@ -15,7 +15,7 @@ use std::arch::x86_64::*;
 use std::sync::OnceLock;
 
 use super::blocking::Micro;
-use super::kernel::{self, Init, Store};
+use super::kernel::{self, Epilogue};
 
 /// Rows and columns of an accumulator tile.
 const T: usize = 16;
@@ -84,7 +84,9 @@ impl Configured {
     pub(crate) unsafe fn new() -> Configured {
         if DEPTH.get() == 0 {
             // SAFETY: the CPU has AMX and the process holds the tile state (`available`).
-            unsafe { asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack, readonly)) };
+            unsafe {
+                asm!("ldtilecfg [{}]", in(reg) CONFIG.0.as_ptr(), options(nostack, readonly))
+            };
         }
         DEPTH.set(DEPTH.get() + 1);
         Configured(std::marker::PhantomData)
@@ -127,18 +129,9 @@ impl Micro for Tiles {
         unsafe { Configured::new() }
     }
 
-    unsafe fn tile(
-        kc: usize,
-        a: *const u32,
-        b: *const u32,
-        init: Init,
-        bias: Option<*const f32>,
-        store: Store,
-        rows: usize,
-        cols: usize,
-    ) {
+    unsafe fn tile(kc: usize, a: *const u32, b: *const u32, out: Epilogue) {
         // SAFETY: passed on from the caller.
-        unsafe { tile(kc, a, b, init, bias, store, rows, cols) }
+        unsafe { tile(kc, a, b, out) }
     }
 }
 
@@ -167,29 +160,13 @@ unsafe fn turn_panel(panel: &mut [u32], from: &[u32], kc: usize) {
     }
 }
 
-/// 32 x 32 float32 sums, tile rows as `tilestored` writes them.
-#[repr(C, align(64))]
-struct Sums([[f32; 2 * T]; 2 * T]);
-
-/// One 32 x 32 tile of the product over `kc` pairs, then [`kernel::finish`].
+/// Zeroes the four accumulator tiles, tmm0-3.
 ///
 /// # Safety
-/// As [`kernel::tile`] with MR = NR = 32, `a` arranged by [`Tiles::arrange_a`], `kc` a multiple
-/// of 16, between [`Tiles::begin`] and [`Tiles::end`] on this thread.
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
-unsafe fn tile(
-    kc: usize,
-    a: *const u32,
-    b: *const u32,
-    init: Init,
-    bias: Option<*const f32>,
-    store: Store,
-    rows: usize,
-    cols: usize,
-) {
-    kernel::prefetch_init(init, rows, cols);
-    // SAFETY: the tile registers are configured (`begin`); nothing else uses them.
+/// The tiles configured on this thread ([`Configured`]).
+#[inline]
+pub(crate) unsafe fn zero_sums() {
+    // SAFETY: configured tiles (the caller's promise); nothing else uses them.
     unsafe {
         asm!(
             "tilezero tmm0",
@@ -199,6 +176,60 @@ unsafe fn tile(
             options(nostack, nomem)
         )
     };
+}
+
+/// Loads the four accumulator tiles from a row-major 32 x 32 float32 block: tmm(2r + c) from
+/// rows 16r.., columns 16c...
+///
+/// # Safety
+/// The tiles configured on this thread; `block` valid for 32 x 32 reads.
+#[inline]
+pub(crate) unsafe fn load_sums(block: *const f32) {
+    // SAFETY: four 16 x 16 tiles of the block, rows 128 bytes apart.
+    unsafe {
+        asm!(
+            "tileloadd tmm0, [{c} + {row}*1]",
+            "tileloadd tmm1, [{c} + {row}*1 + 64]",
+            "tileloadd tmm2, [{c} + {row}*1 + 2048]",
+            "tileloadd tmm3, [{c} + {row}*1 + 2112]",
+            c = in(reg) block,
+            row = in(reg) 4 * 2 * T,
+            options(nostack, readonly)
+        )
+    };
+}
+
+/// Stores the four accumulator tiles into a row-major 32 x 32 float32 block, as [`load_sums`]
+/// reads it.
+///
+/// # Safety
+/// The tiles configured on this thread; `block` valid for 32 x 32 writes.
+#[inline]
+pub(crate) unsafe fn store_sums(block: *mut f32) {
+    // SAFETY: four 16 x 16 tiles into the block, rows 128 bytes apart.
+    unsafe {
+        asm!(
+            "tilestored [{c} + {row}*1], tmm0",
+            "tilestored [{c} + {row}*1 + 64], tmm1",
+            "tilestored [{c} + {row}*1 + 2048], tmm2",
+            "tilestored [{c} + {row}*1 + 2112], tmm3",
+            c = in(reg) block,
+            row = in(reg) 4 * 2 * T,
+            options(nostack)
+        )
+    };
+}
+
+/// One 32 x 32 tile of the product over `kc` pairs, then [`kernel::finish`].
+///
+/// # Safety
+/// As [`kernel::tile`] with MR = NR = 32, `a` arranged by [`Tiles::arrange_a`], `kc` a multiple
+/// of 16, with the tiles configured on this thread.
+#[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
+unsafe fn tile(kc: usize, a: *const u32, b: *const u32, out: Epilogue) {
+    kernel::prefetch_init(out);
+    // SAFETY: the tile registers are configured (the caller's promise).
+    unsafe { zero_sums() };
     for q in 0..kc / T {
         // SAFETY: group q of the A panel is two 1 KiB tiles of 64-byte rows; pair rows 16q..16q +
         // 16 of the B panel are 128 bytes each, its two tiles 64 bytes apart: all inside the
@@ -221,26 +252,16 @@ unsafe fn tile(
             )
         };
     }
-    let mut sums = Sums([[0.0; 2 * T]; 2 * T]);
-    // SAFETY: four 16 x 16 tiles into the 32 x 32 buffer, rows 128 bytes apart.
-    unsafe {
-        asm!(
-            "tilestored [{s} + {row}*1], tmm0",
-            "tilestored [{s} + {row}*1 + 64], tmm1",
-            "tilestored [{s} + {row}*1 + 2048], tmm2",
-            "tilestored [{s} + {row}*1 + 2112], tmm3",
-            s = in(reg) sums.0.as_mut_ptr(),
-            row = in(reg) 4 * 2 * T,
-            options(nostack)
-        )
-    };
+    let mut sums = [[0f32; 2 * T]; 2 * T];
+    // SAFETY: a 32 x 32 buffer.
+    unsafe { store_sums(sums.as_mut_ptr().cast()) };
     let mut acc = [[_mm512_setzero_ps(); 2]; 2 * T];
-    for (lanes, row) in acc.iter_mut().zip(&sums.0) {
+    for (lanes, row) in acc.iter_mut().zip(&sums) {
         for (v, lane) in lanes.iter_mut().enumerate() {
             // SAFETY: 16 floats of a 32-float row.
             *lane = unsafe { _mm512_loadu_ps(row[v * T..].as_ptr()) };
         }
     }
     // SAFETY: passed on from the caller (rows, cols <= 32).
-    unsafe { kernel::finish(&acc, init, bias, store, rows, cols) }
+    unsafe { kernel::finish(&acc, out) }
 }

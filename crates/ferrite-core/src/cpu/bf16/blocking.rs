@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::kernel::{self, Init, Store};
+use super::kernel::{self, Epilogue, Init, Store};
 use super::{Output, PackPairs};
 
 /// A microkernel: one MR x NR tile of the product from packed micro-panels of `kc` pairs (see
@@ -31,17 +31,7 @@ pub(super) trait Micro {
     ///
     /// # Safety
     /// As [`kernel::tile`].
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn tile(
-        kc: usize,
-        a: *const u32,
-        b: *const u32,
-        init: Init,
-        bias: Option<*const f32>,
-        store: Store,
-        rows: usize,
-        cols: usize,
-    );
+    unsafe fn tile(kc: usize, a: *const u32, b: *const u32, out: Epilogue);
 }
 
 /// The `vdpbf16ps` kernel with MR x (16 * NV) tiles of accumulators in registers.
@@ -58,18 +48,9 @@ impl<const MR: usize, const NV: usize> Micro for Dot<MR, NV> {
 
     unsafe fn begin() {}
 
-    unsafe fn tile(
-        kc: usize,
-        a: *const u32,
-        b: *const u32,
-        init: Init,
-        bias: Option<*const f32>,
-        store: Store,
-        rows: usize,
-        cols: usize,
-    ) {
+    unsafe fn tile(kc: usize, a: *const u32, b: *const u32, out: Epilogue) {
         // SAFETY: passed on from the caller.
-        unsafe { kernel::tile::<MR, NV>(kc, a, b, init, bias, store, rows, cols) }
+        unsafe { kernel::tile::<MR, NV>(kc, a, b, out) }
     }
 }
 
@@ -285,7 +266,14 @@ unsafe fn one_task<K: Micro>(
                     // SAFETY: the panels hold kc pairs of MR rows / NR columns (zero-padded);
                     // the tile lies in this task's part of the output (or of `partial`), the
                     // bias has a value per row.
-                    unsafe { K::tile(kc, a_panel, b_panel, init, bias, store, nrows, ncols) };
+                    let out = Epilogue {
+                        init,
+                        bias,
+                        store,
+                        rows: nrows,
+                        cols: ncols,
+                    };
+                    unsafe { K::tile(kc, a_panel, b_panel, out) };
                 }
             }
         }

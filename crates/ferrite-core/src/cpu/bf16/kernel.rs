@@ -28,6 +28,17 @@ pub(super) enum Store {
     },
 }
 
+/// What a tile's epilogue does with its sums: adds `init` and the bias (a value per row), and
+/// stores the first `rows` rows and `cols` columns.
+#[derive(Clone, Copy)]
+pub(super) struct Epilogue {
+    pub init: Init,
+    pub bias: Option<*const f32>,
+    pub store: Store,
+    pub rows: usize,
+    pub cols: usize,
+}
+
 /// The bits of `bf16::from_f32` for 16 floats, in the low halves of the lanes. Done in integers
 /// (add 0x7fff plus the kept lowest bit, then shift) rather than with `vcvtneps2bf16`, which
 /// flushes subnormal inputs to zero where `half` and PyTorch round them; NaNs are kept quiet.
@@ -118,7 +129,7 @@ pub(super) fn lanes(count: usize) -> __mmask16 {
 }
 
 /// `tile = init + a_panel @ b_panel [+ bias per row]` for one MR x NR tile (NR = 16 * NV), of which
-/// the first `rows` rows and `cols` columns are stored.
+/// the first `rows` rows and `cols` columns are stored (all of these from `out`).
 ///
 /// `a` is a packed micro-panel of `kc` pairs x MR rows (`a[p * MR + r]`), `b` one of `kc` pairs x NR
 /// columns (`b[p * NR + j]`). Each pair step loads NV vectors of `b` and, per row, broadcasts the
@@ -131,55 +142,49 @@ pub(super) fn lanes(count: usize) -> __mmask16 {
 /// `store` must point at matrices holding `rows` rows of `cols` valid elements `ld` apart, and
 /// `store`'s must not be read or written by anyone else during the call; `rows <= MR`,
 /// `cols <= NR`.
-#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
 pub(super) unsafe fn tile<const MR: usize, const NV: usize>(
     kc: usize,
     a: *const u32,
     b: *const u32,
-    init: Init,
-    bias: Option<*const f32>,
-    store: Store,
-    rows: usize,
-    cols: usize,
+    out: Epilogue,
 ) {
-    prefetch_init(init, rows, cols);
+    prefetch_init(out);
     // SAFETY: passed on from the caller.
     let acc = unsafe { depth_loop::<MR, NV>([[_mm512_setzero_ps(); NV]; MR], kc, a, b) };
     // SAFETY: passed on from the caller.
-    unsafe { finish(&acc, init, bias, store, rows, cols) }
+    unsafe { finish(&acc, out) }
 }
 
 /// Starts moving the sums from before (`init`) towards L1 while the products run: loaded only
 /// when needed, they waited on memory (a tile is revisited a whole depth block later).
 #[inline]
 #[target_feature(enable = "avx512f")]
-pub(super) fn prefetch_init(init: Init, rows: usize, cols: usize) {
-    if let Init::Load { c, ld } = init {
-        for r in 0..rows {
-            for v in 0..cols.div_ceil(16) {
+pub(super) fn prefetch_init(out: Epilogue) {
+    if let Init::Load { c, ld } = out.init {
+        for r in 0..out.rows {
+            for v in 0..out.cols.div_ceil(16) {
                 _mm_prefetch::<_MM_HINT_T0>(c.wrapping_add(r * ld + 16 * v) as *const i8);
             }
         }
     }
 }
 
-/// A tile's epilogue: adds `init` and the bias to the sums `acc` (row r, columns 16v..16v + 16 in
-/// `acc[r][v]`) and stores the first `rows` rows and `cols` columns.
+/// A tile's epilogue `out` on the sums `acc` (row r, columns 16v..16v + 16 in `acc[r][v]`).
 ///
 /// # Safety
-/// The CPU must support AVX-512F, AVX-512BW and AVX512-BF16; `init`, `bias` and `store` as in
-/// [`tile`], with `rows <= acc.len()` and `cols <= 16 * NV`.
+/// The CPU must support AVX-512F, AVX-512BW and AVX512-BF16; `out` as in [`tile`], with
+/// `out.rows <= acc.len()` and `out.cols <= 16 * NV`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
-pub(super) unsafe fn finish<const NV: usize>(
-    acc: &[[__m512; NV]],
-    init: Init,
-    bias: Option<*const f32>,
-    store: Store,
-    rows: usize,
-    cols: usize,
-) {
+pub(super) unsafe fn finish<const NV: usize>(acc: &[[__m512; NV]], out: Epilogue) {
+    let Epilogue {
+        init,
+        bias,
+        store,
+        rows,
+        cols,
+    } = out;
     let mut masks = [0 as __mmask16; NV];
     for (v, mask) in masks.iter_mut().enumerate() {
         *mask = lanes(cols.saturating_sub(16 * v));

@@ -308,16 +308,8 @@ unsafe fn run_blocks(
     for ob in 0..u_count / plan.wide {
         for block in blocks.clone() {
             let f0 = block * BLOCK;
-            // SAFETY: configured tiles, nothing else uses them.
-            unsafe {
-                asm!(
-                    "tilezero tmm0",
-                    "tilezero tmm1",
-                    "tilezero tmm2",
-                    "tilezero tmm3",
-                    options(nostack, nomem)
-                )
-            };
+            // SAFETY: configured tiles (the caller's promise).
+            unsafe { amx::zero_sums() };
             for (k, step) in plan.steps.iter().enumerate() {
                 let a = input[(f0 + step.pixel) * plan.cp + step.channel..].as_ptr();
                 let b = weight[(k * u_count + plan.wide * ob) * tile_u16..].as_ptr();
@@ -359,20 +351,10 @@ unsafe fn run_blocks(
                     }
                 };
             }
-            // SAFETY: the four tiles into the 32 x 32 buffer, rows 128 bytes apart: tile
-            // (positions p, channels u) at row 16p, column 16u (tmm1 and tmm3 are zeros unless
-            // `wide` is 2, and then unread).
-            unsafe {
-                asm!(
-                    "tilestored [{s} + {row}*1], tmm0",
-                    "tilestored [{s} + {row}*1 + 64], tmm1",
-                    "tilestored [{s} + {row}*1 + 2048], tmm2",
-                    "tilestored [{s} + {row}*1 + 2112], tmm3",
-                    s = in(reg) sums.0.as_mut_ptr(),
-                    row = in(reg) 4 * BLOCK,
-                    options(nostack)
-                )
-            };
+            // SAFETY: configured tiles; a 32 x 32 buffer. Tile (positions p, channels u) lands at
+            // row 16p, column 16u (tmm1 and tmm3 hold zeros unless `wide` is 2, and then are
+            // not read).
+            unsafe { amx::store_sums(sums.0.as_mut_ptr().cast()) };
             // SAFETY: passed on.
             unsafe { store_block(s, plan, &sums, bias, f0, ob * plan.wide * T, y) };
         }

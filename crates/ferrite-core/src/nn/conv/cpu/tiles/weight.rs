@@ -16,7 +16,7 @@ use std::arch::x86_64::*;
 use rayon::prelude::*;
 
 use super::{pad_channels_last, Plan, BLOCK, T};
-use crate::cpu::bf16::amx::Configured;
+use crate::cpu::bf16::amx::{self, Configured};
 use crate::nn::conv::ConvShape;
 
 /// The bytes of a chunk's copies aimed for at once: well inside a 2 MiB L2.
@@ -249,19 +249,8 @@ unsafe fn accumulate(
                         + cb)
                         * BLOCK
                         * BLOCK..][..BLOCK * BLOCK];
-                    // SAFETY: four 16 x 16 float32 tiles of the 32 x 32 block, rows 128 bytes
-                    // apart.
-                    unsafe {
-                        asm!(
-                            "tileloadd tmm0, [{c} + {row}*1]",
-                            "tileloadd tmm1, [{c} + {row}*1 + 64]",
-                            "tileloadd tmm2, [{c} + {row}*1 + 2048]",
-                            "tileloadd tmm3, [{c} + {row}*1 + 2112]",
-                            c = in(reg) block.as_ptr(),
-                            row = in(reg) 4 * BLOCK,
-                            options(nostack, readonly)
-                        )
-                    };
+                    // SAFETY: configured tiles; the block is 32 x 32.
+                    unsafe { amx::load_sums(block.as_ptr()) };
                     for k in 0..count {
                         let a0 = dy_rows[k * dy_len + ob * BLOCK * plan.positions..].as_ptr();
                         let b0 = copy[k * pairs_len + (first_pair * sizes.cx + cb * BLOCK) * 2..]
@@ -292,18 +281,8 @@ unsafe fn accumulate(
                             };
                         }
                     }
-                    // SAFETY: as the loads above.
-                    unsafe {
-                        asm!(
-                            "tilestored [{c} + {row}*1], tmm0",
-                            "tilestored [{c} + {row}*1 + 64], tmm1",
-                            "tilestored [{c} + {row}*1 + 2048], tmm2",
-                            "tilestored [{c} + {row}*1 + 2112], tmm3",
-                            c = in(reg) block.as_mut_ptr(),
-                            row = in(reg) 4 * BLOCK,
-                            options(nostack)
-                        )
-                    };
+                    // SAFETY: as the load above.
+                    unsafe { amx::store_sums(block.as_mut_ptr()) };
                 }
             }
         }
