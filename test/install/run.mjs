@@ -80,8 +80,11 @@ const PATH = pathWithoutRust()
 const env = { ...process.env, PATH, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' }
 const project = join(work, 'project')
 
-// Another platform's builds of the dependencies' native parts may not be in npm's cache yet.
-const cacheFlag = platform === hostPlatform() ? '--offline' : '--prefer-offline'
+// The cache first, the registry only for what it lacks: `npm ci` caches the dependencies'
+// tarballs but not their registry metadata, which an install of a tarball resolves ranges
+// against, so on a machine whose npm cache is fresh `--offline` failed (ENOTCACHED); another
+// platform's builds of the dependencies' native parts may not be cached either.
+const cacheFlag = '--prefer-offline'
 
 step(`install both tarballs into a fresh project for ${platform}, with no cargo or rustc on PATH`, () => {
   const cargo = spawnSync('cargo', ['--version'], { env })
