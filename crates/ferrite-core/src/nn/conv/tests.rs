@@ -527,7 +527,8 @@ fn assert_bf16_close(what: &str, got: &[f32], want: &[f64], scale: &[f64]) {
 /// checks the output's dtype (`out`), each gradient's (its input's) and every value.
 fn check_bf16_conv(dtypes: [DType; 3], [c, o]: [usize; 2], out: DType) {
     let p = params([1, 1], [1, 1], [1, 1], 1);
-    let (xs, ws) = ([2, c, 6, 5], [o, c, 3, 3]);
+    // 35 samples of a 6x5 plane: 1050 positions, enough for the bf16 kernels.
+    let (xs, ws) = ([35, c, 6, 5], [o, c, 3, 3]);
     let (x, w, b) = (
         leaf_of(&xs, 1, dtypes[0]),
         leaf_of(&ws, 2, dtypes[1]),
@@ -586,7 +587,11 @@ fn check_bf16_conv(dtypes: [DType; 3], [c, o]: [usize; 2], out: DType) {
 fn autocast_gives_bf16_and_each_gradient_in_its_inputs_dtype() {
     use DType::{BF16, F32};
     let _on = Autocast::on();
-    let wide_shape = reference::shape([2, 32, 6, 5], [32, 3, 3], params([1, 1], [1, 1], [1, 1], 1));
+    let wide_shape = reference::shape(
+        [35, 32, 6, 5],
+        [32, 3, 3],
+        params([1, 1], [1, 1], [1, 1], 1),
+    );
     let wide = if crate::autocast::native_bf16(Device::Cpu) && !tiles_take_forward(&wide_shape) {
         BF16
     } else {
@@ -641,15 +646,16 @@ fn operands_of_different_dtypes_are_typed_errors_outside_autocast() {
 fn autocast_runs_direct_layers_on_bf16_channel_pairs() {
     crate::cpu::bf16::tests::assert_bf16_kernels_run_here();
     let p = params([1, 1], [1, 1], [1, 1], 1);
-    let ([c, o], hw) = ([16, 16], 16);
-    let s = reference::shape([2, c, hw, hw], [o, 3, 3], p);
+    // Four samples: 1024 positions, enough for the bf16 kernels (`bf16_batch_pays`).
+    let ([n, c, o], hw) = ([4, 16, 16], 16);
+    let s = reference::shape([n, c, hw, hw], [o, 3, 3], p);
     assert_eq!(forward_route(&s), Route::Direct);
     assert_eq!(
         backward_input_route(&s),
         BackwardInputRoute::Transposed(Route::Direct)
     );
     assert_eq!(backward_weight_route(&s), Route::Direct);
-    let (x, w) = (leaf(&[2, c, hw, hw], 1), leaf(&[o, c, 3, 3], 2));
+    let (x, w) = (leaf(&[n, c, hw, hw], 1), leaf(&[o, c, 3, 3], 2));
     let y = {
         let _on = Autocast::on();
         x.conv2d(&w, None, p).unwrap()
@@ -693,7 +699,7 @@ fn autocast_runs_direct_layers_on_bf16_channel_pairs() {
         &host(&dw),
         &reference::backward_weight(&s, &xr, &dyr),
         &reference::backward_weight(&s, &abs(&xr), &abs(&dyr)),
-        sums(2 * hw * hw),
+        sums(n * hw * hw),
     );
     // Float32 products would land within float32 rounding of the unrounded operands' sums.
     let float32 = reference::forward(&s, &xv, &wv, None);

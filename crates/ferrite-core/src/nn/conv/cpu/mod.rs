@@ -156,14 +156,30 @@ pub(super) fn backward_weight(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> 
 /// bf16 gemm wherever the direct route takes a float32 forward (and AVX512-BF16 is there).
 #[cfg(target_arch = "x86_64")]
 pub(super) fn pairs_take_forward(s: &ConvShape) -> bool {
-    pairs_pay() && forward_route(s) == Route::Direct && direct::pairs::supports(s)
+    pairs_pay()
+        && bf16_batch_pays(s)
+        && forward_route(s) == Route::Direct
+        && direct::pairs::supports(s)
+}
+
+/// Samples x output positions below which autocast's bf16 kernels do not pay: each call rounds
+/// and packs the weight, which then costs more than the products save (at batch 1, ResNet's
+/// forward ran 3.3x and VGG11's 7x slower on AMX tiles than in float32, bench/KERNELS.md).
+const BF16_MIN_POSITIONS: usize = 1024;
+
+/// Whether the batch of `s` is large enough for autocast's bf16 kernels (see
+/// [`BF16_MIN_POSITIONS`]); below it every pass runs the float32 kernels.
+pub(super) fn bf16_batch_pays(s: &ConvShape) -> bool {
+    s.n * s.ohw() >= BF16_MIN_POSITIONS
 }
 
 /// Whether autocast's forward of `s` runs on AMX tiles (`tiles`), ahead of every other route:
-/// it reads the input in place, where the bf16 gemm packs an im2col of it.
+/// it reads the input in place, where the bf16 gemm packs an im2col of it. Not for one sample,
+/// where the float32 one-sample route was faster (ResNet at batch 1: 1.35 ms with the tiles,
+/// 0.76 ms in float32).
 pub(super) fn tiles_take_forward(s: &ConvShape) -> bool {
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    return tiles::supports(s);
+    return s.n > 1 && bf16_batch_pays(s) && tiles::supports(s);
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
     return {
         let _ = s;
@@ -200,7 +216,7 @@ pub(super) fn forward_bf16_products(
     bias: Option<&[f32]>,
 ) -> Vec<f32> {
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    if tiles::supports(s) {
+    if tiles_take_forward(s) {
         return tiles::forward(s, x, w, bias);
     }
     #[cfg(target_arch = "x86_64")]
@@ -213,8 +229,11 @@ pub(super) fn forward_bf16_products(
 /// The input gradient of `forward_bf16_products`: the transposed convolution on channel pairs
 /// where its forward takes the direct kernels, else the bf16 gemm where it pays, else float32.
 pub(super) fn backward_input_bf16_products(s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> {
+    if !bf16_batch_pays(s) {
+        return backward_input(s, dy, w);
+    }
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    if let Some(t) = s.transposed().filter(tiles::supports) {
+    if let Some(t) = s.transposed().filter(|t| s.n > 1 && tiles::supports(t)) {
         return tiles::forward(&t, dy, &flip_weight(s, w), None);
     }
     #[cfg(target_arch = "x86_64")]
@@ -236,8 +255,11 @@ pub(super) fn backward_input_bf16_products(s: &ConvShape, dy: &[f32], w: &[f32])
 /// their float32 route takes `s` (they pack nothing, where the bf16 gemm packs both operands),
 /// else the bf16 gemm where it pays, else float32.
 pub(super) fn backward_weight_bf16_products(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
+    if !bf16_batch_pays(s) {
+        return backward_weight(s, x, dy);
+    }
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    if tiles::weight_supports(s) {
+    if s.n > 1 && tiles::weight_supports(s) {
         return tiles::backward_weight(s, x, dy);
     }
     #[cfg(target_arch = "x86_64")]

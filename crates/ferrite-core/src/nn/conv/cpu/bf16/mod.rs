@@ -42,9 +42,9 @@ use pack::{DyDepth, Flipped, Lines, Packed, Rows, Transposed, Unfolded};
 /// kernels pack nothing. From 32 channels on the weight gradient gains 1.5-2x and the other
 /// passes 1.0-1.8x.
 /// On AMX tiles the threshold is the same (below 32 channels float32 still wins, as half of a
-/// 32-row tile would be padding).
+/// 32-row tile would be padding). Small batches never pay (`cpu::bf16_batch_pays`).
 pub(crate) fn pays(s: &ConvShape) -> bool {
-    s.cg().min(s.og()) >= 32
+    s.cg().min(s.og()) >= 32 && super::bf16_batch_pays(s)
 }
 
 /// Output planes smaller than this are folded: a chunk of samples is one product, so that its
