@@ -206,9 +206,10 @@ pub(super) fn pairs_take_forward(_: &ConvShape) -> bool {
     false
 }
 
-/// The forward with bf16 products summed in float32, for float32 operands and result: on channel
-/// pairs where `pairs_take_forward`, else by the float32 kernels (the bf16 gemm does not pay for
-/// such shapes, see `bf16::pays`), whose products are exact on bf16 values too.
+/// The forward with bf16 products summed in float32, for float32 operands and result: on AMX
+/// tiles where `tiles_take_forward`, on channel pairs where `pairs_take_forward`, else by the
+/// float32 kernels (the bf16 gemm does not pay for such shapes, see `bf16::pays`), whose
+/// products are exact on bf16 values too.
 pub(super) fn forward_bf16_products(
     s: &ConvShape,
     x: &[f32],
@@ -226,8 +227,9 @@ pub(super) fn forward_bf16_products(
     forward(s, x, w, bias)
 }
 
-/// The input gradient of `forward_bf16_products`: the transposed convolution on channel pairs
-/// where its forward takes the direct kernels, else the bf16 gemm where it pays, else float32.
+/// The input gradient of `forward_bf16_products`: float32 for small batches; else the transposed
+/// convolution on AMX tiles, or on channel pairs where its forward takes the direct kernels, else
+/// the bf16 gemm where it pays, else float32.
 pub(super) fn backward_input_bf16_products(s: &ConvShape, dy: &[f32], w: &[f32]) -> Vec<f32> {
     if !bf16_batch_pays(s) {
         return backward_input(s, dy, w);
@@ -250,10 +252,10 @@ pub(super) fn backward_input_bf16_products(s: &ConvShape, dy: &[f32], w: &[f32])
     backward_input(s, dy, w)
 }
 
-/// The weight gradient of `forward_bf16_products`: on AMX tiles where they take it; the
-/// direct kernels on pairs of positions where
-/// their float32 route takes `s` (they pack nothing, where the bf16 gemm packs both operands),
-/// else the bf16 gemm where it pays, else float32.
+/// The weight gradient of `forward_bf16_products`: float32 for small batches; else on AMX tiles
+/// where they take it; the direct kernels on pairs of positions where their float32 route takes
+/// `s` (they pack nothing, where the bf16 gemm packs both operands); else the bf16 gemm where it
+/// pays, else float32.
 pub(super) fn backward_weight_bf16_products(s: &ConvShape, x: &[f32], dy: &[f32]) -> Vec<f32> {
     if !bf16_batch_pays(s) {
         return backward_weight(s, x, dy);
