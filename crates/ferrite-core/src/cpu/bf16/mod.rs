@@ -112,20 +112,30 @@ pub enum Kernel {
 impl Kernel {
     /// The fastest kernel this CPU runs; callers check [`available`] first.
     pub(crate) fn best() -> Kernel {
-        *Kernel::here().last().unwrap_or(&Kernel::Dot)
+        if Kernel::Tiles.runs_here() {
+            Kernel::Tiles
+        } else {
+            Kernel::Dot
+        }
+    }
+
+    /// Whether this CPU runs the kernel (both cached checks, cheap per product).
+    pub(crate) fn runs_here(self) -> bool {
+        match self {
+            Kernel::Dot => available(),
+            #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+            Kernel::Tiles => amx::available(),
+            #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+            Kernel::Tiles => false,
+        }
     }
 
     /// Every kernel this CPU runs, slowest first (empty without AVX512-BF16).
     pub(crate) fn here() -> Vec<Kernel> {
-        let mut kernels = Vec::new();
-        if available() {
-            kernels.push(Kernel::Dot);
-        }
-        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-        if amx::available() {
-            kernels.push(Kernel::Tiles);
-        }
-        kernels
+        [Kernel::Dot, Kernel::Tiles]
+            .into_iter()
+            .filter(|k| k.runs_here())
+            .collect()
     }
 }
 
@@ -170,7 +180,7 @@ pub(crate) fn gemm_with(
     parallel: bool,
 ) {
     assert!(
-        Kernel::here().contains(&kernel),
+        kernel.runs_here(),
         "bf16 gemm: this CPU does not run the {kernel:?} kernel"
     );
     assert_eq!(a.k(), b.k(), "bf16 gemm: operands of different depths");

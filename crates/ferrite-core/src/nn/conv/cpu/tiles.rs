@@ -1,16 +1,17 @@
-//! The forward of a stride-1 convolution on AMX-BF16 tiles, reading the input in place: no
-//! im2col. Autocast's products (bf16 operands rounded to nearest even, float32 sums, float32
-//! result); the input gradient at stride 1 is the same kernel on the transposed convolution.
+//! A stride-1 convolution on AMX-BF16 tiles, reading the input in place: no im2col. Autocast's
+//! products (bf16 operands rounded to nearest even, float32 sums, float32 result). Here the
+//! forward, which is also the input gradient (the same kernel on the transposed convolution);
+//! the weight gradient in `weight.rs`.
 //!
 //! Each sample's input is rounded once into a zero-padded channels-last copy, `Cp` bf16 values per
-//! pixel of the padded plane: the channels rounded up to 32, or 16 for at most 16 channels. Output positions are numbered in
-//! the padded plane's row pitch too, `f = oh * Wp + ow`: then every tap (i, j) of 16 consecutive
-//! positions reads 16 consecutive pixels, `f + i * Wp + j`, one `tileloadd` of 16 rows of 32
-//! channels. The positions with `ow >= OW` (the last `Wp - OW` of each row) are computed and
-//! dropped. A step of the depth is a tap and 32 channels; at a pitch of 16 channels, two taps side
-//! by side (j and j + 1: a tile row of 32 values is then two neighbouring pixels), so a 3x3 kernel
-//! takes 6 steps instead of 9 half-empty ones. The weight is packed once per call as the tiles'
-//! right operand, for each step a 16-pair x 16-output-channel tile.
+//! pixel of the padded plane: the channels rounded up to 32, or 16 for at most 16 channels. Output
+//! positions are numbered in the padded plane's row pitch too, `f = oh * Wp + ow`: then every tap
+//! (i, j) of 16 consecutive positions reads 16 consecutive pixels, `f + i * Wp + j`, one
+//! `tileloadd` of 16 rows of 32 channels. The positions with `ow >= OW` (the last `Wp - OW` of each
+//! row) are computed and dropped. A step of the depth is a tap and 32 channels; at a pitch of 16
+//! channels, two taps side by side (j and j + 1: a tile row of 32 values is then two neighbouring
+//! pixels), so a 3x3 kernel takes 6 steps instead of 9 half-empty ones. The weight is packed once
+//! per call as the tiles' right operand, for each step a 16-pair x 16-output-channel tile.
 //!
 //! A block is 32 positions x 32 output channels (four accumulator tiles, tmm0-3), or x 16 where
 //! the output channels come in an odd number of 16s (tmm0 and tmm2), over all steps, then turned
@@ -270,8 +271,8 @@ unsafe fn pad_channels_last(s: &ConvShape, plan: &Plan, x: &[f32], to: &mut [u16
                     let pixel = (row + ph) * plan.wp + pw + col0 + k;
                     let dst = &mut to[pixel * plan.cp + c0..][..T];
                     let bits = _mm512_cvtneps_pbh(_mm512_castsi512_ps(*v));
-                    // SAFETY: 16 bf16 values into `dst`'s 16 (c0 + 16 <= Cp: Cp is a multiple of
-                    // 32 at or above c).
+                    // SAFETY: 16 bf16 values into `dst`'s 16 (c0 + 16 <= Cp: Cp is 16 for at most
+                    // 16 channels, else a multiple of 32 at or above c).
                     unsafe {
                         _mm256_storeu_si256(
                             dst.as_mut_ptr().cast(),

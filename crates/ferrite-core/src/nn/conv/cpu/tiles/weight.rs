@@ -1,6 +1,7 @@
 //! The weight gradient of a stride-1 convolution on AMX-BF16 tiles:
-//! `dw[o][c][i][j] = sum over samples and positions f of dy[o][f] * x[c][f + i * Wp + j]`, positions
-//! numbered in the padded plane's row pitch as in the forward (`dy` is zero at the dropped ones).
+//! `dw[o][c][i][j] = sum over samples and positions f of dy[o][f] * x[c][f + i * Wp + j]`,
+//! positions numbered in the padded plane's row pitch as in the forward (`dy` is zero at the
+//! dropped ones).
 //!
 //! For each tap, a 32 x 32 (output x input channels) block of sums stays in four tiles while the
 //! depth runs over 32 positions per step: the left tiles are 16 output channels x 32 positions of
