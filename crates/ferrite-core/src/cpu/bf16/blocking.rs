@@ -85,8 +85,8 @@ enum Dst {
 /// Runs the product with `K`'s tiles; `gemm` has checked the sizes.
 ///
 /// # Safety
-/// The CPU must support AVX-512F, AVX-512BW and AVX512-BF16 and run `K`; `out` must hold `m` rows of `n` at
-/// `row_stride` (`row_stride >= n`) and `row_bias`, when given, `m` values.
+/// The CPU must support AVX-512F, AVX-512BW and AVX512-BF16 and run `K`; `out` must hold `m` rows
+/// of `n` at `row_stride` (`row_stride >= n`) and `row_bias`, when given, `m` values.
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn run<K: Micro>(
     [m, n]: [usize; 2],
