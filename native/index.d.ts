@@ -123,6 +123,12 @@ export declare function batchNorm(input: TensorHandle, runningMean: TensorHandle
 /** `batch_norm` followed by a ReLU, in one op. */
 export declare function batchNormRelu(input: TensorHandle, runningMean: TensorHandle | undefined | null, runningVar: TensorHandle | undefined | null, weight: TensorHandle | undefined | null, bias: TensorHandle | undefined | null, training: boolean, momentum: number, eps: number): TensorHandle
 
+/**
+ * Why autocast computes in float32 on `device_name` (no bf16 kernels, or none that pay), or null
+ * where it takes bf16 kernels.
+ */
+export declare function bf16Float32Reason(deviceName: string): string | null
+
 export declare function binary(handle: TensorHandle, op: BinaryOpCode, other: TensorHandle): TensorHandle
 
 /**
@@ -318,7 +324,10 @@ export interface GraphOutputs {
 
 export declare function hardswish(input: TensorHandle): TensorHandle
 
-/** Whether `device_name` has kernels for bf16 products (on the CPU: AVX512-BF16). */
+/**
+ * Whether autocast takes kernels for bf16 products on `device_name` (on the CPU: AVX512-BF16 that
+ * outruns float32, or AMX tiles).
+ */
 export declare function hasBf16Kernels(deviceName: string): boolean
 
 /** How image files are read, as the TS layer describes it. */

@@ -851,6 +851,7 @@ module.exports.avgPool2d = nativeBinding.avgPool2d
 module.exports.backward = nativeBinding.backward
 module.exports.batchNorm = nativeBinding.batchNorm
 module.exports.batchNormRelu = nativeBinding.batchNormRelu
+module.exports.bf16Float32Reason = nativeBinding.bf16Float32Reason
 module.exports.binary = nativeBinding.binary
 module.exports.binaryCrossEntropyWithLogits = nativeBinding.binaryCrossEntropyWithLogits
 module.exports.BinaryOpCode = nativeBinding.BinaryOpCode

@@ -30,8 +30,9 @@ const warned = new Set<AutocastDeviceType>()
  * `backward()` outside (it never runs under autocast). Async functions stay under autocast until
  * their promise settles, so do not interleave other work with them.
  *
- * Where the device has no bfloat16 kernels (a CPU without AVX512-BF16, or CUDA for now), the
- * ops run in float32 and a warning says so once.
+ * Where the device has no bfloat16 kernels that pay (a CPU without AVX512-BF16, an Intel CPU
+ * without AMX tiles, where float32 is faster, or CUDA for now), the ops run in float32 and a
+ * warning says so once, and why.
  */
 export function autocast<T>(options: AutocastOptions, fn: () => T): T {
   const { deviceType = 'cpu', dtype = 'bfloat16', enabled = true } = options
@@ -39,9 +40,9 @@ export function autocast<T>(options: AutocastOptions, fn: () => T): T {
     throw new InvalidArgumentError(`autocast: deviceType must be 'cpu' or 'cuda', got ${JSON.stringify(deviceType)}`)
   }
   if (dtype !== 'bfloat16') throw new InvalidArgumentError(`autocast: dtype must be 'bfloat16', got ${JSON.stringify(dtype)}`)
-  if (enabled && !warned.has(deviceType) && !native.hasBf16Kernels(deviceType)) {
+  const why = enabled && !warned.has(deviceType) ? native.bf16Float32Reason(deviceType) : null
+  if (why !== null) {
     warned.add(deviceType)
-    const why = deviceType === 'cpu' ? 'this CPU has no AVX512-BF16' : 'Ferrite has no bfloat16 CUDA kernels yet'
     process.emitWarning(`autocast: ${why}, so convolutions and matrix products run in float32`, 'FerriteWarning')
   }
   const previous = native.setAutocast(deviceType, enabled ? dtype : null)

@@ -37,11 +37,18 @@ export const cudnn = {
 /** The CPU's kernels. */
 export const cpu = {
   /**
-   * Whether bfloat16 products run natively (AVX512-BF16's `vdpbf16ps`); where not, autocast
-   * computes in float32. `FERRITE_CPU_BF16=0` in the environment at start-up turns them off.
+   * Whether autocast's bfloat16 products run natively: on AMX tiles, or on AVX512-BF16's
+   * `vdpbf16ps` where that outruns float32 (AMD's cores; Intel's issue it half as often as a
+   * float32 FMA). Where not, autocast computes in float32 and {@link float32Reason} says why.
+   * `FERRITE_CPU_BF16=0` in the environment at start-up turns them off, `=1` takes AVX512-BF16
+   * even where it is slower.
    */
   hasBf16Kernels(): boolean {
     return native.hasBf16Kernels('cpu')
+  },
+  /** Why autocast computes in float32 on the CPU, or null where it takes bfloat16 kernels. */
+  float32Reason(): string | null {
+    return native.bf16Float32Reason('cpu') ?? null
   },
   /**
    * Which kernel runs autocast's bfloat16 products: `'amx'` (AMX-BF16 tiles, Intel Sapphire
@@ -58,6 +65,10 @@ export const cuda = {
   /** Whether bfloat16 products run natively on CUDA devices: not yet, so autocast computes in float32 there. */
   hasBf16Kernels(): boolean {
     return native.hasBf16Kernels('cuda')
+  },
+  /** Why autocast computes in float32 on CUDA devices (for now always), or null where it would not. */
+  float32Reason(): string | null {
+    return native.bf16Float32Reason('cuda') ?? null
   },
   matmul: {
     /** Whether matrix products may use TF32 tensor cores (default false, as PyTorch). */

@@ -142,8 +142,8 @@ async function runTrain(values: Values, io: CliIO): Promise<void> {
 /** The precision for the log line, saying whether bfloat16 kernels run (autocast falls back to float32 where not). */
 function describePrecision(precision: ft.Precision, device: string): string {
   if (precision === 'fp32') return 'float32'
-  const backend = device.startsWith('cuda') ? ft.backends.cuda : ft.backends.cpu
-  return backend.hasBf16Kernels() ? 'bf16 mixed precision' : 'bf16 mixed precision requested, running float32 (no bfloat16 kernels on this device)'
+  const why = device.startsWith('cuda') ? ft.backends.cuda.float32Reason() : ft.backends.cpu.float32Reason()
+  return why === null ? 'bf16 mixed precision' : `bf16 mixed precision requested, running float32 (${why})`
 }
 
 /** Creates `--out`'s folder, naming the option and the path when it cannot be one. */

@@ -11,9 +11,10 @@
 //!   are cast up first ([`float32`]) and the result is float32.
 //! - everything else runs in the dtype its operands have (bf16 `relu` gives bf16).
 //!
-//! Where a device has no bf16 kernels (a CPU without AVX512-BF16, and CUDA for now), autocast
-//! leaves the lower-precision ops in float32: [`native_bf16`] says which, and the JS layer says so
-//! once. Backward never runs under autocast: each node computes in the dtypes it saved.
+//! Where a device has no bf16 kernels that pay (a CPU without AVX512-BF16, an Intel one without
+//! AMX tiles, and CUDA for now), autocast leaves the lower-precision ops in float32:
+//! [`float32_reason`] says where and why, and the JS layer says so once. Backward never runs under
+//! autocast: each node computes in the dtypes it saved.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
@@ -93,16 +94,36 @@ impl Drop for Suspended {
     }
 }
 
-/// Whether `device` has kernels computing bf16 products with float32 sums. `FERRITE_CPU_BF16=0`
-/// turns the CPU's off (as `ONEDNN_MAX_CPU_ISA` caps PyTorch's), to compare or test the float32
-/// fallback on a CPU that has them.
+/// Whether autocast's lower-precision ops compute bf16 products on `device`: where
+/// [`float32_reason`] gives no reason not to.
 pub fn native_bf16(device: Device) -> bool {
-    static CPU: OnceLock<bool> = OnceLock::new();
+    float32_reason(device).is_none()
+}
+
+/// Why autocast's lower-precision ops compute in float32 on `device`, or none where they take bf16
+/// kernels. On the CPU those need AVX512-BF16 and must outrun float32 there
+/// (`cpu::bf16::outruns_float32`); `FERRITE_CPU_BF16=0` turns them off (as `ONEDNN_MAX_CPU_ISA`
+/// caps PyTorch's) and `=1` takes them where they run even if slower, to compare or test either
+/// path on one CPU.
+pub fn float32_reason(device: Device) -> Option<&'static str> {
+    static CPU: OnceLock<Option<&'static str>> = OnceLock::new();
     match device {
         Device::Cpu => *CPU.get_or_init(|| {
-            std::env::var("FERRITE_CPU_BF16").as_deref() != Ok("0") && crate::cpu::bf16::available()
+            let setting = std::env::var("FERRITE_CPU_BF16");
+            if setting.as_deref() == Ok("0") {
+                Some("FERRITE_CPU_BF16=0 turns the bfloat16 kernels off")
+            } else if !crate::cpu::bf16::available() {
+                Some("this CPU has no AVX512-BF16")
+            } else if setting.as_deref() != Ok("1") && !crate::cpu::bf16::outruns_float32() {
+                Some(
+                    "on this Intel CPU without AMX tiles float32 products outrun AVX512-BF16 \
+                     ones (FERRITE_CPU_BF16=1 takes them anyway)",
+                )
+            } else {
+                None
+            }
         }),
-        Device::Cuda(_) => false,
+        Device::Cuda(_) => Some("Ferrite has no bfloat16 CUDA kernels yet"),
     }
 }
 

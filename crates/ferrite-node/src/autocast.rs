@@ -36,7 +36,17 @@ pub fn cpu_bf16_kernel() -> Result<Option<String>, String> {
     })
 }
 
-/// Whether `device_name` has kernels for bf16 products (on the CPU: AVX512-BF16).
+/// Why autocast computes in float32 on `device_name` (no bf16 kernels, or none that pay), or null
+/// where it takes bf16 kernels.
+#[napi]
+pub fn bf16_float32_reason(device_name: String) -> Result<Option<String>, String> {
+    guard("autocast", || {
+        Ok(autocast::float32_reason(device(&device_name)?).map(str::to_string))
+    })
+}
+
+/// Whether autocast takes kernels for bf16 products on `device_name` (on the CPU: AVX512-BF16 that
+/// outruns float32, or AMX tiles).
 #[napi]
 pub fn has_bf16_kernels(device_name: String) -> Result<bool, String> {
     guard("autocast", || {

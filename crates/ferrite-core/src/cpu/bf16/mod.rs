@@ -100,6 +100,29 @@ pub(crate) fn available() -> bool {
     }
 }
 
+/// Whether bf16 products outrun float32 ones on this CPU, so that autocast takes them: on AMX
+/// tiles, and with `vdpbf16ps` on AMD's cores, which issue it as often as a float32 FMA. Intel's
+/// cores issue it on one port of the two that run FMAs, so its two products per lane only tie
+/// float32's there, and rounding and packing make it lose (bench/KERNELS.md, "`vdpbf16ps` on
+/// Intel").
+pub(crate) fn outruns_float32() -> bool {
+    Kernel::Tiles.runs_here() || (available() && !intel())
+}
+
+/// Whether the CPU's vendor string (CPUID leaf 0) is "GenuineIntel".
+fn intel() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let id = std::arch::x86_64::__cpuid(0);
+        let vendor = [id.ebx, id.edx, id.ecx].map(u32::to_le_bytes);
+        vendor.concat() == b"GenuineIntel"
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// A microkernel of [`gemm`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
