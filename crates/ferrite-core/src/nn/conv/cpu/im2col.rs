@@ -58,7 +58,9 @@ pub(super) fn forward(
             col
         };
         // One sample's output is already in gemm layout; a chunk's is staged, then scattered.
-        if nb == 1 {
+        if nb == 1 && s.groups == 1 {
+            one_sample_products(s, w, rhs, y, (bias, activation), par);
+        } else if nb == 1 {
             if let Some(bias) = bias {
                 for (row, &b) in y.chunks_mut(ohw).zip(bias) {
                     row.fill(b);
@@ -73,6 +75,45 @@ pub(super) fn forward(
         }
     });
     y
+}
+
+/// Output channels per block of `one_sample_products`: a multiple of the gemm's 16-row vectors.
+const ONE_SAMPLE_ROWS: usize = 16;
+
+/// One sample of one group, `y = activation(w @ rhs + bias)` with `y` [o, ohw] in gemm layout, a
+/// block of output channels per thread, each a single-threaded gemm followed by its bias and
+/// activation while in cache: gemm's own split of these narrow products (4 to 1024 columns) ran
+/// slower on two threads than on one (bench/KERNELS.md, "One sample on two threads").
+fn one_sample_products(
+    s: &ConvShape,
+    w: &[f32],
+    rhs: &[f32],
+    y: &mut [f32],
+    (bias, activation): (Option<&[f32]>, Activation),
+    par: Parallelism,
+) {
+    let (ohw, k) = (s.ohw(), s.k());
+    let threads = match par {
+        Parallelism::Rayon(threads) => threads.max(1),
+        _ => 1,
+    };
+    let rows = s.o.div_ceil(threads).next_multiple_of(ONE_SAMPLE_ROWS);
+    y.par_chunks_mut(rows * ohw)
+        .enumerate()
+        .for_each(|(block, y)| {
+            let first = block * rows;
+            let o = y.len() / ohw;
+            if let Some(bias) = bias {
+                for (row, &b) in y.chunks_mut(ohw).zip(&bias[first..]) {
+                    row.fill(b);
+                }
+            }
+            let w = &w[first * k..][..o * k];
+            let (lhs, rhs) = (Matrix::rows(w, k), Matrix::rows(rhs, ohw));
+            let accumulate = bias.is_some();
+            matmul(y, ohw, [o, ohw, k], lhs, rhs, accumulate, Parallelism::None);
+            activation.apply(y);
+        });
 }
 
 /// Gradient of the input: `dx = col2im(w[g]^T @ dy[g])`, a chunk of samples at a time.
