@@ -11,6 +11,7 @@ use rayon::prelude::*;
 
 use super::chunks::{for_each_chunk, sized, summed_over_chunks, Plan, Scratch, MAX_COL_BYTES};
 use super::gemm::{matmul, Matrix};
+use super::narrow;
 use crate::cpu::PARALLEL_GEMM_MIN_FLOPS;
 use crate::nn::conv::ConvShape;
 use crate::nn::Activation;
@@ -83,7 +84,8 @@ const ONE_SAMPLE_ROWS: usize = 16;
 /// One sample of one group, `y = activation(w @ rhs + bias)` with `y` [o, ohw] in gemm layout, a
 /// block of output channels per thread, each a single-threaded gemm followed by its bias and
 /// activation while in cache: gemm's own split of these narrow products (4 to 1024 columns) ran
-/// slower on two threads than on one (bench/KERNELS.md, "One sample on two threads").
+/// slower on two threads than on one (bench/KERNELS.md, "One sample on two threads"). Up to 4
+/// positions, `narrow` reads the weight in place instead of gemm, which packs it.
 fn one_sample_products(
     s: &ConvShape,
     w: &[f32],
@@ -98,6 +100,12 @@ fn one_sample_products(
         _ => 1,
     };
     let rows = s.o.div_ceil(threads).next_multiple_of(ONE_SAMPLE_ROWS);
+    let narrow = ohw <= narrow::MAX_POSITIONS && narrow::available();
+    let cols_t = if narrow {
+        transposed(rhs, k, ohw)
+    } else {
+        Vec::new()
+    };
     y.par_chunks_mut(rows * ohw)
         .enumerate()
         .for_each(|(block, y)| {
@@ -109,11 +117,26 @@ fn one_sample_products(
                 }
             }
             let w = &w[first * k..][..o * k];
-            let (lhs, rhs) = (Matrix::rows(w, k), Matrix::rows(rhs, ohw));
-            let accumulate = bias.is_some();
-            matmul(y, ohw, [o, ohw, k], lhs, rhs, accumulate, Parallelism::None);
+            if narrow {
+                narrow::products(w, &cols_t, k, y, ohw);
+            } else {
+                let (lhs, rhs) = (Matrix::rows(w, k), Matrix::rows(rhs, ohw));
+                let accumulate = bias.is_some();
+                matmul(y, ohw, [o, ohw, k], lhs, rhs, accumulate, Parallelism::None);
+            }
             activation.apply(y);
         });
+}
+
+/// `m` [rows, cols] transposed into a new [cols, rows] matrix.
+fn transposed(m: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut t = vec![0.0; rows * cols];
+    for (r, row) in m.chunks_exact(cols).take(rows).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            t[c * rows + r] = v;
+        }
+    }
+    t
 }
 
 /// Gradient of the input: `dx = col2im(w[g]^T @ dy[g])`, a chunk of samples at a time.

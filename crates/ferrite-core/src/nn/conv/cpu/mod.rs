@@ -32,6 +32,7 @@ mod chunks;
 mod direct;
 mod gemm;
 mod im2col;
+mod narrow;
 mod taps;
 #[cfg(test)]
 mod tests;

@@ -157,7 +157,7 @@ fn the_tutorial_layers_take_these_routes() {
 #[test]
 fn every_route_matches_float64() {
     let d1 = params([1, 1], [0, 0], [1, 1], 1);
-    let cases: [([usize; 4], [usize; 3], Conv2dParams); 19] = [
+    let cases: [([usize; 4], [usize; 3], Conv2dParams); 21] = [
         // The tutorial's layer kinds, with fewer samples and channels where they only cost time.
         ([2, 3, 32, 32], [16, 3, 3], three(1)),
         ([2, 16, 16, 16], [32, 3, 3], three(1)),
@@ -165,8 +165,11 @@ fn every_route_matches_float64() {
         ([2, 64, 8, 8], [64, 3, 3], three(1)),
         ([3, 32, 4, 4], [48, 3, 3], three(1)),
         ([3, 16, 2, 2], [16, 3, 3], three(1)),
-        // One sample, which the forward takes by im2col.
+        // One sample, which the forward takes by im2col (up to 4 positions, `narrow`'s dot
+        // products: here 4 + 1 + 1 + 1 rows by 4 positions, k = 180, or by 1 + 1, k = 84).
         ([1, 32, 4, 4], [48, 3, 3], three(1)),
+        ([1, 20, 3, 3], [7, 3, 3], three(2)),
+        ([1, 21, 2, 3], [7, 2, 2], d1),
         ([1, 16, 32, 32], [32, 3, 3], three(2)),
         // 1x1 at stride 1 and 2, 5x5, dilation with groups, groups, unequal padding.
         ([2, 6, 5, 7], [10, 1, 1], d1),
