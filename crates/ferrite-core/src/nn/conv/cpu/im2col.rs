@@ -62,11 +62,7 @@ pub(super) fn forward(
         if nb == 1 && s.groups == 1 {
             one_sample_products(s, w, rhs, y, (bias, activation), par);
         } else if nb == 1 {
-            if let Some(bias) = bias {
-                for (row, &b) in y.chunks_mut(ohw).zip(bias) {
-                    row.fill(b);
-                }
-            }
+            fill_rows(y, ohw, bias);
             forward_products(s, w, rhs, y, cols, bias.is_some(), par);
             activation.apply(y);
         } else {
@@ -80,6 +76,10 @@ pub(super) fn forward(
 
 /// Output channels per block of `one_sample_products`: a multiple of the gemm's 16-row vectors.
 const ONE_SAMPLE_ROWS: usize = 16;
+
+/// Output positions per thread from which a sample with too few output channels for a block per
+/// thread splits its positions instead (`one_sample_by_positions`).
+const ONE_SAMPLE_POSITIONS: usize = 128;
 
 /// One sample of one group, `y = activation(w @ rhs + bias)` with `y` [o, ohw] in gemm layout, a
 /// block of output channels per thread, each a single-threaded gemm followed by its bias and
@@ -100,6 +100,9 @@ fn one_sample_products(
         _ => 1,
     };
     let rows = s.o.div_ceil(threads).next_multiple_of(ONE_SAMPLE_ROWS);
+    if s.o.div_ceil(rows) < threads && ohw >= threads * ONE_SAMPLE_POSITIONS {
+        return one_sample_by_positions(s, w, rhs, y, (bias, activation), threads);
+    }
     let narrow = ohw <= narrow::MAX_POSITIONS && narrow::available();
     let cols_t = if narrow {
         transposed(rhs, k, ohw)
@@ -111,21 +114,77 @@ fn one_sample_products(
         .for_each(|(block, y)| {
             let first = block * rows;
             let o = y.len() / ohw;
-            if let Some(bias) = bias {
-                for (row, &b) in y.chunks_mut(ohw).zip(&bias[first..]) {
-                    row.fill(b);
-                }
-            }
-            let w = &w[first * k..][..o * k];
+            let (w, bias) = (&w[first * k..][..o * k], bias.map(|b| &b[first..][..o]));
             if narrow {
+                fill_rows(y, ohw, bias);
                 narrow::products(w, &cols_t, k, y, ohw);
             } else {
-                let (lhs, rhs) = (Matrix::rows(w, k), Matrix::rows(rhs, ohw));
-                let accumulate = bias.is_some();
-                matmul(y, ohw, [o, ohw, k], lhs, rhs, accumulate, Parallelism::None);
+                gemm_with_bias(y, [o, ohw, k], w, Matrix::rows(rhs, ohw), bias);
             }
             activation.apply(y);
         });
+}
+
+/// `one_sample_products` for a layer with too few output channels to give each thread a block
+/// (ResNet's 16 at 32x32): a block of output positions per thread, computed into a buffer of its
+/// own and copied into `y`'s rows.
+fn one_sample_by_positions(
+    s: &ConvShape,
+    w: &[f32],
+    rhs: &[f32],
+    y: &mut [f32],
+    (bias, activation): (Option<&[f32]>, Activation),
+    threads: usize,
+) {
+    let (ohw, k) = (s.ohw(), s.k());
+    let width = ohw.div_ceil(threads).next_multiple_of(ONE_SAMPLE_ROWS);
+    let starts: Vec<usize> = (0..ohw).step_by(width).collect();
+    let blocks: Vec<Vec<f32>> = starts
+        .par_iter()
+        .map(|&first| {
+            let cols = width.min(ohw - first);
+            let mut block = vec![0.0; s.o * cols];
+            let rhs = Matrix::rows(&rhs[first..], ohw);
+            gemm_with_bias(&mut block, [s.o, cols, k], w, rhs, bias);
+            activation.apply(&mut block);
+            block
+        })
+        .collect();
+    for (first, block) in starts.into_iter().zip(blocks) {
+        let cols = block.len() / s.o;
+        for (dst, src) in y.chunks_mut(ohw).zip(block.chunks(cols)) {
+            dst[first..first + cols].copy_from_slice(src);
+        }
+    }
+}
+
+/// `y (m x n, row-major) = w (m x k) @ rhs (k x n) + bias per row`, single-threaded.
+fn gemm_with_bias(
+    y: &mut [f32],
+    [m, n, k]: [usize; 3],
+    w: &[f32],
+    rhs: Matrix,
+    bias: Option<&[f32]>,
+) {
+    fill_rows(y, n, bias);
+    matmul(
+        y,
+        n,
+        [m, n, k],
+        Matrix::rows(w, k),
+        rhs,
+        bias.is_some(),
+        Parallelism::None,
+    );
+}
+
+/// Each `width`-long row of `y` set to its value of `bias`, where there is one.
+fn fill_rows(y: &mut [f32], width: usize, bias: Option<&[f32]>) {
+    if let Some(bias) = bias {
+        for (row, &b) in y.chunks_mut(width).zip(bias) {
+            row.fill(b);
+        }
+    }
 }
 
 /// `m` [rows, cols] transposed into a new [cols, rows] matrix.

@@ -157,7 +157,7 @@ fn the_tutorial_layers_take_these_routes() {
 #[test]
 fn every_route_matches_float64() {
     let d1 = params([1, 1], [0, 0], [1, 1], 1);
-    let cases: [([usize; 4], [usize; 3], Conv2dParams); 21] = [
+    let cases: [([usize; 4], [usize; 3], Conv2dParams); 22] = [
         // The tutorial's layer kinds, with fewer samples and channels where they only cost time.
         ([2, 3, 32, 32], [16, 3, 3], three(1)),
         ([2, 16, 16, 16], [32, 3, 3], three(1)),
@@ -170,6 +170,8 @@ fn every_route_matches_float64() {
         ([1, 32, 4, 4], [48, 3, 3], three(1)),
         ([1, 20, 3, 3], [7, 3, 3], three(2)),
         ([1, 21, 2, 3], [7, 2, 2], d1),
+        // Too few output channels for a block per thread: blocks of positions (496 + 496 here).
+        ([1, 64, 32, 31], [16, 3, 3], three(1)),
         ([1, 16, 32, 32], [32, 3, 3], three(2)),
         // 1x1 at stride 1 and 2, 5x5, dilation with groups, groups, unequal padding.
         ([2, 6, 5, 7], [10, 1, 1], d1),
