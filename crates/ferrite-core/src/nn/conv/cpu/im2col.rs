@@ -74,8 +74,8 @@ pub(super) fn forward(
     y
 }
 
-/// Output channels per block of `one_sample_products`: a multiple of the gemm's 16-row vectors.
-const ONE_SAMPLE_ROWS: usize = 16;
+/// `one_sample_products` splits output channels, or positions, in whole 16-float vectors.
+const ONE_SAMPLE_VECTOR: usize = 16;
 
 /// Output positions per thread from which a sample with too few output channels for a block per
 /// thread splits its positions instead (`one_sample_by_positions`).
@@ -99,7 +99,7 @@ fn one_sample_products(
         Parallelism::Rayon(threads) => threads.max(1),
         _ => 1,
     };
-    let rows = s.o.div_ceil(threads).next_multiple_of(ONE_SAMPLE_ROWS);
+    let rows = s.o.div_ceil(threads).next_multiple_of(ONE_SAMPLE_VECTOR);
     if s.o.div_ceil(rows) < threads && ohw >= threads * ONE_SAMPLE_POSITIONS {
         return one_sample_by_positions(s, w, rhs, y, (bias, activation), threads);
     }
@@ -137,7 +137,7 @@ fn one_sample_by_positions(
     threads: usize,
 ) {
     let (ohw, k) = (s.ohw(), s.k());
-    let width = ohw.div_ceil(threads).next_multiple_of(ONE_SAMPLE_ROWS);
+    let width = ohw.div_ceil(threads).next_multiple_of(ONE_SAMPLE_VECTOR);
     let starts: Vec<usize> = (0..ohw).step_by(width).collect();
     let blocks: Vec<Vec<f32>> = starts
         .par_iter()
