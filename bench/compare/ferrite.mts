@@ -51,8 +51,10 @@ const INFERENCE_PATH = optimize ? 'ft.inference.optimize(model).forward(x) under
 
 const args = peerArgs()
 const { version } = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8'))
-// Whether autocast's products run on AVX512-BF16 kernels here, or fall back to float32.
-const features = { 'bf16 kernels': ft.backends.cpu.hasBf16Kernels(), 'bf16 kernel': ft.backends.cpu.bf16Kernel() ?? 'none' }
+// Which kernel runs autocast's bf16 products here, or why they fall back to float32 (the reason
+// feature-detected, as builds before it lack it).
+const float32Reason = (ft.backends.cpu as { float32Reason?: () => string | null }).float32Reason?.()
+const features = { 'bf16 kernel': ft.backends.cpu.bf16Kernel() ?? `none${float32Reason ? ` (${float32Reason})` : ''}` }
 report({ event: 'ready', version: `ferrite ${version}`, threads: ft.getNumThreads(), rssKb: rssKb(), features, inference: INFERENCE_PATH })
 ft.manualSeed(0)
 if (args.workload === 'conv') {
