@@ -114,6 +114,14 @@ pub(crate) fn abs(v: &[f32]) -> Vec<f32> {
     v.iter().map(|x| x.abs()).collect()
 }
 
+/// `v` rounded to bf16 (to nearest even) and back: the operands whose exact products bf16 kernels
+/// sum.
+pub(crate) fn rounded_to_bf16(v: &[f32]) -> Vec<f32> {
+    v.iter()
+        .map(|&x| half::bf16::from_f32(x).to_f32())
+        .collect()
+}
+
 /// Element-wise closeness of `what`, a float32 result, to a float64 reference, relative to
 /// `scale`: the sum of the absolute values of the products that make each element. Winograd's
 /// transforms add and subtract before they multiply, so their rounding scales with that sum, not

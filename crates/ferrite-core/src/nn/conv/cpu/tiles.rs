@@ -442,15 +442,9 @@ unsafe fn store_positions(
 
 #[cfg(test)]
 mod tests {
-    use half::bf16;
-
     use super::*;
-    use crate::nn::conv::reference::{self, abs, assert_within_scale, params};
+    use crate::nn::conv::reference::{self, abs, assert_within_scale, params, rounded_to_bf16};
     use crate::testing::values;
-
-    fn rounded(v: &[f32]) -> Vec<f32> {
-        v.iter().map(|&x| bf16::from_f32(x).to_f32()).collect()
-    }
 
     /// The forward against float64 sums of the bf16-rounded operands' products, on shapes around
     /// the tiles: channels off 16 and 32, planes whose padded rows split blocks anywhere, kernels
@@ -484,7 +478,7 @@ mod tests {
             let x = values(n * c * h * w, 10 + i as u64);
             let wt = values(o * c * kh * kw, 20 + i as u64);
             let bias = values(o, 30 + i as u64);
-            let (xr, wr) = (rounded(&x), rounded(&wt));
+            let (xr, wr) = (rounded_to_bf16(&x), rounded_to_bf16(&wt));
             // Float32 sums of exact products: c * taps additions, each off by 2^-24 of the sum.
             let tol = (c * kh * kw + 1) as f64 * f64::from(f32::EPSILON) / 2.0;
             for b in [None, Some(&bias[..])] {
@@ -500,7 +494,7 @@ mod tests {
                 );
             }
             let dy = values(n * o * s.ohw(), 40 + i as u64);
-            let dyr = rounded(&dy);
+            let dyr = rounded_to_bf16(&dy);
             let want = reference::backward_weight(&s, &xr, &dyr);
             let scale = reference::backward_weight(&s, &abs(&xr), &abs(&dyr));
             let got = backward_weight(&s, &x, &dy);

@@ -100,15 +100,9 @@ unsafe fn forward_run(
 
 #[cfg(test)]
 mod tests {
-    use half::bf16;
-
     use super::*;
-    use crate::nn::conv::reference::{self, abs, assert_within_scale, params};
+    use crate::nn::conv::reference::{self, abs, assert_within_scale, params, rounded_to_bf16};
     use crate::testing::values;
-
-    fn rounded(v: &[f32]) -> Vec<f32> {
-        v.iter().map(|&v| bf16::from_f32(v).to_f32()).collect()
-    }
 
     /// Odd and even channel counts (a zero pad channel), read in place and from packed planes
     /// (stride 2; no padding), channels past a whole block, output channels short of a tile and
@@ -136,7 +130,7 @@ mod tests {
             let x = values(s.n * s.c * s.h * s.w, 1);
             let w = values(s.o * s.c * s.taps(), 2);
             let bias = values(s.o, 3);
-            let (xr, wr) = (rounded(&x), rounded(&w));
+            let (xr, wr) = (rounded_to_bf16(&x), rounded_to_bf16(&w));
             let want = reference::forward(&s, &xr, &wr, Some(&bias));
             let scale = reference::forward(&s, &abs(&xr), &abs(&wr), Some(&abs(&bias)));
             // Exact products summed in float32: each of the 9c + 1 additions rounds by at most
@@ -152,7 +146,7 @@ mod tests {
             // The weight gradient pairs positions; its float32 sums go into float64 totals
             // every few samples (see `weight.rs`), each after at most a plane's additions.
             let dy = values(s.n * s.o * s.ohw(), 4);
-            let dyr = rounded(&dy);
+            let dyr = rounded_to_bf16(&dy);
             let want = reference::backward_weight(&s, &xr, &dyr);
             let scale = reference::backward_weight(&s, &abs(&xr), &abs(&dyr));
             let tol = (s.n * s.ohw()) as f64 * f64::from(f32::EPSILON) / 2.0;
